@@ -1,0 +1,5 @@
+add_library(roo_warnings INTERFACE)
+target_compile_options(roo_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow)
+if(ROO_WERROR)
+  target_compile_options(roo_warnings INTERFACE -Werror)
+endif()

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace roo::core {
+
+/// A bounded multi-producer, single-consumer queue: the mailbox of an actor served by its own thread
+/// (the Python executor). Producers never block: try_push() refuses when full and remembers a callback
+/// that runs once, on the consumer's thread, when room frees up. That callback is how backpressure
+/// reaches a source: it stops reading until called, and it must only post work to the source's own
+/// executor. One lock operation per item; items are batches, not events.
+template <class T>
+class BoundedMailbox {
+ public:
+  explicit BoundedMailbox(std::size_t capacity) : slots_(capacity) {}
+
+  /// Moves `item` in and returns true when there is room. When full, leaves `item` untouched, keeps
+  /// `on_room` and returns false. Items pushed after close() are refused without a callback.
+  [[nodiscard]] bool try_push(T& item, std::function<void()> on_room) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        return false;
+      }
+      if (count_ == slots_.size()) {
+        waiters_.push_back(std::move(on_room));
+        return false;
+      }
+      slots_[(head_ + count_) % slots_.size()] = std::move(item);
+      ++count_;
+    }
+    ready_.notify_one();
+    return true;
+  }
+
+  /// Waits up to `timeout` for an item. Returns nullopt on timeout, or when closed and drained.
+  [[nodiscard]] std::optional<T> pop_for(std::chrono::milliseconds timeout) {
+    std::vector<std::function<void()>> to_wake;
+    std::optional<T> item;
+    {
+      std::unique_lock lock(mutex_);
+      if (!ready_.wait_for(lock, timeout, [&] { return count_ > 0 || closed_; }) || count_ == 0) {
+        return std::nullopt;
+      }
+      item.emplace(std::move(*slots_[head_]));
+      slots_[head_].reset();
+      head_ = (head_ + 1) % slots_.size();
+      --count_;
+      to_wake.swap(waiters_);
+    }
+    for (auto& wake : to_wake) {
+      wake();
+    }
+    return item;
+  }
+
+  /// Wakes the consumer without an item (used to make it look at other work, such as a stop request).
+  void nudge() { ready_.notify_all(); }
+
+  /// Refuses further items; the consumer still drains what is queued.
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return count_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<std::optional<T>> slots_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  bool closed_ = false;
+  std::vector<std::function<void()>> waiters_;
+};
+
+}  // namespace roo::core

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace roo::cli {
+
+// One file per subcommand; main.cpp registers them all. Each returns nothing: the subcommand's
+// callback runs the command and throws core::Error / core::UsageError for main to report.
+void add_run_command(CLI::App& app);
+void add_send_command(CLI::App& app);
+void add_receive_command(CLI::App& app);
+
+/// `machida` / `machida3`: Wallaroo's launcher flags, translated to a worker run. Returns the exit code.
+int machida_main(int argc, char** argv);
+
+}  // namespace roo::cli
