@@ -1,0 +1,213 @@
+#include "roo/io/tcp_source.hpp"
+
+#include <cctype>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "roo/core/error.hpp"
+#include "roo/core/logging.hpp"
+#include "tcp_source_connection.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace roo::io {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static const std::shared_ptr<spdlog::logger> instance = core::module_logger("io");
+  return instance;
+}
+
+std::string lower_first(std::string text) {
+  if (!text.empty()) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
+  return text;
+}
+
+/// The acceptor side of a TCP source, on its own strand: accepts up to max_connections clients, pausing at
+/// the limit, and tracks them so stop() can wind them down. shared_ptr because its handlers and its
+/// connections' on_finished callbacks may outlive the Source handle.
+class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
+ public:
+  TcpSourceCore(asio::io_context& io, TcpSourceConfig config, core::BoundedMailbox<core::FrameBatch>& mailbox,
+                core::BatchPool& pool)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        acceptor_(strand_),
+        retry_timer_(strand_),
+        config_(std::make_shared<const TcpSourceConfig>(std::move(config))),
+        mailbox_(mailbox),
+        pool_(pool) {}
+
+  void start() {
+    if (started_) {
+      return;
+    }
+    started_ = true;
+    const std::string address = config_->listen.to_string();
+    auto fail = [&](const boost::system::error_code& error) {
+      return core::Error("listen on " + address + " for source '" + config_->name + "': " +
+                         lower_first(error.message()));
+    };
+    boost::system::error_code error;
+    asio::ip::tcp::resolver resolver(io_);
+    auto results = resolver.resolve(config_->listen.host, std::to_string(config_->listen.port),
+                                    asio::ip::tcp::resolver::passive | asio::ip::tcp::resolver::numeric_service,
+                                    error);
+    if (error) {
+      throw fail(error);
+    }
+    asio::ip::tcp::endpoint endpoint = results.begin()->endpoint();
+    if (acceptor_.open(endpoint.protocol(), error) ||
+        acceptor_.set_option(asio::socket_base::reuse_address(true), error) || acceptor_.bind(endpoint, error) ||
+        acceptor_.listen(asio::socket_base::max_listen_connections, error)) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      throw fail(error);
+    }
+    auto bound = acceptor_.local_endpoint();
+    local_ = core::Endpoint{bound.address().to_string(), bound.port()};
+    logger()->info("tcp_source '{}': listening on {}", config_->name, local_.to_string());
+    asio::post(strand_, [self = shared_from_this()] { self->accept(); });
+  }
+
+  void stop(std::function<void()> on_stopped) {
+    asio::post(strand_, [self = shared_from_this(), on_stopped = std::move(on_stopped)]() mutable {
+      if (on_stopped) {
+        self->on_stopped_.push_back(std::move(on_stopped));
+      }
+      if (!self->stopping_) {
+        self->stopping_ = true;
+        boost::system::error_code ignored;
+        self->acceptor_.close(ignored);
+        self->retry_timer_.cancel();
+        for (auto& [raw, connection] : self->connections_) {
+          connection->stop();
+        }
+      }
+      self->maybe_finish_stop();
+    });
+  }
+
+  [[nodiscard]] core::Endpoint local_endpoint() const { return local_; }
+
+ private:
+  void accept() {
+    if (stopping_ || accepting_ || connections_.size() >= config_->max_connections) {
+      return;
+    }
+    accepting_ = true;
+    acceptor_.async_accept(asio::make_strand(io_),
+                           asio::bind_executor(strand_, [self = shared_from_this()](
+                                                            const boost::system::error_code& error,
+                                                            TcpSourceConnection::Socket socket) {
+                             self->on_accept(error, std::move(socket));
+                           }));
+  }
+
+  void on_accept(const boost::system::error_code& error, TcpSourceConnection::Socket socket) {
+    accepting_ = false;
+    if (stopping_) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    if (error) {
+      if (!accept_failing_) {
+        logger()->warn("tcp_source '{}': cannot accept a connection on {} ({}); retrying", config_->name,
+                       local_.to_string(), lower_first(error.message()));
+      }
+      accept_failing_ = true;
+      retry_timer_.expires_after(std::chrono::milliseconds(100));
+      retry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& timer_error) {
+        if (!timer_error) {
+          self->accept();
+        }
+      });
+      return;
+    }
+    accept_failing_ = false;
+    socket.set_option(asio::ip::tcp::no_delay(true));
+    std::weak_ptr<TcpSourceCore> weak = weak_from_this();
+    auto connection = std::make_shared<TcpSourceConnection>(
+        std::move(socket), config_, mailbox_, pool_, [weak](TcpSourceConnection* finished) {
+          if (auto self = weak.lock()) {
+            asio::post(self->strand_, [self, finished] { self->on_connection_finished(finished); });
+          }
+        });
+    connections_.emplace(connection.get(), connection);
+    connection->start();
+    accept();
+  }
+
+  void on_connection_finished(TcpSourceConnection* finished) {
+    connections_.erase(finished);
+    if (stopping_) {
+      maybe_finish_stop();
+    } else {
+      accept();  // resumes accepting if the limit had paused it
+    }
+  }
+
+  void maybe_finish_stop() {
+    if (!stopping_ || !connections_.empty()) {
+      return;
+    }
+    if (!stopped_) {
+      stopped_ = true;
+      logger()->info("tcp_source '{}': stopped", config_->name);
+    }
+    auto callbacks = std::move(on_stopped_);
+    on_stopped_.clear();
+    for (auto& callback : callbacks) {
+      callback();
+    }
+  }
+
+  asio::io_context& io_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::basic_socket_acceptor<asio::ip::tcp, asio::strand<asio::io_context::executor_type>> acceptor_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                             asio::strand<asio::io_context::executor_type>>
+      retry_timer_;
+  std::shared_ptr<const TcpSourceConfig> config_;
+  core::BoundedMailbox<core::FrameBatch>& mailbox_;
+  core::BatchPool& pool_;
+  core::Endpoint local_;
+  std::unordered_map<TcpSourceConnection*, std::shared_ptr<TcpSourceConnection>> connections_;
+  std::vector<std::function<void()>> on_stopped_;
+  bool started_ = false;
+  bool accepting_ = false;
+  bool accept_failing_ = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+};
+
+/// The handle the runtime owns. Dropping it without stop() still winds the source down (without a callback).
+class TcpSource final : public Source {
+ public:
+  explicit TcpSource(std::shared_ptr<TcpSourceCore> core) : core_(std::move(core)) {}
+  ~TcpSource() override { core_->stop(nullptr); }
+  TcpSource(const TcpSource&) = delete;
+  TcpSource& operator=(const TcpSource&) = delete;
+
+  void start() override { core_->start(); }
+  void stop(std::function<void()> on_stopped) override { core_->stop(std::move(on_stopped)); }
+  [[nodiscard]] core::Endpoint local_endpoint() const override { return core_->local_endpoint(); }
+
+ private:
+  std::shared_ptr<TcpSourceCore> core_;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> make_tcp_source(boost::asio::io_context& io, TcpSourceConfig config,
+                                        core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool) {
+  return std::make_unique<TcpSource>(std::make_shared<TcpSourceCore>(io, std::move(config), mailbox, pool));
+}
+
+}  // namespace roo::io

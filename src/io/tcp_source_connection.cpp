@@ -1,0 +1,187 @@
+#include "tcp_source_connection.hpp"
+
+#include "roo/core/logging.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+namespace roo::io {
+namespace {
+
+constexpr std::size_t read_buffer_bytes = 128 * 1024;
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static const std::shared_ptr<spdlog::logger> instance = core::module_logger("io");
+  return instance;
+}
+
+std::string describe_peer(const TcpSourceConnection::Socket& socket) {
+  boost::system::error_code error;
+  auto endpoint = socket.remote_endpoint(error);
+  if (error) {
+    return "an unknown peer";
+  }
+  core::Endpoint peer{endpoint.address().to_string(), endpoint.port()};
+  return peer.to_string();
+}
+
+}  // namespace
+
+TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const TcpSourceConfig> config,
+                                         core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool,
+                                         std::function<void(TcpSourceConnection*)> on_finished)
+    : socket_(std::move(socket)),
+      config_(std::move(config)),
+      mailbox_(mailbox),
+      pool_(pool),
+      on_finished_(std::move(on_finished)),
+      peer_(describe_peer(socket_)),
+      parser_(config_->framing, config_->max_size, config_->batch_bytes),
+      buffer_(read_buffer_bytes),
+      batch_(pool_.acquire()),
+      room_token_(std::make_shared<char>()) {
+  batch_.source = config_->source_index;
+}
+
+void TcpSourceConnection::start() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    logger()->debug("tcp_source '{}': accepted a connection from {}", self->config_->name, self->peer_);
+    self->read();
+  });
+}
+
+void TcpSourceConnection::stop() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->finished_ || self->stopping_) {
+      return;
+    }
+    self->stopping_ = true;
+    self->input_done_ = true;
+    // A pending read completes with operation_aborted and pumps; a connection waiting for room pumps when
+    // the room callback fires. Either way what was received is handed over before finishing.
+    boost::system::error_code ignored;
+    self->socket_.cancel(ignored);
+  });
+}
+
+void TcpSourceConnection::read() {
+  socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const boost::system::error_code& error,
+                                                                             std::size_t size) {
+    self->on_read(error, size);
+  });
+}
+
+void TcpSourceConnection::on_read(const boost::system::error_code& error, std::size_t size) {
+  if (!error) {
+    begin_ = 0;
+    end_ = size;
+  } else {
+    input_done_ = true;
+    if (!stopping_ && parser_.is_mid_frame()) {
+      warn_truncated();
+    } else if (!stopping_ && error != asio::error::eof) {
+      logger()->debug("tcp_source '{}': connection from {} ended: {}", config_->name, peer_, error.message());
+    }
+  }
+  pump();
+}
+
+// Parses what was read and hands batches over until the input is used up, then reads again (or finishes).
+// Returns early, keeping the batch and the unparsed bytes, when the mailbox is full.
+void TcpSourceConnection::pump() {
+  for (;;) {
+    if (begin_ < end_) {
+      ParseOutcome outcome = parser_.parse(buffer_.data() + begin_, end_ - begin_, batch_);
+      begin_ += outcome.consumed;
+      if (outcome.result == FrameResult::malformed) {
+        warn_malformed();
+        malformed_ = true;
+        input_done_ = true;
+        begin_ = end_;
+      }
+    }
+    if (!batch_.empty()) {
+      HandOver result = hand_over();
+      if (result == HandOver::wait_for_room) {
+        waiting_for_room_ = true;
+        return;
+      }
+      if (result == HandOver::mailbox_closed) {
+        logger()->warn("tcp_source '{}': the executor's mailbox is closed; discarding {} frames from {}",
+                       config_->name, batch_.size(), peer_);
+        batch_.clear();
+        input_done_ = true;
+        begin_ = end_;
+      }
+    }
+    if (begin_ >= end_) {
+      break;
+    }
+  }
+  if (input_done_) {
+    finish();
+  } else {
+    read();
+  }
+}
+
+TcpSourceConnection::HandOver TcpSourceConnection::hand_over() {
+  std::weak_ptr<TcpSourceConnection> weak = weak_from_this();
+  auto on_room = [weak, token = room_token_] {
+    if (auto self = weak.lock()) {
+      asio::post(self->socket_.get_executor(), [self] { self->on_room(); });
+    }
+  };
+  if (mailbox_.try_push(batch_, std::move(on_room))) {
+    batch_ = pool_.acquire();
+    batch_.source = config_->source_index;
+    return HandOver::accepted;
+  }
+  return room_token_.use_count() > 1 ? HandOver::wait_for_room : HandOver::mailbox_closed;
+}
+
+void TcpSourceConnection::on_room() {
+  if (!waiting_for_room_) {
+    return;
+  }
+  waiting_for_room_ = false;
+  room_token_ = std::make_shared<char>();  // older copies may still sit in the consumer's wake-up list
+  pump();
+}
+
+void TcpSourceConnection::finish() {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket_.close(ignored);
+  pool_.release(std::move(batch_));
+  logger()->debug("tcp_source '{}': connection from {} closed", config_->name, peer_);
+  auto on_finished = std::move(on_finished_);
+  on_finished(this);
+}
+
+void TcpSourceConnection::warn_malformed() const {
+  if (parser_.malformed_length() < 0) {
+    logger()->warn("tcp_source '{}': closing connection from {}: frame header announces a negative length",
+                   config_->name, peer_);
+    return;
+  }
+  logger()->warn("tcp_source '{}': closing connection from {}: frame of {} bytes exceeds max_size {}", config_->name,
+                 peer_, parser_.malformed_length(), config_->max_size);
+}
+
+void TcpSourceConnection::warn_truncated() const {
+  if (!parser_.has_header()) {
+    logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} header bytes); partial frame "
+                   "discarded",
+                   config_->name, peer_, parser_.partial_bytes(), parser_.framing().header_length);
+    return;
+  }
+  logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} bytes); partial frame discarded",
+                 config_->name, peer_, parser_.partial_bytes(), parser_.frame_bytes());
+}
+
+}  // namespace roo::io
