@@ -1,0 +1,378 @@
+"""Fixtures for end-to-end tests: real `roo` worker processes over loopback.
+
+* `roo_bin`: the `roo` binary (env ROO_BIN, default <repo>/build/src/cli/roo).
+* `free_port()`: a TCP port nothing listens on right now.
+* `workers`: starts workers (stderr to a file), waits for the ready line, and on
+  teardown stops them (SIGTERM, then SIGKILL after a deadline); a failed test gets
+  every worker's log printed with its report.
+* `receiver()` / `Receiver`: a listening socket on a thread collecting the bytes of
+  every connection, with `wait_for(predicate, timeout)`.
+* `send_frames`, `frame`: write length-prefixed frames with a plain socket.
+"""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(REPO, "examples")
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
+READY_LINE = "|~~ INIT PHASE III: Application is ready to work! ~~|"
+
+# Ready within this many seconds or the test fails; generous for a loaded 2-core box.
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+sys.path.insert(0, EXAMPLES)
+
+
+def _roo_path():
+    return os.environ.get("ROO_BIN") or os.path.join(REPO, "build", "src", "cli", "roo")
+
+
+@pytest.fixture(scope="session")
+def roo_bin():
+    path = _roo_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail("roo binary not found at %s: build it (cmake --build build --target roo) "
+                    "or point ROO_BIN at it" % path, pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def machida_bin(roo_bin):
+    path = os.path.join(os.path.dirname(roo_bin), "machida")
+    if not os.path.exists(path):
+        pytest.fail("machida not found next to %s (the roo build makes it a symlink)" % roo_bin,
+                    pytrace=False)
+    return path
+
+
+def free_port():
+    """A loopback port that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_env(extra_pythonpath=()):
+    """The environment for a worker: the repo's python/ (the wallaroo package) on PYTHONPATH."""
+    env = dict(os.environ)
+    parts = list(extra_pythonpath) + [os.path.join(REPO, "python")]
+    if env.get("PYTHONPATH"):
+        parts.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Poll `predicate` until true or `timeout` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class Worker(object):
+    """One worker process; stderr and stdout go to files under the test's tmp dir."""
+
+    def __init__(self, argv, log_dir, label, env=None, cwd=None):
+        self.argv = list(argv)
+        self.label = label
+        self.stderr_path = os.path.join(log_dir, "%s.stderr" % label)
+        self.stdout_path = os.path.join(log_dir, "%s.stdout" % label)
+        self._stderr = open(self.stderr_path, "wb")
+        self._stdout = open(self.stdout_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdout=self._stdout, stderr=self._stderr,
+                                     stdin=subprocess.DEVNULL, env=env or worker_env(),
+                                     cwd=cwd or REPO)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        """Wait for the ready line; fail (with the log) if the worker exits or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if READY_LINE in self.stderr():
+                return self
+            if self.proc.poll() is not None:
+                pytest.fail("worker %s exited with %s before it was ready; stderr:\n%s"
+                            % (self.label, self.proc.returncode, self.stderr()), pytrace=False)
+            time.sleep(0.02)
+        pytest.fail("worker %s not ready after %.0f s; stderr:\n%s"
+                    % (self.label, timeout, self.stderr()), pytrace=False)
+
+    def wait_for_log(self, text, timeout=5.0):
+        """True once `text` appears in stderr within `timeout` seconds."""
+        return bool(wait_until(lambda: text in self.stderr(), timeout))
+
+    def send_signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """The exit code; fails the test if the worker does not exit in time."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail("worker %s did not exit within %.0f s; stderr:\n%s"
+                        % (self.label, timeout, self.stderr()), pytrace=False)
+
+    def stop(self, signum=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Signal the worker and return its exit code."""
+        if self.proc.poll() is None:
+            self.send_signal(signum)
+        return self.wait(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        """Teardown: SIGTERM, SIGKILL after STOP_TIMEOUT."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._stderr.close()
+        self._stdout.close()
+
+
+class Workers(object):
+    """Factory for workers of one test; all are stopped at teardown."""
+
+    def __init__(self, roo_bin, tmp_path):
+        self.roo_bin = roo_bin
+        self.tmp_path = str(tmp_path)
+        self.started = []
+
+    def spawn(self, argv, label=None, env=None):
+        """Start `argv` without waiting for anything."""
+        label = label or "worker%d" % len(self.started)
+        worker = Worker(argv, self.tmp_path, label, env=env)
+        self.started.append(worker)
+        return worker
+
+    def run(self, app_path, *args, ready=True, label=None, env=None):
+        """`roo run app_path args...`, waiting for the ready line unless ready=False."""
+        worker = self.spawn([self.roo_bin, "run", app_path] + list(args), label=label, env=env)
+        return worker.wait_ready() if ready else worker
+
+    def machida(self, module, module_dir, *args, ready=True, label=None):
+        """`machida --application-module module args...` with module_dir on PYTHONPATH."""
+        machida = os.path.join(os.path.dirname(self.roo_bin), "machida")
+        worker = self.spawn([machida, "--application-module", module] + list(args),
+                            label=label, env=worker_env([module_dir]))
+        return worker.wait_ready() if ready else worker
+
+    def close(self):
+        for worker in self.started:
+            worker.close()
+
+    def logs(self):
+        parts = []
+        for worker in self.started:
+            parts.append("---- %s: %s (exit %s)\n%s" % (
+                worker.label, " ".join(worker.argv), worker.proc.returncode, worker.stderr()))
+        return "\n".join(parts)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+@pytest.fixture
+def workers(roo_bin, tmp_path, request):
+    factory = Workers(roo_bin, tmp_path)
+    yield factory
+    factory.close()
+    failed = any(getattr(getattr(request.node, "rep_" + when, None), "failed", False)
+                 for when in ("setup", "call"))
+    if failed and factory.started:
+        request.node.add_report_section("teardown", "worker logs", factory.logs())
+
+
+class Receiver(object):
+    """A listening socket on a thread; keeps every accepted connection's bytes.
+
+    `data()` is all bytes in arrival order per connection, connections concatenated
+    in accept order (use it when one connection is expected); `per_connection()`
+    gives them separately.
+    """
+
+    def __init__(self, port=0, host="127.0.0.1"):
+        self._lock = threading.Lock()
+        self._buffers = []
+        self._stop = False
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((host, port))
+        self._listener.listen(16)
+        self._listener.settimeout(0.05)
+        self.host, self.port = self._listener.getsockname()[:2]
+        self.address = "%s:%d" % (self.host, self.port)
+        self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
+        self._threads[0].start()
+
+    def _accept_loop(self):
+        while not self._stop:
+            try:
+                conn, _peer = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                index = len(self._buffers)
+                self._buffers.append(bytearray())
+            t = threading.Thread(target=self._read_loop, args=(conn, index), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _read_loop(self, conn, index):
+        conn.settimeout(0.05)
+        with conn:
+            while not self._stop:
+                try:
+                    chunk = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                with self._lock:
+                    self._buffers[index].extend(chunk)
+
+    def connections(self):
+        with self._lock:
+            return len(self._buffers)
+
+    def per_connection(self):
+        with self._lock:
+            return [bytes(b) for b in self._buffers]
+
+    def data(self):
+        return b"".join(self.per_connection())
+
+    def lines(self):
+        """Complete newline-terminated lines of every connection (partial tails left out)."""
+        result = []
+        for buf in self.per_connection():
+            result.extend(buf.decode("utf-8").split("\n")[:-1])
+        return result
+
+    def frames(self):
+        """Complete u32 BE length-prefixed payloads of every connection."""
+        result = []
+        for buf in self.per_connection():
+            at = 0
+            while at + 4 <= len(buf):
+                (n,) = struct.unpack(">I", buf[at:at + 4])
+                if at + 4 + n > len(buf):
+                    break
+                result.append(buf[at + 4:at + 4 + n])
+                at += 4 + n
+        return result
+
+    def wait_for(self, predicate, timeout=10.0):
+        """Poll `predicate(self)` until true or timeout; return the last value."""
+        return wait_until(lambda: predicate(self), timeout)
+
+    def wait_for_lines(self, count, timeout=10.0):
+        """Wait until at least `count` lines arrived; return all lines."""
+        self.wait_for(lambda r: len(r.lines()) >= count, timeout)
+        return self.lines()
+
+    def wait_quiet(self, quiet=0.3, timeout=5.0):
+        """Wait until no new byte arrived for `quiet` seconds (to catch extra output)."""
+        last = [-1, time.monotonic()]
+
+        def settled():
+            size = sum(len(b) for b in self.per_connection())
+            now = time.monotonic()
+            if size != last[0]:
+                last[0], last[1] = size, now
+                return False
+            return now - last[1] >= quiet
+        return wait_until(settled, timeout)
+
+    def close(self):
+        self._stop = True
+        self._listener.close()
+        for t in self._threads:
+            t.join(timeout=2)
+
+
+@pytest.fixture
+def receiver():
+    """receiver(port=0) -> a started Receiver; all are closed at teardown."""
+    made = []
+
+    def make(port=0):
+        r = Receiver(port)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.close()
+
+
+def frame(payload):
+    """u32 BE length | payload."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    return struct.pack(">I", len(payload)) + payload
+
+
+def connect(port, host="127.0.0.1", timeout=5.0):
+    """A connected client socket, retried until the listener exists or timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection((host, port), timeout=timeout)
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def send_frames(port, frames, host="127.0.0.1"):
+    """Connect, send every frame (bytes, header included), close cleanly."""
+    with connect(port, host) as s:
+        s.sendall(b"".join(frames))
+
+
+def peer_closed(s, timeout=5.0):
+    """True if the peer closes `s` (recv returns b'' or the connection resets) in time."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
