@@ -1,7 +1,54 @@
+// `machida` / `machida3`: Wallaroo's worker launcher, for running Wallaroo command lines unchanged.
+#include <cstdio>
+
 #include "commands.hpp"
+#include "exit_status.hpp"
+#include "roo/core/error.hpp"
+#include "worker_launch.hpp"
 
 namespace roo::cli {
+namespace {
 
-int machida_main(int, char**) { return 2; }
+constexpr const char* usage =
+    "usage: machida --application-module MODULE [Wallaroo flags] [application flags]\n"
+    "Runs a Wallaroo Python application on Roo; the module is imported from PYTHONPATH or the current folder.\n"
+    "Wallaroo flags: --metrics --control --data --external --cluster-initializer --worker-count --name\n"
+    "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
+    "Example:\n"
+    "  machida --application-module alphabet --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002 \\\n"
+    "    --metrics 127.0.0.1:5001 --control 127.0.0.1:6000 --data 127.0.0.1:6001 --cluster-initializer "
+    "--ponythreads=1\n";
+
+}  // namespace
+
+int machida_main(int argc, char** argv) {
+  std::string program = argc > 0 ? argv[0] : "machida";
+  if (auto slash = program.rfind('/'); slash != std::string::npos) {
+    program = program.substr(slash + 1);
+  }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    LaunchRequest request;
+    request.app_args.push_back(program);
+    request.flags = take_wallaroo_flags(args, request.app_args);
+    if (request.flags.help) {
+      std::fputs(usage, stdout);
+      return exit_ok;
+    }
+    if (!request.flags.application_module) {
+      throw core::UsageError("start: --application-module is required (the Python module of the application)");
+    }
+    request.module_name = *request.flags.application_module;
+    request.app_folder = "";
+    request.full_argv.assign(argv, argv + argc);
+    return launch_worker(request);
+  } catch (const core::UsageError& e) {
+    std::fprintf(stderr, "%s: unable to %s\n", program.c_str(), e.what());
+    return exit_usage;
+  } catch (const core::Error& e) {
+    std::fprintf(stderr, "%s: unable to %s\n", program.c_str(), e.what());
+    return exit_failure;
+  }
+}
 
 }  // namespace roo::cli

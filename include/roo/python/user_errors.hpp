@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace roo::python {
+
+/// Failures of one user-code step (a decoder, key extractor, computation or encoder): counted, logged with
+/// the user's file:line, the full traceback once per exception type, and rate-limited after that.
+/// Lives on the Python executor.
+class StepErrors {
+ public:
+  /// `label` names the step for the user, e.g. "computation 'split words'".
+  explicit StepErrors(std::string label) : label_(std::move(label)) {}
+
+  /// Takes the Python exception currently set (clears it), logs it and counts one skipped event.
+  /// Must be called with the GIL held and an exception set.
+  void report_exception();
+
+  /// Counts one skipped event whose result broke a return rule (`what`, e.g. "returned int; expected bytes").
+  void report_misuse(std::string_view what);
+
+  [[nodiscard]] const std::string& label() const { return label_; }
+  [[nodiscard]] std::uint64_t failures() const { return failures_; }
+
+ private:
+  [[nodiscard]] bool should_log();
+  void log_line(const std::string& line);
+
+  std::string label_;
+  std::uint64_t failures_ = 0;
+  std::uint64_t suppressed_ = 0;
+  std::uint32_t logged_this_second_ = 0;
+  std::chrono::steady_clock::time_point window_start_{};
+  std::set<std::string> traceback_shown_for_;
+};
+
+}  // namespace roo::python

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace roo::cli {
+
+/// Wallaroo's worker-level flags (spec §2.1), consumed before the application sees its arguments.
+struct WallarooFlags {
+  std::optional<std::string> application_module;
+  std::optional<std::string> metrics;
+  std::optional<std::string> control;
+  std::optional<std::string> data;
+  std::optional<std::string> my_control;
+  std::optional<std::string> my_data;
+  std::optional<std::string> external;
+  std::optional<std::string> name;
+  std::optional<std::string> join;
+  std::optional<std::string> resilience_dir;
+  int worker_count = 1;
+  bool cluster_initializer = false;
+  bool run_with_resilience = false;
+  bool help = false;
+  std::vector<std::string> ignored;  ///< accepted for compatibility, without effect (logged)
+};
+
+/// Splits `args` (without the program name) into Wallaroo's flags and the application's own arguments,
+/// which keep their order. `--pony*` flags are dropped. Throws core::UsageError for a flag that lacks its
+/// value or has a malformed one.
+[[nodiscard]] WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args,
+                                                std::vector<std::string>& app_args);
+
+/// Refuses, in one line, the flags that ask for features this version does not have yet.
+void check_supported(const WallarooFlags& flags);
+
+}  // namespace roo::cli

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "wallaroo_flags.hpp"
+
+namespace roo::cli {
+
+/// What `roo run` and `machida` both need to start one worker.
+struct LaunchRequest {
+  std::string module_name;
+  std::string app_folder;             ///< empty when the module is found on sys.path
+  std::vector<std::string> app_args;  ///< application_setup(args): program name, then the app's own flags
+  std::vector<std::string> full_argv; ///< wallaroo._ARGS
+  WallarooFlags flags;
+  std::string log_level = "info";
+  double drain_timeout_seconds = 10;
+};
+
+/// Checks the flags, configures logging and runs the worker. Returns its exit code.
+[[nodiscard]] int launch_worker(const LaunchRequest& request);
+
+}  // namespace roo::cli

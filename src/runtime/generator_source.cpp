@@ -1,0 +1,36 @@
+#include "generator_source.hpp"
+
+#include <fmt/format.h>
+
+#include "roo/core/logging.hpp"
+
+namespace roo::runtime {
+
+GeneratorSource::GeneratorSource(std::size_t source_index, const graph::SourcePlan& plan)
+    : source_index_(source_index), plan_(plan), errors_(fmt::format("generator of source '{}'", plan.name)) {}
+
+bool GeneratorSource::emit(PipelineRunner& runner, std::size_t count) {
+  static auto log = core::module_logger("runtime");
+  for (std::size_t i = 0; i < count && !finished_; ++i) {
+    PyObject* value = started_ ? PyObject_CallOneArg(plan_.apply.get(), next_.get())
+                               : PyObject_CallNoArgs(plan_.initial_value.get());
+    started_ = true;
+    if (value == nullptr) {
+      // Without a value there is no next one to compute: the generator ends here.
+      errors_.report_exception();
+      log->error("source '{}': the generator raised; it stops here", plan_.name);
+      finished_ = true;
+      break;
+    }
+    next_ = python::PyRef::steal(value);
+    if (value == Py_None) {
+      log->info("source '{}': GenSource produced a None. Stopping GenSource.", plan_.name);
+      finished_ = true;
+      break;
+    }
+    runner.process_value(source_index_, value);
+  }
+  return !finished_;
+}
+
+}  // namespace roo::runtime

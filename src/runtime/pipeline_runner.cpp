@@ -1,0 +1,236 @@
+#include "pipeline_runner.hpp"
+
+#include <fmt/format.h>
+
+namespace roo::runtime {
+namespace {
+
+PyObject* call1(PyObject* fn, PyObject* arg) {
+  PyObject* args[2] = {nullptr, arg};
+  return PyObject_Vectorcall(fn, args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+}
+
+PyObject* call2(PyObject* fn, PyObject* first, PyObject* second) {
+  PyObject* args[3] = {nullptr, first, second};
+  return PyObject_Vectorcall(fn, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+}
+
+std::string stage_label(const graph::StagePlan& stage) {
+  switch (stage.kind) {
+    case graph::StagePlan::Kind::computation:
+      return fmt::format("computation '{}'", stage.name);
+    case graph::StagePlan::Kind::key_by:
+      return fmt::format("key_by '{}'", stage.name);
+    case graph::StagePlan::Kind::collect:
+      return "collect";
+    case graph::StagePlan::Kind::state:
+      return fmt::format("state computation '{}'", stage.name);
+  }
+  return stage.name;
+}
+
+PyObject* intern_key(const char* text) { return PyUnicode_InternFromString(text); }
+
+}  // namespace
+
+PipelineRunner::PipelineRunner(graph::Plan& plan) : plan_(plan) {
+  stages_.reserve(plan.stages.size());
+  for (auto& stage : plan.stages) {
+    bool stateful = stage.kind == graph::StagePlan::Kind::state;
+    PyObject* fn = stage.kind == graph::StagePlan::Kind::collect ? stage.constant_key.get() : stage.fn.get();
+    stages_.push_back(Stage{&stage, fn, stateful ? plan.state_tables[stage.state_table].states.get() : nullptr,
+                            stateful ? plan.state_tables[stage.state_table].factory.get() : nullptr,
+                            python::StepErrors(stage_label(stage)),
+                            python::StepErrors(fmt::format("state class of '{}'", stage.name))});
+  }
+  // Wallaroo's initial keys: every event carries a key, even before the first key_by.
+  static PyObject* tcp_key = intern_key("tcp-source-key");
+  static PyObject* gen_key = intern_key("gen-source-key");
+  for (auto& source : plan.sources) {
+    bool generator = source.kind == graph::SourcePlan::Kind::generator;
+    sources_.push_back(Source{source.decode.get(), generator ? gen_key : tcp_key,
+                              python::StepErrors(fmt::format("decoder of source '{}'", source.name))});
+  }
+  for (std::size_t i = 0; i < plan.sinks.size(); ++i) {
+    sinks_.push_back(Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink {}", i))});
+  }
+  outputs_.resize(plan.sinks.size());
+  for (auto& output : outputs_) {
+    output.reserve(64 * 1024);
+  }
+}
+
+void PipelineRunner::process(const core::FrameBatch& batch) {
+  Source& source = sources_[batch.source];
+  const graph::Flow& flow = plan_.flows[batch.source];
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::string_view frame = batch.frame(i);
+    PyObject* payload = PyBytes_FromStringAndSize(frame.data(), static_cast<Py_ssize_t>(frame.size()));
+    if (payload == nullptr) {
+      source.errors.report_exception();
+      continue;
+    }
+    PyObject* event = call1(source.decode, payload);
+    Py_DECREF(payload);
+    ++events_in_;
+    if (event == nullptr) {
+      source.errors.report_exception();
+      continue;
+    }
+    if (event != Py_None) {
+      run(flow, 0, event, source.initial_key);
+    }
+    Py_DECREF(event);
+  }
+}
+
+void PipelineRunner::process_value(std::size_t source, PyObject* value) {
+  ++events_in_;
+  run(plan_.flows[source], 0, value, sources_[source].initial_key);
+}
+
+// `data` and `key` are borrowed: the caller keeps them alive for the whole call.
+void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key) {
+  python::PyRef owned_data;
+  python::PyRef owned_key;
+  for (; position < flow.stages.size(); ++position) {
+    Stage& stage = stages_[flow.stages[position]];
+    PyObject* result = nullptr;
+    switch (stage.plan->kind) {
+      case graph::StagePlan::Kind::collect:
+        key = stage.fn;
+        continue;
+      case graph::StagePlan::Kind::key_by:
+        result = call1(stage.fn, data);
+        if (result != nullptr && stage.plan->int_as_chr && PyLong_CheckExact(result)) {
+          PyObject* as_chr = PyUnicode_FromOrdinal(static_cast<int>(PyLong_AsLong(result)));
+          Py_DECREF(result);
+          result = as_chr;
+        }
+        if (result == nullptr) {
+          stage.errors.report_exception();
+          return;
+        }
+        owned_key = python::PyRef::steal(result);
+        key = result;
+        continue;
+      case graph::StagePlan::Kind::computation:
+        result = call1(stage.fn, data);
+        break;
+      case graph::StagePlan::Kind::state: {
+        PyObject* state = state_for(stage, key);
+        if (state == nullptr) {
+          return;
+        }
+        result = call2(stage.fn, data, state);
+        if (result != nullptr && stage.plan->returns_persist) {
+          if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
+            stage.errors.report_misuse(fmt::format("returned {}; expected an (output, persist) tuple",
+                                                   Py_TYPE(result)->tp_name));
+            Py_DECREF(result);
+            return;
+          }
+          PyObject* output = PyTuple_GET_ITEM(result, 0);
+          Py_INCREF(output);
+          Py_DECREF(result);
+          result = output;
+        }
+        break;
+      }
+    }
+    if (result == nullptr) {
+      stage.errors.report_exception();
+      return;
+    }
+    if (stage.plan->multi) {
+      fan_out(flow, position + 1, result, key, stage);
+      return;
+    }
+    if (result == Py_None) {  // a filter
+      Py_DECREF(result);
+      return;
+    }
+    owned_data = python::PyRef::steal(result);
+    data = result;
+  }
+  emit(flow, data);
+}
+
+// Takes ownership of `result`: None or a list whose non-None items each continue down the flow.
+void PipelineRunner::fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key,
+                             Stage& stage) {
+  python::PyRef owned = python::PyRef::steal(result);
+  if (result == Py_None) {
+    return;
+  }
+  if (!PyList_Check(result)) {
+    stage.errors.report_misuse(
+        fmt::format("returned {}; a _multi computation must return a list or None", Py_TYPE(result)->tp_name));
+    return;
+  }
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(result); ++i) {
+    PyObject* item = PyList_GET_ITEM(result, i);
+    if (item != Py_None) {
+      python::PyRef hold = python::PyRef::borrow(item);  // the list may be mutated by user code downstream
+      run(flow, position, item, key);
+    }
+  }
+}
+
+PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
+  PyObject* state = PyDict_GetItemWithError(stage.states, key);  // borrowed
+  if (state != nullptr) {
+    return state;
+  }
+  if (PyErr_Occurred()) {  // an unhashable key
+    stage.errors.report_exception();
+    return nullptr;
+  }
+  PyObject* created = PyObject_CallNoArgs(stage.state_factory);
+  if (created == nullptr) {
+    stage.factory_errors.report_exception();
+    return nullptr;
+  }
+  int failed = PyDict_SetItem(stage.states, key, created);
+  Py_DECREF(created);
+  if (failed != 0) {
+    stage.errors.report_exception();
+    return nullptr;
+  }
+  return created;  // now owned by the dict
+}
+
+void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
+  for (std::size_t sink_index : flow.sinks) {
+    Sink& sink = sinks_[sink_index];
+    PyObject* encoded = call1(sink.encode, data);
+    if (encoded == nullptr) {
+      sink.errors.report_exception();
+      continue;
+    }
+    std::vector<char>& out = outputs_[sink_index];
+    if (PyBytes_CheckExact(encoded)) {
+      const char* bytes = PyBytes_AS_STRING(encoded);
+      out.insert(out.end(), bytes, bytes + PyBytes_GET_SIZE(encoded));
+      ++outputs_written_;
+    } else if (PyByteArray_Check(encoded)) {
+      const char* bytes = PyByteArray_AS_STRING(encoded);
+      out.insert(out.end(), bytes, bytes + PyByteArray_GET_SIZE(encoded));
+      ++outputs_written_;
+    } else if (PyUnicode_Check(encoded)) {
+      Py_ssize_t size = 0;
+      const char* text = PyUnicode_AsUTF8AndSize(encoded, &size);
+      if (text == nullptr) {
+        sink.errors.report_exception();
+      } else {
+        out.insert(out.end(), text, text + size);
+        ++outputs_written_;
+      }
+    } else if (encoded != Py_None) {
+      sink.errors.report_misuse(fmt::format("returned {}; expected bytes", Py_TYPE(encoded)->tp_name));
+    }
+    Py_DECREF(encoded);
+  }
+}
+
+}  // namespace roo::runtime
