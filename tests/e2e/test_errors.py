@@ -1,0 +1,196 @@
+"""Errors at the user boundary: setup errors (one stderr line, exit 2), bad frames
+(the connection closes, others keep flowing), and user code that raises (the event is
+skipped with a warning, everything else arrives exactly once).
+"""
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from conftest import APPS, REPO, connect, frame, free_port, peer_closed, send_frames, worker_env
+
+# Things that must never reach a user's terminal on a setup error.
+CRASH_MARKERS = ("Traceback", "terminate called", "what():", "Aborted", "core dumped",
+                 "Segmentation fault", "std::", "boost::", "pybind11", 'File "')
+
+
+def run_setup(argv, env=None):
+    """Run a command that must fail at setup; return (exit code, stderr lines)."""
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
+                          env=env or worker_env(), cwd=REPO)
+    return done.returncode, done.stderr.decode("utf-8", "replace").splitlines()
+
+
+def assert_one_line(lines, expected):
+    """stderr is exactly `expected` (a string, or a compiled regex for the whole line)."""
+    for marker in CRASH_MARKERS:
+        assert not any(marker in line for line in lines), "crash output on stderr: %r" % lines
+    assert len(lines) == 1, "expected one stderr line, got %r" % lines
+    if isinstance(expected, str):
+        assert lines[0] == expected
+    else:
+        assert expected.fullmatch(lines[0]), lines[0]
+
+
+def io_flags():
+    return ["--in", "Src@127.0.0.1:%d" % free_port(), "--out", "127.0.0.1:%d" % free_port()]
+
+
+def app(name):
+    return os.path.join(APPS, name + ".py")
+
+
+# ---- setup errors -------------------------------------------------------------------
+
+def test_missing_module(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("nosuch")] + io_flags())
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to import application module 'nosuch': "
+                           "ModuleNotFoundError: No module named 'nosuch'")
+
+
+def test_missing_module_machida(machida_bin):
+    code, lines = run_setup([machida_bin, "--application-module", "nosuch"] + io_flags() +
+                            ["--ponythreads=1"], env=worker_env([APPS]))
+    assert code == 2
+    assert_one_line(lines, "machida: unable to import application module 'nosuch': "
+                           "ModuleNotFoundError: No module named 'nosuch'")
+
+
+def test_syntax_error(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("bad")] + io_flags())
+    assert code == 2
+    assert_one_line(lines, re.compile(
+        r"roo run: unable to import application module 'bad': SyntaxError: "
+        r"expected ':' \(.*bad\.py, line 3\)"))
+
+
+def test_no_application_setup(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("no_setup")] + io_flags())
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to set up application 'no_setup': "
+                           "the module defines no application_setup(args)")
+
+
+def test_pipeline_without_sink(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("no_sink")] + io_flags())
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to set up application 'no_sink': "
+                           "WallarooParameterError: An application must end with to_sink/s.")
+
+
+def test_pipeline_without_sink_machida(machida_bin):
+    code, lines = run_setup([machida_bin, "--application-module", "no_sink"] + io_flags() +
+                            ["--ponythreads=1"], env=worker_env([APPS]))
+    assert code == 2
+    assert_one_line(lines, "machida: unable to set up application 'no_sink': "
+                           "WallarooParameterError: An application must end with to_sink/s.")
+
+
+def test_bad_out_address(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("echo"), "--in",
+                             "Src@127.0.0.1:%d" % free_port(), "--out", "nope"])
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to parse --out address 'nope': expected host:port")
+
+
+@pytest.mark.parametrize("case", ["no_app_path", "bad_worker_count", "unknown_command"])
+def test_bad_flags_exit_2(roo_bin, case):
+    argv = {
+        "no_app_path": ["run"],
+        "bad_worker_count": ["run", app("echo")] + io_flags() + ["--worker-count", "many"],
+        "unknown_command": ["no-such-command"],
+    }[case]
+    code, lines = run_setup([roo_bin] + argv)
+    assert code == 2
+    for marker in CRASH_MARKERS:
+        assert not any(marker in line for line in lines), lines
+    assert lines and lines[0].startswith("roo"), lines
+
+
+# ---- bad frames -----------------------------------------------------------------------
+
+def texts(prefix, count):
+    return ["%s-%03d" % (prefix, i) for i in range(count)]
+
+
+def test_oversized_frame_closes_only_that_connection(workers, receiver):
+    out = receiver()
+    port = free_port()
+    worker = workers.run(app("echo"), "--in", "Echo@127.0.0.1:%d" % port, "--out", out.address,
+                         "--max-size", "64")
+    good = connect(port)
+    bad = connect(port)
+    good.sendall(b"".join(frame(t) for t in texts("good", 20)))
+    bad.sendall(b"".join(frame(t) for t in texts("bad", 10)))
+    out.wait_for(lambda r: len(r.lines()) >= 30)
+    peer = "%s:%d" % bad.getsockname()[:2]
+    # 65 bytes > max_size 64: the connection must close; what follows it must not arrive.
+    bad.sendall(frame("x" * 65) + frame("after-the-bad-frame"))
+    assert peer_closed(bad), "the worker kept the connection with an oversized frame open"
+    bad.close()
+    good.sendall(b"".join(frame(t) for t in texts("late", 20)))
+    good.close()
+    out.wait_for(lambda r: len(r.lines()) >= 50)
+    out.wait_quiet(0.3)
+    assert sorted(out.lines()) == sorted(texts("good", 20) + texts("bad", 10) + texts("late", 20))
+    assert ("tcp_source 'Echo': closing connection from %s: frame of 65 bytes exceeds max_size 64"
+            % peer) in worker.stderr()
+    assert worker.stop() == 0
+
+
+def test_frame_of_exactly_max_size_is_accepted(workers, receiver):
+    out = receiver()
+    port = free_port()
+    worker = workers.run(app("echo"), "--in", "Echo@127.0.0.1:%d" % port, "--out", out.address,
+                         "--max-size", "64")
+    send_frames(port, [frame("y" * 64), frame("z")])
+    out.wait_for(lambda r: len(r.lines()) >= 2)
+    out.wait_quiet(0.2)
+    assert out.lines() == ["y" * 64, "z"]
+    assert worker.stop() == 0
+
+
+def test_truncated_frame_is_dropped_and_the_source_goes_on(workers, receiver):
+    out = receiver()
+    port = free_port()
+    worker = workers.run(app("echo"), "--in", "Echo@127.0.0.1:%d" % port, "--out", out.address)
+    # Five whole frames, then a header announcing 10 bytes followed by only 3, then EOF.
+    send_frames(port, [frame(t) for t in texts("whole", 5)] + [b"\x00\x00\x00\x0aabc"])
+    send_frames(port, [frame(t) for t in texts("next", 5)])
+    out.wait_for(lambda r: len(r.lines()) >= 10)
+    out.wait_quiet(0.3)
+    assert sorted(out.lines()) == sorted(texts("whole", 5) + texts("next", 5))
+    assert worker.stop() == 0
+
+
+# ---- user code that raises ---------------------------------------------------------------
+
+FAULTY_EVENTS = ["ok-%02d" % i if i not in (4, 9, 15) else "bad-%02d" % i for i in range(20)]
+GOOD_EVENTS = [e for e in FAULTY_EVENTS if not e.startswith("bad")]
+
+
+@pytest.mark.parametrize("stage,warning", [
+    ("decoder", r"decoder of source 'Faulty' raised ValueError: refusing bad-04"),
+    ("key_by", r"key_by 'key_of' raised ValueError: refusing bad-04"),
+    ("computation", r"computation 'check' raised ValueError: refusing bad-04"),
+    ("state", r"state computation 'tally' raised ValueError: refusing bad-04"),
+    ("encoder", r"encoder of sink '[^']*' raised ValueError: refusing bad-04"),
+])
+def test_user_code_that_raises_skips_the_event(workers, receiver, stage, warning):
+    out = receiver()
+    port = free_port()
+    worker = workers.run(app("faulty"), "--in", "Faulty@127.0.0.1:%d" % port, "--out", out.address,
+                         "--fail-in", stage)
+    send_frames(port, [frame(e) for e in FAULTY_EVENTS])
+    out.wait_for(lambda r: len(r.lines()) >= len(GOOD_EVENTS))
+    out.wait_quiet(0.3)
+    assert sorted(out.lines()) == GOOD_EVENTS
+    assert re.search(warning, worker.stderr()), worker.stderr()
+    # The worker is still healthy: a later batch flows, then a clean stop.
+    send_frames(port, [frame("ok-later")])
+    out.wait_for(lambda r: len(r.lines()) >= len(GOOD_EVENTS) + 1)
+    assert sorted(out.lines()) == sorted(GOOD_EVENTS + ["ok-later"])
+    assert worker.stop(signal.SIGTERM) == 0
