@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "roo/core/error.hpp"
-#include "roo/core/logging.hpp"
+#include "io_log.hpp"
 #include "tcp_source_connection.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -15,18 +15,6 @@
 
 namespace roo::io {
 namespace {
-
-const std::shared_ptr<spdlog::logger>& logger() {
-  static const std::shared_ptr<spdlog::logger> instance = core::module_logger("io");
-  return instance;
-}
-
-std::string lower_first(std::string text) {
-  if (!text.empty()) {
-    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  }
-  return text;
-}
 
 /// The acceptor side of a TCP source, on its own strand: accepts up to max_connections clients, pausing at
 /// the limit, and tracks them so stop() can wind them down. shared_ptr because its handlers and its
@@ -51,7 +39,7 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     const std::string address = config_->listen.to_string();
     auto fail = [&](const boost::system::error_code& error) {
       return core::Error("listen on " + address + " for source '" + config_->name + "': " +
-                         lower_first(error.message()));
+                         describe_error(error));
     };
     boost::system::error_code error;
     asio::ip::tcp::resolver resolver(io_);
@@ -71,7 +59,7 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     }
     auto bound = acceptor_.local_endpoint();
     local_ = core::Endpoint{bound.address().to_string(), bound.port()};
-    logger()->info("tcp_source '{}': listening on {}", config_->name, local_.to_string());
+    io_logger()->info("tcp_source '{}': listening on {}", config_->name, local_.to_string());
     asio::post(strand_, [self = shared_from_this()] { self->accept(); });
   }
 
@@ -118,8 +106,8 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     }
     if (error) {
       if (!accept_failing_) {
-        logger()->warn("tcp_source '{}': cannot accept a connection on {} ({}); retrying", config_->name,
-                       local_.to_string(), lower_first(error.message()));
+        io_logger()->warn("tcp_source '{}': cannot accept a connection on {} ({}); retrying", config_->name,
+                       local_.to_string(), describe_error(error));
       }
       accept_failing_ = true;
       retry_timer_.expires_after(std::chrono::milliseconds(100));
@@ -159,7 +147,7 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     }
     if (!stopped_) {
       stopped_ = true;
-      logger()->info("tcp_source '{}': stopped", config_->name);
+      io_logger()->info("tcp_source '{}': stopped", config_->name);
     }
     auto callbacks = std::move(on_stopped_);
     on_stopped_.clear();

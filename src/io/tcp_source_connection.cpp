@@ -1,6 +1,7 @@
 #include "tcp_source_connection.hpp"
 
-#include "roo/core/logging.hpp"
+#include "io_log.hpp"
+
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -9,11 +10,6 @@ namespace roo::io {
 namespace {
 
 constexpr std::size_t read_buffer_bytes = 128 * 1024;
-
-const std::shared_ptr<spdlog::logger>& logger() {
-  static const std::shared_ptr<spdlog::logger> instance = core::module_logger("io");
-  return instance;
-}
 
 std::string describe_peer(const TcpSourceConnection::Socket& socket) {
   boost::system::error_code error;
@@ -45,7 +41,7 @@ TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const Tc
 
 void TcpSourceConnection::start() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    logger()->debug("tcp_source '{}': accepted a connection from {}", self->config_->name, self->peer_);
+    io_logger()->debug("tcp_source '{}': accepted a connection from {}", self->config_->name, self->peer_);
     self->read();
   });
 }
@@ -80,7 +76,7 @@ void TcpSourceConnection::on_read(const boost::system::error_code& error, std::s
     if (!stopping_ && parser_.is_mid_frame()) {
       warn_truncated();
     } else if (!stopping_ && error != asio::error::eof) {
-      logger()->debug("tcp_source '{}': connection from {} ended: {}", config_->name, peer_, error.message());
+      io_logger()->debug("tcp_source '{}': connection from {} ended: {}", config_->name, peer_, error.message());
     }
   }
   pump();
@@ -107,7 +103,7 @@ void TcpSourceConnection::pump() {
         return;
       }
       if (result == HandOver::mailbox_closed) {
-        logger()->warn("tcp_source '{}': the executor's mailbox is closed; discarding {} frames from {}",
+        io_logger()->warn("tcp_source '{}': the executor's mailbox is closed; discarding {} frames from {}",
                        config_->name, batch_.size(), peer_);
         batch_.clear();
         input_done_ = true;
@@ -158,29 +154,29 @@ void TcpSourceConnection::finish() {
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
   pool_.release(std::move(batch_));
-  logger()->debug("tcp_source '{}': connection from {} closed", config_->name, peer_);
+  io_logger()->debug("tcp_source '{}': connection from {} closed", config_->name, peer_);
   auto on_finished = std::move(on_finished_);
   on_finished(this);
 }
 
 void TcpSourceConnection::warn_malformed() const {
   if (parser_.malformed_length() < 0) {
-    logger()->warn("tcp_source '{}': closing connection from {}: frame header announces a negative length",
+    io_logger()->warn("tcp_source '{}': closing connection from {}: frame header announces a negative length",
                    config_->name, peer_);
     return;
   }
-  logger()->warn("tcp_source '{}': closing connection from {}: frame of {} bytes exceeds max_size {}", config_->name,
+  io_logger()->warn("tcp_source '{}': closing connection from {}: frame of {} bytes exceeds max_size {}", config_->name,
                  peer_, parser_.malformed_length(), config_->max_size);
 }
 
 void TcpSourceConnection::warn_truncated() const {
   if (!parser_.has_header()) {
-    logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} header bytes); partial frame "
+    io_logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} header bytes); partial frame "
                    "discarded",
                    config_->name, peer_, parser_.partial_bytes(), parser_.framing().header_length);
     return;
   }
-  logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} bytes); partial frame discarded",
+  io_logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} bytes); partial frame discarded",
                  config_->name, peer_, parser_.partial_bytes(), parser_.frame_bytes());
 }
 
