@@ -1,0 +1,158 @@
+#include "send_connection.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "roo/core/error.hpp"
+#include "send_errno.hpp"
+
+namespace roo::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", seconds);
+  return text;
+}
+
+bool worth_retrying(int error) {
+  return error == ECONNREFUSED || error == ETIMEDOUT || error == ENETUNREACH || error == EHOSTUNREACH ||
+         error == ECONNRESET || error == ECONNABORTED || error == EAGAIN || error == EINTR;
+}
+
+/// One attempt: a non-blocking connect that waits at most until `deadline`. Returns the fd or -errno.
+int try_connect(const addrinfo& address, Clock::time_point deadline) {
+  int fd = ::socket(address.ai_family, address.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address.ai_protocol);
+  if (fd < 0) {
+    return -errno;
+  }
+  int error = 0;
+  if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0) {
+    error = errno;
+    if (error == EINPROGRESS) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd waiting{fd, POLLOUT, 0};
+      int ready = ::poll(&waiting, 1, static_cast<int>(std::max<long long>(left, 1)));
+      if (ready == 0) {
+        error = ETIMEDOUT;
+      } else if (ready < 0) {
+        error = errno;
+      } else {
+        socklen_t length = sizeof error;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      }
+    }
+  }
+  if (error != 0) {
+    ::close(fd);
+    return -error;
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+}  // namespace
+
+SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_point deadline, double timeout_s,
+                                       const std::atomic<bool>& stop) {
+  std::string name = peer.to_string();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(peer.port);
+  if (int rc = ::getaddrinfo(peer.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    throw core::Error("resolve --host " + name + ": " + ::gai_strerror(rc));
+  }
+  bool announced = false;
+  int last_error = 0;
+  while (true) {
+    for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
+      int fd = try_connect(*address, deadline);
+      if (fd >= 0) {
+        ::freeaddrinfo(found);
+        return SendConnection(fd, name);
+      }
+      last_error = -fd;
+    }
+    if (!worth_retrying(last_error)) {
+      ::freeaddrinfo(found);
+      throw core::Error("connect to " + name + ": " + errno_text(last_error));
+    }
+    if (stop.load() || Clock::now() + std::chrono::milliseconds(100) > deadline) {
+      ::freeaddrinfo(found);
+      if (stop.load()) {
+        throw core::Error("connect to " + name + ": interrupted while retrying (" + errno_text(last_error) + ")");
+      }
+      throw core::Error("connect to " + name + ": " + errno_text(last_error) + " (after " + seconds_text(timeout_s) +
+                        ")");
+    }
+    if (!announced) {
+      std::fprintf(stderr, "roo send: %s: %s; retrying every 100 ms for up to %s (--connect-timeout)\n",
+                   name.c_str(), errno_text(last_error).c_str(), seconds_text(timeout_s).c_str());
+      std::fflush(stderr);
+      announced = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+SendConnection::SendConnection(SendConnection&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
+
+SendConnection& SendConnection::operator=(SendConnection&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    name_ = std::move(other.name_);
+  }
+  return *this;
+}
+
+SendConnection::~SendConnection() { close(); }
+
+int SendConnection::write_all(const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t written = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (written < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno;
+    }
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+  return 0;
+}
+
+void SendConnection::close() {
+  if (fd_ < 0) {
+    return;
+  }
+  ::shutdown(fd_, SHUT_WR);
+  char sink[4096];
+  while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace roo::cli
