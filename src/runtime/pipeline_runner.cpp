@@ -60,6 +60,20 @@ PipelineRunner::PipelineRunner(graph::Plan& plan) : plan_(plan) {
   }
 }
 
+std::uint64_t PipelineRunner::failed_events() const {
+  std::uint64_t total = 0;
+  for (const auto& stage : stages_) {
+    total += stage.errors.failures() + stage.factory_errors.failures();
+  }
+  for (const auto& source : sources_) {
+    total += source.errors.failures();
+  }
+  for (const auto& sink : sinks_) {
+    total += sink.errors.failures();
+  }
+  return total;
+}
+
 void PipelineRunner::process(const core::FrameBatch& batch) {
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];

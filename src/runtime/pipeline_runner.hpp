@@ -30,6 +30,8 @@ class PipelineRunner {
 
   [[nodiscard]] std::uint64_t events_in() const { return events_in_; }
   [[nodiscard]] std::uint64_t outputs_written() const { return outputs_written_; }
+  /// Events skipped because user code raised or broke a return rule, over every step.
+  [[nodiscard]] std::uint64_t failed_events() const;
 
  private:
   struct Stage {
