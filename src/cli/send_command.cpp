@@ -1,9 +1,10 @@
 // `roo send`: the Giles-sender-compatible load generator (flags in docs/tools.md).
-#include <memory>
-
 #include "commands.hpp"
-#include "roo/core/error.hpp"
 #include "send_options.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <memory>
 
 namespace roo::cli {
 
@@ -64,38 +65,48 @@ void add_send_command(CLI::App& app) {
       "  roo send --host 127.0.0.1:7010,127.0.0.1:7011 --u64 --partition key1 --messages 500\n"
       "Without --file, sends the integer strings \"1\", \"2\", ... each framed `u32 BE length | digits`.\n"
       "Writes sent.txt in the current directory (`<wallclock_ns>, <payload>` per message) unless --no-write.");
-  command->add_option("--host,-h", options->hosts, "Receiver address HOST:PORT; several, comma-separated, get messages round-robin (required)")
+  command
+      ->add_option("--host,-h", options->hosts,
+                   "Receiver address HOST:PORT; several, comma-separated, get messages round-robin (required)")
       ->required()
       ->delimiter(',')
       ->type_name("HOST:PORT[,...]");
-  command->add_option("--messages,-m", options->messages,
-                      "Messages to send (default 0 = the whole input once; with --repeat or without --file: no end)")
+  command
+      ->add_option("--messages,-m", options->messages,
+                   "Messages to send (default 0 = the whole input once; with --repeat or without --file: no end)")
       ->type_name("N");
-  command->add_option("--file,-f", options->files, "Input files, comma-separated, read in order (default: none, send integer strings)")
+  command
+      ->add_option("--file,-f", options->files,
+                   "Input files, comma-separated, read in order (default: none, send integer strings)")
       ->delimiter(',')
       ->type_name("FILE[,...]");
   command->add_option("--batch-size,-s", options->batch_size, "Messages per write (default 500)")->type_name("N");
-  command->add_option("--interval,-i", options->interval_ns,
-                      "Pause between batches in nanoseconds (default 5000000 = 5 ms; 0 = as fast as possible)")
+  command
+      ->add_option("--interval,-i", options->interval_ns,
+                   "Pause between batches in nanoseconds (default 5000000 = 5 ms; 0 = as fast as possible)")
       ->type_name("NS");
-  command->add_flag("--repeat,-r", options->repeat, "Loop over the input files until --messages are sent (default off)");
+  command->add_flag("--repeat,-r", options->repeat,
+                    "Loop over the input files until --messages are sent (default off)");
   command->add_flag("--binary,-y", options->binary,
                     "The files hold binary records (needs --msg-size or --variable-size; default: text lines)");
-  command->add_option("--msg-size,-g", options->msg_size,
-                      "With --binary: fixed record size in bytes, header included; records are sent verbatim")
+  command
+      ->add_option("--msg-size,-g", options->msg_size,
+                   "With --binary: fixed record size in bytes, header included; records are sent verbatim")
       ->type_name("BYTES");
   command->add_flag("--variable-size,-z", options->variable_size,
                     "With --binary: the files are `u32 BE length | payload` records, each sent with a fresh header");
   command->add_flag("--u64,-u", options->u64,
                     "Send u64 counter records `u32 BE (8+len(partition)) | u64 BE value | partition` instead of text");
-  command->add_option("--start-from,-v", options->start_from,
-                      "Generated values start at N+1 (default 0, so the first value is 1)")
+  command
+      ->add_option("--start-from,-v", options->start_from,
+                   "Generated values start at N+1 (default 0, so the first value is 1)")
       ->type_name("N");
   command->add_option("--partition,-p", options->partition, "With --u64: bytes appended to each value (default empty)")
       ->type_name("STR");
   command->add_flag("--no-write,-w", options->no_write, "Do not write sent.txt (default: write it)");
-  command->add_option("--connect-timeout", options->connect_timeout_s,
-                      "Seconds to keep retrying (every 100 ms) a receiver that refuses the connection (default 10)")
+  command
+      ->add_option("--connect-timeout", options->connect_timeout_s,
+                   "Seconds to keep retrying (every 100 ms) a receiver that refuses the connection (default 10)")
       ->type_name("SECONDS");
   command->callback([options, command] {
     validate(*options, *command);

@@ -1,21 +1,21 @@
 #include "send_connection.hpp"
 
+#include "send_errno.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <algorithm>
 #include <thread>
+#include <unistd.h>
 #include <utility>
-
-#include "roo/core/error.hpp"
-#include "send_errno.hpp"
 
 namespace roo::cli {
 
@@ -105,8 +105,8 @@ SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_p
                         ")");
     }
     if (!announced) {
-      std::fprintf(stderr, "roo send: %s: %s; retrying every 100 ms for up to %s (--connect-timeout)\n",
-                   name.c_str(), errno_text(last_error).c_str(), seconds_text(timeout_s).c_str());
+      std::fprintf(stderr, "roo send: %s: %s; retrying every 100 ms for up to %s (--connect-timeout)\n", name.c_str(),
+                   errno_text(last_error).c_str(), seconds_text(timeout_s).c_str());
       std::fflush(stderr);
       announced = true;
     }

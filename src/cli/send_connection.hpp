@@ -1,11 +1,11 @@
 #pragma once
 
+#include "roo/core/endpoint.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <string>
-
-#include "roo/core/endpoint.hpp"
 
 namespace roo::cli {
 

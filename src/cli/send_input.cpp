@@ -1,11 +1,12 @@
 #include "send_input.hpp"
 
+#include "send_errno.hpp"
+
+#include "roo/core/error.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include "roo/core/error.hpp"
-#include "send_errno.hpp"
 
 namespace roo::cli {
 
@@ -92,13 +93,14 @@ FileMessages FileMessages::load(const SendOptions& options) {
       while (at < bytes.size()) {
         if (bytes.size() - at < 4) {
           throw core::Error("read records from '" + path + "': the record at byte " + std::to_string(at) +
-                            " has only " + std::to_string(bytes.size() - at) + " of its 4 header bytes (--variable-size)");
+                            " has only " + std::to_string(bytes.size() - at) +
+                            " of its 4 header bytes (--variable-size)");
         }
         std::uint32_t length = get_u32_be(bytes.data() + at);
         if (bytes.size() - at - 4 < length) {
-          throw core::Error("read records from '" + path + "': the record at byte " + std::to_string(at) +
-                            " claims " + std::to_string(length) + " bytes but only " +
-                            std::to_string(bytes.size() - at - 4) + " remain (--variable-size)");
+          throw core::Error("read records from '" + path + "': the record at byte " + std::to_string(at) + " claims " +
+                            std::to_string(length) + " bytes but only " + std::to_string(bytes.size() - at - 4) +
+                            " remain (--variable-size)");
         }
         char header[4];
         put_u32_be(header, length);

@@ -1,12 +1,12 @@
 #pragma once
 
+#include "send_buffer.hpp"
+#include "send_options.hpp"
+
 #include <charconv>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "send_buffer.hpp"
-#include "send_options.hpp"
 
 namespace roo::cli {
 

@@ -1,10 +1,11 @@
 #include "send_log.hpp"
 
-#include <cerrno>
-#include <charconv>
+#include "send_errno.hpp"
 
 #include "roo/core/error.hpp"
-#include "send_errno.hpp"
+
+#include <cerrno>
+#include <charconv>
 
 namespace roo::cli {
 

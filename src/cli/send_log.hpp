@@ -1,10 +1,10 @@
 #pragma once
 
+#include "send_buffer.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <string>
-
-#include "send_buffer.hpp"
 
 namespace roo::cli {
 

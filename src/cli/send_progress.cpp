@@ -1,8 +1,7 @@
 #include "send_progress.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
+#include <unistd.h>
 
 namespace roo::cli {
 

@@ -1,6 +1,14 @@
 // `roo send`: the load generator. Frames are prebuilt (files) or generated straight into per-host write
 // buffers, one batch per write; nothing on the per-message path allocates, locks or formats with printf.
-#include <signal.h>
+#include "send_connection.hpp"
+#include "send_errno.hpp"
+#include "send_input.hpp"
+#include "send_log.hpp"
+#include "send_options.hpp"
+#include "send_progress.hpp"
+
+#include "roo/core/endpoint.hpp"
+#include "roo/core/error.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -9,16 +17,8 @@
 #include <ctime>
 #include <limits>
 #include <optional>
+#include <signal.h>
 #include <type_traits>
-
-#include "roo/core/endpoint.hpp"
-#include "roo/core/error.hpp"
-#include "send_connection.hpp"
-#include "send_errno.hpp"
-#include "send_input.hpp"
-#include "send_log.hpp"
-#include "send_options.hpp"
-#include "send_progress.hpp"
 
 namespace roo::cli {
 
@@ -74,8 +74,8 @@ struct SendTotals {
 };
 
 template <class Source>
-SendTotals send_all(const Source& source, std::uint64_t total, std::vector<SendConnection>& connections,
-                    SentLog* log, const SendOptions& options) {
+SendTotals send_all(const Source& source, std::uint64_t total, std::vector<SendConnection>& connections, SentLog* log,
+                    const SendOptions& options) {
   const std::size_t hosts = connections.size();
   const std::uint64_t pass = source.pass_length();
   std::vector<SendBuffer> outs(hosts);
@@ -180,9 +180,8 @@ void run_send(const SendOptions& options) {
     log.emplace("sent.txt");
   }
 
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(options.connect_timeout_s));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                         std::chrono::duration<double>(options.connect_timeout_s));
   std::vector<SendConnection> connections;
   for (const core::Endpoint& peer : peers) {
     connections.push_back(SendConnection::connect(peer, deadline, options.connect_timeout_s, stop_requested));
