@@ -104,7 +104,8 @@ def kafka_parse_source_options(args):
 
 
 def kafka_parse_sink_options(args):
-    """``--kafka_sink_*`` flags → ``("", topic, brokers, log_level, max_produce_buffer_ms, max_message_size)``."""
+    """``--kafka_sink_*`` flags → ``("", topic, brokers, log_level,
+    max_produce_buffer_ms, max_message_size)``."""
     parser = _Parser()
     parser.add_argument("--kafka_sink_topic", dest="topic", default="")
     parser.add_argument("--kafka_sink_brokers", dest="brokers", default="")

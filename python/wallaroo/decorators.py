@@ -186,8 +186,8 @@ def check_length_format(where, header_length, length_fmt):
         raise WallarooParameterError(
             "{0}: length_fmt must be a struct format string, got {1!r}".format(where, length_fmt))
     fmt = length_fmt.strip()
-    order = ">"
-    if fmt[:1] in "<>!=@" and fmt:
+    order = "@"  # struct's default: native byte order
+    if fmt and fmt[0] in "<>!=@":
         order, fmt = fmt[0], fmt[1:]
     if len(fmt) != 1 or fmt not in _LENGTH_CODES:
         raise WallarooParameterError(

@@ -173,7 +173,8 @@ def test_missing_name_is_a_clear_error():
         @wallaroo.computation
         def oops(data):
             return data
-    assert str(e.value).startswith('@wallaroo.computation needs a name: write @wallaroo.computation("my name")')
+    assert str(e.value).startswith(
+        '@wallaroo.computation needs a name: write @wallaroo.computation("my name")')
     with pytest.raises(WallarooParameterError) as e:
         @wallaroo.decoder
         def oops2(bs):

@@ -161,6 +161,8 @@ def test_old_form_tcp_source_is_named_by_the_pipeline():
 @pytest.mark.parametrize("fmt,header,normal", [
     ("!I", 4, ">I"), ("<H", 2, "<H"), (">b", 1, ">b"), (">Q", 8, ">Q"), (">L", 4, ">I"),
     ("=I", 4, "<I" if sys.byteorder == "little" else ">I"),
+    ("I", 4, "<I" if sys.byteorder == "little" else ">I"),
+    ("@q", 8, "<q" if sys.byteorder == "little" else ">q"),
 ])
 def test_length_format_is_normalised(fmt, header, normal):
     dec = wallaroo.decoder(header_length=header, length_fmt=fmt)(_decode)
