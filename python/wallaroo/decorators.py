@@ -8,6 +8,7 @@ the runtime can call it with no extra Python frame.
 """
 
 import collections
+import re
 import struct
 import sys
 
@@ -18,9 +19,6 @@ from .wrapped import (Computation, ComputationMulti, KeyExtractor, OctetDecoder,
                       StateComputationMulti)
 
 _counters = collections.Counter()
-
-_LENGTH_CODES = "bBhHiIlLqQ"
-
 
 def _generate(base, func, members):
     """Create, register and return the class ``<Base>_<n>__<funcname>``."""
@@ -173,11 +171,16 @@ def partition(func):
     return cls()
 
 
+_FORMAT = re.compile(r"^([<>!=@]?)((?:\d*x)*)([bBhHiIlLqQ])((?:\d*x)*)$")
+
+
 def check_length_format(where, header_length, length_fmt):
     """Validate a frame header spec; return the struct format, normalised.
 
-    The result is two characters: byte order (``>`` or ``<``) then one of
-    ``bBhHiIqQ`` whose size equals ``header_length``.
+    ``length_fmt`` must read exactly one integer (pad bytes ``x`` allowed) and be
+    ``header_length`` bytes long. The result is explicit: byte order ``>`` or
+    ``<``, optional ``<n>x`` leading pad, one of ``bBhHiIqQ``, optional ``<n>x``
+    trailing pad; for example ``">I"`` or ``">2xH"``.
     """
     if isinstance(header_length, bool) or not isinstance(header_length, int):
         raise WallarooParameterError(
@@ -185,26 +188,29 @@ def check_length_format(where, header_length, length_fmt):
     if not isinstance(length_fmt, str):
         raise WallarooParameterError(
             "{0}: length_fmt must be a struct format string, got {1!r}".format(where, length_fmt))
-    fmt = length_fmt.strip()
-    order = "@"  # struct's default: native byte order
-    if fmt and fmt[0] in "<>!=@":
-        order, fmt = fmt[0], fmt[1:]
-    if len(fmt) != 1 or fmt not in _LENGTH_CODES:
+    match = _FORMAT.match(length_fmt.replace(" ", ""))
+    if match is None:
         raise WallarooParameterError(
             "{0}: length_fmt {1!r} must be one integer struct code (e.g. '>I')"
             .format(where, length_fmt))
-    size = struct.calcsize(length_fmt)
-    if size != header_length:
+    order, lead, code, trail = match.groups()
+    order = order or "@"  # struct's default: native byte order and alignment
+    total = struct.calcsize(length_fmt)
+    if total != header_length:
         raise WallarooParameterError(
             "{0}: length_fmt {1!r} reads {2} bytes but header_length is {3}"
-            .format(where, length_fmt, size, header_length))
-    unsigned = fmt.isupper()
+            .format(where, length_fmt, total, header_length))
+    through_field = struct.calcsize(order + lead + code)
+    size = struct.calcsize(order + code)
+    offset, trailing = through_field - size, total - through_field
     code = {1: "b", 2: "h", 4: "i", 8: "q"}[size]
+    code = code.upper() if match.group(3).isupper() else code
     if order in "!>":
         order = ">"
     elif order in "@=":
         order = "<" if sys.byteorder == "little" else ">"
-    return order + (code.upper() if unsigned else code)
+    pad = lambda n: "{0}x".format(n) if n > 1 else ("x" if n == 1 else "")
+    return order + pad(offset) + code + pad(trailing)
 
 
 def decoder(header_length=4, length_fmt=">I"):

@@ -274,6 +274,9 @@ def test_decoder_defaults_are_the_documented_ones():
     (4, ">II", "decoder d: length_fmt '>II' must be one integer struct code (e.g. '>I')"),
     (4, ">f", "decoder d: length_fmt '>f' must be one integer struct code (e.g. '>I')"),
     ("4", ">I", "decoder d: header_length must be an int, got '4'"),
+    (4, ">HH", "decoder d: length_fmt '>HH' must be one integer struct code (e.g. '>I')"),
+    (4, "", "decoder d: length_fmt '' must be one integer struct code (e.g. '>I')"),
+    (3, "@xH", "decoder d: length_fmt '@xH' reads 4 bytes but header_length is 3"),
 ])
 def test_decoder_format_is_checked_at_decoration(header_length, length_fmt, message):
     with pytest.raises(WallarooParameterError) as e:

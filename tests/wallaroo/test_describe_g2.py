@@ -163,6 +163,8 @@ def test_old_form_tcp_source_is_named_by_the_pipeline():
     ("=I", 4, "<I" if sys.byteorder == "little" else ">I"),
     ("I", 4, "<I" if sys.byteorder == "little" else ">I"),
     ("@q", 8, "<q" if sys.byteorder == "little" else ">q"),
+    (">2xH", 4, ">2xH"), ("<xB2x", 4, "<xB2x"), (">xxI", 6, ">2xI"),
+    ("@xI", 8, "<4xI" if sys.byteorder == "little" else ">4xI"),
 ])
 def test_length_format_is_normalised(fmt, header, normal):
     dec = wallaroo.decoder(header_length=header, length_fmt=fmt)(_decode)
