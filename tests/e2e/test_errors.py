@@ -45,10 +45,17 @@ def app(name):
 # ---- setup errors -------------------------------------------------------------------
 
 def test_missing_module(roo_bin):
-    code, lines = run_setup([roo_bin, "run", app("nosuch")] + io_flags())
+    # `roo run MODULE` (no .py) imports MODULE from the current folder and PYTHONPATH.
+    code, lines = run_setup([roo_bin, "run", "nosuch"] + io_flags())
     assert code == 2
     assert_one_line(lines, "roo run: unable to import application module 'nosuch': "
                            "ModuleNotFoundError: No module named 'nosuch'")
+
+
+def test_missing_application_file(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("nosuch")] + io_flags())
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to find application file '%s': no such file" % app("nosuch"))
 
 
 def test_missing_module_machida(machida_bin):
