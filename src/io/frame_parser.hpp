@@ -1,11 +1,11 @@
 #pragma once
 
+#include "roo/core/frame_batch.hpp"
+#include "roo/io/length_prefix.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-
-#include "roo/core/frame_batch.hpp"
-#include "roo/io/length_prefix.hpp"
 
 namespace roo::io {
 

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <cctype>
-#include <memory>
-#include <string>
-
 #include "roo/core/logging.hpp"
 
 #include <boost/system/error_code.hpp>
+
+#include <cctype>
+#include <memory>
+#include <string>
 
 namespace roo::io {
 

@@ -1,9 +1,9 @@
 #include "roo/io/length_prefix.hpp"
 
+#include "roo/core/error.hpp"
+
 #include <cstring>
 #include <string>
-
-#include "roo/core/error.hpp"
 
 namespace roo::io {
 namespace {
@@ -117,12 +117,12 @@ LengthPrefix parse_length_prefix(std::size_t header_length, std::string_view str
     }
     std::size_t width = field_size(code, native);
     if (width == 0) {
-      throw core::UsageError(quote(header_length, struct_format) + ": unsupported format code '" + std::string(1, code) +
-                             "' (" + std::string(supported_formats) + ")");
+      throw core::UsageError(quote(header_length, struct_format) + ": unsupported format code '" +
+                             std::string(1, code) + "' (" + std::string(supported_formats) + ")");
     }
     if (have_field || count != 1) {
-      throw core::UsageError(quote(header_length, struct_format) +
-                             ": the format must read exactly one integer (" + std::string(supported_formats) + ")");
+      throw core::UsageError(quote(header_length, struct_format) + ": the format must read exactly one integer (" +
+                             std::string(supported_formats) + ")");
     }
     if (native && size % width != 0) {
       size += width - size % width;  // native mode aligns the field, as Python's struct does

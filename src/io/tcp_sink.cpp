@@ -1,10 +1,5 @@
 #include "roo/io/tcp_sink.hpp"
 
-#include <algorithm>
-#include <array>
-#include <deque>
-#include <utility>
-
 #include "io_log.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -14,6 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <utility>
 
 namespace roo::io {
 namespace {
@@ -53,9 +53,8 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
       return;
     }
     budget_.add(bytes.size());
-    asio::post(strand_, [self = shared_from_this(), bytes = std::move(bytes)]() mutable {
-      self->enqueue(std::move(bytes));
-    });
+    asio::post(strand_,
+               [self = shared_from_this(), bytes = std::move(bytes)]() mutable { self->enqueue(std::move(bytes)); });
   }
 
   void stop(std::function<void()> on_stopped) {
@@ -168,18 +167,17 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
   // The peer never sends; a read completing with an error (usually EOF) is how a vanished peer shows up
   // even while nothing is being written.
   void watch() {
-    socket_.async_read_some(asio::buffer(discard_),
-                            [self = shared_from_this(), generation = generation_](
-                                const boost::system::error_code& error, std::size_t) {
-                              if (generation != self->generation_ || self->closed_) {
-                                return;
-                              }
-                              if (error) {
-                                self->on_lost(error);
-                              } else {
-                                self->watch();
-                              }
-                            });
+    socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this(), generation = generation_](
+                                                        const boost::system::error_code& error, std::size_t) {
+      if (generation != self->generation_ || self->closed_) {
+        return;
+      }
+      if (error) {
+        self->on_lost(error);
+      } else {
+        self->watch();
+      }
+    });
   }
 
   void on_lost(const boost::system::error_code& error) {

@@ -1,17 +1,18 @@
 #include "roo/io/tcp_source.hpp"
 
-#include <cctype>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
-#include "roo/core/error.hpp"
 #include "io_log.hpp"
 #include "tcp_source_connection.hpp"
+
+#include "roo/core/error.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <cctype>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace roo::io {
 namespace {
@@ -38,14 +39,12 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     started_ = true;
     const std::string address = config_->listen.to_string();
     auto fail = [&](const boost::system::error_code& error) {
-      return core::Error("listen on " + address + " for source '" + config_->name + "': " +
-                         describe_error(error));
+      return core::Error("listen on " + address + " for source '" + config_->name + "': " + describe_error(error));
     };
     boost::system::error_code error;
     asio::ip::tcp::resolver resolver(io_);
     auto results = resolver.resolve(config_->listen.host, std::to_string(config_->listen.port),
-                                    asio::ip::tcp::resolver::passive | asio::ip::tcp::resolver::numeric_service,
-                                    error);
+                                    asio::ip::tcp::resolver::passive | asio::ip::tcp::resolver::numeric_service, error);
     if (error) {
       throw fail(error);
     }
@@ -89,12 +88,12 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
       return;
     }
     accepting_ = true;
-    acceptor_.async_accept(asio::make_strand(io_),
-                           asio::bind_executor(strand_, [self = shared_from_this()](
-                                                            const boost::system::error_code& error,
-                                                            TcpSourceConnection::Socket socket) {
-                             self->on_accept(error, std::move(socket));
-                           }));
+    acceptor_.async_accept(
+        asio::make_strand(io_),
+        asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& error,
+                                                                 TcpSourceConnection::Socket socket) {
+          self->on_accept(error, std::move(socket));
+        }));
   }
 
   void on_accept(const boost::system::error_code& error, TcpSourceConnection::Socket socket) {
@@ -107,7 +106,7 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     if (error) {
       if (!accept_failing_) {
         io_logger()->warn("tcp_source '{}': cannot accept a connection on {} ({}); retrying", config_->name,
-                       local_.to_string(), describe_error(error));
+                          local_.to_string(), describe_error(error));
       }
       accept_failing_ = true;
       retry_timer_.expires_after(std::chrono::milliseconds(100));

@@ -2,7 +2,6 @@
 
 #include "io_log.hpp"
 
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
@@ -61,10 +60,10 @@ void TcpSourceConnection::stop() {
 }
 
 void TcpSourceConnection::read() {
-  socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const boost::system::error_code& error,
-                                                                             std::size_t size) {
-    self->on_read(error, size);
-  });
+  socket_.async_read_some(asio::buffer(buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& error, std::size_t size) {
+                            self->on_read(error, size);
+                          });
 }
 
 void TcpSourceConnection::on_read(const boost::system::error_code& error, std::size_t size) {
@@ -104,7 +103,7 @@ void TcpSourceConnection::pump() {
       }
       if (result == HandOver::mailbox_closed) {
         io_logger()->warn("tcp_source '{}': the executor's mailbox is closed; discarding {} frames from {}",
-                       config_->name, batch_.size(), peer_);
+                          config_->name, batch_.size(), peer_);
         batch_.clear();
         input_done_ = true;
         begin_ = end_;
@@ -162,22 +161,23 @@ void TcpSourceConnection::finish() {
 void TcpSourceConnection::warn_malformed() const {
   if (parser_.malformed_length() < 0) {
     io_logger()->warn("tcp_source '{}': closing connection from {}: frame header announces a negative length",
-                   config_->name, peer_);
+                      config_->name, peer_);
     return;
   }
   io_logger()->warn("tcp_source '{}': closing connection from {}: frame of {} bytes exceeds max_size {}", config_->name,
-                 peer_, parser_.malformed_length(), config_->max_size);
+                    peer_, parser_.malformed_length(), config_->max_size);
 }
 
 void TcpSourceConnection::warn_truncated() const {
   if (!parser_.has_header()) {
-    io_logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} header bytes); partial frame "
-                   "discarded",
-                   config_->name, peer_, parser_.partial_bytes(), parser_.framing().header_length);
+    io_logger()->warn(
+        "tcp_source '{}': connection from {} closed mid-frame ({} of {} header bytes); partial frame "
+        "discarded",
+        config_->name, peer_, parser_.partial_bytes(), parser_.framing().header_length);
     return;
   }
   io_logger()->warn("tcp_source '{}': connection from {} closed mid-frame ({} of {} bytes); partial frame discarded",
-                 config_->name, peer_, parser_.partial_bytes(), parser_.frame_bytes());
+                    config_->name, peer_, parser_.partial_bytes(), parser_.frame_bytes());
 }
 
 }  // namespace roo::io

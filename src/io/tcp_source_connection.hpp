@@ -1,12 +1,7 @@
 #pragma once
 
-#include <cstddef>
-#include <functional>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "frame_parser.hpp"
+
 #include "roo/core/batch_pool.hpp"
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/frame_batch.hpp"
@@ -15,6 +10,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace roo::io {
 

@@ -1,11 +1,11 @@
 #include "frame_parser.hpp"
 
-#include <string>
-#include <vector>
-
 #include "io_test_support.hpp"
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 namespace roo::io {
 namespace {

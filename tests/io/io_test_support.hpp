@@ -1,5 +1,14 @@
 #pragma once
 
+#include "roo/core/logging.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/sinks/base_sink.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,15 +18,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include "roo/core/logging.hpp"
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-#include <spdlog/sinks/base_sink.h>
 
 namespace roo::io::test {
 

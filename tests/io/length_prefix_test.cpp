@@ -1,10 +1,10 @@
 #include "roo/io/length_prefix.hpp"
 
-#include <string>
-
 #include "roo/core/error.hpp"
 
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace roo::io {
 namespace {
@@ -20,15 +20,15 @@ struct FormatCase {
 
 TEST(LengthPrefix, ParsesEveryByteOrderPadAndIntegerCode) {
   const FormatCase cases[] = {
-      {">I", 4, 0, 4, true, false},  {"!I", 4, 0, 4, true, false},  {"<I", 4, 0, 4, false, false},
-      {"=I", 4, 0, 4, false, false}, {"@I", 4, 0, 4, false, false}, {"I", 4, 0, 4, false, false},
-      {">B", 1, 0, 1, true, false},  {">b", 1, 0, 1, true, true},   {">H", 2, 0, 2, true, false},
-      {">h", 2, 0, 2, true, true},   {">i", 4, 0, 4, true, true},   {">L", 4, 0, 4, true, false},
-      {">l", 4, 0, 4, true, true},   {">Q", 8, 0, 8, true, false},  {">q", 8, 0, 8, true, true},
-      {"<H", 2, 0, 2, false, false}, {"<Q", 8, 0, 8, false, false}, {"L", 8, 0, 8, false, false},
-      {"l", 8, 0, 8, false, true},   {"=L", 4, 0, 4, false, false}, {">xxH", 4, 2, 2, true, false},
-      {">xI", 5, 1, 4, true, false}, {">2xI", 6, 2, 4, true, false}, {"xI", 8, 4, 4, false, false},
-      {"xH", 4, 2, 2, false, false}, {"xB", 2, 1, 1, false, false}, {"=xI", 5, 1, 4, false, false},
+      {">I", 4, 0, 4, true, false},  {"!I", 4, 0, 4, true, false},    {"<I", 4, 0, 4, false, false},
+      {"=I", 4, 0, 4, false, false}, {"@I", 4, 0, 4, false, false},   {"I", 4, 0, 4, false, false},
+      {">B", 1, 0, 1, true, false},  {">b", 1, 0, 1, true, true},     {">H", 2, 0, 2, true, false},
+      {">h", 2, 0, 2, true, true},   {">i", 4, 0, 4, true, true},     {">L", 4, 0, 4, true, false},
+      {">l", 4, 0, 4, true, true},   {">Q", 8, 0, 8, true, false},    {">q", 8, 0, 8, true, true},
+      {"<H", 2, 0, 2, false, false}, {"<Q", 8, 0, 8, false, false},   {"L", 8, 0, 8, false, false},
+      {"l", 8, 0, 8, false, true},   {"=L", 4, 0, 4, false, false},   {">xxH", 4, 2, 2, true, false},
+      {">xI", 5, 1, 4, true, false}, {">2xI", 6, 2, 4, true, false},  {"xI", 8, 4, 4, false, false},
+      {"xH", 4, 2, 2, false, false}, {"xB", 2, 1, 1, false, false},   {"=xI", 5, 1, 4, false, false},
       {">Ix", 5, 0, 4, true, false}, {"> x H", 3, 1, 2, true, false}, {"B", 1, 0, 1, false, false},
   };
   for (const auto& c : cases) {
@@ -85,15 +85,16 @@ TEST(LengthPrefix, RejectsSizeMismatchQuotingBothValues) {
 TEST(LengthPrefix, RejectsUnsupportedFormatsWithTheReason) {
   const std::string expected =
       " (expected an optional byte order (@ = < > !), optional 'x' pad bytes and one of B b H h I i L l Q q)";
-  EXPECT_EQ(usage_error(4, ">f"), "use decoder length_fmt '>f' with header_length 4: unsupported format code 'f'" +
-                                      expected);
+  EXPECT_EQ(usage_error(4, ">f"),
+            "use decoder length_fmt '>f' with header_length 4: unsupported format code 'f'" + expected);
   EXPECT_EQ(usage_error(4, ">HH"),
             "use decoder length_fmt '>HH' with header_length 4: the format must read exactly one integer" + expected);
   EXPECT_EQ(usage_error(4, ">2H"),
             "use decoder length_fmt '>2H' with header_length 4: the format must read exactly one integer" + expected);
   EXPECT_EQ(usage_error(4, ">xxxx"),
             "use decoder length_fmt '>xxxx' with header_length 4: the format reads no integer" + expected);
-  EXPECT_EQ(usage_error(4, ""), "use decoder length_fmt '' with header_length 4: the format reads no integer" + expected);
+  EXPECT_EQ(usage_error(4, ""),
+            "use decoder length_fmt '' with header_length 4: the format reads no integer" + expected);
   EXPECT_EQ(usage_error(4, ">2"),
             "use decoder length_fmt '>2' with header_length 4: a count must be followed by a format code" + expected);
   EXPECT_EQ(usage_error(12, ">8xI"),

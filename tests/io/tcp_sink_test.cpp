@@ -1,14 +1,14 @@
 #include "roo/io/tcp_sink.hpp"
 
+#include "io_test_support.hpp"
+
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "io_test_support.hpp"
-
-#include <gtest/gtest.h>
 
 namespace roo::io {
 namespace {
@@ -80,8 +80,8 @@ TEST(TcpSink, WritesBytesVerbatimAndReleasesTheBudget) {
   writer.join();
   EXPECT_TRUE(fixture.sink->budget().wait_empty(5000ms));
   EXPECT_EQ(fixture.sink->budget().in_flight(), 0U);
-  EXPECT_TRUE(LogCapture::instance().wait_for("tcp_sink 'out': connected to 127.0.0.1:" +
-                                              std::to_string(listener.port())));
+  EXPECT_TRUE(
+      LogCapture::instance().wait_for("tcp_sink 'out': connected to 127.0.0.1:" + std::to_string(listener.port())));
 }
 
 TEST(TcpSink, StopWritesEverythingQueuedThenCloses) {
@@ -103,8 +103,7 @@ TEST(TcpSink, QueuesWhileThePeerIsAbsentAndDeliversOnceItListens) {
   SinkFixture fixture(port, 100);
   fixture.sink->start();
   std::string address = "127.0.0.1:" + std::to_string(port);
-  std::string warning =
-      "tcp_sink 'out': cannot connect to " + address + " (connection refused); retrying every 20 ms";
+  std::string warning = "tcp_sink 'out': cannot connect to " + address + " (connection refused); retrying every 20 ms";
   ASSERT_TRUE(LogCapture::instance().wait_for(warning));
   auto buffers = numbered_buffers(20);
   std::string expected = joined(buffers);

@@ -1,16 +1,17 @@
 #include "roo/io/tcp_source.hpp"
 
+#include "io_test_support.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "io_test_support.hpp"
-#include "roo/core/error.hpp"
-
-#include <gtest/gtest.h>
 
 namespace roo::io {
 namespace {
@@ -275,8 +276,8 @@ TEST(TcpSource, ReportsABindFailureWithTheAddressAndSourceName) {
     source->start();
     FAIL() << "start() should throw";
   } catch (const core::Error& error) {
-    EXPECT_EQ(std::string(error.what()), "listen on 127.0.0.1:" + std::to_string(taken.port()) +
-                                             " for source 'votes': address already in use");
+    EXPECT_EQ(std::string(error.what()),
+              "listen on 127.0.0.1:" + std::to_string(taken.port()) + " for source 'votes': address already in use");
   }
 }
 
