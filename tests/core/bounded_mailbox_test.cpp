@@ -1,0 +1,77 @@
+#include "roo/core/bounded_mailbox.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace roo::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(BoundedMailbox, RefusesWhenFullAndCallsBackOnceThereIsRoom) {
+  BoundedMailbox<int> mailbox(2);
+  int woken = 0;
+  int a = 1, b = 2, c = 3;
+  EXPECT_TRUE(mailbox.try_push(a, [] {}));
+  EXPECT_TRUE(mailbox.try_push(b, [] {}));
+  EXPECT_FALSE(mailbox.try_push(c, [&] { ++woken; }));
+  EXPECT_EQ(c, 3) << "a refused item stays with the producer";
+  EXPECT_EQ(woken, 0);
+  EXPECT_EQ(mailbox.pop_for(0ms), 1);
+  EXPECT_EQ(woken, 1);
+  EXPECT_TRUE(mailbox.try_push(c, [] {}));
+  EXPECT_EQ(mailbox.pop_for(0ms), 2);
+  EXPECT_EQ(mailbox.pop_for(0ms), 3);
+  EXPECT_EQ(mailbox.pop_for(0ms), std::nullopt);
+  EXPECT_EQ(woken, 1) << "each callback runs once";
+}
+
+TEST(BoundedMailbox, DrainsAfterCloseAndRefusesNewItems) {
+  BoundedMailbox<int> mailbox(4);
+  int a = 7, b = 8;
+  EXPECT_TRUE(mailbox.try_push(a, [] {}));
+  mailbox.close();
+  EXPECT_FALSE(mailbox.try_push(b, [] { FAIL() << "no callback after close"; }));
+  EXPECT_EQ(mailbox.pop_for(0ms), 7);
+  EXPECT_EQ(mailbox.pop_for(10ms), std::nullopt);
+}
+
+TEST(BoundedMailbox, DeliversEveryItemOfManyProducersExactlyOnceInEachProducersOrder) {
+  constexpr int producers = 4;
+  constexpr int per_producer = 20000;
+  BoundedMailbox<int> mailbox(8);
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      for (int i = 0; i < per_producer; ++i) {
+        int item = p * per_producer + i;
+        std::atomic<bool> room{false};
+        while (!mailbox.try_push(item, [&] { room = true; })) {
+          while (!room) {
+            std::this_thread::yield();
+          }
+          room = false;
+        }
+      }
+    });
+  }
+  std::vector<int> last(producers, -1);
+  int received = 0;
+  while (received < producers * per_producer) {
+    auto item = mailbox.pop_for(1000ms);
+    ASSERT_TRUE(item.has_value());
+    int producer = *item / per_producer;
+    ASSERT_GT(*item, last[producer]);
+    last[producer] = *item;
+    ++received;
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(mailbox.size(), 0u);
+}
+
+}  // namespace
+}  // namespace roo::core
