@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import APPS, Receiver, connect, frame, free_port, send_frames
+from conftest import APPS, Receiver, connect, frame, free_port, send_frames, wait_until
 
 ECHO = os.path.join(APPS, "echo.py")
 
@@ -19,15 +19,17 @@ def texts(prefix, count):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_stop_signal_drains_in_flight_events(workers, receiver, signum):
+def test_stop_signal_drains_in_flight_events(workers, receiver, signum, tmp_path):
     out = receiver()
     port = free_port()
-    # 2 ms per event keeps most of the 300 events inside the worker when the signal lands.
+    started = str(tmp_path / "started")
+    # 2 ms per event keeps most of the 300 events inside the worker when the signal lands;
+    # the app creates `started` when its computation sees the first event.
     worker = workers.run(ECHO, "--in", "Echo@127.0.0.1:%d" % port, "--out", out.address,
-                         "--delay-ms", "2")
+                         "--delay-ms", "2", "--started-file", started)
     events = texts("ev", 300)
     send_frames(port, [frame(e) for e in events])
-    assert out.wait_for(lambda r: len(r.lines()) >= 1, timeout=10)
+    assert wait_until(lambda: os.path.exists(started), timeout=10)
     worker.send_signal(signum)
     arrived_at_signal = len(out.lines())
     assert worker.wait() == 0

@@ -4,6 +4,7 @@ All --in sources are merged into one stream; every --out address gets every line
 (to_sinks when there are several). Flags:
   --max-size N   TCP sources' max_size (default 16384)
   --delay-ms D   sleep D ms per event in the computation (to keep events in flight)
+  --started-file PATH  create PATH when the computation sees its first event
 """
 import argparse
 import time
@@ -11,15 +12,18 @@ import time
 import wallaroo
 
 DELAY_S = 0.0
+STARTED_FILE = None
 
 
 def application_setup(args):
     parser = argparse.ArgumentParser(prog="echo")
     parser.add_argument("--max-size", type=int, default=16384)
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--started-file")
     opts, _ = parser.parse_known_args(args)
-    global DELAY_S
+    global DELAY_S, STARTED_FILE
     DELAY_S = opts.delay_ms / 1000.0
+    STARTED_FILE = opts.started_file
 
     pipeline = None
     for name, host, port in wallaroo.tcp_parse_input_addrs(args):
@@ -43,6 +47,10 @@ def decode_text(payload):
 
 @wallaroo.computation("echo")
 def echo(text):
+    global STARTED_FILE
+    if STARTED_FILE:
+        open(STARTED_FILE, "w").close()
+        STARTED_FILE = None
     if DELAY_S:
         time.sleep(DELAY_S)
     return text
