@@ -48,7 +48,14 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     if (error) {
       throw fail(error);
     }
+    // A name such as "localhost" may resolve to ::1 first; senders mostly dial 127.0.0.1, so prefer IPv4.
     asio::ip::tcp::endpoint endpoint = results.begin()->endpoint();
+    for (const auto& entry : results) {
+      if (entry.endpoint().address().is_v4()) {
+        endpoint = entry.endpoint();
+        break;
+      }
+    }
     if (acceptor_.open(endpoint.protocol(), error) ||
         acceptor_.set_option(asio::socket_base::reuse_address(true), error) || acceptor_.bind(endpoint, error) ||
         acceptor_.listen(asio::socket_base::max_listen_connections, error)) {

@@ -264,6 +264,16 @@ TEST(TcpSource, StopClosesTheListener) {
   EXPECT_THROW(Client{port}, boost::system::system_error);
 }
 
+TEST(TcpSource, ListensOnAHostName) {
+  auto config = config_with();
+  config.listen.host = "localhost";
+  SourceFixture fixture(config);
+  EXPECT_EQ(fixture.source->local_endpoint().host, "127.0.0.1");
+  Client client(fixture.port());
+  client.send(frame("via-name"));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"via-name"});
+}
+
 TEST(TcpSource, ReportsABindFailureWithTheAddressAndSourceName) {
   test::Listener taken;
   core::BoundedMailbox<core::FrameBatch> mailbox(4);

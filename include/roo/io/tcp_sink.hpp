@@ -26,6 +26,11 @@ struct TcpSinkConfig {
 /// An outbound TCP connection that writes the encoder's bytes verbatim. It connects on start(), and
 /// reconnects every reconnect_interval when the peer is away; while away, bytes stay queued (bounded
 /// by budget()), so nothing is silently dropped: the producer waits instead.
+///
+/// Each write() is kept whole: after a lost connection, writing resumes at the start of the first buffer the
+/// socket had not completely accepted, so a buffer may be sent twice (at-least-once), never torn. Runs on its
+/// own strand of `io`. Destroying the sink closes it at once, discarding (with a warning) what is still queued;
+/// destroy it before the io_context.
 class TcpSink {
  public:
   virtual ~TcpSink() = default;

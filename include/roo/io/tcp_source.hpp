@@ -31,6 +31,14 @@ struct TcpSourceConfig {
 /// A listening TCP source: many concurrent connections, each read in large chunks and cut into frames
 /// in C++. A malformed frame (over max_size) or a truncated one at EOF closes only that connection,
 /// with one warning naming the source and the peer.
+///
+/// Executors: the acceptor and each connection run on their own strands of `io`, so `io` may be run by
+/// several threads. Each connection pushes its batch (stamped with source_index) into `mailbox` after every
+/// read; when the mailbox is full it keeps the batch and the unread bytes, reads no more, and resumes when the
+/// mailbox calls back. `mailbox` and `pool` must outlive the source's activity: destroy the Source (after
+/// stop) and then stop the io_context before destroying them. Destroying the Source without stop() still
+/// winds it down, without a callback. start() throws core::Error
+/// "listen on <host:port> for source '<name>': <cause>".
 [[nodiscard]] std::unique_ptr<Source> make_tcp_source(boost::asio::io_context& io, TcpSourceConfig config,
                                                       core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                       core::BatchPool& pool);
