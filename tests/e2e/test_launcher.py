@@ -1,0 +1,104 @@
+"""The launchers: `roo run` and `machida` find the app, its imports (PYTHONPATH, an active virtualenv), pass
+the app its arguments, and refuse what they cannot do in one line."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import REPO, free_port, frame, send_frames, worker_env
+
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher_apps")
+HELPER = "def shout(text):\n    return text.upper() + '!'\n"
+
+
+def write_helper(folder):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "roo_launcher_helper.py"), "w") as f:
+        f.write(HELPER)
+
+
+def run_introspect(workers, receiver, launch):
+    out = receiver()
+    in_port = free_port()
+    worker = launch(in_port, out)
+    send_frames(in_port, [frame("hi"), frame("there")])
+    lines = out.wait_for_lines(2)
+    assert worker.stop() == 0
+    return [line.split("|") for line in lines]
+
+
+def test_roo_run_imports_from_pythonpath_and_passes_the_apps_args(workers, receiver, tmp_path):
+    write_helper(str(tmp_path / "lib"))
+    app = os.path.join(APPS, "introspect.py")
+
+    def launch(in_port, out):
+        return workers.run(app, "--in", "src@127.0.0.1:%d" % in_port, "--out", out.address,
+                           "--metrics", "127.0.0.1:5001", "--ponythreads=1", "--ponynoblock", "--depth", "2",
+                           env=worker_env([str(tmp_path / "lib")]))
+
+    rows = run_introspect(workers, receiver, launch)
+    in_arg = [row[2] for row in rows][0]
+    assert [row[:2] for row in rows] == [["hi", "HI!"], ["there", "THERE!"]]
+    # The app sees its own flags only; wallaroo._ARGS holds the whole command line.
+    assert in_arg.startswith("--in src@127.0.0.1:") and in_arg.endswith(" --depth 2")
+    assert "--metrics" not in in_arg and "--pony" not in in_arg
+    assert rows[0][3].startswith(app + " --in src@") and "--metrics 127.0.0.1:5001 --ponythreads=1" in rows[0][3]
+    assert rows[0][4] == "/usr/bin/python3"
+    assert rows[0][5] == "False", "the working directory must not shadow modules"
+
+
+def test_roo_run_imports_from_the_active_virtualenv(workers, receiver, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    write_helper(str(venv / "lib" / "python3.11" / "site-packages"))
+    env = worker_env()
+    env["VIRTUAL_ENV"] = str(venv)
+
+    def launch(in_port, out):
+        return workers.run(os.path.join(APPS, "introspect.py"), "--in", "src@127.0.0.1:%d" % in_port,
+                           "--out", out.address, env=env)
+
+    rows = run_introspect(workers, receiver, launch)
+    assert [row[:2] for row in rows] == [["hi", "HI!"], ["there", "THERE!"]]
+
+
+def test_machida_runs_a_wallaroo_command_line_unchanged(workers, receiver, tmp_path):
+    write_helper(str(tmp_path / "lib"))
+    out = receiver()
+    in_port = free_port()
+    machida = os.path.join(os.path.dirname(workers.roo_bin), "machida3")
+    worker = workers.spawn(
+        [machida, "--application-module", "introspect", "--in", "src@127.0.0.1:%d" % in_port, "--out", out.address,
+         "--metrics", "127.0.0.1:5001", "--control", "127.0.0.1:6000", "--data", "127.0.0.1:6001",
+         "--external", "127.0.0.1:5050", "--cluster-initializer", "--ponythreads=1", "--ponynoblock"],
+        env=worker_env([APPS, str(tmp_path / "lib")]))
+    worker.wait_ready()
+    send_frames(in_port, [frame("x")])
+    lines = out.wait_for_lines(1)
+    assert worker.stop() == 0
+    assert lines[0].split("|")[:2] == ["x", "X!"]
+    assert "--metrics 127.0.0.1:5001: metrics reporting is not supported yet" in worker.stderr()
+
+
+def run_cli(argv, cwd=REPO):
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=worker_env(), cwd=cwd)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_machida_help_and_missing_module_flag(machida_bin):
+    code, out, err = run_cli([machida_bin, "--help"])
+    assert code == 0 and out.startswith("usage: machida --application-module MODULE")
+    code, out, err = run_cli([machida_bin, "--in", "a@127.0.0.1:1"])
+    assert code == 2
+    assert err == "machida: unable to start: --application-module is required (the Python module of the application)\n"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--worker-count", "3"], "run 3 workers (--worker-count): clusters of several workers are not supported yet"),
+    (["--join", "127.0.0.1:6000"], "join a cluster (--join): growing a running cluster is not supported yet"),
+    (["--run-with-resilience"], "run with resilience (--run-with-resilience): checkpoints are not supported yet"),
+])
+def test_flags_for_later_features_say_so_in_one_line(roo_bin, flags, message):
+    code, out, err = run_cli([roo_bin, "run", os.path.join(APPS, "introspect.py"), "--in", "a@127.0.0.1:1",
+                              "--out", "127.0.0.1:2"] + flags)
+    assert (code, err) == (2, "roo run: unable to %s\n" % message)
