@@ -580,7 +580,10 @@ def test_receive_closes_a_connection_with_a_malformed_frame(cleanup):
         bad.sendall(frame(b"fine") + b"\xff\xff\xff\xff" + b"rest")
         good.sendall(frame(b"still here"))
         wait_until(lambda: b"over the 64 MiB limit" in proc.stderr().encode(), what="the malformed-frame line")
-        assert bad.recv(10) == b""  # closed by roo receive
+        try:
+            assert bad.recv(10) == b""  # closed by roo receive
+        except ConnectionResetError:
+            pass  # also closed: some bytes were still unread when it closed
         good.sendall(frame(b"and again"))
         wait_until(lambda: proc.stdout().count(b"\n") == 3, what="the good connection's frames")
     proc.popen.send_signal(signal.SIGTERM)
