@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     return roo::cli::machida_main(argc, argv);
   }
   CLI::App app{"Roo: run Wallaroo-style Python stream processing applications on a C++ runtime"};
+  app.name("roo");
   app.require_subcommand(1);
   app.footer("Examples:\n  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
              "  roo send --host 127.0.0.1:7010 --file votes.msg --binary --msg-size 9 --messages 1000\n"
