@@ -52,7 +52,7 @@ PipelineRunner::PipelineRunner(graph::Plan& plan) : plan_(plan) {
                               python::StepErrors(fmt::format("decoder of source '{}'", source.name))});
   }
   for (std::size_t i = 0; i < plan.sinks.size(); ++i) {
-    sinks_.push_back(Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink {}", i))});
+    sinks_.push_back(Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name))});
   }
   outputs_.resize(plan.sinks.size());
   for (auto& output : outputs_) {
