@@ -102,3 +102,16 @@ def test_flags_for_later_features_say_so_in_one_line(roo_bin, flags, message):
     code, out, err = run_cli([roo_bin, "run", os.path.join(APPS, "introspect.py"), "--in", "a@127.0.0.1:1",
                               "--out", "127.0.0.1:2"] + flags)
     assert (code, err) == (2, "roo run: unable to %s\n" % message)
+
+
+def test_a_port_in_use_is_a_one_line_failure(roo_bin):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        echo = os.path.join(os.path.dirname(APPS), "apps", "echo.py")
+        code, out, err = run_cli([roo_bin, "run", "--log-level", "error", echo, "--in", "src@127.0.0.1:%d" % port,
+                                  "--out", "127.0.0.1:1"])
+    assert code == 1
+    assert err == "roo run: unable to listen on 127.0.0.1:%d for source 'src': address already in use\n" % port
