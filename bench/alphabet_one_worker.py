@@ -334,7 +334,16 @@ def percentile(sorted_pairs, total, q):
     return sorted_pairs[-1][0]
 
 
-def latency_run(opts, records, rate):
+def nonvoluntary_switches(pid):
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for line in f:
+            if line.startswith("nonvoluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def latency_run(opts, records, rate, label, server_argv_for):
+    """One paced run against the server server_argv_for(in_port, out_port) starts (it must run the timed app)."""
     total = int(rate * opts.latency_seconds)
     heads = [struct.pack(">IcI", 13, letter, votes) for letter, votes in records]
     expected = {}
@@ -342,8 +351,8 @@ def latency_run(opts, records, rate):
     for i in range(total):
         letter, votes = records[i % n]
         expected[letter] = expected.get(letter, 0) + votes
-    rx_log = os.path.join(OUT, "latency-receive.log")
-    w_log = os.path.join(OUT, "latency-worker.log")
+    rx_log = os.path.join(OUT, "latency-%s-receive.log" % label)
+    w_log = os.path.join(OUT, "latency-%s-worker.log" % label)
     with open(rx_log, "w") as rx_err:
         rx = spawn([sys.executable, os.path.abspath(__file__), "--role", "latency-receiver", "--expect", str(total)],
                    stdout=subprocess.PIPE, stderr=rx_err, text=True)
@@ -353,10 +362,12 @@ def latency_run(opts, records, rate):
     out_port = int(first[1])
     in_port = free_port()
     with open(w_log, "w") as w_err:
-        worker = spawn([opts.roo, "run", TIMED_APP, "--in", "Alphabet@127.0.0.1:%d" % in_port,
-                        "--out", "127.0.0.1:%d" % out_port], stdout=subprocess.DEVNULL, stderr=w_err, cwd=REPO)
-    wait_for_text(w_log, re.escape(READY), worker, 30, "roo run (timed)")
+        worker = spawn(server_argv_for(in_port, out_port), stdout=subprocess.DEVNULL, stderr=w_err, cwd=REPO)
+    wait_for_text(w_log, re.escape(READY), worker, 30, "%s (timed app)" % label)
+    load = loadavg()
     cpu0 = cpu_seconds(worker.pid)
+    main0 = thread_sched_ns(worker.pid)[worker.pid]
+    switches0 = nonvoluntary_switches(worker.pid)
 
     # Open-loop paced sender: at each tick send every event due by now, stamped now.
     sock = socket.create_connection(("127.0.0.1", in_port))
@@ -393,6 +404,8 @@ def latency_run(opts, records, rate):
     if rx.stdout.readline().strip() != "done":
         raise BenchError("latency receiver stopped early; log:\n%s\nworker log:\n%s" % (tail(rx_log), tail(w_log)))
     cpu1 = cpu_seconds(worker.pid)
+    main1 = thread_sched_ns(worker.pid)[worker.pid]
+    switches1 = nonvoluntary_switches(worker.pid)
     hwm = vm_hwm_kib(worker.pid)
     sock.close()
     worker.send_signal(signal.SIGTERM)
@@ -400,16 +413,16 @@ def latency_run(opts, records, rate):
     result_line = rx.stdout.readline()
     rx.wait(timeout=30)
     if code != 0:
-        raise BenchError("timed worker exited %d; log:\n%s" % (code, tail(w_log)))
+        raise BenchError("%s (timed app) exited %d; log:\n%s" % (label, code, tail(w_log)))
     summary = json.loads(result_line)
     stopped = re.search(r"stopped: (\d+) events in, (\d+) outputs written", tail(w_log))
     if summary["lines"] != total or summary["trailing_bytes"] or not stopped \
             or int(stopped.group(1)) != total or int(stopped.group(2)) != total:
-        raise BenchError("latency run: sent %d, received %d lines (+%d bytes), worker says %r"
+        raise BenchError(label + " latency run: sent %d, received %d lines (+%d bytes), worker says %r"
                          % (total, summary["lines"], summary["trailing_bytes"], stopped and stopped.group(0)))
     want_totals = {k.decode(): v for k, v in expected.items()}
     if summary["totals"] != want_totals:
-        raise BenchError("latency run: final totals differ: got %r, want %r" % (summary["totals"], want_totals))
+        raise BenchError(label + " latency run: final totals differ: got %r, want %r" % (summary["totals"], want_totals))
 
     warm_from = start + int(opts.warmup * 1e9)
     pairs = collections.Counter()
@@ -438,6 +451,10 @@ def latency_run(opts, records, rate):
         "max_us": ordered[-1][0] / 1e3,
         "cpu_s_per_m": (cpu1 - cpu0) / total * 1e6,
         "vm_hwm_mib": hwm / 1024,
+        # The Python thread: share of the run it spent runnable but off a CPU, and how often it was preempted.
+        "main_runqueue_share": (main1[1] - main0[1]) / 1e9 / send_seconds,
+        "main_preemptions": switches1 - switches0,
+        "loadavg_1min": load,
     }
 
 
@@ -523,21 +540,28 @@ def render(results):
         add("Per-run asyncio events/s: %s." % ", ".join(
             fmt_rate(x["rate_first_to_last"]) for x in results["asyncio"]["runs"]))
     if "latency" in results:
-        lat = results["latency"]
+        lat = results["latency"]["roo"]
         add("")
-        add("Latency, `bench/apps/alphabet_timed.py` on one worker, offered %s events/s (%.0f %% of the Roo median "
-            "above), open loop: every %.1f ms the sender sends all events due so far, stamped with CLOCK_MONOTONIC "
-            "(median gap %.2f ms, p99 gap %.2f ms; median %d events per batch, max %d). %d events sent over %.1f s, "
-            "%d measured after a %.1f s warm-up; latency = arrival at the receiver's read - send stamp." % (
-                fmt_rate(lat["offered_rate"]), 100 * o["latency_load"], lat["pace_ms"], lat["batch_gap_ms_median"],
+        add("Latency, `bench/apps/alphabet_timed.py` (alphabet + a u64 send stamp in, echoed out), offered %s "
+            "events/s (%.0f %% of the Roo median above), open loop: every %.1f ms the sender (a Python process) "
+            "sends all events due so far in one write, stamped with CLOCK_MONOTONIC (Roo run: median gap %.2f ms, "
+            "p99 gap %.2f ms; median %d events per write, max %d). %d events sent over %.1f s, %d measured after a "
+            "%.1f s warm-up; latency = CLOCK_MONOTONIC when the receiver's read returned the line - send stamp." % (
+                fmt_rate(lat["offered_rate"]), 100 * lat["offered_rate"] / r["rate"]["median"], lat["pace_ms"], lat["batch_gap_ms_median"],
                 lat["batch_gap_ms_p99"], lat["batch_events_median"], lat["batch_events_max"], lat["events"],
                 o["latency_seconds"], lat["measured_events"], lat["warmup_s"]))
         add("")
-        add("| offered events/s | p50 | p90 | p99 | p99.9 | max | worker CPU s / M events |")
-        add("|---|---|---|---|---|---|---|")
-        add("| %s | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.2f |" % (
-            fmt_rate(lat["offered_rate"]), lat["p50_us"], lat["p90_us"], lat["p99_us"], lat["p999_us"],
-            lat["max_us"], lat["cpu_s_per_m"]))
+        add("| server | offered events/s | p50 | p90 | p99 | p99.9 | max | CPU s / M events "
+            "| Python thread runnable-waiting | preemptions | load avg |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|")
+        for label, name in (("roo", "**Roo**, one worker"), ("asyncio", "careful asyncio server")):
+            if label not in results["latency"]:
+                continue
+            lat = results["latency"][label]
+            add("| %s | %s | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.2f | %.1f %% | %d | %.1f |" % (
+                name, fmt_rate(lat["offered_rate"]), lat["p50_us"], lat["p90_us"], lat["p99_us"], lat["p999_us"],
+                lat["max_us"], lat["cpu_s_per_m"], 100 * lat["main_runqueue_share"], lat["main_preemptions"],
+                lat["loadavg_1min"]))
     return "\n".join(lines) + "\n"
 
 
@@ -628,8 +652,20 @@ def main():
 
     if not opts.no_latency:
         rate = opts.latency_rate or int(opts.latency_load * results["roo"]["rate"]["median"])
-        say("latency: %s events/s offered for %.1f s" % (fmt_rate(rate), opts.latency_seconds))
-        results["latency"] = latency_run(opts, records, rate)
+        timed = [("roo", lambda i, o: [opts.roo, "run", TIMED_APP, "--in", "Alphabet@127.0.0.1:%d" % i,
+                                       "--out", "127.0.0.1:%d" % o])]
+        if not opts.no_asyncio:
+            timed.append(("asyncio", lambda i, o: [sys.executable, ASYNCIO_SERVER, "--app", TIMED_APP,
+                                                   "--in", "127.0.0.1:%d" % i, "--out", "127.0.0.1:%d" % o]))
+        results["latency"] = {}
+        for label, argv_for in timed:
+            say("latency, %s: %s events/s offered for %.1f s" % (label, fmt_rate(rate), opts.latency_seconds))
+            lat = latency_run(opts, records, rate, label, argv_for)
+            say("  p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us; Python thread runnable-waiting %.1f %%, "
+                "%d preemptions, load %.1f" % (lat["p50_us"], lat["p99_us"], lat["p999_us"], lat["max_us"],
+                                               100 * lat["main_runqueue_share"], lat["main_preemptions"],
+                                               lat["loadavg_1min"]))
+            results["latency"][label] = lat
 
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)

@@ -11,10 +11,11 @@ frame is carried over to the next read), one write() per chunk read, drain() onl
 stderr gets the same ready line as a Roo worker; SIGTERM stops accepting, finishes
 what was read, flushes, prints `stopped: N events in, M outputs written` and exits 0.
 
-    /usr/bin/python3 bench/baselines/asyncio_alphabet.py --in 127.0.0.1:7010 --out 127.0.0.1:7002
+    /usr/bin/python3 bench/baselines/asyncio_alphabet.py --in 127.0.0.1:7010 --out 127.0.0.1:7002 [--app FILE]
 """
 import argparse
 import asyncio
+import importlib
 import os
 import signal
 import struct
@@ -26,12 +27,11 @@ READ_SIZE = 256 * 1024
 READY = "|~~ INIT PHASE III: Application is ready to work! ~~|"
 
 
-def load_alphabet():
-    """The example module, imported with Roo's pure-Python wallaroo package on sys.path."""
+def load_app(path):
+    """The app module at `path`, imported with Roo's pure-Python wallaroo package on sys.path."""
     sys.path.insert(0, os.path.join(REPO, "python"))
-    sys.path.insert(0, os.path.join(REPO, "examples", "alphabet"))
-    import alphabet  # noqa: E402  (path set up just above)
-    return alphabet
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    return importlib.import_module(os.path.splitext(os.path.basename(path))[0])
 
 
 def split_addr(text):
@@ -111,8 +111,12 @@ async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in", dest="in_addr", required=True, help="HOST:PORT to listen on")
     parser.add_argument("--out", dest="out_addr", required=True, help="HOST:PORT to connect to")
+    parser.add_argument("--app", default=os.path.join(REPO, "examples", "alphabet", "alphabet.py"),
+                        help="the app file whose decode_votes, letter_of, add_votes, encode_total and LetterTotal "
+                             "are used (default: examples/alphabet/alphabet.py; the latency run passes "
+                             "bench/apps/alphabet_timed.py)")
     opts = parser.parse_args()
-    server = Server(load_alphabet(), split_addr(opts.out_addr))
+    server = Server(load_app(opts.app), split_addr(opts.out_addr))
     await server.connect_out()
     listener = await asyncio.start_server(server.serve_connection, *split_addr(opts.in_addr))
     stop = asyncio.Event()
