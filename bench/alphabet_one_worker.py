@@ -173,7 +173,9 @@ def load_alphabet():
 
 
 def ceiling_once(alphabet, payloads):
-    """The user functions only: decode, key, state lookup/creation, compute, encode."""
+    """The user functions only: decode, key, state lookup/creation, compute, encode.
+
+    Returns (events per second of this thread's CPU time, outputs)."""
     decode = alphabet.decode_votes._roo_fn
     key = alphabet.letter_of._roo_fn
     compute = alphabet.add_votes._roo_fn
@@ -182,7 +184,7 @@ def ceiling_once(alphabet, payloads):
     states = {}
     outs = []
     append = outs.append
-    start = time.perf_counter()
+    start = time.thread_time()
     for payload in payloads:
         event = decode(payload)
         k = key(event)
@@ -190,8 +192,47 @@ def ceiling_once(alphabet, payloads):
         if state is None:
             state = states[k] = state_cls()
         append(encode(compute(event, state)))
-    seconds = time.perf_counter() - start
+    seconds = time.thread_time() - start
     return len(payloads) / seconds, outs
+
+
+def ceiling_role(opts):
+    """--role ceiling: the ceiling loop --runs times; prints the rates as one JSON list."""
+    records = [(letter.encode("ascii"), votes) for letter, votes in load_make_data().records(opts.events)]
+    alphabet = load_alphabet()
+    payloads = [struct.pack(">cI", letter, votes) for letter, votes in records]
+    rates = []
+    for _ in range(opts.runs):
+        rate, outs = ceiling_once(alphabet, payloads)
+        if len(outs) != len(payloads):
+            raise BenchError("ceiling produced %d outputs for %d events" % (len(outs), len(payloads)))
+        del outs
+        rates.append(rate)
+    print(json.dumps(rates), flush=True)
+
+
+def build_embed_python():
+    """bench/out/embed_python: tools/embed_python.c linked like Roo (shared libpython3.11), rebuilt when stale."""
+    source = os.path.join(HERE, "tools", "embed_python.c")
+    binary = os.path.join(OUT, "embed_python")
+    if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(source):
+        return binary
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "python3-embed"], capture_output=True, text=True)
+    if flags.returncode != 0:
+        raise BenchError("pkg-config python3-embed failed: %s" % flags.stderr.strip())
+    build = subprocess.run(["cc", "-O2", "-o", binary, source] + flags.stdout.split(), capture_output=True, text=True)
+    if build.returncode != 0:
+        raise BenchError("building %s failed:\n%s" % (binary, build.stderr))
+    return binary
+
+
+def ceiling(opts, interpreter):
+    """Runs the ceiling loop under `interpreter` (argv prefix) in its own process; returns the rates."""
+    done = subprocess.run(interpreter + [os.path.abspath(__file__), "--role", "ceiling", "--events", str(opts.events),
+                                         "--runs", str(opts.runs)], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise BenchError("ceiling under %s failed (%d):\n%s" % (interpreter[0], done.returncode, done.stderr))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- throughput
@@ -489,7 +530,7 @@ def machine_info(opts):
         "kernel": platform.release(),
         "os": platform.freedesktop_os_release().get("PRETTY_NAME", "?") if hasattr(platform, "freedesktop_os_release") else "?",
         "python": "%s (%s)" % (platform.python_version(), sys.executable),
-        "commit": git("rev-parse", "--short", "HEAD") + (" (src/ modified)" if git("status", "--porcelain", "src", "include") else ""),
+        "commit": git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in src/ or include/" if git("status", "--porcelain", "src", "include") else ""),
         "build": "%s (%s)" % (build_type, os.path.relpath(build_dir, REPO)),
     }
 
@@ -501,55 +542,65 @@ def fmt_rate(x):
 def render(results):
     m = results["machine"]
     o = results["options"]
+    r = results["roo"]
+    c, ce = results["ceiling"], results["ceiling_embedded"]
     lines = []
     add = lines.append
-    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s build." % (
-        m["date"], m["cpu"], m["memory_gib"], m["os"], m["kernel"], m["python"], m["commit"], m["build"]))
+    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s build; "
+        "1-minute load average %.1f at the start of the first Roo run (other work shares the machine)." % (
+            m["date"], m["cpu"], m["memory_gib"], m["os"], m["kernel"], m["python"], m["commit"], m["build"],
+            r["runs"][0]["loadavg_1min"]))
     add("")
-    add("Command: `%s`" % results["command"])
+    add("Command: `%s` (%.0f s)." % (results["command"], results["elapsed_s"]))
     add("")
-    add("Throughput: %d events per run, %d runs per row, all runs of a row in the same invocation; "
-        "events/s = N / (first output byte -> last output byte at `roo receive`). "
-        "\"send->last\" = N / (start of `roo send` -> receiver exit after the N-th line)." % (o["events"], o["runs"]))
+    add("Throughput: %s events per run, %d runs per row, all rows from this one invocation. events/s = N / "
+        "(first output byte -> last output byte, timed by `roo receive`); \"send->last\" = N / (start of "
+        "`roo send` -> receiver exit after the N-th line, timed by the script). The ceilings are N / CPU time "
+        "of the loop (`time.thread_time`)." % (fmt_rate(o["events"]), o["runs"]))
     add("")
     add("| what | events/s median | min | max | send->last median | CPU s / M events | peak RSS MiB |")
     add("|---|---|---|---|---|---|---|")
-    c = results["ceiling"]
-    add("| ceiling: user functions in a Python loop, no I/O (1 core) | **%s** | %s | %s | - | %.2f | - |" % (
-        fmt_rate(c["median"]), fmt_rate(c["min"]), fmt_rate(c["max"]), 1e6 / c["median"]))
+    for key, name in (("ceiling", "ceiling: user functions in a Python loop, no I/O, `/usr/bin/python3`"),
+                      ("ceiling_embedded", "ceiling, same loop in an embedded shared `libpython3.11.so` (as Roo)")):
+        x = results[key]
+        add("| %s | **%s** | %s | %s | - | %.2f | - |" % (
+            name, fmt_rate(x["median"]), fmt_rate(x["min"]), fmt_rate(x["max"]), 1e6 / x["median"]))
     for key, name in (("roo", "**Roo** `roo run examples/alphabet/alphabet.py`, one worker"),
-                      ("asyncio", "careful asyncio server (toolchain notes §5), same user functions")):
+                      ("asyncio", "careful asyncio server (`bench/baselines/`), same user functions")):
         if key not in results:
             continue
-        r = results[key]
+        x = results[key]
         add("| %s | **%s** | %s | %s | %s | %.2f | %.1f |" % (
-            name, fmt_rate(r["rate"]["median"]), fmt_rate(r["rate"]["min"]), fmt_rate(r["rate"]["max"]),
-            fmt_rate(r["send_to_last"]["median"]), r["cpu"]["median"], r["hwm"]["max"]))
+            name, fmt_rate(x["rate"]["median"]), fmt_rate(x["rate"]["min"]), fmt_rate(x["rate"]["max"]),
+            fmt_rate(x["send_to_last"]["median"]), x["cpu"]["median"], x["hwm"]["max"]))
     add("")
-    r = results["roo"]
-    add("Ratios (medians): Roo / ceiling = **%.2f**" % (r["rate"]["median"] / c["median"]) + (
-        "; Roo / careful asyncio = **%.2f**" % (r["rate"]["median"] / results["asyncio"]["rate"]["median"])
-        if "asyncio" in results else "") + "; Roo / 500,000 floor = %.2f." % (r["rate"]["median"] / 500000))
+    add("Ratios of medians: Roo / ceiling (`/usr/bin/python3`) = **%.2f**; Roo / ceiling (embedded, as Roo) = "
+        "**%.2f**" % (r["rate"]["median"] / c["median"], r["rate"]["median"] / ce["median"]) + (
+            "; Roo / careful asyncio = **%.2f**" % (r["rate"]["median"] / results["asyncio"]["rate"]["median"])
+            if "asyncio" in results else "") + "; Roo / the 500,000 events/s floor = **%.2f**." % (
+                r["rate"]["median"] / 500000))
     add("")
-    add("Roo worker CPU per million events, by thread (median): Python executor (main thread) %.2f s, "
-        "other threads (I/O) %.2f s; the ceiling's %.2f s is the Python work alone." % (
-            r["main_cpu"]["median"], r["other_cpu"]["median"], 1e6 / c["median"]))
+    add("Roo worker, medians per million events: Python executor (main) thread %.2f CPU s, I/O threads %.2f CPU s; "
+        "the Python thread ran %.0f %% of the send->last time and waited runnable for a CPU %.1f %%." % (
+            r["main_cpu"]["median"], r["other_cpu"]["median"],
+            100 * statistics.median(x["main_busy_share"] for x in r["runs"]),
+            100 * statistics.median(x["main_runqueue_share"] for x in r["runs"])))
     add("")
-    add("Per-run Roo events/s: %s." % ", ".join(fmt_rate(x["rate_first_to_last"]) for x in r["runs"]))
-    if "asyncio" in results:
-        add("Per-run asyncio events/s: %s." % ", ".join(
-            fmt_rate(x["rate_first_to_last"]) for x in results["asyncio"]["runs"]))
+    add("Per run, events/s: Roo %s" % ", ".join(fmt_rate(x["rate_first_to_last"]) for x in r["runs"]) + (
+        "; asyncio %s" % ", ".join(fmt_rate(x["rate_first_to_last"]) for x in results["asyncio"]["runs"])
+        if "asyncio" in results else "") + ".")
     if "latency" in results:
         lat = results["latency"]["roo"]
         add("")
         add("Latency, `bench/apps/alphabet_timed.py` (alphabet + a u64 send stamp in, echoed out), offered %s "
             "events/s (%.0f %% of the Roo median above), open loop: every %.1f ms the sender (a Python process) "
             "sends all events due so far in one write, stamped with CLOCK_MONOTONIC (Roo run: median gap %.2f ms, "
-            "p99 gap %.2f ms; median %d events per write, max %d). %d events sent over %.1f s, %d measured after a "
+            "p99 gap %.2f ms; median %d events per write, max %d). %s events sent over %.1f s, %s measured after a "
             "%.1f s warm-up; latency = CLOCK_MONOTONIC when the receiver's read returned the line - send stamp." % (
-                fmt_rate(lat["offered_rate"]), 100 * lat["offered_rate"] / r["rate"]["median"], lat["pace_ms"], lat["batch_gap_ms_median"],
-                lat["batch_gap_ms_p99"], lat["batch_events_median"], lat["batch_events_max"], lat["events"],
-                o["latency_seconds"], lat["measured_events"], lat["warmup_s"]))
+                fmt_rate(lat["offered_rate"]), 100 * lat["offered_rate"] / r["rate"]["median"], lat["pace_ms"],
+                lat["batch_gap_ms_median"], lat["batch_gap_ms_p99"], lat["batch_events_median"],
+                lat["batch_events_max"], fmt_rate(lat["events"]), o["latency_seconds"],
+                fmt_rate(lat["measured_events"]), lat["warmup_s"]))
         add("")
         add("| server | offered events/s | p50 | p90 | p99 | p99.9 | max | CPU s / M events "
             "| Python thread runnable-waiting | preemptions | load avg |")
@@ -592,7 +643,7 @@ def parse_args():
     p.add_argument("--pace-ms", type=float, default=1.0, help="latency sender tick in ms (default 1)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency run")
     p.add_argument("--update-docs", action="store_true", help="rewrite the results block of docs/benchmarks.md")
-    p.add_argument("--role", choices=["bench", "latency-receiver"], default="bench", help=argparse.SUPPRESS)
+    p.add_argument("--role", choices=["bench", "latency-receiver", "ceiling"], default="bench", help=argparse.SUPPRESS)
     p.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args()
 
@@ -601,6 +652,9 @@ def main():
     opts = parse_args()
     if opts.role == "latency-receiver":
         latency_receiver(opts)
+        return 0
+    if opts.role == "ceiling":
+        ceiling_role(opts)
         return 0
     if not os.access(opts.roo, os.X_OK):
         raise BenchError("no roo binary at %s (build it: cmake --build build -j2 --target roo)" % opts.roo)
@@ -612,18 +666,10 @@ def main():
     say("input: %d alphabet votes" % opts.events)
     records, frame_file = make_inputs(opts.events)
 
-    say("ceiling: the user functions in a Python loop")
-    alphabet = load_alphabet()
-    payloads = [struct.pack(">cI", letter, votes) for letter, votes in records]
-    rates = []
-    for _ in range(opts.runs):
-        rate, outs = ceiling_once(alphabet, payloads)
-        rates.append(rate)
-    if len(outs) != len(payloads):
-        raise BenchError("ceiling produced %d outputs for %d events" % (len(outs), len(payloads)))
-    del outs
-    results["ceiling"] = summarise(rates)
-    say("  median %s events/s" % fmt_rate(results["ceiling"]["median"]))
+    for key, interpreter in (("ceiling", [sys.executable]), ("ceiling_embedded", [build_embed_python()])):
+        say("%s: the user functions in a Python loop under %s" % (key, interpreter[0]))
+        results[key] = summarise(ceiling(opts, interpreter))
+        say("  median %s events/s of CPU time" % fmt_rate(results[key]["median"]))
 
     servers = [("roo", lambda i, o: [opts.roo, "run", ALPHABET_APP, "--in", "Alphabet@127.0.0.1:%d" % i,
                                      "--out", "127.0.0.1:%d" % o])]
