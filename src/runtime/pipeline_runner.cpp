@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "roo/core/logging.hpp"
+
 namespace roo::runtime {
 namespace {
 
@@ -33,7 +35,12 @@ PyObject* intern_key(const char* text) { return PyUnicode_InternFromString(text)
 
 }  // namespace
 
-PipelineRunner::PipelineRunner(graph::Plan& plan) : plan_(plan) {
+PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec codec)
+    : plan_(plan), router_(routing), codec_(std::move(codec)), hops_(routing.workers) {
+  for (std::size_t worker = 0; worker < routing.workers; ++worker) {
+    hop_errors_.emplace_back(fmt::format("sending events to worker {}", worker));
+  }
+  keys_by_table_.resize(plan.state_tables.size());
   stages_.reserve(plan.stages.size());
   for (auto& stage : plan.stages) {
     bool stateful = stage.kind == graph::StagePlan::Kind::state;
@@ -92,7 +99,7 @@ void PipelineRunner::process(const core::FrameBatch& batch) {
       continue;
     }
     if (event != Py_None) {
-      run(flow, 0, event, source.initial_key);
+      run(flow, 0, event, source.initial_key, frame, false);
     }
     Py_DECREF(event);
   }
@@ -100,11 +107,100 @@ void PipelineRunner::process(const core::FrameBatch& batch) {
 
 void PipelineRunner::process_value(std::size_t source, PyObject* value) {
   ++events_in_;
-  run(plan_.flows[source], 0, value, sources_[source].initial_key);
+  run(plan_.flows[source], 0, value, sources_[source].initial_key, {}, false);
 }
 
-// `data` and `key` are borrowed: the caller keeps them alive for the whole call.
-void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key) {
+bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key,
+                                std::string_view raw, python::StepErrors& errors) {
+  std::int64_t group = router_.key_group(key);
+  if (group < 0) {
+    errors.report_exception();
+    return false;
+  }
+  std::size_t owner = router_.owner(static_cast<std::uint32_t>(group));
+  if (owner == router_.self()) {
+    return true;
+  }
+  auto flow_index = static_cast<std::uint16_t>(flow.source);
+  auto next = static_cast<std::uint16_t>(position);
+  if (raw.data() != nullptr) {
+    hops_[owner].add_raw(flow_index, next, key, raw);
+  } else {
+    hops_[owner].add_object(flow_index, next, key, data);
+  }
+  return false;
+}
+
+void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
+  static auto log = core::module_logger("runtime");
+  std::string error;
+  bool well_formed = read_hops(bytes, codec_, [&](InboundHop& hop) {
+    if (hop.flow >= plan_.flows.size() || hop.position > plan_.flows[hop.flow].stages.size()) {
+      inbound_errors_.report_misuse(fmt::format("named flow {} position {}, which this worker does not have", hop.flow,
+                                                hop.position));
+      return;
+    }
+    const graph::Flow& flow = plan_.flows[hop.flow];
+    if (hop.object) {
+      run(flow, hop.position, hop.object.get(), hop.key.get(), {}, true);
+      return;
+    }
+    Source& source = sources_[hop.flow];
+    python::PyRef payload =
+        python::PyRef::steal(PyBytes_FromStringAndSize(hop.raw.data(), static_cast<Py_ssize_t>(hop.raw.size())));
+    python::PyRef event = python::PyRef::steal(call1(source.decode, payload.get()));
+    if (!event) {
+      source.errors.report_exception();
+      return;
+    }
+    if (event.get() != Py_None) {
+      run(flow, hop.position, event.get(), hop.key.get(), hop.raw, true);
+    }
+  }, error);
+  if (!well_formed) {
+    log->error("dropping the rest of a batch from worker {}: {}", from, error);
+  }
+}
+
+std::vector<char> PipelineRunner::take_hops(std::size_t worker) {
+  if (hops_[worker].empty()) {
+    return {};
+  }
+  return hops_[worker].finish(codec_, hop_errors_[worker]);
+}
+
+void PipelineRunner::remember_key(std::size_t table, PyObject* key) {
+  PyObject* text = PyUnicode_Check(key) ? key : nullptr;
+  python::PyRef converted;
+  if (text == nullptr) {
+    converted = python::PyRef::steal(PyBytes_Check(key) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(key),
+                                                                              PyBytes_GET_SIZE(key), "replace")
+                                                        : PyObject_Str(key));
+    text = converted.get();
+  }
+  const char* utf8 = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
+  if (utf8 == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  std::lock_guard lock(keys_mutex_);
+  keys_by_table_[table].emplace_back(utf8);
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> PipelineRunner::state_keys() const {
+  std::lock_guard lock(keys_mutex_);
+  std::vector<std::pair<std::string, std::vector<std::string>>> result;
+  for (std::size_t i = 0; i < keys_by_table_.size(); ++i) {
+    result.emplace_back(plan_.state_tables[i].name, keys_by_table_[i]);
+  }
+  return result;
+}
+
+// `data` and `key` are borrowed: the caller keeps them alive for the whole call. `raw` is the source frame `data`
+// was decoded from, while no stage has changed it yet (empty otherwise); `routed` says the key's owner was
+// checked since the last key change.
+void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key,
+                         std::string_view raw, bool routed) {
   python::PyRef owned_data;
   python::PyRef owned_key;
   for (; position < flow.stages.size(); ++position) {
@@ -113,6 +209,10 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
     switch (stage.plan->kind) {
       case graph::StagePlan::Kind::collect:
         key = stage.fn;
+        if (router_.is_distributed() && !stays_here(flow, position + 1, data, key, raw, stage.errors)) {
+          return;
+        }
+        routed = true;
         continue;
       case graph::StagePlan::Kind::key_by:
         result = call1(stage.fn, data);
@@ -127,11 +227,20 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         }
         owned_key = python::PyRef::steal(result);
         key = result;
+        if (router_.is_distributed() && !stays_here(flow, position + 1, data, key, raw, stage.errors)) {
+          return;
+        }
+        routed = true;
         continue;
       case graph::StagePlan::Kind::computation:
         result = call1(stage.fn, data);
         break;
       case graph::StagePlan::Kind::state: {
+        // State reached with the source's own key (no key_by before it): that key has an owner too.
+        if (!routed && router_.is_distributed() && !stays_here(flow, position, data, key, raw, stage.errors)) {
+          return;
+        }
+        routed = true;
         PyObject* state = state_for(stage, key);
         if (state == nullptr) {
           return;
@@ -156,8 +265,9 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
       stage.errors.report_exception();
       return;
     }
+    raw = {};
     if (stage.plan->multi) {
-      fan_out(flow, position + 1, result, key, stage);
+      fan_out(flow, position + 1, result, key, stage, routed);
       return;
     }
     if (result == Py_None) {  // a filter
@@ -172,7 +282,7 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
 
 // Takes ownership of `result`: None or a list whose non-None items each continue down the flow.
 void PipelineRunner::fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key,
-                             Stage& stage) {
+                             Stage& stage, bool routed) {
   python::PyRef owned = python::PyRef::steal(result);
   if (result == Py_None) {
     return;
@@ -186,7 +296,7 @@ void PipelineRunner::fan_out(const graph::Flow& flow, std::size_t position, PyOb
     PyObject* item = PyList_GET_ITEM(result, i);
     if (item != Py_None) {
       python::PyRef hold = python::PyRef::borrow(item);  // the list may be mutated by user code downstream
-      run(flow, position, item, key);
+      run(flow, position, item, key, {}, routed);
     }
   }
 }
@@ -211,6 +321,7 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
     stage.errors.report_exception();
     return nullptr;
   }
+  remember_key(stage.plan->state_table, key);
   return created;  // now owned by the dict
 }
 

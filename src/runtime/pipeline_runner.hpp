@@ -1,9 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <utility>
 #include <string>
 #include <vector>
 
+#include "hop_codec.hpp"
+#include "key_router.hpp"
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
 #include "roo/python/user_errors.hpp"
@@ -17,13 +21,26 @@ namespace roo::runtime {
 /// Lives on the Python executor; call only with the GIL held.
 class PipelineRunner {
  public:
-  explicit PipelineRunner(graph::Plan& plan);
+  /// `routing` places this worker in a cluster (default: alone). With several workers, an event whose key belongs to
+  /// another worker leaves at its key_by (or collect, or a state stage reached with its source's key) and continues
+  /// there at the next stage; `codec` turns events into bytes for that.
+  explicit PipelineRunner(graph::Plan& plan, Routing routing = {}, ObjectCodec codec = {});
 
   /// Decodes every frame of `batch` with its source's decoder and runs each event through the source's flow.
   void process(const core::FrameBatch& batch);
 
   /// Runs one already-decoded event (a generator's value) through source `source`'s flow.
   void process_value(std::size_t source, PyObject* value);
+
+  /// Runs the events of a batch another worker sent (see OutboundHops for the layout). A malformed batch is
+  /// logged and dropped.
+  void process_remote(std::string_view bytes, std::size_t from);
+
+  /// Events waiting to leave for worker `worker`, as one batch of bytes (empty when there are none).
+  [[nodiscard]] std::vector<char> take_hops(std::size_t worker);
+
+  /// Keys held in each state table, for the external channel's state-entity queries. Thread-safe.
+  [[nodiscard]] std::vector<std::pair<std::string, std::vector<std::string>>> state_keys() const;
 
   /// Encoded output waiting for each sink (same index as Plan::sinks); the caller hands it over and clears it.
   [[nodiscard]] std::vector<std::vector<char>>& outputs() { return outputs_; }
@@ -52,8 +69,14 @@ class PipelineRunner {
     python::StepErrors errors;
   };
 
-  void run(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key);
-  void fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key, Stage& stage);
+  void run(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key, std::string_view raw,
+           bool routed);
+  /// True when `key` belongs here; otherwise queues the event for its owner (raw frame when `raw` is set).
+  [[nodiscard]] bool stays_here(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key,
+                                std::string_view raw, python::StepErrors& errors);
+  void remember_key(std::size_t table, PyObject* key);
+  void fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key, Stage& stage,
+               bool routed);
   [[nodiscard]] PyObject* state_for(Stage& stage, PyObject* key);
   void emit(const graph::Flow& flow, PyObject* data);
 
@@ -62,6 +85,13 @@ class PipelineRunner {
   std::vector<Source> sources_;
   std::vector<Sink> sinks_;
   std::vector<std::vector<char>> outputs_;
+  KeyRouter router_;
+  ObjectCodec codec_;
+  std::vector<OutboundHops> hops_;
+  std::vector<python::StepErrors> hop_errors_;
+  python::StepErrors inbound_errors_{"events from another worker"};
+  mutable std::mutex keys_mutex_;
+  std::vector<std::vector<std::string>> keys_by_table_;
   std::uint64_t events_in_ = 0;
   std::uint64_t outputs_written_ = 0;
 };

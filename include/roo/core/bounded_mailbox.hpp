@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "roo/core/doorbell.hpp"
+
 namespace roo::core {
 
 /// A bounded multi-producer, single-consumer queue: the mailbox of an actor served by its own thread
@@ -37,6 +39,9 @@ class BoundedMailbox {
       ++count_;
     }
     ready_.notify_one();
+    if (doorbell_ != nullptr) {
+      doorbell_->ring();
+    }
     return true;
   }
 
@@ -61,8 +66,22 @@ class BoundedMailbox {
     return item;
   }
 
+  /// Also rings `doorbell` on every accepted push (set before producers start).
+  void set_doorbell(Doorbell* doorbell) { doorbell_ = doorbell; }
+
+  /// True once close() was called: a refused push will then never be called back.
+  [[nodiscard]] bool is_closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+
   /// Wakes the consumer without an item (used to make it look at other work, such as a stop request).
-  void nudge() { ready_.notify_all(); }
+  void nudge() {
+    ready_.notify_all();
+    if (doorbell_ != nullptr) {
+      doorbell_->ring();
+    }
+  }
 
   /// Refuses further items; the consumer still drains what is queued.
   void close() {
@@ -86,6 +105,7 @@ class BoundedMailbox {
   std::size_t count_ = 0;
   bool closed_ = false;
   std::vector<std::function<void()>> waiters_;
+  Doorbell* doorbell_ = nullptr;
 };
 
 }  // namespace roo::core

@@ -1,0 +1,140 @@
+#include <algorithm>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <pybind11/embed.h>
+
+#include "pipeline_runner.hpp"
+#include "roo/graph/plan.hpp"
+
+namespace py = pybind11;
+
+namespace roo::runtime {
+namespace {
+
+graph::Plan plan_of(const char* app) {
+  py::object description = py::module_::import("runner_apps").attr(app)();
+  return graph::read_plan(description.ptr());
+}
+
+ObjectCodec pickle_codec() {
+  py::module_ pickle = py::module_::import("pickle");
+  return ObjectCodec{python::PyRef::borrow(pickle.attr("dumps").ptr()), python::PyRef::borrow(pickle.attr("loads").ptr()),
+                     false};
+}
+
+std::vector<std::string> lines_of(PipelineRunner& runner) {
+  auto& out = runner.outputs()[0];
+  std::istringstream text(std::string(out.begin(), out.end()));
+  out.clear();
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(text, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+core::FrameBatch words(std::initializer_list<std::string> frames, std::uint32_t source = 0) {
+  core::FrameBatch batch;
+  batch.source = source;
+  for (const auto& frame : frames) {
+    batch.append(frame.data(), frame.size());
+  }
+  return batch;
+}
+
+/// Two runners standing in for two workers: whatever leaves one is fed to the other.
+struct TwoWorkers {
+  explicit TwoWorkers(const char* app)
+      : plan0(plan_of(app)), plan1(plan_of(app)), w0(plan0, Routing{0, 2, 64}, pickle_codec()),
+        w1(plan1, Routing{1, 2, 64}, pickle_codec()) {}
+
+  void exchange() {
+    for (int round = 0; round < 3; ++round) {
+      auto to1 = w0.take_hops(1);
+      auto to0 = w1.take_hops(0);
+      if (!to1.empty()) {
+        w1.process_remote({to1.data(), to1.size()}, 0);
+      }
+      if (!to0.empty()) {
+        w0.process_remote({to0.data(), to0.size()}, 1);
+      }
+    }
+  }
+
+  graph::Plan plan0, plan1;
+  PipelineRunner w0, w1;
+};
+
+TEST(Hops, EachKeyIsCountedOnExactlyOneWorkerAndNothingIsLost) {
+  auto single_plan = plan_of("keyed_count");
+  PipelineRunner single(single_plan);
+  TwoWorkers cluster("keyed_count");
+  std::initializer_list<std::string> input = {"apple", "banana", "cherry", "avocado", "blueberry", "date",
+                                              "apricot", "coconut", "dragonfruit", "banana2"};
+  single.process(words(input));
+  cluster.w0.process(words(input));
+  cluster.exchange();
+  auto expected = lines_of(single);
+  auto on0 = lines_of(cluster.w0);
+  auto on1 = lines_of(cluster.w1);
+  EXPECT_FALSE(on0.empty());
+  EXPECT_FALSE(on1.empty());
+  std::vector<std::string> all(on0);
+  all.insert(all.end(), on1.begin(), on1.end());
+  std::sort(all.begin(), all.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(all, expected);
+  // Each letter's state lives on one worker only.
+  auto keys0 = cluster.w0.state_keys()[0].second;
+  auto keys1 = cluster.w1.state_keys()[0].second;
+  for (const auto& key : keys0) {
+    EXPECT_EQ(std::count(keys1.begin(), keys1.end(), key), 0) << key;
+  }
+  EXPECT_EQ(keys0.size() + keys1.size(), 4u);  // a b c d
+}
+
+TEST(Hops, SourcesOnDifferentWorkersShareOneStatePerKey) {
+  TwoWorkers cluster("merged");
+  cluster.w0.process(words({"apple", "banana"}, 0));
+  cluster.w1.process(words({"avocado", "blueberry"}, 1));
+  cluster.exchange();
+  auto on0 = lines_of(cluster.w0);
+  auto on1 = lines_of(cluster.w1);
+  std::vector<std::string> counts;  // "<letter><count>": each letter counted 1 then 2, wherever it lives
+  for (const auto* lines : {&on0, &on1}) {
+    for (const auto& line : *lines) {
+      counts.push_back(line.substr(0, 1) + line.substr(line.find('=') + 1));
+    }
+  }
+  std::sort(counts.begin(), counts.end());
+  EXPECT_EQ(counts, (std::vector<std::string>{"a1", "a2", "b1", "b2"}));
+}
+
+TEST(Hops, ObjectsChangedBeforeTheKeyByTravelPickled) {
+  TwoWorkers cluster("split_then_count");
+  cluster.w0.process(words({"apple banana cherry date", "avocado blueberry"}));
+  cluster.exchange();
+  auto on0 = lines_of(cluster.w0);
+  auto on1 = lines_of(cluster.w1);
+  std::vector<std::string> all(on0);
+  all.insert(all.end(), on1.begin(), on1.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<std::string>{"apple=1", "avocado=2", "banana=1", "blueberry=2", "cherry=1", "date=1"}));
+  EXPECT_FALSE(on1.empty());
+}
+
+TEST(Hops, AMalformedBatchIsDroppedWithALogLine) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
+  testing::internal::CaptureStderr();
+  const std::string garbage("\x00\x00\x00\x05zz", 6);
+  runner.process_remote(garbage, 1);
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("dropping the rest of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
+  EXPECT_TRUE(runner.outputs()[0].empty());
+}
+
+}  // namespace
+}  // namespace roo::runtime
