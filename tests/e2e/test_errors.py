@@ -100,7 +100,8 @@ def test_bad_out_address(roo_bin):
     code, lines = run_setup([roo_bin, "run", app("echo"), "--in",
                              "Src@127.0.0.1:%d" % free_port(), "--out", "nope"])
     assert code == 2
-    assert_one_line(lines, "roo run: unable to parse --out address 'nope': expected host:port")
+    assert_one_line(lines, "roo run: unable to set up application 'echo': WallarooParameterError: "
+                           "bad --out address 'nope': expected host:port")
 
 
 @pytest.mark.parametrize("case", ["no_app_path", "bad_worker_count", "unknown_command"])
