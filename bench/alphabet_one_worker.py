@@ -11,8 +11,11 @@ starts is stopped before it exits):
 
 1. Input: N alphabet votes (examples/alphabet/make_data.py's generator, fixed seed) as
    9-byte frames `u32 BE 5 | letter | u32 BE votes`, written once to bench/out/.
-2. Ceiling: the example's own user functions (decode -> key -> state -> encode) in a
-   tight Python loop over the pre-built payloads, no sockets, no framing.
+2. Ceilings: the example's own user functions (decode -> key -> state -> encode) in a
+   tight Python loop over the pre-built payloads, no sockets, no framing; rate = N / CPU
+   time of the loop. Measured twice: under /usr/bin/python3 (libpython linked statically)
+   and under bench/tools/embed_python.c, an interpreter embedded like Roo's (shared
+   libpython3.11.so), which runs the same Python code markedly slower.
 3. Throughput, --runs times: `roo receive --expect N --stats`, then `roo run
    examples/alphabet/alphabet.py`, then `roo send` of the file at full speed. Throughput =
    N / (first output byte -> last output byte, timed by roo receive). Also reported:
