@@ -534,7 +534,7 @@ def machine_info(opts):
         "os": platform.freedesktop_os_release().get("PRETTY_NAME", "?") if hasattr(platform, "freedesktop_os_release") else "?",
         "python": "%s (%s)" % (platform.python_version(), sys.executable),
         "commit": git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in src/ or include/" if git("status", "--porcelain", "src", "include") else ""),
-        "build": "%s (%s)" % (build_type, os.path.relpath(build_dir, REPO)),
+        "build": "%s build in %s/" % (build_type, os.path.relpath(build_dir, REPO)),
     }
 
 
@@ -549,7 +549,7 @@ def render(results):
     c, ce = results["ceiling"], results["ceiling_embedded"]
     lines = []
     add = lines.append
-    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s build; "
+    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s; "
         "1-minute load average %.1f at the start of the first Roo run (other work shares the machine)." % (
             m["date"], m["cpu"], m["memory_gib"], m["os"], m["kernel"], m["python"], m["commit"], m["build"],
             r["runs"][0]["loadavg_1min"]))
