@@ -5,6 +5,7 @@ skipped with a warning, everything else arrives exactly once).
 import os
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -102,6 +103,26 @@ def test_bad_out_address(roo_bin):
     assert code == 2
     assert_one_line(lines, "roo run: unable to set up application 'echo': WallarooParameterError: "
                            "bad --out address 'nope': expected host:port")
+
+
+def test_missing_in_flag(roo_bin):
+    code, lines = run_setup([roo_bin, "run", app("echo"), "--out", "127.0.0.1:%d" % free_port()])
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to set up application 'echo': WallarooParameterError: "
+                           "missing --in (-i): this application needs its input addresses, e.g. "
+                           "--in my_source@127.0.0.1:7000")
+
+
+def test_source_port_in_use(roo_bin):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, lines = run_setup([roo_bin, "run", app("echo"), "--in", "Echo@127.0.0.1:%d" % port,
+                                 "--out", "127.0.0.1:%d" % free_port()])
+    assert code == 1  # an environment failure, not a usage error
+    assert_one_line(lines, "roo run: unable to listen on 127.0.0.1:%d for source 'Echo': "
+                           "address already in use" % port)
 
 
 @pytest.mark.parametrize("case", ["no_app_path", "bad_worker_count", "unknown_command"])
