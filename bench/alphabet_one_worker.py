@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import re
+import select
 import signal
 import socket
 import statistics
@@ -378,6 +379,33 @@ def percentile(sorted_pairs, total, q):
     return sorted_pairs[-1][0]
 
 
+class LineReader:
+    """Lines from a child's unbuffered stdout pipe, each awaited with a deadline."""
+
+    def __init__(self, proc, what, log):
+        self.fd = proc.stdout.fileno()
+        self.what = what
+        self.log = log
+        self.buffer = b""
+
+    def read_line(self, timeout, other_log=None):
+        """The next line (decoded, with its newline), or "" at end of file; BenchError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise BenchError("%s: no line within %.0f s; its log ends:\n%s%s" % (
+                    self.what, timeout, tail(self.log),
+                    "\n%s ends:\n%s" % (other_log, tail(other_log)) if other_log else ""))
+            data = os.read(self.fd, 1 << 20)
+            if not data:
+                line, self.buffer = self.buffer, b""
+                return line.decode()
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode() + "\n"
+
+
 def nonvoluntary_switches(pid):
     with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
         for line in f:
@@ -399,8 +427,9 @@ def latency_run(opts, records, rate, label, server_argv_for):
     w_log = os.path.join(OUT, "latency-%s-worker.log" % label)
     with open(rx_log, "w") as rx_err:
         rx = spawn([sys.executable, os.path.abspath(__file__), "--role", "latency-receiver", "--expect", str(total)],
-                   stdout=subprocess.PIPE, stderr=rx_err, text=True)
-    first = rx.stdout.readline().split()
+                   stdout=subprocess.PIPE, stderr=rx_err, bufsize=0)
+    rx_lines = LineReader(rx, "the latency receiver", rx_log)
+    first = rx_lines.read_line(10).split()
     if len(first) != 2 or first[0] != "listening":
         raise BenchError("latency receiver: %r; log:\n%s" % (first, tail(rx_log)))
     out_port = int(first[1])
@@ -416,6 +445,7 @@ def latency_run(opts, records, rate, label, server_argv_for):
     # Open-loop paced sender: at each tick send every event due by now, stamped now.
     sock = socket.create_connection(("127.0.0.1", in_port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(30)  # a worker that stops reading for this long fails the run instead of hanging it
     tick_ns = int(opts.pace_ms * 1e6)
     clock = time.monotonic_ns
     start = clock()
@@ -445,7 +475,8 @@ def latency_run(opts, records, rate, label, server_argv_for):
             next_tick = clock()
     send_seconds = (clock() - start) / 1e9
 
-    if rx.stdout.readline().strip() != "done":
+    # Every event sent should come back within a few seconds at this load.
+    if rx_lines.read_line(30, w_log).strip() != "done":
         raise BenchError("latency receiver stopped early; log:\n%s\nworker log:\n%s" % (tail(rx_log), tail(w_log)))
     cpu1 = cpu_seconds(worker.pid)
     main1 = thread_sched_ns(worker.pid)[worker.pid]
@@ -454,7 +485,7 @@ def latency_run(opts, records, rate, label, server_argv_for):
     sock.close()
     worker.send_signal(signal.SIGTERM)
     code = worker.wait(timeout=30)
-    result_line = rx.stdout.readline()
+    result_line = rx_lines.read_line(60)
     rx.wait(timeout=30)
     if code != 0:
         raise BenchError("%s (timed app) exited %d; log:\n%s" % (label, code, tail(w_log)))
@@ -466,7 +497,8 @@ def latency_run(opts, records, rate, label, server_argv_for):
                          % (total, summary["lines"], summary["trailing_bytes"], stopped and stopped.group(0)))
     want_totals = {k.decode(): v for k, v in expected.items()}
     if summary["totals"] != want_totals:
-        raise BenchError(label + " latency run: final totals differ: got %r, want %r" % (summary["totals"], want_totals))
+        raise BenchError(label + " latency run: final totals differ: got %r, want %r"
+                         % (summary["totals"], want_totals))
 
     warm_from = start + int(opts.warmup * 1e9)
     pairs = collections.Counter()
@@ -531,9 +563,10 @@ def machine_info(opts):
         "cpu": "%s, %d cores" % (model, os.cpu_count()),
         "memory_gib": round(mem_gib, 1),
         "kernel": platform.release(),
-        "os": platform.freedesktop_os_release().get("PRETTY_NAME", "?") if hasattr(platform, "freedesktop_os_release") else "?",
+        "os": platform.freedesktop_os_release().get("PRETTY_NAME", "?"),
         "python": "%s (%s)" % (platform.python_version(), sys.executable),
-        "commit": git("rev-parse", "--short", "HEAD") + (" + uncommitted changes in src/ or include/" if git("status", "--porcelain", "src", "include") else ""),
+        "commit": git("rev-parse", "--short", "HEAD") + (
+            " + uncommitted changes in src/ or include/" if git("status", "--porcelain", "src", "include") else ""),
         "build": "%s build in %s/" % (build_type, os.path.relpath(build_dir, REPO)),
     }
 
@@ -640,7 +673,8 @@ def parse_args():
     p.add_argument("--no-asyncio", action="store_true", help="skip the asyncio baseline")
     p.add_argument("--latency-load", type=float, default=0.5,
                    help="offered load for the latency run, as a fraction of the median Roo throughput (default 0.5)")
-    p.add_argument("--latency-rate", type=int, default=0, help="offered events/s for the latency run (overrides --latency-load)")
+    p.add_argument("--latency-rate", type=int, default=0,
+                   help="offered events/s for the latency run (overrides --latency-load)")
     p.add_argument("--latency-seconds", type=float, default=5.0, help="length of the latency run (default 5 s)")
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of the latency run left out (default 0.5)")
     p.add_argument("--pace-ms", type=float, default=1.0, help="latency sender tick in ms (default 1)")
@@ -659,6 +693,8 @@ def main():
     if opts.role == "ceiling":
         ceiling_role(opts)
         return 0
+    # SIGTERM unwinds like ^C, so the `finally` below stops every process this script started.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if not os.access(opts.roo, os.X_OK):
         raise BenchError("no roo binary at %s (build it: cmake --build build -j2 --target roo)" % opts.roo)
     began = time.monotonic()

@@ -6,7 +6,8 @@ functions (decode -> key -> per-letter state -> encode, the raw functions under 
 wallaroo decorators) and writes the output lines to --out, which it connects to
 (retrying every 250 ms). It is written the way toolchain notes §5 found fast:
 256 KiB reads, frames parsed in place with struct.unpack_from (a partial
-frame is carried over to the next read), one write() per chunk read, drain() only when the transport's buffer is over its mark.
+frame is carried over to the next read), one write() per chunk read, drain()
+only when the transport's buffer is over its mark.
 
 stderr gets the same ready line as a Roo worker; SIGTERM stops accepting, finishes
 what was read, flushes, prints `stopped: N events in, M outputs written` and exits 0.
