@@ -9,8 +9,13 @@ namespace roo::cli {
 void add_run_command(CLI::App& app);
 void add_send_command(CLI::App& app);
 void add_receive_command(CLI::App& app);
+void add_ctl_command(CLI::App& app);
+void add_shutdown_command(CLI::App& app);
 
 /// `machida` / `machida3`: Wallaroo's launcher flags, translated to a worker run. Returns the exit code.
 int machida_main(int argc, char** argv);
+
+/// `cluster_shutdown HOST:PORT`: Wallaroo's tool, the same as `roo shutdown --external HOST:PORT`. Returns the exit code.
+int cluster_shutdown_main(int argc, char** argv);
 
 }  // namespace roo::cli

@@ -1,4 +1,4 @@
-// The `roo` command (and `machida`/`machida3`, chosen by the program name).
+// The `roo` command (and `machida`/`machida3`/`cluster_shutdown`, chosen by the program name).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -23,15 +23,21 @@ int main(int argc, char** argv) {
   if (name == "machida" || name == "machida3") {
     return roo::cli::machida_main(argc, argv);
   }
+  if (name == "cluster_shutdown") {
+    return roo::cli::cluster_shutdown_main(argc, argv);
+  }
   CLI::App app{"Roo: run Wallaroo-style Python stream processing applications on a C++ runtime"};
   app.name("roo");
   app.require_subcommand(1);
   app.footer("Examples:\n  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
              "  roo send --host 127.0.0.1:7010 --file votes.msg --binary --msg-size 9 --messages 1000\n"
-             "  roo receive --listen 127.0.0.1:7002");
+             "  roo receive --listen 127.0.0.1:7002\n"
+             "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json");
   roo::cli::add_run_command(app);
   roo::cli::add_send_command(app);
   roo::cli::add_receive_command(app);
+  roo::cli::add_ctl_command(app);
+  roo::cli::add_shutdown_command(app);
   std::string command = "roo";
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "cluster_launch.hpp"
 #include "commands.hpp"
 #include "exit_status.hpp"
 #include "roo/core/error.hpp"
@@ -15,6 +16,7 @@ namespace {
 struct RunOptions {
   std::string log_level = "info";
   double drain_timeout = 10;
+  int workers = 1;  ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
 };
 
 /// "examples/alphabet/alphabet.py" -> module "alphabet" in folder ".../examples/alphabet";
@@ -40,6 +42,11 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
   LaunchRequest request;
   locate_application(rest.front(), request);
   std::vector<std::string> flags(rest.begin() + 1, rest.end());
+  if (int workers = take_workers_flag(flags).value_or(options.workers); workers > 1) {
+    throw ExitRequest{launch_cluster({.workers = workers, .app = rest.front(), .flags = flags,
+                                      .log_level = options.log_level,
+                                      .drain_timeout_seconds = options.drain_timeout})};
+  }
   request.app_args.push_back(program);
   request.flags = take_wallaroo_flags(flags, request.app_args);
   request.full_argv.push_back(program);
@@ -67,6 +74,10 @@ void add_run_command(CLI::App& app) {
                   "Seconds the sinks get, at shutdown, to take the events still in flight")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--workers", options->workers,
+                  "Start a cluster of this many local workers (1: one plain worker); also accepted after APP")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->prefix_command();
   sub->callback([sub, options] { run(*options, sub->remaining(), "roo"); });
 }

@@ -1,0 +1,236 @@
+// `roo ctl --external H:P --type T`: send one external-channel request to a worker and print the answer
+// (Wallaroo's `external_sender`).
+#include "commands.hpp"
+#include "exit_status.hpp"
+#include "external_client.hpp"
+
+#include "roo/core/endpoint.hpp"
+#include "roo/core/error.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+namespace roo::cli {
+namespace {
+
+using Id = ExternalMessageId;
+
+/// One `--type`: the request it sends and, for queries, the response it waits for.
+struct RequestType {
+  const char* name;
+  Id request;
+  std::optional<Id> response;   ///< none: fire and forget
+  const char* response_name;    ///< shown above the answer without --json
+  const char* default_message;  ///< the payload when --message is not given
+};
+
+constexpr RequestType request_types[] = {
+    {"clean-shutdown", Id::clean_shutdown, std::nullopt, "", ""},
+    {"rotate-log", Id::rotate_log, std::nullopt, "", ""},
+    {"partition-query", Id::partition_query, Id::partition_query_response, "PartitionQueryResponse", ""},
+    {"partition-count-query", Id::partition_count_query, Id::partition_count_query_response,
+     "PartitionCountQueryResponse", ""},
+    {"cluster-status-query", Id::cluster_status_query, Id::cluster_status_response, "ClusterStatusQueryResponse", ""},
+    {"source-ids-query", Id::source_ids_query, Id::source_ids_query_response, "SourceIdsQueryResponse", ""},
+    {"boundary-count-status", Id::report_status, std::nullopt, "", "boundary-count-status"},
+    {"state-entity-query", Id::state_entity_query, Id::state_entity_query_response, "StateEntityQueryResponse", ""},
+    {"state-entity-count-query", Id::state_entity_count_query, Id::state_entity_count_query_response,
+     "StateEntityCountQueryResponse", ""},
+    {"cluster-state-entity-count-query", Id::cluster_state_entity_count_query,
+     Id::cluster_state_entity_count_query_response, "ClusterStateEntityCountQueryResponse", ""},
+    {"stateless-partition-query", Id::stateless_partition_query, Id::stateless_partition_query_response,
+     "StatelessPartitionQueryResponse", ""},
+    {"stateless-partition-count-query", Id::stateless_partition_count_query,
+     Id::stateless_partition_count_query_response, "StatelessPartitionCountQueryResponse", ""},
+    {"print", Id::print, std::nullopt, "", ""},
+};
+
+/// What Wallaroo's external_sender prints with --json when the cluster has not formed yet.
+constexpr const char* not_initialized_json = "{\"processing_messages\": false}";
+
+struct CtlOptions {
+  std::string external;
+  std::string type;
+  std::optional<std::string> message;
+  bool json = false;
+  double timeout = 5;
+};
+
+std::string valid_type_names() {
+  std::string names;
+  for (const auto& type : request_types) {
+    names += names.empty() ? "" : ", ";
+    names += type.name;
+  }
+  return names;
+}
+
+const RequestType& find_type(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const auto& type : request_types) {
+    if (lower == type.name) {
+      return type;
+    }
+  }
+  throw core::UsageError("send --type '" + name + "': not a request type; valid types: " + valid_type_names());
+}
+
+/// Indents JSON two spaces per level for people; text that is not JSON comes out as it went in.
+std::string pretty_json(const std::string& text) {
+  std::string out;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  auto newline = [&out, &depth] {
+    out.push_back('\n');
+    out.append(static_cast<std::size_t>(std::max(depth, 0)) * 2, ' ');
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      out.push_back(c);
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        out.push_back(c);
+        break;
+      case '{':
+      case '[': {
+        std::size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+        char closing = c == '{' ? '}' : ']';
+        if (next != std::string::npos && text[next] == closing) {
+          out.push_back(c);
+          out.push_back(closing);
+          i = next;
+          break;
+        }
+        out.push_back(c);
+        ++depth;
+        newline();
+        break;
+      }
+      case '}':
+      case ']':
+        --depth;
+        newline();
+        out.push_back(c);
+        break;
+      case ',':
+        out.push_back(c);
+        newline();
+        break;
+      case ':':
+        out.append(": ");
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return depth == 0 && !in_string ? out : text;
+}
+
+std::chrono::milliseconds to_milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", seconds);
+  return text;
+}
+
+void print_answer(const CtlOptions& options, const RequestType& type, const ExternalReply& reply) {
+  if (reply.id == static_cast<std::uint16_t>(Id::cluster_status_not_initialized) &&
+      type.request == Id::cluster_status_query) {
+    if (options.json) {
+      std::printf("%s\n", not_initialized_json);
+    } else {
+      std::printf("ClusterStatusQueryResponseNotInitialized:\nthe cluster is not initialized yet\n");
+    }
+    return;
+  }
+  if (reply.id != static_cast<std::uint16_t>(*type.response)) {
+    throw core::Error("read the answer to " + std::string(type.name) + " from " + options.external +
+                      ": unexpected message id " + std::to_string(reply.id) + " (expected " +
+                      std::to_string(static_cast<std::uint16_t>(*type.response)) + ")");
+  }
+  if (options.json) {
+    std::printf("%s\n", reply.payload.c_str());
+  } else {
+    std::printf("%s:\n%s\n", type.response_name, pretty_json(reply.payload).c_str());
+  }
+}
+
+void run_ctl(const CtlOptions& options) {
+  const RequestType& type = find_type(options.type);
+  core::Endpoint worker = core::parse_endpoint(options.external, "--external");
+  auto timeout = to_milliseconds(options.timeout);
+  ExternalClient client = ExternalClient::connect(worker, timeout);
+  client.send(type.request, options.message.value_or(type.default_message), type.name);
+  if (!type.response) {
+    client.close();
+    return;
+  }
+  ExternalReply reply = client.read_reply(timeout);
+  std::string action = "get an answer to " + std::string(type.name) + " from " + options.external;
+  switch (reply.outcome) {
+    case ExternalReply::Outcome::frame:
+      print_answer(options, type, reply);
+      std::fflush(stdout);
+      return;
+    case ExternalReply::Outcome::timed_out:
+      throw core::Error(action + ": none within " + seconds_text(options.timeout) + " (--timeout)");
+    case ExternalReply::Outcome::closed:
+      throw core::Error(action +
+                        ": the worker closed the connection\n"
+                        "hint: a worker closes the connection on a request it does not understand");
+    case ExternalReply::Outcome::malformed:
+      throw core::Error(action + ": the answer is a frame too short to hold a message id");
+  }
+}
+
+}  // namespace
+
+void add_ctl_command(CLI::App& app) {
+  auto options = std::make_shared<CtlOptions>();
+  auto* sub = app.add_subcommand("ctl", "Send one external-channel request to a worker and print the answer");
+  sub->footer(
+      "Wallaroo's external_sender. Queries print the worker's JSON answer (only the JSON with --json);\n"
+      "print, clean-shutdown, rotate-log and boundary-count-status print nothing and exit 0 once sent.\n"
+      "Types: " +
+      valid_type_names() +
+      "\n\n"
+      "Examples:\n"
+      "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json\n"
+      "  roo ctl -e 127.0.0.1:5050 -t print -m 'hello'");
+  sub->add_option("--external,-e", options->external, "The worker's external-channel address (its --external)")
+      ->required();
+  sub->add_option("--type,-t", options->type, "The request to send (see Types below)")->required();
+  sub->add_option("--message,-m", options->message,
+                  "Payload text: what print shows, the worker whose log rotate-log rotates, the clean-shutdown "
+                  "note, the boundary-count-status code (default: boundary-count-status)");
+  sub->add_flag("--json,-j", options->json, "Print only the answer's JSON on stdout (for scripts and harnesses)");
+  sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->callback([options] { run_ctl(*options); });
+}
+
+}  // namespace roo::cli

@@ -1,0 +1,198 @@
+#include "external_client.hpp"
+
+#include "send_errno.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <utility>
+
+namespace roo::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int milliseconds_left(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
+}
+
+/// One non-blocking connect attempt that waits until `deadline`. Returns a blocking fd, or -errno.
+int try_connect(const addrinfo& address, Clock::time_point deadline) {
+  int fd = ::socket(address.ai_family, address.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address.ai_protocol);
+  if (fd < 0) {
+    return -errno;
+  }
+  int error = 0;
+  if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0) {
+    error = errno;
+    if (error == EINPROGRESS) {
+      pollfd waiting{fd, POLLOUT, 0};
+      int ready = ::poll(&waiting, 1, milliseconds_left(deadline));
+      if (ready == 0) {
+        error = ETIMEDOUT;
+      } else if (ready < 0) {
+        error = errno;
+      } else {
+        socklen_t length = sizeof error;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      }
+    }
+  }
+  if (error != 0) {
+    ::close(fd);
+    return -error;
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+ExternalReply ended(ExternalReply::Outcome outcome) {
+  ExternalReply reply;
+  reply.outcome = outcome;
+  return reply;
+}
+
+void put_u32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
+}  // namespace
+
+std::string encode_external_frame(ExternalMessageId id, std::string_view payload) {
+  std::string frame;
+  frame.reserve(6 + payload.size());
+  put_u32(frame, static_cast<std::uint32_t>(2 + payload.size()));
+  auto raw = static_cast<std::uint16_t>(id);
+  frame.push_back(static_cast<char>(raw >> 8));
+  frame.push_back(static_cast<char>(raw & 0xff));
+  frame.append(payload);
+  return frame;
+}
+
+ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono::milliseconds timeout) {
+  std::string name = worker.to_string();
+  auto deadline = Clock::now() + timeout;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(worker.port);
+  if (int rc = ::getaddrinfo(worker.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    throw core::Error("connect to " + name + ": " + ::gai_strerror(rc));
+  }
+  int last_error = ECONNREFUSED;
+  for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
+    int fd = try_connect(*address, deadline);
+    if (fd >= 0) {
+      ::freeaddrinfo(found);
+      return ExternalClient(fd, name);
+    }
+    last_error = -fd;
+  }
+  ::freeaddrinfo(found);
+  throw core::Error("connect to " + name + ": " + errno_text(last_error));
+}
+
+ExternalClient::ExternalClient(ExternalClient&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
+
+ExternalClient& ExternalClient::operator=(ExternalClient&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    name_ = std::move(other.name_);
+  }
+  return *this;
+}
+
+ExternalClient::~ExternalClient() { close(); }
+
+void ExternalClient::send(ExternalMessageId id, std::string_view payload, std::string_view what) {
+  std::string frame = encode_external_frame(id, payload);
+  const char* data = frame.data();
+  std::size_t size = frame.size();
+  while (size > 0) {
+    ssize_t written = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (written < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw core::Error("send " + std::string(what) + " to " + name_ + ": " + errno_text(errno));
+    }
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string buffer;
+  while (true) {
+    // A whole frame in hand? Zero-length frames carry nothing and are skipped, as the worker does.
+    while (buffer.size() >= 4) {
+      std::uint32_t length = 0;
+      for (int i = 0; i < 4; ++i) {
+        length = (length << 8) | static_cast<unsigned char>(buffer[i]);
+      }
+      if (length == 0) {
+        buffer.erase(0, 4);
+        continue;
+      }
+      if (length < 2) {
+        return ended(ExternalReply::Outcome::malformed);
+      }
+      if (buffer.size() < 4 + std::size_t{length}) {
+        break;
+      }
+      ExternalReply reply = ended(ExternalReply::Outcome::frame);
+      reply.id = static_cast<std::uint16_t>((static_cast<unsigned char>(buffer[4]) << 8) |
+                                            static_cast<unsigned char>(buffer[5]));
+      reply.payload = buffer.substr(6, length - 2);
+      return reply;
+    }
+    pollfd waiting{fd_, POLLIN, 0};
+    int ready = ::poll(&waiting, 1, milliseconds_left(deadline));
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    if (ready <= 0) {
+      return ended(ExternalReply::Outcome::timed_out);
+    }
+    char chunk[65536];
+    ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      return ended(ExternalReply::Outcome::closed);
+    }
+    buffer.append(chunk, static_cast<std::size_t>(got));
+  }
+}
+
+void ExternalClient::close() {
+  if (fd_ < 0) {
+    return;
+  }
+  ::shutdown(fd_, SHUT_WR);
+  char sink[4096];
+  while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace roo::cli

@@ -1,0 +1,89 @@
+#pragma once
+
+#include "roo/core/endpoint.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace roo::cli {
+
+/// Message ids of Wallaroo's external channel (spec §2.5). Requests are odd-numbered queries and their
+/// responses the id after them; Print, RotateLog, CleanShutdown and ReportStatus have no response.
+enum class ExternalMessageId : std::uint16_t {
+  print = 1,                                       ///< text the worker prints
+  rotate_log = 2,                                  ///< name of the worker whose event log rotates
+  clean_shutdown = 3,                              ///< stop the whole cluster, optional text
+  partition_query = 7,                             ///< -> partition_query_response
+  partition_query_response = 8,                    ///< JSON: state and stateless partitions per worker
+  cluster_status_query = 9,                        ///< -> cluster_status_response or cluster_status_not_initialized
+  cluster_status_response = 10,                    ///< JSON: worker_count, worker_names, processing_messages
+  cluster_status_not_initialized = 11,             ///< empty: the cluster has not formed yet
+  partition_count_query = 12,                      ///< -> partition_count_query_response
+  partition_count_query_response = 13,             ///< JSON: like 8 with counts
+  source_ids_query = 14,                           ///< -> source_ids_query_response
+  source_ids_query_response = 15,                  ///< JSON: {"source_ids": [...]}
+  report_status = 16,                              ///< a status code string, e.g. "boundary-count-status"
+  state_entity_query = 17,                         ///< -> state_entity_query_response
+  state_entity_query_response = 18,                ///< JSON: keys held locally per state stage
+  stateless_partition_query = 19,                  ///< -> stateless_partition_query_response
+  stateless_partition_query_response = 20,         ///< JSON: step ids per stateless partition and worker
+  state_entity_count_query = 21,                   ///< -> state_entity_count_query_response
+  state_entity_count_query_response = 22,          ///< JSON: key count per state stage
+  stateless_partition_count_query = 23,            ///< -> stateless_partition_count_query_response
+  stateless_partition_count_query_response = 24,   ///< JSON: step count per stateless partition and worker
+  cluster_state_entity_count_query = 25,           ///< -> cluster_state_entity_count_query_response
+  cluster_state_entity_count_query_response = 26,  ///< JSON: key count per worker and state stage
+};
+
+/// One frame of the external channel: `u32 BE (2 + n) | u16 BE id | n payload bytes`.
+[[nodiscard]] std::string encode_external_frame(ExternalMessageId id, std::string_view payload);
+
+/// What came back, if anything, after a request.
+struct ExternalReply {
+  /// How the wait for a frame ended.
+  enum class Outcome {
+    frame,      ///< `id` and `payload` hold one whole frame
+    timed_out,  ///< nothing complete arrived before the timeout
+    closed,     ///< the worker closed (or reset) the connection first
+    malformed,  ///< a frame too short to hold its message id
+  };
+  Outcome outcome = Outcome::timed_out;
+  std::uint16_t id = 0;
+  std::string payload;
+};
+
+/// A blocking client connection to one worker's external channel (`--external`), used by `roo ctl`,
+/// `roo shutdown` and `cluster_shutdown`. Owns its socket; runs on the calling thread; never raises SIGPIPE.
+class ExternalClient {
+ public:
+  /// Connects to `worker` (trying every address the name resolves to) within `timeout`. Throws core::Error
+  /// "connect to 127.0.0.1:5050: connection refused" on failure.
+  [[nodiscard]] static ExternalClient connect(const core::Endpoint& worker, std::chrono::milliseconds timeout);
+
+  ExternalClient(ExternalClient&& other) noexcept;
+  ExternalClient& operator=(ExternalClient&& other) noexcept;
+  ExternalClient(const ExternalClient&) = delete;
+  ExternalClient& operator=(const ExternalClient&) = delete;
+  ~ExternalClient();
+
+  /// Writes one whole frame. Throws core::Error "send <what> to h:p: broken pipe" if the worker is gone.
+  void send(ExternalMessageId id, std::string_view payload, std::string_view what);
+
+  /// Waits up to `timeout` for one whole frame. Zero-length frames are skipped. Never throws.
+  [[nodiscard]] ExternalReply read_reply(std::chrono::milliseconds timeout);
+
+  /// Half-closes, discards whatever the worker sent, and closes (so the worker sees an orderly close).
+  void close();
+
+  /// "host:port" as the user wrote it.
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  ExternalClient(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  int fd_ = -1;
+  std::string name_;
+};
+
+}  // namespace roo::cli

@@ -1,0 +1,413 @@
+"""`roo ctl`, `roo shutdown`, `cluster_shutdown` and the `roo run --workers N` supervisor.
+
+The client side is tested against `FakeExternalWorker`, a small Python server speaking the external channel
+(`u32 BE (2 + n) | u16 BE msg_id | payload`, spec §2.5): it is called fake because it stands in for a worker,
+to check the exact bytes `roo ctl` sends and what it does with every kind of answer (or none). The tests at
+the end run real clusters of `roo` workers.
+
+Run with `/usr/bin/python3 -m pytest -q tests/e2e/test_ctl.py` (ROO_BIN picks another binary).
+"""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import EXAMPLES, REPO, free_port, wait_until, worker_env
+
+ALPHABET = os.path.join(EXAMPLES, "alphabet", "alphabet.py")
+
+# --type -> (request id, response id or None)
+TYPES = {
+    "clean-shutdown": (3, None),
+    "rotate-log": (2, None),
+    "partition-query": (7, 8),
+    "partition-count-query": (12, 13),
+    "cluster-status-query": (9, 10),
+    "source-ids-query": (14, 15),
+    "boundary-count-status": (16, None),
+    "state-entity-query": (17, 18),
+    "state-entity-count-query": (21, 22),
+    "cluster-state-entity-count-query": (25, 26),
+    "stateless-partition-query": (19, 20),
+    "stateless-partition-count-query": (23, 24),
+    "print": (1, None),
+}
+RESPONSE_NAMES = {
+    8: "PartitionQueryResponse",
+    10: "ClusterStatusQueryResponse",
+    13: "PartitionCountQueryResponse",
+    15: "SourceIdsQueryResponse",
+    18: "StateEntityQueryResponse",
+    20: "StatelessPartitionQueryResponse",
+    22: "StateEntityCountQueryResponse",
+    24: "StatelessPartitionCountQueryResponse",
+    26: "ClusterStateEntityCountQueryResponse",
+}
+VALID_TYPES = ("clean-shutdown, rotate-log, partition-query, partition-count-query, cluster-status-query, "
+               "source-ids-query, boundary-count-status, state-entity-query, state-entity-count-query, "
+               "cluster-state-entity-count-query, stateless-partition-query, stateless-partition-count-query, print")
+
+
+def ext_frame(msg_id, payload=b""):
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    return struct.pack(">IH", 2 + len(payload), msg_id) + payload
+
+
+def parse_ext_frames(data):
+    """[(msg_id, payload)] of complete frames; asserts nothing is left over."""
+    out, at = [], 0
+    while at < len(data):
+        assert at + 4 <= len(data), "truncated header at byte %d of %r" % (at, data)
+        (length,) = struct.unpack_from(">I", data, at)
+        assert length >= 2 and at + 4 + length <= len(data), "truncated frame at byte %d of %r" % (at, data)
+        (msg_id,) = struct.unpack_from(">H", data, at + 4)
+        out.append((msg_id, data[at + 6:at + 4 + length]))
+        at += 4 + length
+    return out
+
+
+class FakeExternalWorker(object):
+    """Stands in for a worker's external channel: records every connection's bytes and answers each request
+    with `answer(msg_id, payload)` -> bytes to write back (b"" for nothing), or the string "close" to close
+    the connection, or "silent" to keep it open and say nothing."""
+
+    def __init__(self, answer=None):
+        self.answer = answer or (lambda msg_id, payload: b"")
+        self._lock = threading.Lock()
+        self._connections = []  # bytes received per connection
+        self._stop = False
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self.address = "127.0.0.1:%d" % self.port
+        self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
+        self._threads[0].start()
+
+    def _accept_loop(self):
+        while not self._stop:
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                index = len(self._connections)
+                self._connections.append(bytearray())
+            t = threading.Thread(target=self._serve, args=(conn, index), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn, index):
+        conn.settimeout(0.05)
+        pending = bytearray()
+        with conn:
+            while not self._stop:
+                try:
+                    chunk = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                with self._lock:
+                    self._connections[index].extend(chunk)
+                pending.extend(chunk)
+                while len(pending) >= 4:
+                    (length,) = struct.unpack_from(">I", pending, 0)
+                    if len(pending) < 4 + length:
+                        break
+                    (msg_id,) = struct.unpack_from(">H", pending, 4)
+                    payload = bytes(pending[6:4 + length])
+                    del pending[:4 + length]
+                    reply = self.answer(msg_id, payload)
+                    if reply == "close":
+                        return
+                    if reply == "silent":
+                        continue
+                    for piece in reply if isinstance(reply, list) else [reply]:
+                        if isinstance(piece, float):
+                            time.sleep(piece)  # the test asked for a gap between two writes
+                        else:
+                            conn.sendall(piece)
+
+    def connections(self):
+        with self._lock:
+            return [bytes(c) for c in self._connections]
+
+    def wait_for_bytes(self, count, timeout=5.0):
+        wait_until(lambda: sum(len(c) for c in self.connections()) >= count, timeout)
+        return self.connections()
+
+    def close(self):
+        self._stop = True
+        self._listener.close()
+        for t in self._threads:
+            t.join(timeout=2)
+
+
+@pytest.fixture
+def fake_worker():
+    made = []
+
+    def make(answer=None):
+        worker = FakeExternalWorker(answer)
+        made.append(worker)
+        return worker
+    yield make
+    for worker in made:
+        worker.close()
+
+
+def run_roo(roo_bin, *args, timeout=10, program=None):
+    argv = [program or roo_bin] + list(args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def cluster_shutdown_bin(roo_bin):
+    path = os.path.join(os.path.dirname(roo_bin), "cluster_shutdown")
+    if not os.path.exists(path):
+        pytest.fail("cluster_shutdown not found next to %s (the roo build makes it a symlink)" % roo_bin)
+    return path
+
+
+def answers_with(payloads):
+    """An answer function replying to query `id` with frame (id + 1, payloads[id + 1])."""
+    return lambda msg_id, payload: ext_frame(msg_id + 1, payloads[msg_id + 1]) if msg_id + 1 in payloads else b""
+
+
+JSON_ANSWERS = {
+    8: '{"state_partitions":{"add votes":{"initializer":["1","2"]}},"stateless_partitions":{}}',
+    10: '{"worker_count":2,"worker_names":["initializer","worker1"],"processing_messages":true}',
+    13: '{"state_partitions":{"add votes":{"initializer":2}},"stateless_partitions":{}}',
+    15: '{"source_ids":["4242"]}',
+    18: '{"add votes":["a","b"]}',
+    20: '{"7":{"initializer":["11"]}}',
+    22: '{"add votes":2}',
+    24: '{"7":{"initializer":1}}',
+    26: '{"initializer":{"add votes":2}}',
+}
+
+
+# ------------------------------------------------------------------------------ roo ctl against a fake worker
+
+
+@pytest.mark.parametrize("type_name", sorted(t for t, (_, resp) in TYPES.items() if resp))
+def test_query_sends_exact_bytes_and_prints_only_the_json(roo_bin, fake_worker, type_name):
+    request, response = TYPES[type_name]
+    worker = fake_worker(answers_with(JSON_ANSWERS))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", type_name, "--json")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == JSON_ANSWERS[response] + "\n"
+    assert worker.connections() == [ext_frame(request)]
+
+
+@pytest.mark.parametrize("type_name,message,payload", [
+    ("print", "hello, cluster", b"hello, cluster"),
+    ("print", None, b""),
+    ("clean-shutdown", None, b""),
+    ("clean-shutdown", "bye", b"bye"),
+    ("rotate-log", "worker1", b"worker1"),
+    ("boundary-count-status", None, b"boundary-count-status"),
+    ("boundary-count-status", "boundary-status", b"boundary-status"),
+])
+def test_request_without_response_sends_exact_bytes_prints_nothing(roo_bin, fake_worker, type_name, message,
+                                                                   payload):
+    worker = fake_worker()
+    args = ["ctl", "-e", worker.address, "-t", type_name] + (["-m", message] if message is not None else [])
+    result = run_roo(roo_bin, *args)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    expected = ext_frame(TYPES[type_name][0], payload)
+    assert worker.wait_for_bytes(len(expected)) == [expected]
+    assert parse_ext_frames(expected) == [(TYPES[type_name][0], payload)]
+
+
+def test_type_is_case_insensitive_like_external_sender(roo_bin, fake_worker):
+    worker = fake_worker(answers_with(JSON_ANSWERS))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "Cluster-Status-Query", "--json")
+    assert (result.returncode, result.stdout) == (0, JSON_ANSWERS[10] + "\n")
+
+
+def test_human_output_names_the_response_and_indents_the_json(roo_bin, fake_worker):
+    worker = fake_worker(answers_with(JSON_ANSWERS))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "cluster-status-query")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == ('ClusterStatusQueryResponse:\n'
+                             '{\n'
+                             '  "worker_count": 2,\n'
+                             '  "worker_names": [\n'
+                             '    "initializer",\n'
+                             '    "worker1"\n'
+                             '  ],\n'
+                             '  "processing_messages": true\n'
+                             '}\n')
+
+
+@pytest.mark.parametrize("type_name", sorted(t for t, (_, resp) in TYPES.items() if resp))
+def test_human_output_of_every_query_parses_back_to_the_answer(roo_bin, fake_worker, type_name):
+    response = TYPES[type_name][1]
+    worker = fake_worker(answers_with(JSON_ANSWERS))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", type_name)
+    assert result.returncode == 0, result.stderr
+    first, rest = result.stdout.split("\n", 1)
+    assert first == RESPONSE_NAMES[response] + ":"
+    assert json.loads(rest) == json.loads(JSON_ANSWERS[response])
+
+
+def test_braces_and_commas_inside_strings_are_kept(roo_bin, fake_worker):
+    answer = '{"add votes":["a,{b}", "q\\"[x]"],"e":{}, "l":[]}'
+    worker = fake_worker(answers_with({18: answer}))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "state-entity-query")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.split("\n", 1)[1]) == json.loads(answer)
+    assert '"a,{b}"' in result.stdout and '"e": {}' in result.stdout and '"l": []' in result.stdout
+
+
+def test_cluster_not_initialized_prints_what_external_sender_prints(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: ext_frame(11))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "cluster-status-query", "--json")
+    assert (result.returncode, result.stdout, result.stderr) == (0, '{"processing_messages": false}\n', "")
+    human = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "cluster-status-query")
+    assert (human.returncode, human.stdout) == (0, "ClusterStatusQueryResponseNotInitialized:\n"
+                                                   "the cluster is not initialized yet\n")
+
+
+def test_answer_in_pieces_after_an_empty_frame(roo_bin, fake_worker):
+    body = ext_frame(15, '{"source_ids":["1","2"]}')
+    worker = fake_worker(lambda msg_id, payload: [struct.pack(">I", 0), body[:3], 0.2, body[3:9], 0.2, body[9:]])
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "source-ids-query", "--json")
+    assert (result.returncode, result.stdout, result.stderr) == (0, '{"source_ids":["1","2"]}\n', "")
+
+
+def test_answer_larger_than_one_read(roo_bin, fake_worker):
+    keys = ["key-%06d" % i for i in range(20000)]
+    answer = json.dumps({"add votes": keys})
+    worker = fake_worker(answers_with({18: answer}))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "state-entity-query", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"add votes": keys}
+
+
+def test_no_answer_within_timeout(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: "silent")
+    started = time.monotonic()
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "cluster-status-query", "--json",
+                     "--timeout", "0.5")
+    elapsed = time.monotonic() - started
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ("roo ctl: unable to get an answer to cluster-status-query from %s: none within 0.5 s "
+                             "(--timeout)\n" % worker.address)
+    assert 0.5 <= elapsed < 3
+    assert worker.connections() == [ext_frame(9)]
+
+
+def test_default_timeout_is_5_seconds(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: "silent")
+    started = time.monotonic()
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "partition-query")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stderr.endswith(": none within 5 s (--timeout)\n")
+    assert 5 <= elapsed < 8
+
+
+def test_worker_closes_the_connection(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: "close")
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "stateless-partition-query")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ("roo ctl: unable to get an answer to stateless-partition-query from %s: the worker "
+                             "closed the connection\n"
+                             "hint: a worker closes the connection on a request it does not understand\n"
+                             % worker.address)
+    assert worker.connections() == [ext_frame(19)]
+
+
+def test_answer_with_the_wrong_message_id(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: ext_frame(13, "{}"))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "partition-query", "--json")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ("roo ctl: unable to read the answer to partition-query from %s: unexpected message "
+                             "id 13 (expected 8)\n" % worker.address)
+
+
+def test_frame_too_short_for_a_message_id(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: struct.pack(">IB", 1, 8))
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "partition-query")
+    assert result.returncode == 1
+    assert result.stderr == ("roo ctl: unable to get an answer to partition-query from %s: the answer is a frame "
+                             "too short to hold a message id\n" % worker.address)
+
+
+def test_connection_refused(roo_bin):
+    port = free_port()
+    result = run_roo(roo_bin, "ctl", "--external", "127.0.0.1:%d" % port, "--type", "cluster-status-query")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "roo ctl: unable to connect to 127.0.0.1:%d: connection refused\n" % port
+
+
+def test_unknown_type_exits_2_listing_the_valid_names(roo_bin, fake_worker):
+    worker = fake_worker()
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "shrink")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "roo ctl: unable to send --type 'shrink': not a request type; valid types: %s\n" % (
+        VALID_TYPES)
+    time.sleep(0.1)  # nothing may connect; give a stray connection the time to show
+    assert worker.connections() == []
+
+
+@pytest.mark.parametrize("args", [["--type", "print"], ["--external", "127.0.0.1:1"],
+                                  ["--external", "nowhere", "--type", "print"],
+                                  ["--external", "127.0.0.1:1", "--type", "print", "--timeout", "0"]])
+def test_usage_errors_exit_2(roo_bin, args):
+    result = run_roo(roo_bin, "ctl", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("roo ctl: ")
+
+
+# ------------------------------------------------------------------------ roo shutdown and cluster_shutdown
+
+
+def test_roo_shutdown_sends_clean_shutdown(roo_bin, fake_worker):
+    worker = fake_worker()
+    result = run_roo(roo_bin, "shutdown", "--external", worker.address)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert worker.wait_for_bytes(6) == [b"\x00\x00\x00\x02\x00\x03"]
+
+
+def test_cluster_shutdown_positional_address(roo_bin, fake_worker):
+    worker = fake_worker()
+    result = run_roo(roo_bin, worker.address, program=cluster_shutdown_bin(roo_bin))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert worker.wait_for_bytes(6) == [b"\x00\x00\x00\x02\x00\x03"]
+
+
+def test_shutdown_cannot_connect(roo_bin):
+    port = free_port()
+    result = run_roo(roo_bin, "shutdown", "--external", "127.0.0.1:%d" % port)
+    assert (result.returncode, result.stderr) == (
+        1, "roo shutdown: unable to connect to 127.0.0.1:%d: connection refused\n" % port)
+    result = run_roo(roo_bin, "127.0.0.1:%d" % port, program=cluster_shutdown_bin(roo_bin))
+    assert (result.returncode, result.stderr) == (
+        1, "cluster_shutdown: unable to connect to 127.0.0.1:%d: connection refused\n" % port)
+
+
+def test_cluster_shutdown_usage(roo_bin):
+    program = cluster_shutdown_bin(roo_bin)
+    result = run_roo(roo_bin, program=program)
+    assert result.returncode == 2
+    assert result.stderr.startswith("cluster_shutdown: unable to start: expected one argument, the worker's "
+                                    "external address HOST:PORT\nusage: cluster_shutdown HOST:PORT\n")
+    result = run_roo(roo_bin, "--help", program=program)
+    assert result.returncode == 0 and result.stdout.startswith("usage: cluster_shutdown HOST:PORT\n")
+    result = run_roo(roo_bin, "no-port", program=program)
+    assert result.returncode == 2 and result.stderr.startswith("cluster_shutdown: unable to ")
