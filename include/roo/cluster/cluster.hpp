@@ -1,0 +1,118 @@
+#pragma once
+
+#include "roo/core/bounded_mailbox.hpp"
+#include "roo/core/byte_budget.hpp"
+#include "roo/core/endpoint.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace roo::cluster {
+
+/// One worker as every member of the cluster knows it.
+struct WorkerInfo {
+  std::string name;
+  core::Endpoint control;                  ///< where its control server listens
+  core::Endpoint data;                     ///< where it accepts data channels
+  std::optional<core::Endpoint> external;  ///< its external channel, if any
+};
+
+/// Decided by the initializer and identical on every worker: who is in, in which order (index 0 is the
+/// initializer, the others sorted by name), and how many key groups the key space is cut into.
+struct Membership {
+  std::vector<WorkerInfo> workers;
+  std::size_t self = 0;
+  std::uint32_t key_groups = 0;
+
+  /// The worker owning key group `key_group`: groups are dealt round-robin over the workers.
+  [[nodiscard]] std::size_t owner(std::uint32_t key_group) const { return key_group % workers.size(); }
+};
+
+struct ClusterConfig {
+  std::string worker_name;  ///< "initializer" for the initializer
+  bool initializer = false;
+  std::size_t worker_count = 1;            ///< initializer: how many workers (itself included) to wait for
+  core::Endpoint control;                  ///< initializer: listen here; others: the initializer's address
+  core::Endpoint my_control;               ///< others: their own control listen address
+  core::Endpoint data;                     ///< where this worker listens for data channels (--data / --my-data)
+  std::optional<core::Endpoint> external;  ///< serve the external channel here (§2.5 of the Wallaroo spec)
+  std::string app_fingerprint;             ///< every worker must run the same application (compared at join)
+  std::uint32_t key_groups = 256;
+  std::chrono::milliseconds join_timeout{30000};  ///< how long a worker keeps retrying the initializer
+  /// budget(to)'s limit: bytes sent to one worker and not yet acknowledged before the executor should wait.
+  std::size_t max_unacknowledged_bytes = 16 * 1024 * 1024;
+};
+
+/// An inbound data-channel batch: the bytes one peer sent in one Cluster::send call.
+struct RemoteBatch {
+  std::size_t from = 0;
+  std::vector<char> bytes;
+};
+
+/// What the runtime tells the cluster, asked from the io thread (must be thread-safe and cheap).
+struct ClusterHooks {
+  /// True when this worker has stopped its sources and has nothing queued or in progress.
+  std::function<bool()> is_drained;
+  /// The cluster decided to stop (a signal on any worker, or an external CleanShutdown): stop the sources.
+  std::function<void()> on_stop;
+  /// Every worker is drained and nothing is in flight anywhere: finish (flush sinks) and exit.
+  std::function<void()> on_exit;
+  /// A peer's connection broke; its key groups are unreachable until the cluster is restarted.
+  std::function<void(std::size_t worker)> on_peer_lost;
+  /// This worker's answer to an external query (`type` = the spec §2.5 request id) as the JSON the spec shows
+  /// for a single worker, e.g. type 17 (StateEntityQuery) -> {"<state>": ["k1", ...]}, 21 -> {"<state>": 3}.
+  std::function<std::string(std::uint16_t type)> local_answer;
+};
+
+/// The control plane (membership, readiness, stop/drain/exit), the data channels (one outbound TCP connection
+/// to each peer, credit-controlled), and the external channel of one worker. Lives on the io_context; every
+/// public function is thread-safe. Lifecycle: construct → form() → ... → stop().
+class Cluster {
+ public:
+  virtual ~Cluster() = default;
+
+  /// Blocks the calling thread (not the io thread) until the cluster has formed: every worker has joined, every
+  /// data channel is connected, and the initializer has said go. Throws core::Error with one clear sentence on a
+  /// duplicate name, a worker count or application mismatch, or when the initializer cannot be reached within
+  /// join_timeout (retrying with backoff meanwhile, and saying so in the log).
+  [[nodiscard]] virtual Membership form() = 0;
+
+  /// Sends `bytes` to worker `to` over its data channel. The bytes are charged to budget(to) until the peer
+  /// acknowledges having processed them. To a lost peer: the bytes are dropped and counted (and budget released).
+  virtual void send(std::size_t to, std::vector<char>&& bytes) = 0;
+
+  /// Bytes sent to `to` and not yet acknowledged; the executor waits on it before taking new source input.
+  [[nodiscard]] virtual core::ByteBudget& budget(std::size_t to) = 0;
+
+  /// The executor finished processing `bytes` bytes of a RemoteBatch from `from`: credit goes back to the sender.
+  virtual void acknowledge(std::size_t from, std::size_t bytes) = 0;
+
+  /// Asks the whole cluster to stop (a signal here, or `roo shutdown`): the initializer broadcasts stop, then
+  /// polls every worker until all are drained with nothing in flight (sent == processed, twice in a row), then
+  /// broadcasts exit.
+  virtual void request_stop() = 0;
+
+  /// Which workers are still connected (index -> up), for status answers.
+  [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;
+
+  /// Closes every connection; idempotent.
+  virtual void stop() = 0;
+};
+
+/// Inbound batches go into `inbound` (bounded: when full, the channel stops reading and the sender's budget
+/// fills up). Hooks are called on the io thread.
+[[nodiscard]] std::unique_ptr<Cluster> make_cluster(boost::asio::io_context& io, ClusterConfig config,
+                                                    core::BoundedMailbox<RemoteBatch>& inbound, ClusterHooks hooks);
+
+}  // namespace roo::cluster

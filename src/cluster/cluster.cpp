@@ -1,0 +1,34 @@
+#include "cluster_core.hpp"
+
+namespace roo::cluster {
+namespace {
+
+/// The handle the runtime owns. Dropping it closes every connection.
+class ClusterHandle final : public Cluster {
+ public:
+  explicit ClusterHandle(std::shared_ptr<ClusterCore> core) : core_(std::move(core)) {}
+  ~ClusterHandle() override { core_->stop(); }
+  ClusterHandle(const ClusterHandle&) = delete;
+  ClusterHandle& operator=(const ClusterHandle&) = delete;
+
+  [[nodiscard]] Membership form() override { return core_->form(); }
+  void send(std::size_t to, std::vector<char>&& bytes) override { core_->send(to, std::move(bytes)); }
+  [[nodiscard]] core::ByteBudget& budget(std::size_t to) override { return core_->budget(to); }
+  void acknowledge(std::size_t from, std::size_t bytes) override { core_->acknowledge(from, bytes); }
+  void request_stop() override { core_->request_stop(); }
+  [[nodiscard]] std::vector<bool> workers_up() const override { return core_->workers_up(); }
+  void stop() override { core_->stop(); }
+
+ private:
+  std::shared_ptr<ClusterCore> core_;
+};
+
+}  // namespace
+
+std::unique_ptr<Cluster> make_cluster(boost::asio::io_context& io, ClusterConfig config,
+                                      core::BoundedMailbox<RemoteBatch>& inbound, ClusterHooks hooks) {
+  return std::make_unique<ClusterHandle>(
+      std::make_shared<ClusterCore>(io, std::move(config), inbound, std::move(hooks)));
+}
+
+}  // namespace roo::cluster

@@ -1,0 +1,273 @@
+#include "cluster_core.hpp"
+
+#include "cluster_log.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace roo::cluster {
+
+ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<RemoteBatch>& inbound,
+                         ClusterHooks hooks)
+    : io_(io),
+      config_(std::move(config)),
+      inbound_(inbound),
+      hooks_(std::move(hooks)),
+      strand_(asio::make_strand(io)),
+      initializer_address_(config_.control.to_string()),
+      control_acceptor_(strand_),
+      data_acceptor_(strand_),
+      external_acceptor_(strand_),
+      join_timer_(strand_),
+      retry_timer_(strand_),
+      poll_timer_(strand_) {
+  if (config_.initializer) {
+    config_.worker_name = config_.worker_name.empty() ? "initializer" : config_.worker_name;
+  }
+}
+
+// ---- entry points (any thread) ----
+
+Membership ClusterCore::form() {
+  if (form_called_) {
+    throw core::Error("form the cluster: form() was already called");
+  }
+  form_called_ = true;
+  if (config_.initializer) {
+    listen(control_acceptor_, config_.control, "the control channel", bound_control_);
+  } else {
+    bound_control_ = config_.my_control;
+  }
+  listen(data_acceptor_, config_.data, "the data channel", bound_data_);
+  if (config_.external) {
+    bound_external_.emplace();
+    listen(external_acceptor_, *config_.external, "the external channel", *bound_external_);
+  }
+  auto formed = formed_promise_.get_future();
+  asio::post(strand_, [self = shared_from_this()] { self->start_formation(); });
+  return formed.get();
+}
+
+core::ByteBudget& ClusterCore::budget(std::size_t to) {
+  if (!membership_ready_ || to >= budgets_.size()) {
+    throw core::Error("use the data channel to worker " + std::to_string(to) + ": no such worker");
+  }
+  return *budgets_[to];
+}
+
+void ClusterCore::send(std::size_t to, std::vector<char>&& bytes) {
+  if (!membership_ready_ || to >= budgets_.size() || to == membership_.self) {
+    throw core::Error("send to worker " + std::to_string(to) + ": no data channel leads there");
+  }
+  if (lost_[to]) {
+    asio::post(strand_, [self = shared_from_this(), to] { self->count_drop(to); });
+    return;
+  }
+  budgets_[to]->add(bytes.size());
+  sent_bytes_[to] += bytes.size();
+  asio::post(strand_, [self = shared_from_this(), to, bytes = std::move(bytes)]() mutable {
+    self->enqueue_data(to, std::move(bytes));
+  });
+}
+
+void ClusterCore::acknowledge(std::size_t from, std::size_t bytes) {
+  if (!membership_ready_ || from >= budgets_.size()) {
+    return;
+  }
+  processed_bytes_[from] += bytes;
+  asio::post(strand_, [self = shared_from_this(), from, bytes] {
+    auto& inbound = self->peers_[from].inbound;
+    if (self->is_live(from) && inbound) {
+      inbound->write(WireWriter(MessageType::ack).u64(bytes).take());
+    }
+  });
+}
+
+void ClusterCore::request_stop() {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->phase_ == Phase::exited || self->phase_ == Phase::closed || self->stop_requested_) {
+      return;
+    }
+    self->stop_requested_ = true;
+    if (!self->formed_) {
+      return;  // go() carries it on
+    }
+    if (self->config_.initializer) {
+      self->begin_stop();
+    } else if (self->is_live(0) && self->peers_[0].control) {
+      self->peers_[0].control->write(WireWriter(MessageType::stop_request).take());
+    }
+  });
+}
+
+std::vector<bool> ClusterCore::workers_up() const {
+  std::vector<bool> up;
+  if (!membership_ready_) {
+    return up;
+  }
+  for (std::size_t i = 0; i < budgets_.size(); ++i) {
+    up.push_back(!lost_[i]);
+  }
+  return up;
+}
+
+void ClusterCore::stop() {
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  asio::post(strand_, [self = shared_from_this(), done] {
+    if (self->phase_ != Phase::closed) {
+      self->close_all();
+      self->fail_formation("form the cluster: the worker stopped before the cluster formed");
+      self->phase_ = Phase::closed;
+    }
+    done->set_value();
+  });
+  if (!strand_.running_in_this_thread() && !io_.stopped()) {
+    (void)finished.wait_for(std::chrono::seconds(2));
+  }
+}
+
+// ---- listeners, loss ----
+
+void ClusterCore::listen(Acceptor& acceptor, const core::Endpoint& where, const std::string& what,
+                         core::Endpoint& bound) {
+  auto fail = [&](const boost::system::error_code& error) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    close_all();
+    return core::Error("listen on " + where.to_string() + " for " + what + ": " + describe_error(error));
+  };
+  boost::system::error_code error;
+  asio::ip::tcp::resolver resolver(io_);
+  auto results = resolver.resolve(where.host, std::to_string(where.port),
+                                  asio::ip::tcp::resolver::passive | asio::ip::tcp::resolver::numeric_service, error);
+  if (error) {
+    throw fail(error);
+  }
+  asio::ip::tcp::endpoint endpoint = results.begin()->endpoint();
+  for (const auto& entry : results) {
+    if (entry.endpoint().address().is_v4()) {
+      endpoint = entry.endpoint();
+      break;
+    }
+  }
+  if (acceptor.open(endpoint.protocol(), error) || acceptor.set_option(asio::socket_base::reuse_address(true), error) ||
+      acceptor.bind(endpoint, error) || acceptor.listen(asio::socket_base::max_listen_connections, error)) {
+    throw fail(error);
+  }
+  bound = core::Endpoint{where.host, acceptor.local_endpoint().port()};
+}
+
+void ClusterCore::accept(Acceptor& acceptor, std::function<void(Socket)> on_socket) {
+  acceptor.async_accept(strand_, [self = shared_from_this(), &acceptor, on_socket = std::move(on_socket)](
+                                     const boost::system::error_code& error, Socket socket) mutable {
+    if (self->phase_ == Phase::closed || !acceptor.is_open()) {
+      return;
+    }
+    if (!error) {
+      on_socket(std::move(socket));
+    }
+    self->accept(acceptor, std::move(on_socket));
+  });
+}
+
+void ClusterCore::fail_formation(const std::string& message) {
+  if (!form_called_ || formed_) {
+    return;
+  }
+  formed_ = true;  // the promise is settled either way
+  close_all();
+  phase_ = Phase::closed;
+  formed_promise_.set_exception(std::make_exception_ptr(core::Error(message)));
+}
+
+void ClusterCore::close_all() {
+  boost::system::error_code ignored;
+  control_acceptor_.close(ignored);
+  data_acceptor_.close(ignored);
+  external_acceptor_.close(ignored);
+  join_timer_.cancel();
+  retry_timer_.cancel();
+  poll_timer_.cancel();
+  if (initializer_socket_) {
+    initializer_socket_->close(ignored);
+  }
+  auto unidentified = std::move(unidentified_);
+  unidentified_.clear();
+  for (const auto& connection : unidentified) {
+    connection->close();
+  }
+  for (auto& joiner : joiners_) {
+    joiner.connection->close();
+  }
+  if (initializer_connection_) {
+    initializer_connection_->close();
+  }
+  for (auto& peer : peers_) {
+    for (auto* connection : {&peer.control, &peer.outbound, &peer.inbound}) {
+      if (*connection) {
+        (*connection)->close();
+      }
+    }
+    if (peer.connecting) {
+      peer.connecting->close(ignored);
+    }
+    peer.connect_timer->cancel();
+    peer.drop_timer->cancel();
+  }
+}
+
+bool ClusterCore::is_live(std::size_t index) const {
+  return membership_ready_ && index < peers_.size() && !lost_[index];
+}
+
+void ClusterCore::on_peer_closed(std::size_t index, const std::string& cause) {
+  if (phase_ == Phase::closed || phase_ == Phase::exited) {
+    return;
+  }
+  if (!formed_) {
+    std::string message = "worker '" + name_of(index) + "' left while the cluster was forming (" + cause + ")";
+    fail_formation(config_.initializer ? "form the cluster: " + message : join_error(message));
+    return;
+  }
+  mark_lost(index, cause);
+}
+
+void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
+  if (!is_live(index) || index == membership_.self || phase_ == Phase::closed || phase_ == Phase::exited) {
+    return;
+  }
+  lost_[index] = true;
+  cluster_logger()->warn(
+      "cluster: lost worker '{}' ({}); its key groups are unreachable until the cluster is restarted", name_of(index),
+      cause);
+  Peer& peer = peers_[index];
+  for (auto* connection : {&peer.control, &peer.outbound, &peer.inbound}) {
+    if (*connection) {
+      (*connection)->close();
+    }
+  }
+  peer.waiting_batch.reset();
+  budgets_[index]->release(peer.outstanding);
+  peer.outstanding = 0;
+  if (hooks_.on_peer_lost) {
+    hooks_.on_peer_lost(index);
+  }
+  if (config_.initializer) {
+    for (std::size_t i = 1; i < peers_.size(); ++i) {
+      if (is_live(i) && peers_[i].control) {
+        peers_[i].control->write(WireWriter(MessageType::worker_lost).u32(static_cast<std::uint32_t>(index)).take());
+      }
+    }
+    settle_gathers(index);
+    if (poll_awaiting_.erase(index) > 0 && poll_awaiting_.empty()) {
+      finish_round();
+    }
+  } else if (index == 0) {
+    settle_gathers(index);
+    drain_alone();
+  }
+}
+
+}  // namespace roo::cluster

@@ -1,0 +1,210 @@
+#pragma once
+
+#include "connection.hpp"
+#include "wire.hpp"
+
+#include "roo/cluster/cluster.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace roo::cluster {
+
+using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, Strand>;
+using Timer =
+    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Strand>;
+
+/// Every worker's local answer to one external query type, by worker index.
+using GatheredAnswers = std::map<std::size_t, std::string>;
+
+/// The state behind a Cluster handle. Everything below runs on one strand of the worker's io_context (the only
+/// exceptions are the thread-safe entry points send(), acknowledge(), budget() and workers_up(), which touch only
+/// atomics and ByteBudgets fixed at formation, and post the rest). shared_ptr because Asio handlers and posted
+/// work may outlive the handle.
+///
+/// The implementation is split by concern: cluster_core.cpp (entry points, listeners, peer loss),
+/// cluster_formation.cpp (hello, membership, data channels, go), cluster_data.cpp (data frames, credit,
+/// backpressure), cluster_drain.cpp (stop, polls, exit), cluster_external.cpp (the external channel and queries
+/// gathered over the control plane).
+class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
+ public:
+  ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<RemoteBatch>& inbound,
+              ClusterHooks hooks);
+
+  Membership form();
+  void send(std::size_t to, std::vector<char>&& bytes);
+  core::ByteBudget& budget(std::size_t to);
+  void acknowledge(std::size_t from, std::size_t bytes);
+  void request_stop();
+  [[nodiscard]] std::vector<bool> workers_up() const;
+  void stop();
+
+ private:
+  enum class Phase { idle, joining, forming, running, stopping, exited, closed };
+
+  /// What this worker knows about one other worker once the membership is known.
+  struct Peer {
+    std::shared_ptr<Connection> control;   // initializer: the worker's connection; worker: only [0] is set
+    std::shared_ptr<Connection> outbound;  // our data channel to it (we send data, it acks)
+    std::shared_ptr<Connection> inbound;   // its data channel to us (it sends data, we ack)
+    std::unique_ptr<Timer> connect_timer;
+    std::unique_ptr<Socket> connecting;
+    std::size_t connect_attempts = 0;
+    std::uint64_t outstanding = 0;  // bytes sent and not acknowledged (released at loss)
+    std::uint64_t dropped_unlogged = 0;
+    bool drop_timer_armed = false;
+    std::unique_ptr<Timer> drop_timer;
+    std::optional<RemoteBatch> waiting_batch;  // refused by the full inbound mailbox; its channel is paused
+    std::shared_ptr<char> room_token;          // see push_inbound()
+  };
+
+  /// A worker that said hello to the initializer before the cluster formed.
+  struct Joiner {
+    WorkerInfo info;
+    std::shared_ptr<Connection> connection;
+  };
+
+  /// Local answers being collected for one external query (on the initializer, or locally before formation).
+  struct Gather {
+    std::uint16_t type = 0;
+    std::set<std::size_t> awaiting;
+    GatheredAnswers answers;
+    std::function<void(GatheredAnswers)> done;
+  };
+
+  // cluster_core.cpp
+  void listen(Acceptor& acceptor, const core::Endpoint& where, const std::string& what, core::Endpoint& bound);
+  void accept(Acceptor& acceptor, std::function<void(Socket)> on_socket);
+  void fail_formation(const std::string& message);
+  void close_all();
+  void on_peer_closed(std::size_t index, const std::string& cause);
+  void mark_lost(std::size_t index, const std::string& cause);
+  [[nodiscard]] bool is_live(std::size_t index) const;
+  [[nodiscard]] const std::string& name_of(std::size_t index) const { return membership_.workers[index].name; }
+
+  // cluster_formation.cpp
+  void start_formation();
+  void on_control_socket(Socket socket);
+  FrameAction on_unidentified_control(Connection& connection, const char* body, std::size_t size);
+  void on_hello(Connection& connection, const HelloMessage& hello);
+  void complete_membership();
+  void start_join();
+  void connect_initializer();
+  void on_initializer_connect_failed(const boost::system::error_code& error);
+  FrameAction on_initializer_frame(Connection& connection, const char* body, std::size_t size);
+  void apply_membership(Membership membership);
+  void connect_data(std::size_t index);
+  void on_data_connected(std::size_t index);
+  void on_channels_up(std::size_t index);
+  void go();
+  FrameAction on_worker_control_frame(std::size_t index, Connection& connection, const char* body, std::size_t size);
+  [[nodiscard]] std::string join_error(const std::string& reason) const;
+
+  // cluster_data.cpp
+  void on_data_socket(Socket socket);
+  FrameAction on_inbound_frame(const std::shared_ptr<std::size_t>& from, Connection& connection, const char* body,
+                               std::size_t size);
+  FrameAction on_outbound_frame(std::size_t to, Connection& connection, const char* body, std::size_t size);
+  void enqueue_data(std::size_t to, std::vector<char> bytes);
+  bool push_inbound(std::size_t from, Connection& connection);
+  void count_drop(std::size_t to);
+  void log_drops(std::size_t to);
+
+  // cluster_drain.cpp
+  void begin_stop();
+  void run_on_stop();
+  void poll_round();
+  void on_poll_reply(std::size_t index, const PollReply& reply);
+  void finish_round();
+  [[nodiscard]] PollReply local_poll_reply(std::uint64_t round) const;
+  void broadcast_exit();
+  void run_on_exit();
+  void drain_alone();
+
+  // cluster_external.cpp
+  void on_external_socket(Socket socket);
+  FrameAction on_external_frame(Connection& connection, const char* body, std::size_t size);
+  void gather(std::uint16_t type, std::function<void(GatheredAnswers)> done);
+  void on_gather_request(std::size_t index, std::uint64_t id, std::uint16_t type);
+  void on_local_answer(std::size_t index, std::uint64_t id, std::string json);
+  void settle_gathers(std::size_t lost_index);
+  [[nodiscard]] std::string local_answer(std::uint16_t type) const;
+  [[nodiscard]] std::string status_json() const;
+  [[nodiscard]] std::string worker_name(std::size_t index) const;
+
+  asio::io_context& io_;
+  ClusterConfig config_;
+  core::BoundedMailbox<RemoteBatch>& inbound_;
+  ClusterHooks hooks_;
+  Strand strand_;
+  std::string initializer_address_;
+
+  Acceptor control_acceptor_;
+  Acceptor data_acceptor_;
+  Acceptor external_acceptor_;
+  core::Endpoint bound_data_;
+  core::Endpoint bound_control_;
+  std::optional<core::Endpoint> bound_external_;
+  std::set<std::shared_ptr<Connection>> unidentified_;  // accepted, not yet known: control, data and external
+
+  std::promise<Membership> formed_promise_;
+  bool form_called_ = false;
+  bool formed_ = false;
+  Phase phase_ = Phase::idle;
+  Membership membership_;
+  std::vector<Peer> peers_;
+  std::unique_ptr<std::atomic<bool>[]> lost_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> sent_bytes_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> processed_bytes_;
+  std::vector<std::unique_ptr<core::ByteBudget>> budgets_;
+  std::atomic<bool> membership_ready_{false};
+
+  // initializer, while forming
+  std::vector<Joiner> joiners_;
+  std::set<std::size_t> channels_up_;
+  // worker, while joining
+  std::shared_ptr<Connection> initializer_connection_;
+  std::vector<std::pair<std::size_t, std::shared_ptr<Connection>>>
+      early_inbound_;  // data channels that said hello before our membership
+  Timer join_timer_;
+  Timer retry_timer_;
+  std::unique_ptr<Socket> initializer_socket_;
+  std::chrono::steady_clock::time_point join_deadline_;
+  std::chrono::steady_clock::time_point data_deadline_;  // opening data channels gives up after join_timeout
+  std::chrono::milliseconds retry_delay_{100};
+  std::chrono::steady_clock::time_point last_reach_warning_{};
+  bool warned_unreachable_ = false;
+
+  // stop, drain, exit
+  bool stop_requested_ = false;
+  bool on_stop_called_ = false;
+  bool on_exit_called_ = false;
+  Timer poll_timer_;
+  std::uint64_t poll_round_ = 0;
+  std::set<std::size_t> poll_awaiting_;
+  std::map<std::size_t, PollReply> poll_replies_;
+  std::optional<std::vector<std::uint64_t>> last_quiet_signature_;
+  std::size_t drained_alone_rounds_ = 0;
+  bool alone_ = false;  // the initializer is lost: this worker drains and exits by itself
+
+  // gathered queries
+  std::uint64_t next_gather_id_ = 1;
+  std::map<std::uint64_t, Gather> gathers_;  // being collected here
+  struct Asked {
+    std::uint16_t type = 0;
+    std::function<void(GatheredAnswers)> done;
+  };
+  std::map<std::uint64_t, Asked> asked_;  // worker: asked the initializer to gather
+};
+
+}  // namespace roo::cluster
