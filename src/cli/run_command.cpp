@@ -43,9 +43,10 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
   locate_application(rest.front(), request);
   std::vector<std::string> flags(rest.begin() + 1, rest.end());
   if (int workers = take_workers_flag(flags).value_or(options.workers); workers > 1) {
-    throw ExitRequest{launch_cluster({.workers = workers, .app = rest.front(), .flags = flags,
-                                      .log_level = options.log_level,
-                                      .drain_timeout_seconds = options.drain_timeout})};
+    ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
+    cluster.log_level = options.log_level;
+    cluster.drain_timeout_seconds = options.drain_timeout;
+    throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back(program);
   request.flags = take_wallaroo_flags(flags, request.app_args);

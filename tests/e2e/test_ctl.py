@@ -411,3 +411,184 @@ def test_cluster_shutdown_usage(roo_bin):
     assert result.returncode == 0 and result.stdout.startswith("usage: cluster_shutdown HOST:PORT\n")
     result = run_roo(roo_bin, "no-port", program=program)
     assert result.returncode == 2 and result.stderr.startswith("cluster_shutdown: unable to ")
+
+
+# ------------------------------------------------------------------------------ roo run --workers N
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+class Supervisor(object):
+    """`roo run --workers N ...` with stderr and stdout collected in files."""
+
+    def __init__(self, roo_bin, tmp_path, args):
+        self.stderr_path = str(tmp_path / "supervisor.stderr")
+        self.stdout_path = str(tmp_path / "supervisor.stdout")
+        with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen([roo_bin, "run"] + list(args), stdout=out, stderr=err,
+                                         stdin=subprocess.DEVNULL, env=worker_env(), cwd=REPO)
+
+    def stderr(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for(self, text, timeout=15.0):
+        if not wait_until(lambda: text in self.stderr() or self.proc.poll() is not None, timeout) or \
+                text not in self.stderr():
+            pytest.fail("no %r from roo run --workers (exit %s); stderr:\n%s" % (text, self.proc.poll(),
+                                                                                 self.stderr()), pytrace=False)
+
+    def wait(self, timeout=15.0):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail("roo run --workers did not exit; stderr:\n%s" % self.stderr(), pytrace=False)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                for pid in children_of(self.proc.pid):
+                    os.kill(pid, signal.SIGKILL)
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def supervisor(roo_bin, tmp_path):
+    made = []
+
+    def start(*args):
+        s = Supervisor(roo_bin, tmp_path, args)
+        made.append(s)
+        return s
+    yield start
+    for s in made:
+        s.close()
+
+
+def ready_lines(supervisor, names):
+    for name in names:
+        supervisor.wait_for("[%s] " % name)
+        supervisor.wait_for("%s: |~~ INIT PHASE III: Application is ready to work! ~~|" % name)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_workers_prefix_their_logs_and_stop_together_on_a_signal(supervisor, receiver, signum):
+    out = receiver()
+    port, external = free_port(), free_port()
+    s = supervisor("--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address,
+                   "--external", "127.0.0.1:%d" % external)
+    ready_lines(s, ["initializer", "worker1"])
+    children = children_of(s.proc.pid)
+    assert len(children) == 2
+    err = s.stderr()
+    assert err.startswith(
+        "roo run: starting a cluster of 2 workers; talk to it with roo ctl --external 127.0.0.1:%d / roo shutdown "
+        "--external 127.0.0.1:%d\n"
+        "roo run: initializer listens for 'Alphabet' on 127.0.0.1:%d\n"
+        "roo run: worker1 listens for 'Alphabet' on 127.0.0.1:%d\n" % (external, external, port, port + 1))
+    s.proc.send_signal(signum)
+    assert s.wait() == 0
+    err = s.stderr()
+    assert "roo run: received %s; stopping every worker (SIGTERM)\n" % signum.name in err
+    for name in ("initializer", "worker1"):
+        assert "%s: received SIGTERM" % name in err
+        assert "[%s] " % name in err
+    # every line of a worker is prefixed: nothing of theirs appears bare
+    assert all(line.startswith(("roo run: ", "[initializer] ", "[worker1] ")) for line in err.splitlines()), err
+    assert not any(alive(pid) for pid in children)
+
+
+def test_workers_flag_after_the_app_and_three_workers(supervisor, receiver):
+    out = receiver()
+    port = free_port()
+    s = supervisor(ALPHABET, "--workers", "3", "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address)
+    ready_lines(s, ["initializer", "worker1", "worker2"])
+    assert "roo run: worker2 listens for 'Alphabet' on 127.0.0.1:%d\n" % (port + 2) in s.stderr()
+    assert len(children_of(s.proc.pid)) == 3
+    s.proc.send_signal(signal.SIGINT)
+    assert s.wait() == 0
+
+
+def test_a_failing_worker_stops_the_others_and_sets_the_exit_code(supervisor, receiver):
+    out = receiver()
+    port = free_port()
+    with socket.socket() as taken:  # worker1's source port (port + 1) is in use
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen(1)
+        s = supervisor("--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address)
+        assert s.wait() == 1
+    err = s.stderr()
+    failure = ("[worker1] roo run: unable to listen on 127.0.0.1:%d for source 'Alphabet': address already in use\n"
+               % (port + 1))
+    verdict = "roo run: worker1 exited with code 1; stopping the other workers\n"
+    assert failure in err and verdict in err
+    assert err.index(failure) < err.index(verdict), "the worker's last words come before the verdict"
+    assert err.count(verdict) == 1 and "stopping every worker" not in err
+
+
+def test_workers_stop_when_the_supervisor_is_killed(supervisor, receiver):
+    out = receiver()
+    port = free_port()
+    s = supervisor("--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address)
+    ready_lines(s, ["initializer", "worker1"])
+    children = children_of(s.proc.pid)
+    assert len(children) == 2
+    s.proc.kill()
+    s.proc.wait()
+    assert wait_until(lambda: not any(alive(pid) for pid in children), 10), "workers outlived their supervisor"
+
+
+@pytest.mark.parametrize("flag", [["--control", "127.0.0.1:6000"], ["--name", "w"], ["--cluster-initializer"],
+                                  ["--worker-count", "2"], ["--my-data", "127.0.0.1:6001"], ["-d", "127.0.0.1:6"]])
+def test_workers_refuses_the_flags_it_sets(roo_bin, flag):
+    result = run_roo(roo_bin, "run", "--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:7010", *flag)
+    long_name = {"-d": "--data"}.get(flag[0], flag[0])
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("roo run: unable to run a cluster with --workers: leave out %s; roo run --workers "
+                             "chooses it for every worker\n" % long_name)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0", ALPHABET], None),
+    ([ALPHABET, "--workers", "x"], "roo run: unable to parse --workers 'x': expected a whole number of at least 1\n"),
+    (["--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:65535"],
+     "roo run: unable to give worker1 a port for --in 'Alphabet@127.0.0.1:65535': 65535 + 1 is over 65535\n"),
+])
+def test_workers_usage_errors(roo_bin, args, message):
+    result = run_roo(roo_bin, "run", *args)
+    assert result.returncode == 2, result.stderr
+    if message:
+        assert result.stderr == message
+    assert "starting a cluster" not in result.stderr
