@@ -126,23 +126,31 @@ WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args, std::vec
 }
 
 void check_supported(const WallarooFlags& flags) {
-  if (flags.worker_count > 1) {
-    throw core::UsageError("run " + std::to_string(flags.worker_count) +
-                           " workers (--worker-count): clusters of several workers are not supported yet");
-  }
   if (flags.join) {
     throw core::UsageError("join a cluster (--join): growing a running cluster is not supported yet");
-  }
-  if (flags.my_control || flags.my_data) {
-    throw core::UsageError("start a non-initializer worker (--my-control/--my-data): clusters of several workers are "
-                           "not supported yet");
   }
   if (flags.run_with_resilience) {
     throw core::UsageError("run with resilience (--run-with-resilience): checkpoints are not supported yet");
   }
+  bool joins_a_cluster = !flags.cluster_initializer && (flags.my_control || flags.my_data);
+  if (flags.worker_count > 1 && !flags.cluster_initializer) {
+    throw core::UsageError("use --worker-count " + std::to_string(flags.worker_count) +
+                           ": only the initializer (--cluster-initializer) takes --worker-count");
+  }
+  if (joins_a_cluster && flags.data) {
+    throw core::UsageError("use --data on a worker that is not the initializer: it listens on --my-data instead");
+  }
+  if (flags.cluster_initializer && flags.worker_count > 1 && (!flags.control || !flags.data)) {
+    throw core::UsageError("start a cluster of " + std::to_string(flags.worker_count) +
+                           " workers: the initializer needs --control and --data");
+  }
+  if (joins_a_cluster && (!flags.control || !flags.my_control || !flags.my_data || !flags.name)) {
+    throw core::UsageError("join the cluster: a worker that is not the initializer needs --control (the "
+                           "initializer's), --my-control, --my-data and --name");
+  }
   const std::pair<const char*, const std::optional<std::string>*> addresses[] = {
-      {"--metrics", &flags.metrics}, {"--control", &flags.control}, {"--data", &flags.data},
-      {"--external", &flags.external}};
+      {"--metrics", &flags.metrics}, {"--control", &flags.control},       {"--data", &flags.data},
+      {"--external", &flags.external}, {"--my-control", &flags.my_control}, {"--my-data", &flags.my_data}};
   for (const auto& [flag, value] : addresses) {
     if (*value) {
       (void)core::parse_endpoint(**value, flag);

@@ -1,9 +1,42 @@
 #include "worker_launch.hpp"
 
+#include "roo/core/endpoint.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/runtime/worker.hpp"
 
 namespace roo::cli {
+
+namespace {
+
+core::Endpoint address(const std::optional<std::string>& value, const char* flag) {
+  return value ? core::parse_endpoint(*value, flag) : core::Endpoint{"127.0.0.1", 0};
+}
+
+/// A cluster when the flags ask for one (several workers, or a worker joining one), or a cluster of one when the
+/// single worker should serve the external channel; nothing otherwise.
+std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flags) {
+  bool joins = !flags.cluster_initializer && (flags.my_control || flags.my_data);
+  bool leads = flags.cluster_initializer && flags.worker_count > 1;
+  if (!joins && !leads && !flags.external) {
+    return std::nullopt;
+  }
+  runtime::ClusterOptions options;
+  options.initializer = !joins;
+  options.worker_count = joins ? 1 : static_cast<std::size_t>(flags.worker_count);
+  options.control = address(flags.control, "--control");
+  if (joins) {
+    options.my_control = address(flags.my_control, "--my-control");
+    options.data = address(flags.my_data, "--my-data");
+  } else {
+    options.data = address(flags.data, "--data");
+  }
+  if (flags.external) {
+    options.external = core::parse_endpoint(*flags.external, "--external");
+  }
+  return options;
+}
+
+}  // namespace
 
 int launch_worker(const LaunchRequest& request) {
   check_supported(request.flags);
@@ -17,10 +50,7 @@ int launch_worker(const LaunchRequest& request) {
     log->info("--metrics {}: metrics reporting is not supported yet; the flag is accepted and ignored",
               *request.flags.metrics);
   }
-  if (request.flags.external) {
-    log->info("--external {}: the external channel is not served yet; the flag is accepted and ignored",
-              *request.flags.external);
-  }
+
   runtime::WorkerOptions options;
   options.module_name = request.module_name;
   options.app_folder = request.app_folder;
@@ -28,6 +58,7 @@ int launch_worker(const LaunchRequest& request) {
   options.full_argv = request.full_argv;
   options.worker_name = worker_name;
   options.drain_timeout = std::chrono::milliseconds(static_cast<long>(request.drain_timeout_seconds * 1000));
+  options.cluster = cluster_options(request.flags);
   return runtime::run_worker(options);
 }
 

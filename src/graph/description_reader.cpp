@@ -94,6 +94,20 @@ std::vector<std::size_t> indices(const py::handle& list, std::size_t limit, cons
 
 }  // namespace
 
+std::string Plan::fingerprint() const {
+  std::string text = app_name;
+  for (const auto& source : sources) {
+    text += "|source:" + source.name;
+  }
+  for (const auto& stage : stages) {
+    text += "|stage:" + stage.name;
+  }
+  for (const auto& sink : sinks) {
+    text += "|sink:" + sink.name;
+  }
+  return text;
+}
+
 Plan read_plan(PyObject* description) {
   try {
     py::dict root = py::reinterpret_borrow<py::dict>(description);
@@ -125,6 +139,11 @@ Plan read_plan(PyObject* description) {
     if (plan.flows.size() != plan.sources.size()) {
       throw core::UsageError("read the application description: " + std::to_string(plan.sources.size()) +
                              " sources but " + std::to_string(plan.flows.size()) + " flows");
+    }
+    if (root.contains("serialize") && !root["serialize"].is_none() && root.contains("deserialize") &&
+        !root["deserialize"].is_none()) {
+      plan.serialize = ref(root["serialize"]);
+      plan.deserialize = ref(root["deserialize"]);
     }
     for (std::size_t i = 0; i < plan.flows.size(); ++i) {
       if (plan.flows[i].source != i) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -11,10 +12,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "external_answers.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
+#include "roo/cluster/cluster.hpp"
 #include "roo/core/batch_pool.hpp"
 #include "roo/core/bounded_mailbox.hpp"
+#include "roo/core/doorbell.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/graph/plan.hpp"
@@ -31,6 +35,7 @@ namespace {
 constexpr std::size_t mailbox_batches = 64;
 constexpr std::size_t generator_burst = 256;
 constexpr std::chrono::milliseconds idle_wait{20};
+constexpr std::chrono::milliseconds credit_poll{1};
 
 std::string roo_python_dir() {
   if (const char* env = std::getenv("ROO_PYTHON_DIR"); env != nullptr && *env != '\0') {
@@ -39,44 +44,114 @@ std::string roo_python_dir() {
   return ROO_SOURCE_PYTHON_DIR;
 }
 
-/// One worker's moving parts, in the order they must be torn down (reverse of declaration).
+/// One worker's moving parts. Members are declared in the order they may be torn down in reverse.
 class Worker {
  public:
-  explicit Worker(const WorkerOptions& options) : options_(options), log_(core::module_logger("runtime")) {}
+  explicit Worker(const WorkerOptions& options) : options_(options), log_(core::module_logger("runtime")) {
+    mailbox_.set_doorbell(&doorbell_);
+    inbound_.set_doorbell(&doorbell_);
+  }
 
   int run();
 
  private:
   int serve();
-  void shut_down_io();
-  void release_python_objects();
+  void join_cluster();
+  [[nodiscard]] cluster::ClusterHooks hooks();
+  [[nodiscard]] ObjectCodec object_codec() const;
   void start_io();
   void start_sinks();
   void start_sources();
-  void request_stop();
+  void on_signal(int signal_number);
   void stop_sources();
   [[nodiscard]] bool wait_for_sinks();
+  [[nodiscard]] bool channels_have_room();
+  [[nodiscard]] bool take_work();
   void hand_over_outputs();
-  [[nodiscard]] bool run_generators();
   [[nodiscard]] int drain_sinks();
+  void shut_down_io();
+  void release_python_objects();
 
   const WorkerOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> io_work_;
   std::thread io_thread_;
+  core::Doorbell doorbell_;
   core::BatchPool pool_;
   core::BoundedMailbox<core::FrameBatch> mailbox_{mailbox_batches};
+  core::BoundedMailbox<cluster::RemoteBatch> inbound_{mailbox_batches};
+  std::unique_ptr<cluster::Cluster> cluster_;
   std::vector<std::unique_ptr<io::TcpSink>> sinks_;
   std::vector<std::unique_ptr<io::Source>> sources_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> exit_requested_{false};
+  std::atomic<bool> drained_{false};
   std::atomic<std::size_t> sources_running_{0};
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_{};
+  std::mutex facts_mutex_;
+  LocalFacts facts_;  ///< guarded by facts_mutex_ (read on the io thread)
   std::optional<graph::Plan> plan_;
+  std::atomic<PipelineRunner*> runner_view_{nullptr};
   std::optional<PipelineRunner> runner_;
   std::vector<GeneratorSource> generators_;
 };
+
+ObjectCodec Worker::object_codec() const {
+  if (plan_->serialize) {
+    return ObjectCodec{plan_->serialize, plan_->deserialize, true};
+  }
+  python::PyRef pickle = python::PyRef::steal(PyImport_ImportModule("pickle"));
+  return ObjectCodec{python::PyRef::steal(PyObject_GetAttrString(pickle.get(), "dumps")),
+                     python::PyRef::steal(PyObject_GetAttrString(pickle.get(), "loads")), false};
+}
+
+cluster::ClusterHooks Worker::hooks() {
+  cluster::ClusterHooks hooks;
+  hooks.is_drained = [this] { return drained_.load(); };
+  hooks.on_stop = [this] {
+    stop_requested_ = true;
+    doorbell_.ring();
+  };
+  hooks.on_exit = [this] {
+    exit_requested_ = true;
+    doorbell_.ring();
+  };
+  hooks.on_peer_lost = [this](std::size_t worker) {
+    log_->error("worker {} is gone: events for its key groups are dropped; restart the cluster to recover", worker);
+  };
+  hooks.local_answer = [this](std::uint16_t type) {
+    std::lock_guard lock(facts_mutex_);
+    if (auto* runner = runner_view_.load()) {
+      facts_.state_keys = runner->state_keys();
+    }
+    return local_answer(type, facts_);
+  };
+  return hooks;
+}
+
+void Worker::join_cluster() {
+  const auto& options = *options_.cluster;
+  cluster::ClusterConfig config;
+  config.worker_name = options_.worker_name;
+  config.initializer = options.initializer;
+  config.worker_count = options.worker_count;
+  config.control = options.control;
+  config.my_control = options.my_control;
+  config.data = options.data;
+  config.external = options.external;
+  config.app_fingerprint = plan_->fingerprint();
+  config.join_timeout = options.join_timeout;
+  cluster_ = cluster::make_cluster(io_, config, inbound_, hooks());
+  cluster::Membership membership;
+  {
+    python::GilRelease release;  // forming can take a while; nothing needs Python meanwhile
+    membership = cluster_->form();
+  }
+  std::lock_guard lock(facts_mutex_);
+  facts_.membership = membership;
+}
 
 void Worker::start_io() {
   io_work_.emplace(asio::make_work_guard(io_));
@@ -92,6 +167,7 @@ void Worker::start_sinks() {
 }
 
 void Worker::start_sources() {
+  std::vector<std::string> source_ids;
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
     const auto& source = plan_->sources[i];
     if (source.kind == graph::SourcePlan::Kind::generator) {
@@ -109,14 +185,23 @@ void Worker::start_sources() {
                                .max_connections = source.parallelism};
     sources_.push_back(io::make_tcp_source(io_, config, mailbox_, pool_));
     sources_.back()->start();
-    log_->info("source '{}' listening on {}", source.name, sources_.back()->local_endpoint().to_string());
+    for (std::size_t handler = 0; handler < source.parallelism; ++handler) {
+      source_ids.push_back(std::to_string(i * 1000 + handler));
+    }
   }
   sources_running_ = sources_.size();
+  std::lock_guard lock(facts_mutex_);
+  facts_.source_ids = std::move(source_ids);
 }
 
-void Worker::request_stop() {
-  stop_requested_ = true;
-  mailbox_.nudge();
+void Worker::on_signal(int signal_number) {
+  log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  if (cluster_) {
+    cluster_->request_stop();  // every worker stops together, then drains
+  } else {
+    stop_requested_ = true;
+    doorbell_.ring();
+  }
 }
 
 void Worker::stop_sources() {
@@ -129,7 +214,7 @@ void Worker::stop_sources() {
   for (auto& source : sources_) {
     source->stop([this] {
       sources_running_.fetch_sub(1);
-      mailbox_.nudge();
+      doorbell_.ring();
     });
   }
 }
@@ -139,15 +224,68 @@ bool Worker::wait_for_sinks() {
   for (auto& sink : sinks_) {
     python::GilRelease release;
     while (!sink->budget().wait_below_limit(idle_wait)) {
-      if (stop_requested_ && !stopping_) {
-        return true;  // let the loop begin stopping the sources; keep waiting after
+      if ((stop_requested_ && !stopping_) || exit_requested_) {
+        return true;  // let the loop react; it comes back here
       }
-      if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
+      if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_ + options_.drain_timeout) {
         return false;
       }
     }
   }
   return true;
+}
+
+// Backpressure between workers: take no new source input while a peer has not processed what we sent it.
+bool Worker::channels_have_room() {
+  if (!cluster_) {
+    return true;
+  }
+  auto& membership = facts_.membership;  // written once before the loop starts
+  for (std::size_t w = 0; w < membership.workers.size(); ++w) {
+    if (w != membership.self && cluster_->budget(w).in_flight() >= cluster_->budget(w).limit()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One turn's work: a batch from another worker first (never held back, so two workers waiting on each other's
+// credit still drain each other), then source input or generators if the peers have room.
+bool Worker::take_work() {
+  std::optional<cluster::RemoteBatch> remote;
+  std::optional<core::FrameBatch> batch;
+  {
+    python::GilRelease release;
+    remote = inbound_.pop_for(std::chrono::milliseconds(0));
+    if (!remote && channels_have_room()) {
+      batch = mailbox_.pop_for(std::chrono::milliseconds(0));
+    }
+  }
+  if (remote) {
+    drained_ = false;
+    runner_->process_remote({remote->bytes.data(), remote->bytes.size()}, remote->from);
+    hand_over_outputs();  // what it forwards is sent before it is acknowledged (the drain count relies on it)
+    cluster_->acknowledge(remote->from, remote->bytes.size());
+    return true;
+  }
+  if (batch) {
+    drained_ = false;
+    runner_->process(*batch);
+    pool_.release(std::move(*batch));
+    return true;
+  }
+  if (!stopping_ && channels_have_room()) {
+    bool any = false;
+    for (auto& generator : generators_) {
+      if (!generator.finished()) {
+        any = true;
+        drained_ = false;
+        (void)generator.emit(*runner_, generator_burst);
+      }
+    }
+    return any;
+  }
+  return false;
 }
 
 void Worker::hand_over_outputs() {
@@ -159,27 +297,26 @@ void Worker::hand_over_outputs() {
       outputs[i].reserve(64 * 1024);
     }
   }
-}
-
-bool Worker::run_generators() {
-  bool any = false;
-  for (auto& generator : generators_) {
-    if (!generator.finished()) {
-      any = true;
-      (void)generator.emit(*runner_, generator_burst);
+  if (cluster_) {
+    for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
+      if (w != facts_.membership.self) {
+        auto bytes = runner_->take_hops(w);
+        if (!bytes.empty()) {
+          cluster_->send(w, std::move(bytes));
+        }
+      }
     }
   }
-  return any;
 }
 
 int Worker::drain_sinks() {
   hand_over_outputs();
   int code = 0;
+  auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    auto left = drain_deadline_ - std::chrono::steady_clock::now();
-    auto wait = std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     python::GilRelease release;
-    if (!sinks_[i]->budget().wait_empty(wait)) {
+    if (!sinks_[i]->budget().wait_empty(std::max(std::chrono::milliseconds(0), left))) {
       log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout", plan_->sinks[i].name,
                   sinks_[i]->budget().in_flight(), plan_->sinks[i].host, plan_->sinks[i].port);
       code = 1;
@@ -208,6 +345,9 @@ void Worker::shut_down_io() {
   for (auto& sink : sinks_) {
     sink->stop([] {});
   }
+  if (cluster_) {
+    cluster_->stop();
+  }
   io_work_.reset();
   io_.stop();
   if (io_thread_.joinable()) {
@@ -215,9 +355,11 @@ void Worker::shut_down_io() {
   }
   sources_.clear();
   sinks_.clear();
+  cluster_.reset();
 }
 
 void Worker::release_python_objects() {
+  runner_view_ = nullptr;
   generators_.clear();
   runner_.reset();
   plan_.reset();
@@ -228,25 +370,34 @@ int Worker::serve() {
       python::load_application(options_.module_name, options_.app_args, options_.full_argv);
   plan_.emplace(graph::read_plan(description.get()));
   description = python::PyRef();
-  runner_.emplace(*plan_);
 
   asio::signal_set signals(io_, SIGINT, SIGTERM);
-  signals.async_wait([this](const boost::system::error_code& error, int signal_number) {
+  std::function<void(const boost::system::error_code&, int)> on_signal_set;
+  on_signal_set = [&](const boost::system::error_code& error, int signal_number) {
     if (!error) {
-      log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-      request_stop();
+      on_signal(signal_number);
+      signals.async_wait(on_signal_set);  // a second Ctrl-C is logged too, and changes nothing
     }
-  });
+  };
+  signals.async_wait(on_signal_set);
   std::signal(SIGPIPE, SIG_IGN);
+  start_io();
+  Routing routing;
+  if (options_.cluster) {
+    join_cluster();
+    routing = Routing{facts_.membership.self, facts_.membership.workers.size(), facts_.membership.key_groups};
+  }
+  runner_.emplace(*plan_, routing, object_codec());
+  runner_view_ = &*runner_;
   start_sinks();
   start_sources();
-  start_io();
-  log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s)", plan_->app_name, plan_->sources.size(),
-             plan_->stages.size(), plan_->sinks.size());
+  log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name, plan_->sources.size(),
+             plan_->stages.size(), plan_->sinks.size(),
+             routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
   log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
 
   int code = 0;
-  while (true) {
+  while (!exit_requested_) {
     if (stop_requested_ && !stopping_) {
       stop_sources();
     }
@@ -254,29 +405,31 @@ int Worker::serve() {
       code = 1;
       break;
     }
-    std::optional<core::FrameBatch> batch;
-    bool generating = !stopping_ && std::any_of(generators_.begin(), generators_.end(),
-                                                [](const GeneratorSource& g) { return !g.finished(); });
-    {
-      python::GilRelease release;
-      batch = mailbox_.pop_for(generating ? std::chrono::milliseconds(0) : idle_wait);
+    std::uint64_t seen = doorbell_.rings();
+    bool worked = take_work();
+    hand_over_outputs();
+    if (worked) {
+      continue;
     }
-    if (batch) {
-      runner_->process(*batch);
-      pool_.release(std::move(*batch));
-    } else if (generating) {
-      (void)run_generators();
-    } else if (stopping_ && sources_running_ == 0 && mailbox_.size() == 0) {
+    bool quiet = stopping_ && sources_running_ == 0 && mailbox_.size() == 0 && inbound_.size() == 0;
+    drained_ = quiet;
+    if (quiet && !cluster_) {
       break;
     }
-    hand_over_outputs();
+    if (quiet && std::chrono::steady_clock::now() > drain_deadline_ + options_.drain_timeout) {
+      log_->warn("the cluster did not finish draining in time; exiting");
+      break;
+    }
+    python::GilRelease release;
+    doorbell_.wait(seen, channels_have_room() ? idle_wait : credit_poll);
   }
   if (code == 0) {
     code = drain_sinks();
   }
   signals.cancel();
   shut_down_io();
-  log_->info("stopped: {} events in, {} outputs written", runner_->events_in(), runner_->outputs_written());
+  log_->info("stopped: {} events in, {} outputs written, {} events failed", runner_->events_in(),
+             runner_->outputs_written(), runner_->failed_events());
   return code;
 }
 

@@ -52,7 +52,16 @@ std::string refusal(const Args& args) {
 
 TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
   EXPECT_EQ(refusal({"--worker-count", "3"}),
-            "run 3 workers (--worker-count): clusters of several workers are not supported yet");
+            "use --worker-count 3: only the initializer (--cluster-initializer) takes --worker-count");
+  EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1"}),
+            "start a cluster of 3 workers: the initializer needs --control and --data");
+  EXPECT_EQ(refusal({"--my-data", "h:1", "--data", "h:2"}),
+            "use --data on a worker that is not the initializer: it listens on --my-data instead");
+  EXPECT_EQ(refusal({"--my-data", "h:1", "--my-control", "h:3"}),
+            "join the cluster: a worker that is not the initializer needs --control (the initializer's), "
+            "--my-control, --my-data and --name");
+  EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1", "--data", "h:2"}),
+            "accepted");
   EXPECT_EQ(refusal({"--join", "h:1"}), "join a cluster (--join): growing a running cluster is not supported yet");
   EXPECT_EQ(refusal({"--run-with-resilience"}),
             "run with resilience (--run-with-resilience): checkpoints are not supported yet");

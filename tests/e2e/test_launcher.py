@@ -94,7 +94,9 @@ def test_machida_help_and_missing_module_flag(machida_bin):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--worker-count", "3"], "run 3 workers (--worker-count): clusters of several workers are not supported yet"),
+    (["--worker-count", "3"], "use --worker-count 3: only the initializer (--cluster-initializer) takes --worker-count"),
+    (["--my-data", "127.0.0.1:1", "--data", "127.0.0.1:2"],
+     "use --data on a worker that is not the initializer: it listens on --my-data instead"),
     (["--join", "127.0.0.1:6000"], "join a cluster (--join): growing a running cluster is not supported yet"),
     (["--run-with-resilience"], "run with resilience (--run-with-resilience): checkpoints are not supported yet"),
 ])

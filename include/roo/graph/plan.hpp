@@ -71,6 +71,11 @@ struct Plan {
   std::vector<StateTable> state_tables;
   std::vector<SinkPlan> sinks;
   std::vector<Flow> flows;  ///< one per source, same index
+  PyRef serialize;          ///< the app's own serialize(obj) -> bytes, if it defines the pair (else null)
+  PyRef deserialize;
+
+  /// The same on every worker running the same application: compared when workers join a cluster.
+  [[nodiscard]] std::string fingerprint() const;
 };
 
 /// Reads the description dict returned by wallaroo.description.describe. Throws core::UsageError naming the

@@ -1,10 +1,25 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "roo/core/endpoint.hpp"
+
 namespace roo::runtime {
+
+/// How this worker joins a cluster. Without it the worker runs alone and serves no external channel.
+struct ClusterOptions {
+  bool initializer = true;
+  std::size_t worker_count = 1;           ///< initializer: workers to wait for, itself included
+  core::Endpoint control;                 ///< initializer: listen; others: the initializer's control address
+  core::Endpoint my_control;              ///< others: own control listen address
+  core::Endpoint data;                    ///< initializer: --data; others: --my-data
+  std::optional<core::Endpoint> external; ///< serve the external channel (roo ctl, roo shutdown) here
+  std::chrono::milliseconds join_timeout{30000};
+};
 
 struct WorkerOptions {
   std::string module_name;              ///< the application module to import
@@ -13,12 +28,13 @@ struct WorkerOptions {
   std::vector<std::string> full_argv;   ///< wallaroo._ARGS
   std::string worker_name = "initializer";
   std::chrono::milliseconds drain_timeout{10000};  ///< at shutdown, how long sinks may take to take the rest
+  std::optional<ClusterOptions> cluster;
 };
 
-/// Runs one worker until SIGINT/SIGTERM: embeds Python, loads the application, starts its sources and sinks,
-/// and serves the Python executor on the calling thread. On a stop signal the sources stop, events in flight
-/// drain to the sinks, and it returns 0 (1 if a sink could not take everything before drain_timeout).
-/// Throws core::UsageError / core::Error for setup failures.
+/// Runs one worker until it is stopped: embeds Python, loads the application, joins its cluster (if any), starts
+/// its sources and sinks, and serves the Python executor on the calling thread. SIGINT/SIGTERM (or `roo shutdown`
+/// in a cluster) stops the sources everywhere, events in flight drain to the sinks, and it returns 0 (1 if a sink
+/// could not take everything before drain_timeout). Throws core::UsageError / core::Error for setup failures.
 [[nodiscard]] int run_worker(const WorkerOptions& options);
 
 }  // namespace roo::runtime

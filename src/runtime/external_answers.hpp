@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "roo/cluster/cluster.hpp"
+
+namespace roo::runtime {
+
+/// What one worker knows for the external channel's queries (Wallaroo spec §2.5), gathered on the executor and
+/// read on the io thread.
+struct LocalFacts {
+  std::vector<std::pair<std::string, std::vector<std::string>>> state_keys;  ///< state name -> keys held here
+  std::vector<std::string> source_ids;
+  cluster::Membership membership;
+};
+
+/// This worker's JSON answer to external request `type` (17 state entities, 21 their counts, 14 source ids,
+/// 7/12 partitions by key group and worker, 19/23 stateless partitions); "{}" for anything else.
+[[nodiscard]] std::string local_answer(std::uint16_t type, const LocalFacts& facts);
+
+/// `text` as a JSON string literal.
+[[nodiscard]] std::string json_string(const std::string& text);
+
+}  // namespace roo::runtime
