@@ -64,6 +64,18 @@ def output_lines(spec, receiver):
     return receiver.lines()
 
 
+def assert_no_partial_output(spec, receiver):
+    """Every connection's bytes end at a record boundary (no stray partial line or frame)."""
+    for buf in receiver.per_connection():
+        if spec["output"] == "framed":
+            at = 0
+            while at < len(buf):
+                at += 4 + int.from_bytes(buf[at:at + 4], "big")
+            assert at == len(buf), "a partial frame at the end of a sink connection"
+        else:
+            assert buf == b"" or buf.endswith(b"\n"), "a partial line at the end of a sink connection"
+
+
 def test_every_example_is_listed():
     assert EXAMPLE_NAMES == ["alerts_stateful", "alerts_stateless", "alphabet", "celsius",
                              "loyalty", "reverse", "word_count"]
@@ -133,6 +145,7 @@ def run_and_check(workers, receiver, name, launcher="roo"):
     out.wait_for(lambda r: len(output_lines(spec, r)) >= len(expected), timeout=20)
     out.wait_quiet(0.3)
     check_output(spec, output_lines(spec, out), expected)
+    assert_no_partial_output(spec, out)
     assert worker.stop(signal.SIGTERM) == 0
 
 
