@@ -242,6 +242,7 @@ class Client {
     socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   void send(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes.data(), bytes.size())); }
+  [[nodiscard]] std::uint16_t local_port() const { return socket_.local_endpoint().port(); }
   /// Sends an external-channel message: u32 BE (2 + n) | u16 BE id | payload.
   void send_external(std::uint16_t id, std::string_view payload) {
     auto n = static_cast<std::uint32_t>(payload.size() + 2);
