@@ -231,3 +231,33 @@ def test_generator_examples_generate_only_on_the_initializer(name, cluster_flags
     assert source[0] == "source" and source[2][0] == "gen"
     first = source[2][-1].initial_value()
     assert (first is not None) == generates
+
+
+@pytest.mark.parametrize("name", ["alphabet", "word_count", "alerts_stateless", "alerts_stateful",
+                                  "loyalty"])
+def test_example_in_a_two_worker_cluster(workers, receiver, name):
+    """`roo run --workers 2`: keys spread over both workers, generators run only on the
+    initializer; the output is the same as with one worker (input goes to the initializer)."""
+    spec = load(name)
+    expected = expected_lines(spec)
+    out = receiver()
+    ports = dict((s["name"], free_port()) for s in spec["sources"])
+    args = []
+    if ports:
+        args += ["--in", ",".join("%s@127.0.0.1:%d" % (n, p) for n, p in ports.items())]
+    args += ["--out", out.address] + spec["app_args"]
+    cluster = workers.run("--workers", "2", os.path.join(spec["dir"], spec["module"] + ".py"), *args,
+                          ready=False, label=name + "-cluster")
+    for worker_name in ("initializer", "worker1"):
+        assert cluster.wait_for_log("%s: |~~ INIT PHASE III: Application is ready to work! ~~|"
+                                    % worker_name, timeout=20), cluster.stderr()
+    for source in spec["sources"]:
+        send_frames(ports[source["name"]], run_offline.input_frames(spec["dir"], source))
+    out.wait_for(lambda r: len(output_lines(spec, r)) >= len(expected), timeout=20)
+    out.wait_quiet(0.5)
+    check_output(spec, output_lines(spec, out), expected)
+    assert_no_partial_output(spec, out)
+    if spec["order"] == "per_key":
+        # Keyed state lives on both workers, so both workers' sink connections carry output.
+        assert [len(b) > 0 for b in out.per_connection()] == [True, True]
+    assert cluster.stop(signal.SIGTERM) == 0
