@@ -98,7 +98,9 @@ FrameAction ClusterCore::on_external_frame(Connection& connection, const char* b
     case partition_count_query:
     case cluster_state_entity_count_query: {
       std::weak_ptr<Connection> weak = connection.weak_from_this();
-      gather(id, [this, weak, id](GatheredAnswers answers) {
+      // ClusterStateEntityCount is every worker's StateEntityCount, keyed by worker name.
+      auto local_type = id == cluster_state_entity_count_query ? state_entity_count_query : id;
+      gather(static_cast<std::uint16_t>(local_type), [this, weak, id](GatheredAnswers answers) {
         auto waiting = weak.lock();
         if (!waiting || waiting->closed()) {
           return;
