@@ -183,7 +183,9 @@ void run_ctl(const CtlOptions& options) {
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
   ExternalClient client = ExternalClient::connect(worker, timeout);
-  client.send(type.request, options.message.value_or(type.default_message), type.name);
+  // Queries carry no payload (as with external_sender, --message does not change them).
+  std::string payload = type.response ? "" : options.message.value_or(type.default_message);
+  client.send(type.request, payload, type.name);
   if (!type.response) {
     client.close();
     return;
@@ -214,9 +216,10 @@ void add_ctl_command(CLI::App& app) {
   sub->footer(
       "Wallaroo's external_sender. Queries print the worker's JSON answer (only the JSON with --json);\n"
       "print, clean-shutdown, rotate-log and boundary-count-status print nothing and exit 0 once sent.\n"
-      "Types: " +
-      valid_type_names() +
-      "\n\n"
+      "Types:\n  clean-shutdown, rotate-log, print, boundary-count-status (no answer)\n"
+      "  cluster-status-query, source-ids-query, partition-query, partition-count-query,\n"
+      "  state-entity-query, state-entity-count-query, cluster-state-entity-count-query,\n"
+      "  stateless-partition-query, stateless-partition-count-query\n\n"
       "Examples:\n"
       "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json\n"
       "  roo ctl -e 127.0.0.1:5050 -t print -m 'hello'");

@@ -67,7 +67,8 @@ void add_run_command(CLI::App& app) {
       "is the application's: its own flags (--in, --out, ...) reach application_setup(args); Wallaroo's worker\n"
       "flags (--metrics, --control, --ponythreads, ...) are accepted there too.\n\n"
       "Example:\n"
-      "  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002");
+      "  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
+      "  roo run --workers 2 examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002");
   sub->add_option("--log-level", options->log_level, "Log level: trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -232,6 +232,13 @@ def test_request_without_response_sends_exact_bytes_prints_nothing(roo_bin, fake
     assert parse_ext_frames(expected) == [(TYPES[type_name][0], payload)]
 
 
+def test_message_does_not_change_a_query(roo_bin, fake_worker):
+    worker = fake_worker(answers_with(JSON_ANSWERS))
+    result = run_roo(roo_bin, "ctl", "-e", worker.address, "-t", "source-ids-query", "-m", "ignored", "-j")
+    assert (result.returncode, result.stdout) == (0, JSON_ANSWERS[15] + "\n")
+    assert worker.connections() == [ext_frame(14)]
+
+
 def test_type_is_case_insensitive_like_external_sender(roo_bin, fake_worker):
     worker = fake_worker(answers_with(JSON_ANSWERS))
     result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "Cluster-Status-Query", "--json")
@@ -555,7 +562,7 @@ def test_a_failing_worker_stops_the_others_and_sets_the_exit_code(supervisor, re
     verdict = "roo run: worker1 exited with code 1; stopping the other workers\n"
     assert failure in err and verdict in err
     assert err.index(failure) < err.index(verdict), "the worker's last words come before the verdict"
-    assert err.count(verdict) == 1 and "stopping every worker" not in err
+    assert err.count(verdict) == 1 and "roo run: received" not in err
 
 
 def test_workers_stop_when_the_supervisor_is_killed(supervisor, receiver):
@@ -592,3 +599,75 @@ def test_workers_usage_errors(roo_bin, args, message):
     if message:
         assert result.stderr == message
     assert "starting a cluster" not in result.stderr
+
+
+# ------------------------------------------------------------------------------ real clusters
+
+
+def cluster_status(roo_bin, external):
+    """The initializer's cluster-status-query answer as a dict, or None while there is none yet."""
+    result = run_roo(roo_bin, "ctl", "--external", external, "--type", "cluster-status-query", "--json",
+                     "--timeout", "2")
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout)
+
+
+def start_cluster(supervisor, roo_bin, receiver, workers=2):
+    out = receiver()
+    port, external = free_port(), "127.0.0.1:%d" % free_port()
+    s = supervisor("--workers", str(workers), ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out",
+                   out.address, "--external", external)
+    names = ["initializer"] + ["worker%d" % i for i in range(1, workers)]
+    ready_lines(s, names)
+    status = wait_until(lambda: (lambda st: st if st and st.get("processing_messages") else None)(
+        cluster_status(roo_bin, external)), 10, interval=0.1)
+    assert status, "the cluster never answered processing_messages true; stderr:\n" + s.stderr()
+    return s, out, port, external, status
+
+
+def test_cluster_status_of_a_two_worker_cluster(supervisor, roo_bin, receiver):
+    s, _out, _port, external, status = start_cluster(supervisor, roo_bin, receiver)
+    assert status["worker_count"] == 2
+    assert sorted(status["worker_names"]) == ["initializer", "worker1"]
+    assert status["processing_messages"] is True
+    human = run_roo(roo_bin, "ctl", "-e", external, "-t", "cluster-status-query")
+    assert human.returncode == 0 and human.stdout.startswith("ClusterStatusQueryResponse:\n{\n")
+    assert json.loads(human.stdout.split("\n", 1)[1]) == status
+    s.proc.send_signal(signal.SIGINT)
+    assert s.wait() == 0
+
+
+@pytest.mark.parametrize("tool", ["roo shutdown", "cluster_shutdown"])
+def test_shutdown_stops_every_worker_with_exit_0(supervisor, roo_bin, receiver, tool):
+    s, _out, _port, external, _status = start_cluster(supervisor, roo_bin, receiver)
+    children = children_of(s.proc.pid)
+    assert len(children) == 2
+    if tool == "roo shutdown":
+        result = run_roo(roo_bin, "shutdown", "--external", external)
+    else:
+        result = run_roo(roo_bin, external, program=cluster_shutdown_bin(roo_bin))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert s.wait() == 0, s.stderr()
+    err = s.stderr()
+    assert "roo run: received" not in err and "exited with code" not in err and "stopping them" not in err
+    for name in ("initializer", "worker1"):
+        assert "[%s] " % name in err and "%s: stopped:" % name in err
+    assert not any(alive(pid) for pid in children)
+
+
+def test_each_worker_listens_on_its_shifted_port(supervisor, roo_bin, receiver):
+    s, out, port, _external, _status = start_cluster(supervisor, roo_bin, receiver)
+    vote = lambda letter, n: struct.pack(">I", 5) + letter.encode() + struct.pack(">I", n)
+    with socket.create_connection(("127.0.0.1", port + 1), timeout=5) as c:  # worker1's source
+        c.sendall(b"".join(vote("q", 1) for _ in range(3)))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:  # the initializer's
+        c.sendall(vote("r", 5))
+    out.wait_for(lambda r: len(r.lines()) >= 4, timeout=10)
+    out.wait_quiet(0.3)
+    lines = out.lines()
+    assert [l for l in lines if l.startswith("q")] == ["q => 1", "q => 2", "q => 3"]
+    assert [l for l in lines if l.startswith("r")] == ["r => 5"]
+    assert len(lines) == 4
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.wait() == 0
