@@ -81,10 +81,10 @@ std::uint64_t PipelineRunner::failed_events() const {
   return total;
 }
 
-void PipelineRunner::process(const core::FrameBatch& batch) {
+void PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (std::size_t i = first; i < last; ++i) {
     std::string_view frame = batch.frame(i);
     PyObject* payload = PyBytes_FromStringAndSize(frame.data(), static_cast<Py_ssize_t>(frame.size()));
     if (payload == nullptr) {

@@ -26,8 +26,11 @@ class PipelineRunner {
   /// there at the next stage; `codec` turns events into bytes for that.
   explicit PipelineRunner(graph::Plan& plan, Routing routing = {}, ObjectCodec codec = {});
 
-  /// Decodes every frame of `batch` with its source's decoder and runs each event through the source's flow.
-  void process(const core::FrameBatch& batch);
+  /// Decodes frames [first, last) of `batch` with its source's decoder and runs each event through the source's
+  /// flow. The caller hands outputs over between slices, so the first outputs of a large batch do not wait for
+  /// its last events.
+  void process(const core::FrameBatch& batch, std::size_t first, std::size_t last);
+  void process(const core::FrameBatch& batch) { process(batch, 0, batch.size()); }
 
   /// Runs one already-decoded event (a generator's value) through source `source`'s flow.
   void process_value(std::size_t source, PyObject* value);

@@ -34,6 +34,7 @@ namespace {
 
 constexpr std::size_t mailbox_batches = 64;
 constexpr std::size_t generator_burst = 256;
+constexpr std::size_t events_per_slice = 512;  ///< outputs go to the sinks at least this often (latency)
 constexpr std::chrono::milliseconds idle_wait{20};
 constexpr std::chrono::milliseconds credit_poll{1};
 
@@ -270,7 +271,10 @@ bool Worker::take_work() {
   }
   if (batch) {
     drained_ = false;
-    runner_->process(*batch);
+    for (std::size_t first = 0; first < batch->size(); first += events_per_slice) {
+      runner_->process(*batch, first, std::min(batch->size(), first + events_per_slice));
+      hand_over_outputs();
+    }
     pool_.release(std::move(*batch));
     return true;
   }

@@ -117,3 +117,14 @@ def test_a_port_in_use_is_a_one_line_failure(roo_bin):
                                   "--out", "127.0.0.1:1"])
     assert code == 1
     assert err == "roo run: unable to listen on 127.0.0.1:%d for source 'src': address already in use\n" % port
+
+
+def test_standard_library_extension_modules_import_and_work(workers, receiver):
+    out = receiver()
+    in_port = free_port()
+    worker = workers.run(os.path.join(APPS, "stdlib_imports.py"), "--in", "src@127.0.0.1:%d" % in_port,
+                         "--out", out.address)
+    send_frames(in_port, [frame("roo")])
+    lines = out.wait_for_lines(1)
+    assert worker.stop() == 0
+    assert lines == ['["roo", "1f251d9a", "0.25", 2539417229, 3]']
