@@ -376,3 +376,292 @@ def peer_closed(s, timeout=5.0):
         return True
     except socket.timeout:
         return False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Clusters: `cluster` starts N workers of one app by hand (the initializer and worker1..worker<N-1>), each with its
+# own free ports, and stops them at teardown. The external channel client (`external_request`/`external_query`)
+# speaks Wallaroo's framing `u32 BE (2+n) | u16 BE msg_id | payload`.
+# ---------------------------------------------------------------------------------------------------------------
+CLUSTER_READY_TIMEOUT = 20.0
+
+EXTERNAL_PRINT = 1
+EXTERNAL_CLEAN_SHUTDOWN = 3
+EXTERNAL_PARTITION_QUERY = 7
+EXTERNAL_CLUSTER_STATUS_QUERY = 9
+EXTERNAL_PARTITION_COUNT_QUERY = 12
+EXTERNAL_SOURCE_IDS_QUERY = 14
+EXTERNAL_STATE_ENTITY_QUERY = 17
+EXTERNAL_STATE_ENTITY_COUNT_QUERY = 21
+EXTERNAL_CLUSTER_STATE_ENTITY_COUNT_QUERY = 25
+
+
+def _recv_exact(s, n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("the peer closed after %d of %d bytes" % (len(data), n))
+        data.extend(chunk)
+    return bytes(data)
+
+
+def split_address(address):
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+def external_request(address, msg_id, payload=b"", answer=True, timeout=5.0):
+    """Send one external-channel message; return (msg_id, payload bytes) of the answer, or None if answer=False."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    host, port = split_address(address)
+    with connect(port, host, timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(struct.pack(">IH", 2 + len(payload), msg_id) + payload)
+        if not answer:
+            return None
+        (length,) = struct.unpack(">I", _recv_exact(s, 4))
+        body = _recv_exact(s, length)
+        return struct.unpack(">H", body[:2])[0], body[2:]
+
+
+def external_query(address, msg_id, payload=b""):
+    """A query (9, 17, 21, 25, ...) answered with msg_id + 1 and a JSON payload; returns the parsed JSON."""
+    import json
+    got_id, body = external_request(address, msg_id, payload)
+    assert got_id == msg_id + 1, "query %d answered with id %d: %r" % (msg_id, got_id, body)
+    return json.loads(body.decode("utf-8"))
+
+
+class ClusterMember(object):
+    """One worker of a Cluster: its process (a conftest Worker) and its addresses."""
+
+    def __init__(self, index, name, host, in_ports, external, control, data):
+        self.index = index
+        self.name = name
+        self.host = host
+        self.in_ports = in_ports          # {source name: port}
+        self.external = external          # "host:port"
+        self.control = control            # its own control listen address
+        self.data = data                  # its own data listen address
+        self.worker = None                # set when started
+
+    @property
+    def proc(self):
+        return self.worker.proc
+
+    @property
+    def pid(self):
+        return self.worker.pid
+
+    def in_address(self, source):
+        return self.host, self.in_ports[source]
+
+    def stderr(self):
+        return self.worker.stderr()
+
+    def wait_for_log(self, text, timeout=5.0):
+        return self.worker.wait_for_log(text, timeout)
+
+    def argv_for(self, launcher_argv, cluster):
+        args = []
+        if self.in_ports:
+            args += ["--in", ",".join("%s@%s:%d" % (name, self.host, port)
+                                      for name, port in self.in_ports.items())]
+        args += ["--out", cluster.out]
+        if self.index == 0:
+            args += ["--cluster-initializer", "--worker-count", str(cluster.size),
+                     "--control", self.control, "--data", self.data]
+        else:
+            args += ["--control", cluster.members[0].control, "--my-control", self.control,
+                     "--my-data", self.data, "--name", self.name]
+        args += ["--external", self.external]
+        return launcher_argv + args + list(cluster.app_args)
+
+
+class Cluster(object):
+    """N started workers of one app. members[0] is the initializer, members[i] is worker<i>."""
+
+    def __init__(self, factory, size, out, app_args, check_exit):
+        self.factory = factory
+        self.size = size
+        self.out = out
+        self.app_args = list(app_args)
+        self.members = []
+        self.check_exit = check_exit     # teardown asserts every worker exited 0 (tests may set it False)
+        self.stopped = False
+
+    @property
+    def initializer(self):
+        return self.members[0]
+
+    def __getitem__(self, index):
+        return self.members[index]
+
+    def __len__(self):
+        return len(self.members)
+
+    def in_addresses(self, source):
+        """[(host, port)] of `source` on every worker, initializer first."""
+        return [m.in_address(source) for m in self.members]
+
+    def externals(self):
+        return [m.external for m in self.members]
+
+    def pids(self):
+        return [m.pid for m in self.members]
+
+    def wait_ready(self, members=None, timeout=CLUSTER_READY_TIMEOUT):
+        """Wait for the ready line of every member (or of `members`); fail with all logs if one exits first."""
+        members = self.members if members is None else members
+        deadline = time.monotonic() + timeout
+        pending = list(members)
+        while pending:
+            for m in list(pending):
+                if READY_LINE in m.stderr():
+                    pending.remove(m)
+                elif m.proc.poll() is not None:
+                    pytest.fail("cluster worker %s exited with %s before it was ready\n%s"
+                                % (m.name, m.proc.returncode, self.logs()), pytrace=False)
+            if pending and time.monotonic() >= deadline:
+                pytest.fail("cluster workers %s not ready after %.0f s\n%s"
+                            % ([m.name for m in pending], timeout, self.logs()), pytrace=False)
+            if pending:
+                time.sleep(0.02)
+        return self
+
+    def wait_exit(self, members=None, timeout=STOP_TIMEOUT):
+        """{name: exit code} once every member (or `members`) has exited; fails the test on a deadline."""
+        members = self.members if members is None else members
+        deadline = time.monotonic() + timeout
+        codes = {}
+        for m in members:
+            try:
+                codes[m.name] = m.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                codes[m.name] = None
+        if any(code is None for code in codes.values()):
+            for m in members:
+                m.worker.kill()
+            pytest.fail("cluster workers did not exit within %.0f s: %s\n%s"
+                        % (timeout, codes, self.logs()), pytrace=False)
+        return codes
+
+    def stop(self, via=None, signum=signal.SIGTERM, timeout=STOP_TIMEOUT, expect=0):
+        """Signal ONE worker (default: the last one, a non-initializer when N > 1); every worker must exit.
+
+        Returns {name: exit code}; with expect=0 (the default) asserts every live worker exited 0.
+        """
+        self.stopped = True
+        target = self.members[-1 if via is None else via]
+        alive = [m for m in self.members if m.proc.poll() is None]
+        if target.proc.poll() is None:
+            target.worker.send_signal(signum)
+        codes = self.wait_exit(alive, timeout)
+        if expect is not None:
+            assert codes == dict((m.name, expect) for m in alive), \
+                "exit codes after signal %d to %s: %s\n%s" % (signum, target.name, codes, self.logs())
+        return codes
+
+    def status(self, via=0):
+        return external_query(self.members[via].external, EXTERNAL_CLUSTER_STATUS_QUERY)
+
+    def logs(self):
+        parts = []
+        for m in self.members:
+            if m.worker is not None:
+                parts.append("---- %s: %s (exit %s)\n%s" % (m.name, " ".join(m.worker.argv),
+                                                           m.proc.returncode, m.stderr()))
+        return "\n".join(parts)
+
+
+class ClusterFactory(object):
+    """cluster(app, n, ...) starts a Cluster; see `start`."""
+
+    def __init__(self, workers):
+        self.workers = workers
+        self.started = []
+
+    def __call__(self, *args, **kwargs):
+        return self.start(*args, **kwargs)
+
+    def start(self, app, size, out, sources=(), app_args=(), order=None, launcher="roo", module_dir=None,
+              hosts=None, prefixes=None, ready=True, check_exit=True, env=None, run_flags=()):
+        """Start `size` workers of `app` and (unless ready=False) wait for every ready line.
+
+        app: a Python file for `roo run` (launcher="roo"), or a module name for machida (module_dir goes on
+        PYTHONPATH). run_flags: `roo run` flags before APP (e.g. --log-level debug). sources: the TCP
+        source names (each worker gets its own free port per source). out: the
+        --out address. order: the start order as member indexes (default initializer first). hosts: one listen
+        host per worker (default 127.0.0.1). prefixes: one argv prefix per worker (e.g. `ip netns exec ns`).
+        """
+        hosts = hosts or ["127.0.0.1"] * size
+        prefixes = prefixes or [[]] * size
+        cluster = Cluster(self, size, out, app_args, check_exit)
+        taken = set()
+
+        def port():
+            while True:
+                p = free_port()
+                if p not in taken:
+                    taken.add(p)
+                    return p
+        for i in range(size):
+            host = hosts[i]
+            cluster.members.append(ClusterMember(
+                i, "initializer" if i == 0 else "worker%d" % i, host,
+                dict((name, port()) for name in sources), "%s:%d" % (host, port()),
+                "%s:%d" % (host, port()), "%s:%d" % (host, port())))
+        if launcher == "roo":
+            base = [self.workers.roo_bin, "run"] + list(run_flags) + [app]
+            env = env or worker_env()
+        else:
+            base = [os.path.join(os.path.dirname(self.workers.roo_bin), "machida"), "--application-module", app,
+                    "--metrics", "127.0.0.1:%d" % port(), "--ponythreads=1"]
+            env = env or worker_env([module_dir] if module_dir else [])
+        self.started.append(cluster)
+        for i in (order if order is not None else range(size)):
+            m = cluster.members[i]
+            m.worker = self.workers.spawn(list(prefixes[i]) + m.argv_for(base, cluster), label=m.name, env=env)
+        if ready:
+            cluster.wait_ready()
+        return cluster
+
+    def teardown(self, test_failed):
+        problems = []
+        for cluster in self.started:
+            if cluster.stopped or not cluster.members or cluster.members[0].worker is None:
+                continue
+            alive = [m for m in cluster.members if m.worker is not None and m.proc.poll() is None]
+            if not alive:
+                continue
+            target = cluster.members[-1] if cluster.members[-1] in alive else alive[0]
+            target.worker.send_signal(signal.SIGTERM)
+            codes = {}
+            for m in alive:
+                try:
+                    codes[m.name] = m.proc.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    m.worker.kill()
+                    codes[m.name] = "no exit within %.0f s" % STOP_TIMEOUT
+            if cluster.check_exit and not test_failed and any(c != 0 for c in codes.values()):
+                problems.append("exit codes after SIGTERM to %s at teardown: %s\n%s"
+                                % (target.name, codes, cluster.logs()))
+        return problems
+
+
+@pytest.fixture
+def cluster(workers, request):
+    """cluster(app, n, out, sources=..., ...) -> a started Cluster (see ClusterFactory.start).
+
+    At teardown a cluster the test did not stop gets SIGTERM on one worker (the last), and every worker must exit 0
+    (unless the test set `cluster.check_exit = False`). Worker logs are attached to a failed test's report by the
+    `workers` fixture.
+    """
+    factory = ClusterFactory(workers)
+    yield factory
+    test_failed = any(getattr(getattr(request.node, "rep_" + when, None), "failed", False)
+                      for when in ("setup", "call"))
+    problems = factory.teardown(test_failed)
+    assert not problems, "\n".join(problems)
