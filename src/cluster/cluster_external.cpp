@@ -99,8 +99,8 @@ FrameAction ClusterCore::on_external_frame(Connection& connection, const char* b
     case cluster_state_entity_count_query: {
       std::weak_ptr<Connection> weak = connection.weak_from_this();
       // ClusterStateEntityCount is every worker's StateEntityCount, keyed by worker name.
-      auto local_type = id == cluster_state_entity_count_query ? state_entity_count_query : id;
-      gather(static_cast<std::uint16_t>(local_type), [this, weak, id](GatheredAnswers answers) {
+      std::uint16_t local_type = id == cluster_state_entity_count_query ? std::uint16_t{state_entity_count_query} : id;
+      gather(local_type, [this, weak, id](GatheredAnswers answers) {
         auto waiting = weak.lock();
         if (!waiting || waiting->closed()) {
           return;

@@ -112,6 +112,7 @@ TEST(ClusterExternal, ClusterStateEntityCountGathersEveryWorker) {
 }
 
 TEST(ClusterExternal, SeveralRequestsOnOneConnectionAreAnsweredInOrder) {
+  LogCapture::instance().clear();
   auto workers = test::formed_cluster(3);
   ASSERT_EQ(workers.size(), 3u);
   set_partition_answers(workers);
