@@ -43,6 +43,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import sysconfig
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -220,19 +221,39 @@ def ceiling_role(opts):
     print(json.dumps(rates), flush=True)
 
 
-def build_embed_python():
-    """bench/out/embed_python: tools/embed_python.c linked like Roo (shared libpython3.11), rebuilt when stale."""
+def build_embed_python(kind):
+    """bench/out/embed_python_KIND: tools/embed_python.c linked to Debian's libpython3.11, rebuilt when stale.
+
+    kind "shared": libpython3.11.so (pkg-config python3-embed), built -fPIC by Debian.
+    kind "static": the non-PIC libpython3.11.a, executable linked -no-pie and --export-dynamic (so the
+    lib-dynload extension modules find the C API), as Roo's CMakeLists.txt links roo when
+    ROO_STATIC_LIBPYTHON is on."""
     source = os.path.join(HERE, "tools", "embed_python.c")
-    binary = os.path.join(OUT, "embed_python")
+    binary = os.path.join(OUT, "embed_python_" + kind)
     if os.path.exists(binary) and os.path.getmtime(binary) >= os.path.getmtime(source):
         return binary
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "python3-embed"], capture_output=True, text=True)
-    if flags.returncode != 0:
-        raise BenchError("pkg-config python3-embed failed: %s" % flags.stderr.strip())
-    build = subprocess.run(["cc", "-O2", "-o", binary, source] + flags.stdout.split(), capture_output=True, text=True)
+    if kind == "shared":
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "python3-embed"], capture_output=True, text=True)
+        if flags.returncode != 0:
+            raise BenchError("pkg-config python3-embed failed: %s" % flags.stderr.strip())
+        argv = ["cc", "-O2", "-o", binary, source] + flags.stdout.split()
+    else:
+        libpl, library = sysconfig.get_config_var("LIBPL"), sysconfig.get_config_var("LIBRARY")
+        argv = ["cc", "-O2", "-no-pie", "-o", binary, source, "-I" + sysconfig.get_paths()["include"],
+                os.path.join(libpl, library), "-Wl,--export-dynamic", "-lexpat", "-lz", "-ldl", "-lm", "-lutil",
+                "-lpthread"]
+    build = subprocess.run(argv, capture_output=True, text=True)
     if build.returncode != 0:
-        raise BenchError("building %s failed:\n%s" % (binary, build.stderr))
+        raise BenchError("building %s failed:\n%s\n%s" % (binary, " ".join(argv), build.stderr))
     return binary
+
+
+def roo_libpython(roo):
+    """"shared" when the roo binary needs libpython3.x.so at run time, else "static"."""
+    dynamic = subprocess.run(["readelf", "-d", roo], capture_output=True, text=True)
+    if dynamic.returncode != 0:
+        raise BenchError("readelf -d %s failed: %s" % (roo, dynamic.stderr.strip()))
+    return "shared" if re.search(r"NEEDED.*libpython", dynamic.stdout) else "static"
 
 
 def ceiling(opts, interpreter):
@@ -584,13 +605,13 @@ def render(results):
     m = results["machine"]
     o = results["options"]
     r = results["roo"]
-    c, ce = results["ceiling"], results["ceiling_embedded"]
+    own = results["ceiling_" + results["roo_libpython"]]
     lines = []
     add = lines.append
-    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s; "
+    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s, libpython linked %s; "
         "1-minute load average %.1f at the start of the first Roo run (other work shares the machine)." % (
             m["date"], m["cpu"], m["memory_gib"], m["os"], m["kernel"], m["python"], m["commit"], m["build"],
-            r["runs"][0]["loadavg_1min"]))
+            results["roo_libpython"], r["runs"][0]["loadavg_1min"]))
     add("")
     add("Command: `%s` (%.0f s)." % (results["command"], results["elapsed_s"]))
     add("")
@@ -602,10 +623,12 @@ def render(results):
     add("| what | events/s median | min | max | send->last median | CPU s / M events | peak RSS MiB |")
     add("|---|---|---|---|---|---|---|")
     for key, name in (("ceiling", "ceiling: user functions in a Python loop, no I/O, `/usr/bin/python3`"),
-                      ("ceiling_embedded", "ceiling, same loop in an embedded shared `libpython3.11.so` (as Roo)")):
+                      ("ceiling_shared", "ceiling, same loop, embedded shared `libpython3.11.so` (-fPIC)"),
+                      ("ceiling_static", "ceiling, same loop, embedded static non-PIC `libpython3.11.a`")):
         x = results[key]
-        add("| %s | **%s** | %s | %s | - | %.2f | - |" % (
-            name, fmt_rate(x["median"]), fmt_rate(x["min"]), fmt_rate(x["max"]), 1e6 / x["median"]))
+        mark = " (Roo's link)" if key == "ceiling_" + results["roo_libpython"] else ""
+        add("| %s%s | **%s** | %s | %s | - | %.2f | - |" % (
+            name, mark, fmt_rate(x["median"]), fmt_rate(x["min"]), fmt_rate(x["max"]), 1e6 / x["median"]))
     for key, name in (("roo", "**Roo** `roo run examples/alphabet/alphabet.py`, one worker"),
                       ("asyncio", "careful asyncio server (`bench/baselines/`), same user functions")):
         if key not in results:
@@ -615,8 +638,9 @@ def render(results):
             name, fmt_rate(x["rate"]["median"]), fmt_rate(x["rate"]["min"]), fmt_rate(x["rate"]["max"]),
             fmt_rate(x["send_to_last"]["median"]), x["cpu"]["median"], x["hwm"]["max"]))
     add("")
-    add("Ratios of medians: Roo / ceiling (`/usr/bin/python3`) = **%.2f**; Roo / ceiling (embedded, as Roo) = "
-        "**%.2f**" % (r["rate"]["median"] / c["median"], r["rate"]["median"] / ce["median"]) + (
+    add("Ratios of medians: Roo / ceiling of Roo's own libpython link = **%.2f**; Roo / ceiling "
+        "(`/usr/bin/python3`) = **%.2f**" % (r["rate"]["median"] / own["median"],
+                                              r["rate"]["median"] / results["ceiling"]["median"]) + (
             "; Roo / careful asyncio = **%.2f**" % (r["rate"]["median"] / results["asyncio"]["rate"]["median"])
             if "asyncio" in results else "") + "; Roo / the 500,000 events/s floor = **%.2f**." % (
                 r["rate"]["median"] / 500000))
@@ -630,30 +654,28 @@ def render(results):
     add("Per run, events/s: Roo %s" % ", ".join(fmt_rate(x["rate_first_to_last"]) for x in r["runs"]) + (
         "; asyncio %s" % ", ".join(fmt_rate(x["rate_first_to_last"]) for x in results["asyncio"]["runs"])
         if "asyncio" in results else "") + ".")
-    if "latency" in results:
-        lat = results["latency"]["roo"]
+    if results.get("latency"):
+        first = results["latency"][0]
         add("")
-        add("Latency, `bench/apps/alphabet_timed.py` (alphabet + a u64 send stamp in, echoed out), offered %s "
-            "events/s (%.0f %% of the Roo median above), open loop: every %.1f ms the sender (a Python process) "
-            "sends all events due so far in one write, stamped with CLOCK_MONOTONIC (Roo run: median gap %.2f ms, "
-            "p99 gap %.2f ms; median %d events per write, max %d). %s events sent over %.1f s, %s measured after a "
-            "%.1f s warm-up; latency = CLOCK_MONOTONIC when the receiver's read returned the line - send stamp." % (
-                fmt_rate(lat["offered_rate"]), 100 * lat["offered_rate"] / r["rate"]["median"], lat["pace_ms"],
-                lat["batch_gap_ms_median"], lat["batch_gap_ms_p99"], lat["batch_events_median"],
-                lat["batch_events_max"], fmt_rate(lat["events"]), o["latency_seconds"],
-                fmt_rate(lat["measured_events"]), lat["warmup_s"]))
+        add("Latency, `bench/apps/alphabet_timed.py` (alphabet + a u64 send stamp in, echoed out), open loop: every "
+            "%.1f ms the sender (a Python process) sends all events due so far in one write, stamped with "
+            "CLOCK_MONOTONIC. Each row: %.1f s of sending, events sent in the first %.1f s left out; latency = "
+            "CLOCK_MONOTONIC when the receiver's read returned the line - send stamp. Offered loads are fractions "
+            "of the Roo median above; the same load is offered to both servers." % (
+                first["pace_ms"], o["latency_seconds"], first["warmup_s"]))
         add("")
-        add("| server | offered events/s | p50 | p90 | p99 | p99.9 | max | CPU s / M events "
-            "| Python thread runnable-waiting | preemptions | load avg |")
-        add("|---|---|---|---|---|---|---|---|---|---|---|")
-        for label, name in (("roo", "**Roo**, one worker"), ("asyncio", "careful asyncio server")):
-            if label not in results["latency"]:
-                continue
-            lat = results["latency"][label]
-            add("| %s | %s | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.2f | %.1f %% | %d | %.1f |" % (
-                name, fmt_rate(lat["offered_rate"]), lat["p50_us"], lat["p90_us"], lat["p99_us"], lat["p999_us"],
-                lat["max_us"], lat["cpu_s_per_m"], 100 * lat["main_runqueue_share"], lat["main_preemptions"],
-                lat["loadavg_1min"]))
+        add("| server | offered events/s | events per write: median / max | p50 | p90 | p99 | p99.9 | max "
+            "| CPU s / M events | Python thread runnable-waiting | preemptions | load avg |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        names = {"roo": "**Roo**, one worker", "asyncio": "careful asyncio server"}
+        for lat in results["latency"]:
+            add("| %s | %s (%.0f %%) | %d / %d | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.2f | %.1f %% "
+                "| %d | %.1f |" % (
+                    names[lat["server"]], fmt_rate(lat["offered_rate"]),
+                    100 * lat["offered_rate"] / r["rate"]["median"], lat["batch_events_median"],
+                    lat["batch_events_max"], lat["p50_us"], lat["p90_us"], lat["p99_us"], lat["p999_us"],
+                    lat["max_us"], lat["cpu_s_per_m"], 100 * lat["main_runqueue_share"], lat["main_preemptions"],
+                    lat["loadavg_1min"]))
     return "\n".join(lines) + "\n"
 
 
@@ -676,11 +698,12 @@ def parse_args():
     p.add_argument("--events", type=int, default=1_000_000, help="events per throughput run (default 1M)")
     p.add_argument("--runs", type=int, default=5, help="throughput runs per server (default 5)")
     p.add_argument("--no-asyncio", action="store_true", help="skip the asyncio baseline")
-    p.add_argument("--latency-load", type=float, default=0.5,
-                   help="offered load for the latency run, as a fraction of the median Roo throughput (default 0.5)")
+    p.add_argument("--latency-load", default="0.5,0.1",
+                   help="offered loads for the latency runs, comma-separated fractions of the median Roo "
+                        "throughput (default 0.5,0.1)")
     p.add_argument("--latency-rate", type=int, default=0,
                    help="offered events/s for the latency run (overrides --latency-load)")
-    p.add_argument("--latency-seconds", type=float, default=5.0, help="length of the latency run (default 5 s)")
+    p.add_argument("--latency-seconds", type=float, default=5.0, help="length of each latency run (default 5 s)")
     p.add_argument("--warmup", type=float, default=0.5, help="seconds of the latency run left out (default 0.5)")
     p.add_argument("--pace-ms", type=float, default=1.0, help="latency sender tick in ms (default 1)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency run")
@@ -710,7 +733,10 @@ def main():
     say("input: %d alphabet votes" % opts.events)
     records, frame_file = make_inputs(opts.events)
 
-    for key, interpreter in (("ceiling", [sys.executable]), ("ceiling_embedded", [build_embed_python()])):
+    results["roo_libpython"] = roo_libpython(opts.roo)
+    for key, interpreter in (("ceiling", [sys.executable]),
+                             ("ceiling_shared", [build_embed_python("shared")]),
+                             ("ceiling_static", [build_embed_python("static")])):
         say("%s: the user functions in a Python loop under %s" % (key, interpreter[0]))
         results[key] = summarise(ceiling(opts, interpreter))
         say("  median %s events/s of CPU time" % fmt_rate(results[key]["median"]))
@@ -741,21 +767,26 @@ def main():
         }
 
     if not opts.no_latency:
-        rate = opts.latency_rate or int(opts.latency_load * results["roo"]["rate"]["median"])
+        if opts.latency_rate:
+            rates = [opts.latency_rate]
+        else:
+            rates = [int(float(f) * results["roo"]["rate"]["median"]) for f in opts.latency_load.split(",")]
         timed = [("roo", lambda i, o: [opts.roo, "run", TIMED_APP, "--in", "Alphabet@127.0.0.1:%d" % i,
                                        "--out", "127.0.0.1:%d" % o])]
         if not opts.no_asyncio:
             timed.append(("asyncio", lambda i, o: [sys.executable, ASYNCIO_SERVER, "--app", TIMED_APP,
                                                    "--in", "127.0.0.1:%d" % i, "--out", "127.0.0.1:%d" % o]))
-        results["latency"] = {}
-        for label, argv_for in timed:
-            say("latency, %s: %s events/s offered for %.1f s" % (label, fmt_rate(rate), opts.latency_seconds))
-            lat = latency_run(opts, records, rate, label, argv_for)
-            say("  p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us; Python thread runnable-waiting %.1f %%, "
-                "%d preemptions, load %.1f" % (lat["p50_us"], lat["p99_us"], lat["p999_us"], lat["max_us"],
-                                               100 * lat["main_runqueue_share"], lat["main_preemptions"],
-                                               lat["loadavg_1min"]))
-            results["latency"][label] = lat
+        results["latency"] = []
+        for rate in rates:
+            for label, argv_for in timed:
+                say("latency, %s: %s events/s offered for %.1f s" % (label, fmt_rate(rate), opts.latency_seconds))
+                lat = latency_run(opts, records, rate, label, argv_for)
+                say("  p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us; Python thread runnable-waiting "
+                    "%.1f %%, %d preemptions, load %.1f" % (
+                        lat["p50_us"], lat["p99_us"], lat["p999_us"], lat["max_us"],
+                        100 * lat["main_runqueue_share"], lat["main_preemptions"], lat["loadavg_1min"]))
+                lat["server"] = label
+                results["latency"].append(lat)
 
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)
