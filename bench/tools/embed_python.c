@@ -1,11 +1,16 @@
-/* Runs a Python file in an interpreter embedded the way Roo embeds it: linked against
- * Debian's shared libpython3.11.so (pkg-config python3-embed), program_name set to
- * /usr/bin/python3. bench/alphabet_one_worker.py builds it into bench/out/ and runs its
- * ceiling loop under it, so the ceiling is measured with the same interpreter build Roo
- * uses as well as with /usr/bin/python3 (which links libpython statically).
+/* Runs a Python file in an embedded interpreter (program_name /usr/bin/python3, as Roo sets
+ * it). bench/alphabet_one_worker.py builds it into bench/out/ two ways and runs its ceiling
+ * loop under each, so the ceiling is measured with Roo's own libpython link as well as with
+ * /usr/bin/python3:
  *
- *   cc -O2 -o bench/out/embed_python bench/tools/embed_python.c $(pkg-config --cflags --libs python3-embed)
- *   bench/out/embed_python FILE.py [ARGS...]      # sys.argv == [FILE.py, ARGS...]
+ *   shared, Debian's -fPIC libpython3.11.so:
+ *     cc -O2 -o bench/out/embed_python_shared bench/tools/embed_python.c $(pkg-config --cflags --libs python3-embed)
+ *   static, the non-PIC libpython3.11.a, as roo is linked with ROO_STATIC_LIBPYTHON (CMakeLists.txt):
+ *     cc -O2 -no-pie -o bench/out/embed_python_static bench/tools/embed_python.c -I/usr/include/python3.11 \
+ *        /usr/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a -Wl,--export-dynamic \
+ *        -lexpat -lz -ldl -lm -lutil -lpthread
+ *
+ *   bench/out/embed_python_shared FILE.py [ARGS...]      # sys.argv == [FILE.py, ARGS...]
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
