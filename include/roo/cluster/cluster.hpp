@@ -44,7 +44,7 @@ struct ClusterConfig {
   bool initializer = false;
   std::size_t worker_count = 1;            ///< initializer: how many workers (itself included) to wait for
   core::Endpoint control;                  ///< initializer: listen here; others: the initializer's address
-  core::Endpoint my_control;               ///< others: their own control listen address
+  core::Endpoint my_control;               ///< others: reported in the membership (not listened on yet)
   core::Endpoint data;                     ///< where this worker listens for data channels (--data / --my-data)
   std::optional<core::Endpoint> external;  ///< serve the external channel here (§2.5 of the Wallaroo spec)
   std::string app_fingerprint;             ///< every worker must run the same application (compared at join)
@@ -72,6 +72,10 @@ struct ClusterHooks {
   std::function<void(std::size_t worker)> on_peer_lost;
   /// This worker's answer to an external query (`type` = the spec §2.5 request id) as the JSON the spec shows
   /// for a single worker, e.g. type 17 (StateEntityQuery) -> {"<state>": ["k1", ...]}, 21 -> {"<state>": 3}.
+  /// Asked for 14, 17, 19, 21, 23 (answered as is), 21 on every worker for 25 (ClusterStateEntityCount), and 7 / 12
+  /// on every worker for Partition(Count)Query: there it must return only this worker's part, in the full shape
+  /// (`{"state_partitions":{"<state>":{"<this worker>":[...]}},"stateless_partitions":{...}}`); the parts are
+  /// merged object by object (for anything but objects the first worker's value wins). Unset: "{}".
   std::function<std::string(std::uint16_t type)> local_answer;
 };
 
@@ -90,12 +94,16 @@ class Cluster {
 
   /// Sends `bytes` to worker `to` over its data channel. The bytes are charged to budget(to) until the peer
   /// acknowledges having processed them. To a lost peer: the bytes are dropped and counted (and budget released).
+  /// Only after form() returned; throws core::Error when `to` is this worker or no worker.
   virtual void send(std::size_t to, std::vector<char>&& bytes) = 0;
 
   /// Bytes sent to `to` and not yet acknowledged; the executor waits on it before taking new source input.
+  /// Limit: ClusterConfig::max_unacknowledged_bytes. Only after form() returned; the reference stays valid as long
+  /// as the Cluster.
   [[nodiscard]] virtual core::ByteBudget& budget(std::size_t to) = 0;
 
   /// The executor finished processing `bytes` bytes of a RemoteBatch from `from`: credit goes back to the sender.
+  /// The drain protocol compares bytes sent with bytes acknowledged, so acknowledge every byte received, once.
   virtual void acknowledge(std::size_t from, std::size_t bytes) = 0;
 
   /// Asks the whole cluster to stop (a signal here, or `roo shutdown`): the initializer broadcasts stop, then
@@ -106,7 +114,8 @@ class Cluster {
   /// Which workers are still connected (index -> up), for status answers.
   [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;
 
-  /// Closes every connection; idempotent.
+  /// Closes every connection; idempotent. Waits (up to 2 s) until done unless called from the io thread. A form()
+  /// still waiting throws "form the cluster: the worker stopped before the cluster formed".
   virtual void stop() = 0;
 };
 
