@@ -10,6 +10,7 @@
 * `send_frames`, `frame`: write length-prefixed frames with a plain socket.
 """
 import os
+import random
 import signal
 import socket
 import struct
@@ -54,11 +55,40 @@ def machida_bin(roo_bin):
     return path
 
 
-def free_port():
-    """A loopback port that was free a moment ago (the OS picks it)."""
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports are picked below the kernel's ephemeral range, where no outgoing connection can take
+# them between the check and the worker's bind (`roo run --workers N` also uses port+1...).
+_PORT_RANGE = (10000, max(10100, min(_ephemeral_low(), 65536) - 64))
+_port_rng = random.Random(os.getpid() ^ int(time.time()))
+_ports_given = set()
+
+
+def _bindable(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port(span=1):
+    """A loopback port P with P .. P+span-1 all free a moment ago and never handed out before."""
+    for _ in range(1000):
+        port = _port_rng.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - span)
+        wanted = range(port, port + span)
+        if any(p in _ports_given for p in wanted) or not all(_bindable(p) for p in wanted):
+            continue
+        _ports_given.update(wanted)
+        return port
+    raise RuntimeError("no free port found in %d..%d" % _PORT_RANGE)
 
 
 def worker_env(extra_pythonpath=()):

@@ -241,7 +241,8 @@ def test_example_in_a_two_worker_cluster(workers, receiver, name):
     spec = load(name)
     expected = expected_lines(spec)
     out = receiver()
-    ports = dict((s["name"], free_port()) for s in spec["sources"])
+    # worker1 listens on each --in port + 1.
+    ports = dict((s["name"], free_port(span=2)) for s in spec["sources"])
     args = []
     if ports:
         args += ["--in", ",".join("%s@127.0.0.1:%d" % (n, p) for n, p in ports.items())]
