@@ -159,27 +159,34 @@ def test_example_through_machida(workers, receiver, name):
     run_and_check(workers, receiver, name, launcher="machida")
 
 
-def test_alphabet_with_roo_send_and_receive(workers, roo_bin, tmp_path):
-    """The README's three commands: roo receive, roo run, roo send."""
-    spec = load("alphabet")
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_readme_commands_roo_receive_run_send(workers, roo_bin, tmp_path, name):
+    """The README's three commands: roo receive [--framed], roo run, roo send."""
+    spec = load(name)
     expected = expected_lines(spec)
-    out_port, in_port = free_port(), free_port()
+    in_ports = dict((source["name"], free_port()) for source in spec["sources"])
+    out_port = free_port()
     received = open(str(tmp_path / "received.txt"), "wb")
     receive_log = open(str(tmp_path / "receive.stderr"), "wb")
+    framed = ["--framed"] if spec["output"] == "framed" else []
     receive = subprocess.Popen([roo_bin, "receive", "--listen", "127.0.0.1:%d" % out_port,
-                                "--expect", str(len(expected))],
+                                "--expect", str(len(expected))] + framed,
                                stdout=received, stderr=receive_log)
     try:
         assert wait_until(lambda: "Listening on 127.0.0.1:%d" % out_port in
                           open(str(tmp_path / "receive.stderr")).read(), 5)
-        worker = workers.run(os.path.join(spec["dir"], "alphabet.py"),
-                             "--in", "Alphabet@127.0.0.1:%d" % in_port,
-                             "--out", "127.0.0.1:%d" % out_port)
-        send = subprocess.run([roo_bin, "send", "--host", "127.0.0.1:%d" % in_port,
-                               "--file", os.path.join(spec["dir"], "votes.msg"), "--binary",
-                               "--msg-size", "9", "--messages", str(len(expected)), "--no-write"],
-                              capture_output=True, timeout=30, cwd=str(tmp_path))
-        assert send.returncode == 0, send.stderr
+        ins = ["--in", ",".join("%s@127.0.0.1:%d" % item for item in in_ports.items())] if in_ports else []
+        worker = workers.run(os.path.join(spec["dir"], spec["module"] + ".py"),
+                             *(ins + ["--out", "127.0.0.1:%d" % out_port]))
+        for source in spec["sources"]:
+            count = len(run_offline.input_frames(spec["dir"], source))
+            binary = (["--binary", "--msg-size", str(source["msg_size"])]
+                      if source["format"] == "binary" else [])
+            send = subprocess.run([roo_bin, "send", "--host", "127.0.0.1:%d" % in_ports[source["name"]],
+                                   "--file", os.path.join(spec["dir"], source["file"])] + binary +
+                                  ["--messages", str(count), "--no-write"],
+                                  capture_output=True, timeout=30, cwd=str(tmp_path))
+            assert send.returncode == 0, send.stderr
         assert receive.wait(timeout=20) == 0
         received.close()
         with open(str(tmp_path / "received.txt"), encoding="utf-8") as f:
