@@ -6,6 +6,7 @@
 
 #include "roo/core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -48,8 +49,8 @@ std::uint16_t parse_port(const std::string& text, const std::string& item) {
 }
 
 /// "A@h:7010,B@h:7020[:max]" for worker `index`: every port plus `index`; one note per source.
-std::string shift_in_ports(const std::string& value, int index, const std::string& worker,
-                           std::vector<std::string>& notes) {
+std::string shift_in_ports(const std::string& value, int index, WorkerCommand& command) {
+  const std::string& worker = command.name;
   std::string result;
   std::size_t start = 0;
   while (start <= value.size()) {
@@ -75,7 +76,9 @@ std::string shift_in_ports(const std::string& value, int index, const std::strin
                              std::to_string(index) + " is over 65535");
     }
     std::string new_address = host + ":" + std::to_string(shifted);
-    notes.push_back(worker + " listens for " + (name.empty() ? "its source" : "'" + name + "'") + " on " + new_address);
+    command.source_ports.push_back(static_cast<std::uint16_t>(shifted));
+    command.notes.push_back(worker + " listens for " + (name.empty() ? "its source" : "'" + name + "'") + " on " +
+                            new_address);
     result += (result.empty() ? "" : ",") + (at == std::string::npos ? "" : name + "@") + new_address + tail;
     if (comma == std::string::npos) {
       break;
@@ -158,9 +161,9 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
       const std::string& arg = app_flags[i];
       if (arg == "--in" && i + 1 < app_flags.size()) {
         command.argv.push_back(arg);
-        command.argv.push_back(shift_in_ports(app_flags[++i], index, command.name, command.notes));
+        command.argv.push_back(shift_in_ports(app_flags[++i], index, command));
       } else if (arg.starts_with("--in=")) {
-        command.argv.push_back("--in=" + shift_in_ports(arg.substr(5), index, command.name, command.notes));
+        command.argv.push_back("--in=" + shift_in_ports(arg.substr(5), index, command));
       } else {
         command.argv.push_back(arg);
       }
@@ -186,11 +189,17 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
 
 namespace {
 
-/// `count` loopback ports free right now: all bound at once (so they differ), then released for the workers.
-std::vector<std::uint16_t> pick_free_ports(std::size_t count) {
+/// `count` loopback ports free right now and not in `taken` (the sources' ports): all bound at once (so they
+/// differ), then released for the workers.
+std::vector<std::uint16_t> pick_free_ports(std::size_t count, const std::vector<std::uint16_t>& taken) {
   std::vector<int> sockets;
   std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < count; ++i) {
+  auto release = [&sockets] {
+    for (int fd : sockets) {
+      ::close(fd);
+    }
+  };
+  while (ports.size() < count) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -199,24 +208,32 @@ std::vector<std::uint16_t> pick_free_ports(std::size_t count) {
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
       int error = errno;
-      for (int open : sockets) {
-        ::close(open);
+      if (fd >= 0) {
+        ::close(fd);
       }
+      release();
       throw core::Error("pick free ports on 127.0.0.1 for the cluster: " + errno_text(error));
     }
-    sockets.push_back(fd);
-    ports.push_back(ntohs(address.sin_port));
+    sockets.push_back(fd);  // held (even when skipped) so the next bind gets another port
+    std::uint16_t port = ntohs(address.sin_port);
+    if (std::find(taken.begin(), taken.end(), port) == taken.end()) {
+      ports.push_back(port);
+    }
   }
-  for (int fd : sockets) {
-    ::close(fd);
-  }
+  release();
   return ports;
 }
 
 }  // namespace
 
 int launch_cluster(const ClusterLaunchRequest& request) {
-  std::vector<WorkerCommand> commands = plan_cluster(request, pick_free_ports(3 * request.workers));
+  // A first plan (with port 0 for the picked addresses) tells which ports the sources will take.
+  auto count = static_cast<std::size_t>(3 * request.workers);
+  std::vector<std::uint16_t> taken;
+  for (const auto& draft : plan_cluster(request, std::vector<std::uint16_t>(count, 0))) {
+    taken.insert(taken.end(), draft.source_ports.begin(), draft.source_ports.end());
+  }
+  std::vector<WorkerCommand> commands = plan_cluster(request, pick_free_ports(count, taken));
   std::string external;
   for (std::size_t i = 0; i + 1 < commands[0].argv.size(); ++i) {
     if (commands[0].argv[i] == "--external") {

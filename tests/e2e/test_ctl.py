@@ -449,6 +449,23 @@ def alive(pid):
     return stat[stat.rindex(")") + 2:].split()[0] != "Z"
 
 
+def free_port_run(count):
+    """A port P such that P .. P + count - 1 are all free right now (worker i listens on P + i)."""
+    while True:
+        held = []
+        try:
+            for i in range(count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                held.append(sock)
+                sock.bind(("127.0.0.1", held[0].getsockname()[1] + i if i else 0))
+            return held[0].getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+
+
 class Supervisor(object):
     """`roo run --workers N ...` with stderr and stdout collected in files."""
 
@@ -513,7 +530,7 @@ def ready_lines(supervisor, names):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_workers_prefix_their_logs_and_stop_together_on_a_signal(supervisor, receiver, signum):
     out = receiver()
-    port, external = free_port(), free_port()
+    port, external = free_port_run(2), free_port()
     s = supervisor("--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address,
                    "--external", "127.0.0.1:%d" % external)
     ready_lines(s, ["initializer", "worker1"])
@@ -539,7 +556,7 @@ def test_workers_prefix_their_logs_and_stop_together_on_a_signal(supervisor, rec
 
 def test_workers_flag_after_the_app_and_three_workers(supervisor, receiver):
     out = receiver()
-    port = free_port()
+    port = free_port_run(3)
     s = supervisor(ALPHABET, "--workers", "3", "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address)
     ready_lines(s, ["initializer", "worker1", "worker2"])
     assert "roo run: worker2 listens for 'Alphabet' on 127.0.0.1:%d\n" % (port + 2) in s.stderr()
@@ -550,7 +567,7 @@ def test_workers_flag_after_the_app_and_three_workers(supervisor, receiver):
 
 def test_a_failing_worker_stops_the_others_and_sets_the_exit_code(supervisor, receiver):
     out = receiver()
-    port = free_port()
+    port = free_port_run(2)
     with socket.socket() as taken:  # worker1's source port (port + 1) is in use
         taken.bind(("127.0.0.1", port + 1))
         taken.listen(1)
@@ -567,7 +584,7 @@ def test_a_failing_worker_stops_the_others_and_sets_the_exit_code(supervisor, re
 
 def test_workers_stop_when_the_supervisor_is_killed(supervisor, receiver):
     out = receiver()
-    port = free_port()
+    port = free_port_run(2)
     s = supervisor("--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address)
     ready_lines(s, ["initializer", "worker1"])
     children = children_of(s.proc.pid)
@@ -615,7 +632,7 @@ def cluster_status(roo_bin, external):
 
 def start_cluster(supervisor, roo_bin, receiver, workers=2):
     out = receiver()
-    port, external = free_port(), "127.0.0.1:%d" % free_port()
+    port, external = free_port_run(workers), "127.0.0.1:%d" % free_port()
     s = supervisor("--workers", str(workers), ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % port, "--out",
                    out.address, "--external", external)
     names = ["initializer"] + ["worker%d" % i for i in range(1, workers)]
