@@ -4,6 +4,7 @@
 #include "send_errno.hpp"
 #include "wallaroo_flags.hpp"
 
+#include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
 
 #include <algorithm>
@@ -76,7 +77,7 @@ std::string shift_in_ports(const std::string& value, int index, WorkerCommand& c
                              std::to_string(index) + " is over 65535");
     }
     std::string new_address = host + ":" + std::to_string(shifted);
-    command.source_ports.push_back(static_cast<std::uint16_t>(shifted));
+    command.fixed_ports.push_back(static_cast<std::uint16_t>(shifted));
     command.notes.push_back(worker + " listens for " + (name.empty() ? "its source" : "'" + name + "'") + " on " +
                             new_address);
     result += (result.empty() ? "" : ",") + (at == std::string::npos ? "" : name + "@") + new_address + tail;
@@ -172,6 +173,9 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
       initializer_control = loopback(take_port());
       std::string data = loopback(take_port());
       std::string external = user_external ? *user_external : loopback(take_port());
+      if (user_external) {
+        command.fixed_ports.push_back(core::parse_endpoint(*user_external, "--external").port);
+      }
       command.argv.insert(command.argv.end(),
                           {"--cluster-initializer", "--worker-count", std::to_string(request.workers), "--control",
                            initializer_control, "--data", data, "--external", external});
@@ -227,11 +231,11 @@ std::vector<std::uint16_t> pick_free_ports(std::size_t count, const std::vector<
 }  // namespace
 
 int launch_cluster(const ClusterLaunchRequest& request) {
-  // A first plan (with port 0 for the picked addresses) tells which ports the sources will take.
+  // A first plan (with port 0 for the picked addresses) tells which ports are spoken for already.
   auto count = static_cast<std::size_t>(3 * request.workers);
   std::vector<std::uint16_t> taken;
   for (const auto& draft : plan_cluster(request, std::vector<std::uint16_t>(count, 0))) {
-    taken.insert(taken.end(), draft.source_ports.begin(), draft.source_ports.end());
+    taken.insert(taken.end(), draft.fixed_ports.begin(), draft.fixed_ports.end());
   }
   std::vector<WorkerCommand> commands = plan_cluster(request, pick_free_ports(count, taken));
   std::string external;

@@ -18,10 +18,10 @@ struct ClusterLaunchRequest {
 
 /// One worker of the planned cluster: its name, its command line (argv[0] is "roo") and what to tell the user.
 struct WorkerCommand {
-  std::string name;                         ///< "initializer", "worker1", ...
-  std::vector<std::string> argv;            ///< roo run ... APP flags... cluster flags...
-  std::vector<std::string> notes;           ///< e.g. "worker1 listens for 'Alphabet' on 127.0.0.1:7011"
-  std::vector<std::uint16_t> source_ports;  ///< the --in ports this worker listens on
+  std::string name;                        ///< "initializer", "worker1", ...
+  std::vector<std::string> argv;           ///< roo run ... APP flags... cluster flags...
+  std::vector<std::string> notes;          ///< e.g. "worker1 listens for 'Alphabet' on 127.0.0.1:7011"
+  std::vector<std::uint16_t> fixed_ports;  ///< ports it listens on that were not picked: --in, the user's --external
 };
 
 /// The cluster's command lines. `ports` supplies the free ports handed out (control, data and external

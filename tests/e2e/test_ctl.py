@@ -609,6 +609,8 @@ def test_workers_refuses_the_flags_it_sets(roo_bin, flag):
     ([ALPHABET, "--workers", "x"], "roo run: unable to parse --workers 'x': expected a whole number of at least 1\n"),
     (["--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:65535"],
      "roo run: unable to give worker1 a port for --in 'Alphabet@127.0.0.1:65535': 65535 + 1 is over 65535\n"),
+    (["--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:7010", "-e", "nope"],
+     "roo run: unable to parse --external address 'nope': expected host:port\n"),
 ])
 def test_workers_usage_errors(roo_bin, args, message):
     result = run_roo(roo_bin, "run", *args)
