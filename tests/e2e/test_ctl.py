@@ -690,3 +690,25 @@ def test_each_worker_listens_on_its_shifted_port(supervisor, roo_bin, receiver):
     assert len(lines) == 4
     s.proc.send_signal(signal.SIGTERM)
     assert s.wait() == 0
+
+
+def test_worker_stdout_is_prefixed_on_stdout(supervisor, receiver, tmp_path):
+    app = tmp_path / "chatty.py"
+    app.write_text("import sys\n"
+                   "sys.path.insert(0, %r)\n"
+                   "import alphabet\n\n\n"
+                   "def application_setup(args):\n"
+                   "    print('setting up', flush=True)\n"
+                   "    sys.stdout.write('no newline at the end')\n"
+                   "    sys.stdout.flush()\n"
+                   "    return alphabet.application_setup(args)\n" % os.path.join(EXAMPLES, "alphabet"))
+    out = receiver()
+    s = supervisor("--workers", "2", str(app), "--in", "Alphabet@127.0.0.1:%d" % free_port_run(2),
+                   "--out", out.address)
+    ready_lines(s, ["initializer", "worker1"])
+    s.proc.send_signal(signal.SIGINT)
+    assert s.wait() == 0
+    assert sorted(s.stdout().splitlines()) == [
+        "[initializer] no newline at the end", "[initializer] setting up",
+        "[worker1] no newline at the end", "[worker1] setting up"]
+    assert "setting up" not in s.stderr()
