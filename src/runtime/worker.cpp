@@ -393,8 +393,8 @@ int Worker::serve() {
   }
   runner_.emplace(*plan_, routing, object_codec());
   runner_view_ = &*runner_;
+  start_sources();  // first: a port in use must be the only line the user sees
   start_sinks();
-  start_sources();
   log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name, plan_->sources.size(),
              plan_->stages.size(), plan_->sinks.size(),
              routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
