@@ -15,7 +15,8 @@ void add_shutdown_command(CLI::App& app);
 /// `machida` / `machida3`: Wallaroo's launcher flags, translated to a worker run. Returns the exit code.
 int machida_main(int argc, char** argv);
 
-/// `cluster_shutdown HOST:PORT`: Wallaroo's tool, the same as `roo shutdown --external HOST:PORT`. Returns the exit code.
+/// `cluster_shutdown HOST:PORT`: Wallaroo's tool, the same as `roo shutdown --external HOST:PORT`. Returns the exit
+/// code.
 int cluster_shutdown_main(int argc, char** argv);
 
 }  // namespace roo::cli

@@ -1,10 +1,11 @@
 // `machida` / `machida3`: Wallaroo's worker launcher, for running Wallaroo command lines unchanged.
-#include <cstdio>
-
 #include "commands.hpp"
 #include "exit_status.hpp"
-#include "roo/core/error.hpp"
 #include "worker_launch.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <cstdio>
 
 namespace roo::cli {
 namespace {

@@ -1,13 +1,14 @@
 // The `roo` command (and `machida`/`machida3`/`cluster_shutdown`, chosen by the program name).
-#include <cstdio>
-#include <cstring>
-#include <string>
+#include "commands.hpp"
+#include "exit_status.hpp"
+
+#include "roo/core/error.hpp"
 
 #include <CLI/CLI.hpp>
 
-#include "commands.hpp"
-#include "exit_status.hpp"
-#include "roo/core/error.hpp"
+#include <cstdio>
+#include <cstring>
+#include <string>
 
 namespace {
 
@@ -29,10 +30,11 @@ int main(int argc, char** argv) {
   CLI::App app{"Roo: run Wallaroo-style Python stream processing applications on a C++ runtime"};
   app.name("roo");
   app.require_subcommand(1);
-  app.footer("Examples:\n  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
-             "  roo send --host 127.0.0.1:7010 --file votes.msg --binary --msg-size 9 --messages 1000\n"
-             "  roo receive --listen 127.0.0.1:7002\n"
-             "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json");
+  app.footer(
+      "Examples:\n  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
+      "  roo send --host 127.0.0.1:7010 --file votes.msg --binary --msg-size 9 --messages 1000\n"
+      "  roo receive --listen 127.0.0.1:7002\n"
+      "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json");
   roo::cli::add_run_command(app);
   roo::cli::add_send_command(app);
   roo::cli::add_receive_command(app);

@@ -1,12 +1,13 @@
 // `roo run APP [app flags]`: run a Wallaroo application (a .py file or a module name) in one worker.
-#include <filesystem>
-#include <memory>
-
 #include "cluster_launch.hpp"
 #include "commands.hpp"
 #include "exit_status.hpp"
-#include "roo/core/error.hpp"
 #include "worker_launch.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <filesystem>
+#include <memory>
 
 namespace fs = std::filesystem;
 

@@ -1,11 +1,11 @@
 #include "wallaroo_flags.hpp"
 
+#include "roo/core/endpoint.hpp"
+#include "roo/core/error.hpp"
+
 #include <charconv>
 #include <functional>
 #include <map>
-
-#include "roo/core/endpoint.hpp"
-#include "roo/core/error.hpp"
 
 namespace roo::cli {
 namespace {
@@ -50,7 +50,8 @@ const std::vector<FlagSpec>& flag_specs() {
          }
          f.worker_count = count;
        }},
-      {"--cluster-initializer", "-t", false, [](WallarooFlags& f, const std::string&) { f.cluster_initializer = true; }},
+      {"--cluster-initializer", "-t", false,
+       [](WallarooFlags& f, const std::string&) { f.cluster_initializer = true; }},
       {"--run-with-resilience", "", false, [](WallarooFlags& f, const std::string&) { f.run_with_resilience = true; }},
       {"--help", "-h", false, [](WallarooFlags& f, const std::string&) { f.help = true; }},
       {"--log-rotation", "", false, ignore("--log-rotation")},
@@ -71,7 +72,7 @@ const std::vector<FlagSpec>& flag_specs() {
 
 // Pony runtime flags that take a value; every other --pony* flag is a switch.
 bool pony_flag_takes_value(const std::string& name) {
-  static const char* valued[] = {"--ponythreads",  "--ponyminthreads",        "--ponycdinterval", "--ponygcinitial",
+  static const char* valued[] = {"--ponythreads",  "--ponyminthreads",       "--ponycdinterval", "--ponygcinitial",
                                  "--ponygcfactor", "--ponysuspendthreshold", "--ponymaxthreads", "--ponystats"};
   for (const char* flag : valued) {
     if (name == flag) {
@@ -145,11 +146,12 @@ void check_supported(const WallarooFlags& flags) {
                            " workers: the initializer needs --control and --data");
   }
   if (joins_a_cluster && (!flags.control || !flags.my_control || !flags.my_data || !flags.name)) {
-    throw core::UsageError("join the cluster: a worker that is not the initializer needs --control (the "
-                           "initializer's), --my-control, --my-data and --name");
+    throw core::UsageError(
+        "join the cluster: a worker that is not the initializer needs --control (the "
+        "initializer's), --my-control, --my-data and --name");
   }
   const std::pair<const char*, const std::optional<std::string>*> addresses[] = {
-      {"--metrics", &flags.metrics}, {"--control", &flags.control},       {"--data", &flags.data},
+      {"--metrics", &flags.metrics},   {"--control", &flags.control},       {"--data", &flags.data},
       {"--external", &flags.external}, {"--my-control", &flags.my_control}, {"--my-data", &flags.my_data}};
   for (const auto& [flag, value] : addresses) {
     if (*value) {

@@ -40,7 +40,8 @@ std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flag
 
 int launch_worker(const LaunchRequest& request) {
   check_supported(request.flags);
-  std::string worker_name = request.flags.cluster_initializer || !request.flags.name ? "initializer" : *request.flags.name;
+  std::string worker_name =
+      request.flags.cluster_initializer || !request.flags.name ? "initializer" : *request.flags.name;
   core::configure_logging(request.log_level, worker_name);
   auto log = core::module_logger("cli");
   for (const auto& flag : request.flags.ignored) {

@@ -1,18 +1,18 @@
 #pragma once
 
+#include "wallaroo_flags.hpp"
+
 #include <string>
 #include <vector>
-
-#include "wallaroo_flags.hpp"
 
 namespace roo::cli {
 
 /// What `roo run` and `machida` both need to start one worker.
 struct LaunchRequest {
   std::string module_name;
-  std::string app_folder;             ///< empty when the module is found on sys.path
-  std::vector<std::string> app_args;  ///< application_setup(args): program name, then the app's own flags
-  std::vector<std::string> full_argv; ///< wallaroo._ARGS
+  std::string app_folder;              ///< empty when the module is found on sys.path
+  std::vector<std::string> app_args;   ///< application_setup(args): program name, then the app's own flags
+  std::vector<std::string> full_argv;  ///< wallaroo._ARGS
   WallarooFlags flags;
   std::string log_level = "info";
   double drain_timeout_seconds = 10;

@@ -1,8 +1,8 @@
 #include "roo/core/endpoint.hpp"
 
-#include <charconv>
-
 #include "roo/core/error.hpp"
+
+#include <charconv>
 
 namespace roo::core {
 

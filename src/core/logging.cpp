@@ -1,8 +1,8 @@
 #include "roo/core/logging.hpp"
 
-#include <mutex>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <mutex>
 
 namespace roo::core {
 namespace {

@@ -1,10 +1,10 @@
-#include <map>
+#include "roo/core/error.hpp"
+#include "roo/graph/plan.hpp"
 
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
-#include "roo/core/error.hpp"
-#include "roo/graph/plan.hpp"
+#include <map>
 
 namespace py = pybind11;
 
@@ -47,7 +47,8 @@ SourcePlan read_source(const py::dict& entry) {
   return source;
 }
 
-StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables, std::map<std::string, std::size_t>& by_name) {
+StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
+                     std::map<std::string, std::size_t>& by_name) {
   StagePlan stage;
   stage.name = text(entry, "name");
   std::string kind = text(entry, "kind");
@@ -126,7 +127,8 @@ Plan read_plan(PyObject* description) {
       if (text(sink, "kind") != "tcp") {
         throw core::UsageError("run sink '" + name + "': sink kind '" + text(sink, "kind") + "' is not supported yet");
       }
-      plan.sinks.push_back(SinkPlan{name, text(sink, "host"), port_of(sink, "sink '" + name + "'"), ref(sink["encode"])});
+      plan.sinks.push_back(
+          SinkPlan{name, text(sink, "host"), port_of(sink, "sink '" + name + "'"), ref(sink["encode"])});
     }
     for (auto entry : root["flows"]) {
       py::dict flow = entry.cast<py::dict>();

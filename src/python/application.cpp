@@ -1,9 +1,9 @@
 #include "roo/python/application.hpp"
 
+#include "roo/core/error.hpp"
+
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
-
-#include "roo/core/error.hpp"
 
 namespace py = pybind11;
 
@@ -47,8 +47,7 @@ PyRef load_application(const std::string& module_name, const std::vector<std::st
     throw core::UsageError("import application module '" + module_name + "': " + describe_exception(e));
   }
   if (!py::hasattr(app, "application_setup")) {
-    throw core::UsageError("set up application '" + module_name +
-                           "': the module defines no application_setup(args)");
+    throw core::UsageError("set up application '" + module_name + "': the module defines no application_setup(args)");
   }
   try {
     py::object result = app.attr("application_setup")(py::cast(app_args));

@@ -1,12 +1,12 @@
 #include "roo/python/interpreter.hpp"
 
-#include <cstdlib>
-#include <string>
+#include "roo/core/error.hpp"
+#include "roo/core/logging.hpp"
 
 #include <pybind11/embed.h>
 
-#include "roo/core/error.hpp"
-#include "roo/core/logging.hpp"
+#include <cstdlib>
+#include <string>
 
 namespace py = pybind11;
 

@@ -1,8 +1,8 @@
 #include "roo/python/user_errors.hpp"
 
-#include <pybind11/embed.h>
-
 #include "roo/core/logging.hpp"
+
+#include <pybind11/embed.h>
 
 namespace py = pybind11;
 
@@ -71,8 +71,7 @@ void StepErrors::report_exception() {
   } catch (const py::error_already_set&) {
     message = "<the exception could not be printed>";
   }
-  log_line(fmt::format("{} raised {}: {}{}; event skipped ({} so far)", label_, type_name, message, where,
-                       failures_));
+  log_line(fmt::format("{} raised {}: {}{}; event skipped ({} so far)", label_, type_name, message, where, failures_));
 }
 
 void StepErrors::report_misuse(std::string_view what) {

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "roo/cluster/cluster.hpp"
+
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "roo/cluster/cluster.hpp"
 
 namespace roo::runtime {
 

@@ -1,11 +1,12 @@
 #pragma once
 
-#include <cstddef>
-
 #include "pipeline_runner.hpp"
+
 #include "roo/graph/plan.hpp"
 #include "roo/python/py_ref.hpp"
 #include "roo/python/user_errors.hpp"
+
+#include <cstddef>
 
 namespace roo::runtime {
 

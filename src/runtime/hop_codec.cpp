@@ -218,8 +218,8 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
       return false;
     }
     if (key_kind == str_key) {
-      entry.hop.key = python::PyRef::steal(
-          PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogatepass"));
+      entry.hop.key =
+          python::PyRef::steal(PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogatepass"));
     } else if (key_kind == bytes_key) {
       entry.hop.key = python::PyRef::steal(PyBytes_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size())));
     } else {

@@ -1,5 +1,8 @@
 #pragma once
 
+#include "roo/python/py_ref.hpp"
+#include "roo/python/user_errors.hpp"
+
 #include <Python.h>
 
 #include <cstdint>
@@ -7,9 +10,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "roo/python/py_ref.hpp"
-#include "roo/python/user_errors.hpp"
 
 namespace roo::runtime {
 
@@ -57,8 +57,8 @@ struct InboundHop {
   std::uint16_t flow = 0;
   std::uint16_t position = 0;
   python::PyRef key;
-  python::PyRef object;      ///< object entries
-  std::string_view raw;      ///< raw entries: the source frame, to be decoded
+  python::PyRef object;  ///< object entries
+  std::string_view raw;  ///< raw entries: the source frame, to be decoded
 };
 
 /// Parses an inbound batch and calls `each` for every event, in order. Returns false (with a reason in

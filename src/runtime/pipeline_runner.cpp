@@ -1,8 +1,8 @@
 #include "pipeline_runner.hpp"
 
-#include <fmt/format.h>
-
 #include "roo/core/logging.hpp"
+
+#include <fmt/format.h>
 
 namespace roo::runtime {
 namespace {
@@ -59,7 +59,8 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
                               python::StepErrors(fmt::format("decoder of source '{}'", source.name))});
   }
   for (std::size_t i = 0; i < plan.sinks.size(); ++i) {
-    sinks_.push_back(Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name))});
+    sinks_.push_back(
+        Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name))});
   }
   outputs_.resize(plan.sinks.size());
   for (auto& output : outputs_) {
@@ -134,29 +135,32 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
 void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
   static auto log = core::module_logger("runtime");
   std::string error;
-  bool well_formed = read_hops(bytes, codec_, [&](InboundHop& hop) {
-    if (hop.flow >= plan_.flows.size() || hop.position > plan_.flows[hop.flow].stages.size()) {
-      inbound_errors_.report_misuse(fmt::format("named flow {} position {}, which this worker does not have", hop.flow,
-                                                hop.position));
-      return;
-    }
-    const graph::Flow& flow = plan_.flows[hop.flow];
-    if (hop.object) {
-      run(flow, hop.position, hop.object.get(), hop.key.get(), {}, true);
-      return;
-    }
-    Source& source = sources_[hop.flow];
-    python::PyRef payload =
-        python::PyRef::steal(PyBytes_FromStringAndSize(hop.raw.data(), static_cast<Py_ssize_t>(hop.raw.size())));
-    python::PyRef event = python::PyRef::steal(call1(source.decode, payload.get()));
-    if (!event) {
-      source.errors.report_exception();
-      return;
-    }
-    if (event.get() != Py_None) {
-      run(flow, hop.position, event.get(), hop.key.get(), hop.raw, true);
-    }
-  }, error);
+  bool well_formed = read_hops(
+      bytes, codec_,
+      [&](InboundHop& hop) {
+        if (hop.flow >= plan_.flows.size() || hop.position > plan_.flows[hop.flow].stages.size()) {
+          inbound_errors_.report_misuse(
+              fmt::format("named flow {} position {}, which this worker does not have", hop.flow, hop.position));
+          return;
+        }
+        const graph::Flow& flow = plan_.flows[hop.flow];
+        if (hop.object) {
+          run(flow, hop.position, hop.object.get(), hop.key.get(), {}, true);
+          return;
+        }
+        Source& source = sources_[hop.flow];
+        python::PyRef payload =
+            python::PyRef::steal(PyBytes_FromStringAndSize(hop.raw.data(), static_cast<Py_ssize_t>(hop.raw.size())));
+        python::PyRef event = python::PyRef::steal(call1(source.decode, payload.get()));
+        if (!event) {
+          source.errors.report_exception();
+          return;
+        }
+        if (event.get() != Py_None) {
+          run(flow, hop.position, event.get(), hop.key.get(), hop.raw, true);
+        }
+      },
+      error);
   if (!well_formed) {
     log->error("dropping the rest of a batch from worker {}: {}", from, error);
   }
@@ -173,9 +177,9 @@ void PipelineRunner::remember_key(std::size_t table, PyObject* key) {
   PyObject* text = PyUnicode_Check(key) ? key : nullptr;
   python::PyRef converted;
   if (text == nullptr) {
-    converted = python::PyRef::steal(PyBytes_Check(key) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(key),
-                                                                              PyBytes_GET_SIZE(key), "replace")
-                                                        : PyObject_Str(key));
+    converted = python::PyRef::steal(
+        PyBytes_Check(key) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), "replace")
+                           : PyObject_Str(key));
     text = converted.get();
   }
   const char* utf8 = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
@@ -248,8 +252,8 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         result = call2(stage.fn, data, state);
         if (result != nullptr && stage.plan->returns_persist) {
           if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
-            stage.errors.report_misuse(fmt::format("returned {}; expected an (output, persist) tuple",
-                                                   Py_TYPE(result)->tp_name));
+            stage.errors.report_misuse(
+                fmt::format("returned {}; expected an (output, persist) tuple", Py_TYPE(result)->tp_name));
             Py_DECREF(result);
             return;
           }

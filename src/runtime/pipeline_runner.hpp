@@ -1,16 +1,17 @@
 #pragma once
 
-#include <cstdint>
-#include <mutex>
-#include <utility>
-#include <string>
-#include <vector>
-
 #include "hop_codec.hpp"
 #include "key_router.hpp"
+
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
 #include "roo/python/user_errors.hpp"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace roo::runtime {
 

@@ -1,20 +1,9 @@
 #include "roo/runtime/worker.hpp"
 
-#include <algorithm>
-#include <atomic>
-#include <csignal>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <thread>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
 #include "external_answers.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
+
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/batch_pool.hpp"
 #include "roo/core/bounded_mailbox.hpp"
@@ -26,6 +15,18 @@
 #include "roo/io/tcp_source.hpp"
 #include "roo/python/application.hpp"
 #include "roo/python/interpreter.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace asio = boost::asio;
 
@@ -370,8 +371,7 @@ void Worker::release_python_objects() {
 }
 
 int Worker::serve() {
-  python::PyRef description =
-      python::load_application(options_.module_name, options_.app_args, options_.full_argv);
+  python::PyRef description = python::load_application(options_.module_name, options_.app_args, options_.full_argv);
   plan_.emplace(graph::read_plan(description.get()));
   description = python::PyRef();
 

@@ -1,8 +1,8 @@
 #include "wallaroo_flags.hpp"
 
-#include <gtest/gtest.h>
-
 #include "roo/core/error.hpp"
+
+#include <gtest/gtest.h>
 
 namespace roo::cli {
 namespace {
@@ -11,11 +11,27 @@ using Args = std::vector<std::string>;
 
 TEST(WallarooFlags, ConsumesWorkerFlagsAndKeepsTheApplicationsInOrder) {
   Args app;
-  auto flags = take_wallaroo_flags(
-      {"--application-module", "alphabet", "--in", "Alphabet@127.0.0.1:7010", "--metrics", "127.0.0.1:5001",
-       "--control=127.0.0.1:6000", "-d", "127.0.0.1:6001", "--external", "127.0.0.1:5050", "--cluster-initializer",
-       "--ponythreads=1", "--ponynoblock", "--ponythreads", "4", "--out", "127.0.0.1:7002", "--depth", "3"},
-      app);
+  auto flags = take_wallaroo_flags({"--application-module",
+                                    "alphabet",
+                                    "--in",
+                                    "Alphabet@127.0.0.1:7010",
+                                    "--metrics",
+                                    "127.0.0.1:5001",
+                                    "--control=127.0.0.1:6000",
+                                    "-d",
+                                    "127.0.0.1:6001",
+                                    "--external",
+                                    "127.0.0.1:5050",
+                                    "--cluster-initializer",
+                                    "--ponythreads=1",
+                                    "--ponynoblock",
+                                    "--ponythreads",
+                                    "4",
+                                    "--out",
+                                    "127.0.0.1:7002",
+                                    "--depth",
+                                    "3"},
+                                   app);
   EXPECT_EQ(app, (Args{"--in", "Alphabet@127.0.0.1:7010", "--out", "127.0.0.1:7002", "--depth", "3"}));
   EXPECT_EQ(flags.application_module, "alphabet");
   EXPECT_EQ(flags.metrics, "127.0.0.1:5001");
@@ -28,12 +44,45 @@ TEST(WallarooFlags, ConsumesWorkerFlagsAndKeepsTheApplicationsInOrder) {
 
 TEST(WallarooFlags, AcceptsEveryFlagOfTheLauncher) {
   Args app;
-  auto flags = take_wallaroo_flags(
-      {"-m", "h:1", "-c", "h:2", "-x", "h:3", "-y", "h:4", "-e", "h:5", "-w", "1", "-t", "-n", "w1", "-r", "/tmp",
-       "--log-rotation", "-l", "100", "--resilience-enable-io-journal", "--resilience-no-local-file-io",
-       "--resilience-dos-server", "h:9", "-u", "5", "--time-between-checkpoints", "10", "--spike-seed", "1",
-       "--spike-drop", "--spike-prob", "0.1", "--spike-margin", "3", "-f", "x", "--ponypin"},
-      app);
+  auto flags = take_wallaroo_flags({"-m",
+                                    "h:1",
+                                    "-c",
+                                    "h:2",
+                                    "-x",
+                                    "h:3",
+                                    "-y",
+                                    "h:4",
+                                    "-e",
+                                    "h:5",
+                                    "-w",
+                                    "1",
+                                    "-t",
+                                    "-n",
+                                    "w1",
+                                    "-r",
+                                    "/tmp",
+                                    "--log-rotation",
+                                    "-l",
+                                    "100",
+                                    "--resilience-enable-io-journal",
+                                    "--resilience-no-local-file-io",
+                                    "--resilience-dos-server",
+                                    "h:9",
+                                    "-u",
+                                    "5",
+                                    "--time-between-checkpoints",
+                                    "10",
+                                    "--spike-seed",
+                                    "1",
+                                    "--spike-drop",
+                                    "--spike-prob",
+                                    "0.1",
+                                    "--spike-margin",
+                                    "3",
+                                    "-f",
+                                    "x",
+                                    "--ponypin"},
+                                   app);
   EXPECT_TRUE(app.empty());
   EXPECT_EQ(flags.name, "w1");
   EXPECT_EQ(flags.my_control, "h:3");
@@ -60,8 +109,7 @@ TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
   EXPECT_EQ(refusal({"--my-data", "h:1", "--my-control", "h:3"}),
             "join the cluster: a worker that is not the initializer needs --control (the initializer's), "
             "--my-control, --my-data and --name");
-  EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1", "--data", "h:2"}),
-            "accepted");
+  EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1", "--data", "h:2"}), "accepted");
   EXPECT_EQ(refusal({"--join", "h:1"}), "join a cluster (--join): growing a running cluster is not supported yet");
   EXPECT_EQ(refusal({"--run-with-resilience"}),
             "run with resilience (--run-with-resilience): checkpoints are not supported yet");

@@ -1,9 +1,9 @@
 #include "roo/core/bounded_mailbox.hpp"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace roo::core {
 namespace {

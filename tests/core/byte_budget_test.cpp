@@ -1,8 +1,8 @@
 #include "roo/core/byte_budget.hpp"
 
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <thread>
 
 namespace roo::core {
 namespace {

@@ -1,8 +1,8 @@
 #include "roo/core/endpoint.hpp"
 
-#include <gtest/gtest.h>
-
 #include "roo/core/error.hpp"
+
+#include <gtest/gtest.h>
 
 namespace roo::core {
 namespace {

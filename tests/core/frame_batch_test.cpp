@@ -1,8 +1,8 @@
 #include "roo/core/frame_batch.hpp"
 
-#include <gtest/gtest.h>
-
 #include "roo/core/batch_pool.hpp"
+
+#include <gtest/gtest.h>
 
 namespace roo::core {
 namespace {

@@ -1,12 +1,13 @@
-#include <algorithm>
-#include <sstream>
-#include <string>
+#include "pipeline_runner.hpp"
+
+#include "roo/graph/plan.hpp"
 
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
-#include "pipeline_runner.hpp"
-#include "roo/graph/plan.hpp"
+#include <algorithm>
+#include <sstream>
+#include <string>
 
 namespace py = pybind11;
 
@@ -20,8 +21,8 @@ graph::Plan plan_of(const char* app) {
 
 ObjectCodec pickle_codec() {
   py::module_ pickle = py::module_::import("pickle");
-  return ObjectCodec{python::PyRef::borrow(pickle.attr("dumps").ptr()), python::PyRef::borrow(pickle.attr("loads").ptr()),
-                     false};
+  return ObjectCodec{python::PyRef::borrow(pickle.attr("dumps").ptr()),
+                     python::PyRef::borrow(pickle.attr("loads").ptr()), false};
 }
 
 std::vector<std::string> lines_of(PipelineRunner& runner) {
@@ -47,7 +48,9 @@ core::FrameBatch words(std::initializer_list<std::string> frames, std::uint32_t 
 /// Two runners standing in for two workers: whatever leaves one is fed to the other.
 struct TwoWorkers {
   explicit TwoWorkers(const char* app)
-      : plan0(plan_of(app)), plan1(plan_of(app)), w0(plan0, Routing{0, 2, 64}, pickle_codec()),
+      : plan0(plan_of(app)),
+        plan1(plan_of(app)),
+        w0(plan0, Routing{0, 2, 64}, pickle_codec()),
         w1(plan1, Routing{1, 2, 64}, pickle_codec()) {}
 
   void exchange() {
@@ -71,8 +74,8 @@ TEST(Hops, EachKeyIsCountedOnExactlyOneWorkerAndNothingIsLost) {
   auto single_plan = plan_of("keyed_count");
   PipelineRunner single(single_plan);
   TwoWorkers cluster("keyed_count");
-  std::initializer_list<std::string> input = {"apple", "banana", "cherry", "avocado", "blueberry", "date",
-                                              "apricot", "coconut", "dragonfruit", "banana2"};
+  std::initializer_list<std::string> input = {"apple", "banana",  "cherry",  "avocado",     "blueberry",
+                                              "date",  "apricot", "coconut", "dragonfruit", "banana2"};
   single.process(words(input));
   cluster.w0.process(words(input));
   cluster.exchange();

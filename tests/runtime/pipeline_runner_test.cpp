@@ -1,12 +1,13 @@
 #include "pipeline_runner.hpp"
 
-#include <string>
+#include "generator_source.hpp"
+
+#include "roo/graph/plan.hpp"
 
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
-#include "generator_source.hpp"
-#include "roo/graph/plan.hpp"
+#include <string>
 
 namespace py = pybind11;
 
@@ -79,7 +80,8 @@ TEST(PipelineRunner, WritesEveryOutputToEverySinkOfTheFlow) {
   testing::internal::CaptureStderr();
   runner.process(batch_of({"one", "x", "bad-encode", "two"}));
   std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("encoder of sink 'sink 0' returned int; expected bytes; event skipped (1 so far)"), std::string::npos)
+  EXPECT_NE(log.find("encoder of sink 'sink 0' returned int; expected bytes; event skipped (1 so far)"),
+            std::string::npos)
       << log;
   EXPECT_EQ(take(runner, 0), "one\ntwo\n");
   EXPECT_EQ(take(runner, 1), "s:one\ns:bad-encode\ns:two\n");

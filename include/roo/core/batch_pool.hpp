@@ -1,10 +1,10 @@
 #pragma once
 
+#include "roo/core/frame_batch.hpp"
+
 #include <cstddef>
 #include <mutex>
 #include <vector>
-
-#include "roo/core/frame_batch.hpp"
 
 namespace roo::core {
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "roo/core/doorbell.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -8,8 +10,6 @@
 #include <optional>
 #include <utility>
 #include <vector>
-
-#include "roo/core/doorbell.hpp"
 
 namespace roo::core {
 

@@ -11,9 +11,9 @@ namespace roo::core {
 /// Python executor many events for the cost of one queue operation and no per-event allocation.
 /// Batches are recycled through a BatchPool: clear() keeps the capacity.
 struct FrameBatch {
-  std::uint32_t source = 0;          ///< index of the source in the plan that produced these frames
-  std::vector<char> bytes;           ///< payloads, back to back (headers stripped)
-  std::vector<std::uint32_t> ends;   ///< end offset in `bytes` of each payload
+  std::uint32_t source = 0;         ///< index of the source in the plan that produced these frames
+  std::vector<char> bytes;          ///< payloads, back to back (headers stripped)
+  std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
 
   [[nodiscard]] std::size_t size() const { return ends.size(); }
   [[nodiscard]] bool empty() const { return ends.empty(); }

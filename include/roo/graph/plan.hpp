@@ -1,11 +1,11 @@
 #pragma once
 
+#include "roo/python/py_ref.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "roo/python/py_ref.hpp"
 
 namespace roo::graph {
 
@@ -36,10 +36,10 @@ struct StagePlan {
   std::string name;
   PyRef fn;
   bool multi = false;
-  bool int_as_chr = false;      ///< key_by: Wallaroo's legacy int -> chr() key conversion
-  PyRef constant_key;           ///< collect
-  std::size_t state_table = 0;  ///< state: index into Plan::state_tables
-  bool returns_persist = false; ///< state: G1 computations return (output, persist)
+  bool int_as_chr = false;       ///< key_by: Wallaroo's legacy int -> chr() key conversion
+  PyRef constant_key;            ///< collect
+  std::size_t state_table = 0;   ///< state: index into Plan::state_tables
+  bool returns_persist = false;  ///< state: G1 computations return (output, persist)
 };
 
 /// Per-key state objects of every stage sharing one state name: key -> state, created lazily.

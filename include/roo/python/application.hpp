@@ -1,9 +1,9 @@
 #pragma once
 
+#include "roo/python/py_ref.hpp"
+
 #include <string>
 #include <vector>
-
-#include "roo/python/py_ref.hpp"
 
 namespace roo::python {
 

@@ -1,31 +1,31 @@
 #pragma once
 
+#include "roo/core/endpoint.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "roo/core/endpoint.hpp"
-
 namespace roo::runtime {
 
 /// How this worker joins a cluster. Without it the worker runs alone and serves no external channel.
 struct ClusterOptions {
   bool initializer = true;
-  std::size_t worker_count = 1;           ///< initializer: workers to wait for, itself included
-  core::Endpoint control;                 ///< initializer: listen; others: the initializer's control address
-  core::Endpoint my_control;              ///< others: own control listen address
-  core::Endpoint data;                    ///< initializer: --data; others: --my-data
-  std::optional<core::Endpoint> external; ///< serve the external channel (roo ctl, roo shutdown) here
+  std::size_t worker_count = 1;            ///< initializer: workers to wait for, itself included
+  core::Endpoint control;                  ///< initializer: listen; others: the initializer's control address
+  core::Endpoint my_control;               ///< others: own control listen address
+  core::Endpoint data;                     ///< initializer: --data; others: --my-data
+  std::optional<core::Endpoint> external;  ///< serve the external channel (roo ctl, roo shutdown) here
   std::chrono::milliseconds join_timeout{30000};
 };
 
 struct WorkerOptions {
-  std::string module_name;              ///< the application module to import
-  std::string app_folder;               ///< put on sys.path before importing (empty: none)
-  std::vector<std::string> app_args;    ///< what application_setup(args) receives
-  std::vector<std::string> full_argv;   ///< wallaroo._ARGS
+  std::string module_name;             ///< the application module to import
+  std::string app_folder;              ///< put on sys.path before importing (empty: none)
+  std::vector<std::string> app_args;   ///< what application_setup(args) receives
+  std::vector<std::string> full_argv;  ///< wallaroo._ARGS
   std::string worker_name = "initializer";
   std::chrono::milliseconds drain_timeout{10000};  ///< at shutdown, how long sinks may take to take the rest
   std::optional<ClusterOptions> cluster;
