@@ -521,6 +521,39 @@ class Cluster(object):
         self.members = []
         self.check_exit = check_exit     # teardown asserts every worker exited 0 (tests may set it False)
         self.stopped = False
+        self.base = []                   # the launcher argv before the flags (set by the factory)
+        self.env = None
+        self.sources = []
+        self.prefixes = []
+        self._taken = set()
+
+    def port(self):
+        """A free port not handed out to this cluster before."""
+        while True:
+            p = free_port()
+            if p not in self._taken:
+                self._taken.add(p)
+                return p
+
+    def new_member(self, index, name, host, sources):
+        return ClusterMember(index, name, host, dict((source, self.port()) for source in sources),
+                             "%s:%d" % (host, self.port()), "%s:%d" % (host, self.port()),
+                             "%s:%d" % (host, self.port()))
+
+    def start_member(self, index):
+        """Start members[index] (for tests that start some workers later: order=[...] without it)."""
+        m = self.members[index]
+        prefix = self.prefixes[index] if index < len(self.prefixes) else []
+        m.worker = self.factory.workers.spawn(list(prefix) + m.argv_for(self.base, self), label=m.name,
+                                              env=self.env)
+        return m
+
+    def start_extra(self, name):
+        """Start one more non-initializer named `name` with fresh ports; it is NOT a member (stop() ignores it)."""
+        m = self.new_member(len(self.members), name, self.members[0].host, self.sources)
+        m.index = max(1, m.index)
+        m.worker = self.factory.workers.spawn(m.argv_for(self.base, self), label="extra-" + name, env=self.env)
+        return m
 
     @property
     def initializer(self):
@@ -629,31 +662,22 @@ class ClusterFactory(object):
         hosts = hosts or ["127.0.0.1"] * size
         prefixes = prefixes or [[]] * size
         cluster = Cluster(self, size, out, app_args, check_exit)
-        taken = set()
-
-        def port():
-            while True:
-                p = free_port()
-                if p not in taken:
-                    taken.add(p)
-                    return p
         for i in range(size):
-            host = hosts[i]
-            cluster.members.append(ClusterMember(
-                i, "initializer" if i == 0 else "worker%d" % i, host,
-                dict((name, port()) for name in sources), "%s:%d" % (host, port()),
-                "%s:%d" % (host, port()), "%s:%d" % (host, port())))
+            cluster.members.append(cluster.new_member(i, "initializer" if i == 0 else "worker%d" % i, hosts[i],
+                                                      sources))
         if launcher == "roo":
-            base = [self.workers.roo_bin, "run"] + list(run_flags) + [app]
-            env = env or worker_env()
+            cluster.base = [self.workers.roo_bin, "run"] + list(run_flags) + [app]
+            cluster.env = env or worker_env()
         else:
-            base = [os.path.join(os.path.dirname(self.workers.roo_bin), "machida"), "--application-module", app,
-                    "--metrics", "127.0.0.1:%d" % port(), "--ponythreads=1"]
-            env = env or worker_env([module_dir] if module_dir else [])
+            cluster.base = [os.path.join(os.path.dirname(self.workers.roo_bin), "machida"),
+                            "--application-module", app, "--metrics", "127.0.0.1:%d" % cluster.port(),
+                            "--ponythreads=1"]
+            cluster.env = env or worker_env([module_dir] if module_dir else [])
+        cluster.sources = list(sources)
+        cluster.prefixes = list(prefixes)
         self.started.append(cluster)
         for i in (order if order is not None else range(size)):
-            m = cluster.members[i]
-            m.worker = self.workers.spawn(list(prefixes[i]) + m.argv_for(base, cluster), label=m.name, env=env)
+            cluster.start_member(i)
         if ready:
             cluster.wait_ready()
         return cluster
@@ -661,7 +685,7 @@ class ClusterFactory(object):
     def teardown(self, test_failed):
         problems = []
         for cluster in self.started:
-            if cluster.stopped or not cluster.members or cluster.members[0].worker is None:
+            if cluster.stopped:
                 continue
             alive = [m for m in cluster.members if m.worker is not None and m.proc.poll() is None]
             if not alive:
