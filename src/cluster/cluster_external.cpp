@@ -1,10 +1,16 @@
 #include "cluster_core.hpp"
 #include "cluster_log.hpp"
-#include "json.hpp"
+#include "roo/core/json.hpp"
 
 #include <boost/asio/post.hpp>
 
 namespace roo::cluster {
+
+using core::json_quote;
+using core::JsonValue;
+using core::merge_json;
+using core::parse_json;
+using core::to_json;
 namespace {
 
 /// External message ids (spec §2.5).

@@ -1,9 +1,9 @@
-#include "json.hpp"
+#include "roo/core/json.hpp"
 
 #include <cctype>
 #include <cstdint>
 
-namespace roo::cluster {
+namespace roo::core {
 namespace {
 
 class JsonParser {
@@ -338,4 +338,4 @@ void merge_json(JsonValue& target, const JsonValue& other) {
   }
 }
 
-}  // namespace roo::cluster
+}  // namespace roo::core

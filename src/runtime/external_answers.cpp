@@ -1,6 +1,6 @@
 #include "external_answers.hpp"
 
-#include <fmt/format.h>
+#include "roo/core/json.hpp"
 
 namespace roo::runtime {
 namespace {
@@ -26,44 +26,14 @@ std::string partitions(const LocalFacts& facts, bool counts) {
         }
       }
       std::string value = counts ? std::to_string(groups.size()) : "[" + join(groups) + "]";
-      workers.push_back(json_string(facts.membership.workers[w].name) + ":" + value);
+      workers.push_back(core::json_quote(facts.membership.workers[w].name) + ":" + value);
     }
-    states.push_back(json_string(state) + ":{" + join(workers) + "}");
+    states.push_back(core::json_quote(state) + ":{" + join(workers) + "}");
   }
   return "{\"state_partitions\":{" + join(states) + "},\"stateless_partitions\":{}}";
 }
 
 }  // namespace
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string local_answer(std::uint16_t type, const LocalFacts& facts) {
   switch (type) {
@@ -72,23 +42,23 @@ std::string local_answer(std::uint16_t type, const LocalFacts& facts) {
       for (const auto& [state, keys] : facts.state_keys) {
         std::vector<std::string> quoted;
         for (const auto& key : keys) {
-          quoted.push_back(json_string(key));
+          quoted.push_back(core::json_quote(key));
         }
-        states.push_back(json_string(state) + ":[" + join(quoted) + "]");
+        states.push_back(core::json_quote(state) + ":[" + join(quoted) + "]");
       }
       return "{" + join(states) + "}";
     }
     case 21: {  // StateEntityCountQuery
       std::vector<std::string> states;
       for (const auto& [state, keys] : facts.state_keys) {
-        states.push_back(json_string(state) + ":" + std::to_string(keys.size()));
+        states.push_back(core::json_quote(state) + ":" + std::to_string(keys.size()));
       }
       return "{" + join(states) + "}";
     }
     case 14: {  // SourceIdsQuery
       std::vector<std::string> ids;
       for (const auto& id : facts.source_ids) {
-        ids.push_back(json_string(id));
+        ids.push_back(core::json_quote(id));
       }
       return "{\"source_ids\":[" + join(ids) + "]}";
     }

@@ -21,7 +21,4 @@ struct LocalFacts {
 /// 7/12 partitions by key group and worker, 19/23 stateless partitions); "{}" for anything else.
 [[nodiscard]] std::string local_answer(std::uint16_t type, const LocalFacts& facts);
 
-/// `text` as a JSON string literal.
-[[nodiscard]] std::string json_string(const std::string& text);
-
 }  // namespace roo::runtime

@@ -1,8 +1,8 @@
-#include "json.hpp"
+#include "roo/core/json.hpp"
 
 #include <gtest/gtest.h>
 
-namespace roo::cluster {
+namespace roo::core {
 namespace {
 
 std::string roundtrip(std::string_view text) {
@@ -36,4 +36,4 @@ TEST(ClusterJson, QuoteEscapesControlCharacters) {
 }
 
 }  // namespace
-}  // namespace roo::cluster
+}  // namespace roo::core

@@ -1,4 +1,5 @@
 #include "pipeline_runner.hpp"
+#include "runner_fixtures.hpp"
 
 #include "roo/graph/plan.hpp"
 
@@ -14,10 +15,8 @@ namespace py = pybind11;
 namespace roo::runtime {
 namespace {
 
-graph::Plan plan_of(const char* app) {
-  py::object description = py::module_::import("runner_apps").attr(app)();
-  return graph::read_plan(description.ptr());
-}
+using test::batch_of;
+using test::plan_of;
 
 ObjectCodec pickle_codec() {
   py::module_ pickle = py::module_::import("pickle");
@@ -34,15 +33,6 @@ std::vector<std::string> lines_of(PipelineRunner& runner) {
     lines.push_back(line);
   }
   return lines;
-}
-
-core::FrameBatch words(std::initializer_list<std::string> frames, std::uint32_t source = 0) {
-  core::FrameBatch batch;
-  batch.source = source;
-  for (const auto& frame : frames) {
-    batch.append(frame.data(), frame.size());
-  }
-  return batch;
 }
 
 /// Two runners standing in for two workers: whatever leaves one is fed to the other.
@@ -76,8 +66,8 @@ TEST(Hops, EachKeyIsCountedOnExactlyOneWorkerAndNothingIsLost) {
   TwoWorkers cluster("keyed_count");
   std::initializer_list<std::string> input = {"apple", "banana",  "cherry",  "avocado",     "blueberry",
                                               "date",  "apricot", "coconut", "dragonfruit", "banana2"};
-  single.process(words(input));
-  cluster.w0.process(words(input));
+  single.process(batch_of(input));
+  cluster.w0.process(batch_of(input));
   cluster.exchange();
   auto expected = lines_of(single);
   auto on0 = lines_of(cluster.w0);
@@ -100,8 +90,8 @@ TEST(Hops, EachKeyIsCountedOnExactlyOneWorkerAndNothingIsLost) {
 
 TEST(Hops, SourcesOnDifferentWorkersShareOneStatePerKey) {
   TwoWorkers cluster("merged");
-  cluster.w0.process(words({"apple", "banana"}, 0));
-  cluster.w1.process(words({"avocado", "blueberry"}, 1));
+  cluster.w0.process(batch_of({"apple", "banana"}, 0));
+  cluster.w1.process(batch_of({"avocado", "blueberry"}, 1));
   cluster.exchange();
   auto on0 = lines_of(cluster.w0);
   auto on1 = lines_of(cluster.w1);
@@ -117,7 +107,7 @@ TEST(Hops, SourcesOnDifferentWorkersShareOneStatePerKey) {
 
 TEST(Hops, ObjectsChangedBeforeTheKeyByTravelPickled) {
   TwoWorkers cluster("split_then_count");
-  cluster.w0.process(words({"apple banana cherry date", "avocado blueberry"}));
+  cluster.w0.process(batch_of({"apple banana cherry date", "avocado blueberry"}));
   cluster.exchange();
   auto on0 = lines_of(cluster.w0);
   auto on1 = lines_of(cluster.w1);

@@ -1,6 +1,7 @@
 #include "pipeline_runner.hpp"
 
 #include "generator_source.hpp"
+#include "runner_fixtures.hpp"
 
 #include "roo/graph/plan.hpp"
 
@@ -14,19 +15,8 @@ namespace py = pybind11;
 namespace roo::runtime {
 namespace {
 
-graph::Plan plan_of(const char* app) {
-  py::object description = py::module_::import("runner_apps").attr(app)();
-  return graph::read_plan(description.ptr());
-}
-
-core::FrameBatch batch_of(std::initializer_list<std::string> frames, std::uint32_t source = 0) {
-  core::FrameBatch batch;
-  batch.source = source;
-  for (const auto& frame : frames) {
-    batch.append(frame.data(), frame.size());
-  }
-  return batch;
-}
+using test::batch_of;
+using test::plan_of;
 
 std::string take(PipelineRunner& runner, std::size_t sink = 0) {
   auto& out = runner.outputs()[sink];

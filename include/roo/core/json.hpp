@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace roo::cluster {
+namespace roo::core {
 
 /// Just enough JSON for the external channel: parse the runtime's local answers, merge them across workers and
 /// print the result. Numbers, booleans and null keep their original text; object members keep their order.
@@ -30,4 +30,4 @@ struct JsonValue {
 /// Adds `other` into `target`: objects merge member by member (recursively); anywhere else `target` keeps its value.
 void merge_json(JsonValue& target, const JsonValue& other);
 
-}  // namespace roo::cluster
+}  // namespace roo::core
