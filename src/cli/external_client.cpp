@@ -1,5 +1,6 @@
 #include "external_client.hpp"
 
+#include "connect_attempt.hpp"
 #include "send_errno.hpp"
 
 #include "roo/core/error.hpp"
@@ -23,38 +24,6 @@ using Clock = std::chrono::steady_clock;
 int milliseconds_left(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
-}
-
-/// One non-blocking connect attempt that waits until `deadline`. Returns a blocking fd, or -errno.
-int try_connect(const addrinfo& address, Clock::time_point deadline) {
-  int fd = ::socket(address.ai_family, address.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address.ai_protocol);
-  if (fd < 0) {
-    return -errno;
-  }
-  int error = 0;
-  if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0) {
-    error = errno;
-    if (error == EINPROGRESS) {
-      pollfd waiting{fd, POLLOUT, 0};
-      int ready = ::poll(&waiting, 1, milliseconds_left(deadline));
-      if (ready == 0) {
-        error = ETIMEDOUT;
-      } else if (ready < 0) {
-        error = errno;
-      } else {
-        socklen_t length = sizeof error;
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-      }
-    }
-  }
-  if (error != 0) {
-    ::close(fd);
-    return -error;
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
 }
 
 ExternalReply ended(ExternalReply::Outcome outcome) {
@@ -95,7 +64,7 @@ ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono
   }
   int last_error = ECONNREFUSED;
   for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
-    int fd = try_connect(*address, deadline);
+    int fd = connect_attempt(*address, deadline);
     if (fd >= 0) {
       ::freeaddrinfo(found);
       return ExternalClient(fd, name);

@@ -1,5 +1,6 @@
 #include "send_connection.hpp"
 
+#include "connect_attempt.hpp"
 #include "send_errno.hpp"
 
 #include "roo/core/error.hpp"
@@ -34,40 +35,6 @@ bool worth_retrying(int error) {
          error == ECONNRESET || error == ECONNABORTED || error == EAGAIN || error == EINTR;
 }
 
-/// One attempt: a non-blocking connect that waits at most until `deadline`. Returns the fd or -errno.
-int try_connect(const addrinfo& address, Clock::time_point deadline) {
-  int fd = ::socket(address.ai_family, address.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address.ai_protocol);
-  if (fd < 0) {
-    return -errno;
-  }
-  int error = 0;
-  if (::connect(fd, address.ai_addr, address.ai_addrlen) != 0) {
-    error = errno;
-    if (error == EINPROGRESS) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd waiting{fd, POLLOUT, 0};
-      int ready = ::poll(&waiting, 1, static_cast<int>(std::max<long long>(left, 1)));
-      if (ready == 0) {
-        error = ETIMEDOUT;
-      } else if (ready < 0) {
-        error = errno;
-      } else {
-        socklen_t length = sizeof error;
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-      }
-    }
-  }
-  if (error != 0) {
-    ::close(fd);
-    return -error;
-  }
-  int flags = ::fcntl(fd, F_GETFL);
-  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
 }  // namespace
 
 SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_point deadline, double timeout_s,
@@ -85,7 +52,7 @@ SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_p
   int last_error = 0;
   while (true) {
     for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
-      int fd = try_connect(*address, deadline);
+      int fd = connect_attempt(*address, deadline);
       if (fd >= 0) {
         ::freeaddrinfo(found);
         return SendConnection(fd, name);
