@@ -3,7 +3,6 @@ a stop before the cluster formed, and garbage on the control, data and external 
 
 The app is cluster_apps/pid_tag.py: every output line `<key> <count> <pid>` says which process owns the key.
 """
-import os
 import re
 import signal
 import socket
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import (EXTERNAL_CLUSTER_STATUS_QUERY, connect, external_query, frame, peer_closed,
+from conftest import (EXTERNAL_CLUSTER_STATUS_QUERY, connect, external_query, peer_closed,
                       split_address, wait_until, worker_env)
 from test_cluster import KEYS, PID_APP, assert_pid_output, parse_pid_lines, pid_frames, send_spread
 
@@ -63,12 +62,12 @@ def test_a_worker_without_an_initializer_keeps_retrying(cluster, receiver):
     finally:
         listener.close()
     assert w.proc.poll() is None, w.stderr()
-    assert READY_NOT_SEEN(w)
+    assert never_ready(w)
     w.worker.kill()
     c.stopped = True
 
 
-def READY_NOT_SEEN(member):
+def never_ready(member):
     return "Application is ready to work" not in member.stderr()
 
 
@@ -88,11 +87,13 @@ def test_sigterm_before_the_cluster_formed_stops_the_worker(cluster, receiver, w
     try:
         code = m.proc.wait(timeout=PROMPT_EXIT)
     except subprocess.TimeoutExpired:
+        code = None
         m.worker.kill()
+    c.stopped = True
+    if code is None:
         pytest.fail("%s ignored SIGTERM while waiting for the cluster to form (killed after %.0f s):\n%s"
                     % (m.name, PROMPT_EXIT, m.stderr()), pytrace=False)
-    c.stopped = True
-    assert READY_NOT_SEEN(m)
+    assert never_ready(m)
     assert code in (0, 1), m.stderr()
 
 
