@@ -1,0 +1,880 @@
+#!/usr/bin/python3
+"""Roo against the limit and the peers, in one run: what `bench/run` executes.
+
+    bench/run [--quick] [--runs N] [--workloads a,b] [--no-docs] ...   (see bench/README.md)
+
+For each workload in bench/workloads/ (passthrough, alphabet, word_count, market_spread),
+all in this one invocation, on this machine:
+
+1. Inputs generated once (deterministic) into bench/out/.
+2. Ceiling: the workload's user functions in a tight Python loop over the pre-built
+   payloads (bench/harness/plan.py), rate = events / CPU time; under /usr/bin/python3 and
+   under an interpreter embedded the way roo links libpython (bench/tools/embed_python.c).
+3. Throughput, --runs rounds; each round runs every system once (so machine noise is
+   spread over all of them):
+   - Roo, 1 worker: `roo run bench/workloads/W/app.py`;
+   - Roo, 2 workers: `roo run --workers 2 ...`, each input file spread over both workers'
+     --in ports (port, port+1) by `roo send --host`;
+   - the careful asyncio server (bench/harness/asyncio_server.py), same user functions;
+   - Bytewax (bench/harness/bytewax_flow.py in bench/out/venv-bytewax), same user
+     functions, reading the same files itself.
+   Inputs are replayed by `roo send` (one per source, concurrently, full speed) and the
+   outputs collected by `roo receive --expect M`. events/s = N / (start of the senders ->
+   the receiver has all M outputs). Every run is checked: the server's own count line and
+   the workload's check of the output bytes (per-key totals, counts, exact lines); a run
+   that loses or duplicates anything is reported as invalid, not as a number.
+4. Latency (alphabet, timed app, bench/alphabet_one_worker.py's paced sender and
+   stamping receiver) at 25/50/75 % of each server's own measured alphabet maximum.
+5. Memory: idle worker RSS; RSS sampled while a slow receiver (about 1 MB/s) takes the
+   output of a sender pushing as fast as it can (backpressure).
+6. bench/callgrind/run.py --json and bench/hop/run.py --json, when present.
+Then it prints the table, writes bench/out/suite.{json,md}, docs/benchmarks.png and the
+results block of docs/benchmarks.md.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "harness"))
+import alphabet_one_worker as A  # noqa: E402  (process handling, /proc readers, latency harness)
+import plan  # noqa: E402
+
+DOCS = os.path.join(REPO, "docs", "benchmarks.md")
+PNG = os.path.join(REPO, "docs", "benchmarks.png")
+DOCS_BEGIN = "<!-- bench/run results: begin (written by bench/run; edit the text around it, not inside) -->"
+DOCS_END = "<!-- bench/run results: end -->"
+VENV = os.path.join(OUT, "venv-bytewax")
+VENV_PY = os.path.join(VENV, "bin", "python")
+ASYNCIO = os.path.join(HERE, "harness", "asyncio_server.py")
+BYTEWAX = os.path.join(HERE, "harness", "bytewax_flow.py")
+TIMED_APP = os.path.join(HERE, "apps", "alphabet_timed.py")
+ASYNCIO_TIMED = os.path.join(HERE, "baselines", "asyncio_alphabet.py")
+READY = A.READY
+SYSTEMS = ("roo1", "roo2", "asyncio", "bytewax")
+NAMES = {
+    "ceiling": "ceiling (user functions in a Python loop, /usr/bin/python3)",
+    "ceiling_roo": "ceiling, interpreter linked like roo",
+    "roo1": "Roo, 1 worker",
+    "roo2": "Roo, 2 workers",
+    "asyncio": "careful asyncio server",
+    "bytewax": "Bytewax, 1 worker",
+}
+say = A.say if hasattr(A, "say") else (lambda text: print(text, file=sys.stderr, flush=True))
+
+
+class BenchError(A.BenchError):
+    pass
+
+
+# ---------------------------------------------------------------- setup
+
+def ensure_bytewax(results):
+    """bench/out/venv-bytewax with bytewax; returns its version, or records why not."""
+    def version():
+        done = subprocess.run([VENV_PY, "-c", "from importlib.metadata import version; print(version('bytewax'))"],
+                              capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    if os.path.exists(VENV_PY) and version():
+        return version()
+    say("setup: creating %s and pip-installing bytewax" % os.path.relpath(VENV, REPO))
+    made = subprocess.run(["/usr/bin/python3", "-m", "venv", VENV], capture_output=True, text=True)
+    if made.returncode != 0 and "ensurepip" in (made.stdout + made.stderr):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "python3-venv", "python3.11-venv"], capture_output=True)
+        made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--clear", VENV], capture_output=True, text=True)
+    if made.returncode != 0:
+        results["bytewax_error"] = "python3 -m venv failed: " + (made.stderr or made.stdout).strip()[-500:]
+        return None
+    pip = subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "bytewax"], capture_output=True,
+                         text=True, timeout=600)
+    if pip.returncode != 0:
+        results["bytewax_error"] = "pip install bytewax failed: " + (pip.stderr or pip.stdout).strip()[-800:]
+        return None
+    return version()
+
+
+def ensure_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        return True
+    except ImportError:
+        pass
+    say("setup: apt-get install python3-matplotlib")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "python3-matplotlib"], capture_output=True)
+    try:
+        import matplotlib  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+# ---------------------------------------------------------------- ceiling
+
+def ceiling_role(opts):
+    """--role ceiling: the workload's functions in a loop, --runs times; prints the rates as JSON."""
+    logic, data = plan.load(opts.workload)
+    items = data.payloads(opts.events)
+    rates = []
+    for _ in range(opts.runs):
+        produced = 0
+        if len(logic.SOURCES) == 1:
+            run = plan.shared_runners(logic)[0]
+            payloads = [p for _, p in items]
+            start = time.thread_time()
+            for at in range(0, len(payloads), 8192):
+                outs = []
+                run(payloads[at:at + 8192], outs)
+                b"".join(outs)  # outputs joined as a sink would take them
+                produced += len(outs)
+        else:
+            # Sources interleave event by event: one keyed loop over (source, payload).
+            decoders = [decode for _, decode in logic.SOURCES]
+            key, state_cls, compute, encode = logic.KEY, logic.STATE, logic.COMPUTE, logic.ENCODE
+            states = {}
+            get = states.get
+            outs = []
+            append = outs.append
+            start = time.thread_time()
+            for source, payload in items:
+                event = decoders[source](payload)
+                k = key(event)
+                state = get(k)
+                if state is None:
+                    state = states[k] = state_cls()
+                result = compute(event, state)
+                if result is not None:
+                    append(encode(result))
+            b"".join(outs)
+            produced = len(outs)
+        rates.append(len(items) / (time.thread_time() - start))
+        if opts.expect and produced != opts.expect:
+            raise BenchError("ceiling produced %d outputs, want %d" % (produced, opts.expect))
+    print(json.dumps(rates), flush=True)
+
+
+def ceiling(opts, interpreter, workload, events, outputs):
+    done = subprocess.run(interpreter + [os.path.abspath(__file__), "--role", "ceiling", "--workload", workload,
+                                         "--events", str(events), "--runs", str(opts.runs), "--expect",
+                                         str(outputs if workload != "market_spread" else 0)],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise BenchError("ceiling of %s under %s failed (%d):\n%s" % (workload, interpreter[0], done.returncode,
+                                                                      done.stderr[-2000:]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- throughput
+
+def free_port_block(count, step):
+    """A port p with p, p+step, ... and each +1 free (2-worker clusters listen on port+1)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        ports = [base + i * step + j for i in range(count) for j in range(2)]
+        if max(ports) > 65000:
+            continue
+        ok = True
+        for p in ports:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return [base + i * step for i in range(count)]
+    raise BenchError("no block of free ports found")
+
+
+def child_pids(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def server_argv(system, workload, in_spec, out_port):
+    app = os.path.join(plan.workload_dir(workload), "app.py")
+    out = "127.0.0.1:%d" % out_port
+    if system == "roo1":
+        return [OPTS.roo, "run", app, "--in", in_spec, "--out", out]
+    if system == "roo2":
+        return [OPTS.roo, "run", "--workers", "2", app, "--in", in_spec, "--out", out]
+    if system == "asyncio":
+        return ["/usr/bin/python3", ASYNCIO, "--workload", workload, "--in", in_spec, "--out", out]
+    raise ValueError(system)
+
+
+def tput_run(system, workload, info, data, index):
+    """One measured run of `system` on `workload`; returns a dict (with "invalid" when the result is wrong)."""
+    tag = "%s-%s-%d" % (workload, system, index)
+    if system == "bytewax":
+        return bytewax_run(workload, info, data, tag)
+    n, m = info["events"], info["outputs"]
+    rx_log = os.path.join(OUT, "run-%s-receive.log" % tag)
+    w_log = os.path.join(OUT, "run-%s-server.log" % tag)
+    out_path = os.path.join(OUT, "run-%s.out" % tag)
+    with open(rx_log, "w") as rx_err, open(out_path, "wb") as rx_out:
+        rx = A.spawn([OPTS.roo, "receive", "--listen", "127.0.0.1:0", "--expect", str(m), "--stats"],
+                     stdout=rx_out, stderr=rx_err)
+    out_port = int(A.wait_for_text(rx_log, r"Listening on [^:]+:(\d+)", rx, 10, "roo receive").group(1))
+    ports = free_port_block(len(info["files"]), 10)
+    in_spec = ",".join("%s@127.0.0.1:%d" % (name, p) for (name, _, _), p in zip(info["files"], ports))
+    workers = 2 if system == "roo2" else 1
+    with open(w_log, "w") as w_err:
+        server = A.spawn(server_argv(system, workload, in_spec, out_port), stdout=subprocess.DEVNULL,
+                         stderr=w_err, cwd=REPO)
+    A.wait_for_text(w_log, "(?s)" + ".*".join([re.escape(READY)] * workers), server, 60, tag)
+    pids = [server.pid] + (child_pids(server.pid) if system == "roo2" else [])
+    load = A.loadavg()
+    cpu0 = sum(A.cpu_seconds(p) for p in pids)
+    t0 = time.monotonic()
+    senders = []
+    for (name, path, flags), port in zip(info["files"], ports):
+        hosts = ",".join("127.0.0.1:%d" % (port + i) for i in range(workers))
+        senders.append(A.spawn([OPTS.roo, "send", "--host", hosts, "--file", path] + flags +
+                               ["--batch-size", "10000", "--interval", "0", "--no-write"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=OUT))
+    problems = []
+    try:
+        rx.wait(timeout=OPTS.run_timeout)
+    except subprocess.TimeoutExpired:
+        problems.append("the receiver did not get %d outputs within %d s" % (m, OPTS.run_timeout))
+    t1 = time.monotonic()
+    cpu1 = sum(A.cpu_seconds(p) for p in pids if os.path.exists("/proc/%d" % p))
+    hwm = sum(A.vm_hwm_kib(p) for p in (pids[1:] if system == "roo2" else pids)) / 1024
+    for sender in senders:
+        try:
+            sender.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sender.kill()
+        err = sender.stderr.read()
+        if sender.returncode != 0 or not re.search(r"sent \d+ messages", err):
+            problems.append("roo send exited %s: %s" % (sender.returncode, err.strip()[-300:]))
+    server.send_signal(signal.SIGTERM)
+    try:
+        code = server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        code = "killed after 30 s"
+    if rx.poll() is None:
+        rx.send_signal(signal.SIGTERM)
+        rx.wait(timeout=10)
+    if code != 0:
+        problems.append("the server exited %s after SIGTERM" % code)
+    with open(w_log, errors="replace") as f:
+        stops = re.findall(r"stopped: (\d+) events in, (\d+) outputs written", f.read())
+    got_in, got_out = sum(int(a) for a, _ in stops), sum(int(b) for _, b in stops)
+    if len(stops) != workers or got_in != n or got_out != m:
+        problems.append("count lines %r: %d in, %d out; want %d in, %d out" % (stops, got_in, got_out, n, m))
+    stats = re.search(r"received (\d+) messages \((\d+) bytes\) in ([\d.]+) s", A.tail(rx_log))
+    with open(out_path, "rb") as f:
+        wrong = data.check(f.read(), n)
+    if wrong:
+        problems.append("output check: " + wrong)
+    if not problems:
+        os.remove(out_path)  # kept for a closer look when the run is invalid
+    result = {
+        "rate": n / (t1 - t0),
+        "outputs_per_s": m / (t1 - t0),
+        "seconds": t1 - t0,
+        "first_to_last_rate": (n / float(stats.group(3))) if stats and float(stats.group(3)) > 0 else None,
+        "cpu_s_per_m": (cpu1 - cpu0) / n * 1e6,
+        "rss_peak_mib": hwm,
+        "loadavg_1min": load,
+        "worker_counts": stops,
+    }
+    if problems:
+        result["invalid"] = "; ".join(problems)
+        say("  %s INVALID: %s (logs: %s, %s)" % (tag, result["invalid"], w_log, rx_log))
+    return result
+
+
+def bytewax_run(workload, info, data, tag):
+    n = info["events"]
+    out_path = os.path.join(OUT, "run-%s.out" % tag)
+    inputs = []
+    for _, path, flags in info["files"]:
+        inputs += ["--input", "%s:%s" % (path, "frames" if "--binary" in flags else "lines")]
+    load = A.loadavg()
+    done = subprocess.run([VENV_PY, BYTEWAX, "--workload", workload, "--out", out_path] + inputs,
+                          capture_output=True, text=True, timeout=OPTS.run_timeout * 4)
+    if done.returncode != 0:
+        return {"invalid": "bytewax exited %d: %s" % (done.returncode, done.stderr.strip()[-500:]),
+                "loadavg_1min": load}
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    with open(out_path, "rb") as f:
+        wrong = data.check(f.read(), n)
+    result = {"rate": n / got["seconds"], "outputs_per_s": info["outputs"] / got["seconds"],
+              "seconds": got["seconds"], "first_to_last_rate": None,
+              "cpu_s_per_m": got["cpu_seconds"] / n * 1e6, "rss_peak_mib": got["max_rss_mib"],
+              "loadavg_1min": load, "bytewax_version": got["bytewax_version"]}
+    if wrong:
+        result["invalid"] = "output check: " + wrong
+    else:
+        os.remove(out_path)
+    return result
+
+
+def summarise(runs):
+    valid = [r for r in runs if "invalid" not in r]
+    if not valid:
+        return {"runs": runs, "valid": 0, "invalid": [r["invalid"] for r in runs]}
+    pick = lambda k: [r[k] for r in valid if r.get(k) is not None]
+    summary = {"runs": runs, "valid": len(valid), "invalid": [r["invalid"] for r in runs if "invalid" in r]}
+    for k in ("rate", "outputs_per_s", "cpu_s_per_m", "rss_peak_mib", "loadavg_1min", "first_to_last_rate"):
+        if pick(k):
+            summary[k] = A.summarise(pick(k))
+    return summary
+
+
+# ---------------------------------------------------------------- latency
+
+class LatencyOpts:
+    def __init__(self, seconds, warmup, pace_ms):
+        self.latency_seconds = seconds
+        self.warmup = warmup
+        self.pace_ms = pace_ms
+
+
+def latency(results):
+    records = A.load_make_data().records(1_000_000)
+    records = [(letter.encode("ascii"), votes) for letter, votes in records]
+    lopts = LatencyOpts(OPTS.latency_seconds, 0.5, 1.0)
+    servers = {
+        "roo1": lambda i, o: [OPTS.roo, "run", TIMED_APP, "--in", "Alphabet@127.0.0.1:%d" % i,
+                              "--out", "127.0.0.1:%d" % o],
+        "asyncio": lambda i, o: ["/usr/bin/python3", ASYNCIO_TIMED, "--app", TIMED_APP,
+                                 "--in", "127.0.0.1:%d" % i, "--out", "127.0.0.1:%d" % o],
+    }
+    rows = []
+    for fraction in OPTS.latency_loads:
+        for system, argv_for in servers.items():
+            measured = results["workloads"].get("alphabet", {}).get(system, {}).get("rate")
+            if not measured:
+                continue
+            rate = int(fraction * measured["median"])
+            say("latency, %s: %s events/s offered (%.0f %% of its own alphabet median) for %.0f s"
+                % (system, A.fmt_rate(rate), 100 * fraction, lopts.latency_seconds))
+            try:
+                lat = A.latency_run(lopts, records, rate, system, argv_for)
+            except A.BenchError as error:
+                rows.append({"system": system, "fraction": fraction, "offered_rate": rate, "invalid": str(error)})
+                say("  INVALID: %s" % error)
+                continue
+            lat.update({"system": system, "fraction": fraction})
+            say("  p50 %.0f p95 %.0f p99 %.0f p99.9 %.0f p99.99 %.0f us, load %.1f" % (
+                lat["p50_us"], lat["p95_us"], lat["p99_us"], lat["p999_us"], lat["p9999_us"], lat["loadavg_1min"]))
+            rows.append(lat)
+    return rows
+
+
+# ---------------------------------------------------------------- memory
+
+def slow_receiver_role(opts):
+    """--role slow-receiver: accept one connection and read it at about --rate bytes/s."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    print("listening %d" % listener.getsockname()[1], flush=True)
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    chunk = 16 * 1024
+    start = time.monotonic()
+    got = 0
+    while True:
+        data = conn.recv(chunk)
+        if not data:
+            return
+        got += len(data)
+        ahead = got / opts.rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def vm_rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(results, alphabet_info):
+    mem = {}
+    # Idle: started, ready, no traffic, after 2 s.
+    for system in ("roo1", "roo2", "asyncio"):
+        w_log = os.path.join(OUT, "mem-idle-%s.log" % system)
+        sink = socket.socket()
+        sink.bind(("127.0.0.1", 0))
+        sink.listen(8)
+        port = free_port_block(1, 10)[0]
+        with open(w_log, "w") as w_err:
+            server = A.spawn(server_argv(system, "alphabet", "Alphabet@127.0.0.1:%d" % port, sink.getsockname()[1]),
+                             stdout=subprocess.DEVNULL, stderr=w_err, cwd=REPO)
+        workers = 2 if system == "roo2" else 1
+        A.wait_for_text(w_log, "(?s)" + ".*".join([re.escape(READY)] * workers), server, 60, "idle " + system)
+        time.sleep(2.0)
+        pids = child_pids(server.pid) if system == "roo2" else [server.pid]
+        mem["idle_" + system] = [vm_rss_mib(p) for p in pids]
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        sink.close()
+        say("memory: idle %s RSS %s MiB" % (system, ", ".join("%.1f" % x for x in mem["idle_" + system])))
+
+    # Slow sink: the receiver reads ~1 MB/s, the sender pushes as fast as it can.
+    rx_log = os.path.join(OUT, "mem-slow-receive.log")
+    w_log = os.path.join(OUT, "mem-slow-worker.log")
+    with open(rx_log, "w") as rx_err:
+        rx = A.spawn(["/usr/bin/python3", os.path.abspath(__file__), "--role", "slow-receiver", "--rate",
+                      str(OPTS.slow_rate)], stdout=subprocess.PIPE, stderr=rx_err, bufsize=0)
+    first = A.LineReader(rx, "the slow receiver", rx_log).read_line(10).split()
+    port = free_port_block(1, 10)[0]
+    with open(w_log, "w") as w_err:
+        worker = A.spawn(server_argv("roo1", "alphabet", "Alphabet@127.0.0.1:%d" % port, int(first[1])),
+                         stdout=subprocess.DEVNULL, stderr=w_err, cwd=REPO)
+    A.wait_for_text(w_log, re.escape(READY), worker, 60, "slow-sink worker")
+    path = alphabet_info["files"][0][1]
+    sender = A.spawn([OPTS.roo, "send", "--host", "127.0.0.1:%d" % port, "--file", path, "--binary", "--msg-size",
+                      "9", "--repeat", "--messages", "0", "--batch-size", "10000", "--interval", "0", "--no-write"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=OUT)
+    samples = []
+    start = time.monotonic()
+    cpu0 = A.cpu_seconds(worker.pid)
+    while time.monotonic() - start < OPTS.slow_seconds:
+        samples.append((round(time.monotonic() - start, 2), vm_rss_mib(worker.pid)))
+        time.sleep(0.2)
+    cpu1 = A.cpu_seconds(worker.pid)
+    sender.send_signal(signal.SIGTERM)
+    try:
+        sender.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sender.kill()
+    worker.kill()  # a drain through a 1 MB/s sink would take minutes; this test only watches memory
+    worker.wait()
+    rx.kill()
+    rx.wait()
+    values = [v for _, v in samples]
+    half = len(values) // 2
+    growth_second_half = max(values[half:]) - max(values[:half])
+    mem["slow_sink"] = {
+        "samples": samples, "start_mib": values[0], "max_mib": max(values), "last_mib": values[-1],
+        "growth_second_half_mib": growth_second_half, "flat": growth_second_half <= 2.0,
+        "rate_bytes_per_s": OPTS.slow_rate, "seconds": OPTS.slow_seconds,
+        "worker_cpu_share": (cpu1 - cpu0) / OPTS.slow_seconds,
+    }
+    say("memory: slow sink: RSS %.1f MiB at start, max %.1f, last %.1f; second half grew %.1f MiB" % (
+        values[0], max(values), values[-1], growth_second_half))
+    return mem
+
+
+# ---------------------------------------------------------------- callgrind / hop
+
+def external(script):
+    path = os.path.join(HERE, script)
+    if not os.path.exists(path):
+        return {"available": False, "why": "%s is not there" % os.path.relpath(path, REPO)}
+    try:
+        done = subprocess.run(["/usr/bin/python3", path, "--json"] + (["--quick"] if OPTS.quick else []),
+                              capture_output=True, text=True, timeout=600, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"available": False, "why": "%s did not finish within 600 s" % script}
+    if done.returncode != 0 and OPTS.quick and "unrecognized arguments: --quick" in done.stderr:
+        done = subprocess.run(["/usr/bin/python3", path, "--json"], capture_output=True, text=True, timeout=600,
+                              cwd=REPO)
+    lines = [x for x in done.stdout.strip().splitlines() if x.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"available": False, "why": "%s exited %d: %s" % (script, done.returncode,
+                                                                 (done.stderr or done.stdout).strip()[-400:])}
+    result = json.loads(lines[-1])
+    result["available"] = True
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(x):
+    return "-" if x is None else "{:,.0f}".format(x)
+
+
+def med(results, workload, system, key="rate"):
+    entry = results["workloads"].get(workload, {}).get(system, {})
+    value = entry.get(key)
+    return value["median"] if value else None
+
+
+def targets(results):
+    """[(target, measured, met: True/False/None)]."""
+    rows = []
+    r1 = lambda w: med(results, w, "roo1")
+
+    def ratio(a, b):
+        return a / b if a and b else None
+
+    def row(text, value, limit, shown, higher=True):
+        met = None if value is None else (value >= limit if higher else value <= limit)
+        rows.append((text, shown if value is not None else "not measured", met))
+
+    v = ratio(r1("alphabet"), med(results, "alphabet", "ceiling"))
+    row("alphabet: Roo 1 worker ≥ 0.7 × the ceiling (/usr/bin/python3)", v, 0.7, "%.2f ×" % (v or 0))
+    v2 = ratio(r1("alphabet"), med(results, "alphabet", "ceiling_roo"))
+    rows.append(("(same, against the ceiling in roo's own interpreter link)", "%.2f ×" % v2 if v2 else "-", None))
+    v = ratio(r1("alphabet"), med(results, "alphabet", "asyncio"))
+    row("alphabet: Roo 1 worker ≥ 1.3 × the asyncio server", v, 1.3, "%.2f ×" % (v or 0))
+    v = ratio(r1("passthrough"), med(results, "passthrough", "asyncio"))
+    row("passthrough: Roo 1 worker ≥ 2 × the asyncio server", v, 2.0, "%.2f ×" % (v or 0))
+    for w in plan.WORKLOADS:
+        v = ratio(r1(w), med(results, w, "bytewax"))
+        row("%s: Roo 1 worker ≥ 3 × Bytewax" % w, v, 3.0, "%.2f ×" % (v or 0))
+    row("alphabet: Roo 1 worker ≥ 900,000 events/s", r1("alphabet"), 900_000, fmt(r1("alphabet")))
+    lat = [x for x in results.get("latency", []) if x["system"] == "roo1" and x["fraction"] == 0.5
+           and "invalid" not in x]
+    if lat:
+        row("latency at 50 % load: p99 ≤ 1 ms", lat[0]["p99_us"], 1000, "%.0f µs" % lat[0]["p99_us"], higher=False)
+        row("latency at 50 % load: p99.99 ≤ 5 ms", lat[0]["p9999_us"], 5000, "%.0f µs" % lat[0]["p9999_us"],
+            higher=False)
+    else:
+        row("latency at 50 % load: p99 ≤ 1 ms", None, 0, "")
+    mem = results.get("memory", {})
+    if mem.get("idle_roo1"):
+        x = mem["idle_roo1"][0]
+        row("idle worker RSS ≤ 50 MB", x * 1.048576, 50, "%.1f MiB (%.1f MB)" % (x, x * 1.048576), higher=False)
+    if mem.get("slow_sink"):
+        s = mem["slow_sink"]
+        rows.append(("slow sink: worker RSS stays flat", "%.1f → max %.1f MiB, +%.1f MiB in the second half" % (
+            s["start_mib"], s["max_mib"], s["growth_second_half_mib"]), s["flat"]))
+    v = ratio(med(results, "alphabet", "roo2"), r1("alphabet"))
+    row("alphabet: 2 workers ≥ 1.6 × 1 worker", v, 1.6, "%.2f ×" % (v or 0))
+    return rows
+
+
+def render(results):
+    m = results["machine"]
+    lines = []
+    add = lines.append
+    add("Measured %s on %s, %s GiB RAM, %s, kernel %s; Python %s; Roo %s, %s, libpython linked %s; "
+        "Bytewax %s. 1-minute load average: %.1f at the start, %.1f at the end (other work shares the machine)." % (
+            m["date"], m["cpu"], m["memory_gib"], m["os"], m["kernel"], m["python"], m["commit"], m["build"],
+            results["roo_libpython"], results.get("bytewax_version") or "not installed",
+            results["load_start"], results["load_end"]))
+    add("")
+    add("Command: `%s` (%.0f s). %d runs per row, rounds interleaved (each round runs every system once)." % (
+        results["command"], results["elapsed_s"], OPTS.runs))
+    if results.get("bytewax_error"):
+        add("")
+        add("Bytewax could not be installed: `%s`" % results["bytewax_error"])
+    add("")
+    add("### Throughput")
+    add("")
+    add("events/s = input events / (start of `roo send` → `roo receive` has every output); Bytewax: input events / "
+        "time inside `run_main` (it reads the files itself, no sockets); ceilings: events / CPU time of the loop. "
+        "Median (min–max) of the valid runs; CPU s per million events (all the server's threads, 2 workers "
+        "summed); peak RSS (VmHWM; 2 workers summed); load = median 1-minute load average at the runs' start.")
+    add("")
+    add("| workload | events per run | system | events/s median | min–max | outputs/s | CPU s / M events "
+        "| peak RSS MiB | load | valid runs |")
+    add("|---|---|---|---|---|---|---|---|---|---|")
+    for w in results["order"]:
+        wr = results["workloads"][w]
+        info = wr["info"]
+        for system in ("ceiling", "ceiling_roo") + SYSTEMS:
+            x = wr.get(system)
+            if x is None:
+                continue
+            name = NAMES[system] if system != "ceiling_roo" else "ceiling, embedded %s libpython (roo's link)" % (
+                results["roo_libpython"])
+            if "rate" not in x:
+                add("| %s | %s | %s | **invalid** | %s | | | | | 0/%d |" % (
+                    w, fmt(info["events"]), name, "; ".join(x.get("invalid", []))[:200], len(x.get("runs", []))))
+                continue
+            if system.startswith("ceiling"):
+                add("| %s | %s | %s | **%s** | %s–%s | - | %.2f | - | - | - |" % (
+                    w, fmt(info["events"]), name, fmt(x["rate"]["median"]), fmt(x["rate"]["min"]),
+                    fmt(x["rate"]["max"]), 1e6 / x["rate"]["median"]))
+                continue
+            bold = "**%s**" % fmt(x["rate"]["median"])
+            add("| %s | %s | %s | %s | %s–%s | %s | %.2f | %.1f | %.1f | %d/%d%s |" % (
+                w, fmt(info["events"]), name, bold, fmt(x["rate"]["min"]), fmt(x["rate"]["max"]),
+                fmt(x["outputs_per_s"]["median"]), x["cpu_s_per_m"]["median"], x["rss_peak_mib"]["median"],
+                x["loadavg_1min"]["median"], x["valid"], len(x["runs"]),
+                (" (" + "; ".join(x["invalid"])[:200] + ")") if x["invalid"] else ""))
+    add("")
+    add("Ratios of medians (Roo 1 worker / other):")
+    add("")
+    add("| workload | / ceiling | / ceiling (roo's link) | / asyncio | / Bytewax | 2 workers / 1 worker |")
+    add("|---|---|---|---|---|---|")
+    for w in results["order"]:
+        r1 = med(results, w, "roo1")
+
+        def rt(other):
+            o = med(results, w, other)
+            return "%.2f" % (r1 / o) if r1 and o else "-"
+        r2 = med(results, w, "roo2")
+        add("| %s | %s | %s | %s | %s | %s |" % (w, rt("ceiling"), rt("ceiling_roo"), rt("asyncio"), rt("bytewax"),
+                                                 "%.2f" % (r2 / r1) if r1 and r2 else "-"))
+    if results.get("latency"):
+        add("")
+        add("### Latency (alphabet)")
+        add("")
+        add("`bench/apps/alphabet_timed.py` (alphabet + a u64 CLOCK_MONOTONIC send stamp, echoed in each output "
+            "line), open loop: every 1 ms a Python sender writes all events due; a Python receiver stamps each read. "
+            "Offered load = the fraction of **each server's own** alphabet median above. %.0f s per row, the first "
+            "0.5 s left out. Bytewax is not in this table: it reads files, it has no socket input to time." %
+            OPTS.latency_seconds)
+        add("")
+        add("| server | load | offered events/s | p50 | p95 | p99 | p99.9 | p99.99 | max | CPU s / M | "
+            "Python thread runnable-waiting | load avg |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for x in results["latency"]:
+            if "invalid" in x:
+                add("| %s | %.0f %% | %s | invalid: %s |||||||||" % (NAMES[x["system"]], 100 * x["fraction"],
+                                                                   fmt(x["offered_rate"]), x["invalid"][:200]))
+                continue
+            add("| %s | %.0f %% | %s | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.2f | %.1f %% "
+                "| %.1f |" % (NAMES[x["system"]], 100 * x["fraction"], fmt(x["offered_rate"]), x["p50_us"],
+                              x["p95_us"], x["p99_us"], x["p999_us"], x["p9999_us"], x["max_us"], x["cpu_s_per_m"],
+                              100 * x["main_runqueue_share"], x["loadavg_1min"]))
+    mem = results.get("memory")
+    if mem:
+        add("")
+        add("### Memory")
+        add("")
+        add("Idle (alphabet app, ready, no traffic, after 2 s), VmRSS: Roo 1 worker %s MiB; Roo 2 workers %s MiB; "
+            "asyncio server %s MiB." % tuple(", ".join("%.1f" % v for v in mem["idle_" + s])
+                                            for s in ("roo1", "roo2", "asyncio")))
+        s = mem["slow_sink"]
+        add("")
+        add("Slow sink: Roo 1 worker, alphabet; `roo send --repeat` pushes as fast as it can; the receiver reads "
+            "%.1f MB/s (16 KiB reads, 64 KiB SO_RCVBUF). Worker VmRSS every 200 ms for %.0f s: **%.1f MiB at the "
+            "start, max %.1f, last %.1f**; the second half's max exceeds the first half's by %.1f MiB → %s. "
+            "The worker used %.0f %% of a CPU meanwhile." % (
+                s["rate_bytes_per_s"] / 1e6, s["seconds"], s["start_mib"], s["max_mib"], s["last_mib"],
+                s["growth_second_half_mib"], "flat (backpressure holds)" if s["flat"] else "NOT flat",
+                100 * s["worker_cpu_share"]))
+        add("")
+        add("RSS samples (s, MiB): " + ", ".join("%.1f:%.1f" % x for x in s["samples"][::5]) + ".")
+    add("")
+    add("### Instructions per event and the inter-worker hop")
+    add("")
+    for key, title in (("callgrind", "callgrind (`bench/callgrind/run.py --json`)"),
+                       ("hop", "inter-worker hop (`bench/hop/run.py --json`)")):
+        x = results.get(key, {})
+        if not x.get("available"):
+            add("- %s: **not available** (%s)." % (title, x.get("why", "not run")))
+        else:
+            shown = {k: v for k, v in x.items() if k != "available"}
+            add("- %s: `%s`" % (title, json.dumps(shown, sort_keys=True)[:1500]))
+    add("")
+    add("### Targets")
+    add("")
+    add("| target | measured | met |")
+    add("|---|---|---|")
+    for text, shown, met in targets(results):
+        add("| %s | %s | %s |" % (text, shown, {True: "**yes**", False: "**no**", None: ""}[met]))
+    add("")
+    add("![throughput and latency](benchmarks.png)")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results):
+    if not ensure_matplotlib():
+        say("plot: matplotlib is not available; no PNG")
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    systems = ["ceiling", "ceiling_roo", "asyncio", "bytewax", "roo1", "roo2"]
+    labels = {"ceiling": "ceiling (python3)", "ceiling_roo": "ceiling (roo's libpython)",
+              "asyncio": "asyncio server", "bytewax": "Bytewax", "roo1": "Roo 1 worker", "roo2": "Roo 2 workers"}
+    colors = {"ceiling": "#bbbbbb", "ceiling_roo": "#888888", "asyncio": "#e6a23c", "bytewax": "#9b59b6",
+              "roo1": "#2e86de", "roo2": "#0a3d62"}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
+    ws = results["order"]
+    width = 0.8 / len(systems)
+    for j, s in enumerate(systems):
+        xs, ys, lo, hi = [], [], [], []
+        for i, w in enumerate(ws):
+            x = results["workloads"][w].get(s, {}).get("rate")
+            if x:
+                xs.append(i + (j - (len(systems) - 1) / 2) * width)
+                ys.append(x["median"] / 1e6)
+                lo.append((x["median"] - x["min"]) / 1e6)
+                hi.append((x["max"] - x["median"]) / 1e6)
+        ax1.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=labels[s], color=colors[s])
+    ax1.set_xticks(range(len(ws)))
+    ax1.set_xticklabels([w.replace("_", " ") for w in ws])
+    ax1.set_ylabel("million input events / s (median, min–max)")
+    ax1.set_title("Throughput (%s)" % results["machine"]["cpu"])
+    ax1.legend(fontsize=8, ncol=2)
+    ax1.grid(axis="y", alpha=0.3)
+    pcts = [("p50_us", "p50"), ("p95_us", "p95"), ("p99_us", "p99"), ("p999_us", "p99.9"), ("p9999_us", "p99.99")]
+    styles = {0.25: ":", 0.5: "-", 0.75: "--"}
+    for x in results.get("latency", []):
+        if "invalid" in x:
+            continue
+        ax2.plot(range(len(pcts)), [x[k] / 1000 for k, _ in pcts], styles.get(x["fraction"], "-"), marker="o",
+                 color=colors[x["system"]], label="%s, %.0f %% load" % (labels[x["system"]], 100 * x["fraction"]))
+    ax2.set_xticks(range(len(pcts)))
+    ax2.set_xticklabels([n for _, n in pcts])
+    ax2.set_yscale("log")
+    ax2.set_ylabel("latency, ms (log)")
+    ax2.set_title("Alphabet latency at fixed offered loads")
+    ax2.axhline(1, color="red", lw=0.6, ls=":")
+    ax2.axhline(5, color="red", lw=0.6, ls=":")
+    ax2.legend(fontsize=7)
+    ax2.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(PNG, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def update_docs(text):
+    with open(DOCS) as f:
+        doc = f.read()
+    begin, end = doc.find(DOCS_BEGIN), doc.find(DOCS_END)
+    if begin < 0 or end < begin:
+        raise BenchError("%s has no %r ... %r markers" % (DOCS, DOCS_BEGIN, DOCS_END))
+    with open(DOCS, "w") as f:
+        f.write(doc[:begin + len(DOCS_BEGIN)] + "\n" + text + doc[end:])
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (≤ 4 min)")
+    p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
+    p.add_argument("--runs", type=int, default=0, help="throughput runs per system (default 5, --quick 3)")
+    p.add_argument("--workloads", default=",".join(plan.WORKLOADS), help="comma-separated (default: all)")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
+    p.add_argument("--events-scale", type=float, default=1.0, help="multiply every workload's event count")
+    p.add_argument("--latency-loads", default="0.25,0.5,0.75", help="fractions of each server's own maximum")
+    p.add_argument("--latency-seconds", type=float, default=0, help="per latency row (default 5, --quick 2)")
+    p.add_argument("--slow-rate", type=int, default=1_000_000, help="slow receiver's bytes/s (default 1 MB/s)")
+    p.add_argument("--slow-seconds", type=float, default=0, help="slow-sink sampling time (default 10, --quick 5)")
+    p.add_argument("--run-timeout", type=int, default=60, help="seconds a run may take before it is invalid")
+    p.add_argument("--no-latency", action="store_true")
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--no-external", action="store_true", help="skip bench/callgrind and bench/hop")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the PNG")
+    p.add_argument("--role", default="bench", choices=["bench", "ceiling", "slow-receiver"], help=argparse.SUPPRESS)
+    p.add_argument("--workload", help=argparse.SUPPRESS)
+    p.add_argument("--events", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--rate", type=int, default=1_000_000, help=argparse.SUPPRESS)
+    opts = p.parse_args()
+    opts.runs = opts.runs or (3 if opts.quick else 5)
+    opts.latency_seconds = opts.latency_seconds or (2.0 if opts.quick else 5.0)
+    opts.slow_seconds = opts.slow_seconds or (5.0 if opts.quick else 10.0)
+    opts.latency_loads = [float(x) for x in opts.latency_loads.split(",") if x]
+    return opts
+
+
+def main():
+    global OPTS
+    OPTS = opts = parse_args()
+    if opts.role == "ceiling":
+        ceiling_role(opts)
+        return 0
+    if opts.role == "slow-receiver":
+        slow_receiver_role(opts)
+        return 0
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if not os.access(opts.roo, os.X_OK):
+        raise BenchError("no roo binary at %s (bench/run builds it with tools/setup)" % opts.roo)
+    os.makedirs(OUT, exist_ok=True)
+    began = time.monotonic()
+    A.OPTS_ROO = opts.roo
+    results = {"command": " ".join(["bench/run"] + sys.argv[1:]), "machine": A.machine_info(opts),
+               "load_start": A.loadavg(), "workloads": {}, "order": [], "options": {
+                   k: v for k, v in vars(opts).items() if k not in ("role", "workload", "events", "expect", "rate")}}
+    systems = [s for s in opts.systems.split(",") if s]
+    if "bytewax" in systems:
+        results["bytewax_version"] = ensure_bytewax(results)
+        if not results["bytewax_version"]:
+            say("bytewax: not available: %s" % results.get("bytewax_error"))
+            systems.remove("bytewax")
+    results["roo_libpython"] = A.roo_libpython(opts.roo)
+    roo_interp = [A.build_embed_python(results["roo_libpython"])]
+
+    for w in [x for x in opts.workloads.split(",") if x]:
+        logic, data = plan.load(w)
+        sys.path.remove(plan.workload_dir(w))
+        del sys.modules["logic"], sys.modules["data"]
+        n = int((data.QUICK_EVENTS if opts.quick else data.EVENTS) * opts.events_scale)
+        info = data.make(OUT, n)
+        wr = results["workloads"][w] = {"info": {k: v for k, v in info.items() if k != "files"}}
+        wr["info"]["files"] = [[name, os.path.relpath(path, REPO), flags] for name, path, flags in info["files"]]
+        results["order"].append(w)
+        say("%s: %s events, %s outputs" % (w, fmt(n), fmt(info["outputs"])))
+        for key, interp in (("ceiling", ["/usr/bin/python3"]), ("ceiling_roo", roo_interp)):
+            rates = ceiling(opts, interp, w, n, info["outputs"])
+            wr[key] = {"rate": A.summarise(rates)}
+            say("  %s: median %s events/s of CPU time" % (key, fmt(wr[key]["rate"]["median"])))
+        runs = {s: [] for s in systems}
+        for index in range(opts.runs):
+            for s in systems:
+                r = tput_run(s, w, info, data, index)
+                runs[s].append(r)
+                if "invalid" not in r:
+                    say("  %s run %d: %s events/s, %.2f CPU s/M, %.1f MiB, load %.1f" % (
+                        s, index + 1, fmt(r["rate"]), r["cpu_s_per_m"], r["rss_peak_mib"], r["loadavg_1min"]))
+        for s in systems:
+            wr[s] = summarise(runs[s])
+        globals()["_data_" + w] = info
+
+    if not opts.no_latency and "alphabet" in results["workloads"]:
+        results["latency"] = latency(results)
+    if not opts.no_memory:
+        alphabet = globals().get("_data_alphabet")
+        if alphabet is None:
+            _, data = plan.load("alphabet")
+            alphabet = data.make(OUT, data.QUICK_EVENTS)
+        results["memory"] = memory(results, alphabet)
+    if not opts.no_external:
+        for key, script in (("callgrind", "callgrind/run.py"), ("hop", "hop/run.py")):
+            say("%s: %s --json" % (key, script))
+            results[key] = external(script)
+    results["load_end"] = A.loadavg()
+    results["elapsed_s"] = time.monotonic() - began
+    text = render(results)
+    with open(os.path.join(OUT, "suite.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(OUT, "suite.md"), "w") as f:
+        f.write(text)
+    print(text)
+    if not opts.no_docs:
+        if plot(results):
+            say("wrote %s" % os.path.relpath(PNG, REPO))
+        update_docs(text)
+        say("rewrote the results block of docs/benchmarks.md")
+    say("(%.0f s; results in bench/out/suite.{md,json})" % results["elapsed_s"])
+    return 0
+
+
+OPTS = None
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except A.BenchError as error:
+        print("bench: %s" % error, file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    finally:
+        A.cleanup_children()
