@@ -420,9 +420,10 @@ def render(report):
             label = CATEGORY_LABELS[key]
             if key in ("total", "user", "outside"):
                 label = "**%s**" % label
-            lines.append("| %s | %s | %.1f (%.2f %%) | %.1f %% |"
-                         % (label, " | ".join("%.0f" % v for v in values), max(values) - min(values),
-                            spread(values), share))
+            relative = "%.2f %%" % spread(values) if min(abs(v) for v in values) >= 10 else "-"
+            lines.append("| %s | %s | %.1f (%s) | %.1f %% |"
+                         % (label, " | ".join("%.0f" % (v if abs(v) >= 0.5 else 0) for v in values),
+                            max(values) - min(values), relative, share))
         first = reps[0]
         for top, what in (("top_roo", "Roo and C++ in roo, largest functions (self)"),
                           ("top_cpython", "CPython glue, largest callees (inclusive)"),
@@ -493,6 +494,7 @@ def on_signal(signum, frame):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is ignored
     try:
         main()
     except BenchError as e:

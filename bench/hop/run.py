@@ -469,6 +469,7 @@ def on_signal(signum, frame):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is ignored
     try:
         main()
     except BenchError as e:
