@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -483,22 +484,20 @@ def memory(results, alphabet_info):
 
 # ---------------------------------------------------------------- callgrind / hop
 
-def external(script):
+def external(script, quick_args):
+    """The JSON object `bench/SCRIPT --json` prints (another helper's measurement), or why there is none."""
     path = os.path.join(HERE, script)
     if not os.path.exists(path):
         return {"available": False, "why": "%s is not there" % os.path.relpath(path, REPO)}
+    argv = ["/usr/bin/python3", path, "--json", "--roo", OPTS.roo] + (quick_args if OPTS.quick else [])
     try:
-        done = subprocess.run(["/usr/bin/python3", path, "--json"] + (["--quick"] if OPTS.quick else []),
-                              capture_output=True, text=True, timeout=600, cwd=REPO)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=REPO)
     except subprocess.TimeoutExpired:
-        return {"available": False, "why": "%s did not finish within 600 s" % script}
-    if done.returncode != 0 and OPTS.quick and "unrecognized arguments: --quick" in done.stderr:
-        done = subprocess.run(["/usr/bin/python3", path, "--json"], capture_output=True, text=True, timeout=600,
-                              cwd=REPO)
+        return {"available": False, "why": "%s did not finish within 900 s" % script}
     lines = [x for x in done.stdout.strip().splitlines() if x.startswith("{")]
     if done.returncode != 0 or not lines:
-        return {"available": False, "why": "%s exited %d: %s" % (script, done.returncode,
-                                                                 (done.stderr or done.stdout).strip()[-400:])}
+        return {"available": False, "why": "`%s` exited %d: %s" % (" ".join(argv[1:]), done.returncode,
+                                                                   (done.stderr or done.stdout).strip()[-400:])}
     result = json.loads(lines[-1])
     result["available"] = True
     return result
@@ -754,6 +753,23 @@ def update_docs(text):
 
 # ---------------------------------------------------------------- main
 
+def snapshot_roo(path):
+    """A private copy of the roo binary in bench/out/, so a rebuild of build/ during the run changes nothing."""
+    target = os.path.join(OUT, "roo-under-test")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            shutil.copy2(path, target + ".tmp")
+            os.replace(target + ".tmp", target)
+            subprocess.run([target, "--help"], capture_output=True, check=True, timeout=10)
+            return target
+        except (OSError, subprocess.SubprocessError) as error:
+            if time.monotonic() > deadline:
+                raise BenchError("cannot copy a working %s for the run: %s" % (path, error))
+            say("roo binary busy (%s); retrying" % error)
+            time.sleep(2)
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (≤ 4 min)")
@@ -798,8 +814,9 @@ def main():
         raise BenchError("no roo binary at %s (bench/run builds it with tools/setup)" % opts.roo)
     os.makedirs(OUT, exist_ok=True)
     began = time.monotonic()
-    A.OPTS_ROO = opts.roo
-    results = {"command": " ".join(["bench/run"] + sys.argv[1:]), "machine": A.machine_info(opts),
+    machine = A.machine_info(opts)
+    opts.roo = snapshot_roo(opts.roo)
+    results = {"command": " ".join(["bench/run"] + sys.argv[1:]), "machine": machine,
                "load_start": A.loadavg(), "workloads": {}, "order": [], "options": {
                    k: v for k, v in vars(opts).items() if k not in ("role", "workload", "events", "expect", "rate")}}
     systems = [s for s in opts.systems.split(",") if s]
@@ -828,7 +845,12 @@ def main():
         runs = {s: [] for s in systems}
         for index in range(opts.runs):
             for s in systems:
-                r = tput_run(s, w, info, data, index)
+                try:
+                    r = tput_run(s, w, info, data, index)
+                except (A.BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
+                    A.cleanup_children()  # only this run's processes are alive here
+                    r = {"invalid": "harness error: %s" % error}
+                    say("  %s run %d INVALID: %s" % (s, index + 1, error))
                 runs[s].append(r)
                 if "invalid" not in r:
                     say("  %s run %d: %s events/s, %.2f CPU s/M, %.1f MiB, load %.1f" % (
@@ -846,9 +868,10 @@ def main():
             alphabet = data.make(OUT, data.QUICK_EVENTS)
         results["memory"] = memory(results, alphabet)
     if not opts.no_external:
-        for key, script in (("callgrind", "callgrind/run.py"), ("hop", "hop/run.py")):
+        for key, script, quick_args in (("callgrind", "callgrind/run.py", ["--repeats", "1"]),
+                                        ("hop", "hop/run.py", ["--runs", "2", "--events", "300000"])):
             say("%s: %s --json" % (key, script))
-            results[key] = external(script)
+            results[key] = external(script, quick_args)
     results["load_end"] = A.loadavg()
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)
