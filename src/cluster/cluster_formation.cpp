@@ -319,7 +319,7 @@ FrameAction ClusterCore::on_initializer_frame(Connection& connection, const char
     case MessageType::reject: {
       std::string reason = reader.str();
       if (!known && reader.ok_and_done()) {
-        cluster_logger()->error("cluster: the initializer refused this worker: {}", reason);
+        cluster_logger()->debug("cluster: the initializer refused this worker: {}", reason);
         fail_formation(join_error(reason));
         return FrameAction::stop;
       }

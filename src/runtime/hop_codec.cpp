@@ -1,5 +1,7 @@
 #include "hop_codec.hpp"
 
+#include "roo/core/append_bytes.hpp"
+
 #include <cstring>
 
 namespace roo::runtime {
@@ -21,7 +23,7 @@ void put_u32(std::vector<char>& out, std::uint32_t value) {
 
 void put_bytes(std::vector<char>& out, const char* data, std::size_t size) {
   put_u32(out, static_cast<std::uint32_t>(size));
-  out.insert(out.end(), data, data + size);
+  core::append_bytes(out, data, size);
 }
 
 /// Reads big-endian fields from a batch, refusing to run past its end.

@@ -1,5 +1,6 @@
 #include "pipeline_runner.hpp"
 
+#include "roo/core/append_bytes.hpp"
 #include "roo/core/logging.hpp"
 
 #include <fmt/format.h>
@@ -340,11 +341,11 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
     std::vector<char>& out = outputs_[sink_index];
     if (PyBytes_CheckExact(encoded)) {
       const char* bytes = PyBytes_AS_STRING(encoded);
-      out.insert(out.end(), bytes, bytes + PyBytes_GET_SIZE(encoded));
+      core::append_bytes(out, bytes, static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
       ++outputs_written_;
     } else if (PyByteArray_Check(encoded)) {
       const char* bytes = PyByteArray_AS_STRING(encoded);
-      out.insert(out.end(), bytes, bytes + PyByteArray_GET_SIZE(encoded));
+      core::append_bytes(out, bytes, static_cast<std::size_t>(PyByteArray_GET_SIZE(encoded)));
       ++outputs_written_;
     } else if (PyUnicode_Check(encoded)) {
       Py_ssize_t size = 0;
@@ -352,7 +353,7 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
       if (text == nullptr) {
         sink.errors.report_exception();
       } else {
-        out.insert(out.end(), text, text + size);
+        core::append_bytes(out, text, static_cast<std::size_t>(size));
         ++outputs_written_;
       }
     } else if (encoded != Py_None) {

@@ -89,6 +89,7 @@ class Worker {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> exit_requested_{false};
   std::atomic<bool> drained_{false};
+  std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
   std::atomic<std::size_t> sources_running_{0};
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_{};
@@ -198,7 +199,10 @@ void Worker::start_sources() {
 
 void Worker::on_signal(int signal_number) {
   log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  if (cluster_) {
+  if (cluster_ && !formed_) {
+    stop_requested_ = true;
+    cluster_->stop();  // form() gives up; nothing has started yet
+  } else if (cluster_) {
     cluster_->request_stop();  // every worker stops together, then drains
   } else {
     stop_requested_ = true;
@@ -388,9 +392,20 @@ int Worker::serve() {
   start_io();
   Routing routing;
   if (options_.cluster) {
-    join_cluster();
+    try {
+      join_cluster();
+    } catch (const core::Error&) {
+      if (!stop_requested_) {
+        throw;
+      }
+      log_->info("stopped before the cluster formed");
+      signals.cancel();
+      shut_down_io();
+      return 0;
+    }
     routing = Routing{facts_.membership.self, facts_.membership.workers.size(), facts_.membership.key_groups};
   }
+  formed_ = true;
   runner_.emplace(*plan_, routing, object_codec());
   runner_view_ = &*runner_;
   start_sources();  // first: a port in use must be the only line the user sees

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "roo/core/append_bytes.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -22,7 +24,7 @@ struct FrameBatch {
     return {bytes.data() + begin, ends[i] - begin};
   }
   void append(const char* data, std::size_t n) {
-    bytes.insert(bytes.end(), data, data + n);
+    append_bytes(bytes, data, n);
     ends.push_back(static_cast<std::uint32_t>(bytes.size()));
   }
   void clear() {
