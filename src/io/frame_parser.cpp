@@ -68,7 +68,7 @@ ParseOutcome FrameParser::parse(const char* data, std::size_t size, core::FrameB
     if (available == 0) {
       return {pos, FrameResult::need_more};
     }
-    if (batch.bytes.size() >= batch_bytes_) {
+    if (batch.payload_bytes() >= batch_bytes_) {
       return {pos, FrameResult::batch_full};
     }
     if (available < header_length) {

@@ -1,7 +1,5 @@
 #include "hop_codec.hpp"
 
-#include "roo/core/append_bytes.hpp"
-
 #include <cstring>
 
 namespace roo::runtime {
@@ -23,7 +21,7 @@ void put_u32(std::vector<char>& out, std::uint32_t value) {
 
 void put_bytes(std::vector<char>& out, const char* data, std::size_t size) {
   put_u32(out, static_cast<std::uint32_t>(size));
-  core::append_bytes(out, data, size);
+  out.insert(out.end(), data, data + size);
 }
 
 /// Reads big-endian fields from a batch, refusing to run past its end.

@@ -1,6 +1,5 @@
 #include "pipeline_runner.hpp"
 
-#include "roo/core/append_bytes.hpp"
 #include "roo/core/logging.hpp"
 
 #include <fmt/format.h>
@@ -64,9 +63,6 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
         Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name))});
   }
   outputs_.resize(plan.sinks.size());
-  for (auto& output : outputs_) {
-    output.reserve(64 * 1024);
-  }
 }
 
 std::uint64_t PipelineRunner::failed_events() const {
@@ -338,14 +334,14 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
       sink.errors.report_exception();
       continue;
     }
-    std::vector<char>& out = outputs_[sink_index];
+    OutputBuffer& out = outputs_[sink_index];
     if (PyBytes_CheckExact(encoded)) {
       const char* bytes = PyBytes_AS_STRING(encoded);
-      core::append_bytes(out, bytes, static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
+      out.append(bytes, static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
       ++outputs_written_;
     } else if (PyByteArray_Check(encoded)) {
       const char* bytes = PyByteArray_AS_STRING(encoded);
-      core::append_bytes(out, bytes, static_cast<std::size_t>(PyByteArray_GET_SIZE(encoded)));
+      out.append(bytes, static_cast<std::size_t>(PyByteArray_GET_SIZE(encoded)));
       ++outputs_written_;
     } else if (PyUnicode_Check(encoded)) {
       Py_ssize_t size = 0;
@@ -353,7 +349,7 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
       if (text == nullptr) {
         sink.errors.report_exception();
       } else {
-        core::append_bytes(out, text, static_cast<std::size_t>(size));
+        out.append(text, static_cast<std::size_t>(size));
         ++outputs_written_;
       }
     } else if (encoded != Py_None) {

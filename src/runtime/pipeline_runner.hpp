@@ -2,6 +2,7 @@
 
 #include "hop_codec.hpp"
 #include "key_router.hpp"
+#include "output_buffer.hpp"
 
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
@@ -47,7 +48,7 @@ class PipelineRunner {
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<std::string>>> state_keys() const;
 
   /// Encoded output waiting for each sink (same index as Plan::sinks); the caller hands it over and clears it.
-  [[nodiscard]] std::vector<std::vector<char>>& outputs() { return outputs_; }
+  [[nodiscard]] std::vector<OutputBuffer>& outputs() { return outputs_; }
 
   [[nodiscard]] std::uint64_t events_in() const { return events_in_; }
   [[nodiscard]] std::uint64_t outputs_written() const { return outputs_written_; }
@@ -88,7 +89,7 @@ class PipelineRunner {
   std::vector<Stage> stages_;
   std::vector<Source> sources_;
   std::vector<Sink> sinks_;
-  std::vector<std::vector<char>> outputs_;
+  std::vector<OutputBuffer> outputs_;
   KeyRouter router_;
   ObjectCodec codec_;
   std::vector<OutboundHops> hops_;

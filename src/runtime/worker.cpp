@@ -301,9 +301,7 @@ void Worker::hand_over_outputs() {
   auto& outputs = runner_->outputs();
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (!outputs[i].empty()) {
-      sinks_[i]->write(std::move(outputs[i]));
-      outputs[i] = std::vector<char>();
-      outputs[i].reserve(64 * 1024);
+      sinks_[i]->write(outputs[i].take());
     }
   }
   if (cluster_) {

@@ -16,7 +16,7 @@ TEST(FrameBatch, KeepsPayloadsBackToBack) {
   EXPECT_EQ(batch.frame(0), "ab");
   EXPECT_EQ(batch.frame(1), "");
   EXPECT_EQ(batch.frame(2), "cde");
-  EXPECT_EQ(batch.bytes.size(), 5u);
+  EXPECT_EQ(batch.payload_bytes(), 5u);
 }
 
 TEST(BatchPool, RecyclesBuffersWithTheirCapacity) {

@@ -25,9 +25,8 @@ ObjectCodec pickle_codec() {
 }
 
 std::vector<std::string> lines_of(PipelineRunner& runner) {
-  auto& out = runner.outputs()[0];
+  auto out = runner.outputs()[0].take();
   std::istringstream text(std::string(out.begin(), out.end()));
-  out.clear();
   std::vector<std::string> lines;
   for (std::string line; std::getline(text, line);) {
     lines.push_back(line);

@@ -19,9 +19,8 @@ using test::batch_of;
 using test::plan_of;
 
 std::string take(PipelineRunner& runner, std::size_t sink = 0) {
-  auto& out = runner.outputs()[sink];
+  auto out = runner.outputs()[sink].take();
   std::string text(out.begin(), out.end());
-  out.clear();
   return text;
 }
 

@@ -25,7 +25,7 @@ class BatchPool {
       }
     }
     FrameBatch batch;
-    batch.bytes.reserve(reserve_bytes_);
+    batch.bytes.resize(reserve_bytes_);
     batch.ends.reserve(reserve_frames_);
     return batch;
   }
