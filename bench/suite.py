@@ -494,11 +494,23 @@ def external(script, quick_args):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=REPO)
     except subprocess.TimeoutExpired:
         return {"available": False, "why": "%s did not finish within 900 s" % script}
-    lines = [x for x in done.stdout.strip().splitlines() if x.startswith("{")]
-    if done.returncode != 0 or not lines:
-        return {"available": False, "why": "`%s` exited %d: %s" % (" ".join(argv[1:]), done.returncode,
-                                                                   (done.stderr or done.stdout).strip()[-400:])}
-    result = json.loads(lines[-1])
+    try:
+        if done.returncode != 0:
+            raise ValueError("exit code %d" % done.returncode)
+        result = json.loads(done.stdout[done.stdout.index("{"):])
+    except ValueError as error:
+        return {"available": False, "why": "`%s` gave no JSON object (%s): %s" % (
+            " ".join(os.path.relpath(a, REPO) if a.startswith("/") else a for a in argv[1:]), error,
+            (done.stderr or done.stdout).strip()[-400:])}
+    try:  # the script's own table, rendered from the same JSON
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("bench_" + script.split("/")[0], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        result["rendered"] = module.render(result)
+    except Exception as error:  # noqa: BLE001  (their renderer is optional here)
+        result["rendered"] = None
+        result["render_error"] = repr(error)
     result["available"] = True
     return result
 
@@ -673,8 +685,13 @@ def render(results):
         x = results.get(key, {})
         if not x.get("available"):
             add("- %s: **not available** (%s)." % (title, x.get("why", "not run")))
+        elif x.get("rendered"):
+            add("%s:" % title[0].upper() + title[1:])
+            add("")
+            add(x["rendered"].strip())
+            add("")
         else:
-            shown = {k: v for k, v in x.items() if k != "available"}
+            shown = {k: v for k, v in x.items() if k not in ("available", "rendered")}
             add("- %s: `%s`" % (title, json.dumps(shown, sort_keys=True)[:1500]))
     add("")
     add("### Targets")
@@ -752,6 +769,11 @@ def update_docs(text):
 
 
 # ---------------------------------------------------------------- main
+
+def save_partial(results):
+    with open(os.path.join(OUT, "suite.partial.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
 
 def snapshot_roo(path):
     """A private copy of the roo binary in bench/out/, so a rebuild of build/ during the run changes nothing."""
@@ -859,6 +881,7 @@ def main():
             wr[s] = summarise(runs[s])
         globals()["_data_" + w] = info
 
+    save_partial(results)
     if not opts.no_latency and "alphabet" in results["workloads"]:
         results["latency"] = latency(results)
     if not opts.no_memory:
@@ -867,6 +890,7 @@ def main():
             _, data = plan.load("alphabet")
             alphabet = data.make(OUT, data.QUICK_EVENTS)
         results["memory"] = memory(results, alphabet)
+        save_partial(results)
     if not opts.no_external:
         for key, script, quick_args in (("callgrind", "callgrind/run.py", ["--repeats", "1"]),
                                         ("hop", "hop/run.py", ["--runs", "2", "--events", "300000"])):
