@@ -34,5 +34,7 @@ function(roo_add_test_suite name)
     target_link_libraries(roo_${name}_tests PRIVATE ${arg_DEPENDS} GTest::gtest_main roo_warnings)
   endif()
   include(GoogleTest)
-  gtest_discover_tests(roo_${name}_tests PROPERTIES LABELS "unit;${name}" DISCOVERY_TIMEOUT 30)
+  gtest_discover_tests(roo_${name}_tests DISCOVERY_TIMEOUT 30)
+  # Labels through the directory: gtest_discover_tests' PROPERTIES would split "unit;io" into two arguments.
+  set_property(DIRECTORY APPEND PROPERTY LABELS unit ${name})
 endfunction()
