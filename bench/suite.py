@@ -225,11 +225,14 @@ def tput_run(system, workload, info, data, index):
     if system == "bytewax":
         return bytewax_run(workload, info, data, tag)
     n, m = info["events"], info["outputs"]
+    warmup = info.get("warmup", [])
+    m_all = m + sum(x[3] for x in warmup)
+    n_all = n + sum(x[4] for x in warmup)
     rx_log = os.path.join(OUT, "run-%s-receive.log" % tag)
     w_log = os.path.join(OUT, "run-%s-server.log" % tag)
     out_path = os.path.join(OUT, "run-%s.out" % tag)
     with open(rx_log, "w") as rx_err, open(out_path, "wb") as rx_out:
-        rx = A.spawn([OPTS.roo, "receive", "--listen", "127.0.0.1:0", "--expect", str(m), "--stats"],
+        rx = A.spawn([OPTS.roo, "receive", "--listen", "127.0.0.1:0", "--expect", str(m_all), "--stats"],
                      stdout=rx_out, stderr=rx_err)
     out_port = int(A.wait_for_text(rx_log, r"Listening on [^:]+:(\d+)", rx, 10, "roo receive").group(1))
     ports = free_port_block(len(info["files"]), 10)
@@ -240,6 +243,20 @@ def tput_run(system, workload, info, data, index):
                          stderr=w_err, cwd=REPO)
     A.wait_for_text(w_log, "(?s)" + ".*".join([re.escape(READY)] * workers), server, 60, tag)
     pids = [server.pid] + (child_pids(server.pid) if system == "roo2" else [])
+    for source, path, flags, lines, _ in warmup:
+        # Sent first and waited for (its last messages give `lines` outputs): see the workload's data.make.
+        hosts = ",".join("127.0.0.1:%d" % (ports[source] + i) for i in range(workers))
+        subprocess.run([OPTS.roo, "send", "--host", hosts, "--file", path] + flags +
+                       ["--batch-size", "10000", "--interval", "0", "--no-write"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=30, cwd=OUT)
+        deadline = time.monotonic() + 30
+        while True:
+            with open(out_path, "rb") as f:
+                if f.read().count(b"\n") >= lines:
+                    break
+            if time.monotonic() > deadline:
+                raise BenchError("%s: the warm-up's %d output lines did not arrive within 30 s" % (tag, lines))
+            time.sleep(0.005)
     load = A.loadavg()
     cpu0 = sum(A.cpu_seconds(p) for p in pids)
     t0 = time.monotonic()
@@ -253,7 +270,7 @@ def tput_run(system, workload, info, data, index):
     try:
         rx.wait(timeout=OPTS.run_timeout)
     except subprocess.TimeoutExpired:
-        problems.append("the receiver did not get %d outputs within %d s" % (m, OPTS.run_timeout))
+        problems.append("the receiver did not get %d outputs within %d s" % (m_all, OPTS.run_timeout))
     t1 = time.monotonic()
     cpu1 = sum(A.cpu_seconds(p) for p in pids if os.path.exists("/proc/%d" % p))
     hwm = sum(A.vm_hwm_kib(p) for p in (pids[1:] if system == "roo2" else pids)) / 1024
@@ -279,11 +296,11 @@ def tput_run(system, workload, info, data, index):
     with open(w_log, errors="replace") as f:
         stops = re.findall(r"stopped: (\d+) events in, (\d+) outputs written", f.read())
     got_in, got_out = sum(int(a) for a, _ in stops), sum(int(b) for _, b in stops)
-    if len(stops) != workers or got_in != n or got_out != m:
-        problems.append("count lines %r: %d in, %d out; want %d in, %d out" % (stops, got_in, got_out, n, m))
+    if len(stops) != workers or got_in != n_all or got_out != m_all:
+        problems.append("count lines %r: %d in, %d out; want %d in, %d out" % (stops, got_in, got_out, n_all, m_all))
     stats = re.search(r"received (\d+) messages \((\d+) bytes\) in ([\d.]+) s", A.tail(rx_log))
     with open(out_path, "rb") as f:
-        wrong = data.check(f.read(), n)
+        wrong = data.check(f.read(), info["n_param"])
     if wrong:
         problems.append("output check: " + wrong)
     if not problems:
@@ -308,8 +325,9 @@ def bytewax_run(workload, info, data, tag):
     n = info["events"]
     out_path = os.path.join(OUT, "run-%s.out" % tag)
     inputs = []
-    for _, path, flags in info["files"]:
-        inputs += ["--input", "%s:%s" % (path, "frames" if "--binary" in flags else "lines")]
+    for i, (_, path, flags) in enumerate(info["files"]):
+        paths = [x[1] for x in info.get("warmup", []) if x[0] == i] + [path]  # warm-up file(s) first
+        inputs += ["--input", "%s:%s" % (",".join(paths), "frames" if "--binary" in flags else "lines")]
     load = A.loadavg()
     done = subprocess.run([VENV_PY, BYTEWAX, "--workload", workload, "--out", out_path] + inputs,
                           capture_output=True, text=True, timeout=OPTS.run_timeout * 4)
@@ -318,7 +336,7 @@ def bytewax_run(workload, info, data, tag):
                 "loadavg_1min": load}
     got = json.loads(done.stdout.strip().splitlines()[-1])
     with open(out_path, "rb") as f:
-        wrong = data.check(f.read(), n)
+        wrong = data.check(f.read(), info["n_param"])
     result = {"rate": n / got["seconds"], "outputs_per_s": info["outputs"] / got["seconds"],
               "seconds": got["seconds"], "first_to_last_rate": None,
               "cpu_s_per_m": got["cpu_seconds"] / n * 1e6, "rss_peak_mib": got["max_rss_mib"],
@@ -686,7 +704,7 @@ def render(results):
         if not x.get("available"):
             add("- %s: **not available** (%s)." % (title, x.get("why", "not run")))
         elif x.get("rendered"):
-            add("%s:" % title[0].upper() + title[1:])
+            add("%s:" % (title[0].upper() + title[1:]))
             add("")
             add(x["rendered"].strip())
             add("")
@@ -732,7 +750,8 @@ def plot(results):
         ax1.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=labels[s], color=colors[s])
     ax1.set_xticks(range(len(ws)))
     ax1.set_xticklabels([w.replace("_", " ") for w in ws])
-    ax1.set_ylabel("million input events / s (median, min–max)")
+    ax1.set_yscale("log")
+    ax1.set_ylabel("million input events / s (median, min–max; log scale)")
     ax1.set_title("Throughput (%s)" % results["machine"]["cpu"])
     ax1.legend(fontsize=8, ncol=2)
     ax1.grid(axis="y", alpha=0.3)
@@ -777,7 +796,9 @@ def save_partial(results):
 
 def snapshot_roo(path):
     """A private copy of the roo binary in bench/out/, so a rebuild of build/ during the run changes nothing."""
-    target = os.path.join(OUT, "roo-under-test")
+    # Same file name as the original: bench/callgrind attributes costs by the object file's name.
+    os.makedirs(os.path.join(OUT, "under-test"), exist_ok=True)
+    target = os.path.join(OUT, "under-test", "roo")
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -856,7 +877,8 @@ def main():
         del sys.modules["logic"], sys.modules["data"]
         n = int((data.QUICK_EVENTS if opts.quick else data.EVENTS) * opts.events_scale)
         info = data.make(OUT, n)
-        wr = results["workloads"][w] = {"info": {k: v for k, v in info.items() if k != "files"}}
+        info["n_param"] = n
+        wr = results["workloads"][w] = {"info": {k: v for k, v in info.items() if k not in ("files", "warmup")}}
         wr["info"]["files"] = [[name, os.path.relpath(path, REPO), flags] for name, path, flags in info["files"]]
         results["order"].append(w)
         say("%s: %s events, %s outputs" % (w, fmt(n), fmt(info["outputs"])))

@@ -14,7 +14,7 @@ CPU seconds of the process during it, peak RSS and the Bytewax version. The outp
 checked by the suite with the workload's own check, like the other systems' outputs.
 
     venv-bytewax/bin/python bench/harness/bytewax_flow.py --workload alphabet --out FILE \
-        --input FILE:FORMAT [--input FILE:FORMAT]     # FORMAT: frames | lines
+        --input FILE[,FILE]:FORMAT [--input ...]     # FORMAT: frames | lines
 """
 import argparse
 import json
@@ -38,18 +38,23 @@ READ_SIZE = 256 * 1024
 
 
 class _FilePartition(StatelessSourcePartition):
-    """Payloads of one file, READ_SIZE bytes per batch: u32 BE length frames, or text lines."""
+    """Payloads of some files read one after the other, READ_SIZE bytes per batch: u32 BE length frames, or lines."""
 
-    def __init__(self, path, fmt):
-        self.file = open(path, "rb")
+    def __init__(self, paths, fmt):
+        self.paths = list(paths)
+        self.file = open(self.paths.pop(0), "rb")
         self.fmt = fmt
         self.carry = b""
 
     def next_batch(self):
         chunk = self.file.read(READ_SIZE)
+        while not chunk and self.paths:
+            self.file.close()
+            self.file = open(self.paths.pop(0), "rb")
+            chunk = self.file.read(READ_SIZE)
         if not chunk:
             if self.carry:
-                raise ValueError("%d bytes of an incomplete record at the end of the file" % len(self.carry))
+                raise ValueError("%d bytes of an incomplete record at the end of the input" % len(self.carry))
             raise StopIteration()
         buf = self.carry + chunk if self.carry else chunk
         if self.fmt == "lines":
@@ -82,7 +87,7 @@ class FileSource(DynamicSource):
     def build(self, step_id, worker_index, worker_count):
         if worker_count != 1:
             raise ValueError("this benchmark runs Bytewax with one worker")
-        return _FilePartition(self.path, self.fmt)
+        return _FilePartition(self.path.split(","), self.fmt)
 
 
 class _FilePartitionOut(StatelessSinkPartition):
@@ -138,7 +143,8 @@ def _encode_or_none(encode, result):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workload", required=True, choices=plan.WORKLOADS)
-    p.add_argument("--input", action="append", required=True, help="FILE:frames or FILE:lines, one per source")
+    p.add_argument("--input", action="append", required=True,
+                   help="FILE[,FILE...]:frames or ...:lines, one per source (its files are read in order)")
     p.add_argument("--out", required=True)
     opts = p.parse_args()
     logic, _ = plan.load(opts.workload)

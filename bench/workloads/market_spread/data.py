@@ -7,8 +7,8 @@ symbols, fixed seed. Symbol s has a reference price P; every good quote has bid 
 quote it meets, i.e. not on how the two sources interleave: a normal order is priced within
 P +/- 51 (inside every quote's band) and about one in a thousand is priced P +/- 200
 (outside every band). About one quote in a thousand is crossed (an alert). The quotes file
-starts with one quote per symbol and rejected orders come only after the first 20 % of
-orders (an order meeting no quote yet is accepted). The last quote and the last order
+starts with one quote per symbol (sent first, as a warm-up the harness waits for: see
+make) and rejected orders come only after the first 20 % of orders. The last quote and the last order
 each give an output, so the last output marks the end of both streams on one worker.
 A run is valid when its output lines are exactly the expected lines (as a multiset).
 """
@@ -59,10 +59,25 @@ def streams(n):
     return quotes, orders, sorted(expected)
 
 
+WARMUP_SENTINELS = (b"W000", b"W001")  # crossed quotes closing the warm-up file: one per worker (round robin)
+
+
+def sentinel_lines():
+    return [b"CROSSED %s 10 5" % s for s in WARMUP_SENTINELS]
+
+
 def make(out_dir, n):
+    """The warm-up file (one quote per symbol + the sentinels) and the two main files.
+
+    The harness sends the warm-up file first and waits for the sentinels' output lines, so
+    every symbol has a quote before any order is sent, whatever the server's fairness
+    between its two connections (an order meeting no quote is accepted, which would make
+    the expected output depend on how the sources interleave)."""
     quotes, orders, expected = streams(n)
+    qpack = struct.Struct(">4sII").pack
+    warm = quotes[:SYMBOLS] + [qpack(s, 10, 5) for s in WARMUP_SENTINELS]
     paths = []
-    for name, items, size in (("quotes", quotes, 16), ("orders", orders, 20)):
+    for name, items, size in (("warmup", warm, 16), ("quotes", quotes[SYMBOLS:], 16), ("orders", orders, 20)):
         path = os.path.join(out_dir, "market_%s_%d.msg" % (name, n))
         if not os.path.exists(path) or os.path.getsize(path) != size * len(items):
             head = (size - 4).to_bytes(4, "big")
@@ -70,9 +85,11 @@ def make(out_dir, n):
                 f.write(b"".join(head + x for x in items))
             os.replace(path + ".tmp", path)
         paths.append(path)
-    return {"events": n, "outputs": len(expected),
-            "files": [("Market Data", paths[0], ["--binary", "--msg-size", "16"]),
-                      ("Orders", paths[1], ["--binary", "--msg-size", "20"])]}
+    return {"events": n - SYMBOLS, "outputs": len(expected),
+            # (source index, file, roo send flags, output lines it gives): sent and waited for before the timing
+            "warmup": [(0, paths[0], ["--binary", "--msg-size", "16"], len(WARMUP_SENTINELS), len(warm))],
+            "files": [("Market Data", paths[1], ["--binary", "--msg-size", "16"]),
+                      ("Orders", paths[2], ["--binary", "--msg-size", "20"])]}
 
 
 def payloads(n):
@@ -90,7 +107,7 @@ def payloads(n):
 
 def check(output, n):
     got = sorted(output.splitlines())
-    want = streams(n)[2]
+    want = sorted(streams(n)[2] + sentinel_lines())
     if got != want:
         missing = len([x for x in want if x not in set(got)])
         return "%d output lines, want %d (%d expected lines missing)" % (len(got), len(want), missing)
