@@ -39,6 +39,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -369,9 +370,50 @@ class LatencyOpts:
         self.pace_ms = pace_ms
 
 
+def timed_frames(records):
+    """bench/out/alphabet_timed_N.msg: the latency app's 17-byte frames (send stamp 0), for its maximum."""
+    path = os.path.join(OUT, "alphabet_timed_%d.msg" % len(records))
+    if not os.path.exists(path) or os.path.getsize(path) != 17 * len(records):
+        pack = struct.Struct(">IcIQ").pack
+        with open(path + ".tmp", "wb") as f:
+            f.write(b"".join(pack(13, letter, votes, 0) for letter, votes in records))
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def timed_max(system, argv_for, path, n):
+    """events/s of the latency app at full speed: median of OPTS.latency_max_runs runs, each checked."""
+    rates = []
+    for index in range(OPTS.latency_max_runs):
+        tag = "timedmax-%s-%d" % (system, index)
+        rx_log, w_log = os.path.join(OUT, tag + "-receive.log"), os.path.join(OUT, tag + "-server.log")
+        with open(rx_log, "w") as rx_err:
+            rx = A.spawn([OPTS.roo, "receive", "--listen", "127.0.0.1:0", "--no-write", "--expect", str(n), "--stats"],
+                         stdout=subprocess.DEVNULL, stderr=rx_err)
+        out_port = int(A.wait_for_text(rx_log, r"Listening on [^:]+:(\d+)", rx, 10, "roo receive").group(1))
+        in_port = free_port_block(1, 10)[0]
+        with open(w_log, "w") as w_err:
+            server = A.spawn(argv_for(in_port, out_port), stdout=subprocess.DEVNULL, stderr=w_err, cwd=REPO)
+        A.wait_for_text(w_log, re.escape(READY), server, 60, tag)
+        t0 = time.monotonic()
+        subprocess.run([OPTS.roo, "send", "--host", "127.0.0.1:%d" % in_port, "--file", path, "--binary",
+                        "--msg-size", "17", "--batch-size", "10000", "--interval", "0", "--no-write"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, cwd=OUT)
+        rx.wait(timeout=OPTS.run_timeout)
+        t1 = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=30)
+        stopped = re.search(r"stopped: (\d+) events in, (\d+) outputs written", A.tail(w_log))
+        if code != 0 or not stopped or int(stopped.group(1)) != n or int(stopped.group(2)) != n:
+            raise BenchError("%s: exit %s, count line %r, want %d" % (tag, code, stopped and stopped.group(0), n))
+        rates.append(n / (t1 - t0))
+    return A.summarise(rates)
+
+
 def latency(results):
     records = A.load_make_data().records(1_000_000)
     records = [(letter.encode("ascii"), votes) for letter, votes in records]
+    path = timed_frames(records)
     lopts = LatencyOpts(OPTS.latency_seconds, 0.5, 1.0)
     servers = {
         "roo1": lambda i, o: [OPTS.roo, "run", TIMED_APP, "--in", "Alphabet@127.0.0.1:%d" % i,
@@ -379,18 +421,20 @@ def latency(results):
         "asyncio": lambda i, o: ["/usr/bin/python3", ASYNCIO_TIMED, "--app", TIMED_APP,
                                  "--in", "127.0.0.1:%d" % i, "--out", "127.0.0.1:%d" % o],
     }
+    maxima = results["latency_max"] = {}
+    for system, argv_for in servers.items():
+        maxima[system] = timed_max(system, argv_for, path, len(records))
+        say("latency app at full speed, %s: median %s events/s" % (system, fmt(maxima[system]["median"])))
     rows = []
     for fraction in OPTS.latency_loads:
         for system, argv_for in servers.items():
-            measured = results["workloads"].get("alphabet", {}).get(system, {}).get("rate")
-            if not measured:
-                continue
-            rate = int(fraction * measured["median"])
-            say("latency, %s: %s events/s offered (%.0f %% of its own alphabet median) for %.0f s"
+            rate = int(fraction * maxima[system]["median"])
+            say("latency, %s: %s events/s offered (%.0f %% of its own maximum with the timed app) for %.0f s"
                 % (system, A.fmt_rate(rate), 100 * fraction, lopts.latency_seconds))
             try:
                 lat = A.latency_run(lopts, records, rate, system, argv_for)
             except A.BenchError as error:
+                A.cleanup_children()
                 rows.append({"system": system, "fraction": fraction, "offered_rate": rate, "invalid": str(error)})
                 say("  INVALID: %s" % error)
                 continue
@@ -658,11 +702,15 @@ def render(results):
         add("")
         add("### Latency (alphabet)")
         add("")
+        mx = results.get("latency_max", {})
         add("`bench/apps/alphabet_timed.py` (alphabet + a u64 CLOCK_MONOTONIC send stamp, echoed in each output "
-            "line), open loop: every 1 ms a Python sender writes all events due; a Python receiver stamps each read. "
-            "Offered load = the fraction of **each server's own** alphabet median above. %.0f s per row, the first "
-            "0.5 s left out. Bytewax is not in this table: it reads files, it has no socket input to time." %
-            OPTS.latency_seconds)
+            "line; 17-byte frames, a little more Python work per event than alphabet), open loop: every 1 ms a "
+            "Python sender writes all events due; a Python receiver stamps each read. Offered load = the fraction "
+            "of **each server's own maximum with this timed app**, measured just before in this run (%d full-speed "
+            "runs of 1M events, send → last output): Roo 1 worker %s events/s, asyncio server %s events/s. %.0f s "
+            "per row, the first 0.5 s left out. Bytewax is not in this table: it reads files, it has no socket "
+            "input to time." % (OPTS.latency_max_runs, fmt(mx.get("roo1", {}).get("median")),
+                                fmt(mx.get("asyncio", {}).get("median")), OPTS.latency_seconds))
         add("")
         add("| server | load | offered events/s | p50 | p95 | p99 | p99.9 | p99.99 | max | CPU s / M | "
             "Python thread runnable-waiting | load avg |")
@@ -823,6 +871,7 @@ def parse_args():
     p.add_argument("--events-scale", type=float, default=1.0, help="multiply every workload's event count")
     p.add_argument("--latency-loads", default="0.25,0.5,0.75", help="fractions of each server's own maximum")
     p.add_argument("--latency-seconds", type=float, default=0, help="per latency row (default 5, --quick 2)")
+    p.add_argument("--latency-max-runs", type=int, default=3, help="full-speed runs of the latency app (default 3)")
     p.add_argument("--slow-rate", type=int, default=1_000_000, help="slow receiver's bytes/s (default 1 MB/s)")
     p.add_argument("--slow-seconds", type=float, default=0, help="slow-sink sampling time (default 10, --quick 5)")
     p.add_argument("--run-timeout", type=int, default=60, help="seconds a run may take before it is invalid")
