@@ -650,7 +650,7 @@ def render(results):
         add("")
         add("Bytewax could not be installed: `%s`" % results["bytewax_error"])
     add("")
-    add("### Throughput")
+    add("#### Throughput")
     add("")
     add("events/s = input events / (start of `roo send` → `roo receive` has every output); Bytewax: input events / "
         "time inside `run_main` (it reads the files itself, no sockets); ceilings: events / CPU time of the loop. "
@@ -700,7 +700,7 @@ def render(results):
                                                  "%.2f" % (r2 / r1) if r1 and r2 else "-"))
     if results.get("latency"):
         add("")
-        add("### Latency (alphabet)")
+        add("#### Latency (alphabet)")
         add("")
         mx = results.get("latency_max", {})
         add("`bench/apps/alphabet_timed.py` (alphabet + a u64 CLOCK_MONOTONIC send stamp, echoed in each output "
@@ -727,7 +727,7 @@ def render(results):
     mem = results.get("memory")
     if mem:
         add("")
-        add("### Memory")
+        add("#### Memory")
         add("")
         add("Idle (alphabet app, ready, no traffic, after 2 s), VmRSS: Roo 1 worker %s MiB; Roo 2 workers %s MiB; "
             "asyncio server %s MiB." % tuple(", ".join("%.1f" % v for v in mem["idle_" + s])
@@ -744,7 +744,7 @@ def render(results):
         add("")
         add("RSS samples (s, MiB): " + ", ".join("%.1f:%.1f" % x for x in s["samples"][::5]) + ".")
     add("")
-    add("### Instructions per event and the inter-worker hop")
+    add("#### Instructions per event and the inter-worker hop")
     add("")
     for key, title in (("callgrind", "callgrind (`bench/callgrind/run.py --json`)"),
                        ("hop", "inter-worker hop (`bench/hop/run.py --json`)")):
@@ -760,7 +760,7 @@ def render(results):
             shown = {k: v for k, v in x.items() if k not in ("available", "rendered")}
             add("- %s: `%s`" % (title, json.dumps(shown, sort_keys=True)[:1500]))
     add("")
-    add("### Targets")
+    add("#### Targets")
     add("")
     add("| target | measured | met |")
     add("|---|---|---|")
