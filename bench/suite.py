@@ -863,7 +863,7 @@ def snapshot_roo(path):
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (≤ 4 min)")
+    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (under 2 min)")
     p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
     p.add_argument("--runs", type=int, default=0, help="throughput runs per system (default 5, --quick 3)")
     p.add_argument("--workloads", default=",".join(plan.WORKLOADS), help="comma-separated (default: all)")
