@@ -33,6 +33,8 @@ function(roo_add_test_suite name)
   else()
     target_link_libraries(roo_${name}_tests PRIVATE ${arg_DEPENDS} GTest::gtest_main roo_warnings)
   endif()
+  target_include_directories(roo_${name}_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
+  target_link_libraries(roo_${name}_tests PRIVATE Boost::headers)
   include(GoogleTest)
   gtest_discover_tests(roo_${name}_tests DISCOVERY_TIMEOUT 30)
   # Labels through the directory: gtest_discover_tests' PROPERTIES would split "unit;io" into two arguments.

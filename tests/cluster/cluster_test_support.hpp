@@ -1,5 +1,7 @@
 #pragma once
 
+#include "asio_test_support.hpp"
+
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
@@ -29,18 +31,6 @@ namespace roo::cluster::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-/// Polls `condition` every millisecond until it holds or `timeout` passes; returns its last value.
-inline bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return condition();
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
 /// A port that was free a moment ago (bound to 0, then released), for addresses a test must know in advance.
 inline std::uint16_t free_port() {
   asio::io_context io;
@@ -48,72 +38,12 @@ inline std::uint16_t free_port() {
   return acceptor.local_endpoint().port();
 }
 
-/// A real io_context run by one thread for the lifetime of the object: one per simulated worker process.
-class IoThread {
- public:
-  IoThread() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  IoThread(const IoThread&) = delete;
-  IoThread& operator=(const IoThread&) = delete;
-  asio::io_context& io() { return io_; }
+using roo::test::IoThread;
+using roo::test::wait_until;
 
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
-};
-
-/// Records what the "roo.cluster" logger prints (message text only), so tests can assert exact lines.
-class LogCapture final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  static LogCapture& instance() {
-    static std::shared_ptr<LogCapture> capture = [] {
-      auto sink = std::make_shared<LogCapture>();
-      core::module_logger("cluster")->sinks().push_back(sink);
-      return sink;
-    }();
-    return *capture;
-  }
-  void clear() {
-    std::lock_guard lock(mutex_);
-    lines_.clear();
-  }
-  [[nodiscard]] std::vector<std::string> lines() {
-    std::lock_guard lock(mutex_);
-    return lines_;
-  }
-  [[nodiscard]] std::size_t count(std::string_view text) {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& line : lines_) {
-      n += line == text ? 1 : 0;
-    }
-    return n;
-  }
-  [[nodiscard]] std::size_t count_containing(std::string_view text) {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& line : lines_) {
-      n += line.find(text) != std::string::npos ? 1 : 0;
-    }
-    return n;
-  }
-  bool wait_for(std::string_view text, std::chrono::milliseconds timeout = 5000ms) {
-    return wait_until([&] { return count(text) > 0; }, timeout);
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
+/// The capture of the roo.cluster logger's lines.
+struct LogCapture {
+  static roo::test::LogCapture& instance() { return roo::test::LogCapture::of("cluster"); }
 };
 
 inline core::Endpoint local(std::uint16_t port) { return core::Endpoint{"127.0.0.1", port}; }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "asio_test_support.hpp"
+
 #include "roo/core/logging.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -24,87 +26,12 @@ namespace roo::io::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-/// Polls `condition` every millisecond until it holds or `timeout` passes; returns its last value.
-inline bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return condition();
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using roo::test::IoThread;
+using roo::test::wait_until;
 
-/// A real io_context run by one thread for the lifetime of the object.
-class IoThread {
- public:
-  IoThread() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  IoThread(const IoThread&) = delete;
-  IoThread& operator=(const IoThread&) = delete;
-  asio::io_context& io() { return io_; }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
-};
-
-/// Records what the "roo.io" logger prints (message text only), so tests can assert exact warnings.
-class LogCapture final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  /// The capture attached to roo.io (attached once, on first use, before any I/O thread of the test runs).
-  static LogCapture& instance() {
-    static std::shared_ptr<LogCapture> capture = [] {
-      auto sink = std::make_shared<LogCapture>();
-      core::module_logger("io")->sinks().push_back(sink);
-      return sink;
-    }();
-    return *capture;
-  }
-
-  void clear() {
-    std::lock_guard lock(mutex_);
-    lines_.clear();
-  }
-  [[nodiscard]] std::vector<std::string> lines() {
-    std::lock_guard lock(mutex_);
-    return lines_;
-  }
-  [[nodiscard]] std::size_t count(std::string_view text) {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& line : lines_) {
-      n += line == text ? 1 : 0;
-    }
-    return n;
-  }
-  [[nodiscard]] std::size_t count_containing(std::string_view text) {
-    std::lock_guard lock(mutex_);
-    std::size_t n = 0;
-    for (const auto& line : lines_) {
-      n += line.find(text) != std::string::npos ? 1 : 0;
-    }
-    return n;
-  }
-  /// Waits for a line equal to `text`.
-  bool wait_for(std::string_view text, std::chrono::milliseconds timeout = 5000ms) {
-    return wait_until([&] { return count(text) > 0; }, timeout);
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
+/// The capture of the roo.io logger's lines.
+struct LogCapture {
+  static roo::test::LogCapture& instance() { return roo::test::LogCapture::of("io"); }
 };
 
 /// A length-prefixed frame with a 4-byte big-endian header.
