@@ -2,6 +2,7 @@
 
 #include "roo/core/error.hpp"
 
+#include <bit>
 #include <cstring>
 #include <string>
 
@@ -55,6 +56,12 @@ std::size_t read_count(std::string_view format, std::size_t& pos) {
 
 std::optional<std::uint64_t> LengthPrefix::read(const char* header) const {
   const char* field = header + field_offset;
+  if (std::endian::native == std::endian::little && field_width == 4 && big_endian && !is_signed) {
+    // Wallaroo's ">I", nearly every app's framing: one load and a byte swap instead of the general loop.
+    std::uint32_t be = 0;
+    std::memcpy(&be, field, sizeof be);
+    return __builtin_bswap32(be);
+  }
   unsigned char raw[8];
   std::memcpy(raw, field, field_width);
   std::uint64_t value = 0;
