@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace roo::core {
 namespace {
@@ -26,6 +28,33 @@ TEST(BoundedMailbox, RefusesWhenFullAndCallsBackOnceThereIsRoom) {
   EXPECT_EQ(mailbox.pop_for(0ms), 3);
   EXPECT_EQ(mailbox.pop_for(0ms), std::nullopt);
   EXPECT_EQ(woken, 1) << "each callback runs once";
+}
+
+TEST(BoundedMailbox, CallsBackTheLongestWaitingProducerFirstSoNoneIsStarved) {
+  BoundedMailbox<int> mailbox(1);
+  std::vector<std::string> woken;
+  int a1 = 1, b1 = 2, a2 = 3;
+  EXPECT_TRUE(mailbox.try_push(a1, [] {}));
+  EXPECT_FALSE(mailbox.try_push(b1, [&] { woken.push_back("b"); }));
+  EXPECT_FALSE(mailbox.try_push(a2, [&] { woken.push_back("a"); }));
+  EXPECT_EQ(mailbox.pop_for(0ms), 1);
+  EXPECT_EQ(woken, (std::vector<std::string>{"b"})) << "one slot freed: one producer called, the first in line";
+  EXPECT_TRUE(mailbox.try_push(b1, [] {}));
+  EXPECT_EQ(mailbox.pop_for(0ms), 2);
+  EXPECT_EQ(woken, (std::vector<std::string>{"b", "a"}));
+}
+
+TEST(BoundedMailbox, WakesTheRestWhenACalledBackProducerDoesNotPush) {
+  BoundedMailbox<int> mailbox(1);
+  int woken_b = 0;
+  int a = 1, b = 2, c = 3;
+  EXPECT_TRUE(mailbox.try_push(a, [] {}));
+  EXPECT_FALSE(mailbox.try_push(c, [] {}));  // this producer will never push again (its connection closed)
+  EXPECT_FALSE(mailbox.try_push(b, [&] { ++woken_b; }));
+  EXPECT_EQ(mailbox.pop_for(0ms), 1);
+  EXPECT_EQ(woken_b, 0);
+  EXPECT_EQ(mailbox.pop_for(0ms), std::nullopt);  // empty while a producer waits: nobody may sleep forever
+  EXPECT_EQ(woken_b, 1);
 }
 
 TEST(BoundedMailbox, DrainsAfterCloseAndRefusesNewItems) {

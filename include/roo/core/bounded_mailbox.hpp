@@ -26,6 +26,7 @@ class BoundedMailbox {
   /// Moves `item` in and returns true when there is room. When full, leaves `item` untouched, keeps
   /// `on_room` and returns false. Items pushed after close() are refused without a callback.
   [[nodiscard]] bool try_push(T& item, std::function<void()> on_room) {
+    std::function<void()> next;
     {
       std::lock_guard lock(mutex_);
       if (closed_) {
@@ -37,10 +38,14 @@ class BoundedMailbox {
       }
       slots_[(head_ + count_) % slots_.size()] = std::move(item);
       ++count_;
+      next = next_waiter_if_room();
     }
     ready_.notify_one();
     if (doorbell_ != nullptr) {
       doorbell_->ring();
+    }
+    if (next) {
+      next();
     }
     return true;
   }
@@ -52,13 +57,21 @@ class BoundedMailbox {
     {
       std::unique_lock lock(mutex_);
       if (!ready_.wait_for(lock, timeout, [&] { return count_ > 0 || closed_; }) || count_ == 0) {
+        // Nothing queued yet producers wait: a woken producer that did not push must not leave the rest asleep.
+        to_wake.swap(waiters_);
+        lock.unlock();
+        for (auto& wake : to_wake) {
+          wake();
+        }
         return std::nullopt;
       }
       item.emplace(std::move(*slots_[head_]));
       slots_[head_].reset();
       head_ = (head_ + 1) % slots_.size();
       --count_;
-      to_wake.swap(waiters_);
+      if (auto next = next_waiter_if_room()) {
+        to_wake.push_back(std::move(next));
+      }
     }
     for (auto& wake : to_wake) {
       wake();
@@ -85,11 +98,16 @@ class BoundedMailbox {
 
   /// Refuses further items; the consumer still drains what is queued.
   void close() {
+    std::vector<std::function<void()>> to_wake;
     {
       std::lock_guard lock(mutex_);
       closed_ = true;
+      to_wake.swap(waiters_);
     }
     ready_.notify_all();
+    for (auto& wake : to_wake) {
+      wake();  // they find the mailbox closed
+    }
   }
 
   [[nodiscard]] std::size_t size() const {
@@ -98,6 +116,18 @@ class BoundedMailbox {
   }
 
  private:
+  /// One slot frees up, one producer is called back: the one that has waited longest. Waking them all let the
+  /// first one called take the slot and queue again ahead of the rest, so one connection could starve another.
+  /// The callback re-pushes and, if room remains, wakes the next in line. Called with mutex_ held.
+  std::function<void()> next_waiter_if_room() {
+    if (waiters_.empty() || count_ == slots_.size()) {
+      return {};
+    }
+    std::function<void()> next = std::move(waiters_.front());
+    waiters_.erase(waiters_.begin());
+    return next;
+  }
+
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::vector<std::optional<T>> slots_;
