@@ -1,14 +1,13 @@
 #include "connect_attempt.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 
 namespace roo::cli {
 
@@ -42,6 +41,27 @@ int connect_attempt(const addrinfo& address, std::chrono::steady_clock::time_poi
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
+}
+
+int connect_to(const core::Endpoint& peer, std::chrono::steady_clock::time_point deadline, std::string& resolve_error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(peer.port);
+  if (int rc = ::getaddrinfo(peer.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    resolve_error = ::gai_strerror(rc);
+    return -1;
+  }
+  int result = -ECONNREFUSED;
+  for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
+    result = connect_attempt(*address, deadline);
+    if (result >= 0) {
+      break;
+    }
+  }
+  ::freeaddrinfo(found);
+  return result;
 }
 
 }  // namespace roo::cli

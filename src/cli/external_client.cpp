@@ -54,25 +54,15 @@ std::string encode_external_frame(ExternalMessageId id, std::string_view payload
 ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono::milliseconds timeout) {
   std::string name = worker.to_string();
   auto deadline = Clock::now() + timeout;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(worker.port);
-  if (int rc = ::getaddrinfo(worker.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    throw core::Error("connect to " + name + ": " + ::gai_strerror(rc));
+  std::string resolve_error;
+  int fd = connect_to(worker, deadline, resolve_error);
+  if (!resolve_error.empty()) {
+    throw core::Error("connect to " + name + ": " + resolve_error);
   }
-  int last_error = ECONNREFUSED;
-  for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
-    int fd = connect_attempt(*address, deadline);
-    if (fd >= 0) {
-      ::freeaddrinfo(found);
-      return ExternalClient(fd, name);
-    }
-    last_error = -fd;
+  if (fd < 0) {
+    throw core::Error("connect to " + name + ": " + errno_text(-fd));
   }
-  ::freeaddrinfo(found);
-  throw core::Error("connect to " + name + ": " + errno_text(last_error));
+  return ExternalClient(fd, name);
 }
 
 ExternalClient::ExternalClient(ExternalClient&& other) noexcept

@@ -40,31 +40,22 @@ bool worth_retrying(int error) {
 SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_point deadline, double timeout_s,
                                        const std::atomic<bool>& stop) {
   std::string name = peer.to_string();
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(peer.port);
-  if (int rc = ::getaddrinfo(peer.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    throw core::Error("resolve --host " + name + ": " + ::gai_strerror(rc));
-  }
   bool announced = false;
   int last_error = 0;
   while (true) {
-    for (addrinfo* address = found; address != nullptr; address = address->ai_next) {
-      int fd = connect_attempt(*address, deadline);
-      if (fd >= 0) {
-        ::freeaddrinfo(found);
-        return SendConnection(fd, name);
-      }
-      last_error = -fd;
+    std::string resolve_error;
+    int fd = connect_to(peer, deadline, resolve_error);
+    if (!resolve_error.empty()) {
+      throw core::Error("resolve --host " + name + ": " + resolve_error);
     }
+    if (fd >= 0) {
+      return SendConnection(fd, name);
+    }
+    last_error = -fd;
     if (!worth_retrying(last_error)) {
-      ::freeaddrinfo(found);
       throw core::Error("connect to " + name + ": " + errno_text(last_error));
     }
     if (stop.load() || Clock::now() + std::chrono::milliseconds(100) > deadline) {
-      ::freeaddrinfo(found);
       if (stop.load()) {
         throw core::Error("connect to " + name + ": interrupted while retrying (" + errno_text(last_error) + ")");
       }
