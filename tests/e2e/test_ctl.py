@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import EXAMPLES, REPO, free_port, wait_until, worker_env
+from conftest import EXAMPLES, REPO, Receiver, free_port, wait_until, worker_env
 
 ALPHABET = os.path.join(EXAMPLES, "alphabet", "alphabet.py")
 
@@ -73,41 +73,16 @@ def parse_ext_frames(data):
     return out
 
 
-class FakeExternalWorker(object):
+class FakeExternalWorker(Receiver):
     """Stands in for a worker's external channel: records every connection's bytes and answers each request
     with `answer(msg_id, payload)` -> bytes to write back (b"" for nothing), or the string "close" to close
     the connection, or "silent" to keep it open and say nothing."""
 
     def __init__(self, answer=None):
         self.answer = answer or (lambda msg_id, payload: b"")
-        self._lock = threading.Lock()
-        self._connections = []  # bytes received per connection
-        self._stop = False
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
-        self._listener.settimeout(0.05)
-        self.port = self._listener.getsockname()[1]
-        self.address = "127.0.0.1:%d" % self.port
-        self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
-        self._threads[0].start()
+        Receiver.__init__(self)
 
-    def _accept_loop(self):
-        while not self._stop:
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                index = len(self._connections)
-                self._connections.append(bytearray())
-            t = threading.Thread(target=self._serve, args=(conn, index), daemon=True)
-            self._threads.append(t)
-            t.start()
-
-    def _serve(self, conn, index):
+    def _read_loop(self, conn, index):
         conn.settimeout(0.05)
         pending = bytearray()
         with conn:
@@ -121,7 +96,7 @@ class FakeExternalWorker(object):
                 if not chunk:
                     return
                 with self._lock:
-                    self._connections[index].extend(chunk)
+                    self._buffers[index].extend(chunk)
                 pending.extend(chunk)
                 while len(pending) >= 4:
                     (length,) = struct.unpack_from(">I", pending, 0)
@@ -142,18 +117,11 @@ class FakeExternalWorker(object):
                             conn.sendall(piece)
 
     def connections(self):
-        with self._lock:
-            return [bytes(c) for c in self._connections]
+        return self.per_connection()
 
     def wait_for_bytes(self, count, timeout=5.0):
         wait_until(lambda: sum(len(c) for c in self.connections()) >= count, timeout)
         return self.connections()
-
-    def close(self):
-        self._stop = True
-        self._listener.close()
-        for t in self._threads:
-            t.join(timeout=2)
 
 
 @pytest.fixture
