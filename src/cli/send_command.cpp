@@ -108,6 +108,9 @@ void add_send_command(CLI::App& app) {
       ->add_option("--connect-timeout", options->connect_timeout_s,
                    "Seconds to keep retrying (every 100 ms) a receiver that refuses the connection (default 10)")
       ->type_name("SECONDS");
+  command->add_flag("--report-start", options->report_start,
+                    "Print `started at <CLOCK_MONOTONIC seconds>` on stderr just before the first write, once the "
+                    "input is loaded and every connection is up (for timing a run without the sender's start-up)");
   command->callback([options, command] {
     validate(*options, *command);
     run_send(*options);

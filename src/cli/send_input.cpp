@@ -4,6 +4,7 @@
 
 #include "roo/core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,12 +18,23 @@ std::vector<char> read_whole_file(const std::string& path) {
   if (file == nullptr) {
     throw core::UsageError("read --file '" + path + "': " + errno_text(errno));
   }
+  // Sized once from the file's length and read straight into place: a benchmark's input is tens of MB, and
+  // growing a vector through a 64 KiB bounce buffer spent ~0.1 s in copies and page faults before sending.
   std::vector<char> bytes;
-  char chunk[1 << 16];
-  std::size_t got = 0;
-  while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) {
-    bytes.insert(bytes.end(), chunk, chunk + got);
+  if (std::fseek(file, 0, SEEK_END) == 0) {
+    long size = std::ftell(file);
+    if (size > 0) {
+      bytes.reserve(static_cast<std::size_t>(size));
+    }
+    std::rewind(file);
   }
+  std::size_t got = 0;
+  do {
+    std::size_t at = bytes.size();
+    bytes.resize(std::max(bytes.capacity(), at + (1 << 16)));
+    got = std::fread(bytes.data() + at, 1, bytes.size() - at, file);
+    bytes.resize(at + got);
+  } while (got > 0);
   bool failed = std::ferror(file) != 0;
   int error = errno;
   std::fclose(file);
@@ -83,8 +95,13 @@ FileMessages FileMessages::load(const SendOptions& options) {
                           " bytes) is not a multiple of --msg-size " + std::to_string(options.msg_size));
       }
       std::uint64_t base = result.wire_.size();
-      result.wire_.insert(result.wire_.end(), bytes.begin(), bytes.end());
-      for (std::uint64_t at = options.msg_size; at <= bytes.size(); at += options.msg_size) {
+      if (base == 0) {
+        result.wire_ = std::move(bytes);
+      } else {
+        result.wire_.insert(result.wire_.end(), bytes.begin(), bytes.end());
+      }
+      result.offsets_.reserve(result.offsets_.size() + (result.wire_.size() - base) / options.msg_size);
+      for (std::uint64_t at = options.msg_size; base + at <= result.wire_.size(); at += options.msg_size) {
         result.offsets_.push_back(base + at);
       }
     } else {

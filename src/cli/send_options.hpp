@@ -22,6 +22,7 @@ struct SendOptions {
   std::string partition;                ///< --partition: bytes appended to each --u64 value
   bool no_write = false;                ///< --no-write: do not write sent.txt
   double connect_timeout_s = 10;        ///< --connect-timeout: keep retrying refused connections this long
+  bool report_start = false;            ///< --report-start: print the CLOCK_MONOTONIC time of the first write
 };
 
 /// Runs `roo send`. Throws core::UsageError for a bad flag combination, core::Error for run-time failures.

@@ -189,6 +189,10 @@ void run_send(const SendOptions& options) {
 
   SentLog* log_ptr = log ? &*log : nullptr;
   double start_s = monotonic_seconds();
+  if (options.report_start) {
+    std::fprintf(stderr, "started at %.6f\n", start_s);
+    std::fflush(stderr);
+  }
   SendTotals totals;
   std::uint64_t total = 0;
   if (file_messages) {

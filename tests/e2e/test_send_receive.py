@@ -200,6 +200,20 @@ def test_send_text_lines_are_framed_exactly(tmp_path):
     assert re.fullmatch(rb"sent 4 messages \(40 bytes\) in \d+\.\d{3} s\n", result.stderr), result.stderr
 
 
+def test_send_report_start_gives_the_monotonic_time_of_the_first_write(tmp_path):
+    (tmp_path / "words.txt").write_bytes(b"one\ntwo\n")
+    listener = Listener()
+    before = time.monotonic()
+    result = send(["--host", listener.address, "--file", "words.txt", "--interval", "0", "--report-start"], tmp_path)
+    after = time.monotonic()
+    assert result.returncode == 0, result.stderr
+    listener.wait_closed()
+    assert listener.data() == frames([b"one", b"two"])
+    match = re.fullmatch(rb"started at (\d+\.\d{6})\nsent 2 messages \(14 bytes\) in \d+\.\d{3} s\n", result.stderr)
+    assert match, result.stderr
+    assert before <= float(match.group(1)) <= after  # the same clock as Python's time.monotonic()
+
+
 def test_send_files_are_concatenated_in_order(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"one\ntwo")
     (tmp_path / "b.txt").write_bytes(b"three\n")
