@@ -21,12 +21,12 @@ TEST(BoundedMailbox, RefusesWhenFullAndCallsBackOnceThereIsRoom) {
   EXPECT_FALSE(mailbox.try_push(c, [&] { ++woken; }));
   EXPECT_EQ(c, 3) << "a refused item stays with the producer";
   EXPECT_EQ(woken, 0);
-  EXPECT_EQ(mailbox.pop_for(0ms), 1);
+  EXPECT_EQ(mailbox.try_pop(), 1);
   EXPECT_EQ(woken, 1);
   EXPECT_TRUE(mailbox.try_push(c, [] {}));
-  EXPECT_EQ(mailbox.pop_for(0ms), 2);
-  EXPECT_EQ(mailbox.pop_for(0ms), 3);
-  EXPECT_EQ(mailbox.pop_for(0ms), std::nullopt);
+  EXPECT_EQ(mailbox.try_pop(), 2);
+  EXPECT_EQ(mailbox.try_pop(), 3);
+  EXPECT_EQ(mailbox.try_pop(), std::nullopt);
   EXPECT_EQ(woken, 1) << "each callback runs once";
 }
 
@@ -37,10 +37,10 @@ TEST(BoundedMailbox, CallsBackTheLongestWaitingProducerFirstSoNoneIsStarved) {
   EXPECT_TRUE(mailbox.try_push(a1, [] {}));
   EXPECT_FALSE(mailbox.try_push(b1, [&] { woken.push_back("b"); }));
   EXPECT_FALSE(mailbox.try_push(a2, [&] { woken.push_back("a"); }));
-  EXPECT_EQ(mailbox.pop_for(0ms), 1);
+  EXPECT_EQ(mailbox.try_pop(), 1);
   EXPECT_EQ(woken, (std::vector<std::string>{"b"})) << "one slot freed: one producer called, the first in line";
   EXPECT_TRUE(mailbox.try_push(b1, [] {}));
-  EXPECT_EQ(mailbox.pop_for(0ms), 2);
+  EXPECT_EQ(mailbox.try_pop(), 2);
   EXPECT_EQ(woken, (std::vector<std::string>{"b", "a"}));
 }
 
@@ -51,9 +51,9 @@ TEST(BoundedMailbox, WakesTheRestWhenACalledBackProducerDoesNotPush) {
   EXPECT_TRUE(mailbox.try_push(a, [] {}));
   EXPECT_FALSE(mailbox.try_push(c, [] {}));  // this producer will never push again (its connection closed)
   EXPECT_FALSE(mailbox.try_push(b, [&] { ++woken_b; }));
-  EXPECT_EQ(mailbox.pop_for(0ms), 1);
+  EXPECT_EQ(mailbox.try_pop(), 1);
   EXPECT_EQ(woken_b, 0);
-  EXPECT_EQ(mailbox.pop_for(0ms), std::nullopt);  // empty while a producer waits: nobody may sleep forever
+  EXPECT_EQ(mailbox.try_pop(), std::nullopt);  // empty while a producer waits: nobody may sleep forever
   EXPECT_EQ(woken_b, 1);
 }
 
@@ -63,7 +63,7 @@ TEST(BoundedMailbox, DrainsAfterCloseAndRefusesNewItems) {
   EXPECT_TRUE(mailbox.try_push(a, [] {}));
   mailbox.close();
   EXPECT_FALSE(mailbox.try_push(b, [] { FAIL() << "no callback after close"; }));
-  EXPECT_EQ(mailbox.pop_for(0ms), 7);
+  EXPECT_EQ(mailbox.try_pop(), 7);
   EXPECT_EQ(mailbox.pop_for(10ms), std::nullopt);
 }
 

@@ -1,40 +1,33 @@
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
-#include <mutex>
+#include <functional>
+#include <utility>
 
 namespace roo::core {
 
-/// Lets one consumer sleep until any of several producers has something for it (the Python executor waits on
-/// its source mailbox and its remote-batch mailbox at once). Producers ring() after pushing; the consumer reads
-/// rings() before looking for work and waits only if nothing rang since.
+/// Lets one consumer that sleeps in an event loop (the Python executor, in its data io_context) notice that a
+/// producer on another thread has something for it: the cluster's remote batches, a stop request. Producers ring()
+/// after pushing; the consumer reads rings() before looking for work and sleeps only if nothing rang since. The
+/// waker is what ends the sleep: the worker's posts a no-op handler to the loop the consumer sleeps in.
 class Doorbell {
  public:
+  /// `wake` runs on every ring(), on the ringing thread: thread-safe, non-blocking. Set before producers start.
+  void set_waker(std::function<void()> wake) { wake_ = std::move(wake); }
+
   void ring() {
-    {
-      std::lock_guard lock(mutex_);
-      ++rings_;
+    rings_.fetch_add(1, std::memory_order_acq_rel);
+    if (wake_) {
+      wake_();
     }
-    rung_.notify_one();
   }
 
-  [[nodiscard]] std::uint64_t rings() const {
-    std::lock_guard lock(mutex_);
-    return rings_;
-  }
-
-  /// Waits until rings() differs from `seen`, or `timeout` passes.
-  void wait(std::uint64_t seen, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    rung_.wait_for(lock, timeout, [&] { return rings_ != seen; });
-  }
+  [[nodiscard]] std::uint64_t rings() const { return rings_.load(std::memory_order_acquire); }
 
  private:
-  mutable std::mutex mutex_;
-  std::condition_variable rung_;
-  std::uint64_t rings_ = 0;
+  std::atomic<std::uint64_t> rings_{0};
+  std::function<void()> wake_;
 };
 
 }  // namespace roo::core
