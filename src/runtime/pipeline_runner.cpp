@@ -82,8 +82,12 @@ std::uint64_t PipelineRunner::failed_events() const {
 void PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];
+  const char* bytes = batch.bytes.data();
+  std::uint32_t begin = first == 0 ? 0 : batch.ends[first - 1];
   for (std::size_t i = first; i < last; ++i) {
-    std::string_view frame = batch.frame(i);
+    std::uint32_t end = batch.ends[i];
+    std::string_view frame(bytes + begin, end - begin);
+    begin = end;
     PyObject* payload = PyBytes_FromStringAndSize(frame.data(), static_cast<Py_ssize_t>(frame.size()));
     if (payload == nullptr) {
       source.errors.report_exception();
