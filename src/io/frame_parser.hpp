@@ -21,9 +21,11 @@ struct ParseOutcome {
   FrameResult result = FrameResult::need_more;
 };
 
-/// Cuts a length-prefixed byte stream into payloads, appended to a core::FrameBatch with one memcpy each and
+/// Cuts a length-prefixed byte stream into payloads, appended to a core::FrameBatch with one copy each and
 /// no allocation per frame. Incremental: a frame (or just its header) split across reads is kept in a small
-/// carry buffer and completed by the next call. One parser per connection; not thread-safe.
+/// carry buffer and completed by the next call. Wallaroo's usual framing (">I": a 4-byte big-endian unsigned
+/// length and nothing else) has its own loop; every other LengthPrefix goes through LengthPrefix::read.
+/// One parser per connection; not thread-safe.
 class FrameParser {
  public:
   FrameParser(LengthPrefix framing, std::size_t max_size, std::size_t batch_bytes);
@@ -47,8 +49,13 @@ class FrameParser {
  private:
   bool check_length(const char* header, std::size_t& length);
   ParseOutcome finish_carry(const char* data, std::size_t size, core::FrameBatch& batch, bool& done);
+  ParseOutcome parse_be32(const char* data, std::size_t pos, std::size_t size, core::FrameBatch& batch);
+  ParseOutcome parse_general(const char* data, std::size_t pos, std::size_t size, core::FrameBatch& batch);
+  ParseOutcome keep_header(const char* data, std::size_t pos, std::size_t size);
+  ParseOutcome keep_frame(const char* data, std::size_t pos, std::size_t size, std::size_t frame_bytes);
 
   LengthPrefix framing_;
+  bool be32_;  // framing_ is ">I": header_length 4, big-endian unsigned 32-bit length at offset 0
   std::size_t max_size_;
   std::size_t batch_bytes_;
   std::vector<char> carry_;      // an unfinished frame, header included

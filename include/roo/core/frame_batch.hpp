@@ -12,6 +12,10 @@ namespace roo::core {
 /// Python executor many events for the cost of one queue operation and no per-event allocation.
 /// Batches are recycled through a BatchPool: clear() keeps the room.
 struct FrameBatch {
+  /// append_overreading copies a payload this short as one fixed-size block when the source can be read and `bytes`
+  /// has room that far (a couple of inlined instructions rather than a call to libc's memcpy).
+  static constexpr std::size_t block_bytes = 16;
+
   std::uint32_t source = 0;         ///< index of the source in the plan that produced these frames
   std::vector<char> bytes;          ///< room for payloads; the first payload_bytes() hold them back to back
   std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
@@ -23,16 +27,50 @@ struct FrameBatch {
     std::uint32_t begin = i == 0 ? 0 : ends[i - 1];
     return {bytes.data() + begin, ends[i] - begin};
   }
-  /// A bounds check and a memcpy (vector::insert's range path cost ~70 instructions per small frame).
+  /// Appends data[0, n): a bounds check and a memcpy (vector::insert's range path cost ~70 instructions per small
+  /// frame).
   void append(const char* data, std::size_t n) {
     std::size_t at = payload_bytes();
     if (bytes.size() - at < n) {
-      bytes.resize(std::max(bytes.size() * 2, at + n));
+      grow(at + n);
     }
     std::memcpy(bytes.data() + at, data, n);
-    ends.push_back(static_cast<std::uint32_t>(at + n));
+    push_end(at + n);
+  }
+  /// Appends data[0, n) like append(), for a caller that may read data[0, readable) (readable >= n): a payload of
+  /// at most block_bytes is then copied as one block of block_bytes if `bytes` has that much room (the bytes past
+  /// the payload land in the room after the payloads and are not part of the batch).
+  void append_overreading(const char* data, std::size_t n, std::size_t readable) {
+    append_overreading(data, n, readable, payload_bytes());
+  }
+  /// The same for a caller that keeps count of the batch's bytes: `at` must be payload_bytes(). Always inlined: it
+  /// is meant for the loop of a frame parser, which it costs about twenty instructions per payload.
+  [[gnu::always_inline]] void append_overreading(const char* data, std::size_t n, std::size_t readable,
+                                                 std::size_t at) {
+    if (n <= block_bytes && readable >= block_bytes && bytes.size() - at >= block_bytes) {
+      std::memcpy(bytes.data() + at, data, block_bytes);
+    } else {
+      if (bytes.size() - at < n) {
+        grow(at + n);
+      }
+      std::memcpy(bytes.data() + at, data, n);
+    }
+    push_end(at + n);
   }
   void clear() { ends.clear(); }
+
+ private:
+  /// Makes `bytes` hold at least `payload` bytes (rare: batches are recycled with their room).
+  [[gnu::noinline]] void grow(std::size_t payload) { bytes.resize(std::max(bytes.size() * 2, payload)); }
+  /// Makes room for one more end (rare: batches are recycled with their room).
+  [[gnu::noinline]] void grow_ends() { ends.reserve(std::max<std::size_t>(ends.capacity() * 2, 64)); }
+  /// ends.push_back(end), with the reallocation kept out of line so that appends inline into the caller's loop.
+  [[gnu::always_inline]] void push_end(std::size_t end) {
+    if (ends.size() == ends.capacity()) {
+      grow_ends();
+    }
+    ends.push_back(static_cast<std::uint32_t>(end));
+  }
 };
 
 }  // namespace roo::core
