@@ -83,7 +83,8 @@ class PipelineRunner {
   void fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key, Stage& stage,
                bool routed);
   [[nodiscard]] PyObject* state_for(Stage& stage, PyObject* key);
-  void emit(const graph::Flow& flow, PyObject* data);
+  /// Inlined into run(), its one caller on the hot path (the call alone cost ~15 instructions per event).
+  [[gnu::always_inline]] inline void emit(const graph::Flow& flow, PyObject* data);
 
   graph::Plan& plan_;
   std::vector<Stage> stages_;
