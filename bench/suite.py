@@ -24,7 +24,8 @@ all in this one invocation, on this machine:
    the workload's check of the output bytes (per-key totals, counts, exact lines); a run
    that loses or duplicates anything is reported as invalid, not as a number.
 4. Latency (alphabet, timed app, bench/alphabet_one_worker.py's paced sender and
-   stamping receiver) at 25/50/75 % of each server's own measured alphabet maximum.
+   stamping receiver) at 25/50/75 % of each server's own measured alphabet maximum,
+   3 interleaved runs per row (median of each percentile, min-max shown).
 5. Memory: idle worker RSS; RSS sampled while a slow receiver (about 1 MB/s) takes the
    output of a sender pushing as fast as it can (backpressure).
 6. bench/callgrind/run.py --json and bench/hop/run.py --json, when present.
@@ -441,22 +442,47 @@ def latency(results):
         say("latency app at full speed, %s: median %s events/s" % (system, fmt(maxima[system]["median"])))
     rows = []
     for fraction in OPTS.latency_loads:
-        for system, argv_for in servers.items():
-            rate = int(fraction * maxima[system]["median"])
-            say("latency, %s: %s events/s offered (%.0f %% of its own maximum with the timed app) for %.0f s"
-                % (system, A.fmt_rate(rate), 100 * fraction, lopts.latency_seconds))
-            try:
-                lat = A.latency_run(lopts, records, rate, system, argv_for)
-            except A.BenchError as error:
-                A.cleanup_children()
-                rows.append({"system": system, "fraction": fraction, "offered_rate": rate, "invalid": str(error)})
-                say("  INVALID: %s" % error)
-                continue
-            lat.update({"system": system, "fraction": fraction})
-            say("  p50 %.0f p95 %.0f p99 %.0f p99.9 %.0f p99.99 %.0f us, load %.1f" % (
-                lat["p50_us"], lat["p95_us"], lat["p99_us"], lat["p999_us"], lat["p9999_us"], lat["loadavg_1min"]))
-            rows.append(lat)
+        runs = {system: [] for system in servers}
+        for repeat in range(OPTS.latency_repeats):
+            for system, argv_for in servers.items():  # interleaved, like the throughput rounds
+                rate = int(fraction * maxima[system]["median"])
+                say("latency, %s: %s events/s offered (%.0f %% of its own maximum with the timed app) for %.0f s, "
+                    "run %d of %d" % (system, A.fmt_rate(rate), 100 * fraction, lopts.latency_seconds, repeat + 1,
+                                      OPTS.latency_repeats))
+                try:
+                    lat = A.latency_run(lopts, records, rate, system, argv_for)
+                except A.BenchError as error:
+                    A.cleanup_children()
+                    runs[system].append({"offered_rate": rate, "invalid": str(error)})
+                    say("  INVALID: %s" % error)
+                    continue
+                say("  p50 %.0f p95 %.0f p99 %.0f p99.9 %.0f p99.99 %.0f us, load %.1f" % (
+                    lat["p50_us"], lat["p95_us"], lat["p99_us"], lat["p999_us"], lat["p9999_us"],
+                    lat["loadavg_1min"]))
+                runs[system].append(lat)
+        for system in servers:
+            rows.append(latency_row(system, fraction, runs[system]))
     return rows
+
+
+LATENCY_FIELDS = ("p50_us", "p95_us", "p99_us", "p999_us", "p9999_us", "max_us", "cpu_s_per_m", "main_runqueue_share",
+                  "loadavg_1min")
+
+
+def latency_row(system, fraction, runs):
+    """One table row from a load's repeated runs: the median of each figure over the valid runs, with every run kept
+    (a single 5 s run's p99.99 rests on ~250 events: one stall of the shared cores moves it)."""
+    valid = [r for r in runs if "invalid" not in r]
+    row = {"system": system, "fraction": fraction, "offered_rate": runs[0]["offered_rate"], "runs": runs,
+           "valid_runs": len(valid)}
+    if not valid:
+        row["invalid"] = runs[0]["invalid"]
+        return row
+    for key in LATENCY_FIELDS:
+        values = [r[key] for r in valid]
+        row[key] = statistics.median(values)
+        row[key + "_min"], row[key + "_max"] = min(values), max(values)
+    return row
 
 
 # ---------------------------------------------------------------- memory
@@ -721,23 +747,28 @@ def render(results):
             "line; 17-byte frames, a little more Python work per event than alphabet), open loop: every 1 ms a "
             "Python sender writes all events due; a Python receiver stamps each read. Offered load = the fraction "
             "of **each server's own maximum with this timed app**, measured just before in this run (%d full-speed "
-            "runs of 1M events, send → last output): Roo 1 worker %s events/s, asyncio server %s events/s. %.0f s "
-            "per row, the first 0.5 s left out. Bytewax is not in this table: it reads files, it has no socket "
-            "input to time." % (OPTS.latency_max_runs, fmt(mx.get("roo1", {}).get("median")),
-                                fmt(mx.get("asyncio", {}).get("median")), OPTS.latency_seconds))
+            "runs of 1M events, send → last output): Roo 1 worker %s events/s, asyncio server %s events/s. Each row "
+            "is %d runs of %.0f s (the first 0.5 s of each left out), the two servers interleaved; every figure is "
+            "the median over the runs, with min–max for p99 and p99.99. Bytewax is not in this table: it reads "
+            "files, it has no socket input to time." % (
+                OPTS.latency_max_runs, fmt(mx.get("roo1", {}).get("median")), fmt(mx.get("asyncio", {}).get("median")),
+                OPTS.latency_repeats, OPTS.latency_seconds))
         add("")
-        add("| server | load | offered events/s | p50 | p95 | p99 | p99.9 | p99.99 | max | CPU s / M | "
-            "Python thread runnable-waiting | load avg |")
-        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        add("| server | load | offered events/s | p50 | p95 | p99 (min–max) | p99.9 | p99.99 (min–max) | max | CPU s / M | "
+            "Python thread runnable-waiting | load avg | valid runs |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for x in results["latency"]:
             if "invalid" in x:
                 add("| %s | %.0f %% | %s | invalid: %s |||||||||" % (NAMES[x["system"]], 100 * x["fraction"],
                                                                    fmt(x["offered_rate"]), x["invalid"][:200]))
                 continue
-            add("| %s | %.0f %% | %s | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.2f | %.1f %% "
-                "| %.1f |" % (NAMES[x["system"]], 100 * x["fraction"], fmt(x["offered_rate"]), x["p50_us"],
-                              x["p95_us"], x["p99_us"], x["p999_us"], x["p9999_us"], x["max_us"], x["cpu_s_per_m"],
-                              100 * x["main_runqueue_share"], x["loadavg_1min"]))
+            add("| %s | %.0f %% | %s | %.0f µs | %.0f µs | %.0f µs (%.0f–%.0f) | %.0f µs | %.0f µs (%.0f–%.0f) | %.0f µs "
+                "| %.2f | %.1f %% | %.1f | %d/%d |" % (
+                    NAMES[x["system"]], 100 * x["fraction"], fmt(x["offered_rate"]), x["p50_us"], x["p95_us"],
+                    x["p99_us"], x.get("p99_us_min", x["p99_us"]), x.get("p99_us_max", x["p99_us"]), x["p999_us"],
+                    x["p9999_us"], x.get("p9999_us_min", x["p9999_us"]), x.get("p9999_us_max", x["p9999_us"]),
+                    x.get("max_us_max", x["max_us"]), x["cpu_s_per_m"], 100 * x["main_runqueue_share"],
+                    x["loadavg_1min"], x.get("valid_runs", 1), len(x.get("runs", [x]))))
     mem = results.get("memory")
     if mem:
         add("")
@@ -886,6 +917,7 @@ def parse_args():
     p.add_argument("--latency-loads", default="0.25,0.5,0.75", help="fractions of each server's own maximum")
     p.add_argument("--latency-seconds", type=float, default=0, help="per latency row (default 5, --quick 2)")
     p.add_argument("--latency-max-runs", type=int, default=3, help="full-speed runs of the latency app (default 3)")
+    p.add_argument("--latency-repeats", type=int, default=0, help="runs per latency row (default 3, --quick 1)")
     p.add_argument("--slow-rate", type=int, default=1_000_000, help="slow receiver's bytes/s (default 1 MB/s)")
     p.add_argument("--slow-seconds", type=float, default=0, help="slow-sink sampling time (default 10, --quick 5)")
     p.add_argument("--run-timeout", type=int, default=60, help="seconds a run may take before it is invalid")
@@ -901,6 +933,7 @@ def parse_args():
     opts = p.parse_args()
     opts.runs = opts.runs or (3 if opts.quick else 5)
     opts.latency_seconds = opts.latency_seconds or (2.0 if opts.quick else 5.0)
+    opts.latency_repeats = opts.latency_repeats or (1 if opts.quick else 3)
     opts.slow_seconds = opts.slow_seconds or (5.0 if opts.quick else 10.0)
     opts.latency_loads = [float(x) for x in opts.latency_loads.split(",") if x]
     return opts
