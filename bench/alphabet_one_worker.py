@@ -32,6 +32,7 @@ starts is stopped before it exits):
 import argparse
 import collections
 import datetime
+import gc
 import json
 import os
 import platform
@@ -353,6 +354,7 @@ def latency_receiver(opts):
     listener.listen(1)
     print("listening %d" % listener.getsockname()[1], flush=True)
     conn, _ = listener.accept()
+    gc.disable()  # no collection pause between two reads (it only appends (time, chunk) pairs until EOF)
     listener.close()
     now = time.monotonic_ns
     recv = conn.recv
@@ -469,6 +471,12 @@ def latency_run(opts, records, rate, label, server_argv_for):
     switches0 = nonvoluntary_switches(worker.pid)
 
     # Open-loop paced sender: at each tick send every event due by now, stamped now.
+    # The collector is off while pacing: a full collection of this process's millions of objects paused the sender
+    # for up to 280 ms, and the events due meanwhile went out as one burst of ~150,000 that the server under test
+    # then took ~150 ms to work through (seen as `batch_events_max` in bench/out/suite.json).
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
     sock = socket.create_connection(("127.0.0.1", in_port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.settimeout(30)  # a worker that stops reading for this long fails the run instead of hanging it
@@ -500,6 +508,8 @@ def latency_run(opts, records, rate, label, server_argv_for):
         else:
             next_tick = clock()
     send_seconds = (clock() - start) / 1e9
+    if gc_was_enabled:
+        gc.enable()
 
     # Every event sent should come back within a few seconds at this load.
     if rx_lines.read_line(30, w_log).strip() != "done":

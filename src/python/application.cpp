@@ -59,4 +59,10 @@ PyRef load_application(const std::string& module_name, const std::vector<std::st
   }
 }
 
+void freeze_setup_objects() {
+  py::module_ gc = py::module_::import("gc");
+  gc.attr("collect")();
+  gc.attr("freeze")();
+}
+
 }  // namespace roo::python

@@ -424,6 +424,7 @@ int Worker::serve() {
   python::PyRef description = python::load_application(options_.module_name, options_.app_args, options_.full_argv);
   plan_.emplace(graph::read_plan(description.get()));
   description = python::PyRef();
+  python::freeze_setup_objects();
 
   asio::signal_set signals(io_, SIGINT, SIGTERM);
   std::function<void(const boost::system::error_code&, int)> on_signal_set;

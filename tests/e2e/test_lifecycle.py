@@ -3,6 +3,7 @@ merged sources, and one stream to several sinks. Everything sent must arrive exa
 once (no loss, no duplicates), in order where one connection feeds one key.
 """
 import os
+import re
 import signal
 import threading
 import time
@@ -93,6 +94,20 @@ def test_two_sources_merged(workers, receiver):
     # Each source's own stream keeps its order.
     assert [x for x in lines if x.startswith("a-")] == a_events
     assert [x for x in lines if x.startswith("b-")] == b_events
+    assert worker.stop() == 0
+
+
+def test_setup_objects_are_frozen_and_the_collector_still_runs(workers, receiver):
+    # Everything alive after application_setup is gc.freeze()d, so a full collection walks only what the stream
+    # keeps; the collector itself stays on for the stream's own cycles.
+    out = receiver()
+    port = free_port()
+    worker = workers.run(os.path.join(APPS, "gc_state.py"), "--in", "Src@127.0.0.1:%d" % port, "--out", out.address)
+    send_frames(port, [frame("x")])
+    out.wait_for(lambda r: len(r.lines()) >= 1)
+    match = re.fullmatch(r"frozen=(\d+) enabled=True", out.lines()[0])
+    assert match, out.lines()
+    assert int(match.group(1)) > 1000  # the wallaroo package, the app and the modules they import
     assert worker.stop() == 0
 
 
