@@ -52,24 +52,25 @@ class OutputBuffer {
   /// Copies size <= 16 bytes with two fixed-size moves that may overlap each other, never past `size`.
   static void copy_short(char* to, const char* from, std::size_t size) {
     if (size >= 8) {
-      std::uint64_t head = 0;
-      std::uint64_t tail = 0;
-      std::memcpy(&head, from, 8);
-      std::memcpy(&tail, from + size - 8, 8);
-      std::memcpy(to, &head, 8);
-      std::memcpy(to + size - 8, &tail, 8);
+      copy_ends<std::uint64_t>(to, from, size);
     } else if (size >= 4) {
-      std::uint32_t head = 0;
-      std::uint32_t tail = 0;
-      std::memcpy(&head, from, 4);
-      std::memcpy(&tail, from + size - 4, 4);
-      std::memcpy(to, &head, 4);
-      std::memcpy(to + size - 4, &tail, 4);
+      copy_ends<std::uint32_t>(to, from, size);
     } else {
       for (std::size_t i = 0; i < size; ++i) {
         to[i] = from[i];
       }
     }
+  }
+
+  /// The first and the last sizeof(Word) bytes of from[0, size), for sizeof(Word) <= size <= 2 * sizeof(Word).
+  template <class Word>
+  static void copy_ends(char* to, const char* from, std::size_t size) {
+    Word head = 0;
+    Word tail = 0;
+    std::memcpy(&head, from, sizeof(Word));
+    std::memcpy(&tail, from + size - sizeof(Word), sizeof(Word));
+    std::memcpy(to, &head, sizeof(Word));
+    std::memcpy(to + size - sizeof(Word), &tail, sizeof(Word));
   }
 
   std::vector<char> bytes_;  ///< size() is the room; the first used_ bytes are output
