@@ -12,6 +12,7 @@ class ClusterHandle final : public Cluster {
   ClusterHandle& operator=(const ClusterHandle&) = delete;
 
   [[nodiscard]] Membership form() override { return core_->form(); }
+  [[nodiscard]] std::future<Membership> begin_forming() override { return core_->begin_forming(); }
   void send(std::size_t to, std::vector<char>&& bytes) override { core_->send(to, std::move(bytes)); }
   [[nodiscard]] core::ByteBudget& budget(std::size_t to) override { return core_->budget(to); }
   void acknowledge(std::size_t from, std::size_t bytes) override { core_->acknowledge(from, bytes); }

@@ -29,7 +29,9 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
 
 // ---- entry points (any thread) ----
 
-Membership ClusterCore::form() {
+Membership ClusterCore::form() { return begin_forming().get(); }
+
+std::future<Membership> ClusterCore::begin_forming() {
   if (form_called_) {
     throw core::Error("form the cluster: form() was already called");
   }
@@ -46,7 +48,7 @@ Membership ClusterCore::form() {
   }
   auto formed = formed_promise_.get_future();
   asio::post(strand_, [self = shared_from_this()] { self->start_formation(); });
-  return formed.get();
+  return formed;
 }
 
 core::ByteBudget& ClusterCore::budget(std::size_t to) {

@@ -42,6 +42,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
               ClusterHooks hooks);
 
   Membership form();
+  std::future<Membership> begin_forming();
   void send(std::size_t to, std::vector<char>&& bytes);
   core::ByteBudget& budget(std::size_t to);
   void acknowledge(std::size_t from, std::size_t bytes);

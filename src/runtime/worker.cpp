@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,8 +61,9 @@ std::string roo_python_dir() {
 /// `data_io_`, where the sources read and cut frames and the sinks write, between and inside its batches, and
 /// sleeps in it when idle. Events therefore go from socket to Python to socket without waking another thread,
 /// which is what keeps latency low on a busy machine (each cross-thread wake-up waited up to ~2 ms for a core).
-/// The io thread runs `io_`: the cluster (formation, data channels to peers, drain, the external channel) and
-/// signals; it reaches the executor through the mailboxes and the doorbell, whose waker posts to `data_io_`.
+/// The cluster (formation, data channels to peers, drain, the external channel) runs in `data_io_` too, so a hop
+/// between workers wakes no thread on either side either. The io thread only runs `io_` for the signals; it reaches
+/// the executor through the doorbell, whose waker posts to `data_io_`.
 class Worker {
  public:
   explicit Worker(const WorkerOptions& options) : options_(options), log_(core::module_logger("runtime")) {
@@ -170,12 +172,15 @@ void Worker::join_cluster() {
   config.external = options.external;
   config.app_fingerprint = plan_->fingerprint();
   config.join_timeout = options.join_timeout;
-  cluster_ = cluster::make_cluster(io_, config, inbound_, hooks());
-  cluster::Membership membership;
+  cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
+  std::future<cluster::Membership> formed = cluster_->begin_forming();
   {
     python::GilRelease release;  // forming can take a while; nothing needs Python meanwhile
-    membership = cluster_->form();
+    while (formed.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      data_io_.run_one_for(idle_wait);
+    }
   }
+  cluster::Membership membership = formed.get();
   std::lock_guard lock(facts_mutex_);
   facts_.membership = membership;
 }
@@ -400,6 +405,9 @@ void Worker::shut_down_io() {
   while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < deadline) {
     data_io_.run_one_for(idle_wait);
   }
+  // Stopped first, so that the cluster's stop() (and its handle's destructor) queue their closing instead of waiting
+  // for a thread to run it; the poll at the end runs it.
+  data_io_.stop();
   if (cluster_) {
     cluster_->stop();
   }
@@ -411,6 +419,8 @@ void Worker::shut_down_io() {
   sources_.clear();
   sinks_.clear();
   cluster_.reset();
+  data_io_.restart();
+  data_io_.poll();
 }
 
 void Worker::release_python_objects() {

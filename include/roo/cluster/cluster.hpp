@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,7 +61,8 @@ struct RemoteBatch {
   std::vector<char> bytes;
 };
 
-/// What the runtime tells the cluster, asked from the io thread (must be thread-safe and cheap).
+/// What the runtime tells the cluster, asked from the thread running the cluster's io_context (must be thread-safe
+/// and cheap).
 struct ClusterHooks {
   /// True when this worker has stopped its sources and has nothing queued or in progress.
   std::function<bool()> is_drained;
@@ -92,6 +94,10 @@ class Cluster {
   /// join_timeout (retrying with backoff meanwhile, and saying so in the log).
   [[nodiscard]] virtual Membership form() = 0;
 
+  /// form() without the wait, for a caller that runs the io_context itself: binds the listeners (throwing as form()
+  /// does), starts forming, and returns the outcome to come. Run the io_context until it is ready.
+  [[nodiscard]] virtual std::future<Membership> begin_forming() = 0;
+
   /// Sends `bytes` to worker `to` over its data channel. The bytes are charged to budget(to) until the peer
   /// acknowledges having processed them. To a lost peer: the bytes are dropped and counted (and budget released).
   /// Only after form() returned; throws core::Error when `to` is this worker or no worker.
@@ -114,8 +120,9 @@ class Cluster {
   /// Which workers are still connected (index -> up), for status answers.
   [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;
 
-  /// Closes every connection; idempotent. Waits (up to 2 s) until done unless called from the io thread. A form()
-  /// still waiting throws "form the cluster: the worker stopped before the cluster formed".
+  /// Closes every connection; idempotent. Waits (up to 2 s) until done unless called from the io thread or the
+  /// io_context is stopped (then the closing runs when it next runs). A form() still waiting throws "form the
+  /// cluster: the worker stopped before the cluster formed".
   virtual void stop() = 0;
 };
 
