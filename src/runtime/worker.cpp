@@ -120,7 +120,7 @@ class Worker {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_{};
   std::mutex facts_mutex_;
-  LocalFacts facts_;  ///< guarded by facts_mutex_ (read on the io thread)
+  LocalFacts facts_;  ///< guarded by facts_mutex_ (also read by the external channel's answers)
   std::optional<graph::Plan> plan_;
   std::atomic<PipelineRunner*> runner_view_{nullptr};
   std::optional<PipelineRunner> runner_;
