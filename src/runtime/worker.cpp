@@ -406,7 +406,8 @@ void Worker::shut_down_io() {
     data_io_.run_one_for(idle_wait);
   }
   // Stopped first, so that the cluster's stop() (and its handle's destructor) queue their closing instead of waiting
-  // for a thread to run it; the poll at the end runs it.
+  // for a thread to run it. Nothing runs the queue afterwards: the handlers are destroyed with data_io_, which closes
+  // what they hold, and none of them logs (a failed start must stay one line on stderr).
   data_io_.stop();
   if (cluster_) {
     cluster_->stop();
@@ -419,8 +420,6 @@ void Worker::shut_down_io() {
   sources_.clear();
   sinks_.clear();
   cluster_.reset();
-  data_io_.restart();
-  data_io_.poll();
 }
 
 void Worker::release_python_objects() {
