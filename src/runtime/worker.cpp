@@ -360,7 +360,9 @@ void Worker::hand_over_outputs() {
       }
     }
   }
-  data_io_.poll();  // the sinks write now, and the sources read what arrived meanwhile
+  // The sinks write now, and the sources read what arrived meanwhile. This is the main loop's one poll per turn: a
+  // batch a source pushes here rings the doorbell, so the loop takes it instead of sleeping.
+  data_io_.poll();
 }
 
 int Worker::drain_sinks() {
@@ -476,7 +478,6 @@ int Worker::serve() {
     if (stop_requested_ && !stopping_) {
       stop_sources();
     }
-    data_io_.poll();  // read what arrived, write what is queued
     if (!wait_for_sinks()) {
       code = 1;
       break;
