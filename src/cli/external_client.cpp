@@ -62,37 +62,13 @@ ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono
   if (fd < 0) {
     throw core::Error("connect to " + name + ": " + errno_text(-fd));
   }
-  return ExternalClient(fd, name);
+  return ExternalClient(ClientSocket(fd, name));
 }
-
-ExternalClient::ExternalClient(ExternalClient&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
-
-ExternalClient& ExternalClient::operator=(ExternalClient&& other) noexcept {
-  if (this != &other) {
-    close();
-    fd_ = std::exchange(other.fd_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-ExternalClient::~ExternalClient() { close(); }
 
 void ExternalClient::send(ExternalMessageId id, std::string_view payload, std::string_view what) {
   std::string frame = encode_external_frame(id, payload);
-  const char* data = frame.data();
-  std::size_t size = frame.size();
-  while (size > 0) {
-    ssize_t written = ::send(fd_, data, size, MSG_NOSIGNAL);
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw core::Error("send " + std::string(what) + " to " + name_ + ": " + errno_text(errno));
-    }
-    data += written;
-    size -= static_cast<std::size_t>(written);
+  if (int error = socket_.write_all(frame.data(), frame.size()); error != 0) {
+    throw core::Error("send " + std::string(what) + " to " + name() + ": " + errno_text(error));
   }
 }
 
@@ -122,7 +98,7 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
       reply.payload = buffer.substr(6, length - 2);
       return reply;
     }
-    pollfd waiting{fd_, POLLIN, 0};
+    pollfd waiting{socket_.fd(), POLLIN, 0};
     int ready = ::poll(&waiting, 1, milliseconds_left(deadline));
     if (ready < 0 && errno == EINTR) {
       continue;
@@ -131,7 +107,7 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
       return ended(ExternalReply::Outcome::timed_out);
     }
     char chunk[65536];
-    ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+    ssize_t got = ::recv(socket_.fd(), chunk, sizeof chunk, 0);
     if (got < 0 && errno == EINTR) {
       continue;
     }
@@ -140,18 +116,6 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
     }
     buffer.append(chunk, static_cast<std::size_t>(got));
   }
-}
-
-void ExternalClient::close() {
-  if (fd_ < 0) {
-    return;
-  }
-  ::shutdown(fd_, SHUT_WR);
-  char sink[4096];
-  while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-  }
-  ::close(fd_);
-  fd_ = -1;
 }
 
 }  // namespace roo::cli

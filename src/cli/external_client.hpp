@@ -1,5 +1,7 @@
 #pragma once
 
+#include "client_socket.hpp"
+
 #include "roo/core/endpoint.hpp"
 
 #include <chrono>
@@ -62,12 +64,6 @@ class ExternalClient {
   /// "connect to 127.0.0.1:5050: connection refused" on failure.
   [[nodiscard]] static ExternalClient connect(const core::Endpoint& worker, std::chrono::milliseconds timeout);
 
-  ExternalClient(ExternalClient&& other) noexcept;
-  ExternalClient& operator=(ExternalClient&& other) noexcept;
-  ExternalClient(const ExternalClient&) = delete;
-  ExternalClient& operator=(const ExternalClient&) = delete;
-  ~ExternalClient();
-
   /// Writes one whole frame. Throws core::Error "send <what> to h:p: broken pipe" if the worker is gone.
   void send(ExternalMessageId id, std::string_view payload, std::string_view what);
 
@@ -75,15 +71,14 @@ class ExternalClient {
   [[nodiscard]] ExternalReply read_reply(std::chrono::milliseconds timeout);
 
   /// Half-closes, discards whatever the worker sent, and closes (so the worker sees an orderly close).
-  void close();
+  void close() { socket_.close(); }
 
   /// "host:port" as the user wrote it.
-  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const std::string& name() const { return socket_.name(); }
 
  private:
-  ExternalClient(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  int fd_ = -1;
-  std::string name_;
+  explicit ExternalClient(ClientSocket socket) : socket_(std::move(socket)) {}
+  ClientSocket socket_;
 };
 
 }  // namespace roo::cli

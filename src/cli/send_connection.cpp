@@ -49,7 +49,7 @@ SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_p
       throw core::Error("resolve --host " + name + ": " + resolve_error);
     }
     if (fd >= 0) {
-      return SendConnection(fd, name);
+      return SendConnection(ClientSocket(fd, name));
     }
     last_error = -fd;
     if (!worth_retrying(last_error)) {
@@ -70,47 +70,6 @@ SendConnection SendConnection::connect(const core::Endpoint& peer, Clock::time_p
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-}
-
-SendConnection::SendConnection(SendConnection&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
-
-SendConnection& SendConnection::operator=(SendConnection&& other) noexcept {
-  if (this != &other) {
-    close();
-    fd_ = std::exchange(other.fd_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-SendConnection::~SendConnection() { close(); }
-
-int SendConnection::write_all(const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t written = ::send(fd_, data, size, MSG_NOSIGNAL);
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return errno;
-    }
-    data += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return 0;
-}
-
-void SendConnection::close() {
-  if (fd_ < 0) {
-    return;
-  }
-  ::shutdown(fd_, SHUT_WR);
-  char sink[4096];
-  while (::recv(fd_, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-  }
-  ::close(fd_);
-  fd_ = -1;
 }
 
 }  // namespace roo::cli

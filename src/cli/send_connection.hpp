@@ -1,5 +1,7 @@
 #pragma once
 
+#include "client_socket.hpp"
+
 #include "roo/core/endpoint.hpp"
 
 #include <atomic>
@@ -18,25 +20,17 @@ class SendConnection {
   static SendConnection connect(const core::Endpoint& peer, std::chrono::steady_clock::time_point deadline,
                                 double timeout_s, const std::atomic<bool>& stop);
 
-  SendConnection(SendConnection&& other) noexcept;
-  SendConnection& operator=(SendConnection&& other) noexcept;
-  SendConnection(const SendConnection&) = delete;
-  SendConnection& operator=(const SendConnection&) = delete;
-  ~SendConnection();
-
-  /// Writes all `size` bytes, resuming after partial writes and signals. Returns 0, or the errno that ended
-  /// the connection (EPIPE, ECONNRESET, ...). Never raises SIGPIPE.
-  [[nodiscard]] int write_all(const char* data, std::size_t size);
+  /// Writes all `size` bytes (ClientSocket::write_all): 0, or the errno that ended the connection.
+  [[nodiscard]] int write_all(const char* data, std::size_t size) { return socket_.write_all(data, size); }
 
   /// Half-closes, discards anything the peer sent (so the close is not a reset), and closes.
-  void close();
+  void close() { socket_.close(); }
 
-  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const std::string& name() const { return socket_.name(); }
 
  private:
-  SendConnection(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  int fd_ = -1;
-  std::string name_;
+  explicit SendConnection(ClientSocket socket) : socket_(std::move(socket)) {}
+  ClientSocket socket_;
 };
 
 }  // namespace roo::cli
