@@ -53,8 +53,7 @@ FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& fr
   }
   std::size_t index = *from;
   if (type != static_cast<std::uint8_t>(MessageType::data)) {
-    connection.fail(is_known_type(type) ? "unexpected " + describe_type(type) + " message"
-                                        : "unknown " + describe_type(type));
+    connection.fail(unexpected_message(type));
     return FrameAction::stop;
   }
   if (!is_live(index)) {
@@ -104,8 +103,7 @@ FrameAction ClusterCore::on_outbound_frame(std::size_t to, Connection& connectio
   WireReader reader(body + 1, size - 1);
   std::uint64_t bytes = reader.u64();
   if (static_cast<MessageType>(body[0]) != MessageType::ack || !reader.ok_and_done()) {
-    connection.fail(is_known_type(body[0]) ? "unexpected " + describe_type(body[0]) + " message"
-                                           : "unknown " + describe_type(body[0]));
+    connection.fail(unexpected_message(body[0]));
     return FrameAction::stop;
   }
   Peer& peer = peers_[to];

@@ -111,8 +111,7 @@ FrameAction ClusterCore::on_unidentified_control(Connection& connection, const c
   bool joined =
       std::any_of(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.connection.get() == &connection; });
   if (type != static_cast<std::uint8_t>(MessageType::hello) || joined) {
-    connection.fail(is_known_type(type) ? "unexpected " + describe_type(type) + " message"
-                                        : "unknown " + describe_type(type));
+    connection.fail(unexpected_message(type));
     return FrameAction::stop;
   }
   auto hello = decode_hello(WireReader(body + 1, size - 1));
@@ -227,8 +226,7 @@ FrameAction ClusterCore::on_worker_control_frame(std::size_t index, Connection& 
       break;
     }
     default:
-      connection.fail(is_known_type(body[0]) ? "unexpected " + describe_type(body[0]) + " message"
-                                             : "unknown " + describe_type(body[0]));
+      connection.fail(unexpected_message(body[0]));
       return FrameAction::stop;
   }
   connection.fail("malformed " + describe_type(body[0]) + " message");
@@ -398,8 +396,7 @@ FrameAction ClusterCore::on_initializer_frame(Connection& connection, const char
       break;
     }
     default:
-      connection.fail(is_known_type(body[0]) ? "unexpected " + describe_type(body[0]) + " message"
-                                             : "unknown " + describe_type(body[0]));
+      connection.fail(unexpected_message(body[0]));
       return FrameAction::stop;
   }
   connection.fail("malformed or unexpected " + describe_type(body[0]) + " message");

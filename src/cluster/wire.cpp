@@ -48,6 +48,10 @@ std::string describe_type(std::uint8_t type) {
 
 bool is_known_type(std::uint8_t type) { return describe_type(type).rfind("message type ", 0) != 0; }
 
+std::string unexpected_message(std::uint8_t type) {
+  return is_known_type(type) ? "unexpected " + describe_type(type) + " message" : "unknown " + describe_type(type);
+}
+
 WireWriter& WireWriter::u8(std::uint8_t value) {
   bytes_.push_back(static_cast<char>(value));
   return *this;

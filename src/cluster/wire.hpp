@@ -41,6 +41,9 @@ enum class MessageType : std::uint8_t {
 /// "hello", "data", … for warnings; "message type 200" when unknown.
 [[nodiscard]] std::string describe_type(std::uint8_t type);
 [[nodiscard]] bool is_known_type(std::uint8_t type);
+/// Why a connection that did not expect a message of `type` fails: "unexpected <name> message", or "unknown
+/// message type N" for a type no Roo version sends.
+[[nodiscard]] std::string unexpected_message(std::uint8_t type);
 
 /// Builds a frame body: big-endian integers and u32-length-prefixed strings.
 class WireWriter {
