@@ -47,6 +47,9 @@ import sys
 import sysconfig
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from processes import BenchError, cleanup_children, free_port, spawn, tail, wait_for_text  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
@@ -59,56 +62,8 @@ DOCS_BEGIN = "<!-- alphabet_one_worker results: begin (written by bench/alphabet
 DOCS_END = "<!-- alphabet_one_worker results: end -->"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-_children = []  # every Popen started, so a failure or ^C never leaves one behind
 
-
-class BenchError(Exception):
-    pass
-
-
-# ---------------------------------------------------------------- processes and /proc
-
-def spawn(argv, **kwargs):
-    proc = subprocess.Popen(argv, **kwargs)
-    _children.append(proc)
-    return proc
-
-
-def cleanup_children():
-    for proc in _children:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    _children.clear()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_text(path, pattern, proc, timeout, what):
-    """Polls file `path` until regex `pattern` matches; returns the match."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with open(path, errors="replace") as f:
-            m = re.search(pattern, f.read())
-        if m:
-            return m
-        if proc.poll() is not None:
-            raise BenchError("%s exited (%s) before %r; its log %s ends:\n%s"
-                             % (what, proc.returncode, pattern, path, tail(path)))
-        if time.monotonic() > deadline:
-            raise BenchError("%s: no %r within %.0f s; log %s ends:\n%s"
-                             % (what, pattern, timeout, path, tail(path)))
-        time.sleep(0.005)
-
-
-def tail(path, lines=15):
-    with open(path, errors="replace") as f:
-        return "".join(f.readlines()[-lines:])
-
+# ---------------------------------------------------------------- /proc
 
 def proc_stat_fields(path):
     with open(path) as f:

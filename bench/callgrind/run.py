@@ -66,6 +66,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from processes import BenchError, cleanup_children, commit_of, free_port, spawn, tail, wait_for_text  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
 REPO = os.path.dirname(BENCH)
@@ -93,58 +96,7 @@ CATEGORY_LABELS = {
     "unattributed": "  not attributed (outside any Roo function)",
 }
 
-_children = []
-
-
-class BenchError(Exception):
-    pass
-
-
 # ---------------------------------------------------------------- processes
-
-def spawn(argv, **kwargs):
-    # Own process group: ^C on the terminal reaches only this script, which stops them in order.
-    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
-    _children.append(proc)
-    return proc
-
-
-def cleanup_children():
-    for proc in _children:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-    _children.clear()
-
-
-def wait_for_text(path, pattern, proc, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        with open(path, errors="replace") as f:
-            m = re.search(pattern, f.read())
-        if m:
-            return m
-        if proc.poll() is not None:
-            raise BenchError("%s exited (%s) before %r; its log %s ends:\n%s"
-                             % (what, proc.returncode, pattern, path, tail(path)))
-        if time.monotonic() > deadline:
-            raise BenchError("%s: no %r within %.0f s; log %s ends:\n%s" % (what, pattern, timeout, path, tail(path)))
-        time.sleep(0.02)
-
-
-def tail(path, lines=15):
-    with open(path, errors="replace") as f:
-        return "".join(f.readlines()[-lines:])
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def loadavg():
     with open("/proc/loadavg") as f:
@@ -366,14 +318,6 @@ def spread(values):
     lo, hi = min(values), max(values)
     mid = (lo + hi) / 2
     return 0.0 if mid == 0 else (hi - lo) / abs(mid) * 100
-
-
-def commit_of():
-    try:
-        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def short_name(function):

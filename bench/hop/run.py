@@ -46,6 +46,10 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import processes  # noqa: E402
+from processes import BenchError, cleanup_children, commit_of, spawn  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
 REPO = os.path.dirname(BENCH)
@@ -74,36 +78,9 @@ CASE_LABELS = {
     "b'": "2 workers, all input to the initializer",
 }
 
-_children = []   # Popen objects started here
-_pids = set()    # worker pids found under a supervisor started here
-
-
-class BenchError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- processes and /proc
-
-def spawn(argv, **kwargs):
-    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
-    _children.append(proc)
-    return proc
-
-
-def cleanup_children():
-    for proc in _children:
-        if proc.poll() is None:
-            proc.kill()
-    for pid in _pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for proc in _children:
-        proc.wait()
-    _children.clear()
-    _pids.clear()
-
 
 def free_port_pair():
     """A port P with P+1 also free (worker i listens on --in port + i)."""
@@ -272,7 +249,7 @@ def one_run(opts, case, index, frame_file, n, counts, totals, expect):
     else:
         pids = wait_for(lambda: len(children_of(sup.pid)) == workers and children_of(sup.pid), sup, 10,
                         "finding the %d worker processes" % workers, w_log)
-        _pids.update(pids)
+        processes.adopted.update(pids)
     load = loadavg()
     cpu0 = {pid: cpu_seconds(pid) for pid in pids}
     sched0 = {pid: on_cpu_seconds(pid) for pid in pids}
@@ -296,7 +273,7 @@ def one_run(opts, case, index, frame_file, n, counts, totals, expect):
         code = sup.wait(timeout=60)
     except subprocess.TimeoutExpired:
         raise BenchError("%s: roo run did not exit within 60 s of SIGTERM; log ends:\n%s" % (tag, tail(w_log)))
-    _pids.difference_update(pids)
+    processes.adopted.difference_update(pids)
 
     hopped, want_out, want_in = expect
     problems = []
@@ -338,14 +315,6 @@ def one_run(opts, case, index, frame_file, n, counts, totals, expect):
 
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "all": values}
-
-
-def commit_of():
-    try:
-        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def render(report):

@@ -1,0 +1,84 @@
+"""Process handling shared by the benchmark scripts (suite.py, alphabet_one_worker.py, callgrind/run.py,
+hop/run.py): start children so that a failure or ^C never leaves one behind, wait for a line in a log, read
+a log's tail, find a free port.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class BenchError(Exception):
+    """A run that cannot give a valid figure; the message says why."""
+
+
+_children = []   # every Popen started with spawn()
+adopted = set()  # other pids to kill with them (a supervisor's workers, found in /proc)
+
+
+def spawn(argv, **kwargs):
+    """Popen in a session of its own: ^C on the terminal reaches only the script, which stops the children in
+    order (cleanup_children kills each one's whole process group)."""
+    proc = subprocess.Popen(argv, start_new_session=True, **kwargs)
+    _children.append(proc)
+    return proc
+
+
+def cleanup_children():
+    for proc in _children:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for pid in adopted:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for proc in _children:
+        proc.wait()
+    _children.clear()
+    adopted.clear()
+
+
+def tail(path, lines=15):
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
+
+
+def wait_for_text(path, pattern, proc, timeout, what):
+    """Polls file `path` until regex `pattern` matches; returns the match. BenchError when `proc` exits first or
+    `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(path, errors="replace") as f:
+            m = re.search(pattern, f.read())
+        if m:
+            return m
+        if proc.poll() is not None:
+            raise BenchError("%s exited (%s) before %r; its log %s ends:\n%s"
+                             % (what, proc.returncode, pattern, path, tail(path)))
+        if time.monotonic() > deadline:
+            raise BenchError("%s: no %r within %.0f s; log %s ends:\n%s"
+                             % (what, pattern, timeout, path, tail(path)))
+        time.sleep(0.005)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def commit_of():
+    """The repository's short HEAD commit, or "?"."""
+    try:
+        return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
