@@ -297,12 +297,9 @@ bool Worker::channels_have_room() {
 bool Worker::take_work() {
   std::optional<cluster::RemoteBatch> remote;
   std::optional<core::FrameBatch> batch;
-  {
-    python::GilRelease release;
-    remote = inbound_.try_pop();
-    if (!remote && channels_have_room()) {
-      batch = mailbox_.try_pop();
-    }
+  remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
+  if (!remote && channels_have_room()) {
+    batch = mailbox_.try_pop();
   }
   if (remote) {
     drained_ = false;
