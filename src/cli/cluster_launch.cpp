@@ -1,6 +1,7 @@
 #include "cluster_launch.hpp"
 
 #include "cluster_supervisor.hpp"
+#include "flag_values.hpp"
 #include "send_errno.hpp"
 #include "wallaroo_flags.hpp"
 
@@ -114,12 +115,7 @@ std::optional<int> take_workers_flag(std::vector<std::string>& flags) {
       ++i;
       continue;
     }
-    int count = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), count);
-    if (ec != std::errc() || end != value.data() + value.size() || count < 1) {
-      throw core::UsageError("parse --workers '" + value + "': expected a whole number of at least 1");
-    }
-    workers = count;
+    workers = parse_count("--workers", value);
     flags.erase(flags.begin() + static_cast<long>(i), flags.begin() + static_cast<long>(i + take));
   }
   return workers;
@@ -153,6 +149,7 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
     command.name = index == 0 ? "initializer" : "worker" + std::to_string(index);
     command.argv = {"roo",
                     "run",
+                    "--supervised",
                     "--log-level",
                     request.log_level,
                     "--drain-timeout",

@@ -5,6 +5,7 @@
 
 #include "roo/core/error.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace roo::cli {
@@ -12,9 +13,11 @@ namespace {
 
 constexpr const char* usage =
     "usage: machida --application-module MODULE [Wallaroo flags] [application flags]\n"
-    "Runs a Wallaroo Python application on Roo; the module is imported from PYTHONPATH or the current folder.\n"
+    "Runs a Wallaroo Python application on Roo. MODULE is imported from PYTHONPATH or the active virtualenv\n"
+    "(VIRTUAL_ENV), not from the current folder. Flags Wallaroo does not know go to the application.\n"
     "Wallaroo flags: --metrics --control --data --external --cluster-initializer --worker-count --name\n"
     "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
+    "  --help, --version (prints 'machida (roo) X.Y.Z')\n"
     "Example:\n"
     "  machida --application-module alphabet --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002 \\\n"
     "    --metrics 127.0.0.1:5001 --control 127.0.0.1:6000 --data 127.0.0.1:6001 --cluster-initializer "
@@ -28,6 +31,10 @@ int machida_main(int argc, char** argv) {
     program = program.substr(slash + 1);
   }
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (std::find(args.begin(), args.end(), "--version") != args.end()) {
+    std::printf("%s (roo) %s\n", program.c_str(), ROO_VERSION);
+    return exit_ok;
+  }
   try {
     LaunchRequest request;
     request.app_args.push_back(program);

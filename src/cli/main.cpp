@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"Roo: run Wallaroo-style Python stream processing applications on a C++ runtime"};
   app.name("roo");
+  app.set_version_flag("--version", "roo " ROO_VERSION, "Print the version (roo X.Y.Z) and exit");
   app.require_subcommand(1);
   app.footer(
       "Examples:\n  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     for (auto* sub : app.get_subcommands()) {

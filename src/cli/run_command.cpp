@@ -1,11 +1,14 @@
-// `roo run APP [app flags]`: run a Wallaroo application (a .py file or a module name) in one worker.
+// `roo run [flags] APP [app flags]`: run a Wallaroo application (a .py file or a module name), in one worker or
+// a local cluster of several.
 #include "cluster_launch.hpp"
 #include "commands.hpp"
 #include "exit_status.hpp"
+#include "flag_values.hpp"
 #include "worker_launch.hpp"
 
 #include "roo/core/error.hpp"
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -17,12 +20,39 @@ namespace {
 struct RunOptions {
   std::string log_level = "info";
   double drain_timeout = 10;
-  int workers = 1;  ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
+  int workers = 1;          ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
+  bool supervised = false;  ///< a worker of `roo run --workers`, whose notes the supervisor has given
 };
+
+/// The usage line names what follows the flags, which CLI11 cannot see: APP is left to remaining().
+class RunUsage : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    std::string usage = CLI::Formatter::make_usage(app, std::move(name));
+    usage.insert(usage.find_last_not_of('\n') + 1, " APP [APPLICATION AND WALLAROO FLAGS...]");
+    return usage;
+  }
+};
+
+/// A Bruco function (`config.yaml`, a folder holding one, or a .zip of such a folder) has its own mode, not built.
+bool is_bruco_function(const std::string& app) {
+  fs::path path(app);
+  std::string extension = path.extension().string();
+  return extension == ".yaml" || extension == ".yml" || extension == ".zip" ||
+         (fs::is_directory(path) && fs::is_regular_file(path / "config.yaml"));
+}
 
 /// "examples/alphabet/alphabet.py" -> module "alphabet" in folder ".../examples/alphabet";
 /// "alphabet" -> module "alphabet" found on sys.path (the current folder is added).
 void locate_application(const std::string& app, LaunchRequest& request) {
+  if (app.starts_with("-")) {
+    throw core::UsageError("use " + app.substr(0, app.find('=')) +
+                           ": roo run has no such flag (the application's and Wallaroo's flags go after APP)");
+  }
+  if (is_bruco_function(app)) {
+    throw core::UsageError("run '" + app +
+                           "': Bruco mode (config.yaml and a handle_event function) is not supported yet");
+  }
   if (app.size() > 3 && app.ends_with(".py")) {
     fs::path path(app);
     if (!fs::is_regular_file(path)) {
@@ -36,22 +66,40 @@ void locate_application(const std::string& app, LaunchRequest& request) {
   request.app_folder = fs::current_path().string();
 }
 
-void run(const RunOptions& options, const std::vector<std::string>& rest, const std::string& program) {
+/// Roo's own flags written after APP reach the application, as Wallaroo passes on every flag it does not know:
+/// one note each, so `roo run app.py --log-level debug` does not silently run at info.
+void note_roo_flags_after_app(const CLI::App& run, const std::vector<std::string>& flags, const std::string& app) {
+  std::vector<std::string> app_args;
+  (void)take_wallaroo_flags(flags, app_args);
+  for (const auto& arg : app_args) {
+    std::string name = arg.substr(0, arg.find('='));
+    if (name.starts_with("--") && run.get_option_no_throw(name) != nullptr) {
+      std::fprintf(stderr, "roo run: note: %s after the application is passed to it; put Roo's flags before %s\n",
+                   name.c_str(), app.c_str());
+    }
+  }
+}
+
+void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::string>& rest) {
   if (rest.empty()) {
     throw core::UsageError("run: name the application to run, e.g. roo run examples/alphabet/alphabet.py");
   }
   LaunchRequest request;
   locate_application(rest.front(), request);
   std::vector<std::string> flags(rest.begin() + 1, rest.end());
-  if (int workers = take_workers_flag(flags).value_or(options.workers); workers > 1) {
+  int workers = take_workers_flag(flags).value_or(options.workers);
+  if (!options.supervised) {
+    note_roo_flags_after_app(sub, flags, rest.front());
+  }
+  if (workers > 1) {
     ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
     throw ExitRequest{launch_cluster(cluster)};
   }
-  request.app_args.push_back(program);
+  request.app_args.push_back("roo");
   request.flags = take_wallaroo_flags(flags, request.app_args);
-  request.full_argv.push_back(program);
+  request.full_argv.push_back("roo");
   request.full_argv.insert(request.full_argv.end(), rest.begin(), rest.end());
   request.log_level = options.log_level;
   request.drain_timeout_seconds = options.drain_timeout;
@@ -62,27 +110,32 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
 
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
-  auto* sub = app.add_subcommand("run", "Run a Wallaroo application in one worker");
+  auto* sub = app.add_subcommand("run", "Run a Wallaroo application, in one worker or a local cluster");
+  sub->formatter(std::make_shared<RunUsage>());
   sub->footer(
-      "APP is a Python file (its folder goes on sys.path) or a module name on PYTHONPATH. Everything after APP\n"
-      "is the application's: its own flags (--in, --out, ...) reach application_setup(args); Wallaroo's worker\n"
-      "flags (--metrics, --control, --ponythreads, ...) are accepted there too.\n\n"
+      "APP is a Python file (its folder goes on sys.path) or a module name (found in the current folder or on\n"
+      "PYTHONPATH). Roo's flags above go before APP. Everything after APP is the application's: its own flags\n"
+      "(--in, --out, ...) reach application_setup(args); Wallaroo's worker flags (--metrics, --control,\n"
+      "--ponythreads, ...) and --workers are accepted there too. Roo's other flags after APP are passed to the\n"
+      "application, with a note.\n\n"
       "Example:\n"
       "  roo run examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002\n"
       "  roo run --workers 2 examples/alphabet/alphabet.py --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002");
-  sub->add_option("--log-level", options->log_level, "Log level: trace, debug, info, warn, error or off")
+  sub->add_option("--log-level", options->log_level, "Log level")
       ->capture_default_str()
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(one_of("--log-level", {"trace", "debug", "info", "warn", "error", "critical", "off"}));
   sub->add_option("--drain-timeout", options->drain_timeout,
                   "Seconds the sinks get, at shutdown, to take the events still in flight")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_value("--drain-timeout"));
   sub->add_option("--workers", options->workers,
-                  "Start a cluster of this many local workers (1: one plain worker); also accepted after APP")
+                  "Number of local worker processes: 1 runs one plain worker, more start a cluster; also accepted "
+                  "after APP")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(count_value("--workers"));
+  sub->add_flag("--supervised", options->supervised, "Set by roo run --workers for its workers")->group("");
   sub->prefix_command();
-  sub->callback([sub, options] { run(*options, sub->remaining(), "roo"); });
+  sub->callback([sub, options] { run(*sub, *options, sub->remaining()); });
 }
 
 }  // namespace roo::cli

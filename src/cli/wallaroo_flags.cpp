@@ -1,9 +1,10 @@
 #include "wallaroo_flags.hpp"
 
+#include "flag_values.hpp"
+
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
 
-#include <charconv>
 #include <functional>
 #include <map>
 
@@ -42,14 +43,7 @@ const std::vector<FlagSpec>& flag_specs() {
       {"--join", "-j", true, text(&WallarooFlags::join)},
       {"--resilience-dir", "-r", true, text(&WallarooFlags::resilience_dir)},
       {"--worker-count", "-w", true,
-       [](WallarooFlags& f, const std::string& v) {
-         int count = 0;
-         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), count);
-         if (ec != std::errc() || end != v.data() + v.size() || count < 1) {
-           throw core::UsageError("parse --worker-count '" + v + "': expected a whole number of at least 1");
-         }
-         f.worker_count = count;
-       }},
+       [](WallarooFlags& f, const std::string& v) { f.worker_count = parse_count("--worker-count", v); }},
       {"--cluster-initializer", "-t", false,
        [](WallarooFlags& f, const std::string&) { f.cluster_initializer = true; }},
       {"--run-with-resilience", "", false, [](WallarooFlags& f, const std::string&) { f.run_with_resilience = true; }},
@@ -115,7 +109,7 @@ WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args, std::vec
     if (spec->takes_value) {
       if (inline_value) {
         value = *inline_value;
-      } else if (i + 1 < args.size()) {
+      } else if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
         value = args[++i];
       } else {
         throw core::UsageError("parse " + std::string(spec->long_name) + ": the flag needs a value");

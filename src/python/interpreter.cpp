@@ -1,11 +1,13 @@
 #include "roo/python/interpreter.hpp"
 
+#include "virtualenv.hpp"
+
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
 
 #include <pybind11/embed.h>
 
-#include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace py = pybind11;
@@ -28,19 +30,16 @@ void put_paths_first(const std::vector<std::string>& paths) {
   }
 }
 
-void add_virtualenv() {
-  const char* venv = std::getenv("VIRTUAL_ENV");
-  if (venv == nullptr || *venv == '\0') {
-    return;
+void add_site_dir(const std::optional<std::string>& site_packages) {
+  if (site_packages) {
+    py::module_::import("site").attr("addsitedir")(*site_packages);
   }
-  std::string site_packages = std::string(venv) + "/lib/python" + std::to_string(PY_MAJOR_VERSION) + "." +
-                              std::to_string(PY_MINOR_VERSION) + "/site-packages";
-  py::module_::import("site").attr("addsitedir")(site_packages);
 }
 
 }  // namespace
 
 Interpreter::Interpreter(const InterpreterConfig& config) {
+  std::optional<std::string> site_packages = virtualenv_site_packages();  // refuses a foreign one before starting
   PyConfig py_config;
   PyConfig_InitPythonConfig(&py_config);
   py_config.install_signal_handlers = 0;
@@ -57,7 +56,7 @@ Interpreter::Interpreter(const InterpreterConfig& config) {
   try {
     guard_ = std::make_unique<Guard>(&py_config);
     put_paths_first(config.leading_paths);
-    add_virtualenv();
+    add_site_dir(site_packages);
   } catch (const std::exception& e) {
     throw core::Error(std::string("start the embedded Python interpreter: ") + e.what());
   }

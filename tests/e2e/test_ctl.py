@@ -524,9 +524,14 @@ def test_workers_prefix_their_logs_and_stop_together_on_a_signal(supervisor, rec
 def test_workers_flag_after_the_app_and_three_workers(supervisor, receiver):
     out = receiver()
     port = free_port_run(3)
-    s = supervisor(ALPHABET, "--workers", "3", "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address)
+    s = supervisor(ALPHABET, "--workers", "3", "--in", "Alphabet@127.0.0.1:%d" % port, "--out", out.address,
+                   "--drain-timeout", "5")
     ready_lines(s, ["initializer", "worker1", "worker2"])
     assert "roo run: worker2 listens for 'Alphabet' on 127.0.0.1:%d\n" % (port + 2) in s.stderr()
+    # A Roo flag after APP goes to the application (every worker's); the supervisor says so once, its workers not.
+    assert s.stderr().startswith("roo run: note: --drain-timeout after the application is passed to it; put Roo's "
+                                 "flags before %s\nroo run: starting a cluster of 3 workers" % ALPHABET)
+    assert s.stderr().count("note:") == 1
     assert len(children_of(s.proc.pid)) == 3
     s.proc.send_signal(signal.SIGINT)
     assert s.wait() == 0
@@ -572,7 +577,8 @@ def test_workers_refuses_the_flags_it_sets(roo_bin, flag):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--workers", "0", ALPHABET], None),
+    (["--workers", "0", ALPHABET], "roo run: unable to parse --workers '0': expected a whole number of at least 1\n"),
+    (["--workers", "x", ALPHABET], "roo run: unable to parse --workers 'x': expected a whole number of at least 1\n"),
     ([ALPHABET, "--workers", "x"], "roo run: unable to parse --workers 'x': expected a whole number of at least 1\n"),
     (["--workers", "2", ALPHABET, "--in", "Alphabet@127.0.0.1:65535"],
      "roo run: unable to give worker1 a port for --in 'Alphabet@127.0.0.1:65535': 65535 + 1 is over 65535\n"),

@@ -2,8 +2,10 @@
 (the connection closes, others keep flowing), and user code that raises (the event is
 skipped with a warning, everything else arrives exactly once).
 """
+import glob
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,6 +139,113 @@ def test_bad_flags_exit_2(roo_bin, case):
     for marker in CRASH_MARKERS:
         assert not any(marker in line for line in lines), lines
     assert lines and lines[0].startswith("roo"), lines
+
+
+def project_version():
+    """The version in CMakeLists.txt's project() line, which --version prints."""
+    with open(os.path.join(REPO, "CMakeLists.txt")) as f:
+        return re.search(r"project\(roo VERSION (\d+\.\d+\.\d+)", f.read()).group(1)
+
+
+@pytest.mark.parametrize("program, expected", [("roo", "roo %s\n"), ("machida", "machida (roo) %s\n"),
+                                               ("machida3", "machida3 (roo) %s\n")])
+def test_version(roo_bin, program, expected):
+    done = subprocess.run([os.path.join(os.path.dirname(roo_bin), program), "--version"], capture_output=True,
+                          text=True, timeout=20, env=worker_env(), cwd=REPO)
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected % project_version(), "")
+
+
+@pytest.mark.parametrize("flag, named", [("--foo", "--foo"), ("--foo=1", "--foo"), ("-x", "-x"),
+                                         ("--in", "--in")])
+def test_unknown_flag_before_the_app_is_named(roo_bin, flag, named):
+    code, lines = run_setup([roo_bin, "run", flag, app("echo")] + io_flags())
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to use %s: roo run has no such flag (the application's and "
+                           "Wallaroo's flags go after APP)" % named)
+
+
+@pytest.mark.parametrize("before, after, message", [
+    (["--workers", "x"], [], "parse --workers 'x': expected a whole number of at least 1"),
+    ([], ["--workers", "x"], "parse --workers 'x': expected a whole number of at least 1"),
+    (["--workers=0"], [], "parse --workers '0': expected a whole number of at least 1"),
+    ([], ["--workers=0"], "parse --workers '0': expected a whole number of at least 1"),
+    (["--workers", "2.5"], [], "parse --workers '2.5': expected a whole number of at least 1"),
+    (["--drain-timeout", "x"], [], "parse --drain-timeout 'x': expected a number of seconds, 0 or more"),
+    (["--drain-timeout", "-1"], [], "parse --drain-timeout '-1': expected a number of seconds, 0 or more"),
+    (["--log-level", "loud"], [],
+     "parse --log-level 'loud': expected one of trace, debug, info, warn, error, critical, off"),
+    ([], ["--worker-count", "x"], "parse --worker-count 'x': expected a whole number of at least 1"),
+    ([], ["--metrics", "--ponythreads=1"], "parse --metrics: the flag needs a value"),
+    ([], ["--metrics"], "parse --metrics: the flag needs a value"),
+])
+def test_bad_flag_values_give_one_line_wherever_they_stand(roo_bin, before, after, message):
+    code, lines = run_setup([roo_bin, "run"] + before + [app("echo")] + io_flags() + after)
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to " + message)
+
+
+def test_machida_flag_followed_by_a_flag_lacks_its_value(machida_bin):
+    code, lines = run_setup([machida_bin, "--application-module", "--in", "a@127.0.0.1:1", "--out", "127.0.0.1:2"],
+                            env=worker_env([APPS]))
+    assert code == 2
+    assert_one_line(lines, "machida: unable to parse --application-module: the flag needs a value")
+
+
+@pytest.mark.parametrize("layout", ["config.yaml", "folder", "config.yml", "function.zip"])
+def test_bruco_function_is_refused_in_one_line(roo_bin, tmp_path, layout):
+    folder = tmp_path / "fn"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("processor:\n  moduleName: handler\nsource:\n  kind: http\n")
+    (folder / "handler.py").write_text("def handle_event(context, data):\n    return data\n")
+    given = str(folder) if layout == "folder" else str(folder / layout)
+    if layout != "folder" and layout != "config.yaml":
+        with open(given, "w") as f:
+            f.write("stand-in")
+    code, lines = run_setup([roo_bin, "run", given])
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to run '%s': Bruco mode (config.yaml and a handle_event function) "
+                           "is not supported yet" % given)
+
+
+# Debian 12 has no Python 3.12, so a clean machine cannot make a 3.12 virtualenv: these tests build the folder a
+# user would have: pyvenv.cfg as `python3.12 -m venv` (version) or virtualenv/uv (version_info) write it, or only
+# the lib/python3.12 folder. That is all Roo reads. The next test makes a real one where a python3.12 exists
+# (a pyenv install, say).
+@pytest.mark.parametrize("cfg", ["home = /usr/local/bin\ninclude-system-site-packages = false\nversion = 3.12.1\n",
+                                 "home = /opt/py/bin\nimplementation = CPython\nversion_info = 3.12.1.final.0\n",
+                                 None], ids=["venv_version", "virtualenv_version_info", "lib_folder_only"])
+@pytest.mark.parametrize("launcher", ["roo run", "machida"])
+def test_fake_python_3_12_virtualenv_is_named(roo_bin, machida_bin, tmp_path, cfg, launcher):
+    venv = tmp_path / "venv312"
+    (venv / "lib" / "python3.12" / "site-packages").mkdir(parents=True)
+    (venv / "bin").mkdir()
+    if cfg is not None:
+        (venv / "pyvenv.cfg").write_text(cfg)
+    env = worker_env([APPS])
+    env["VIRTUAL_ENV"] = str(venv)
+    argv = ([roo_bin, "run", app("echo")] if launcher == "roo run" else
+            [machida_bin, "--application-module", "echo"]) + io_flags()
+    code, lines = run_setup(argv, env=env)
+    assert code == 2
+    assert_one_line(lines, "%s: unable to use the virtualenv %s (VIRTUAL_ENV): this virtualenv is Python 3.12; "
+                           "Roo embeds 3.11 (make it with /usr/bin/python3 -m venv)" % (launcher, venv))
+
+
+def test_real_python_3_12_virtualenv_is_named(roo_bin, tmp_path):
+    pyenv = os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")
+    found = [shutil.which("python3.12")] + sorted(glob.glob(pyenv))
+    runs = [p for p in found if p and subprocess.run([p, "-c", "pass"], capture_output=True).returncode == 0]
+    if not runs:
+        pytest.skip("no python3.12 on this machine (Debian 12 has none); the fake-folder tests above cover the check")
+    python312 = runs[0]
+    venv = tmp_path / "real312"
+    subprocess.run([python312, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    env = worker_env()
+    env["VIRTUAL_ENV"] = str(venv)
+    code, lines = run_setup([roo_bin, "run", app("echo")] + io_flags(), env=env)
+    assert code == 2
+    assert_one_line(lines, "roo run: unable to use the virtualenv %s (VIRTUAL_ENV): this virtualenv is Python 3.12; "
+                           "Roo embeds 3.11 (make it with /usr/bin/python3 -m venv)" % venv)
 
 
 # ---- bad frames -----------------------------------------------------------------------

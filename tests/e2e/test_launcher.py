@@ -80,6 +80,25 @@ def test_machida_runs_a_wallaroo_command_line_unchanged(workers, receiver, tmp_p
     assert "--metrics 127.0.0.1:5001: metrics reporting is not supported yet" in worker.stderr()
 
 
+def test_roo_flags_after_the_app_reach_it_with_a_note(workers, receiver, tmp_path):
+    write_helper(str(tmp_path / "lib"))
+    app = os.path.join(APPS, "introspect.py")
+
+    def launch(in_port, out):
+        return workers.run(app, "--in", "src@127.0.0.1:%d" % in_port, "--log-level", "debug",
+                           "--drain-timeout=3", "--out", out.address, env=worker_env([str(tmp_path / "lib")]))
+
+    rows = run_introspect(workers, receiver, launch)
+    assert rows[0][2].endswith(" --log-level debug --drain-timeout=3 --out %s" % rows[0][2].split()[-1])
+    err = workers.started[0].stderr()
+    for flag in ("--log-level", "--drain-timeout"):
+        note = ("roo run: note: %s after the application is passed to it; put Roo's flags before %s\n"
+                % (flag, app))
+        assert err.count(note) == 1, err
+    assert err.startswith("roo run: note: --log-level ")
+    assert " D roo." not in err, "the log level stays info: --log-level after APP is the application's"
+
+
 def run_cli(argv, cwd=REPO):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=worker_env(), cwd=cwd)
     return done.returncode, done.stdout, done.stderr
@@ -88,6 +107,8 @@ def run_cli(argv, cwd=REPO):
 def test_machida_help_and_missing_module_flag(machida_bin):
     code, out, err = run_cli([machida_bin, "--help"])
     assert code == 0 and out.startswith("usage: machida --application-module MODULE")
+    assert ("MODULE is imported from PYTHONPATH or the active virtualenv\n(VIRTUAL_ENV), not from the current "
+            "folder.") in out
     code, out, err = run_cli([machida_bin, "--in", "a@127.0.0.1:1"])
     assert code == 2
     assert err == "machida: unable to start: --application-module is required (the Python module of the application)\n"
@@ -128,3 +149,26 @@ def test_standard_library_extension_modules_import_and_work(workers, receiver):
     lines = out.wait_for_lines(1)
     assert worker.stop() == 0
     assert lines == ['["roo", "1f251d9a", "0.25", 2539417229, 3]']
+
+
+def test_machida_does_not_import_from_the_current_folder(machida_bin, tmp_path):
+    # What `machida --help` says: a module in the working directory is not found (no stray file shadows
+    # a module); PYTHONPATH finds it.
+    with open(os.path.join(APPS, "introspect.py")) as f:
+        (tmp_path / "introspect_here.py").write_text(f.read())
+    flags = ["--application-module", "introspect_here", "--in", "a@127.0.0.1:1", "--out", "127.0.0.1:2"]
+    code, out, err = run_cli([machida_bin] + flags, cwd=str(tmp_path))
+    assert (code, err) == (2, "machida: unable to import application module 'introspect_here': "
+                              "ModuleNotFoundError: No module named 'introspect_here'\n")
+
+
+def test_roo_run_help_names_app_workers_and_every_log_level(roo_bin):
+    code, out, err = run_cli([roo_bin, "run", "--help"])
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "Run a Wallaroo application, in one worker or a local cluster"
+    assert lines[1] == "Usage: roo run [OPTIONS] APP [APPLICATION AND WALLAROO FLAGS...]"
+    assert "--log-level TEXT:{trace, debug, info, warn, error, critical, off}=info" in out
+    workers = [line for line in lines if line.lstrip().startswith("--workers")]
+    assert workers == ["  --workers INT=1             Number of local worker processes: 1 runs one plain worker, "
+                       "more start a cluster; also accepted after APP"]

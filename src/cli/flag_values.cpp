@@ -1,0 +1,69 @@
+#include "flag_values.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+
+namespace roo::cli {
+namespace {
+
+[[noreturn]] void refuse(const std::string& flag, const std::string& value, const std::string& expected) {
+  throw core::UsageError("parse " + flag + " '" + value + "': expected " + expected);
+}
+
+}  // namespace
+
+int parse_count(const std::string& flag, const std::string& value) {
+  int count = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), count);
+  if (ec != std::errc() || end != value.data() + value.size() || count < 1) {
+    refuse(flag, value, "a whole number of at least 1");
+  }
+  return count;
+}
+
+double parse_seconds(const std::string& flag, const std::string& value) {
+  double seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) || seconds < 0) {
+    refuse(flag, value, "a number of seconds, 0 or more");
+  }
+  return seconds;
+}
+
+CLI::Validator count_value(const std::string& flag) {
+  return {[flag](std::string& value) {
+            (void)parse_count(flag, value);
+            return std::string();
+          },
+          ""};
+}
+
+CLI::Validator seconds_value(const std::string& flag) {
+  return {[flag](std::string& value) {
+            (void)parse_seconds(flag, value);
+            return std::string();
+          },
+          ""};
+}
+
+CLI::Validator one_of(const std::string& flag, const std::vector<std::string>& choices) {
+  std::string listed;
+  for (const auto& choice : choices) {
+    listed += (listed.empty() ? "" : ", ") + choice;
+  }
+  return {[flag, choices, listed](std::string& value) {
+            for (const auto& choice : choices) {
+              if (value == choice) {
+                return std::string();
+              }
+            }
+            refuse(flag, value, "one of " + listed);
+          },
+          "{" + listed + "}"};
+}
+
+}  // namespace roo::cli

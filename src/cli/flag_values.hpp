@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class Validator;
+}  // namespace CLI
+
+namespace roo::cli {
+
+// One check per kind of flag value, so a bad value reads the same wherever the flag stands: before APP (CLI11),
+// after it (`--workers`, Wallaroo's flags) or in machida. A failure throws core::UsageError, reported by main as
+// `roo run: unable to parse --workers 'x': expected a whole number of at least 1` (exit 2).
+
+/// A whole number of at least 1 (`--workers`, `--worker-count`).
+[[nodiscard]] int parse_count(const std::string& flag, const std::string& value);
+
+/// A number of seconds, 0 or more (`--drain-timeout`).
+[[nodiscard]] double parse_seconds(const std::string& flag, const std::string& value);
+
+// The same checks for CLI11 options: `->check(count_value("--workers"))`. They throw instead of returning CLI11's
+// own text ("Value x not in range 0.000000 to 1797..."), which main would print as is.
+[[nodiscard]] CLI::Validator count_value(const std::string& flag);
+[[nodiscard]] CLI::Validator seconds_value(const std::string& flag);
+[[nodiscard]] CLI::Validator one_of(const std::string& flag, const std::vector<std::string>& choices);
+
+}  // namespace roo::cli

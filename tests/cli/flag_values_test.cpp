@@ -1,0 +1,59 @@
+#include "flag_values.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <CLI/CLI.hpp>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+namespace roo::cli {
+namespace {
+
+std::string usage_error(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const core::UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(FlagValues, CountIsAWholeNumberOfAtLeastOne) {
+  EXPECT_EQ(parse_count("--workers", "3"), 3);
+  for (std::string bad : {"0", "-1", "x", "2.5", "", "3 ", "99999999999"}) {
+    EXPECT_EQ(usage_error([&] { (void)parse_count("--workers", bad); }),
+              "parse --workers '" + bad + "': expected a whole number of at least 1");
+  }
+}
+
+TEST(FlagValues, SecondsAreANumberZeroOrMore) {
+  EXPECT_EQ(parse_seconds("--drain-timeout", "0"), 0);
+  EXPECT_EQ(parse_seconds("--drain-timeout", "2.5"), 2.5);
+  for (std::string bad : {"-1", "x", "", "inf", "nan", "1e999"}) {
+    EXPECT_EQ(usage_error([&] { (void)parse_seconds("--drain-timeout", bad); }),
+              "parse --drain-timeout '" + bad + "': expected a number of seconds, 0 or more");
+  }
+}
+
+TEST(FlagValues, ValidatorsFailAParseWithTheSameLine) {
+  CLI::App app;
+  int workers = 1;
+  double seconds = 10;
+  std::string level = "info";
+  app.add_option("--workers", workers)->check(count_value("--workers"));
+  app.add_option("--drain-timeout", seconds)->check(seconds_value("--drain-timeout"));
+  app.add_option("--log-level", level)->check(one_of("--log-level", {"info", "off"}));
+  app.parse("--log-level off --drain-timeout 0.5 --workers 2");
+  EXPECT_EQ(workers, 2);
+  EXPECT_EQ(seconds, 0.5);
+  EXPECT_EQ(level, "off");
+  EXPECT_EQ(usage_error([&] { app.parse("--workers x"); }),
+            "parse --workers 'x': expected a whole number of at least 1");
+  EXPECT_EQ(usage_error([&] { app.parse("--log-level loud"); }),
+            "parse --log-level 'loud': expected one of info, off");
+}
+
+}  // namespace
+}  // namespace roo::cli
