@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "exit_status.hpp"
 #include "external_client.hpp"
+#include "flag_values.hpp"
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
@@ -232,7 +233,7 @@ void add_ctl_command(CLI::App& app) {
   sub->add_flag("--json,-j", options->json, "Print only the answer's JSON on stdout (for scripts and harnesses)");
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_value("--timeout", /*zero_allowed=*/false));
   sub->callback([options] { run_ctl(*options); });
 }
 

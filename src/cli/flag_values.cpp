@@ -25,11 +25,12 @@ int parse_count(const std::string& flag, const std::string& value) {
   return count;
 }
 
-double parse_seconds(const std::string& flag, const std::string& value) {
+double parse_seconds(const std::string& flag, const std::string& value, bool zero_allowed) {
   double seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) || seconds < 0) {
-    refuse(flag, value, "a number of seconds, 0 or more");
+  if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) || seconds < 0 ||
+      (seconds == 0 && !zero_allowed)) {
+    refuse(flag, value, zero_allowed ? "a number of seconds, 0 or more" : "a number of seconds above 0");
   }
   return seconds;
 }
@@ -42,9 +43,9 @@ CLI::Validator count_value(const std::string& flag) {
           ""};
 }
 
-CLI::Validator seconds_value(const std::string& flag) {
-  return {[flag](std::string& value) {
-            (void)parse_seconds(flag, value);
+CLI::Validator seconds_value(const std::string& flag, bool zero_allowed) {
+  return {[flag, zero_allowed](std::string& value) {
+            (void)parse_seconds(flag, value, zero_allowed);
             return std::string();
           },
           ""};

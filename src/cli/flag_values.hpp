@@ -16,13 +16,13 @@ namespace roo::cli {
 /// A whole number of at least 1 (`--workers`, `--worker-count`).
 [[nodiscard]] int parse_count(const std::string& flag, const std::string& value);
 
-/// A number of seconds, 0 or more (`--drain-timeout`).
-[[nodiscard]] double parse_seconds(const std::string& flag, const std::string& value);
+/// A number of seconds, 0 or more (`--drain-timeout`), or above 0 when `zero_allowed` is false (`--timeout`).
+[[nodiscard]] double parse_seconds(const std::string& flag, const std::string& value, bool zero_allowed = true);
 
 // The same checks for CLI11 options: `->check(count_value("--workers"))`. They throw instead of returning CLI11's
 // own text ("Value x not in range 0.000000 to 1797..."), which main would print as is.
 [[nodiscard]] CLI::Validator count_value(const std::string& flag);
-[[nodiscard]] CLI::Validator seconds_value(const std::string& flag);
+[[nodiscard]] CLI::Validator seconds_value(const std::string& flag, bool zero_allowed = true);
 [[nodiscard]] CLI::Validator one_of(const std::string& flag, const std::vector<std::string>& choices);
 
 }  // namespace roo::cli

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "exit_status.hpp"
 #include "external_client.hpp"
+#include "flag_values.hpp"
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
@@ -47,7 +48,7 @@ void add_shutdown_command(CLI::App& app) {
       ->required();
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_value("--timeout", /*zero_allowed=*/false));
   sub->callback([options] { send_clean_shutdown(options->external, options->timeout); });
 }
 

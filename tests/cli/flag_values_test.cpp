@@ -37,6 +37,14 @@ TEST(FlagValues, SecondsAreANumberZeroOrMore) {
   }
 }
 
+TEST(FlagValues, TimeoutsAreSecondsAboveZero) {
+  EXPECT_EQ(parse_seconds("--timeout", "0.25", /*zero_allowed=*/false), 0.25);
+  for (std::string bad : {"0", "0.0", "-1", "x"}) {
+    EXPECT_EQ(usage_error([&] { (void)parse_seconds("--timeout", bad, /*zero_allowed=*/false); }),
+              "parse --timeout '" + bad + "': expected a number of seconds above 0");
+  }
+}
+
 TEST(FlagValues, ValidatorsFailAParseWithTheSameLine) {
   CLI::App app;
   int workers = 1;

@@ -339,6 +339,15 @@ def test_unknown_type_exits_2_listing_the_valid_names(roo_bin, fake_worker):
     assert worker.connections() == []
 
 
+@pytest.mark.parametrize("command, value", [("ctl", "x"), ("ctl", "0"), ("shutdown", "-1"), ("shutdown", "x")])
+def test_bad_timeout_is_named_with_its_value(roo_bin, command, value):
+    extra = ["--type", "print"] if command == "ctl" else []
+    result = run_roo(roo_bin, command, "--external", "127.0.0.1:1", *extra, "--timeout", value)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "roo %s: unable to parse --timeout '%s': expected a number of seconds above 0\n" % (
+        command, value)
+
+
 @pytest.mark.parametrize("args", [["--type", "print"], ["--external", "127.0.0.1:1"],
                                   ["--external", "nowhere", "--type", "print"],
                                   ["--external", "127.0.0.1:1", "--type", "print", "--timeout", "0"]])
