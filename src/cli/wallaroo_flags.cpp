@@ -111,7 +111,8 @@ WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args, std::vec
         value = *inline_value;
       } else if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
         value = args[++i];
-      } else {
+      }
+      if (value.empty()) {
         throw core::UsageError("parse " + std::string(spec->long_name) + ": the flag needs a value");
       }
     }

@@ -27,7 +27,7 @@ struct WallarooFlags {
 
 /// Splits `args` (without the program name) into Wallaroo's flags and the application's own arguments,
 /// which keep their order. `--pony*` flags are dropped. Throws core::UsageError for a flag that lacks its
-/// value (none follows, or the next word is another `--flag`) or has a malformed one.
+/// value (none follows, the next word is another `--flag`, or it is empty) or has a malformed one.
 [[nodiscard]] WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args,
                                                 std::vector<std::string>& app_args);
 

@@ -115,6 +115,9 @@ TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
             "run with resilience (--run-with-resilience): checkpoints are not supported yet");
   EXPECT_EQ(refusal({"--worker-count", "zero"}), "parse --worker-count 'zero': expected a whole number of at least 1");
   EXPECT_EQ(refusal({"--metrics"}), "parse --metrics: the flag needs a value");
+  EXPECT_EQ(refusal({"--metrics", "--ponythreads=1"}), "parse --metrics: the flag needs a value");
+  EXPECT_EQ(refusal({"--metrics="}), "parse --metrics: the flag needs a value");
+  EXPECT_EQ(refusal({"-m", ""}), "parse --metrics: the flag needs a value");
   EXPECT_EQ(refusal({"--metrics", "nohost"}), "parse --metrics address 'nohost': expected host:port");
 }
 

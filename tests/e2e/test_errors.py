@@ -184,8 +184,10 @@ def test_bad_flag_values_give_one_line_wherever_they_stand(roo_bin, before, afte
     assert_one_line(lines, "roo run: unable to " + message)
 
 
-def test_machida_flag_followed_by_a_flag_lacks_its_value(machida_bin):
-    code, lines = run_setup([machida_bin, "--application-module", "--in", "a@127.0.0.1:1", "--out", "127.0.0.1:2"],
+@pytest.mark.parametrize("module", [["--application-module"], ["--application-module="],
+                                    ["--application-module", ""]], ids=["flag_follows", "inline_empty", "empty"])
+def test_machida_module_flag_without_its_value(machida_bin, module):
+    code, lines = run_setup([machida_bin] + module + ["--in", "a@127.0.0.1:1", "--out", "127.0.0.1:2"],
                             env=worker_env([APPS]))
     assert code == 2
     assert_one_line(lines, "machida: unable to parse --application-module: the flag needs a value")
