@@ -17,7 +17,8 @@ struct InterpreterConfig {
 /// never restarted. Python's own signal handlers are not installed (the runtime handles SIGINT/SIGTERM),
 /// sys.executable is Debian's /usr/bin/python3 (not a pyenv shim found on PATH), the working directory is
 /// not put on sys.path, `PYTHONPATH` is honoured and an active virtualenv (`VIRTUAL_ENV`) is added as a
-/// site directory. The constructing thread holds the GIL afterwards.
+/// site directory; one made from another Python version is refused first (core::UsageError naming both
+/// versions). The constructing thread holds the GIL afterwards.
 class Interpreter {
  public:
   explicit Interpreter(const InterpreterConfig& config);
