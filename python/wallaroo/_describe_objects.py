@@ -215,8 +215,9 @@ def state_stage(obj, state_name, state_factory, returns_persist, where):
     if not callable(state_factory):
         raise WallarooParameterError(
             "{0}: state computation {1!r} has no state class".format(where, name))
+    state_name = str(name if state_name is None else state_name)
     return {"kind": "state", "name": name, "fn": fn, "multi": multi,
-            "state_name": str(name if state_name is None else state_name),
+            "state_name": state_name, "state_id": state_name,
             "state_factory": state_factory, "returns_persist": bool(returns_persist)}
 
 

@@ -48,7 +48,7 @@ SourcePlan read_source(const py::dict& entry) {
 }
 
 StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
-                     std::map<std::string, std::size_t>& by_name) {
+                     std::map<std::string, std::size_t>& by_id) {
   StagePlan stage;
   stage.name = text(entry, "name");
   std::string kind = text(entry, "kind");
@@ -68,10 +68,12 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
     stage.fn = ref(entry["fn"]);
     stage.multi = entry["multi"].cast<bool>();
     stage.returns_persist = entry["returns_persist"].cast<bool>();
-    std::string state_name = text(entry, "state_name");
-    auto [it, inserted] = by_name.try_emplace(state_name, tables.size());
+    // Stages share a table only when they share a state id (G1 stages naming one partition; every G2 stage has its
+    // own).
+    std::string state_id = text(entry, "state_id");
+    auto [it, inserted] = by_id.try_emplace(state_id, tables.size());
     if (inserted) {
-      tables.push_back(StateTable{state_name, ref(entry["state_factory"]), PyRef::steal(PyDict_New())});
+      tables.push_back(StateTable{state_id, ref(entry["state_factory"]), PyRef::steal(PyDict_New())});
     }
     stage.state_table = it->second;
   } else {
@@ -117,9 +119,9 @@ Plan read_plan(PyObject* description) {
     for (auto entry : root["sources"]) {
       plan.sources.push_back(read_source(entry.cast<py::dict>()));
     }
-    std::map<std::string, std::size_t> tables_by_name;
+    std::map<std::string, std::size_t> tables_by_id;
     for (auto entry : root["stages"]) {
-      plan.stages.push_back(read_stage(entry.cast<py::dict>(), plan.state_tables, tables_by_name));
+      plan.stages.push_back(read_stage(entry.cast<py::dict>(), plan.state_tables, tables_by_id));
     }
     for (auto entry : root["sinks"]) {
       py::dict sink = entry.cast<py::dict>();
