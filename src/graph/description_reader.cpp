@@ -23,6 +23,11 @@ std::uint16_t port_of(const py::dict& entry, const std::string& what) {
   return static_cast<std::uint16_t>(port);
 }
 
+/// wallaroo.experimental's connector sources and sinks are described but not run yet.
+std::string connectors_not_yet(const char* what) {
+  return std::string("connector ") + what + " are not supported yet (see docs/running.md#connectors)";
+}
+
 SourcePlan read_source(const py::dict& entry) {
   SourcePlan source;
   source.name = text(entry, "name");
@@ -32,6 +37,9 @@ SourcePlan read_source(const py::dict& entry) {
     source.initial_value = ref(entry["initial_value"]);
     source.apply = ref(entry["apply"]);
     return source;
+  }
+  if (kind == "connector") {
+    throw core::UsageError("start source '" + source.name + "': " + connectors_not_yet("sources"));
   }
   if (kind != "tcp") {
     throw core::UsageError("run source '" + source.name + "': source kind '" + kind + "' is not supported yet");
@@ -126,6 +134,9 @@ Plan read_plan(PyObject* description) {
     for (auto entry : root["sinks"]) {
       py::dict sink = entry.cast<py::dict>();
       std::string name = text(sink, "name");
+      if (text(sink, "kind") == "connector") {
+        throw core::UsageError("start sink '" + name + "': " + connectors_not_yet("sinks"));
+      }
       if (text(sink, "kind") != "tcp") {
         throw core::UsageError("run sink '" + name + "': sink kind '" + text(sink, "kind") + "' is not supported yet");
       }
