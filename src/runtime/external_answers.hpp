@@ -22,7 +22,7 @@ struct StatelessStep {
 /// What one worker knows for the external channel's queries (Wallaroo spec §2.5), gathered on the executor and
 /// read when a query is answered (by the cluster, in the executor's data io_context).
 struct LocalFacts {
-  std::vector<std::pair<std::string, std::vector<std::string>>> state_keys;  ///< state name -> keys held here
+  std::vector<std::pair<std::string, std::vector<std::string>>> state_keys;  ///< state id -> keys held here
   std::vector<std::string> source_ids;
   std::vector<StatelessStep> stateless_steps;
   cluster::Membership membership;

@@ -293,7 +293,8 @@ def test_g0_classes():
          "state_name": "tally", "state_id": "tally", "state_factory": builder.build, "returns_persist": True},
         {"kind": "key_by", "name": "FirstByte", "fn": part.partition, "int_as_chr": False},
         {"kind": "state", "name": "tally", "fn": tally.compute, "multi": False,
-         "state_name": "tally by byte", "state_id": "tally by byte", "state_factory": builder.build, "returns_persist": True},
+         "state_name": "tally by byte", "state_id": "tally by byte", "state_factory": builder.build,
+         "returns_persist": True},
     ]
     assert d["sinks"][0]["encode"] == encoder.encode
     assert d["stages"][0]["fn"].__self__ is reverse
