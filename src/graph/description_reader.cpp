@@ -76,8 +76,7 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
     stage.fn = ref(entry["fn"]);
     stage.multi = entry["multi"].cast<bool>();
     stage.returns_persist = entry["returns_persist"].cast<bool>();
-    // Stages share a table only when they share a state id (G1 stages naming one partition; every G2 stage has its
-    // own).
+    // Stages share a table only when they share a state id: G1 stages naming one partition (G2 stages never do).
     std::string state_id = text(entry, "state_id");
     auto [it, inserted] = by_id.try_emplace(state_id, tables.size());
     if (inserted) {
