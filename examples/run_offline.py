@@ -107,7 +107,8 @@ class OfflineRun(object):
             comp = stage[1]
             if kind in ("to_state", "to_stateful", "to_state_partition"):
                 if kind == "to_state":
-                    stage_id, make = comp.name(), comp.initial_state
+                    # G2: every .to(state computation) has its own state (the stage tuple is this step).
+                    stage_id, make = id(stage), comp.initial_state
                 else:
                     builder = stage[2]
                     stage_id = stage[3]

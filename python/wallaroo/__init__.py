@@ -26,9 +26,10 @@ from .pipeline import Pipeline, build_application, source
 from .serialization import deserialize, serialize
 from .windows import (Aggregation, CountWindows, CountWindowsBuilder, RangeWindows,
                       RangeWindowsBuilder, count_windows, range_windows)
-from .wrapped import (BaseWrapped, Computation, ComputationMulti, Decoder, Encoder,
-                      KeyExtractor, OctetDecoder, OctetEncoder, PartitionFunction,
-                      StateComputation, StateComputationMulti)
+from .wrapped import (BaseWrapped, Computation, ComputationMulti, ConnectorDecoder,
+                      ConnectorEncoder, Decoder, Encoder, KeyExtractor, OctetDecoder,
+                      OctetEncoder, OctetMessageDecoder, OctetMessageEncoder,
+                      PartitionFunction, StateComputation, StateComputationMulti)
 
 # The full process argv as a tuple; set by the runtime before application_setup.
 _ARGS = None

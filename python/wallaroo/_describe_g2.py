@@ -61,6 +61,19 @@ def describe_tree(result, out):
     return app_name
 
 
+def _own_state_id(state_name, stages):
+    """A state id no earlier stage has: every G2 state stage has its own state (as in Wallaroo).
+
+    The first stage using a state name gets the name itself; later ones get "<name> (2)", "<name> (3)", ...
+    """
+    taken = set(s["state_id"] for s in stages if s["kind"] == "state")
+    state_id, n = state_name, 1
+    while state_id in taken:
+        n += 1
+        state_id = "{0} ({1})".format(state_name, n)
+    return state_id
+
+
 def _add_stages(stages, is_root, where, out):
     ids = []
     for position, stage in enumerate(stages):
@@ -79,7 +92,9 @@ def _add_stages(stages, is_root, where, out):
         elif kind == "to":
             ids.append(out.add_stage(objects.computation_stage(stage[1], here)))
         elif kind == "to_state":
-            ids.append(out.add_stage(objects.state_stage(stage[1], None, None, False, here)))
+            entry = objects.state_stage(stage[1], None, None, False, here)
+            entry["state_id"] = _own_state_id(entry["state_name"], out.stages)
+            ids.append(out.add_stage(entry))
         elif kind == "key_by":
             ids.append(out.add_stage(objects.key_by_stage(stage[1], here)))
         elif kind == "collect":

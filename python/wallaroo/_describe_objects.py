@@ -157,8 +157,26 @@ def source_entry(config, default_name, use_config_name, where):
                     "{0}: generator {1!r} has no {2}() method".format(where, gen, method))
         return {"kind": "gen", "name": str(name), "initial_value": gen.initial_value,
                 "apply": gen.apply}
+    if kind == "source_connector":
+        return _connector_source(config, default_name, use_config_name, where)
     name = config[1] if len(config) > 1 and config[1] else default_name
     _not_supported(kind, "source", name, where)
+
+
+def _connector_source(config, default_name, use_config_name, where):
+    """``("source_connector", name, host, port, encoder, decoder, cookie, max_credits, refill_credits)``."""
+    if len(config) != 9:
+        raise WallarooParameterError(
+            "{0}: unrecognised connector source tuple {1!r}".format(where, config))
+    name, host, port, _encoder, decoder, cookie, max_credits, refill_credits = config[1:]
+    if not use_config_name or not name:
+        name = default_name
+    where = "{0} (source {1!r})".format(where, name)
+    return {"kind": "connector", "name": str(name), "host": _host(where, host),
+            "port": _int(where, "port", port, 0, 65535),
+            "decode": _user_callable(_instance(decoder), "decode", where + " decoder"),
+            "cookie": str(cookie), "max_credits": _int(where, "max_credits", max_credits, 1),
+            "refill_credits": _int(where, "refill_credits", refill_credits, 0)}
 
 
 def sink_entry(config, index, where):
@@ -179,6 +197,13 @@ def sink_entry(config, index, where):
         encode = _user_callable(_instance(encoder), "encode", where + " encoder")
         return {"kind": "tcp", "name": name, "host": _host(where, host),
                 "port": _int(where, "port", port, 1, 65535), "encode": encode}
+    if config[0] == "sink_connector" and len(config) in (6, 7):
+        name = str(config[1] or name)
+        host, port, encoder = config[2], config[3], config[4]
+        return {"kind": "connector", "name": name, "host": _host(where, host),
+                "port": _int(where, "port", port, 1, 65535),
+                "encode": _user_callable(_instance(encoder), "encode", where + " encoder"),
+                "cookie": str(config[6]) if len(config) == 7 else ""}
     _not_supported(config[0], "sink", name, where)
 
 
@@ -215,8 +240,9 @@ def state_stage(obj, state_name, state_factory, returns_persist, where):
     if not callable(state_factory):
         raise WallarooParameterError(
             "{0}: state computation {1!r} has no state class".format(where, name))
+    state_name = str(name if state_name is None else state_name)
     return {"kind": "state", "name": name, "fn": fn, "multi": multi,
-            "state_name": str(name if state_name is None else state_name),
+            "state_name": state_name, "state_id": state_name,
             "state_factory": state_factory, "returns_persist": bool(returns_persist)}
 
 

@@ -49,19 +49,19 @@ def _is_g1(result):
 
 
 def _check_state_tables(stages):
-    """Stages sharing a state_name share one table, so one state class."""
+    """Stages sharing a state_id share one table, so one state class."""
     factories = {}
     for stage in stages:
         if stage["kind"] != "state":
             continue
-        name = stage["state_name"]
+        state_id = stage["state_id"]
         factory = stage["state_factory"]
         factory = getattr(factory, "__func__", factory)  # G0 builders: same build()
-        if name in factories and factories[name] is not factory:
+        if state_id in factories and factories[state_id] is not factory:
             raise WallarooParameterError(
                 "state {0!r} is used by stages with different state classes ({1!r} "
-                "and {2!r}); give them different names".format(name, factories[name], factory))
-        factories.setdefault(name, factory)
+                "and {2!r}); give them different names".format(state_id, factories[state_id], factory))
+        factories.setdefault(state_id, factory)
 
 
 def _serializers(module):

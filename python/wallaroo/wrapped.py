@@ -55,3 +55,19 @@ class Decoder(BaseWrapped):
 
 class OctetDecoder(Decoder):
     """``@decoder(header_length, length_fmt)``: length-prefixed frames."""
+
+
+class ConnectorEncoder(Encoder):
+    """``@experimental.stream_message_encoder``: ``encode(data, event_time=0, key=None)`` frames a message."""
+
+
+class ConnectorDecoder(Decoder):
+    """``@experimental.stream_message_decoder``: 4-byte big-endian length header, then ``decode(payload)``."""
+
+
+class OctetMessageEncoder(Encoder):
+    """``@experimental.octet_message_encoder``: ``encode(data)`` returns the bytes, as ``@encoder``."""
+
+
+class OctetMessageDecoder(Decoder):
+    """``@experimental.octet_message_decoder``: ``decode(bytes)`` of a whole message (no header)."""

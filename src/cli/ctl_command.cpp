@@ -58,8 +58,12 @@ struct CtlOptions {
   std::string type;
   std::optional<std::string> message;
   bool json = false;
+  bool roo_details = false;
   double timeout = 5;
 };
+
+/// The cluster-status-query payload asking a Roo worker for its additions to Wallaroo's answer.
+constexpr const char* roo_details_payload = "roo-details";
 
 std::string valid_type_names() {
   std::string names;
@@ -181,11 +185,18 @@ void print_answer(const CtlOptions& options, const RequestType& type, const Exte
 
 void run_ctl(const CtlOptions& options) {
   const RequestType& type = find_type(options.type);
+  if (options.roo_details && type.request != Id::cluster_status_query) {
+    throw core::UsageError("send --roo-details with " + std::string(type.name) +
+                           ": only cluster-status-query has Roo details");
+  }
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
   ExternalClient client = ExternalClient::connect(worker, timeout);
-  // Queries carry no payload (as with external_sender, --message does not change them).
+  // Queries carry no payload (as with external_sender, --message does not change them), except Roo's details.
   std::string payload = type.response ? "" : options.message.value_or(type.default_message);
+  if (options.roo_details) {
+    payload = roo_details_payload;
+  }
   client.send(type.request, payload, type.name);
   if (!type.response) {
     client.close();
@@ -223,7 +234,8 @@ void add_ctl_command(CLI::App& app) {
       "  stateless-partition-query, stateless-partition-count-query\n\n"
       "Examples:\n"
       "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json\n"
-      "  roo ctl -e 127.0.0.1:5050 -t print -m 'hello'");
+      "  roo ctl -e 127.0.0.1:5050 -t print -m 'hello'\n"
+      "  roo ctl -e 127.0.0.1:5050 -t cluster-status-query --roo-details");
   sub->add_option("--external,-e", options->external, "The worker's external-channel address (its --external)")
       ->required();
   sub->add_option("--type,-t", options->type, "The request to send (see Types below)")->required();
@@ -231,6 +243,9 @@ void add_ctl_command(CLI::App& app) {
                   "Payload text: what print shows, the worker whose log rotate-log rotates, the clean-shutdown "
                   "note, the boundary-count-status code (default: boundary-count-status)");
   sub->add_flag("--json,-j", options->json, "Print only the answer's JSON on stdout (for scripts and harnesses)");
+  sub->add_flag("--roo-details", options->roo_details,
+                "cluster-status-query only: add Roo's fields to Wallaroo's answer (missing_workers: members that "
+                "left or died)");
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));

@@ -140,7 +140,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void on_local_answer(std::size_t index, std::uint64_t id, std::string json);
   void settle_gathers(std::size_t lost_index);
   [[nodiscard]] std::string local_answer(std::uint16_t type) const;
-  [[nodiscard]] std::string status_json() const;
+  [[nodiscard]] std::string status_json(bool roo_details) const;
   [[nodiscard]] std::string worker_name(std::size_t index) const;
 
   asio::io_context& io_;

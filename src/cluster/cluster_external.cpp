@@ -29,6 +29,9 @@ enum ExternalId : std::uint16_t {
   cluster_state_entity_count_query = 25,
 };
 
+/// The ClusterStatusQuery payload asking for Roo's additions to Wallaroo's answer (Wallaroo's clients send none).
+constexpr std::string_view roo_details_payload = "roo-details";
+
 void respond(Connection& connection, std::uint16_t id, const std::string& payload) {
   const char header[2] = {static_cast<char>(id >> 8), static_cast<char>(id & 0xFF)};
   connection.write(header, 2, std::vector<char>(payload.begin(), payload.end()));
@@ -49,7 +52,9 @@ std::string ClusterCore::local_answer(std::uint16_t type) const {
   return hooks_.local_answer ? hooks_.local_answer(type) : "{}";
 }
 
-std::string ClusterCore::status_json() const {
+// Wallaroo's shape exactly; `roo_details` (a ClusterStatusQuery whose payload is "roo-details", sent by
+// `roo ctl --roo-details`) adds Roo's "missing_workers".
+std::string ClusterCore::status_json(bool roo_details) const {
   std::string names;
   std::string missing;
   std::size_t live = 0;
@@ -58,8 +63,9 @@ std::string ClusterCore::status_json() const {
     live += is_live(i) ? 1 : 0;
     list += (list.empty() ? "" : ",") + json_quote(name_of(i));
   }
+  std::string details = roo_details ? ",\"missing_workers\":[" + missing + "]" : "";
   return "{\"worker_count\":" + std::to_string(live) + ",\"worker_names\":[" + names +
-         "],\"processing_messages\":true,\"missing_workers\":[" + missing + "]}";
+         "],\"processing_messages\":true" + details + "}";
 }
 
 void ClusterCore::on_external_socket(Socket socket) {
@@ -88,7 +94,7 @@ FrameAction ClusterCore::on_external_frame(Connection& connection, const char* b
       return FrameAction::proceed;
     case cluster_status_query:
       if (formed_ && membership_ready_) {
-        respond(connection, cluster_status_query + 1, status_json());
+        respond(connection, cluster_status_query + 1, status_json(payload == roo_details_payload));
       } else {
         respond(connection, cluster_status_not_initialized, "");
       }

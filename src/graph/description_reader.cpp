@@ -23,6 +23,11 @@ std::uint16_t port_of(const py::dict& entry, const std::string& what) {
   return static_cast<std::uint16_t>(port);
 }
 
+/// wallaroo.experimental's connector sources and sinks are described but not run yet.
+std::string connectors_not_yet(const char* what) {
+  return std::string("connector ") + what + " are not supported yet (see docs/running.md#connectors)";
+}
+
 SourcePlan read_source(const py::dict& entry) {
   SourcePlan source;
   source.name = text(entry, "name");
@@ -32,6 +37,9 @@ SourcePlan read_source(const py::dict& entry) {
     source.initial_value = ref(entry["initial_value"]);
     source.apply = ref(entry["apply"]);
     return source;
+  }
+  if (kind == "connector") {
+    throw core::UsageError("start source '" + source.name + "': " + connectors_not_yet("sources"));
   }
   if (kind != "tcp") {
     throw core::UsageError("run source '" + source.name + "': source kind '" + kind + "' is not supported yet");
@@ -48,7 +56,7 @@ SourcePlan read_source(const py::dict& entry) {
 }
 
 StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
-                     std::map<std::string, std::size_t>& by_name) {
+                     std::map<std::string, std::size_t>& by_id) {
   StagePlan stage;
   stage.name = text(entry, "name");
   std::string kind = text(entry, "kind");
@@ -68,10 +76,11 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
     stage.fn = ref(entry["fn"]);
     stage.multi = entry["multi"].cast<bool>();
     stage.returns_persist = entry["returns_persist"].cast<bool>();
-    std::string state_name = text(entry, "state_name");
-    auto [it, inserted] = by_name.try_emplace(state_name, tables.size());
+    // Stages share a table only when they share a state id: G1 stages naming one partition (G2 stages never do).
+    std::string state_id = text(entry, "state_id");
+    auto [it, inserted] = by_id.try_emplace(state_id, tables.size());
     if (inserted) {
-      tables.push_back(StateTable{state_name, ref(entry["state_factory"]), PyRef::steal(PyDict_New())});
+      tables.push_back(StateTable{state_id, ref(entry["state_factory"]), PyRef::steal(PyDict_New())});
     }
     stage.state_table = it->second;
   } else {
@@ -117,13 +126,16 @@ Plan read_plan(PyObject* description) {
     for (auto entry : root["sources"]) {
       plan.sources.push_back(read_source(entry.cast<py::dict>()));
     }
-    std::map<std::string, std::size_t> tables_by_name;
+    std::map<std::string, std::size_t> tables_by_id;
     for (auto entry : root["stages"]) {
-      plan.stages.push_back(read_stage(entry.cast<py::dict>(), plan.state_tables, tables_by_name));
+      plan.stages.push_back(read_stage(entry.cast<py::dict>(), plan.state_tables, tables_by_id));
     }
     for (auto entry : root["sinks"]) {
       py::dict sink = entry.cast<py::dict>();
       std::string name = text(sink, "name");
+      if (text(sink, "kind") == "connector") {
+        throw core::UsageError("start sink '" + name + "': " + connectors_not_yet("sinks"));
+      }
       if (text(sink, "kind") != "tcp") {
         throw core::UsageError("run sink '" + name + "': sink kind '" + text(sink, "kind") + "' is not supported yet");
       }

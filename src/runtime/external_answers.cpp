@@ -2,6 +2,8 @@
 
 #include "roo/core/json.hpp"
 
+#include <set>
+
 namespace roo::runtime {
 namespace {
 
@@ -11,6 +13,20 @@ std::string join(const std::vector<std::string>& parts) {
     out += (i == 0 ? "" : ",") + parts[i];
   }
   return out;
+}
+
+/// {"<step>": {"<worker>": ["<step id>"] or 1}} for every stateless step: every worker runs one of each.
+std::string stateless_partitions(const LocalFacts& facts, bool counts) {
+  std::vector<std::string> steps;
+  for (const auto& step : facts.stateless_steps) {
+    std::vector<std::string> workers;
+    for (std::size_t w = 0; w < facts.membership.workers.size(); ++w) {
+      std::string value = counts ? "1" : "[" + core::json_quote(std::to_string(step.stage * 1000 + w)) + "]";
+      workers.push_back(core::json_quote(facts.membership.workers[w].name) + ":" + value);
+    }
+    steps.push_back(core::json_quote(step.name) + ":{" + join(workers) + "}");
+  }
+  return "{" + join(steps) + "}";
 }
 
 /// {"<state>": {"<worker>": [key groups or their count]}} for every state table, from the membership alone.
@@ -30,10 +46,28 @@ std::string partitions(const LocalFacts& facts, bool counts) {
     }
     states.push_back(core::json_quote(state) + ":{" + join(workers) + "}");
   }
-  return "{\"state_partitions\":{" + join(states) + "},\"stateless_partitions\":{}}";
+  return "{\"state_partitions\":{" + join(states) + "},\"stateless_partitions\":" +
+         stateless_partitions(facts, counts) + "}";
 }
 
 }  // namespace
+
+std::vector<StatelessStep> stateless_steps(const graph::Plan& plan) {
+  std::vector<StatelessStep> steps;
+  std::set<std::string> taken;
+  for (std::size_t i = 0; i < plan.stages.size(); ++i) {
+    if (plan.stages[i].kind != graph::StagePlan::Kind::computation) {
+      continue;
+    }
+    std::string name = plan.stages[i].name;
+    for (int n = 2; taken.count(name) != 0; ++n) {
+      name = plan.stages[i].name + " (" + std::to_string(n) + ")";
+    }
+    taken.insert(name);
+    steps.push_back(StatelessStep{name, i});
+  }
+  return steps;
+}
 
 std::string local_answer(std::uint16_t type, const LocalFacts& facts) {
   switch (type) {
@@ -66,6 +100,10 @@ std::string local_answer(std::uint16_t type, const LocalFacts& facts) {
       return partitions(facts, false);
     case 12:
       return partitions(facts, true);
+    case 19:  // StatelessPartitionQuery
+      return stateless_partitions(facts, false);
+    case 23:  // StatelessPartitionCountQuery
+      return stateless_partitions(facts, true);
     default:
       return "{}";
   }

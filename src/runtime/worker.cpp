@@ -154,6 +154,7 @@ cluster::ClusterHooks Worker::hooks() {
     std::lock_guard lock(facts_mutex_);
     if (auto* runner = runner_view_.load()) {
       facts_.state_keys = runner->state_keys();
+      facts_.stateless_steps = stateless_steps(*plan_);
     }
     return local_answer(type, facts_);
   };

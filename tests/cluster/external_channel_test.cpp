@@ -41,11 +41,15 @@ TEST(ClusterExternal, ClusterStatusListsLiveAndMissingWorkers) {
   auto workers = test::formed_cluster(3);
   ASSERT_EQ(workers.size(), 3u);
   EXPECT_EQ(ask(workers[1]->external_port(), 9),
+            (Reply{10, R"({"worker_count":3,"worker_names":["initializer","w1","w2"],"processing_messages":true})"}));
+  EXPECT_EQ(ask(workers[1]->external_port(), 9, "roo-details"),
             (Reply{10, R"({"worker_count":3,"worker_names":["initializer","w1","w2"],"processing_messages":true,)"
                        R"("missing_workers":[]})"}));
   workers[2].reset();
   ASSERT_TRUE(wait_until([&] { return workers[1]->lost().size() == 1 && workers[0]->lost().size() == 1; }));
   EXPECT_EQ(ask(workers[0]->external_port(), 9),
+            (Reply{10, R"({"worker_count":2,"worker_names":["initializer","w1"],"processing_messages":true})"}));
+  EXPECT_EQ(ask(workers[0]->external_port(), 9, "roo-details"),
             (Reply{10, R"({"worker_count":2,"worker_names":["initializer","w1"],"processing_messages":true,)"
                        R"("missing_workers":["w2"]})"}));
 }

@@ -627,8 +627,10 @@ class Cluster(object):
                 "exit codes after signal %d to %s: %s\n%s" % (signum, target.name, codes, self.logs())
         return codes
 
-    def status(self, via=0):
-        return external_query(self.members[via].external, EXTERNAL_CLUSTER_STATUS_QUERY)
+    def status(self, via=0, roo_details=False):
+        """The cluster-status-query answer of members[via]; roo_details adds Roo's fields (missing_workers)."""
+        return external_query(self.members[via].external, EXTERNAL_CLUSTER_STATUS_QUERY,
+                              b"roo-details" if roo_details else b"")
 
     def logs(self):
         parts = []

@@ -329,6 +329,23 @@ def test_connection_refused(roo_bin):
     assert result.stderr == "roo ctl: unable to connect to 127.0.0.1:%d: connection refused\n" % port
 
 
+def test_roo_details_asks_for_them_in_the_status_query_payload(roo_bin, fake_worker):
+    answer = '{"worker_count":1,"worker_names":["initializer"],"processing_messages":true,"missing_workers":[]}'
+    worker = fake_worker(answers_with({10: answer}))
+    result = run_roo(roo_bin, "ctl", "-e", worker.address, "-t", "cluster-status-query", "--roo-details", "-j")
+    assert (result.returncode, result.stdout, result.stderr) == (0, answer + "\n", "")
+    assert worker.connections() == [ext_frame(9, b"roo-details")]
+
+
+def test_roo_details_with_another_type_is_a_usage_error(roo_bin, fake_worker):
+    worker = fake_worker()
+    result = run_roo(roo_bin, "ctl", "-e", worker.address, "-t", "partition-query", "--roo-details")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("roo ctl: unable to send --roo-details with partition-query: only cluster-status-query "
+                             "has Roo details\n")
+    assert worker.connections() == []
+
+
 def test_unknown_type_exits_2_listing_the_valid_names(roo_bin, fake_worker):
     worker = fake_worker()
     result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "shrink")
@@ -694,3 +711,46 @@ def test_worker_stdout_is_prefixed_on_stdout(supervisor, receiver, tmp_path):
         "[initializer] no newline at the end", "[initializer] setting up",
         "[worker1] no newline at the end", "[worker1] setting up"]
     assert "setting up" not in s.stderr()
+
+
+# ------------------------------------------------------------------------------ exact answers of real clusters
+
+WORD_COUNT = os.path.join(EXAMPLES, "word_count", "word_count.py")
+
+
+def ctl_json(roo_bin, external, type_name, *flags):
+    result = run_roo(roo_bin, "ctl", "-e", external, "-t", type_name, "--json", *flags)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_exact_answers_of_word_count(cluster, receiver, roo_bin, size):
+    """word_count: stateless "split into words" (stage 0), then key_by, then the state "count word". Every worker
+    answers for the whole cluster, in Wallaroo's shapes; step ids are "<stage index * 1000 + worker index>"."""
+    out = receiver()
+    c = cluster(WORD_COUNT, size, out.address, sources=["Split and Count"])
+    names = ["initializer", "worker1"][:size]
+    quoted = ",".join('"%s"' % n for n in names)
+    steps = ",".join('"%s":["%d"]' % (n, i) for i, n in enumerate(names))
+    ones = ",".join('"%s":1' % n for n in names)
+    groups = ",".join('"%s":%d' % (n, 256 // size) for n in names)
+    expected = {
+        "cluster-status-query":
+            '{"worker_count":%d,"worker_names":[%s],"processing_messages":true}\n' % (size, quoted),
+        "stateless-partition-query": '{"split into words":{%s}}\n' % steps,
+        "stateless-partition-count-query": '{"split into words":{%s}}\n' % ones,
+        "partition-count-query": '{"state_partitions":{"count word":{%s}},'
+                                 '"stateless_partitions":{"split into words":{%s}}}\n' % (groups, ones),
+    }
+    for m in c.members:
+        for type_name, answer in expected.items():
+            assert ctl_json(roo_bin, m.external, type_name) == answer, (m.name, type_name)
+        assert ctl_json(roo_bin, m.external, "cluster-status-query", "--roo-details") == (
+            '{"worker_count":%d,"worker_names":[%s],"processing_messages":true,"missing_workers":[]}\n'
+            % (size, quoted))
+    partitions = json.loads(ctl_json(roo_bin, c.initializer.external, "partition-query"))
+    assert partitions["stateless_partitions"] == json.loads(expected["stateless-partition-query"])
+    owned = sorted(g for n in names for g in partitions["state_partitions"]["count word"][n])
+    assert owned == list(range(256))
+    c.stop()

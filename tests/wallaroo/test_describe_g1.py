@@ -89,10 +89,10 @@ def test_loyalty_join_two_sources_share_one_state_partition():
         "stages": [
             key_stage,
             {"kind": "state", "name": "add customer", "fn": _add_customer, "multi": False,
-             "state_name": "customers", "state_factory": Customers, "returns_persist": True},
+             "state_name": "customers", "state_id": "customers", "state_factory": Customers, "returns_persist": True},
             key_stage,
             {"kind": "state", "name": "check transaction", "fn": _check_tx, "multi": False,
-             "state_name": "customers", "state_factory": Customers, "returns_persist": True},
+             "state_name": "customers", "state_id": "customers", "state_factory": Customers, "returns_persist": True},
         ],
         "sinks": [
             {"kind": "tcp", "name": "sink 0", "host": "127.0.0.1", "port": 7010, "encode": _encode},
@@ -127,7 +127,7 @@ def test_to_parallel_to_stateful_and_to_sinks():
         {"kind": "computation", "name": "double", "fn": _double, "multi": False},
         {"kind": "computation", "name": "double", "fn": _double, "multi": False},
         {"kind": "collect", "name": "collect", "key": "stateful-log"},
-        {"kind": "state", "name": "split", "fn": _split, "multi": True, "state_name": "log",
+        {"kind": "state", "name": "split", "fn": _split, "multi": True, "state_name": "log", "state_id": "log",
          "state_factory": list, "returns_persist": True},
     ]
     assert [s["name"] for s in d["sinks"]] == ["sink 0", "sink 1"]
@@ -290,10 +290,11 @@ def test_g0_classes():
         {"kind": "computation", "name": "explode", "fn": explode.compute_multi, "multi": True},
         {"kind": "collect", "name": "collect", "key": "stateful-tally"},
         {"kind": "state", "name": "tally", "fn": tally.compute, "multi": False,
-         "state_name": "tally", "state_factory": builder.build, "returns_persist": True},
+         "state_name": "tally", "state_id": "tally", "state_factory": builder.build, "returns_persist": True},
         {"kind": "key_by", "name": "FirstByte", "fn": part.partition, "int_as_chr": False},
         {"kind": "state", "name": "tally", "fn": tally.compute, "multi": False,
-         "state_name": "tally by byte", "state_factory": builder.build, "returns_persist": True},
+         "state_name": "tally by byte", "state_id": "tally by byte", "state_factory": builder.build,
+         "returns_persist": True},
     ]
     assert d["sinks"][0]["encode"] == encoder.encode
     assert d["stages"][0]["fn"].__self__ is reverse

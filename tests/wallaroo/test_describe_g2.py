@@ -91,7 +91,7 @@ def test_key_by_and_state():
     assert d["stages"] == [
         {"kind": "key_by", "name": "_key", "fn": _key, "int_as_chr": True},
         {"kind": "state", "name": "count", "fn": _count, "multi": False,
-         "state_name": "count", "state_factory": Counter, "returns_persist": False},
+         "state_name": "count", "state_id": "count", "state_factory": Counter, "returns_persist": False},
     ]
     assert d["flows"] == [{"source": 0, "stages": [0, 1], "sinks": [0]}]
 
@@ -225,20 +225,39 @@ def test_kafka_is_not_supported_yet():
                             "(sink 'sink 0', pipeline 'P', stage 1 (to_sink) (sink 0))")
 
 
-def test_state_name_shared_with_different_classes_is_rejected():
+def test_state_computations_sharing_a_name_keep_their_own_states():
     class Other(object):
         pass
     other = wallaroo.state_computation(name="count", state=Other)(_count)
     src = wallaroo.TCPSourceConfig("in", "127.0.0.1", 7000, decode)
-    with pytest.raises(WallarooParameterError) as e:
-        _app(wallaroo.source("P", src).to(count).to(other).to_sink(SINK))
-    assert str(e.value).startswith("state 'count' is used by stages with different state classes")
+    d = _app(wallaroo.source("P", src).to(count).to(other).to_sink(SINK))
+    assert [(s["state_name"], s["state_id"], s["state_factory"]) for s in d["stages"]] == [
+        ("count", "count", Counter), ("count", "count (2)", Other)]
 
 
-def test_same_state_computation_twice_shares_its_table():
+def test_same_state_computation_twice_has_two_states():
     src = wallaroo.TCPSourceConfig("in", "127.0.0.1", 7000, decode)
-    d = _app(wallaroo.source("P", src).to(count).to(count).to_sink(SINK))
-    assert [s["state_name"] for s in d["stages"]] == ["count", "count"]
+    d = _app(wallaroo.source("P", src).to(count).key_by(key).to(count).to(double).to(count)
+             .to_sink(SINK))
+    states = [(s["state_name"], s["state_id"]) for s in d["stages"] if s["kind"] == "state"]
+    assert states == [("count", "count"), ("count", "count (2)"), ("count", "count (3)")]
+
+
+def test_a_repeated_state_id_skips_names_already_taken():
+    taken = wallaroo.state_computation(name="count (2)", state=Counter)(_count)
+    src = wallaroo.TCPSourceConfig("in", "127.0.0.1", 7000, decode)
+    d = _app(wallaroo.source("P", src).to(count).to(taken).to(count).to_sink(SINK))
+    assert [s["state_id"] for s in d["stages"]] == ["count", "count (2)", "count (3)"]
+
+
+def test_stages_after_a_merge_are_one_stage_with_one_state():
+    a = wallaroo.TCPSourceConfig("a", "127.0.0.1", 7000, decode)
+    b = wallaroo.TCPSourceConfig("b", "127.0.0.1", 7001, decode)
+    d = _app(wallaroo.source("A", a).to(count).merge(wallaroo.source("B", b).to(count))
+             .to(count).to_sink(SINK))
+    assert [s["state_id"] for s in d["stages"]] == ["count", "count (2)", "count (3)"]
+    assert d["flows"] == [{"source": 0, "stages": [0, 2], "sinks": [0]},
+                          {"source": 1, "stages": [1, 2], "sinks": [0]}]
 
 
 def _module(**attrs):

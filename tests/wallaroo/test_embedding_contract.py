@@ -96,7 +96,7 @@ def _run(desc, frames):
                     k = stage["fn"](data)
                     nxt.append((data, chr(k) if stage["int_as_chr"] and isinstance(k, int) else k))
                 elif stage["kind"] == "state":
-                    table = tables.setdefault(stage["state_name"], {})
+                    table = tables.setdefault(stage["state_id"], {})
                     if key not in table:
                         table[key] = stage["state_factory"]()
                     state = table[key]

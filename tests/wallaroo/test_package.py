@@ -17,7 +17,7 @@ def _run(code):
 
 
 def test_imports_alone_with_stdlib_only():
-    out = _run("import sys, wallaroo, wallaroo.description\n"
+    out = _run("import sys, wallaroo, wallaroo.description, wallaroo.experimental\n"
                "mods = sorted(m for m in sys.modules if m.startswith(('_roo', 'roo')))\n"
                "print(mods, wallaroo._ARGS)\n").stdout
     assert out == "[] None\n"

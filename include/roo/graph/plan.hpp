@@ -42,9 +42,9 @@ struct StagePlan {
   bool returns_persist = false;  ///< state: G1 computations return (output, persist)
 };
 
-/// Per-key state objects of every stage sharing one state name: key -> state, created lazily.
+/// Per-key state objects of every stage sharing one state id (docs/description.md): key -> state, created lazily.
 struct StateTable {
-  std::string name;
+  std::string name;  ///< the state id: what the external channel's state queries call this table
   PyRef factory;
   PyRef states;  ///< a dict
 };

@@ -1,0 +1,66 @@
+#include "external_answers.hpp"
+
+#include <gtest/gtest.h>
+
+namespace roo::runtime {
+namespace {
+
+graph::StagePlan stage(graph::StagePlan::Kind kind, std::string name) {
+  graph::StagePlan plan;
+  plan.kind = kind;
+  plan.name = std::move(name);
+  return plan;
+}
+
+LocalFacts two_workers_running(const graph::Plan& plan) {
+  LocalFacts facts;
+  facts.membership.workers = {cluster::WorkerInfo{"initializer", {}, {}, {}}, cluster::WorkerInfo{"w1", {}, {}, {}}};
+  facts.membership.key_groups = 4;
+  facts.state_keys = {{"count", {"a"}}};
+  facts.stateless_steps = stateless_steps(plan);
+  return facts;
+}
+
+graph::Plan split_key_count_split() {
+  using Kind = graph::StagePlan::Kind;
+  graph::Plan plan;
+  plan.stages.push_back(stage(Kind::computation, "split"));
+  plan.stages.push_back(stage(Kind::key_by, "word"));
+  plan.stages.push_back(stage(Kind::state, "count"));
+  plan.stages.push_back(stage(Kind::computation, "split"));
+  return plan;
+}
+
+TEST(ExternalAnswers, StatelessStepsAreTheComputationStagesNamedUniquely) {
+  auto steps = stateless_steps(split_key_count_split());
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].name, "split");
+  EXPECT_EQ(steps[0].stage, 0u);
+  EXPECT_EQ(steps[1].name, "split (2)");
+  EXPECT_EQ(steps[1].stage, 3u);
+}
+
+TEST(ExternalAnswers, StatelessPartitionsListEveryWorkersStep) {
+  auto plan = split_key_count_split();
+  auto facts = two_workers_running(plan);
+  EXPECT_EQ(local_answer(19, facts),
+            R"j({"split":{"initializer":["0"],"w1":["1"]},"split (2)":{"initializer":["3000"],"w1":["3001"]}})j");
+  EXPECT_EQ(local_answer(23, facts), R"j({"split":{"initializer":1,"w1":1},"split (2)":{"initializer":1,"w1":1}})j");
+  EXPECT_EQ(local_answer(12, facts),
+            R"j({"state_partitions":{"count":{"initializer":2,"w1":2}},)j"
+            R"j("stateless_partitions":{"split":{"initializer":1,"w1":1},"split (2)":{"initializer":1,"w1":1}}})j");
+  EXPECT_EQ(local_answer(7, facts),
+            R"j({"state_partitions":{"count":{"initializer":[0,2],"w1":[1,3]}},)j"
+            R"j("stateless_partitions":{"split":{"initializer":["0"],"w1":["1"]},)j"
+            R"j("split (2)":{"initializer":["3000"],"w1":["3001"]}}})j");
+}
+
+TEST(ExternalAnswers, NoStatelessStepsIsAnEmptyObject) {
+  graph::Plan plan;
+  auto facts = two_workers_running(plan);
+  EXPECT_EQ(local_answer(19, facts), "{}");
+  EXPECT_EQ(local_answer(23, facts), "{}");
+}
+
+}  // namespace
+}  // namespace roo::runtime

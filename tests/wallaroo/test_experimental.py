@@ -1,0 +1,368 @@
+"""wallaroo.experimental (spec §1.4): the API surface with Wallaroo's signatures, the codecs' exact bytes, the
+configs' tuples and their description, the wire messages, and the connector clients against a real socket
+(`FakeConnectorWorker` stands in for a worker's connector source, which Roo does not run yet)."""
+
+import datetime
+import inspect
+import pickle
+import socket
+import struct
+import sys
+import threading
+import time
+
+import pytest
+
+import wallaroo
+import wallaroo.experimental as experimental
+from wallaroo.description import describe
+from wallaroo.errors import WallarooParameterError
+from wallaroo.experimental import cwm
+
+U64_MAX = 2 ** 64 - 1
+
+
+def params(obj):
+    return list(inspect.signature(obj).parameters.items())
+
+
+def names_and_defaults(obj):
+    return [(n, p.default if p.default is not inspect.Parameter.empty else "-") for n, p in params(obj)]
+
+
+def test_wallaroo_signatures():
+    assert names_and_defaults(experimental.SourceConnectorConfig) == [
+        ("name", "-"), ("encoder", "-"), ("decoder", "-"), ("port", "-"), ("cookie", "-"), ("max_credits", "-"),
+        ("refill_credits", "-"), ("host", "127.0.0.1")]
+    assert names_and_defaults(experimental.SinkConnectorConfig) == [
+        ("name", "-"), ("encoder", "-"), ("decoder", "-"), ("port", "-"), ("cookie", "-"), ("host", "127.0.0.1")]
+    for cls in (experimental.AtLeastOnceSourceConnector, experimental.MultiSourceConnector):
+        assert names_and_defaults(cls) == [
+            ("version", "-"), ("cookie", "-"), ("program_name", "-"), ("instance_name", "-"), ("host", "-"),
+            ("port", "-"), ("delay", 0)]
+    connector = experimental.AtLeastOnceSourceConnector
+    for method, args in [("connect", []), ("notify", ["stream_id", "name", "point_of_ref"]),
+                         ("write", ["msg"]), ("end_of_stream", ["stream_id"]), ("shutdown", ["error"]),
+                         ("join", ["timeout"]), ("stream_opened", ["stream"]), ("stream_closed", ["stream"]),
+                         ("stream_acked", ["stream"]), ("stream_added", ["stream"]),
+                         ("stream_removed", ["stream"]), ("handle_restarted", ["streams"])]:
+        assert [n for n, _ in params(getattr(connector, method))] == ["self"] + args, method
+    assert [n for n, _ in params(experimental.MultiSourceConnector.add_source)] == ["self", "source"]
+    assert [n for n, _ in params(experimental.MultiSourceConnector.remove_source)] == ["self", "source"]
+    assert names_and_defaults(experimental.FramedFileReader) == [("filename", "-"), ("key", None)]
+    assert [n for n, _ in params(experimental.ThrottledFileReader)][:4] == [
+        "filename", "limit_rate", "is_framed", "is_text_lines"]
+    assert [n for n, _ in params(experimental.SinkConnector)] == ["args", "required_params", "optional_params"]
+    assert [n for n, _ in params(experimental.parse_connector_args)] == [
+        "args", "required_params", "optional_params"]
+    for decorator in ("stream_message_encoder", "stream_message_decoder", "octet_message_encoder",
+                      "octet_message_decoder"):
+        assert [n for n, _ in params(getattr(experimental, decorator))] == ["func"]
+    assert experimental.Stream._fields == ("id", "name", "point_of_ref", "is_open")
+    assert issubclass(experimental.ProtocolError, Exception) and issubclass(experimental.ConnectorError, Exception)
+
+
+def test_source_connector_is_disabled_as_in_wallaroo():
+    with pytest.raises(experimental.ConnectorError) as e:
+        experimental.SourceConnector(["--application-module", "m", "--connector", "c"])
+    assert str(e.value) == ("SourceConnector uses unsupported connector protocol, please use "
+                            "AtLeastOnceSourceConnector")
+
+
+@experimental.stream_message_encoder
+def stream_encode(text):
+    return text.encode("utf-8")
+
+
+@experimental.stream_message_decoder
+def stream_decode(payload):
+    return payload.decode("utf-8")
+
+
+@experimental.octet_message_encoder
+def octet_encode(text):
+    return text.encode("utf-8")
+
+
+@experimental.octet_message_decoder
+def octet_decode(payload):
+    return payload[::-1]
+
+
+def test_stream_message_encoder_frames_time_key_and_payload():
+    assert stream_encode.encode("hi") == struct.pack(">IqI", 14, 0, 0) + b"hi"
+    assert stream_encode.encode("hi", 1500, "k1") == struct.pack(">IqI", 16, 1500, 2) + b"k1hi"
+    assert stream_encode.encode("hi", 0, b"\x00") == struct.pack(">IqI", 15, 0, 1) + b"\x00hi"
+    when = datetime.datetime(2020, 8, 20, 0, 0, 1, 500000)
+    assert stream_encode.encode("", when)[4:12] == struct.pack(">q", 1597881601500)
+    aware = datetime.datetime(2020, 8, 20, 2, 0, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    assert stream_encode.encode("", aware)[4:12] == struct.pack(">q", 1597881601000)
+
+
+def test_codecs_decode_and_encode():
+    assert (stream_decode.header_length(), stream_decode.payload_length(b"\x00\x00\x01\x02")) == (4, 258)
+    assert stream_decode.decode(b"abc") == "abc"
+    assert octet_encode.encode("abc") == b"abc"
+    assert octet_decode.decode(b"abc") == b"cba"
+
+
+def test_codec_objects_are_wallaroo_classes_that_pickle_by_name():
+    assert isinstance(stream_encode, wallaroo.ConnectorEncoder)
+    assert isinstance(stream_decode, wallaroo.ConnectorDecoder)
+    assert isinstance(octet_encode, wallaroo.OctetMessageEncoder)
+    assert isinstance(octet_decode, wallaroo.OctetMessageDecoder)
+    for obj in (stream_encode, stream_decode, octet_encode, octet_decode):
+        name = type(obj).__name__
+        assert getattr(wallaroo, name) is type(obj)
+        assert type(pickle.loads(pickle.dumps(obj))) is type(obj)
+    assert type(stream_encode).__name__.startswith("ConnectorEncoder_")
+    assert type(stream_encode).__name__.endswith("__stream_encode")
+
+
+def test_codec_arity_is_checked():
+    with pytest.raises(WallarooParameterError):
+        @experimental.stream_message_decoder
+        def two(a, b):
+            return a
+
+
+def test_config_tuples():
+    src = experimental.SourceConnectorConfig("in", stream_encode, stream_decode, 7100, "c", 100, 50)
+    assert src.to_tuple() == ("source_connector", "in", "127.0.0.1", "7100", stream_encode, stream_decode,
+                              "c", 100, 50)
+    sink = experimental.SinkConnectorConfig("out", octet_encode, octet_decode, 7200, "c", host="0.0.0.0")
+    assert sink.to_tuple() == ("sink_connector", "out", "0.0.0.0", "7200", octet_encode, octet_decode, "c")
+
+
+def test_connector_source_and_sink_are_described():
+    src = experimental.SourceConnectorConfig("in", stream_encode, stream_decode, 7100, "c", 100, 50)
+    sink = experimental.SinkConnectorConfig("out", octet_encode, octet_decode, 7200, "c")
+    d = describe(wallaroo.build_application("app", wallaroo.source("P", src).to_sink(sink)))
+    assert d["sources"] == [{"kind": "connector", "name": "in", "host": "127.0.0.1", "port": 7100,
+                             "decode": stream_decode._roo_fn, "cookie": "c", "max_credits": 100,
+                             "refill_credits": 50}]
+    assert d["sinks"] == [{"kind": "connector", "name": "out", "host": "127.0.0.1", "port": 7200,
+                           "encode": octet_encode._roo_fn, "cookie": "c"}]
+
+
+def test_a_bad_connector_port_is_named():
+    src = experimental.SourceConnectorConfig("in", stream_encode, stream_decode, "http", "c", 100, 50)
+    sink = experimental.SinkConnectorConfig("out", octet_encode, octet_decode, 7200, "c")
+    with pytest.raises(WallarooParameterError) as e:
+        describe(wallaroo.build_application("app", wallaroo.source("P", src).to_sink(sink)))
+    assert str(e.value) == "pipeline 'P' (source 'in'): port must be an integer 0..65535, got 'http'"
+
+
+@pytest.mark.parametrize("msg,body", [
+    (cwm.Hello("0.0.1", "ck", "prog", "i1"), b"\x00\x00\x050.0.1\x00\x02ck\x00\x04prog\x00\x02i1"),
+    (cwm.Ok(500), b"\x01\x00\x00\x01\xf4"),
+    (cwm.Error("bad"), b"\x02\x00\x03bad"),
+    (cwm.Notify(7, "s", 9), b"\x03" + struct.pack(">Q", 7) + b"\x00\x01s" + struct.pack(">Q", 9)),
+    (cwm.NotifyAck(True, 7, U64_MAX), b"\x04\x01" + struct.pack(">QQ", 7, U64_MAX)),
+    (cwm.Message(7, 3, -1, b"k", b"pay"), b"\x05" + struct.pack(">QQq", 7, 3, -1) + b"\x00\x01kpay"),
+    (cwm.Message(7, 3), b"\x05" + struct.pack(">QQq", 7, 3, 0) + b"\x00\x00"),
+    (cwm.Ack(10, [(7, 4), (8, 5)]), b"\x06" + struct.pack(">IIQQQQ", 10, 2, 7, 4, 8, 5)),
+    (cwm.Restart("h:1"), b"\x07\x00\x00\x00\x03h:1"),
+    (cwm.EosMessage(7), b"\x08" + struct.pack(">Q", 7)),
+])
+def test_wire_messages_exact_bytes_and_round_trip(msg, body):
+    assert cwm.Frame.encode(msg) == struct.pack(">I", len(body)) + body
+    assert cwm.Frame.decode(body) == msg
+
+
+@pytest.mark.parametrize("body,error", [
+    (b"", "an empty frame has no message type"),
+    (b"\x09", "unknown connector message type 9"),
+    (b"\x01\x00", "OK: frame body of 1 bytes is too short"),
+])
+def test_bad_frames_raise_protocol_error(body, error):
+    with pytest.raises(experimental.ProtocolError) as e:
+        cwm.Frame.decode(body)
+    assert str(e.value) == error
+
+
+def test_parse_connector_args():
+    p = experimental.parse_connector_args(
+        ["--application-module", "app", "--connector", "words", "--words-host", "h", "--other", "x"],
+        ["host"], ["port"])
+    assert (p.application, p.connector_name, p.host, p.port) == ("app", "words", "h", None)
+
+
+def framed_file(tmp_path, records):
+    path = tmp_path / "records.bin"
+    path.write_bytes(b"".join(struct.pack(">I", len(r)) + r for r in records))
+    return str(path)
+
+
+def test_framed_file_reader_points_of_reference(tmp_path):
+    reader = experimental.FramedFileReader(framed_file(tmp_path, [b"a", b"bb", b"ccc"]))
+    assert [next(reader) for _ in range(3)] == [(b"a", 5), (b"bb", 11), (b"ccc", 18)]
+    with pytest.raises(StopIteration):
+        next(reader)
+    reader.reset(5)
+    assert next(reader) == (b"bb", 11)
+    reader.reset(experimental.BaseSource.START)
+    assert next(reader) == (b"a", 5)
+    reader.close()
+
+
+def test_throttled_reader_of_text_lines(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"one\ntwo\n")
+    reader = experimental.ThrottledFileReader(str(path), 0, is_framed=False, is_text_lines=True)
+    assert [next(reader), next(reader)] == [(b"one", 4), (b"two", 8)]
+    slow = experimental.ThrottledFileReader(str(path), 0.001, is_framed=False, is_text_lines=True)
+    assert next(slow) == (b"one", 4)
+    assert next(slow) == (None, 4)  # the next line is due in 1000 s
+    reader.close()
+    slow.close()
+
+
+class FakeConnectorWorker(object):
+    """A worker's connector source on a real socket: OK(credits) to HELLO, NOTIFY_ACK(success, stream, U64 max)
+    to NOTIFY, an ACK of the stream's last message to EOS; it records every frame it receives."""
+
+    def __init__(self, credits=100, accept_streams=True):
+        self.credits = credits
+        self.accept_streams = accept_streams
+        self.frames = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        last = {}
+        with conn:
+            while True:
+                header = conn.recv(4, socket.MSG_WAITALL)
+                if len(header) < 4:
+                    return
+                msg = cwm.Frame.decode(conn.recv(struct.unpack(">I", header)[0], socket.MSG_WAITALL))
+                self.frames.append(msg)
+                if isinstance(msg, cwm.Hello):
+                    conn.sendall(cwm.Frame.encode(cwm.Ok(self.credits)))
+                elif isinstance(msg, cwm.Notify):
+                    conn.sendall(cwm.Frame.encode(cwm.NotifyAck(self.accept_streams, msg.stream_id, U64_MAX)))
+                elif isinstance(msg, cwm.Message):
+                    last[msg.stream_id] = msg.message_id
+                elif isinstance(msg, cwm.EosMessage):
+                    conn.sendall(cwm.Frame.encode(cwm.Ack(1, [(msg.stream_id, last.get(msg.stream_id, 0))])))
+
+    def close(self):
+        self.listener.close()
+
+
+def test_multi_source_connector_sends_a_file_and_stops(tmp_path):
+    worker = FakeConnectorWorker()
+    connector = experimental.MultiSourceConnector("0.0.1", "cookie", "prog", "inst", "127.0.0.1", worker.port)
+    source = experimental.FramedFileReader(framed_file(tmp_path, [b"a", b"bb", b"ccc"]), key=b"k")
+    stream_id = connector.add_source(source)
+    assert stream_id == int(__import__("hashlib").sha256(source.name.encode()).hexdigest()[:16], 16)
+    connector.connect()
+    assert connector.join(10), "the connector did not stop after its only source ended"
+    assert connector.error is None
+    assert worker.frames == [
+        cwm.Hello("0.0.1", "cookie", "prog", "inst"),
+        cwm.Notify(stream_id, source.name, 0),
+        cwm.Message(stream_id, 5, 0, b"k", b"a"),
+        cwm.Message(stream_id, 11, 0, b"k", b"bb"),
+        cwm.Message(stream_id, 18, 0, b"k", b"ccc"),
+        cwm.EosMessage(stream_id),
+    ]
+    worker.close()
+
+
+def test_a_refused_hello_raises_the_workers_error():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def refuse():
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.sendall(cwm.Frame.encode(cwm.Error("Bad cookie")))
+        conn.close()
+    threading.Thread(target=refuse, daemon=True).start()
+    connector = experimental.AtLeastOnceSourceConnector("0.0.1", "wrong", "p", "i", "127.0.0.1",
+                                                        listener.getsockname()[1])
+    with pytest.raises(experimental.ConnectorError) as e:
+        connector.connect()
+    assert str(e.value) == "Bad cookie"
+    listener.close()
+
+
+def test_writing_to_a_stream_that_is_not_open_is_a_protocol_error():
+    worker = FakeConnectorWorker(accept_streams=False)
+    closed = threading.Event()
+
+    class Connector(experimental.AtLeastOnceSourceConnector):
+        def stream_opened(self, stream):
+            pass
+
+        def stream_closed(self, stream):
+            closed.set()
+
+        def stream_acked(self, stream):
+            pass
+    connector = Connector("0.0.1", "c", "p", "i", "127.0.0.1", worker.port)
+    connector.connect()
+    connector.notify(1, "s", U64_MAX)
+    assert closed.wait(5)
+    with pytest.raises(experimental.ProtocolError) as e:
+        connector.write(cwm.Message(1, 1, 0, None, b"x"))
+    assert str(e.value) == "stream 1 is not open; notify it and wait for stream_opened"
+    connector.shutdown()
+    assert connector.join(0)
+    worker.close()
+
+
+def test_sink_connector_reads_the_apps_sink_config(tmp_path, monkeypatch):
+    listen_port = _free_port()
+    (tmp_path / "sink_app.py").write_text(
+        "import wallaroo, wallaroo.experimental as x\n"
+        "@x.octet_message_decoder\n"
+        "def dec(b):\n"
+        "    return b.decode()\n"
+        "@x.octet_message_encoder\n"
+        "def enc(s):\n"
+        "    return s.encode()\n"
+        "@wallaroo.decoder(header_length=4, length_fmt='>I')\n"
+        "def src_dec(b):\n"
+        "    return b\n"
+        "def application_setup(args):\n"
+        "    src = wallaroo.TCPSourceConfig('in', '127.0.0.1', 1, src_dec)\n"
+        "    sink = x.SinkConnectorConfig('results', enc, dec, %d, 'c')\n"
+        "    return wallaroo.build_application('a', wallaroo.source('P', src).to_sink(sink))\n" % listen_port)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sink = experimental.SinkConnector(["--application-module", "sink_app", "--connector", "results"])
+    assert (sink.host, sink.port) == ("127.0.0.1", listen_port)
+    accepted = threading.Thread(target=sink.listen, daemon=True)
+    accepted.start()
+    with _connect_when_listening(listen_port) as peer:
+        peer.sendall(struct.pack(">I", 5) + b"hello" + struct.pack(">I", 2) + b"ok")
+        accepted.join(5)
+        assert [sink.read(), sink.read()] == ["hello", "ok"]
+    assert sink.read() is None
+    sink.close()
+    sys.modules.pop("sink_app", None)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _connect_when_listening(port, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
