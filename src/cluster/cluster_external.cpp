@@ -1,5 +1,6 @@
 #include "cluster_core.hpp"
 #include "cluster_log.hpp"
+#include "external_request.hpp"
 #include "roo/core/json.hpp"
 
 #include <boost/asio/post.hpp>
@@ -77,13 +78,14 @@ void ClusterCore::on_external_socket(Socket socket) {
 }
 
 FrameAction ClusterCore::on_external_frame(Connection& connection, const char* body, std::size_t size) {
-  if (size < 2) {
-    connection.fail("frame of " + std::to_string(size) + " bytes has no message id");
+  std::string error;
+  std::optional<ExternalRequest> request = decode_external_request(body, size, error);
+  if (!request) {
+    connection.fail(error);
     return FrameAction::stop;
   }
-  auto id =
-      static_cast<std::uint16_t>((static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1]));
-  std::string payload(body + 2, size - 2);
+  const std::uint16_t id = request->id;
+  const std::string_view payload = request->payload;
   switch (id) {
     case print:
       cluster_logger()->info("$$$ ExternalPrint: {} $$$", payload);

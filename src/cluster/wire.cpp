@@ -132,6 +132,11 @@ core::Endpoint WireReader::endpoint() {
 
 namespace {
 
+/// The fewest bytes a worker takes in a membership: an empty name, two endpoints with empty hosts, the external flag.
+constexpr std::size_t min_worker_bytes = 4 + 6 + 6 + 1;
+/// The bytes of one worker's counts in a poll reply: sent and processed.
+constexpr std::size_t poll_entry_bytes = 8 + 8;
+
 void write_worker(WireWriter& writer, const WorkerInfo& worker) {
   writer.str(worker.name).endpoint(worker.control).endpoint(worker.data).u8(worker.external ? 1 : 0);
   if (worker.external) {
@@ -183,13 +188,16 @@ std::optional<Membership> decode_membership(WireReader reader) {
   membership.key_groups = reader.u32();
   membership.self = reader.u32();
   std::uint32_t count = reader.u32();
-  if (count > 100000) {
+  // The count is the peer's say-so: refuse one the body cannot hold before making room for it.
+  if (count > 100000 || count > reader.remaining() / min_worker_bytes) {
     return std::nullopt;
   }
   for (std::uint32_t i = 0; i < count; ++i) {
     membership.workers.push_back(read_worker(reader));
   }
-  if (!reader.ok_and_done() || membership.workers.empty() || membership.self >= membership.workers.size()) {
+  // No key groups would leave every key without an owner (and the key router dividing by zero).
+  if (!reader.ok_and_done() || membership.workers.empty() || membership.self >= membership.workers.size() ||
+      membership.key_groups == 0) {
     return std::nullopt;
   }
   return membership;
@@ -209,7 +217,7 @@ std::optional<PollReply> decode_poll_reply(WireReader reader) {
   reply.round = reader.u64();
   reply.drained = reader.u8() != 0;
   std::uint32_t count = reader.u32();
-  if (count > 100000) {
+  if (count > 100000 || count > reader.remaining() / poll_entry_bytes) {
     return std::nullopt;
   }
   for (std::uint32_t i = 0; i < count; ++i) {

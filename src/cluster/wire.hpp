@@ -75,6 +75,8 @@ class WireReader {
   core::Endpoint endpoint();
   /// True when every read was in bounds and the whole body was used.
   [[nodiscard]] bool ok_and_done() const { return ok_ && pos_ == size_; }
+  /// Bytes not read yet (0 after a failed read): bounds a count announced by the peer before anything is allocated.
+  [[nodiscard]] std::size_t remaining() const { return ok_ ? size_ - pos_ : 0; }
 
  private:
   [[nodiscard]] bool take(std::size_t n);

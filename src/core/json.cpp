@@ -66,7 +66,7 @@ class JsonParser {
         if (!parse_value(member, depth + 1)) {
           return false;
         }
-        out.members.emplace_back(std::move(key), std::move(member));
+        out.members.push_back(JsonMember{std::move(key), std::move(member)});
       } while (consume(','));
       return consume('}');
     }
@@ -266,9 +266,9 @@ void print(const JsonValue& value, std::string& out) {
         if (i > 0) {
           out.push_back(',');
         }
-        out += json_quote(value.members[i].first);
+        out += json_quote(value.members[i].key);
         out.push_back(':');
-        print(value.members[i].second, out);
+        print(value.members[i].value, out);
       }
       out.push_back('}');
       return;
@@ -333,7 +333,7 @@ void merge_json(JsonValue& target, const JsonValue& other) {
       }
     }
     if (!found) {
-      target.members.emplace_back(key, value);
+      target.members.push_back(JsonMember{key, value});
     }
   }
 }

@@ -1,12 +1,11 @@
 #include "hop_codec.hpp"
 
+#include "hop_layout.hpp"
+
 #include <cstring>
 
 namespace roo::runtime {
 namespace {
-
-enum DataKind : std::uint8_t { raw_frame = 0, object = 1, skipped = 2 };
-enum KeyKind : std::uint8_t { str_key = 0, bytes_key = 1, pickled_key = 2 };
 
 void put_u16(std::vector<char>& out, std::uint16_t value) {
   out.push_back(static_cast<char>(value >> 8));
@@ -23,43 +22,6 @@ void put_bytes(std::vector<char>& out, const char* data, std::size_t size) {
   put_u32(out, static_cast<std::uint32_t>(size));
   out.insert(out.end(), data, data + size);
 }
-
-/// Reads big-endian fields from a batch, refusing to run past its end.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-
-  bool u8(std::uint8_t& value) { return fixed(value, 1); }
-  bool u16(std::uint16_t& value) { return fixed(value, 2); }
-  bool u32(std::uint32_t& value) { return fixed(value, 4); }
-  bool span(std::string_view& value) {
-    std::uint32_t size = 0;
-    if (!u32(size) || bytes_.size() - at_ < size) {
-      return false;
-    }
-    value = bytes_.substr(at_, size);
-    at_ += size;
-    return true;
-  }
-  [[nodiscard]] bool at_end() const { return at_ == bytes_.size(); }
-
- private:
-  template <class T>
-  bool fixed(T& value, std::size_t width) {
-    if (bytes_.size() - at_ < width) {
-      return false;
-    }
-    value = 0;
-    for (std::size_t i = 0; i < width; ++i) {
-      value = static_cast<T>((value << 8) | static_cast<unsigned char>(bytes_[at_ + i]));
-    }
-    at_ += width;
-    return true;
-  }
-
-  std::string_view bytes_;
-  std::size_t at_ = 0;
-};
 
 PyObject* call1(PyObject* fn, PyObject* arg) {
   PyObject* args[2] = {nullptr, arg};
@@ -85,12 +47,12 @@ bool OutboundHops::append_key(PyObject* key) {
     if (data == nullptr) {
       return false;
     }
-    entries_.push_back(static_cast<char>(str_key));
+    entries_.push_back(static_cast<char>(HopKeyKind::str));
     put_bytes(entries_, data, static_cast<std::size_t>(size));
     return true;
   }
   if (PyBytes_Check(key)) {
-    entries_.push_back(static_cast<char>(bytes_key));
+    entries_.push_back(static_cast<char>(HopKeyKind::bytes));
     put_bytes(entries_, PyBytes_AS_STRING(key), static_cast<std::size_t>(PyBytes_GET_SIZE(key)));
     return true;
   }
@@ -101,7 +63,7 @@ bool OutboundHops::append_key(PyObject* key) {
   if (!pickled || !bytes_view(pickled.get(), view)) {
     return false;
   }
-  entries_.push_back(static_cast<char>(pickled_key));
+  entries_.push_back(static_cast<char>(HopKeyKind::pickled));
   put_bytes(entries_, view.data(), view.size());
   return true;
 }
@@ -110,7 +72,7 @@ void OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject*
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
-  entries_.push_back(static_cast<char>(raw_frame));
+  entries_.push_back(static_cast<char>(HopDataKind::raw_frame));
   if (!append_key(key)) {
     entries_.resize(rollback);
     PyErr_Clear();
@@ -125,7 +87,7 @@ void OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObje
   put_u16(entries_, flow);
   put_u16(entries_, position);
   std::size_t kind_at = entries_.size();
-  entries_.push_back(static_cast<char>(object));
+  entries_.push_back(static_cast<char>(HopDataKind::object));
   if (!append_key(key)) {
     entries_.resize(rollback);
     PyErr_Clear();
@@ -141,7 +103,7 @@ std::vector<char> OutboundHops::finish(const ObjectCodec& codec, python::StepErr
   Py_ssize_t objects = PyList_GET_SIZE(objects_.get());
   auto skip = [&](Py_ssize_t i) {
     errors.report_exception();
-    entries_[object_entry_offsets_[static_cast<std::size_t>(i)]] = static_cast<char>(skipped);
+    entries_[object_entry_offsets_[static_cast<std::size_t>(i)]] = static_cast<char>(HopDataKind::skipped);
   };
   if (objects > 0 && !codec.per_object) {
     python::PyRef pickled = python::PyRef::steal(call1(codec.dumps.get(), objects_.get()));
@@ -194,10 +156,10 @@ std::vector<char> OutboundHops::finish(const ObjectCodec& codec, python::StepErr
 
 bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::function<void(InboundHop&)>& each,
                std::string& error) {
-  Reader reader(bytes);
-  std::uint32_t count = 0;
-  if (!reader.u32(count)) {
-    error = "truncated batch header";
+  // Every byte is checked before any Python object is made.
+  std::vector<HopEntryView> layout;
+  std::string_view blob;
+  if (!parse_hop_layout(bytes, layout, blob, error)) {
     return false;
   }
   struct Pending {
@@ -206,21 +168,18 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     bool skip = false;
   };
   std::vector<Pending> pending;
-  pending.reserve(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
+  pending.reserve(layout.size());
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const HopEntryView& view = layout[i];
     Pending entry;
-    std::uint8_t data_kind = 0;
-    std::uint8_t key_kind = 0;
-    std::string_view key;
-    if (!reader.u16(entry.hop.flow) || !reader.u16(entry.hop.position) || !reader.u8(data_kind) ||
-        !reader.u8(key_kind) || !reader.span(key) || (data_kind == raw_frame && !reader.span(entry.hop.raw))) {
-      error = "truncated entry " + std::to_string(i);
-      return false;
-    }
-    if (key_kind == str_key) {
+    entry.hop.flow = view.flow;
+    entry.hop.position = view.position;
+    entry.hop.raw = view.raw;
+    const std::string_view key = view.key;
+    if (view.key_kind == HopKeyKind::str) {
       entry.hop.key =
           python::PyRef::steal(PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()), "surrogatepass"));
-    } else if (key_kind == bytes_key) {
+    } else if (view.key_kind == HopKeyKind::bytes) {
       entry.hop.key = python::PyRef::steal(PyBytes_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size())));
     } else {
       python::PyRef raw_key =
@@ -233,14 +192,9 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
       error = "undecodable key in entry " + std::to_string(i);
       return false;
     }
-    entry.needs_object = data_kind == object;
-    entry.skip = data_kind == skipped;
+    entry.needs_object = view.data_kind == HopDataKind::object;
+    entry.skip = view.data_kind == HopDataKind::skipped;
     pending.push_back(std::move(entry));
-  }
-  std::string_view blob;
-  if (!reader.span(blob) || !reader.at_end()) {
-    error = "malformed object section";
-    return false;
   }
   python::PyRef objects;
   if (!blob.empty() && !codec.per_object) {
@@ -253,7 +207,6 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
       return false;
     }
   }
-  Reader blob_reader(blob);
   Py_ssize_t next_object = 0;
   for (auto& entry : pending) {
     if (entry.skip) {
@@ -261,14 +214,15 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     }
     if (entry.needs_object) {
       if (!codec.per_object) {
-        if (next_object >= PyList_GET_SIZE(objects.get())) {
+        // No object section at all (an empty blob) is as short as a list with too few objects.
+        if (!objects || next_object >= PyList_GET_SIZE(objects.get())) {
           error = "fewer objects than entries";
           return false;
         }
         entry.hop.object = python::PyRef::borrow(PyList_GET_ITEM(objects.get(), next_object++));
       } else {
         std::string_view one;
-        if (!blob_reader.span(one)) {
+        if (!take_framed_object(blob, one)) {
           error = "fewer objects than entries";
           return false;
         }

@@ -19,6 +19,20 @@ TEST(FrameBatch, KeepsPayloadsBackToBack) {
   EXPECT_EQ(batch.payload_bytes(), 5u);
 }
 
+// Found by tests/fuzz/frame_parser_fuzz.cpp (UBSan): an empty first payload was copied to the null data() of a new
+// batch.
+TEST(FrameBatch, AnEmptyFirstPayloadIsCopiedIntoRoom) {
+  FrameBatch batch;
+  batch.append("", 0);
+  EXPECT_NE(batch.bytes.data(), nullptr);
+  FrameBatch overread;
+  overread.append_overreading("abcd", 0, 4);
+  EXPECT_NE(overread.bytes.data(), nullptr);
+  ASSERT_EQ(overread.size(), 1u);
+  EXPECT_EQ(overread.frame(0), "");
+  EXPECT_EQ(overread.payload_bytes(), 0u);
+}
+
 TEST(FrameBatch, AppendOverreadingKeepsOnlyThePayloadBytes) {
   // The source has 16 readable bytes, so short payloads are copied as 16-byte blocks; what lands past a payload is
   // overwritten by the next one and never shows in a frame.

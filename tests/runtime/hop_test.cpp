@@ -128,5 +128,34 @@ TEST(Hops, AMalformedBatchIsDroppedWithALogLine) {
   EXPECT_TRUE(runner.outputs()[0].empty());
 }
 
+// An object entry in a batch with no object section at all: read_hops took the size of a list it never made (a
+// null pointer) and the worker crashed. Found while fuzzing the data frames' layout.
+TEST(Hops, AnObjectEntryWithoutObjectsIsDroppedWithALogLine) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
+  testing::internal::CaptureStderr();
+  // count 1 | flow 0, position 1, object, str key "k" | an empty object section
+  const std::string batch("\x00\x00\x00\x01"
+                          "\x00\x00\x00\x01\x01\x00\x00\x00\x00\x01k"
+                          "\x00\x00\x00\x00",
+                          19);
+  runner.process_remote(batch, 1);
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("dropping the rest of a batch from worker 1: fewer objects than entries"), std::string::npos)
+      << log;
+  EXPECT_TRUE(runner.outputs()[0].empty());
+}
+
+// Four bytes announcing 4,294,967,295 entries made read_hops reserve room for all of them (std::bad_alloc).
+TEST(Hops, AnAnnouncedCountBeyondTheBatchIsDroppedWithALogLine) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
+  testing::internal::CaptureStderr();
+  runner.process_remote(std::string("\xff\xff\xff\xff\x00\x00", 6), 1);
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("dropping the rest of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
+  EXPECT_TRUE(runner.outputs()[0].empty());
+}
+
 }  // namespace
 }  // namespace roo::runtime

@@ -31,7 +31,7 @@ struct FrameBatch {
   /// frame).
   void append(const char* data, std::size_t n) {
     std::size_t at = payload_bytes();
-    if (bytes.size() - at < n) {
+    if (bytes.size() - at < n || bytes.empty()) {
       grow(at + n);
     }
     std::memcpy(bytes.data() + at, data, n);
@@ -50,7 +50,7 @@ struct FrameBatch {
     if (n <= block_bytes && readable >= block_bytes && bytes.size() - at >= block_bytes) {
       std::memcpy(bytes.data() + at, data, block_bytes);
     } else {
-      if (bytes.size() - at < n) {
+      if (bytes.size() - at < n || bytes.empty()) {
         grow(at + n);
       }
       std::memcpy(bytes.data() + at, data, n);
@@ -60,8 +60,9 @@ struct FrameBatch {
   void clear() { ends.clear(); }
 
  private:
-  /// Makes `bytes` hold at least `payload` bytes (rare: batches are recycled with their room).
-  [[gnu::noinline]] void grow(std::size_t payload) { bytes.resize(std::max(bytes.size() * 2, payload)); }
+  /// Makes `bytes` hold at least `payload` bytes (rare: batches are recycled with their room). Also called for an
+  /// empty first payload of a batch with no room: memcpy must not get its null data(), even for 0 bytes.
+  [[gnu::noinline]] void grow(std::size_t payload) { bytes.resize(std::max({bytes.size() * 2, payload, block_bytes})); }
   /// Makes room for one more end (rare: batches are recycled with their room).
   [[gnu::noinline]] void grow_ends() { ends.reserve(std::max<std::size_t>(ends.capacity() * 2, 64)); }
   /// ends.push_back(end), with the reallocation kept out of line so that appends inline into the caller's loop.

@@ -8,6 +8,8 @@
 
 namespace roo::core {
 
+struct JsonMember;
+
 /// Just enough JSON for the external channel: parse the runtime's local answers, merge them across workers and
 /// print the result. Numbers, booleans and null keep their original text; object members keep their order.
 struct JsonValue {
@@ -15,7 +17,14 @@ struct JsonValue {
   Kind kind = Kind::literal;
   std::string text;  ///< literal: as written (`3`, `true`, `null`); string: the decoded value
   std::vector<JsonValue> items;
-  std::vector<std::pair<std::string, JsonValue>> members;
+  std::vector<JsonMember> members;
+};
+
+/// One member of a JSON object. (A struct rather than std::pair: clang with libstdc++ refuses a pair holding the
+/// still-incomplete JsonValue.)
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 /// Parses one JSON document (surrounding whitespace allowed); nullopt when it is not valid JSON.
