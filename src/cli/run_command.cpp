@@ -17,6 +17,7 @@ namespace {
 struct RunOptions {
   std::string log_level = "info";
   double drain_timeout = 10;
+  double source_idle_timeout = 30;
   int workers = 1;  ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
 };
 
@@ -47,6 +48,7 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
     ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
+    cluster.source_idle_timeout_seconds = options.source_idle_timeout;
     throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back(program);
@@ -55,6 +57,7 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
   request.full_argv.insert(request.full_argv.end(), rest.begin(), rest.end());
   request.log_level = options.log_level;
   request.drain_timeout_seconds = options.drain_timeout;
+  request.source_idle_timeout_seconds = options.source_idle_timeout;
   throw ExitRequest{launch_worker(request)};
 }
 
@@ -75,6 +78,12 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   sub->add_option("--drain-timeout", options->drain_timeout,
                   "Seconds the sinks get, at shutdown, to take the events still in flight")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--source-idle-timeout", options->source_idle_timeout,
+                  "Seconds a TCP source connection may go without completing a frame before it is closed, when it "
+                  "has sent no complete frame yet or is inside one (0: never); connections pausing between frames "
+                  "stay open")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--workers", options->workers,

@@ -215,7 +215,8 @@ void Worker::start_sources() {
                                .source_index = static_cast<std::uint32_t>(i),
                                .framing = io::parse_length_prefix(source.header_length, source.length_fmt),
                                .max_size = source.max_size,
-                               .max_connections = source.parallelism};
+                               .max_connections = source.parallelism,
+                               .idle_timeout = options_.source_idle_timeout};
     sources_.push_back(io::make_tcp_source(data_io_, config, mailbox_, pool_));
     sources_.back()->start();
     for (std::size_t handler = 0; handler < source.parallelism; ++handler) {
