@@ -2,7 +2,7 @@
 
 #include "io_log.hpp"
 #include "retained_output.hpp"
-#include "unacknowledged_bytes.hpp"
+#include "peer_acknowledgement.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,7 +33,8 @@ constexpr std::chrono::milliseconds acknowledgement_poll{10};
 /// the producer's posted writes may outlive the TcpSink handle.
 ///
 /// Delivery: a buffer written to the socket stays in `retained_` (and in the budget) until the kernel says the peer
-/// acknowledged it (SIOCOUTQ, read once per write completion), and beyond that while it lies within `margin()` of
+/// acknowledged it (TCP_INFO tcpi_bytes_acked, or SIOCOUTQ on old kernels, read once per write
+/// completion), and beyond that while it lies within `margin()` of
 /// the acknowledged end: a peer acknowledges what reaches its receive buffer, not what its application read, so a
 /// peer that dies loses what sat in its buffer. The margin is half the budget: the peer's advertised window does not
 /// bound its unread bytes (measured on loopback: 730 KB unread after at most 457 KB advertised), and Linux's
@@ -102,7 +103,8 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
       return 0;
     }
     if (!connected_) {
-      return retained_.bytes();
+      return static_cast<std::size_t>(retained_.end_position() -
+                                      std::clamp(orderly_acked_, retained_.front_position(), retained_.end_position()));
     }
     return static_cast<std::size_t>(retained_.end_position() - acked_position_);
   }
@@ -216,8 +218,13 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
       return;
     }
     // Even an orderly close (EOF) does not prove the peer read what its kernel acknowledged (measured: EOF, not a
-    // reset, from a peer that closed with bytes unread), so the margin stays for the resend.
+    // reset, from a peer that closed with bytes unread), so the margin stays for a resend to the next peer. But a
+    // stop does not wait for a next peer to take what one that closed in order had acknowledged (a receiver that
+    // exits once it has all it expects): orderly_acked_ marks it.
     acknowledge(margin());
+    if (error == asio::error::eof) {
+      orderly_acked_ = std::max(orderly_acked_, acked_position_);
+    }
     connected_ = false;
     ++generation_;
     last_error_ = describe_error(error);
@@ -227,6 +234,7 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
     io_logger()->warn("tcp_sink '{}': lost connection to {} ({}); reconnecting to resend {} bytes", config_.name,
                       peer_, last_error_, retained_.bytes());
     connect();
+    maybe_finish_stop();  // stopping, and a peer that closed in order had acknowledged everything kept
   }
 
   void write_queued() {
@@ -265,12 +273,15 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
   /// Asks the kernel how much of this connection's stream the peer acknowledged, and releases what lies more than
   /// `keep` bytes before that.
   void acknowledge(std::size_t keep) {
-    std::optional<std::size_t> unacknowledged = read_unacknowledged_bytes(socket_.native_handle());
-    if (!unacknowledged) {
+    std::uint64_t acked = 0;
+    if (std::optional<std::uint64_t> bytes = read_acknowledged_bytes(socket_.native_handle())) {
+      acked = connection_start_ + *bytes;
+    } else if (std::optional<std::size_t> unacknowledged = read_unacknowledged_bytes(socket_.native_handle())) {
+      // Bytes of a write still in flight are not in connection_written_: this under-counts, which is safe.
+      acked = connection_start_ + connection_written_ - std::min<std::uint64_t>(*unacknowledged, connection_written_);
+    } else {
       return;
     }
-    std::uint64_t sent_end = connection_start_ + connection_written_;
-    std::uint64_t acked = sent_end - std::min<std::uint64_t>(*unacknowledged, connection_written_);
     acked_position_ = std::max(acked_position_, acked);
     budget_.release(retained_.release_acknowledged(acked_position_, keep));
   }
@@ -301,11 +312,14 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
   }
 
   void maybe_finish_stop() {
-    if (!stopping_ || writing_ || retained_.has_unwritten()) {
+    if (!stopping_ || writing_) {
       return;
     }
     if (!closed_) {
       if (connected_) {
+        if (retained_.has_unwritten()) {
+          return;
+        }
         acknowledge(0);
         if (!retained_.empty()) {
           poll_acknowledgements();
@@ -313,10 +327,11 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
         }
         boost::system::error_code ignored;
         socket_.shutdown(asio::socket_base::shutdown_send, ignored);
-      } else if (!retained_.empty()) {
+      } else if (undelivered_bytes() > 0) {
         return;  // resent once reconnected
       }
       close();
+      budget_.release(retained_.clear());  // none, or what a peer that closed in order had acknowledged
       io_logger()->info("tcp_sink '{}': stopped", config_.name);
     }
     auto callbacks = std::move(on_stopped_);
@@ -352,6 +367,7 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
   std::uint64_t connection_start_ = 0;    ///< stream position this connection started writing at
   std::uint64_t connection_written_ = 0;  ///< bytes the socket accepted on this connection
   std::uint64_t acked_position_ = 0;      ///< stream position the peer acknowledged on this connection
+  std::uint64_t orderly_acked_ = 0;       ///< the furthest acked_position_ of a connection whose peer closed in order
   std::vector<asio::const_buffer> gathered_;
   std::array<char, 512> discard_{};
   std::vector<std::function<void()>> on_stopped_;

@@ -273,6 +273,26 @@ TEST(TcpSink, StopWaitsForThePeersAcknowledgementAndReportsWhatIsMissing) {
   EXPECT_EQ(fixture.sink->undelivered_bytes(), 0U);
 }
 
+TEST(TcpSink, AStopAfterThePeerReadEverythingAndClosedInOrderNeedsNoNewPeer) {
+  // A receiver that exits once it has what it expects (roo receive --expect N): the sink keeps the acknowledged
+  // margin for a possible next peer, but does not make the stop wait for one.
+  Listener listener;
+  SinkFixture fixture(listener.port());
+  fixture.sink->start();
+  auto peer = listener.accept();
+  auto buffers = numbered_buffers(3000);
+  fixture.write_all(buffers);
+  EXPECT_EQ(test::read_exactly(peer, joined(buffers).size()), joined(buffers));
+  peer.close();
+  std::string lost = "tcp_sink 'out': lost connection to 127.0.0.1:" + std::to_string(listener.port()) +
+                     " (end of file); reconnecting to resend ";
+  ASSERT_TRUE(wait_until([&] { return LogCapture::instance().count_containing(lost) > 0; }));
+  listener.close();
+  EXPECT_TRUE(fixture.stop_and_wait());
+  EXPECT_EQ(fixture.sink->undelivered_bytes(), 0U);
+  EXPECT_EQ(fixture.sink->budget().in_flight(), 0U);
+}
+
 TEST(TcpSink, UndeliveredBytesCountWhatIsKeptWhileThePeerIsAway) {
   std::uint16_t port = unused_port();
   SinkFixture fixture(port);

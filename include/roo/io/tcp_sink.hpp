@@ -27,7 +27,7 @@ struct TcpSinkConfig {
 /// reconnects every reconnect_interval when the peer is away; while away, bytes stay queued (bounded
 /// by budget()), so nothing is silently dropped: the producer waits instead.
 ///
-/// At-least-once: bytes written to the socket are kept until the peer's kernel acknowledged them (SIOCOUTQ), and
+/// At-least-once: bytes written to the socket are kept until the peer's kernel acknowledged them (TCP_INFO, SIOCOUTQ), and
 /// the last max_buffered_bytes / 2 acknowledged bytes are kept too (the peer may not have read them yet). After a
 /// lost connection everything kept is resent from the start of the oldest write() buffer, so some output may arrive
 /// twice, never torn (each write() buffer must hold whole frames). Runs on its own strand of `io`. Destroying the
