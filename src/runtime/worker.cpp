@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 namespace asio = boost::asio;
 
@@ -94,7 +95,7 @@ class Worker {
   void hand_over_outputs();
   void sleep_in_data_io(std::chrono::milliseconds timeout);
   [[nodiscard]] int drain_sinks();
-  [[nodiscard]] std::size_t discard_unprocessed_input();
+  [[nodiscard]] std::pair<std::size_t, std::size_t> discard_unprocessed_input();
   void shut_down_io(std::chrono::steady_clock::time_point sinks_deadline);
   void release_python_objects();
 
@@ -387,26 +388,28 @@ int Worker::drain_sinks() {
       code = 1;
     }
   }
-  if (std::size_t unprocessed = discard_unprocessed_input(); unprocessed > 0) {
-    log_->error("{} events read but not processed before the drain timeout (the sinks did not take their output)",
-                unprocessed);
+  auto [events, peer_batches] = discard_unprocessed_input();
+  if (events > 0 || peer_batches > 0) {
+    log_->error("{} events read but not processed before the drain timeout{} (the sinks did not take their output)",
+                events, peer_batches > 0 ? fmt::format(", and {} batches from other workers", peer_batches) : "");
     code = 1;
   }
   return code;
 }
 
-// Input still queued for the executor when the drain gave up: counted (frames from the sources, batches from peers)
-// and released.
-std::size_t Worker::discard_unprocessed_input() {
+// Input still queued for the executor when the drain gave up, released: returns the events from the sources and the
+// batches from peers (whose events are not counted before they are decoded).
+std::pair<std::size_t, std::size_t> Worker::discard_unprocessed_input() {
   std::size_t events = 0;
   while (auto batch = mailbox_.try_pop()) {
     events += batch->size();
     pool_.release(std::move(*batch));
   }
-  while (auto remote = inbound_.try_pop()) {
-    ++events;  // a peer's batch; its events are not counted until decoded
+  std::size_t peer_batches = 0;
+  while (inbound_.try_pop()) {
+    ++peer_batches;
   }
-  return events;
+  return {events, peer_batches};
 }
 
 int Worker::run() {
