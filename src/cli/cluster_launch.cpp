@@ -154,6 +154,8 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
                     request.log_level,
                     "--drain-timeout",
                     seconds_arg(request.drain_timeout_seconds),
+                    "--source-idle-timeout",
+                    seconds_arg(request.source_idle_timeout_seconds),
                     request.app};
     for (std::size_t i = 0; i < app_flags.size(); ++i) {
       const std::string& arg = app_flags[i];

@@ -20,6 +20,7 @@ namespace {
 struct RunOptions {
   std::string log_level = "info";
   double drain_timeout = 10;
+  double source_idle_timeout = 30;
   int workers = 1;          ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
   bool supervised = false;  ///< a worker of `roo run --workers`, whose notes the supervisor has given
 };
@@ -95,6 +96,7 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
     ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
+    cluster.source_idle_timeout_seconds = options.source_idle_timeout;
     throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back("roo");
@@ -103,6 +105,7 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   request.full_argv.insert(request.full_argv.end(), rest.begin(), rest.end());
   request.log_level = options.log_level;
   request.drain_timeout_seconds = options.drain_timeout;
+  request.source_idle_timeout_seconds = options.source_idle_timeout;
   throw ExitRequest{launch_worker(request)};
 }
 
@@ -128,6 +131,12 @@ void add_run_command(CLI::App& app) {
                   "Seconds the sinks get, at shutdown, to take the events still in flight")
       ->capture_default_str()
       ->check(seconds_value("--drain-timeout"));
+  sub->add_option("--source-idle-timeout", options->source_idle_timeout,
+                  "Seconds a TCP source connection may go without completing a frame before it is closed, when it "
+                  "has sent no complete frame yet or is inside one (0: never); connections pausing between frames "
+                  "stay open")
+      ->capture_default_str()
+      ->check(seconds_value("--source-idle-timeout"));
   sub->add_option("--workers", options->workers,
                   "Number of local worker processes: 1 runs one plain worker, more start a cluster; also accepted "
                   "after APP")

@@ -16,6 +16,7 @@ struct LaunchRequest {
   WallarooFlags flags;
   std::string log_level = "info";
   double drain_timeout_seconds = 10;
+  double source_idle_timeout_seconds = 30;
 };
 
 /// Checks the flags, configures logging and runs the worker. Returns its exit code.

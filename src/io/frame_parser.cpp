@@ -71,9 +71,10 @@ ParseOutcome FrameParser::keep_header(const char* data, std::size_t pos, std::si
   return {size, FrameResult::need_more};
 }
 
-// Keeps data[pos, size), the start of a frame of frame_bytes bytes (header included), for the next call.
+// Keeps data[pos, size), the start of a frame of frame_bytes bytes (header included), for the next call. The carry
+// grows with the bytes that arrive, never by the announced length: a header alone must not make the worker allocate
+// max_size bytes (a peer could hold many connections that each announce it and send nothing more).
 ParseOutcome FrameParser::keep_frame(const char* data, std::size_t pos, std::size_t size, std::size_t frame_bytes) {
-  carry_.reserve(frame_bytes);
   carry_.assign(data + pos, data + size);
   frame_bytes_ = frame_bytes;
   return {size, FrameResult::need_more};

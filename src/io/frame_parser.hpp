@@ -45,6 +45,8 @@ class FrameParser {
   /// After FrameResult::malformed: the announced length, or -1 when the header announced a negative one.
   [[nodiscard]] std::int64_t malformed_length() const { return malformed_length_; }
   [[nodiscard]] const LengthPrefix& framing() const { return framing_; }
+  /// Memory held for an unfinished frame: grows with the bytes received, never with the announced length.
+  [[nodiscard]] std::size_t held_bytes() const { return carry_.capacity(); }
 
  private:
   bool check_length(const char* header, std::size_t& length);

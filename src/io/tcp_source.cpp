@@ -1,5 +1,6 @@
 #include "roo/io/tcp_source.hpp"
 
+#include "accept_backoff.hpp"
 #include "io_log.hpp"
 #include "tcp_source_connection.hpp"
 
@@ -16,6 +17,9 @@
 
 namespace roo::io {
 namespace {
+
+// "At its connection limit" is logged at most this often (a source full of long-lived senders reaches it often).
+constexpr std::chrono::seconds limit_warning_interval{60};
 
 /// The acceptor side of a TCP source, on its own strand: accepts up to max_connections clients, pausing at
 /// the limit, and tracks them so stop() can wind them down. shared_ptr because its handlers and its
@@ -91,7 +95,11 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
 
  private:
   void accept() {
-    if (stopping_ || accepting_ || connections_.size() >= config_->max_connections) {
+    if (stopping_ || accepting_ || retrying_) {
+      return;
+    }
+    if (connections_.size() >= config_->max_connections) {
+      warn_at_limit();
       return;
     }
     accepting_ = true;
@@ -111,20 +119,25 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
       return;
     }
     if (error) {
-      if (!accept_failing_) {
-        io_logger()->warn("tcp_source '{}': cannot accept a connection on {} ({}); retrying", config_->name,
-                          local_.to_string(), describe_error(error));
+      std::chrono::milliseconds delay = backoff_.on_failure();
+      if (backoff_.began_streak()) {
+        io_logger()->warn("tcp_source '{}': cannot accept a connection on {} ({}); retrying every {} ms at most",
+                          config_->name, local_.to_string(), describe_error(error), AcceptBackoff::max_delay.count());
       }
-      accept_failing_ = true;
-      retry_timer_.expires_after(std::chrono::milliseconds(100));
+      retrying_ = true;
+      retry_timer_.expires_after(delay);
       retry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& timer_error) {
+        self->retrying_ = false;
         if (!timer_error) {
           self->accept();
         }
       });
       return;
     }
-    accept_failing_ = false;
+    if (std::size_t failures = backoff_.on_success(); failures > 0) {
+      io_logger()->info("tcp_source '{}': accepting connections again after {} failed attempts", config_->name,
+                        failures);
+    }
     socket.set_option(asio::ip::tcp::no_delay(true));
     std::weak_ptr<TcpSourceCore> weak = weak_from_this();
     auto connection = std::make_shared<TcpSourceConnection>(
@@ -139,6 +152,9 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
   }
 
   void on_connection_finished(TcpSourceConnection* finished) {
+    if (finished->was_refused()) {
+      ++refused_connections_;
+    }
     connections_.erase(finished);
     if (stopping_) {
       maybe_finish_stop();
@@ -147,13 +163,32 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     }
   }
 
+  // Clients past the limit wait in the kernel's backlog, unserved, until a connection closes: say so, rarely.
+  void warn_at_limit() {
+    auto now = std::chrono::steady_clock::now();
+    if (warned_at_limit_ && now - last_limit_warning_ < limit_warning_interval) {
+      return;
+    }
+    warned_at_limit_ = true;
+    last_limit_warning_ = now;
+    io_logger()->warn("tcp_source '{}': at its limit of {} connections (the source's parallelism); new clients wait "
+                      "until one closes",
+                      config_->name, config_->max_connections);
+  }
+
   void maybe_finish_stop() {
     if (!stopping_ || !connections_.empty()) {
       return;
     }
     if (!stopped_) {
       stopped_ = true;
-      io_logger()->info("tcp_source '{}': stopped", config_->name);
+      if (refused_connections_ > 0) {
+        io_logger()->info("tcp_source '{}': stopped ({} connections closed for a bad frame or no complete frame in "
+                          "time)",
+                          config_->name, refused_connections_);
+      } else {
+        io_logger()->info("tcp_source '{}': stopped", config_->name);
+      }
     }
     auto callbacks = std::move(on_stopped_);
     on_stopped_.clear();
@@ -176,7 +211,11 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
   std::vector<std::function<void()>> on_stopped_;
   bool started_ = false;
   bool accepting_ = false;
-  bool accept_failing_ = false;
+  AcceptBackoff backoff_;
+  std::size_t refused_connections_ = 0;  ///< closed for a malformed frame or for no complete frame in time
+  std::chrono::steady_clock::time_point last_limit_warning_{};
+  bool warned_at_limit_ = false;
+  bool retrying_ = false;
   bool stopping_ = false;
   bool stopped_ = false;
 };

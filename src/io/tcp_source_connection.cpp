@@ -5,6 +5,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace roo::io {
 namespace {
 
@@ -34,13 +36,16 @@ TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const Tc
       parser_(config_->framing, config_->max_size, config_->batch_bytes),
       buffer_(read_buffer_bytes),
       batch_(pool_.acquire()),
-      room_token_(std::make_shared<char>()) {
+      room_token_(std::make_shared<char>()),
+      idle_timer_(socket_.get_executor()),
+      progress_at_(std::chrono::steady_clock::now()) {
   batch_.source = config_->source_index;
 }
 
 void TcpSourceConnection::start() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     io_logger()->debug("tcp_source '{}': accepted a connection from {}", self->config_->name, self->peer_);
+    self->arm_idle_check();
     self->read();
   });
 }
@@ -70,6 +75,9 @@ void TcpSourceConnection::on_read(const boost::system::error_code& error, std::s
   if (!error) {
     begin_ = 0;
     end_ = size;
+    if (!parser_.is_mid_frame()) {
+      ++progress_;  // a frame starts here: its time runs from now
+    }
   } else {
     input_done_ = true;
     if (!stopping_ && parser_.is_mid_frame()) {
@@ -86,8 +94,13 @@ void TcpSourceConnection::on_read(const boost::system::error_code& error, std::s
 void TcpSourceConnection::pump() {
   for (;;) {
     if (begin_ < end_) {
+      std::size_t frames_before = batch_.size();
       ParseOutcome outcome = parser_.parse(buffer_.data() + begin_, end_ - begin_, batch_);
       begin_ += outcome.consumed;
+      if (batch_.size() > frames_before) {
+        completed_a_frame_ = true;
+        ++progress_;
+      }
       if (outcome.result == FrameResult::malformed) {
         warn_malformed();
         malformed_ = true;
@@ -149,6 +162,7 @@ void TcpSourceConnection::finish() {
     return;
   }
   finished_ = true;
+  idle_timer_.cancel();
   boost::system::error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
@@ -156,6 +170,50 @@ void TcpSourceConnection::finish() {
   io_logger()->debug("tcp_source '{}': connection from {} closed", config_->name, peer_);
   auto on_finished = std::move(on_finished_);
   on_finished(this);
+}
+
+void TcpSourceConnection::arm_idle_check() {
+  if (config_->idle_timeout.count() <= 0 || finished_) {
+    return;
+  }
+  // A tick of a quarter of the timeout (10 ms to 1 s): a connection is closed at most 25 % late.
+  std::chrono::milliseconds tick = std::clamp<std::chrono::milliseconds>(
+      config_->idle_timeout / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  idle_timer_.expires_after(tick);
+  idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    if (!error) {
+      self->check_idle();
+    }
+  });
+}
+
+void TcpSourceConnection::check_idle() {
+  if (finished_ || input_done_) {
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (progress_ != progress_seen_ || waiting_for_room_) {  // waiting for the executor is not the client's fault
+    progress_seen_ = progress_;
+    progress_at_ = now;
+  } else if ((!completed_a_frame_ || parser_.is_mid_frame()) && now - progress_at_ >= config_->idle_timeout) {
+    auto seconds = std::chrono::duration<double>(config_->idle_timeout).count();
+    if (parser_.is_mid_frame()) {
+      io_logger()->warn(
+          "tcp_source '{}': closing connection from {}: no complete frame in {} s ({} bytes of an unfinished frame "
+          "discarded)",
+          config_->name, peer_, seconds, parser_.partial_bytes());
+    } else {
+      io_logger()->warn("tcp_source '{}': closing connection from {}: no complete frame in {} s", config_->name, peer_,
+                        seconds);
+    }
+    timed_out_ = true;
+    stopping_ = true;  // hand over what it parsed, then finish; no "closed mid-frame" warning on top
+    input_done_ = true;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+    return;
+  }
+  arm_idle_check();
 }
 
 void TcpSourceConnection::warn_malformed() const {

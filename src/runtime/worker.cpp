@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 namespace asio = boost::asio;
 
@@ -94,7 +95,8 @@ class Worker {
   void hand_over_outputs();
   void sleep_in_data_io(std::chrono::milliseconds timeout);
   [[nodiscard]] int drain_sinks();
-  void shut_down_io();
+  [[nodiscard]] std::pair<std::size_t, std::size_t> discard_unprocessed_input();
+  void shut_down_io(std::chrono::steady_clock::time_point sinks_deadline);
   void release_python_objects();
 
   const WorkerOptions& options_;
@@ -215,7 +217,8 @@ void Worker::start_sources() {
                                .source_index = static_cast<std::uint32_t>(i),
                                .framing = io::parse_length_prefix(source.header_length, source.length_fmt),
                                .max_size = source.max_size,
-                               .max_connections = source.parallelism};
+                               .max_connections = source.parallelism,
+                               .idle_timeout = options_.source_idle_timeout};
     sources_.push_back(io::make_tcp_source(data_io_, config, mailbox_, pool_));
     sources_.back()->start();
     for (std::size_t handler = 0; handler < source.parallelism; ++handler) {
@@ -271,7 +274,7 @@ bool Worker::wait_for_sinks() {
       if ((stop_requested_ && !stopping_) || exit_requested_) {
         return true;  // let the loop react; it comes back here
       }
-      if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_ + options_.drain_timeout) {
+      if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
         return false;
       }
     }
@@ -363,21 +366,51 @@ void Worker::hand_over_outputs() {
   data_io_.poll();
 }
 
+// Stops the sinks once everything is handed over, and waits until each peer acknowledged its output or the drain
+// deadline (set when the sources were stopped) passes. Anything read and not delivered makes the exit status 1, with
+// one error line per sink saying how many bytes and why, and one for input never processed.
 int Worker::drain_sinks() {
   hand_over_outputs();
+  if (!stopping_) {
+    drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+  }
+  auto sinks_stopped = std::make_shared<std::size_t>(0);
+  for (auto& sink : sinks_) {
+    sink->stop([sinks_stopped] { ++*sinks_stopped; });
+  }
+  while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < drain_deadline_) {
+    sleep_in_data_io(idle_wait);
+  }
   int code = 0;
-  auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
-    while (sinks_[i]->budget().in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
-      sleep_in_data_io(idle_wait);
-    }
-    if (sinks_[i]->budget().in_flight() > 0) {
-      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout", plan_->sinks[i].name,
-                  sinks_[i]->budget().in_flight(), plan_->sinks[i].host, plan_->sinks[i].port);
+    if (std::size_t undelivered = sinks_[i]->undelivered_bytes(); undelivered > 0) {
+      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout ({})", plan_->sinks[i].name,
+                  undelivered, plan_->sinks[i].host, plan_->sinks[i].port, sinks_[i]->undelivered_reason());
       code = 1;
     }
   }
+  auto [events, peer_batches] = discard_unprocessed_input();
+  if (events > 0 || peer_batches > 0) {
+    log_->error("{} events read but not processed before the drain timeout{} (the sinks did not take their output)",
+                events, peer_batches > 0 ? fmt::format(", and {} batches from other workers", peer_batches) : "");
+    code = 1;
+  }
   return code;
+}
+
+// Input still queued for the executor when the drain gave up, released: returns the events from the sources and the
+// batches from peers (whose events are not counted before they are decoded).
+std::pair<std::size_t, std::size_t> Worker::discard_unprocessed_input() {
+  std::size_t events = 0;
+  while (auto batch = mailbox_.try_pop()) {
+    events += batch->size();
+    pool_.release(std::move(*batch));
+  }
+  std::size_t peer_batches = 0;
+  while (inbound_.try_pop()) {
+    ++peer_batches;
+  }
+  return {events, peer_batches};
 }
 
 int Worker::run() {
@@ -389,20 +422,20 @@ int Worker::run() {
     return code;
   } catch (...) {
     // Python objects must go before the interpreter does, and the I/O thread before the objects it uses.
-    shut_down_io();
+    shut_down_io(std::chrono::steady_clock::now() + sink_stop_wait);
     release_python_objects();
     throw;
   }
 }
 
-void Worker::shut_down_io() {
+// Gives the sinks until `sinks_deadline` to stop (already past after a drain: what they hold was reported).
+void Worker::shut_down_io(std::chrono::steady_clock::time_point sinks_deadline) {
   python::GilRelease release;
   auto sinks_stopped = std::make_shared<std::size_t>(0);
   for (auto& sink : sinks_) {
     sink->stop([sinks_stopped] { ++*sinks_stopped; });
   }
-  auto deadline = std::chrono::steady_clock::now() + sink_stop_wait;
-  while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < deadline) {
+  while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < sinks_deadline) {
     data_io_.run_one_for(idle_wait);
   }
   // Stopped first, so that the cluster's stop() (and its handle's destructor) queue their closing instead of waiting
@@ -456,7 +489,7 @@ int Worker::serve() {
       }
       log_->info("stopped before the cluster formed");
       signals.cancel();
-      shut_down_io();
+      shut_down_io(std::chrono::steady_clock::now() + sink_stop_wait);
       return 0;
     }
     routing = Routing{facts_.membership.self, facts_.membership.workers.size(), facts_.membership.key_groups};
@@ -471,14 +504,12 @@ int Worker::serve() {
              routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
   log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
 
-  int code = 0;
   while (!exit_requested_) {
     if (stop_requested_ && !stopping_) {
       stop_sources();
     }
     if (!wait_for_sinks()) {
-      code = 1;
-      break;
+      break;  // the drain deadline passed; drain_sinks() reports what is left
     }
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
@@ -491,7 +522,7 @@ int Worker::serve() {
     if (quiet && !cluster_) {
       break;
     }
-    if (quiet && std::chrono::steady_clock::now() > drain_deadline_ + options_.drain_timeout) {
+    if (quiet && std::chrono::steady_clock::now() > drain_deadline_) {
       log_->warn("the cluster did not finish draining in time; exiting");
       break;
     }
@@ -499,11 +530,9 @@ int Worker::serve() {
       sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
     }
   }
-  if (code == 0) {
-    code = drain_sinks();
-  }
+  int code = drain_sinks();
   signals.cancel();
-  shut_down_io();
+  shut_down_io(std::chrono::steady_clock::now());
   log_->info("stopped: {} events in, {} outputs written, {} events failed", runner_->events_in(),
              runner_->outputs_written(), runner_->failed_events());
   return code;

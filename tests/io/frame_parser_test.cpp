@@ -153,6 +153,24 @@ TEST(FrameParser, DeliversFramesBeforeAnOversizedOneThenReportsIt) {
   EXPECT_EQ(frames_of(batch), (std::vector<std::string>{"one", "two"}));
 }
 
+TEST(FrameParser, HoldsOnlyTheBytesReceivedOfAFrameAnnouncingMaxSize) {
+  constexpr std::size_t max_size = 64 * 1024 * 1024;
+  for (auto framing : {be32(), parse_length_prefix(4, "<I")}) {
+    FrameParser parser(framing, max_size, 64 * 1024);
+    core::FrameBatch batch;
+    std::string big = std::string("\x04\x00\x00\x00", 4);
+    std::string announced = framing.big_endian ? big : std::string(big.rbegin(), big.rend());
+    std::string start = announced + std::string(10, 'x');  // 64 MiB announced, 10 bytes sent
+    EXPECT_EQ(parser.parse(start.data(), start.size(), batch).result, FrameResult::need_more);
+    EXPECT_EQ(parser.partial_bytes(), 14U);
+    EXPECT_LT(parser.held_bytes(), 1024U);
+    std::string more(100000, 'y');
+    EXPECT_EQ(parser.parse(more.data(), more.size(), batch).result, FrameResult::need_more);
+    EXPECT_LT(parser.held_bytes(), 2 * (more.size() + start.size()));  // grows with what arrived
+    EXPECT_TRUE(batch.empty());
+  }
+}
+
 TEST(FrameParser, AcceptsAFrameOfExactlyMaxSize) {
   std::string stream = frame(std::string(100, 'x'));
   FrameParser parser(be32(), 100, 1 << 20);

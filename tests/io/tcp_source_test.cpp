@@ -144,6 +144,55 @@ TEST(TcpSource, AcceptsNoMoreThanMaxConnectionsAndResumesWhenOneCloses) {
   EXPECT_EQ(fixture.take(1), std::vector<std::string>{"third-0"});
 }
 
+TEST(TcpSource, LogsOnceWhenItReachesItsConnectionLimit) {
+  SourceFixture fixture(config_with(16384, 2));
+  Client first(fixture.port());
+  Client second(fixture.port());
+  first.send(frame("first-0"));
+  second.send(frame("second-0"));
+  EXPECT_EQ(fixture.take(2).size(), 2U);
+  std::string warning =
+      "tcp_source 'votes': at its limit of 2 connections (the source's parallelism); new clients wait until one "
+      "closes";
+  EXPECT_TRUE(LogCapture::instance().wait_for(warning));
+  first.close();
+  Client third(fixture.port());
+  third.send(frame("third-0"));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"third-0"});
+  EXPECT_EQ(LogCapture::instance().count(warning), 1U);  // reached again at once: not logged again
+}
+
+TEST(TcpSource, ClosesConnectionsThatCompleteNoFrameInTimeAndServesTheNextClient) {
+  auto config = config_with(16384, 3);
+  config.idle_timeout = 300ms;
+  SourceFixture fixture(config);
+  Client silent(fixture.port());
+  Client loris(fixture.port());
+  Client resting(fixture.port());  // one whole frame, then a pause: kept
+  resting.send(frame("resting-0"));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"resting-0"});
+  loris.send(frame("slow").substr(0, 6));  // the header and two of four bytes, then nothing
+  Client waiting(fixture.port());  // in the backlog until a slot frees
+  waiting.send(frame("waiting-0"));
+  EXPECT_TRUE(silent.wait_closed_by_peer(5000ms));
+  EXPECT_TRUE(loris.wait_closed_by_peer(5000ms));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"waiting-0"});
+  auto port_of = [](Client& c) { return "127.0.0.1:" + std::to_string(c.socket().local_endpoint().port()); };
+  EXPECT_TRUE(LogCapture::instance().wait_for("tcp_source 'votes': closing connection from " + port_of(silent) +
+                                              ": no complete frame in 0.3 s"));
+  EXPECT_TRUE(LogCapture::instance().wait_for("tcp_source 'votes': closing connection from " + port_of(loris) +
+                                              ": no complete frame in 0.3 s (6 bytes of an unfinished frame "
+                                              "discarded)"));
+  std::this_thread::sleep_for(600ms);
+  resting.send(frame("resting-1"));  // idle between frames for twice the timeout: still served
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"resting-1"});
+  std::atomic<bool> stopped{false};
+  fixture.source->stop([&] { stopped = true; });
+  EXPECT_TRUE(wait_until([&] { return stopped.load(); }));
+  EXPECT_TRUE(LogCapture::instance().wait_for(
+      "tcp_source 'votes': stopped (2 connections closed for a bad frame or no complete frame in time)"));
+}
+
 TEST(TcpSource, ClosesOnlyTheConnectionWithAnOversizedFrame) {
   SourceFixture fixture(config_with(100));
   Client bad(fixture.port());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,9 @@ struct TcpSourceConfig {
   std::size_t max_size = 16384;           ///< a frame announcing more closes its connection
   std::size_t max_connections = 10;       ///< Wallaroo's `parallelism`: concurrent clients accepted
   std::size_t batch_bytes = 64 * 1024;    ///< hand a batch over once it holds this many payload bytes
+  /// A connection with no complete frame yet, or stuck inside one, is closed after this long without completing a
+  /// frame (0: never). Connections resting between frames are not affected.
+  std::chrono::milliseconds idle_timeout{30000};
 };
 
 /// A listening TCP source: many concurrent connections, each read in large chunks and cut into frames

@@ -28,6 +28,8 @@ struct WorkerOptions {
   std::vector<std::string> full_argv;  ///< wallaroo._ARGS
   std::string worker_name = "initializer";
   std::chrono::milliseconds drain_timeout{10000};  ///< at shutdown, how long sinks may take to take the rest
+  /// TCP source connections without a complete frame for this long are closed (0: never); io::TcpSourceConfig
+  std::chrono::milliseconds source_idle_timeout{30000};
   std::optional<ClusterOptions> cluster;
 };
 
