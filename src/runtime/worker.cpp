@@ -1,5 +1,6 @@
 #include "roo/runtime/worker.hpp"
 
+#include "delivery_report.hpp"
 #include "external_answers.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
@@ -14,6 +15,7 @@
 #include "roo/io/tcp_sink.hpp"
 #include "roo/io/tcp_source.hpp"
 #include "roo/python/application.hpp"
+#include "roo/python/call_watch.hpp"
 #include "roo/python/interpreter.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -47,6 +49,9 @@ constexpr std::chrono::microseconds handover_interval{200};
 constexpr std::chrono::milliseconds idle_wait{20};
 constexpr std::chrono::milliseconds credit_poll{1};
 constexpr std::chrono::seconds sink_stop_wait{2};
+// A stop's last resort: a worker whose executor has not finished draining this long after drain_timeout (a user
+// call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 1 s.
+constexpr std::chrono::milliseconds forced_exit_margin{600};
 
 std::string roo_python_dir() {
   if (const char* env = std::getenv("ROO_PYTHON_DIR"); env != nullptr && *env != '\0') {
@@ -87,13 +92,17 @@ class Worker {
   void start_sinks();
   void start_sources();
   void on_signal(int signal_number);
+  void start_stop_clock();
   void stop_sources();
+  void discard_queued_input(const std::string& reason);
+  [[nodiscard]] std::string interrupted_reason() const;
+  void report_delivery(DeliveryReport& report);
   [[nodiscard]] bool wait_for_sinks();
   [[nodiscard]] bool channels_have_room();
   [[nodiscard]] bool take_work();
   void hand_over_outputs();
   void sleep_in_data_io(std::chrono::milliseconds timeout);
-  [[nodiscard]] int drain_sinks();
+  void drain_sinks(DeliveryReport& report);
   void shut_down_io();
   void release_python_objects();
 
@@ -124,6 +133,9 @@ class Worker {
   std::optional<graph::Plan> plan_;
   std::atomic<PipelineRunner*> runner_view_{nullptr};
   std::optional<PipelineRunner> runner_;
+  std::optional<python::CallWatchdog> watchdog_;
+  std::atomic<python::CallWatchdog*> watchdog_view_{nullptr};  ///< for the io thread's signal handler
+  std::atomic<bool> stop_clock_started_{false};
   std::vector<GeneratorSource> generators_;
 };
 
@@ -172,6 +184,8 @@ void Worker::join_cluster() {
   config.external = options.external;
   config.app_fingerprint = plan_->fingerprint();
   config.join_timeout = options.join_timeout;
+  // The initializer's verdict comes a little before each worker's own deadline, so that its exit reaches them first.
+  config.drain_timeout = options_.drain_timeout * 9 / 10;
   cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {
@@ -226,8 +240,21 @@ void Worker::start_sources() {
   facts_.source_ids = std::move(source_ids);
 }
 
+// From the first stop on, the watchdog interrupts a user call that does not return and, as a last resort, ends the
+// process: the io thread starts it (the executor may be the one stuck), and so does the executor when the stop
+// comes from the cluster. Any thread.
+void Worker::start_stop_clock() {
+  auto* watchdog = watchdog_view_.load();
+  if (watchdog == nullptr || stop_clock_started_.exchange(true)) {
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  watchdog->stop(now + options_.drain_timeout / 2, now + options_.drain_timeout + forced_exit_margin);
+}
+
 void Worker::on_signal(int signal_number) {
   log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  start_stop_clock();
   if (cluster_ && !formed_) {
     stop_requested_ = true;
     cluster_->stop();  // form() gives up; nothing has started yet
@@ -242,6 +269,7 @@ void Worker::on_signal(int signal_number) {
 void Worker::stop_sources() {
   stopping_ = true;
   drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+  start_stop_clock();
   log_->info("stopping: sources stop, events in flight drain to the sinks");
   for (auto& generator : generators_) {
     generator.finish();
@@ -270,7 +298,7 @@ bool Worker::wait_for_sinks() {
       if ((stop_requested_ && !stopping_) || exit_requested_) {
         return true;  // let the loop react; it comes back here
       }
-      if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_ + options_.drain_timeout) {
+      if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
         return false;
       }
     }
@@ -295,6 +323,10 @@ bool Worker::channels_have_room() {
 // One turn's work: a batch from another worker first (never held back, so two workers waiting on each other's
 // credit still drain each other), then source input or generators if the peers have room.
 bool Worker::take_work() {
+  if (watchdog_->interrupted()) {  // after an interrupted call: no more input
+    discard_queued_input(interrupted_reason());
+    return false;
+  }
   std::optional<cluster::RemoteBatch> remote;
   std::optional<core::FrameBatch> batch;
   remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
@@ -314,7 +346,11 @@ bool Worker::take_work() {
     std::size_t since_handover = 0;
     for (std::size_t first = 0; first < batch->size(); first += events_per_slice) {
       std::size_t last = std::min(batch->size(), first + events_per_slice);
-      runner_->process(*batch, first, last);
+      std::size_t reached = runner_->process(*batch, first, last);
+      if (reached < last) {
+        runner_->lose(batch->size() - reached, interrupted_reason());
+        break;
+      }
       since_handover += last - first;
       auto now = std::chrono::steady_clock::now();
       if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
@@ -350,9 +386,10 @@ void Worker::hand_over_outputs() {
   if (cluster_) {
     for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
       if (w != facts_.membership.self) {
-        auto bytes = runner_->take_hops(w);
-        if (!bytes.empty()) {
-          cluster_->send(w, std::move(bytes));
+        std::uint32_t events = 0;
+        auto bytes = runner_->take_hops(w, events);
+        if (!bytes.empty() && !cluster_->send(w, std::move(bytes))) {
+          runner_->lose(events, fmt::format("for worker '{}', which was lost", facts_.membership.workers[w].name));
         }
       }
     }
@@ -362,21 +399,66 @@ void Worker::hand_over_outputs() {
   data_io_.poll();
 }
 
-int Worker::drain_sinks() {
+// The sinks write what is left, until the drain deadline (a moment at least, when the stop left none).
+void Worker::drain_sinks(DeliveryReport& report) {
   hand_over_outputs();
-  int code = 0;
-  auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = stopping_ ? std::max(drain_deadline_, now + std::chrono::milliseconds(100))
+                            : now + options_.drain_timeout;
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     while (sinks_[i]->budget().in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
       sleep_in_data_io(idle_wait);
     }
-    if (sinks_[i]->budget().in_flight() > 0) {
-      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout", plan_->sinks[i].name,
-                  sinks_[i]->budget().in_flight(), plan_->sinks[i].host, plan_->sinks[i].port);
-      code = 1;
+    if (std::size_t left = sinks_[i]->budget().in_flight(); left > 0) {
+      const auto& sink = plan_->sinks[i];
+      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout", sink.name, left, sink.host,
+                  sink.port);
+      report.add_bytes(left, fmt::format("of output for sink '{}' at {}:{}", sink.name, sink.host, sink.port));
     }
   }
-  return code;
+}
+
+std::string Worker::interrupted_reason() const {
+  return "not processed: the stop interrupted a user function that did not return";
+}
+
+// Counts every queued event as not delivered for `reason`. Batches from other workers are not acknowledged: their
+// senders report those bytes as not processed too.
+void Worker::discard_queued_input(const std::string& reason) {
+  while (auto batch = mailbox_.try_pop()) {
+    runner_->lose(batch->size(), reason);
+    pool_.release(std::move(*batch));
+  }
+  while (auto remote = inbound_.try_pop()) {
+    std::uint32_t events = 0;  // a batch starts with its event count (hop_codec.hpp)
+    for (std::size_t i = 0; i < 4 && i < remote->bytes.size(); ++i) {
+      events = (events << 8) | static_cast<unsigned char>(remote->bytes[i]);
+    }
+    runner_->lose(events, reason);
+  }
+}
+
+// Everything this worker read and could not deliver, in one report: the runner's losses, input still queued,
+// lost peers and what peers never processed. The sinks have added theirs already.
+void Worker::report_delivery(DeliveryReport& report) {
+  if (mailbox_.size() > 0 || inbound_.size() > 0) {
+    discard_queued_input(watchdog_->interrupted() ? interrupted_reason() : "still queued when the drain timed out");
+  }
+  runner_->report_losses(report);
+  if (!cluster_) {
+    return;
+  }
+  for (const auto& peer : cluster_->shortfalls()) {
+    if (peer.lost) {
+      report.add_fault(fmt::format("worker '{}' was lost ({})", peer.worker, *peer.lost));
+    }
+    if (peer.undrained) {
+      report.add_fault(fmt::format("worker '{}' did not finish draining in time", peer.worker));
+    }
+    report.add_bytes(peer.unprocessed_bytes,
+                     peer.lost ? fmt::format("of events sent to worker '{}' and not confirmed processed", peer.worker)
+                               : fmt::format("of events sent to worker '{}' and not processed", peer.worker));
+  }
 }
 
 int Worker::run() {
@@ -422,6 +504,11 @@ void Worker::shut_down_io() {
 }
 
 void Worker::release_python_objects() {
+  watchdog_view_ = nullptr;
+  if (watchdog_) {
+    watchdog_->close();
+    watchdog_.reset();
+  }
   runner_view_ = nullptr;
   generators_.clear();
   runner_.reset();
@@ -463,6 +550,12 @@ int Worker::serve() {
   formed_ = true;
   runner_.emplace(*plan_, routing, object_codec());
   runner_view_ = &*runner_;
+  watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
+  runner_->stop_when_interrupted(&*watchdog_);
+  watchdog_view_ = &*watchdog_;
+  if (stop_requested_) {
+    start_stop_clock();
+  }
   start_sources();  // first: a port in use must be the only line the user sees
   start_sinks();
   log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name, plan_->sources.size(),
@@ -470,13 +563,17 @@ int Worker::serve() {
              routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
   log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
 
-  int code = 0;
+  bool drain_timed_out = false;
   while (!exit_requested_) {
     if (stop_requested_ && !stopping_) {
       stop_sources();
     }
+    if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
+      drain_timed_out = true;
+      break;
+    }
     if (!wait_for_sinks()) {
-      code = 1;
+      drain_timed_out = true;
       break;
     }
     std::uint64_t seen = doorbell_.rings();
@@ -490,22 +587,25 @@ int Worker::serve() {
     if (quiet && !cluster_) {
       break;
     }
-    if (quiet && std::chrono::steady_clock::now() > drain_deadline_ + options_.drain_timeout) {
-      log_->warn("the cluster did not finish draining in time; exiting");
-      break;
-    }
     if (doorbell_.rings() == seen) {
       sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
     }
   }
-  if (code == 0) {
-    code = drain_sinks();
+  if (drain_timed_out) {
+    log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
   }
+  DeliveryReport report;
+  drain_sinks(report);
+  watchdog_->finished();
+  report_delivery(report);
   signals.cancel();
   shut_down_io();
   log_->info("stopped: {} events in, {} outputs written, {} events failed", runner_->events_in(),
              runner_->outputs_written(), runner_->failed_events());
-  return code;
+  if (!report.is_complete()) {
+    log_->error("{}", report.summary());
+  }
+  return report.exit_code();
 }
 
 }  // namespace
