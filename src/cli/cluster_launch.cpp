@@ -157,6 +157,8 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
                     request.log_level,
                     "--drain-timeout",
                     seconds_arg(request.drain_timeout_seconds),
+                    "--stuck-step-warning",
+                    seconds_arg(request.stuck_step_warning_seconds),
                     request.app};
     for (std::size_t i = 0; i < app_flags.size(); ++i) {
       const std::string& arg = app_flags[i];

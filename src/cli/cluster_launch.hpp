@@ -14,6 +14,7 @@ struct ClusterLaunchRequest {
   std::vector<std::string> flags;  ///< everything after APP: the application's and Wallaroo's flags
   std::string log_level = "info";
   double drain_timeout_seconds = 10;
+  double stuck_step_warning_seconds = 10;
 };
 
 /// One worker of the planned cluster: its name, its command line (argv[0] is "roo") and what to tell the user.

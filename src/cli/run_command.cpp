@@ -18,6 +18,7 @@ struct RunOptions {
   std::string log_level = "info";
   double drain_timeout = 10;
   int workers = 1;  ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
+  double stuck_step_warning = 10;
 };
 
 /// "examples/alphabet/alphabet.py" -> module "alphabet" in folder ".../examples/alphabet";
@@ -47,6 +48,7 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
     ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
+    cluster.stuck_step_warning_seconds = options.stuck_step_warning;
     throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back(program);
@@ -55,6 +57,7 @@ void run(const RunOptions& options, const std::vector<std::string>& rest, const 
   request.full_argv.insert(request.full_argv.end(), rest.begin(), rest.end());
   request.log_level = options.log_level;
   request.drain_timeout_seconds = options.drain_timeout;
+  request.stuck_step_warning_seconds = options.stuck_step_warning;
   throw ExitRequest{launch_worker(request)};
 }
 
@@ -79,6 +82,11 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--workers", options->workers,
                   "Start a cluster of this many local workers (1: one plain worker); also accepted after APP")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  // The stuck-call watchdog (docs/running.md, "A step that does not return").
+  sub->add_option("--stuck-step-warning", options->stuck_step_warning,
+                  "Seconds a user function may run on one event before the worker logs its step and key")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   sub->prefix_command();

@@ -128,6 +128,7 @@ void ClusterCore::finish_round() {
     }
   }
   if (quiet && last_quiet_signature_ == signature) {
+    cluster_logger()->info("cluster: every worker is drained; exiting");
     broadcast_exit();
     return;
   }
@@ -154,8 +155,9 @@ void ClusterCore::give_up_draining() {
       names += (names.empty() ? "'" : ", '") + name_of(i) + "'";
     }
   }
-  cluster_logger()->warn("cluster: the drain timed out after {} ms with {} not drained; exiting anyway",
-                         config_.drain_timeout.count(), names.empty() ? "events in flight" : names);
+  cluster_logger()->warn("cluster: the drain timed out after {} ms with {}; exiting anyway",
+                         config_.drain_timeout.count(),
+                         names.empty() ? "events still in flight between workers" : "not drained: " + names);
   broadcast_exit();
 }
 
@@ -163,7 +165,6 @@ void ClusterCore::give_up_draining() {
 // the others learn of it before this process can go away and break their connections.
 void ClusterCore::broadcast_exit() {
   phase_ = Phase::exited;
-  cluster_logger()->info("cluster: every worker is drained; exiting");
   auto pending = std::make_shared<std::size_t>(1);
   auto flushed = [self = shared_from_this(), pending] {
     if (--*pending == 0) {

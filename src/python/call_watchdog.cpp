@@ -81,6 +81,11 @@ void CallWatchdog::stop(Clock::time_point interrupt_at, Clock::time_point exit_a
 
 void CallWatchdog::finished() { finished_ = true; }
 
+std::string CallWatchdog::interrupted_step() const {
+  std::lock_guard lock(mutex_);
+  return interrupted_step_;
+}
+
 void CallWatchdog::close() {
   {
     std::lock_guard lock(mutex_);
@@ -128,6 +133,9 @@ void CallWatchdog::check(Clock::time_point now) {
   if (in_call_ && (now >= interrupt_at_ || running >= warn_after_) && now - last_interrupt_ >= interrupt_repeat) {
     if (interrupted_call_ != call_) {
       interrupted_call_ = call_;
+      if (interrupted_step_.empty()) {
+        interrupted_step_ = *label;
+      }
       log->error("stopping: interrupting {}, which has been running for {:.1f} s", *label, seconds(running));
     }
     last_interrupt_ = now;

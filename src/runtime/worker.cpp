@@ -96,6 +96,7 @@ class Worker {
   void stop_sources();
   void discard_queued_input(const std::string& reason);
   [[nodiscard]] std::string interrupted_reason() const;
+  void count_interrupted_call();
   void report_delivery(DeliveryReport& report);
   [[nodiscard]] bool wait_for_sinks();
   [[nodiscard]] bool channels_have_room();
@@ -136,6 +137,7 @@ class Worker {
   std::optional<python::CallWatchdog> watchdog_;
   std::atomic<python::CallWatchdog*> watchdog_view_{nullptr};  ///< for the io thread's signal handler
   std::atomic<bool> stop_clock_started_{false};
+  bool interrupt_counted_ = false;
   std::vector<GeneratorSource> generators_;
 };
 
@@ -324,6 +326,7 @@ bool Worker::channels_have_room() {
 // credit still drain each other), then source input or generators if the peers have room.
 bool Worker::take_work() {
   if (watchdog_->interrupted()) {  // after an interrupted call: no more input
+    count_interrupted_call();
     discard_queued_input(interrupted_reason());
     return false;
   }
@@ -348,6 +351,7 @@ bool Worker::take_work() {
       std::size_t last = std::min(batch->size(), first + events_per_slice);
       std::size_t reached = runner_->process(*batch, first, last);
       if (reached < last) {
+        count_interrupted_call();
         runner_->lose(batch->size() - reached, interrupted_reason());
         break;
       }
@@ -418,8 +422,16 @@ void Worker::drain_sinks(DeliveryReport& report) {
   }
 }
 
+// The interrupted call's own event (its step counted it as failed too), once.
+void Worker::count_interrupted_call() {
+  if (watchdog_->interrupted() && !interrupt_counted_) {
+    interrupt_counted_ = true;
+    runner_->lose(1, fmt::format("{} did not return and was interrupted by the stop", watchdog_->interrupted_step()));
+  }
+}
+
 std::string Worker::interrupted_reason() const {
-  return "not processed: the stop interrupted a user function that did not return";
+  return fmt::format("not processed after the stop interrupted {}", watchdog_->interrupted_step());
 }
 
 // Counts every queued event as not delivered for `reason`. Batches from other workers are not acknowledged: their
@@ -597,6 +609,7 @@ int Worker::serve() {
   DeliveryReport report;
   drain_sinks(report);
   watchdog_->finished();
+  count_interrupted_call();
   report_delivery(report);
   signals.cancel();
   shut_down_io();

@@ -219,6 +219,22 @@ def test_a_killed_worker_is_reported_and_the_rest_keeps_working(cluster, receive
             assert line.endswith("; %d events (for worker 'worker2', which was lost)" % dropped), line
 
 
+def test_a_killed_initializer_makes_the_others_stop_and_exit_1_naming_it(cluster, receiver):
+    out = receiver()
+    c = cluster(PID_APP, 3, out.address, sources=["Keys"], check_exit=False)
+    assert_pid_output(run_keys(c, out, 1), 1, c.pids())
+    c[0].worker.kill()
+    codes = c.wait_exit(c.members[1:], timeout=PROMPT_EXIT + 5)
+    c.stopped = True
+    assert codes == {"worker1": 1, "worker2": 1}, c.logs()
+    for m in c.members[1:]:
+        assert "cluster: the initializer is gone; this worker stops on its own" in m.stderr(), m.stderr()
+        line = last_line(m.stderr())
+        # The other survivor may be named too: it went away while this one was stopping alone.
+        assert re.search(r" E roo\.runtime %s: not everything was delivered: worker 'initializer' was lost "
+                         r"\([^)]*\)(; worker 'worker\d' was lost \([^)]*\))?$" % m.name, line), line
+
+
 # Garbage for each kind of port: plain text, a huge frame length, then junk.
 GARBAGE = b"\xff\xff\xff\xf0GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)) * 4
 

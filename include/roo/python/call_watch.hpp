@@ -63,6 +63,8 @@ class CallWatchdog {
   void finished();
   /// True once a call was interrupted: the executor should take no more input.
   [[nodiscard]] bool interrupted() const { return interrupted_.load(); }
+  /// The step of the first interrupted call (e.g. "computation 'spin'"); empty before one was.
+  [[nodiscard]] std::string interrupted_step() const;
   /// Stops the thread (releases the GIL while it joins). Idempotent.
   void close();
 
@@ -75,7 +77,7 @@ class CallWatchdog {
   const CallWatch& watch_;
   std::chrono::milliseconds warn_after_;
   pthread_t executor_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool closing_ = false;
   bool stopping_ = false;
@@ -89,6 +91,7 @@ class CallWatchdog {
   std::chrono::steady_clock::time_point call_seen_{};
   std::uint64_t warned_call_ = 0;
   std::uint64_t interrupted_call_ = 0;
+  std::string interrupted_step_;  ///< guarded by mutex_
   std::chrono::steady_clock::time_point last_interrupt_{};
   std::thread warner_;  ///< prints one warning's key with the GIL held
   std::atomic<bool> warner_done_{true};
