@@ -68,13 +68,14 @@ CallWatchdog::~CallWatchdog() {
   }
 }
 
-void CallWatchdog::stop(Clock::time_point interrupt_at, Clock::time_point exit_at) {
+void CallWatchdog::stop(std::chrono::milliseconds patience, Clock::time_point halt_at, Clock::time_point exit_at) {
   std::lock_guard lock(mutex_);
   if (stopping_) {
     return;
   }
   stopping_ = true;
-  interrupt_at_ = interrupt_at;
+  patience_ = std::min(patience, warn_after_);
+  halt_at_ = halt_at;
   exit_at_ = exit_at;
   wake_.notify_all();
 }
@@ -130,7 +131,10 @@ void CallWatchdog::check(Clock::time_point now) {
   if (!stopping_ || finished_) {
     return;
   }
-  if (in_call_ && (now >= interrupt_at_ || running >= warn_after_) && now - last_interrupt_ >= interrupt_repeat) {
+  if (now >= halt_at_) {
+    halted_ = true;
+  }
+  if (in_call_ && running >= patience_ && now - last_interrupt_ >= interrupt_repeat) {
     if (interrupted_call_ != call_) {
       interrupted_call_ = call_;
       if (interrupted_step_.empty()) {
@@ -140,6 +144,7 @@ void CallWatchdog::check(Clock::time_point now) {
     }
     last_interrupt_ = now;
     interrupted_ = true;
+    halted_ = true;
     interrupt_requested = true;
     pthread_kill(executor_, SIGUSR2);
   }

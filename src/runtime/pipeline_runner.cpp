@@ -104,7 +104,7 @@ std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t f
   const char* bytes = batch.bytes.data();
   std::uint32_t begin = first == 0 ? 0 : batch.ends[first - 1];
   for (std::size_t i = first; i < last; ++i) {
-    if (watchdog_ != nullptr && watchdog_->interrupted()) {
+    if (watchdog_ != nullptr && watchdog_->halted()) {
       return i;
     }
     std::uint32_t end = batch.ends[i];

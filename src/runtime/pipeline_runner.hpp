@@ -32,16 +32,16 @@ class PipelineRunner {
 
   /// Decodes frames [first, last) of `batch` with its source's decoder and runs each event through the source's
   /// flow. The caller hands outputs over between slices, so the first outputs of a large batch do not wait for
-  /// its last events. Returns the index of the first frame not processed: `last`, unless the watchdog interrupted
-  /// a stuck call (then the rest is the caller's to count).
+  /// its last events. Returns the index of the first frame not processed: `last`, unless the watchdog halted the
+  /// executor (an interrupted call, or the drain deadline; the rest is then the caller's to count).
   std::size_t process(const core::FrameBatch& batch, std::size_t first, std::size_t last);
   std::size_t process(const core::FrameBatch& batch) { return process(batch, 0, batch.size()); }
 
   /// The executor's user calls, marked for a python::CallWatchdog.
   [[nodiscard]] const python::CallWatch& watch() const { return watch_; }
   [[nodiscard]] python::CallWatch& watch() { return watch_; }
-  /// Once `watchdog` has interrupted a call, process() takes no further frames. Null: never.
-  void stop_when_interrupted(const python::CallWatchdog* watchdog) { watchdog_ = watchdog; }
+  /// Once `watchdog` is halted, process() takes no further frames. Null: never.
+  void stop_when_halted(const python::CallWatchdog* watchdog) { watchdog_ = watchdog; }
 
   /// Runs one already-decoded event (a generator's value) through source `source`'s flow.
   void process_value(std::size_t source, PyObject* value);

@@ -95,7 +95,7 @@ class Worker {
   void start_stop_clock();
   void stop_sources();
   void discard_queued_input(const std::string& reason);
-  [[nodiscard]] std::string interrupted_reason() const;
+  [[nodiscard]] std::string halted_reason() const;
   void count_interrupted_call();
   void report_delivery(DeliveryReport& report);
   [[nodiscard]] bool wait_for_sinks();
@@ -137,6 +137,7 @@ class Worker {
   std::optional<python::CallWatchdog> watchdog_;
   std::atomic<python::CallWatchdog*> watchdog_view_{nullptr};  ///< for the io thread's signal handler
   std::atomic<bool> stop_clock_started_{false};
+  std::atomic<std::chrono::steady_clock::rep> stop_clock_start_{0};  ///< when the stop clock started
   bool interrupt_counted_ = false;
   std::vector<GeneratorSource> generators_;
 };
@@ -251,7 +252,10 @@ void Worker::start_stop_clock() {
     return;
   }
   auto now = std::chrono::steady_clock::now();
-  watchdog->stop(now + options_.drain_timeout / 2, now + options_.drain_timeout + forced_exit_margin);
+  stop_clock_start_ = now.time_since_epoch().count();
+  // A call running for half the drain timeout (or --stuck-step-warning, if less) will not finish in time.
+  watchdog->stop(std::max(options_.drain_timeout / 2, std::chrono::milliseconds(250)), now + options_.drain_timeout,
+                 now + options_.drain_timeout + forced_exit_margin);
 }
 
 void Worker::on_signal(int signal_number) {
@@ -270,8 +274,12 @@ void Worker::on_signal(int signal_number) {
 
 void Worker::stop_sources() {
   stopping_ = true;
-  drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
   start_stop_clock();
+  // One deadline for the whole stop, counted from the signal (the executor may have heard of it late).
+  auto started = stop_clock_start_.load();
+  drain_deadline_ = (started != 0 ? std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(started))
+                                  : std::chrono::steady_clock::now()) +
+                    options_.drain_timeout;
   log_->info("stopping: sources stop, events in flight drain to the sinks");
   for (auto& generator : generators_) {
     generator.finish();
@@ -325,9 +333,9 @@ bool Worker::channels_have_room() {
 // One turn's work: a batch from another worker first (never held back, so two workers waiting on each other's
 // credit still drain each other), then source input or generators if the peers have room.
 bool Worker::take_work() {
-  if (watchdog_->interrupted()) {  // after an interrupted call: no more input
+  if (watchdog_->halted()) {  // after an interrupted call or at the drain deadline: no more input
     count_interrupted_call();
-    discard_queued_input(interrupted_reason());
+    discard_queued_input(halted_reason());
     return false;
   }
   std::optional<cluster::RemoteBatch> remote;
@@ -352,7 +360,7 @@ bool Worker::take_work() {
       std::size_t reached = runner_->process(*batch, first, last);
       if (reached < last) {
         count_interrupted_call();
-        runner_->lose(batch->size() - reached, interrupted_reason());
+        runner_->lose(batch->size() - reached, halted_reason());
         break;
       }
       since_handover += last - first;
@@ -430,8 +438,9 @@ void Worker::count_interrupted_call() {
   }
 }
 
-std::string Worker::interrupted_reason() const {
-  return fmt::format("not processed after the stop interrupted {}", watchdog_->interrupted_step());
+std::string Worker::halted_reason() const {
+  return watchdog_->interrupted() ? fmt::format("not processed after the stop interrupted {}", watchdog_->interrupted_step())
+                                  : "still queued when the drain timed out";
 }
 
 // Counts every queued event as not delivered for `reason`. Batches from other workers are not acknowledged: their
@@ -454,7 +463,7 @@ void Worker::discard_queued_input(const std::string& reason) {
 // lost peers and what peers never processed. The sinks have added theirs already.
 void Worker::report_delivery(DeliveryReport& report) {
   if (mailbox_.size() > 0 || inbound_.size() > 0) {
-    discard_queued_input(watchdog_->interrupted() ? interrupted_reason() : "still queued when the drain timed out");
+    discard_queued_input(halted_reason());
   }
   runner_->report_losses(report);
   if (!cluster_) {
@@ -563,7 +572,7 @@ int Worker::serve() {
   runner_.emplace(*plan_, routing, object_codec());
   runner_view_ = &*runner_;
   watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
-  runner_->stop_when_interrupted(&*watchdog_);
+  runner_->stop_when_halted(&*watchdog_);
   watchdog_view_ = &*watchdog_;
   if (stop_requested_) {
     start_stop_clock();
@@ -603,7 +612,7 @@ int Worker::serve() {
       sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
     }
   }
-  if (drain_timed_out) {
+  if (drain_timed_out || (watchdog_->halted() && !watchdog_->interrupted())) {
     log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
   }
   DeliveryReport report;

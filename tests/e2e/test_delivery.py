@@ -55,3 +55,34 @@ def test_an_event_that_cannot_be_pickled_for_another_worker_is_counted_and_fails
     assert re.search(r"stopped: %d events in, %d outputs written, %d events failed"
                      % (len(texts), len([t for t in kept if owner(t) == 0]), len(lost)), c[0].stderr()), \
         c[0].stderr()
+
+
+def test_events_still_queued_when_the_drain_times_out_are_counted(workers, receiver, tmp_path):
+    """20 ms per event, 400 events, a 1 s drain: the stop cannot finish them. Every event is either written or
+    counted on the closing line; the stop takes the drain timeout, not twice that."""
+    from conftest import APPS, free_port
+    import signal
+    import time
+    out = receiver()
+    port = free_port()
+    started = str(tmp_path / "started")
+    worker = workers.spawn([workers.roo_bin, "run", "--drain-timeout", "1", os.path.join(APPS, "echo.py"),
+                            "--in", "Echo@127.0.0.1:%d" % port, "--out", out.address, "--delay-ms", "20",
+                            "--started-file", started])
+    worker.wait_ready()
+    events = ["ev-%03d" % i for i in range(400)]
+    send_frames(port, [frame(e) for e in events])
+    assert wait_until(lambda: os.path.exists(started), timeout=10)
+    t0 = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait() == 1, worker.stderr()
+    took = time.monotonic() - t0
+    assert took < 1 + 3, "the stop took %.1f s with a 1 s drain timeout" % took
+    out.wait_quiet(0.3)
+    written = out.lines()
+    assert written == events[:len(written)]
+    match = re.search(r"not everything was delivered: (\d+) events \(still queued when the drain timed out\)$",
+                      last_error_line(worker.stderr()))
+    assert match, worker.stderr()
+    assert len(written) + int(match.group(1)) == len(events), (len(written), match.group(1))
+    assert "the drain timed out after 1000 ms; stopping with what is left" in worker.stderr()

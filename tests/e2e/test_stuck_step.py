@@ -104,3 +104,15 @@ def test_a_worker_stuck_on_a_cluster_is_reported_by_the_other(cluster, receiver)
     assert re.fullmatch(r"runtime initializer: not everything was delivered: \d+ bytes \(of events sent to worker "
                         r"'worker1' and not processed\)", error_lines(c[0].stderr())[-1]), c[0].stderr()
     assert out.lines() == ["ok-first"]  # the initializer's; nothing of worker1's came out
+
+
+def test_machida_takes_stuck_step_warning_anywhere(workers, receiver):
+    out = receiver()
+    port = free_port()
+    worker = workers.machida("stuck", APPS, "--in", "Stuck@127.0.0.1:%d" % port, "--out", out.address,
+                             "--stuck-step-warning", "1", "--stuck", "spin", "--ponythreads=1")
+    send_frames(port, [frame("stuck-a")])
+    assert worker.wait_for_log(WARNING % "initializer", timeout=WARN_AFTER + 8), worker.stderr()
+    code, took = stop_and_time(worker)
+    assert code == 1, worker.stderr()
+    assert took < 10 + 4, worker.stderr()  # machida's default drain timeout: 10 s

@@ -43,9 +43,10 @@ class CallWatch {
 /// Watches a CallWatch from a thread of its own (a sample every 100 ms):
 /// - a call that has not returned after `warn_after` is logged once, with its step and key (the key is printed
 ///   from a short-lived thread that takes the GIL, so a call that never gives the GIL up cannot block the watchdog);
-/// - after stop(), a call still running at `interrupt_at` (or already past `warn_after`) is interrupted: the
+/// - after stop(), a call that has run longer than `patience` (or than `warn_after`, if less) is interrupted: the
 ///   StepInterrupted exception (a BaseException, so `except Exception` does not swallow it) is raised inside it,
 ///   through a Python handler for SIGUSR2 sent to the executor's thread (that also ends a time.sleep());
+/// - from `halt_at` (the drain deadline) on, halted() is true: the executor takes no further event;
 /// - if the executor has not called finished() by `exit_at`, the process exits with status 1 at once (`_exit`),
 ///   after one error line naming the step still running.
 /// Construct and destroy on the executor (the main thread, which must hold the GIL: the constructor installs the
@@ -58,11 +59,15 @@ class CallWatchdog {
   CallWatchdog& operator=(const CallWatchdog&) = delete;
 
   /// Any thread, once: the worker is stopping (see the class comment). Later calls change nothing.
-  void stop(std::chrono::steady_clock::time_point interrupt_at, std::chrono::steady_clock::time_point exit_at);
+  void stop(std::chrono::milliseconds patience, std::chrono::steady_clock::time_point halt_at,
+            std::chrono::steady_clock::time_point exit_at);
   /// Any thread: the worker has finished draining; no more interrupts or forced exits.
   void finished();
   /// True once a call was interrupted: the executor should take no more input.
   [[nodiscard]] bool interrupted() const { return interrupted_.load(); }
+  /// True once a call was interrupted or the drain deadline passed: the executor takes no further event (one
+  /// relaxed load; checked per event).
+  [[nodiscard]] bool halted() const { return halted_.load(std::memory_order_relaxed); }
   /// The step of the first interrupted call (e.g. "computation 'spin'"); empty before one was.
   [[nodiscard]] std::string interrupted_step() const;
   /// Stops the thread (releases the GIL while it joins). Idempotent.
@@ -81,10 +86,12 @@ class CallWatchdog {
   std::condition_variable wake_;
   bool closing_ = false;
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point interrupt_at_{};
+  std::chrono::milliseconds patience_{};
+  std::chrono::steady_clock::time_point halt_at_{};
   std::chrono::steady_clock::time_point exit_at_{};
   std::atomic<bool> finished_{false};
   std::atomic<bool> interrupted_{false};
+  std::atomic<bool> halted_{false};
   // the watchdog thread's own view of the current call
   bool in_call_ = false;
   std::uint64_t call_ = 0;
