@@ -439,8 +439,10 @@ void Worker::count_interrupted_call() {
 }
 
 std::string Worker::halted_reason() const {
-  return watchdog_->interrupted() ? fmt::format("not processed after the stop interrupted {}", watchdog_->interrupted_step())
-                                  : "still queued when the drain timed out";
+  if (watchdog_->interrupted()) {
+    return fmt::format("not processed after the stop interrupted {}", watchdog_->interrupted_step());
+  }
+  return "still queued when the drain timed out";
 }
 
 // Counts every queued event as not delivered for `reason`. Batches from other workers are not acknowledged: their
