@@ -116,3 +116,29 @@ def test_machida_takes_stuck_step_warning_anywhere(workers, receiver):
     code, took = stop_and_time(worker)
     assert code == 1, worker.stderr()
     assert took < 10 + 4, worker.stderr()  # machida's default drain timeout: 10 s
+
+
+def test_a_stop_through_the_initializer_names_the_stuck_worker_it_could_not_drain(cluster, receiver):
+    """The stuck worker cannot hear the cluster's stop (its executor also serves its connections): the initializer
+    stops within the drain timeout naming it; the stuck worker stops on its own signal."""
+    out = receiver()
+    stuck_key = next("stuck-%d" % i for i in range(100) if owner("stuck-%d" % i) == 1)
+    c = cluster(STUCK, 2, out.address, sources=["Stuck"], app_args=["--stuck", "spin"], run_flags=run_flags(),
+                check_exit=False)
+    send_frames(c[0].in_ports["Stuck"], [frame(stuck_key)])
+    assert c[1].wait_for_log("computation 'spin' has been running for 1 s on key '%s'" % stuck_key,
+                             timeout=WARN_AFTER + 8), c.logs()
+    started = time.monotonic()
+    c[0].worker.send_signal(signal.SIGTERM)
+    codes = c.wait_exit([c[0]], timeout=STOP_LIMIT + 10)
+    took = time.monotonic() - started
+    assert codes == {"initializer": 1}, c.logs()
+    assert took < STOP_LIMIT, "the initializer took %.1f s to stop\n%s" % (took, c.logs())
+    assert "cluster: the drain timed out after 1800 ms with not drained: 'worker1'; exiting anyway" in c[0].stderr()
+    assert re.fullmatch(r"runtime initializer: not everything was delivered: worker 'worker1' did not finish "
+                        r"draining in time(; \d+ bytes \(of events sent to worker 'worker1' and not processed\))?",
+                        error_lines(c[0].stderr())[-1]), c[0].stderr()
+    code, took = stop_and_time(c[1].worker)
+    c.stopped = True
+    assert code == 1 and took < STOP_LIMIT, (code, took, c[1].stderr())
+    assert "stopping: interrupting computation 'spin'" in c[1].stderr()
