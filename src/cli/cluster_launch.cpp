@@ -156,6 +156,8 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
                     seconds_arg(request.drain_timeout_seconds),
                     "--source-idle-timeout",
                     seconds_arg(request.source_idle_timeout_seconds),
+                    "--stuck-step-warning",
+                    seconds_arg(request.stuck_step_warning_seconds),
                     request.app};
     for (std::size_t i = 0; i < app_flags.size(); ++i) {
       const std::string& arg = app_flags[i];

@@ -15,6 +15,7 @@ struct ClusterLaunchRequest {
   std::string log_level = "info";
   double drain_timeout_seconds = 10;
   double source_idle_timeout_seconds = 30;
+  double stuck_step_warning_seconds = 10;
 };
 
 /// One worker of the planned cluster: its name, its command line (argv[0] is "roo") and what to tell the user.

@@ -1,6 +1,7 @@
 // `machida` / `machida3`: Wallaroo's worker launcher, for running Wallaroo command lines unchanged.
 #include "commands.hpp"
 #include "exit_status.hpp"
+#include "stuck_step_flag.hpp"
 #include "worker_launch.hpp"
 
 #include "roo/core/error.hpp"
@@ -18,6 +19,7 @@ constexpr const char* usage =
     "Wallaroo flags: --metrics --control --data --external --cluster-initializer --worker-count --name\n"
     "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
     "  --help, --version (prints 'machida (roo) X.Y.Z')\n"
+    "Roo flags: --stuck-step-warning SECONDS (log a user call still running after this long; default 10)\n"
     "Example:\n"
     "  machida --application-module alphabet --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002 \\\n"
     "    --metrics 127.0.0.1:5001 --control 127.0.0.1:6000 --data 127.0.0.1:6001 --cluster-initializer "
@@ -37,6 +39,7 @@ int machida_main(int argc, char** argv) {
   }
   try {
     LaunchRequest request;
+    take_stuck_step_warning(args, request.stuck_step_warning_seconds);
     request.app_args.push_back(program);
     request.flags = take_wallaroo_flags(args, request.app_args);
     if (request.flags.help) {

@@ -22,6 +22,7 @@ struct RunOptions {
   double drain_timeout = 10;
   double source_idle_timeout = 30;
   int workers = 1;          ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
+  double stuck_step_warning = 10;
   bool supervised = false;  ///< a worker of `roo run --workers`, whose notes the supervisor has given
 };
 
@@ -97,6 +98,7 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
     cluster.source_idle_timeout_seconds = options.source_idle_timeout;
+    cluster.stuck_step_warning_seconds = options.stuck_step_warning;
     throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back("roo");
@@ -106,6 +108,7 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   request.log_level = options.log_level;
   request.drain_timeout_seconds = options.drain_timeout;
   request.source_idle_timeout_seconds = options.source_idle_timeout;
+  request.stuck_step_warning_seconds = options.stuck_step_warning;
   throw ExitRequest{launch_worker(request)};
 }
 
@@ -143,6 +146,11 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(count_value("--workers"));
   sub->add_flag("--supervised", options->supervised, "Set by roo run --workers for its workers")->group("");
+  // The stuck-call watchdog (docs/running.md, "A step that does not return").
+  sub->add_option("--stuck-step-warning", options->stuck_step_warning,
+                  "Seconds a user function may run on one event before the worker logs its step and key")
+      ->capture_default_str()
+      ->check(seconds_value("--stuck-step-warning", false));
   sub->prefix_command();
   sub->callback([sub, options] { run(*sub, *options, sub->remaining()); });
 }

@@ -17,6 +17,7 @@ struct LaunchRequest {
   std::string log_level = "info";
   double drain_timeout_seconds = 10;
   double source_idle_timeout_seconds = 30;
+  double stuck_step_warning_seconds = 10;  ///< --stuck-step-warning
 };
 
 /// Checks the flags, configures logging and runs the worker. Returns its exit code.

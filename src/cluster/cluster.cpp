@@ -13,11 +13,12 @@ class ClusterHandle final : public Cluster {
 
   [[nodiscard]] Membership form() override { return core_->form(); }
   [[nodiscard]] std::future<Membership> begin_forming() override { return core_->begin_forming(); }
-  void send(std::size_t to, std::vector<char>&& bytes) override { core_->send(to, std::move(bytes)); }
+  bool send(std::size_t to, std::vector<char>&& bytes) override { return core_->send(to, std::move(bytes)); }
   [[nodiscard]] core::ByteBudget& budget(std::size_t to) override { return core_->budget(to); }
   void acknowledge(std::size_t from, std::size_t bytes) override { core_->acknowledge(from, bytes); }
   void request_stop() override { core_->request_stop(); }
   [[nodiscard]] std::vector<bool> workers_up() const override { return core_->workers_up(); }
+  [[nodiscard]] std::vector<PeerShortfall> shortfalls() const override { return core_->shortfalls(); }
   void stop() override { core_->stop(); }
 
  private:

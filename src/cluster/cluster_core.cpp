@@ -58,19 +58,20 @@ core::ByteBudget& ClusterCore::budget(std::size_t to) {
   return *budgets_[to];
 }
 
-void ClusterCore::send(std::size_t to, std::vector<char>&& bytes) {
+bool ClusterCore::send(std::size_t to, std::vector<char>&& bytes) {
   if (!membership_ready_ || to >= budgets_.size() || to == membership_.self) {
     throw core::Error("send to worker " + std::to_string(to) + ": no data channel leads there");
   }
   if (lost_[to]) {
     asio::post(strand_, [self = shared_from_this(), to] { self->count_drop(to); });
-    return;
+    return false;
   }
   budgets_[to]->add(bytes.size());
   sent_bytes_[to] += bytes.size();
   asio::post(strand_, [self = shared_from_this(), to, bytes = std::move(bytes)]() mutable {
     self->enqueue_data(to, std::move(bytes));
   });
+  return true;
 }
 
 void ClusterCore::acknowledge(std::size_t from, std::size_t bytes) {
@@ -112,6 +113,32 @@ std::vector<bool> ClusterCore::workers_up() const {
     up.push_back(!lost_[i]);
   }
   return up;
+}
+
+std::vector<PeerShortfall> ClusterCore::shortfalls() const {
+  std::vector<PeerShortfall> result;
+  if (!membership_ready_) {
+    return result;
+  }
+  // A worker hears the initializer's exit only once every live worker was drained, so a peer that closed while this
+  // one was stopping, owing it nothing, had simply exited first. The initializer itself is never told so.
+  bool exit_said = !config_.initializer && phase_ == Phase::exited && !alone_;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (i == membership_.self) {
+      continue;
+    }
+    const Peer& peer = peers_[i];
+    PeerShortfall shortfall{name_of(i), peer.unprocessed_at_loss, peer.lost_cause, peer.undrained};
+    if (!peer.lost_cause) {
+      shortfall.unprocessed_bytes = budgets_[i]->in_flight();
+    } else if (exit_said && peer.lost_while_stopping && peer.unprocessed_at_loss == 0) {
+      continue;  // it exited before this worker heard the exit: nothing of ours was left with it
+    }
+    if (shortfall.lost || shortfall.unprocessed_bytes > 0 || shortfall.undrained) {
+      result.push_back(std::move(shortfall));
+    }
+  }
+  return result;
 }
 
 void ClusterCore::stop() {
@@ -240,11 +267,14 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   if (!is_live(index) || index == membership_.self || phase_ == Phase::closed || phase_ == Phase::exited) {
     return;
   }
+  Peer& peer = peers_[index];
+  peer.lost_cause = cause;
+  peer.lost_while_stopping = phase_ == Phase::stopping;
+  peer.unprocessed_at_loss = peer.outstanding;
   lost_[index] = true;
   cluster_logger()->warn(
       "cluster: lost worker '{}' ({}); its key groups are unreachable until the cluster is restarted", name_of(index),
       cause);
-  Peer& peer = peers_[index];
   for (auto* connection : {&peer.control, &peer.outbound, &peer.inbound}) {
     if (*connection) {
       (*connection)->close();

@@ -43,11 +43,12 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   Membership form();
   std::future<Membership> begin_forming();
-  void send(std::size_t to, std::vector<char>&& bytes);
+  bool send(std::size_t to, std::vector<char>&& bytes);
   core::ByteBudget& budget(std::size_t to);
   void acknowledge(std::size_t from, std::size_t bytes);
   void request_stop();
   [[nodiscard]] std::vector<bool> workers_up() const;
+  [[nodiscard]] std::vector<PeerShortfall> shortfalls() const;
   void stop();
 
  private:
@@ -67,6 +68,10 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
     std::unique_ptr<Timer> drop_timer;
     std::optional<RemoteBatch> waiting_batch;  // refused by the full inbound mailbox; its channel is paused
     std::shared_ptr<char> room_token;          // see push_inbound()
+    std::optional<std::string> lost_cause;     // set when it was lost
+    std::uint64_t unprocessed_at_loss = 0;     // outstanding bytes released when it was lost
+    bool lost_while_stopping = false;
+    bool undrained = false;  // initializer: not drained when the drain timed out
   };
 
   /// A worker that said hello to the initializer before the cluster formed.
@@ -131,6 +136,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void broadcast_exit();
   void run_on_exit();
   void drain_alone();
+  void arm_poll_timer();
+  void give_up_draining();
 
   // cluster_external.cpp
   void on_external_socket(Socket socket);
@@ -191,6 +198,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   bool on_stop_called_ = false;
   bool on_exit_called_ = false;
   Timer poll_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_{};  // initializer: begin_stop() + drain_timeout
   std::uint64_t poll_round_ = 0;
   std::set<std::size_t> poll_awaiting_;
   std::map<std::size_t, PollReply> poll_replies_;

@@ -118,6 +118,7 @@ void ClusterCore::enqueue_data(std::size_t to, std::vector<char> bytes) {
   if (!is_live(to) || !peer.outbound || phase_ == Phase::closed) {
     budgets_[to]->release(bytes.size());
     if (lost_[to]) {
+      peer.unprocessed_at_loss += bytes.size();
       count_drop(to);
     }
     return;

@@ -17,6 +17,7 @@ void ClusterCore::begin_stop() {
     return;
   }
   phase_ = Phase::stopping;
+  drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_timeout;
   cluster_logger()->info("cluster: stopping every worker");
   for (std::size_t i = 1; i < peers_.size(); ++i) {
     if (is_live(i)) {
@@ -24,6 +25,10 @@ void ClusterCore::begin_stop() {
     }
   }
   run_on_stop();
+  arm_poll_timer();
+}
+
+void ClusterCore::arm_poll_timer() {
   poll_timer_.expires_after(poll_interval);
   poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
     if (!error) {
@@ -63,8 +68,18 @@ PollReply ClusterCore::local_poll_reply(std::uint64_t round) const {
   return reply;
 }
 
+// A round starts only when the last one was answered; a worker that does not answer (its executor is stuck in user
+// code, which also serves its connections) holds the rounds up, until the drain deadline ends the wait.
 void ClusterCore::poll_round() {
   if (phase_ != Phase::stopping) {
+    return;
+  }
+  if (std::chrono::steady_clock::now() >= drain_deadline_) {
+    give_up_draining();
+    return;
+  }
+  arm_poll_timer();  // looks at the deadline again while this round waits
+  if (!poll_awaiting_.empty()) {
     return;
   }
   ++poll_round_;
@@ -113,6 +128,7 @@ void ClusterCore::finish_round() {
     }
   }
   if (quiet && last_quiet_signature_ == signature) {
+    cluster_logger()->info("cluster: every worker is drained; exiting");
     broadcast_exit();
     return;
   }
@@ -120,19 +136,35 @@ void ClusterCore::finish_round() {
   if (quiet) {
     last_quiet_signature_ = std::move(signature);
   }
-  poll_timer_.expires_after(poll_interval);
-  poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
-    if (!error) {
-      self->poll_round();
+  arm_poll_timer();
+}
+
+// The drain timed out: the workers still busy (or silent) are named, each worker reports at exit what it sent and
+// was never processed, and the cluster exits anyway.
+void ClusterCore::give_up_draining() {
+  std::string names;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    auto reply = poll_replies_.find(i);
+    bool drained = i != membership_.self && poll_awaiting_.count(i) == 0 && reply != poll_replies_.end() &&
+                   reply->second.drained;
+    if (i == membership_.self) {
+      drained = hooks_.is_drained ? hooks_.is_drained() : true;
     }
-  });
+    if (is_live(i) && !drained) {
+      peers_[i].undrained = i != membership_.self;
+      names += (names.empty() ? "'" : ", '") + name_of(i) + "'";
+    }
+  }
+  cluster_logger()->warn("cluster: the drain timed out after {} ms with {}; exiting anyway",
+                         config_.drain_timeout.count(),
+                         names.empty() ? "events still in flight between workers" : "not drained: " + names);
+  broadcast_exit();
 }
 
 // Exit goes out first; this worker runs on_exit once every exit frame was written (or after exit_flush_limit), so
 // the others learn of it before this process can go away and break their connections.
 void ClusterCore::broadcast_exit() {
   phase_ = Phase::exited;
-  cluster_logger()->info("cluster: every worker is drained; exiting");
   auto pending = std::make_shared<std::size_t>(1);
   auto flushed = [self = shared_from_this(), pending] {
     if (--*pending == 0) {

@@ -42,7 +42,7 @@ void StepErrors::log_line(const std::string& line) {
   }
 }
 
-void StepErrors::report_exception() {
+void StepErrors::report_exception(std::string_view action) {
   ++failures_;
   py::error_already_set error;  // fetches and clears the current exception
   if (!should_log()) {
@@ -65,13 +65,14 @@ void StepErrors::report_exception() {
         py::list lines = traceback.attr("format_exception")(error.type(), error.value(), error.trace());
         std::string full = py::str("").attr("join")(lines).cast<std::string>();
         static auto log = core::module_logger("python");
-        log->warn("{} raised {}; traceback (shown once per exception type):\n{}", label_, type_name, full);
+        log->warn("{} {} {}; traceback (shown once per exception type):\n{}", label_, action, type_name, full);
       }
     }
   } catch (const py::error_already_set&) {
     message = "<the exception could not be printed>";
   }
-  log_line(fmt::format("{} raised {}: {}{}; event skipped ({} so far)", label_, type_name, message, where, failures_));
+  log_line(
+      fmt::format("{} {} {}: {}{}; event skipped ({} so far)", label_, action, type_name, message, where, failures_));
 }
 
 void StepErrors::report_misuse(std::string_view what) {

@@ -12,8 +12,10 @@ GeneratorSource::GeneratorSource(std::size_t source_index, const graph::SourcePl
 bool GeneratorSource::emit(PipelineRunner& runner, std::size_t count) {
   static auto log = core::module_logger("runtime");
   for (std::size_t i = 0; i < count && !finished_; ++i) {
+    runner.watch().enter(&errors_.label(), nullptr);
     PyObject* value =
         started_ ? PyObject_CallOneArg(plan_.apply.get(), next_.get()) : PyObject_CallNoArgs(plan_.initial_value.get());
+    runner.watch().leave();
     started_ = true;
     if (value == nullptr) {
       // Without a value there is no next one to compute: the generator ends here.

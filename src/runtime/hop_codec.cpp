@@ -68,42 +68,48 @@ bool OutboundHops::append_key(PyObject* key) {
   return true;
 }
 
-void OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::string_view payload) {
+bool OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::string_view payload) {
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
   entries_.push_back(static_cast<char>(HopDataKind::raw_frame));
   if (!append_key(key)) {
     entries_.resize(rollback);
-    PyErr_Clear();
-    return;
+    return false;
   }
   put_bytes(entries_, payload.data(), payload.size());
   ++count_;
+  return true;
 }
 
-void OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, PyObject* data) {
+bool OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, PyObject* data) {
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
   std::size_t kind_at = entries_.size();
   entries_.push_back(static_cast<char>(HopDataKind::object));
-  if (!append_key(key)) {
+  if (!append_key(key) || PyList_Append(objects_.get(), data) != 0) {
     entries_.resize(rollback);
-    PyErr_Clear();
-    return;
+    return false;
   }
-  PyList_Append(objects_.get(), data);
   object_entry_offsets_.push_back(kind_at);
   ++count_;
+  return true;
 }
 
-std::vector<char> OutboundHops::finish(const ObjectCodec& codec, python::StepErrors& errors) {
+std::vector<char> OutboundHops::finish(const ObjectCodec& codec, const Skipped& on_skipped, std::uint32_t& events) {
   std::vector<char> blob;
   Py_ssize_t objects = PyList_GET_SIZE(objects_.get());
+  std::uint32_t left_out = 0;
   auto skip = [&](Py_ssize_t i) {
-    errors.report_exception();
-    entries_[object_entry_offsets_[static_cast<std::size_t>(i)]] = static_cast<char>(HopDataKind::skipped);
+    std::size_t kind_at = object_entry_offsets_[static_cast<std::size_t>(i)];
+    auto field = [&](std::size_t at) {
+      return static_cast<std::uint16_t>((static_cast<unsigned char>(entries_[at]) << 8) |
+                                        static_cast<unsigned char>(entries_[at + 1]));
+    };
+    on_skipped(field(kind_at - 4), field(kind_at - 2));
+    entries_[kind_at] = static_cast<char>(HopDataKind::skipped);
+    ++left_out;
   };
   if (objects > 0 && !codec.per_object) {
     python::PyRef pickled = python::PyRef::steal(call1(codec.dumps.get(), objects_.get()));
@@ -144,6 +150,7 @@ std::vector<char> OutboundHops::finish(const ObjectCodec& codec, python::StepErr
   }
   std::vector<char> out;
   out.reserve(8 + entries_.size() + blob.size());
+  events = count_ - left_out;
   put_u32(out, count_);
   out.insert(out.end(), entries_.begin(), entries_.end());
   put_bytes(out, blob.data(), blob.size());
@@ -155,12 +162,24 @@ std::vector<char> OutboundHops::finish(const ObjectCodec& codec, python::StepErr
 }
 
 bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::function<void(InboundHop&)>& each,
-               std::string& error) {
+               std::string& error, std::uint32_t& lost) {
+  // The batch's own event count (its first 4 bytes), for reporting what a bad batch loses.
+  std::uint32_t count = 0;
+  for (std::size_t i = 0; i < 4 && i < bytes.size(); ++i) {
+    count = (count << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  std::uint32_t done = 0;  // delivered, or left out by the sender
+  lost = 0;
+  auto fail = [&](std::string why) {
+    error = std::move(why);
+    lost = count - done;
+    return false;
+  };
   // Every byte is checked before any Python object is made.
   std::vector<HopEntryView> layout;
   std::string_view blob;
-  if (!parse_hop_layout(bytes, layout, blob, error)) {
-    return false;
+  if (std::string why; !parse_hop_layout(bytes, layout, blob, why)) {
+    return fail(std::move(why));
   }
   struct Pending {
     InboundHop hop;
@@ -189,8 +208,7 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     }
     if (!entry.hop.key) {
       PyErr_Clear();
-      error = "undecodable key in entry " + std::to_string(i);
-      return false;
+      return fail("undecodable key in entry " + std::to_string(i));
     }
     entry.needs_object = view.data_kind == HopDataKind::object;
     entry.skip = view.data_kind == HopDataKind::skipped;
@@ -203,40 +221,38 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     objects = python::PyRef::steal(call1(codec.loads.get(), blob_bytes.get()));
     if (!objects || !PyList_Check(objects.get())) {
       PyErr_Clear();
-      error = "the objects could not be unpickled";
-      return false;
+      return fail("the objects could not be unpickled");
     }
   }
   Py_ssize_t next_object = 0;
   for (auto& entry : pending) {
     if (entry.skip) {
+      ++done;
       continue;
     }
     if (entry.needs_object) {
       if (!codec.per_object) {
         // No object section at all (an empty blob) is as short as a list with too few objects.
         if (!objects || next_object >= PyList_GET_SIZE(objects.get())) {
-          error = "fewer objects than entries";
-          return false;
+          return fail("fewer objects than entries");
         }
         entry.hop.object = python::PyRef::borrow(PyList_GET_ITEM(objects.get(), next_object++));
       } else {
         std::string_view one;
         if (!take_framed_object(blob, one)) {
-          error = "fewer objects than entries";
-          return false;
+          return fail("fewer objects than entries");
         }
         python::PyRef one_bytes =
             python::PyRef::steal(PyBytes_FromStringAndSize(one.data(), static_cast<Py_ssize_t>(one.size())));
         entry.hop.object = python::PyRef::steal(call1(codec.loads.get(), one_bytes.get()));
         if (!entry.hop.object) {
           PyErr_Clear();
-          error = "deserialize() raised";
-          return false;
+          return fail("deserialize() raised");
         }
       }
     }
     each(entry.hop);
+    ++done;
   }
   return true;
 }

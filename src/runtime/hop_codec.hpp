@@ -34,14 +34,20 @@ class OutboundHops {
  public:
   OutboundHops();
 
-  void add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::string_view payload);
-  void add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, PyObject* data);
+  /// Queue one event. False (with the Python exception set) when its key cannot be turned into bytes (a key that is
+  /// not str or bytes is pickled); the event is then not queued.
+  [[nodiscard]] bool add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::string_view payload);
+  [[nodiscard]] bool add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, PyObject* data);
 
   [[nodiscard]] bool empty() const { return count_ == 0; }
 
+  /// Called for each event left out of a batch because its object cannot be serialized, with the Python exception
+  /// set: the event's flow and the position it was to continue at.
+  using Skipped = std::function<void(std::uint16_t flow, std::uint16_t position)>;
+
   /// The batch's bytes; clears this for the next batch. Objects that cannot be serialized are left out and
-  /// reported to `errors` (the rest go).
-  [[nodiscard]] std::vector<char> finish(const ObjectCodec& codec, python::StepErrors& errors);
+  /// reported to `skipped` (the rest go). `events` is set to the number of events that go.
+  [[nodiscard]] std::vector<char> finish(const ObjectCodec& codec, const Skipped& skipped, std::uint32_t& events);
 
  private:
   bool append_key(PyObject* key);
@@ -62,8 +68,10 @@ struct InboundHop {
 };
 
 /// Parses an inbound batch and calls `each` for every event, in order. Returns false (with a reason in
-/// `error`) when the bytes are not a well-formed batch; events parsed before the fault have been delivered.
+/// `error`) when the bytes are not a well-formed batch; `each` has then been called for none of its events, and
+/// `lost` says how many the batch announced (0 when even its header is unreadable). Entries the sender left out
+/// (counted there) are skipped.
 [[nodiscard]] bool read_hops(std::string_view bytes, const ObjectCodec& codec,
-                             const std::function<void(InboundHop&)>& each, std::string& error);
+                             const std::function<void(InboundHop&)>& each, std::string& error, std::uint32_t& lost);
 
 }  // namespace roo::runtime

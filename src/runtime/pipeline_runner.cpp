@@ -37,9 +37,6 @@ PyObject* intern_key(const char* text) { return PyUnicode_InternFromString(text)
 
 PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec codec)
     : plan_(plan), router_(routing), codec_(std::move(codec)), hops_(routing.workers) {
-  for (std::size_t worker = 0; worker < routing.workers; ++worker) {
-    hop_errors_.emplace_back(fmt::format("sending events to worker {}", worker));
-  }
   keys_by_table_.resize(plan.state_tables.size());
   stages_.reserve(plan.stages.size());
   for (auto& stage : plan.stages) {
@@ -76,15 +73,40 @@ std::uint64_t PipelineRunner::failed_events() const {
   for (const auto& sink : sinks_) {
     total += sink.errors.failures();
   }
-  return total;
+  return total + inbound_errors_.failures();
 }
 
-void PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
+void PipelineRunner::lose(std::uint64_t count, const std::string& reason) {
+  for (auto& [known, lost] : losses_) {
+    if (known == reason) {
+      lost += count;
+      return;
+    }
+  }
+  losses_.emplace_back(reason, count);
+}
+
+void PipelineRunner::report_losses(DeliveryReport& report) const {
+  for (const auto& [reason, count] : losses_) {
+    report.add_events(count, reason);
+  }
+}
+
+PipelineRunner::Stage& PipelineRunner::routing_stage(std::size_t flow, std::size_t position) {
+  const auto& stages = plan_.flows[flow].stages;
+  std::size_t at = std::min(position > 0 ? position - 1 : 0, stages.size() - 1);
+  return stages_[stages[at]];
+}
+
+std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];
   const char* bytes = batch.bytes.data();
   std::uint32_t begin = first == 0 ? 0 : batch.ends[first - 1];
   for (std::size_t i = first; i < last; ++i) {
+    if (watchdog_ != nullptr && watchdog_->halted()) {
+      return i;
+    }
     std::uint32_t end = batch.ends[i];
     std::string_view frame(bytes + begin, end - begin);
     begin = end;
@@ -93,7 +115,9 @@ void PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, s
       source.errors.report_exception();
       continue;
     }
+    watch_.enter(&source.errors.label(), nullptr);
     PyObject* event = call1(source.decode, payload);
+    watch_.leave();
     Py_DECREF(payload);
     ++events_in_;
     if (event == nullptr) {
@@ -105,6 +129,7 @@ void PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, s
     }
     Py_DECREF(event);
   }
+  return last;
 }
 
 void PipelineRunner::process_value(std::size_t source, PyObject* value) {
@@ -116,7 +141,8 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
                                 std::string_view raw, python::StepErrors& errors) {
   std::int64_t group = router_.key_group(key);
   if (group < 0) {
-    errors.report_exception();
+    errors.report_exception("could not place its event on a worker: str() of the key raised");
+    lose(1, errors.label() + ": the key cannot be turned into text to find its worker");
     return false;
   }
   std::size_t owner = router_.owner(static_cast<std::uint32_t>(group));
@@ -125,10 +151,11 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
   }
   auto flow_index = static_cast<std::uint16_t>(flow.source);
   auto next = static_cast<std::uint16_t>(position);
-  if (raw.data() != nullptr) {
-    hops_[owner].add_raw(flow_index, next, key, raw);
-  } else {
-    hops_[owner].add_object(flow_index, next, key, data);
+  bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, raw)
+                                      : hops_[owner].add_object(flow_index, next, key, data);
+  if (!queued) {
+    errors.report_exception("could not send its event to another worker: pickling the key raised");
+    lose(1, errors.label() + ": the key cannot be pickled for another worker");
   }
   return false;
 }
@@ -136,12 +163,14 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
 void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
   static auto log = core::module_logger("runtime");
   std::string error;
+  std::uint32_t lost = 0;
   bool well_formed = read_hops(
       bytes, codec_,
       [&](InboundHop& hop) {
         if (hop.flow >= plan_.flows.size() || hop.position > plan_.flows[hop.flow].stages.size()) {
           inbound_errors_.report_misuse(
               fmt::format("named flow {} position {}, which this worker does not have", hop.flow, hop.position));
+          lose(1, "an event from another worker names a step this worker does not have");
           return;
         }
         const graph::Flow& flow = plan_.flows[hop.flow];
@@ -152,7 +181,9 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
         Source& source = sources_[hop.flow];
         python::PyRef payload =
             python::PyRef::steal(PyBytes_FromStringAndSize(hop.raw.data(), static_cast<Py_ssize_t>(hop.raw.size())));
+        watch_.enter(&source.errors.label(), nullptr);
         python::PyRef event = python::PyRef::steal(call1(source.decode, payload.get()));
+        watch_.leave();
         if (!event) {
           source.errors.report_exception();
           return;
@@ -161,17 +192,26 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
           run(flow, hop.position, event.get(), hop.key.get(), hop.raw, true);
         }
       },
-      error);
+      error, lost);
   if (!well_formed) {
-    log->error("dropping the rest of a batch from worker {}: {}", from, error);
+    log->error("dropping {} events of a batch from worker {}: {}", lost, from, error);
+    lose(lost, "a batch from another worker could not be read");
   }
 }
 
-std::vector<char> PipelineRunner::take_hops(std::size_t worker) {
+std::vector<char> PipelineRunner::take_hops(std::size_t worker, std::uint32_t& events) {
+  events = 0;
   if (hops_[worker].empty()) {
     return {};
   }
-  return hops_[worker].finish(codec_, hop_errors_[worker]);
+  return hops_[worker].finish(
+      codec_,
+      [this](std::uint16_t flow, std::uint16_t position) {
+        Stage& stage = routing_stage(flow, position);
+        stage.errors.report_exception("could not send its event to another worker: pickling the event raised");
+        lose(1, stage.errors.label() + ": the event cannot be pickled for another worker");
+      },
+      events);
 }
 
 void PipelineRunner::remember_key(std::size_t table, PyObject* key) {
@@ -220,7 +260,9 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         routed = true;
         continue;
       case graph::StagePlan::Kind::key_by:
+        watch_.enter(&stage.errors.label(), key);
         result = call1(stage.fn, data);
+        watch_.leave();
         if (result != nullptr && stage.plan->int_as_chr && PyLong_CheckExact(result)) {
           PyObject* as_chr = PyUnicode_FromOrdinal(static_cast<int>(PyLong_AsLong(result)));
           Py_DECREF(result);
@@ -238,7 +280,9 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         routed = true;
         continue;
       case graph::StagePlan::Kind::computation:
+        watch_.enter(&stage.errors.label(), key);
         result = call1(stage.fn, data);
+        watch_.leave();
         break;
       case graph::StagePlan::Kind::state: {
         // State reached with the source's own key (no key_by before it): that key has an owner too.
@@ -250,7 +294,9 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         if (state == nullptr) {
           return;
         }
+        watch_.enter(&stage.errors.label(), key);
         result = call2(stage.fn, data, state);
+        watch_.leave();
         if (result != nullptr && stage.plan->returns_persist) {
           if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
             stage.errors.report_misuse(
@@ -315,7 +361,9 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
     stage.errors.report_exception();
     return nullptr;
   }
+  watch_.enter(&stage.factory_errors.label(), key);
   PyObject* created = PyObject_CallNoArgs(stage.state_factory);
+  watch_.leave();
   if (created == nullptr) {
     stage.factory_errors.report_exception();
     return nullptr;
@@ -333,7 +381,9 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
 void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
   for (std::size_t sink_index : flow.sinks) {
     Sink& sink = sinks_[sink_index];
+    watch_.enter(&sink.errors.label(), nullptr);
     PyObject* encoded = call1(sink.encode, data);
+    watch_.leave();
     if (encoded == nullptr) {
       sink.errors.report_exception();
       continue;

@@ -1,11 +1,13 @@
 #pragma once
 
+#include "delivery_report.hpp"
 #include "hop_codec.hpp"
 #include "key_router.hpp"
 #include "output_buffer.hpp"
 
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
+#include "roo/python/call_watch.hpp"
 #include "roo/python/user_errors.hpp"
 
 #include <cstdint>
@@ -30,9 +32,16 @@ class PipelineRunner {
 
   /// Decodes frames [first, last) of `batch` with its source's decoder and runs each event through the source's
   /// flow. The caller hands outputs over between slices, so the first outputs of a large batch do not wait for
-  /// its last events.
-  void process(const core::FrameBatch& batch, std::size_t first, std::size_t last);
-  void process(const core::FrameBatch& batch) { process(batch, 0, batch.size()); }
+  /// its last events. Returns the index of the first frame not processed: `last`, unless the watchdog halted the
+  /// executor (an interrupted call, or the drain deadline; the rest is then the caller's to count).
+  std::size_t process(const core::FrameBatch& batch, std::size_t first, std::size_t last);
+  std::size_t process(const core::FrameBatch& batch) { return process(batch, 0, batch.size()); }
+
+  /// The executor's user calls, marked for a python::CallWatchdog.
+  [[nodiscard]] const python::CallWatch& watch() const { return watch_; }
+  [[nodiscard]] python::CallWatch& watch() { return watch_; }
+  /// Once `watchdog` is halted, process() takes no further frames. Null: never.
+  void stop_when_halted(const python::CallWatchdog* watchdog) { watchdog_ = watchdog; }
 
   /// Runs one already-decoded event (a generator's value) through source `source`'s flow.
   void process_value(std::size_t source, PyObject* value);
@@ -41,8 +50,15 @@ class PipelineRunner {
   /// logged and dropped.
   void process_remote(std::string_view bytes, std::size_t from);
 
-  /// Events waiting to leave for worker `worker`, as one batch of bytes (empty when there are none).
-  [[nodiscard]] std::vector<char> take_hops(std::size_t worker);
+  /// Events waiting to leave for worker `worker`, as one batch of bytes (empty when there are none); `events` is set
+  /// to the number of events in it.
+  [[nodiscard]] std::vector<char> take_hops(std::size_t worker, std::uint32_t& events);
+
+  /// Counts `count` events that could not go on, for `reason` (failure path only; see DeliveryReport).
+  void lose(std::uint64_t count, const std::string& reason);
+
+  /// Adds the events lost here (not by user code raising) to `report`.
+  void report_losses(DeliveryReport& report) const;
 
   /// Keys held in each state table, for the external channel's state-entity queries. Thread-safe.
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<std::string>>> state_keys() const;
@@ -52,7 +68,8 @@ class PipelineRunner {
 
   [[nodiscard]] std::uint64_t events_in() const { return events_in_; }
   [[nodiscard]] std::uint64_t outputs_written() const { return outputs_written_; }
-  /// Events skipped because user code raised or broke a return rule, over every step.
+  /// Events skipped, over every step: user code raised or broke a return rule, or Roo could not carry the event on
+  /// (those are losses too: report_losses).
   [[nodiscard]] std::uint64_t failed_events() const;
 
  private:
@@ -83,6 +100,8 @@ class PipelineRunner {
   void fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key, Stage& stage,
                bool routed);
   [[nodiscard]] PyObject* state_for(Stage& stage, PyObject* key);
+  /// The stage whose routing sent an event on at `position` of `flow` (the key_by or collect before it).
+  [[nodiscard]] Stage& routing_stage(std::size_t flow, std::size_t position);
   /// Inlined into run(), its one caller on the hot path (the call alone cost ~15 instructions per event).
   [[gnu::always_inline]] inline void emit(const graph::Flow& flow, PyObject* data);
 
@@ -94,12 +113,14 @@ class PipelineRunner {
   KeyRouter router_;
   ObjectCodec codec_;
   std::vector<OutboundHops> hops_;
-  std::vector<python::StepErrors> hop_errors_;
   python::StepErrors inbound_errors_{"events from another worker"};
   mutable std::mutex keys_mutex_;
   std::vector<std::vector<std::string>> keys_by_table_;
   std::uint64_t events_in_ = 0;
   std::uint64_t outputs_written_ = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> losses_;  ///< by reason, in the order first seen
+  python::CallWatch watch_;
+  const python::CallWatchdog* watchdog_ = nullptr;
 };
 
 }  // namespace roo::runtime

@@ -1,5 +1,6 @@
 #include "roo/runtime/worker.hpp"
 
+#include "delivery_report.hpp"
 #include "external_answers.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
@@ -14,6 +15,7 @@
 #include "roo/io/tcp_sink.hpp"
 #include "roo/io/tcp_source.hpp"
 #include "roo/python/application.hpp"
+#include "roo/python/call_watch.hpp"
 #include "roo/python/interpreter.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -48,6 +50,9 @@ constexpr std::chrono::microseconds handover_interval{200};
 constexpr std::chrono::milliseconds idle_wait{20};
 constexpr std::chrono::milliseconds credit_poll{1};
 constexpr std::chrono::seconds sink_stop_wait{2};
+// A stop's last resort: a worker whose executor has not finished draining this long after drain_timeout (a user
+// call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 1 s.
+constexpr std::chrono::milliseconds forced_exit_margin{600};
 
 std::string roo_python_dir() {
   if (const char* env = std::getenv("ROO_PYTHON_DIR"); env != nullptr && *env != '\0') {
@@ -88,14 +93,18 @@ class Worker {
   void start_sinks();
   void start_sources();
   void on_signal(int signal_number);
+  void start_stop_clock();
   void stop_sources();
+  void discard_queued_input(const std::string& reason);
+  [[nodiscard]] std::string halted_reason() const;
+  void count_interrupted_call();
+  void report_delivery(DeliveryReport& report);
   [[nodiscard]] bool wait_for_sinks();
   [[nodiscard]] bool channels_have_room();
   [[nodiscard]] bool take_work();
   void hand_over_outputs();
   void sleep_in_data_io(std::chrono::milliseconds timeout);
-  [[nodiscard]] int drain_sinks();
-  [[nodiscard]] std::pair<std::size_t, std::size_t> discard_unprocessed_input();
+  void drain_sinks(DeliveryReport& report);
   void shut_down_io(std::chrono::steady_clock::time_point sinks_deadline);
   void release_python_objects();
 
@@ -126,6 +135,11 @@ class Worker {
   std::optional<graph::Plan> plan_;
   std::atomic<PipelineRunner*> runner_view_{nullptr};
   std::optional<PipelineRunner> runner_;
+  std::optional<python::CallWatchdog> watchdog_;
+  std::atomic<python::CallWatchdog*> watchdog_view_{nullptr};  ///< for the io thread's signal handler
+  std::atomic<bool> stop_clock_started_{false};
+  std::atomic<std::chrono::steady_clock::rep> stop_clock_start_{0};  ///< when the stop clock started
+  bool interrupt_counted_ = false;
   std::vector<GeneratorSource> generators_;
 };
 
@@ -175,6 +189,8 @@ void Worker::join_cluster() {
   config.external = options.external;
   config.app_fingerprint = plan_->fingerprint();
   config.join_timeout = options.join_timeout;
+  // The initializer's verdict comes a little before each worker's own deadline, so that its exit reaches them first.
+  config.drain_timeout = options_.drain_timeout * 9 / 10;
   cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {
@@ -230,8 +246,24 @@ void Worker::start_sources() {
   facts_.source_ids = std::move(source_ids);
 }
 
+// From the first stop on, the watchdog interrupts a user call that does not return and, as a last resort, ends the
+// process: the io thread starts it (the executor may be the one stuck), and so does the executor when the stop
+// comes from the cluster. Any thread.
+void Worker::start_stop_clock() {
+  auto* watchdog = watchdog_view_.load();
+  if (watchdog == nullptr || stop_clock_started_.exchange(true)) {
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  stop_clock_start_ = now.time_since_epoch().count();
+  // A call running for half the drain timeout (or --stuck-step-warning, if less) will not finish in time.
+  watchdog->stop(std::max(options_.drain_timeout / 2, std::chrono::milliseconds(250)), now + options_.drain_timeout,
+                 now + options_.drain_timeout + forced_exit_margin);
+}
+
 void Worker::on_signal(int signal_number) {
   log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  start_stop_clock();
   if (cluster_ && !formed_) {
     stop_requested_ = true;
     cluster_->stop();  // form() gives up; nothing has started yet
@@ -245,7 +277,12 @@ void Worker::on_signal(int signal_number) {
 
 void Worker::stop_sources() {
   stopping_ = true;
-  drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+  start_stop_clock();
+  // One deadline for the whole stop, counted from the signal (the executor may have heard of it late).
+  auto started = stop_clock_start_.load();
+  drain_deadline_ = (started != 0 ? std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(started))
+                                  : std::chrono::steady_clock::now()) +
+                    options_.drain_timeout;
   log_->info("stopping: sources stop, events in flight drain to the sinks");
   for (auto& generator : generators_) {
     generator.finish();
@@ -299,6 +336,11 @@ bool Worker::channels_have_room() {
 // One turn's work: a batch from another worker first (never held back, so two workers waiting on each other's
 // credit still drain each other), then source input or generators if the peers have room.
 bool Worker::take_work() {
+  if (watchdog_->halted()) {  // after an interrupted call or at the drain deadline: no more input
+    count_interrupted_call();
+    discard_queued_input(halted_reason());
+    return false;
+  }
   std::optional<cluster::RemoteBatch> remote;
   std::optional<core::FrameBatch> batch;
   remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
@@ -318,7 +360,12 @@ bool Worker::take_work() {
     std::size_t since_handover = 0;
     for (std::size_t first = 0; first < batch->size(); first += events_per_slice) {
       std::size_t last = std::min(batch->size(), first + events_per_slice);
-      runner_->process(*batch, first, last);
+      std::size_t reached = runner_->process(*batch, first, last);
+      if (reached < last) {
+        count_interrupted_call();
+        runner_->lose(batch->size() - reached, halted_reason());
+        break;
+      }
       since_handover += last - first;
       auto now = std::chrono::steady_clock::now();
       if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
@@ -354,9 +401,10 @@ void Worker::hand_over_outputs() {
   if (cluster_) {
     for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
       if (w != facts_.membership.self) {
-        auto bytes = runner_->take_hops(w);
-        if (!bytes.empty()) {
-          cluster_->send(w, std::move(bytes));
+        std::uint32_t events = 0;
+        auto bytes = runner_->take_hops(w, events);
+        if (!bytes.empty() && !cluster_->send(w, std::move(bytes))) {
+          runner_->lose(events, fmt::format("for worker '{}', which was lost", facts_.membership.workers[w].name));
         }
       }
     }
@@ -367,50 +415,82 @@ void Worker::hand_over_outputs() {
 }
 
 // Stops the sinks once everything is handed over, and waits until each peer acknowledged its output or the drain
-// deadline (set when the sources were stopped) passes. Anything read and not delivered makes the exit status 1, with
-// one error line per sink saying how many bytes and why, and one for input never processed.
-int Worker::drain_sinks() {
+// deadline (set when the sources were stopped; a moment at least, when the stop left none) passes. A sink that could
+// not deliver everything logs one error line saying how many bytes and why, and adds them to the report.
+void Worker::drain_sinks(DeliveryReport& report) {
   hand_over_outputs();
-  if (!stopping_) {
-    drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
-  }
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = stopping_ ? std::max(drain_deadline_, now + std::chrono::milliseconds(100))
+                            : now + options_.drain_timeout;
   auto sinks_stopped = std::make_shared<std::size_t>(0);
   for (auto& sink : sinks_) {
     sink->stop([sinks_stopped] { ++*sinks_stopped; });
   }
-  while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < drain_deadline_) {
+  while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < deadline) {
     sleep_in_data_io(idle_wait);
   }
-  int code = 0;
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     if (std::size_t undelivered = sinks_[i]->undelivered_bytes(); undelivered > 0) {
-      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout ({})", plan_->sinks[i].name,
-                  undelivered, plan_->sinks[i].host, plan_->sinks[i].port, sinks_[i]->undelivered_reason());
-      code = 1;
+      const auto& sink = plan_->sinks[i];
+      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout ({})", sink.name, undelivered,
+                  sink.host, sink.port, sinks_[i]->undelivered_reason());
+      report.add_bytes(undelivered, fmt::format("of output for sink '{}' at {}:{}", sink.name, sink.host, sink.port));
     }
   }
-  auto [events, peer_batches] = discard_unprocessed_input();
-  if (events > 0 || peer_batches > 0) {
-    log_->error("{} events read but not processed before the drain timeout{} (the sinks did not take their output)",
-                events, peer_batches > 0 ? fmt::format(", and {} batches from other workers", peer_batches) : "");
-    code = 1;
-  }
-  return code;
 }
 
-// Input still queued for the executor when the drain gave up, released: returns the events from the sources and the
-// batches from peers (whose events are not counted before they are decoded).
-std::pair<std::size_t, std::size_t> Worker::discard_unprocessed_input() {
-  std::size_t events = 0;
+// The interrupted call's own event (its step counted it as failed too), once.
+void Worker::count_interrupted_call() {
+  if (watchdog_->interrupted() && !interrupt_counted_) {
+    interrupt_counted_ = true;
+    runner_->lose(1, fmt::format("{} did not return and was interrupted by the stop", watchdog_->interrupted_step()));
+  }
+}
+
+std::string Worker::halted_reason() const {
+  if (watchdog_->interrupted()) {
+    return fmt::format("not processed after the stop interrupted {}", watchdog_->interrupted_step());
+  }
+  return "still queued when the drain timed out";
+}
+
+// Counts every queued event as not delivered for `reason`. Batches from other workers are not acknowledged: their
+// senders report those bytes as not processed too.
+void Worker::discard_queued_input(const std::string& reason) {
   while (auto batch = mailbox_.try_pop()) {
-    events += batch->size();
+    runner_->lose(batch->size(), reason);
     pool_.release(std::move(*batch));
   }
-  std::size_t peer_batches = 0;
-  while (inbound_.try_pop()) {
-    ++peer_batches;
+  while (auto remote = inbound_.try_pop()) {
+    std::uint32_t events = 0;  // a batch starts with its event count (hop_codec.hpp)
+    for (std::size_t i = 0; i < 4 && i < remote->bytes.size(); ++i) {
+      events = (events << 8) | static_cast<unsigned char>(remote->bytes[i]);
+    }
+    runner_->lose(events, reason);
   }
-  return {events, peer_batches};
+}
+
+// Everything this worker read and could not deliver, in one report: the runner's losses, input still queued,
+// lost peers and what peers never processed. The sinks have added theirs already.
+void Worker::report_delivery(DeliveryReport& report) {
+  if (mailbox_.size() > 0 || inbound_.size() > 0) {
+    discard_queued_input(halted_reason());
+  }
+  runner_->report_losses(report);
+  if (!cluster_) {
+    return;
+  }
+  for (const auto& peer : cluster_->shortfalls()) {
+    if (peer.lost) {
+      report.add_fault(fmt::format("worker '{}' was lost ({})", peer.worker, *peer.lost));
+    }
+    if (peer.undrained) {
+      report.add_fault(fmt::format("worker '{}' did not finish draining in time", peer.worker));
+    }
+    report.add_bytes(peer.unprocessed_bytes,
+                     peer.lost ? fmt::format("of events sent to worker '{}' and not confirmed processed", peer.worker)
+                               : fmt::format("of events sent to worker '{}' and not processed", peer.worker));
+  }
 }
 
 int Worker::run() {
@@ -456,6 +536,11 @@ void Worker::shut_down_io(std::chrono::steady_clock::time_point sinks_deadline) 
 }
 
 void Worker::release_python_objects() {
+  watchdog_view_ = nullptr;
+  if (watchdog_) {
+    watchdog_->close();
+    watchdog_.reset();
+  }
   runner_view_ = nullptr;
   generators_.clear();
   runner_.reset();
@@ -497,6 +582,12 @@ int Worker::serve() {
   formed_ = true;
   runner_.emplace(*plan_, routing, object_codec());
   runner_view_ = &*runner_;
+  watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
+  runner_->stop_when_halted(&*watchdog_);
+  watchdog_view_ = &*watchdog_;
+  if (stop_requested_) {
+    start_stop_clock();
+  }
   start_sources();  // first: a port in use must be the only line the user sees
   start_sinks();
   log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name, plan_->sources.size(),
@@ -504,12 +595,18 @@ int Worker::serve() {
              routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
   log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
 
+  bool drain_timed_out = false;
   while (!exit_requested_) {
     if (stop_requested_ && !stopping_) {
       stop_sources();
     }
+    if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
+      drain_timed_out = true;
+      break;
+    }
     if (!wait_for_sinks()) {
-      break;  // the drain deadline passed; drain_sinks() reports what is left
+      drain_timed_out = true;
+      break;
     }
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
@@ -522,20 +619,26 @@ int Worker::serve() {
     if (quiet && !cluster_) {
       break;
     }
-    if (quiet && std::chrono::steady_clock::now() > drain_deadline_) {
-      log_->warn("the cluster did not finish draining in time; exiting");
-      break;
-    }
     if (doorbell_.rings() == seen) {
       sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
     }
   }
-  int code = drain_sinks();
+  if (drain_timed_out || (watchdog_->halted() && !watchdog_->interrupted())) {
+    log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
+  }
+  DeliveryReport report;
+  drain_sinks(report);
+  watchdog_->finished();
+  count_interrupted_call();
+  report_delivery(report);
   signals.cancel();
   shut_down_io(std::chrono::steady_clock::now());
   log_->info("stopped: {} events in, {} outputs written, {} events failed", runner_->events_in(),
              runner_->outputs_written(), runner_->failed_events());
-  return code;
+  if (!report.is_complete()) {
+    log_->error("{}", report.summary());
+  }
+  return report.exit_code();
 }
 
 }  // namespace

@@ -203,12 +203,36 @@ def test_a_killed_worker_is_reported_and_the_rest_keeps_working(cluster, receive
     assert wait_until(lambda: re.search(r"cluster: dropped \d+ batches for lost worker 'worker2'",
                                         c[0].stderr() + c[1].stderr()), 5), c.logs()
 
-    # A stop through the initializer ends the survivors promptly and cleanly.
+    # A stop through the initializer ends the survivors promptly; each exits 1 naming the lost worker and counting
+    # the events it had for worker2's key groups (round two: frame i went to survivor i % 2).
     started = time.monotonic()
     codes = c.stop(via=0, timeout=PROMPT_EXIT + 5, expect=None)
-    assert codes == {"initializer": 0, "worker1": 0}, c.logs()
+    assert codes == {"initializer": 1, "worker1": 1}, c.logs()
     assert time.monotonic() - started < PROMPT_EXIT, "the survivors took %.1f s to stop" % (
         time.monotonic() - started)
+    for index, m in enumerate((c[0], c[1])):
+        dropped = len([k for i, k in enumerate(KEYS) if i % 2 == index and k in lost_keys])
+        line = last_line(m.stderr())
+        assert re.search(r" E roo\.runtime %s: not everything was delivered: worker 'worker2' was lost \([^)]*\)"
+                         % m.name, line), line
+        if dropped:
+            assert line.endswith("; %d events (for worker 'worker2', which was lost)" % dropped), line
+
+
+def test_a_killed_initializer_makes_the_others_stop_and_exit_1_naming_it(cluster, receiver):
+    out = receiver()
+    c = cluster(PID_APP, 3, out.address, sources=["Keys"], check_exit=False)
+    assert_pid_output(run_keys(c, out, 1), 1, c.pids())
+    c[0].worker.kill()
+    codes = c.wait_exit(c.members[1:], timeout=PROMPT_EXIT + 5)
+    c.stopped = True
+    assert codes == {"worker1": 1, "worker2": 1}, c.logs()
+    for m in c.members[1:]:
+        assert "cluster: the initializer is gone; this worker stops on its own" in m.stderr(), m.stderr()
+        line = last_line(m.stderr())
+        # The other survivor may be named too: it went away while this one was stopping alone.
+        assert re.search(r" E roo\.runtime %s: not everything was delivered: worker 'initializer' was lost "
+                         r"\([^)]*\)(; worker 'worker\d' was lost \([^)]*\))?$" % m.name, line), line
 
 
 # Garbage for each kind of port: plain text, a huge frame length, then junk.

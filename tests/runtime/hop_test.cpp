@@ -44,8 +44,9 @@ struct TwoWorkers {
 
   void exchange() {
     for (int round = 0; round < 3; ++round) {
-      auto to1 = w0.take_hops(1);
-      auto to0 = w1.take_hops(0);
+      std::uint32_t events = 0;
+      auto to1 = w0.take_hops(1, events);
+      auto to0 = w1.take_hops(0, events);
       if (!to1.empty()) {
         w1.process_remote({to1.data(), to1.size()}, 0);
       }
@@ -124,8 +125,28 @@ TEST(Hops, AMalformedBatchIsDroppedWithALogLine) {
   const std::string garbage("\x00\x00\x00\x05zz", 6);
   runner.process_remote(garbage, 1);
   std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("dropping the rest of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
+  EXPECT_NE(log.find("dropping 5 events of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
   EXPECT_TRUE(runner.outputs()[0].empty());
+  DeliveryReport report;
+  runner.report_losses(report);
+  EXPECT_EQ(report.summary(), "not everything was delivered: 5 events (a batch from another worker could not be read)");
+  EXPECT_EQ(report.exit_code(), 1);
+}
+
+TEST(DeliveryReport, AddsUpByReasonAndPutsFaultsFirst) {
+  DeliveryReport report;
+  EXPECT_TRUE(report.is_complete());
+  EXPECT_EQ(report.exit_code(), 0);
+  report.add_events(2, "for worker 'w2', which was lost");
+  report.add_bytes(1, "of output for sink 'out' at 127.0.0.1:7002");
+  report.add_events(0, "nothing");
+  report.add_events(3, "for worker 'w2', which was lost");
+  report.add_fault("worker 'w2' was lost (end of file)");
+  EXPECT_EQ(report.events_lost(), 5u);
+  EXPECT_EQ(report.summary(),
+            "not everything was delivered: worker 'w2' was lost (end of file); 5 events (for worker 'w2', which was "
+            "lost); 1 byte (of output for sink 'out' at 127.0.0.1:7002)");
+  EXPECT_EQ(report.exit_code(), 1);
 }
 
 // An object entry in a batch with no object section at all: read_hops took the size of a list it never made (a
@@ -141,7 +162,7 @@ TEST(Hops, AnObjectEntryWithoutObjectsIsDroppedWithALogLine) {
                           19);
   runner.process_remote(batch, 1);
   std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("dropping the rest of a batch from worker 1: fewer objects than entries"), std::string::npos)
+  EXPECT_NE(log.find("dropping 1 events of a batch from worker 1: fewer objects than entries"), std::string::npos)
       << log;
   EXPECT_TRUE(runner.outputs()[0].empty());
 }
@@ -153,7 +174,7 @@ TEST(Hops, AnAnnouncedCountBeyondTheBatchIsDroppedWithALogLine) {
   testing::internal::CaptureStderr();
   runner.process_remote(std::string("\xff\xff\xff\xff\x00\x00", 6), 1);
   std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("dropping the rest of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
+  EXPECT_NE(log.find("dropping 4294967295 events of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
   EXPECT_TRUE(runner.outputs()[0].empty());
 }
 

@@ -53,6 +53,16 @@ struct ClusterConfig {
   std::chrono::milliseconds join_timeout{30000};  ///< how long a worker keeps retrying the initializer
   /// budget(to)'s limit: bytes sent to one worker and not yet acknowledged before the executor should wait.
   std::size_t max_unacknowledged_bytes = 16 * 1024 * 1024;
+  /// The initializer: how long after the stop it waits for every worker to drain before it says exit anyway.
+  std::chrono::milliseconds drain_timeout{10000};
+};
+
+/// Another worker whose events this worker cannot account for at exit, for the closing report.
+struct PeerShortfall {
+  std::string worker;                   ///< its name
+  std::uint64_t unprocessed_bytes = 0;  ///< sent to it and never acknowledged (when lost, or still at exit)
+  std::optional<std::string> lost;      ///< why it was lost (`connection reset by peer`, `end of file`), if it was
+  bool undrained = false;               ///< the initializer: it was still not drained when the drain timed out
 };
 
 /// An inbound data-channel batch: the bytes one peer sent in one Cluster::send call.
@@ -100,8 +110,9 @@ class Cluster {
 
   /// Sends `bytes` to worker `to` over its data channel. The bytes are charged to budget(to) until the peer
   /// acknowledges having processed them. To a lost peer: the bytes are dropped and counted (and budget released).
-  /// Only after form() returned; throws core::Error when `to` is this worker or no worker.
-  virtual void send(std::size_t to, std::vector<char>&& bytes) = 0;
+  /// Only after form() returned; throws core::Error when `to` is this worker or no worker. Returns false when the
+  /// bytes were dropped because `to` is lost (the caller counts what they carried).
+  virtual bool send(std::size_t to, std::vector<char>&& bytes) = 0;
 
   /// Bytes sent to `to` and not yet acknowledged; the executor waits on it before taking new source input.
   /// Limit: ClusterConfig::max_unacknowledged_bytes. Only after form() returned; the reference stays valid as long
@@ -119,6 +130,12 @@ class Cluster {
 
   /// Which workers are still connected (index -> up), for status answers.
   [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;
+
+  /// Lost peers, peers that have not acknowledged everything sent to them, and (on the initializer) workers still
+  /// not drained when the drain timed out. A peer lost while the cluster was stopping, with everything sent to it
+  /// acknowledged, is left out once the initializer said exit (it exited first). Call from the thread that runs the
+  /// io_context, while it is not running it (the worker's executor, at exit).
+  [[nodiscard]] virtual std::vector<PeerShortfall> shortfalls() const = 0;
 
   /// Closes every connection; idempotent. Waits (up to 2 s) until done unless called from the io thread or the
   /// io_context is stopped (then the closing runs when it next runs). A form() still waiting throws "form the

@@ -16,9 +16,11 @@ class StepErrors {
   /// `label` names the step for the user, e.g. "computation 'split words'".
   explicit StepErrors(std::string label) : label_(std::move(label)) {}
 
-  /// Takes the Python exception currently set (clears it), logs it and counts one skipped event.
-  /// Must be called with the GIL held and an exception set.
-  void report_exception();
+  /// Takes the Python exception currently set (clears it), logs it and counts one skipped event. The line reads
+  /// `<label> <action> <Type>: <message> (file:line); event skipped (<n> so far)`; `action` is "raised" for user
+  /// code, or says what Roo was doing when the exception came (e.g. "could not send its event to another worker:
+  /// pickling the key raised"). Must be called with the GIL held and an exception set.
+  void report_exception(std::string_view action = "raised");
 
   /// Counts one skipped event whose result broke a return rule (`what`, e.g. "returned int; expected bytes").
   void report_misuse(std::string_view what);

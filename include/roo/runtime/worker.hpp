@@ -27,16 +27,20 @@ struct WorkerOptions {
   std::vector<std::string> app_args;   ///< what application_setup(args) receives
   std::vector<std::string> full_argv;  ///< wallaroo._ARGS
   std::string worker_name = "initializer";
-  std::chrono::milliseconds drain_timeout{10000};  ///< at shutdown, how long sinks may take to take the rest
   /// TCP source connections without a complete frame for this long are closed (0: never); io::TcpSourceConfig
   std::chrono::milliseconds source_idle_timeout{30000};
+  std::chrono::milliseconds drain_timeout{10000};  ///< at shutdown, how long the drain may take (the whole stop)
+  /// A user call running this long is logged with its step and key (--stuck-step-warning).
+  std::chrono::milliseconds stuck_step_warning{10000};
   std::optional<ClusterOptions> cluster;
 };
 
 /// Runs one worker until it is stopped: embeds Python, loads the application, joins its cluster (if any), starts
 /// its sources and sinks, and serves the Python executor on the calling thread. SIGINT/SIGTERM (or `roo shutdown`
-/// in a cluster) stops the sources everywhere, events in flight drain to the sinks, and it returns 0 (1 if a sink
-/// could not take everything before drain_timeout). Throws core::UsageError / core::Error for setup failures.
+/// in a cluster) stops the sources everywhere, events in flight drain to the sinks within drain_timeout, and it
+/// returns 0, or 1 when anything read was not delivered (one error line says what and why: see DeliveryReport) or a
+/// peer was lost. A user call that does not return is interrupted at the stop, and the process exits 1 at
+/// drain_timeout + 0.6 s if it still has not. Throws core::UsageError / core::Error for setup failures.
 [[nodiscard]] int run_worker(const WorkerOptions& options);
 
 }  // namespace roo::runtime
