@@ -172,6 +172,8 @@ void Worker::join_cluster() {
   config.external = options.external;
   config.app_fingerprint = plan_->fingerprint();
   config.join_timeout = options.join_timeout;
+  config.cluster_secret = options.cluster_secret;
+  config.external_secret = options.external_secret;
   cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {
