@@ -6,6 +6,8 @@
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
+#include "roo/core/printable.hpp"
+#include "roo/core/shared_secret.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -58,6 +60,7 @@ struct CtlOptions {
   std::optional<std::string> message;
   bool json = false;
   double timeout = 5;
+  std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
 };
 
 std::string valid_type_names() {
@@ -166,6 +169,10 @@ void print_answer(const CtlOptions& options, const RequestType& type, const Exte
     }
     return;
   }
+  if (reply.id == static_cast<std::uint16_t>(Id::auth_refused)) {
+    throw core::Error("get an answer to " + std::string(type.name) + " from " + options.external +
+                      ": the worker refused: " + core::printable(reply.payload, 200));
+  }
   if (reply.id != static_cast<std::uint16_t>(*type.response)) {
     throw core::Error("read the answer to " + std::string(type.name) + " from " + options.external +
                       ": unexpected message id " + std::to_string(reply.id) + " (expected " +
@@ -182,11 +189,18 @@ void run_ctl(const CtlOptions& options) {
   const RequestType& type = find_type(options.type);
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
+  core::SharedSecret secret = external_secret(options.external_secret_file);
   ExternalClient client = ExternalClient::connect(worker, timeout);
+  if (!secret.empty()) {
+    client.authenticate(secret, timeout);
+  }
   // Queries carry no payload (as with external_sender, --message does not change them).
   std::string payload = type.response ? "" : options.message.value_or(type.default_message);
   client.send(type.request, payload, type.name);
   if (!type.response) {
+    if (secret.empty()) {
+      client.check_not_refused(refusal_wait, "send " + std::string(type.name) + " to " + options.external);
+    }
     client.close();
     return;
   }
@@ -233,6 +247,9 @@ void add_ctl_command(CLI::App& app) {
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--external-secret-file", options->external_secret_file,
+                  "File holding the workers' external secret (their --external-secret-file); default: "
+                  "$ROO_EXTERNAL_SECRET_FILE, else none");
   sub->callback([options] { run_ctl(*options); });
 }
 

@@ -15,6 +15,7 @@ constexpr const char* usage =
     "Runs a Wallaroo Python application on Roo; the module is imported from PYTHONPATH or the current folder.\n"
     "Wallaroo flags: --metrics --control --data --external --cluster-initializer --worker-count --name\n"
     "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
+    "Roo's security flags: --cluster-secret-file PATH --external-secret-file PATH (docs/running.md, Security)\n"
     "Example:\n"
     "  machida --application-module alphabet --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002 \\\n"
     "    --metrics 127.0.0.1:5001 --control 127.0.0.1:6000 --data 127.0.0.1:6001 --cluster-initializer "

@@ -1,5 +1,6 @@
 #include "wire.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace roo::cluster {
@@ -94,6 +95,16 @@ WorkerInfo read_worker(core::BigEndianReader& reader) {
 
 }  // namespace
 
+bool is_worker_name(std::string_view name) {
+  if (name.empty() || name.size() > 255) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte != 0x7f;
+  });
+}
+
 std::vector<char> encode_hello(const HelloMessage& hello) {
   core::BigEndianWriter writer = message(MessageType::hello);
   write_worker(writer, WorkerInfo{hello.name, hello.control, hello.data, hello.external});
@@ -104,7 +115,7 @@ std::vector<char> encode_hello(const HelloMessage& hello) {
 std::optional<HelloMessage> decode_hello(core::BigEndianReader reader) {
   WorkerInfo worker = read_worker(reader);
   HelloMessage hello{worker.name, worker.control, worker.data, worker.external, reader.str()};
-  if (!reader.ok_and_done() || hello.name.empty()) {
+  if (!reader.ok_and_done() || !is_worker_name(hello.name)) {
     return std::nullopt;
   }
   return hello;

@@ -71,6 +71,8 @@ struct HelloMessage {
   std::string app_fingerprint;
 };
 
+/// A name a hello may carry: 1 to 255 bytes, no control characters (it is logged as it is).
+[[nodiscard]] bool is_worker_name(std::string_view name);
 [[nodiscard]] std::vector<char> encode_hello(const HelloMessage& hello);
 [[nodiscard]] std::optional<HelloMessage> decode_hello(core::BigEndianReader reader);
 [[nodiscard]] std::vector<char> encode_membership(const Membership& membership);

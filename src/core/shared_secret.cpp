@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <unistd.h>
 
 namespace roo::core {
 namespace {
@@ -44,6 +47,41 @@ SharedSecret SharedSecret::load(const std::string& path, std::string_view flag) 
     throw UsageError(where + "the secret is longer than 4096 bytes");
   }
   return SharedSecret(std::move(bytes));
+}
+
+SharedSecret SharedSecret::generate() {
+  static constexpr char digits[] = "0123456789abcdef";
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    throw Error("generate a cluster secret: the system's random number generator failed");
+  }
+  std::string hex;
+  for (unsigned char byte : raw) {
+    hex.push_back(digits[byte >> 4]);
+    hex.push_back(digits[byte & 0xf]);
+  }
+  return SharedSecret(std::move(hex));
+}
+
+void SharedSecret::save(const std::string& path) const {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw Error("write the cluster secret to '" + path + "': " + std::strerror(errno));
+  }
+  std::size_t written = 0;
+  while (written < bytes_.size()) {
+    ssize_t n = ::write(fd, bytes_.data() + written, bytes_.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      int error = errno;
+      ::close(fd);
+      throw Error("write the cluster secret to '" + path + "': " + std::strerror(error));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
 }
 
 }  // namespace roo::core

@@ -1,5 +1,8 @@
 #include "hop_codec.hpp"
 
+#include "roo/core/big_endian.hpp"
+
+#include <algorithm>
 #include <cstring>
 
 namespace roo::runtime {
@@ -9,14 +12,13 @@ enum DataKind : std::uint8_t { raw_frame = 0, object = 1, skipped = 2 };
 enum KeyKind : std::uint8_t { str_key = 0, bytes_key = 1, pickled_key = 2 };
 
 void put_u16(std::vector<char>& out, std::uint16_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value & 0xff));
+  out.resize(out.size() + 2);
+  core::store_u16_be(out.data() + out.size() - 2, value);
 }
 
 void put_u32(std::vector<char>& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((value >> shift) & 0xff));
-  }
+  out.resize(out.size() + 4);
+  core::store_u32_be(out.data() + out.size() - 4, value);
 }
 
 void put_bytes(std::vector<char>& out, const char* data, std::size_t size) {
@@ -49,9 +51,12 @@ class Reader {
     if (bytes_.size() - at_ < width) {
       return false;
     }
-    value = 0;
-    for (std::size_t i = 0; i < width; ++i) {
-      value = static_cast<T>((value << 8) | static_cast<unsigned char>(bytes_[at_ + i]));
+    if constexpr (sizeof(T) == 1) {
+      value = static_cast<T>(bytes_[at_]);
+    } else if constexpr (sizeof(T) == 2) {
+      value = core::load_u16_be(bytes_.data() + at_);
+    } else {
+      value = core::load_u32_be(bytes_.data() + at_);
     }
     at_ += width;
     return true;
@@ -206,7 +211,7 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     bool skip = false;
   };
   std::vector<Pending> pending;
-  pending.reserve(count);
+  pending.reserve(std::min<std::size_t>(count, bytes.size() / 10));  // an entry takes at least 10 bytes
   for (std::uint32_t i = 0; i < count; ++i) {
     Pending entry;
     std::uint8_t data_kind = 0;

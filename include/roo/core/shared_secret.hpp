@@ -17,6 +17,12 @@ class SharedSecret {
   /// over 4096 bytes.
   [[nodiscard]] static SharedSecret load(const std::string& path, std::string_view flag);
 
+  /// 32 fresh random bytes (OpenSSL RAND_bytes), as 64 hex digits. Throws Error when no randomness is available.
+  [[nodiscard]] static SharedSecret generate();
+  /// Writes the secret to a new file at `path`, readable by its owner only (0600). Throws Error "write the
+  /// cluster secret to '<path>': <cause>".
+  void save(const std::string& path) const;
+
   [[nodiscard]] bool empty() const { return bytes_.empty(); }
   [[nodiscard]] const std::string& bytes() const { return bytes_; }
 
