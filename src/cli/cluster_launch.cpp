@@ -7,14 +7,20 @@
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
+#include "roo/core/shared_secret.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+namespace fs = std::filesystem;
 
 namespace roo::cli {
 namespace {
@@ -229,6 +235,48 @@ std::vector<std::uint16_t> pick_free_ports(std::size_t count, const std::vector<
   return ports;
 }
 
+/// A fresh cluster secret in a file only this user can read (0600, in a private temporary folder), removed when
+/// the cluster is gone: `roo run --workers` authenticates its own workers without the user setting anything up.
+class TemporaryClusterSecret {
+ public:
+  TemporaryClusterSecret() {
+    std::string pattern = (fs::temp_directory_path() / "roo-cluster-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw core::Error("make a folder for the cluster secret in " + fs::temp_directory_path().string() + ": " +
+                        errno_text(errno));
+    }
+    folder_ = pattern;
+    path_ = folder_ + "/cluster.secret";
+    try {
+      core::SharedSecret::generate().save(path_);
+    } catch (...) {
+      ::rmdir(folder_.c_str());
+      throw;
+    }
+  }
+  ~TemporaryClusterSecret() {
+    ::unlink(path_.c_str());
+    ::rmdir(folder_.c_str());
+  }
+  TemporaryClusterSecret(const TemporaryClusterSecret&) = delete;
+  TemporaryClusterSecret& operator=(const TemporaryClusterSecret&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string folder_;
+  std::string path_;
+};
+
+/// True when the user chose the cluster secret (the flag, or the environment the workers inherit).
+bool user_gave_cluster_secret(const std::vector<std::string>& flags) {
+  std::vector<std::string> app_args;
+  if (take_wallaroo_flags(flags, app_args).cluster_secret_file) {
+    return true;
+  }
+  const char* variable = std::getenv("ROO_CLUSTER_SECRET_FILE");
+  return variable != nullptr && *variable != '\0';
+}
+
 }  // namespace
 
 int launch_cluster(const ClusterLaunchRequest& request) {
@@ -250,6 +298,13 @@ int launch_cluster(const ClusterLaunchRequest& request) {
   for (const auto& command : commands) {
     for (const auto& note : command.notes) {
       say_line(note);
+    }
+  }
+  std::optional<TemporaryClusterSecret> secret;
+  if (!user_gave_cluster_secret(request.flags)) {
+    secret.emplace();
+    for (auto& command : commands) {
+      command.argv.insert(command.argv.end(), {"--cluster-secret-file", secret->path()});
     }
   }
   return supervise_workers(commands, request.drain_timeout_seconds);

@@ -7,6 +7,8 @@
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
+#include "roo/core/printable.hpp"
+#include "roo/core/shared_secret.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -60,6 +62,7 @@ struct CtlOptions {
   bool json = false;
   bool roo_details = false;
   double timeout = 5;
+  std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
 };
 
 /// The cluster-status-query payload asking a Roo worker for its additions to Wallaroo's answer.
@@ -171,6 +174,10 @@ void print_answer(const CtlOptions& options, const RequestType& type, const Exte
     }
     return;
   }
+  if (reply.id == static_cast<std::uint16_t>(Id::auth_refused)) {
+    throw core::Error("get an answer to " + std::string(type.name) + " from " + options.external +
+                      ": the worker refused: " + core::printable(reply.payload, 200));
+  }
   if (reply.id != static_cast<std::uint16_t>(*type.response)) {
     throw core::Error("read the answer to " + std::string(type.name) + " from " + options.external +
                       ": unexpected message id " + std::to_string(reply.id) + " (expected " +
@@ -191,7 +198,11 @@ void run_ctl(const CtlOptions& options) {
   }
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
+  core::SharedSecret secret = external_secret(options.external_secret_file);
   ExternalClient client = ExternalClient::connect(worker, timeout);
+  if (!secret.empty()) {
+    client.authenticate(secret, timeout);
+  }
   // Queries carry no payload (as with external_sender, --message does not change them), except Roo's details.
   std::string payload = type.response ? "" : options.message.value_or(type.default_message);
   if (options.roo_details) {
@@ -199,6 +210,9 @@ void run_ctl(const CtlOptions& options) {
   }
   client.send(type.request, payload, type.name);
   if (!type.response) {
+    if (secret.empty()) {
+      client.check_not_refused(refusal_wait, "send " + std::string(type.name) + " to " + options.external);
+    }
     client.close();
     return;
   }
@@ -249,6 +263,9 @@ void add_ctl_command(CLI::App& app) {
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
+  sub->add_option("--external-secret-file", options->external_secret_file,
+                  "File holding the workers' external secret (their --external-secret-file); default: "
+                  "$ROO_EXTERNAL_SECRET_FILE, else none");
   sub->callback([options] { run_ctl(*options); });
 }
 

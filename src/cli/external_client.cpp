@@ -3,10 +3,14 @@
 #include "connect_attempt.hpp"
 #include "send_errno.hpp"
 
+#include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
+#include "roo/core/printable.hpp"
+#include "roo/core/secret_handshake.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -32,21 +36,22 @@ ExternalReply ended(ExternalReply::Outcome outcome) {
   return reply;
 }
 
-void put_u32(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((value >> shift) & 0xff));
-  }
-}
-
 }  // namespace
 
+core::SharedSecret external_secret(const std::optional<std::string>& flag_value) {
+  if (flag_value) {
+    return core::SharedSecret::load(*flag_value, "--external-secret-file");
+  }
+  if (const char* path = std::getenv("ROO_EXTERNAL_SECRET_FILE"); path != nullptr && *path != '\0') {
+    return core::SharedSecret::load(path, "ROO_EXTERNAL_SECRET_FILE");
+  }
+  return {};
+}
+
 std::string encode_external_frame(ExternalMessageId id, std::string_view payload) {
-  std::string frame;
-  frame.reserve(6 + payload.size());
-  put_u32(frame, static_cast<std::uint32_t>(2 + payload.size()));
-  auto raw = static_cast<std::uint16_t>(id);
-  frame.push_back(static_cast<char>(raw >> 8));
-  frame.push_back(static_cast<char>(raw & 0xff));
+  std::string frame(6, '\0');
+  core::store_u32_be(frame.data(), static_cast<std::uint32_t>(2 + payload.size()));
+  core::store_u16_be(frame.data() + 4, static_cast<std::uint16_t>(id));
   frame.append(payload);
   return frame;
 }
@@ -72,16 +77,42 @@ void ExternalClient::send(ExternalMessageId id, std::string_view payload, std::s
   }
 }
 
+void ExternalClient::authenticate(const core::SharedSecret& secret, std::chrono::milliseconds timeout) {
+  std::string action = "authenticate to " + name();
+  core::SecretHandshake handshake(secret.bytes(), "roo external v1", core::SecretHandshake::Role::connector);
+  send(ExternalMessageId::auth_hello, handshake.nonce(), "the external secret's auth-hello");
+  ExternalReply reply = read_reply(timeout);
+  if (reply.outcome == ExternalReply::Outcome::frame && reply.id == static_cast<std::uint16_t>(ExternalMessageId::auth_refused)) {
+    throw core::Error(action + ": the worker refused: " + core::printable(reply.payload, 200));
+  }
+  if (reply.outcome != ExternalReply::Outcome::frame ||
+      reply.id != static_cast<std::uint16_t>(ExternalMessageId::auth_challenge)) {
+    throw core::Error(action + ": the worker did not answer the external secret's auth-hello");
+  }
+  std::string_view challenge = reply.payload;
+  if (challenge.size() != core::SecretHandshake::nonce_bytes + core::SecretHandshake::proof_bytes ||
+      !handshake.take_peer_nonce(challenge.substr(0, core::SecretHandshake::nonce_bytes)) ||
+      !handshake.verify(challenge.substr(core::SecretHandshake::nonce_bytes))) {
+    throw core::Error(action + ": the worker's external secret differs from this one (--external-secret-file)");
+  }
+  send(ExternalMessageId::auth_proof, handshake.proof(), "the external secret's proof");
+}
+
+void ExternalClient::check_not_refused(std::chrono::milliseconds wait, const std::string& action) {
+  ExternalReply reply = read_reply(wait);
+  if (reply.outcome == ExternalReply::Outcome::frame &&
+      reply.id == static_cast<std::uint16_t>(ExternalMessageId::auth_refused)) {
+    throw core::Error(action + ": the worker refused: " + core::printable(reply.payload, 200));
+  }
+}
+
 ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::string buffer;
   while (true) {
     // A whole frame in hand? Zero-length frames carry nothing and are skipped, as the worker does.
     while (buffer.size() >= 4) {
-      std::uint32_t length = 0;
-      for (int i = 0; i < 4; ++i) {
-        length = (length << 8) | static_cast<unsigned char>(buffer[i]);
-      }
+      std::uint32_t length = core::load_u32_be(buffer.data());
       if (length == 0) {
         buffer.erase(0, 4);
         continue;
@@ -93,8 +124,7 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
         break;
       }
       ExternalReply reply = ended(ExternalReply::Outcome::frame);
-      reply.id = static_cast<std::uint16_t>((static_cast<unsigned char>(buffer[4]) << 8) |
-                                            static_cast<unsigned char>(buffer[5]));
+      reply.id = core::load_u16_be(buffer.data() + 4);
       reply.payload = buffer.substr(6, length - 2);
       return reply;
     }

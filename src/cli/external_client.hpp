@@ -3,9 +3,11 @@
 #include "client_socket.hpp"
 
 #include "roo/core/endpoint.hpp"
+#include "roo/core/shared_secret.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,11 @@ enum class ExternalMessageId : std::uint16_t {
   stateless_partition_count_query_response = 24,   ///< JSON: step count per stateless partition and worker
   cluster_state_entity_count_query = 25,           ///< -> cluster_state_entity_count_query_response
   cluster_state_entity_count_query_response = 26,  ///< JSON: key count per worker and state stage
+  // Roo's external secret (docs/running.md, Security; cluster/external_authentication.hpp).
+  auth_hello = 200,      ///< client → worker: the client's nonce
+  auth_challenge = 201,  ///< worker → client: the worker's nonce and proof
+  auth_proof = 202,      ///< client → worker: the client's proof
+  auth_refused = 203,    ///< worker → client: why it refused the request (text); it closes
 };
 
 /// One frame of the external channel: `u32 BE (2 + n) | u16 BE id | n payload bytes`.
@@ -56,6 +63,13 @@ struct ExternalReply {
   std::string payload;
 };
 
+/// How long a request without an answer waits for a refusal before it counts as delivered.
+constexpr std::chrono::milliseconds refusal_wait{300};
+
+/// The external secret in the file `flag_value` names, else in $ROO_EXTERNAL_SECRET_FILE, else none. Throws
+/// core::UsageError "read --external-secret-file '<path>': <cause>".
+[[nodiscard]] core::SharedSecret external_secret(const std::optional<std::string>& flag_value);
+
 /// A blocking client connection to one worker's external channel (`--external`), used by `roo ctl`,
 /// `roo shutdown` and `cluster_shutdown`. Owns its socket; runs on the calling thread; never raises SIGPIPE.
 class ExternalClient {
@@ -63,6 +77,14 @@ class ExternalClient {
   /// Connects to `worker` (trying every address the name resolves to) within `timeout`. Throws core::Error
   /// "connect to 127.0.0.1:5050: connection refused" on failure.
   [[nodiscard]] static ExternalClient connect(const core::Endpoint& worker, std::chrono::milliseconds timeout);
+
+  /// Proves knowledge of the worker's external secret (--external-secret-file) and checks that the worker knows
+  /// it too, before any request. Throws core::Error "authenticate to h:p: <why>".
+  void authenticate(const core::SharedSecret& secret, std::chrono::milliseconds timeout);
+
+  /// After a request without an answer: waits up to `wait` for the worker's refusal (a worker whose external
+  /// channel has a secret refuses a client without it). Throws core::Error "<action>: the worker refused: <why>".
+  void check_not_refused(std::chrono::milliseconds wait, const std::string& action);
 
   /// Writes one whole frame. Throws core::Error "send <what> to h:p: broken pipe" if the worker is gone.
   void send(ExternalMessageId id, std::string_view payload, std::string_view what);

@@ -20,6 +20,7 @@ constexpr const char* usage =
     "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
     "  --help, --version (prints 'machida (roo) X.Y.Z')\n"
     "Roo flags: --stuck-step-warning SECONDS (log a user call still running after this long; default 10)\n"
+    "Roo's security flags: --cluster-secret-file PATH --external-secret-file PATH (docs/running.md, Security)\n"
     "Example:\n"
     "  machida --application-module alphabet --in 'Alphabet'@127.0.0.1:7010 --out 127.0.0.1:7002 \\\n"
     "    --metrics 127.0.0.1:5001 --control 127.0.0.1:6000 --data 127.0.0.1:6001 --cluster-initializer "

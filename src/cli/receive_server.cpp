@@ -2,6 +2,7 @@
 
 #include "send_errno.hpp"
 
+#include "roo/core/big_endian.hpp"
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
 
@@ -31,11 +32,6 @@ std::uint64_t monotonic_ns() {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   return static_cast<std::uint64_t>(now.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(now.tv_nsec);
-}
-
-std::uint32_t get_u32_be(const char* at) {
-  auto byte = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(at[i])); };
-  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
 }
 
 std::uint64_t count_newlines(const char* data, std::size_t size) {
@@ -273,7 +269,7 @@ void ReceiveServer::consume_framed(Connection& connection, const char* data, std
       if (carry.size() < 4) {
         return;
       }
-      std::uint32_t length = get_u32_be(carry.data());
+      std::uint32_t length = core::load_u32_be(carry.data());
       if (length > max_frame_bytes) {
         malformed(length);
         return;
@@ -295,7 +291,7 @@ void ReceiveServer::consume_framed(Connection& connection, const char* data, std
     }
   }
   while (size >= 4) {
-    std::uint32_t length = get_u32_be(data);
+    std::uint32_t length = core::load_u32_be(data);
     if (length > max_frame_bytes) {
       malformed(length);
       return;

@@ -2,6 +2,7 @@
 
 #include "send_errno.hpp"
 
+#include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
 
 #include <algorithm>
@@ -44,11 +45,6 @@ std::vector<char> read_whole_file(const std::string& path) {
   return bytes;
 }
 
-std::uint32_t get_u32_be(const char* at) {
-  auto byte = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(at[i])); };
-  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
-}
-
 }  // namespace
 
 void append_hex(SendBuffer& out, const char* bytes, std::size_t size) {
@@ -80,7 +76,7 @@ FileMessages FileMessages::load(const SendOptions& options) {
         }
         if (line_end > start) {
           char header[4];
-          put_u32_be(header, static_cast<std::uint32_t>(line_end - start));
+          core::store_u32_be(header, static_cast<std::uint32_t>(line_end - start));
           result.wire_.insert(result.wire_.end(), header, header + 4);
           result.wire_.insert(result.wire_.end(), bytes.begin() + static_cast<std::ptrdiff_t>(start),
                               bytes.begin() + static_cast<std::ptrdiff_t>(line_end));
@@ -113,14 +109,14 @@ FileMessages FileMessages::load(const SendOptions& options) {
                             " has only " + std::to_string(bytes.size() - at) +
                             " of its 4 header bytes (--variable-size)");
         }
-        std::uint32_t length = get_u32_be(bytes.data() + at);
+        std::uint32_t length = core::load_u32_be(bytes.data() + at);
         if (bytes.size() - at - 4 < length) {
           throw core::Error("read records from '" + path + "': the record at byte " + std::to_string(at) + " claims " +
                             std::to_string(length) + " bytes but only " + std::to_string(bytes.size() - at - 4) +
                             " remain (--variable-size)");
         }
         char header[4];
-        put_u32_be(header, length);
+        core::store_u32_be(header, length);
         result.wire_.insert(result.wire_.end(), header, header + 4);
         auto payload = bytes.begin() + static_cast<std::ptrdiff_t>(at + 4);
         result.wire_.insert(result.wire_.end(), payload, payload + length);
@@ -141,7 +137,7 @@ FileMessages FileMessages::load(const SendOptions& options) {
 
 CounterMessages::CounterMessages(std::uint64_t start_from, std::string partition) : start_(start_from + 1) {
   record_.assign(12, '\0');
-  put_u32_be(record_.data(), static_cast<std::uint32_t>(8 + partition.size()));
+  core::store_u32_be(record_.data(), static_cast<std::uint32_t>(8 + partition.size()));
   record_ += partition;
 }
 

@@ -3,6 +3,8 @@
 #include "send_buffer.hpp"
 #include "send_options.hpp"
 
+#include "roo/core/big_endian.hpp"
+
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -13,14 +15,6 @@ namespace roo::cli {
 
 /// Appends `size` bytes as lowercase hex (sent.txt's form of a binary payload).
 void append_hex(SendBuffer& out, const char* bytes, std::size_t size);
-
-/// Writes `value` as a 4-byte big-endian length header.
-inline void put_u32_be(char* out, std::uint32_t value) {
-  out[0] = static_cast<char>(value >> 24);
-  out[1] = static_cast<char>(value >> 16);
-  out[2] = static_cast<char>(value >> 8);
-  out[3] = static_cast<char>(value);
-}
 
 /// Messages read from --file, already framed exactly as they go on the wire, back to back in one buffer.
 /// Message i is wire()[offset(i), offset(i + 1)); its sent.txt payload starts log_skip() bytes in.
@@ -67,7 +61,7 @@ class IntegerMessages {
   void append_frame(std::uint64_t index, SendBuffer& out) const {
     char* at = out.prepare(4 + 20);
     auto end = std::to_chars(at + 4, at + 24, start_ + index).ptr;
-    put_u32_be(at, static_cast<std::uint32_t>(end - at - 4));
+    core::store_u32_be(at, static_cast<std::uint32_t>(end - at - 4));
     out.commit(static_cast<std::size_t>(end - at));
   }
   void append_log_payload(std::uint64_t index, SendBuffer& out) const {

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace roo::cli {
 namespace {
@@ -18,14 +19,23 @@ namespace {
 struct ShutdownOptions {
   std::string external;
   double timeout = 5;
+  std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
 };
 
 /// Sends CleanShutdown; the worker that gets it stops the whole cluster. Throws core::Error.
-void send_clean_shutdown(const std::string& address, double timeout_seconds) {
+void send_clean_shutdown(const std::string& address, double timeout_seconds,
+                         const std::optional<std::string>& secret_file) {
   core::Endpoint worker = core::parse_endpoint(address, "--external");
   auto timeout = std::chrono::milliseconds(static_cast<long long>(timeout_seconds * 1000));
+  core::SharedSecret secret = external_secret(secret_file);
   ExternalClient client = ExternalClient::connect(worker, timeout);
+  if (!secret.empty()) {
+    client.authenticate(secret, timeout);
+  }
   client.send(ExternalMessageId::clean_shutdown, "", "clean-shutdown");
+  if (secret.empty()) {
+    client.check_not_refused(refusal_wait, "shut down the cluster at " + address);
+  }
   client.close();
 }
 
@@ -49,7 +59,11 @@ void add_shutdown_command(CLI::App& app) {
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection")
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
-  sub->callback([options] { send_clean_shutdown(options->external, options->timeout); });
+  sub->add_option("--external-secret-file", options->external_secret_file,
+                  "File holding the workers' external secret (their --external-secret-file); default: "
+                  "$ROO_EXTERNAL_SECRET_FILE, else none");
+  sub->callback(
+      [options] { send_clean_shutdown(options->external, options->timeout, options->external_secret_file); });
 }
 
 int cluster_shutdown_main(int argc, char** argv) {
@@ -64,7 +78,7 @@ int cluster_shutdown_main(int argc, char** argv) {
     return exit_usage;
   }
   try {
-    send_clean_shutdown(argv[1], 5);
+    send_clean_shutdown(argv[1], 5, std::nullopt);
     return exit_ok;
   } catch (const core::UsageError& e) {
     std::fprintf(stderr, "%s: unable to %s\n", program, e.what());

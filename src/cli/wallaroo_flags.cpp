@@ -60,6 +60,9 @@ const std::vector<FlagSpec>& flag_specs() {
       {"--spike-prob", "", true, ignore("--spike-prob")},
       {"--spike-margin", "", true, ignore("--spike-margin")},
       {"--file", "-f", true, ignore("--file")},
+      // Roo's security flags (docs/running.md, Security).
+      {"--cluster-secret-file", "", true, text(&WallarooFlags::cluster_secret_file)},
+      {"--external-secret-file", "", true, text(&WallarooFlags::external_secret_file)},
   };
   return specs;
 }

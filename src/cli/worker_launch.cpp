@@ -2,7 +2,10 @@
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/logging.hpp"
+#include "roo/core/shared_secret.hpp"
 #include "roo/runtime/worker.hpp"
+
+#include <cstdlib>
 
 namespace roo::cli {
 
@@ -10,6 +13,17 @@ namespace {
 
 core::Endpoint address(const std::optional<std::string>& value, const char* flag) {
   return value ? core::parse_endpoint(*value, flag) : core::Endpoint{"127.0.0.1", 0};
+}
+
+/// The secret in the file the flag names, else in the file the environment variable names, else none.
+core::SharedSecret load_secret(const std::optional<std::string>& flag_value, const char* flag, const char* variable) {
+  if (flag_value) {
+    return core::SharedSecret::load(*flag_value, flag);
+  }
+  if (const char* path = std::getenv(variable); path != nullptr && *path != '\0') {
+    return core::SharedSecret::load(path, variable);
+  }
+  return {};
 }
 
 /// A cluster when the flags ask for one (several workers, or a worker joining one), or a cluster of one when the
@@ -33,6 +47,9 @@ std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flag
   if (flags.external) {
     options.external = core::parse_endpoint(*flags.external, "--external");
   }
+  options.cluster_secret = load_secret(flags.cluster_secret_file, "--cluster-secret-file", "ROO_CLUSTER_SECRET_FILE");
+  options.external_secret =
+      load_secret(flags.external_secret_file, "--external-secret-file", "ROO_EXTERNAL_SECRET_FILE");
   return options;
 }
 

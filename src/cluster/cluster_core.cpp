@@ -16,9 +16,9 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
       hooks_(std::move(hooks)),
       strand_(asio::make_strand(io)),
       initializer_address_(config_.control.to_string()),
-      control_acceptor_(strand_),
-      data_acceptor_(strand_),
-      external_acceptor_(strand_),
+      control_listener_(make_listener("the control channel")),
+      data_listener_(make_listener("the data channel")),
+      external_listener_(make_listener("the external channel")),
       join_timer_(strand_),
       retry_timer_(strand_),
       poll_timer_(strand_) {
@@ -36,16 +36,21 @@ std::future<Membership> ClusterCore::begin_forming() {
     throw core::Error("form the cluster: form() was already called");
   }
   form_called_ = true;
-  if (config_.initializer) {
-    listen(control_acceptor_, config_.control, "the control channel", bound_control_);
-  } else {
-    bound_control_ = config_.my_control;
+  try {
+    if (config_.initializer) {
+      bound_control_ = control_listener_->listen(config_.control);
+    } else {
+      bound_control_ = config_.my_control;
+    }
+    bound_data_ = data_listener_->listen(config_.data);
+    if (config_.external) {
+      bound_external_ = external_listener_->listen(*config_.external);
+    }
+  } catch (const core::Error&) {
+    close_all();
+    throw;
   }
-  listen(data_acceptor_, config_.data, "the data channel", bound_data_);
-  if (config_.external) {
-    bound_external_.emplace();
-    listen(external_acceptor_, *config_.external, "the external channel", *bound_external_);
-  }
+  warn_if_exposed();
   auto formed = formed_promise_.get_future();
   asio::post(strand_, [self = shared_from_this()] { self->start_formation(); });
   return formed;
@@ -82,7 +87,7 @@ void ClusterCore::acknowledge(std::size_t from, std::size_t bytes) {
   asio::post(strand_, [self = shared_from_this(), from, bytes] {
     auto& inbound = self->peers_[from].inbound;
     if (self->is_live(from) && inbound) {
-      inbound->write(WireWriter(MessageType::ack).u64(bytes).take());
+      inbound->write(message(MessageType::ack).u64(bytes).take());
     }
   });
 }
@@ -99,7 +104,7 @@ void ClusterCore::request_stop() {
     if (self->config_.initializer) {
       self->begin_stop();
     } else if (self->is_live(0) && self->peers_[0].control) {
-      self->peers_[0].control->write(WireWriter(MessageType::stop_request).take());
+      self->peers_[0].control->write(message(MessageType::stop_request).take());
     }
   });
 }
@@ -159,46 +164,54 @@ void ClusterCore::stop() {
 
 // ---- listeners, loss ----
 
-void ClusterCore::listen(Acceptor& acceptor, const core::Endpoint& where, const std::string& what,
-                         core::Endpoint& bound) {
-  auto fail = [&](const boost::system::error_code& error) {
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    close_all();
-    return core::Error("listen on " + where.to_string() + " for " + what + ": " + describe_error(error));
-  };
-  boost::system::error_code error;
-  asio::ip::tcp::resolver resolver(io_);
-  auto results = resolver.resolve(where.host, std::to_string(where.port),
-                                  asio::ip::tcp::resolver::passive | asio::ip::tcp::resolver::numeric_service, error);
-  if (error) {
-    throw fail(error);
+void ClusterCore::warn_if_exposed() const {
+  if (!config_.cluster_secret.empty()) {
+    return;
   }
-  asio::ip::tcp::endpoint endpoint = results.begin()->endpoint();
-  for (const auto& entry : results) {
-    if (entry.endpoint().address().is_v4()) {
-      endpoint = entry.endpoint();
-      break;
-    }
+  const core::Listener* exposed = nullptr;
+  core::Endpoint where;
+  if (config_.initializer && !control_listener_->is_loopback()) {
+    exposed = control_listener_.get();
+    where = bound_control_;
+  } else if (!data_listener_->is_loopback()) {
+    exposed = data_listener_.get();
+    where = bound_data_;
   }
-  if (acceptor.open(endpoint.protocol(), error) || acceptor.set_option(asio::socket_base::reuse_address(true), error) ||
-      acceptor.bind(endpoint, error) || acceptor.listen(asio::socket_base::max_listen_connections, error)) {
-    throw fail(error);
+  if (exposed != nullptr) {
+    cluster_logger()->warn(
+        "cluster: no cluster secret, and this worker listens on {}, which is not a loopback address: any process "
+        "that reaches it can join the cluster or send it data; set --cluster-secret-file (docs/running.md, "
+        "Security)",
+        where.to_string());
   }
-  bound = core::Endpoint{where.host, acceptor.local_endpoint().port()};
 }
 
-void ClusterCore::accept(Acceptor& acceptor, std::function<void(Socket)> on_socket) {
-  acceptor.async_accept(strand_, [self = shared_from_this(), &acceptor, on_socket = std::move(on_socket)](
-                                     const boost::system::error_code& error, Socket socket) mutable {
-    if (self->phase_ == Phase::closed || !acceptor.is_open()) {
-      return;
-    }
-    if (!error) {
-      on_socket(std::move(socket));
-    }
-    self->accept(acceptor, std::move(on_socket));
-  });
+std::shared_ptr<core::Listener> ClusterCore::make_listener(const std::string& what) {
+  return core::Listener::make(strand_, core::ListenerConfig{.what = what,
+                                                            .log_prefix = "cluster",
+                                                            .logger = cluster_logger(),
+                                                            .max_connections = config_.max_connections_per_port});
+}
+
+std::shared_ptr<FramedConnection> ClusterCore::make_connection(Socket socket, const char* kind, bool trusted) {
+  return std::make_shared<FramedConnection>(
+      std::move(socket),
+      core::FramedConnectionConfig{
+          .kind = kind,
+          .log_prefix = "cluster",
+          .logger = cluster_logger(),
+          .skip_empty_frames = std::string_view(kind) == "external",
+          .max_frame_bytes = trusted ? max_frame_bytes
+                             : std::string_view(kind) == "external" && config_.external_secret.empty()
+                                 ? external_max_frame_bytes
+                                 : core::untrusted_max_frame_bytes,
+          .frame_timeout = trusted ? std::chrono::milliseconds(0) : config_.handshake_timeout});
+}
+
+void ClusterCore::trust(FramedConnection& connection, std::uint32_t max_frame) {
+  connection.set_max_frame_bytes(max_frame);
+  connection.set_frame_timeout(std::chrono::milliseconds(0));
+  connection.release_slot();
 }
 
 void ClusterCore::fail_formation(const std::string& message) {
@@ -213,9 +226,9 @@ void ClusterCore::fail_formation(const std::string& message) {
 
 void ClusterCore::close_all() {
   boost::system::error_code ignored;
-  control_acceptor_.close(ignored);
-  data_acceptor_.close(ignored);
-  external_acceptor_.close(ignored);
+  control_listener_->close();
+  data_listener_->close();
+  external_listener_->close();
   join_timer_.cancel();
   retry_timer_.cancel();
   poll_timer_.cancel();
@@ -289,7 +302,7 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   if (config_.initializer) {
     for (std::size_t i = 1; i < peers_.size(); ++i) {
       if (is_live(i) && peers_[i].control) {
-        peers_[i].control->write(WireWriter(MessageType::worker_lost).u32(static_cast<std::uint32_t>(index)).take());
+        peers_[i].control->write(message(MessageType::worker_lost).u32(static_cast<std::uint32_t>(index)).take());
       }
     }
     settle_gathers(index);

@@ -1,9 +1,11 @@
 #pragma once
 
-#include "connection.hpp"
+#include "peer_authentication.hpp"
 #include "wire.hpp"
 
 #include "roo/cluster/cluster.hpp"
+#include "roo/core/framed_connection.hpp"
+#include "roo/core/listener.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -20,7 +22,11 @@
 
 namespace roo::cluster {
 
-using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, Strand>;
+namespace asio = boost::asio;
+using core::FrameAction;
+using core::FramedConnection;
+using Strand = core::Strand;
+using Socket = core::TcpSocket;
 using Timer =
     asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Strand>;
 
@@ -56,9 +62,10 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   /// What this worker knows about one other worker once the membership is known.
   struct Peer {
-    std::shared_ptr<Connection> control;   // initializer: the worker's connection; worker: only [0] is set
-    std::shared_ptr<Connection> outbound;  // our data channel to it (we send data, it acks)
-    std::shared_ptr<Connection> inbound;   // its data channel to us (it sends data, we ack)
+    std::shared_ptr<FramedConnection> control;   // initializer: the worker's connection; worker: only [0] is set
+    std::shared_ptr<FramedConnection> outbound;  // our data channel to it (we send data, it acks)
+    bool outbound_ready = false;                 // ... and it authenticated
+    std::shared_ptr<FramedConnection> inbound;   // its data channel to us (it sends data, we ack)
     std::unique_ptr<Timer> connect_timer;
     std::unique_ptr<Socket> connecting;
     std::size_t connect_attempts = 0;
@@ -77,7 +84,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   /// A worker that said hello to the initializer before the cluster formed.
   struct Joiner {
     WorkerInfo info;
-    std::shared_ptr<Connection> connection;
+    std::shared_ptr<FramedConnection> connection;
   };
 
   /// Local answers being collected for one external query (on the initializer, or locally before formation).
@@ -89,8 +96,15 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   };
 
   // cluster_core.cpp
-  void listen(Acceptor& acceptor, const core::Endpoint& where, const std::string& what, core::Endpoint& bound);
-  void accept(Acceptor& acceptor, std::function<void(Socket)> on_socket);
+  [[nodiscard]] std::shared_ptr<core::Listener> make_listener(const std::string& what);
+  /// One warning at start when the cluster has no secret and listens beyond this machine.
+  void warn_if_exposed() const;
+  /// A connection on `kind`'s port ("control", "data", "external"). Untrusted: small frames, and closed unless it
+  /// authenticates (or identifies itself) within handshake_timeout.
+  [[nodiscard]] std::shared_ptr<FramedConnection> make_connection(Socket socket, const char* kind, bool trusted);
+  /// The peer proved who it is: frames up to max_frame_bytes, no timeout, and no longer counted against the
+  /// listener's limit for strangers.
+  static void trust(FramedConnection& connection, std::uint32_t max_frame = max_frame_bytes);
   void fail_formation(const std::string& message);
   void close_all();
   void on_peer_closed(std::size_t index, const std::string& cause);
@@ -100,29 +114,33 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   // cluster_formation.cpp
   void start_formation();
-  void on_control_socket(Socket socket);
-  FrameAction on_unidentified_control(Connection& connection, const char* body, std::size_t size);
-  void on_hello(Connection& connection, const HelloMessage& hello);
+  void on_control_socket(Socket socket, core::ListenerSlot slot);
+  FrameAction on_unidentified_control(FramedConnection& connection, const char* body, std::size_t size);
+  void on_hello(FramedConnection& connection, const HelloMessage& hello);
   void complete_membership();
   void start_join();
   void connect_initializer();
   void on_initializer_connect_failed(const boost::system::error_code& error);
-  FrameAction on_initializer_frame(Connection& connection, const char* body, std::size_t size);
+  FrameAction on_initializer_frame(FramedConnection& connection, const char* body, std::size_t size);
   void apply_membership(Membership membership);
   void connect_data(std::size_t index);
   void on_data_connected(std::size_t index);
+  void on_outbound_ready(std::size_t index);
+  /// Authentication of an accepted control or data connection: trust it once authenticated; a peer that fails is
+  /// refused (one warning, an auth-refused that names no application) and closed.
+  [[nodiscard]] AuthCallbacks acceptor_auth_callbacks(const char* kind);
   void on_channels_up(std::size_t index);
   void go();
-  FrameAction on_worker_control_frame(std::size_t index, Connection& connection, const char* body, std::size_t size);
+  FrameAction on_worker_control_frame(std::size_t index, FramedConnection& connection, const char* body, std::size_t size);
   [[nodiscard]] std::string join_error(const std::string& reason) const;
 
   // cluster_data.cpp
-  void on_data_socket(Socket socket);
-  FrameAction on_inbound_frame(const std::shared_ptr<std::size_t>& from, Connection& connection, const char* body,
+  void on_data_socket(Socket socket, core::ListenerSlot slot);
+  FrameAction on_inbound_frame(const std::shared_ptr<std::size_t>& from, FramedConnection& connection, const char* body,
                                std::size_t size);
-  FrameAction on_outbound_frame(std::size_t to, Connection& connection, const char* body, std::size_t size);
+  FrameAction on_outbound_frame(std::size_t to, FramedConnection& connection, const char* body, std::size_t size);
   void enqueue_data(std::size_t to, std::vector<char> bytes);
-  bool push_inbound(std::size_t from, Connection& connection);
+  bool push_inbound(std::size_t from, FramedConnection& connection);
   void count_drop(std::size_t to);
   void log_drops(std::size_t to);
 
@@ -140,8 +158,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void give_up_draining();
 
   // cluster_external.cpp
-  void on_external_socket(Socket socket);
-  FrameAction on_external_frame(Connection& connection, const char* body, std::size_t size);
+  void on_external_socket(Socket socket, core::ListenerSlot slot);
+  FrameAction on_external_frame(FramedConnection& connection, const char* body, std::size_t size);
   void gather(std::uint16_t type, std::function<void(GatheredAnswers)> done);
   void on_gather_request(std::size_t index, std::uint64_t id, std::uint16_t type);
   void on_local_answer(std::size_t index, std::uint64_t id, std::string json);
@@ -157,13 +175,13 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   Strand strand_;
   std::string initializer_address_;
 
-  Acceptor control_acceptor_;
-  Acceptor data_acceptor_;
-  Acceptor external_acceptor_;
+  std::shared_ptr<core::Listener> control_listener_;
+  std::shared_ptr<core::Listener> data_listener_;
+  std::shared_ptr<core::Listener> external_listener_;
   core::Endpoint bound_data_;
   core::Endpoint bound_control_;
   std::optional<core::Endpoint> bound_external_;
-  std::set<std::shared_ptr<Connection>> unidentified_;  // accepted, not yet known: control, data and external
+  std::set<std::shared_ptr<FramedConnection>> unidentified_;  // accepted, not yet known: control, data and external
 
   std::promise<Membership> formed_promise_;
   bool form_called_ = false;
@@ -181,8 +199,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   std::vector<Joiner> joiners_;
   std::set<std::size_t> channels_up_;
   // worker, while joining
-  std::shared_ptr<Connection> initializer_connection_;
-  std::vector<std::pair<std::size_t, std::shared_ptr<Connection>>>
+  std::shared_ptr<FramedConnection> initializer_connection_;
+  std::vector<std::pair<std::size_t, std::shared_ptr<FramedConnection>>>
       early_inbound_;  // data channels that said hello before our membership
   Timer join_timer_;
   Timer retry_timer_;

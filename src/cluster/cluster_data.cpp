@@ -11,13 +11,22 @@ constexpr std::size_t unknown_worker = static_cast<std::size_t>(-1);
 
 }  // namespace
 
-void ClusterCore::on_data_socket(Socket socket) {
-  auto connection = std::make_shared<Connection>(std::move(socket), "data", false);
+void ClusterCore::on_data_socket(Socket socket, core::ListenerSlot slot) {
+  if (phase_ == Phase::closed) {
+    return;
+  }
+  auto connection = make_connection(std::move(socket), "data", false);
+  connection->hold(std::move(slot));
   auto from = std::make_shared<std::size_t>(unknown_worker);
   unidentified_.insert(connection);
   connection->start(
-      [this, from](Connection& c, const char* body, std::size_t size) { return on_inbound_frame(from, c, body, size); },
-      [this, from](Connection& c, const std::string& cause) {
+      authenticate_first(
+          *connection, config_.cluster_secret, "data", core::SecretHandshake::Role::acceptor,
+          [this, from](FramedConnection& c, const char* body, std::size_t size) {
+            return on_inbound_frame(from, c, body, size);
+          },
+          acceptor_auth_callbacks("data")),
+      [this, from](FramedConnection& c, const std::string& cause) {
         unidentified_.erase(c.shared_from_this());
         if (*from != unknown_worker && membership_ready_ && peers_[*from].inbound.get() == &c) {
           on_peer_closed(*from, cause);
@@ -25,11 +34,11 @@ void ClusterCore::on_data_socket(Socket socket) {
       });
 }
 
-FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& from, Connection& connection,
+FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& from, FramedConnection& connection,
                                           const char* body, std::size_t size) {
   auto type = static_cast<std::uint8_t>(body[0]);
   if (*from == unknown_worker) {
-    WireReader reader(body + 1, size - 1);
+    core::BigEndianReader reader(body + 1, size - 1);
     std::uint32_t index = reader.u32();
     if (type != static_cast<std::uint8_t>(MessageType::data_hello) || !reader.ok_and_done()) {
       connection.fail(is_known_type(type) ? "expected a data-hello message, got " + describe_type(type)
@@ -43,6 +52,7 @@ FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& fr
     *from = index;
     auto shared = connection.shared_from_this();
     unidentified_.erase(shared);
+    trust(connection);
     if (!membership_ready_) {
       // The peer learned the membership before we did: hold its frames until we know it.
       early_inbound_.emplace_back(index, shared);
@@ -66,7 +76,7 @@ FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& fr
 // Hands the peer's waiting batch to the inbound mailbox. When the mailbox is full it keeps a room callback and the
 // channel pauses; the callback (run on the consumer's thread) only posts back here. A refused push leaves a copy of
 // room_token in the mailbox only when the mailbox kept the callback, so a use count of one means it was closed.
-bool ClusterCore::push_inbound(std::size_t from, Connection& connection) {
+bool ClusterCore::push_inbound(std::size_t from, FramedConnection& connection) {
   Peer& peer = peers_[from];
   if (!peer.room_token) {
     peer.room_token = std::make_shared<char>();
@@ -99,8 +109,8 @@ bool ClusterCore::push_inbound(std::size_t from, Connection& connection) {
   return true;
 }
 
-FrameAction ClusterCore::on_outbound_frame(std::size_t to, Connection& connection, const char* body, std::size_t size) {
-  WireReader reader(body + 1, size - 1);
+FrameAction ClusterCore::on_outbound_frame(std::size_t to, FramedConnection& connection, const char* body, std::size_t size) {
+  core::BigEndianReader reader(body + 1, size - 1);
   std::uint64_t bytes = reader.u64();
   if (static_cast<MessageType>(body[0]) != MessageType::ack || !reader.ok_and_done()) {
     connection.fail(unexpected_message(body[0]));

@@ -21,7 +21,7 @@ void ClusterCore::begin_stop() {
   cluster_logger()->info("cluster: stopping every worker");
   for (std::size_t i = 1; i < peers_.size(); ++i) {
     if (is_live(i)) {
-      peers_[i].control->write(WireWriter(MessageType::stop).take());
+      peers_[i].control->write(message(MessageType::stop).take());
     }
   }
   run_on_stop();
@@ -89,7 +89,7 @@ void ClusterCore::poll_round() {
   for (std::size_t i = 1; i < peers_.size(); ++i) {
     if (is_live(i)) {
       poll_awaiting_.insert(i);
-      peers_[i].control->write(WireWriter(MessageType::poll).u64(poll_round_).take());
+      peers_[i].control->write(message(MessageType::poll).u64(poll_round_).take());
     }
   }
   if (poll_awaiting_.empty()) {
@@ -175,7 +175,7 @@ void ClusterCore::broadcast_exit() {
   for (std::size_t i = 1; i < peers_.size(); ++i) {
     if (is_live(i)) {
       ++*pending;
-      peers_[i].control->write(WireWriter(MessageType::exit).take());
+      peers_[i].control->write(message(MessageType::exit).take());
       peers_[i].control->when_flushed(flushed);
     }
   }

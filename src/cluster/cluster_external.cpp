@@ -1,7 +1,9 @@
 #include "cluster_core.hpp"
 #include "cluster_log.hpp"
 #include "external_request.hpp"
+#include "external_authentication.hpp"
 #include "roo/core/json.hpp"
+#include "roo/core/printable.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -13,6 +15,9 @@ using core::merge_json;
 using core::parse_json;
 using core::to_json;
 namespace {
+
+/// Bytes of a Print message's text that reach the log; the rest is counted.
+constexpr std::size_t external_print_max_bytes = 4096;
 
 /// External message ids (spec §2.5).
 enum ExternalId : std::uint16_t {
@@ -33,7 +38,7 @@ enum ExternalId : std::uint16_t {
 /// The ClusterStatusQuery payload asking for Roo's additions to Wallaroo's answer (Wallaroo's clients send none).
 constexpr std::string_view roo_details_payload = "roo-details";
 
-void respond(Connection& connection, std::uint16_t id, const std::string& payload) {
+void respond(FramedConnection& connection, std::uint16_t id, const std::string& payload) {
   const char header[2] = {static_cast<char>(id >> 8), static_cast<char>(id & 0xFF)};
   connection.write(header, 2, std::vector<char>(payload.begin(), payload.end()));
 }
@@ -69,15 +74,22 @@ std::string ClusterCore::status_json(bool roo_details) const {
          "],\"processing_messages\":true" + details + "}";
 }
 
-void ClusterCore::on_external_socket(Socket socket) {
-  auto connection = std::make_shared<Connection>(std::move(socket), "external", true);
+void ClusterCore::on_external_socket(Socket socket, core::ListenerSlot slot) {
+  if (phase_ == Phase::closed) {
+    return;
+  }
+  auto connection = make_connection(std::move(socket), "external", false);
+  connection->hold(std::move(slot));
   unidentified_.insert(connection);
   connection->start(
-      [this](Connection& c, const char* body, std::size_t size) { return on_external_frame(c, body, size); },
-      [this](Connection& c, const std::string&) { unidentified_.erase(c.shared_from_this()); });
+      authenticate_external_first(
+          config_.external_secret,
+          [this](FramedConnection& c, const char* body, std::size_t size) { return on_external_frame(c, body, size); },
+          [](FramedConnection& c) { c.set_max_frame_bytes(external_max_frame_bytes); }),
+      [this](FramedConnection& c, const std::string&) { unidentified_.erase(c.shared_from_this()); });
 }
 
-FrameAction ClusterCore::on_external_frame(Connection& connection, const char* body, std::size_t size) {
+FrameAction ClusterCore::on_external_frame(FramedConnection& connection, const char* body, std::size_t size) {
   std::string error;
   std::optional<ExternalRequest> request = decode_external_request(body, size, error);
   if (!request) {
@@ -88,7 +100,8 @@ FrameAction ClusterCore::on_external_frame(Connection& connection, const char* b
   const std::string_view payload = request->payload;
   switch (id) {
     case print:
-      cluster_logger()->info("$$$ ExternalPrint: {} $$$", payload);
+      // Escaped and cut: a client's text cannot forge log lines.
+      cluster_logger()->info("$$$ ExternalPrint: {} $$$", core::printable(payload, external_print_max_bytes));
       return FrameAction::proceed;
     case clean_shutdown:
       cluster_logger()->info("cluster: clean shutdown requested by {}", connection.peer());
@@ -111,7 +124,7 @@ FrameAction ClusterCore::on_external_frame(Connection& connection, const char* b
     case partition_query:
     case partition_count_query:
     case cluster_state_entity_count_query: {
-      std::weak_ptr<Connection> weak = connection.weak_from_this();
+      std::weak_ptr<FramedConnection> weak = connection.weak_from_this();
       // ClusterStateEntityCount is every worker's StateEntityCount, keyed by worker name.
       std::uint16_t local_type = id == cluster_state_entity_count_query ? std::uint16_t{state_entity_count_query} : id;
       gather(local_type, [this, weak, id](GatheredAnswers answers) {
@@ -169,7 +182,7 @@ void ClusterCore::gather(std::uint16_t type, std::function<void(GatheredAnswers)
   std::uint64_t id = next_gather_id_++;
   if (!config_.initializer) {
     asked_[id] = Asked{type, std::move(done)};
-    peers_[0].control->write(WireWriter(MessageType::gather_request).u64(id).u16(type).take());
+    peers_[0].control->write(message(MessageType::gather_request).u64(id).u16(type).take());
     return;
   }
   Gather& collecting = gathers_[id];
@@ -179,7 +192,7 @@ void ClusterCore::gather(std::uint16_t type, std::function<void(GatheredAnswers)
   for (std::size_t i = 1; i < peers_.size(); ++i) {
     if (is_live(i)) {
       collecting.awaiting.insert(i);
-      peers_[i].control->write(WireWriter(MessageType::local_query).u64(id).u16(type).take());
+      peers_[i].control->write(message(MessageType::local_query).u64(id).u16(type).take());
     }
   }
   if (collecting.awaiting.empty()) {
@@ -192,7 +205,7 @@ void ClusterCore::on_gather_request(std::size_t index, std::uint64_t id, std::ui
     if (!is_live(index) || !peers_[index].control) {
       return;
     }
-    WireWriter reply(MessageType::gather_reply);
+    core::BigEndianWriter reply = message(MessageType::gather_reply);
     reply.u64(id).u32(static_cast<std::uint32_t>(answers.size()));
     for (const auto& [worker, json] : answers) {
       reply.u32(static_cast<std::uint32_t>(worker)).str(json);

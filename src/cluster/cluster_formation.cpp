@@ -1,6 +1,8 @@
 #include "cluster_core.hpp"
 #include "cluster_log.hpp"
 
+#include "roo/core/printable.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 
@@ -49,13 +51,17 @@ void ClusterCore::start_formation() {
   if (phase_ != Phase::idle) {
     return;
   }
-  accept(data_acceptor_, [this](Socket socket) { on_data_socket(std::move(socket)); });
+  // The listeners live as long as this core; their handlers run on its strand.
+  data_listener_->start(
+      [this](Socket socket, core::ListenerSlot slot) { on_data_socket(std::move(socket), std::move(slot)); });
   if (bound_external_) {
-    accept(external_acceptor_, [this](Socket socket) { on_external_socket(std::move(socket)); });
+    external_listener_->start(
+        [this](Socket socket, core::ListenerSlot slot) { on_external_socket(std::move(socket), std::move(slot)); });
   }
   if (config_.initializer) {
     phase_ = Phase::forming;
-    accept(control_acceptor_, [this](Socket socket) { on_control_socket(std::move(socket)); });
+    control_listener_->start(
+        [this](Socket socket, core::ListenerSlot slot) { on_control_socket(std::move(socket), std::move(slot)); });
     if (config_.worker_count <= 1) {
       complete_membership();
     }
@@ -79,12 +85,21 @@ void ClusterCore::start_join() {
 
 // ---- initializer side ----
 
-void ClusterCore::on_control_socket(Socket socket) {
-  auto connection = std::make_shared<Connection>(std::move(socket), "control", false);
+void ClusterCore::on_control_socket(Socket socket, core::ListenerSlot slot) {
+  if (phase_ == Phase::closed) {
+    return;
+  }
+  auto connection = make_connection(std::move(socket), "control", false);
+  connection->hold(std::move(slot));
   unidentified_.insert(connection);
   connection->start(
-      [this](Connection& c, const char* body, std::size_t size) { return on_unidentified_control(c, body, size); },
-      [this](Connection& c, const std::string& cause) {
+      authenticate_first(
+          *connection, config_.cluster_secret, "control", core::SecretHandshake::Role::acceptor,
+          [this](FramedConnection& c, const char* body, std::size_t size) {
+            return on_unidentified_control(c, body, size);
+          },
+          acceptor_auth_callbacks("control")),
+      [this](FramedConnection& c, const std::string& cause) {
         unidentified_.erase(c.shared_from_this());
         auto joiner =
             std::find_if(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.connection.get() == &c; });
@@ -101,7 +116,7 @@ void ClusterCore::on_control_socket(Socket socket) {
       });
 }
 
-FrameAction ClusterCore::on_unidentified_control(Connection& connection, const char* body, std::size_t size) {
+FrameAction ClusterCore::on_unidentified_control(FramedConnection& connection, const char* body, std::size_t size) {
   auto type = static_cast<std::uint8_t>(body[0]);
   for (std::size_t i = 1; i < peers_.size(); ++i) {
     if (peers_[i].control.get() == &connection) {
@@ -114,7 +129,7 @@ FrameAction ClusterCore::on_unidentified_control(Connection& connection, const c
     connection.fail(unexpected_message(type));
     return FrameAction::stop;
   }
-  auto hello = decode_hello(WireReader(body + 1, size - 1));
+  auto hello = decode_hello(core::BigEndianReader(body + 1, size - 1));
   if (!hello) {
     connection.fail("malformed hello message");
     return FrameAction::stop;
@@ -123,7 +138,7 @@ FrameAction ClusterCore::on_unidentified_control(Connection& connection, const c
   return connection.closed() ? FrameAction::stop : FrameAction::proceed;
 }
 
-void ClusterCore::on_hello(Connection& connection, const HelloMessage& hello) {
+void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hello) {
   std::string reason;
   bool member =
       hello.name == config_.worker_name ||
@@ -131,9 +146,11 @@ void ClusterCore::on_hello(Connection& connection, const HelloMessage& hello) {
   for (const auto& worker : membership_.workers) {
     member = member || worker.name == hello.name;
   }
+  std::string detail;  // for our log only: a refused peer learns nothing about the application
   if (hello.app_fingerprint != config_.app_fingerprint) {
-    reason = "its application differs from the initializer's (app fingerprint '" + hello.app_fingerprint +
-             "', the initializer's is '" + config_.app_fingerprint + "')";
+    reason = "its application differs from the initializer's";
+    detail = " (app fingerprint '" + core::printable(hello.app_fingerprint, 100) + "', the initializer's is '" +
+             config_.app_fingerprint + "')";
   } else if (member) {
     reason = "a worker named '" + hello.name + "' is already a member";
   } else if (phase_ != Phase::forming || membership_ready_ || joiners_.size() + 1 >= config_.worker_count) {
@@ -141,8 +158,9 @@ void ClusterCore::on_hello(Connection& connection, const HelloMessage& hello) {
   }
   auto shared = connection.shared_from_this();
   if (!reason.empty()) {
-    cluster_logger()->warn("cluster: refused worker '{}' from {}: {}", hello.name, connection.peer(), reason);
-    connection.write(WireWriter(MessageType::reject).str(reason).take());
+    cluster_logger()->warn("cluster: refused worker '{}' from {}: {}{}", core::printable(hello.name, 100),
+                           connection.peer(), reason, detail);
+    connection.write(message(MessageType::reject).str(reason).take());
     connection.when_flushed([this, shared] {
       unidentified_.erase(shared);
       shared->close();
@@ -150,6 +168,7 @@ void ClusterCore::on_hello(Connection& connection, const HelloMessage& hello) {
     return;
   }
   unidentified_.erase(shared);
+  trust(connection);
   joiners_.push_back(Joiner{WorkerInfo{hello.name, hello.control, hello.data, hello.external}, shared});
   cluster_logger()->info("cluster: worker '{}' joined ({} of {})", hello.name, joiners_.size() + 1,
                          config_.worker_count);
@@ -181,10 +200,10 @@ void ClusterCore::complete_membership() {
   }
 }
 
-FrameAction ClusterCore::on_worker_control_frame(std::size_t index, Connection& connection, const char* body,
+FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnection& connection, const char* body,
                                                  std::size_t size) {
   auto type = static_cast<MessageType>(body[0]);
-  WireReader reader(body + 1, size - 1);
+  core::BigEndianReader reader(body + 1, size - 1);
   switch (type) {
     case MessageType::channels_up:
       if (!formed_ && reader.ok_and_done()) {
@@ -242,7 +261,7 @@ void ClusterCore::on_channels_up(std::size_t index) {
   if (channels_up_.size() == live) {
     for (std::size_t i = 1; i < peers_.size(); ++i) {
       if (is_live(i)) {
-        peers_[i].control->write(WireWriter(MessageType::go).take());
+        peers_[i].control->write(message(MessageType::go).take());
       }
     }
     go();
@@ -268,27 +287,38 @@ void ClusterCore::connect_initializer() {
     }
     self->join_timer_.cancel();
     self->retry_delay_ = std::chrono::milliseconds(100);
-    auto connection = std::make_shared<Connection>(std::move(*self->initializer_socket_), "control", false);
+    auto connection =
+        self->make_connection(std::move(*self->initializer_socket_), "control", self->config_.cluster_secret.empty());
     self->initializer_connection_ = connection;
-    connection->start([raw = self.get()](Connection& c, const char* body,
-                                         std::size_t size) { return raw->on_initializer_frame(c, body, size); },
-                      [raw = self.get()](Connection&, const std::string& cause) {
-                        if (raw->membership_ready_) {
-                          raw->on_peer_closed(0, cause);
-                          return;
-                        }
-                        if (raw->phase_ != Phase::joining) {
-                          return;
-                        }
-                        cluster_logger()->warn(
-                            "cluster: lost the connection to the initializer at {} before the cluster formed ({}); "
-                            "joining again",
-                            raw->initializer_address_, cause);
-                        raw->initializer_connection_.reset();
-                        raw->start_join();
-                      });
-    connection->write(encode_hello(HelloMessage{self->config_.worker_name, self->bound_control_, self->bound_data_,
-                                                self->bound_external_, self->config_.app_fingerprint}));
+    AuthCallbacks callbacks;
+    callbacks.on_authenticated = [raw = self.get()](FramedConnection& c) {
+      trust(c);
+      c.write(encode_hello(HelloMessage{raw->config_.worker_name, raw->bound_control_, raw->bound_data_,
+                                        raw->bound_external_, raw->config_.app_fingerprint}));
+    };
+    callbacks.on_failed = [raw = self.get()](FramedConnection&, AuthFailure failure, const std::string& detail) {
+      raw->fail_formation(raw->join_error(describe_auth_failure(failure, "the initializer", detail)));
+    };
+    auto on_frame = authenticate_first(
+        *connection, self->config_.cluster_secret, "control", core::SecretHandshake::Role::connector,
+        [raw = self.get()](FramedConnection& c, const char* body, std::size_t size) {
+          return raw->on_initializer_frame(c, body, size);
+        },
+        std::move(callbacks));
+    connection->start(std::move(on_frame), [raw = self.get()](FramedConnection&, const std::string& cause) {
+      if (raw->membership_ready_) {
+        raw->on_peer_closed(0, cause);
+        return;
+      }
+      if (raw->phase_ != Phase::joining) {
+        return;
+      }
+      cluster_logger()->warn(
+          "cluster: lost the connection to the initializer at {} before the cluster formed ({}); joining again",
+          raw->initializer_address_, cause);
+      raw->initializer_connection_.reset();
+      raw->start_join();
+    });
   });
 }
 
@@ -309,9 +339,9 @@ void ClusterCore::on_initializer_connect_failed(const boost::system::error_code&
   });
 }
 
-FrameAction ClusterCore::on_initializer_frame(Connection& connection, const char* body, std::size_t size) {
+FrameAction ClusterCore::on_initializer_frame(FramedConnection& connection, const char* body, std::size_t size) {
   auto type = static_cast<MessageType>(body[0]);
-  WireReader reader(body + 1, size - 1);
+  core::BigEndianReader reader(body + 1, size - 1);
   bool known = membership_ready_;
   switch (type) {
     case MessageType::reject: {
@@ -372,7 +402,7 @@ FrameAction ClusterCore::on_initializer_frame(Connection& connection, const char
       std::uint64_t id = reader.u64();
       std::uint16_t query = reader.u16();
       if (known && reader.ok_and_done()) {
-        connection.write(WireWriter(MessageType::local_answer).u64(id).str(local_answer(query)).take());
+        connection.write(message(MessageType::local_answer).u64(id).str(local_answer(query)).take());
         return FrameAction::proceed;
       }
       break;
@@ -487,23 +517,64 @@ void ClusterCore::connect_data(std::size_t index) {
 
 void ClusterCore::on_data_connected(std::size_t index) {
   Peer& peer = peers_[index];
-  auto connection = std::make_shared<Connection>(std::move(*peer.connecting), "data", false);
+  auto connection = make_connection(std::move(*peer.connecting), "data", config_.cluster_secret.empty());
   peer.connecting.reset();
   peer.outbound = connection;
-  connection->start([this, index](Connection& c, const char* body,
-                                  std::size_t size) { return on_outbound_frame(index, c, body, size); },
-                    [this, index](Connection&, const std::string& cause) { on_peer_closed(index, cause); });
-  connection->write(WireWriter(MessageType::data_hello).u32(static_cast<std::uint32_t>(membership_.self)).take());
+  AuthCallbacks callbacks;
+  callbacks.on_authenticated = [this, index](FramedConnection& c) {
+    trust(c);
+    c.write(message(MessageType::data_hello).u32(static_cast<std::uint32_t>(membership_.self)).take());
+    on_outbound_ready(index);
+  };
+  callbacks.on_failed = [this, index](FramedConnection&, AuthFailure failure, const std::string& detail) {
+    std::string message = "open a data channel to worker '" + name_of(index) + "' at " +
+                          membership_.workers[index].data.to_string() + ": " +
+                          describe_auth_failure(failure, "it", detail);
+    fail_formation(config_.initializer ? message : join_error(message));
+  };
+  auto on_frame = authenticate_first(
+      *connection, config_.cluster_secret, "data", core::SecretHandshake::Role::connector,
+      [this, index](FramedConnection& c, const char* body, std::size_t size) {
+        return on_outbound_frame(index, c, body, size);
+      },
+      std::move(callbacks));
+  connection->start(std::move(on_frame),
+                    [this, index](FramedConnection&, const std::string& cause) { on_peer_closed(index, cause); });
+}
+
+// Our data channel to `index` is authenticated (or, without a secret, open): once every one is, say so.
+void ClusterCore::on_outbound_ready(std::size_t index) {
+  peers_[index].outbound_ready = true;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    if (i != membership_.self && !peers_[i].outbound) {
+    if (i != membership_.self && !peers_[i].outbound_ready) {
       return;
     }
   }
   if (config_.initializer) {
     on_channels_up(0);
   } else {
-    peers_[0].control->write(WireWriter(MessageType::channels_up).take());
+    peers_[0].control->write(message(MessageType::channels_up).take());
   }
+}
+
+AuthCallbacks ClusterCore::acceptor_auth_callbacks(const char* kind) {
+  AuthCallbacks callbacks;
+  if (!config_.cluster_secret.empty()) {
+    callbacks.on_authenticated = [](FramedConnection& c) { trust(c); };
+  }
+  callbacks.on_failed = [this, kind](FramedConnection& c, AuthFailure failure, const std::string& detail) {
+    cluster_logger()->warn("cluster: refused {} connection from {}: {}", kind, c.peer(),
+                           describe_auth_failure(failure, "it", detail));
+    auto shared = c.shared_from_this();
+    if (failure != AuthFailure::refused) {
+      c.write(message(MessageType::auth_refused).str(refusal_text(failure)).take());
+    }
+    c.when_flushed([this, shared] {
+      unidentified_.erase(shared);
+      shared->close();
+    });
+  };
+  return callbacks;
 }
 
 void ClusterCore::go() {
@@ -520,7 +591,7 @@ void ClusterCore::go() {
     if (config_.initializer) {
       begin_stop();
     } else if (is_live(0)) {
-      peers_[0].control->write(WireWriter(MessageType::stop_request).take());
+      peers_[0].control->write(message(MessageType::stop_request).take());
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "wire.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace roo::cluster {
@@ -36,6 +37,12 @@ std::string describe_type(std::uint8_t type) {
       return "gather-request";
     case MessageType::gather_reply:
       return "gather-reply";
+    case MessageType::auth_challenge:
+      return "auth-challenge";
+    case MessageType::auth_proof:
+      return "auth-proof";
+    case MessageType::auth_refused:
+      return "auth-refused";
     case MessageType::data_hello:
       return "data-hello";
     case MessageType::data:
@@ -52,81 +59,14 @@ std::string unexpected_message(std::uint8_t type) {
   return is_known_type(type) ? "unexpected " + describe_type(type) + " message" : "unknown " + describe_type(type);
 }
 
-WireWriter& WireWriter::u8(std::uint8_t value) {
-  bytes_.push_back(static_cast<char>(value));
-  return *this;
+void write_endpoint(core::BigEndianWriter& writer, const core::Endpoint& value) {
+  writer.str(value.host).u16(value.port);
 }
 
-WireWriter& WireWriter::u16(std::uint16_t value) {
-  u8(static_cast<std::uint8_t>(value >> 8));
-  return u8(static_cast<std::uint8_t>(value));
-}
-
-WireWriter& WireWriter::u32(std::uint32_t value) {
-  u16(static_cast<std::uint16_t>(value >> 16));
-  return u16(static_cast<std::uint16_t>(value));
-}
-
-WireWriter& WireWriter::u64(std::uint64_t value) {
-  u32(static_cast<std::uint32_t>(value >> 32));
-  return u32(static_cast<std::uint32_t>(value));
-}
-
-WireWriter& WireWriter::str(std::string_view value) {
-  u32(static_cast<std::uint32_t>(value.size()));
-  bytes_.insert(bytes_.end(), value.begin(), value.end());
-  return *this;
-}
-
-WireWriter& WireWriter::endpoint(const core::Endpoint& value) {
-  str(value.host);
-  return u16(value.port);
-}
-
-bool WireReader::take(std::size_t n) {
-  if (!ok_ || size_ - pos_ < n) {
-    ok_ = false;
-    return false;
-  }
-  return true;
-}
-
-std::uint8_t WireReader::u8() {
-  if (!take(1)) {
-    return 0;
-  }
-  return static_cast<std::uint8_t>(data_[pos_++]);
-}
-
-std::uint16_t WireReader::u16() {
-  std::uint16_t high = u8();
-  return static_cast<std::uint16_t>((high << 8) | u8());
-}
-
-std::uint32_t WireReader::u32() {
-  std::uint32_t high = u16();
-  return (high << 16) | u16();
-}
-
-std::uint64_t WireReader::u64() {
-  std::uint64_t high = u32();
-  return (high << 32) | u32();
-}
-
-std::string WireReader::str() {
-  std::uint32_t n = u32();
-  if (!take(n)) {
-    return {};
-  }
-  std::string out(data_ + pos_, n);
-  pos_ += n;
-  return out;
-}
-
-core::Endpoint WireReader::endpoint() {
+core::Endpoint read_endpoint(core::BigEndianReader& reader) {
   core::Endpoint out;
-  out.host = str();
-  out.port = u16();
+  out.host = reader.str();
+  out.port = reader.u16();
   return out;
 }
 
@@ -137,44 +77,57 @@ constexpr std::size_t min_worker_bytes = 4 + 6 + 6 + 1;
 /// The bytes of one worker's counts in a poll reply: sent and processed.
 constexpr std::size_t poll_entry_bytes = 8 + 8;
 
-void write_worker(WireWriter& writer, const WorkerInfo& worker) {
-  writer.str(worker.name).endpoint(worker.control).endpoint(worker.data).u8(worker.external ? 1 : 0);
+void write_worker(core::BigEndianWriter& writer, const WorkerInfo& worker) {
+  writer.str(worker.name);
+  write_endpoint(writer, worker.control);
+  write_endpoint(writer, worker.data);
+  writer.u8(worker.external ? 1 : 0);
   if (worker.external) {
-    writer.endpoint(*worker.external);
+    write_endpoint(writer, *worker.external);
   }
 }
 
-WorkerInfo read_worker(WireReader& reader) {
+WorkerInfo read_worker(core::BigEndianReader& reader) {
   WorkerInfo worker;
   worker.name = reader.str();
-  worker.control = reader.endpoint();
-  worker.data = reader.endpoint();
+  worker.control = read_endpoint(reader);
+  worker.data = read_endpoint(reader);
   if (reader.u8() != 0) {
-    worker.external = reader.endpoint();
+    worker.external = read_endpoint(reader);
   }
   return worker;
 }
 
 }  // namespace
 
+bool is_worker_name(std::string_view name) {
+  if (name.empty() || name.size() > 255) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte != 0x7f;
+  });
+}
+
 std::vector<char> encode_hello(const HelloMessage& hello) {
-  WireWriter writer(MessageType::hello);
+  core::BigEndianWriter writer = message(MessageType::hello);
   write_worker(writer, WorkerInfo{hello.name, hello.control, hello.data, hello.external});
   writer.str(hello.app_fingerprint);
   return writer.take();
 }
 
-std::optional<HelloMessage> decode_hello(WireReader reader) {
+std::optional<HelloMessage> decode_hello(core::BigEndianReader reader) {
   WorkerInfo worker = read_worker(reader);
   HelloMessage hello{worker.name, worker.control, worker.data, worker.external, reader.str()};
-  if (!reader.ok_and_done() || hello.name.empty()) {
+  if (!reader.ok_and_done() || !is_worker_name(hello.name)) {
     return std::nullopt;
   }
   return hello;
 }
 
 std::vector<char> encode_membership(const Membership& membership) {
-  WireWriter writer(MessageType::membership);
+  core::BigEndianWriter writer = message(MessageType::membership);
   writer.u32(membership.key_groups).u32(static_cast<std::uint32_t>(membership.self));
   writer.u32(static_cast<std::uint32_t>(membership.workers.size()));
   for (const auto& worker : membership.workers) {
@@ -183,7 +136,7 @@ std::vector<char> encode_membership(const Membership& membership) {
   return writer.take();
 }
 
-std::optional<Membership> decode_membership(WireReader reader) {
+std::optional<Membership> decode_membership(core::BigEndianReader reader) {
   Membership membership;
   membership.key_groups = reader.u32();
   membership.self = reader.u32();
@@ -204,7 +157,7 @@ std::optional<Membership> decode_membership(WireReader reader) {
 }
 
 std::vector<char> encode_poll_reply(const PollReply& reply) {
-  WireWriter writer(MessageType::poll_reply);
+  core::BigEndianWriter writer = message(MessageType::poll_reply);
   writer.u64(reply.round).u8(reply.drained ? 1 : 0).u32(static_cast<std::uint32_t>(reply.sent.size()));
   for (std::size_t i = 0; i < reply.sent.size(); ++i) {
     writer.u64(reply.sent[i]).u64(reply.processed[i]);
@@ -212,7 +165,7 @@ std::vector<char> encode_poll_reply(const PollReply& reply) {
   return writer.take();
 }
 
-std::optional<PollReply> decode_poll_reply(WireReader reader) {
+std::optional<PollReply> decode_poll_reply(core::BigEndianReader reader) {
   PollReply reply;
   reply.round = reader.u64();
   reply.drained = reader.u8() != 0;

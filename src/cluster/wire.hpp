@@ -1,6 +1,7 @@
 #pragma once
 
 #include "roo/cluster/cluster.hpp"
+#include "roo/core/big_endian.hpp"
 #include "roo/core/endpoint.hpp"
 
 #include <cstddef>
@@ -12,8 +13,11 @@
 
 namespace roo::cluster {
 
-/// Largest frame body accepted on any cluster port (control, data, external); a longer one is garbage.
+/// Largest frame body an authenticated (or, without a secret, identified) worker may send on a control or data
+/// connection; before that, core::untrusted_max_frame_bytes.
 constexpr std::uint32_t max_frame_bytes = 64u * 1024 * 1024;
+/// Largest frame an external-channel client may send (its requests are small; Print text is the longest).
+constexpr std::uint32_t external_max_frame_bytes = 64u * 1024;
 
 /// The first byte of every control and data frame body. Control frames travel on the control connection between
 /// a worker and the initializer; data frames on the data channels between every pair of workers.
@@ -33,6 +37,9 @@ enum class MessageType : std::uint8_t {
   local_answer = 13,    ///< worker → initializer: (id, JSON)
   gather_request = 14,  ///< worker → initializer: collect every worker's local answer to a type (id, type)
   gather_reply = 15,    ///< initializer → worker: (id, [(worker, JSON)…])
+  auth_challenge = 40,  ///< either side, first on a control or data connection with a secret: a fresh nonce
+  auth_proof = 41,      ///< either side, after the peer's challenge: HMAC proof of the cluster secret
+  auth_refused = 42,    ///< acceptor → opener: why it closes (text; nothing about the application)
   data_hello = 32,      ///< data channel opener → acceptor: the sender's worker index
   data = 33,            ///< one Cluster::send: the bytes
   ack = 34,             ///< acceptor → opener, on the same channel: bytes processed (u64)
@@ -45,46 +52,16 @@ enum class MessageType : std::uint8_t {
 /// message type N" for a type no Roo version sends.
 [[nodiscard]] std::string unexpected_message(std::uint8_t type);
 
-/// Builds a frame body: big-endian integers and u32-length-prefixed strings.
-class WireWriter {
- public:
-  explicit WireWriter(MessageType type) { bytes_.push_back(static_cast<char>(type)); }
-  WireWriter& u8(std::uint8_t value);
-  WireWriter& u16(std::uint16_t value);
-  WireWriter& u32(std::uint32_t value);
-  WireWriter& u64(std::uint64_t value);
-  WireWriter& str(std::string_view value);
-  WireWriter& endpoint(const core::Endpoint& value);
-  /// The body (type byte included); the connection adds the length header.
-  [[nodiscard]] std::vector<char> take() { return std::move(bytes_); }
+/// A control or data message body: its type byte, then what the caller writes (core::BigEndianWriter).
+[[nodiscard]] inline core::BigEndianWriter message(MessageType type) {
+  core::BigEndianWriter writer;
+  writer.u8(static_cast<std::uint8_t>(type));
+  return writer;
+}
 
- private:
-  std::vector<char> bytes_;
-};
-
-/// Reads a frame body written by WireWriter (after its type byte). Every read fails softly: ok() turns false and
-/// values read past the end are zero, so a decoder reads everything and checks ok() once.
-class WireReader {
- public:
-  WireReader(const char* data, std::size_t size) : data_(data), size_(size) {}
-  std::uint8_t u8();
-  std::uint16_t u16();
-  std::uint32_t u32();
-  std::uint64_t u64();
-  std::string str();
-  core::Endpoint endpoint();
-  /// True when every read was in bounds and the whole body was used.
-  [[nodiscard]] bool ok_and_done() const { return ok_ && pos_ == size_; }
-  /// Bytes not read yet (0 after a failed read): bounds a count announced by the peer before anything is allocated.
-  [[nodiscard]] std::size_t remaining() const { return ok_ ? size_ - pos_ : 0; }
-
- private:
-  [[nodiscard]] bool take(std::size_t n);
-  const char* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
+/// An address on the wire: `str host | u16 port`.
+void write_endpoint(core::BigEndianWriter& writer, const core::Endpoint& value);
+[[nodiscard]] core::Endpoint read_endpoint(core::BigEndianReader& reader);
 
 struct HelloMessage {
   std::string name;
@@ -94,10 +71,12 @@ struct HelloMessage {
   std::string app_fingerprint;
 };
 
+/// A name a hello may carry: 1 to 255 bytes, no control characters (it is logged as it is).
+[[nodiscard]] bool is_worker_name(std::string_view name);
 [[nodiscard]] std::vector<char> encode_hello(const HelloMessage& hello);
-[[nodiscard]] std::optional<HelloMessage> decode_hello(WireReader reader);
+[[nodiscard]] std::optional<HelloMessage> decode_hello(core::BigEndianReader reader);
 [[nodiscard]] std::vector<char> encode_membership(const Membership& membership);
-[[nodiscard]] std::optional<Membership> decode_membership(WireReader reader);
+[[nodiscard]] std::optional<Membership> decode_membership(core::BigEndianReader reader);
 
 /// One worker's answer to a drain poll: bytes it sent to and processed from each worker (by index).
 struct PollReply {
@@ -108,6 +87,6 @@ struct PollReply {
 };
 
 [[nodiscard]] std::vector<char> encode_poll_reply(const PollReply& reply);
-[[nodiscard]] std::optional<PollReply> decode_poll_reply(WireReader reader);
+[[nodiscard]] std::optional<PollReply> decode_poll_reply(core::BigEndianReader reader);
 
 }  // namespace roo::cluster

@@ -1,5 +1,6 @@
 #include "roo/io/length_prefix.hpp"
 
+#include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
 
 #include <bit>
@@ -58,9 +59,7 @@ std::optional<std::uint64_t> LengthPrefix::read(const char* header) const {
   const char* field = header + field_offset;
   if (std::endian::native == std::endian::little && field_width == 4 && big_endian && !is_signed) {
     // Wallaroo's ">I", nearly every app's framing: one load and a byte swap instead of the general loop.
-    std::uint32_t be = 0;
-    std::memcpy(&be, field, sizeof be);
-    return __builtin_bswap32(be);
+    return core::load_u32_be(field);
   }
   unsigned char raw[8];
   std::memcpy(raw, field, field_width);

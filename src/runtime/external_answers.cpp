@@ -50,6 +50,33 @@ std::string partitions(const LocalFacts& facts, bool counts) {
          stateless_partitions(facts, counts) + "}";
 }
 
+/// {"<state>": ["k1", ...]} with at most max_state_entity_answer_bytes of keys; when some are left out, the
+/// field "roo_cut" says how many were listed (docs/running.md, Security).
+std::string state_entities(const LocalFacts& facts) {
+  std::vector<std::string> states;
+  std::size_t bytes = 0;
+  std::size_t listed = 0;
+  std::size_t total = 0;
+  for (const auto& [state, keys] : facts.state_keys) {
+    std::vector<std::string> quoted;
+    total += keys.size();
+    for (const auto& key : keys) {
+      if (bytes >= max_state_entity_answer_bytes) {
+        break;
+      }
+      quoted.push_back(core::json_quote(key));
+      bytes += quoted.back().size() + 1;
+      ++listed;
+    }
+    states.push_back(core::json_quote(state) + ":[" + join(quoted) + "]");
+  }
+  if (listed < total) {
+    states.push_back("\"roo_cut\":" + core::json_quote("listed " + std::to_string(listed) + " of " +
+                                                       std::to_string(total) + " keys: answers are bounded to 1 MiB"));
+  }
+  return "{" + join(states) + "}";
+}
+
 }  // namespace
 
 std::vector<StatelessStep> stateless_steps(const graph::Plan& plan) {
@@ -71,17 +98,8 @@ std::vector<StatelessStep> stateless_steps(const graph::Plan& plan) {
 
 std::string local_answer(std::uint16_t type, const LocalFacts& facts) {
   switch (type) {
-    case 17: {  // StateEntityQuery
-      std::vector<std::string> states;
-      for (const auto& [state, keys] : facts.state_keys) {
-        std::vector<std::string> quoted;
-        for (const auto& key : keys) {
-          quoted.push_back(core::json_quote(key));
-        }
-        states.push_back(core::json_quote(state) + ":[" + join(quoted) + "]");
-      }
-      return "{" + join(states) + "}";
-    }
+    case 17:  // StateEntityQuery
+      return state_entities(facts);
     case 21: {  // StateEntityCountQuery
       std::vector<std::string> states;
       for (const auto& [state, keys] : facts.state_keys) {

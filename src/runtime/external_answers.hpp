@@ -28,9 +28,14 @@ struct LocalFacts {
   cluster::Membership membership;
 };
 
+/// Keys a StateEntityQuery answer lists at most (their JSON text); beyond it the answer says it was cut.
+constexpr std::size_t max_state_entity_answer_bytes = 1024 * 1024;
+
 /// This worker's JSON answer to external request `type` (17 state entities, 21 their counts, 14 source ids,
 /// 7/12 partitions by key group and worker, 19/23 stateless partitions: each stateless step on every worker of the
-/// membership, step id "<stage index * 1000 + worker index>"); "{}" for anything else.
+/// membership, step id "<stage index * 1000 + worker index>"); "{}" for anything else. A StateEntityQuery answer lists at most
+/// 1 MiB of keys; when it lists fewer than there are it carries a field "roo_cut": "listed K of N keys: answers are
+/// bounded to 1 MiB".
 [[nodiscard]] std::string local_answer(std::uint16_t type, const LocalFacts& facts);
 
 }  // namespace roo::runtime

@@ -2,20 +2,21 @@
 
 #include "hop_layout.hpp"
 
+#include "roo/core/big_endian.hpp"
+
 #include <cstring>
 
 namespace roo::runtime {
 namespace {
 
 void put_u16(std::vector<char>& out, std::uint16_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value & 0xff));
+  out.resize(out.size() + 2);
+  core::store_u16_be(out.data() + out.size() - 2, value);
 }
 
 void put_u32(std::vector<char>& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((value >> shift) & 0xff));
-  }
+  out.resize(out.size() + 4);
+  core::store_u32_be(out.data() + out.size() - 4, value);
 }
 
 void put_bytes(std::vector<char>& out, const char* data, std::size_t size) {

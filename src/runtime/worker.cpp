@@ -191,6 +191,8 @@ void Worker::join_cluster() {
   config.join_timeout = options.join_timeout;
   // The initializer's verdict comes a little before each worker's own deadline, so that its exit reaches them first.
   config.drain_timeout = options_.drain_timeout * 9 / 10;
+  config.cluster_secret = options.cluster_secret;
+  config.external_secret = options.external_secret;
   cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {

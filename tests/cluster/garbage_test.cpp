@@ -38,7 +38,7 @@ TEST(ClusterGarbage, ControlPortClosesOnlyTheBadConnection) {
   text.send("hello world\r\n");
   EXPECT_TRUE(text.wait_closed_by_peer());
   EXPECT_TRUE(LogCapture::instance().wait_for("cluster: closing control connection from " + peer_of(text) +
-                                              ": frame of 1751477356 bytes exceeds the limit of 67108864 bytes"));
+                                              ": frame of 1751477356 bytes exceeds the limit of 4096 bytes"));
   Client unknown(control);
   unknown.send(cluster_frame(200, "x"));
   EXPECT_TRUE(unknown.wait_closed_by_peer());
@@ -76,7 +76,7 @@ TEST(ClusterGarbage, DataPortClosesOnlyTheBadConnection) {
   text.send("GET / HTTP/1.1\r\n\r\n");
   EXPECT_TRUE(text.wait_closed_by_peer());
   EXPECT_TRUE(LogCapture::instance().wait_for("cluster: closing data connection from " + peer_of(text) +
-                                              ": frame of 1195725856 bytes exceeds the limit of 67108864 bytes"));
+                                              ": frame of 1195725856 bytes exceeds the limit of 4096 bytes"));
   Client no_hello(data_port);
   no_hello.send(cluster_frame(33, "payload"));
   EXPECT_TRUE(no_hello.wait_closed_by_peer());
@@ -105,7 +105,7 @@ TEST(ClusterGarbage, ExternalPortClosesOnlyTheBadConnection) {
   text.send("GET / HTTP/1.1\r\n\r\n");
   EXPECT_TRUE(text.wait_closed_by_peer());
   EXPECT_TRUE(LogCapture::instance().wait_for("cluster: closing external connection from " + peer_of(text) +
-                                              ": frame of 1195725856 bytes exceeds the limit of 67108864 bytes"));
+                                              ": frame of 1195725856 bytes exceeds the limit of 65536 bytes"));
   Client unknown(port);
   unknown.send_external(99, "?");
   EXPECT_TRUE(unknown.wait_closed_by_peer());

@@ -9,7 +9,7 @@
 namespace roo::cluster {
 namespace {
 
-WireReader after_type(const std::vector<char>& body) { return WireReader(body.data() + 1, body.size() - 1); }
+core::BigEndianReader after_type(const std::vector<char>& body) { return core::BigEndianReader(body.data() + 1, body.size() - 1); }
 
 Membership two_workers() {
   Membership membership;
@@ -64,7 +64,7 @@ TEST(Wire, AHelloWithBytesLeftOverIsRefused) {
 
 TEST(Wire, AReaderReportsWhatIsLeftAndNothingAfterAFailedRead) {
   const std::string body("\x00\x01\x02", 3);
-  WireReader reader(body.data(), body.size());
+  core::BigEndianReader reader(body.data(), body.size());
   EXPECT_EQ(reader.u16(), 1u);
   EXPECT_EQ(reader.remaining(), 1u);
   (void)reader.u32();  // one byte short

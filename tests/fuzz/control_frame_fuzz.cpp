@@ -22,10 +22,10 @@ bool same_worker(const WorkerInfo& a, const WorkerInfo& b) {
          a.external.has_value() == b.external.has_value() && (!a.external || same_endpoint(*a.external, *b.external));
 }
 
-WireReader after_type(const std::vector<char>& body) { return WireReader(body.data() + 1, body.size() - 1); }
+core::BigEndianReader after_type(const std::vector<char>& body) { return core::BigEndianReader(body.data() + 1, body.size() - 1); }
 
 void check_hello(const char* data, std::size_t size) {
-  std::optional<HelloMessage> hello = decode_hello(WireReader(data, size));
+  std::optional<HelloMessage> hello = decode_hello(core::BigEndianReader(data, size));
   if (!hello) {
     return;
   }
@@ -41,7 +41,7 @@ void check_hello(const char* data, std::size_t size) {
 }
 
 void check_membership(const char* data, std::size_t size) {
-  std::optional<Membership> membership = decode_membership(WireReader(data, size));
+  std::optional<Membership> membership = decode_membership(core::BigEndianReader(data, size));
   if (!membership) {
     return;
   }
@@ -62,7 +62,7 @@ void check_membership(const char* data, std::size_t size) {
 }
 
 void check_poll_reply(const char* data, std::size_t size) {
-  std::optional<PollReply> reply = decode_poll_reply(WireReader(data, size));
+  std::optional<PollReply> reply = decode_poll_reply(core::BigEndianReader(data, size));
   if (!reply) {
     return;
   }
@@ -76,9 +76,9 @@ void check_poll_reply(const char* data, std::size_t size) {
 }
 
 /// The fixed-shape messages read inline by the control and data handlers (poll, worker-lost, local-query, ack,
-/// data-hello, ...): one WireReader read of each kind, checked never to run past the body.
+/// data-hello, ...): one core::BigEndianReader read of each kind, checked never to run past the body.
 void check_reader(const char* data, std::size_t size) {
-  WireReader reader(data, size);
+  core::BigEndianReader reader(data, size);
   std::size_t read = 0;
   for (std::size_t step = 0; step < 64 && reader.remaining() > 0; ++step) {
     std::size_t before = reader.remaining();

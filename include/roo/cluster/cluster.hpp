@@ -3,6 +3,7 @@
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/byte_budget.hpp"
 #include "roo/core/endpoint.hpp"
+#include "roo/core/shared_secret.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -55,6 +56,18 @@ struct ClusterConfig {
   std::size_t max_unacknowledged_bytes = 16 * 1024 * 1024;
   /// The initializer: how long after the stop it waits for every worker to drain before it says exit anyway.
   std::chrono::milliseconds drain_timeout{10000};
+  /// Per port (control, data, external): connections at once from peers that are not members yet (and external
+  /// clients). More wait in the kernel's backlog until one closes.
+  std::size_t max_connections_per_port = 64;
+  /// A peer that is not a member yet must complete each frame of its handshake within this (and an external
+  /// client each request): an idle or slow connection does not keep its place.
+  std::chrono::milliseconds handshake_timeout{10000};
+  /// Every control and data connection, both ways, proves knowledge of this secret (HMAC challenge–response)
+  /// before any other frame is read. Empty: no authentication (a warning when bound to a non-loopback address).
+  core::SharedSecret cluster_secret;
+  /// The external channel's clients must prove knowledge of this secret (HMAC challenge–response) before any
+  /// request, CleanShutdown included. Empty: anyone who reaches the external port may query and shut down.
+  core::SharedSecret external_secret;
 };
 
 /// Another worker whose events this worker cannot account for at exit, for the closing report.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "roo/core/endpoint.hpp"
+#include "roo/core/shared_secret.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -19,6 +20,8 @@ struct ClusterOptions {
   core::Endpoint data;                     ///< initializer: --data; others: --my-data
   std::optional<core::Endpoint> external;  ///< serve the external channel (roo ctl, roo shutdown) here
   std::chrono::milliseconds join_timeout{30000};
+  core::SharedSecret cluster_secret;   ///< --cluster-secret-file: every control and data connection proves it
+  core::SharedSecret external_secret;  ///< --external-secret-file: every external client proves it
 };
 
 struct WorkerOptions {

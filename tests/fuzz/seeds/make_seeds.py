@@ -33,7 +33,7 @@ write("frame_parser", "padded", parser_input(frames(">I", [b"pad", b"ded"], pad=
 write("frame_parser", "too_long", parser_input(frames(">I", [b"ok"]) + struct.pack(">I", 1 << 30), framing=0))
 
 
-# control frames: the body after the u32 length (type byte first), as WireWriter writes it.
+# control frames: the body after the u32 length (type byte first), as core::BigEndianWriter writes it.
 def s(text):
     text = text.encode()
     return struct.pack(">I", len(text)) + text
