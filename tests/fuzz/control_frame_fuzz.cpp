@@ -22,10 +22,10 @@ bool same_worker(const WorkerInfo& a, const WorkerInfo& b) {
          a.external.has_value() == b.external.has_value() && (!a.external || same_endpoint(*a.external, *b.external));
 }
 
-core::BigEndianReader after_type(const std::vector<char>& body) { return core::BigEndianReader(body.data() + 1, body.size() - 1); }
+roo::core::BigEndianReader after_type(const std::vector<char>& body) { return roo::core::BigEndianReader(body.data() + 1, body.size() - 1); }
 
 void check_hello(const char* data, std::size_t size) {
-  std::optional<HelloMessage> hello = decode_hello(core::BigEndianReader(data, size));
+  std::optional<HelloMessage> hello = decode_hello(roo::core::BigEndianReader(data, size));
   if (!hello) {
     return;
   }
@@ -41,7 +41,7 @@ void check_hello(const char* data, std::size_t size) {
 }
 
 void check_membership(const char* data, std::size_t size) {
-  std::optional<Membership> membership = decode_membership(core::BigEndianReader(data, size));
+  std::optional<Membership> membership = decode_membership(roo::core::BigEndianReader(data, size));
   if (!membership) {
     return;
   }
@@ -62,7 +62,7 @@ void check_membership(const char* data, std::size_t size) {
 }
 
 void check_poll_reply(const char* data, std::size_t size) {
-  std::optional<PollReply> reply = decode_poll_reply(core::BigEndianReader(data, size));
+  std::optional<PollReply> reply = decode_poll_reply(roo::core::BigEndianReader(data, size));
   if (!reply) {
     return;
   }
@@ -76,9 +76,9 @@ void check_poll_reply(const char* data, std::size_t size) {
 }
 
 /// The fixed-shape messages read inline by the control and data handlers (poll, worker-lost, local-query, ack,
-/// data-hello, ...): one core::BigEndianReader read of each kind, checked never to run past the body.
+/// data-hello, ...): one roo::core::BigEndianReader read of each kind, checked never to run past the body.
 void check_reader(const char* data, std::size_t size) {
-  core::BigEndianReader reader(data, size);
+  roo::core::BigEndianReader reader(data, size);
   std::size_t read = 0;
   for (std::size_t step = 0; step < 64 && reader.remaining() > 0; ++step) {
     std::size_t before = reader.remaining();
@@ -99,7 +99,7 @@ void check_reader(const char* data, std::size_t size) {
         ROO_FUZZ_CHECK(reader.str().size() <= before);
         break;
       default:
-        ROO_FUZZ_CHECK(reader.endpoint().host.size() <= before);
+        ROO_FUZZ_CHECK(roo::cluster::read_endpoint(reader).host.size() <= before);
         break;
     }
     ROO_FUZZ_CHECK(reader.remaining() <= before);
