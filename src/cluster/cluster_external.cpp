@@ -67,11 +67,11 @@ std::string ClusterCore::status_json() const {
          "],\"processing_messages\":true,\"missing_workers\":[" + missing + "]}";
 }
 
-void ClusterCore::on_external_socket(Socket socket, core::ListenerSlot slot) {
+void ClusterCore::on_external_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
   if (phase_ == Phase::closed) {
     return;
   }
-  auto connection = make_connection(std::move(socket), "external", false);
+  auto connection = make_connection(std::move(stream), "external", false);
   connection->hold(std::move(slot));
   unidentified_.insert(connection);
   connection->start(

@@ -174,6 +174,7 @@ void Worker::join_cluster() {
   config.join_timeout = options.join_timeout;
   config.cluster_secret = options.cluster_secret;
   config.external_secret = options.external_secret;
+  config.tls = options.tls;
   cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {
