@@ -138,6 +138,13 @@ void ClusterCore::stop() {
 // ---- listeners, loss ----
 
 void ClusterCore::warn_if_exposed() const {
+  if (bound_external_ && config_.external_secret.empty() && !external_listener_->is_loopback()) {
+    cluster_logger()->warn(
+        "cluster: no external secret, and the external channel listens on {}, which is not a loopback address: any "
+        "process that reaches it can query the cluster and shut it down; set --external-secret-file "
+        "(docs/running.md, Security)",
+        bound_external_->to_string());
+  }
   if (!config_.cluster_secret.empty()) {
     return;
   }
