@@ -240,7 +240,8 @@ def one_run(opts, case, index, frame_file, n, counts, totals, expect):
                             rx_log).group(1))
     in_port = free_port_pair()
     argv = [opts.roo, "run"] + (["--workers", str(workers)] if workers > 1 else []) + [
-        APPS[app], "--in", "Alphabet@127.0.0.1:%d" % in_port, "--out", "127.0.0.1:%d" % out_port]
+        APPS[app], "--in", "Alphabet@127.0.0.1:%d" % in_port, "--out", "127.0.0.1:%d" % out_port] + \
+        opts.worker_flags.split()
     with open(w_log, "w") as w_err:
         sup = spawn(argv, stdout=w_err, stderr=subprocess.STDOUT, cwd=OUT)
     wait_for(lambda: read(w_log).count(READY) >= workers, sup, 60, "roo run (%d workers)" % workers, w_log)
@@ -360,6 +361,8 @@ def parse_args():
     p.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     p.add_argument("--cases", default=",".join(c[0] for c in CASES), help="comma-separated subset of a,b,c,a',b'")
     p.add_argument("--roo", default=DEFAULT_ROO, help="the roo binary (default build/src/cli/roo)")
+    p.add_argument("--worker-flags", default="",
+                   help="more flags for every worker, e.g. '--tls-cert c.pem --tls-key k.pem --tls-ca ca.pem'")
     return p.parse_args()
 
 

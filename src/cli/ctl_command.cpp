@@ -63,6 +63,9 @@ struct CtlOptions {
   bool roo_details = false;
   double timeout = 5;
   std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> tls_ca;
 };
 
 /// The cluster-status-query payload asking a Roo worker for its additions to Wallaroo's answer.
@@ -199,7 +202,8 @@ void run_ctl(const CtlOptions& options) {
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
   core::SharedSecret secret = external_secret(options.external_secret_file);
-  ExternalClient client = ExternalClient::connect(worker, timeout);
+  ExternalClient client = ExternalClient::connect(
+      worker, timeout, tls_files(options.tls_cert, options.tls_key, options.tls_ca));
   if (!secret.empty()) {
     client.authenticate(secret, timeout);
   }
@@ -266,6 +270,9 @@ void add_ctl_command(CLI::App& app) {
   sub->add_option("--external-secret-file", options->external_secret_file,
                   "File holding the workers' external secret (their --external-secret-file); default: "
                   "$ROO_EXTERNAL_SECRET_FILE, else none");
+  sub->add_option("--tls-cert", options->tls_cert, "This client's certificate, for workers started with --tls-*");
+  sub->add_option("--tls-key", options->tls_key, "Its private key");
+  sub->add_option("--tls-ca", options->tls_ca, "The CA the worker's certificate must be signed by");
   sub->callback([options] { run_ctl(*options); });
 }
 

@@ -56,7 +56,8 @@ std::string encode_external_frame(ExternalMessageId id, std::string_view payload
   return frame;
 }
 
-ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono::milliseconds timeout) {
+ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono::milliseconds timeout,
+                                       const std::optional<core::TlsFiles>& tls) {
   std::string name = worker.to_string();
   auto deadline = Clock::now() + timeout;
   std::string resolve_error;
@@ -67,12 +68,20 @@ ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono
   if (fd < 0) {
     throw core::Error("connect to " + name + ": " + errno_text(-fd));
   }
-  return ExternalClient(ClientSocket(fd, name));
+  ExternalClient client(ClientSocket(fd, name));
+  if (tls) {
+    client.tls_ = ClientTls::start(fd, *tls, name, timeout);
+  }
+  return client;
+}
+
+int ExternalClient::write_all(const char* data, std::size_t size) {
+  return tls_ ? tls_->write_all(data, size) : socket_.write_all(data, size);
 }
 
 void ExternalClient::send(ExternalMessageId id, std::string_view payload, std::string_view what) {
   std::string frame = encode_external_frame(id, payload);
-  if (int error = socket_.write_all(frame.data(), frame.size()); error != 0) {
+  if (int error = write_all(frame.data(), frame.size()); error != 0) {
     throw core::Error("send " + std::string(what) + " to " + name() + ": " + errno_text(error));
   }
 }
@@ -128,6 +137,15 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
       reply.payload = buffer.substr(6, length - 2);
       return reply;
     }
+    char chunk[65536];
+    if (tls_ && tls_->has_pending()) {
+      long got = tls_->read(chunk, sizeof chunk);
+      if (got <= 0) {
+        return ended(ExternalReply::Outcome::closed);
+      }
+      buffer.append(chunk, static_cast<std::size_t>(got));
+      continue;
+    }
     pollfd waiting{socket_.fd(), POLLIN, 0};
     int ready = ::poll(&waiting, 1, milliseconds_left(deadline));
     if (ready < 0 && errno == EINTR) {
@@ -136,8 +154,7 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
     if (ready <= 0) {
       return ended(ExternalReply::Outcome::timed_out);
     }
-    char chunk[65536];
-    ssize_t got = ::recv(socket_.fd(), chunk, sizeof chunk, 0);
+    ssize_t got = tls_ ? tls_->read(chunk, sizeof chunk) : ::recv(socket_.fd(), chunk, sizeof chunk, 0);
     if (got < 0 && errno == EINTR) {
       continue;
     }

@@ -1,12 +1,14 @@
 #pragma once
 
 #include "client_socket.hpp"
+#include "client_tls.hpp"
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/shared_secret.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,7 +78,8 @@ class ExternalClient {
  public:
   /// Connects to `worker` (trying every address the name resolves to) within `timeout`. Throws core::Error
   /// "connect to 127.0.0.1:5050: connection refused" on failure.
-  [[nodiscard]] static ExternalClient connect(const core::Endpoint& worker, std::chrono::milliseconds timeout);
+  [[nodiscard]] static ExternalClient connect(const core::Endpoint& worker, std::chrono::milliseconds timeout,
+                                              const std::optional<core::TlsFiles>& tls = std::nullopt);
 
   /// Proves knowledge of the worker's external secret (--external-secret-file) and checks that the worker knows
   /// it too, before any request. Throws core::Error "authenticate to h:p: <why>".
@@ -93,14 +96,19 @@ class ExternalClient {
   [[nodiscard]] ExternalReply read_reply(std::chrono::milliseconds timeout);
 
   /// Half-closes, discards whatever the worker sent, and closes (so the worker sees an orderly close).
-  void close() { socket_.close(); }
+  void close() {
+    tls_.reset();
+    socket_.close();
+  }
 
   /// "host:port" as the user wrote it.
   [[nodiscard]] const std::string& name() const { return socket_.name(); }
 
  private:
   explicit ExternalClient(ClientSocket socket) : socket_(std::move(socket)) {}
+  [[nodiscard]] int write_all(const char* data, std::size_t size);
   ClientSocket socket_;
+  std::unique_ptr<ClientTls> tls_;  // set when the worker's channel is under TLS (--tls-*); before socket_ goes
 };
 
 }  // namespace roo::cli

@@ -20,15 +20,19 @@ struct ShutdownOptions {
   std::string external;
   double timeout = 5;
   std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<std::string> tls_ca;
 };
 
 /// Sends CleanShutdown; the worker that gets it stops the whole cluster. Throws core::Error.
 void send_clean_shutdown(const std::string& address, double timeout_seconds,
-                         const std::optional<std::string>& secret_file) {
+                         const std::optional<std::string>& secret_file,
+                         const std::optional<core::TlsFiles>& tls = std::nullopt) {
   core::Endpoint worker = core::parse_endpoint(address, "--external");
   auto timeout = std::chrono::milliseconds(static_cast<long long>(timeout_seconds * 1000));
   core::SharedSecret secret = external_secret(secret_file);
-  ExternalClient client = ExternalClient::connect(worker, timeout);
+  ExternalClient client = ExternalClient::connect(worker, timeout, tls);
   if (!secret.empty()) {
     client.authenticate(secret, timeout);
   }
@@ -62,8 +66,14 @@ void add_shutdown_command(CLI::App& app) {
   sub->add_option("--external-secret-file", options->external_secret_file,
                   "File holding the workers' external secret (their --external-secret-file); default: "
                   "$ROO_EXTERNAL_SECRET_FILE, else none");
+  sub->add_option("--tls-cert", options->tls_cert, "This client's certificate, for workers started with --tls-*");
+  sub->add_option("--tls-key", options->tls_key, "Its private key");
+  sub->add_option("--tls-ca", options->tls_ca, "The CA the worker's certificate must be signed by");
   sub->callback(
-      [options] { send_clean_shutdown(options->external, options->timeout, options->external_secret_file); });
+      [options] {
+        send_clean_shutdown(options->external, options->timeout, options->external_secret_file,
+                            tls_files(options->tls_cert, options->tls_key, options->tls_ca));
+      });
 }
 
 int cluster_shutdown_main(int argc, char** argv) {

@@ -63,6 +63,9 @@ const std::vector<FlagSpec>& flag_specs() {
       // Roo's security flags (docs/running.md, Security).
       {"--cluster-secret-file", "", true, text(&WallarooFlags::cluster_secret_file)},
       {"--external-secret-file", "", true, text(&WallarooFlags::external_secret_file)},
+      {"--tls-cert", "", true, text(&WallarooFlags::tls_cert)},
+      {"--tls-key", "", true, text(&WallarooFlags::tls_key)},
+      {"--tls-ca", "", true, text(&WallarooFlags::tls_ca)},
   };
   return specs;
 }

@@ -21,6 +21,9 @@ struct WallarooFlags {
   // Roo's security flags (docs/running.md, Security); the environment supplies them when absent.
   std::optional<std::string> cluster_secret_file;   ///< --cluster-secret-file, else $ROO_CLUSTER_SECRET_FILE
   std::optional<std::string> external_secret_file;  ///< --external-secret-file, else $ROO_EXTERNAL_SECRET_FILE
+  std::optional<std::string> tls_cert;              ///< --tls-cert: mutual TLS on control, data and external
+  std::optional<std::string> tls_key;               ///< --tls-key
+  std::optional<std::string> tls_ca;                ///< --tls-ca
   int worker_count = 1;
   bool cluster_initializer = false;
   bool run_with_resilience = false;

@@ -1,5 +1,7 @@
 #include "worker_launch.hpp"
 
+#include "client_tls.hpp"
+
 #include "roo/core/endpoint.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/core/shared_secret.hpp"
@@ -50,6 +52,9 @@ std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flag
   options.cluster_secret = load_secret(flags.cluster_secret_file, "--cluster-secret-file", "ROO_CLUSTER_SECRET_FILE");
   options.external_secret =
       load_secret(flags.external_secret_file, "--external-secret-file", "ROO_EXTERNAL_SECRET_FILE");
+  if (auto files = tls_files(flags.tls_cert, flags.tls_key, flags.tls_ca)) {
+    options.tls = core::TlsContext::load(*files);
+  }
   return options;
 }
 

@@ -165,6 +165,13 @@ void ClusterCore::stop() {
 // ---- listeners, loss ----
 
 void ClusterCore::warn_if_exposed() const {
+  if (bound_external_ && config_.external_secret.empty() && !external_listener_->is_loopback()) {
+    cluster_logger()->warn(
+        "cluster: no external secret, and the external channel listens on {}, which is not a loopback address: any "
+        "process that reaches it can query the cluster and shut it down; set --external-secret-file "
+        "(docs/running.md, Security)",
+        bound_external_->to_string());
+  }
   if (!config_.cluster_secret.empty()) {
     return;
   }
@@ -193,9 +200,10 @@ std::shared_ptr<core::Listener> ClusterCore::make_listener(const std::string& wh
                                                             .max_connections = config_.max_connections_per_port});
 }
 
-std::shared_ptr<FramedConnection> ClusterCore::make_connection(Socket socket, const char* kind, bool trusted) {
+std::shared_ptr<FramedConnection> ClusterCore::make_connection(std::unique_ptr<core::ByteStream> stream,
+                                                               const char* kind, bool trusted) {
   return std::make_shared<FramedConnection>(
-      std::move(socket),
+      std::move(stream),
       core::FramedConnectionConfig{
           .kind = kind,
           .log_prefix = "cluster",
@@ -206,6 +214,62 @@ std::shared_ptr<FramedConnection> ClusterCore::make_connection(Socket socket, co
                                  ? external_max_frame_bytes
                                  : core::untrusted_max_frame_bytes,
           .frame_timeout = trusted ? std::chrono::milliseconds(0) : config_.handshake_timeout});
+}
+
+void ClusterCore::accept_secured(Socket socket, core::ListenerSlot slot, const char* kind, StreamHandler next) {
+  if (!config_.tls) {
+    (this->*next)(std::make_unique<core::TcpStream>(std::move(socket)), std::move(slot));
+    return;
+  }
+  std::string peer = core::describe_remote(socket);
+  auto held = std::make_shared<core::ListenerSlot>(std::move(slot));
+  handshake(config_.tls->wrap(std::move(socket), true),
+            [this, kind, next, peer, held](std::unique_ptr<core::ByteStream> stream, const std::string& failure) {
+              if (!stream) {
+                cluster_logger()->warn("cluster: refused {} connection from {}: TLS failed: {}", kind, peer, failure);
+                return;
+              }
+              (this->*next)(std::move(stream), std::move(*held));
+            });
+}
+
+void ClusterCore::connect_secured(
+    Socket socket, std::function<void(std::unique_ptr<core::ByteStream>, const std::string& failure)> done) {
+  if (!config_.tls) {
+    done(std::make_unique<core::TcpStream>(std::move(socket)), "");
+    return;
+  }
+  handshake(config_.tls->wrap(std::move(socket), false), std::move(done));
+}
+
+// Runs the stream's handshake within handshake_timeout (a peer that stalls it is closed), then `done` on the strand.
+void ClusterCore::handshake(std::unique_ptr<core::ByteStream> stream,
+                            std::function<void(std::unique_ptr<core::ByteStream>, const std::string& failure)> done) {
+  auto held = std::make_shared<std::unique_ptr<core::ByteStream>>(std::move(stream));
+  auto timer = std::make_shared<Timer>(strand_);
+  auto timed_out = std::make_shared<bool>(false);
+  timer->expires_after(config_.handshake_timeout);
+  timer->async_wait([held, timed_out](const boost::system::error_code& error) {
+    if (!error && *held) {
+      *timed_out = true;
+      (*held)->close();
+    }
+  });
+  (*held)->async_handshake([self = shared_from_this(), held, timer, timed_out,
+                            done = std::move(done)](const boost::system::error_code& error) {
+    timer->cancel();
+    if (self->phase_ == Phase::closed) {
+      return;
+    }
+    if (error) {
+      (*held)->close();
+      done(nullptr, *timed_out ? "no TLS handshake within " + std::to_string(self->config_.handshake_timeout.count()) +
+                                     " ms"
+                               : describe_error(error));
+      return;
+    }
+    done(std::move(*held), "");
+  });
 }
 
 void ClusterCore::trust(FramedConnection& connection, std::uint32_t max_frame) {

@@ -6,6 +6,7 @@
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/framed_connection.hpp"
 #include "roo/core/listener.hpp"
+#include "roo/core/tls_context.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -101,7 +102,17 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void warn_if_exposed() const;
   /// A connection on `kind`'s port ("control", "data", "external"). Untrusted: small frames, and closed unless it
   /// authenticates (or identifies itself) within handshake_timeout.
-  [[nodiscard]] std::shared_ptr<FramedConnection> make_connection(Socket socket, const char* kind, bool trusted);
+  [[nodiscard]] std::shared_ptr<FramedConnection> make_connection(std::unique_ptr<core::ByteStream> stream,
+                                                                  const char* kind, bool trusted);
+  /// An accepted socket as a stream: plain TCP, or (with TLS) once its handshake succeeded within
+  /// handshake_timeout; a failed handshake is refused with one warning. Then `next` on the strand.
+  using StreamHandler = void (ClusterCore::*)(std::unique_ptr<core::ByteStream>, core::ListenerSlot);
+  void accept_secured(Socket socket, core::ListenerSlot slot, const char* kind, StreamHandler next);
+  /// A connected socket as a stream; `done(nullptr, why)` when the TLS handshake failed.
+  void connect_secured(Socket socket,
+                       std::function<void(std::unique_ptr<core::ByteStream>, const std::string& failure)> done);
+  void handshake(std::unique_ptr<core::ByteStream> stream,
+                 std::function<void(std::unique_ptr<core::ByteStream>, const std::string& failure)> done);
   /// The peer proved who it is: frames up to max_frame_bytes, no timeout, and no longer counted against the
   /// listener's limit for strangers.
   static void trust(FramedConnection& connection, std::uint32_t max_frame = max_frame_bytes);
@@ -114,17 +125,19 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
 
   // cluster_formation.cpp
   void start_formation();
-  void on_control_socket(Socket socket, core::ListenerSlot slot);
+  void on_control_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot);
   FrameAction on_unidentified_control(FramedConnection& connection, const char* body, std::size_t size);
   void on_hello(FramedConnection& connection, const HelloMessage& hello);
   void complete_membership();
   void start_join();
   void connect_initializer();
+  void on_initializer_stream(std::unique_ptr<core::ByteStream> stream);
   void on_initializer_connect_failed(const boost::system::error_code& error);
   FrameAction on_initializer_frame(FramedConnection& connection, const char* body, std::size_t size);
   void apply_membership(Membership membership);
   void connect_data(std::size_t index);
   void on_data_connected(std::size_t index);
+  void on_data_stream_out(std::size_t index, std::unique_ptr<core::ByteStream> stream);
   void on_outbound_ready(std::size_t index);
   /// Authentication of an accepted control or data connection: trust it once authenticated; a peer that fails is
   /// refused (one warning, an auth-refused that names no application) and closed.
@@ -135,7 +148,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   [[nodiscard]] std::string join_error(const std::string& reason) const;
 
   // cluster_data.cpp
-  void on_data_socket(Socket socket, core::ListenerSlot slot);
+  void on_data_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot);
   FrameAction on_inbound_frame(const std::shared_ptr<std::size_t>& from, FramedConnection& connection, const char* body,
                                std::size_t size);
   FrameAction on_outbound_frame(std::size_t to, FramedConnection& connection, const char* body, std::size_t size);
@@ -158,7 +171,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void give_up_draining();
 
   // cluster_external.cpp
-  void on_external_socket(Socket socket, core::ListenerSlot slot);
+  void on_external_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot);
   FrameAction on_external_frame(FramedConnection& connection, const char* body, std::size_t size);
   void gather(std::uint16_t type, std::function<void(GatheredAnswers)> done);
   void on_gather_request(std::size_t index, std::uint64_t id, std::uint16_t type);

@@ -11,11 +11,11 @@ constexpr std::size_t unknown_worker = static_cast<std::size_t>(-1);
 
 }  // namespace
 
-void ClusterCore::on_data_socket(Socket socket, core::ListenerSlot slot) {
+void ClusterCore::on_data_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
   if (phase_ == Phase::closed) {
     return;
   }
-  auto connection = make_connection(std::move(socket), "data", false);
+  auto connection = make_connection(std::move(stream), "data", false);
   connection->hold(std::move(slot));
   auto from = std::make_shared<std::size_t>(unknown_worker);
   unidentified_.insert(connection);

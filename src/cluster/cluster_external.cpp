@@ -74,11 +74,11 @@ std::string ClusterCore::status_json(bool roo_details) const {
          "],\"processing_messages\":true" + details + "}";
 }
 
-void ClusterCore::on_external_socket(Socket socket, core::ListenerSlot slot) {
+void ClusterCore::on_external_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
   if (phase_ == Phase::closed) {
     return;
   }
-  auto connection = make_connection(std::move(socket), "external", false);
+  auto connection = make_connection(std::move(stream), "external", false);
   connection->hold(std::move(slot));
   unidentified_.insert(connection);
   connection->start(

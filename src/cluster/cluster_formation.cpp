@@ -53,15 +53,21 @@ void ClusterCore::start_formation() {
   }
   // The listeners live as long as this core; their handlers run on its strand.
   data_listener_->start(
-      [this](Socket socket, core::ListenerSlot slot) { on_data_socket(std::move(socket), std::move(slot)); });
+      [this](Socket socket, core::ListenerSlot slot) {
+        accept_secured(std::move(socket), std::move(slot), "data", &ClusterCore::on_data_stream);
+      });
   if (bound_external_) {
     external_listener_->start(
-        [this](Socket socket, core::ListenerSlot slot) { on_external_socket(std::move(socket), std::move(slot)); });
+        [this](Socket socket, core::ListenerSlot slot) {
+          accept_secured(std::move(socket), std::move(slot), "external", &ClusterCore::on_external_stream);
+        });
   }
   if (config_.initializer) {
     phase_ = Phase::forming;
     control_listener_->start(
-        [this](Socket socket, core::ListenerSlot slot) { on_control_socket(std::move(socket), std::move(slot)); });
+        [this](Socket socket, core::ListenerSlot slot) {
+          accept_secured(std::move(socket), std::move(slot), "control", &ClusterCore::on_control_stream);
+        });
     if (config_.worker_count <= 1) {
       complete_membership();
     }
@@ -85,11 +91,11 @@ void ClusterCore::start_join() {
 
 // ---- initializer side ----
 
-void ClusterCore::on_control_socket(Socket socket, core::ListenerSlot slot) {
+void ClusterCore::on_control_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
   if (phase_ == Phase::closed) {
     return;
   }
-  auto connection = make_connection(std::move(socket), "control", false);
+  auto connection = make_connection(std::move(stream), "control", false);
   connection->hold(std::move(slot));
   unidentified_.insert(connection);
   connection->start(
@@ -287,9 +293,25 @@ void ClusterCore::connect_initializer() {
     }
     self->join_timer_.cancel();
     self->retry_delay_ = std::chrono::milliseconds(100);
-    auto connection =
-        self->make_connection(std::move(*self->initializer_socket_), "control", self->config_.cluster_secret.empty());
-    self->initializer_connection_ = connection;
+    self->connect_secured(std::move(*self->initializer_socket_),
+                          [raw = self.get()](std::unique_ptr<core::ByteStream> stream, const std::string& failure) {
+                            if (!stream) {
+                              raw->fail_formation(raw->join_error("TLS with the initializer failed: " + failure));
+                              return;
+                            }
+                            raw->on_initializer_stream(std::move(stream));
+                          });
+  });
+}
+
+void ClusterCore::on_initializer_stream(std::unique_ptr<core::ByteStream> stream) {
+  if (phase_ != Phase::joining) {
+    return;
+  }
+  auto self = shared_from_this();
+  {
+    auto connection = make_connection(std::move(stream), "control", config_.cluster_secret.empty());
+    initializer_connection_ = connection;
     AuthCallbacks callbacks;
     callbacks.on_authenticated = [raw = self.get()](FramedConnection& c) {
       trust(c);
@@ -319,7 +341,7 @@ void ClusterCore::connect_initializer() {
       raw->initializer_connection_.reset();
       raw->start_join();
     });
-  });
+  }
 }
 
 void ClusterCore::on_initializer_connect_failed(const boost::system::error_code& error) {
@@ -517,8 +539,26 @@ void ClusterCore::connect_data(std::size_t index) {
 
 void ClusterCore::on_data_connected(std::size_t index) {
   Peer& peer = peers_[index];
-  auto connection = make_connection(std::move(*peer.connecting), "data", config_.cluster_secret.empty());
+  Socket socket = std::move(*peer.connecting);
   peer.connecting.reset();
+  connect_secured(std::move(socket), [this, index](std::unique_ptr<core::ByteStream> stream,
+                                                   const std::string& failure) {
+    if (phase_ != Phase::forming) {
+      return;
+    }
+    if (!stream) {
+      std::string message = "open a data channel to worker '" + name_of(index) + "' at " +
+                            membership_.workers[index].data.to_string() + ": TLS failed: " + failure;
+      fail_formation(config_.initializer ? message : join_error(message));
+      return;
+    }
+    on_data_stream_out(index, std::move(stream));
+  });
+}
+
+void ClusterCore::on_data_stream_out(std::size_t index, std::unique_ptr<core::ByteStream> stream) {
+  Peer& peer = peers_[index];
+  auto connection = make_connection(std::move(stream), "data", config_.cluster_secret.empty());
   peer.outbound = connection;
   AuthCallbacks callbacks;
   callbacks.on_authenticated = [this, index](FramedConnection& c) {

@@ -193,6 +193,7 @@ void Worker::join_cluster() {
   config.drain_timeout = options_.drain_timeout * 9 / 10;
   config.cluster_secret = options.cluster_secret;
   config.external_secret = options.external_secret;
+  config.tls = options.tls;
   cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {

@@ -225,3 +225,40 @@ TEST(ClusterExternalSecret, PrintedTextCannotForgeLogLines) {
 
 }  // namespace
 }  // namespace roo::cluster
+
+namespace roo::cluster {
+namespace {
+
+TEST(ClusterAuthentication, WarnsOnceWhenListeningBeyondLoopbackWithoutSecrets) {
+  LogCapture::instance().clear();
+  auto config = test::initializer_config(test::free_port(), 1);
+  config.data = core::Endpoint{"0.0.0.0", 0};
+  config.external = core::Endpoint{"0.0.0.0", 0};
+  TestWorker exposed(config);
+  exposed.start_forming();
+  ASSERT_TRUE(exposed.wait_formed());
+  auto data = exposed.membership().workers[0].data.to_string();
+  auto external = exposed.membership().workers[0].external->to_string();
+  EXPECT_EQ(LogCapture::instance().count(
+                "cluster: no cluster secret, and this worker listens on " + data +
+                ", which is not a loopback address: any process that reaches it can join the cluster or send it data; "
+                "set --cluster-secret-file (docs/running.md, Security)"),
+            1u);
+  EXPECT_EQ(LogCapture::instance().count(
+                "cluster: no external secret, and the external channel listens on " + external +
+                ", which is not a loopback address: any process that reaches it can query the cluster and shut it "
+                "down; set --external-secret-file (docs/running.md, Security)"),
+            1u);
+  // With both secrets, or on loopback, nothing is said.
+  LogCapture::instance().clear();
+  config.cluster_secret = core::SharedSecret("s");
+  config.external_secret = core::SharedSecret("e");
+  config.control = test::local(test::free_port());
+  TestWorker guarded(config);
+  guarded.start_forming();
+  ASSERT_TRUE(guarded.wait_formed());
+  EXPECT_EQ(LogCapture::instance().count_containing("which is not a loopback address"), 0u);
+}
+
+}  // namespace
+}  // namespace roo::cluster

@@ -116,8 +116,8 @@ def test_stranger_on_a_forming_cluster_learns_nothing_and_gets_no_events(cluster
     # The real worker joins; the cluster is the two of them and its output is exact.
     c.start_member(1)
     c.wait_ready()
-    assert c.status() == {"worker_count": 2, "worker_names": ["initializer", "worker1"],
-                          "processing_messages": True, "missing_workers": []}
+    status = c.status()
+    assert (status["worker_count"], status["worker_names"]) == (2, ["initializer", "worker1"]), status
     send_spread(pid_frames(3), c.in_addresses("Keys"))
     assert out.wait_for(lambda r: len(r.lines()) >= 3 * len(KEYS), timeout=20)
     out.wait_quiet(0.3)
@@ -357,3 +357,58 @@ def test_out_of_descriptors_the_acceptor_backs_off_instead_of_spinning(workers, 
     got_id, _ = external_request(external, EXTERNAL_CLUSTER_STATUS_QUERY)
     assert got_id == EXTERNAL_CLUSTER_STATUS_QUERY + 1
     assert w.stop() == 0
+
+
+# ---- TLS ---------------------------------------------------------------------------------------------------------
+
+def make_certificates(folder, name="roo"):
+    """A CA and one certificate it signed (for every worker and tool), made with the openssl command line."""
+    folder.mkdir(exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=str(folder))
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=%s test CA" % name)
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=node")
+    run("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+        "node.pem", "-days", "2")
+    return ["--tls-cert", str(folder / "node.pem"), "--tls-key", str(folder / "node.key"),
+            "--tls-ca", str(folder / "ca.pem")]
+
+
+def test_mutual_tls_on_control_data_and_external(cluster, receiver, tmp_path, roo_bin):
+    tls = make_certificates(tmp_path / "pki")
+    secret = write_secret(tmp_path, "cluster.secret", "both at once")
+    out = receiver()
+    c = cluster(PID_APP, 2, out.address, sources=["Keys"], app_args=tls + ["--cluster-secret-file", secret])
+    send_spread(pid_frames(3), c.in_addresses("Keys"))
+    assert out.wait_for(lambda r: len(r.lines()) >= 3 * len(KEYS), timeout=20)
+    out.wait_quiet(0.3)
+    assert_pid_output(out.lines(), 3, c.pids())
+    # Plain TCP on each cluster port: the handshake fails, that connection is refused, the cluster goes on.
+    for port_of in (lambda m: m.data, lambda m: m.external):
+        port = int(port_of(c[1]).rsplit(":", 1)[1])
+        with connect(port) as s:
+            s.sendall(cluster_frame(DATA_HELLO, struct.pack(">I", 0)))
+            read_all(s, 3.0)
+    assert c[1].wait_for_log("cluster: refused data connection from 127.0.0.1:", 5)
+    assert c[1].wait_for_log("cluster: refused external connection from 127.0.0.1:", 5)
+    # A worker or a client with a certificate from another CA is refused too.
+    stranger = make_certificates(tmp_path / "other", "other")
+    c.app_args = stranger + ["--cluster-secret-file", secret]
+    intruder = c.start_extra("worker9")
+    assert intruder.proc.wait(timeout=20) == 1
+    assert ("roo run: unable to join the cluster at %s: TLS with the initializer failed: "
+            % c.initializer.control) in intruder.stderr(), intruder.stderr()
+    bad = subprocess.run([roo_bin, "ctl", "--external", c[1].external, "--type", "cluster-status-query", "--json"]
+                         + stranger, capture_output=True, timeout=20)
+    assert bad.returncode == 1
+    assert bad.stderr.decode().startswith("roo ctl: unable to set up TLS with %s: " % c[1].external), bad.stderr
+    status = subprocess.run([roo_bin, "ctl", "--external", c[1].external, "--type", "cluster-status-query",
+                             "--json"] + tls, capture_output=True, timeout=20)
+    assert status.returncode == 0, status.stderr
+    assert b'"worker_names":["initializer","worker1"]' in status.stdout
+    stop = subprocess.run([roo_bin, "shutdown", "--external", c[0].external] + tls, capture_output=True, timeout=20)
+    assert stop.returncode == 0, stop.stderr
+    c.stopped = True
+    assert c.wait_exit() == {"initializer": 0, "worker1": 0}

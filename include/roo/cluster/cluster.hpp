@@ -20,6 +20,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace roo::core {
+class TlsContext;
+}
+
 namespace roo::cluster {
 
 /// One worker as every member of the cluster knows it.
@@ -68,6 +72,8 @@ struct ClusterConfig {
   /// The external channel's clients must prove knowledge of this secret (HMAC challenge–response) before any
   /// request, CleanShutdown included. Empty: anyone who reaches the external port may query and shut down.
   core::SharedSecret external_secret;
+  /// Mutual TLS (--tls-cert, --tls-key, --tls-ca) on every control, data and external connection; none: plain TCP.
+  std::shared_ptr<const core::TlsContext> tls;
 };
 
 /// Another worker whose events this worker cannot account for at exit, for the closing report.

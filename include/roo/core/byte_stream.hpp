@@ -26,6 +26,9 @@ class ByteStream {
   using Handler = std::function<void(const boost::system::error_code&, std::size_t)>;
   virtual ~ByteStream() = default;
 
+  /// Completes the stream's own handshake (TLS: certificates both ways), then calls `done` on the strand; plain
+  /// TCP has none and calls `done` at once (posted).
+  virtual void async_handshake(std::function<void(const boost::system::error_code&)> done) = 0;
   /// Reads what is there (at least one byte) into `buffer`.
   virtual void async_read_some(asio::mutable_buffer buffer, Handler handler) = 0;
   /// Writes every byte of `buffers` (kept alive by the caller until the handler runs).
@@ -42,6 +45,7 @@ class ByteStream {
 class TcpStream final : public ByteStream {
  public:
   explicit TcpStream(TcpSocket socket);
+  void async_handshake(std::function<void(const boost::system::error_code&)> done) override;
   void async_read_some(asio::mutable_buffer buffer, Handler handler) override;
   void async_write(const std::vector<asio::const_buffer>& buffers, Handler handler) override;
   void close() override;

@@ -4,10 +4,15 @@
 #include "roo/core/shared_secret.hpp"
 
 #include <chrono>
+#include <memory>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace roo::core {
+class TlsContext;
+}
 
 namespace roo::runtime {
 
@@ -22,6 +27,7 @@ struct ClusterOptions {
   std::chrono::milliseconds join_timeout{30000};
   core::SharedSecret cluster_secret;   ///< --cluster-secret-file: every control and data connection proves it
   core::SharedSecret external_secret;  ///< --external-secret-file: every external client proves it
+  std::shared_ptr<const core::TlsContext> tls;  ///< --tls-cert/--tls-key/--tls-ca: mutual TLS on every connection
 };
 
 struct WorkerOptions {
