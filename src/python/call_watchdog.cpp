@@ -1,4 +1,5 @@
 #include "roo/core/logging.hpp"
+#include "roo/core/printable.hpp"
 #include "roo/python/call_watch.hpp"
 #include "roo/python/interpreter.hpp"
 
@@ -16,15 +17,32 @@ constexpr std::chrono::milliseconds sample_interval{100};
 constexpr std::chrono::milliseconds interrupt_repeat{500};  // again, if the call caught the exception
 constexpr std::size_t key_text_limit = 80;
 
-// Set by the watchdog just before it signals the executor: a stray SIGUSR2 from elsewhere raises nothing.
-std::atomic<bool> interrupt_requested{false};
+// What the watchdog asks of the SIGUSR2 handler: interrupt call number `call` of `watch` (0: nothing asked, so a
+// stray SIGUSR2 from elsewhere raises nothing). The handler raises only if the executor is still inside that very
+// call: one that returned between the watchdog's sample and the signal has its event processed, and the next Python
+// code to run (another call, or Roo's own) must not get the exception. Only then does it mark the watchdog's flags.
+struct InterruptRequest {
+  std::atomic<const CallWatch*> watch{nullptr};
+  std::atomic<std::atomic<bool>*> interrupted{nullptr};
+  std::atomic<std::atomic<bool>*> halted{nullptr};
+  std::atomic<std::uint64_t> call{0};
+};
+InterruptRequest interrupt_request;
 // The exception type raised in an interrupted call. Created once with the GIL held and kept for the life of the
 // process (an exception type, never released: no destructor may run Python after the interpreter is gone).
 PyObject* step_interrupted = nullptr;
 
 PyObject* on_interrupt_signal(PyObject*, PyObject*) {
-  if (!interrupt_requested.exchange(false)) {
-    Py_RETURN_NONE;
+  std::uint64_t target = interrupt_request.call.exchange(0);
+  const CallWatch* watch = interrupt_request.watch.load();
+  if (target == 0 || watch == nullptr || watch->label() == nullptr || watch->calls() != target) {
+    Py_RETURN_NONE;  // the call asked for has returned (its event was processed) or nothing was asked
+  }
+  if (std::atomic<bool>* halted = interrupt_request.halted.load()) {
+    halted->store(true);
+  }
+  if (std::atomic<bool>* interrupted = interrupt_request.interrupted.load()) {
+    interrupted->store(true);
   }
   PyErr_SetString(step_interrupted, "the worker is stopping and this call did not return in time");
   return nullptr;
@@ -58,6 +76,10 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 CallWatchdog::CallWatchdog(const CallWatch& watch, std::chrono::milliseconds warn_after)
     : watch_(watch), warn_after_(warn_after), executor_(pthread_self()) {
+  interrupt_request.call = 0;
+  interrupt_request.watch = &watch_;
+  interrupt_request.interrupted = &interrupted_;
+  interrupt_request.halted = &halted_;
   install_interrupt_handler();
   thread_ = std::thread([this] { run(); });
 }
@@ -99,6 +121,12 @@ void CallWatchdog::close() {
   }
   if (warner_.joinable()) {
     warner_.join();
+  }
+  if (interrupt_request.watch == &watch_) {  // a late signal finds no request and no flags of a gone watchdog
+    interrupt_request.call = 0;
+    interrupt_request.watch = nullptr;
+    interrupt_request.interrupted = nullptr;
+    interrupt_request.halted = nullptr;
   }
 }
 
@@ -143,9 +171,7 @@ void CallWatchdog::check(Clock::time_point now) {
       log->error("stopping: interrupting {}, which has been running for {:.1f} s", *label, seconds(running));
     }
     last_interrupt_ = now;
-    interrupted_ = true;
-    halted_ = true;
-    interrupt_requested = true;
+    interrupt_request.call = call_;  // the handler raises only if the executor is still in this call
     pthread_kill(executor_, SIGUSR2);
   }
   if (now >= exit_at_) {
@@ -183,10 +209,8 @@ void CallWatchdog::warn(std::uint64_t call, Clock::duration running) {
     if (PyObject* key = watch_.key()) {
       PyObject* repr = PyObject_Repr(key);
       const char* text = repr != nullptr ? PyUnicode_AsUTF8(repr) : nullptr;
-      key_text = text != nullptr ? std::string(text) : "<unprintable>";
-      if (key_text.size() > key_text_limit) {
-        key_text = key_text.substr(0, key_text_limit) + "...";
-      }
+      // the user's __repr__ may hold newlines: escaped, so it cannot forge log lines
+      key_text = text != nullptr ? core::printable(text, key_text_limit) : "<unprintable>";
       Py_XDECREF(repr);
       PyErr_Clear();
     }

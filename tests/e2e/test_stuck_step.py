@@ -63,6 +63,24 @@ def test_a_stuck_step_is_named_then_interrupted_by_sigterm(workers, receiver, mo
     assert out.lines() == ["ok-1"]
 
 
+def test_the_stuck_step_warning_escapes_the_keys_repr(workers, receiver):
+    """A user's __repr__ cannot forge log lines: its newline is printed as \\n, on the warning's own line."""
+    out = receiver()
+    port = free_port()
+    worker = workers.spawn([workers.roo_bin, "run"] + run_flags() +
+                           [STUCK, "--in", "Stuck@127.0.0.1:%d" % port, "--out", out.address, "--stuck", "sleep",
+                            "--forged-key"])
+    worker.wait_ready()
+    send_frames(port, [frame("stuck-a")])
+    warning = ("W roo.python initializer: computation 'spin' has been running for 1 s on key "
+               "stuck-a\\n2026-01-01 00:00:00.000 E roo.forged (--stuck-step-warning 1 s); it may never return")
+    assert worker.wait_for_log(warning, timeout=WARN_AFTER + 8), worker.stderr()
+    code, _ = stop_and_time(worker)
+    assert code == 1, worker.stderr()
+    assert not [l for l in worker.stderr().splitlines() if "roo.forged" in l and "has been running" not in l], \
+        worker.stderr()
+
+
 def test_a_step_that_swallows_the_interrupt_ends_the_process(workers, receiver):
     out = receiver()
     port = free_port()

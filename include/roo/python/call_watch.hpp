@@ -45,7 +45,9 @@ class CallWatch {
 ///   from a short-lived thread that takes the GIL, so a call that never gives the GIL up cannot block the watchdog);
 /// - after stop(), a call that has run longer than `patience` (or than `warn_after`, if less) is interrupted: the
 ///   StepInterrupted exception (a BaseException, so `except Exception` does not swallow it) is raised inside it,
-///   through a Python handler for SIGUSR2 sent to the executor's thread (that also ends a time.sleep());
+///   through a Python handler for SIGUSR2 sent to the executor's thread (that also ends a time.sleep()). The handler
+///   raises only if the executor is still inside the call the watchdog asked for: a call that returned in between
+///   keeps its result, and nothing is raised in the Python that runs next;
 /// - from `halt_at` (the drain deadline) on, halted() is true: the executor takes no further event;
 /// - if the executor has not called finished() by `exit_at`, the process exits with status 1 at once (`_exit`),
 ///   after one error line naming the step still running.
@@ -63,7 +65,7 @@ class CallWatchdog {
             std::chrono::steady_clock::time_point exit_at);
   /// Any thread: the worker has finished draining; no more interrupts or forced exits.
   void finished();
-  /// True once a call was interrupted: the executor should take no more input.
+  /// True once StepInterrupted was raised in a call: the executor should take no more input.
   [[nodiscard]] bool interrupted() const { return interrupted_.load(); }
   /// True once a call was interrupted or the drain deadline passed: the executor takes no further event (one
   /// relaxed load; checked per event).
