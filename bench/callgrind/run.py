@@ -22,7 +22,8 @@ Method (printed with the results):
    `roo receive --expect` (native, not under valgrind), then `valgrind --tool=callgrind
    roo run APP`, then `roo send` of the whole file at full speed; once the receiver has
    all outputs, SIGTERM; the worker must drain, log `stopped: n events in, n outputs
-   written, 0 events failed` and exit 0, and the receiver must count exactly n.
+   written, 0 events failed, 0 events not delivered` and exit 0, and the receiver must
+   count exactly n.
 3. Per event = (I(2N) - I(N)) / N for every figure: start-up (interpreter, imports),
    shut-down and the first batches' warm-up cancel out.
 4. Attribution, from the call graph in the callgrind output file (parsed here; each call
@@ -170,9 +171,10 @@ def callgrind_run(opts, app, n, frame_file, msg_size, tag):
     if code != 0:
         problems.append("the worker exited %d after SIGTERM" % code)
     with open(w_log, errors="replace") as f:
-        stopped = re.search(r"stopped: (\d+) events in, (\d+) outputs written, (\d+) events failed", f.read())
-    if not stopped or stopped.groups() != (str(n), str(n), "0"):
-        problems.append("the worker's count line is %r, want %d in, %d out, 0 failed"
+        stopped = re.search(r"stopped: (\d+) events in, (\d+) outputs written, (\d+) events failed, "
+                            r"(\d+) events not delivered", f.read())
+    if not stopped or stopped.groups() != (str(n), str(n), "0", "0"):
+        problems.append("the worker's count line is %r, want %d in, %d out, 0 failed, 0 not delivered"
                         % (stopped and stopped.group(0), n, n))
     if not os.path.exists(cg_out):
         problems.append("no callgrind output %s" % cg_out)

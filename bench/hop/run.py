@@ -28,7 +28,7 @@ output byte, timed by roo receive). CPU = utime + stime of every worker process 
 worker, the `roo run` process itself), before and after the events, summed. Checks: the
 receiver counts exactly N lines; every letter has exactly its number of votes as lines
 and its last total is the sum of its votes; every worker exits 0 after SIGTERM with
-`stopped: ...` counts that add up to N events in, N outputs written, 0 failed, and each
+`stopped: ...` counts that add up to N events in, N outputs written, 0 failed, 0 not delivered, and each
 worker wrote exactly the outputs of the letters it owns (FNV-1a of the key bytes mod 256
 key groups, group g on worker g mod 2; the same function computes the hopped events).
 """
@@ -288,13 +288,13 @@ def one_run(opts, case, index, frame_file, n, counts, totals, expect):
     log = read(w_log)
     stopped = {}
     for m in re.finditer(r"(?:\[(initializer|worker\d+)\] )?.*stopped: (\d+) events in, (\d+) outputs written, "
-                         r"(\d+) events failed", log):
+                         r"(\d+) events failed, (\d+) events not delivered", log):
         name = m.group(1) or "initializer"
         worker = 0 if name == "initializer" else int(name[len("worker"):])
         stopped[worker] = tuple(int(x) for x in m.groups()[1:])
-    want = {w: (want_in[w], want_out[w], 0) for w in range(workers)}
+    want = {w: (want_in[w], want_out[w], 0, 0) for w in range(workers)}
     if stopped != want:
-        problems.append("workers' (events in, outputs, failed) are %s, want %s" % (stopped, want))
+        problems.append("workers' (events in, outputs, failed, not delivered) are %s, want %s" % (stopped, want))
     problems += check_outputs(rx_out, n, counts, totals)
     if problems:
         raise BenchError("%s: %s\nroo run log %s ends:\n%s" % (tag, "; ".join(problems[:8]), w_log, tail(w_log)))

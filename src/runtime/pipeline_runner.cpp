@@ -76,7 +76,10 @@ std::uint64_t PipelineRunner::failed_events() const {
   return total + inbound_errors_.failures();
 }
 
-void PipelineRunner::lose(std::uint64_t count, const std::string& reason) {
+void PipelineRunner::lose(std::uint64_t count, const std::string& reason, AlsoFailed also_failed) {
+  if (also_failed == AlsoFailed::no) {
+    undelivered_events_ += count;
+  }
   for (auto& [known, lost] : losses_) {
     if (known == reason) {
       lost += count;
@@ -142,7 +145,7 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
   std::int64_t group = router_.key_group(key);
   if (group < 0) {
     errors.report_exception("could not place its event on a worker: str() of the key raised");
-    lose(1, errors.label() + ": the key cannot be turned into text to find its worker");
+    lose(1, errors.label() + ": the key cannot be turned into text to find its worker", AlsoFailed::yes);
     return false;
   }
   std::size_t owner = router_.owner(static_cast<std::uint32_t>(group));
@@ -155,7 +158,7 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
                                       : hops_[owner].add_object(flow_index, next, key, data);
   if (!queued) {
     errors.report_exception("could not send its event to another worker: pickling the key raised");
-    lose(1, errors.label() + ": the key cannot be pickled for another worker");
+    lose(1, errors.label() + ": the key cannot be pickled for another worker", AlsoFailed::yes);
   }
   return false;
 }
@@ -170,7 +173,7 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
         if (hop.flow >= plan_.flows.size() || hop.position > plan_.flows[hop.flow].stages.size()) {
           inbound_errors_.report_misuse(
               fmt::format("named flow {} position {}, which this worker does not have", hop.flow, hop.position));
-          lose(1, "an event from another worker names a step this worker does not have");
+          lose(1, "an event from another worker names a step this worker does not have", AlsoFailed::yes);
           return;
         }
         const graph::Flow& flow = plan_.flows[hop.flow];
@@ -195,7 +198,7 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
       error, lost);
   if (!well_formed) {
     log->error("dropping {} events of a batch from worker {}: {}", lost, from, error);
-    lose(lost, "a batch from another worker could not be read");
+    lose(lost, "a batch from another worker could not be read", AlsoFailed::no);
   }
 }
 
@@ -209,7 +212,7 @@ std::vector<char> PipelineRunner::take_hops(std::size_t worker, std::uint32_t& e
       [this](std::uint16_t flow, std::uint16_t position) {
         Stage& stage = routing_stage(flow, position);
         stage.errors.report_exception("could not send its event to another worker: pickling the event raised");
-        lose(1, stage.errors.label() + ": the event cannot be pickled for another worker");
+        lose(1, stage.errors.label() + ": the event cannot be pickled for another worker", AlsoFailed::yes);
       },
       events);
 }

@@ -54,8 +54,10 @@ class PipelineRunner {
   /// to the number of events in it.
   [[nodiscard]] std::vector<char> take_hops(std::size_t worker, std::uint32_t& events);
 
+  /// Whether a lost event was also counted in failed_events() (a step failed on it) or only as a loss.
+  enum class AlsoFailed : bool { no, yes };
   /// Counts `count` events that could not go on, for `reason` (failure path only; see DeliveryReport).
-  void lose(std::uint64_t count, const std::string& reason);
+  void lose(std::uint64_t count, const std::string& reason, AlsoFailed also_failed);
 
   /// Adds the events lost here (not by user code raising) to `report`.
   void report_losses(DeliveryReport& report) const;
@@ -71,6 +73,9 @@ class PipelineRunner {
   /// Events skipped, over every step: user code raised or broke a return rule, or Roo could not carry the event on
   /// (those are losses too: report_losses).
   [[nodiscard]] std::uint64_t failed_events() const;
+  /// Events lost without a step failing on them (still queued at the drain deadline or after an interrupted call,
+  /// for a lost worker, in an unreadable batch): with failed_events(), every lost event once.
+  [[nodiscard]] std::uint64_t undelivered_events() const { return undelivered_events_; }
 
  private:
   struct Stage {
@@ -119,6 +124,7 @@ class PipelineRunner {
   std::uint64_t events_in_ = 0;
   std::uint64_t outputs_written_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> losses_;  ///< by reason, in the order first seen
+  std::uint64_t undelivered_events_ = 0;
   python::CallWatch watch_;
   const python::CallWatchdog* watchdog_ = nullptr;
 };

@@ -51,7 +51,8 @@ constexpr std::chrono::milliseconds idle_wait{20};
 constexpr std::chrono::milliseconds credit_poll{1};
 constexpr std::chrono::seconds sink_stop_wait{2};
 // A stop's last resort: a worker whose executor has not finished draining this long after drain_timeout (a user
-// call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 1 s.
+// call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 0.6 s
+// (within the drain_timeout + 1 s that docs/running.md promises).
 constexpr std::chrono::milliseconds forced_exit_margin{600};
 
 std::string roo_python_dir() {
@@ -366,7 +367,7 @@ bool Worker::take_work() {
       std::size_t reached = runner_->process(*batch, first, last);
       if (reached < last) {
         count_interrupted_call();
-        runner_->lose(batch->size() - reached, halted_reason());
+        runner_->lose(batch->size() - reached, halted_reason(), PipelineRunner::AlsoFailed::no);
         break;
       }
       since_handover += last - first;
@@ -407,7 +408,8 @@ void Worker::hand_over_outputs() {
         std::uint32_t events = 0;
         auto bytes = runner_->take_hops(w, events);
         if (!bytes.empty() && !cluster_->send(w, std::move(bytes))) {
-          runner_->lose(events, fmt::format("for worker '{}', which was lost", facts_.membership.workers[w].name));
+          runner_->lose(events, fmt::format("for worker '{}', which was lost", facts_.membership.workers[w].name),
+                        PipelineRunner::AlsoFailed::no);
         }
       }
     }
@@ -446,7 +448,8 @@ void Worker::drain_sinks(DeliveryReport& report) {
 void Worker::count_interrupted_call() {
   if (watchdog_->interrupted() && !interrupt_counted_) {
     interrupt_counted_ = true;
-    runner_->lose(1, fmt::format("{} did not return and was interrupted by the stop", watchdog_->interrupted_step()));
+    runner_->lose(1, fmt::format("{} did not return and was interrupted by the stop", watchdog_->interrupted_step()),
+                  PipelineRunner::AlsoFailed::yes);  // the step counted StepInterrupted as a failure
   }
 }
 
@@ -461,7 +464,7 @@ std::string Worker::halted_reason() const {
 // senders report those bytes as not processed too.
 void Worker::discard_queued_input(const std::string& reason) {
   while (auto batch = mailbox_.try_pop()) {
-    runner_->lose(batch->size(), reason);
+    runner_->lose(batch->size(), reason, PipelineRunner::AlsoFailed::no);
     pool_.release(std::move(*batch));
   }
   while (auto remote = inbound_.try_pop()) {
@@ -469,7 +472,7 @@ void Worker::discard_queued_input(const std::string& reason) {
     for (std::size_t i = 0; i < 4 && i < remote->bytes.size(); ++i) {
       events = (events << 8) | static_cast<unsigned char>(remote->bytes[i]);
     }
-    runner_->lose(events, reason);
+    runner_->lose(events, reason, PipelineRunner::AlsoFailed::no);
   }
 }
 
@@ -636,8 +639,8 @@ int Worker::serve() {
   report_delivery(report);
   signals.cancel();
   shut_down_io(std::chrono::steady_clock::now());
-  log_->info("stopped: {} events in, {} outputs written, {} events failed", runner_->events_in(),
-             runner_->outputs_written(), runner_->failed_events());
+  log_->info("stopped: {} events in, {} outputs written, {} events failed, {} events not delivered",
+             runner_->events_in(), runner_->outputs_written(), runner_->failed_events(), runner_->undelivered_events());
   if (!report.is_complete()) {
     log_->error("{}", report.summary());
   }

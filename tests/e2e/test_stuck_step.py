@@ -56,7 +56,7 @@ def test_a_stuck_step_is_named_then_interrupted_by_sigterm(workers, receiver, mo
     assert "E roo.python initializer: stopping: interrupting computation 'spin', which has been running for" in err
     assert re.search(r"computation 'spin' raised StepInterrupted: the worker is stopping and this call did not "
                      r"return in time \(stuck\.py:\d+\); event skipped \(1 so far\)", err), err
-    assert "stopped: 2 events in, 1 outputs written, 1 events failed" in err, err
+    assert "stopped: 2 events in, 1 outputs written, 1 events failed, 1 events not delivered" in err, err
     assert error_lines(err)[-1] == (
         "runtime initializer: not everything was delivered: 1 event (computation 'spin' did not return and was "
         "interrupted by the stop); 1 event (not processed after the stop interrupted computation 'spin')"), err
