@@ -99,9 +99,11 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
       return;
     }
     if (connections_.size() >= config_->max_connections) {
+      at_limit_->store(true, std::memory_order_relaxed);
       warn_at_limit();
       return;
     }
+    at_limit_->store(false, std::memory_order_relaxed);
     accepting_ = true;
     acceptor_.async_accept(
         asio::make_strand(io_),
@@ -141,7 +143,7 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     socket.set_option(asio::ip::tcp::no_delay(true));
     std::weak_ptr<TcpSourceCore> weak = weak_from_this();
     auto connection = std::make_shared<TcpSourceConnection>(
-        std::move(socket), config_, mailbox_, pool_, [weak](TcpSourceConnection* finished) {
+        std::move(socket), config_, at_limit_, mailbox_, pool_, [weak](TcpSourceConnection* finished) {
           if (auto self = weak.lock()) {
             asio::post(self->strand_, [self, finished] { self->on_connection_finished(finished); });
           }
@@ -208,6 +210,9 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
   core::BatchPool& pool_;
   core::Endpoint local_;
   std::unordered_map<TcpSourceConnection*, std::shared_ptr<TcpSourceConnection>> connections_;
+  /// Set while every slot is taken and newcomers wait in the backlog: then a connection idle between frames for
+  /// twice the idle timeout gives its place up (read by the connections' idle checks).
+  std::shared_ptr<std::atomic<bool>> at_limit_ = std::make_shared<std::atomic<bool>>(false);
   std::vector<std::function<void()>> on_stopped_;
   bool started_ = false;
   bool accepting_ = false;

@@ -25,10 +25,12 @@ std::string describe_peer(const TcpSourceConnection::Socket& socket) {
 }  // namespace
 
 TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const TcpSourceConfig> config,
+                                         std::shared_ptr<const std::atomic<bool>> source_at_limit,
                                          core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool,
                                          std::function<void(TcpSourceConnection*)> on_finished)
     : socket_(std::move(socket)),
       config_(std::move(config)),
+      source_at_limit_(std::move(source_at_limit)),
       mailbox_(mailbox),
       pool_(pool),
       on_finished_(std::move(on_finished)),
@@ -195,7 +197,19 @@ void TcpSourceConnection::check_idle() {
   if (progress_ != progress_seen_ || waiting_for_room_) {  // waiting for the executor is not the client's fault
     progress_seen_ = progress_;
     progress_at_ = now;
-  } else if ((!completed_a_frame_ || parser_.is_mid_frame()) && now - progress_at_ >= config_->idle_timeout) {
+  } else if (completed_a_frame_ && !parser_.is_mid_frame()) {
+    // Resting between frames: only a full source takes the place back, and only after twice the timeout (clients
+    // that never sent a frame, or trickle one, go first).
+    if (source_at_limit_->load(std::memory_order_relaxed) && now - progress_at_ >= 2 * config_->idle_timeout) {
+      io_logger()->warn(
+          "tcp_source '{}': closing connection from {}: idle between frames for {} s while the source is at its "
+          "limit of {} connections",
+          config_->name, peer_, std::chrono::duration<double>(2 * config_->idle_timeout).count(),
+          config_->max_connections);
+      close_idle();
+      return;
+    }
+  } else if (now - progress_at_ >= config_->idle_timeout) {
     auto seconds = std::chrono::duration<double>(config_->idle_timeout).count();
     if (parser_.is_mid_frame()) {
       io_logger()->warn(
@@ -206,14 +220,18 @@ void TcpSourceConnection::check_idle() {
       io_logger()->warn("tcp_source '{}': closing connection from {}: no complete frame in {} s", config_->name, peer_,
                         seconds);
     }
-    timed_out_ = true;
-    stopping_ = true;  // hand over what it parsed, then finish; no "closed mid-frame" warning on top
-    input_done_ = true;
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
+    close_idle();
     return;
   }
   arm_idle_check();
+}
+
+void TcpSourceConnection::close_idle() {
+  timed_out_ = true;
+  stopping_ = true;  // hand over what it parsed, then finish; no "closed mid-frame" warning on top
+  input_done_ = true;
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
 }
 
 void TcpSourceConnection::warn_malformed() const {

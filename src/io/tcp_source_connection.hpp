@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -34,14 +35,17 @@ namespace asio = boost::asio;
 ///
 /// Idle timeout: a connection that has not completed a frame yet, or is in the middle of one, is closed once no
 /// frame completed for config.idle_timeout (a client that connects and sends nothing, or trickles a frame: a
-/// slow loris). A connection between frames after at least one complete frame is never closed for idleness: senders
-/// may pause for long, as Wallaroo allowed. A 1-second tick (a timer on its strand) checks; reads only bump a counter.
+/// slow loris). A connection between frames after at least one complete frame is closed for idleness only while the
+/// source is at its connection limit, after twice that time: senders may pause for long, as Wallaroo allowed, but an
+/// idle one cannot keep a waiting client out for ever. A 1-second tick (a timer on its strand) checks; reads only bump a counter.
 class TcpSourceConnection : public std::enable_shared_from_this<TcpSourceConnection> {
  public:
   using Strand = asio::strand<asio::io_context::executor_type>;
   using Socket = asio::basic_stream_socket<asio::ip::tcp, Strand>;
 
+  /// `source_at_limit`: set by the source while every slot is taken (see the idle timeout above).
   TcpSourceConnection(Socket socket, std::shared_ptr<const TcpSourceConfig> config,
+                      std::shared_ptr<const std::atomic<bool>> source_at_limit,
                       core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool,
                       std::function<void(TcpSourceConnection*)> on_finished);
 
@@ -68,12 +72,14 @@ class TcpSourceConnection : public std::enable_shared_from_this<TcpSourceConnect
   void warn_truncated() const;
   void arm_idle_check();
   void check_idle();
+  void close_idle();
 
   using Timer =
       asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Strand>;
 
   Socket socket_;
   std::shared_ptr<const TcpSourceConfig> config_;
+  std::shared_ptr<const std::atomic<bool>> source_at_limit_;
   core::BoundedMailbox<core::FrameBatch>& mailbox_;
   core::BatchPool& pool_;
   std::function<void(TcpSourceConnection*)> on_finished_;

@@ -44,6 +44,29 @@ def test_idle_connections_do_not_keep_a_new_client_out(workers, receiver):
             in worker.stderr())
 
 
+def test_clients_resting_between_frames_do_not_keep_a_new_client_out(workers, receiver):
+    out = receiver()
+    port = free_port()
+    worker = workers.spawn([workers.roo_bin, "run", "--source-idle-timeout", "1", ECHO, "--in",
+                            "Echo@127.0.0.1:%d" % port, "--out", out.address]).wait_ready()
+    # Ten clients each send one whole frame and then rest: every slot is taken by a well-behaved but idle sender.
+    resting = []
+    for i in range(10):
+        s = connect(port)
+        s.sendall(frame("resting-%d" % i))
+        resting.append(s)
+    assert out.wait_for(lambda r: len(r.lines()) >= 10, timeout=20), worker.stderr()
+    send_frames(port, [frame("eleventh-%d" % i) for i in range(100)])
+    assert out.wait_for(lambda r: len(r.lines()) >= 110, timeout=20), worker.stderr()
+    assert sorted(out.lines()) == sorted(["resting-%d" % i for i in range(10)] +
+                                         ["eleventh-%d" % i for i in range(100)])
+    log = worker.stderr()
+    assert ("idle between frames for 2 s while the source is at its limit of 10 connections\n") in log, log
+    for s in resting:
+        s.close()
+    assert worker.stop() == 0
+
+
 def test_a_worker_out_of_descriptors_backs_off_and_logs_once(workers, receiver):
     out = receiver()
     port = free_port()

@@ -148,6 +148,7 @@ TEST(TcpSource, LogsOnceWhenItReachesItsConnectionLimit) {
   SourceFixture fixture(config_with(16384, 2));
   Client first(fixture.port());
   Client second(fixture.port());
+  const std::string first_peer = "127.0.0.1:" + std::to_string(first.socket().local_endpoint().port());
   first.send(frame("first-0"));
   second.send(frame("second-0"));
   EXPECT_EQ(fixture.take(2).size(), 2U);
@@ -191,6 +192,38 @@ TEST(TcpSource, ClosesConnectionsThatCompleteNoFrameInTimeAndServesTheNextClient
   EXPECT_TRUE(wait_until([&] { return stopped.load(); }));
   EXPECT_TRUE(LogCapture::instance().wait_for(
       "tcp_source 'votes': stopped (2 connections closed for a bad frame or no complete frame in time)"));
+}
+
+// A client that sent whole frames and went quiet kept its place for ever, so a full source never served a newcomer.
+TEST(TcpSource, AFullSourceTakesThePlaceOfAConnectionIdleBetweenFrames) {
+  auto config = config_with(16384, 2);
+  config.idle_timeout = 200ms;
+  SourceFixture fixture(config);
+  Client first(fixture.port());
+  Client second(fixture.port());
+  const std::string first_peer = "127.0.0.1:" + std::to_string(first.socket().local_endpoint().port());
+  first.send(frame("first-0"));
+  second.send(frame("second-0"));
+  EXPECT_EQ(fixture.take(2).size(), 2U);
+  Client newcomer(fixture.port());  // in the backlog: both places are taken by clients resting between frames
+  newcomer.send(frame("newcomer-0"));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"newcomer-0"});
+  EXPECT_TRUE(LogCapture::instance().wait_for(
+      "tcp_source 'votes': closing connection from " + first_peer +
+      ": idle between frames for 0.4 s while the source is at its limit of 2 connections"));
+}
+
+// Below its limit a source keeps a connection resting between frames however long it rests.
+TEST(TcpSource, KeepsAConnectionIdleBetweenFramesWhileThereIsRoom) {
+  auto config = config_with(16384, 2);
+  config.idle_timeout = 100ms;
+  SourceFixture fixture(config);
+  Client resting(fixture.port());
+  resting.send(frame("resting-0"));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"resting-0"});
+  std::this_thread::sleep_for(600ms);
+  resting.send(frame("resting-1"));
+  EXPECT_EQ(fixture.take(1), std::vector<std::string>{"resting-1"});
 }
 
 TEST(TcpSource, ClosesOnlyTheConnectionWithAnOversizedFrame) {
