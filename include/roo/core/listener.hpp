@@ -65,8 +65,8 @@ struct ListenerConfig {
 
 /// A TCP acceptor with limits: at most `max_connections` accepted connections hold a slot at once (more wait in
 /// the kernel's backlog; one warning each time the limit is reached), and when accept fails for lack of
-/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it waits (by default 100 ms doubling to 1 s) instead of spinning,
-/// with one warning until an accept succeeds again. Everything runs on its strand; shared_ptr because the slots
+/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it waits (by default 100 ms doubling to 1 s) instead
+/// of spinning, with one warning until an accept succeeds again. Everything runs on its strand; shared_ptr because the slots
 /// and pending handlers refer back to it. Lifecycle: make → listen() → start() → close().
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
