@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "exit_status.hpp"
 #include "external_client.hpp"
+#include "external_client_flags.hpp"
 #include "flag_values.hpp"
 
 #include "roo/core/endpoint.hpp"
@@ -62,10 +63,7 @@ struct CtlOptions {
   bool json = false;
   bool roo_details = false;
   double timeout = 5;
-  std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
-  std::optional<std::string> tls_cert;
-  std::optional<std::string> tls_key;
-  std::optional<std::string> tls_ca;
+  ExternalClientFlags client;  ///< --external-secret-file, --tls-*
 };
 
 /// The cluster-status-query payload asking a Roo worker for its additions to Wallaroo's answer.
@@ -201,9 +199,8 @@ void run_ctl(const CtlOptions& options) {
   }
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
-  core::SharedSecret secret = external_secret(options.external_secret_file);
-  ExternalClient client = ExternalClient::connect(
-      worker, timeout, tls_files(options.tls_cert, options.tls_key, options.tls_ca));
+  core::SharedSecret secret = external_secret(options.client.secret_file);
+  ExternalClient client = ExternalClient::connect(worker, timeout, options.client.tls());
   if (!secret.empty()) {
     client.authenticate(secret, timeout);
   }
@@ -267,12 +264,7 @@ void add_ctl_command(CLI::App& app) {
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
-  sub->add_option("--external-secret-file", options->external_secret_file,
-                  "File holding the workers' external secret (their --external-secret-file); default: "
-                  "$ROO_EXTERNAL_SECRET_FILE, else none");
-  sub->add_option("--tls-cert", options->tls_cert, "This client's certificate, for workers started with --tls-*");
-  sub->add_option("--tls-key", options->tls_key, "Its private key");
-  sub->add_option("--tls-ca", options->tls_ca, "The CA the worker's certificate must be signed by");
+  options->client.add_to(*sub);
   sub->callback([options] { run_ctl(*options); });
 }
 

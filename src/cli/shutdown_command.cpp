@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "exit_status.hpp"
 #include "external_client.hpp"
+#include "external_client_flags.hpp"
 #include "flag_values.hpp"
 
 #include "roo/core/endpoint.hpp"
@@ -19,10 +20,7 @@ namespace {
 struct ShutdownOptions {
   std::string external;
   double timeout = 5;
-  std::optional<std::string> external_secret_file;  ///< else $ROO_EXTERNAL_SECRET_FILE
-  std::optional<std::string> tls_cert;
-  std::optional<std::string> tls_key;
-  std::optional<std::string> tls_ca;
+  ExternalClientFlags client;  ///< --external-secret-file, --tls-*
 };
 
 /// Sends CleanShutdown; the worker that gets it stops the whole cluster. Throws core::Error.
@@ -63,16 +61,11 @@ void add_shutdown_command(CLI::App& app) {
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection")
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
-  sub->add_option("--external-secret-file", options->external_secret_file,
-                  "File holding the workers' external secret (their --external-secret-file); default: "
-                  "$ROO_EXTERNAL_SECRET_FILE, else none");
-  sub->add_option("--tls-cert", options->tls_cert, "This client's certificate, for workers started with --tls-*");
-  sub->add_option("--tls-key", options->tls_key, "Its private key");
-  sub->add_option("--tls-ca", options->tls_ca, "The CA the worker's certificate must be signed by");
+  options->client.add_to(*sub);
   sub->callback(
       [options] {
-        send_clean_shutdown(options->external, options->timeout, options->external_secret_file,
-                            tls_files(options->tls_cert, options->tls_key, options->tls_ca));
+        send_clean_shutdown(options->external, options->timeout, options->client.secret_file,
+                            options->client.tls());
       });
 }
 

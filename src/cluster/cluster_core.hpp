@@ -34,13 +34,20 @@ using Timer =
 /// Every worker's local answer to one external query type, by worker index.
 using GatheredAnswers = std::map<std::size_t, std::string>;
 
+/// Resolves a peer's address (IPv4 preferred), on the calling thread: peers are named by IP or /etc/hosts names.
+/// In cluster_formation.cpp.
+boost::system::error_code resolve_peer(asio::io_context& io, const core::Endpoint& where,
+                                       asio::ip::tcp::endpoint& out);
+
 /// The state behind a Cluster handle. Everything below runs on one strand of the worker's io_context (the only
 /// exceptions are the thread-safe entry points send(), acknowledge(), budget() and workers_up(), which touch only
 /// atomics and ByteBudgets fixed at formation, and post the rest). shared_ptr because Asio handlers and posted
 /// work may outlive the handle.
 ///
 /// The implementation is split by concern: cluster_core.cpp (entry points, listeners, peer loss),
-/// cluster_formation.cpp (hello, membership, data channels, go), cluster_data.cpp (data frames, credit,
+/// cluster_formation.cpp (start, membership, data channels, go), cluster_formation_initializer.cpp (hellos,
+/// refusals, sending the membership and go), cluster_formation_joining.cpp (reaching the initializer, following
+/// it), cluster_data.cpp (data frames, credit,
 /// backpressure), cluster_drain.cpp (stop, polls, exit), cluster_external.cpp (the external channel and queries
 /// gathered over the control plane).
 class ClusterCore : public std::enable_shared_from_this<ClusterCore> {

@@ -1,5 +1,7 @@
 #include "roo/core/json.hpp"
 
+#include "escape.hpp"
+
 #include <cctype>
 #include <cstdint>
 
@@ -286,35 +288,8 @@ std::string to_json(const JsonValue& value) {
 }
 
 std::string json_quote(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
   std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[(c >> 4) & 0xF]);
-          out.push_back(hex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
+  append_escaped(out, text, EscapeStyle::json_string);
   out.push_back('"');
   return out;
 }

@@ -10,8 +10,6 @@
 namespace roo::core {
 namespace {
 
-constexpr std::chrono::seconds limit_warning_interval{10};
-
 /// Accept failures that mean "no descriptor or memory right now": retrying at once would spin.
 bool is_exhaustion(const boost::system::error_code& error) {
   if (error.category() != boost::system::system_category()) {
@@ -66,6 +64,12 @@ Endpoint Listener::listen(const Endpoint& where) {
   return bound_;
 }
 
+Endpoint Listener::local_address() const {
+  boost::system::error_code error;
+  auto local = acceptor_.local_endpoint(error);
+  return error ? bound_ : Endpoint{local.address().to_string(), local.port()};
+}
+
 bool Listener::is_loopback() const {
   boost::system::error_code error;
   auto local = acceptor_.local_endpoint(error);
@@ -91,19 +95,24 @@ void Listener::accept() {
   if (open_ >= config_.max_connections) {
     waiting_for_slot_ = true;
     auto now = std::chrono::steady_clock::now();
-    if (!warned_limit_ || now - last_limit_warning_ >= limit_warning_interval) {
+    if (!warned_limit_ || now - last_limit_warning_ >= config_.limit_warning_interval) {
       warned_limit_ = true;
       last_limit_warning_ = now;
+      if (config_.notices.at_limit) {
+        config_.notices.at_limit(open_);
+        return;
+      }
       config_.logger->warn("{}: {} at {} has {} open connections, its limit; new connections wait until one closes",
                            config_.log_prefix, config_.what, bound_.to_string(), open_);
     }
     return;
   }
   accepting_ = true;
-  acceptor_.async_accept(strand_, [self = shared_from_this()](const boost::system::error_code& error,
-                                                              TcpSocket socket) {
-    self->on_accepted(error, std::move(socket));
-  });
+  Strand socket_strand = config_.strand_per_connection ? asio::make_strand(strand_.get_inner_executor()) : strand_;
+  acceptor_.async_accept(socket_strand,
+                         [self = shared_from_this()](const boost::system::error_code& error, TcpSocket socket) {
+                           self->on_accepted(error, std::move(socket));
+                         });
 }
 
 void Listener::on_accepted(const boost::system::error_code& error, TcpSocket socket) {
@@ -113,11 +122,14 @@ void Listener::on_accepted(const boost::system::error_code& error, TcpSocket soc
   }
   if (is_exhaustion(error)) {
     backoff_ = backoff_.count() == 0 ? config_.min_backoff : std::min(backoff_ * 2, config_.max_backoff);
-    if (!warned_exhausted_) {
-      warned_exhausted_ = true;
-      config_.logger->warn("{}: cannot accept connections on {} at {}: {}; retrying every {} ms or less until it can",
-                           config_.log_prefix, config_.what, bound_.to_string(), describe_error(error),
-                           config_.max_backoff.count());
+    if (++failures_ == 1) {
+      if (config_.notices.cannot_accept) {
+        config_.notices.cannot_accept(error);
+      } else {
+        config_.logger->warn(
+            "{}: cannot accept connections on {} at {}: {}; retrying every {} ms or less until it can",
+            config_.log_prefix, config_.what, bound_.to_string(), describe_error(error), config_.max_backoff.count());
+      }
     }
     backoff_timer_.expires_after(backoff_);
     backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& timer_error) {
@@ -128,11 +140,15 @@ void Listener::on_accepted(const boost::system::error_code& error, TcpSocket soc
     return;
   }
   if (!error) {
-    if (warned_exhausted_) {
-      config_.logger->info("{}: accepting connections on {} at {} again", config_.log_prefix, config_.what,
-                           bound_.to_string());
+    if (failures_ > 0) {
+      if (config_.notices.accepting_again) {
+        config_.notices.accepting_again(failures_);
+      } else {
+        config_.logger->info("{}: accepting connections on {} at {} again", config_.log_prefix, config_.what,
+                             bound_.to_string());
+      }
     }
-    warned_exhausted_ = false;
+    failures_ = 0;
     backoff_ = std::chrono::milliseconds(0);
     ++open_;
     on_socket_(std::move(socket), ListenerSlot(weak_from_this()));

@@ -40,6 +40,15 @@ class ListenerSlot {
   std::weak_ptr<Listener> listener_;
 };
 
+/// What a listener reports, for owners that word it themselves (a TCP source names its slots "the source's
+/// parallelism"). Each one left unset is logged by the listener in its own words (the lines in Listener's comment).
+/// Called on the strand.
+struct ListenerNotices {
+  std::function<void(std::size_t open)> at_limit{};  ///< every slot is taken (at most once per limit_warning_interval)
+  std::function<void(const boost::system::error_code& error)> cannot_accept{};  ///< the first failure of a streak
+  std::function<void(std::size_t failures)> accepting_again{};  ///< an accept succeeded after `failures` failed
+};
+
 struct ListenerConfig {
   std::string what{};                      ///< "the control channel": named in errors and warnings
   std::string log_prefix{};                ///< the owner's: warnings read "<prefix>: ..."
@@ -47,12 +56,17 @@ struct ListenerConfig {
   std::size_t max_connections = 64;        ///< connections holding a slot at once; at the limit accepting waits
   std::chrono::milliseconds min_backoff{100};  ///< after an accept failed for lack of descriptors or memory ...
   std::chrono::milliseconds max_backoff{1000};  ///< ... doubling up to this while it keeps failing
+  std::chrono::seconds limit_warning_interval{10};  ///< "at its limit" is reported at most this often
+  /// Each accepted socket gets a strand of its own (connections that run in parallel and post back to the owner);
+  /// otherwise it shares the listener's strand.
+  bool strand_per_connection = false;
+  ListenerNotices notices{};
 };
 
 /// A TCP acceptor with limits: at most `max_connections` accepted connections hold a slot at once (more wait in
 /// the kernel's backlog; one warning each time the limit is reached), and when accept fails for lack of
-/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it waits (100 ms doubling to 1 s) instead of spinning,
-/// with one warning until an accept succeeds again. Everything runs on its strand; shared_ptr because the slots
+/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it waits (by default 100 ms doubling to 1 s) instead
+/// of spinning, with one warning until an accept succeeds again. Everything runs on its strand; shared_ptr because the slots
 /// and pending handlers refer back to it. Lifecycle: make → listen() → start() → close().
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
@@ -71,6 +85,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   /// True when bound to a loopback address (127.0.0.0/8, ::1): only this machine can connect.
   [[nodiscard]] bool is_loopback() const;
+  /// The bound address as the socket reports it (numeric, where listen() returns the host as given). After listen().
+  [[nodiscard]] Endpoint local_address() const;
   /// Connections holding a slot. On the strand.
   [[nodiscard]] std::size_t open_connections() const { return open_; }
 
@@ -93,7 +109,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::chrono::milliseconds backoff_{0};
   bool accepting_ = false;
   bool waiting_for_slot_ = false;
-  bool warned_exhausted_ = false;
+  std::size_t failures_ = 0;  ///< failed accepts (for lack of descriptors or memory) since the last success
   bool closed_ = false;
   std::chrono::steady_clock::time_point last_limit_warning_{};
   bool warned_limit_ = false;
