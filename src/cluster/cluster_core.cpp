@@ -213,7 +213,10 @@ std::shared_ptr<FramedConnection> ClusterCore::make_connection(std::unique_ptr<c
                              : std::string_view(kind) == "external" && config_.external_secret.empty()
                                  ? external_max_frame_bytes
                                  : core::untrusted_max_frame_bytes,
-          .frame_timeout = trusted ? std::chrono::milliseconds(0) : config_.handshake_timeout});
+          .frame_timeout = trusted ? std::chrono::milliseconds(0) : config_.handshake_timeout,
+          // Data channels are bounded by credit (the per-peer byte budget); capping their output queue too could
+          // stop an ack writer from reading data while its peer stops reading acks, and neither would drain.
+          .max_queued_bytes = std::string_view(kind) == "data" ? 0 : core::default_max_queued_bytes});
 }
 
 void ClusterCore::accept_secured(Socket socket, core::ListenerSlot slot, const char* kind, StreamHandler next) {

@@ -334,6 +334,40 @@ def test_headers_announcing_64_mib_on_every_port_keep_memory_bounded(cluster, re
     c.stop()
 
 
+def test_a_client_that_never_reads_its_answers_keeps_memory_bounded(workers, receiver, tmp_path, roo_bin):
+    # Queries sent for 5 s without reading a reply: the worker stops reading that connection once its output queue
+    # holds 4 MiB, instead of queueing answers until it runs out of memory (it reached 1.4 GB in 9 s before).
+    w, external = one_worker(workers, receiver, tmp_path)
+    host, port = external.rsplit(":", 1)
+    flood = connect(int(port))
+    flood.setblocking(False)
+    query = struct.pack(">IH", 2, EXTERNAL_CLUSTER_STATUS_QUERY) * 4096
+    before = rss_kib(w.pid)
+    largest = before
+    sent = 0
+    pending = b""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if not pending:
+            pending = query
+        try:
+            n = flood.send(pending)
+            sent += n
+            pending = pending[n:]
+        except BlockingIOError:
+            time.sleep(0.01)
+        largest = max(largest, rss_kib(w.pid))
+    assert sent > 1024 * 1024, "the client sent only %d bytes of queries" % sent
+    assert largest - before < 100 * 1024, (before, largest)
+    # The worker still answers another client while the flooding one stays connected.
+    status = subprocess.run([roo_bin, "ctl", "--external", external, "--type", "cluster-status-query", "--json"],
+                            capture_output=True, timeout=20)
+    assert status.returncode == 0, status.stderr
+    assert b'"worker_count":1' in status.stdout
+    flood.close()
+    assert w.stop() == 0
+
+
 def test_out_of_descriptors_the_acceptor_backs_off_instead_of_spinning(workers, receiver, tmp_path):
     w, external = one_worker(workers, receiver, tmp_path)
     host, port = external.rsplit(":", 1)
