@@ -11,6 +11,7 @@ import os
 import pickle
 import resource
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -427,6 +428,23 @@ def test_mutual_tls_on_control_data_and_external(cluster, receiver, tmp_path, ro
             read_all(s, 3.0)
     assert c[1].wait_for_log("cluster: refused data connection from 127.0.0.1:", 5)
     assert c[1].wait_for_log("cluster: refused external connection from 127.0.0.1:", 5)
+    # A TLS client that trusts the CA but presents no certificate is refused on each port, and is answered nothing.
+    context = ssl.create_default_context(cafile=tls[tls.index("--tls-ca") + 1])
+    context.check_hostname = False
+    for kind, member, address in (("control", c.initializer, c.initializer.control), ("data", c[1], c[1].data),
+                                  ("external", c[1], c[1].external)):
+        with connect(int(address.rsplit(":", 1)[1])) as raw:
+            local = raw.getsockname()[1]
+            got = b""
+            try:
+                with context.wrap_socket(raw) as s:
+                    s.sendall(struct.pack(">IH", 2, EXTERNAL_CLUSTER_STATUS_QUERY))
+                    got = s.recv(1024)
+            except (ssl.SSLError, OSError):
+                pass
+            assert got == b"", (kind, got)
+        assert member.wait_for_log(
+            "cluster: refused %s connection from 127.0.0.1:%d: TLS failed: " % (kind, local), 5), kind
     # A worker or a client with a certificate from another CA is refused too.
     stranger = make_certificates(tmp_path / "other", "other")
     c.app_args = stranger + ["--cluster-secret-file", secret]
