@@ -76,7 +76,12 @@ void FramedConnection::on_frame_timer() {
     last_frame_ = now;  // waiting on us, not on the peer
   }
   if (now - last_frame_ >= config_.frame_timeout) {
-    fail(fmt::format("no complete frame within {:g} s", static_cast<double>(config_.frame_timeout.count()) / 1000.0));
+    double seconds = static_cast<double>(config_.frame_timeout.count()) / 1000.0;
+    if (write_backlogged_) {
+      fail(fmt::format("it did not read its answers ({} bytes queued) within {:g} s", queued_bytes_, seconds));
+      return;
+    }
+    fail(fmt::format("no complete frame within {:g} s", seconds));
     return;
   }
   arm_frame_timer();

@@ -175,6 +175,22 @@ TEST(FramedConnection, StopsReadingWhileAPeerDoesNotReadItsAnswers) {
   EXPECT_EQ(server.closed_, 0);
 }
 
+TEST(FramedConnection, ClosesAnUntrustedPeerThatLeavesItsAnswersUnreadPastTheFrameTimeout) {
+  log_lines().clear();
+  Server server(FramedConnectionConfig{.frame_timeout = 300ms, .max_queued_bytes = 1024 * 1024}, 64, 64 * 1024);
+  Client client(server.port());
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) {
+    burst += header(1) + "q";
+  }
+  client.send(burst);
+  std::string closing = "test: closing test connection from " + client.name() + ": it did not read its answers (";
+  EXPECT_TRUE(wait_until([&] { return log_lines().count_containing(closing) == 1; }));
+  EXPECT_EQ(log_lines().count_containing(" bytes queued) within 0.3 s"), 1u);
+  EXPECT_TRUE(wait_until([&] { return server.closed_ == 1; }));
+  EXPECT_LT(server.frame_count_, 1000);
+}
+
 TEST(FramedConnection, ClosesAPeerThatSendsNoCompleteFrameInTime) {
   log_lines().clear();
   Server server(FramedConnectionConfig{.frame_timeout = 300ms});
