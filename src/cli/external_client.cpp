@@ -98,13 +98,22 @@ void ExternalClient::authenticate(const core::SharedSecret& secret, std::chrono:
       reply.id != static_cast<std::uint16_t>(ExternalMessageId::auth_challenge)) {
     throw core::Error(action + ": the worker did not answer the external secret's auth-hello");
   }
-  std::string_view challenge = reply.payload;
-  if (challenge.size() != core::SecretHandshake::nonce_bytes + core::SecretHandshake::proof_bytes ||
-      !handshake.take_peer_nonce(challenge.substr(0, core::SecretHandshake::nonce_bytes)) ||
-      !handshake.verify(challenge.substr(core::SecretHandshake::nonce_bytes))) {
-    throw core::Error(action + ": the worker's external secret differs from this one (--external-secret-file)");
+  const std::string differs = action + ": the worker's external secret differs from this one (--external-secret-file)";
+  if (!handshake.take_peer_nonce(reply.payload)) {
+    throw core::Error(action + ": the worker did not answer the external secret's auth-hello");
   }
+  // The worker proves itself only after our proof checked out; its refusal of our proof means another secret.
   send(ExternalMessageId::auth_proof, handshake.proof(), "the external secret's proof");
+  ExternalReply accepted = read_reply(timeout);
+  if (accepted.outcome == ExternalReply::Outcome::frame &&
+      accepted.id == static_cast<std::uint16_t>(ExternalMessageId::auth_refused)) {
+    throw core::Error(differs);
+  }
+  if (accepted.outcome != ExternalReply::Outcome::frame ||
+      accepted.id != static_cast<std::uint16_t>(ExternalMessageId::auth_accepted) ||
+      !handshake.verify(accepted.payload)) {
+    throw core::Error(differs);
+  }
 }
 
 void ExternalClient::check_not_refused(std::chrono::milliseconds wait, const std::string& action) {

@@ -43,9 +43,10 @@ enum class ExternalMessageId : std::uint16_t {
   cluster_state_entity_count_query_response = 26,  ///< JSON: key count per worker and state stage
   // Roo's external secret (docs/running.md, Security; cluster/external_authentication.hpp).
   auth_hello = 200,      ///< client → worker: the client's nonce
-  auth_challenge = 201,  ///< worker → client: the worker's nonce and proof
+  auth_challenge = 201,  ///< worker → client: the worker's nonce
   auth_proof = 202,      ///< client → worker: the client's proof
   auth_refused = 203,    ///< worker → client: why it refused the request (text); it closes
+  auth_accepted = 204,   ///< worker → client, after a good client proof: the worker's proof
 };
 
 /// One frame of the external channel: `u32 BE (2 + n) | u16 BE id | n payload bytes`.

@@ -213,7 +213,12 @@ std::shared_ptr<FramedConnection> ClusterCore::make_connection(std::unique_ptr<c
                              : std::string_view(kind) == "external" && config_.external_secret.empty()
                                  ? external_max_frame_bytes
                                  : core::untrusted_max_frame_bytes,
-          .frame_timeout = trusted ? std::chrono::milliseconds(0) : config_.handshake_timeout});
+          .frame_timeout = trusted ? std::chrono::milliseconds(0) : config_.handshake_timeout,
+          // Only external clients get an output-queue cap (a client that sends queries and reads no answers).
+          // Control and data peers are members: an unauthenticated one is answered with a challenge and a refusal
+          // at most, data is bounded by credit, and a cap on both ends of a member's channel could stall it (each
+          // side, over its cap, stops reading what would let the other drain).
+          .max_queued_bytes = std::string_view(kind) == "external" ? core::default_max_queued_bytes : 0});
 }
 
 void ClusterCore::accept_secured(Socket socket, core::ListenerSlot slot, const char* kind, StreamHandler next) {

@@ -52,12 +52,13 @@ FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& fr
     *from = index;
     auto shared = connection.shared_from_this();
     unidentified_.erase(shared);
-    trust(connection);
     if (!membership_ready_) {
-      // The peer learned the membership before we did: hold its frames until we know it.
+      // The peer learned the membership before we did: hold its frames until we know it. Its index is checked
+      // then, and only then is it trusted: until that it keeps its listener place and its small frame limit.
       early_inbound_.emplace_back(index, shared);
       return FrameAction::pause;
     }
+    trust(connection);
     peers_[index].inbound = shared;
     return FrameAction::proceed;
   }

@@ -98,6 +98,7 @@ void ClusterCore::apply_membership(Membership membership) {
       connection->fail("data-hello from worker index " + std::to_string(index) + ", which is not a peer");
       continue;
     }
+    trust(*connection);
     peers_[index].inbound = connection;
     connection->resume();
   }

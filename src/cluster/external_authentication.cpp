@@ -55,7 +55,7 @@ FrameAction on_handshake(ExternalAuthState& state, FramedConnection& connection,
       return refuse(state, connection, "malformed auth-hello message", needed);
     }
     state.challenged = true;
-    send_frame(connection, external_auth_challenge, state.handshake->nonce() + state.handshake->proof());
+    send_frame(connection, external_auth_challenge, state.handshake->nonce());
     return FrameAction::proceed;
   }
   std::string_view proof = reader.raw(core::SecretHandshake::proof_bytes);
@@ -63,6 +63,7 @@ FrameAction on_handshake(ExternalAuthState& state, FramedConnection& connection,
     return refuse(state, connection, "its external secret differs from this worker's",
                   "the external secret does not match");
   }
+  send_frame(connection, external_auth_accepted, state.handshake->proof());
   state.done = true;
   if (state.on_trusted) {
     state.on_trusted(connection);

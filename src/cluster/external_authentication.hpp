@@ -10,14 +10,17 @@
 namespace roo::cluster {
 
 /// External-channel message ids of Roo's authentication (beyond Wallaroo's spec §2.5 ids, which stop at 26).
-/// The client speaks first: auth_hello (its nonce), the worker answers auth_challenge (its nonce and its proof),
-/// the client sends auth_proof (its proof) and then its request. Proofs are core::SecretHandshake's, with
-/// context "roo external v1": the secret never travels, and each side knows the other has it.
+/// The client speaks first: auth_hello (its nonce), the worker answers auth_challenge (its nonce), the client sends
+/// auth_proof (its proof), the worker checks it and answers auth_accepted (its own proof), and the client, having
+/// checked that, sends its request. Proofs are core::SecretHandshake's, with context "roo external v1": the secret
+/// never travels, each side knows the other has it, and the worker proves nothing to a client that has not proved
+/// itself first (a stranger cannot obtain a proof for a nonce it chose).
 enum ExternalAuthId : std::uint16_t {
   external_auth_hello = 200,      ///< client → worker: nonce (32 bytes)
-  external_auth_challenge = 201,  ///< worker → client: nonce (32) | proof (32)
+  external_auth_challenge = 201,  ///< worker → client: nonce (32)
   external_auth_proof = 202,      ///< client → worker: proof (32)
   external_auth_refused = 203,    ///< worker → client: why it closes (text)
+  external_auth_accepted = 204,   ///< worker → client, after a good client proof: proof (32)
 };
 
 /// With an external secret, puts the challenge–response in front of `next` on one external connection: a

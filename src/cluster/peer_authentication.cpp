@@ -17,7 +17,8 @@ using Role = core::SecretHandshake::Role;
 /// One connection's progress through the handshake.
 struct AuthState {
   std::optional<core::SecretHandshake> handshake;  // empty without a secret
-  bool challenged = false;                         // the peer's challenge arrived (and we answered it)
+  Role role = Role::connector;
+  bool challenged = false;                         // the peer's challenge arrived (a connector answered it)
   bool done = false;                               // authenticated: frames go to next
   bool failed = false;
   FramedConnection::FrameHandler next;
@@ -43,7 +44,15 @@ FrameAction on_handshake_frame(AuthState& state, FramedConnection& connection, c
   core::BigEndianReader reader(body + 1, size - 1);
   if (type == static_cast<std::uint8_t>(MessageType::auth_refused)) {
     std::string reason = reader.str();
-    return fail(state, connection, AuthFailure::refused, reader.ok_and_done() ? reason : "");
+    if (!reader.ok_and_done()) {
+      reason.clear();
+    }
+    if (state.role == Role::connector && state.challenged && reason == refusal_text(AuthFailure::secret_differs)) {
+      // The acceptor checks our proof before it proves itself: its refusal of our proof is how a differing secret
+      // shows on this side.
+      return fail(state, connection, AuthFailure::secret_differs, describe_type(type));
+    }
+    return fail(state, connection, AuthFailure::refused, reason);
   }
   if (!state.challenged) {
     if (type != static_cast<std::uint8_t>(MessageType::auth_challenge)) {
@@ -54,7 +63,11 @@ FrameAction on_handshake_frame(AuthState& state, FramedConnection& connection, c
       return fail(state, connection, AuthFailure::malformed, describe_type(type));
     }
     state.challenged = true;
-    connection.write(message(MessageType::auth_proof).raw(state.handshake->proof()).take());
+    if (state.role == Role::connector) {
+      // The acceptor proves itself only after our proof checked out: a stranger that connects never obtains a
+      // proof for a nonce it chose.
+      connection.write(message(MessageType::auth_proof).raw(state.handshake->proof()).take());
+    }
     return FrameAction::proceed;
   }
   if (type != static_cast<std::uint8_t>(MessageType::auth_proof)) {
@@ -67,6 +80,9 @@ FrameAction on_handshake_frame(AuthState& state, FramedConnection& connection, c
   if (!state.handshake->verify(proof)) {
     return fail(state, connection, AuthFailure::secret_differs, describe_type(type));
   }
+  if (state.role == Role::acceptor) {
+    connection.write(message(MessageType::auth_proof).raw(state.handshake->proof()).take());
+  }
   return succeed(state, connection);
 }
 
@@ -78,6 +94,7 @@ FramedConnection::FrameHandler authenticate_first(FramedConnection& connection, 
   auto state = std::make_shared<AuthState>();
   state->next = std::move(next);
   state->callbacks = std::move(callbacks);
+  state->role = role;
   if (!secret.empty()) {
     state->handshake.emplace(secret.bytes(), "roo cluster " + std::string(channel) + " v1", role);
     connection.write(message(MessageType::auth_challenge).raw(state->handshake->nonce()).take());

@@ -29,7 +29,8 @@ struct AuthCallbacks {
 };
 
 /// Puts the cluster-secret challenge–response (core::SecretHandshake, context "roo cluster <channel> v1") in
-/// front of `next` on one control or data connection: sends our challenge now, answers the peer's, and lets frames
+/// front of `next` on one control or data connection: sends our challenge now, answers the peer's (a connector at
+/// once; an acceptor only after the connector's proof checked out, so a stranger obtains no proof), and lets frames
 /// reach `next` only after the peer's proof checked out, so nothing from an unauthenticated peer is ever parsed
 /// beyond the handshake. Without a secret, on_authenticated runs at once (before this returns) and every frame
 /// goes to `next`, except a challenge first: that peer has a secret we lack. Returns the frame handler to start

@@ -76,14 +76,19 @@ void FramedConnection::on_frame_timer() {
     last_frame_ = now;  // waiting on us, not on the peer
   }
   if (now - last_frame_ >= config_.frame_timeout) {
-    fail(fmt::format("no complete frame within {:g} s", static_cast<double>(config_.frame_timeout.count()) / 1000.0));
+    double seconds = static_cast<double>(config_.frame_timeout.count()) / 1000.0;
+    if (write_backlogged_) {
+      fail(fmt::format("it did not read its answers ({} bytes queued) within {:g} s", queued_bytes_, seconds));
+      return;
+    }
+    fail(fmt::format("no complete frame within {:g} s", seconds));
     return;
   }
   arm_frame_timer();
 }
 
 void FramedConnection::read() {
-  if (reading_ || paused_ || closed_) {
+  if (reading_ || paused_ || write_backlogged_ || closed_) {
     return;
   }
   if (input_error_) {
@@ -126,7 +131,7 @@ void FramedConnection::on_read(const boost::system::error_code& error, std::size
 }
 
 void FramedConnection::parse() {
-  while (!paused_ && !closed_ && end_ - begin_ >= 4) {
+  while (!paused_ && !write_backlogged_ && !closed_ && end_ - begin_ >= 4) {
     std::uint32_t length = load_u32_be(buffer_.data() + begin_);
     if (length > config_.max_frame_bytes) {
       fail("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
@@ -176,7 +181,11 @@ void FramedConnection::write(const char* header_tail, std::size_t header_tail_si
   }
   pending.header_size = 4 + std::min<std::size_t>(header_tail_size, 4);
   pending.body = std::move(body);
+  queued_bytes_ += pending.header_size + pending.body.size();
   queue_.push_back(std::move(pending));
+  if (config_.max_queued_bytes > 0 && queued_bytes_ > config_.max_queued_bytes) {
+    write_backlogged_ = true;  // the peer does not read what we answer: stop reading what it sends
+  }
   write_queued();
 }
 
@@ -211,8 +220,16 @@ void FramedConnection::on_written(const boost::system::error_code& error) {
     lost(describe_error(error));
     return;
   }
+  for (std::size_t i = 0; i < gathered_frames_; ++i) {
+    queued_bytes_ -= queue_[i].header_size + queue_[i].body.size();
+  }
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(gathered_frames_));
   write_queued();
+  if (write_backlogged_ && queued_bytes_ <= config_.max_queued_bytes / 2) {
+    write_backlogged_ = false;
+    parse();
+    read();
+  }
 }
 
 void FramedConnection::when_flushed(std::function<void()> done) {
@@ -239,6 +256,7 @@ void FramedConnection::close() {
   frame_timer_.cancel();
   slot_.release();
   queue_.clear();
+  queued_bytes_ = 0;
   run_flushed();
 }
 

@@ -176,11 +176,14 @@ std::pair<std::uint16_t, std::string> authenticated_request(std::uint16_t port, 
   core::SecretHandshake handshake(secret, "roo external v1", core::SecretHandshake::Role::connector);
   client.send_external(200, handshake.nonce());
   auto [challenge_id, challenge] = client.read_external();
-  if (challenge_id != 201 || challenge.size() != 64 || !handshake.take_peer_nonce(challenge.substr(0, 32)) ||
-      !handshake.verify(challenge.substr(32))) {
+  if (challenge_id != 201 || challenge.size() != 32 || !handshake.take_peer_nonce(challenge)) {
     return {challenge_id, "bad challenge"};
   }
   client.send_external(202, handshake.proof());
+  auto [accepted_id, accepted] = client.read_external();
+  if (accepted_id != 204 || !handshake.verify(accepted)) {
+    return {accepted_id, accepted_id == 204 ? "bad proof" : accepted};
+  }
   client.send_external(id, "");
   return client.read_external();
 }
@@ -204,9 +207,9 @@ TEST(ClusterExternalSecret, RequestsWithoutTheSecretAreRefusedAndShutdownDoesNot
       ": it did not authenticate (it sent message id 3 first; the external channel has a secret)"));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(initializer.stops, 0);
-  // A wrong secret gets the challenge but is refused at its proof.
+  // A wrong secret gets the challenge but is refused at its proof, before the worker proves anything.
   EXPECT_EQ(authenticated_request(port, "wrong", 9), (std::pair<std::uint16_t, std::string>{
-                                                         201, "bad challenge"}));
+                                                         203, "the external secret does not match"}));
   // The right one is answered.
   auto [status_id, status] = authenticated_request(port, "ext", 9);
   EXPECT_EQ(status_id, 10);

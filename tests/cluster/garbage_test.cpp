@@ -96,6 +96,44 @@ TEST(ClusterGarbage, DataPortClosesOnlyTheBadConnection) {
   EXPECT_TRUE(workers[1]->lost().empty());
 }
 
+TEST(ClusterGarbage, DataHelloBeforeTheMembershipKeepsItsListenerPlaceUntilValidated) {
+  // A data-hello that arrives before this worker knows the membership cannot be checked yet: the connection keeps
+  // its place in the listener's limit (and its small frame limit) until the membership says whether it is a peer.
+  LogCapture::instance().clear();
+  std::uint16_t control = test::free_port();
+  test::TestWorker initializer(test::initializer_config(control, 3));
+  initializer.start_forming();
+  auto config = test::worker_config("w1", control);
+  std::uint16_t data_port = test::free_port();
+  config.data = test::local(data_port);
+  config.max_connections_per_port = 2;
+  test::TestWorker w1(config);
+  w1.start_forming();
+  ASSERT_TRUE(LogCapture::instance().wait_for("cluster: worker 'w1' joined (2 of 3)"));
+  Client early_a(data_port);
+  early_a.send(cluster_frame(32, std::string("\0\0\0\7", 4)));
+  Client early_b(data_port);
+  early_b.send(cluster_frame(32, std::string("\0\0\0\7", 4)));
+  // Both places are taken: a third connection waits in the backlog, unserved (its garbage is not read).
+  Client waiting(data_port);
+  waiting.send("GET / HTTP/1.1\r\n\r\n");
+  EXPECT_FALSE(waiting.wait_closed_by_peer(1500ms));
+  // The membership arrives with a third worker: index 7 is no peer, both early connections go, and the waiting one
+  // is served (and closed for its garbage).
+  test::TestWorker w2(test::worker_config("w2", control));
+  w2.start_forming();
+  EXPECT_TRUE(w1.wait_formed());
+  EXPECT_TRUE(early_a.wait_closed_by_peer());
+  EXPECT_TRUE(early_b.wait_closed_by_peer());
+  EXPECT_TRUE(LogCapture::instance().wait_for("cluster: closing data connection from " + peer_of(early_a) +
+                                              ": data-hello from worker index 7, which is not a peer"));
+  EXPECT_TRUE(waiting.wait_closed_by_peer());
+  EXPECT_TRUE(LogCapture::instance().wait_for("cluster: closing data connection from " + peer_of(waiting) +
+                                              ": frame of 1195725856 bytes exceeds the limit of 4096 bytes"));
+  EXPECT_TRUE(initializer.wait_formed());
+  EXPECT_TRUE(w2.wait_formed());
+}
+
 TEST(ClusterGarbage, ExternalPortClosesOnlyTheBadConnection) {
   auto workers = test::formed_cluster(2);
   ASSERT_EQ(workers.size(), 2u);

@@ -24,7 +24,8 @@ roo::test::LogCapture& log_lines() { return roo::test::LogCapture::of("nettest")
 /// recorded, and the connections kept for inspection on the strand.
 class Server {
  public:
-  explicit Server(FramedConnectionConfig config, std::size_t max_connections = 64) {
+  /// answer_bytes > 0: every frame is answered with a frame of that many bytes.
+  explicit Server(FramedConnectionConfig config, std::size_t max_connections = 64, std::size_t answer_bytes = 0) {
     config.logger = module_logger("nettest");
     config.log_prefix = "test";
     config.kind = "test";
@@ -33,16 +34,20 @@ class Server {
                                                        .logger = module_logger("nettest"),
                                                        .max_connections = max_connections});
     port_ = listener_->listen(Endpoint{"127.0.0.1", 0}).port;
-    asio::post(strand_, [this, config] {
-      listener_->start([this, config](TcpSocket socket, ListenerSlot slot) {
+    asio::post(strand_, [this, config, answer_bytes] {
+      listener_->start([this, config, answer_bytes](TcpSocket socket, ListenerSlot slot) {
         auto connection = std::make_shared<FramedConnection>(std::move(socket), config);
         connection->hold(std::move(slot));
         connections_.push_back(connection);
         ++accepted_;
         connection->start(
-            [this](FramedConnection&, const char* body, std::size_t size) {
+            [this, answer_bytes](FramedConnection& c, const char* body, std::size_t size) {
               frames_.emplace_back(body, size);
               ++frame_count_;
+              if (answer_bytes > 0) {
+                c.write(std::vector<char>(answer_bytes, 'a'));
+                largest_queue_ = std::max<std::size_t>(largest_queue_, c.queued_bytes());
+              }
               return FrameAction::proceed;
             },
             [this](FramedConnection&, const std::string&) { ++closed_; });
@@ -79,6 +84,7 @@ class Server {
   std::atomic<int> accepted_{0};
   std::atomic<int> closed_{0};
   std::atomic<int> frame_count_{0};
+  std::atomic<std::size_t> largest_queue_{0};
 
  private:
   IoThread io_;
@@ -95,6 +101,10 @@ class Client {
     socket_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   void send(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes.data(), bytes.size())); }
+  void receive(std::size_t bytes) {
+    std::vector<char> sink(bytes);
+    asio::read(socket_, asio::buffer(sink));
+  }
   /// Sends unless the server has closed the connection; false then.
   bool try_send(std::string_view bytes) {
     boost::system::error_code error;
@@ -141,6 +151,44 @@ TEST(FramedConnection, UntrustedPeerMaySendOnlySmallFrames) {
                                    ": frame of 67108864 bytes exceeds the limit of 4096 bytes"));
   EXPECT_TRUE(wait_until([&] { return server.closed_ == 1; }));
   EXPECT_LE(server.largest_buffer(), 8u * 1024);
+}
+
+TEST(FramedConnection, StopsReadingWhileAPeerDoesNotReadItsAnswers) {
+  // Each 1-byte request is answered with 64 KiB; the client sends 1000 requests (64 MiB of answers, far more
+  // than the cap plus what the kernel's socket buffers hold) and reads nothing.
+  constexpr std::size_t answer = 64 * 1024;
+  constexpr int requests = 1000;
+  constexpr std::size_t cap = 1024 * 1024;
+  Server server(FramedConnectionConfig{.max_queued_bytes = cap}, 64, answer);
+  Client client(server.port());
+  std::string burst;
+  for (int i = 0; i < requests; ++i) {
+    burst += header(1) + "q";
+  }
+  client.send(burst);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_LT(server.frame_count_, requests);
+  EXPECT_LE(server.largest_queue_, cap + answer + 4);
+  // Once the client reads, the server drains its queue and goes on: every request is answered.
+  client.receive(requests * (answer + 4));
+  EXPECT_TRUE(wait_until([&] { return server.frame_count_ == requests; }));
+  EXPECT_EQ(server.closed_, 0);
+}
+
+TEST(FramedConnection, ClosesAnUntrustedPeerThatLeavesItsAnswersUnreadPastTheFrameTimeout) {
+  log_lines().clear();
+  Server server(FramedConnectionConfig{.frame_timeout = 300ms, .max_queued_bytes = 1024 * 1024}, 64, 64 * 1024);
+  Client client(server.port());
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) {
+    burst += header(1) + "q";
+  }
+  client.send(burst);
+  std::string closing = "test: closing test connection from " + client.name() + ": it did not read its answers (";
+  EXPECT_TRUE(wait_until([&] { return log_lines().count_containing(closing) == 1; }));
+  EXPECT_EQ(log_lines().count_containing(" bytes queued) within 0.3 s"), 1u);
+  EXPECT_TRUE(wait_until([&] { return server.closed_ == 1; }));
+  EXPECT_LT(server.frame_count_, 1000);
 }
 
 TEST(FramedConnection, ClosesAPeerThatSendsNoCompleteFrameInTime) {

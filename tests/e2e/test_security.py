@@ -11,6 +11,7 @@ import os
 import pickle
 import resource
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -109,9 +110,11 @@ def test_stranger_on_a_forming_cluster_learns_nothing_and_gets_no_events(cluster
         assert challenge[0] == AUTH_CHALLENGE
         forged = proof("wrong", "roo cluster control v1", 1, nonce, challenge[1:])
         s.sendall(cluster_frame(AUTH_PROOF, forged) + cluster_frame(1, hello_body("intruder", "anything")))
+        # No proof comes back: the acceptor proves itself only after the connector's proof checked out, so a
+        # stranger cannot obtain a proof for a nonce it chose.
         frames = split_frames(read_all(s))
-        assert [f[0] for f in frames] == [AUTH_PROOF, AUTH_REFUSED]
-        assert frames[1][5:] == b"the cluster secret does not match"
+        assert [f[0] for f in frames] == [AUTH_REFUSED]
+        assert frames[0][5:] == b"the cluster secret does not match"
     assert c.initializer.wait_for_log("cluster: refused control connection from 127.0.0.1:", 5)
     # The real worker joins; the cluster is the two of them and its output is exact.
     c.start_member(1)
@@ -334,6 +337,40 @@ def test_headers_announcing_64_mib_on_every_port_keep_memory_bounded(cluster, re
     c.stop()
 
 
+def test_a_client_that_never_reads_its_answers_keeps_memory_bounded(workers, receiver, tmp_path, roo_bin):
+    # Queries sent for 5 s without reading a reply: the worker stops reading that connection once its output queue
+    # holds 4 MiB, instead of queueing answers until it runs out of memory (it reached 1.4 GB in 9 s before).
+    w, external = one_worker(workers, receiver, tmp_path)
+    host, port = external.rsplit(":", 1)
+    flood = connect(int(port))
+    flood.setblocking(False)
+    query = struct.pack(">IH", 2, EXTERNAL_CLUSTER_STATUS_QUERY) * 4096
+    before = rss_kib(w.pid)
+    largest = before
+    sent = 0
+    pending = b""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if not pending:
+            pending = query
+        try:
+            n = flood.send(pending)
+            sent += n
+            pending = pending[n:]
+        except BlockingIOError:
+            time.sleep(0.01)
+        largest = max(largest, rss_kib(w.pid))
+    assert sent > 1024 * 1024, "the client sent only %d bytes of queries" % sent
+    assert largest - before < 100 * 1024, (before, largest)
+    # The worker still answers another client while the flooding one stays connected.
+    status = subprocess.run([roo_bin, "ctl", "--external", external, "--type", "cluster-status-query", "--json"],
+                            capture_output=True, timeout=20)
+    assert status.returncode == 0, status.stderr
+    assert b'"worker_count":1' in status.stdout
+    flood.close()
+    assert w.stop() == 0
+
+
 def test_out_of_descriptors_the_acceptor_backs_off_instead_of_spinning(workers, receiver, tmp_path):
     w, external = one_worker(workers, receiver, tmp_path)
     host, port = external.rsplit(":", 1)
@@ -393,6 +430,23 @@ def test_mutual_tls_on_control_data_and_external(cluster, receiver, tmp_path, ro
             read_all(s, 3.0)
     assert c[1].wait_for_log("cluster: refused data connection from 127.0.0.1:", 5)
     assert c[1].wait_for_log("cluster: refused external connection from 127.0.0.1:", 5)
+    # A TLS client that trusts the CA but presents no certificate is refused on each port, and is answered nothing.
+    context = ssl.create_default_context(cafile=tls[tls.index("--tls-ca") + 1])
+    context.check_hostname = False
+    for kind, member, address in (("control", c.initializer, c.initializer.control), ("data", c[1], c[1].data),
+                                  ("external", c[1], c[1].external)):
+        with connect(int(address.rsplit(":", 1)[1])) as raw:
+            local = raw.getsockname()[1]
+            got = b""
+            try:
+                with context.wrap_socket(raw) as s:
+                    s.sendall(struct.pack(">IH", 2, EXTERNAL_CLUSTER_STATUS_QUERY))
+                    got = s.recv(1024)
+            except (ssl.SSLError, OSError):
+                pass
+            assert got == b"", (kind, got)
+        assert member.wait_for_log(
+            "cluster: refused %s connection from 127.0.0.1:%d: TLS failed: " % (kind, local), 5), kind
     # A worker or a client with a certificate from another CA is refused too.
     stranger = make_certificates(tmp_path / "other", "other")
     c.app_args = stranger + ["--cluster-secret-file", secret]

@@ -29,6 +29,9 @@ enum class FrameAction {
   stop,     ///< the handler closed the connection (with close() or fail())
 };
 
+/// Default cap on the bytes a connection queues for writing before it stops reading (FramedConnectionConfig).
+constexpr std::size_t default_max_queued_bytes = std::size_t{4} * 1024 * 1024;
+
 struct FramedConnectionConfig {
   std::string kind{};                      ///< "control", "data", "external": named in warnings
   std::string log_prefix{};                ///< the owner's: warnings read "<prefix>: closing <kind> connection ..."
@@ -38,13 +41,19 @@ struct FramedConnectionConfig {
   /// Close when no complete frame arrives for this long (while not paused); 0: never. For peers that have not
   /// authenticated yet: an idle or slow-loris connection does not keep its place.
   std::chrono::milliseconds frame_timeout{0};
+  /// Output backpressure: while more than this many bytes of frames wait to be written, no further frames are
+  /// read or parsed; reading resumes once the queue drained to half of it. 0: no cap (for channels another
+  /// mechanism bounds, e.g. the cluster's credit-limited data channels, where pausing the ack reader could
+  /// deadlock the two directions).
+  std::size_t max_queued_bytes = default_max_queued_bytes;
 };
 
 /// One connection carrying `u32 BE length | body` frames, in either direction, over a ByteStream (TCP, or TLS
 /// later), on the stream's strand. Reads in chunks and hands each complete body to `on_frame`; writes queued
 /// frames with gathered writes (up to 64 frames per write).
 ///
-/// Limits: the read buffer grows only with bytes actually received (never by a length a peer announces), a
+/// Limits: the read buffer grows only with bytes actually received (never by a length a peer announces), the
+/// output queue is capped (a peer that sends requests without reading the answers stops being read), a
 /// length over the current maximum (or 0, unless skippable) is garbage, and an optional frame timeout closes
 /// a peer that sends nothing useful. Garbage or a timeout warns once ("<prefix>: closing <kind> connection from
 /// <peer>: <what>") and closes. Every member runs on the strand.
@@ -93,6 +102,8 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   [[nodiscard]] bool closed() const { return closed_; }
   /// Bytes the read buffer holds room for (tests check it stays small whatever a peer announces).
   [[nodiscard]] std::size_t buffer_capacity() const { return buffer_.capacity(); }
+  /// Bytes of frames queued and not yet written.
+  [[nodiscard]] std::size_t queued_bytes() const { return queued_bytes_; }
 
  private:
   struct Pending {
@@ -128,11 +139,13 @@ class FramedConnection : public std::enable_shared_from_this<FramedConnection> {
   std::deque<Pending> queue_;
   std::vector<asio::const_buffer> gathered_;
   std::size_t gathered_frames_ = 0;
+  std::size_t queued_bytes_ = 0;
   std::vector<std::function<void()>> flushed_;
   std::optional<std::string> input_error_;  // the read side ended (EOF or error); reported once flushed
   bool reading_ = false;
   bool writing_ = false;
   bool paused_ = false;
+  bool write_backlogged_ = false;  // not reading until the output queue drains below half of max_queued_bytes
   bool closed_ = false;
   bool timer_armed_ = false;
 };
