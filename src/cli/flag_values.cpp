@@ -35,6 +35,35 @@ double parse_seconds(const std::string& flag, const std::string& value, bool zer
   return seconds;
 }
 
+long long parse_duration_ms(const std::string& flag, const std::string& value) {
+  double number = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
+  double scale = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000 : 0;
+  double milliseconds = number * scale;
+  if (ec != std::errc() || scale == 0 || !std::isfinite(milliseconds) || milliseconds < 1) {
+    refuse(flag, value, "a duration of at least 1ms, e.g. 1s, 500ms, 2m");
+  }
+  return static_cast<long long>(milliseconds);
+}
+
+long long parse_nanoseconds(const std::string& flag, const std::string& value) {
+  long long nanoseconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), nanoseconds);
+  if (ec != std::errc() || end != value.data() + value.size() || nanoseconds < 1000000) {
+    refuse(flag, value, "a whole number of nanoseconds, at least 1000000 (1 ms)");
+  }
+  return nanoseconds;
+}
+
+CLI::Validator duration_value(const std::string& flag) {
+  return {[flag](std::string& value) {
+            (void)parse_duration_ms(flag, value);
+            return std::string();
+          },
+          ""};
+}
+
 CLI::Validator count_value(const std::string& flag) {
   return {[flag](std::string& value) {
             (void)parse_count(flag, value);

@@ -17,6 +17,11 @@ namespace roo::cli {
 [[nodiscard]] int parse_count(const std::string& flag, const std::string& value);
 
 /// A number of seconds, 0 or more (`--drain-timeout`), or above 0 when `zero_allowed` is false (`--timeout`).
+/// A duration: "1s", "500ms", "2m", or a bare number of seconds ("1.5"); above 0. Returns milliseconds.
+[[nodiscard]] long long parse_duration_ms(const std::string& flag, const std::string& value);
+/// A whole number of nanoseconds above 0 (Wallaroo's --time-between-checkpoints).
+[[nodiscard]] long long parse_nanoseconds(const std::string& flag, const std::string& value);
+[[nodiscard]] CLI::Validator duration_value(const std::string& flag);
 [[nodiscard]] double parse_seconds(const std::string& flag, const std::string& value, bool zero_allowed = true);
 
 // The same checks for CLI11 options: `->check(count_value("--workers"))`. They throw instead of returning CLI11's

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -23,6 +24,8 @@ struct RunOptions {
   double source_idle_timeout = 30;
   int workers = 1;          ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
   double stuck_step_warning = 10;
+  std::optional<std::string> checkpoint_dir;  ///< --checkpoint-dir: take checkpoints there, recover from them
+  std::string checkpoint_interval = "1s";
   bool supervised = false;  ///< a worker of `roo run --workers`, whose notes the supervisor has given
 };
 
@@ -93,6 +96,10 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   if (!options.supervised) {
     note_roo_flags_after_app(sub, flags, rest.front());
   }
+  if (workers > 1 && options.checkpoint_dir) {
+    throw core::UsageError("run with --checkpoint-dir on " + std::to_string(workers) +
+                           " workers: this version checkpoints and recovers a single worker; see docs/resilience.md");
+  }
   if (workers > 1) {
     ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
     cluster.log_level = options.log_level;
@@ -109,6 +116,8 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   request.drain_timeout_seconds = options.drain_timeout;
   request.source_idle_timeout_seconds = options.source_idle_timeout;
   request.stuck_step_warning_seconds = options.stuck_step_warning;
+  request.checkpoint_dir = options.checkpoint_dir;
+  request.checkpoint_interval_ms = parse_duration_ms("--checkpoint-interval", options.checkpoint_interval);
   throw ExitRequest{launch_worker(request)};
 }
 
@@ -151,6 +160,13 @@ void add_run_command(CLI::App& app) {
                   "Seconds a user function may run on one event before the worker logs its step and key")
       ->capture_default_str()
       ->check(seconds_value("--stuck-step-warning", false));
+  // Checkpoints and recovery (docs/resilience.md).
+  sub->add_option("--checkpoint-dir", options->checkpoint_dir,
+                  "Take checkpoints in this directory, and restore the newest one at start");
+  sub->add_option("--checkpoint-interval", options->checkpoint_interval,
+                  "Time between checkpoints (e.g. 1s, 500ms, 2m)")
+      ->capture_default_str()
+      ->check(duration_value("--checkpoint-interval"));
   sub->prefix_command();
   sub->callback([sub, options] { run(*sub, *options, sub->remaining()); });
 }

@@ -54,7 +54,10 @@ const std::vector<FlagSpec>& flag_specs() {
       {"--resilience-no-local-file-io", "", false, ignore("--resilience-no-local-file-io")},
       {"--resilience-dos-server", "", true, ignore("--resilience-dos-server")},
       {"--stop-pause", "-u", true, ignore("--stop-pause")},
-      {"--time-between-checkpoints", "", true, ignore("--time-between-checkpoints")},
+      {"--time-between-checkpoints", "", true,
+       [](WallarooFlags& f, const std::string& v) {
+         f.time_between_checkpoints_ns = parse_nanoseconds("--time-between-checkpoints", v);
+       }},
       {"--spike-seed", "", true, ignore("--spike-seed")},
       {"--spike-drop", "", false, ignore("--spike-drop")},
       {"--spike-prob", "", true, ignore("--spike-prob")},
@@ -131,8 +134,10 @@ void check_supported(const WallarooFlags& flags) {
   if (flags.join) {
     throw core::UsageError("join a cluster (--join): growing a running cluster is not supported yet");
   }
-  if (flags.run_with_resilience) {
-    throw core::UsageError("run with resilience (--run-with-resilience): checkpoints are not supported yet");
+  if (flags.run_with_resilience && (flags.worker_count > 1 || (!flags.cluster_initializer && flags.my_control))) {
+    throw core::UsageError(
+        "run with resilience (--run-with-resilience) on more than one worker: this version checkpoints and recovers "
+        "a single worker; see docs/resilience.md");
   }
   bool joins_a_cluster = !flags.cluster_initializer && (flags.my_control || flags.my_data);
   if (flags.worker_count > 1 && !flags.cluster_initializer) {

@@ -18,6 +18,7 @@ struct WallarooFlags {
   std::optional<std::string> name;
   std::optional<std::string> join;
   std::optional<std::string> resilience_dir;
+  std::optional<long long> time_between_checkpoints_ns;  ///< --time-between-checkpoints (nanoseconds)
   // Roo's security flags (docs/running.md, Security); the environment supplies them when absent.
   std::optional<std::string> cluster_secret_file;   ///< --cluster-secret-file, else $ROO_CLUSTER_SECRET_FILE
   std::optional<std::string> external_secret_file;  ///< --external-secret-file, else $ROO_EXTERNAL_SECRET_FILE

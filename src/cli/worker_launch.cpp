@@ -3,11 +3,13 @@
 #include "client_tls.hpp"
 
 #include "roo/core/endpoint.hpp"
+#include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/core/shared_secret.hpp"
 #include "roo/runtime/worker.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 
 namespace roo::cli {
 
@@ -60,6 +62,40 @@ std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flag
 
 }  // namespace
 
+namespace {
+
+// Roo's --checkpoint-dir, or Wallaroo's --run-with-resilience (with --resilience-dir, default /tmp, and
+// --time-between-checkpoints). The directory must exist, as Wallaroo requires.
+std::optional<runtime::CheckpointOptions> checkpoint_options(const LaunchRequest& request) {
+  const auto& flags = request.flags;
+  if (request.checkpoint_dir && flags.run_with_resilience) {
+    throw core::UsageError(
+        "use --checkpoint-dir with --run-with-resilience: choose one (--checkpoint-dir is Roo's, "
+        "--run-with-resilience with --resilience-dir Wallaroo's)");
+  }
+  runtime::CheckpointOptions options;
+  std::string flag;
+  if (request.checkpoint_dir) {
+    flag = "--checkpoint-dir";
+    options.dir = *request.checkpoint_dir;
+    options.interval = std::chrono::milliseconds(request.checkpoint_interval_ms);
+  } else if (flags.run_with_resilience) {
+    flag = "--resilience-dir";
+    options.dir = flags.resilience_dir.value_or("/tmp");
+    options.interval = std::chrono::milliseconds(flags.time_between_checkpoints_ns.value_or(1000000000) / 1000000);
+    options.remove_on_shutdown = true;
+  } else {
+    return std::nullopt;
+  }
+  std::error_code error;
+  if (!std::filesystem::is_directory(options.dir, error)) {
+    throw core::UsageError("use " + flag + " " + options.dir.string() + ": no such directory (create it first)");
+  }
+  return options;
+}
+
+}  // namespace
+
 int launch_worker(const LaunchRequest& request) {
   check_supported(request.flags);
   std::string worker_name =
@@ -86,6 +122,7 @@ int launch_worker(const LaunchRequest& request) {
   options.stuck_step_warning =
       std::chrono::milliseconds(static_cast<long>(request.stuck_step_warning_seconds * 1000));
   options.cluster = cluster_options(request.flags);
+  options.checkpoints = checkpoint_options(request);
   return runtime::run_worker(options);
 }
 

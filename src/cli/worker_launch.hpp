@@ -2,6 +2,7 @@
 
 #include "wallaroo_flags.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct LaunchRequest {
   double drain_timeout_seconds = 10;
   double source_idle_timeout_seconds = 30;
   double stuck_step_warning_seconds = 10;  ///< --stuck-step-warning
+  std::optional<std::string> checkpoint_dir;  ///< roo run --checkpoint-dir
+  long long checkpoint_interval_ms = 1000;    ///< roo run --checkpoint-interval
 };
 
 /// Checks the flags, configures logging and runs the worker. Returns its exit code.

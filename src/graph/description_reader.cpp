@@ -55,7 +55,7 @@ SourcePlan read_source(const py::dict& entry) {
   return source;
 }
 
-StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
+StagePlan read_stage(const py::dict& entry, std::vector<StateTablePlan>& tables,
                      std::map<std::string, std::size_t>& by_id) {
   StagePlan stage;
   stage.name = text(entry, "name");
@@ -80,7 +80,7 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTable>& tables,
     std::string state_id = text(entry, "state_id");
     auto [it, inserted] = by_id.try_emplace(state_id, tables.size());
     if (inserted) {
-      tables.push_back(StateTable{state_id, ref(entry["state_factory"]), PyRef::steal(PyDict_New())});
+      tables.push_back(StateTablePlan{state_id, ref(entry["state_factory"])});
     }
     stage.state_table = it->second;
   } else {

@@ -22,17 +22,35 @@ bool GeneratorSource::emit(PipelineRunner& runner, std::size_t count) {
       errors_.report_exception();
       log->error("source '{}': the generator raised; it stops here", plan_.name);
       finished_ = true;
+      exhausted_ = true;
       break;
     }
     next_ = python::PyRef::steal(value);
     if (value == Py_None) {
       log->info("source '{}': GenSource produced a None. Stopping GenSource.", plan_.name);
       finished_ = true;
+      exhausted_ = true;
       break;
     }
     runner.process_value(source_index_, value);
   }
   return !finished_;
+}
+
+python::PyRef GeneratorSource::position() const {
+  return python::PyRef::steal(Py_BuildValue("(OOO)", started_ ? Py_True : Py_False, exhausted_ ? Py_True : Py_False,
+                                            next_ ? next_.get() : Py_None));
+}
+
+bool GeneratorSource::seek(PyObject* position) {
+  if (!PyTuple_Check(position) || PyTuple_GET_SIZE(position) != 3) {
+    return false;
+  }
+  started_ = PyObject_IsTrue(PyTuple_GET_ITEM(position, 0)) == 1;
+  exhausted_ = PyObject_IsTrue(PyTuple_GET_ITEM(position, 1)) == 1;
+  finished_ = exhausted_;
+  next_ = python::PyRef::borrow(PyTuple_GET_ITEM(position, 2));
+  return true;
 }
 
 }  // namespace roo::runtime

@@ -22,12 +22,20 @@ class GeneratorSource {
   [[nodiscard]] bool finished() const { return finished_; }
   void finish() { finished_ = true; }
 
+  [[nodiscard]] std::size_t source_index() const { return source_index_; }
+  /// Where the generator is, for a checkpoint: a new tuple (started, ended, last value emitted); the next value
+  /// is apply(last value). Null with a Python error set when the tuple cannot be made.
+  [[nodiscard]] python::PyRef position() const;
+  /// Recovery: continue from a position() taken earlier. Returns false (nothing changed) when `position` is not one.
+  bool seek(PyObject* position);
+
  private:
   std::size_t source_index_;
   const graph::SourcePlan& plan_;
   python::PyRef next_;
   bool started_ = false;
   bool finished_ = false;
+  bool exhausted_ = false;  ///< ended by itself (a None or a raise), not by a stop: a restart does not resume it
   python::StepErrors errors_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <Python.h>
 
+#include "roo/state/key_group.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -28,15 +30,12 @@ class KeyRouter {
 
   /// The key group of `key` (str and bytes by their bytes, anything else by str(key)); -1 with a Python
   /// exception set when the key cannot be turned into bytes.
-  [[nodiscard]] std::int64_t key_group(PyObject* key) const;
+  [[nodiscard]] std::int64_t key_group(PyObject* key) const { return state::key_group_of(key, routing_.key_groups); }
 
   [[nodiscard]] std::size_t owner(std::uint32_t key_group) const { return key_group % routing_.workers; }
 
  private:
   Routing routing_;
 };
-
-/// 64-bit FNV-1a: small, stable across processes and builds.
-[[nodiscard]] std::uint64_t stable_hash(std::string_view bytes);
 
 }  // namespace roo::runtime

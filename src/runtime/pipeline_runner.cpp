@@ -37,13 +37,22 @@ PyObject* intern_key(const char* text) { return PyUnicode_InternFromString(text)
 
 PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec codec)
     : plan_(plan), router_(routing), codec_(std::move(codec)), hops_(routing.workers) {
-  keys_by_table_.resize(plan.state_tables.size());
+  for (std::size_t i = 0; i < plan.state_tables.size(); ++i) {
+    // Named after the first stage using the table: what a checkpoint's error line calls it.
+    std::string label = fmt::format("state '{}'", plan.state_tables[i].name);
+    for (auto& stage : plan.stages) {
+      if (stage.kind == graph::StagePlan::Kind::state && stage.state_table == i) {
+        label = stage_label(stage);
+        break;
+      }
+    }
+    tables_.emplace_back(plan.state_tables[i].name, std::move(label), plan.state_tables[i].factory);
+  }
   stages_.reserve(plan.stages.size());
   for (auto& stage : plan.stages) {
     bool stateful = stage.kind == graph::StagePlan::Kind::state;
     PyObject* fn = stage.kind == graph::StagePlan::Kind::collect ? stage.constant_key.get() : stage.fn.get();
-    stages_.push_back(Stage{&stage, fn, stateful ? plan.state_tables[stage.state_table].states.get() : nullptr,
-                            stateful ? plan.state_tables[stage.state_table].factory.get() : nullptr,
+    stages_.push_back(Stage{&stage, fn, stateful ? &tables_[stage.state_table] : nullptr,
                             python::StepErrors(stage_label(stage)),
                             python::StepErrors(fmt::format("state class of '{}'", stage.name))});
   }
@@ -217,29 +226,10 @@ std::vector<char> PipelineRunner::take_hops(std::size_t worker, std::uint32_t& e
       events);
 }
 
-void PipelineRunner::remember_key(std::size_t table, PyObject* key) {
-  PyObject* text = PyUnicode_Check(key) ? key : nullptr;
-  python::PyRef converted;
-  if (text == nullptr) {
-    converted = python::PyRef::steal(
-        PyBytes_Check(key) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), "replace")
-                           : PyObject_Str(key));
-    text = converted.get();
-  }
-  const char* utf8 = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
-  if (utf8 == nullptr) {
-    PyErr_Clear();
-    return;
-  }
-  std::lock_guard lock(keys_mutex_);
-  keys_by_table_[table].emplace_back(utf8);
-}
-
 std::vector<std::pair<std::string, std::vector<std::string>>> PipelineRunner::state_keys() const {
-  std::lock_guard lock(keys_mutex_);
   std::vector<std::pair<std::string, std::vector<std::string>>> result;
-  for (std::size_t i = 0; i < keys_by_table_.size(); ++i) {
-    result.emplace_back(plan_.state_tables[i].name, keys_by_table_[i]);
+  for (const auto& table : tables_) {
+    result.emplace_back(table.name(), table.key_names());
   }
   return result;
 }
@@ -300,6 +290,7 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         watch_.enter(&stage.errors.label(), key);
         result = call2(stage.fn, data, state);
         watch_.leave();
+        stage.table->touch(key);
         if (result != nullptr && stage.plan->returns_persist) {
           if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
             stage.errors.report_misuse(
@@ -356,7 +347,7 @@ void PipelineRunner::fan_out(const graph::Flow& flow, std::size_t position, PyOb
 }
 
 PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
-  PyObject* state = PyDict_GetItemWithError(stage.states, key);  // borrowed
+  PyObject* state = PyDict_GetItemWithError(stage.table->states(), key);  // borrowed
   if (state != nullptr) {
     return state;
   }
@@ -365,19 +356,19 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
     return nullptr;
   }
   watch_.enter(&stage.factory_errors.label(), key);
-  PyObject* created = PyObject_CallNoArgs(stage.state_factory);
+  PyObject* created = PyObject_CallNoArgs(stage.table->factory());
   watch_.leave();
   if (created == nullptr) {
     stage.factory_errors.report_exception();
     return nullptr;
   }
-  int failed = PyDict_SetItem(stage.states, key, created);
+  int failed = PyDict_SetItem(stage.table->states(), key, created);
   Py_DECREF(created);
   if (failed != 0) {
     stage.errors.report_exception();
     return nullptr;
   }
-  remember_key(stage.plan->state_table, key);
+  stage.table->remember_key(key);
   return created;  // now owned by the dict
 }
 

@@ -9,9 +9,10 @@
 #include "roo/graph/plan.hpp"
 #include "roo/python/call_watch.hpp"
 #include "roo/python/user_errors.hpp"
+#include "roo/state/keyed_state_table.hpp"
 
 #include <cstdint>
-#include <mutex>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,6 +66,10 @@ class PipelineRunner {
   /// Keys held in each state table, for the external channel's state-entity queries. Thread-safe.
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<std::string>>> state_keys() const;
 
+  /// The keyed state of each state table (same index as Plan::state_tables): what checkpoints snapshot and
+  /// recoveries refill. A deque: the stages point into it.
+  [[nodiscard]] std::deque<state::KeyedStateTable>& state_tables() { return tables_; }
+
   /// Encoded output waiting for each sink (same index as Plan::sinks); the caller hands it over and clears it.
   [[nodiscard]] std::vector<OutputBuffer>& outputs() { return outputs_; }
 
@@ -81,8 +86,7 @@ class PipelineRunner {
   struct Stage {
     const graph::StagePlan* plan;
     PyObject* fn;
-    PyObject* states;         ///< state stages: the shared dict of their table
-    PyObject* state_factory;  ///< state stages
+    state::KeyedStateTable* table;  ///< state stages: their table (shared by the stages of one state id)
     python::StepErrors errors;
     python::StepErrors factory_errors;
   };
@@ -101,7 +105,6 @@ class PipelineRunner {
   /// True when `key` belongs here; otherwise queues the event for its owner (raw frame when `raw` is set).
   [[nodiscard]] bool stays_here(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key,
                                 std::string_view raw, python::StepErrors& errors);
-  void remember_key(std::size_t table, PyObject* key);
   void fan_out(const graph::Flow& flow, std::size_t position, PyObject* result, PyObject* key, Stage& stage,
                bool routed);
   [[nodiscard]] PyObject* state_for(Stage& stage, PyObject* key);
@@ -119,8 +122,7 @@ class PipelineRunner {
   ObjectCodec codec_;
   std::vector<OutboundHops> hops_;
   python::StepErrors inbound_errors_{"events from another worker"};
-  mutable std::mutex keys_mutex_;
-  std::vector<std::vector<std::string>> keys_by_table_;
+  std::deque<state::KeyedStateTable> tables_;
   std::uint64_t events_in_ = 0;
   std::uint64_t outputs_written_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> losses_;  ///< by reason, in the order first seen

@@ -1,5 +1,6 @@
 #include "roo/runtime/worker.hpp"
 
+#include "checkpoint_coordinator.hpp"
 #include "delivery_report.hpp"
 #include "external_answers.hpp"
 #include "generator_source.hpp"
@@ -92,7 +93,10 @@ class Worker {
   [[nodiscard]] ObjectCodec object_codec() const;
   void start_io();
   void start_sinks();
+  void create_generators();
   void start_sources();
+  void start_checkpoints();
+  void finish_checkpoints(bool clean);
   void on_signal(int signal_number);
   void start_stop_clock();
   void stop_sources();
@@ -125,6 +129,7 @@ class Worker {
   std::vector<std::unique_ptr<io::TcpSink>> sinks_;
   std::vector<std::unique_ptr<io::Source>> sources_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> signalled_{false};  ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
   std::atomic<bool> exit_requested_{false};
   std::atomic<bool> drained_{false};
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
@@ -142,6 +147,7 @@ class Worker {
   std::atomic<std::chrono::steady_clock::rep> stop_clock_start_{0};  ///< when the stop clock started
   bool interrupt_counted_ = false;
   std::vector<GeneratorSource> generators_;
+  std::optional<CheckpointCoordinator> checkpoints_;
 };
 
 ObjectCodec Worker::object_codec() const {
@@ -221,12 +227,48 @@ void Worker::start_sinks() {
   }
 }
 
+void Worker::create_generators() {
+  for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
+    if (plan_->sources[i].kind == graph::SourcePlan::Kind::generator) {
+      generators_.emplace_back(i, plan_->sources[i]);
+    }
+  }
+}
+
+// Before any input: checkpoints are taken from here on, and the newest complete one is restored.
+void Worker::start_checkpoints() {
+  if (!options_.checkpoints) {
+    return;
+  }
+  if (facts_.membership.workers.size() > 1) {
+    throw core::UsageError(fmt::format(
+        "run with checkpoints on {} workers: this version checkpoints and recovers one worker; see docs/resilience.md",
+        facts_.membership.workers.size()));
+  }
+  checkpoints_.emplace(*options_.checkpoints,
+                       checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name},
+                       *plan_, *runner_, generators_, doorbell_);
+  checkpoints_->recover();
+}
+
+// After the executor's loop: a clean stop keeps a last checkpoint (roo run), or removes the files when machida was
+// shut down by `roo shutdown` / `cluster_shutdown` (Wallaroo's clean shutdown).
+void Worker::finish_checkpoints(bool clean) {
+  if (!checkpoints_ || !clean) {
+    return;
+  }
+  if (options_.checkpoints->remove_on_shutdown && !signalled_) {
+    checkpoints_->remove_files();
+  } else {
+    checkpoints_->checkpoint_and_wait();
+  }
+}
+
 void Worker::start_sources() {
   std::vector<std::string> source_ids;
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
     const auto& source = plan_->sources[i];
     if (source.kind == graph::SourcePlan::Kind::generator) {
-      generators_.emplace_back(i, source);
       continue;
     }
     if (!source.valid) {
@@ -267,6 +309,7 @@ void Worker::start_stop_clock() {
 
 void Worker::on_signal(int signal_number) {
   log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  signalled_ = true;
   start_stop_clock();
   if (cluster_ && !formed_) {
     stop_requested_ = true;
@@ -548,6 +591,7 @@ void Worker::release_python_objects() {
     watchdog_.reset();
   }
   runner_view_ = nullptr;
+  checkpoints_.reset();
   generators_.clear();
   runner_.reset();
   plan_.reset();
@@ -594,6 +638,8 @@ int Worker::serve() {
   if (stop_requested_) {
     start_stop_clock();
   }
+  create_generators();
+  start_checkpoints();
   start_sources();  // first: a port in use must be the only line the user sees
   start_sinks();
   log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name, plan_->sources.size(),
@@ -617,6 +663,9 @@ int Worker::serve() {
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
     hand_over_outputs();
+    if (checkpoints_) {
+      checkpoints_->on_turn(std::chrono::steady_clock::now());
+    }
     if (worked) {
       continue;
     }
@@ -632,6 +681,7 @@ int Worker::serve() {
   if (drain_timed_out || (watchdog_->halted() && !watchdog_->interrupted())) {
     log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
   }
+  finish_checkpoints(!drain_timed_out && !watchdog_->halted());
   DeliveryReport report;
   drain_sinks(report);
   watchdog_->finished();

@@ -14,7 +14,7 @@ UNPICKLABLE = os.path.join(CLUSTER_APPS, "unpicklable.py")
 
 
 def owner(key, workers=2, key_groups=256):
-    """The worker owning `key` (FNV-1a of its bytes, as runtime/key_router.cpp)."""
+    """The worker owning `key` (FNV-1a of its bytes, as src/state/key_group.cpp)."""
     h = 14695981039346656037
     for b in key.encode("utf-8"):
         h ^= b

@@ -42,11 +42,11 @@ struct StagePlan {
   bool returns_persist = false;  ///< state: G1 computations return (output, persist)
 };
 
-/// Per-key state objects of every stage sharing one state id (docs/description.md): key -> state, created lazily.
-struct StateTable {
+/// One state table: the per-key state of every stage sharing one state id (docs/description.md). The state objects
+/// themselves live in the runtime (state::KeyedStateTable), not in the plan.
+struct StateTablePlan {
   std::string name;  ///< the state id: what the external channel's state queries call this table
-  PyRef factory;
-  PyRef states;  ///< a dict
+  PyRef factory;     ///< called with no arguments for a key's first state
 };
 
 struct SinkPlan {
@@ -68,7 +68,7 @@ struct Plan {
   std::string app_name;
   std::vector<SourcePlan> sources;
   std::vector<StagePlan> stages;
-  std::vector<StateTable> state_tables;
+  std::vector<StateTablePlan> state_tables;
   std::vector<SinkPlan> sinks;
   std::vector<Flow> flows;  ///< one per source, same index
   PyRef serialize;          ///< the app's own serialize(obj) -> bytes, if it defines the pair (else null)

@@ -4,8 +4,9 @@
 #include "roo/core/shared_secret.hpp"
 
 #include <chrono>
-#include <memory>
 #include <cstddef>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,15 @@ struct ClusterOptions {
   std::shared_ptr<const core::TlsContext> tls;  ///< --tls-cert/--tls-key/--tls-ca: mutual TLS on every connection
 };
 
+/// Checkpoints and recovery (docs/resilience.md).
+struct CheckpointOptions {
+  std::filesystem::path dir;                   ///< --checkpoint-dir / --resilience-dir; must exist
+  std::chrono::milliseconds interval{1000};    ///< --checkpoint-interval / --time-between-checkpoints
+  /// machida: a clean shutdown (`roo shutdown`, `cluster_shutdown`) removes the files, as Wallaroo's does. Without
+  /// it (roo run) a clean stop takes one last checkpoint and keeps the files, so a restart continues from there.
+  bool remove_on_shutdown = false;
+};
+
 struct WorkerOptions {
   std::string module_name;             ///< the application module to import
   std::string app_folder;              ///< put on sys.path before importing (empty: none)
@@ -42,6 +52,7 @@ struct WorkerOptions {
   /// A user call running this long is logged with its step and key (--stuck-step-warning).
   std::chrono::milliseconds stuck_step_warning{10000};
   std::optional<ClusterOptions> cluster;
+  std::optional<CheckpointOptions> checkpoints;  ///< take checkpoints and recover from them (one worker only)
 };
 
 /// Runs one worker until it is stopped: embeds Python, loads the application, joins its cluster (if any), starts

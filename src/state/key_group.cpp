@@ -1,6 +1,6 @@
-#include "key_router.hpp"
+#include "roo/state/key_group.hpp"
 
-namespace roo::runtime {
+namespace roo::state {
 
 std::uint64_t stable_hash(std::string_view bytes) {
   std::uint64_t hash = 14695981039346656037ull;
@@ -11,7 +11,7 @@ std::uint64_t stable_hash(std::string_view bytes) {
   return hash;
 }
 
-std::int64_t KeyRouter::key_group(PyObject* key) const {
+std::int64_t key_group_of(PyObject* key, std::uint32_t key_groups) {
   std::string_view bytes;
   PyObject* text = nullptr;
   if (PyUnicode_Check(key)) {
@@ -36,9 +36,9 @@ std::int64_t KeyRouter::key_group(PyObject* key) const {
     }
     bytes = {data, static_cast<std::size_t>(size)};
   }
-  auto group = static_cast<std::int64_t>(stable_hash(bytes) % routing_.key_groups);
+  auto group = static_cast<std::int64_t>(stable_hash(bytes) % key_groups);
   Py_XDECREF(text);
   return group;
 }
 
-}  // namespace roo::runtime
+}  // namespace roo::state

@@ -1,0 +1,91 @@
+#pragma once
+
+#include "roo/checkpoint/snapshot.hpp"
+#include "roo/core/error.hpp"
+#include "roo/python/py_ref.hpp"
+
+#include <Python.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace roo::state {
+
+/// How keys and state objects become bytes in a checkpoint and back. Keys are always pickled; state objects are
+/// pickled too unless the application defines serialize/deserialize (Wallaroo's rule for everything it stores).
+struct StateCodec {
+  python::PyRef dump_key;
+  python::PyRef load_key;
+  python::PyRef dump_state;
+  python::PyRef load_state;
+};
+
+/// A state object or key that could not be turned into bytes, or back. The message names the step and the key:
+/// "the state of key 'a' in state computation 'count' could not be pickled: TypeError: cannot pickle ...".
+class StateSerializationError : public core::Error {
+ public:
+  using core::Error::Error;
+};
+
+/// The state objects of one state table (every stage sharing one state id, docs/description.md): key -> state
+/// object, created on first use by the table's factory. Owned by the runtime, not the plan, so that a checkpoint
+/// can snapshot it and a recovery refill it.
+///
+/// Change tracking (on once checkpoints are on): every key whose state a user function was handed is remembered
+/// until the next snapshot, so a checkpoint serializes what changed, not everything.
+///
+/// Lives on the Python executor: call everything with the GIL held, except key_names() (any thread).
+class KeyedStateTable {
+ public:
+  /// `label` names the table's step for messages ("state computation 'count'").
+  KeyedStateTable(std::string name, std::string label, python::PyRef factory);
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] const std::string& label() const { return label_; }
+  /// The key -> state dict (borrowed).
+  [[nodiscard]] PyObject* states() const { return states_.get(); }
+  [[nodiscard]] PyObject* factory() const { return factory_.get(); }
+  [[nodiscard]] std::size_t size() const { return static_cast<std::size_t>(PyDict_GET_SIZE(states_.get())); }
+
+  /// From now on, remember the keys whose state changes (see touch()).
+  void track_changes();
+  /// The per-event mark: `key`'s state was handed to user code. One null check when tracking is off.
+  void touch(PyObject* key) {
+    if (changed_ && PySet_Add(changed_.get(), key) != 0) {
+      PyErr_Clear();
+      lost_track_ = true;  // cannot happen for a key that is in the dict already; if it does, the next is full
+    }
+  }
+  /// A new key got its state: remembered (as text) for the external channel's state-entity queries.
+  void remember_key(PyObject* key);
+  /// The keys held, as text. Any thread.
+  [[nodiscard]] std::vector<std::string> key_names() const;
+
+  /// Adds this table's changed keys (every key when `full`, or when a change could not be tracked) to `snapshot`
+  /// as table `index`, each with its key group among `key_groups`. Returns the number of keys added. Throws
+  /// StateSerializationError (the Python error cleared) naming the key that failed; the changes stay marked.
+  std::size_t snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full, const StateCodec& codec,
+                       std::uint32_t key_groups);
+  /// After every table's snapshot succeeded: the changes are in it, start remembering afresh.
+  void forget_changes();
+
+  /// Recovery: sets the state of the key serialized as `key` to the object serialized as `value`. Throws
+  /// StateSerializationError when either cannot be read back.
+  void restore(std::string_view key, std::string_view value, const StateCodec& codec);
+
+ private:
+  std::string name_;
+  std::string label_;
+  python::PyRef factory_;
+  python::PyRef states_;
+  python::PyRef changed_;  ///< a set of keys; null while tracking is off
+  bool lost_track_ = false;
+  mutable std::mutex keys_mutex_;
+  std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
+};
+
+}  // namespace roo::state

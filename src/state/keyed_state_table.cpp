@@ -1,0 +1,171 @@
+#include "roo/state/keyed_state_table.hpp"
+
+#include "roo/python/exception_text.hpp"
+#include "roo/state/key_group.hpp"
+
+#include <fmt/format.h>
+
+namespace roo::state {
+namespace {
+
+constexpr std::size_t max_key_text = 60;
+
+PyObject* call1(PyObject* fn, PyObject* arg) {
+  PyObject* args[2] = {nullptr, arg};
+  return PyObject_Vectorcall(fn, args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+}
+
+// repr(key), cut short: how a message names a key. Keeps a pending Python error as it is.
+std::string key_text(PyObject* key) {
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  std::string text = "<unprintable key>";
+  if (python::PyRef repr = python::PyRef::steal(PyObject_Repr(key))) {
+    if (const char* utf8 = PyUnicode_AsUTF8(repr.get())) {
+      text = utf8;
+      if (text.size() > max_key_text) {
+        text = text.substr(0, max_key_text) + "...";
+      }
+    }
+  }
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+  return text;
+}
+
+std::string_view bytes_of(PyObject* object) {
+  return {PyBytes_AS_STRING(object), static_cast<std::size_t>(PyBytes_GET_SIZE(object))};
+}
+
+}  // namespace
+
+KeyedStateTable::KeyedStateTable(std::string name, std::string label, python::PyRef factory)
+    : name_(std::move(name)),
+      label_(std::move(label)),
+      factory_(std::move(factory)),
+      states_(python::PyRef::steal(PyDict_New())) {}
+
+void KeyedStateTable::track_changes() {
+  if (!changed_) {
+    changed_ = python::PyRef::steal(PySet_New(nullptr));
+  }
+}
+
+void KeyedStateTable::remember_key(PyObject* key) {
+  PyObject* text = PyUnicode_Check(key) ? key : nullptr;
+  python::PyRef converted;
+  if (text == nullptr) {
+    converted = python::PyRef::steal(
+        PyBytes_Check(key) ? PyUnicode_DecodeUTF8(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), "replace")
+                           : PyObject_Str(key));
+    text = converted.get();
+  }
+  const char* utf8 = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
+  if (utf8 == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  std::lock_guard lock(keys_mutex_);
+  key_names_.emplace_back(utf8);
+}
+
+std::vector<std::string> KeyedStateTable::key_names() const {
+  std::lock_guard lock(keys_mutex_);
+  return key_names_;
+}
+
+std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
+                                      const StateCodec& codec, std::uint32_t key_groups) {
+  bool everything = full || lost_track_ || !changed_;
+  PyObject* keys = everything ? states_.get() : changed_.get();
+  const bool app_codec = codec.dump_state.get() != codec.dump_key.get();
+  std::size_t added = 0;
+  Py_ssize_t position = 0;
+  PyObject* key = nullptr;
+  Py_hash_t hash = 0;
+  auto fail = [&](const char* what, const char* verb) {
+    std::string cause = python::take_exception_text();
+    return StateSerializationError(
+        fmt::format("the {} of key {} in {} could not be {}: {}", what, key_text(key), label_, verb, cause));
+  };
+  // Both walks see a collection that nothing changes meanwhile: user code (a __reduce__) runs, but no event does.
+  for (;;) {
+    PyObject* state = nullptr;
+    if (everything) {
+      if (PyDict_Next(keys, &position, &key, &state) == 0) {
+        break;
+      }
+    } else {
+      if (_PySet_NextEntry(keys, &position, &key, &hash) == 0) {
+        break;
+      }
+      state = PyDict_GetItemWithError(states_.get(), key);  // borrowed
+      if (state == nullptr) {
+        if (PyErr_Occurred()) {
+          throw fail("state", "found");
+        }
+        continue;  // its state was never created (the factory raised)
+      }
+    }
+    std::int64_t group = key_group_of(key, key_groups);
+    if (group < 0) {
+      throw fail("key group", "computed (str() of the key raised)");
+    }
+    python::PyRef key_bytes = python::PyRef::steal(call1(codec.dump_key.get(), key));
+    if (!key_bytes || !PyBytes_Check(key_bytes.get())) {
+      if (key_bytes) {
+        PyErr_SetString(PyExc_TypeError, "pickle.dumps did not return bytes");
+      }
+      throw fail("key", "pickled");
+    }
+    python::PyRef state_bytes = python::PyRef::steal(call1(codec.dump_state.get(), state));
+    if (!state_bytes) {
+      throw fail("state", app_codec ? "serialized (the application's serialize raised)" : "pickled");
+    }
+    if (!PyBytes_Check(state_bytes.get())) {
+      PyErr_Format(PyExc_TypeError, "serialize returned %s; expected bytes", Py_TYPE(state_bytes.get())->tp_name);
+      throw fail("state", "serialized");
+    }
+    snapshot.add_state(index, static_cast<std::uint32_t>(group), bytes_of(key_bytes.get()),
+                       bytes_of(state_bytes.get()));
+    ++added;
+  }
+  return added;
+}
+
+void KeyedStateTable::forget_changes() {
+  lost_track_ = false;
+  if (changed_) {
+    PySet_Clear(changed_.get());
+  }
+}
+
+void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec) {
+  python::PyRef serialized_key = python::PyRef::steal(
+      PyBytes_FromStringAndSize(key_bytes.data(), static_cast<Py_ssize_t>(key_bytes.size())));
+  python::PyRef key = python::PyRef::steal(serialized_key ? call1(codec.load_key.get(), serialized_key.get()) : nullptr);
+  if (!key) {
+    throw StateSerializationError(
+        fmt::format("a key of {} could not be read back: {}", label_, python::take_exception_text()));
+  }
+  python::PyRef serialized_value = python::PyRef::steal(
+      PyBytes_FromStringAndSize(value_bytes.data(), static_cast<Py_ssize_t>(value_bytes.size())));
+  python::PyRef value =
+      python::PyRef::steal(serialized_value ? call1(codec.load_state.get(), serialized_value.get()) : nullptr);
+  if (!value) {
+    std::string cause = python::take_exception_text();
+    throw StateSerializationError(
+        fmt::format("the state of key {} in {} could not be read back: {}", key_text(key.get()), label_, cause));
+  }
+  bool is_new = PyDict_Contains(states_.get(), key.get()) == 0;
+  if (PyDict_SetItem(states_.get(), key.get(), value.get()) != 0) {
+    std::string cause = python::take_exception_text();
+    throw StateSerializationError(
+        fmt::format("the state of key {} in {} could not be restored: {}", key_text(key.get()), label_, cause));
+  }
+  if (is_new) {
+    remember_key(key.get());
+  }
+}
+
+}  // namespace roo::state
