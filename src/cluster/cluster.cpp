@@ -17,6 +17,12 @@ class ClusterHandle final : public Cluster {
   [[nodiscard]] core::ByteBudget& budget(std::size_t to) override { return core_->budget(to); }
   void acknowledge(std::size_t from, std::size_t bytes) override { core_->acknowledge(from, bytes); }
   void request_stop() override { core_->request_stop(); }
+  void begin_checkpoint(std::uint64_t id) override { core_->begin_checkpoint(id); }
+  void send_marker(std::size_t to, std::uint64_t id) override { core_->send_marker(to, id); }
+  void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) override {
+    core_->report_checkpoint_part(id, ok, std::move(text));
+  }
+  void announce_checkpoint_complete(std::uint64_t id) override { core_->announce_checkpoint_complete(id); }
   [[nodiscard]] std::vector<bool> workers_up() const override { return core_->workers_up(); }
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const override { return core_->shortfalls(); }
   void stop() override { core_->stop(); }

@@ -354,9 +354,14 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   peer.lost_while_stopping = phase_ == Phase::stopping;
   peer.unprocessed_at_loss = peer.outstanding;
   lost_[index] = true;
-  cluster_logger()->warn(
-      "cluster: lost worker '{}' ({}); its key groups are unreachable until the cluster is restarted", name_of(index),
-      cause);
+  if (config_.roll_back_on_loss) {
+    cluster_logger()->warn("cluster: lost worker '{}' ({}); the cluster rolls back to its last complete checkpoint",
+                           name_of(index), cause);
+  } else {
+    cluster_logger()->warn(
+        "cluster: lost worker '{}' ({}); its key groups are unreachable until the cluster is restarted",
+        name_of(index), cause);
+  }
   for (auto* connection : {&peer.control, &peer.outbound, &peer.inbound}) {
     if (*connection) {
       (*connection)->close();
@@ -367,6 +372,9 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   peer.outstanding = 0;
   if (hooks_.on_peer_lost) {
     hooks_.on_peer_lost(index);
+  }
+  if (config_.roll_back_on_loss) {
+    return;  // the runtime closes this cluster and forms a new one: nothing to tell, nothing to drain
   }
   if (config_.initializer) {
     for (std::size_t i = 1; i < peers_.size(); ++i) {

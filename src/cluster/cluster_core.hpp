@@ -49,7 +49,7 @@ boost::system::error_code resolve_peer(asio::io_context& io, const core::Endpoin
 /// refusals, sending the membership and go), cluster_formation_joining.cpp (reaching the initializer, following
 /// it), cluster_data.cpp (data frames, credit,
 /// backpressure), cluster_drain.cpp (stop, polls, exit), cluster_external.cpp (the external channel and queries
-/// gathered over the control plane).
+/// gathered over the control plane), cluster_checkpoint.cpp (checkpoint begin/part/complete, markers).
 class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
  public:
   ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<RemoteBatch>& inbound,
@@ -61,6 +61,10 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   core::ByteBudget& budget(std::size_t to);
   void acknowledge(std::size_t from, std::size_t bytes);
   void request_stop();
+  void begin_checkpoint(std::uint64_t id);
+  void send_marker(std::size_t to, std::uint64_t id);
+  void report_checkpoint_part(std::uint64_t id, bool ok, std::string text);
+  void announce_checkpoint_complete(std::uint64_t id);
   [[nodiscard]] std::vector<bool> workers_up() const;
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const;
   void stop();
@@ -164,6 +168,18 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void count_drop(std::size_t to);
   void log_drops(std::size_t to);
 
+  // cluster_checkpoint.cpp
+  /// To every live worker but the initializer, on its control connection.
+  void to_workers(std::vector<char> frame);
+  /// A checkpoint message from the initializer (worker side); false when it is not one or malformed.
+  [[nodiscard]] bool on_checkpoint_frame(MessageType type, core::BigEndianReader& reader);
+  /// A worker's checkpoint-part (initializer side); false when malformed.
+  [[nodiscard]] bool on_checkpoint_part(std::size_t index, core::BigEndianReader& reader);
+  /// A marker on an inbound data channel, into the mailbox in order with the data.
+  FrameAction on_marker(std::size_t from, FramedConnection& connection, core::BigEndianReader& reader);
+  /// A lost member's restarted process says hello while this cluster still runs (roll_back_on_loss).
+  void on_returning_member(FramedConnection& connection, const std::string& name);
+
   // cluster_drain.cpp
   void begin_stop();
   void run_on_stop();
@@ -229,6 +245,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   std::chrono::steady_clock::time_point data_deadline_;  // opening data channels gives up after join_timeout
   std::chrono::milliseconds retry_delay_{100};
   std::chrono::steady_clock::time_point last_reach_warning_{};
+  std::chrono::steady_clock::time_point last_rejoin_warning_{};
   bool warned_unreachable_ = false;
 
   // stop, drain, exit

@@ -63,6 +63,10 @@ FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& fr
     return FrameAction::proceed;
   }
   std::size_t index = *from;
+  if (type == static_cast<std::uint8_t>(MessageType::marker)) {
+    core::BigEndianReader reader(body + 1, size - 1);
+    return on_marker(index, connection, reader);
+  }
   if (type != static_cast<std::uint8_t>(MessageType::data)) {
     connection.fail(unexpected_message(type));
     return FrameAction::stop;

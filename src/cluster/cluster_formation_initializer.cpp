@@ -80,6 +80,10 @@ void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hel
   } else if (phase_ != Phase::forming || membership_ready_ || joiners_.size() + 1 >= config_.worker_count) {
     reason = "the cluster already has all of its " + std::to_string(config_.worker_count) + " workers";
   }
+  if (member && reason.find("already a member") != std::string::npos && config_.roll_back_on_loss && formed_) {
+    on_returning_member(connection, hello.name);
+    return;
+  }
   auto shared = connection.shared_from_this();
   if (!reason.empty()) {
     cluster_logger()->warn("cluster: refused worker '{}' from {}: {}{}", core::printable(hello.name, 100),
@@ -104,6 +108,7 @@ void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hel
 void ClusterCore::complete_membership() {
   Membership membership;
   membership.key_groups = config_.key_groups;
+  membership.restore_checkpoint = config_.restore_checkpoint;
   membership.workers.push_back(WorkerInfo{config_.worker_name, bound_control_, bound_data_, bound_external_});
   std::sort(joiners_.begin(), joiners_.end(),
             [](const Joiner& a, const Joiner& b) { return a.info.name < b.info.name; });
@@ -168,6 +173,11 @@ FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnec
       }
       break;
     }
+    case MessageType::checkpoint_part:
+      if (formed_ && on_checkpoint_part(index, reader)) {
+        return FrameAction::proceed;
+      }
+      break;
     default:
       connection.fail(unexpected_message(body[0]));
       return FrameAction::stop;

@@ -95,11 +95,22 @@ void ClusterCore::on_initializer_stream(std::unique_ptr<core::ByteStream> stream
       if (raw->phase_ != Phase::joining) {
         return;
       }
-      cluster_logger()->warn(
-          "cluster: lost the connection to the initializer at {} before the cluster formed ({}); joining again",
-          raw->initializer_address_, cause);
+      auto now = std::chrono::steady_clock::now();
+      if (now - raw->last_rejoin_warning_ >= reach_warning_interval) {
+        raw->last_rejoin_warning_ = now;
+        cluster_logger()->warn(
+            "cluster: lost the connection to the initializer at {} before the cluster formed ({}); joining again",
+            raw->initializer_address_, cause);
+      }
       raw->initializer_connection_.reset();
-      raw->start_join();
+      // Not at once: an initializer that turned this worker away (a cluster still rolling back) needs a moment.
+      raw->retry_timer_.expires_after(raw->retry_delay_);
+      raw->retry_delay_ = std::min(raw->retry_delay_ * 2, max_retry_delay);
+      raw->retry_timer_.async_wait([self = raw->shared_from_this()](const boost::system::error_code& error) {
+        if (!error && self->phase_ == Phase::joining) {
+          self->start_join();
+        }
+      });
     });
   }
 }
@@ -180,6 +191,12 @@ FrameAction ClusterCore::on_initializer_frame(FramedConnection& connection, cons
       }
       break;
     }
+    case MessageType::checkpoint_begin:
+    case MessageType::checkpoint_complete:
+      if (known && formed_ && on_checkpoint_frame(type, reader)) {
+        return FrameAction::proceed;
+      }
+      break;
     case MessageType::local_query: {
       std::uint64_t id = reader.u64();
       std::uint16_t query = reader.u16();

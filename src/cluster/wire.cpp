@@ -37,6 +37,14 @@ std::string describe_type(std::uint8_t type) {
       return "gather-request";
     case MessageType::gather_reply:
       return "gather-reply";
+    case MessageType::checkpoint_begin:
+      return "checkpoint-begin";
+    case MessageType::checkpoint_part:
+      return "checkpoint-part";
+    case MessageType::checkpoint_complete:
+      return "checkpoint-complete";
+    case MessageType::marker:
+      return "marker";
     case MessageType::auth_challenge:
       return "auth-challenge";
     case MessageType::auth_proof:
@@ -129,6 +137,7 @@ std::optional<HelloMessage> decode_hello(core::BigEndianReader reader) {
 std::vector<char> encode_membership(const Membership& membership) {
   core::BigEndianWriter writer = message(MessageType::membership);
   writer.u32(membership.key_groups).u32(static_cast<std::uint32_t>(membership.self));
+  writer.u64(membership.restore_checkpoint);
   writer.u32(static_cast<std::uint32_t>(membership.workers.size()));
   for (const auto& worker : membership.workers) {
     write_worker(writer, worker);
@@ -140,6 +149,7 @@ std::optional<Membership> decode_membership(core::BigEndianReader reader) {
   Membership membership;
   membership.key_groups = reader.u32();
   membership.self = reader.u32();
+  membership.restore_checkpoint = reader.u64();
   std::uint32_t count = reader.u32();
   // The count is the peer's say-so: refuse one the body cannot hold before making room for it.
   if (count > 100000 || count > reader.remaining() / min_worker_bytes) {

@@ -37,12 +37,16 @@ enum class MessageType : std::uint8_t {
   local_answer = 13,    ///< worker → initializer: (id, JSON)
   gather_request = 14,  ///< worker → initializer: collect every worker's local answer to a type (id, type)
   gather_reply = 15,    ///< initializer → worker: (id, [(worker, JSON)…])
+  checkpoint_begin = 16,     ///< initializer → worker: take your part of checkpoint (id)
+  checkpoint_part = 17,      ///< worker → initializer: (id, ok, the part's description or the failure's line)
+  checkpoint_complete = 18,  ///< initializer → worker: checkpoint (id) is complete everywhere
   auth_challenge = 40,  ///< either side, first on a control or data connection with a secret: a fresh nonce
   auth_proof = 41,      ///< either side, after the peer's challenge: HMAC proof of the cluster secret
   auth_refused = 42,    ///< acceptor → opener: why it closes (text; nothing about the application)
   data_hello = 32,      ///< data channel opener → acceptor: the sender's worker index
   data = 33,            ///< one Cluster::send: the bytes
   ack = 34,             ///< acceptor → opener, on the same channel: bytes processed (u64)
+  marker = 35,          ///< opener → acceptor, in order with data: checkpoint marker (id)
 };
 
 /// "hello", "data", … for warnings; "message type 200" when unknown.

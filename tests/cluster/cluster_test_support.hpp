@@ -93,6 +93,19 @@ class TestWorker {
       auto found = answers_.find(type);
       return found == answers_.end() ? std::string("{}") : found->second;
     };
+    hooks.on_checkpoint_begin = [this](std::uint64_t id) {
+      std::lock_guard lock(mutex_);
+      checkpoint_events_.push_back("begin " + std::to_string(id));
+    };
+    hooks.on_checkpoint_part = [this](std::size_t worker, std::uint64_t id, bool ok, std::string text) {
+      std::lock_guard lock(mutex_);
+      checkpoint_events_.push_back("part " + std::to_string(id) + " from " + std::to_string(worker) +
+                                   (ok ? " ok: " : " failed: ") + text);
+    };
+    hooks.on_checkpoint_complete = [this](std::uint64_t id) {
+      std::lock_guard lock(mutex_);
+      checkpoint_events_.push_back("complete " + std::to_string(id));
+    };
     cluster = make_cluster(io.io(), std::move(config), inbound, std::move(hooks));
   }
   ~TestWorker() {
@@ -138,6 +151,11 @@ class TestWorker {
     std::lock_guard lock(mutex_);
     return lost_;
   }
+  /// What the checkpoint hooks heard, in order ("begin 3", "part 3 from 1 ok: text", "complete 3").
+  [[nodiscard]] std::vector<std::string> checkpoint_events() {
+    std::lock_guard lock(mutex_);
+    return checkpoint_events_;
+  }
   void set_answer(std::uint16_t type, std::string json) {
     std::lock_guard lock(mutex_);
     answers_[type] = std::move(json);
@@ -161,6 +179,7 @@ class TestWorker {
   std::optional<std::string> error_;
   std::vector<std::size_t> lost_;
   std::map<std::uint16_t, std::string> answers_;
+  std::vector<std::string> checkpoint_events_;
   std::atomic<bool> done_{false};
   std::thread former_;
 };
@@ -217,12 +236,18 @@ inline std::vector<char> bytes_of(std::string_view text) { return {text.begin(),
 namespace roo::cluster::test {
 
 /// Forms a cluster of `count` workers: index 0 the initializer, then "w1", "w2", …; asserts formation.
-inline std::vector<std::unique_ptr<TestWorker>> formed_cluster(std::size_t count, std::size_t mailbox_capacity = 1024) {
+inline std::vector<std::unique_ptr<TestWorker>> formed_cluster(
+    std::size_t count, std::size_t mailbox_capacity = 1024,
+    const std::function<void(ClusterConfig&)>& adjust = [](ClusterConfig&) {}) {
   std::uint16_t control = free_port();
   std::vector<std::unique_ptr<TestWorker>> workers;
-  workers.push_back(std::make_unique<TestWorker>(initializer_config(control, count), mailbox_capacity));
+  auto config = initializer_config(control, count);
+  adjust(config);
+  workers.push_back(std::make_unique<TestWorker>(config, mailbox_capacity));
   for (std::size_t i = 1; i < count; ++i) {
-    workers.push_back(std::make_unique<TestWorker>(worker_config("w" + std::to_string(i), control), mailbox_capacity));
+    config = worker_config("w" + std::to_string(i), control);
+    adjust(config);
+    workers.push_back(std::make_unique<TestWorker>(config, mailbox_capacity));
   }
   for (auto& worker : workers) {
     worker->start_forming();

@@ -40,6 +40,9 @@ struct Membership {
   std::vector<WorkerInfo> workers;
   std::size_t self = 0;
   std::uint32_t key_groups = 0;
+  /// With checkpoints: the checkpoint every worker restores before taking input (0: none, start empty). Chosen by
+  /// the initializer (ClusterConfig::restore_checkpoint).
+  std::uint64_t restore_checkpoint = 0;
 
   /// The worker owning key group `key_group`: groups are dealt round-robin over the workers.
   [[nodiscard]] std::size_t owner(std::uint32_t key_group) const { return key_group % workers.size(); }
@@ -74,6 +77,12 @@ struct ClusterConfig {
   core::SharedSecret external_secret;
   /// Mutual TLS (--tls-cert, --tls-key, --tls-ca) on every control, data and external connection; none: plain TCP.
   std::shared_ptr<const core::TlsContext> tls;
+  /// With checkpoints (docs/resilience.md): a lost peer (the initializer included) is not a reason to stop. The
+  /// runtime rolls back: it closes this cluster and forms a new one with the same workers once the lost one is back.
+  /// A hello from a lost member's restarted process is closed unanswered (it retries until the new cluster forms).
+  bool roll_back_on_loss = false;
+  /// The initializer, with checkpoints: the checkpoint the membership tells every worker to restore.
+  std::uint64_t restore_checkpoint = 0;
 };
 
 /// Another worker whose events this worker cannot account for at exit, for the closing report.
@@ -88,6 +97,8 @@ struct PeerShortfall {
 struct RemoteBatch {
   std::size_t from = 0;
   std::vector<char> bytes;
+  /// Not 0: no data but checkpoint `marker`'s marker, which `from` sent after everything before it (Cluster::send_marker).
+  std::uint64_t marker = 0;
 };
 
 /// What the runtime tells the cluster, asked from the thread running the cluster's io_context (must be thread-safe
@@ -108,6 +119,13 @@ struct ClusterHooks {
   /// (`{"state_partitions":{"<state>":{"<this worker>":[...]}},"stateless_partitions":{...}}`); the parts are
   /// merged object by object (for anything but objects the first worker's value wins). Unset: "{}".
   std::function<std::string(std::uint16_t type)> local_answer;
+  /// Checkpoints (docs/resilience.md), all on the io thread and cheap (queue the work for the executor):
+  /// a worker that is not the initializer is told to take its part of checkpoint `id` (Cluster::begin_checkpoint);
+  std::function<void(std::uint64_t id)> on_checkpoint_begin;
+  /// the initializer hears from worker `worker` how its part of checkpoint `id` went (report_checkpoint_part);
+  std::function<void(std::size_t worker, std::uint64_t id, bool ok, std::string text)> on_checkpoint_part;
+  /// a worker that is not the initializer hears that checkpoint `id` is complete (announce_checkpoint_complete).
+  std::function<void(std::uint64_t id)> on_checkpoint_complete;
 };
 
 /// The control plane (membership, readiness, stop/drain/exit), the data channels (one outbound TCP connection
@@ -146,6 +164,18 @@ class Cluster {
   /// polls every worker until all are drained with nothing in flight (sent == processed, twice in a row), then
   /// broadcasts exit.
   virtual void request_stop() = 0;
+
+  /// Checkpoints (docs/resilience.md); only after form() returned, from any thread.
+  /// The initializer: asks every other worker to take its part of checkpoint `id` (hooks.on_checkpoint_begin).
+  virtual void begin_checkpoint(std::uint64_t id) = 0;
+  /// Sends checkpoint `id`'s marker to worker `to`, after every batch sent to it so far (it arrives there as a
+  /// RemoteBatch with `marker` set, in order with the data).
+  virtual void send_marker(std::size_t to, std::uint64_t id) = 0;
+  /// A worker that is not the initializer: how its part of checkpoint `id` went (`text`: the part's description,
+  /// or the failure's one line).
+  virtual void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) = 0;
+  /// The initializer: checkpoint `id` is complete; every other worker hears it (hooks.on_checkpoint_complete).
+  virtual void announce_checkpoint_complete(std::uint64_t id) = 0;
 
   /// Which workers are still connected (index -> up), for status answers.
   [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;
