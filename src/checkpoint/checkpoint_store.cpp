@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -64,16 +65,23 @@ CommitResult CheckpointStore::write_and_commit(const Snapshot& snapshot) {
   CommitResult result{.checkpoint_id = id, .state_entries = snapshot.state_entries()};
   std::vector<ChainFile> chain = snapshot.full() ? std::vector<ChainFile>{} : chain_;
   std::filesystem::path writing;
+  std::vector<std::filesystem::path> written;  // this attempt's files: no manifest names them until it succeeds
   try {
     chain.push_back(write_snapshot(snapshot, writing));
+    written.push_back(writing);
     result.bytes_written += chain.back().size;
     if (needs_compaction(chain)) {
       chain = {compact(chain, id, writing)};
+      written.push_back(writing);
       result.bytes_written += chain.back().size;
       result.compacted = true;
     }
     result.bytes_written += commit_manifest(id, chain);
   } catch (const FileError& error) {
+    // Give a full disk its space back; what cannot be removed now goes with the next commit's old files.
+    for (const std::filesystem::path& path : written) {
+      ::unlink(path.c_str());
+    }
     throw core::Error(fmt::format("write checkpoint {} to {}: {}", id, error.path().string(), error.cause()));
   }
   chain_ = std::move(chain);

@@ -238,6 +238,26 @@ TEST(CheckpointStoreDirectory, BlockedSnapshotNameFailsTheCheckpointAndKeepsTheP
             (std::vector<std::string>{name_of(1, "full"), name_of(3, "full")}));
 }
 
+TEST(CheckpointStoreDirectory, FailedManifestFailsTheCheckpointAndRemovesItsSnapshot) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path()));
+  (void)store.write_and_commit(snapshot_of(1, true, "one"));
+  std::filesystem::create_directory(store.folder() / (manifest_of(2) + ".worker1.tmp"));
+  try {
+    (void)store.write_and_commit(snapshot_of(2, false, "two"));
+    FAIL() << "no error";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "write checkpoint 2 to " + (store.folder() / manifest_of(2)).string() + ": is a directory");
+  }
+  EXPECT_EQ(test::files_in(store.worker_folder()), (std::vector<std::string>{name_of(1, "full")}));
+  EXPECT_FALSE(std::filesystem::exists(store.folder() / manifest_of(2)));
+  expect_previous_intact(store, 1, "one");
+  (void)store.write_and_commit(snapshot_of(3, true, "three"));
+  EXPECT_EQ(test::files_in(store.folder()), (std::vector<std::string>{".lock", manifest_of(1), manifest_of(3)}));
+  EXPECT_FALSE(std::filesystem::exists(store.folder() / (manifest_of(2) + ".worker1.tmp")));
+}
+
 // A 64 KiB tmpfs: the checkpoint that does not fit fails with ENOSPC.
 class FullDisk : public ::testing::Test {
  protected:
