@@ -169,7 +169,8 @@ TEST(CheckpointStoreDirectory, MissingDirectoryIsNotCreated) {
     CheckpointStore store(test::config_in(missing));
     FAIL() << "no error";
   } catch (const core::Error& error) {
-    EXPECT_EQ(std::string(error.what()), "use checkpoint directory " + missing.string() + ": no such file or directory");
+    EXPECT_EQ(std::string(error.what()),
+              "use checkpoint directory " + missing.string() + ": no such file or directory");
   }
   EXPECT_FALSE(std::filesystem::exists(missing));
 }

@@ -80,7 +80,8 @@ TEST(CheckpointStore, RoundTripsAFullSnapshot) {
   test::Restored restored = restore(reopened, *point);
   EXPECT_EQ(restored.state_calls, 2u);
   EXPECT_EQ(restored.state.at({0, "apple"}), (std::pair<std::uint32_t, std::string>{7, "3"}));
-  EXPECT_EQ(restored.state.at({1, "apple"}), (std::pair<std::uint32_t, std::string>{9, std::string("\x80\x00pickled", 9)}));
+  EXPECT_EQ(restored.state.at({1, "apple"}),
+            (std::pair<std::uint32_t, std::string>{9, std::string("\x80\x00pickled", 9)}));
   EXPECT_EQ(restored.sources, (std::map<std::uint32_t, std::string>{{2, "offset 42"}}));
   EXPECT_FALSE(reopened.needs_full());
 }
