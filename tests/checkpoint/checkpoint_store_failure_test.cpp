@@ -187,6 +187,19 @@ TEST(CheckpointStoreDirectory, DirectoryUnderARegularFileFailsEvenForRoot) {
   }
 }
 
+TEST(CheckpointStoreDirectory, AFolderThatCannotBeListedIsAnErrorNotAFreshStart) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path()));
+  std::filesystem::remove_all(store.folder());
+  std::vector<std::string> skipped;
+  try {
+    (void)store.latest_complete(skipped);
+    FAIL() << "no error";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()), "restore from " + store.folder().string() + ": no such file or directory");
+  }
+}
+
 // A write that fails keeps the previous complete checkpoint restorable, and the next snapshot must be full.
 void expect_previous_intact(CheckpointStore& store, std::uint64_t previous_id, const std::string& value) {
   EXPECT_TRUE(store.needs_full());
