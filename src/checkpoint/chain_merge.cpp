@@ -5,6 +5,7 @@
 namespace roo::checkpoint {
 
 std::int64_t ChainMerge::add(std::string_view records) {
+  channels_.clear();
   RecordVisitor visitor{
       .on_state =
           [this](std::uint32_t table, std::uint32_t key_group, std::string_view key, std::string_view value) {
@@ -16,6 +17,7 @@ std::int64_t ChainMerge::add(std::string_view records) {
             }
           },
       .on_source = [this](std::uint32_t source, std::string_view position) { sources_[source] = position; },
+      .on_channel = [this](std::uint32_t from, std::string_view bytes) { channels_.emplace_back(from, bytes); },
   };
   return visit_records(records, visitor);
 }
@@ -29,6 +31,12 @@ void ChainMerge::for_each_state(const StateVisitor& visit) const {
 void ChainMerge::for_each_source(const SourceVisitor& visit) const {
   for (const auto& [source, position] : sources_) {
     visit(source, position);
+  }
+}
+
+void ChainMerge::for_each_channel(const ChannelVisitor& visit) const {
+  for (const auto& [from, bytes] : channels_) {
+    visit(from, bytes);
   }
 }
 

@@ -17,6 +17,7 @@ class ChainMerge {
   using StateVisitor =
       std::function<void(std::uint32_t table, std::uint32_t key_group, std::string_view key, std::string_view value)>;
   using SourceVisitor = std::function<void(std::uint32_t source, std::string_view position)>;
+  using ChannelVisitor = std::function<void(std::uint32_t from, std::string_view bytes)>;
 
   /// Adds one file's records (newer than every file added before). Returns the number of records, or -1 when the
   /// body is malformed.
@@ -26,6 +27,8 @@ class ChainMerge {
   void for_each_state(const StateVisitor& visit) const;
   /// Every source once, by index, with its newest position.
   void for_each_source(const SourceVisitor& visit) const;
+  /// The channel batches of the newest file added, in order (older files' belong to older checkpoints).
+  void for_each_channel(const ChannelVisitor& visit) const;
 
  private:
   struct StateKey {
@@ -48,6 +51,7 @@ class ChainMerge {
   std::vector<StateEntry> states_;
   std::unordered_map<StateKey, std::size_t, StateKeyHash> index_;
   std::map<std::uint32_t, std::string_view> sources_;
+  std::vector<std::pair<std::uint32_t, std::string_view>> channels_;
 };
 
 }  // namespace roo::checkpoint

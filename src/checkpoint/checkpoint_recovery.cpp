@@ -28,46 +28,69 @@ std::optional<RecoveryPoint> CheckpointStore::latest_complete(std::vector<std::s
     throw core::Error(fmt::format("restore from {}: {}", folder_.string(), error.cause()));
   }
   for (const auto& [id, path] : manifests) {
-    std::string name = path.filename().string();
-    std::optional<Manifest> manifest;
-    try {
-      manifest = read_manifest(path);
-    } catch (const FileError& error) {
-      skipped.push_back(fmt::format("checkpoint {}: {} cannot be read: {}", id, name, error.cause()));
-      continue;
-    }
-    if (!manifest || manifest->checkpoint_id != id) {
-      skipped.push_back(fmt::format("checkpoint {}: {} is not a valid manifest (torn or corrupt)", id, name));
-      continue;
-    }
-    check_identity(manifest->app_name, manifest->fingerprint, path);
-    const WorkerChain* chain = manifest->find(config_.identity.worker_name);
-    if (chain == nullptr || chain->files.empty()) {
-      skipped.push_back(fmt::format("checkpoint {}: {} names no files of worker '{}'", id, name,
-                                    config_.identity.worker_name));
-      continue;
-    }
-    std::string problem;
-    for (const ChainFile& file : chain->files) {
-      problem = problem_of(file);
-      if (!problem.empty()) {
-        skipped.push_back(fmt::format("checkpoint {}: {} {}", id, file.name, problem));
-        break;
+    if (config_.cluster_initializer) {
+      std::error_code ignored;
+      if (!std::filesystem::exists(folder_ / cluster_mark_name(id), ignored)) {
+        skipped.push_back(fmt::format("checkpoint {}: not complete on every worker", id));
+        continue;
       }
     }
+    std::optional<RecoveryPoint> point;
+    std::string problem = verified_point(id, path, point);
     if (!problem.empty()) {
+      skipped.push_back(fmt::format("checkpoint {}: {}", id, problem));
       continue;
-    }
-    chain_ = chain->files;
-    chain_ok_ = true;
-    last_id_ = id;
-    RecoveryPoint point{.checkpoint_id = id, .chain = {}};
-    for (const ChainFile& file : chain_) {
-      point.chain.push_back(worker_folder_ / file.name);
     }
     return point;
   }
   return std::nullopt;
+}
+
+std::string CheckpointStore::verified_point(std::uint64_t id, const std::filesystem::path& path,
+                                           std::optional<RecoveryPoint>& point) {
+  std::string name = path.filename().string();
+  std::optional<Manifest> manifest;
+  try {
+    manifest = read_manifest(path);
+  } catch (const FileError& error) {
+    return fmt::format("{} cannot be read: {}", name, error.cause());
+  }
+  if (!manifest || manifest->checkpoint_id != id) {
+    return fmt::format("{} is not a valid manifest (torn or corrupt)", name);
+  }
+  check_identity(manifest->app_name, manifest->fingerprint, path);
+  const WorkerChain* chain = manifest->find(config_.identity.worker_name);
+  if (chain == nullptr || chain->files.empty()) {
+    return fmt::format("{} names no files of worker '{}'", name, config_.identity.worker_name);
+  }
+  for (const ChainFile& file : chain->files) {
+    std::string problem = problem_of(file);
+    if (!problem.empty()) {
+      return fmt::format("{} {}", file.name, problem);
+    }
+  }
+  chain_ = chain->files;
+  chain_ok_ = true;
+  last_id_ = id;
+  point = RecoveryPoint{.checkpoint_id = id, .chain = {}};
+  for (const ChainFile& file : chain_) {
+    point->chain.push_back(worker_folder_ / file.name);
+  }
+  return {};
+}
+
+std::optional<RecoveryPoint> CheckpointStore::point_of(std::uint64_t id, std::string& problem) {
+  chain_.clear();
+  chain_ok_ = false;
+  std::filesystem::path path = folder_ / manifest_file_name(id);
+  std::error_code ignored;
+  if (!std::filesystem::exists(path, ignored)) {
+    problem = fmt::format("{} is missing", path.filename().string());
+    return std::nullopt;
+  }
+  std::optional<RecoveryPoint> point;
+  problem = verified_point(id, path, point);
+  return point;
 }
 
 // What is wrong with one file of a manifest's chain, or "" when it is there and intact.
@@ -118,7 +141,8 @@ void CheckpointStore::read(
     const RecoveryPoint& point,
     const std::function<void(std::uint32_t table, std::uint32_t key_group, std::string_view key,
                              std::string_view value)>& on_state,
-    const std::function<void(std::uint32_t source, std::string_view position)>& on_source) const {
+    const std::function<void(std::uint32_t source, std::string_view position)>& on_source,
+    const std::function<void(std::uint32_t from, std::string_view bytes)>& on_channel) const {
   std::vector<std::vector<char>> contents;
   contents.reserve(point.chain.size());
   ChainMerge merge;
@@ -139,6 +163,9 @@ void CheckpointStore::read(
   }
   merge.for_each_state(on_state);
   merge.for_each_source(on_source);
+  if (on_channel) {
+    merge.for_each_channel(on_channel);
+  }
 }
 
 }  // namespace roo::checkpoint

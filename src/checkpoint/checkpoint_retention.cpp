@@ -56,6 +56,21 @@ void remove_files_except(const std::filesystem::path& folder, const std::set<std
   }
 }
 
+// Removes the initializer's cluster marks of checkpoints no longer kept.
+void remove_cluster_marks_except(const std::filesystem::path& folder, const std::set<std::uint64_t>& keep) {
+  std::error_code error;
+  std::vector<std::filesystem::path> doomed;
+  for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    auto id = cluster_mark_id(it->path().filename().string());
+    if (id && !keep.contains(*id)) {
+      doomed.push_back(it->path());
+    }
+  }
+  for (const std::filesystem::path& path : doomed) {
+    remove_file(path);
+  }
+}
+
 // Removes this worker's temporary manifests left by a failed or interrupted write (ending in `suffix`).
 void remove_stale_temporaries(const std::filesystem::path& folder, const std::string& suffix) {
   std::error_code error;
@@ -83,7 +98,9 @@ void CheckpointStore::remove_unkept(std::uint64_t checkpoint_id) {
   try {
     FolderLock lock(folder_ / ".lock");
     std::set<std::string> kept_files;
+    std::set<std::uint64_t> kept_ids;
     bool kept_older = false;
+    const std::uint64_t protected_id = protected_id_.load();
     for (const auto& [id, path] : list_manifests(folder_)) {
       std::optional<Manifest> manifest = read_manifest(path);
       if (!manifest) {
@@ -96,8 +113,9 @@ void CheckpointStore::remove_unkept(std::uint64_t checkpoint_id) {
       if (chain == nullptr) {
         continue;
       }
-      bool keep = id == checkpoint_id || (id < checkpoint_id && !kept_older);
+      bool keep = id == checkpoint_id || id == protected_id || (id < checkpoint_id && !kept_older);
       if (keep) {
+        kept_ids.insert(id);
         kept_older = kept_older || id < checkpoint_id;
         for (const ChainFile& file : chain->files) {
           kept_files.insert(file.name);
@@ -107,6 +125,9 @@ void CheckpointStore::remove_unkept(std::uint64_t checkpoint_id) {
       }
     }
     remove_files_except(worker_folder_, kept_files);
+    if (config_.cluster_initializer) {
+      remove_cluster_marks_except(folder_, kept_ids);
+    }
     remove_stale_temporaries(folder_, "." + safe_name(worker) + ".tmp");
     sync_directory(worker_folder_);
     sync_directory(folder_);

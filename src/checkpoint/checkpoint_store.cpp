@@ -140,6 +140,7 @@ ChainFile CheckpointStore::compact(const std::vector<ChainFile>& chain, std::uin
   merge.for_each_source([&](std::uint32_t source, std::string_view position) {
     full.add_source_position(source, position);
   });
+  merge.for_each_channel([&](std::uint32_t from, std::string_view bytes) { full.add_channel_batch(from, bytes); });
   return write_snapshot(full, writing);
 }
 

@@ -25,6 +25,15 @@ std::int64_t visit_records(std::string_view records, const RecordVisitor& visito
         return -1;
       }
       visitor.on_source(source, position);
+    } else if (tag == RecordTag::channel) {
+      std::uint32_t from = reader.u32();
+      std::string_view bytes = reader.str_view();
+      if (!reader.ok()) {
+        return -1;
+      }
+      if (visitor.on_channel) {
+        visitor.on_channel(from, bytes);
+      }
     } else {
       return -1;
     }

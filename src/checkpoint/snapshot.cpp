@@ -50,4 +50,14 @@ void Snapshot::add_source_position(std::uint32_t source, std::string_view positi
   ++source_entries_;
 }
 
+void Snapshot::add_channel_batch(std::uint32_t from, std::string_view bytes) {
+  std::size_t at = records_.size();
+  records_.resize(at + 1 + 4 + 4 + bytes.size());
+  char* out = records_.data() + at;
+  *out++ = static_cast<char>(RecordTag::channel);
+  append_u32(out, from);
+  append_str(out, bytes);
+  ++channel_entries_;
+}
+
 }  // namespace roo::checkpoint

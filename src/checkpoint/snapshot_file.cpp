@@ -20,7 +20,7 @@ EncodedSnapshot encode_snapshot(const Snapshot& snapshot, const CheckpointIdenti
   EncodedSnapshot out;
   out.header = header.take();
   const std::vector<char>& records = snapshot.records();
-  core::store_u64_be(out.trailer.data(), snapshot.state_entries() + snapshot.source_entries());
+  core::store_u64_be(out.trailer.data(), snapshot.state_entries() + snapshot.source_entries() + snapshot.channel_entries());
   boost::crc_32_type crc;
   crc.process_bytes(out.header.data(), out.header.size());
   crc.process_bytes(records.data(), records.size());

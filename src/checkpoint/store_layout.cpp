@@ -26,6 +26,27 @@ std::string snapshot_file_name(std::uint64_t checkpoint_id, bool full) {
   return fmt::format("snapshot-{:020}.{}", checkpoint_id, full ? "full" : "delta");
 }
 
+std::string cluster_mark_name(std::uint64_t checkpoint_id) {
+  return fmt::format("cluster-{:020}.complete", checkpoint_id);
+}
+
+std::optional<std::uint64_t> cluster_mark_id(std::string_view file_name) {
+  constexpr std::string_view prefix = "cluster-";
+  constexpr std::string_view suffix = ".complete";
+  if (file_name.size() != prefix.size() + 20 + suffix.size() || !file_name.starts_with(prefix) ||
+      !file_name.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  std::uint64_t id = 0;
+  for (char digit : file_name.substr(prefix.size(), 20)) {
+    if (digit < '0' || digit > '9') {
+      return std::nullopt;
+    }
+    id = id * 10 + static_cast<std::uint64_t>(digit - '0');
+  }
+  return id;
+}
+
 std::map<std::uint64_t, std::filesystem::path, std::greater<>> list_manifests(const std::filesystem::path& folder) {
   std::map<std::uint64_t, std::filesystem::path, std::greater<>> out;
   std::error_code error;

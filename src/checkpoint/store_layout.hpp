@@ -20,6 +20,11 @@ namespace roo::checkpoint {
 /// "snapshot-00000000000000000012.full" or ".delta".
 [[nodiscard]] std::string snapshot_file_name(std::uint64_t checkpoint_id, bool full);
 
+/// "cluster-00000000000000000012.complete": the initializer's record that every worker's part is durable.
+[[nodiscard]] std::string cluster_mark_name(std::uint64_t checkpoint_id);
+/// The id of a cluster mark's file name; nullopt for any other name.
+[[nodiscard]] std::optional<std::uint64_t> cluster_mark_id(std::string_view file_name);
+
 /// The manifests in `folder` by id, newest first. FileError when the folder cannot be listed.
 [[nodiscard]] std::map<std::uint64_t, std::filesystem::path, std::greater<>> list_manifests(
     const std::filesystem::path& folder);

@@ -25,6 +25,10 @@ std::vector<std::string> records_of(std::string_view body) {
           [&](std::uint32_t source, std::string_view position) {
             out.push_back("source " + std::to_string(source) + " " + std::string(position));
           },
+      .on_channel =
+          [&](std::uint32_t from, std::string_view bytes) {
+            out.push_back("channel " + std::to_string(from) + " " + std::string(bytes));
+          },
   };
   std::int64_t count = visit_records(body, visitor);
   EXPECT_EQ(count, static_cast<std::int64_t>(out.size()));
@@ -48,11 +52,22 @@ TEST(Snapshot, AppendsRecordsInTheirFileEncoding) {
                                       "source 4 pos-9"}));
 }
 
+TEST(Snapshot, ChannelBatchesAreRecordsOfTheirOwn) {
+  Snapshot snapshot(3, false);
+  snapshot.add_state(0, 1, "k", "v");
+  snapshot.add_channel_batch(2, std::string("b\0tes", 6));
+  EXPECT_EQ(snapshot.channel_entries(), 1u);
+  const std::vector<char>& body = snapshot.records();
+  EXPECT_EQ(records_of(std::string_view(body.data(), body.size())),
+            (std::vector<std::string>{"state 0 1 k=v", "channel 2 " + std::string("b\0tes", 6)}));
+}
+
 TEST(Snapshot, MalformedBodyIsReported) {
   Snapshot snapshot(1, true);
   snapshot.add_state(1, 1, "key", "value");
   std::string body(snapshot.records().begin(), snapshot.records().end());
-  RecordVisitor ignore{.on_state = [](auto, auto, auto, auto) {}, .on_source = [](auto, auto) {}};
+  RecordVisitor ignore{
+      .on_state = [](auto, auto, auto, auto) {}, .on_source = [](auto, auto) {}, .on_channel = [](auto, auto) {}};
   EXPECT_EQ(visit_records(body.substr(0, body.size() - 1), ignore), -1);
   EXPECT_EQ(visit_records(std::string("\x09", 1), ignore), -1);  // unknown tag
 }

@@ -2,6 +2,7 @@
 
 #include "roo/checkpoint/snapshot.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,9 @@ struct StoreConfig {
   /// A worker's chain (one full snapshot and the incremental ones after it) is compacted into one full snapshot
   /// when it would grow longer than this, or when its incremental files together outgrow its full one.
   std::size_t max_chain = 16;
+  /// The initializer of a cluster: a checkpoint counts as complete only once mark_cluster_complete() recorded that
+  /// every worker's part is durable (docs/resilience.md, "Several workers").
+  bool cluster_initializer = false;
 };
 
 /// One snapshot file of a worker's chain, as a manifest names it.
@@ -84,7 +88,19 @@ class CheckpointStore {
   void read(const RecoveryPoint& point,
             const std::function<void(std::uint32_t table, std::uint32_t key_group, std::string_view key,
                                      std::string_view value)>& on_state,
-            const std::function<void(std::uint32_t source, std::string_view position)>& on_source) const;
+            const std::function<void(std::uint32_t source, std::string_view position)>& on_source,
+            const std::function<void(std::uint32_t from, std::string_view bytes)>& on_channel = {}) const;
+
+  /// Several workers: this worker's intact chain of checkpoint `id` (the one the initializer chose), or nullopt
+  /// with `problem` saying why not ("snapshot-12.delta is truncated"). Like latest_complete(), the next write
+  /// continues that chain with ids above it.
+  [[nodiscard]] std::optional<RecoveryPoint> point_of(std::uint64_t id, std::string& problem);
+  /// Several workers, any thread: checkpoint `id` is complete on every worker. Retention keeps its files whatever
+  /// this worker writes next (a part written later may belong to a checkpoint that never completes).
+  void protect(std::uint64_t id) { protected_id_.store(id); }
+  /// The initializer of a cluster: every worker's part of checkpoint `id` is durable. Written durably (a file
+  /// "cluster-<id>.complete" naming the workers); throws core::Error with one line when it cannot be.
+  void mark_cluster_complete(std::uint64_t id, const std::vector<std::string>& workers);
 
   /// Removes every checkpoint file of this worker and, when no worker's files remain, the manifests and folder
   /// (machida's clean shutdown: Wallaroo removes its recovery files).
@@ -101,6 +117,9 @@ class CheckpointStore {
   std::size_t commit_manifest(std::uint64_t checkpoint_id, const std::vector<ChainFile>& chain);
   void remove_unkept(std::uint64_t checkpoint_id);
   [[nodiscard]] std::string problem_of(const ChainFile& file) const;
+  /// The chain `manifest` names for this worker, verified; "" and the point, or the problem.
+  [[nodiscard]] std::string verified_point(std::uint64_t id, const std::filesystem::path& path,
+                                           std::optional<RecoveryPoint>& point);
   void check_identity(const std::string& app_name, const std::string& fingerprint,
                       const std::filesystem::path& where) const;
 
@@ -110,6 +129,7 @@ class CheckpointStore {
   std::vector<ChainFile> chain_;  ///< this worker's chain as of the last complete checkpoint of this run
   bool chain_ok_ = false;         ///< chain_ can be extended by an incremental snapshot
   std::uint64_t last_id_ = 0;     ///< the last checkpoint this run committed or recovered
+  std::atomic<std::uint64_t> protected_id_{0};
 };
 
 }  // namespace roo::checkpoint

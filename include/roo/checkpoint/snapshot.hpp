@@ -32,11 +32,16 @@ class Snapshot {
   void add_state(std::uint32_t table, std::uint32_t key_group, std::string_view key, std::string_view value);
   /// The position of replayable source `source` (its index in the plan), already serialized.
   void add_source_position(std::uint32_t source, std::string_view position);
+  /// A batch worker `from` sent this worker before that worker's cut and that arrived after this worker's (the
+  /// channel's state in Chandy–Lamport's snapshot): replayed, in order, after a recovery to this checkpoint. Unlike
+  /// state, channel batches belong to their own checkpoint only (a chain read back yields its newest file's).
+  void add_channel_batch(std::uint32_t from, std::string_view bytes);
 
   [[nodiscard]] std::uint64_t checkpoint_id() const { return checkpoint_id_; }
   [[nodiscard]] bool full() const { return full_; }
   [[nodiscard]] std::size_t state_entries() const { return state_entries_; }
   [[nodiscard]] std::size_t source_entries() const { return source_entries_; }
+  [[nodiscard]] std::size_t channel_entries() const { return channel_entries_; }
   /// The encoded records (the file's body, without header and trailer).
   [[nodiscard]] const std::vector<char>& records() const { return records_; }
 
@@ -45,6 +50,7 @@ class Snapshot {
   bool full_;
   std::size_t state_entries_ = 0;
   std::size_t source_entries_ = 0;
+  std::size_t channel_entries_ = 0;
   std::vector<char> records_;
 };
 

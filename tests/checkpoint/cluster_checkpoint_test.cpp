@@ -1,0 +1,122 @@
+// The store's cluster side: the initializer's cluster marks, a worker's chain of a chosen checkpoint, retention that
+// keeps the newest checkpoint complete everywhere, and channel batches that belong to their own checkpoint.
+#include "checkpoint_test_support.hpp"
+
+#include "roo/checkpoint/checkpoint_store.hpp"
+#include "roo/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+namespace roo::checkpoint {
+namespace {
+
+using test::files_in;
+using test::TempDir;
+
+Snapshot part(std::uint64_t id, bool full, const std::string& value) {
+  Snapshot snapshot(id, full);
+  snapshot.add_state(0, 1, "k", value);
+  return snapshot;
+}
+
+std::string value_of(const CheckpointStore& store, const RecoveryPoint& point) {
+  return test::restore(store, point).state.at({0, "k"}).second;
+}
+
+TEST(ClusterCheckpointStore, TheInitializerRestoresOnlyCheckpointsEveryWorkerCompleted) {
+  TempDir dir;
+  StoreConfig config = test::config_in(dir.path(), "app", "initializer");
+  config.cluster_initializer = true;
+  CheckpointStore store(config);
+  (void)store.write_and_commit(part(1, true, "one"));
+  store.mark_cluster_complete(1, {"initializer", "w1"});
+  (void)store.write_and_commit(part(2, false, "two"));  // w1's part of 2 never arrived
+  std::vector<std::string> skipped;
+  auto point = store.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 1u);
+  EXPECT_EQ(skipped, std::vector<std::string>{"checkpoint 2: not complete on every worker"});
+  EXPECT_EQ(value_of(store, *point), "one");
+}
+
+TEST(ClusterCheckpointStore, AWorkerReadsTheChainOfTheCheckpointItIsTold) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path(), "app", "w1"));
+  (void)store.write_and_commit(part(1, true, "one"));
+  (void)store.write_and_commit(part(2, false, "two"));
+  std::string problem;
+  auto point = store.point_of(1, problem);
+  ASSERT_TRUE(point.has_value()) << problem;
+  EXPECT_EQ(value_of(store, *point), "one");
+  // After point_of(1) the next part continues checkpoint 1's chain.
+  (void)store.write_and_commit(part(2, false, "two again"));
+  point = store.point_of(2, problem);
+  ASSERT_TRUE(point.has_value()) << problem;
+  EXPECT_EQ(value_of(store, *point), "two again");
+  auto missing = store.point_of(5, problem);
+  EXPECT_FALSE(missing.has_value());
+  EXPECT_EQ(problem, "manifest-00000000000000000005.json is missing");
+}
+
+TEST(ClusterCheckpointStore, RetentionKeepsTheCheckpointCompleteEverywhere) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path(), "app", "w1"));
+  (void)store.write_and_commit(part(1, true, "one"));
+  store.protect(1);
+  // Parts 2 and 3 are durable here, but no checkpoint after 1 completed on every worker.
+  (void)store.write_and_commit(part(2, true, "two"));
+  (void)store.write_and_commit(part(3, true, "three"));
+  std::string problem;
+  auto point = store.point_of(1, problem);
+  ASSERT_TRUE(point.has_value()) << problem;
+  EXPECT_EQ(value_of(store, *point), "one");
+  // The checkpoint just written, the newest older one, and the one complete everywhere.
+  EXPECT_EQ(files_in(store.worker_folder()),
+            (std::vector<std::string>{"snapshot-00000000000000000001.full", "snapshot-00000000000000000002.full",
+                                      "snapshot-00000000000000000003.full"}));
+  store.protect(3);
+  (void)store.write_and_commit(part(4, true, "four"));
+  EXPECT_EQ(files_in(store.worker_folder()),
+            (std::vector<std::string>{"snapshot-00000000000000000003.full", "snapshot-00000000000000000004.full"}));
+}
+
+TEST(ClusterCheckpointStore, ClusterMarksGoWithTheirCheckpoints) {
+  TempDir dir;
+  StoreConfig config = test::config_in(dir.path(), "app", "initializer");
+  config.cluster_initializer = true;
+  CheckpointStore store(config);
+  for (std::uint64_t id = 1; id <= 4; ++id) {
+    (void)store.write_and_commit(part(id, true, std::to_string(id)));
+    store.mark_cluster_complete(id, {"initializer"});
+    store.protect(id);
+  }
+  (void)store.write_and_commit(part(5, true, "5"));  // retention runs after each write
+  EXPECT_EQ(files_in(store.folder()),
+            (std::vector<std::string>{".lock", "cluster-00000000000000000004.complete",
+                                      "manifest-00000000000000000004.json", "manifest-00000000000000000005.json"}));
+}
+
+TEST(ClusterCheckpointStore, ChannelBatchesComeFromTheNewestFileOnly) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path(), "app", "w1"));
+  Snapshot first = part(1, true, "one");
+  first.add_channel_batch(2, "in flight at 1");
+  (void)store.write_and_commit(first);
+  Snapshot second = part(2, false, "two");
+  second.add_channel_batch(0, "in flight at 2, first");
+  second.add_channel_batch(2, "in flight at 2, second");
+  (void)store.write_and_commit(second);
+  std::string problem;
+  auto point = store.point_of(2, problem);
+  ASSERT_TRUE(point.has_value()) << problem;
+  std::vector<std::string> channels;
+  store.read(
+      *point, [](auto, auto, auto, auto) {}, [](auto, auto) {},
+      [&](std::uint32_t from, std::string_view bytes) {
+        channels.push_back(std::to_string(from) + ": " + std::string(bytes));
+      });
+  EXPECT_EQ(channels, (std::vector<std::string>{"0: in flight at 2, first", "2: in flight at 2, second"}));
+}
+
+}  // namespace
+}  // namespace roo::checkpoint
