@@ -163,8 +163,12 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
                     "--source-idle-timeout",
                     seconds_arg(request.source_idle_timeout_seconds),
                     "--stuck-step-warning",
-                    seconds_arg(request.stuck_step_warning_seconds),
-                    request.app};
+                    seconds_arg(request.stuck_step_warning_seconds)};
+    if (request.checkpoint_dir) {
+      command.argv.insert(command.argv.end(), {"--checkpoint-dir", *request.checkpoint_dir, "--checkpoint-interval",
+                                               request.checkpoint_interval});
+    }
+    command.argv.push_back(request.app);
     for (std::size_t i = 0; i < app_flags.size(); ++i) {
       const std::string& arg = app_flags[i];
       if (arg == "--in" && i + 1 < app_flags.size()) {

@@ -16,6 +16,8 @@ struct ClusterLaunchRequest {
   double drain_timeout_seconds = 10;
   double source_idle_timeout_seconds = 30;
   double stuck_step_warning_seconds = 10;
+  std::optional<std::string> checkpoint_dir{};  ///< --checkpoint-dir, for every worker (each has its own folder in it)
+  std::string checkpoint_interval = "1s";
 };
 
 /// One worker of the planned cluster: its name, its command line (argv[0] is "roo") and what to tell the user.

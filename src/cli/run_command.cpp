@@ -96,16 +96,14 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   if (!options.supervised) {
     note_roo_flags_after_app(sub, flags, rest.front());
   }
-  if (workers > 1 && options.checkpoint_dir) {
-    throw core::UsageError("run with --checkpoint-dir on " + std::to_string(workers) +
-                           " workers: this version checkpoints and recovers a single worker; see docs/resilience.md");
-  }
   if (workers > 1) {
     ClusterLaunchRequest cluster{.workers = workers, .app = rest.front(), .flags = flags};
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
     cluster.source_idle_timeout_seconds = options.source_idle_timeout;
     cluster.stuck_step_warning_seconds = options.stuck_step_warning;
+    cluster.checkpoint_dir = options.checkpoint_dir;
+    cluster.checkpoint_interval = options.checkpoint_interval;
     throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back("roo");

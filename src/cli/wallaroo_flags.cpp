@@ -134,11 +134,6 @@ void check_supported(const WallarooFlags& flags) {
   if (flags.join) {
     throw core::UsageError("join a cluster (--join): growing a running cluster is not supported yet");
   }
-  if (flags.run_with_resilience && (flags.worker_count > 1 || (!flags.cluster_initializer && flags.my_control))) {
-    throw core::UsageError(
-        "run with resilience (--run-with-resilience) on more than one worker: this version checkpoints and recovers "
-        "a single worker; see docs/resilience.md");
-  }
   bool joins_a_cluster = !flags.cluster_initializer && (flags.my_control || flags.my_data);
   if (flags.worker_count > 1 && !flags.cluster_initializer) {
     throw core::UsageError("use --worker-count " + std::to_string(flags.worker_count) +

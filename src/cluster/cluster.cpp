@@ -7,7 +7,8 @@ namespace {
 class ClusterHandle final : public Cluster {
  public:
   explicit ClusterHandle(std::shared_ptr<ClusterCore> core) : core_(std::move(core)) {}
-  ~ClusterHandle() override { core_->stop(); }
+  // Without waiting: the closing runs when the io_context next runs (a worker rolling back polls it at once).
+  ~ClusterHandle() override { core_->stop(false); }
   ClusterHandle(const ClusterHandle&) = delete;
   ClusterHandle& operator=(const ClusterHandle&) = delete;
 
@@ -25,7 +26,7 @@ class ClusterHandle final : public Cluster {
   void announce_checkpoint_complete(std::uint64_t id) override { core_->announce_checkpoint_complete(id); }
   [[nodiscard]] std::vector<bool> workers_up() const override { return core_->workers_up(); }
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const override { return core_->shortfalls(); }
-  void stop() override { core_->stop(); }
+  void stop() override { core_->stop(true); }
 
  private:
   std::shared_ptr<ClusterCore> core_;

@@ -146,7 +146,7 @@ std::vector<PeerShortfall> ClusterCore::shortfalls() const {
   return result;
 }
 
-void ClusterCore::stop() {
+void ClusterCore::stop(bool wait) {
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
   asio::post(strand_, [self = shared_from_this(), done] {
@@ -157,7 +157,7 @@ void ClusterCore::stop() {
     }
     done->set_value();
   });
-  if (!strand_.running_in_this_thread() && !io_.stopped()) {
+  if (wait && !strand_.running_in_this_thread() && !io_.stopped()) {
     (void)finished.wait_for(std::chrono::seconds(2));
   }
 }

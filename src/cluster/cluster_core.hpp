@@ -67,7 +67,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void announce_checkpoint_complete(std::uint64_t id);
   [[nodiscard]] std::vector<bool> workers_up() const;
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const;
-  void stop();
+  /// Closes everything; with `wait`, waits for it as Cluster::stop() says.
+  void stop(bool wait);
 
  private:
   enum class Phase { idle, joining, forming, running, stopping, exited, closed };

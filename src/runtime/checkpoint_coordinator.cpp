@@ -8,8 +8,23 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
 namespace roo::runtime {
 namespace {
+
+// A checkpoint that has not completed this long after it began is given up (a worker hung or is gone).
+constexpr std::chrono::seconds min_round_timeout{10};
+// What a part may record of the batches in flight to this worker at the cut (the peers' credit bounds it far lower
+// in practice: 16 MiB per peer).
+constexpr std::size_t max_recorded_bytes = 256u * 1024 * 1024;
+
+std::shared_ptr<spdlog::logger> checkpoint_log() {
+  static auto log = core::module_logger("runtime");
+  return log;
+}
 
 double milliseconds(std::chrono::steady_clock::duration duration) {
   return std::chrono::duration<double, std::milli>(duration).count();
@@ -37,15 +52,55 @@ std::string_view bytes_of(PyObject* object) {
   return {PyBytes_AS_STRING(object), static_cast<std::size_t>(PyBytes_GET_SIZE(object))};
 }
 
+/// A durable part, as a worker reports it to the initializer: "<keys> <bytes> <microseconds> <compacted>".
+struct PartSummary {
+  std::size_t keys = 0;
+  std::size_t bytes = 0;
+  long long micros = 0;
+  int compacted = 0;
+};
+
+std::string summary_text(const checkpoint::CommitResult& result) {
+  return fmt::format("{} {} {} {}", result.state_entries, result.bytes_written,
+                     std::chrono::duration_cast<std::chrono::microseconds>(result.took).count(),
+                     result.compacted ? 1 : 0);
+}
+
+PartSummary parse_summary(const std::string& text) {
+  PartSummary summary;
+  std::istringstream in(text);
+  in >> summary.keys >> summary.bytes >> summary.micros >> summary.compacted;
+  return summary;
+}
+
 }  // namespace
 
-CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity,
-                                             const graph::Plan& plan, PipelineRunner& runner,
-                                             std::vector<GeneratorSource>& generators, core::Doorbell& doorbell)
+CheckpointFiles::CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity,
+                                 bool cluster_initializer, core::Doorbell& doorbell)
+    : store(checkpoint::StoreConfig{
+          .dir = options.dir, .identity = std::move(identity), .cluster_initializer = cluster_initializer}),
+      writer(store, [&doorbell] { doorbell.ring(); }) {}
+
+void CheckpointInbox::push(Message message) {
+  std::lock_guard lock(mutex_);
+  messages_.push_back(std::move(message));
+}
+
+std::vector<CheckpointInbox::Message> CheckpointInbox::take() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(messages_, {});
+}
+
+CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan,
+                                             PipelineRunner& runner, std::vector<GeneratorSource>& generators,
+                                             CheckpointFiles& files, CheckpointPeers peers,
+                                             std::function<void()> flush)
     : options_(options),
       runner_(runner),
       generators_(generators),
-      store_(checkpoint::StoreConfig{.dir = options.dir, .identity = std::move(identity)}),
+      files_(files),
+      peers_(std::move(peers)),
+      flush_(std::move(flush)),
       dump_position_(attribute("pickle", "dumps")),
       load_position_(attribute("pickle", "loads")),
       next_due_(std::chrono::steady_clock::now() + options.interval) {
@@ -56,33 +111,52 @@ CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, c
   for (auto& table : runner_.state_tables()) {
     table.track_changes();
   }
-  writer_.emplace(store_, [&doorbell] { doorbell.ring(); });
 }
 
 CheckpointCoordinator::~CheckpointCoordinator() {
-  if (writer_) {
-    python::GilRelease release;  // the write in progress needs no Python
-    writer_.reset();
-  }
+  // A part still being written belongs to a cut this run gives up (a rollback, or the end): its outcome is dropped,
+  // and the files stay consistent whichever way it ends.
+  python::GilRelease release;
+  (void)files_.writer.wait();
 }
 
-void CheckpointCoordinator::recover() {
-  static auto log = core::module_logger("runtime");
+std::uint64_t CheckpointCoordinator::newest_complete(CheckpointFiles& files) {
   std::vector<std::string> skipped;
-  std::optional<checkpoint::RecoveryPoint> point = store_.latest_complete(skipped);
+  std::optional<checkpoint::RecoveryPoint> point = files.store.latest_complete(skipped);
   for (const auto& line : skipped) {
-    log->warn("checkpoint skipped: {}", line);
+    checkpoint_log()->warn("checkpoint skipped: {}", line);
+  }
+  return point ? point->checkpoint_id : 0;
+}
+
+void CheckpointCoordinator::recover(std::uint64_t id) {
+  auto& store = files_.store;
+  std::optional<checkpoint::RecoveryPoint> point;
+  if (peers_.alone()) {
+    std::vector<std::string> skipped;
+    point = store.latest_complete(skipped);
+    for (const auto& line : skipped) {
+      checkpoint_log()->warn("checkpoint skipped: {}", line);
+    }
+  } else if (id != 0) {
+    std::string problem;
+    point = store.point_of(id, problem);
+    if (!point) {
+      throw core::Error(fmt::format("recover from checkpoint {} in {}: this worker's part cannot be used: {}", id,
+                                    std::filesystem::absolute(store.folder()).string(), problem));
+    }
   }
   if (!point) {
     return;
   }
   auto started = std::chrono::steady_clock::now();
-  log->info("recovery from checkpoint {} started ({})", point->checkpoint_id,
-            std::filesystem::absolute(store_.folder()).string());
+  checkpoint_log()->info("recovery from checkpoint {} started ({})", point->checkpoint_id,
+                         std::filesystem::absolute(store.folder()).string());
   auto& tables = runner_.state_tables();
   std::size_t keys = 0;
+  std::vector<std::pair<std::uint32_t, std::string>> in_flight;
   try {
-    store_.read(
+    store.read(
         *point,
         [&](std::uint32_t table, std::uint32_t, std::string_view key, std::string_view value) {
           if (table >= tables.size()) {
@@ -105,82 +179,150 @@ void CheckpointCoordinator::recover() {
               throw core::Error(fmt::format("the position of source {} could not be read back: {}", source, cause));
             }
           }
-        });
+        },
+        [&](std::uint32_t from, std::string_view bytes) { in_flight.emplace_back(from, std::string(bytes)); });
   } catch (const core::Error& error) {
     throw core::Error(fmt::format("recover from checkpoint {} in {}: {}", point->checkpoint_id,
-                                  store_.folder().string(), error.what()));
+                                  std::filesystem::absolute(store.folder()).string(), error.what()));
+  }
+  // The batches that were on their way here at the cut: run again, as they would have been.
+  for (const auto& [from, bytes] : in_flight) {
+    runner_.process_remote(bytes, from);
   }
   next_id_ = point->checkpoint_id + 1;
+  begun_id_ = point->checkpoint_id;
+  files_.store.protect(point->checkpoint_id);
   auto took = std::chrono::steady_clock::now() - started;
-  log->info("recovery from checkpoint {} complete: {} keys restored in {:.0f} ms", point->checkpoint_id, keys,
-            milliseconds(took));
-  log->info("|~~ - Recovery COMPLETE - ~~|");
+  checkpoint_log()->info("recovery from checkpoint {} complete: {} keys restored{} in {:.0f} ms",
+                         point->checkpoint_id, keys,
+                         in_flight.empty() ? "" : fmt::format(", {} batches in flight run again", in_flight.size()),
+                         milliseconds(took));
+  checkpoint_log()->info("|~~ - Recovery COMPLETE - ~~|");
 }
 
-void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now) {
-  if (in_flight_ != 0) {
-    if (auto outcome = writer_->take_outcome()) {
-      report(*outcome);
-    } else {
-      return;
+void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now, CheckpointInbox& inbox) {
+  take_messages(inbox);
+  if (writing_ != 0) {
+    if (auto outcome = files_.writer.take_outcome()) {
+      take_outcome(*outcome);
     }
   }
-  if (now >= next_due_) {
-    take_checkpoint(false);
+  if (!peers_.initializer()) {
+    return;
+  }
+  if (round_ && now - round_->started > std::max<std::chrono::steady_clock::duration>(min_round_timeout,
+                                                                                      options_.interval * 10)) {
+    std::string missing;
+    for (std::size_t worker = 0; worker < peers_.names.size(); ++worker) {
+      if (!round_->parts.contains(worker)) {
+        missing += (missing.empty() ? "'" : ", '") + peers_.names[worker] + "'";
+      }
+    }
+    checkpoint_log()->error("checkpoint {} failed: no word from worker(s) {} within {} s; the next checkpoint retries",
+                            round_->id, missing,
+                            std::chrono::duration_cast<std::chrono::seconds>(now - round_->started).count());
+    round_.reset();
     next_due_ = now + options_.interval;
   }
+  if (!round_ && writing_ == 0 && !active_ && now >= next_due_) {
+    start_round(now);
+  }
 }
 
-void CheckpointCoordinator::checkpoint_and_wait() {
-  if (in_flight_ != 0) {
+void CheckpointCoordinator::take_messages(CheckpointInbox& inbox) {
+  for (auto& message : inbox.take()) {
+    switch (message.kind) {
+      case CheckpointInbox::Message::Kind::begin:
+        begin_part(message.id);
+        break;
+      case CheckpointInbox::Message::Kind::part:
+        on_part(message.worker, message.id, message.ok, message.text);
+        break;
+      case CheckpointInbox::Message::Kind::complete:
+        files_.store.protect(message.id);
+        checkpoint_log()->debug("checkpoint {} is complete on every worker", message.id);
+        break;
+    }
+  }
+}
+
+void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point now) {
+  std::uint64_t id = next_id_;
+  if (peers_.alone()) {
+    // An idle stream writes nothing: no state changed and the generators have not moved since the last one.
+    bool changed = files_.store.needs_full();
+    for (const auto& table : runner_.state_tables()) {
+      changed = changed || table.has_changes();
+    }
+    if (!changed) {
+      std::vector<std::string> positions;
+      for (auto& generator : generators_) {
+        python::PyRef position = generator.position();
+        python::PyRef bytes = python::PyRef::steal(
+            position ? PyObject_CallOneArg(dump_position_.get(), position.get()) : nullptr);
+        if (!bytes || !PyBytes_Check(bytes.get())) {
+          PyErr_Clear();
+          changed = true;
+          break;
+        }
+        positions.emplace_back(bytes_of(bytes.get()));
+      }
+      if (!changed && positions == last_positions_) {
+        next_due_ = now + options_.interval;
+        return;
+      }
+    }
+  }
+  ++next_id_;
+  round_ = Round{.id = id, .started = now, .parts = {}};
+  if (peers_.cluster != nullptr && !peers_.alone()) {
+    peers_.cluster->begin_checkpoint(id);
+  }
+  begin_part(id);
+}
+
+void CheckpointCoordinator::begin_part(std::uint64_t id) {
+  if (id <= begun_id_) {
+    return;  // taken already: a peer's marker came first
+  }
+  if (writing_ != 0) {
+    // The previous part's write must end first (the store is the writer's while it writes). Rare: a checkpoint
+    // begins only once the previous one is resolved, and a worker reports its part only once it is written.
     std::optional<checkpoint::CheckpointOutcome> outcome;
     {
       python::GilRelease release;
-      outcome = writer_->wait();
+      outcome = files_.writer.wait();
     }
     if (outcome) {
-      report(*outcome);
+      take_outcome(*outcome);
     }
   }
-  take_checkpoint(true);
-  if (in_flight_ != 0) {
-    std::optional<checkpoint::CheckpointOutcome> outcome;
-    {
-      python::GilRelease release;
-      outcome = writer_->wait();
-    }
-    if (outcome) {
-      report(*outcome);
-    }
+  if (active_) {
+    checkpoint_log()->warn("checkpoint {} abandoned here: checkpoint {} begins before its markers all came",
+                           active_->id, id);
+    active_.reset();
   }
-}
-
-void CheckpointCoordinator::remove_files() {
-  static auto log = core::module_logger("runtime");
-  {
-    python::GilRelease release;
-    if (auto outcome = writer_->wait()) {
-      in_flight_ = 0;
-    }
-  }
-  log->info("Removing recovery files");
-  try {
-    store_.remove_all();
-  } catch (const core::Error& error) {
-    log->warn("the checkpoint files in {} could not all be removed: {}", store_.folder().string(), error.what());
-  }
-}
-
-// The executor's pause: serialize what changed, then hand the bytes to the writer.
-void CheckpointCoordinator::take_checkpoint(bool even_if_unchanged) {
-  static auto log = core::module_logger("runtime");
+  begun_id_ = id;
+  flush_();  // the events this worker queued for others go before its markers
   auto started = std::chrono::steady_clock::now();
-  auto& tables = runner_.state_tables();
-  bool full = store_.needs_full();
-  bool changed = full || even_if_unchanged;
-  for (const auto& table : tables) {
-    changed = changed || table.has_changes();
+  Part part{.id = id, .snapshot = std::nullopt, .failure = {}, .awaiting = {}, .recorded_bytes = 0};
+  serialize(part);
+  last_pause_ = std::chrono::steady_clock::now() - started;
+  if (peers_.cluster != nullptr) {
+    for (std::size_t worker = 0; worker < peers_.names.size(); ++worker) {
+      if (worker != peers_.self) {
+        peers_.cluster->send_marker(worker, id);
+        part.awaiting.insert(worker);
+      }
+    }
   }
+  active_ = std::move(part);
+  finish_part_if_ready();
+}
+
+void CheckpointCoordinator::serialize(Part& part) {
+  auto& tables = runner_.state_tables();
+  checkpoint::Snapshot snapshot(part.id, files_.store.needs_full());
   std::vector<std::string> positions;
   try {
     for (auto& generator : generators_) {
@@ -189,53 +331,170 @@ void CheckpointCoordinator::take_checkpoint(bool even_if_unchanged) {
           python::PyRef::steal(position ? PyObject_CallOneArg(dump_position_.get(), position.get()) : nullptr);
       if (!bytes || !PyBytes_Check(bytes.get())) {
         std::string cause = bytes ? "pickle.dumps did not return bytes" : python::take_exception_text();
-        throw state::StateSerializationError(
-            fmt::format("the position of generator source {} could not be pickled: {}", generator.source_index(),
-                        cause));
+        throw state::StateSerializationError(fmt::format(
+            "the position of generator source {} could not be pickled: {}", generator.source_index(), cause));
       }
       positions.emplace_back(bytes_of(bytes.get()));
+      snapshot.add_source_position(static_cast<std::uint32_t>(generator.source_index()), positions.back());
     }
-  } catch (const state::StateSerializationError& error) {
-    log->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint retries", next_id_, error.what());
-    return;
-  }
-  if (!changed && positions == last_positions_) {
-    return;  // an idle stream writes nothing
-  }
-  std::uint64_t id = next_id_++;
-  checkpoint::Snapshot snapshot(id, full);
-  for (std::size_t i = 0; i < generators_.size(); ++i) {
-    snapshot.add_source_position(static_cast<std::uint32_t>(generators_[i].source_index()), positions[i]);
-  }
-  try {
     for (std::size_t i = 0; i < tables.size(); ++i) {
-      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, full, codec_, state::default_key_groups);
+      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_,
+                         state::default_key_groups);
     }
   } catch (const state::StateSerializationError& error) {
-    log->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint retries", id, error.what());
+    part.failure = error.what();
     return;
   }
   for (auto& table : tables) {
     table.forget_changes();
   }
   last_positions_ = std::move(positions);
-  last_pause_ = std::chrono::steady_clock::now() - started;
-  in_flight_ = id;
-  writer_->submit(std::move(snapshot));
+  part.snapshot = std::move(snapshot);
 }
 
-void CheckpointCoordinator::report(const checkpoint::CheckpointOutcome& outcome) {
-  static auto log = core::module_logger("runtime");
-  in_flight_ = 0;
-  if (!outcome.ok) {
-    log->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint, a full one, retries",
-               outcome.checkpoint_id, outcome.error);
+void CheckpointCoordinator::on_marker(std::size_t from, std::uint64_t id) {
+  if (id > begun_id_) {
+    begin_part(id);
+  }
+  if (active_ && active_->id == id) {
+    active_->awaiting.erase(from);
+    finish_part_if_ready();
+  }
+}
+
+void CheckpointCoordinator::record(const cluster::RemoteBatch& batch) {
+  if (active_->snapshot && active_->recorded_bytes + batch.bytes.size() > max_recorded_bytes) {
+    active_->snapshot.reset();
+    active_->failure = fmt::format("more than {} MiB were in flight to this worker at the cut",
+                                   max_recorded_bytes / (1024 * 1024));
+  }
+  if (active_->snapshot) {
+    active_->snapshot->add_channel_batch(static_cast<std::uint32_t>(batch.from),
+                                         std::string_view(batch.bytes.data(), batch.bytes.size()));
+    active_->recorded_bytes += batch.bytes.size();
+  }
+}
+
+void CheckpointCoordinator::finish_part_if_ready() {
+  if (!active_ || !active_->awaiting.empty()) {
     return;
   }
-  const auto& result = outcome.result;
-  log->info("checkpoint {} complete: {} keys changed, {} written in {:.1f} ms (executor paused {:.2f} ms){}",
-            outcome.checkpoint_id, result.state_entries, byte_count(result.bytes_written),
-            milliseconds(result.took), milliseconds(last_pause_), result.compacted ? "; compacted" : "");
+  Part part = std::move(*active_);
+  active_.reset();
+  if (!part.snapshot) {
+    take_outcome(checkpoint::CheckpointOutcome{.checkpoint_id = part.id, .ok = false, .error = part.failure, .result = {}});
+    return;
+  }
+  writing_ = part.id;
+  files_.writer.submit(std::move(*part.snapshot));
+}
+
+// This worker's part is written (or failed): tell whoever decides.
+void CheckpointCoordinator::take_outcome(const checkpoint::CheckpointOutcome& outcome) {
+  if (outcome.checkpoint_id == writing_) {
+    writing_ = 0;
+  }
+  std::string text = outcome.ok ? summary_text(outcome.result) : outcome.error;
+  if (peers_.initializer()) {
+    on_part(peers_.self, outcome.checkpoint_id, outcome.ok, text);
+  } else if (peers_.cluster != nullptr) {
+    peers_.cluster->report_checkpoint_part(outcome.checkpoint_id, outcome.ok, text);
+  }
+}
+
+void CheckpointCoordinator::on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text) {
+  if (!round_ || round_->id != id || worker >= peers_.names.size()) {
+    return;  // a round given up already
+  }
+  round_->parts[worker] = {ok, text};
+  if (round_->parts.size() == peers_.names.size()) {
+    close_round(std::chrono::steady_clock::now());
+  }
+}
+
+void CheckpointCoordinator::close_round(std::chrono::steady_clock::time_point now) {
+  Round round = std::move(*round_);
+  round_.reset();
+  next_due_ = now + options_.interval;
+  std::string failures;
+  PartSummary total;
+  for (const auto& [worker, part] : round.parts) {
+    if (!part.first) {
+      failures += (failures.empty() ? "" : "; ") +
+                  (peers_.alone() ? part.second : fmt::format("worker '{}': {}", peers_.names[worker], part.second));
+      continue;
+    }
+    PartSummary summary = parse_summary(part.second);
+    total.keys += summary.keys;
+    total.bytes += summary.bytes;
+    total.compacted |= summary.compacted;
+  }
+  if (!failures.empty()) {
+    bool write_failed = failures.find("unable to ") != std::string::npos;
+    checkpoint_log()->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint{} retries",
+                            round.id, failures, write_failed ? ", a full one," : "");
+    return;
+  }
+  if (!peers_.alone()) {
+    try {
+      files_.store.mark_cluster_complete(round.id, peers_.names);
+    } catch (const core::Error& error) {
+      checkpoint_log()->error("checkpoint {} failed: unable to {}; the stream goes on and the next checkpoint retries",
+                              round.id, error.what());
+      return;
+    }
+    files_.store.protect(round.id);
+    peers_.cluster->announce_checkpoint_complete(round.id);
+  }
+  checkpoint_log()->info("checkpoint {} complete{}: {} keys changed, {} written in {:.1f} ms (executor paused {:.2f} ms{}){}",
+                         round.id, peers_.alone() ? "" : fmt::format(" on {} workers", peers_.names.size()),
+                         total.keys, byte_count(total.bytes), milliseconds(now - round.started),
+                         milliseconds(last_pause_), peers_.alone() ? "" : " here", total.compacted ? "; compacted" : "");
+}
+
+void CheckpointCoordinator::checkpoint_and_wait() {
+  if (!peers_.alone()) {
+    return;  // a cluster's last checkpoint is the last one it completed
+  }
+  if (writing_ != 0) {
+    std::optional<checkpoint::CheckpointOutcome> outcome;
+    {
+      python::GilRelease release;
+      outcome = files_.writer.wait();
+    }
+    if (outcome) {
+      take_outcome(*outcome);
+    }
+  }
+  round_.reset();
+  std::uint64_t id = next_id_++;
+  round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}};
+  begin_part(id);
+  if (writing_ != 0) {
+    std::optional<checkpoint::CheckpointOutcome> outcome;
+    {
+      python::GilRelease release;
+      outcome = files_.writer.wait();
+    }
+    if (outcome) {
+      take_outcome(*outcome);
+    }
+  }
+}
+
+void CheckpointCoordinator::remove_files() {
+  {
+    python::GilRelease release;
+    (void)files_.writer.wait();
+  }
+  writing_ = 0;
+  checkpoint_log()->info("Removing recovery files");
+  try {
+    files_.store.remove_all();
+  } catch (const core::Error& error) {
+    checkpoint_log()->warn("the checkpoint files in {} could not all be removed: {}", files_.store.folder().string(),
+                           error.what());
+  }
 }
 
 }  // namespace roo::runtime

@@ -5,64 +5,157 @@
 
 #include "roo/checkpoint/checkpoint_store.hpp"
 #include "roo/checkpoint/checkpoint_writer.hpp"
+#include "roo/cluster/cluster.hpp"
 #include "roo/core/doorbell.hpp"
 #include "roo/runtime/worker.hpp"
 #include "roo/state/keyed_state_table.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace roo::runtime {
 
-/// Takes this worker's checkpoints and restores the newest one at start (docs/resilience.md).
+/// What outlives one run of the pipeline (a rollback builds a new runner and a new coordinator): this worker's
+/// checkpoint files and the thread that writes them. Lives on the executor.
+struct CheckpointFiles {
+  /// `cluster_initializer`: the initializer of a cluster of several workers (it records which checkpoints every
+  /// worker completed). `doorbell` is rung when a write ends.
+  CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity, bool cluster_initializer,
+                  core::Doorbell& doorbell);
+
+  checkpoint::CheckpointStore store;
+  checkpoint::CheckpointWriter writer;
+};
+
+/// The cluster's checkpoint messages, from its hooks (the io thread) to the coordinator (the executor).
+class CheckpointInbox {
+ public:
+  struct Message {
+    enum class Kind { begin, part, complete };
+    Kind kind = Kind::begin;
+    std::uint64_t id = 0;
+    std::size_t worker = 0;  ///< part: who reports
+    bool ok = false;         ///< part
+    std::string text;        ///< part: its description, or the failure's line
+  };
+  void push(Message message);
+  [[nodiscard]] std::vector<Message> take();
+
+ private:
+  std::mutex mutex_;
+  std::vector<Message> messages_;
+};
+
+/// Where this worker sits among the workers that checkpoint together (alone: one worker, no cluster).
+struct CheckpointPeers {
+  cluster::Cluster* cluster = nullptr;
+  std::size_t self = 0;
+  std::vector<std::string> names;  ///< by worker index
+  [[nodiscard]] bool alone() const { return names.size() <= 1; }
+  [[nodiscard]] bool initializer() const { return self == 0; }
+};
+
+/// Takes this worker's checkpoints and restores one at start (docs/resilience.md).
 ///
-/// A checkpoint is taken between two executor turns: with one executor running every source, stage and sink, that
-/// moment is a consistent cut (every event before it fully processed, none after it started). At the cut the
-/// coordinator serializes the state of the keys changed since the last checkpoint and the generators' positions
-/// (the executor's pause), then the CheckpointWriter writes and commits the files on its own thread while the
-/// stream goes on. One checkpoint is in flight at a time; a failed one is logged in one line and the next one,
-/// taken in full, retries.
+/// The cut is Chandy–Lamport's. A worker takes its part of checkpoint n when the initializer asks (or, first, when a
+/// peer's marker n arrives): between two executor turns, so every event before it is fully processed and none
+/// after it has started. It hands over the events queued for other workers, serializes the state of the keys
+/// changed since its last part and its generators' positions (the executor's pause), and sends marker n on every
+/// data channel, after those events. Until a peer's marker n arrives, the batches that peer sent before its own
+/// cut are still coming: each is processed as usual and also recorded in the part (the channel's state), so that a
+/// recovery replays it. Then the CheckpointWriter writes the part on its own thread while the stream goes on, and
+/// the initializer, once every part is durable, records the checkpoint complete and tells the others. No channel is
+/// ever blocked: the workers' data channels form cycles, where aligned barriers would wait on each other.
 ///
-/// Lives on the Python executor (the GIL held), except that the writer thread rings `doorbell` when a write ends.
+/// Alone, the same with no peers: the part is the checkpoint. One checkpoint is in flight at a time; a failed one is
+/// logged in one line and the next one retries (a full one after a failed write).
+///
+/// Lives on the Python executor (the GIL held).
 class CheckpointCoordinator {
  public:
-  CheckpointCoordinator(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity,
-                        const graph::Plan& plan, PipelineRunner& runner, std::vector<GeneratorSource>& generators, core::Doorbell& doorbell);
+  /// `flush` hands the runner's outputs and the events queued for other workers over (Worker::hand_over_outputs).
+  CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan, PipelineRunner& runner,
+                        std::vector<GeneratorSource>& generators, CheckpointFiles& files, CheckpointPeers peers,
+                        std::function<void()> flush);
   ~CheckpointCoordinator();
   CheckpointCoordinator(const CheckpointCoordinator&) = delete;
   CheckpointCoordinator& operator=(const CheckpointCoordinator&) = delete;
 
-  /// Before any input: restores the newest complete checkpoint, if there is one (state of every key, generator
-  /// positions), logging when the recovery starts and ends. Throws core::Error when the files belong to another
-  /// application or cannot be read back.
-  void recover();
-  /// Every executor turn: logs a write that ended; takes the next checkpoint when it is due and none is in flight.
-  void on_turn(std::chrono::steady_clock::time_point now);
-  /// After a clean stop: one last checkpoint, waited for, so a restart continues exactly where the stop left off.
+  /// The checkpoint the initializer of a cluster tells every worker to restore (0: none), before the cluster forms.
+  /// Logs each newer checkpoint skipped. Throws core::Error as recover() does.
+  [[nodiscard]] static std::uint64_t newest_complete(CheckpointFiles& files);
+
+  /// Before any input: restores checkpoint `id` (alone: the newest complete one; in a cluster: the one the
+  /// membership names, 0 for none): every key's state, the generators' positions, then the batches that were in
+  /// flight to this worker at that cut, run again. Logs when the recovery starts and ends. Throws core::Error when
+  /// the files belong to another application or cannot be read back.
+  void recover(std::uint64_t id);
+  /// Every executor turn: takes the cluster's checkpoint messages and the writer's outcome; starts the next
+  /// checkpoint when it is due (alone, or on the initializer).
+  void on_turn(std::chrono::steady_clock::time_point now, CheckpointInbox& inbox);
+  /// A peer's marker (a RemoteBatch with `marker` set).
+  void on_marker(std::size_t from, std::uint64_t id);
+  /// A batch from `from`, about to be processed: recorded while this worker's part waits for from's marker.
+  void before_remote(const cluster::RemoteBatch& batch) {
+    if (active_ && active_->awaiting.contains(batch.from)) {
+      record(batch);
+    }
+  }
+  /// Alone, after a clean stop: one last checkpoint, waited for, so a restart continues where the stop left off.
   void checkpoint_and_wait();
   /// machida's clean shutdown: removes the checkpoint files, as Wallaroo removes its recovery files.
   void remove_files();
 
  private:
-  /// Takes a checkpoint at this cut; with `even_if_unchanged` false, none when nothing changed since the last one.
-  void take_checkpoint(bool even_if_unchanged);
-  void report(const checkpoint::CheckpointOutcome& outcome);
+  struct Part {
+    std::uint64_t id = 0;
+    std::optional<checkpoint::Snapshot> snapshot;  ///< empty when serializing failed
+    std::string failure;                           ///< why, then
+    std::set<std::size_t> awaiting;                ///< peers whose marker has not arrived
+    std::size_t recorded_bytes = 0;
+  };
+  struct Round {  ///< the initializer: one checkpoint, until every worker reported
+    std::uint64_t id = 0;
+    std::chrono::steady_clock::time_point started;
+    std::map<std::size_t, std::pair<bool, std::string>> parts;
+  };
+
+  void take_messages(CheckpointInbox& inbox);
+  /// This worker's part of checkpoint `id`, at this cut.
+  void begin_part(std::uint64_t id);
+  void record(const cluster::RemoteBatch& batch);
+  void finish_part_if_ready();
+  void take_outcome(const checkpoint::CheckpointOutcome& outcome);
+  void on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text);
+  void start_round(std::chrono::steady_clock::time_point now);
+  void close_round(std::chrono::steady_clock::time_point now);
+  /// Serializes the changed state and the generators' positions into `part`.
+  void serialize(Part& part);
 
   const CheckpointOptions& options_;
   PipelineRunner& runner_;
   std::vector<GeneratorSource>& generators_;
-  checkpoint::CheckpointStore store_;
-  std::optional<checkpoint::CheckpointWriter> writer_;
+  CheckpointFiles& files_;
+  CheckpointPeers peers_;
+  std::function<void()> flush_;
   state::StateCodec codec_;
   python::PyRef dump_position_;
   python::PyRef load_position_;
-  std::uint64_t next_id_ = 1;
+  std::uint64_t next_id_ = 1;        ///< alone / the initializer: the next checkpoint's id
+  std::uint64_t begun_id_ = 0;       ///< the newest checkpoint whose part this worker has taken
+  std::optional<Part> active_;       ///< this worker's part, until its last awaited marker came
+  std::uint64_t writing_ = 0;        ///< the part being written (0: none)
+  std::optional<Round> round_;       ///< alone / the initializer
   std::chrono::steady_clock::time_point next_due_;
   std::chrono::steady_clock::duration last_pause_{};
-  std::uint64_t in_flight_ = 0;  ///< the id being written (0: none)
-  std::vector<std::string> last_positions_;  ///< the generators' serialized positions in the last checkpoint
+  std::vector<std::string> last_positions_;  ///< alone: the generators' positions in the last checkpoint
 };
 
 }  // namespace roo::runtime

@@ -89,14 +89,23 @@ class Worker {
  private:
   int serve();
   void join_cluster();
+  void close_cluster();
   [[nodiscard]] cluster::ClusterHooks hooks();
   [[nodiscard]] ObjectCodec object_codec() const;
   void start_io();
   void start_sinks();
   void create_generators();
   void start_sources();
+  void open_checkpoint_files();
   void start_checkpoints();
   void finish_checkpoints(bool clean);
+  /// Builds this run of the pipeline (runner, watchdog, generators, checkpoints) on `routing`.
+  void build_pipeline(Routing routing);
+  /// The executor's loop, until the worker stops (true) or must roll back (false).
+  [[nodiscard]] bool run_pipeline(bool& drain_timed_out);
+  /// A peer was lost with checkpoints on: this run of the pipeline ends, and the cluster forms again.
+  void tear_down_pipeline();
+  [[nodiscard]] std::chrono::milliseconds forming_patience() const;
   void on_signal(int signal_number);
   void start_stop_clock();
   void stop_sources();
@@ -125,11 +134,14 @@ class Worker {
   core::BatchPool pool_;
   core::BoundedMailbox<core::FrameBatch> mailbox_{mailbox_batches};
   core::BoundedMailbox<cluster::RemoteBatch> inbound_{mailbox_batches};
+  std::mutex cluster_mutex_;  ///< guards cluster_ being replaced (executor) against the signal handler (io thread)
   std::unique_ptr<cluster::Cluster> cluster_;
   std::vector<std::unique_ptr<io::TcpSink>> sinks_;
   std::vector<std::unique_ptr<io::Source>> sources_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> signalled_{false};  ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
+  std::atomic<bool> rollback_requested_{false};  ///< a peer was lost with checkpoints on (CheckpointCoordinator)
+  std::size_t rollbacks_ = 0;
   std::atomic<bool> exit_requested_{false};
   std::atomic<bool> drained_{false};
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
@@ -147,6 +159,8 @@ class Worker {
   std::atomic<std::chrono::steady_clock::rep> stop_clock_start_{0};  ///< when the stop clock started
   bool interrupt_counted_ = false;
   std::vector<GeneratorSource> generators_;
+  std::optional<CheckpointFiles> checkpoint_files_;
+  CheckpointInbox checkpoint_inbox_;
   std::optional<CheckpointCoordinator> checkpoints_;
 };
 
@@ -171,7 +185,26 @@ cluster::ClusterHooks Worker::hooks() {
     doorbell_.ring();
   };
   hooks.on_peer_lost = [this](std::size_t worker) {
+    if (options_.checkpoints) {
+      rollback_requested_ = true;  // the cluster logged it; the executor rolls back
+      doorbell_.ring();
+      return;
+    }
     log_->error("worker {} is gone: events for its key groups are dropped; restart the cluster to recover", worker);
+  };
+  hooks.on_checkpoint_begin = [this](std::uint64_t id) {
+    checkpoint_inbox_.push({.kind = CheckpointInbox::Message::Kind::begin, .id = id, .worker = 0, .ok = false, .text = {}});
+    doorbell_.ring();
+  };
+  hooks.on_checkpoint_part = [this](std::size_t worker, std::uint64_t id, bool ok, std::string text) {
+    checkpoint_inbox_.push(
+        {.kind = CheckpointInbox::Message::Kind::part, .id = id, .worker = worker, .ok = ok, .text = std::move(text)});
+    doorbell_.ring();
+  };
+  hooks.on_checkpoint_complete = [this](std::uint64_t id) {
+    checkpoint_inbox_.push(
+        {.kind = CheckpointInbox::Message::Kind::complete, .id = id, .worker = 0, .ok = false, .text = {}});
+    doorbell_.ring();
   };
   hooks.local_answer = [this](std::uint16_t type) {
     std::lock_guard lock(facts_mutex_);
@@ -201,7 +234,19 @@ void Worker::join_cluster() {
   config.cluster_secret = options.cluster_secret;
   config.external_secret = options.external_secret;
   config.tls = options.tls;
-  cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
+  if (options_.checkpoints) {
+    config.roll_back_on_loss = true;
+    if (options.initializer && options.worker_count > 1) {
+      config.restore_checkpoint = CheckpointCoordinator::newest_complete(*checkpoint_files_);
+    }
+  }
+  if (stop_requested_) {
+    throw core::Error("form the cluster: the worker stopped before the cluster formed");
+  }
+  {
+    std::lock_guard lock(cluster_mutex_);
+    cluster_ = cluster::make_cluster(data_io_, config, inbound_, hooks());
+  }
   std::future<cluster::Membership> formed = cluster_->begin_forming();
   {
     python::GilRelease release;  // forming can take a while; nothing needs Python meanwhile
@@ -212,6 +257,16 @@ void Worker::join_cluster() {
   cluster::Membership membership = formed.get();
   std::lock_guard lock(facts_mutex_);
   facts_.membership = membership;
+}
+
+// Closes the cluster's connections and listeners now (by running data_io_), so that the next one can bind the same
+// ports.
+void Worker::close_cluster() {
+  {
+    std::lock_guard lock(cluster_mutex_);
+    cluster_.reset();
+  }
+  data_io_.poll();
 }
 
 void Worker::start_io() {
@@ -235,20 +290,37 @@ void Worker::create_generators() {
   }
 }
 
-// Before any input: checkpoints are taken from here on, and the newest complete one is restored.
+// Once, before the cluster forms: the checkpoint files and their writer, which outlive every run of the pipeline.
+void Worker::open_checkpoint_files() {
+  if (!options_.checkpoints) {
+    return;
+  }
+  bool cluster_initializer =
+      options_.cluster && options_.cluster->initializer && options_.cluster->worker_count > 1;
+  checkpoint_files_.emplace(
+      *options_.checkpoints,
+      checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name}, cluster_initializer,
+      doorbell_);
+}
+
+// Before any input: checkpoints are taken from here on, and the one the cluster chose (alone: the newest complete
+// one) is restored.
 void Worker::start_checkpoints() {
   if (!options_.checkpoints) {
     return;
   }
-  if (facts_.membership.workers.size() > 1) {
-    throw core::UsageError(fmt::format(
-        "run with checkpoints on {} workers: this version checkpoints and recovers one worker; see docs/resilience.md",
-        facts_.membership.workers.size()));
+  CheckpointPeers peers;
+  peers.cluster = cluster_.get();
+  peers.self = facts_.membership.self;
+  for (const auto& worker : facts_.membership.workers) {
+    peers.names.push_back(worker.name);
   }
-  checkpoints_.emplace(*options_.checkpoints,
-                       checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name},
-                       *plan_, *runner_, generators_, doorbell_);
-  checkpoints_->recover();
+  if (peers.names.empty()) {
+    peers.names.push_back(options_.worker_name);
+  }
+  checkpoints_.emplace(*options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
+                       [this] { hand_over_outputs(); });
+  checkpoints_->recover(facts_.membership.restore_checkpoint);
 }
 
 // After the executor's loop: a clean stop keeps a last checkpoint (roo run), or removes the files when machida was
@@ -311,6 +383,7 @@ void Worker::on_signal(int signal_number) {
   log_->info("received {}", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   signalled_ = true;
   start_stop_clock();
+  std::lock_guard lock(cluster_mutex_);  // a rollback replaces the cluster on the executor
   if (cluster_ && !formed_) {
     stop_requested_ = true;
     cluster_->stop();  // form() gives up; nothing has started yet
@@ -396,6 +469,15 @@ bool Worker::take_work() {
   }
   if (remote) {
     drained_ = false;
+    if (remote->marker != 0) {  // a checkpoint marker: no events, nothing to acknowledge
+      if (checkpoints_) {
+        checkpoints_->on_marker(remote->from, remote->marker);
+      }
+      return true;
+    }
+    if (checkpoints_) {
+      checkpoints_->before_remote(*remote);
+    }
     runner_->process_remote({remote->bytes.data(), remote->bytes.size()}, remote->from);
     hand_over_outputs();  // what it forwards is sent before it is acknowledged (the drain count relies on it)
     cluster_->acknowledge(remote->from, remote->bytes.size());
@@ -597,6 +679,95 @@ void Worker::release_python_objects() {
   plan_.reset();
 }
 
+// How long a worker with checkpoints keeps forming its cluster again (the lost worker must be restarted meanwhile).
+std::chrono::milliseconds Worker::forming_patience() const {
+  return options_.cluster ? options_.cluster->join_timeout : std::chrono::milliseconds(0);
+}
+
+void Worker::build_pipeline(Routing routing) {
+  if (watchdog_) {
+    watchdog_view_ = nullptr;
+    watchdog_->close();
+    watchdog_.reset();
+  }
+  checkpoints_.reset();
+  generators_.clear();
+  runner_view_ = nullptr;
+  runner_.reset();
+  runner_.emplace(*plan_, routing, object_codec());
+  runner_view_ = &*runner_;
+  watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
+  runner_->stop_when_halted(&*watchdog_);
+  watchdog_view_ = &*watchdog_;
+  if (stop_requested_) {
+    start_stop_clock();
+  }
+  create_generators();
+  start_checkpoints();
+}
+
+bool Worker::run_pipeline(bool& drain_timed_out) {
+  while (!exit_requested_) {
+    if (rollback_requested_ && !stopping_) {
+      return false;
+    }
+    if (stop_requested_ && !stopping_) {
+      stop_sources();
+    }
+    if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
+      drain_timed_out = true;
+      break;
+    }
+    if (!wait_for_sinks()) {
+      drain_timed_out = true;
+      break;
+    }
+    std::uint64_t seen = doorbell_.rings();
+    bool worked = take_work();
+    hand_over_outputs();
+    if (checkpoints_) {
+      checkpoints_->on_turn(std::chrono::steady_clock::now(), checkpoint_inbox_);
+    }
+    if (worked) {
+      continue;
+    }
+    bool quiet = stopping_ && sources_running_ == 0 && mailbox_.size() == 0 && inbound_.size() == 0;
+    drained_ = quiet;
+    if (quiet && !cluster_) {
+      break;
+    }
+    if (doorbell_.rings() == seen) {
+      sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
+    }
+  }
+  return true;
+}
+
+// Everything of this run that belongs to the cut being given up goes: batches from peers, events queued for them,
+// the cluster's connections. Kept: the sources and their queued input (TCP input is not replayable: it goes on
+// after the recovery), the sinks, the checkpoint files. Outputs already produced are handed to the sinks (outputs
+// after the checkpoint repeat: docs/resilience.md).
+void Worker::tear_down_pipeline() {
+  ++rollbacks_;
+  log_->warn("rolling back (rollback {}): this worker forms the cluster again and restores its last complete "
+             "checkpoint",
+             rollbacks_);
+  for (auto& output : runner_->outputs()) {
+    if (!output.empty()) {
+      sinks_[&output - runner_->outputs().data()]->write(output.take());
+    }
+  }
+  checkpoints_.reset();
+  close_cluster();
+  while (auto remote = inbound_.try_pop()) {
+  }
+  (void)checkpoint_inbox_.take();
+  rollback_requested_ = false;
+  formed_ = false;
+  std::lock_guard lock(facts_mutex_);
+  facts_.membership = cluster::Membership{};
+}
+
 int Worker::serve() {
   python::PyRef description = python::load_application(options_.module_name, options_.app_args, options_.full_argv);
   plan_.emplace(graph::read_plan(description.get()));
@@ -614,69 +785,59 @@ int Worker::serve() {
   signals.async_wait(on_signal_set);
   std::signal(SIGPIPE, SIG_IGN);
   start_io();
-  Routing routing;
-  if (options_.cluster) {
-    try {
-      join_cluster();
-    } catch (const core::Error&) {
-      if (!stop_requested_) {
-        throw;
-      }
-      log_->info("stopped before the cluster formed");
-      signals.cancel();
-      shut_down_io(std::chrono::steady_clock::now() + sink_stop_wait);
-      return 0;
-    }
-    routing = Routing{facts_.membership.self, facts_.membership.workers.size(), facts_.membership.key_groups};
-  }
-  formed_ = true;
-  runner_.emplace(*plan_, routing, object_codec());
-  runner_view_ = &*runner_;
-  watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
-  runner_->stop_when_halted(&*watchdog_);
-  watchdog_view_ = &*watchdog_;
-  if (stop_requested_) {
-    start_stop_clock();
-  }
-  create_generators();
-  start_checkpoints();
-  start_sources();  // first: a port in use must be the only line the user sees
-  start_sinks();
-  log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name, plan_->sources.size(),
-             plan_->stages.size(), plan_->sinks.size(),
-             routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
-  log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
-
+  open_checkpoint_files();
   bool drain_timed_out = false;
-  while (!exit_requested_) {
-    if (stop_requested_ && !stopping_) {
-      stop_sources();
+  bool first_run = true;
+  auto forming_deadline = std::chrono::steady_clock::now() + forming_patience();
+  for (;;) {
+    Routing routing;
+    if (options_.cluster) {
+      try {
+        join_cluster();
+      } catch (const core::Error& error) {
+        if (!stop_requested_ && options_.checkpoints && std::chrono::steady_clock::now() < forming_deadline) {
+          // A worker that left while the cluster formed (killed again, or restarting): form again until it is back.
+          log_->warn("the cluster did not form ({}); forming again", error.what());
+          close_cluster();
+          continue;
+        }
+        if (!stop_requested_) {
+          throw;
+        }
+        log_->info("stopped before the cluster formed");
+        signals.cancel();
+        if (runner_) {  // stopped while forming again after a rollback: what is queued is not delivered
+          DeliveryReport report;
+          report_delivery(report);
+          shut_down_io(std::chrono::steady_clock::now() + sink_stop_wait);
+          if (!report.is_complete()) {
+            log_->error("{}", report.summary());
+          }
+          return report.exit_code();
+        }
+        shut_down_io(std::chrono::steady_clock::now() + sink_stop_wait);
+        return 0;
+      }
+      routing = Routing{facts_.membership.self, facts_.membership.workers.size(), facts_.membership.key_groups};
     }
-    if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
-      drain_timed_out = true;
+    formed_ = true;
+    build_pipeline(routing);
+    if (first_run) {
+      first_run = false;
+      start_sources();  // first: a port in use must be the only line the user sees
+      start_sinks();
+      log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name,
+                 plan_->sources.size(), plan_->stages.size(), plan_->sinks.size(),
+                 routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
+      log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
+    } else {
+      log_->info("the cluster formed again after rollback {}: the stream goes on", rollbacks_);
+    }
+    if (run_pipeline(drain_timed_out)) {
       break;
     }
-    if (!wait_for_sinks()) {
-      drain_timed_out = true;
-      break;
-    }
-    std::uint64_t seen = doorbell_.rings();
-    bool worked = take_work();
-    hand_over_outputs();
-    if (checkpoints_) {
-      checkpoints_->on_turn(std::chrono::steady_clock::now());
-    }
-    if (worked) {
-      continue;
-    }
-    bool quiet = stopping_ && sources_running_ == 0 && mailbox_.size() == 0 && inbound_.size() == 0;
-    drained_ = quiet;
-    if (quiet && !cluster_) {
-      break;
-    }
-    if (doorbell_.rings() == seen) {
-      sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
-    }
+    tear_down_pipeline();
+    forming_deadline = std::chrono::steady_clock::now() + forming_patience();
   }
   if (drain_timed_out || (watchdog_->halted() && !watchdog_->interrupted())) {
     log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
