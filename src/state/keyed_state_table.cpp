@@ -118,6 +118,22 @@ std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot&
       }
       throw fail("key", "pickled");
     }
+    if (codec.plain) {
+      python::PyRef replacement;
+      PlainObjectCodec::Written written = codec.plain->write(state, 1, plain_bytes_, replacement);
+      if (written == PlainObjectCodec::Written::failed) {
+        throw fail("state", "pickled");
+      }
+      if (written == PlainObjectCodec::Written::written) {
+        snapshot.add_state(index, static_cast<std::uint32_t>(group), bytes_of(key_bytes.get()), plain_bytes_);
+        ++added;
+        // A value replaced under an existing key: the dict's keys, and so both walks, stay as they are.
+        if (replacement && PyDict_SetItem(states_.get(), key, replacement.get()) != 0) {
+          PyErr_Clear();
+        }
+        continue;
+      }
+    }
     python::PyRef state_bytes = python::PyRef::steal(call1(codec.dump_state.get(), state));
     if (!state_bytes) {
       throw fail("state", app_codec ? "serialized (the application's serialize raised)" : "pickled");
@@ -148,22 +164,26 @@ void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value
     throw StateSerializationError(
         fmt::format("a key of {} could not be read back: {}", label_, python::take_exception_text()));
   }
-  python::PyRef serialized_value = python::PyRef::steal(
-      PyBytes_FromStringAndSize(value_bytes.data(), static_cast<Py_ssize_t>(value_bytes.size())));
-  python::PyRef value =
-      python::PyRef::steal(serialized_value ? call1(codec.load_state.get(), serialized_value.get()) : nullptr);
+  python::PyRef value;
+  if (codec.plain && PlainObjectCodec::made(value_bytes)) {
+    value = python::PyRef::steal(codec.plain->read(value_bytes));
+  } else {
+    python::PyRef serialized_value = python::PyRef::steal(
+        PyBytes_FromStringAndSize(value_bytes.data(), static_cast<Py_ssize_t>(value_bytes.size())));
+    value = python::PyRef::steal(serialized_value ? call1(codec.load_state.get(), serialized_value.get()) : nullptr);
+  }
   if (!value) {
     std::string cause = python::take_exception_text();
     throw StateSerializationError(
         fmt::format("the state of key {} in {} could not be read back: {}", key_text(key.get()), label_, cause));
   }
-  bool is_new = PyDict_Contains(states_.get(), key.get()) == 0;
+  Py_ssize_t before = PyDict_GET_SIZE(states_.get());
   if (PyDict_SetItem(states_.get(), key.get(), value.get()) != 0) {
     std::string cause = python::take_exception_text();
     throw StateSerializationError(
         fmt::format("the state of key {} in {} could not be restored: {}", key_text(key.get()), label_, cause));
   }
-  if (is_new) {
+  if (PyDict_GET_SIZE(states_.get()) > before) {
     remember_key(key.get());
   }
 }

@@ -3,11 +3,13 @@
 #include "roo/checkpoint/snapshot.hpp"
 #include "roo/core/error.hpp"
 #include "roo/python/py_ref.hpp"
+#include "roo/state/plain_object_codec.hpp"
 
 #include <Python.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -16,12 +18,14 @@
 namespace roo::state {
 
 /// How keys and state objects become bytes in a checkpoint and back. Keys are always pickled; state objects are
-/// pickled too unless the application defines serialize/deserialize (Wallaroo's rule for everything it stores).
+/// pickled too unless the application defines serialize/deserialize (Wallaroo's rule for everything it stores),
+/// objects of plain classes through `plain` (PlainObjectCodec; null with the application's serialize).
 struct StateCodec {
   python::PyRef dump_key;
   python::PyRef load_key;
   python::PyRef dump_state;
   python::PyRef load_state;
+  std::shared_ptr<PlainObjectCodec> plain;
 };
 
 /// A state object or key that could not be turned into bytes, or back. The message names the step and the key:
@@ -88,6 +92,7 @@ class KeyedStateTable {
   bool lost_track_ = false;
   mutable std::mutex keys_mutex_;
   std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
+  std::string plain_bytes_;             ///< snapshot(): a plain object's bytes, reused
 };
 
 }  // namespace roo::state
