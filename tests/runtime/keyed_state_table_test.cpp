@@ -138,6 +138,39 @@ TEST(KeyedStateTable, ReplacesAPlainStateOnlyItsTableHolds) {
   Py_DECREF(banana_key);
 }
 
+TEST(KeyedStateTable, MarksManyKeysAndGrowsItsTable) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.track_changes();
+  core::FrameBatch batch;
+  for (int i = 0; i < 300; ++i) {
+    // 300 different first letters (U+0100 onwards, in UTF-8): 300 keys, more than the table's first 64 slots.
+    std::string word = py::str(py::module_::import("builtins").attr("chr")(0x100 + i)).cast<std::string>() + "x";
+    batch.append(word.data(), word.size());
+  }
+  runner.process(batch);
+  checkpoint::Snapshot snapshot(1, false);
+  EXPECT_EQ(table.snapshot(0, snapshot, false, pickle_codec(), state::default_key_groups), 300u);
+  table.forget_changes();
+  EXPECT_FALSE(table.has_changes());
+}
+
+// One object as the state of every key: the marks cannot tell the keys apart, so the snapshot takes them all.
+TEST(KeyedStateTable, AStateSharedByKeysMakesTheSnapshotTakeEveryKey) {
+  auto plan = plan_of("keyed_shared");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.track_changes();
+  runner.process(batch_of({"apple", "banana", "cherry"}));
+  checkpoint::Snapshot snapshot(1, false);
+  EXPECT_EQ(table.snapshot(0, snapshot, false, pickle_codec(), state::default_key_groups), 3u);
+  table.forget_changes();
+  runner.process(batch_of({"avocado"}));
+  checkpoint::Snapshot next(2, false);
+  EXPECT_EQ(table.snapshot(0, next, false, pickle_codec(), state::default_key_groups), 1u);
+}
+
 TEST(KeyedStateTable, NamesTheKeyWhoseStateCannotBePickledAndKeepsItsChanges) {
   auto plan = plan_of("keyed_hold");
   PipelineRunner runner(plan);

@@ -3,6 +3,7 @@
 #include "roo/checkpoint/snapshot.hpp"
 #include "roo/core/error.hpp"
 #include "roo/python/py_ref.hpp"
+#include "roo/state/changed_states.hpp"
 #include "roo/state/plain_object_codec.hpp"
 
 #include <Python.h>
@@ -57,15 +58,14 @@ class KeyedStateTable {
 
   /// From now on, remember the keys whose state changes (see touch()).
   void track_changes();
-  /// The per-event mark: `key`'s state was handed to user code. One null check when tracking is off.
-  void touch(PyObject* key) {
-    if (changed_ && PySet_Add(changed_.get(), key) != 0) {
-      PyErr_Clear();
-      lost_track_ = true;  // cannot happen for a key that is in the dict already; if it does, the next is full
+  /// The per-event mark: `state`, the state of `key`, was handed to user code. One branch when tracking is off.
+  void touch(PyObject* key, PyObject* state) {
+    if (tracking_) {
+      changed_.add(state, key);
     }
   }
   /// Whether any key's state may have changed since the last forget_changes() (always true while not tracking).
-  [[nodiscard]] bool has_changes() const { return !changed_ || lost_track_ || PySet_GET_SIZE(changed_.get()) > 0; }
+  [[nodiscard]] bool has_changes() const { return !tracking_ || changed_.size() > 0; }
   /// A new key got its state: remembered (as text) for the external channel's state-entity queries.
   void remember_key(PyObject* key);
   /// The keys held, as text. Any thread.
@@ -88,8 +88,8 @@ class KeyedStateTable {
   std::string label_;
   python::PyRef factory_;
   python::PyRef states_;
-  python::PyRef changed_;  ///< a set of keys; null while tracking is off
-  bool lost_track_ = false;
+  bool tracking_ = false;
+  ChangedStates changed_;
   mutable std::mutex keys_mutex_;
   std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
   std::string plain_bytes_;             ///< snapshot(): a plain object's bytes, reused
