@@ -1,5 +1,7 @@
 #pragma once
 
+#include "checkpoint_files.hpp"
+#include "checkpoint_inbox.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
 
@@ -21,37 +23,6 @@
 #include <vector>
 
 namespace roo::runtime {
-
-/// What outlives one run of the pipeline (a rollback builds a new runner and a new coordinator): this worker's
-/// checkpoint files and the thread that writes them. Lives on the executor.
-struct CheckpointFiles {
-  /// `cluster_initializer`: the initializer of a cluster of several workers (it records which checkpoints every
-  /// worker completed). `doorbell` is rung when a write ends.
-  CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity, bool cluster_initializer,
-                  core::Doorbell& doorbell);
-
-  checkpoint::CheckpointStore store;
-  checkpoint::CheckpointWriter writer;
-};
-
-/// The cluster's checkpoint messages, from its hooks (the io thread) to the coordinator (the executor).
-class CheckpointInbox {
- public:
-  struct Message {
-    enum class Kind { begin, part, complete };
-    Kind kind = Kind::begin;
-    std::uint64_t id = 0;
-    std::size_t worker = 0;  ///< part: who reports
-    bool ok = false;         ///< part
-    std::string text;        ///< part: its description, or the failure's line
-  };
-  void push(Message message);
-  [[nodiscard]] std::vector<Message> take();
-
- private:
-  std::mutex mutex_;
-  std::vector<Message> messages_;
-};
 
 /// Where this worker sits among the workers that checkpoint together (alone: one worker, no cluster).
 struct CheckpointPeers {
