@@ -242,8 +242,13 @@ void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now, C
     checkpoint_log()->error("checkpoint {} failed: no word from worker(s) {} within {} s; the next checkpoint retries",
                             round_->id, missing,
                             std::chrono::duration_cast<std::chrono::seconds>(now - round_->started).count());
+    bool was_last = after_last_ && last_round_ == round_->id;
     round_.reset();
     next_due_ = now + options_.interval;
+    if (was_last) {
+      last_round_ = 0;
+      std::exchange(after_last_, {})();
+    }
   }
   if (!round_ && writing_ == 0 && !active_ && now >= next_due_) {
     start_round(now);
@@ -296,6 +301,9 @@ void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point no
   }
   ++next_id_;
   round_ = Round{.id = id, .started = now, .parts = {}};
+  if (after_last_ && last_round_ == 0) {
+    last_round_ = id;
+  }
   if (peers_.cluster != nullptr && !peers_.alone()) {
     peers_.cluster->begin_checkpoint(id);
   }
@@ -437,6 +445,18 @@ void CheckpointCoordinator::close_round(std::chrono::steady_clock::time_point no
   Round round = std::move(*round_);
   round_.reset();
   next_due_ = now + options_.interval;
+  if (after_last_ && last_round_ == round.id) {
+    // Whatever the outcome: the cluster exits now (a failure is logged below).
+    auto done = std::exchange(after_last_, {});
+    last_round_ = 0;
+    report_round(round, now);
+    done();
+    return;
+  }
+  report_round(round, now);
+}
+
+void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady_clock::time_point now) {
   std::string failures;
   PartSummary total;
   for (const auto& [worker, part] : round.parts) {
@@ -471,6 +491,12 @@ void CheckpointCoordinator::close_round(std::chrono::steady_clock::time_point no
                          round.id, peers_.alone() ? "" : fmt::format(" on {} workers", peers_.names.size()),
                          total.keys, byte_count(total.bytes), milliseconds(now - round.started),
                          milliseconds(last_pause_), peers_.alone() ? "" : " here", total.compacted ? "; compacted" : "");
+}
+
+void CheckpointCoordinator::take_last(std::function<void()> done) {
+  after_last_ = std::move(done);
+  last_round_ = 0;
+  next_due_ = std::chrono::steady_clock::time_point{};  // now, or as soon as the round in flight closes
 }
 
 void CheckpointCoordinator::checkpoint_and_wait() {

@@ -81,6 +81,9 @@ class CheckpointCoordinator {
   }
   /// Alone, after a clean stop: one last checkpoint, waited for, so a restart continues where the stop left off.
   void checkpoint_and_wait();
+  /// The initializer of a cluster that stops, once every worker is drained: takes one last checkpoint at once (after
+  /// the one in flight), then calls `done` however it went.
+  void take_last(std::function<void()> done);
   /// machida's clean shutdown: removes the checkpoint files, as Wallaroo removes its recovery files.
   void remove_files();
 
@@ -107,6 +110,8 @@ class CheckpointCoordinator {
   void on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text);
   void start_round(std::chrono::steady_clock::time_point now);
   void close_round(std::chrono::steady_clock::time_point now);
+  /// Logs how a closed round went; complete: records it (cluster mark) and tells the other workers.
+  void report_round(const Round& round, std::chrono::steady_clock::time_point now);
   /// Serializes the changed state and the generators' positions into `part`.
   void serialize(Part& part);
 
@@ -127,6 +132,8 @@ class CheckpointCoordinator {
   std::chrono::steady_clock::time_point next_due_;
   std::chrono::steady_clock::duration last_pause_{};
   std::vector<std::string> last_positions_;  ///< alone: the generators' positions in the last checkpoint
+  std::function<void()> after_last_;         ///< take_last(): called when the last checkpoint's round closes
+  std::uint64_t last_round_ = 0;             ///< its id (0: not begun yet)
 };
 
 }  // namespace roo::runtime
