@@ -54,14 +54,16 @@ def app_folder(ckdir):
 
 
 def manifest_ids(folder):
-    return sorted(int(m) for m in re.findall(r"manifest-(\d{20})\.json", " ".join(os.listdir(folder))))
+    return sorted(int(m.group(1)) for m in (re.fullmatch(r"manifest-(\d{20})\.json", n) for n in os.listdir(folder))
+                  if m)
 
 
 def snapshot_ids(folder, worker="initializer"):
     path = os.path.join(folder, worker)
     if not os.path.isdir(path):
         return []
-    return sorted(int(m) for m in re.findall(r"snapshot-(\d{20})\.(?:full|delta)\b", " ".join(os.listdir(path))))
+    return sorted(int(m.group(1)) for m in (re.fullmatch(r"snapshot-(\d{20})\.(?:full|delta)", n)
+                                            for n in os.listdir(path)) if m)
 
 
 def completed(stderr):
@@ -219,3 +221,251 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
              len(checkpoints_seen), out.connections()))
     assert_exact_outcome(out, per_key, workers.logs())
     assert ROUNDS < 3 or during_recovery + stats["recovery"] > 0
+
+
+# ------------------------------------------------------------------------------------- clean stop and restart
+
+
+@pytest.mark.parametrize("api", ["g2", "g1"])
+def test_sigterm_takes_a_last_checkpoint_and_a_restart_continues_the_sequence(workers, receiver, roo_bin, tmp_path,
+                                                                              api):
+    """Oracle: `roo run` stopped by SIGTERM mid-stream exits 0 after a last "checkpoint N complete" line and keeps
+    its files; the same command again logs "recovery from checkpoint N started (<folder>)" and "... complete: 10
+    keys restored", and its first output of every key is exactly the stopped run's last one + 1 (no reset, no
+    repeat, nothing skipped), through to P-1."""
+    per_key = 1500
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    argv = roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", str(per_key), "--pause-every", "50",
+                    "--pause-ms", "5", *(["--g1"] if api == "g1" else []))
+    first = workers.spawn(argv, label="first")
+    first.wait_ready()
+    assert wait_until(lambda: last_value(out) >= KEYS * per_key // 3, 30, 0.01), first.stderr()
+    assert first.stop() == 0, first.stderr()
+    log = first.stderr()
+    last_checkpoint = completed(log)[-1]
+    assert log.rfind("checkpoint %d complete" % last_checkpoint) > log.rfind("received SIGTERM"), log
+    folder = app_folder(ckdir)
+    assert manifest_ids(folder)[-1] == last_checkpoint
+    out.wait_quiet(0.3)
+    stopped_at = sequences(out)[0][0]
+    assert sorted(stopped_at) == list(range(KEYS))
+    second = run_to_the_end(workers, argv, out, per_key, "second")
+    log2 = second.stderr()
+    assert RECOVERY_STARTED.search(log2).groups() == (str(last_checkpoint), folder)
+    assert RECOVERY_DONE.search(log2).groups() == (str(last_checkpoint), str(KEYS))
+    assert log2.index(RECOVERY_COMPLETE) < log2.index(READY_LINE)
+    runs, gaps = sequences(out)
+    assert gaps == [] and len(runs) == 2
+    for k in range(KEYS):
+        assert runs[1][k] == list(range(stopped_at[k][-1] + 1, per_key)), (k, stopped_at[k][-5:], runs[1][k][:5])
+    assert_exact_outcome(out, per_key, workers.logs())
+
+
+# ------------------------------------------------------------------------------------ damaged newest checkpoint
+
+
+def damage_truncate(path):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+
+
+def damage_flip(path):
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        data[len(data) // 2] ^= 0xFF
+        f.seek(0)
+        f.write(data)
+
+
+def damage_app_name(path):
+    """One bit of the manifest's application name flipped: a corrupt manifest, not another application's."""
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        at = data.index(b'"app":"') + len(b'"app":"') + 2
+        data[at] ^= 0x01
+        f.seek(0)
+        f.write(data)
+
+
+@pytest.mark.parametrize("what, damage, skipped", [
+    ("snapshot", damage_truncate, r"is truncated \(\d+ of \d+ bytes\)"),
+    ("snapshot", damage_flip, r"fails its CRC-32 check"),
+    ("manifest", damage_truncate, r"is not a valid manifest \(torn or corrupt\)"),
+    ("manifest", damage_app_name, r"is not a valid manifest \(torn or corrupt\)"),
+], ids=["truncated-snapshot", "flipped-snapshot", "truncated-manifest", "flipped-manifest-app-name"])
+def test_a_damaged_newest_checkpoint_is_skipped_and_the_older_one_restored(workers, receiver, roo_bin, tmp_path,
+                                                                           what, damage, skipped):
+    """Oracle: after kill -9 with at least two complete checkpoints, damaging the newest checkpoint's own file
+    (its snapshot, or its manifest) makes the restart log "checkpoint skipped: checkpoint M: <file> <problem>" and
+    "recovery from checkpoint M' started" for the older one M'; the run then ends in the exact final state (no GAP,
+    every key at P-1, nothing lost)."""
+    per_key = 1500
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    argv = roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", str(per_key), "--pause-every", "50",
+                    "--pause-ms", "5")
+    first = workers.spawn(argv, label="first")
+    first.wait_ready()
+    assert wait_until(lambda: len(completed(first.stderr())) >= 3 and last_value(out) >= KEYS * per_key // 3,
+                      30, 0.01), first.stderr()
+    sigkill(first)
+    folder = app_folder(ckdir)
+    newest, older = manifest_ids(folder)[-1], manifest_ids(folder)[-2]
+    if what == "manifest":
+        name = "manifest-%020d.json" % newest
+        damage(os.path.join(folder, name))
+    else:
+        (path,) = glob.glob(os.path.join(folder, "initializer", "snapshot-%020d.*" % newest))
+        name = os.path.basename(path)
+        damage(path)
+    second = run_to_the_end(workers, argv, out, per_key, "second")
+    log = second.stderr()
+    assert re.search(r"checkpoint skipped: checkpoint %d: %s (%s)" % (newest, re.escape(name), skipped), log), log
+    assert RECOVERY_STARTED.search(log).group(1) == str(older), log
+    assert RECOVERY_DONE.search(log).groups() == (str(older), str(KEYS))
+    assert_exact_outcome(out, per_key, workers.logs())
+
+
+# ------------------------------------------------------------------------------------------- unpicklable state
+
+
+def test_unpicklable_state_fails_checkpoints_while_it_lasts_and_the_stream_goes_on(workers, receiver, roo_bin,
+                                                                                  tmp_path):
+    """Oracle: while key 0's state holds a threading.Lock, every checkpoint fails with the exact line naming the key
+    and the state computation, and outputs keep coming; once the lock is gone a later checkpoint completes; a kill -9
+    after that and a restart still end in the exact final state (no GAP, every key at P-1, nothing lost)."""
+    per_key = 400
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    # key 0 holds a lock for its seq 50..149: values 500..1499, ~0.5 s at 5 ms every 10 values.
+    argv = roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", str(per_key), "--pause-every", "10",
+                    "--pause-ms", "5", "--unpicklable", "50:150")
+    failed_line = re.compile(
+        r"checkpoint (\d+) failed: the state of key '0' in state computation 'check sequence' could not be pickled: "
+        r"TypeError: cannot pickle '_thread.lock' object; the stream goes on and the next checkpoint retries\n")
+    first = workers.spawn(argv, label="first")
+    first.wait_ready()
+    assert wait_until(lambda: failed_line.search(first.stderr()), 30, 0.01), first.stderr()
+    lines_at_failure = len(out.lines())
+    assert wait_until(lambda: last_value(out) >= 200 * KEYS, 30, 0.01), first.stderr()
+    assert len(out.lines()) > lines_at_failure
+    failures = [int(m.group(1)) for m in failed_line.finditer(first.stderr())]
+    assert wait_until(lambda: [i for i in completed(first.stderr()) if i > failures[-1]], 30, 0.01), first.stderr()
+    log = first.stderr()
+    assert len(re.findall(r"checkpoint \d+ failed", log)) == len(failures), log
+    assert [i for i in completed(log) if i < failures[0]], log          # it worked before the lock
+    assert first.proc.poll() is None
+    sigkill(first)
+    second = run_to_the_end(workers, argv, out, per_key, "second")
+    assert RECOVERY_DONE.search(second.stderr()).group(2) == str(KEYS)
+    assert not re.search(r"checkpoint \d+ failed", second.stderr())
+    assert_exact_outcome(out, per_key, workers.logs())
+
+
+# ---------------------------------------------------------------------------------------------------- disk full
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 256 KiB tmpfs (root only); unmounted at teardown."""
+    path = tmp_path / "small"
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(path)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): %s" % done.stderr.strip())
+    yield path
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_disk_full_fails_checkpoints_and_the_stream_goes_on_until_space_is_freed(workers, receiver, roo_bin,
+                                                                                small_tmpfs):
+    """Oracle: on a 256 KiB tmpfs with state growing past it, checkpoints fail with one line naming "no space left on
+    device" and saying a full one retries; the worker keeps running and outputs keep coming (no GAP); after the tmpfs
+    is remounted at 64 MiB a later checkpoint completes, and SIGTERM exits 0 after a last complete checkpoint."""
+    out = receiver()
+    argv = roo_argv(roo_bin, small_tmpfs, SEQ_APP, out, "--per-key", "100000", "--pause-every", "10",
+                    "--pause-ms", "5", "--pad-step", "400", "--pad-cap", "40000")
+    failed_line = re.compile(r"checkpoint (\d+) failed: [^\n]*: no space left on device; the stream goes on and the "
+                             r"next checkpoint, a full one, retries\n")
+    worker = workers.spawn(argv, label="diskfull")
+    worker.wait_ready()
+    assert wait_until(lambda: failed_line.search(worker.stderr()), 30, 0.01), worker.stderr()
+    at_failure = last_value(out)
+    assert wait_until(lambda: last_value(out) >= at_failure + 500, 30, 0.01), worker.stderr()
+    assert worker.proc.poll() is None
+    failures = [int(m.group(1)) for m in failed_line.finditer(worker.stderr())]
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
+    assert wait_until(lambda: [i for i in completed(worker.stderr()) if i > failures[-1]], 30, 0.01), \
+        worker.stderr()
+    assert worker.stop() == 0, worker.stderr()
+    log = worker.stderr()
+    assert log.rfind("complete: ") > log.rfind("received SIGTERM"), log
+    runs, gaps = sequences(out)
+    assert gaps == [] and len(runs) == 1
+    assert all(run == list(range(len(run))) for run in runs[0].values()), runs[0]
+    assert len(re.findall(r"checkpoint \d+ failed", log)) == len(failed_line.findall(log)), log
+
+
+# ------------------------------------------------------------------------------------------- two states in G2
+
+
+def expected_two_counts(keys, per_key):
+    """{key: [line, ...]} in order: the lines of the even values of each key."""
+    lines = dict((k, []) for k in range(keys))
+    evens = dict((k, 0) for k in range(keys))
+    for value in range(keys * per_key):
+        k = value % keys
+        if value % 2 == 0:
+            evens[k] += 1
+            lines[k].append("%d %d %d %d" % (k, value, value // keys + 1, evens[k]))
+    return lines
+
+
+def test_the_same_state_computation_twice_in_g2_keeps_two_states_across_a_recovery(workers, receiver, roo_bin,
+                                                                                   tmp_path):
+    """Oracle: two_counts applies one counter twice (the first passes on even values only, so the two counts
+    differ); across kill -9 and a restart every output line, on every connection, is exactly the line of a run
+    without faults ("key value count1 count2"), each connection's lines per key are a contiguous run of the expected
+    ones, the last connection ends with every key's last line, and every expected line arrived at least once."""
+    keys, per_key = 5, 1000
+    expected = expected_two_counts(keys, per_key)
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    argv = roo_argv(roo_bin, ckdir, TWO_APP, out, "--keys", str(keys), "--per-key", str(per_key))
+    first = workers.spawn(argv, label="first")
+    first.wait_ready()
+    assert wait_until(lambda: len(completed(first.stderr())) >= 2 and len(out.lines()) >= len(expected[0]) * 2,
+                      30, 0.01), first.stderr()
+    sigkill(first)
+    second = workers.spawn(argv, label="second")
+    second.wait_ready()
+
+    def done():
+        conns = out.per_connection()
+        return len(conns) == 2 and all(conns[1].decode().endswith(expected[k][-1] + "\n") or
+                                       ("\n" + expected[k][-1] + "\n") in conns[1].decode() for k in range(keys))
+    assert wait_until(done, 60, 0.05), workers.logs()
+    out.wait_quiet(0.3)
+    assert second.stop() == 0
+    assert RECOVERY_DONE.search(second.stderr()).group(2) == str(2 * keys)
+    seen = dict((k, set()) for k in range(keys))
+    for index, buf in enumerate(out.per_connection()):
+        per_key = dict((k, []) for k in range(keys))
+        for line in buf.decode("ascii").split("\n")[:-1]:
+            per_key[int(line.split(" ")[0])].append(line)
+        for k, got in per_key.items():
+            if got:
+                start = expected[k].index(got[0]) if got[0] in expected[k] else -1
+                assert start >= 0 and got == expected[k][start:start + len(got)], \
+                    "connection %d key %d: %s\nexpected from %s" % (index, k, got[:6], expected[k][:6])
+                seen[k].update(got)
+        if index == 1:
+            assert all(got[-1] == expected[k][-1] for k, got in per_key.items())
+    assert all(seen[k] == set(expected[k]) for k in range(keys))
