@@ -469,3 +469,164 @@ def test_the_same_state_computation_twice_in_g2_keeps_two_states_across_a_recove
         if index == 1:
             assert all(got[-1] == expected[k][-1] for k, got in per_key.items())
     assert all(seen[k] == set(expected[k]) for k in range(keys))
+
+
+# ---------------------------------------------------------------------------------------------------------- machida
+
+
+def machida_argv(roo_bin, resilience_dir, out, external, *extra):
+    machida = os.path.join(os.path.dirname(roo_bin), "machida")
+    return [machida, "--application-module", "sequence_check", "--out", out.address,
+            "--run-with-resilience", "--resilience-dir", str(resilience_dir),
+            "--time-between-checkpoints", "100000000",
+            "--metrics", "127.0.0.1:%d" % free_port(), "--control", "127.0.0.1:%d" % free_port(),
+            "--data", "127.0.0.1:%d" % free_port(), "--external", external,
+            "--cluster-initializer", "--worker-count", "1", "--name", "initializer", "--ponythreads=1",
+            "--ponynoblock"] + list(extra)
+
+
+def shut_down(roo_bin, how, external):
+    if how == "roo shutdown":
+        argv = [roo_bin, "shutdown", "--external", external]
+    else:
+        argv = [os.path.join(os.path.dirname(roo_bin), "cluster_shutdown"), external]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("how", ["roo shutdown", "cluster_shutdown"])
+def test_machida_keeps_files_after_kill_9_recovers_and_removes_them_on_clean_shutdown(workers, receiver, roo_bin,
+                                                                                      tmp_path, how):
+    """Oracle (Wallaroo's machida): with --run-with-resilience the checkpoint files survive kill -9 (manifests and
+    snapshots present), the same command recovers ("recovery from checkpoint N started" for the newest manifest) and
+    ends in the exact final state; a clean shutdown (`roo shutdown` / `cluster_shutdown` on the external channel)
+    exits 0, logs "Removing recovery files", and leaves no checkpoint file in --resilience-dir."""
+    per_key = 1500
+    rdir = tmp_path / "res"
+    rdir.mkdir()
+    out = receiver()
+    external = "127.0.0.1:%d" % free_port()
+    env = worker_env([APPS])
+    argv = machida_argv(roo_bin, rdir, out, external, "--per-key", str(per_key), "--pause-every", "50",
+                        "--pause-ms", "5")
+    first = workers.spawn(argv, label="machida-first", env=env)
+    first.wait_ready()
+    assert wait_until(lambda: len(completed(first.stderr())) >= 2 and last_value(out) >= KEYS * per_key // 3,
+                      30, 0.01), first.stderr()
+    sigkill(first)
+    folder = app_folder(rdir)
+    newest = manifest_ids(folder)[-1]
+    assert snapshot_ids(folder) and max(snapshot_ids(folder)) >= newest
+    second = workers.spawn(argv, label="machida-second", env=env)
+    second.wait_ready()
+    assert RECOVERY_STARTED.search(second.stderr()).groups() == (str(newest), folder)
+    assert wait_until(lambda: out.connections() == 2 and finished(out, per_key), 60, 0.05), workers.logs()
+    out.wait_quiet(0.3)
+    assert_exact_outcome(out, per_key, workers.logs())
+    shut_down(roo_bin, how, external)
+    assert wait_exit(second) == 0, second.stderr()
+    assert "Removing recovery files" in second.stderr()
+    assert os.listdir(str(rdir)) == []
+
+
+def test_machida_sigterm_keeps_the_files(workers, receiver, roo_bin, tmp_path):
+    """Oracle: machida stopped by SIGTERM (not a clean cluster shutdown) exits 0, does not log "Removing recovery
+    files", and its newest complete checkpoint is still there for a restart."""
+    rdir = tmp_path / "res"
+    rdir.mkdir()
+    out = receiver()
+    argv = machida_argv(roo_bin, rdir, out, "127.0.0.1:%d" % free_port(), "--per-key", "1500", "--pause-every",
+                        "50", "--pause-ms", "5")
+    worker = workers.spawn(argv, label="machida", env=worker_env([APPS]))
+    worker.wait_ready()
+    assert wait_until(lambda: len(completed(worker.stderr())) >= 2, 30, 0.01), worker.stderr()
+    assert worker.stop() == 0, worker.stderr()
+    assert "Removing recovery files" not in worker.stderr()
+    assert manifest_ids(app_folder(rdir))[-1] == completed(worker.stderr())[-1]
+
+
+# --------------------------------------------------------------------------------------------------- refusals
+
+
+INFO_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ I roo\.cli .*\n", re.M)
+
+
+def run_refused(argv, env=None):
+    """(exit code, stderr without roo.cli info notes such as machida's "--metrics ... is accepted and ignored")."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                          env=env or worker_env())
+    return done.returncode, INFO_LINE.sub("", done.stderr)
+
+
+def test_roo_run_refuses_checkpoints_on_several_workers(roo_bin, tmp_path):
+    """Oracle: `roo run --workers 2 --checkpoint-dir D` exits 2 with exactly one line naming a single worker."""
+    code, err = run_refused([roo_bin, "run", "--workers", "2", "--checkpoint-dir", str(tmp_path), SEQ_APP,
+                             "--out", "127.0.0.1:%d" % free_port()])
+    assert (code, err) == (2, "roo run: unable to run with --checkpoint-dir on 2 workers: this version checkpoints "
+                              "and recovers a single worker; see docs/resilience.md\n")
+
+
+def test_machida_refuses_resilience_on_several_workers(roo_bin, tmp_path):
+    """Oracle: machida `--run-with-resilience --worker-count 2` exits 2 with exactly one line naming a single
+    worker."""
+    argv = machida_argv(roo_bin, tmp_path, Receiver_address(), "127.0.0.1:%d" % free_port())
+    argv[argv.index("--worker-count") + 1] = "2"
+    code, err = run_refused(argv, env=worker_env([APPS]))
+    assert (code, err) == (2, "machida: unable to run with resilience (--run-with-resilience) on more than one "
+                              "worker: this version checkpoints and recovers a single worker; see "
+                              "docs/resilience.md\n")
+
+
+class Receiver_address(object):
+    """A sink address nothing listens on (for commands refused before they connect)."""
+    address = "127.0.0.1:1"
+
+
+@pytest.mark.parametrize("launcher", ["roo run", "machida"])
+def test_a_missing_checkpoint_directory_is_refused(roo_bin, tmp_path, launcher):
+    """Oracle: a --checkpoint-dir / --resilience-dir that does not exist: exit 2, one line, nothing created."""
+    missing = tmp_path / "nosuch"
+    if launcher == "roo run":
+        argv = roo_argv(roo_bin, missing, SEQ_APP, Receiver_address())
+        line = "roo run: unable to use --checkpoint-dir %s: no such directory (create it first)\n" % missing
+    else:
+        argv = machida_argv(roo_bin, missing, Receiver_address(), "127.0.0.1:%d" % free_port())
+        line = "machida: unable to use --resilience-dir %s: no such directory (create it first)\n" % missing
+    code, err = run_refused(argv, env=worker_env([APPS]))
+    assert (code, err) == (2, line)
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("bad", ["0", "0ms", "1h", "x", "-1s"])
+def test_a_bad_checkpoint_interval_is_refused(roo_bin, tmp_path, bad):
+    """Oracle: --checkpoint-interval that is not a duration of at least 1 ms: exit 2, the CLI's one parse line."""
+    code, err = run_refused([roo_bin, "run", "--checkpoint-dir", str(tmp_path), "--checkpoint-interval", bad, SEQ_APP,
+                             "--out", "127.0.0.1:1"])
+    assert code == 2
+    assert err.splitlines()[0] == ("roo run: unable to parse --checkpoint-interval '%s': expected a duration of at "
+                                   "least 1ms, e.g. 1s, 500ms, 2m" % bad), err
+
+
+def test_files_of_another_application_are_refused(workers, receiver, roo_bin, tmp_path):
+    """Oracle: a checkpoint folder of sequence_check renamed to two_counts' folder name makes two_counts exit non-zero
+    with one line naming both applications (and their fingerprints); it takes no checkpoint over them."""
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    first = workers.spawn(roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", "1500", "--pause-every", "50",
+                                   "--pause-ms", "5"), label="sequence")
+    first.wait_ready()
+    assert wait_until(lambda: len(completed(first.stderr())) >= 2, 30, 0.01), first.stderr()
+    sigkill(first)
+    folder = app_folder(ckdir)
+    before = sorted(os.listdir(folder))
+    other = os.path.join(str(ckdir), "Two_counts.roo-checkpoints")
+    os.rename(folder, other)
+    code, err = run_refused(roo_argv(roo_bin, ckdir, TWO_APP, out))
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.startswith("roo run:")]
+    assert len(lines) == 1, err
+    assert re.fullmatch(r"roo run: unable to restore from %s/manifest-\d{20}\.json: it holds checkpoints of app "
+                        r"'Sequence check' \(fingerprint '[^']*'\), this is app 'Two counts' \(fingerprint '[^']*'\)"
+                        % re.escape(other), lines[0]), err
+    assert sorted(os.listdir(other)) == before
