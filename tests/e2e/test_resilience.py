@@ -245,19 +245,27 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
 # ------------------------------------------------------------------------------------- clean stop and restart
 
 
-@pytest.mark.parametrize("api", ["g2", "g1"])
+@pytest.mark.parametrize("api, interval", [("g2", "0.1"), ("g1", "100ms"), ("g2-wallaroo-flags", None)])
 def test_sigterm_takes_a_last_checkpoint_and_a_restart_continues_the_sequence(workers, receiver, roo_bin, tmp_path,
-                                                                              api):
+                                                                              api, interval):
     """Oracle: `roo run` stopped by SIGTERM mid-stream exits 0 after a last "checkpoint N complete" line and keeps
     its files; the same command again logs "recovery from checkpoint N started (<folder>)" and "... complete: 10
     keys restored", and its first output of every key is exactly the stopped run's last one + 1 (no reset, no
-    repeat, nothing skipped), through to P-1."""
+    repeat, nothing skipped), through to P-1. A third start after the stream ended restores the ended generator:
+    it emits nothing. Also with G1, a bare-seconds interval, and Wallaroo's flags after APP
+    (--run-with-resilience --resilience-dir --time-between-checkpoints)."""
     per_key = 1500
     ckdir = tmp_path / "ck"
     ckdir.mkdir()
     out = receiver()
-    argv = roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", str(per_key), "--pause-every", "50",
-                    "--pause-ms", "5", *(["--g1"] if api == "g1" else []))
+    app_args = ["--per-key", str(per_key), "--pause-every", "50", "--pause-ms", "5"]
+    if api == "g1":
+        app_args.append("--g1")
+    if interval is None:
+        argv = [roo_bin, "run", SEQ_APP, "--out", out.address, "--run-with-resilience", "--resilience-dir",
+                str(ckdir), "--time-between-checkpoints", "100000000"] + app_args
+    else:
+        argv = roo_argv(roo_bin, ckdir, SEQ_APP, out, *app_args, interval=interval)
     first = workers.spawn(argv, label="first")
     first.wait_ready()
     assert wait_until(lambda: last_value(out) >= KEYS * per_key // 3, 30, 0.01), first.stderr()
@@ -280,6 +288,14 @@ def test_sigterm_takes_a_last_checkpoint_and_a_restart_continues_the_sequence(wo
     for k in range(KEYS):
         assert runs[1][k] == list(range(stopped_at[k][-1] + 1, per_key)), (k, stopped_at[k][-5:], runs[1][k][:5])
     assert_exact_outcome(out, per_key, workers.logs())
+    bytes_before = out.data()
+    third = workers.spawn(argv, label="third")
+    third.wait_ready()
+    time.sleep(0.5)
+    assert third.stop() == 0
+    assert RECOVERY_DONE.search(third.stderr()).group(2) == str(KEYS)
+    assert "stopped: 0 events in, 0 outputs written" in third.stderr()
+    assert out.data() == bytes_before
 
 
 # ------------------------------------------------------------------------------------ damaged newest checkpoint
@@ -614,6 +630,14 @@ def test_a_missing_checkpoint_directory_is_refused(roo_bin, tmp_path, launcher):
     code, err = run_refused(argv, env=worker_env([APPS]))
     assert (code, err) == (2, line)
     assert not missing.exists()
+
+
+def test_roo_and_wallaroo_checkpoint_flags_together_are_refused(roo_bin, tmp_path):
+    """Oracle: --checkpoint-dir with --run-with-resilience: exit 2, one line asking to choose one."""
+    code, err = run_refused([roo_bin, "run", "--checkpoint-dir", str(tmp_path), SEQ_APP, "--out", "127.0.0.1:1",
+                             "--run-with-resilience", "--resilience-dir", str(tmp_path)])
+    assert (code, err) == (2, "roo run: unable to use --checkpoint-dir with --run-with-resilience: choose one "
+                              "(--checkpoint-dir is Roo's, --run-with-resilience with --resilience-dir Wallaroo's)\n")
 
 
 @pytest.mark.parametrize("bad", ["0", "0ms", "1h", "x", "-1s"])
