@@ -56,6 +56,23 @@ void remove_files_except(const std::filesystem::path& folder, const std::set<std
   }
 }
 
+// Removes this worker's temporary manifests left by a failed or interrupted write (ending in `suffix`).
+void remove_stale_temporaries(const std::filesystem::path& folder, const std::string& suffix) {
+  std::error_code error;
+  std::vector<std::filesystem::path> doomed;
+  for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    if (it->path().filename().string().ends_with(suffix)) {
+      doomed.push_back(it->path());
+    }
+  }
+  for (const std::filesystem::path& path : doomed) {
+    std::filesystem::remove_all(path, error);
+    if (error) {
+      throw FileError(path, describe_errno(error.value()));
+    }
+  }
+}
+
 }  // namespace
 
 // Keeps checkpoint `checkpoint_id` and the newest older one of this worker. A manifest newer than
@@ -76,7 +93,7 @@ void CheckpointStore::remove_unkept(std::uint64_t checkpoint_id) {
         continue;
       }
       const WorkerChain* chain = manifest->find(worker);
-      if (chain == nullptr || manifest->app_name != config_.identity.app_name) {
+      if (chain == nullptr) {
         continue;
       }
       bool keep = id == checkpoint_id || (id < checkpoint_id && !kept_older);
@@ -90,6 +107,7 @@ void CheckpointStore::remove_unkept(std::uint64_t checkpoint_id) {
       }
     }
     remove_files_except(worker_folder_, kept_files);
+    remove_stale_temporaries(folder_, "." + safe_name(worker) + ".tmp");
     sync_directory(worker_folder_);
     sync_directory(folder_);
   } catch (const FileError& error) {

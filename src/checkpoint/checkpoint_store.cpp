@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -40,6 +41,9 @@ CheckpointStore::CheckpointStore(StoreConfig config) : config_(std::move(config)
   try {
     make_folder(folder_);
     make_folder(worker_folder_);
+    // The new folders' entries must survive a crash as much as the files in them.
+    sync_directory(config_.dir);
+    sync_directory(folder_);
   } catch (const FileError& error) {
     throw core::Error(fmt::format("use checkpoint directory {}: {}", config_.dir.string(), error.cause()));
   }
@@ -64,16 +68,23 @@ CommitResult CheckpointStore::write_and_commit(const Snapshot& snapshot) {
   CommitResult result{.checkpoint_id = id, .state_entries = snapshot.state_entries()};
   std::vector<ChainFile> chain = snapshot.full() ? std::vector<ChainFile>{} : chain_;
   std::filesystem::path writing;
+  std::vector<std::filesystem::path> written;  // this attempt's files: no manifest names them until it succeeds
   try {
     chain.push_back(write_snapshot(snapshot, writing));
+    written.push_back(writing);
     result.bytes_written += chain.back().size;
     if (needs_compaction(chain)) {
       chain = {compact(chain, id, writing)};
+      written.push_back(writing);
       result.bytes_written += chain.back().size;
       result.compacted = true;
     }
     result.bytes_written += commit_manifest(id, chain);
   } catch (const FileError& error) {
+    // Give a full disk its space back; what cannot be removed now goes with the next commit's old files.
+    for (const std::filesystem::path& path : written) {
+      ::unlink(path.c_str());
+    }
     throw core::Error(fmt::format("write checkpoint {} to {}: {}", id, error.path().string(), error.cause()));
   }
   chain_ = std::move(chain);
@@ -153,8 +164,8 @@ std::size_t CheckpointStore::commit_manifest(std::uint64_t checkpoint_id, const 
   manifest.checkpoint_id = checkpoint_id;
   manifest.set(config_.identity.worker_name, chain);
   std::string text = manifest_text(manifest);
-  write_file_durably(path, folder_ / (path.filename().string() + "." + safe_name(config_.identity.worker_name) + ".tmp"),
-                     {text});
+  std::string temporary = path.filename().string() + "." + safe_name(config_.identity.worker_name) + ".tmp";
+  write_file_durably(path, folder_ / temporary, {text});
   return text.size();
 }
 

@@ -77,7 +77,8 @@ void CheckpointCoordinator::recover() {
     return;
   }
   auto started = std::chrono::steady_clock::now();
-  log->info("recovery from checkpoint {} started ({})", point->checkpoint_id, store_.folder().string());
+  log->info("recovery from checkpoint {} started ({})", point->checkpoint_id,
+            std::filesystem::absolute(store_.folder()).string());
   auto& tables = runner_.state_tables();
   std::size_t keys = 0;
   try {
@@ -125,7 +126,7 @@ void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now) {
     }
   }
   if (now >= next_due_) {
-    take_checkpoint();
+    take_checkpoint(false);
     next_due_ = now + options_.interval;
   }
 }
@@ -141,7 +142,7 @@ void CheckpointCoordinator::checkpoint_and_wait() {
       report(*outcome);
     }
   }
-  take_checkpoint();
+  take_checkpoint(true);
   if (in_flight_ != 0) {
     std::optional<checkpoint::CheckpointOutcome> outcome;
     {
@@ -171,16 +172,17 @@ void CheckpointCoordinator::remove_files() {
 }
 
 // The executor's pause: serialize what changed, then hand the bytes to the writer.
-void CheckpointCoordinator::take_checkpoint() {
+void CheckpointCoordinator::take_checkpoint(bool even_if_unchanged) {
   static auto log = core::module_logger("runtime");
   auto started = std::chrono::steady_clock::now();
-  std::uint64_t id = next_id_++;
-  checkpoint::Snapshot snapshot(id, store_.needs_full());
   auto& tables = runner_.state_tables();
+  bool full = store_.needs_full();
+  bool changed = full || even_if_unchanged;
+  for (const auto& table : tables) {
+    changed = changed || table.has_changes();
+  }
+  std::vector<std::string> positions;
   try {
-    for (std::size_t i = 0; i < tables.size(); ++i) {
-      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_, state::default_key_groups);
-    }
     for (auto& generator : generators_) {
       python::PyRef position = generator.position();
       python::PyRef bytes =
@@ -191,7 +193,23 @@ void CheckpointCoordinator::take_checkpoint() {
             fmt::format("the position of generator source {} could not be pickled: {}", generator.source_index(),
                         cause));
       }
-      snapshot.add_source_position(static_cast<std::uint32_t>(generator.source_index()), bytes_of(bytes.get()));
+      positions.emplace_back(bytes_of(bytes.get()));
+    }
+  } catch (const state::StateSerializationError& error) {
+    log->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint retries", next_id_, error.what());
+    return;
+  }
+  if (!changed && positions == last_positions_) {
+    return;  // an idle stream writes nothing
+  }
+  std::uint64_t id = next_id_++;
+  checkpoint::Snapshot snapshot(id, full);
+  for (std::size_t i = 0; i < generators_.size(); ++i) {
+    snapshot.add_source_position(static_cast<std::uint32_t>(generators_[i].source_index()), positions[i]);
+  }
+  try {
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, full, codec_, state::default_key_groups);
     }
   } catch (const state::StateSerializationError& error) {
     log->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint retries", id, error.what());
@@ -200,6 +218,7 @@ void CheckpointCoordinator::take_checkpoint() {
   for (auto& table : tables) {
     table.forget_changes();
   }
+  last_positions_ = std::move(positions);
   last_pause_ = std::chrono::steady_clock::now() - started;
   in_flight_ = id;
   writer_->submit(std::move(snapshot));

@@ -46,7 +46,8 @@ class CheckpointCoordinator {
   void remove_files();
 
  private:
-  void take_checkpoint();
+  /// Takes a checkpoint at this cut; with `even_if_unchanged` false, none when nothing changed since the last one.
+  void take_checkpoint(bool even_if_unchanged);
   void report(const checkpoint::CheckpointOutcome& outcome);
 
   const CheckpointOptions& options_;
@@ -61,6 +62,7 @@ class CheckpointCoordinator {
   std::chrono::steady_clock::time_point next_due_;
   std::chrono::steady_clock::duration last_pause_{};
   std::uint64_t in_flight_ = 0;  ///< the id being written (0: none)
+  std::vector<std::string> last_positions_;  ///< the generators' serialized positions in the last checkpoint
 };
 
 }  // namespace roo::runtime

@@ -60,6 +60,8 @@ class KeyedStateTable {
       lost_track_ = true;  // cannot happen for a key that is in the dict already; if it does, the next is full
     }
   }
+  /// Whether any key's state may have changed since the last forget_changes() (always true while not tracking).
+  [[nodiscard]] bool has_changes() const { return !changed_ || lost_track_ || PySet_GET_SIZE(changed_.get()) > 0; }
   /// A new key got its state: remembered (as text) for the external channel's state-entity queries.
   void remember_key(PyObject* key);
   /// The keys held, as text. Any thread.
