@@ -673,3 +673,44 @@ def test_files_of_another_application_are_refused(workers, receiver, roo_bin, tm
                         r"'Sequence check' \(fingerprint '[^']*'\), this is app 'Two counts' \(fingerprint '[^']*'\)"
                         % re.escape(other), lines[0]), err
     assert sorted(os.listdir(other)) == before
+
+
+def test_state_that_cannot_be_read_back_stops_the_start(workers, receiver, roo_bin, tmp_path):
+    """Oracle: when a checkpointed state object raises while it is unpickled, the restart exits 1 with one line
+    naming the checkpoint, the folder, the key and the state computation, and emits nothing (never partial state)."""
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    args = ["--per-key", "1500", "--pause-every", "50", "--pause-ms", "5"]
+    first = workers.spawn(roo_argv(roo_bin, ckdir, SEQ_APP, out, *args), label="first")
+    first.wait_ready()
+    assert wait_until(lambda: len(completed(first.stderr())) >= 2, 30, 0.01), first.stderr()
+    sigkill(first)
+    newest = manifest_ids(app_folder(ckdir))[-1]
+    connections = out.connections()
+    code, err = run_refused(roo_argv(roo_bin, ckdir, SEQ_APP, out, *(args + ["--restore-raises"])))
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if " I roo." not in line]
+    assert len(lines) == 1, err
+    assert re.fullmatch(r"roo run: unable to recover from checkpoint %d in %s: the state of key '\d' in state "
+                        r"computation 'check sequence' could not be read back: ValueError: this state is not "
+                        r"restored here" % (newest, re.escape(app_folder(ckdir))), lines[0]), err
+    assert out.connections() == connections
+
+
+def test_roo_shutdown_of_roo_run_keeps_the_files_with_a_last_checkpoint(workers, receiver, roo_bin, tmp_path):
+    """Oracle: `roo run --checkpoint-dir` stopped by `roo shutdown` exits 0 after a last "checkpoint N complete"
+    line, does not log "Removing recovery files", and manifest N is there for the next start."""
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    external = "127.0.0.1:%d" % free_port()
+    worker = workers.spawn(roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", "1500", "--pause-every", "50",
+                                    "--pause-ms", "5", "--external", external), label="roo-run")
+    worker.wait_ready()
+    assert wait_until(lambda: len(completed(worker.stderr())) >= 2, 30, 0.01), worker.stderr()
+    shut_down(roo_bin, "roo shutdown", external)
+    assert wait_exit(worker) == 0, worker.stderr()
+    log = worker.stderr()
+    assert "Removing recovery files" not in log
+    assert manifest_ids(app_folder(ckdir))[-1] == completed(log)[-1]

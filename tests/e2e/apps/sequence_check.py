@@ -13,6 +13,7 @@ Flags (after the Wallaroo ones):
                            be pickled); from B on the lock is gone again
   --pad-step S, --pad-cap C: each key's state carries min(seq*S, C) bytes of padding (its state grows)
   --restore-ms R (0)       each state object sleeps R ms when unpickled (a recovery lasts long enough to be hit)
+  --restore-raises         unpickling a state object raises ValueError (a state that cannot be read back)
   --g1                     build it with the G1 ApplicationBuilder (new_pipeline / to_state_partition)
 """
 import argparse
@@ -35,6 +36,7 @@ def application_setup(args):
     parser.add_argument("--pad-step", type=int, default=0)
     parser.add_argument("--pad-cap", type=int, default=0)
     parser.add_argument("--restore-ms", type=float, default=0.0)
+    parser.add_argument("--restore-raises", action="store_true")
     parser.add_argument("--g1", action="store_true")
     OPTS, _ = parser.parse_known_args(args)
     if OPTS.unpicklable:
@@ -81,6 +83,8 @@ class LastSeen(object):
         self.pad = b""
 
     def __setstate__(self, fields):
+        if OPTS.restore_raises:
+            raise ValueError("this state is not restored here")
         if OPTS.restore_ms:
             time.sleep(OPTS.restore_ms / 1000.0)
         self.__dict__.update(fields)
