@@ -15,15 +15,13 @@ import glob
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import (APPS, EXTERNAL_CLEAN_SHUTDOWN, READY_LINE, external_request, free_port, wait_until,
-                      worker_env)
+from conftest import APPS, READY_LINE, free_port, wait_until, worker_env
 
 SEQ_APP = os.path.join(APPS, "sequence_check.py")
 TWO_APP = os.path.join(APPS, "two_counts.py")
@@ -180,8 +178,8 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
     (the final state of a run without faults) and every sequence number was delivered at least once.
 
     Kill modes, in turn: "mid-stream" (at a random point of the stream), "after checkpoint" (as soon as a new
-    "checkpoint N complete" line shows), "recovery" (a random 0-150 ms after "recovery from checkpoint N started";
-    the app's state objects take 15 ms each to unpickle, so recovery lasts ~150 ms), "checkpoint write" (as soon as
+    "checkpoint N complete" line shows), "recovery" (a random 0-120 ms after "recovery from checkpoint N started";
+    the app's state objects take 25 ms each to unpickle, so recovery lasts ~250 ms), "checkpoint write" (as soon as
     the worker's folder shows a snapshot being written or written without its manifest yet; checkpoints every
     100 ms). The summary counts the kills that landed during recovery and between a snapshot file and its manifest
     (a snapshot, or its temporary file, newer than every manifest after the kill).
@@ -193,7 +191,7 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
     out = receiver()
     # ~10k values/s at most: 5 ms of sleep every 50 values.
     argv = roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", str(per_key), "--pause-every", "50",
-                    "--pause-ms", "5", "--restore-ms", "15")
+                    "--pause-ms", "5", "--restore-ms", "25")
     total = KEYS * per_key
     modes = ["mid-stream", "after checkpoint", "recovery", "checkpoint write"]
     stats = dict((m, 0) for m in modes)
@@ -207,7 +205,7 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
         if mode == "recovery":
             assert wait_until(lambda: RECOVERY_STARTED.search(worker.stderr()) or READY_LINE in worker.stderr()
                               or worker.proc.poll() is not None, 30, 0.002), worker.stderr()
-            time.sleep(rng.uniform(0, 0.15))
+            time.sleep(rng.uniform(0, 0.12))
         else:
             worker.wait_ready(timeout=30)
             assert wait_until(lambda: last_value(out) >= target or worker.proc.poll() is not None, 60, 0.01), \
@@ -238,7 +236,7 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
           % (SEED, ROUNDS, time.monotonic() - started, stats, during_recovery, between_snapshot_and_manifest,
              len(checkpoints_seen), out.connections()))
     assert_exact_outcome(out, per_key, workers.logs())
-    # A recovery lasts ~150 ms and the kill comes 0-150 ms after its first line: at least one lands inside.
+    # A recovery lasts ~250 ms and the kill comes 0-120 ms after its first line is seen: they land inside.
     assert stats["recovery"] == 0 or during_recovery > 0
 
 
@@ -583,6 +581,11 @@ def test_machida_sigterm_keeps_the_files(workers, receiver, roo_bin, tmp_path):
 # --------------------------------------------------------------------------------------------------- refusals
 
 
+class Unreachable(object):
+    """A sink address nothing listens on (for commands refused before they connect)."""
+    address = "127.0.0.1:1"
+
+
 INFO_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ I roo\.cli .*\n", re.M)
 
 
@@ -604,7 +607,7 @@ def test_roo_run_refuses_checkpoints_on_several_workers(roo_bin, tmp_path):
 def test_machida_refuses_resilience_on_several_workers(roo_bin, tmp_path):
     """Oracle: machida `--run-with-resilience --worker-count 2` exits 2 with exactly one line naming a single
     worker."""
-    argv = machida_argv(roo_bin, tmp_path, Receiver_address(), "127.0.0.1:%d" % free_port())
+    argv = machida_argv(roo_bin, tmp_path, Unreachable(), "127.0.0.1:%d" % free_port())
     argv[argv.index("--worker-count") + 1] = "2"
     code, err = run_refused(argv, env=worker_env([APPS]))
     assert (code, err) == (2, "machida: unable to run with resilience (--run-with-resilience) on more than one "
@@ -612,20 +615,15 @@ def test_machida_refuses_resilience_on_several_workers(roo_bin, tmp_path):
                               "docs/resilience.md\n")
 
 
-class Receiver_address(object):
-    """A sink address nothing listens on (for commands refused before they connect)."""
-    address = "127.0.0.1:1"
-
-
 @pytest.mark.parametrize("launcher", ["roo run", "machida"])
 def test_a_missing_checkpoint_directory_is_refused(roo_bin, tmp_path, launcher):
     """Oracle: a --checkpoint-dir / --resilience-dir that does not exist: exit 2, one line, nothing created."""
     missing = tmp_path / "nosuch"
     if launcher == "roo run":
-        argv = roo_argv(roo_bin, missing, SEQ_APP, Receiver_address())
+        argv = roo_argv(roo_bin, missing, SEQ_APP, Unreachable())
         line = "roo run: unable to use --checkpoint-dir %s: no such directory (create it first)\n" % missing
     else:
-        argv = machida_argv(roo_bin, missing, Receiver_address(), "127.0.0.1:%d" % free_port())
+        argv = machida_argv(roo_bin, missing, Unreachable(), "127.0.0.1:%d" % free_port())
         line = "machida: unable to use --resilience-dir %s: no such directory (create it first)\n" % missing
     code, err = run_refused(argv, env=worker_env([APPS]))
     assert (code, err) == (2, line)
