@@ -71,7 +71,7 @@ TEST(WallarooFlags, AcceptsEveryFlagOfTheLauncher) {
                                     "-u",
                                     "5",
                                     "--time-between-checkpoints",
-                                    "10",
+                                    "1000000000",
                                     "--spike-seed",
                                     "1",
                                     "--spike-drop",
@@ -86,7 +86,8 @@ TEST(WallarooFlags, AcceptsEveryFlagOfTheLauncher) {
   EXPECT_TRUE(app.empty());
   EXPECT_EQ(flags.name, "w1");
   EXPECT_EQ(flags.my_control, "h:3");
-  EXPECT_EQ(flags.ignored.size(), 12u);
+  EXPECT_EQ(flags.time_between_checkpoints_ns, 1000000000);  // used now (checkpoints), no longer ignored
+  EXPECT_EQ(flags.ignored.size(), 11u);
 }
 
 std::string refusal(const Args& args) {
@@ -111,8 +112,11 @@ TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
             "--my-control, --my-data and --name");
   EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1", "--data", "h:2"}), "accepted");
   EXPECT_EQ(refusal({"--join", "h:1"}), "join a cluster (--join): growing a running cluster is not supported yet");
-  EXPECT_EQ(refusal({"--run-with-resilience"}),
-            "run with resilience (--run-with-resilience): checkpoints are not supported yet");
+  EXPECT_EQ(refusal({"--run-with-resilience"}), "accepted");
+  EXPECT_EQ(refusal({"--run-with-resilience", "--cluster-initializer", "--worker-count", "3", "--control", "h:1",
+                     "--data", "h:2"}),
+            "run with resilience (--run-with-resilience) on more than one worker: this version checkpoints and "
+            "recovers a single worker; see docs/resilience.md");
   EXPECT_EQ(refusal({"--worker-count", "zero"}), "parse --worker-count 'zero': expected a whole number of at least 1");
   EXPECT_EQ(refusal({"--metrics"}), "parse --metrics: the flag needs a value");
   EXPECT_EQ(refusal({"--metrics", "--ponythreads=1"}), "parse --metrics: the flag needs a value");
