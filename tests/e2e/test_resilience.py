@@ -204,6 +204,7 @@ def test_fault_loop_kill_9_and_restart_ends_in_the_exact_state(workers, receiver
     (a snapshot, or its temporary file, newer than every manifest after the kill).
     """
     rng = random.Random(SEED)
+    print("fault loop: ROO_FAULT_ROUNDS=%d ROO_FAULT_SEED=%d" % (ROUNDS, SEED))  # shown with a failure: replays it
     per_key = max(3000, 300 * ROUNDS)
     ckdir = tmp_path / "ck"
     ckdir.mkdir()
