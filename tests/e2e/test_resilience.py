@@ -12,6 +12,7 @@ position, so after any number of kill -9 + restart with the same command:
 ROO_FAULT_ROUNDS sets the fault loop's kills (CI default 10; 100+ on demand); ROO_FAULT_SEED replays a loop.
 """
 import glob
+import json
 import os
 import random
 import re
@@ -319,6 +320,15 @@ def test_sigterm_takes_a_last_checkpoint_and_a_restart_continues_the_sequence(wo
 # ------------------------------------------------------------------------------------ damaged newest checkpoint
 
 
+def newest_chain_file(folder, checkpoint_id):
+    """The last file of the initializer's chain in manifest `checkpoint_id` (the one only that checkpoint names; a
+    killed write or compaction may have left other files with its id)."""
+    with open(os.path.join(folder, "manifest-%020d.json" % checkpoint_id)) as f:
+        manifest = json.load(f)
+    (chain,) = [w for w in manifest["workers"] if w["worker"] == "initializer"]
+    return chain["files"][-1]["name"]
+
+
 def damage_truncate(path):
     size = os.path.getsize(path)
     with open(path, "r+b") as f:
@@ -372,9 +382,9 @@ def test_a_damaged_newest_checkpoint_is_skipped_and_the_older_one_restored(worke
         name = "manifest-%020d.json" % newest
         damage(os.path.join(folder, name))
     else:
-        (path,) = glob.glob(os.path.join(folder, "initializer", "snapshot-%020d.*" % newest))
-        name = os.path.basename(path)
-        damage(path)
+        name = newest_chain_file(folder, newest)
+        assert name.startswith("snapshot-%020d." % newest), name
+        damage(os.path.join(folder, "initializer", name))
     second = run_to_the_end(workers, argv, out, per_key, "second")
     log = second.stderr()
     assert re.search(r"checkpoint skipped: checkpoint %d: %s (%s)" % (newest, re.escape(name), skipped), log), log
