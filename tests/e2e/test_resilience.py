@@ -743,3 +743,45 @@ def test_roo_shutdown_of_roo_run_keeps_the_files_with_a_last_checkpoint(workers,
     log = worker.stderr()
     assert "Removing recovery files" not in log
     assert manifest_ids(app_folder(ckdir))[-1] == completed(log)[-1]
+
+
+def test_tcp_source_state_is_restored_and_counting_continues(workers, receiver, roo_bin, tmp_path):
+    """Oracle (a TCP source, not replayable): tests/e2e/apps/count_twice.py counts words twice in G2. After 3 rounds
+    of 10 words are counted and the stream is idle long enough for the last checkpoint to hold them, kill -9 and a
+    restart restore both tables (20 keys restored); 2 more rounds then come out exactly as "w 4 4" and "w 5 5" (the
+    counts continue: nothing reset, nothing counted twice)."""
+    from conftest import frame, send_frames
+    app = os.path.join(APPS, "count_twice.py")
+    keys = ["k%d" % i for i in range(10)]
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    port = free_port()
+    argv = [roo_bin, "run", "--checkpoint-dir", str(ckdir), "--checkpoint-interval", "100ms", app,
+            "--in", "Words@127.0.0.1:%d" % port, "--out", out.address]
+    first = workers.spawn(argv, label="first")
+    first.wait_ready()
+    send_frames(port, [frame(k) for _ in range(3) for k in keys])
+    assert out.wait_for(lambda r: len(r.lines()) >= 30, timeout=20), first.stderr()
+    # Idle: no checkpoint after the one that took the last change (none is written without a change).
+    last = [None]
+
+    def settled():
+        ids = completed(first.stderr())
+        if ids and ids == last[0]:
+            return True
+        last[0] = ids
+        return False
+    assert wait_until(settled, 20, 0.5), first.stderr()
+    sigkill(first)
+    assert sorted(out.lines()) == sorted("%s %d %d" % (k, n, n) for n in range(1, 4) for k in keys)
+    second = workers.spawn(argv, label="second")
+    second.wait_ready()
+    assert RECOVERY_DONE.search(second.stderr()).groups() == (str(last[0][-1]), str(2 * len(keys)))
+    send_frames(port, [frame(k) for _ in range(2) for k in keys])
+    assert out.wait_for(lambda r: len(r.per_connection()) == 2 and len(r.per_connection()[1].split(b"\n")) > 20,
+                        timeout=20), second.stderr()
+    out.wait_quiet(0.3)
+    assert second.stop() == 0
+    assert out.per_connection()[1].decode().split("\n")[:-1] == ["%s %d %d" % (k, n, n) for n in (4, 5)
+                                                                 for k in keys]
