@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import APPS, READY_LINE, free_port, wait_until, worker_env
+from conftest import APPS, READY_LINE, frame, free_port, send_frames, wait_until, worker_env
 
 SEQ_APP = os.path.join(APPS, "sequence_check.py")
 TWO_APP = os.path.join(APPS, "two_counts.py")
@@ -750,7 +750,6 @@ def test_tcp_source_state_is_restored_and_counting_continues(workers, receiver, 
     of 10 words are counted and the stream is idle long enough for the last checkpoint to hold them, kill -9 and a
     restart restore both tables (20 keys restored); 2 more rounds then come out exactly as "w 4 4" and "w 5 5" (the
     counts continue: nothing reset, nothing counted twice)."""
-    from conftest import frame, send_frames
     app = os.path.join(APPS, "count_twice.py")
     keys = ["k%d" % i for i in range(10)]
     ckdir = tmp_path / "ck"
