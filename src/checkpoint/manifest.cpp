@@ -2,6 +2,7 @@
 
 #include "roo/core/json.hpp"
 
+#include <boost/crc.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,6 +14,15 @@ namespace {
 constexpr std::string_view manifest_format = "1";
 constexpr std::string_view prefix = "manifest-";
 constexpr std::string_view suffix = ".json";
+// The manifest's own checksum, its last member: CRC-32 of the text before it, closed with '}'.
+constexpr std::string_view crc_member = ",\"crc32\":";
+
+std::uint32_t text_crc32(std::string_view covered) {
+  boost::crc_32_type crc;
+  crc.process_bytes(covered.data(), covered.size());
+  crc.process_byte('}');
+  return crc.checksum();
+}
 
 core::JsonValue of_kind(core::JsonValue::Kind kind) {
   core::JsonValue value;
@@ -132,15 +142,29 @@ std::string manifest_text(const Manifest& manifest) {
   for (const WorkerChain& chain : manifest.workers) {
     workers.items.push_back(chain_json(chain));
   }
-  return core::to_json(object({{"format", literal(std::string(manifest_format))},
-                               {"app", string(manifest.app_name)},
-                               {"fingerprint", string(manifest.fingerprint)},
-                               {"checkpoint", literal(std::to_string(manifest.checkpoint_id))},
-                               {"workers", std::move(workers)}})) +
-         "\n";
+  std::string text = core::to_json(object({{"format", literal(std::string(manifest_format))},
+                                           {"app", string(manifest.app_name)},
+                                           {"fingerprint", string(manifest.fingerprint)},
+                                           {"checkpoint", literal(std::to_string(manifest.checkpoint_id))},
+                                           {"workers", std::move(workers)}}));
+  text.pop_back();  // the closing '}': the checksum member goes before it
+  return fmt::format("{}{}{}}}\n", text, crc_member, text_crc32(text));
 }
 
 std::optional<Manifest> parse_manifest(std::string_view text) {
+  // Any damaged byte (a bit flip in the app name included) makes the manifest invalid, not another app's.
+  std::size_t at = text.rfind(crc_member);
+  if (at == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view digits = text.substr(at + crc_member.size());
+  std::uint32_t crc = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), crc);
+  if (error != std::errc() || std::string_view(end, static_cast<std::size_t>(digits.data() + digits.size() - end)) !=
+                                  "}\n" ||
+      crc != text_crc32(text.substr(0, at))) {
+    return std::nullopt;
+  }
   auto json = core::parse_json(text);
   if (!json) {
     return std::nullopt;

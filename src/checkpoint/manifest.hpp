@@ -19,7 +19,8 @@ struct WorkerChain {
 /// One complete checkpoint: whose it is and, per worker, the files to restore it from. Written last (the
 /// checkpoint is complete once it is renamed into place). JSON:
 ///   {"format":1,"app":"…","fingerprint":"…","checkpoint":12,
-///    "workers":[{"worker":"w1","files":[{"name":"snapshot-…12.full","size":345,"crc32":123456}]}]}
+///    "workers":[{"worker":"w1","files":[{"name":"snapshot-…12.full","size":345,"crc32":123456}]}],"crc32":789}
+/// The last "crc32" is the manifest's own: CRC-32 of its text up to that member, with '}' appended.
 struct Manifest {
   std::string app_name;
   std::string fingerprint;
@@ -36,7 +37,8 @@ struct Manifest {
 
 [[nodiscard]] std::string manifest_text(const Manifest& manifest);
 
-/// nullopt when `text` is not a manifest (not JSON, or a member missing or of the wrong kind).
+/// nullopt when `text` is not a manifest (its own CRC-32 missing or wrong, not JSON, or a member missing or of the
+/// wrong kind).
 [[nodiscard]] std::optional<Manifest> parse_manifest(std::string_view text);
 
 /// "manifest-00000000000000000012.json".

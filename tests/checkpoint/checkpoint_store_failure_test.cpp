@@ -2,6 +2,7 @@
 #include "roo/checkpoint/checkpoint_store.hpp"
 
 #include "checkpoint_test_support.hpp"
+#include "manifest.hpp"
 
 #include "roo/core/error.hpp"
 
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 namespace roo::checkpoint {
 namespace {
@@ -149,8 +151,10 @@ TEST(CheckpointStoreIdentity, RefusesAnotherWorkersFiles) {
   std::filesystem::rename(folder / "worker2", folder / "worker1");
   std::ifstream in(folder / manifest_of(1));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  text.replace(text.find("\"worker2\""), 9, "\"worker1\"");
-  std::ofstream(folder / manifest_of(1), std::ios::trunc) << text;
+  std::optional<Manifest> manifest = parse_manifest(text);  // re-sealed with its own CRC-32 by manifest_text
+  ASSERT_TRUE(manifest.has_value());
+  manifest->workers.at(0).worker = "worker1";
+  std::ofstream(folder / manifest_of(1), std::ios::trunc) << manifest_text(*manifest);
   CheckpointStore ours(test::config_in(dir.path(), "word_count", "worker1"));
   std::vector<std::string> skipped;
   try {

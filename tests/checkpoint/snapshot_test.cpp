@@ -162,6 +162,9 @@ TEST(Manifest, RoundTripsThroughItsText) {
   std::string text = manifest_text(manifest);
   EXPECT_FALSE(parse_manifest(text.substr(0, text.size() / 2)).has_value());
   EXPECT_FALSE(parse_manifest(R"({"format":1})").has_value());
+  std::string flipped = text;
+  flipped[flipped.find("count")] ^= 1;  // still JSON, but another app name: a corrupt manifest
+  EXPECT_FALSE(parse_manifest(flipped).has_value());
 }
 
 TEST(Manifest, FileNamesCarryTheIdInTwentyDigits) {

@@ -55,7 +55,8 @@ struct RecoveryPoint {
 ///   DIR/<app>.roo-checkpoints/<worker>/snapshot-<id>.full|.delta  one file per snapshot
 /// A snapshot file: a header (magic "ROOSNAP1", format version, checkpoint id, full or not, the identity), the
 /// records, and a trailer (record count, CRC-32 of everything before it). A manifest: JSON with the identity,
-/// the checkpoint id and, per worker, the chain of files with each one's size and CRC-32. Both are written to a
+/// the checkpoint id, per worker the chain of files with each one's size and CRC-32, and last its own CRC-32 (a
+/// damaged manifest is skipped, never taken for another application's). Both are written to a
 /// temporary name, fsynced, renamed, and the directory fsynced. The newest two complete checkpoints are kept;
 /// files no kept manifest names are removed. Not thread-safe: one thread (the CheckpointWriter's) uses it.
 class CheckpointStore {
