@@ -49,6 +49,24 @@ CheckpointStore::CheckpointStore(StoreConfig config) : config_(std::move(config)
   }
 }
 
+CheckpointStore::~CheckpointStore() = default;
+
+void CheckpointStore::claim() {
+  try {
+    owner_ = std::make_unique<FolderLock>(folder_ / (".owner-" + safe_name(config_.identity.worker_name)),
+                                          FolderLock::TryOnly{});
+  } catch (const FileError& error) {
+    throw core::Error(fmt::format("use checkpoint directory {}: {}", config_.dir.string(), error.cause()));
+  }
+  if (!owner_->held()) {
+    throw core::Error(fmt::format(
+        "use checkpoint directory {}: worker '{}' of app '{}' is running already with these files (another process "
+        "holds {})",
+        config_.dir.string(), config_.identity.worker_name, config_.identity.app_name,
+        (folder_ / (".owner-" + safe_name(config_.identity.worker_name))).string()));
+  }
+}
+
 bool CheckpointStore::needs_full() const { return !chain_ok_; }
 
 CommitResult CheckpointStore::write_and_commit(const Snapshot& snapshot) {

@@ -22,6 +22,23 @@ FolderLock::FolderLock(const std::filesystem::path& lock_file)
       throw FileError(lock_file, describe_errno(error));
     }
   }
+  held_ = true;
+}
+
+FolderLock::FolderLock(const std::filesystem::path& lock_file, TryOnly)
+    : fd_(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+  if (fd_ < 0) {
+    throw FileError(lock_file, describe_errno(errno));
+  }
+  int result = 0;
+  while ((result = ::flock(fd_, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  if (result != 0 && errno != EWOULDBLOCK) {
+    int error = errno;
+    ::close(fd_);
+    throw FileError(lock_file, describe_errno(error));
+  }
+  held_ = result == 0;
 }
 
 FolderLock::~FolderLock() { ::close(fd_); }  // closing releases the lock

@@ -9,13 +9,19 @@ namespace roo::checkpoint {
 /// cannot be opened.
 class FolderLock {
  public:
+  /// Waits for the lock.
   explicit FolderLock(const std::filesystem::path& lock_file);
+  /// Without waiting: `held()` says whether it was taken.
+  struct TryOnly {};
+  FolderLock(const std::filesystem::path& lock_file, TryOnly);
+  [[nodiscard]] bool held() const { return held_; }
   ~FolderLock();
   FolderLock(const FolderLock&) = delete;
   FolderLock& operator=(const FolderLock&) = delete;
 
  private:
   int fd_;
+  bool held_ = false;
 };
 
 }  // namespace roo::checkpoint

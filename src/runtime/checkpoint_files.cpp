@@ -6,6 +6,8 @@ CheckpointFiles::CheckpointFiles(const CheckpointOptions& options, checkpoint::C
                                  bool cluster_initializer, core::Doorbell& doorbell)
     : store(checkpoint::StoreConfig{
           .dir = options.dir, .identity = std::move(identity), .cluster_initializer = cluster_initializer}),
-      writer(store, [&doorbell] { doorbell.ring(); }) {}
+      writer(store, [&doorbell] { doorbell.ring(); }) {
+  store.claim();
+}
 
 }  // namespace roo::runtime

@@ -120,3 +120,31 @@ TEST(ClusterCheckpointStore, ChannelBatchesComeFromTheNewestFileOnly) {
 
 }  // namespace
 }  // namespace roo::checkpoint
+
+namespace roo::checkpoint {
+namespace {
+
+// Two live processes with one worker's identity would interleave their writes: the second is refused in one line.
+TEST(CheckpointStoreOwner, ASecondStoreOfTheSameWorkerIsRefusedWhileTheFirstLives) {
+  test::TempDir dir;
+  auto first = std::make_unique<CheckpointStore>(test::config_in(dir.path(), "app", "w1"));
+  first->claim();
+  try {
+    CheckpointStore second(test::config_in(dir.path(), "app", "w1"));
+    second.claim();
+    FAIL() << "two stores of worker w1";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "use checkpoint directory " + dir.path().string() +
+                  ": worker 'w1' of app 'app' is running already with these files (another process holds " +
+                  (dir.path() / "app.roo-checkpoints" / ".owner-w1").string() + ")");
+  }
+  CheckpointStore other_worker(test::config_in(dir.path(), "app", "w2"));  // another worker: fine
+  other_worker.claim();
+  first.reset();
+  CheckpointStore again(test::config_in(dir.path(), "app", "w1"));  // the first is gone: fine
+  again.claim();
+}
+
+}  // namespace
+}  // namespace roo::checkpoint

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,14 @@ class CheckpointStore {
   /// Creates the checkpoint folders if missing. Throws core::Error naming the directory and the cause
   /// ("unable to use checkpoint directory /x: permission denied") when it cannot.
   explicit CheckpointStore(StoreConfig config);
+  ~CheckpointStore();
+
+  /// Holds this worker's files for as long as the store lives (an exclusive lock on
+  /// DIR/<app>.roo-checkpoints/.owner-<worker>): a second live process with the same identity, e.g. a pod restarted
+  /// while the old one still runs, would interleave its writes with the first's. Throws core::Error ("unable to use
+  /// checkpoint directory /x: worker 'w1' of app 'a' is running already with these files (...)") when another
+  /// process holds them. A worker calls it once, before reading or writing anything.
+  void claim();
 
   /// Writes `snapshot` durably (file, fsync), then commits it as complete: the manifest for its id naming this
   /// worker's chain (compacted first when the chain is too long), then the old files are removed. Throws
@@ -131,6 +140,7 @@ class CheckpointStore {
   bool chain_ok_ = false;         ///< chain_ can be extended by an incremental snapshot
   std::uint64_t last_id_ = 0;     ///< the last checkpoint this run committed or recovered
   std::atomic<std::uint64_t> protected_id_{0};
+  std::unique_ptr<class FolderLock> owner_;  ///< held while this store lives
 };
 
 }  // namespace roo::checkpoint
