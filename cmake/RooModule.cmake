@@ -1,13 +1,13 @@
 # The module table of docs/architecture.md: a module may depend only on the modules listed for it.
 set(ROO_MAY_USE_core "")
+set(ROO_MAY_USE_checkpoint core)
 set(ROO_MAY_USE_python core)
 set(ROO_MAY_USE_graph core python)
-set(ROO_MAY_USE_checkpoint core)
 set(ROO_MAY_USE_state core python checkpoint)
 set(ROO_MAY_USE_io core)
 set(ROO_MAY_USE_cluster core)
 set(ROO_MAY_USE_metrics core)
-set(ROO_MAY_USE_runtime core python graph checkpoint state io cluster metrics)
+set(ROO_MAY_USE_runtime core python graph state io cluster metrics checkpoint)
 set(ROO_MAY_USE_cli core runtime io)
 
 # roo_add_module(io SOURCES a.cpp b.cpp DEPENDS roo::core PRIVATE_DEPENDS Boost::headers)

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace roo::checkpoint {
+
+/// Whose checkpoints these are: a worker refuses to restore files whose identity differs (another application, or
+/// the same application with another pipeline shape, or another worker's files).
+struct CheckpointIdentity {
+  std::string app_name;
+  std::string fingerprint;  ///< graph::Plan::fingerprint(): the same while the pipeline's shape is the same
+  std::string worker_name;
+};
+
+/// One worker's part of one checkpoint. Built on the executor (the Python thread) while it is paused at the
+/// checkpoint's cut, then handed to the CheckpointWriter, which writes it without the GIL. Records are appended
+/// straight in their file encoding: one growing buffer, no allocation per record.
+///
+/// A full snapshot holds every key of every state table; an incremental one only the keys changed since the
+/// previous checkpoint (a key's newer record replaces its older one when a chain is read back). Source positions
+/// are always complete (every replayable source's position at the cut).
+class Snapshot {
+ public:
+  Snapshot(std::uint64_t checkpoint_id, bool full);
+
+  /// The state of `key` in state table `table` (its index in the plan), both already serialized (pickle or the
+  /// app's serialize). `key_group` is the key's stable key group (for moving state between workers later).
+  void add_state(std::uint32_t table, std::uint32_t key_group, std::string_view key, std::string_view value);
+  /// The position of replayable source `source` (its index in the plan), already serialized.
+  void add_source_position(std::uint32_t source, std::string_view position);
+
+  [[nodiscard]] std::uint64_t checkpoint_id() const { return checkpoint_id_; }
+  [[nodiscard]] bool full() const { return full_; }
+  [[nodiscard]] std::size_t state_entries() const { return state_entries_; }
+  [[nodiscard]] std::size_t source_entries() const { return source_entries_; }
+  /// The encoded records (the file's body, without header and trailer).
+  [[nodiscard]] const std::vector<char>& records() const { return records_; }
+
+ private:
+  std::uint64_t checkpoint_id_;
+  bool full_;
+  std::size_t state_entries_ = 0;
+  std::size_t source_entries_ = 0;
+  std::vector<char> records_;
+};
+
+}  // namespace roo::checkpoint

@@ -1,0 +1,53 @@
+#include "roo/checkpoint/snapshot.hpp"
+
+#include "record_format.hpp"
+
+#include "roo/core/big_endian.hpp"
+
+#include <cstring>
+
+namespace roo::checkpoint {
+namespace {
+
+// Appends one record's fixed part and strings straight into the body: one resize (amortized by the vector's
+// growth), no allocation of its own per record.
+void append_u32(char*& at, std::uint32_t value) {
+  core::store_u32_be(at, value);
+  at += 4;
+}
+
+void append_str(char*& at, std::string_view text) {
+  append_u32(at, static_cast<std::uint32_t>(text.size()));
+  if (!text.empty()) {
+    std::memcpy(at, text.data(), text.size());
+  }
+  at += text.size();
+}
+
+}  // namespace
+
+Snapshot::Snapshot(std::uint64_t checkpoint_id, bool full) : checkpoint_id_(checkpoint_id), full_(full) {}
+
+void Snapshot::add_state(std::uint32_t table, std::uint32_t key_group, std::string_view key, std::string_view value) {
+  std::size_t at = records_.size();
+  records_.resize(at + 1 + 4 + 4 + 4 + key.size() + 4 + value.size());
+  char* out = records_.data() + at;
+  *out++ = static_cast<char>(RecordTag::state);
+  append_u32(out, table);
+  append_u32(out, key_group);
+  append_str(out, key);
+  append_str(out, value);
+  ++state_entries_;
+}
+
+void Snapshot::add_source_position(std::uint32_t source, std::string_view position) {
+  std::size_t at = records_.size();
+  records_.resize(at + 1 + 4 + 4 + position.size());
+  char* out = records_.data() + at;
+  *out++ = static_cast<char>(RecordTag::source);
+  append_u32(out, source);
+  append_str(out, position);
+  ++source_entries_;
+}
+
+}  // namespace roo::checkpoint
