@@ -386,7 +386,8 @@ def render(report):
         lines += ["",
                   "Pause = the executor's stop to serialize the changed keys' state and hand it to the writer "
                   "thread; write = that thread's file write, fsync and manifest. Steady checkpoints: %d per case, "
-                  "after the keys were created and 2 more were skipped; p99 is nearest-rank (with fewer than 100 checkpoints, the largest)."
+                  "after the keys were created and 2 more were skipped; p99 is nearest-rank (with fewer than 100 "
+                  "checkpoints, the largest)."
                   % report["checkpoints"],
                   "",
                   "| state | changing per interval | keys changed per checkpoint (median) | pause p50 | pause p99 "
