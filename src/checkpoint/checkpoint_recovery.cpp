@@ -13,13 +13,21 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <map>
 
 namespace roo::checkpoint {
 
 std::optional<RecoveryPoint> CheckpointStore::latest_complete(std::vector<std::string>& skipped) {
   chain_.clear();
   chain_ok_ = false;
-  for (const auto& [id, path] : list_manifests(folder_)) {
+  std::map<std::uint64_t, std::filesystem::path, std::greater<>> manifests;
+  try {
+    manifests = list_manifests(folder_);
+  } catch (const FileError& error) {
+    // Not "no checkpoint": starting from nothing would silently lose the state this folder may hold.
+    throw core::Error(fmt::format("restore from {}: {}", folder_.string(), error.cause()));
+  }
+  for (const auto& [id, path] : manifests) {
     std::string name = path.filename().string();
     std::optional<Manifest> manifest;
     try {

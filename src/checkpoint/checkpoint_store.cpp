@@ -41,6 +41,9 @@ CheckpointStore::CheckpointStore(StoreConfig config) : config_(std::move(config)
   try {
     make_folder(folder_);
     make_folder(worker_folder_);
+    // The new folders' entries must survive a crash as much as the files in them.
+    sync_directory(config_.dir);
+    sync_directory(folder_);
   } catch (const FileError& error) {
     throw core::Error(fmt::format("use checkpoint directory {}: {}", config_.dir.string(), error.cause()));
   }
@@ -161,8 +164,8 @@ std::size_t CheckpointStore::commit_manifest(std::uint64_t checkpoint_id, const 
   manifest.checkpoint_id = checkpoint_id;
   manifest.set(config_.identity.worker_name, chain);
   std::string text = manifest_text(manifest);
-  write_file_durably(path, folder_ / (path.filename().string() + "." + safe_name(config_.identity.worker_name) + ".tmp"),
-                     {text});
+  std::string temporary = path.filename().string() + "." + safe_name(config_.identity.worker_name) + ".tmp";
+  write_file_durably(path, folder_ / temporary, {text});
   return text.size();
 }
 

@@ -3,6 +3,7 @@
 #include "roo/core/error.hpp"
 
 #include <exception>
+#include <stdexcept>
 
 namespace roo::checkpoint {
 
@@ -26,6 +27,10 @@ bool CheckpointWriter::busy() const {
 void CheckpointWriter::submit(Snapshot snapshot) {
   {
     std::lock_guard lock(mutex_);
+    if (busy_) {
+      // A programmer error: a second snapshot would silently replace the first's outcome.
+      throw std::logic_error("CheckpointWriter::submit while a checkpoint is in flight");
+    }
     pending_.emplace(std::move(snapshot));
     busy_ = true;
   }

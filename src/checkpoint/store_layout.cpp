@@ -34,6 +34,9 @@ std::map<std::uint64_t, std::filesystem::path, std::greater<>> list_manifests(co
       out.emplace(*id, it->path());
     }
   }
+  if (error) {
+    throw FileError(folder, describe_errno(error.value()));
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ namespace roo::checkpoint {
 /// "snapshot-00000000000000000012.full" or ".delta".
 [[nodiscard]] std::string snapshot_file_name(std::uint64_t checkpoint_id, bool full);
 
-/// The manifests in `folder` by id, newest first (none when the folder cannot be listed).
+/// The manifests in `folder` by id, newest first. FileError when the folder cannot be listed.
 [[nodiscard]] std::map<std::uint64_t, std::filesystem::path, std::greater<>> list_manifests(
     const std::filesystem::path& folder);
 

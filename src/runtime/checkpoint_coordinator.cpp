@@ -77,7 +77,8 @@ void CheckpointCoordinator::recover() {
     return;
   }
   auto started = std::chrono::steady_clock::now();
-  log->info("recovery from checkpoint {} started ({})", point->checkpoint_id, store_.folder().string());
+  log->info("recovery from checkpoint {} started ({})", point->checkpoint_id,
+            std::filesystem::absolute(store_.folder()).string());
   auto& tables = runner_.state_tables();
   std::size_t keys = 0;
   try {

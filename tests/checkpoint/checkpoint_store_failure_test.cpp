@@ -169,7 +169,8 @@ TEST(CheckpointStoreDirectory, MissingDirectoryIsNotCreated) {
     CheckpointStore store(test::config_in(missing));
     FAIL() << "no error";
   } catch (const core::Error& error) {
-    EXPECT_EQ(std::string(error.what()), "use checkpoint directory " + missing.string() + ": no such file or directory");
+    EXPECT_EQ(std::string(error.what()),
+              "use checkpoint directory " + missing.string() + ": no such file or directory");
   }
   EXPECT_FALSE(std::filesystem::exists(missing));
 }
@@ -183,6 +184,19 @@ TEST(CheckpointStoreDirectory, DirectoryUnderARegularFileFailsEvenForRoot) {
     FAIL() << "no error";
   } catch (const core::Error& error) {
     EXPECT_EQ(std::string(error.what()), "use checkpoint directory " + under_file.string() + ": not a directory");
+  }
+}
+
+TEST(CheckpointStoreDirectory, AFolderThatCannotBeListedIsAnErrorNotAFreshStart) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path()));
+  std::filesystem::remove_all(store.folder());
+  std::vector<std::string> skipped;
+  try {
+    (void)store.latest_complete(skipped);
+    FAIL() << "no error";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()), "restore from " + store.folder().string() + ": no such file or directory");
   }
 }
 
@@ -258,8 +272,8 @@ TEST(CheckpointStoreDirectory, FailedManifestFailsTheCheckpointAndRemovesItsSnap
   EXPECT_FALSE(std::filesystem::exists(store.folder() / (manifest_of(2) + ".worker1.tmp")));
 }
 
-// A 64 KiB tmpfs: the checkpoint that does not fit fails with ENOSPC.
-class FullDisk : public ::testing::Test {
+// A 64 KiB tmpfs of the test's own (tests run as root): a disk that fills up, or turns read-only.
+class SmallTmpfs : public ::testing::Test {
  protected:
   void SetUp() override {
     mount_point_ = dir_.path() / "small";
@@ -280,7 +294,7 @@ class FullDisk : public ::testing::Test {
   bool mounted_ = false;
 };
 
-TEST_F(FullDisk, CheckpointThatDoesNotFitFailsAndThePreviousOneStays) {
+TEST_F(SmallTmpfs, CheckpointThatDoesNotFitFailsAndThePreviousOneStays) {
   CheckpointStore store(test::config_in(mount_point_));
   (void)store.write_and_commit(snapshot_of(1, true, "one"));
   try {
@@ -299,6 +313,28 @@ TEST_F(FullDisk, CheckpointThatDoesNotFitFailsAndThePreviousOneStays) {
   auto point = store.latest_complete(skipped);
   ASSERT_TRUE(point.has_value());
   EXPECT_EQ(value_in(store, *point), "three");
+}
+
+TEST_F(SmallTmpfs, ReadOnlyDirectoryFailsTheCheckpointEvenForRoot) {
+  CheckpointStore store(test::config_in(mount_point_));
+  (void)store.write_and_commit(snapshot_of(1, true, "one"));
+  ASSERT_EQ(::mount(nullptr, mount_point_.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
+      << std::strerror(errno);
+  try {
+    (void)store.write_and_commit(snapshot_of(2, false, "two"));
+    FAIL() << "no error";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()), "write checkpoint 2 to " +
+                                             (store.worker_folder() / name_of(2, "delta")).string() +
+                                             ": read-only file system");
+  }
+  expect_previous_intact(store, 1, "one");
+  ASSERT_EQ(::mount(nullptr, mount_point_.c_str(), nullptr, MS_REMOUNT, nullptr), 0) << std::strerror(errno);
+  (void)store.write_and_commit(snapshot_of(3, true, "three"));
+  std::vector<std::string> skipped;
+  auto point = store.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 3u);
 }
 
 }  // namespace

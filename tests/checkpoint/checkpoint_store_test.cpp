@@ -80,7 +80,8 @@ TEST(CheckpointStore, RoundTripsAFullSnapshot) {
   test::Restored restored = restore(reopened, *point);
   EXPECT_EQ(restored.state_calls, 2u);
   EXPECT_EQ(restored.state.at({0, "apple"}), (std::pair<std::uint32_t, std::string>{7, "3"}));
-  EXPECT_EQ(restored.state.at({1, "apple"}), (std::pair<std::uint32_t, std::string>{9, std::string("\x80\x00pickled", 9)}));
+  EXPECT_EQ(restored.state.at({1, "apple"}),
+            (std::pair<std::uint32_t, std::string>{9, std::string("\x80\x00pickled", 9)}));
   EXPECT_EQ(restored.sources, (std::map<std::uint32_t, std::string>{{2, "offset 42"}}));
   EXPECT_FALSE(reopened.needs_full());
 }
@@ -118,7 +119,13 @@ TEST(CheckpointStore, RecoveryContinuesTheChainWithIdsAboveIt) {
   std::vector<std::string> skipped;
   ASSERT_TRUE(store.latest_complete(skipped).has_value());
   EXPECT_FALSE(store.needs_full());
-  EXPECT_THROW((void)store.write_and_commit(delta_of(2, {{"a", "x"}}, "px")), core::Error);
+  try {
+    (void)store.write_and_commit(delta_of(2, {{"a", "x"}}, "px"));
+    FAIL() << "no error";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()), "write checkpoint 2 to " + store.worker_folder().string() +
+                                             ": checkpoint 2 is already there (ids must grow)");
+  }
   (void)store.write_and_commit(delta_of(3, {{"a", "3"}}, "p3"));
   auto point = store.latest_complete(skipped);
   ASSERT_TRUE(point.has_value());
@@ -207,6 +214,21 @@ TEST(CheckpointStore, WorkersSharingAFolderEachHaveTheirChainInOneManifest) {
   EXPECT_EQ(values_of(restore(one, *point_one)), (std::map<std::string, std::string>{{"0:a", "one"}}));
   EXPECT_EQ(values_of(restore(two, *point_two)), (std::map<std::string, std::string>{{"0:a", "two"}}));
   EXPECT_EQ(files_in(one.folder()), (std::vector<std::string>{".lock", manifest_of(1)}));
+}
+
+TEST(CheckpointStore, SkipsACheckpointThatNamesOnlyAnotherWorker) {
+  TempDir dir;
+  CheckpointStore one(test::config_in(dir.path(), "word_count", "worker1"));
+  CheckpointStore two(test::config_in(dir.path(), "word_count", "worker2"));
+  (void)one.write_and_commit(full_of(1, {{"a", "one"}}, "p1"));
+  (void)two.write_and_commit(full_of(1, {{"a", "two"}}, "q1"));
+  (void)two.write_and_commit(full_of(2, {{"a", "two2"}}, "q2"));  // worker1 died before its part of 2
+  std::vector<std::string> skipped;
+  auto point = one.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 1u);
+  EXPECT_EQ(skipped,
+            std::vector<std::string>{"checkpoint 2: " + manifest_of(2) + " names no files of worker 'worker1'"});
 }
 
 TEST(CheckpointStore, RemoveAllLeavesNothingBehind) {

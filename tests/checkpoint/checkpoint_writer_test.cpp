@@ -57,6 +57,7 @@ TEST(CheckpointWriter, WaitReturnsTheOutcomeOfTheWriteInProgress) {
   CheckpointWriter writer(store, nullptr);
   EXPECT_FALSE(writer.wait().has_value());  // nothing in flight
   writer.submit(snapshot_of(1, true));
+  EXPECT_THROW(writer.submit(snapshot_of(2, false)), std::logic_error);  // one checkpoint in flight at a time
   auto first = writer.wait();
   ASSERT_TRUE(first.has_value());
   EXPECT_TRUE(first->ok);

@@ -126,7 +126,8 @@ TEST(ChainMerge, NewestValuePerTableAndKeyInFirstSeenOrder) {
 }
 
 TEST(Manifest, RoundTripsThroughItsText) {
-  Manifest manifest{.app_name = "word \"count\"", .fingerprint = "abc", .checkpoint_id = 18446744073709551615ULL, .workers = {}};
+  Manifest manifest{
+      .app_name = "word \"count\"", .fingerprint = "abc", .checkpoint_id = 18446744073709551615ULL, .workers = {}};
   manifest.set("w1", {ChainFile{.name = "snapshot-1.full", .size = 10, .crc32 = 4294967295U},
                       ChainFile{.name = "snapshot-2.delta", .size = 0, .crc32 = 0}});
   manifest.set("w2", {});
