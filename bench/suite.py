@@ -17,7 +17,10 @@ all in this one invocation, on this machine:
      --in ports (port, port+1) by `roo send --host`;
    - the careful asyncio server (bench/harness/asyncio_server.py), same user functions;
    - Bytewax (bench/harness/bytewax_flow.py in bench/out/venv-bytewax), same user
-     functions, reading the same files itself.
+     functions, reading the same files itself;
+   - alphabet and word_count only: Roo, 1 worker with checkpoints every 1 s (roo1ckpt:
+     --checkpoint-dir, a fresh folder per run) and, paired with it, Roo 1 worker without, both on
+     an input --ckpt-events-scale times longer, so that every run holds several checkpoints.
    Inputs are replayed by `roo send` (one per source, concurrently, full speed) and the
    outputs collected by `roo receive --expect M`. events/s = N / (the senders' first write
    (`roo send --report-start`) -> the receiver has all M outputs). Every run is checked: the server's own count line and
@@ -25,10 +28,11 @@ all in this one invocation, on this machine:
    that loses or duplicates anything is reported as invalid, not as a number.
 4. Latency (alphabet, timed app, bench/alphabet_one_worker.py's paced sender and
    stamping receiver) at 25/50/75 % of each server's own measured alphabet maximum,
-   3 interleaved runs per row (median of each percentile, min-max shown).
+   3 interleaved runs per row (median of each percentile, min-max shown); with roo1ckpt, a
+   row with checkpoints on at 50 %, offered Roo 1 worker's 50 % rate.
 5. Memory: idle worker RSS; RSS sampled while a slow receiver (about 1 MB/s) takes the
    output of a sender pushing as fast as it can (backpressure).
-6. bench/callgrind/run.py --json and bench/hop/run.py --json, when present.
+6. bench/callgrind/run.py --json, bench/hop/run.py --json and bench/checkpoint/run.py --json, when present.
 Then it prints the table, writes bench/out/suite.{json,md}, docs/benchmarks.png and the
 results block of docs/benchmarks.md.
 """
@@ -1012,7 +1016,7 @@ def snapshot_roo(path):
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (under 2 min)")
+    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (about 3-4 min)")
     p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
     p.add_argument("--runs", type=int, default=0, help="throughput runs per system (default 5, --quick 3)")
     p.add_argument("--workloads", default=",".join(plan.WORKLOADS), help="comma-separated (default: all)")
