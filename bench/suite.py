@@ -493,7 +493,7 @@ def latency(results):
     for fraction in OPTS.latency_loads:
         current = dict(servers)
         if fraction == 0.5 and "roo1ckpt" in OPTS.systems.split(","):
-            current["roo1ckpt"] = with_checkpoints
+            current = {"roo1": servers["roo1"], "roo1ckpt": with_checkpoints, **servers}  # next to roo1's row
         runs = {system: [] for system in current}
         for repeat in range(OPTS.latency_repeats):
             for system, argv_for in current.items():  # interleaved, like the throughput rounds
