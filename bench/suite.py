@@ -17,7 +17,10 @@ all in this one invocation, on this machine:
      --in ports (port, port+1) by `roo send --host`;
    - the careful asyncio server (bench/harness/asyncio_server.py), same user functions;
    - Bytewax (bench/harness/bytewax_flow.py in bench/out/venv-bytewax), same user
-     functions, reading the same files itself.
+     functions, reading the same files itself;
+   - alphabet and word_count only: Roo, 1 worker with checkpoints every 1 s (roo1ckpt:
+     --checkpoint-dir, a fresh folder per run) and, paired with it, Roo 1 worker without, both on
+     an input --ckpt-events-scale times longer, so that every run holds several checkpoints.
    Inputs are replayed by `roo send` (one per source, concurrently, full speed) and the
    outputs collected by `roo receive --expect M`. events/s = N / (the senders' first write
    (`roo send --report-start`) -> the receiver has all M outputs). Every run is checked: the server's own count line and
@@ -25,10 +28,11 @@ all in this one invocation, on this machine:
    that loses or duplicates anything is reported as invalid, not as a number.
 4. Latency (alphabet, timed app, bench/alphabet_one_worker.py's paced sender and
    stamping receiver) at 25/50/75 % of each server's own measured alphabet maximum,
-   3 interleaved runs per row (median of each percentile, min-max shown).
+   3 interleaved runs per row (median of each percentile, min-max shown); with roo1ckpt, a
+   row with checkpoints on at 50 %, offered Roo 1 worker's 50 % rate.
 5. Memory: idle worker RSS; RSS sampled while a slow receiver (about 1 MB/s) takes the
    output of a sender pushing as fast as it can (backpressure).
-6. bench/callgrind/run.py --json and bench/hop/run.py --json, when present.
+6. bench/callgrind/run.py --json, bench/hop/run.py --json and bench/checkpoint/run.py --json, when present.
 Then it prints the table, writes bench/out/suite.{json,md}, docs/benchmarks.png and the
 results block of docs/benchmarks.md.
 """
@@ -43,6 +47,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,7 +69,11 @@ BYTEWAX = os.path.join(HERE, "harness", "bytewax_flow.py")
 TIMED_APP = os.path.join(HERE, "apps", "alphabet_timed.py")
 ASYNCIO_TIMED = os.path.join(HERE, "baselines", "asyncio_alphabet.py")
 READY = A.READY
-SYSTEMS = ("roo1", "roo2", "asyncio", "bytewax")
+SYSTEMS = ("roo1", "roo2", "asyncio", "bytewax", "roo1ckpt")
+# roo1ckpt runs only these workloads, on a longer input (--ckpt-events-scale) so that every run holds several
+# checkpoints, paired in each round with roo1 on that same input ("roo1ckpt_base"): the ratio compares like with like.
+CKPT_WORKLOADS = ("alphabet", "word_count")
+CKPT_PAIR = ("roo1ckpt_base", "roo1ckpt")
 NAMES = {
     "ceiling": "ceiling (user functions in a Python loop, /usr/bin/python3)",
     "ceiling_roo": "ceiling, interpreter linked like roo",
@@ -72,6 +81,8 @@ NAMES = {
     "roo2": "Roo, 2 workers",
     "asyncio": "careful asyncio server",
     "bytewax": "Bytewax, 1 worker",
+    "roo1ckpt_base": "Roo, 1 worker (the checkpoint rows' input, no checkpoints)",
+    "roo1ckpt": "Roo, 1 worker, checkpoints every 1 s",
 }
 say = A.say if hasattr(A, "say") else (lambda text: print(text, file=sys.stderr, flush=True))
 
@@ -209,11 +220,24 @@ def child_pids(pid):
         return []
 
 
-def server_argv(system, workload, in_spec, out_port):
+def checkpoint_folder(tag):
+    """A fresh, empty --checkpoint-dir under bench/out/checkpoint-runs/ (removed after its run)."""
+    parent = os.path.join(OUT, "checkpoint-runs")
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix="%s-" % tag, dir=parent)
+
+
+def checkpoint_flags(folder):
+    return ["--checkpoint-dir", folder, "--checkpoint-interval", OPTS.checkpoint_interval]
+
+
+def server_argv(system, workload, in_spec, out_port, checkpoint_dir=None):
     app = os.path.join(plan.workload_dir(workload), "app.py")
     out = "127.0.0.1:%d" % out_port
-    if system == "roo1":
+    if system in ("roo1", "roo1ckpt_base"):
         return [OPTS.roo, "run", app, "--in", in_spec, "--out", out]
+    if system == "roo1ckpt":
+        return [OPTS.roo, "run"] + checkpoint_flags(checkpoint_dir) + [app, "--in", in_spec, "--out", out]
     if system == "roo2":
         return [OPTS.roo, "run", "--workers", "2", app, "--in", in_spec, "--out", out]
     if system == "asyncio":
@@ -240,8 +264,9 @@ def tput_run(system, workload, info, data, index):
     ports = free_port_block(len(info["files"]), 10)
     in_spec = ",".join("%s@127.0.0.1:%d" % (name, p) for (name, _, _), p in zip(info["files"], ports))
     workers = 2 if system == "roo2" else 1
+    folder = checkpoint_folder(tag) if system == "roo1ckpt" else None
     with open(w_log, "w") as w_err:
-        server = A.spawn(server_argv(system, workload, in_spec, out_port), stdout=subprocess.DEVNULL,
+        server = A.spawn(server_argv(system, workload, in_spec, out_port, folder), stdout=subprocess.DEVNULL,
                          stderr=w_err, cwd=REPO)
     A.wait_for_text(w_log, "(?s)" + ".*".join([re.escape(READY)] * workers), server, 60, tag)
     pids = [server.pid] + (child_pids(server.pid) if system == "roo2" else [])
@@ -306,7 +331,17 @@ def tput_run(system, workload, info, data, index):
     if code != 0:
         problems.append("the server exited %s after SIGTERM" % code)
     with open(w_log, errors="replace") as f:
-        stops = re.findall(r"stopped: (\d+) events in, (\d+) outputs written", f.read())
+        w_text = f.read()
+    stops = re.findall(r"stopped: (\d+) events in, (\d+) outputs written", w_text)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        checkpoints = [float(x) for x in re.findall(r"checkpoint \d+ complete: .*\(executor paused ([\d.]+) ms\)",
+                                                    w_text)]
+        failed = re.findall(r"checkpoint \d+ failed: .*", w_text)
+        if failed:
+            problems.append("%d checkpoints failed: %s" % (len(failed), failed[0][:200]))
+        if not checkpoints:
+            problems.append("no checkpoint completed")
     got_in, got_out = sum(int(a) for a, _ in stops), sum(int(b) for _, b in stops)
     if len(stops) != workers or got_in != n_all or got_out != m_all:
         problems.append("count lines %r: %d in, %d out; want %d in, %d out" % (stops, got_in, got_out, n_all, m_all))
@@ -327,6 +362,10 @@ def tput_run(system, workload, info, data, index):
         "loadavg_1min": load,
         "worker_counts": stops,
     }
+    if folder:
+        # The last one is the stop's (SIGTERM ends with a checkpoint); the others fell inside the measured run.
+        result["checkpoints"] = len(checkpoints)
+        result["pause_ms_max"] = max(checkpoints) if checkpoints else None
     if problems:
         result["invalid"] = "; ".join(problems)
         say("  %s INVALID: %s (logs: %s, %s)" % (tag, result["invalid"], w_log, rx_log))
@@ -366,7 +405,8 @@ def summarise(runs):
         return {"runs": runs, "valid": 0, "invalid": [r["invalid"] for r in runs]}
     pick = lambda k: [r[k] for r in valid if r.get(k) is not None]
     summary = {"runs": runs, "valid": len(valid), "invalid": [r["invalid"] for r in runs if "invalid" in r]}
-    for k in ("rate", "outputs_per_s", "cpu_s_per_m", "rss_peak_mib", "loadavg_1min", "first_to_last_rate"):
+    for k in ("rate", "outputs_per_s", "cpu_s_per_m", "rss_peak_mib", "loadavg_1min", "first_to_last_rate",
+              "checkpoints", "pause_ms_max"):
         if pick(k):
             summary[k] = A.summarise(pick(k))
     return summary
@@ -440,27 +480,50 @@ def latency(results):
     for system, argv_for in servers.items():
         maxima[system] = timed_max(system, argv_for, path, len(records))
         say("latency app at full speed, %s: median %s events/s" % (system, fmt(maxima[system]["median"])))
+    # Roo 1 worker with checkpoints on: at half load only, offered Roo 1 worker's own rate (no checkpoints), so it
+    # faces the same events/s as the roo1 row beside it.
+    folders = []
+
+    def with_checkpoints(in_port, out_port):
+        folders.append(checkpoint_folder("latency"))
+        return [OPTS.roo, "run"] + checkpoint_flags(folders[-1]) + [
+            TIMED_APP, "--in", "Alphabet@127.0.0.1:%d" % in_port, "--out", "127.0.0.1:%d" % out_port]
+
     rows = []
     for fraction in OPTS.latency_loads:
-        runs = {system: [] for system in servers}
+        current = dict(servers)
+        if fraction == 0.5 and "roo1ckpt" in OPTS.systems.split(","):
+            current = {"roo1": servers["roo1"], "roo1ckpt": with_checkpoints, **servers}  # next to roo1's row
+        runs = {system: [] for system in current}
         for repeat in range(OPTS.latency_repeats):
-            for system, argv_for in servers.items():  # interleaved, like the throughput rounds
-                rate = int(fraction * maxima[system]["median"])
-                say("latency, %s: %s events/s offered (%.0f %% of its own maximum with the timed app) for %.0f s, "
-                    "run %d of %d" % (system, A.fmt_rate(rate), 100 * fraction, lopts.latency_seconds, repeat + 1,
-                                      OPTS.latency_repeats))
+            for system, argv_for in current.items():  # interleaved, like the throughput rounds
+                own = "roo1" if system == "roo1ckpt" else system
+                rate = int(fraction * maxima[own]["median"])
+                say("latency, %s: %s events/s offered (%.0f %% of %s maximum with the timed app) for %.0f s, "
+                    "run %d of %d" % (system, A.fmt_rate(rate), 100 * fraction,
+                                      "Roo 1 worker's" if own != system else "its own", lopts.latency_seconds,
+                                      repeat + 1, OPTS.latency_repeats))
                 try:
                     lat = A.latency_run(lopts, records, rate, system, argv_for)
+                    if system == "roo1ckpt":
+                        lat["checkpoints"] = len(re.findall(r"checkpoint \d+ complete", A.tail(
+                            os.path.join(OUT, "latency-roo1ckpt-worker.log"), 100000)))
+                        if not lat["checkpoints"]:
+                            raise A.BenchError("no checkpoint completed during the run")
                 except A.BenchError as error:
                     A.cleanup_children()
                     runs[system].append({"offered_rate": rate, "invalid": str(error)})
                     say("  INVALID: %s" % error)
                     continue
-                say("  p50 %.0f p95 %.0f p99 %.0f p99.9 %.0f p99.99 %.0f us, load %.1f" % (
+                finally:
+                    for folder in folders:
+                        shutil.rmtree(folder, ignore_errors=True)
+                    folders.clear()
+                say("  p50 %.0f p95 %.0f p99 %.0f p99.9 %.0f p99.99 %.0f us, load %.1f%s" % (
                     lat["p50_us"], lat["p95_us"], lat["p99_us"], lat["p999_us"], lat["p9999_us"],
-                    lat["loadavg_1min"]))
+                    lat["loadavg_1min"], ", %d checkpoints" % lat["checkpoints"] if "checkpoints" in lat else ""))
                 runs[system].append(lat)
-        for system in servers:
+        for system in current:
             rows.append(latency_row(system, fraction, runs[system]))
     return rows
 
@@ -629,6 +692,12 @@ def med(results, workload, system, key="rate"):
     return value["median"] if value else None
 
 
+def checkpoint_ratio(results, workload):
+    """roo1ckpt / roo1 on the same input (the paired roo1ckpt_base row), or None."""
+    a, b = med(results, workload, "roo1ckpt"), med(results, workload, "roo1ckpt_base")
+    return a / b if a and b else None
+
+
 def targets(results):
     """[(target, measured, met: True/False/None)]."""
     rows = []
@@ -671,6 +740,25 @@ def targets(results):
             s["start_mib"], s["max_mib"], s["growth_second_half_mib"]), s["flat"]))
     v = ratio(med(results, "alphabet", "roo2"), r1("alphabet"))
     row("alphabet: 2 workers ≥ 1.6 × 1 worker", v, 1.6, "%.2f ×" % (v or 0))
+    for w in CKPT_WORKLOADS:
+        v = checkpoint_ratio(results, w)
+        row("%s: checkpoints every 1 s ≥ 0.97 × without" % w, v, 0.97, "%.3f ×" % (v or 0))
+    lat = [x for x in results.get("latency", []) if x["system"] == "roo1ckpt" and "invalid" not in x]
+    row("latency at 50 % load with checkpoints every 1 s: p99 ≤ 1.5 ms", lat[0]["p99_us"] if lat else None, 1500,
+        "%.0f µs" % lat[0]["p99_us"] if lat else "", higher=False)
+    ck = results.get("checkpoint", {})
+    big = [c for c in ck.get("pause", []) if c["percent"] == 1]
+    if ck.get("available") and big:
+        c = max(big, key=lambda c: c["keys"])
+        row("checkpoint with %s keys, 1 %% changing: executor pause p99 ≤ 1 s (Flink's changelog target)" % fmt(
+            c["keys"]), c["pause_ms"]["p99"], 1000, "%.1f ms" % c["pause_ms"]["p99"], higher=False)
+        row("the same: whole checkpoint (pause + write) p99 ≤ 1 s", c["pause_ms"]["p99"] + c["write_ms"]["p99"], 1000,
+            "%.1f ms" % (c["pause_ms"]["p99"] + c["write_ms"]["p99"]), higher=False)
+    rec = ck.get("recovery") if ck.get("available") else None
+    if rec:
+        v = rec["summary"]["kill_to_first_output_s"]["median"]
+        row("recovery after kill -9 with %s keys ≤ 2 s (kill → outputs again)" % fmt(rec["keys"]), v, 2.0,
+            "%.2f s (median of %d)" % (v, len(rec["rounds"])), higher=False)
     return rows
 
 
@@ -702,11 +790,11 @@ def render(results):
     add("|---|---|---|---|---|---|---|---|---|---|")
     for w in results["order"]:
         wr = results["workloads"][w]
-        info = wr["info"]
-        for system in ("ceiling", "ceiling_roo") + SYSTEMS:
+        for system in ("ceiling", "ceiling_roo") + tuple(x for x in SYSTEMS if x != "roo1ckpt") + CKPT_PAIR:
             x = wr.get(system)
             if x is None:
                 continue
+            info = wr["info_ckpt"] if system in CKPT_PAIR else wr["info"]
             name = NAMES[system] if system != "ceiling_roo" else "ceiling, embedded %s libpython (roo's link)" % (
                 results["roo_libpython"])
             if "rate" not in x:
@@ -727,8 +815,9 @@ def render(results):
     add("")
     add("Ratios of medians (Roo 1 worker / other):")
     add("")
-    add("| workload | / ceiling | / ceiling (roo's link) | / asyncio | / Bytewax | 2 workers / 1 worker |")
-    add("|---|---|---|---|---|---|")
+    add("| workload | / ceiling | / ceiling (roo's link) | / asyncio | / Bytewax | 2 workers / 1 worker "
+        "| checkpoints every 1 s / none |")
+    add("|---|---|---|---|---|---|---|")
     for w in results["order"]:
         r1 = med(results, w, "roo1")
 
@@ -736,8 +825,24 @@ def render(results):
             o = med(results, w, other)
             return "%.2f" % (r1 / o) if r1 and o else "-"
         r2 = med(results, w, "roo2")
-        add("| %s | %s | %s | %s | %s | %s |" % (w, rt("ceiling"), rt("ceiling_roo"), rt("asyncio"), rt("bytewax"),
-                                                 "%.2f" % (r2 / r1) if r1 and r2 else "-"))
+        ck = checkpoint_ratio(results, w)
+        add("| %s | %s | %s | %s | %s | %s | %s |" % (w, rt("ceiling"), rt("ceiling_roo"), rt("asyncio"),
+                                                      rt("bytewax"), "%.2f" % (r2 / r1) if r1 and r2 else "-",
+                                                      "%.3f" % ck if ck else "-"))
+    notes = []
+    for w in results["order"]:
+        wr = results["workloads"][w]
+        x = wr.get("roo1ckpt", {})
+        if x.get("checkpoints"):
+            notes.append("%s %s events, %.0f checkpoints per run (median, the stop's included), largest executor "
+                         "pause %.2f ms" % (w, fmt(wr["info_ckpt"]["events"]), x["checkpoints"]["median"],
+                                            x["pause_ms_max"]["max"]))
+    if notes:
+        add("")
+        add("Checkpoints every 1 s / none: Roo 1 worker with `--checkpoint-dir` (a fresh folder per run) "
+            "`--checkpoint-interval %s` against Roo 1 worker without, on the same longer input (%.0f × the "
+            "workload's events, so every run holds several checkpoints), both in every round; ratio of the medians. "
+            "%s." % (OPTS.checkpoint_interval, OPTS.ckpt_events_scale, "; ".join(notes)))
     if results.get("latency"):
         add("")
         add("#### Latency (alphabet)")
@@ -750,7 +855,8 @@ def render(results):
             "runs of 1M events, send → last output): Roo 1 worker %s events/s, asyncio server %s events/s. Each row "
             "is %d runs of %.0f s (the first 0.5 s of each left out), the two servers interleaved; every figure is "
             "the median over the runs, with min–max for p99 and p99.99. Bytewax is not in this table: it reads "
-            "files, it has no socket input to time." % (
+            "files, it has no socket input to time. The row with checkpoints every 1 s (a fresh `--checkpoint-dir` "
+            "per run) is offered Roo 1 worker's 50 %% rate, the same as the row without." % (
                 OPTS.latency_max_runs, fmt(mx.get("roo1", {}).get("median")), fmt(mx.get("asyncio", {}).get("median")),
                 OPTS.latency_repeats, OPTS.latency_seconds))
         add("")
@@ -789,10 +895,11 @@ def render(results):
         add("")
         add("RSS samples (s, MiB): " + ", ".join("%.1f:%.1f" % x for x in s["samples"][::5]) + ".")
     add("")
-    add("#### Instructions per event and the inter-worker hop")
+    add("#### Instructions per event, the inter-worker hop, checkpoints and recovery")
     add("")
     for key, title in (("callgrind", "callgrind (`bench/callgrind/run.py --json`)"),
-                       ("hop", "inter-worker hop (`bench/hop/run.py --json`)")):
+                       ("hop", "inter-worker hop (`bench/hop/run.py --json`)"),
+                       ("checkpoint", "checkpoints and recovery (`bench/checkpoint/run.py --json`)")):
         x = results.get(key, {})
         if not x.get("available"):
             add("- %s: **not available** (%s)." % (title, x.get("why", "not run")))
@@ -823,11 +930,12 @@ def plot(results):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    systems = ["ceiling", "ceiling_roo", "asyncio", "bytewax", "roo1", "roo2"]
+    systems = ["ceiling", "ceiling_roo", "asyncio", "bytewax", "roo1", "roo2", "roo1ckpt"]
     labels = {"ceiling": "ceiling (python3)", "ceiling_roo": "ceiling (roo's libpython)",
-              "asyncio": "asyncio server", "bytewax": "Bytewax", "roo1": "Roo 1 worker", "roo2": "Roo 2 workers"}
+              "asyncio": "asyncio server", "bytewax": "Bytewax", "roo1": "Roo 1 worker", "roo2": "Roo 2 workers",
+              "roo1ckpt": "Roo 1 worker, checkpoints 1 s (longer input)"}
     colors = {"ceiling": "#bbbbbb", "ceiling_roo": "#888888", "asyncio": "#e6a23c", "bytewax": "#9b59b6",
-              "roo1": "#2e86de", "roo2": "#0a3d62"}
+              "roo1": "#2e86de", "roo2": "#0a3d62", "roo1ckpt": "#27ae60"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
     ws = results["order"]
     width = 0.8 / len(systems)
@@ -908,12 +1016,16 @@ def snapshot_roo(path):
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (under 2 min)")
+    p.add_argument("--quick", action="store_true", help="fewer events, 3 runs, short latency and memory runs (about 3-4 min)")
     p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
     p.add_argument("--runs", type=int, default=0, help="throughput runs per system (default 5, --quick 3)")
     p.add_argument("--workloads", default=",".join(plan.WORKLOADS), help="comma-separated (default: all)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
     p.add_argument("--events-scale", type=float, default=1.0, help="multiply every workload's event count")
+    p.add_argument("--ckpt-events-scale", type=float, default=0,
+                   help="events of the roo1ckpt rows (and their paired roo1 rows) as a multiple of the workload's "
+                        "full event count, so a run holds several checkpoints (default 6, --quick 3)")
+    p.add_argument("--checkpoint-interval", default="1s", help="roo1ckpt's --checkpoint-interval (default 1s)")
     p.add_argument("--latency-loads", default="0.25,0.5,0.75", help="fractions of each server's own maximum")
     p.add_argument("--latency-seconds", type=float, default=0, help="per latency row (default 5, --quick 2)")
     p.add_argument("--latency-max-runs", type=int, default=3, help="full-speed runs of the latency app (default 3)")
@@ -923,7 +1035,7 @@ def parse_args():
     p.add_argument("--run-timeout", type=int, default=60, help="seconds a run may take before it is invalid")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-memory", action="store_true")
-    p.add_argument("--no-external", action="store_true", help="skip bench/callgrind and bench/hop")
+    p.add_argument("--no-external", action="store_true", help="skip bench/callgrind, bench/hop and bench/checkpoint")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the PNG")
     p.add_argument("--role", default="bench", choices=["bench", "ceiling", "slow-receiver"], help=argparse.SUPPRESS)
     p.add_argument("--workload", help=argparse.SUPPRESS)
@@ -932,6 +1044,7 @@ def parse_args():
     p.add_argument("--rate", type=int, default=1_000_000, help=argparse.SUPPRESS)
     opts = p.parse_args()
     opts.runs = opts.runs or (3 if opts.quick else 5)
+    opts.ckpt_events_scale = opts.ckpt_events_scale or (3.0 if opts.quick else 6.0)
     opts.latency_seconds = opts.latency_seconds or (2.0 if opts.quick else 5.0)
     opts.latency_repeats = opts.latency_repeats or (1 if opts.quick else 3)
     opts.slow_seconds = opts.slow_seconds or (5.0 if opts.quick else 10.0)
@@ -982,20 +1095,31 @@ def main():
             rates = ceiling(opts, interp, w, n, info["outputs"])
             wr[key] = {"rate": A.summarise(rates)}
             say("  %s: median %s events/s of CPU time" % (key, fmt(wr[key]["rate"]["median"])))
-        runs = {s: [] for s in systems}
+        plain = [s for s in systems if s != "roo1ckpt"]
+        pair = list(CKPT_PAIR) if "roo1ckpt" in systems and w in CKPT_WORKLOADS else []
+        if pair:
+            n_ckpt = int(data.EVENTS * opts.ckpt_events_scale * opts.events_scale)
+            info_ckpt = data.make(OUT, n_ckpt)
+            info_ckpt["n_param"] = n_ckpt
+            wr["info_ckpt"] = {"events": info_ckpt["events"], "outputs": info_ckpt["outputs"],
+                               "checkpoint_interval": opts.checkpoint_interval}
+            say("%s, checkpoint rows: %s events, %s outputs" % (w, fmt(n_ckpt), fmt(info_ckpt["outputs"])))
+        runs = {s: [] for s in plain + pair}
         for index in range(opts.runs):
-            for s in systems:
+            for s in plain + pair:
                 try:
-                    r = tput_run(s, w, info, data, index)
+                    r = tput_run(s, w, info_ckpt if s in pair else info, data, index)
                 except (A.BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
                     A.cleanup_children()  # only this run's processes are alive here
                     r = {"invalid": "harness error: %s" % error}
                     say("  %s run %d INVALID: %s" % (s, index + 1, error))
                 runs[s].append(r)
                 if "invalid" not in r:
-                    say("  %s run %d: %s events/s, %.2f CPU s/M, %.1f MiB, load %.1f" % (
-                        s, index + 1, fmt(r["rate"]), r["cpu_s_per_m"], r["rss_peak_mib"], r["loadavg_1min"]))
-        for s in systems:
+                    say("  %s run %d: %s events/s, %.2f CPU s/M, %.1f MiB, load %.1f%s" % (
+                        s, index + 1, fmt(r["rate"]), r["cpu_s_per_m"], r["rss_peak_mib"], r["loadavg_1min"],
+                        ", %d checkpoints, largest pause %.2f ms" % (r["checkpoints"], r["pause_ms_max"])
+                        if "checkpoints" in r else ""))
+        for s in plain + pair:
             wr[s] = summarise(runs[s])
         globals()["_data_" + w] = info
 
@@ -1011,7 +1135,9 @@ def main():
         save_partial(results)
     if not opts.no_external:
         for key, script, quick_args in (("callgrind", "callgrind/run.py", ["--repeats", "1"]),
-                                        ("hop", "hop/run.py", ["--runs", "2", "--events", "300000"])):
+                                        ("hop", "hop/run.py", ["--runs", "2", "--events", "300000"]),
+                                        ("checkpoint", "checkpoint/run.py", ["--checkpoints", "5", "--big-keys",
+                                                                            "200000"])):
             say("%s: %s --json" % (key, script))
             results[key] = external(script, quick_args)
     results["load_end"] = A.loadavg()
