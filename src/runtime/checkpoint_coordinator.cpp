@@ -92,22 +92,6 @@ PartSummary parse_summary(const std::string& text) {
 
 }  // namespace
 
-CheckpointFiles::CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity,
-                                 bool cluster_initializer, core::Doorbell& doorbell)
-    : store(checkpoint::StoreConfig{
-          .dir = options.dir, .identity = std::move(identity), .cluster_initializer = cluster_initializer}),
-      writer(store, [&doorbell] { doorbell.ring(); }) {}
-
-void CheckpointInbox::push(Message message) {
-  std::lock_guard lock(mutex_);
-  messages_.push_back(std::move(message));
-}
-
-std::vector<CheckpointInbox::Message> CheckpointInbox::take() {
-  std::lock_guard lock(mutex_);
-  return std::exchange(messages_, {});
-}
-
 CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan,
                                              PipelineRunner& runner, std::vector<GeneratorSource>& generators,
                                              CheckpointFiles& files, CheckpointPeers peers,

@@ -765,3 +765,24 @@ def test_tcp_source_state_is_restored_and_counting_continues(workers, receiver, 
     assert second.stop() == 0
     assert out.per_connection()[1].decode().split("\n")[:-1] == ["%s %d %d" % (k, n, n) for n in (4, 5)
                                                                  for k in keys]
+
+
+def test_a_second_live_worker_on_the_same_files_is_refused(roo_bin, tmp_path, workers, receiver):
+    """Oracle: while a worker runs with its checkpoint files, a second process with the same identity (a pod
+    restarted while the old one still runs) exits 1 with one line naming the worker and the lock; the first is
+    untouched and still completes checkpoints."""
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    out = receiver()
+    first = workers.spawn(roo_argv(roo_bin, ckdir, SEQ_APP, out, "--per-key", "100000", "--pause-every", "50",
+                                   "--pause-ms", "5"), label="first", env=worker_env())
+    first.wait_ready()
+    assert wait_until(lambda: len(completed(first.stderr())) >= 1, 30, 0.01), first.stderr()
+    code, err = run_refused(roo_argv(roo_bin, ckdir, SEQ_APP, Unreachable()))
+    lock = os.path.join(app_folder(ckdir), ".owner-initializer")
+    assert (code, err.splitlines()[-1]) == (
+        1, "roo run: unable to use checkpoint directory %s: worker 'initializer' of app 'Sequence check' is running "
+           "already with these files (another process holds %s)" % (ckdir, lock)), err
+    before = len(completed(first.stderr()))
+    assert wait_until(lambda: len(completed(first.stderr())) > before, 30, 0.01), first.stderr()
+    assert first.stop() == 0, first.stderr()
