@@ -301,14 +301,7 @@ void CheckpointCoordinator::begin_part(std::uint64_t id) {
   if (writing_ != 0) {
     // The previous part's write must end first (the store is the writer's while it writes). Rare: a checkpoint
     // begins only once the previous one is resolved, and a worker reports its part only once it is written.
-    std::optional<checkpoint::CheckpointOutcome> outcome;
-    {
-      python::GilRelease release;
-      outcome = files_.writer.wait();
-    }
-    if (outcome) {
-      take_outcome(*outcome);
-    }
+    wait_for_write();
   }
   if (active_) {
     checkpoint_log()->warn("checkpoint {} abandoned here: checkpoint {} begins before its markers all came",
@@ -477,6 +470,18 @@ void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady
                          milliseconds(last_pause_), peers_.alone() ? "" : " here", total.compacted ? "; compacted" : "");
 }
 
+// Waits (without the GIL) for the part being written, and passes its outcome on.
+void CheckpointCoordinator::wait_for_write() {
+  std::optional<checkpoint::CheckpointOutcome> outcome;
+  {
+    python::GilRelease release;
+    outcome = files_.writer.wait();
+  }
+  if (outcome) {
+    take_outcome(*outcome);
+  }
+}
+
 void CheckpointCoordinator::take_last(std::function<void()> done) {
   after_last_ = std::move(done);
   last_round_ = 0;
@@ -488,28 +493,14 @@ void CheckpointCoordinator::checkpoint_and_wait() {
     return;  // a cluster's last checkpoint is the last one it completed
   }
   if (writing_ != 0) {
-    std::optional<checkpoint::CheckpointOutcome> outcome;
-    {
-      python::GilRelease release;
-      outcome = files_.writer.wait();
-    }
-    if (outcome) {
-      take_outcome(*outcome);
-    }
+    wait_for_write();
   }
   round_.reset();
   std::uint64_t id = next_id_++;
   round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}};
   begin_part(id);
   if (writing_ != 0) {
-    std::optional<checkpoint::CheckpointOutcome> outcome;
-    {
-      python::GilRelease release;
-      outcome = files_.writer.wait();
-    }
-    if (outcome) {
-      take_outcome(*outcome);
-    }
+    wait_for_write();
   }
 }
 

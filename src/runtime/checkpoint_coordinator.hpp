@@ -107,6 +107,7 @@ class CheckpointCoordinator {
   void record(const cluster::RemoteBatch& batch);
   void finish_part_if_ready();
   void take_outcome(const checkpoint::CheckpointOutcome& outcome);
+  void wait_for_write();
   void on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text);
   void start_round(std::chrono::steady_clock::time_point now);
   void close_round(std::chrono::steady_clock::time_point now);
