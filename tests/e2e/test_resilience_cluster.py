@@ -175,7 +175,8 @@ def fault_loop(c, r, out, rng, rounds_wanted, label):
     victims = []
     for n in range(rounds_wanted):
         if recovering and (n % 3 == 1 or rng.random() < 0.25):
-            time.sleep(rng.uniform(0.05, 0.4))          # while the restarted worker starts, joins and restores
+            # While the restarted worker starts, joins and restores (that takes ~0.2 s here), or the others roll back.
+            time.sleep(rng.uniform(0.0, 0.12))
         else:
             if recovering:
                 r.wait_all_ready()
