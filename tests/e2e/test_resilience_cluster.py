@@ -18,6 +18,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -323,3 +324,50 @@ def test_kill_of_worker1_logs_rollback_and_recovery_on_the_initializer(cluster, 
     assert log.index(FORMED_AGAIN + " 1: the stream goes on", back) > back + recovered.start()
     assert_exact_final_state(out, 2, r.logs)
     c.stop()
+
+
+def test_two_of_three_workers_killed_at_once_and_restarted(cluster, receiver, tmp_path):
+    """Two of three workers killed -9 together (the initializer among them or not), both restarted, a few rounds.
+    Oracle: no GAP line, every key ends at FINAL, no key started again from nothing."""
+    rng = seeded_random("two of three")
+    c, out, r = start_cluster(cluster, receiver, tmp_path, 3)
+    kills = []
+    for _ in range(rounds(3)):
+        time.sleep(rng.uniform(0.2, 1.0))
+        victims = rng.sample(range(3), 2)
+        for i in victims:
+            r.kill(i)
+        kills.append("+".join(c[i].name for i in victims))
+        time.sleep(rng.uniform(0.0, 0.5))
+        for i in victims:
+            r.restart(i)
+        r.wait_all_ready()
+    assert_exact_final_state(out, 3, r.logs)
+    print("two of three: killed %s; the state went on exactly" % " ".join(kills))
+    c.stop()
+
+
+@pytest.mark.parametrize("victim", [1, 0], ids=["worker1-killed", "initializer-killed"])
+def test_a_killed_worker_not_restarted_makes_the_other_give_up(cluster, receiver, tmp_path, victim):
+    """One worker killed -9 and not restarted: the other rolls back, waits for the cluster to form again for the
+    join timeout (30 s), then gives up. Oracle: it exits 1 after the timeout (within a margin), its last line the
+    error saying why (docs/errors.md)."""
+    c, out, r = start_cluster(cluster, receiver, tmp_path, 2)
+    survivor = c[1 - victim]
+    r.kill(victim)
+    started = time.monotonic()
+    assert survivor.wait_for_log("rolling back (rollback 1)", timeout=20), r.logs()
+    try:
+        code = survivor.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("%s still runs 60 s after %s was killed\n%s" % (survivor.name, c[victim].name, r.logs()),
+                    pytrace=False)
+    c.stopped = True
+    waited = time.monotonic() - started
+    print("%s gave up after %.1f s with exit %d" % (survivor.name, waited, code))
+    if victim == 1:
+        want = "roo run: unable to form the cluster again after rollback 1: not every worker joined within 30 s"
+    else:
+        want = "roo run: unable to join the cluster at %s: the initializer did not answer within 30 s" % c[0].control
+    assert (code, survivor.stderr().rstrip("\n").split("\n")[-1]) == (1, want), r.logs()
+    assert waited >= 29.0, r.logs()
