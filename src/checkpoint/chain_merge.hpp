@@ -10,8 +10,11 @@
 namespace roo::checkpoint {
 
 /// Merges the records of a chain's files, oldest first, into each state entry's newest value (by table and key
-/// bytes) and each source's newest position. Holds views into the files' bytes: the caller keeps them alive until
-/// it has visited the result. Memory: one entry per distinct key, plus the files themselves.
+/// bytes), each source's newest position, and the newest file's channel batches. Holds views into the files'
+/// bytes: the caller keeps them alive until it has visited the result.
+///
+/// Only the incremental files are indexed: the full file at the chain's start (nearly all of a large state) is
+/// streamed once, skipping the keys a later file replaces. Memory: one entry per key in the incremental files.
 class ChainMerge {
  public:
   using StateVisitor =
@@ -23,7 +26,8 @@ class ChainMerge {
   /// body is malformed.
   [[nodiscard]] std::int64_t add(std::string_view records);
 
-  /// Every state entry once, in the order its key first appeared, with its newest value.
+  /// Every state entry once, with its newest value: the first file's entries not replaced later, in file order,
+  /// then the later files' entries in the order their key first appeared there.
   void for_each_state(const StateVisitor& visit) const;
   /// Every source once, by index, with its newest position.
   void for_each_source(const SourceVisitor& visit) const;
@@ -48,8 +52,7 @@ class ChainMerge {
     std::string_view value;
   };
 
-  std::vector<StateEntry> states_;
-  std::unordered_map<StateKey, std::size_t, StateKeyHash> index_;
+  std::vector<std::string_view> files_;
   std::map<std::uint32_t, std::string_view> sources_;
   std::vector<std::pair<std::uint32_t, std::string_view>> channels_;
 };

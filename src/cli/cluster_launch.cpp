@@ -311,7 +311,7 @@ int launch_cluster(const ClusterLaunchRequest& request) {
       command.argv.insert(command.argv.end(), {"--cluster-secret-file", secret->path()});
     }
   }
-  return supervise_workers(commands, request.drain_timeout_seconds);
+  return supervise_workers(commands, request.drain_timeout_seconds, request.checkpoint_dir.has_value());
 }
 
 }  // namespace roo::cli

@@ -160,9 +160,14 @@ std::string describe_exit(int status, int& code) {
 /// cluster when one fails. Single-threaded; owns nothing but its bookkeeping.
 class Supervisor {
  public:
-  Supervisor(std::vector<Child>& children, double drain_timeout_seconds)
+  Supervisor(std::vector<Child>& children, double drain_timeout_seconds, const std::vector<WorkerCommand>& commands,
+             const sigset_t& child_mask, bool restart_failed)
       : children_(children),
-        grace_(std::chrono::milliseconds(static_cast<long long>((drain_timeout_seconds + 5) * 1000))) {}
+        grace_(std::chrono::milliseconds(static_cast<long long>((drain_timeout_seconds + 5) * 1000))),
+        commands_(commands),
+        child_mask_(child_mask),
+        restart_failed_(restart_failed),
+        restarts_(children.size()) {}
 
   /// Returns the cluster's exit code.
   int run(int signals) {
@@ -241,6 +246,13 @@ class Supervisor {
       child.exited = true;
       pump_output(child);  // the dead worker's last lines come before the verdict
       std::string how = describe_exit(status, child.code);
+      if (!stopping_ && child.code != 0 && restart_failed_ &&
+          may_restart(static_cast<std::size_t>(&child - children_.data()))) {
+        say(child.name + " " + how + "; starting it again (checkpoints are on: the cluster rolls back to its last "
+                                     "complete checkpoint)");
+        restart(child);
+        continue;
+      }
       if (child.code != 0 && first_failure_ == 0) {
         first_failure_ = child.code;
       }
@@ -255,8 +267,37 @@ class Supervisor {
     }
   }
 
+  // At most max_restarts of one worker within restart_window: a worker that cannot stay up stops the cluster.
+  bool may_restart(std::size_t index) {
+    auto now = Clock::now();
+    auto& times = restarts_[index];
+    std::erase_if(times, [&](Clock::time_point at) { return now - at > restart_window; });
+    if (times.size() >= max_restarts) {
+      return false;
+    }
+    times.push_back(now);
+    return true;
+  }
+
+  void restart(Child& child) {
+    std::size_t index = static_cast<std::size_t>(&child - children_.data());
+    for (Stream* stream : {&child.out, &child.err}) {
+      if (stream->fd >= 0) {
+        ::close(stream->fd);
+      }
+    }
+    child = spawn(commands_[index], child_mask_);
+  }
+
+  static constexpr std::size_t max_restarts = 5;
+  static constexpr std::chrono::seconds restart_window{60};
+
   std::vector<Child>& children_;
   std::chrono::milliseconds grace_;
+  const std::vector<WorkerCommand>& commands_;
+  sigset_t child_mask_;
+  bool restart_failed_;
+  std::vector<std::vector<Clock::time_point>> restarts_;
   bool stopping_ = false;
   bool killed_ = false;
   Clock::time_point stop_sent_;
@@ -268,7 +309,7 @@ class Supervisor {
 
 void say_line(const std::string& line) { say(line); }
 
-int supervise_workers(const std::vector<WorkerCommand>& commands, double drain_timeout_seconds) {
+int supervise_workers(const std::vector<WorkerCommand>& commands, double drain_timeout_seconds, bool restart_failed) {
   // Signals arrive through a signalfd, blocked from now on so none is lost between the spawns and the loop.
   sigset_t handled;
   sigset_t previous;
@@ -293,7 +334,7 @@ int supervise_workers(const std::vector<WorkerCommand>& commands, double drain_t
     }
     throw;
   }
-  int code = Supervisor(children, drain_timeout_seconds).run(signals);
+  int code = Supervisor(children, drain_timeout_seconds, commands, previous, restart_failed).run(signals);
   ::close(signals);
   ::sigprocmask(SIG_SETMASK, &previous, nullptr);
   return code;

@@ -13,7 +13,11 @@ namespace roo::cli {
 /// second one (a second or more later) sends SIGKILL. A worker that exits non-zero on its own is reported and
 /// the others get SIGTERM; one that exits 0 on its own gives the others `drain_timeout_seconds` + 5 s to follow.
 /// Returns 0 if every worker exited 0, else the first non-zero code (128 + signal for a killed worker).
-[[nodiscard]] int supervise_workers(const std::vector<WorkerCommand>& commands, double drain_timeout_seconds);
+/// With `restart_failed` (checkpoints on), a worker that fails is started again with the same command instead, as
+/// Kubernetes restarts a pod, and the cluster rolls back to its last complete checkpoint; one that fails more than
+/// 5 times within a minute stops the others as above.
+[[nodiscard]] int supervise_workers(const std::vector<WorkerCommand>& commands, double drain_timeout_seconds,
+                                    bool restart_failed = false);
 
 /// One `roo run: <line>` on stderr, written whole.
 void say_line(const std::string& line);

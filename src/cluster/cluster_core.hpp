@@ -261,6 +261,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   std::optional<std::vector<std::uint64_t>> last_quiet_signature_;
   std::size_t drained_alone_rounds_ = 0;
   bool alone_ = false;  // the initializer is lost: this worker drains and exits by itself
+  bool before_exit_asked_ = false;  // the initializer: hooks.before_exit was called; exit waits for its proceed
 
   // gathered queries
   std::uint64_t next_gather_id_ = 1;

@@ -1,6 +1,8 @@
 #include "cluster_core.hpp"
 #include "cluster_log.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <memory>
 
 namespace roo::cluster {
@@ -79,7 +81,7 @@ void ClusterCore::poll_round() {
     return;
   }
   arm_poll_timer();  // looks at the deadline again while this round waits
-  if (!poll_awaiting_.empty()) {
+  if (!poll_awaiting_.empty() || before_exit_asked_) {
     return;
   }
   ++poll_round_;
@@ -113,6 +115,10 @@ void ClusterCore::finish_round() {
   if (phase_ != Phase::stopping) {
     return;
   }
+  if (before_exit_asked_) {
+    arm_poll_timer();  // only to watch the drain deadline
+    return;
+  }
   bool quiet = true;
   std::vector<std::uint64_t> signature;
   for (const auto& [i, reply] : poll_replies_) {
@@ -128,6 +134,22 @@ void ClusterCore::finish_round() {
     }
   }
   if (quiet && last_quiet_signature_ == signature) {
+    if (hooks_.before_exit) {
+      before_exit_asked_ = true;
+      arm_poll_timer();
+      std::weak_ptr<ClusterCore> weak = weak_from_this();
+      hooks_.before_exit([weak] {
+        if (auto self = weak.lock()) {
+          asio::post(self->strand_, [self] {
+            if (self->phase_ == Phase::stopping) {
+              cluster_logger()->info("cluster: every worker is drained; exiting");
+              self->broadcast_exit();
+            }
+          });
+        }
+      });
+      return;
+    }
     cluster_logger()->info("cluster: every worker is drained; exiting");
     broadcast_exit();
     return;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "checkpoint_files.hpp"
+#include "checkpoint_inbox.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
 
@@ -21,37 +23,6 @@
 #include <vector>
 
 namespace roo::runtime {
-
-/// What outlives one run of the pipeline (a rollback builds a new runner and a new coordinator): this worker's
-/// checkpoint files and the thread that writes them. Lives on the executor.
-struct CheckpointFiles {
-  /// `cluster_initializer`: the initializer of a cluster of several workers (it records which checkpoints every
-  /// worker completed). `doorbell` is rung when a write ends.
-  CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity, bool cluster_initializer,
-                  core::Doorbell& doorbell);
-
-  checkpoint::CheckpointStore store;
-  checkpoint::CheckpointWriter writer;
-};
-
-/// The cluster's checkpoint messages, from its hooks (the io thread) to the coordinator (the executor).
-class CheckpointInbox {
- public:
-  struct Message {
-    enum class Kind { begin, part, complete };
-    Kind kind = Kind::begin;
-    std::uint64_t id = 0;
-    std::size_t worker = 0;  ///< part: who reports
-    bool ok = false;         ///< part
-    std::string text;        ///< part: its description, or the failure's line
-  };
-  void push(Message message);
-  [[nodiscard]] std::vector<Message> take();
-
- private:
-  std::mutex mutex_;
-  std::vector<Message> messages_;
-};
 
 /// Where this worker sits among the workers that checkpoint together (alone: one worker, no cluster).
 struct CheckpointPeers {
@@ -110,6 +81,9 @@ class CheckpointCoordinator {
   }
   /// Alone, after a clean stop: one last checkpoint, waited for, so a restart continues where the stop left off.
   void checkpoint_and_wait();
+  /// The initializer of a cluster that stops, once every worker is drained: takes one last checkpoint at once (after
+  /// the one in flight), then calls `done` however it went.
+  void take_last(std::function<void()> done);
   /// machida's clean shutdown: removes the checkpoint files, as Wallaroo removes its recovery files.
   void remove_files();
 
@@ -136,6 +110,8 @@ class CheckpointCoordinator {
   void on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text);
   void start_round(std::chrono::steady_clock::time_point now);
   void close_round(std::chrono::steady_clock::time_point now);
+  /// Logs how a closed round went; complete: records it (cluster mark) and tells the other workers.
+  void report_round(const Round& round, std::chrono::steady_clock::time_point now);
   /// Serializes the changed state and the generators' positions into `part`.
   void serialize(Part& part);
 
@@ -156,6 +132,8 @@ class CheckpointCoordinator {
   std::chrono::steady_clock::time_point next_due_;
   std::chrono::steady_clock::duration last_pause_{};
   std::vector<std::string> last_positions_;  ///< alone: the generators' positions in the last checkpoint
+  std::function<void()> after_last_;         ///< take_last(): called when the last checkpoint's round closes
+  std::uint64_t last_round_ = 0;             ///< its id (0: not begun yet)
 };
 
 }  // namespace roo::runtime

@@ -290,7 +290,7 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         watch_.enter(&stage.errors.label(), key);
         result = call2(stage.fn, data, state);
         watch_.leave();
-        stage.table->touch(key);
+        stage.table->touch(key, state);
         if (result != nullptr && stage.plan->returns_persist) {
           if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2) {
             stage.errors.report_misuse(

@@ -161,6 +161,8 @@ class Worker {
   std::vector<GeneratorSource> generators_;
   std::optional<CheckpointFiles> checkpoint_files_;
   CheckpointInbox checkpoint_inbox_;
+  std::mutex last_checkpoint_mutex_;
+  std::function<void()> last_checkpoint_done_;  ///< the cluster's exit waits for the last checkpoint (initializer)
   std::optional<CheckpointCoordinator> checkpoints_;
 };
 
@@ -201,6 +203,13 @@ cluster::ClusterHooks Worker::hooks() {
         {.kind = CheckpointInbox::Message::Kind::part, .id = id, .worker = worker, .ok = ok, .text = std::move(text)});
     doorbell_.ring();
   };
+  if (options_.checkpoints && options_.cluster && options_.cluster->initializer && options_.cluster->worker_count > 1) {
+    hooks.before_exit = [this](std::function<void()> proceed) {
+      std::lock_guard lock(last_checkpoint_mutex_);
+      last_checkpoint_done_ = std::move(proceed);
+      doorbell_.ring();
+    };
+  }
   hooks.on_checkpoint_complete = [this](std::uint64_t id) {
     checkpoint_inbox_.push(
         {.kind = CheckpointInbox::Message::Kind::complete, .id = id, .worker = 0, .ok = false, .text = {}});
@@ -733,6 +742,14 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     bool worked = take_work();
     hand_over_outputs();
     if (checkpoints_) {
+      std::function<void()> after_last;
+      {
+        std::lock_guard lock(last_checkpoint_mutex_);
+        after_last = std::exchange(last_checkpoint_done_, {});
+      }
+      if (after_last) {
+        checkpoints_->take_last(std::move(after_last));
+      }
       checkpoints_->on_turn(std::chrono::steady_clock::now(), checkpoint_inbox_);
     }
     if (worked) {

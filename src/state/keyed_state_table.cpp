@@ -45,11 +45,7 @@ KeyedStateTable::KeyedStateTable(std::string name, std::string label, python::Py
       factory_(std::move(factory)),
       states_(python::PyRef::steal(PyDict_New())) {}
 
-void KeyedStateTable::track_changes() {
-  if (!changed_) {
-    changed_ = python::PyRef::steal(PySet_New(nullptr));
-  }
-}
+void KeyedStateTable::track_changes() { tracking_ = true; }
 
 void KeyedStateTable::remember_key(PyObject* key) {
   PyObject* text = PyUnicode_Check(key) ? key : nullptr;
@@ -76,36 +72,37 @@ std::vector<std::string> KeyedStateTable::key_names() const {
 
 std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
                                       const StateCodec& codec, std::uint32_t key_groups) {
-  bool everything = full || lost_track_ || !changed_;
-  PyObject* keys = everything ? states_.get() : changed_.get();
+  bool everything = full || !tracking_ || changed_.ambiguous();
   const bool app_codec = codec.dump_state.get() != codec.dump_key.get();
   std::size_t added = 0;
-  Py_ssize_t position = 0;
   PyObject* key = nullptr;
-  Py_hash_t hash = 0;
   auto fail = [&](const char* what, const char* verb) {
     std::string cause = python::take_exception_text();
     return StateSerializationError(
         fmt::format("the {} of key {} in {} could not be {}: {}", what, key_text(key), label_, verb, cause));
   };
-  // Both walks see a collection that nothing changes meanwhile: user code (a __reduce__) runs, but no event does.
-  for (;;) {
+  // The keys to write: every key, or those marked changed. Collected first (borrowed: the dict and the marks hold
+  // them until forget_changes()), because writing a plain object may replace it in the dict.
+  std::vector<PyObject*> keys;
+  if (everything) {
+    keys.reserve(static_cast<std::size_t>(PyDict_GET_SIZE(states_.get())));
+    Py_ssize_t position = 0;
     PyObject* state = nullptr;
-    if (everything) {
-      if (PyDict_Next(keys, &position, &key, &state) == 0) {
-        break;
+    while (PyDict_Next(states_.get(), &position, &key, &state)) {
+      keys.push_back(key);
+    }
+  } else {
+    keys.reserve(changed_.size());
+    changed_.for_each_key([&](PyObject* marked) { keys.push_back(marked); });
+  }
+  for (PyObject* next : keys) {
+    key = next;
+    PyObject* state = PyDict_GetItemWithError(states_.get(), key);  // borrowed
+    if (state == nullptr) {
+      if (PyErr_Occurred()) {
+        throw fail("state", "found");
       }
-    } else {
-      if (_PySet_NextEntry(keys, &position, &key, &hash) == 0) {
-        break;
-      }
-      state = PyDict_GetItemWithError(states_.get(), key);  // borrowed
-      if (state == nullptr) {
-        if (PyErr_Occurred()) {
-          throw fail("state", "found");
-        }
-        continue;  // its state was never created (the factory raised)
-      }
+      continue;  // its state was never created (the factory raised)
     }
     std::int64_t group = key_group_of(key, key_groups);
     if (group < 0) {
@@ -117,6 +114,22 @@ std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot&
         PyErr_SetString(PyExc_TypeError, "pickle.dumps did not return bytes");
       }
       throw fail("key", "pickled");
+    }
+    if (codec.plain) {
+      python::PyRef replacement;
+      PlainObjectCodec::Written written = codec.plain->write(state, 1, plain_bytes_, replacement);
+      if (written == PlainObjectCodec::Written::failed) {
+        throw fail("state", "pickled");
+      }
+      if (written == PlainObjectCodec::Written::written) {
+        snapshot.add_state(index, static_cast<std::uint32_t>(group), bytes_of(key_bytes.get()), plain_bytes_);
+        ++added;
+        // A value replaced under an existing key: the dict's keys, and so both walks, stay as they are.
+        if (replacement && PyDict_SetItem(states_.get(), key, replacement.get()) != 0) {
+          PyErr_Clear();
+        }
+        continue;
+      }
     }
     python::PyRef state_bytes = python::PyRef::steal(call1(codec.dump_state.get(), state));
     if (!state_bytes) {
@@ -133,12 +146,7 @@ std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot&
   return added;
 }
 
-void KeyedStateTable::forget_changes() {
-  lost_track_ = false;
-  if (changed_) {
-    PySet_Clear(changed_.get());
-  }
-}
+void KeyedStateTable::forget_changes() { changed_.clear(); }
 
 void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec) {
   python::PyRef serialized_key = python::PyRef::steal(
@@ -148,22 +156,26 @@ void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value
     throw StateSerializationError(
         fmt::format("a key of {} could not be read back: {}", label_, python::take_exception_text()));
   }
-  python::PyRef serialized_value = python::PyRef::steal(
-      PyBytes_FromStringAndSize(value_bytes.data(), static_cast<Py_ssize_t>(value_bytes.size())));
-  python::PyRef value =
-      python::PyRef::steal(serialized_value ? call1(codec.load_state.get(), serialized_value.get()) : nullptr);
+  python::PyRef value;
+  if (codec.plain && PlainObjectCodec::made(value_bytes)) {
+    value = python::PyRef::steal(codec.plain->read(value_bytes));
+  } else {
+    python::PyRef serialized_value = python::PyRef::steal(
+        PyBytes_FromStringAndSize(value_bytes.data(), static_cast<Py_ssize_t>(value_bytes.size())));
+    value = python::PyRef::steal(serialized_value ? call1(codec.load_state.get(), serialized_value.get()) : nullptr);
+  }
   if (!value) {
     std::string cause = python::take_exception_text();
     throw StateSerializationError(
         fmt::format("the state of key {} in {} could not be read back: {}", key_text(key.get()), label_, cause));
   }
-  bool is_new = PyDict_Contains(states_.get(), key.get()) == 0;
+  Py_ssize_t before = PyDict_GET_SIZE(states_.get());
   if (PyDict_SetItem(states_.get(), key.get(), value.get()) != 0) {
     std::string cause = python::take_exception_text();
     throw StateSerializationError(
         fmt::format("the state of key {} in {} could not be restored: {}", key_text(key.get()), label_, cause));
   }
-  if (is_new) {
+  if (PyDict_GET_SIZE(states_.get()) > before) {
     remember_key(key.get());
   }
 }

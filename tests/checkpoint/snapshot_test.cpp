@@ -115,7 +115,7 @@ TEST(SnapshotFile, FindsEveryFlippedByteAndTruncation) {
   EXPECT_EQ(decode_snapshot("NOTASNAPSHOT").problem, "is not a Roo snapshot file");
 }
 
-TEST(ChainMerge, NewestValuePerTableAndKeyInFirstSeenOrder) {
+TEST(ChainMerge, NewestValuePerTableAndKeyFullFileFirst) {
   Snapshot full(1, true);
   full.add_state(0, 1, "a", "a1");
   full.add_state(0, 2, "b", "b1");
@@ -137,7 +137,8 @@ TEST(ChainMerge, NewestValuePerTableAndKeyInFirstSeenOrder) {
   merge.for_each_source([&](std::uint32_t source, std::string_view position) {
     seen.push_back("s" + std::to_string(source) + "=" + std::string(position));
   });
-  EXPECT_EQ(seen, (std::vector<std::string>{"0a=a2", "0b=b1", "1a=other table", "0c=c2", "s0=p2", "s1=q2"}));
+  // The full file's entries not replaced later, then the later files' in first-seen order.
+  EXPECT_EQ(seen, (std::vector<std::string>{"0b=b1", "1a=other table", "0a=a2", "0c=c2", "s0=p2", "s1=q2"}));
 }
 
 TEST(Manifest, RoundTripsThroughItsText) {

@@ -45,6 +45,26 @@ TEST(FlagValues, TimeoutsAreSecondsAboveZero) {
   }
 }
 
+TEST(FlagValues, DurationsTakeAUnit) {
+  EXPECT_EQ(parse_duration_ms("--checkpoint-interval", "1s"), 1000);
+  EXPECT_EQ(parse_duration_ms("--checkpoint-interval", "250ms"), 250);
+  EXPECT_EQ(parse_duration_ms("--checkpoint-interval", "2m"), 120000);
+  EXPECT_EQ(parse_duration_ms("--checkpoint-interval", "1.5"), 1500);
+  for (std::string bad : {"0", "0s", "0.5ms", "-1s", "x", "", "1h", "1 s", "inf"}) {
+    EXPECT_EQ(usage_error([&] { (void)parse_duration_ms("--checkpoint-interval", bad); }),
+              "parse --checkpoint-interval '" + bad + "': expected a duration of at least 1ms, e.g. 1s, 500ms, 2m");
+  }
+}
+
+TEST(FlagValues, NanosecondsAreWholeAndAtLeastAMillisecond) {
+  EXPECT_EQ(parse_nanoseconds("--time-between-checkpoints", "1000000000"), 1000000000);
+  for (std::string bad : {"999999", "1e9", "x", "", "-5"}) {
+    EXPECT_EQ(usage_error([&] { (void)parse_nanoseconds("--time-between-checkpoints", bad); }),
+              "parse --time-between-checkpoints '" + bad +
+                  "': expected a whole number of nanoseconds, at least 1000000 (1 ms)");
+  }
+}
+
 TEST(FlagValues, ValidatorsFailAParseWithTheSameLine) {
   CLI::App app;
   int workers = 1;

@@ -71,7 +71,7 @@ TEST(WallarooFlags, AcceptsEveryFlagOfTheLauncher) {
                                     "-u",
                                     "5",
                                     "--time-between-checkpoints",
-                                    "10",
+                                    "250000000",
                                     "--spike-seed",
                                     "1",
                                     "--spike-drop",
@@ -86,7 +86,9 @@ TEST(WallarooFlags, AcceptsEveryFlagOfTheLauncher) {
   EXPECT_TRUE(app.empty());
   EXPECT_EQ(flags.name, "w1");
   EXPECT_EQ(flags.my_control, "h:3");
-  EXPECT_EQ(flags.ignored.size(), 12u);
+  EXPECT_EQ(flags.ignored.size(), 11u);
+  EXPECT_EQ(flags.time_between_checkpoints_ns, 250000000);
+  EXPECT_EQ(flags.resilience_dir, "/tmp");
 }
 
 std::string refusal(const Args& args) {
@@ -111,8 +113,9 @@ TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
             "--my-control, --my-data and --name");
   EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1", "--data", "h:2"}), "accepted");
   EXPECT_EQ(refusal({"--join", "h:1"}), "join a cluster (--join): growing a running cluster is not supported yet");
-  EXPECT_EQ(refusal({"--run-with-resilience"}),
-            "run with resilience (--run-with-resilience): checkpoints are not supported yet");
+  EXPECT_EQ(refusal({"--run-with-resilience"}), "accepted");
+  EXPECT_EQ(refusal({"--time-between-checkpoints", "10"}),
+            "parse --time-between-checkpoints '10': expected a whole number of nanoseconds, at least 1000000 (1 ms)");
   EXPECT_EQ(refusal({"--worker-count", "zero"}), "parse --worker-count 'zero': expected a whole number of at least 1");
   EXPECT_EQ(refusal({"--metrics"}), "parse --metrics: the flag needs a value");
   EXPECT_EQ(refusal({"--metrics", "--ponythreads=1"}), "parse --metrics: the flag needs a value");

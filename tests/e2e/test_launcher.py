@@ -119,7 +119,8 @@ def test_machida_help_and_missing_module_flag(machida_bin):
     (["--my-data", "127.0.0.1:1", "--data", "127.0.0.1:2"],
      "use --data on a worker that is not the initializer: it listens on --my-data instead"),
     (["--join", "127.0.0.1:6000"], "join a cluster (--join): growing a running cluster is not supported yet"),
-    (["--run-with-resilience"], "run with resilience (--run-with-resilience): checkpoints are not supported yet"),
+    (["--run-with-resilience", "--resilience-dir", "/nonexistent-roo"],
+     "use --resilience-dir /nonexistent-roo: no such directory (create it first)"),
 ])
 def test_flags_for_later_features_say_so_in_one_line(roo_bin, flags, message):
     code, out, err = run_cli([roo_bin, "run", os.path.join(APPS, "introspect.py"), "--in", "a@127.0.0.1:1",

@@ -23,11 +23,13 @@ namespace {
 using test::batch_of;
 using test::plan_of;
 
-state::StateCodec pickle_codec() {
+// Pickle for keys and states; with `plain`, plain objects through the PlainObjectCodec, as the runtime does.
+state::StateCodec pickle_codec(bool plain = true) {
   py::module_ pickle = py::module_::import("pickle");
   auto dumps = python::PyRef::borrow(pickle.attr("dumps").ptr());
   auto loads = python::PyRef::borrow(pickle.attr("loads").ptr());
-  return state::StateCodec{dumps, loads, dumps, loads};
+  return state::StateCodec{dumps, loads, dumps, loads,
+                           plain ? std::make_shared<state::PlainObjectCodec>(dumps, loads) : nullptr};
 }
 
 std::string take(PipelineRunner& runner) {
@@ -65,7 +67,10 @@ TEST(KeyedStateTable, SnapshotsOnlyTheKeysChangedSinceTheLastOne) {
   EXPECT_EQ(table.snapshot(0, full, true, pickle_codec(), state::default_key_groups), 3u);
 }
 
-TEST(KeyedStateTable, RestoredStateContinuesWhereTheSnapshotWas) {
+class KeyedStateRestore : public testing::TestWithParam<bool> {};
+
+TEST_P(KeyedStateRestore, RestoredStateContinuesWhereTheSnapshotWas) {
+  const bool plain = GetParam();
   TempFolder folder;
   checkpoint::StoreConfig config{.dir = folder.path(), .identity = {"keyed", "fingerprint", "initializer"}};
   {
@@ -74,7 +79,7 @@ TEST(KeyedStateTable, RestoredStateContinuesWhereTheSnapshotWas) {
     runner.state_tables()[0].track_changes();
     runner.process(batch_of({"apple", "avocado", "banana"}));
     checkpoint::Snapshot snapshot(1, true);
-    runner.state_tables()[0].snapshot(0, snapshot, true, pickle_codec(), state::default_key_groups);
+    runner.state_tables()[0].snapshot(0, snapshot, true, pickle_codec(plain), state::default_key_groups);
     checkpoint::CheckpointStore store(config);
     (void)store.write_and_commit(snapshot);
     runner.process(batch_of({"axe"}));  // after the checkpoint: not restored
@@ -90,7 +95,8 @@ TEST(KeyedStateTable, RestoredStateContinuesWhereTheSnapshotWas) {
   store.read(
       *point,
       [&](std::uint32_t table, std::uint32_t, std::string_view key, std::string_view value) {
-        runner.state_tables()[table].restore(key, value, pickle_codec());
+        EXPECT_EQ(state::PlainObjectCodec::made(value), plain);
+        runner.state_tables()[table].restore(key, value, pickle_codec(plain));
         ++restored;
       },
       [](std::uint32_t, std::string_view) {});
@@ -101,6 +107,68 @@ TEST(KeyedStateTable, RestoredStateContinuesWhereTheSnapshotWas) {
   auto names = runner.state_keys();
   ASSERT_EQ(names.size(), 1u);
   EXPECT_EQ(names[0].second.size(), 3u);  // a and b restored, c new
+}
+
+INSTANTIATE_TEST_SUITE_P(PickleAndPlain, KeyedStateRestore, testing::Bool());
+
+// The fixture's Count is a plain class: a snapshot replaces an object only its table holds with a copy (same
+// attributes, inline again), and leaves one held elsewhere as it is.
+TEST(KeyedStateTable, ReplacesAPlainStateOnlyItsTableHolds) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.track_changes();
+  runner.process(batch_of({"apple", "banana", "banana"}));
+  PyObject* apple_key = PyUnicode_FromString("a");
+  PyObject* banana_key = PyUnicode_FromString("b");
+  PyObject* apple = PyDict_GetItem(table.states(), apple_key);
+  PyObject* banana = PyDict_GetItem(table.states(), banana_key);
+  Py_INCREF(banana);  // someone else holds banana's state
+  checkpoint::Snapshot snapshot(1, true);
+  EXPECT_EQ(table.snapshot(0, snapshot, true, pickle_codec(), state::default_key_groups), 2u);
+  PyObject* apple_after = PyDict_GetItem(table.states(), apple_key);
+  EXPECT_NE(apple_after, apple);
+  EXPECT_EQ(PyDict_GetItem(table.states(), banana_key), banana);
+  EXPECT_EQ(py::str(py::handle(apple_after).attr("__class__").attr("__name__")).cast<std::string>(), "Count");
+  EXPECT_EQ(py::handle(apple_after).attr("n").cast<int>(), 1);
+  runner.process(batch_of({"avocado"}));
+  EXPECT_EQ(take(runner), "apple=1\nbanana=1\nbanana=2\navocado=2\n");
+  Py_DECREF(banana);
+  Py_DECREF(apple_key);
+  Py_DECREF(banana_key);
+}
+
+TEST(KeyedStateTable, MarksManyKeysAndGrowsItsTable) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.track_changes();
+  core::FrameBatch batch;
+  for (int i = 0; i < 300; ++i) {
+    // 300 different first letters (U+0100 onwards, in UTF-8): 300 keys, more than the table's first 64 slots.
+    std::string word = py::str(py::module_::import("builtins").attr("chr")(0x100 + i)).cast<std::string>() + "x";
+    batch.append(word.data(), word.size());
+  }
+  runner.process(batch);
+  checkpoint::Snapshot snapshot(1, false);
+  EXPECT_EQ(table.snapshot(0, snapshot, false, pickle_codec(), state::default_key_groups), 300u);
+  table.forget_changes();
+  EXPECT_FALSE(table.has_changes());
+}
+
+// One object as the state of every key: the marks cannot tell the keys apart, so the snapshot takes them all.
+TEST(KeyedStateTable, AStateSharedByKeysMakesTheSnapshotTakeEveryKey) {
+  auto plan = plan_of("keyed_shared");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.track_changes();
+  runner.process(batch_of({"apple", "banana", "cherry"}));
+  checkpoint::Snapshot snapshot(1, false);
+  EXPECT_EQ(table.snapshot(0, snapshot, false, pickle_codec(), state::default_key_groups), 3u);
+  table.forget_changes();
+  runner.process(batch_of({"avocado"}));
+  checkpoint::Snapshot next(2, false);
+  EXPECT_EQ(table.snapshot(0, next, false, pickle_codec(), state::default_key_groups), 1u);
 }
 
 TEST(KeyedStateTable, NamesTheKeyWhoseStateCannotBePickledAndKeepsItsChanges) {

@@ -110,6 +110,9 @@ struct ClusterHooks {
   std::function<void()> on_stop;
   /// Every worker is drained and nothing is in flight anywhere: finish (flush sinks) and exit.
   std::function<void()> on_exit;
+  /// The initializer, optional: every worker is drained; the cluster says exit once `proceed` is called (from any
+  /// thread), or at the drain deadline. With checkpoints: the last checkpoint is taken meanwhile.
+  std::function<void(std::function<void()> proceed)> before_exit;
   /// A peer's connection broke; its key groups are unreachable until the cluster is restarted.
   std::function<void(std::size_t worker)> on_peer_lost;
   /// This worker's answer to an external query (`type` = the spec §2.5 request id) as the JSON the spec shows

@@ -3,11 +3,14 @@
 #include "roo/checkpoint/snapshot.hpp"
 #include "roo/core/error.hpp"
 #include "roo/python/py_ref.hpp"
+#include "roo/state/changed_states.hpp"
+#include "roo/state/plain_object_codec.hpp"
 
 #include <Python.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -16,12 +19,14 @@
 namespace roo::state {
 
 /// How keys and state objects become bytes in a checkpoint and back. Keys are always pickled; state objects are
-/// pickled too unless the application defines serialize/deserialize (Wallaroo's rule for everything it stores).
+/// pickled too unless the application defines serialize/deserialize (Wallaroo's rule for everything it stores),
+/// objects of plain classes through `plain` (PlainObjectCodec; null with the application's serialize).
 struct StateCodec {
   python::PyRef dump_key;
   python::PyRef load_key;
   python::PyRef dump_state;
   python::PyRef load_state;
+  std::shared_ptr<PlainObjectCodec> plain;
 };
 
 /// A state object or key that could not be turned into bytes, or back. The message names the step and the key:
@@ -53,15 +58,14 @@ class KeyedStateTable {
 
   /// From now on, remember the keys whose state changes (see touch()).
   void track_changes();
-  /// The per-event mark: `key`'s state was handed to user code. One null check when tracking is off.
-  void touch(PyObject* key) {
-    if (changed_ && PySet_Add(changed_.get(), key) != 0) {
-      PyErr_Clear();
-      lost_track_ = true;  // cannot happen for a key that is in the dict already; if it does, the next is full
+  /// The per-event mark: `state`, the state of `key`, was handed to user code. One branch when tracking is off.
+  void touch(PyObject* key, PyObject* state) {
+    if (tracking_) {
+      changed_.add(state, key);
     }
   }
   /// Whether any key's state may have changed since the last forget_changes() (always true while not tracking).
-  [[nodiscard]] bool has_changes() const { return !changed_ || lost_track_ || PySet_GET_SIZE(changed_.get()) > 0; }
+  [[nodiscard]] bool has_changes() const { return !tracking_ || changed_.size() > 0; }
   /// A new key got its state: remembered (as text) for the external channel's state-entity queries.
   void remember_key(PyObject* key);
   /// The keys held, as text. Any thread.
@@ -84,10 +88,11 @@ class KeyedStateTable {
   std::string label_;
   python::PyRef factory_;
   python::PyRef states_;
-  python::PyRef changed_;  ///< a set of keys; null while tracking is off
-  bool lost_track_ = false;
+  bool tracking_ = false;
+  ChangedStates changed_;
   mutable std::mutex keys_mutex_;
   std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
+  std::string plain_bytes_;             ///< snapshot(): a plain object's bytes, reused
 };
 
 }  // namespace roo::state

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace roo::state {
+
+/// The state objects handed to user code since the last checkpoint, each with its key: an open-addressing table
+/// keyed by the state object's address, so that marking one costs a probe and no Python hashing (this is on the
+/// per-event path of every state computation while checkpoints are on). The keys are held (a reference each) until
+/// clear().
+///
+/// One state object under two different keys (a state factory that returns a shared object) cannot be told apart
+/// by address: then ambiguous() turns true, and the table's next snapshot takes every key. Lives on the executor
+/// (the GIL held).
+class ChangedStates {
+ public:
+  ChangedStates() : slots_(initial_slots) {}
+  ~ChangedStates() { clear(); }
+  ChangedStates(const ChangedStates&) = delete;
+  ChangedStates& operator=(const ChangedStates&) = delete;
+
+  /// `state` (of `key`) was handed to user code.
+  void add(PyObject* state, PyObject* key) {
+    for (std::size_t i = slot_of(state);; i = (i + 1) & (slots_.size() - 1)) {
+      Slot& slot = slots_[i];
+      if (slot.state == state) {
+        if (slot.key != key) {
+          check_same_key(slot, key);
+        }
+        return;
+      }
+      if (slot.state == nullptr) {
+        insert(slot, state, key);
+        return;
+      }
+    }
+  }
+
+  [[nodiscard]] std::size_t size() const { return used_; }
+  [[nodiscard]] bool ambiguous() const { return ambiguous_; }
+
+  /// Calls `visit(key)` for each state marked (in no particular order).
+  template <class Visit>
+  void for_each_key(Visit&& visit) const {
+    for (const Slot& slot : slots_) {
+      if (slot.state != nullptr) {
+        visit(slot.key);
+      }
+    }
+  }
+
+  /// Forgets every mark (and releases the keys).
+  void clear();
+
+ private:
+  struct Slot {
+    PyObject* state = nullptr;
+    PyObject* key = nullptr;  ///< a reference owned here
+  };
+  static constexpr std::size_t initial_slots = 64;  // a power of two
+
+  [[nodiscard]] std::size_t slot_of(PyObject* state) const {
+    auto bits = reinterpret_cast<std::uintptr_t>(state) >> 4;  // objects are 16-byte aligned
+    return static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> 20) & (slots_.size() - 1);
+  }
+  void insert(Slot& slot, PyObject* state, PyObject* key);
+  void check_same_key(Slot& slot, PyObject* key);
+  void grow();
+
+  std::vector<Slot> slots_;
+  std::size_t used_ = 0;
+  bool ambiguous_ = false;
+};
+
+}  // namespace roo::state

@@ -1,0 +1,50 @@
+#include "roo/state/changed_states.hpp"
+
+namespace roo::state {
+
+void ChangedStates::insert(Slot& slot, PyObject* state, PyObject* key) {
+  Py_INCREF(key);
+  slot = Slot{state, key};
+  // At most half full, so a probe ends soon: the table grows (rarely: doubling) rather than filling up.
+  if (++used_ * 2 > slots_.size()) {
+    grow();
+  }
+}
+
+// The same state object seen with another key object: the same key again (usually a new str of the same text),
+// or one object shared by two keys.
+void ChangedStates::check_same_key(Slot& slot, PyObject* key) {
+  int same = PyObject_RichCompareBool(slot.key, key, Py_EQ);
+  if (same != 1) {
+    PyErr_Clear();
+    ambiguous_ = true;
+  }
+}
+
+void ChangedStates::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  for (const Slot& slot : old) {
+    if (slot.state == nullptr) {
+      continue;
+    }
+    std::size_t i = slot_of(slot.state);
+    while (slots_[i].state != nullptr) {
+      i = (i + 1) & (slots_.size() - 1);
+    }
+    slots_[i] = slot;
+  }
+}
+
+void ChangedStates::clear() {
+  for (Slot& slot : slots_) {
+    if (slot.state != nullptr) {
+      Py_DECREF(slot.key);
+      slot = Slot{};
+    }
+  }
+  used_ = 0;
+  ambiguous_ = false;
+}
+
+}  // namespace roo::state
