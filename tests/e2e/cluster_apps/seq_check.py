@@ -7,7 +7,8 @@ that key's sequence number n // K.
 
 --hops 1:  key_by(key) -> "check" (state: the key's last sequence number) -> sink
 --hops 2:  key_by(key) -> "check" -> key_by(key + "/b") -> "check again" -> sink
-           (the second key_by sends most events to another worker than the first: batches travel both ways)
+           (keys are spread over the workers by hash, so for about half of the keys the second key_by moves the
+           event to another worker than the first one's: batches travel both ways between the workers)
 
 State must see each key's sequence numbers exactly once and in order: a number that does not follow the last one
 (a gap: lost; a repeat: counted twice) makes the step output `GAP <step> <key> <expected> <got>` instead. The
