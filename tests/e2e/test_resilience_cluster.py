@@ -27,7 +27,7 @@ import time
 import pytest
 
 from conftest import READY_LINE, wait_until
-from test_ctl import Supervisor
+from test_ctl import Supervisor, children_of
 
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster_apps", "seq_check.py")
 EVENTS = 40000                      # per worker's generator
@@ -308,6 +308,50 @@ def test_roo_run_workers_stopped_and_started_again_continues(roo_bin, receiver, 
         for s in runs:
             s.close()
     print("roo run --workers 2: stopped mid-stream and started again; the state went on exactly, nothing repeated")
+
+
+def supervised_worker(supervisor, name):
+    """The pid of the `roo run --workers` child named `name` ("initializer" or "workerI"), from its command line."""
+    for pid in children_of(supervisor.proc.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        if (name == "initializer" and "--cluster-initializer" in argv) or \
+                ("--name" in argv and argv[argv.index("--name") + 1] == name):
+            return pid
+    return None
+
+
+def test_roo_run_workers_starts_a_killed_worker_again(roo_bin, receiver, tmp_path):
+    """`roo run --workers 2 --checkpoint-dir D`: kill -9 of a worker (the initializer, then worker1, then the
+    initializer again; fewer than the supervisor's 5 restarts a minute): the supervisor says so and starts it again,
+    the cluster rolls back. Oracle: no GAP line, every key ends at FINAL, no key started again from nothing; SIGTERM
+    then stops every worker and roo run exits 0."""
+    from conftest import free_port
+    out = receiver()
+    ckpt = tmp_path / "checkpoints"
+    ckpt.mkdir()
+    args = ["--workers", "2", "--checkpoint-dir", str(ckpt), "--checkpoint-interval", INTERVAL, APP,
+            "--out", out.address, "--external", "127.0.0.1:%d" % free_port()] + LOAD
+    s = Supervisor(roo_bin, tmp_path, args)
+    try:
+        s.wait_for("initializer: checkpoint 2 complete on 2 workers", timeout=30)
+        for n, name in enumerate(["initializer", "worker1", "initializer"]):
+            pid = wait_until(lambda: supervised_worker(s, name), 30)
+            assert pid, s.stderr()
+            os.kill(pid, signal.SIGKILL)
+            s.wait_for("roo run: %s was killed by SIGKILL; starting it again" % name, timeout=30)
+            # The survivor (one line per kill: rollback counts are per process, the killed one starts from 0).
+            assert wait_until(lambda: s.stderr().count(FORMED_AGAIN) == n + 1, 45), s.stderr()
+            time.sleep(0.5)
+        assert_exact_final_state(out, 2, s.stderr)
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.wait(timeout=30) == 0, s.stderr()
+    finally:
+        s.close()
+    print("roo run --workers 2: 3 workers killed and started again by the supervisor; the state went on exactly")
 
 
 def test_kill_of_worker1_logs_rollback_and_recovery_on_the_initializer(cluster, receiver, tmp_path):
