@@ -88,7 +88,7 @@ class Worker {
 
  private:
   int serve();
-  void join_cluster();
+  void join_cluster(std::chrono::steady_clock::time_point give_up_at);
   void close_cluster();
   [[nodiscard]] cluster::ClusterHooks hooks();
   [[nodiscard]] ObjectCodec object_codec() const;
@@ -226,7 +226,9 @@ cluster::ClusterHooks Worker::hooks() {
   return hooks;
 }
 
-void Worker::join_cluster() {
+// give_up_at: after a rollback, the initializer waits for the cluster to form again until then (a joining worker
+// has its own deadline: the initializer must answer within the join timeout); the first forming waits for ever.
+void Worker::join_cluster(std::chrono::steady_clock::time_point give_up_at) {
   const auto& options = *options_.cluster;
   cluster::ClusterConfig config;
   config.worker_name = options_.worker_name;
@@ -260,6 +262,11 @@ void Worker::join_cluster() {
   {
     python::GilRelease release;  // forming can take a while; nothing needs Python meanwhile
     while (formed.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (rollbacks_ > 0 && options.initializer && std::chrono::steady_clock::now() >= give_up_at) {
+        close_cluster();
+        throw core::Error(fmt::format("form the cluster again after rollback {}: not every worker joined within {:g} s",
+                                      rollbacks_, std::chrono::duration<double>(options.join_timeout).count()));
+      }
       data_io_.run_one_for(idle_wait);
     }
   }
@@ -810,7 +817,7 @@ int Worker::serve() {
     Routing routing;
     if (options_.cluster) {
       try {
-        join_cluster();
+        join_cluster(forming_deadline);
       } catch (const core::Error& error) {
         if (!stop_requested_ && options_.checkpoints && std::chrono::steady_clock::now() < forming_deadline) {
           // A worker that left while the cluster formed (killed again, or restarting): form again until it is back.
