@@ -362,6 +362,7 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
     stage.factory_errors.report_exception();
     return nullptr;
   }
+  stage.table->created(created);
   int failed = PyDict_SetItem(stage.table->states(), key, created);
   Py_DECREF(created);
   if (failed != 0) {

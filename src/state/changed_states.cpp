@@ -11,16 +11,6 @@ void ChangedStates::insert(Slot& slot, PyObject* state, PyObject* key) {
   }
 }
 
-// The same state object seen with another key object: the same key again (usually a new str of the same text),
-// or one object shared by two keys.
-void ChangedStates::check_same_key(Slot& slot, PyObject* key) {
-  int same = PyObject_RichCompareBool(slot.key, key, Py_EQ);
-  if (same != 1) {
-    PyErr_Clear();
-    ambiguous_ = true;
-  }
-}
-
 void ChangedStates::grow() {
   std::vector<Slot> old(slots_.size() * 2);
   old.swap(slots_);
@@ -44,7 +34,6 @@ void ChangedStates::clear() {
     }
   }
   used_ = 0;
-  ambiguous_ = false;
 }
 
 }  // namespace roo::state

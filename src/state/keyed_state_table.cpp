@@ -72,7 +72,7 @@ std::vector<std::string> KeyedStateTable::key_names() const {
 
 std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
                                       const StateCodec& codec, std::uint32_t key_groups) {
-  bool everything = full || !tracking_ || changed_.ambiguous();
+  bool everything = full || !tracking_ || shared_states_;
   const bool app_codec = codec.dump_state.get() != codec.dump_key.get();
   std::size_t added = 0;
   PyObject* key = nullptr;

@@ -14,8 +14,8 @@ namespace roo::state {
 /// clear().
 ///
 /// One state object under two different keys (a state factory that returns a shared object) cannot be told apart
-/// by address: then ambiguous() turns true, and the table's next snapshot takes every key. Lives on the executor
-/// (the GIL held).
+/// by address: the table notices that when the factory hands it an object held elsewhere too, and then takes every
+/// key at each snapshot. Lives on the executor (the GIL held).
 class ChangedStates {
  public:
   ChangedStates() : slots_(initial_slots) {}
@@ -28,9 +28,6 @@ class ChangedStates {
     for (std::size_t i = slot_of(state);; i = (i + 1) & (slots_.size() - 1)) {
       Slot& slot = slots_[i];
       if (slot.state == state) {
-        if (slot.key != key) {
-          check_same_key(slot, key);
-        }
         return;
       }
       if (slot.state == nullptr) {
@@ -41,7 +38,6 @@ class ChangedStates {
   }
 
   [[nodiscard]] std::size_t size() const { return used_; }
-  [[nodiscard]] bool ambiguous() const { return ambiguous_; }
 
   /// Calls `visit(key)` for each state marked (in no particular order).
   template <class Visit>
@@ -68,12 +64,10 @@ class ChangedStates {
     return static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> 20) & (slots_.size() - 1);
   }
   void insert(Slot& slot, PyObject* state, PyObject* key);
-  void check_same_key(Slot& slot, PyObject* key);
   void grow();
 
   std::vector<Slot> slots_;
   std::size_t used_ = 0;
-  bool ambiguous_ = false;
 };
 
 }  // namespace roo::state

@@ -66,6 +66,13 @@ class KeyedStateTable {
   }
   /// Whether any key's state may have changed since the last forget_changes() (always true while not tracking).
   [[nodiscard]] bool has_changes() const { return !tracking_ || changed_.size() > 0; }
+  /// The factory returned `state` for a new key. An object held elsewhere too may be every key's state (a factory
+  /// that returns a shared object): changes can then not be told apart by object, and every snapshot takes every key.
+  void created(PyObject* state) {
+    if (Py_REFCNT(state) > 1) {
+      shared_states_ = true;
+    }
+  }
   /// A new key got its state: remembered (as text) for the external channel's state-entity queries.
   void remember_key(PyObject* key);
   /// The keys held, as text. Any thread.
@@ -89,6 +96,7 @@ class KeyedStateTable {
   python::PyRef factory_;
   python::PyRef states_;
   bool tracking_ = false;
+  bool shared_states_ = false;
   ChangedStates changed_;
   mutable std::mutex keys_mutex_;
   std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
