@@ -91,7 +91,7 @@ CommitResult CheckpointStore::write_and_commit(const Snapshot& snapshot) {
     chain.push_back(write_snapshot(snapshot, writing));
     written.push_back(writing);
     result.bytes_written += chain.back().size;
-    if (needs_compaction(chain)) {
+    if (!config_.compact_separately && needs_compaction(chain)) {
       chain = {compact(chain, id, writing)};
       written.push_back(writing);
       result.bytes_written += chain.back().size;
@@ -111,6 +111,27 @@ CommitResult CheckpointStore::write_and_commit(const Snapshot& snapshot) {
   remove_unkept(id);
   result.took = std::chrono::steady_clock::now() - started;
   return result;
+}
+
+std::size_t CheckpointStore::compact_if_needed() {
+  if (!chain_ok_ || !needs_compaction(chain_)) {
+    return 0;
+  }
+  std::filesystem::path writing;
+  std::vector<ChainFile> chain;
+  std::size_t bytes = 0;
+  try {
+    chain = {compact(chain_, last_id_, writing)};
+    bytes = chain.front().size + commit_manifest(last_id_, chain);
+  } catch (const FileError& error) {
+    if (!chain.empty()) {
+      ::unlink((worker_folder_ / chain.front().name).c_str());
+    }
+    throw core::Error(fmt::format("compact checkpoint {} in {}: {}", last_id_, error.path().string(), error.cause()));
+  }
+  chain_ = std::move(chain);
+  remove_unkept(last_id_);
+  return bytes;
 }
 
 ChainFile CheckpointStore::write_snapshot(const Snapshot& snapshot, std::filesystem::path& writing) {

@@ -1,6 +1,7 @@
 #include "roo/checkpoint/checkpoint_writer.hpp"
 
 #include "roo/core/error.hpp"
+#include "roo/core/logging.hpp"
 
 #include <exception>
 #include <stdexcept>
@@ -48,6 +49,11 @@ std::optional<CheckpointOutcome> CheckpointWriter::wait() {
   return take_locked();
 }
 
+void CheckpointWriter::wait_idle() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return !compacting_ && !pending_; });
+}
+
 std::optional<CheckpointOutcome> CheckpointWriter::take_locked() {
   std::optional<CheckpointOutcome> out = std::move(outcome_);
   outcome_.reset();
@@ -72,12 +78,27 @@ void CheckpointWriter::run() {
     CheckpointOutcome outcome = write(snapshot);
     lock.lock();
     outcome_ = std::move(outcome);
+    compacting_ = true;
     changed_.notify_all();
+    lock.unlock();
     if (wake_) {
-      lock.unlock();
       wake_();
-      lock.lock();
     }
+    // After the outcome is out: the checkpoint is complete without waiting for a merge of the whole state. A
+    // snapshot submitted meanwhile waits for it.
+    compact();
+    lock.lock();
+    compacting_ = false;
+    changed_.notify_all();
+  }
+}
+
+void CheckpointWriter::compact() {
+  try {
+    (void)store_.compact_if_needed();
+  } catch (const std::exception& error) {
+    core::module_logger("checkpoint")
+        ->warn("the checkpoint chain stays uncompacted for now: unable to {}", error.what());
   }
 }
 

@@ -122,6 +122,7 @@ CheckpointCoordinator::~CheckpointCoordinator() {
   // and the files stay consistent whichever way it ends.
   python::GilRelease release;
   (void)files_.writer.wait();
+  files_.writer.wait_idle();
 }
 
 std::uint64_t CheckpointCoordinator::newest_complete(CheckpointFiles& files) {
@@ -508,6 +509,7 @@ void CheckpointCoordinator::remove_files() {
   {
     python::GilRelease release;
     (void)files_.writer.wait();
+    files_.writer.wait_idle();
   }
   writing_ = 0;
   checkpoint_log()->info("Removing recovery files");

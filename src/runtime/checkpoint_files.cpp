@@ -5,7 +5,8 @@ namespace roo::runtime {
 CheckpointFiles::CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity,
                                  bool cluster_initializer, core::Doorbell& doorbell)
     : store(checkpoint::StoreConfig{
-          .dir = options.dir, .identity = std::move(identity), .cluster_initializer = cluster_initializer}),
+          .dir = options.dir, .identity = std::move(identity), .cluster_initializer = cluster_initializer,
+          .compact_separately = true}),
       writer(store, [&doorbell] { doorbell.ring(); }) {
   store.claim();
 }

@@ -3,6 +3,7 @@
 #include "checkpoint_test_support.hpp"
 
 #include "roo/checkpoint/checkpoint_store.hpp"
+#include "roo/checkpoint/checkpoint_writer.hpp"
 #include "roo/core/error.hpp"
 
 #include <gtest/gtest.h>
@@ -144,6 +145,54 @@ TEST(CheckpointStoreOwner, ASecondStoreOfTheSameWorkerIsRefusedWhileTheFirstLive
   first.reset();
   CheckpointStore again(test::config_in(dir.path(), "app", "w1"));  // the first is gone: fine
   again.claim();
+}
+
+}  // namespace
+}  // namespace roo::checkpoint
+
+namespace roo::checkpoint {
+namespace {
+
+// With compact_separately, a write never merges the chain; compact_if_needed() does, after, and the checkpoint's
+// manifest then names the one full file (same state).
+TEST(CheckpointStoreCompaction, CompactsAfterTheCommitWhenAskedTo) {
+  test::TempDir dir;
+  StoreConfig config = test::config_in(dir.path(), "app", "w1");
+  config.compact_separately = true;
+  config.max_chain = 2;
+  CheckpointStore store(config);
+  (void)store.write_and_commit(part(1, true, "one"));
+  EXPECT_EQ(store.compact_if_needed(), 0u);
+  (void)store.write_and_commit(part(2, false, "two"));
+  EXPECT_FALSE(store.write_and_commit(part(3, false, "three")).compacted);
+  EXPECT_GT(store.compact_if_needed(), 0u);
+  std::string problem;
+  auto point = store.point_of(3, problem);
+  ASSERT_TRUE(point.has_value()) << problem;
+  EXPECT_EQ(point->chain, std::vector<std::filesystem::path>{store.worker_folder() / "snapshot-00000000000000000003.full"});
+  EXPECT_EQ(value_of(store, *point), "three");
+}
+
+TEST(CheckpointStoreCompaction, TheWriterCompactsAfterReportingAndWaitIdleWaitsForIt) {
+  test::TempDir dir;
+  StoreConfig config = test::config_in(dir.path(), "app", "w1");
+  config.compact_separately = true;
+  config.max_chain = 1;
+  CheckpointStore store(config);
+  CheckpointWriter writer(store, [] {});
+  writer.submit(part(1, true, "one"));
+  ASSERT_TRUE(writer.wait().has_value());
+  writer.submit(part(2, false, "two"));
+  auto outcome = writer.wait();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->ok) << outcome->error;
+  writer.wait_idle();
+  std::vector<std::string> skipped;
+  auto point = store.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 2u);
+  EXPECT_EQ(point->chain.size(), 1u);  // compacted into snapshot-2.full
+  EXPECT_EQ(value_of(store, *point), "two");
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ struct StoreConfig {
   /// The initializer of a cluster: a checkpoint counts as complete only once mark_cluster_complete() recorded that
   /// every worker's part is durable (docs/resilience.md, "Several workers").
   bool cluster_initializer = false;
+  /// Compaction is left to compact_if_needed() (the CheckpointWriter runs it after reporting a checkpoint, so that a
+  /// checkpoint completes without waiting for a merge of the whole state); otherwise write_and_commit compacts.
+  bool compact_separately = false;
 };
 
 /// One snapshot file of a worker's chain, as a manifest names it.
@@ -80,6 +83,12 @@ class CheckpointStore {
   /// fails; the previous complete checkpoint stays intact and restorable, and the next write starts a new chain
   /// with a full snapshot only if the caller says so (see needs_full()).
   CommitResult write_and_commit(const Snapshot& snapshot);
+
+  /// With compact_separately: merges this worker's chain into one full snapshot of the last committed checkpoint
+  /// when it is too long (as write_and_commit would), and rewrites that checkpoint's manifest to name it (the old
+  /// chain and the new file restore the same state; the rename makes the switch atomic). Returns the bytes written
+  /// (0: nothing to do). Throws core::Error as write_and_commit does; the chain stays as it was then.
+  std::size_t compact_if_needed();
 
   /// True when the next snapshot must be full: no complete checkpoint yet in this run's chain, or the last write
   /// failed (its changes are in no file, so an incremental snapshot on top would miss them).

@@ -39,10 +39,14 @@ class CheckpointWriter {
   [[nodiscard]] std::optional<CheckpointOutcome> take_outcome();
   /// Executor: waits for the write in progress (if any) and returns its outcome.
   [[nodiscard]] std::optional<CheckpointOutcome> wait();
+  /// Executor: waits until the thread does nothing with the store any more (a compaction after the last write
+  /// included); then the store may be used directly (e.g. to recover).
+  void wait_idle();
 
  private:
   void run();
   [[nodiscard]] CheckpointOutcome write(const Snapshot& snapshot);
+  void compact();
   [[nodiscard]] std::optional<CheckpointOutcome> take_locked();
 
   CheckpointStore& store_;
@@ -52,6 +56,7 @@ class CheckpointWriter {
   std::optional<Snapshot> pending_;            ///< submitted, not yet picked up by the thread
   std::optional<CheckpointOutcome> outcome_;   ///< ended, not yet taken
   bool busy_ = false;
+  bool compacting_ = false;  ///< after an outcome: the store's compact_if_needed() runs
   bool stopping_ = false;
   std::thread thread_;  ///< last: started once the members it uses exist
 };
