@@ -120,8 +120,14 @@ PyObject* PlainObjectCodec::fresh(PyTypeObject* type, PyObject* attributes) {
 }
 
 PyObject* PlainObjectCodec::resolve(std::string_view module, std::string_view qualname) {
+  // A restore reads a million objects of one or two classes: the last one found is checked first, without building
+  // a name.
+  if (last_class_ != nullptr && module == last_module_ && qualname == last_qualname_) {
+    return last_class_;
+  }
   std::string name = std::string(module) + "\n" + std::string(qualname);
   if (auto found = by_name_.find(name); found != by_name_.end()) {
+    remember_last(module, qualname, found->second.get());
     return found->second.get();
   }
   python::PyRef current = python::PyRef::steal(PyImport_ImportModule(std::string(module).c_str()));
@@ -143,7 +149,15 @@ PyObject* PlainObjectCodec::resolve(std::string_view module, std::string_view qu
                  std::string(module).c_str(), std::string(qualname).c_str());
     return nullptr;
   }
-  return by_name_.emplace(name, current).first->second.get();
+  PyObject* type = by_name_.emplace(name, current).first->second.get();
+  remember_last(module, qualname, type);
+  return type;
+}
+
+void PlainObjectCodec::remember_last(std::string_view module, std::string_view qualname, PyObject* type) {
+  last_module_.assign(module);
+  last_qualname_.assign(qualname);
+  last_class_ = type;
 }
 
 PyObject* PlainObjectCodec::read(std::string_view bytes) {

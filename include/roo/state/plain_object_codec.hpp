@@ -46,6 +46,7 @@ class PlainObjectCodec {
   };
   const ClassInfo& info(PyTypeObject* type);
   [[nodiscard]] PyObject* resolve(std::string_view module, std::string_view qualname);
+  void remember_last(std::string_view module, std::string_view qualname, PyObject* type);
   /// A new instance of `type` whose attributes are `attributes`' items (set one by one: they stay inline).
   [[nodiscard]] PyObject* fresh(PyTypeObject* type, PyObject* attributes);
 
@@ -54,6 +55,9 @@ class PlainObjectCodec {
   python::PyRef empty_args_;
   std::unordered_map<PyTypeObject*, ClassInfo> classes_;        ///< the types seen (kept alive by their objects)
   std::unordered_map<std::string, python::PyRef> by_name_;      ///< "module\nqualname" -> class, when reading
+  std::string last_module_;                                     ///< the class resolve() found last (held by by_name_)
+  std::string last_qualname_;
+  PyObject* last_class_ = nullptr;
 };
 
 }  // namespace roo::state
