@@ -12,7 +12,7 @@ The oracle of every fault test (`assert_exact_final_state`):
   * each key's sequence number 0 is output exactly once: faults start after checkpoint 2, so a recovery that
     started again from nothing (which also ends exact and without a GAP) is caught.
 
-Env: ROO_FAULT_ROUNDS (kill rounds of every fault loop; CI defaults: 10 with 2 workers, 6 with 3, 5 for two keys-by,
+Env: ROO_FAULT_ROUNDS (kill rounds of every fault loop; CI defaults: 10 with 2 workers, 10 with 3, 5 for two keys-by,
 3 for two-of-three; 100+ on demand), ROO_FAULT_SEED (the random seed, printed by each test: it repeats the choice of
 victims and delays, not the machine's timing).
 """
@@ -218,7 +218,7 @@ def fault_loop(c, r, out, rng, rounds_wanted, label):
     return victims, during_recovery
 
 
-@pytest.mark.parametrize("size,default_rounds", [(2, 10), (3, 6)], ids=["2-workers", "3-workers"])
+@pytest.mark.parametrize("size,default_rounds", [(2, 10), (3, 10)], ids=["2-workers", "3-workers"])
 def test_fault_loop_kill_9_random_worker_and_restart(cluster, receiver, tmp_path, size, default_rounds):
     """Oracle: after ROO_FAULT_ROUNDS kill -9 + restart rounds of a random worker (the initializer included, some
     during a recovery), no GAP line and every key's final state is FINAL, as in a run without faults."""
