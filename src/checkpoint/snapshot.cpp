@@ -41,22 +41,22 @@ void Snapshot::add_state(std::uint32_t table, std::uint32_t key_group, std::stri
 }
 
 void Snapshot::add_source_position(std::uint32_t source, std::string_view position) {
-  std::size_t at = records_.size();
-  records_.resize(at + 1 + 4 + 4 + position.size());
-  char* out = records_.data() + at;
-  *out++ = static_cast<char>(RecordTag::source);
-  append_u32(out, source);
-  append_str(out, position);
+  add_tagged(static_cast<std::uint8_t>(RecordTag::source), source, position);
   ++source_entries_;
 }
 
-void Snapshot::add_channel_batch(std::uint32_t from, std::string_view bytes) {
+// A record of one number and one string: a source position, a channel batch.
+void Snapshot::add_tagged(std::uint8_t tag, std::uint32_t number, std::string_view bytes) {
   std::size_t at = records_.size();
   records_.resize(at + 1 + 4 + 4 + bytes.size());
   char* out = records_.data() + at;
-  *out++ = static_cast<char>(RecordTag::channel);
-  append_u32(out, from);
+  *out++ = static_cast<char>(tag);
+  append_u32(out, number);
   append_str(out, bytes);
+}
+
+void Snapshot::add_channel_batch(std::uint32_t from, std::string_view bytes) {
+  add_tagged(static_cast<std::uint8_t>(RecordTag::channel), from, bytes);
   ++channel_entries_;
 }
 

@@ -266,21 +266,13 @@ void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point no
       changed = changed || table.has_changes();
     }
     if (!changed) {
-      std::vector<std::string> positions;
-      for (auto& generator : generators_) {
-        python::PyRef position = generator.position();
-        python::PyRef bytes = python::PyRef::steal(
-            position ? PyObject_CallOneArg(dump_position_.get(), position.get()) : nullptr);
-        if (!bytes || !PyBytes_Check(bytes.get())) {
-          PyErr_Clear();
-          changed = true;
-          break;
+      try {
+        if (generator_positions() == last_positions_) {
+          next_due_ = now + options_.interval;
+          return;
         }
-        positions.emplace_back(bytes_of(bytes.get()));
-      }
-      if (!changed && positions == last_positions_) {
-        next_due_ = now + options_.interval;
-        return;
+      } catch (const state::StateSerializationError&) {
+        // the checkpoint itself reports it
       }
     }
   }
@@ -332,17 +324,9 @@ void CheckpointCoordinator::serialize(Part& part) {
   checkpoint::Snapshot snapshot(part.id, files_.store.needs_full());
   std::vector<std::string> positions;
   try {
-    for (auto& generator : generators_) {
-      python::PyRef position = generator.position();
-      python::PyRef bytes =
-          python::PyRef::steal(position ? PyObject_CallOneArg(dump_position_.get(), position.get()) : nullptr);
-      if (!bytes || !PyBytes_Check(bytes.get())) {
-        std::string cause = bytes ? "pickle.dumps did not return bytes" : python::take_exception_text();
-        throw state::StateSerializationError(fmt::format(
-            "the position of generator source {} could not be pickled: {}", generator.source_index(), cause));
-      }
-      positions.emplace_back(bytes_of(bytes.get()));
-      snapshot.add_source_position(static_cast<std::uint32_t>(generator.source_index()), positions.back());
+    positions = generator_positions();
+    for (std::size_t i = 0; i < generators_.size(); ++i) {
+      snapshot.add_source_position(static_cast<std::uint32_t>(generators_[i].source_index()), positions[i]);
     }
     for (std::size_t i = 0; i < tables.size(); ++i) {
       tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_,
@@ -357,6 +341,22 @@ void CheckpointCoordinator::serialize(Part& part) {
   }
   last_positions_ = std::move(positions);
   part.snapshot = std::move(snapshot);
+}
+
+std::vector<std::string> CheckpointCoordinator::generator_positions() {
+  std::vector<std::string> positions;
+  for (auto& generator : generators_) {
+    python::PyRef position = generator.position();
+    python::PyRef bytes =
+        python::PyRef::steal(position ? PyObject_CallOneArg(dump_position_.get(), position.get()) : nullptr);
+    if (!bytes || !PyBytes_Check(bytes.get())) {
+      std::string cause = bytes ? "pickle.dumps did not return bytes" : python::take_exception_text();
+      throw state::StateSerializationError(fmt::format("the position of generator source {} could not be pickled: {}",
+                                                       generator.source_index(), cause));
+    }
+    positions.emplace_back(bytes_of(bytes.get()));
+  }
+  return positions;
 }
 
 void CheckpointCoordinator::on_marker(std::size_t from, std::uint64_t id) {

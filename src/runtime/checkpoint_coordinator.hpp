@@ -113,6 +113,8 @@ class CheckpointCoordinator {
   void close_round(std::chrono::steady_clock::time_point now);
   /// Logs how a closed round went; complete: records it (cluster mark) and tells the other workers.
   void report_round(const Round& round, std::chrono::steady_clock::time_point now);
+  /// Each generator's position, pickled (same order as generators_). Throws state::StateSerializationError.
+  [[nodiscard]] std::vector<std::string> generator_positions();
   /// Serializes the changed state and the generators' positions into `part`.
   void serialize(Part& part);
 

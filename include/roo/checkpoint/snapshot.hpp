@@ -46,6 +46,9 @@ class Snapshot {
   [[nodiscard]] const std::vector<char>& records() const { return records_; }
 
  private:
+  /// Appends a record of a tag, one number and one string (record_format.hpp).
+  void add_tagged(std::uint8_t tag, std::uint32_t number, std::string_view bytes);
+
   std::uint64_t checkpoint_id_;
   bool full_;
   std::size_t state_entries_ = 0;
