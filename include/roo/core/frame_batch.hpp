@@ -20,6 +20,22 @@ struct FrameBatch {
   std::vector<char> bytes;          ///< room for payloads; the first payload_bytes() hold them back to back
   std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
 
+  /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
+  /// Empty for sources that have none (TCP): then their hot path pays nothing for it.
+  struct Meta {
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;       ///< the message's own offset; the next one to read is offset + 1
+    std::int64_t time_ms = -1;     ///< the message's timestamp (event time), -1 when it has none
+    std::uint32_t key_end = 0;     ///< end offset in `keys` (equal to the previous one: no key, or an empty one)
+    bool has_key = false;
+  };
+  std::vector<Meta> meta;  ///< one per frame, or none
+  std::vector<char> keys;  ///< the keys of `meta`, back to back
+  [[nodiscard]] std::string_view key(std::size_t i) const {
+    std::uint32_t begin = i == 0 ? 0 : meta[i - 1].key_end;
+    return {keys.data() + begin, meta[i].key_end - begin};
+  }
+
   [[nodiscard]] std::size_t size() const { return ends.size(); }
   [[nodiscard]] std::size_t payload_bytes() const { return ends.empty() ? 0 : ends.back(); }
   [[nodiscard]] bool empty() const { return ends.empty(); }
@@ -57,7 +73,13 @@ struct FrameBatch {
     }
     push_end(at + n);
   }
-  void clear() { ends.clear(); }
+  void clear() {
+    ends.clear();
+    if (!meta.empty()) {
+      meta.clear();
+      keys.clear();
+    }
+  }
 
  private:
   /// Makes `bytes` hold at least `payload` bytes (rare: batches are recycled with their room). Also called for an

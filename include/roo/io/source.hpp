@@ -1,10 +1,17 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 
 #include "roo/core/endpoint.hpp"
 
 namespace roo::io {
+
+/// Where a replayable source is: for each partition it reads, the offset of the next message to process (a Kafka
+/// partition's offset; a file is partition 0 and a byte offset). The runtime folds it from the frames the executor
+/// processed (core::FrameBatch::meta), so it is the position of the checkpoint's cut, not of the source's reads.
+using SourcePosition = std::map<std::int32_t, std::int64_t>;
 
 /// Something that feeds events into the worker: it fills core::FrameBatch buffers and pushes them into
 /// the Python executor's mailbox; when the mailbox is full it stops reading until told there is room.
@@ -20,8 +27,16 @@ class Source {
   /// io_context's thread. Thread-safe and idempotent (later calls only add callbacks).
   virtual void stop(std::function<void()> on_stopped) = 0;
 
-  /// The address actually bound (useful with port 0).
+  /// The address actually bound (useful with port 0); an empty Endpoint for a source that does not listen.
   [[nodiscard]] virtual core::Endpoint local_endpoint() const = 0;
+
+  /// Whether seek() can replay from a position (Kafka: yes; TCP: no, what was read is gone).
+  [[nodiscard]] virtual bool replayable() const { return false; }
+  /// Before start(): continue from `position` (partitions it does not name start as configured).
+  virtual void seek(const SourcePosition& position) { (void)position; }
+  /// `position` is durable (its checkpoint is complete, or every output before it was acknowledged): record it
+  /// where the external system keeps it (Kafka: the consumer group's committed offsets). Thread-safe; asynchronous.
+  virtual void commit(const SourcePosition& position) { (void)position; }
 };
 
 }  // namespace roo::io

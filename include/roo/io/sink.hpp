@@ -1,0 +1,67 @@
+#pragma once
+
+#include "roo/core/byte_budget.hpp"
+#include "roo/io/record_batch.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace roo::io {
+
+/// Where a sink's outputs go. The Python executor hands it RecordBatches; the sink writes them on its own
+/// executor (an io_context strand, or librdkafka's threads) and counts them in budget() until its peer has them, so
+/// the executor waits (backpressure) instead of memory growing.
+///
+/// Checkpoints (docs/resilience.md, docs/kafka.md). A sink that is not transactional delivers at least once: what was
+/// written before a crash may be written again after the recovery. A transactional sink (Kafka) makes output
+/// visible only once its checkpoint is complete:
+///   prepare(n)  every batch written before it belongs to checkpoint n: flush it (still invisible) and report;
+///               batches written after it belong to n+1 and stay queued until commit(n) (one open transaction);
+///   commit(n)   checkpoint n is complete everywhere: make its output visible;
+///   abort()     roll back: discard everything not committed.
+/// The records of checkpoint n come back from prepare so that the checkpoint can keep them: if the worker dies
+/// between the checkpoint's completion and its commit, recover(n, records) commits them after the restart.
+///
+/// Lifecycle: construct (no I/O) → start() → write()* → stop(on_stopped). Thread-safety as marked.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  /// Begins connecting; does not wait for the connection. Throws core::Error naming the sink on bad settings.
+  virtual void start() = 0;
+
+  /// True when the sink uses RecordBatch::records (keys, partitions, headers); false: only the values' bytes.
+  [[nodiscard]] virtual bool takes_records() const = 0;
+
+  /// Queues a batch. Thread-safe. Counted in budget() until delivered (or, transactional, committed).
+  virtual void write(RecordBatch&& batch) = 0;
+
+  /// What the sink holds; the producer waits while it is over its limit.
+  [[nodiscard]] virtual core::ByteBudget& budget() = 0;
+
+  [[nodiscard]] virtual bool transactional() const { return false; }
+
+  /// Transactional sinks (see above). `done` runs on the sink's thread with an empty string on success or one line
+  /// saying what failed, and, for prepare, the records of checkpoint n (to keep in the checkpoint). Thread-safe.
+  using Prepared = std::function<void(std::string error, std::vector<RecordBatch> records)>;
+  using Done = std::function<void(std::string error)>;
+  virtual void prepare(std::uint64_t checkpoint, Prepared done) { done({}, {}); }
+  virtual void commit(std::uint64_t checkpoint, Done done) { done({}); }
+  virtual void abort() {}
+  /// After a restart, before any write(): makes checkpoint n's output visible exactly once, using `records` (what
+  /// its prepare returned) if it was not committed before the crash, and fences any older instance of this sink.
+  virtual void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Done done) { done({}); }
+
+  /// Delivers what is queued (a transactional sink: what is committed; the rest is aborted), closes, then calls
+  /// `on_stopped` on the sink's thread. Thread-safe, idempotent. The caller bounds the wait.
+  virtual void stop(std::function<void()> on_stopped) = 0;
+
+  /// Bytes written but not delivered (0 once stopped cleanly), and why. Call after the stop's callback ran (or on
+  /// the sink's own thread).
+  [[nodiscard]] virtual std::size_t undelivered_bytes() const = 0;
+  [[nodiscard]] virtual std::string undelivered_reason() const = 0;
+};
+
+}  // namespace roo::io
