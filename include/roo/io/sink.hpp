@@ -41,6 +41,11 @@ class Sink {
   /// What the sink holds; the producer waits while it is over its limit.
   [[nodiscard]] virtual core::ByteBudget& budget() = 0;
 
+  /// Calls `done` (on the sink's thread) once every batch written before this call is delivered (acknowledged by
+  /// the peer or broker), or with one line saying why it cannot be. At-least-once without checkpoints: a source's
+  /// offsets are committed only after the sinks flushed the outputs of the events before them. Thread-safe.
+  virtual void flush(std::function<void(std::string error)> done) = 0;
+
   [[nodiscard]] virtual bool transactional() const { return false; }
 
   /// Transactional sinks (see above). `done` runs on the sink's thread with an empty string on success or one line
