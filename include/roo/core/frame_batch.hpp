@@ -23,6 +23,7 @@ struct FrameBatch {
   /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
   /// Empty for sources that have none (TCP): then their hot path pays nothing for it.
   struct Meta {
+    std::uint32_t topic = 0;       ///< index of the message's topic in the source's list of topics
     std::int32_t partition = 0;
     std::int64_t offset = 0;       ///< the message's own offset; the next one to read is offset + 1
     std::int64_t time_ms = -1;     ///< the message's timestamp (event time), -1 when it has none
