@@ -17,6 +17,9 @@ struct FrameBatch {
   static constexpr std::size_t block_bytes = 16;
 
   std::uint32_t source = 0;         ///< index of the source in the plan that produced these frames
+  /// Which start of that source produced them: a rollback restarts a replayable source at the checkpoint's
+  /// position, and the batches its previous start left queued are dropped.
+  std::uint32_t generation = 0;
   std::vector<char> bytes;          ///< room for payloads; the first payload_bytes() hold them back to back
   std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
 

@@ -21,6 +21,7 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 struct KafkaSourceConfig {
   std::string name;                 ///< the app's source name: shown in logs
   std::uint32_t source_index = 0;   ///< stamped on every FrameBatch
+  std::uint32_t generation = 0;     ///< stamped on every FrameBatch (FrameBatch::generation)
   std::vector<std::string> topics;  ///< one or more
   std::string brokers;              ///< bootstrap.servers: "host:port,host:port"
   std::string group_id;             ///< the consumer group offsets are committed to
