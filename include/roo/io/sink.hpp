@@ -23,6 +23,8 @@ namespace roo::io {
 ///   abort()     roll back: discard everything not committed.
 /// The records of checkpoint n come back from prepare so that the checkpoint can keep them: if the worker dies
 /// between the checkpoint's completion and its commit, recover(n, records) commits them after the restart.
+/// A checkpoint may fail (no commit(n) comes): then prepare(n+1) extends the same open transaction with what was
+/// queued since prepare(n), and returns every record since the last commit; commit(n+1) commits them all.
 ///
 /// Lifecycle: construct (no I/O) → start() → write()* → stop(on_stopped). Thread-safety as marked.
 class Sink {
