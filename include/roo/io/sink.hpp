@@ -54,12 +54,12 @@ class Sink {
   /// saying what failed, and, for prepare, the records of checkpoint n (to keep in the checkpoint). Thread-safe.
   using Prepared = std::function<void(std::string error, std::vector<RecordBatch> records)>;
   using Done = std::function<void(std::string error)>;
-  virtual void prepare(std::uint64_t checkpoint, Prepared done) { done({}, {}); }
-  virtual void commit(std::uint64_t checkpoint, Done done) { done({}); }
+  virtual void prepare(std::uint64_t /*checkpoint*/, Prepared done) { done({}, {}); }
+  virtual void commit(std::uint64_t /*checkpoint*/, Done done) { done({}); }
   virtual void abort() {}
   /// After a restart, before any write(): makes checkpoint n's output visible exactly once, using `records` (what
   /// its prepare returned) if it was not committed before the crash, and fences any older instance of this sink.
-  virtual void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Done done) { done({}); }
+  virtual void recover(std::uint64_t /*checkpoint*/, std::vector<RecordBatch> /*records*/, Done done) { done({}); }
 
   /// Delivers what is queued (a transactional sink: what is committed; the rest is aborted), closes, then calls
   /// `on_stopped` on the sink's thread. Thread-safe, idempotent. The caller bounds the wait.
