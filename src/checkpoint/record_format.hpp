@@ -11,6 +11,7 @@ namespace roo::checkpoint {
 ///   state:  u8 1 | u32 table | u32 key_group | u32 key length | key | u32 value length | value
 ///   source: u8 2 | u32 source | u32 position length | position
 ///   channel: u8 3 | u32 from worker | u32 length | the batch's bytes
+///            (with Snapshot::sink_output_flag set in the number: a transactional sink's output of the checkpoint)
 enum class RecordTag : std::uint8_t { state = 1, source = 2, channel = 3 };
 
 /// Receives the records of one snapshot's body, as views into it.

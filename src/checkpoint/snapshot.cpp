@@ -55,6 +55,10 @@ void Snapshot::add_tagged(std::uint8_t tag, std::uint32_t number, std::string_vi
   append_str(out, bytes);
 }
 
+void Snapshot::add_sink_output(std::uint32_t sink, std::string_view bytes) {
+  add_channel_batch(sink | sink_output_flag, bytes);
+}
+
 void Snapshot::add_channel_batch(std::uint32_t from, std::string_view bytes) {
   add_tagged(static_cast<std::uint8_t>(RecordTag::channel), from, bytes);
   ++channel_entries_;

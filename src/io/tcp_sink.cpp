@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -68,6 +69,18 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
     budget_.add(bytes.size());
     asio::post(strand_,
                [self = shared_from_this(), bytes = std::move(bytes)]() mutable { self->enqueue(std::move(bytes)); });
+  }
+
+  /// `done` once the peer acknowledged every byte written so far (at-least-once offset commits wait on it).
+  void flush(std::function<void(std::string)> done) {
+    asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+      std::uint64_t target = self->retained_.end_position();
+      if (self->acked_position_ >= target) {
+        done({});
+        return;
+      }
+      self->flushes_.emplace_back(target, std::move(done));
+    });
   }
 
   void stop(std::function<void()> on_stopped) {
@@ -283,6 +296,7 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
       return;
     }
     acked_position_ = std::max(acked_position_, acked);
+    finish_flushes();
     budget_.release(retained_.release_acknowledged(acked_position_, keep));
   }
 
@@ -309,6 +323,15 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
           self->poll_acknowledgements();
           self->maybe_finish_stop();
         });
+  }
+
+  /// Calls back the flushes whose bytes the peer acknowledged (in order: their targets only grow).
+  void finish_flushes() {
+    while (!flushes_.empty() && flushes_.front().first <= acked_position_) {
+      auto done = std::move(flushes_.front().second);
+      flushes_.pop_front();
+      done({});
+    }
   }
 
   void maybe_finish_stop() {
@@ -350,6 +373,9 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
     resolver_.cancel();
     retry_timer_.cancel();
     acknowledgement_timer_.cancel();
+    for (auto& [target, done] : std::exchange(flushes_, {})) {
+      done(fmt::format("the sink closed before {} delivered everything", peer_));
+    }
   }
 
   using Timer =
@@ -371,6 +397,7 @@ class TcpSinkCore : public std::enable_shared_from_this<TcpSinkCore> {
   std::vector<asio::const_buffer> gathered_;
   std::array<char, 512> discard_{};
   std::vector<std::function<void()>> on_stopped_;
+  std::deque<std::pair<std::uint64_t, std::function<void(std::string)>>> flushes_;  ///< stream position to reach
   std::string last_error_;
   std::uint64_t generation_ = 0;  // bumped per connection change, so stale handlers are ignored
   std::size_t failed_attempts_ = 0;
@@ -393,7 +420,9 @@ class TcpSinkHandle final : public TcpSink {
   TcpSinkHandle& operator=(const TcpSinkHandle&) = delete;
 
   void start() override { core_->start(); }
-  void write(std::vector<char>&& bytes) override { core_->write(std::move(bytes)); }
+  [[nodiscard]] bool takes_records() const override { return false; }
+  void write(RecordBatch&& batch) override { core_->write(std::move(batch.values)); }
+  void flush(std::function<void(std::string)> done) override { core_->flush(std::move(done)); }
   [[nodiscard]] core::ByteBudget& budget() override { return core_->budget(); }
   void stop(std::function<void()> on_stopped) override { core_->stop(std::move(on_stopped)); }
   [[nodiscard]] std::size_t undelivered_bytes() const override { return core_->undelivered_bytes(); }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 namespace roo::runtime {
 namespace {
@@ -95,13 +96,14 @@ PartSummary parse_summary(const std::string& text) {
 CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan,
                                              PipelineRunner& runner, std::vector<GeneratorSource>& generators,
                                              CheckpointFiles& files, CheckpointPeers peers,
-                                             std::function<void()> flush)
+                                             std::function<void()> flush, CheckpointIo io)
     : options_(options),
       runner_(runner),
       generators_(generators),
       files_(files),
       peers_(std::move(peers)),
       flush_(std::move(flush)),
+      io_(std::move(io)),
       dump_position_(attribute("pickle", "dumps")),
       load_position_(attribute("pickle", "loads")),
       next_due_(std::chrono::steady_clock::now() + options.interval) {
@@ -172,6 +174,11 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
           ++keys;
         },
         [&](std::uint32_t source, std::string_view position) {
+          if (io_.positions != nullptr &&
+              std::find(io_.replayable.begin(), io_.replayable.end(), source) != io_.replayable.end()) {
+            io_.positions->restore(source, SourcePositions::decode(position));
+            return;
+          }
           for (auto& generator : generators_) {
             if (generator.source_index() != source) {
               continue;
@@ -186,7 +193,13 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
             }
           }
         },
-        [&](std::uint32_t from, std::string_view bytes) { in_flight.emplace_back(from, std::string(bytes)); });
+        [&](std::uint32_t from, std::string_view bytes) {
+          if ((from & checkpoint::Snapshot::sink_output_flag) == 0) {
+            in_flight.emplace_back(from, std::string(bytes));
+          } else if (io_.sinks != nullptr) {
+            io_.sinks->remember(point->checkpoint_id, from & ~checkpoint::Snapshot::sink_output_flag, bytes);
+          }
+        });
   } catch (const core::Error& error) {
     throw core::Error(fmt::format("recover from checkpoint {} in {}: {}", point->checkpoint_id,
                                   std::filesystem::absolute(store.folder()).string(), error.what()));
@@ -208,6 +221,7 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
 
 void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now, CheckpointInbox& inbox) {
   take_messages(inbox);
+  take_sinks_output();
   if (writing_ != 0) {
     if (auto outcome = files_.writer.take_outcome()) {
       take_outcome(*outcome);
@@ -252,6 +266,7 @@ void CheckpointCoordinator::take_messages(CheckpointInbox& inbox) {
       case CheckpointInbox::Message::Kind::complete:
         files_.store.protect(message.id);
         checkpoint_log()->debug("checkpoint {} is complete on every worker", message.id);
+        on_complete(message.id);
         break;
     }
   }
@@ -264,6 +279,11 @@ void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point no
     bool changed = files_.store.needs_full();
     for (const auto& table : runner_.state_tables()) {
       changed = changed || table.has_changes();
+    }
+    if (!changed && io_.positions != nullptr) {
+      for (std::size_t source : io_.replayable) {  // cheap: a few partitions each
+        changed = changed || SourcePositions::encode(io_.positions->of(source)) != last_io_positions_[source];
+      }
     }
     if (!changed) {
       try {
@@ -315,8 +335,45 @@ void CheckpointCoordinator::begin_part(std::uint64_t id) {
       }
     }
   }
+  if (io_.sinks != nullptr && part.snapshot) {
+    io_.sinks->prepare(id);  // after flush_: this checkpoint's output is all handed over
+    part.awaiting_sinks = true;
+  }
   active_ = std::move(part);
   finish_part_if_ready();
+}
+
+void CheckpointCoordinator::take_sinks_output() {
+  if (!active_ || !active_->awaiting_sinks) {
+    return;
+  }
+  std::optional<TransactionalSinks::Prepared> prepared = io_.sinks->take_prepared();
+  if (!prepared) {
+    return;
+  }
+  active_->awaiting_sinks = false;
+  if (prepared->id == active_->id && active_->snapshot) {
+    if (!prepared->error.empty()) {
+      active_->snapshot.reset();
+      active_->failure = prepared->error;
+    } else {
+      for (const auto& [sink, bytes] : prepared->output) {
+        active_->snapshot->add_sink_output(static_cast<std::uint32_t>(sink), bytes);
+      }
+    }
+  }
+  finish_part_if_ready();
+}
+
+void CheckpointCoordinator::on_complete(std::uint64_t id) {
+  if (io_.sinks != nullptr) {
+    io_.sinks->commit(id);
+  }
+  auto cut = cut_positions_.find(id);
+  if (cut != cut_positions_.end() && io_.commit_positions) {
+    io_.commit_positions(cut->second);
+  }
+  cut_positions_.erase(cut_positions_.begin(), cut_positions_.upper_bound(id));
 }
 
 void CheckpointCoordinator::serialize(Part& part) {
@@ -327,6 +384,15 @@ void CheckpointCoordinator::serialize(Part& part) {
     positions = generator_positions();
     for (std::size_t i = 0; i < generators_.size(); ++i) {
       snapshot.add_source_position(static_cast<std::uint32_t>(generators_[i].source_index()), positions[i]);
+    }
+    if (io_.positions != nullptr && !io_.replayable.empty()) {
+      auto& cut = cut_positions_[part.id];
+      for (std::size_t source : io_.replayable) {
+        cut.emplace_back(source, io_.positions->of(source));
+        std::string encoded = SourcePositions::encode(cut.back().second);
+        snapshot.add_source_position(static_cast<std::uint32_t>(source), encoded);
+        last_io_positions_[source] = std::move(encoded);
+      }
     }
     for (std::size_t i = 0; i < tables.size(); ++i) {
       tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_,
@@ -383,7 +449,7 @@ void CheckpointCoordinator::record(const cluster::RemoteBatch& batch) {
 }
 
 void CheckpointCoordinator::finish_part_if_ready() {
-  if (!active_ || !active_->awaiting.empty()) {
+  if (!active_ || !active_->awaiting.empty() || active_->awaiting_sinks) {
     return;
   }
   Part part = std::move(*active_);
@@ -465,6 +531,7 @@ void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady
     files_.store.protect(round.id);
     peers_.cluster->announce_checkpoint_complete(round.id);
   }
+  on_complete(round.id);
   checkpoint_log()->info("checkpoint {} complete{}: {} keys changed, {} written in {:.1f} ms (executor paused {:.2f} ms{}){}",
                          round.id, peers_.alone() ? "" : fmt::format(" on {} workers", peers_.names.size()),
                          total.keys, byte_count(total.bytes), milliseconds(now - round.started),
@@ -500,6 +567,20 @@ void CheckpointCoordinator::checkpoint_and_wait() {
   std::uint64_t id = next_id_++;
   round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}};
   begin_part(id);
+  auto give_up = std::chrono::steady_clock::now() + min_round_timeout;
+  while (active_ && active_->awaiting_sinks && std::chrono::steady_clock::now() < give_up) {
+    {
+      python::GilRelease release;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    take_sinks_output();
+  }
+  if (active_ && active_->awaiting_sinks) {
+    checkpoint_log()->error("checkpoint {} failed: the sinks did not flush their output within {} s", id,
+                            min_round_timeout.count());
+    active_.reset();
+    return;
+  }
   if (writing_ != 0) {
     wait_for_write();
   }

@@ -4,6 +4,8 @@
 #include "checkpoint_inbox.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
+#include "source_positions.hpp"
+#include "transactional_sinks.hpp"
 
 #include "roo/checkpoint/checkpoint_store.hpp"
 #include "roo/checkpoint/checkpoint_writer.hpp"
@@ -33,6 +35,16 @@ struct CheckpointPeers {
   [[nodiscard]] bool initializer() const { return self == 0; }
 };
 
+/// What takes part in a checkpoint besides keyed state and generators: the replayable sources (their positions at
+/// the cut, committed to the source's system once the checkpoint is complete) and the transactional sinks.
+struct CheckpointIo {
+  std::vector<std::size_t> replayable;  ///< indexes of the replayable sources
+  SourcePositions* positions = nullptr;
+  TransactionalSinks* sinks = nullptr;  ///< null: no transactional sink
+  /// A checkpoint is complete: these sources' positions at its cut are durable.
+  std::function<void(const std::vector<std::pair<std::size_t, io::SourcePosition>>&)> commit_positions;
+};
+
 /// Takes this worker's checkpoints and restores one at start (docs/resilience.md).
 ///
 /// The cut is Chandy–Lamport's. A worker takes its part of checkpoint n when the initializer asks (or, first, when a
@@ -54,7 +66,7 @@ class CheckpointCoordinator {
   /// `flush` hands the runner's outputs and the events queued for other workers over (Worker::hand_over_outputs).
   CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan, PipelineRunner& runner,
                         std::vector<GeneratorSource>& generators, CheckpointFiles& files, CheckpointPeers peers,
-                        std::function<void()> flush);
+                        std::function<void()> flush, CheckpointIo io = {});
   ~CheckpointCoordinator();
   CheckpointCoordinator(const CheckpointCoordinator&) = delete;
   CheckpointCoordinator& operator=(const CheckpointCoordinator&) = delete;
@@ -94,6 +106,7 @@ class CheckpointCoordinator {
     std::string failure;                           ///< why, then
     std::set<std::size_t> awaiting;                ///< peers whose marker has not arrived
     std::size_t recorded_bytes = 0;
+    bool awaiting_sinks = false;  ///< the transactional sinks have not handed their output over yet
   };
   struct Round {  ///< the initializer: one checkpoint, until every worker reported
     std::uint64_t id = 0;
@@ -107,6 +120,10 @@ class CheckpointCoordinator {
   void record(const cluster::RemoteBatch& batch);
   void finish_part_if_ready();
   void take_outcome(const checkpoint::CheckpointOutcome& outcome);
+  /// The transactional sinks' answer to the active part's prepare, once it came.
+  void take_sinks_output();
+  /// Checkpoint `id` is complete on every worker: its output and its sources' positions become durable elsewhere.
+  void on_complete(std::uint64_t id);
   void wait_for_write();
   void on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text);
   void start_round(std::chrono::steady_clock::time_point now);
@@ -124,6 +141,9 @@ class CheckpointCoordinator {
   CheckpointFiles& files_;
   CheckpointPeers peers_;
   std::function<void()> flush_;
+  CheckpointIo io_;
+  /// The replayable sources' positions at each cut not yet complete (committed by on_complete).
+  std::map<std::uint64_t, std::vector<std::pair<std::size_t, io::SourcePosition>>> cut_positions_;
   state::StateCodec codec_;
   python::PyRef dump_position_;
   python::PyRef load_position_;
@@ -135,6 +155,7 @@ class CheckpointCoordinator {
   std::chrono::steady_clock::time_point next_due_;
   std::chrono::steady_clock::duration last_pause_{};
   std::vector<std::string> last_positions_;  ///< alone: the generators' positions in the last checkpoint
+  std::map<std::size_t, std::string> last_io_positions_;  ///< the replayable sources' positions in the last one
   std::function<void()> after_last_;         ///< take_last(): called when the last checkpoint's round closes
   std::uint64_t last_round_ = 0;             ///< its id (0: not begun yet)
 };

@@ -4,7 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include "roo/io/record_batch.hpp"
 
 namespace roo::runtime {
 
@@ -32,15 +36,40 @@ class OutputBuffer {
     used_ += size;
   }
 
-  [[nodiscard]] bool empty() const { return used_ == 0; }
+  /// One record for a sink that takes records (Kafka): the value's bytes, then where it ends and what else it has.
+  /// Not on the byte-stream path. `headers` is already in RecordBatch's header encoding.
+  void append_record(std::string_view value, const std::string_view* key, std::int32_t partition,
+                     std::string_view headers, std::int64_t time_ms) {
+    append(value.data(), value.size());
+    io::RecordBatch::Record record;
+    record.value_end = static_cast<std::uint32_t>(used_);
+    if (key != nullptr) {
+      record.has_key = true;
+      keys_.insert(keys_.end(), key->begin(), key->end());
+    }
+    record.key_end = static_cast<std::uint32_t>(keys_.size());
+    headers_.insert(headers_.end(), headers.begin(), headers.end());
+    record.headers_end = static_cast<std::uint32_t>(headers_.size());
+    record.partition = partition;
+    record.time_ms = time_ms;
+    records_.push_back(record);
+  }
+
+  [[nodiscard]] bool empty() const { return used_ == 0 && records_.empty(); }
   [[nodiscard]] std::size_t size() const { return used_; }
   [[nodiscard]] const char* data() const { return bytes_.data(); }
 
-  /// A copy of the bytes so far (exactly), leaving this empty. The room stays: handing over often (every few
+  /// A copy of the outputs so far (exactly), leaving this empty. The room stays: handing over often (every few
   /// events at low load) must not cost a fresh, zero-filled buffer each time.
-  [[nodiscard]] std::vector<char> take() {
-    std::vector<char> out(bytes_.data(), bytes_.data() + used_);
+  [[nodiscard]] io::RecordBatch take() {
+    io::RecordBatch out;
+    out.values.assign(bytes_.data(), bytes_.data() + used_);
     used_ = 0;
+    if (!records_.empty()) {
+      out.records = std::exchange(records_, {});
+      out.keys = std::exchange(keys_, {});
+      out.headers = std::exchange(headers_, {});
+    }
     return out;
   }
 
@@ -75,6 +104,9 @@ class OutputBuffer {
 
   std::vector<char> bytes_;  ///< size() is the room; the first used_ bytes are output
   std::size_t used_ = 0;
+  std::vector<io::RecordBatch::Record> records_;  ///< record sinks only, one per output
+  std::vector<char> keys_;
+  std::vector<char> headers_;
 };
 
 }  // namespace roo::runtime

@@ -62,11 +62,12 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
   for (auto& source : plan.sources) {
     bool generator = source.kind == graph::SourcePlan::Kind::generator;
     sources_.push_back(Source{source.decode.get(), generator ? gen_key : tcp_key,
-                              python::StepErrors(fmt::format("decoder of source '{}'", source.name))});
+                              python::StepErrors(fmt::format("decoder of source '{}'", source.name)), {}, false});
   }
   for (std::size_t i = 0; i < plan.sinks.size(); ++i) {
     sinks_.push_back(
-        Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name))});
+        Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name)),
+             false});
   }
   outputs_.resize(plan.sinks.size());
 }
@@ -111,6 +112,9 @@ PipelineRunner::Stage& PipelineRunner::routing_stage(std::size_t flow, std::size
 }
 
 std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
+  if (!batch.meta.empty()) [[unlikely]] {
+    return process_messages(batch, first, last);
+  }
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];
   const char* bytes = batch.bytes.data();
@@ -140,6 +144,59 @@ std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t f
       run(flow, 0, event, source.initial_key, frame, false);
     }
     Py_DECREF(event);
+  }
+  return last;
+}
+
+void PipelineRunner::read_messages(std::size_t source, std::vector<std::string> topics, bool decode_takes_key) {
+  sources_[source].topics = std::move(topics);
+  sources_[source].decode_takes_key = decode_takes_key;
+}
+
+void PipelineRunner::write_records(std::size_t sink) { sinks_[sink].records = true; }
+
+// Messages carry a key and a time besides their payload. Events are not forwarded to their worker as raw frames
+// (the key would not travel with them): a hop pickles the decoded event.
+std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
+  Source& source = sources_[batch.source];
+  const graph::Flow& flow = plan_.flows[batch.source];
+  for (std::size_t i = first; i < last; ++i) {
+    if (watchdog_ != nullptr && watchdog_->halted()) {
+      event_time_ms_ = -1;
+      return i;
+    }
+    const core::FrameBatch::Meta& meta = batch.meta[i];
+    std::string_view frame = batch.frame(i);
+    python::PyRef payload =
+        python::PyRef::steal(PyBytes_FromStringAndSize(frame.data(), static_cast<Py_ssize_t>(frame.size())));
+    ++events_in_;
+    if (!payload) {
+      source.errors.report_exception();
+      continue;
+    }
+    python::PyRef event;
+    watch_.enter(&source.errors.label(), nullptr);
+    if (source.decode_takes_key) {
+      std::string_view key = batch.key(i);
+      python::PyRef key_object =
+          meta.has_key ? python::PyRef::steal(PyBytes_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size())))
+                       : python::PyRef::borrow(Py_None);
+      event = key_object ? python::PyRef::steal(call2(source.decode, payload.get(), key_object.get())) : python::PyRef();
+    } else {
+      event = python::PyRef::steal(call1(source.decode, payload.get()));
+    }
+    watch_.leave();
+    if (!event) {
+      const std::string& topic = meta.topic < source.topics.size() ? source.topics[meta.topic] : std::string("?");
+      source.errors.report_exception(
+          fmt::format("raised on topic '{}' partition {} offset {}:", topic, meta.partition, meta.offset));
+      continue;
+    }
+    if (event.get() != Py_None) {
+      event_time_ms_ = meta.time_ms;
+      run(flow, 0, event.get(), source.initial_key, {}, false);
+      event_time_ms_ = -1;
+    }
   }
   return last;
 }
@@ -384,7 +441,11 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
       continue;
     }
     OutputBuffer& out = outputs_[sink_index];
-    if (PyBytes_CheckExact(encoded)) {
+    if (sink.records) [[unlikely]] {
+      if (append_record(sink, out, encoded)) {
+        ++outputs_written_;
+      }
+    } else if (PyBytes_CheckExact(encoded)) {
       const char* bytes = PyBytes_AS_STRING(encoded);
       out.append(bytes, static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
       ++outputs_written_;
@@ -406,6 +467,120 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
     }
     Py_DECREF(encoded);
   }
+}
+
+namespace {
+
+/// Bytes of a value, key or header value: bytes, bytearray or str (UTF-8). False (no exception set) otherwise.
+bool bytes_of(PyObject* object, std::string_view& out) {
+  if (PyBytes_Check(object)) {
+    out = {PyBytes_AS_STRING(object), static_cast<std::size_t>(PyBytes_GET_SIZE(object))};
+    return true;
+  }
+  if (PyByteArray_Check(object)) {
+    out = {PyByteArray_AS_STRING(object), static_cast<std::size_t>(PyByteArray_GET_SIZE(object))};
+    return true;
+  }
+  if (PyUnicode_Check(object)) {
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(object, &size);
+    if (text == nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+    out = {text, static_cast<std::size_t>(size)};
+    return true;
+  }
+  return false;
+}
+
+void put_u16(std::string& out, std::size_t n) {
+  out.push_back(static_cast<char>((n >> 8) & 0xff));
+  out.push_back(static_cast<char>(n & 0xff));
+}
+
+void put_u32(std::string& out, std::size_t n) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+}
+
+/// Headers as a list (or tuple) of (name, value) pairs, in RecordBatch's header encoding. Returns what is wrong, or
+/// an empty string.
+std::string encode_headers(PyObject* headers, std::string& out) {
+  if (headers == Py_None) {
+    return {};
+  }
+  python::PyRef items = python::PyRef::steal(PySequence_Fast(headers, ""));
+  if (!items) {
+    PyErr_Clear();
+    return fmt::format("returned headers of type {}; expected a list of (name, value) pairs", Py_TYPE(headers)->tp_name);
+  }
+  Py_ssize_t count = PySequence_Fast_GET_SIZE(items.get());
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* pair = PySequence_Fast_GET_ITEM(items.get(), i);
+    std::string_view name;
+    std::string_view value;
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !bytes_of(PyTuple_GET_ITEM(pair, 0), name) ||
+        !bytes_of(PyTuple_GET_ITEM(pair, 1), value) || name.size() > 0xffff) {
+      return "returned a header that is not a (name, value) pair of str or bytes";
+    }
+    put_u16(out, name.size());
+    out.append(name);
+    put_u32(out, value.size());
+    out.append(value);
+  }
+  return {};
+}
+
+}  // namespace
+
+// A record sink's encoder returns the value, or (value, key[, partition[, headers]]) (Wallaroo's Kafka encoders
+// return (value, key, partition)); None writes nothing.
+bool PipelineRunner::append_record(Sink& sink, OutputBuffer& out, PyObject* encoded) {
+  if (encoded == Py_None) {
+    return false;
+  }
+  std::string_view value;
+  if (bytes_of(encoded, value)) {
+    out.append_record(value, nullptr, io::RecordBatch::any_partition, {}, event_time_ms_);
+    return true;
+  }
+  Py_ssize_t size = PyTuple_Check(encoded) ? PyTuple_GET_SIZE(encoded) : 0;
+  if (size < 2 || size > 4) {
+    sink.errors.report_misuse(fmt::format(
+        "returned {}; expected bytes, or a tuple (value, key[, partition[, headers]])", Py_TYPE(encoded)->tp_name));
+    return false;
+  }
+  if (!bytes_of(PyTuple_GET_ITEM(encoded, 0), value)) {
+    sink.errors.report_misuse("returned a tuple whose value is not bytes or str");
+    return false;
+  }
+  PyObject* key_object = PyTuple_GET_ITEM(encoded, 1);
+  std::string_view key;
+  if (key_object != Py_None && !bytes_of(key_object, key)) {
+    sink.errors.report_misuse("returned a tuple whose key is not bytes, str or None");
+    return false;
+  }
+  std::int32_t partition = io::RecordBatch::any_partition;
+  if (size >= 3 && PyTuple_GET_ITEM(encoded, 2) != Py_None) {
+    long number = PyLong_Check(PyTuple_GET_ITEM(encoded, 2)) ? PyLong_AsLong(PyTuple_GET_ITEM(encoded, 2)) : -1;
+    if (number < 0 || number > 0x7fffffff) {
+      PyErr_Clear();
+      sink.errors.report_misuse("returned a tuple whose partition is not a partition number or None");
+      return false;
+    }
+    partition = static_cast<std::int32_t>(number);
+  }
+  std::string headers;
+  if (size == 4) {
+    if (std::string wrong = encode_headers(PyTuple_GET_ITEM(encoded, 3), headers); !wrong.empty()) {
+      sink.errors.report_misuse(wrong);
+      return false;
+    }
+  }
+  out.append_record(value, key_object != Py_None ? &key : nullptr, partition, headers, event_time_ms_);
+  return true;
 }
 
 }  // namespace roo::runtime

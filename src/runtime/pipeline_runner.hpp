@@ -38,6 +38,13 @@ class PipelineRunner {
   std::size_t process(const core::FrameBatch& batch, std::size_t first, std::size_t last);
   std::size_t process(const core::FrameBatch& batch) { return process(batch, 0, batch.size()); }
 
+  /// Source `source` produces messages (Kafka): its batches carry FrameBatch::Meta. The decoder is called with the
+  /// message's key too when `decode_takes_key`; a failure's line names the topic (from `topics`), partition and
+  /// offset; the message's timestamp becomes its outputs' time. Call before processing.
+  void read_messages(std::size_t source, std::vector<std::string> topics, bool decode_takes_key);
+  /// Sink `sink` takes records (Kafka): its encoder may return (value, key[, partition[, headers]]).
+  void write_records(std::size_t sink);
+
   /// The executor's user calls, marked for a python::CallWatchdog.
   [[nodiscard]] const python::CallWatch& watch() const { return watch_; }
   [[nodiscard]] python::CallWatch& watch() { return watch_; }
@@ -94,11 +101,19 @@ class PipelineRunner {
     PyObject* decode;
     PyObject* initial_key;
     python::StepErrors errors;
+    std::vector<std::string> topics;  ///< a message source's topics (read_messages)
+    bool decode_takes_key = false;
   };
   struct Sink {
     PyObject* encode;
     python::StepErrors errors;
+    bool records = false;  ///< write_records
   };
+
+  /// process() for a batch with FrameBatch::Meta (read_messages): off the byte streams' hot path.
+  std::size_t process_messages(const core::FrameBatch& batch, std::size_t first, std::size_t last);
+  /// Appends a record sink's encoder result (emit's slow path). Returns false when the result broke the rules.
+  bool append_record(Sink& sink, OutputBuffer& out, PyObject* encoded);
 
   void run(const graph::Flow& flow, std::size_t position, PyObject* data, PyObject* key, std::string_view raw,
            bool routed);
@@ -129,6 +144,7 @@ class PipelineRunner {
   std::uint64_t undelivered_events_ = 0;
   python::CallWatch watch_;
   const python::CallWatchdog* watchdog_ = nullptr;
+  std::int64_t event_time_ms_ = -1;  ///< the time of the message being processed (-1: none), for record outputs
 };
 
 }  // namespace roo::runtime

@@ -19,7 +19,11 @@ using test::Listener;
 using test::LogCapture;
 using test::wait_until;
 
-std::vector<char> bytes_of(std::string_view text) { return {text.begin(), text.end()}; }
+RecordBatch bytes_of(std::string_view text) {
+  RecordBatch batch;
+  batch.values.assign(text.begin(), text.end());
+  return batch;
+}
 
 /// Buffers of varied sizes and contents; `first` numbers them so a stream can be checked buffer by buffer.
 std::vector<std::string> numbered_buffers(std::size_t count, std::size_t first = 0) {
@@ -85,6 +89,45 @@ TEST(TcpSink, WritesBytesVerbatimAndReleasesTheBudget) {
   EXPECT_EQ(fixture.sink->budget().in_flight(), 0U);
   EXPECT_TRUE(
       LogCapture::instance().wait_for("tcp_sink 'out': connected to 127.0.0.1:" + std::to_string(listener.port())));
+}
+
+TEST(TcpSink, FlushAnswersOnceThePeerAcknowledgedEverythingWrittenBeforeIt) {
+  Listener listener;
+  SinkFixture fixture(listener.port());
+  fixture.sink->start();
+  auto peer = listener.accept();
+  EXPECT_FALSE(fixture.sink->takes_records());
+  auto buffers = numbered_buffers(3000);
+  fixture.write_all(buffers);
+  std::atomic<bool> flushed{false};
+  std::string error = "not called";
+  fixture.sink->flush([&](std::string e) {
+    error = std::move(e);
+    flushed = true;
+  });
+  std::string expected = joined(buffers);
+  EXPECT_EQ(test::read_exactly(peer, expected.size()), expected);
+  ASSERT_TRUE(wait_until([&] { return flushed.load(); }));
+  EXPECT_EQ(error, "");
+  EXPECT_TRUE(fixture.stop_and_wait());
+}
+
+TEST(TcpSink, FlushWithoutAPeerWaitsAndFailsWhenTheSinkCloses) {
+  std::uint16_t port = unused_port();
+  SinkFixture fixture(port);
+  fixture.sink->start();
+  fixture.sink->write(bytes_of("0123456789"));
+  std::atomic<bool> flushed{false};
+  std::string error;
+  fixture.sink->flush([&](std::string e) {
+    error = std::move(e);
+    flushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(flushed.load());  // nothing acknowledged it: the flush waits
+  fixture.sink.reset();          // closes at once
+  ASSERT_TRUE(wait_until([&] { return flushed.load(); }));
+  EXPECT_EQ(error, "the sink closed before 127.0.0.1:" + std::to_string(port) + " delivered everything");
 }
 
 TEST(TcpSink, StopWritesEverythingQueuedThenCloses) {

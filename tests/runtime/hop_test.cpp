@@ -26,7 +26,7 @@ ObjectCodec pickle_codec() {
 
 std::vector<std::string> lines_of(PipelineRunner& runner) {
   auto out = runner.outputs()[0].take();
-  std::istringstream text(std::string(out.begin(), out.end()));
+  std::istringstream text(std::string(out.values.begin(), out.values.end()));
   std::vector<std::string> lines;
   for (std::string line; std::getline(text, line);) {
     lines.push_back(line);

@@ -34,7 +34,7 @@ state::StateCodec pickle_codec(bool plain = true) {
 
 std::string take(PipelineRunner& runner) {
   auto out = runner.outputs()[0].take();
-  return {out.begin(), out.end()};
+  return {out.values.begin(), out.values.end()};
 }
 
 class TempFolder {

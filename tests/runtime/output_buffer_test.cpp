@@ -24,11 +24,11 @@ TEST(OutputBuffer, KeepsEveryAppendedByteInOrderAcrossSizesAndGrowth) {
   }
   ASSERT_GT(expected.size(), OutputBuffer::initial_room) << "the test must make the buffer grow";
   EXPECT_EQ(out.size(), expected.size());
-  std::vector<char> taken = out.take();
+  std::vector<char> taken = out.take().values;
   EXPECT_EQ(std::string(taken.begin(), taken.end()), expected);
   EXPECT_TRUE(out.empty());
   out.append("xy\n", 3);
-  taken = out.take();
+  taken = out.take().values;
   EXPECT_EQ(std::string(taken.begin(), taken.end()), "xy\n") << "room is reused after take()";
 }
 

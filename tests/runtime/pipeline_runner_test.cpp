@@ -20,7 +20,7 @@ using test::plan_of;
 
 std::string take(PipelineRunner& runner, std::size_t sink = 0) {
   auto out = runner.outputs()[sink].take();
-  std::string text(out.begin(), out.end());
+  std::string text(out.values.begin(), out.values.end());
   return text;
 }
 

@@ -36,6 +36,11 @@ class Snapshot {
   /// channel's state in Chandy–Lamport's snapshot): replayed, in order, after a recovery to this checkpoint. Unlike
   /// state, channel batches belong to their own checkpoint only (a chain read back yields its newest file's).
   void add_channel_batch(std::uint32_t from, std::string_view bytes);
+  /// Output of transactional sink `sink` (its index in the plan) that belongs to this checkpoint, already encoded: a
+  /// restarted worker commits it if the sink's own commit did not happen before the crash. Like channel batches, it
+  /// belongs to its own checkpoint only; it is stored as a channel record whose number has sink_output_flag set.
+  void add_sink_output(std::uint32_t sink, std::string_view bytes);
+  static constexpr std::uint32_t sink_output_flag = 0x80000000u;
 
   [[nodiscard]] std::uint64_t checkpoint_id() const { return checkpoint_id_; }
   [[nodiscard]] bool full() const { return full_; }

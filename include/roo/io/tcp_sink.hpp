@@ -9,6 +9,7 @@
 
 #include "roo/core/byte_budget.hpp"
 #include "roo/core/endpoint.hpp"
+#include "roo/io/sink.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -33,32 +34,7 @@ struct TcpSinkConfig {
 /// twice, never torn (each write() buffer must hold whole frames). Runs on its own strand of `io`. Destroying the
 /// sink closes it at once, discarding (with a warning unless stop() was called) what is still kept; destroy it
 /// before the io_context.
-class TcpSink {
- public:
-  virtual ~TcpSink() = default;
-
-  /// Begins connecting; does not wait for the connection.
-  virtual void start() = 0;
-
-  /// Queues bytes for writing. Thread-safe. Accounts them in budget() until written.
-  virtual void write(std::vector<char>&& bytes) = 0;
-
-  /// Bytes the sink holds: queued, or written and kept for a resend; the producer waits on it when it is over the
-  /// limit.
-  [[nodiscard]] virtual core::ByteBudget& budget() = 0;
-
-  /// Writes what is queued (reconnecting if needed), waits until the peer acknowledged all of it, closes, then
-  /// calls `on_stopped` on the io_context's thread. Thread-safe, idempotent. The caller bounds the wait.
-  virtual void stop(std::function<void()> on_stopped) = 0;
-
-  /// Bytes handed to write() that the peer has not acknowledged (all that is kept, while disconnected); 0 once
-  /// stopped. Call it on the thread running the io_context, or once that thread ran the stop's callback.
-  [[nodiscard]] virtual std::size_t undelivered_bytes() const = 0;
-
-  /// Why undelivered_bytes() are not delivered: "the peer did not acknowledge them" or "no connection: <cause>".
-  /// Same threading as undelivered_bytes().
-  [[nodiscard]] virtual std::string undelivered_reason() const = 0;
-};
+class TcpSink : public Sink {};
 
 [[nodiscard]] std::unique_ptr<TcpSink> make_tcp_sink(boost::asio::io_context& io, TcpSinkConfig config);
 

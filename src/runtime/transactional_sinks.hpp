@@ -1,0 +1,68 @@
+#pragma once
+
+#include "roo/core/doorbell.hpp"
+#include "roo/io/sink.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace roo::runtime {
+
+/// The sinks whose output becomes visible only with a completed checkpoint (io::Sink::transactional(): Kafka with
+/// checkpoints on), as one participant of the checkpoint (docs/kafka.md, "Exactly once"):
+///   the cut of checkpoint n       prepare(n): each sink flushes checkpoint n's output inside its transaction and
+///                                 hands it back, to be kept in the checkpoint's part;
+///   checkpoint n complete         commit(n);
+///   a rollback                    abort(), then recover(n) from the restored checkpoint;
+///   a restart                     recover(n): a sink whose commit of n did not happen before the crash commits the
+///                                 output kept in checkpoint n (and fences its predecessor).
+/// Lives on the executor; the sinks answer on their own threads and ring the doorbell.
+class TransactionalSinks {
+ public:
+  /// Every sink of `sinks` (indexed as the plan's sinks) that is transactional takes part. Neither may move while
+  /// this lives.
+  TransactionalSinks(std::vector<std::unique_ptr<io::Sink>>& sinks, core::Doorbell& doorbell);
+
+  [[nodiscard]] bool any() const { return !members_.empty(); }
+
+  /// Asks every transactional sink to prepare checkpoint `id`.
+  void prepare(std::uint64_t id);
+  struct Prepared {
+    std::uint64_t id = 0;
+    std::string error;                                       ///< empty: every sink prepared
+    std::vector<std::pair<std::size_t, std::string>> output;  ///< (sink index, encoded output) to keep
+  };
+  /// Once every sink answered the last prepare(): their outputs, encoded for the checkpoint (record_batch_codec).
+  [[nodiscard]] std::optional<Prepared> take_prepared();
+  /// Whether a prepare() has not been answered by every sink yet.
+  [[nodiscard]] bool preparing() const;
+
+  void commit(std::uint64_t id);
+  void abort();
+
+  /// A recovery read checkpoint `id`: keeps its sinks' outputs (decoded) for recover().
+  void remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output);
+  /// After the sinks started and before any output: each transactional sink makes the remembered checkpoint's output
+  /// visible exactly once (io::Sink::recover). Waits up to `timeout`; throws core::Error naming the sink that failed.
+  void recover(std::chrono::milliseconds timeout);
+
+ private:
+  std::vector<std::unique_ptr<io::Sink>>& sinks_;
+  core::Doorbell& doorbell_;
+  std::vector<std::size_t> members_;  ///< indexes of the transactional sinks
+  mutable std::mutex mutex_;          ///< guards answers_ (the sinks answer on their threads)
+  std::uint64_t preparing_ = 0;       ///< the prepare in flight (0: none)
+  std::map<std::size_t, std::pair<std::string, std::vector<io::RecordBatch>>> answers_;
+  std::uint64_t recover_id_ = 0;
+  std::map<std::size_t, std::vector<io::RecordBatch>> recover_output_;
+};
+
+}  // namespace roo::runtime
