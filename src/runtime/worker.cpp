@@ -5,6 +5,8 @@
 #include "external_answers.hpp"
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
+#include "source_positions.hpp"
+#include "transactional_sinks.hpp"
 
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/batch_pool.hpp"
@@ -13,6 +15,7 @@
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/graph/plan.hpp"
+#include "roo/io/sink.hpp"
 #include "roo/io/tcp_sink.hpp"
 #include "roo/io/tcp_source.hpp"
 #include "roo/python/application.hpp"
@@ -93,9 +96,15 @@ class Worker {
   [[nodiscard]] cluster::ClusterHooks hooks();
   [[nodiscard]] ObjectCodec object_codec() const;
   void start_io();
+  void create_sinks();
   void start_sinks();
+  /// Offsets of replayable sources without checkpoints: committed once the sinks delivered what came before them.
+  void commit_delivered_positions(std::chrono::steady_clock::time_point now);
   void create_generators();
   void start_sources();
+  /// Replayable sources start after the recovery (at its positions) and restart after each rollback.
+  void start_replayable_sources();
+  void stop_replayable_sources();
   void open_checkpoint_files();
   void start_checkpoints();
   void finish_checkpoints(bool clean);
@@ -136,8 +145,22 @@ class Worker {
   core::BoundedMailbox<cluster::RemoteBatch> inbound_{mailbox_batches};
   std::mutex cluster_mutex_;  ///< guards cluster_ being replaced (executor) against the signal handler (io thread)
   std::unique_ptr<cluster::Cluster> cluster_;
-  std::vector<std::unique_ptr<io::TcpSink>> sinks_;
+  std::optional<TransactionalSinks> transactional_;  ///< before sinks_: a sink may answer until it is destroyed
+  std::vector<std::unique_ptr<io::Sink>> sinks_;     ///< by the plan's sink index
+  bool sinks_started_ = false;
   std::vector<std::unique_ptr<io::Source>> sources_;
+  std::vector<std::size_t> replayable_;              ///< indexes of the replayable sources
+  std::vector<std::uint32_t> generations_;           ///< by source index: its current start (FrameBatch::generation)
+  std::optional<SourcePositions> positions_;         ///< the replayable sources' positions at the executor's cut
+  std::vector<io::Source*> sources_by_index_;        ///< by source index (null: a generator, or not started)
+  /// A commit of positions waiting for the sinks' flush (commit_delivered_positions).
+  struct PositionCommit {
+    std::atomic<std::size_t> left{0};
+    std::atomic<bool> failed{false};
+    std::vector<std::pair<std::size_t, io::SourcePosition>> positions;
+  };
+  std::shared_ptr<PositionCommit> position_commit_;
+  std::chrono::steady_clock::time_point next_position_commit_{};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> signalled_{false};  ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
   std::atomic<bool> rollback_requested_{false};  ///< a peer was lost with checkpoints on (CheckpointCoordinator)
@@ -290,11 +313,63 @@ void Worker::start_io() {
   io_thread_ = std::thread([this] { io_.run(); });
 }
 
-void Worker::start_sinks() {
+// Before the first run: the sinks exist (without I/O) so that a recovery can hand the transactional ones their
+// output; they start after it.
+void Worker::create_sinks() {
   for (auto& sink : plan_->sinks) {
     io::TcpSinkConfig config{.name = sink.name, .peer = core::Endpoint{sink.host, sink.port}};
     sinks_.push_back(io::make_tcp_sink(data_io_, config));
-    sinks_.back()->start();
+  }
+  transactional_.emplace(sinks_, doorbell_);
+}
+
+void Worker::start_sinks() {
+  sinks_started_ = true;
+  for (auto& sink : sinks_) {
+    sink->start();
+  }
+}
+
+// At least once without checkpoints: every second, once the sinks delivered everything handed to them so far, the
+// positions the executor had reached before are committed (Kafka's group offsets). In a cluster, events that went to
+// another worker are not covered by this worker's sinks: there only the final positions are committed, after the
+// drain. The sinks answer on their threads; the executor commits.
+void Worker::commit_delivered_positions(std::chrono::steady_clock::time_point now) {
+  if (options_.checkpoints || replayable_.empty()) {
+    return;
+  }
+  if (position_commit_) {
+    if (position_commit_->left.load() > 0) {
+      return;
+    }
+    if (!position_commit_->failed.load()) {
+      for (const auto& [source, position] : position_commit_->positions) {
+        if (sources_by_index_[source] != nullptr) {
+          sources_by_index_[source]->commit(position);
+        }
+      }
+    }
+    position_commit_.reset();
+  }
+  if (cluster_ || now < next_position_commit_) {
+    return;
+  }
+  next_position_commit_ = now + std::chrono::seconds(1);
+  hand_over_outputs();
+  auto pending = std::make_shared<PositionCommit>();
+  pending->left = sinks_.size();
+  for (std::size_t source : replayable_) {
+    pending->positions.emplace_back(source, positions_->of(source));
+  }
+  position_commit_ = pending;
+  for (auto& sink : sinks_) {
+    sink->flush([pending, this](const std::string& error) {
+      if (!error.empty()) {
+        pending->failed = true;
+      }
+      pending->left.fetch_sub(1);
+      doorbell_.ring();
+    });
   }
 }
 
@@ -334,8 +409,19 @@ void Worker::start_checkpoints() {
   if (peers.names.empty()) {
     peers.names.push_back(options_.worker_name);
   }
+  CheckpointIo io;
+  io.replayable = replayable_;
+  io.positions = &*positions_;
+  io.sinks = transactional_->any() ? &*transactional_ : nullptr;
+  io.commit_positions = [this](const std::vector<std::pair<std::size_t, io::SourcePosition>>& positions) {
+    for (const auto& [source, position] : positions) {
+      if (sources_by_index_[source] != nullptr) {
+        sources_by_index_[source]->commit(position);
+      }
+    }
+  };
   checkpoints_.emplace(*options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
-                       [this] { hand_over_outputs(); });
+                       [this] { hand_over_outputs(); }, std::move(io));
   checkpoints_->recover(facts_.membership.restore_checkpoint);
 }
 
@@ -371,6 +457,7 @@ void Worker::start_sources() {
                                .idle_timeout = options_.source_idle_timeout};
     sources_.push_back(io::make_tcp_source(data_io_, config, mailbox_, pool_));
     sources_.back()->start();
+    sources_by_index_[i] = sources_.back().get();
     for (std::size_t handler = 0; handler < source.parallelism; ++handler) {
       source_ids.push_back(std::to_string(i * 1000 + handler));
     }
@@ -378,6 +465,28 @@ void Worker::start_sources() {
   sources_running_ = sources_.size();
   std::lock_guard lock(facts_mutex_);
   facts_.source_ids = std::move(source_ids);
+}
+
+void Worker::start_replayable_sources() {
+  for (std::size_t index : replayable_) {
+    (void)index;  // Kafka: made from the plan and seeked to positions_->of(index) (wired with the plan's Kafka kinds)
+  }
+}
+
+// A rollback: each replayable source stops reading; what it queued is dropped when taken (its generation is past)
+// and read again from the restored position.
+void Worker::stop_replayable_sources() {
+  for (std::size_t index : replayable_) {
+    io::Source* source = sources_by_index_[index];
+    if (source == nullptr) {
+      continue;
+    }
+    source->stop({});
+    ++generations_[index];
+    sources_by_index_[index] = nullptr;
+    std::erase_if(sources_, [source](const std::unique_ptr<io::Source>& held) { return held.get() == source; });
+    sources_running_.fetch_sub(1);
+  }
 }
 
 // From the first stop on, the watchdog interrupts a user call that does not return and, as a last resort, ends the
@@ -499,6 +608,10 @@ bool Worker::take_work() {
     cluster_->acknowledge(remote->from, remote->bytes.size());
     return true;
   }
+  if (batch && batch->generation != generations_[batch->source]) {
+    pool_.release(std::move(*batch));  // queued by a start of its source that a rollback gave up: read again
+    return true;
+  }
   if (batch) {
     drained_ = false;
     auto last_handover = std::chrono::steady_clock::now();
@@ -506,6 +619,9 @@ bool Worker::take_work() {
     for (std::size_t first = 0; first < batch->size(); first += events_per_slice) {
       std::size_t last = std::min(batch->size(), first + events_per_slice);
       std::size_t reached = runner_->process(*batch, first, last);
+      if (!batch->meta.empty()) {
+        positions_->fold(*batch, first, reached);
+      }
       if (reached < last) {
         count_interrupted_call();
         runner_->lose(batch->size() - reached, halted_reason(), PipelineRunner::AlsoFailed::no);
@@ -659,8 +775,13 @@ int Worker::run() {
 void Worker::shut_down_io(std::chrono::steady_clock::time_point sinks_deadline) {
   python::GilRelease release;
   auto sinks_stopped = std::make_shared<std::size_t>(0);
+  if (!sinks_started_) {
+    *sinks_stopped = sinks_.size();  // never started (a failed start): nothing to deliver, nothing to say
+  }
   for (auto& sink : sinks_) {
-    sink->stop([sinks_stopped] { ++*sinks_stopped; });
+    if (sinks_started_) {
+      sink->stop([sinks_stopped] { ++*sinks_stopped; });
+    }
   }
   while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < sinks_deadline) {
     data_io_.run_one_for(idle_wait);
@@ -741,6 +862,7 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
     hand_over_outputs();
+    commit_delivered_positions(std::chrono::steady_clock::now());
     if (checkpoints_) {
       std::function<void()> after_last;
       {
@@ -782,6 +904,9 @@ void Worker::tear_down_pipeline() {
     }
   }
   checkpoints_.reset();
+  transactional_->abort();  // what the sinks wrote since the checkpoint is written again after the recovery
+  stop_replayable_sources();
+  positions_.emplace(plan_->sources.size());  // the recovery restores the checkpoint's (none: as at the start)
   close_cluster();
   while (auto remote = inbound_.try_pop()) {
   }
@@ -810,6 +935,10 @@ int Worker::serve() {
   std::signal(SIGPIPE, SIG_IGN);
   start_io();
   open_checkpoint_files();
+  create_sinks();
+  generations_.assign(plan_->sources.size(), 0);
+  positions_.emplace(plan_->sources.size());
+  sources_by_index_.assign(plan_->sources.size(), nullptr);
   bool drain_timed_out = false;
   bool first_run = true;
   auto forming_deadline = std::chrono::steady_clock::now() + forming_patience();
@@ -850,11 +979,15 @@ int Worker::serve() {
       first_run = false;
       start_sources();  // first: a port in use must be the only line the user sees
       start_sinks();
+      transactional_->recover(options_.drain_timeout + std::chrono::seconds(30));
+      start_replayable_sources();
       log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name,
                  plan_->sources.size(), plan_->stages.size(), plan_->sinks.size(),
                  routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
       log_->info("|~~ INIT PHASE III: Application is ready to work! ~~|");
     } else {
+      transactional_->recover(options_.drain_timeout + std::chrono::seconds(30));
+      start_replayable_sources();
       log_->info("the cluster formed again after rollback {}: the stream goes on", rollbacks_);
     }
     if (run_pipeline(drain_timed_out)) {
