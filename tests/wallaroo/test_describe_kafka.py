@@ -258,7 +258,8 @@ class ThreeParameterDecoder(object):
 
 @pytest.mark.parametrize("make,message", [
     (lambda: wallaroo.KafkaSourceConfig("", BROKERS, "Warn", decode), WHERE + ": no Kafka topic given"),
-    (lambda: wallaroo.KafkaSourceConfig(None, BROKERS, "Warn", decode, topics=[]), WHERE + ": no Kafka topic given"),
+    (lambda: wallaroo.KafkaSourceConfig(None, BROKERS, "Warn", decode, topics=[]),
+     WHERE + ": no Kafka topic given"),
     (lambda: wallaroo.KafkaSourceConfig(7, BROKERS, "Warn", decode),
      WHERE + ": the Kafka topic must be a str, got 7"),
     (lambda: wallaroo.KafkaSourceConfig("a b", BROKERS, "Warn", decode),
@@ -306,7 +307,8 @@ class ThreeParameterDecoder(object):
      "<test_describe_kafka.ThreeParameterDecoder object at 0x"),
     (lambda: wallaroo.KafkaSourceConfig("t", BROKERS, "Warn", object()),
      WHERE + " decoder: <object object at 0x"),
-    (lambda: wallaroo.DefaultKafkaSourceCLIParser(decode), WHERE + ": no Kafka topic given (pass --kafka_source_topic)"),
+    (lambda: wallaroo.DefaultKafkaSourceCLIParser(decode),
+     WHERE + ": no Kafka topic given (pass --kafka_source_topic)"),
     (lambda: wallaroo.DefaultKafkaSourceCLIParser(decode, name="my source"),
      "pipeline 'K': the Kafka flag prefix 'my source' (the parser's name) must be letters, digits, '_' or '-'"),
 ])
