@@ -33,11 +33,20 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <variant>
 
 namespace asio = boost::asio;
 
 namespace roo::runtime {
 namespace {
+
+/// Where a sink's output goes, for its delivery lines: "127.0.0.1:7002", or "Kafka topic 'out'".
+std::string destination_of(const graph::SinkPlan& sink) {
+  if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&sink.settings)) {
+    return fmt::format("{}:{}", tcp->host, tcp->port);
+  }
+  return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(sink.settings).topic);
+}
 
 constexpr std::size_t mailbox_batches = 64;
 constexpr std::size_t generator_burst = 256;
@@ -95,6 +104,7 @@ class Worker {
   void start_io();
   void start_sinks();
   void create_generators();
+  void refuse_kafka() const;
   void start_sources();
   void open_checkpoint_files();
   void start_checkpoints();
@@ -292,7 +302,8 @@ void Worker::start_io() {
 
 void Worker::start_sinks() {
   for (auto& sink : plan_->sinks) {
-    io::TcpSinkConfig config{.name = sink.name, .peer = core::Endpoint{sink.host, sink.port}};
+    const auto& tcp = std::get<graph::TcpSinkSettings>(sink.settings);  // Kafka: refuse_kafka() said no
+    io::TcpSinkConfig config{.name = sink.name, .peer = core::Endpoint{tcp.host, tcp.port}};
     sinks_.push_back(io::make_tcp_sink(data_io_, config));
     sinks_.back()->start();
   }
@@ -300,7 +311,7 @@ void Worker::start_sinks() {
 
 void Worker::create_generators() {
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
-    if (plan_->sources[i].kind == graph::SourcePlan::Kind::generator) {
+    if (plan_->sources[i].kind() == graph::SourcePlan::Kind::generator) {
       generators_.emplace_back(i, plan_->sources[i]);
     }
   }
@@ -352,26 +363,38 @@ void Worker::finish_checkpoints(bool clean) {
   }
 }
 
+// Kafka sources and sinks are planned but not run yet: refused before anything binds, so this is the only line.
+void Worker::refuse_kafka() const {
+  for (const auto& source : plan_->sources) {
+    if (source.kind() == graph::SourcePlan::Kind::kafka) {
+      throw core::UsageError("start source '" + source.name + "': Kafka is not wired into the runtime yet");
+    }
+  }
+  for (const auto& sink : plan_->sinks) {
+    if (sink.kind() == graph::SinkPlan::Kind::kafka) {
+      throw core::UsageError("start sink '" + sink.name + "': Kafka is not wired into the runtime yet");
+    }
+  }
+}
+
 void Worker::start_sources() {
   std::vector<std::string> source_ids;
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
     const auto& source = plan_->sources[i];
-    if (source.kind == graph::SourcePlan::Kind::generator) {
-      continue;
-    }
-    if (!source.valid) {
-      continue;
+    const auto* tcp = std::get_if<graph::TcpSourceSettings>(&source.settings);
+    if (tcp == nullptr || !tcp->valid) {
+      continue;  // a generator runs on the executor; an invalid TCP source does not listen
     }
     io::TcpSourceConfig config{.name = source.name,
-                               .listen = core::Endpoint{source.host, source.port},
+                               .listen = core::Endpoint{tcp->host, tcp->port},
                                .source_index = static_cast<std::uint32_t>(i),
-                               .framing = io::parse_length_prefix(source.header_length, source.length_fmt),
-                               .max_size = source.max_size,
-                               .max_connections = source.parallelism,
+                               .framing = io::parse_length_prefix(tcp->header_length, tcp->length_fmt),
+                               .max_size = tcp->max_size,
+                               .max_connections = tcp->parallelism,
                                .idle_timeout = options_.source_idle_timeout};
     sources_.push_back(io::make_tcp_source(data_io_, config, mailbox_, pool_));
     sources_.back()->start();
-    for (std::size_t handler = 0; handler < source.parallelism; ++handler) {
+    for (std::size_t handler = 0; handler < tcp->parallelism; ++handler) {
       source_ids.push_back(std::to_string(i * 1000 + handler));
     }
   }
@@ -578,9 +601,10 @@ void Worker::drain_sinks(DeliveryReport& report) {
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     if (std::size_t undelivered = sinks_[i]->undelivered_bytes(); undelivered > 0) {
       const auto& sink = plan_->sinks[i];
-      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout ({})", sink.name, undelivered,
-                  sink.host, sink.port, sinks_[i]->undelivered_reason());
-      report.add_bytes(undelivered, fmt::format("of output for sink '{}' at {}:{}", sink.name, sink.host, sink.port));
+      std::string destination = destination_of(sink);
+      log_->error("sink '{}': {} bytes not delivered to {} before the drain timeout ({})", sink.name, undelivered,
+                  destination, sinks_[i]->undelivered_reason());
+      report.add_bytes(undelivered, fmt::format("of output for sink '{}' at {}", sink.name, destination));
     }
   }
 }
@@ -848,6 +872,7 @@ int Worker::serve() {
     build_pipeline(routing);
     if (first_run) {
       first_run = false;
+      refuse_kafka();
       start_sources();  // first: a port in use must be the only line the user sees
       start_sinks();
       log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name,
