@@ -21,7 +21,8 @@ def describe_actions(actions, out):
         if kind == "new_pipeline":
             pipeline = action[1]
             where = "pipeline {0!r}".format(pipeline)
-            source_id = out.add_source(objects.source_entry(action[2], pipeline, False, where))
+            source_id = out.add_source(
+                objects.source_entry(action[2], pipeline, False, where, out.args))
             flow = out.add_flow(source_id, [], [])
             continue
         if kind == "done":
@@ -45,7 +46,7 @@ def describe_actions(actions, out):
             configs = [action[1]] if kind == "to_sink" else list(action[1])
             for config in configs:
                 flow["sinks"].append(out.add_sink(
-                    objects.sink_entry(config, len(out.sinks), here)))
+                    objects.sink_entry(config, len(out.sinks), here, out.args)))
         else:
             raise WallarooParameterError("{0}: unknown action".format(here))
     return actions[0][1]

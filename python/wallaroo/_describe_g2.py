@@ -47,7 +47,7 @@ def describe_tree(result, out):
             _, pipeline_name, config = stages.pop(0)
             where = "pipeline {0!r}".format(pipeline_name)
             source_id = out.add_source(objects.source_entry(
-                config, pipeline_name, True, where))
+                config, pipeline_name, True, where, out.args))
             leaves.append((source_id, [idx] + path))
         node_stage_ids[idx] = _add_stages(stages, idx == root_idx, where, out)
 
@@ -88,7 +88,7 @@ def _add_stages(stages, is_root, where, out):
                     "{0}: You can't add stages after to_sink/s.".format(here))
             configs = [stage[1]] if kind == "to_sink" else list(stage[1])
             for config in configs:
-                out.add_sink(objects.sink_entry(config, len(out.sinks), here))
+                out.add_sink(objects.sink_entry(config, len(out.sinks), here, out.args))
         elif kind == "to":
             ids.append(out.add_stage(objects.computation_stage(stage[1], here)))
         elif kind == "to_state":

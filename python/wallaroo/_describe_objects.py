@@ -7,6 +7,8 @@ Callables in the description are the raw user functions for decorated objects
 import inspect
 import struct
 
+from . import _arity
+from . import _describe_kafka as kafka
 from .decorators import check_length_format
 from .errors import WallarooParameterError
 from .wrapped import KeyExtractor, OctetDecoder, PartitionFunction, StateComputation
@@ -14,11 +16,11 @@ from .wrapped import KeyExtractor, OctetDecoder, PartitionFunction, StateComputa
 _UNSIGNED_BY_SIZE = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
-def _instance(obj):
+def instance(obj):
     return obj() if inspect.isclass(obj) else obj
 
 
-def _user_callable(obj, method, where):
+def user_callable(obj, method, where):
     """The raw function of a decorated object, else the bound ``method``."""
     fn = getattr(obj, "_roo_fn", None)
     if fn is not None:
@@ -30,7 +32,7 @@ def _user_callable(obj, method, where):
     return bound
 
 
-def _int(where, what, value, lowest, highest=None):
+def integer(where, what, value, lowest, highest=None):
     if isinstance(value, bool):
         value = None
     try:
@@ -61,18 +63,23 @@ def stage_name(obj, where):
     raise WallarooParameterError("{0}: {1!r} has no name() method".format(where, obj))
 
 
-def _not_supported(kind, what, name, where):
-    if kind in ("kafka", "kafka-internal"):
-        raise WallarooParameterError(
-            "Kafka sources and sinks are not supported yet by Roo ({0} {1!r}, {2})"
-            .format(what, name, where))
+def _not_supported(kind, what, where):
     raise WallarooParameterError(
         "{0} kind {1!r} is not supported yet by Roo ({2})".format(what, kind, where))
 
 
+def _one_value_decode(decode, where):
+    """A TCP or connector source's decoder gets no key: ``decode(value, key)`` is a mistake here."""
+    if _arity.requires_two(decode):
+        raise WallarooParameterError(
+            "{0} decoder: {1!r} takes (value, key), but only a Kafka source passes a key; "
+            "this source's decoder takes (value)".format(where, decode))
+    return decode
+
+
 def _decoder_fields(decoder, where):
-    decoder = _instance(decoder)
-    decode = _user_callable(decoder, "decode", where + " decoder")
+    decoder = instance(decoder)
+    decode = _one_value_decode(user_callable(decoder, "decode", where + " decoder"), where)
     if isinstance(decoder, OctetDecoder):
         header_length = decoder._roo_header_length
         length_fmt = check_length_format(where + " decoder", header_length,
@@ -113,8 +120,8 @@ def _probe_length_fmt(decoder, size, where):
             where, sample, got))
 
 
-def source_entry(config, default_name, use_config_name, where):
-    """A source entry from a config tuple (G2', 0.6.0 or G1 shapes)."""
+def source_entry(config, default_name, use_config_name, where, args=()):
+    """A source entry from a config tuple (G2', 0.6.0 or G1 shapes); ``args``: the app's flags."""
     if not isinstance(config, tuple) or not config:
         raise WallarooParameterError(
             "{0}: expected a source config tuple, got {1!r}".format(where, config))
@@ -134,9 +141,9 @@ def source_entry(config, default_name, use_config_name, where):
         where = "{0} (source {1!r})".format(where, name)
         header_length, length_fmt, decode = _decoder_fields(decoder, where)
         return {"kind": "tcp", "name": str(name), "host": _host(where, host),
-                "port": _int(where, "port", port, 0, 65535),
-                "max_size": _int(where, "max_size", max_size, 1),
-                "parallelism": _int(where, "parallelism", parallelism, 1),
+                "port": integer(where, "port", port, 0, 65535),
+                "max_size": integer(where, "max_size", max_size, 1),
+                "parallelism": integer(where, "parallelism", parallelism, 1),
                 "valid": bool(valid), "header_length": header_length,
                 "length_fmt": length_fmt, "decode": decode}
     if kind == "gen":
@@ -149,7 +156,7 @@ def source_entry(config, default_name, use_config_name, where):
         else:
             raise WallarooParameterError(
                 "{0}: unrecognised generator source tuple {1!r}".format(where, config))
-        gen = _instance(gen)
+        gen = instance(gen)
         where = "{0} (source {1!r})".format(where, name)
         for method in ("initial_value", "apply"):
             if not callable(getattr(gen, method, None)):
@@ -159,8 +166,9 @@ def source_entry(config, default_name, use_config_name, where):
                 "apply": gen.apply}
     if kind == "source_connector":
         return _connector_source(config, default_name, use_config_name, where)
-    name = config[1] if len(config) > 1 and config[1] else default_name
-    _not_supported(kind, "source", name, where)
+    if kind in ("kafka", "kafka-internal"):
+        return kafka.kafka_source_entry(config, default_name, use_config_name, where, args)
+    _not_supported(kind, "source", where)
 
 
 def _connector_source(config, default_name, use_config_name, where):
@@ -173,14 +181,15 @@ def _connector_source(config, default_name, use_config_name, where):
         name = default_name
     where = "{0} (source {1!r})".format(where, name)
     return {"kind": "connector", "name": str(name), "host": _host(where, host),
-            "port": _int(where, "port", port, 0, 65535),
-            "decode": _user_callable(_instance(decoder), "decode", where + " decoder"),
-            "cookie": str(cookie), "max_credits": _int(where, "max_credits", max_credits, 1),
-            "refill_credits": _int(where, "refill_credits", refill_credits, 0)}
+            "port": integer(where, "port", port, 0, 65535),
+            "decode": _one_value_decode(
+                user_callable(instance(decoder), "decode", where + " decoder"), where),
+            "cookie": str(cookie), "max_credits": integer(where, "max_credits", max_credits, 1),
+            "refill_credits": integer(where, "refill_credits", refill_credits, 0)}
 
 
-def sink_entry(config, index, where):
-    """A sink entry from a sink tuple (``("tcp", "", host, port, enc)`` or G1's 4-tuple)."""
+def sink_entry(config, index, where, args=()):
+    """A sink entry from a sink tuple (TCP, connector or Kafka); ``args``: the app's flags."""
     if not isinstance(config, tuple) or not config:
         raise WallarooParameterError(
             "{0}: expected a sink config tuple, got {1!r}".format(where, config))
@@ -194,22 +203,24 @@ def sink_entry(config, index, where):
         else:
             raise WallarooParameterError(
                 "{0}: unrecognised TCP sink tuple {1!r}".format(where, config))
-        encode = _user_callable(_instance(encoder), "encode", where + " encoder")
+        encode = user_callable(instance(encoder), "encode", where + " encoder")
         return {"kind": "tcp", "name": name, "host": _host(where, host),
-                "port": _int(where, "port", port, 1, 65535), "encode": encode}
+                "port": integer(where, "port", port, 1, 65535), "encode": encode}
     if config[0] == "sink_connector" and len(config) in (6, 7):
         name = str(config[1] or name)
         host, port, encoder = config[2], config[3], config[4]
         return {"kind": "connector", "name": name, "host": _host(where, host),
-                "port": _int(where, "port", port, 1, 65535),
-                "encode": _user_callable(_instance(encoder), "encode", where + " encoder"),
+                "port": integer(where, "port", port, 1, 65535),
+                "encode": user_callable(instance(encoder), "encode", where + " encoder"),
                 "cookie": str(config[6]) if len(config) == 7 else ""}
-    _not_supported(config[0], "sink", name, where)
+    if config[0] in ("kafka", "kafka-internal"):
+        return kafka.kafka_sink_entry(config, name, where, args)
+    _not_supported(config[0], "sink", where)
 
 
 def computation_stage(obj, where):
     """A stateless computation stage (``compute`` or ``compute_multi``)."""
-    obj = _instance(obj)
+    obj = instance(obj)
     if isinstance(obj, StateComputation):
         raise WallarooParameterError(
             "{0}: {1!r} is a state computation; use it where state is given".format(
@@ -219,21 +230,21 @@ def computation_stage(obj, where):
         raise WallarooParameterError(
             "{0}: {1!r} is not a computation (no compute/compute_multi)".format(where, obj))
     name = stage_name(obj, where)
-    fn = _user_callable(obj, "compute_multi" if multi else "compute",
+    fn = user_callable(obj, "compute_multi" if multi else "compute",
                         "{0} (computation {1!r})".format(where, name))
     return {"kind": "computation", "name": name, "fn": fn, "multi": multi}
 
 
 def state_stage(obj, state_name, state_factory, returns_persist, where):
     """A state computation stage (``compute(data, state)`` / ``compute_multi``)."""
-    obj = _instance(obj)
+    obj = instance(obj)
     multi = hasattr(obj, "compute_multi")
     if not multi and not hasattr(obj, "compute"):
         raise WallarooParameterError(
             "{0}: {1!r} is not a state computation (no compute/compute_multi)"
             .format(where, obj))
     name = stage_name(obj, where)
-    fn = _user_callable(obj, "compute_multi" if multi else "compute",
+    fn = user_callable(obj, "compute_multi" if multi else "compute",
                         "{0} (state computation {1!r})".format(where, name))
     if state_factory is None:
         state_factory = getattr(obj, "_roo_state_cls", None) or getattr(obj, "initial_state", None)
@@ -248,10 +259,10 @@ def state_stage(obj, state_name, state_factory, returns_persist, where):
 
 def key_by_stage(obj, where):
     """A key_by stage; int keys become chr() only for G2 @key_extractor objects."""
-    obj = _instance(obj)
+    obj = instance(obj)
     decorated_g2 = isinstance(obj, KeyExtractor) and not isinstance(obj, PartitionFunction)
     method = "extract_key" if hasattr(obj, "extract_key") else "partition"
-    fn = _user_callable(obj, method, where + " key function")
+    fn = user_callable(obj, method, where + " key function")
     name = getattr(obj, "_roo_name", None) or type(obj).__name__
     return {"kind": "key_by", "name": str(name), "fn": fn, "int_as_chr": decorated_g2}
 

@@ -90,32 +90,62 @@ def _kafka_broker(broker):
 _LOG_LEVELS = ["Fine", "Info", "Warn", "Error"]
 
 
+def _kafka_flags(args, prefix, sink, parser=None):
+    """The ``--<prefix>_*`` flags Wallaroo's Kafka parsers read (a sink has two more)."""
+    parser = parser or _Parser()
+    parser.add_argument("--{0}_topic".format(prefix), dest="topic", default="")
+    parser.add_argument("--{0}_brokers".format(prefix), dest="brokers", default="")
+    parser.add_argument("--{0}_log_level".format(prefix), dest="log_level",
+                        default="Warn", choices=_LOG_LEVELS)
+    if sink:
+        parser.add_argument("--{0}_max_produce_buffer_ms".format(prefix),
+                            dest="max_produce_buffer_ms", type=int, default=0)
+        parser.add_argument("--{0}_max_message_size".format(prefix),
+                            dest="max_message_size", type=int, default=100000)
+    known = parser.parse_known_args(list(args or []))[0]
+    known.brokers = [_kafka_broker(b) for b in known.brokers.split(",")]
+    return known
+
+
 def kafka_parse_source_options(args):
     """``--kafka_source_*`` flags → ``(name, topic, [(host, port)...], log_level)``."""
     parser = _Parser()
     parser.add_argument("--kafka_source_name", dest="name")
-    parser.add_argument("--kafka_source_topic", dest="topic", default="")
-    parser.add_argument("--kafka_source_brokers", dest="brokers", default="")
-    parser.add_argument("--kafka_source_log_level", dest="log_level",
-                        default="Warn", choices=_LOG_LEVELS)
-    known = parser.parse_known_args(list(args or []))[0]
-    brokers = [_kafka_broker(b) for b in known.brokers.split(",")]
-    return (known.name, known.topic, brokers, known.log_level)
+    known = _kafka_flags(args, "kafka_source", False, parser)
+    return (known.name, known.topic, known.brokers, known.log_level)
 
 
 def kafka_parse_sink_options(args):
     """``--kafka_sink_*`` flags → ``("", topic, brokers, log_level,
     max_produce_buffer_ms, max_message_size)``."""
-    parser = _Parser()
-    parser.add_argument("--kafka_sink_topic", dest="topic", default="")
-    parser.add_argument("--kafka_sink_brokers", dest="brokers", default="")
-    parser.add_argument("--kafka_sink_log_level", dest="log_level",
-                        default="Warn", choices=_LOG_LEVELS)
-    parser.add_argument("--kafka_sink_max_produce_buffer_ms",
-                        dest="max_produce_buffer_ms", type=int, default=0)
-    parser.add_argument("--kafka_sink_max_message_size",
-                        dest="max_message_size", type=int, default=100000)
-    known = parser.parse_known_args(list(args or []))[0]
-    brokers = [_kafka_broker(b) for b in known.brokers.split(",")]
-    return ("", known.topic, brokers, known.log_level,
+    known = _kafka_flags(args, "kafka_sink", True)
+    return ("", known.topic, known.brokers, known.log_level,
             known.max_produce_buffer_ms, known.max_message_size)
+
+
+def kafka_prefixed_options(args, prefix, sink):
+    """What ``Default*KafkaCLIParser(name=prefix)`` reads: the ``--<prefix>_*`` flags.
+
+    Returns ``(topic, brokers, log_level)`` for a source, and
+    ``(topic, brokers, log_level, max_produce_buffer_ms, max_message_size)`` for a sink.
+    """
+    known = _kafka_flags(args, prefix, sink)
+    if sink:
+        return (known.topic, known.brokers, known.log_level,
+                known.max_produce_buffer_ms, known.max_message_size)
+    return (known.topic, known.brokers, known.log_level)
+
+
+def kafka_property_flags(args, flag):
+    """Every ``<flag> key=value`` in ``args`` (Roo's librdkafka pass-through) → ``[(key, value)...]``."""
+    parser = _Parser()
+    parser.add_argument(flag, dest="items", action="append", default=[])
+    result = []
+    for item in parser.parse_known_args(list(args or []))[0].items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise WallarooParameterError(
+                "bad {0} value {1!r}: expected key=value (a librdkafka property, e.g. "
+                "security.protocol=SASL_SSL)".format(flag, item))
+        result.append((key.strip(), value))
+    return result

@@ -2,7 +2,8 @@
 
 import inspect
 
-from .cli_args import kafka_parse_sink_options, kafka_parse_source_options
+from .cli_args import (kafka_parse_sink_options, kafka_parse_source_options,
+                       kafka_property_flags)
 from .errors import WallarooParameterError
 
 
@@ -94,76 +95,124 @@ class TCPSinkConfig(object):
         return ("tcp", self._name, self._host, self._port, self._encoder)
 
 
-class CustomKafkaSourceCLIParser(object):
-    """Kafka source from ``--kafka_source_*`` flags (Roo does not run Kafka yet)."""
+def _with_roo_options(wallaroo_tuple, **given):
+    """Wallaroo's tuple, plus a dict of Roo's own Kafka options when any was given."""
+    options = dict((key, value) for key, value in given.items() if value is not None)
+    return wallaroo_tuple + (options,) if options else wallaroo_tuple
 
-    def __init__(self, args, decoder):
+
+class CustomKafkaSourceCLIParser(object):
+    """Kafka source from ``--kafka_source_*`` flags in ``args``.
+
+    Roo's own keyword options (docs/python-api.md#kafka): ``topics`` (more
+    topics), ``group`` (consumer group), ``start`` (``"earliest"`` or
+    ``"latest"``), ``properties`` (librdkafka properties); also read from
+    ``args``: ``--kafka_source_property key=value`` (repeatable).
+    """
+
+    def __init__(self, args, decoder, *, topics=None, group=None, start=None, properties=None):
         (self._name, self.topic, self.brokers,
          self.log_level) = kafka_parse_source_options(args)
         self.decoder = decoder
+        self._roo = dict(topics=topics, group=group, start=start, properties=properties,
+                         flag_properties=kafka_property_flags(args, "--kafka_source_property") or None)
 
     def to_tuple(self):
-        return ("kafka", self._name, self.topic, self.brokers, self.log_level,
-                self.decoder)
+        return _with_roo_options(("kafka", self._name, self.topic, self.brokers, self.log_level,
+                                  self.decoder), **self._roo)
 
 
 class CustomKafkaSinkCLIParser(object):
-    """Kafka sink from ``--kafka_sink_*`` flags (Roo does not run Kafka yet)."""
+    """Kafka sink from ``--kafka_sink_*`` flags in ``args``.
 
-    def __init__(self, args, encoder):
+    Roo's own keyword options: ``properties`` (librdkafka properties) and
+    ``partitioner`` (librdkafka's partitioner name); also read from ``args``:
+    ``--kafka_sink_property key=value`` (repeatable).
+    """
+
+    def __init__(self, args, encoder, *, properties=None, partitioner=None):
         (self._name, self.topic, self.brokers, self.log_level,
          self.max_produce_buffer_ms,
          self.max_message_size) = kafka_parse_sink_options(args)
         self.encoder = encoder
+        self._roo = dict(properties=properties, partitioner=partitioner,
+                         flag_properties=kafka_property_flags(args, "--kafka_sink_property") or None)
 
     def to_tuple(self):
-        return ("kafka", self._name, self.topic, self.brokers, self.log_level,
-                self.max_produce_buffer_ms, self.max_message_size, self.encoder)
+        return _with_roo_options(("kafka", self._name, self.topic, self.brokers, self.log_level,
+                                  self.max_produce_buffer_ms, self.max_message_size, self.encoder),
+                                 **self._roo)
 
 
 class DefaultKafkaSourceCLIParser(object):
-    """Kafka source configured by the runtime from ``--<name>_*`` flags."""
+    """Kafka source configured from the app's ``--<name>_*`` flags (read when the app is described).
 
-    def __init__(self, decoder, name="kafka_source"):
+    The flags: ``--<name>_topic``, ``--<name>_brokers``, ``--<name>_log_level``
+    and Roo's ``--<name>_property key=value``. Roo's keyword options as for
+    CustomKafkaSourceCLIParser.
+    """
+
+    def __init__(self, decoder, name="kafka_source", *, topics=None, group=None, start=None,
+                 properties=None):
         self.decoder = decoder
         self.name = name
+        self._roo = dict(topics=topics, group=group, start=start, properties=properties)
 
     def to_tuple(self):
-        return ("kafka-internal", self.name, self.decoder)
+        return _with_roo_options(("kafka-internal", self.name, self.decoder), **self._roo)
 
 
 class DefaultKafkaSinkCLIParser(object):
-    """Kafka sink configured by the runtime from ``--kafka_sink_*`` flags."""
+    """Kafka sink configured from the app's ``--<name>_*`` flags (read when the app is described).
 
-    def __init__(self, encoder, name="kafka_sink"):
+    The flags: ``--<name>_topic``, ``--<name>_brokers``, ``--<name>_log_level``,
+    ``--<name>_max_produce_buffer_ms``, ``--<name>_max_message_size`` and Roo's
+    ``--<name>_property key=value``. Roo's keyword options as for
+    CustomKafkaSinkCLIParser.
+    """
+
+    def __init__(self, encoder, name="kafka_sink", *, properties=None, partitioner=None):
         self.encoder = encoder
         self.name = name
+        self._roo = dict(properties=properties, partitioner=partitioner)
 
     def to_tuple(self):
-        return ("kafka-internal", self.name, self.encoder)
+        return _with_roo_options(("kafka-internal", self.name, self.encoder), **self._roo)
 
 
 class KafkaSourceConfig(object):
-    """G0/G1 Kafka source ``(topic, brokers, log_level, decoder)``."""
+    """G0/G1 Kafka source ``(topic, brokers, log_level, decoder)``.
 
-    def __init__(self, topic, brokers, log_level, decoder):
+    ``brokers`` is ``[(host, port)...]``; Roo's keyword options as for
+    CustomKafkaSourceCLIParser (``topic`` may then be ``None``: ``topics`` lists them all).
+    """
+
+    def __init__(self, topic, brokers, log_level, decoder, *, topics=None, group=None, start=None,
+                 properties=None):
         self.topic, self.brokers, self.log_level = topic, brokers, log_level
         self.decoder = decoder
+        self._roo = dict(topics=topics, group=group, start=start, properties=properties)
 
     def to_tuple(self):
-        return ("kafka", "", self.topic, self.brokers, self.log_level, self.decoder)
+        return _with_roo_options(("kafka", "", self.topic, self.brokers, self.log_level,
+                                  self.decoder), **self._roo)
 
 
 class KafkaSinkConfig(object):
-    """G0/G1 Kafka sink ``(topic, brokers, log_level, max_produce_buffer_ms, max_message_size, encoder)``."""
+    """G0/G1 Kafka sink ``(topic, brokers, log_level, max_produce_buffer_ms, max_message_size, encoder)``.
+
+    Roo's keyword options as for CustomKafkaSinkCLIParser.
+    """
 
     def __init__(self, topic, brokers, log_level, max_produce_buffer_ms,
-                 max_message_size, encoder):
+                 max_message_size, encoder, *, properties=None, partitioner=None):
         self.topic, self.brokers, self.log_level = topic, brokers, log_level
         self.max_produce_buffer_ms = max_produce_buffer_ms
         self.max_message_size = max_message_size
         self.encoder = encoder
+        self._roo = dict(properties=properties, partitioner=partitioner)
 
     def to_tuple(self):
-        return ("kafka", "", self.topic, self.brokers, self.log_level,
-                self.max_produce_buffer_ms, self.max_message_size, self.encoder)
+        return _with_roo_options(("kafka", "", self.topic, self.brokers, self.log_level,
+                                  self.max_produce_buffer_ms, self.max_message_size,
+                                  self.encoder), **self._roo)

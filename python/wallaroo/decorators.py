@@ -12,7 +12,7 @@ import re
 import struct
 import sys
 
-from ._arity import validate_arity
+from ._arity import validate_arity, validate_decoder_arity
 from .errors import WallarooParameterError
 from .wrapped import (Computation, ComputationMulti, KeyExtractor, OctetDecoder,
                       OctetEncoder, PartitionFunction, StateComputation,
@@ -218,7 +218,8 @@ def decoder(header_length=4, length_fmt=">I"):
 
     Wallaroo's code had no defaults (its docs claimed 4 / ``">I"``); Roo uses the
     documented defaults, and checks the format against the header length now
-    rather than at the first message.
+    rather than at the first message. ``f(value)``, or Roo's ``f(value, key)``
+    for a Kafka source that passes each message's key (a TCP source has none).
     """
     if callable(header_length):
         raise WallarooParameterError(
@@ -227,7 +228,7 @@ def decoder(header_length=4, length_fmt=">I"):
 
     def wrap(func):
         name = getattr(func, "__name__", repr(func))
-        validate_arity(name, func, 1)
+        validate_decoder_arity(name, func)
         check_length_format("decoder {0}".format(name), header_length, length_fmt)
         cls = _generate(OctetDecoder, func, {
             "_roo_name": name, "_roo_header_length": header_length,

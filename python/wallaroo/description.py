@@ -1,9 +1,14 @@
-"""``describe(result, module)``: the canonical, plain-dict description of an app.
+"""``describe(result, module, args)``: the canonical, plain-dict description of an app.
 
 The C++ runtime reads only this dict (see docs/description.md). ``result`` is
 what ``application_setup`` returned: the G2 ``build_application`` 4-tuple or the
 G1/G0 ``ApplicationBuilder.build()`` action list. Both produce the same shape.
+``args`` are the app's flags (what ``application_setup`` got): the Kafka forms
+that read flags when described (``DefaultKafka*CLIParser``, ``--kafka-property``)
+read them there.
 """
+
+import sys
 
 from . import serialization
 from ._describe_g1 import describe_actions
@@ -14,7 +19,8 @@ from .errors import WallarooParameterError
 class DescriptionBuilder(object):
     """Accumulates sources, stages, sinks and flows; ids are list indices."""
 
-    def __init__(self):
+    def __init__(self, args=()):
+        self.args = list(args)  # the app's flags
         self.sources = []
         self.stages = []
         self.sinks = []
@@ -76,9 +82,19 @@ def _serializers(module):
     return ser, de
 
 
-def describe(result, module=None):
+def _app_args(args):
+    """The given args, else ``wallaroo._ARGS`` (the full argv, set by the runtime), else none."""
+    if args is None:
+        args = getattr(sys.modules.get("wallaroo"), "_ARGS", None) or ()
+    if isinstance(args, str) or not all(isinstance(a, str) for a in args):
+        raise WallarooParameterError(
+            "describe(): args must be a list of str (the app's flags), got {0!r}".format(args))
+    return args
+
+
+def describe(result, module=None, args=None):
     """Return the canonical description dict of ``result`` (see module docstring)."""
-    out = DescriptionBuilder()
+    out = DescriptionBuilder(_app_args(args))
     if _is_g2(result):
         app_name = describe_tree(result, out)
     elif _is_g1(result):

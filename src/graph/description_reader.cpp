@@ -4,6 +4,7 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <map>
 
 namespace py = pybind11;
@@ -28,31 +29,146 @@ std::string connectors_not_yet(const char* what) {
   return std::string("connector ") + what + " are not supported yet (see docs/running.md#connectors)";
 }
 
+/// "read the application description: <what>: <cause>" — a description `describe` would never produce.
+core::UsageError inconsistent(const std::string& what, const std::string& cause) {
+  return core::UsageError("read the application description: " + what + ": " + cause);
+}
+
+KafkaLogLevel log_level_of(const py::dict& entry, const std::string& what) {
+  std::string level = text(entry, "log_level");
+  if (level == "Fine") {
+    return KafkaLogLevel::fine;
+  }
+  if (level == "Info") {
+    return KafkaLogLevel::info;
+  }
+  if (level == "Warn") {
+    return KafkaLogLevel::warn;
+  }
+  if (level == "Error") {
+    return KafkaLogLevel::error;
+  }
+  throw inconsistent(what, "log_level '" + level + "' is not Fine, Info, Warn or Error");
+}
+
+KafkaProperties properties_of(const py::dict& entry, const std::string& what) {
+  py::object given = entry["properties"];
+  if (!py::isinstance<py::dict>(given)) {
+    throw inconsistent(what, "properties must be a dict");
+  }
+  KafkaProperties properties;
+  for (auto [key, value] : py::reinterpret_borrow<py::dict>(given)) {
+    properties.emplace_back(py::str(key).cast<std::string>(), py::str(value).cast<std::string>());
+  }
+  return properties;
+}
+
+std::string brokers_of(const py::dict& entry, const std::string& what) {
+  std::string brokers = text(entry, "brokers");
+  if (brokers.empty()) {
+    throw inconsistent(what, "no Kafka brokers");
+  }
+  return brokers;
+}
+
+/// A count from the description: an int from `lowest` up.
+std::size_t count_of(const py::dict& entry, const char* key, long lowest, const std::string& what) {
+  long value = py::int_(entry[key]).cast<long>();
+  if (value < lowest) {
+    throw inconsistent(what, std::string(key) + " " + std::to_string(value) + " is below " + std::to_string(lowest));
+  }
+  return static_cast<std::size_t>(value);
+}
+
+KafkaSourceSettings read_kafka_source(const py::dict& entry, const std::string& what) {
+  KafkaSourceSettings kafka;
+  for (auto topic : entry["topics"]) {
+    kafka.topics.push_back(py::str(topic).cast<std::string>());
+  }
+  if (kafka.topics.empty()) {
+    throw inconsistent(what, "a Kafka source needs at least one topic");
+  }
+  kafka.brokers = brokers_of(entry, what);
+  if (!entry["group"].is_none()) {
+    kafka.group = text(entry, "group");
+  }
+  std::string start = text(entry, "start");
+  if (start != "earliest" && start != "latest") {
+    throw inconsistent(what, "start '" + start + "' is not earliest or latest");
+  }
+  kafka.start = start == "earliest" ? KafkaSourceSettings::Start::earliest : KafkaSourceSettings::Start::latest;
+  kafka.properties = properties_of(entry, what);
+  kafka.log_level = log_level_of(entry, what);
+  kafka.decode_takes_key = entry["decode_takes_key"].cast<bool>();
+  return kafka;
+}
+
+TcpSourceSettings read_tcp_source(const py::dict& entry, const std::string& what) {
+  TcpSourceSettings tcp;
+  tcp.host = text(entry, "host");
+  tcp.port = port_of(entry, what);
+  tcp.valid = entry["valid"].cast<bool>();
+  tcp.max_size = entry["max_size"].cast<std::size_t>();
+  tcp.parallelism = entry["parallelism"].cast<std::size_t>();
+  tcp.header_length = entry["header_length"].cast<std::size_t>();
+  tcp.length_fmt = text(entry, "length_fmt");
+  return tcp;
+}
+
 SourcePlan read_source(const py::dict& entry) {
   SourcePlan source;
   source.name = text(entry, "name");
+  std::string what = "source '" + source.name + "'";
   std::string kind = text(entry, "kind");
   if (kind == "gen") {
-    source.kind = SourcePlan::Kind::generator;
-    source.initial_value = ref(entry["initial_value"]);
-    source.apply = ref(entry["apply"]);
+    source.settings = GeneratorSourceSettings{ref(entry["initial_value"]), ref(entry["apply"])};
     return source;
   }
   if (kind == "connector") {
-    throw core::UsageError("start source '" + source.name + "': " + connectors_not_yet("sources"));
+    throw core::UsageError("start " + what + ": " + connectors_not_yet("sources"));
   }
-  if (kind != "tcp") {
-    throw core::UsageError("run source '" + source.name + "': source kind '" + kind + "' is not supported yet");
+  if (kind == "tcp") {
+    source.settings = read_tcp_source(entry, what);
+  } else if (kind == "kafka") {
+    source.settings = read_kafka_source(entry, what);
+  } else {
+    throw core::UsageError("run " + what + ": source kind '" + kind + "' is not supported yet");
   }
-  source.host = text(entry, "host");
-  source.port = port_of(entry, "source '" + source.name + "'");
-  source.valid = entry["valid"].cast<bool>();
-  source.max_size = entry["max_size"].cast<std::size_t>();
-  source.parallelism = entry["parallelism"].cast<std::size_t>();
-  source.header_length = entry["header_length"].cast<std::size_t>();
-  source.length_fmt = text(entry, "length_fmt");
   source.decode = ref(entry["decode"]);
   return source;
+}
+
+KafkaSinkSettings read_kafka_sink(const py::dict& entry, const std::string& what) {
+  KafkaSinkSettings kafka;
+  kafka.topic = text(entry, "topic");
+  if (kafka.topic.empty()) {
+    throw inconsistent(what, "a Kafka sink needs a topic");
+  }
+  kafka.brokers = brokers_of(entry, what);
+  kafka.properties = properties_of(entry, what);
+  kafka.max_message_size = count_of(entry, "max_message_size", 1, what);
+  kafka.linger = std::chrono::milliseconds(count_of(entry, "max_produce_buffer_ms", 0, what));
+  kafka.log_level = log_level_of(entry, what);
+  return kafka;
+}
+
+SinkPlan read_sink(const py::dict& entry) {
+  SinkPlan sink;
+  sink.name = text(entry, "name");
+  std::string what = "sink '" + sink.name + "'";
+  std::string kind = text(entry, "kind");
+  if (kind == "connector") {
+    throw core::UsageError("start " + what + ": " + connectors_not_yet("sinks"));
+  }
+  if (kind == "tcp") {
+    sink.settings = TcpSinkSettings{text(entry, "host"), port_of(entry, what)};
+  } else if (kind == "kafka") {
+    sink.settings = read_kafka_sink(entry, what);
+  } else {
+    throw core::UsageError("run " + what + ": sink kind '" + kind + "' is not supported yet");
+  }
+  sink.encode = ref(entry["encode"]);
+  return sink;
 }
 
 StagePlan read_stage(const py::dict& entry, std::vector<StateTablePlan>& tables,
@@ -104,20 +220,6 @@ std::vector<std::size_t> indices(const py::handle& list, std::size_t limit, cons
 
 }  // namespace
 
-std::string Plan::fingerprint() const {
-  std::string text = app_name;
-  for (const auto& source : sources) {
-    text += "|source:" + source.name;
-  }
-  for (const auto& stage : stages) {
-    text += "|stage:" + stage.name;
-  }
-  for (const auto& sink : sinks) {
-    text += "|sink:" + sink.name;
-  }
-  return text;
-}
-
 Plan read_plan(PyObject* description) {
   try {
     py::dict root = py::reinterpret_borrow<py::dict>(description);
@@ -131,16 +233,7 @@ Plan read_plan(PyObject* description) {
       plan.stages.push_back(read_stage(entry.cast<py::dict>(), plan.state_tables, tables_by_id));
     }
     for (auto entry : root["sinks"]) {
-      py::dict sink = entry.cast<py::dict>();
-      std::string name = text(sink, "name");
-      if (text(sink, "kind") == "connector") {
-        throw core::UsageError("start sink '" + name + "': " + connectors_not_yet("sinks"));
-      }
-      if (text(sink, "kind") != "tcp") {
-        throw core::UsageError("run sink '" + name + "': sink kind '" + text(sink, "kind") + "' is not supported yet");
-      }
-      plan.sinks.push_back(
-          SinkPlan{name, text(sink, "host"), port_of(sink, "sink '" + name + "'"), ref(sink["encode"])});
+      plan.sinks.push_back(read_sink(entry.cast<py::dict>()));
     }
     for (auto entry : root["flows"]) {
       py::dict flow = entry.cast<py::dict>();

@@ -52,7 +52,8 @@ PyRef load_application(const std::string& module_name, const std::vector<std::st
   try {
     py::object result = app.attr("application_setup")(py::cast(app_args));
     py::object description =
-        py::module_::import("wallaroo.description").attr("describe")(result, py::arg("module") = app);
+        py::module_::import("wallaroo.description")
+            .attr("describe")(result, py::arg("module") = app, py::arg("args") = py::cast(app_args));
     return PyRef::borrow(description.ptr());
   } catch (py::error_already_set& e) {
     throw core::UsageError("set up application '" + module_name + "': " + describe_exception(e));

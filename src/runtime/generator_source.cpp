@@ -7,14 +7,17 @@
 namespace roo::runtime {
 
 GeneratorSource::GeneratorSource(std::size_t source_index, const graph::SourcePlan& plan)
-    : source_index_(source_index), plan_(plan), errors_(fmt::format("generator of source '{}'", plan.name)) {}
+    : source_index_(source_index),
+      plan_(plan),
+      settings_(std::get<graph::GeneratorSourceSettings>(plan.settings)),
+      errors_(fmt::format("generator of source '{}'", plan.name)) {}
 
 bool GeneratorSource::emit(PipelineRunner& runner, std::size_t count) {
   static auto log = core::module_logger("runtime");
   for (std::size_t i = 0; i < count && !finished_; ++i) {
     runner.watch().enter(&errors_.label(), nullptr);
-    PyObject* value =
-        started_ ? PyObject_CallOneArg(plan_.apply.get(), next_.get()) : PyObject_CallNoArgs(plan_.initial_value.get());
+    PyObject* value = started_ ? PyObject_CallOneArg(settings_.apply.get(), next_.get())
+                               : PyObject_CallNoArgs(settings_.initial_value.get());
     runner.watch().leave();
     started_ = true;
     if (value == nullptr) {

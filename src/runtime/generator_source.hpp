@@ -14,6 +14,7 @@ namespace roo::runtime {
 /// sinks take it, until either returns None. Runs on the Python executor, between input batches.
 class GeneratorSource {
  public:
+  /// `plan` is a generator source's (its settings are GeneratorSourceSettings) and outlives this object.
   GeneratorSource(std::size_t source_index, const graph::SourcePlan& plan);
 
   /// Emits up to `count` values through `runner`. Returns false once the generator has finished.
@@ -32,6 +33,7 @@ class GeneratorSource {
  private:
   std::size_t source_index_;
   const graph::SourcePlan& plan_;
+  const graph::GeneratorSourceSettings& settings_;
   python::PyRef next_;
   bool started_ = false;
   bool finished_ = false;

@@ -60,7 +60,7 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
   static PyObject* tcp_key = intern_key("tcp-source-key");
   static PyObject* gen_key = intern_key("gen-source-key");
   for (auto& source : plan.sources) {
-    bool generator = source.kind == graph::SourcePlan::Kind::generator;
+    bool generator = source.kind() == graph::SourcePlan::Kind::generator;
     sources_.push_back(Source{source.decode.get(), generator ? gen_key : tcp_key,
                               python::StepErrors(fmt::format("decoder of source '{}'", source.name)), {}, false});
   }

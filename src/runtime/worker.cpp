@@ -4,6 +4,7 @@
 #include "delivery_report.hpp"
 #include "external_answers.hpp"
 #include "generator_source.hpp"
+#include "io_from_plan.hpp"
 #include "pipeline_runner.hpp"
 #include "source_positions.hpp"
 #include "transactional_sinks.hpp"
@@ -36,6 +37,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <variant>
 
 namespace asio = boost::asio;
 
@@ -101,6 +103,8 @@ class Worker {
   /// Offsets of replayable sources without checkpoints: committed once the sinks delivered what came before them.
   void commit_delivered_positions(std::chrono::steady_clock::time_point now);
   void create_generators();
+  /// This worker's place, for its sources' and sinks' settings (its index: once the cluster formed).
+  [[nodiscard]] IoPlacement placement() const;
   void start_sources();
   /// Replayable sources start after the recovery (at its positions) and restart after each rollback.
   void start_replayable_sources();
@@ -316,11 +320,15 @@ void Worker::start_io() {
 // Before the first run: the sinks exist (without I/O) so that a recovery can hand the transactional ones their
 // output; they start after it.
 void Worker::create_sinks() {
-  for (auto& sink : plan_->sinks) {
-    io::TcpSinkConfig config{.name = sink.name, .peer = core::Endpoint{sink.host, sink.port}};
-    sinks_.push_back(io::make_tcp_sink(data_io_, config));
+  for (std::size_t i = 0; i < plan_->sinks.size(); ++i) {
+    sinks_.push_back(make_sink(plan_->sinks[i], i, data_io_, placement()));
   }
   transactional_.emplace(sinks_, doorbell_);
+  for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
+    if (plan_->sources[i].kind() == graph::SourcePlan::Kind::kafka) {
+      replayable_.push_back(i);
+    }
+  }
 }
 
 void Worker::start_sinks() {
@@ -375,7 +383,7 @@ void Worker::commit_delivered_positions(std::chrono::steady_clock::time_point no
 
 void Worker::create_generators() {
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
-    if (plan_->sources[i].kind == graph::SourcePlan::Kind::generator) {
+    if (plan_->sources[i].kind() == graph::SourcePlan::Kind::generator) {
       generators_.emplace_back(i, plan_->sources[i]);
     }
   }
@@ -442,23 +450,21 @@ void Worker::start_sources() {
   std::vector<std::string> source_ids;
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
     const auto& source = plan_->sources[i];
-    if (source.kind == graph::SourcePlan::Kind::generator) {
-      continue;
-    }
-    if (!source.valid) {
-      continue;
+    const auto* tcp = std::get_if<graph::TcpSourceSettings>(&source.settings);
+    if (tcp == nullptr || !tcp->valid) {
+      continue;  // a generator runs on the executor; an invalid TCP source does not listen
     }
     io::TcpSourceConfig config{.name = source.name,
-                               .listen = core::Endpoint{source.host, source.port},
+                               .listen = core::Endpoint{tcp->host, tcp->port},
                                .source_index = static_cast<std::uint32_t>(i),
-                               .framing = io::parse_length_prefix(source.header_length, source.length_fmt),
-                               .max_size = source.max_size,
-                               .max_connections = source.parallelism,
+                               .framing = io::parse_length_prefix(tcp->header_length, tcp->length_fmt),
+                               .max_size = tcp->max_size,
+                               .max_connections = tcp->parallelism,
                                .idle_timeout = options_.source_idle_timeout};
     sources_.push_back(io::make_tcp_source(data_io_, config, mailbox_, pool_));
     sources_.back()->start();
     sources_by_index_[i] = sources_.back().get();
-    for (std::size_t handler = 0; handler < source.parallelism; ++handler) {
+    for (std::size_t handler = 0; handler < tcp->parallelism; ++handler) {
       source_ids.push_back(std::to_string(i * 1000 + handler));
     }
   }
@@ -467,9 +473,28 @@ void Worker::start_sources() {
   facts_.source_ids = std::move(source_ids);
 }
 
+IoPlacement Worker::placement() const {
+  IoPlacement placement{.app_name = plan_->app_name,
+                        .worker_name = options_.worker_name,
+                        .worker_index = 0,
+                        .worker_count = 1,
+                        .checkpoints = options_.checkpoints.has_value()};
+  if (options_.cluster && !facts_.membership.workers.empty()) {
+    placement.worker_index = facts_.membership.self;
+    placement.worker_count = facts_.membership.workers.size();
+  }
+  return placement;
+}
+
+// After the recovery (its positions restored) and the sinks' recovery: the replayable sources read from there.
 void Worker::start_replayable_sources() {
   for (std::size_t index : replayable_) {
-    (void)index;  // Kafka: made from the plan and seeked to positions_->of(index) (wired with the plan's Kafka kinds)
+    auto source = make_kafka_source(plan_->sources[index], index, generations_[index], positions_->of(index),
+                                    placement(), mailbox_, pool_);
+    source->start();
+    sources_by_index_[index] = source.get();
+    sources_.push_back(std::move(source));
+    sources_running_.fetch_add(1);
   }
 }
 
@@ -694,9 +719,10 @@ void Worker::drain_sinks(DeliveryReport& report) {
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     if (std::size_t undelivered = sinks_[i]->undelivered_bytes(); undelivered > 0) {
       const auto& sink = plan_->sinks[i];
-      log_->error("sink '{}': {} bytes not delivered to {}:{} before the drain timeout ({})", sink.name, undelivered,
-                  sink.host, sink.port, sinks_[i]->undelivered_reason());
-      report.add_bytes(undelivered, fmt::format("of output for sink '{}' at {}:{}", sink.name, sink.host, sink.port));
+      std::string destination = sink_destination(sink);
+      log_->error("sink '{}': {} bytes not delivered to {} before the drain timeout ({})", sink.name, undelivered,
+                  destination, sinks_[i]->undelivered_reason());
+      report.add_bytes(undelivered, fmt::format("of output for sink '{}' at {}", sink.name, destination));
     }
   }
 }
@@ -832,6 +858,15 @@ void Worker::build_pipeline(Routing routing) {
   runner_view_ = nullptr;
   runner_.reset();
   runner_.emplace(*plan_, routing, object_codec());
+  for (std::size_t index : replayable_) {
+    const auto& kafka = std::get<graph::KafkaSourceSettings>(plan_->sources[index].settings);
+    runner_->read_messages(index, kafka.topics, kafka.decode_takes_key);
+  }
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    if (sinks_[i]->takes_records()) {
+      runner_->write_records(i);
+    }
+  }
   runner_view_ = &*runner_;
   watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
   runner_->stop_when_halted(&*watchdog_);

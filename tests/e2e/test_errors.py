@@ -89,6 +89,41 @@ def test_connector_source_or_sink_is_refused_at_start(roo_bin, use, line):
     assert_one_line(lines, line)
 
 
+KAFKA_FLAGS = ["--kafka_source_topic", "readings", "--kafka_source_brokers", "127.0.0.1:9",
+               "--results_topic", "results", "--results_brokers", "127.0.0.1:9"]
+
+
+@pytest.mark.parametrize("use,line", [
+    ("source", "roo run: unable to start source 'Readings': Kafka is not wired into the runtime yet"),
+    ("sink", "roo run: unable to start sink 'sink 0': Kafka is not wired into the runtime yet"),
+])
+def test_kafka_source_or_sink_is_described_then_refused_at_start(roo_bin, use, line):
+    code, lines = run_setup([roo_bin, "run", app("kafka")] + io_flags() + KAFKA_FLAGS + ["--use", use])
+    assert code == 2
+    assert_one_line(lines, line)
+
+
+def test_kafka_refusal_machida(machida_bin):
+    code, lines = run_setup([machida_bin, "--application-module", "kafka"] + io_flags() + KAFKA_FLAGS +
+                            ["--use", "source", "--ponythreads=1"], env=worker_env([APPS]))
+    assert code == 2
+    assert_one_line(lines, "machida: unable to start source 'Readings': Kafka is not wired into the runtime yet")
+
+
+@pytest.mark.parametrize("flags,line", [
+    (["--use", "source"], "roo run: unable to set up application 'kafka': WallarooParameterError: "
+                          "pipeline 'Readings' (source 'Readings'): no Kafka topic given (pass --kafka_source_topic)"),
+    (["--use", "sink", "--results_topic", "results", "--results_brokers", "k:9092", "--kafka-property", "acks"],
+     "roo run: unable to set up application 'kafka': WallarooParameterError: bad --kafka-property value 'acks': "
+     "expected key=value (a librdkafka property, e.g. security.protocol=SASL_SSL)"),
+])
+def test_bad_kafka_flags_are_one_line_at_setup(roo_bin, flags, line):
+    # The app's flags reach the description: the Default parsers and --kafka-property are read there.
+    code, lines = run_setup([roo_bin, "run", app("kafka")] + io_flags() + flags)
+    assert code == 2
+    assert_one_line(lines, line)
+
+
 def test_no_application_setup(roo_bin):
     code, lines = run_setup([roo_bin, "run", app("no_setup")] + io_flags())
     assert code == 2

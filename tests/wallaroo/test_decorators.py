@@ -149,7 +149,8 @@ def test_key_extractor_decoder_encoder_arity_use_function_name():
         @wallaroo.decoder(header_length=4, length_fmt=">I")
         def dec():
             return None
-    assert str(e.value) == "Incompatible function arity, your function dec must have 1 parameter."
+    assert str(e.value) == ("Incompatible function arity, your function dec must have 1 parameter (value) "
+                            "or 2 (value, key).")
     with pytest.raises(WallarooParameterError) as e:
         @wallaroo.encoder
         def enc(a, b):

@@ -207,15 +207,6 @@ def test_stateless_computation_given_as_state_is_an_error_and_vice_versa():
                             "use it where state is given")
 
 
-def test_kafka_sources_are_not_supported_yet_in_g1():
-    ab = _builder().new_pipeline("k", wallaroo.KafkaSourceConfig("t", [("b", "9092")], "Warn",
-                                                                   decode_tx)).to_sink(SINK)
-    with pytest.raises(WallarooParameterError) as e:
-        describe(ab.build())
-    assert str(e.value) == ("Kafka sources and sinks are not supported yet by Roo "
-                            "(source 'k', pipeline 'k')")
-
-
 # ---- G0: user classes instead of decorators ------------------------------------------
 
 class Decoder(object):

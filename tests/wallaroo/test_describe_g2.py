@@ -211,20 +211,6 @@ def test_windows_are_not_supported_yet():
     assert str(e.value) == "windows are not supported yet by Roo (count_windows over Sum)"
 
 
-def test_kafka_is_not_supported_yet():
-    ksrc = wallaroo.DefaultKafkaSourceCLIParser(decode)
-    with pytest.raises(WallarooParameterError) as e:
-        _app(wallaroo.source("K", ksrc).to_sink(SINK))
-    assert str(e.value) == ("Kafka sources and sinks are not supported yet by Roo "
-                            "(source 'kafka_source', pipeline 'K')")
-    tcp = wallaroo.TCPSourceConfig("in", "127.0.0.1", 7000, decode)
-    ksink = wallaroo.CustomKafkaSinkCLIParser(["--kafka_sink_topic", "t"], encode)
-    with pytest.raises(WallarooParameterError) as e:
-        _app(wallaroo.source("P", tcp).to_sink(ksink))
-    assert str(e.value) == ("Kafka sources and sinks are not supported yet by Roo "
-                            "(sink 'sink 0', pipeline 'P', stage 1 (to_sink) (sink 0))")
-
-
 def test_state_computations_sharing_a_name_keep_their_own_states():
     class Other(object):
         pass

@@ -2,33 +2,81 @@
 
 #include "roo/python/py_ref.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace roo::graph {
 
 using python::PyRef;
 
-/// Lives on the Python executor (holds Python objects).
-struct SourcePlan {
-  enum class Kind { tcp, generator };
-  Kind kind = Kind::tcp;
-  std::string name;
-  // tcp
+/// librdkafka properties passed through verbatim, in the order they apply (a later one wins): the config's
+/// `properties`, then the app's `--kafka-property` flags, then the source's or sink's own `--<prefix>_property`.
+using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
+
+/// Wallaroo's Kafka log levels (`--kafka_source_log_level Fine|Info|Warn|Error`): the least severe librdkafka
+/// message a Kafka client logs.
+enum class KafkaLogLevel {
+  fine,  ///< debug
+  info,
+  warn,
+  error,
+};
+
+/// A TCP source: listens on host:port and cuts length-prefixed frames (docs/description.md).
+struct TcpSourceSettings {
   std::string host;
   std::uint16_t port = 0;
-  bool valid = true;
+  bool valid = true;  ///< false: described, but does not listen
   std::size_t max_size = 16384;
-  std::size_t parallelism = 10;
+  std::size_t parallelism = 10;  ///< at most this many connections at once
   std::size_t header_length = 4;
   std::string length_fmt = ">I";
-  PyRef decode;
-  // generator
+};
+
+/// Wallaroo's GenSource: `initial_value()`, then `apply(previous)`. Lives on the Python executor.
+struct GeneratorSourceSettings {
   PyRef initial_value;
   PyRef apply;
 };
+
+/// A Kafka consumer over one or more topics (docs/description.md, Kafka sources).
+struct KafkaSourceSettings {
+  std::vector<std::string> topics;  ///< at least one
+  std::string brokers;              ///< bootstrap.servers: "host:port,host:port"
+  std::string group;                ///< the consumer group; empty: the runtime chooses one
+  enum class Start {
+    earliest,  ///< a partition with no committed offset starts at its first message
+    latest,    ///< ... at its end: only messages produced from now on
+  };
+  Start start = Start::earliest;
+  KafkaProperties properties;
+  KafkaLogLevel log_level = KafkaLogLevel::warn;
+  bool decode_takes_key = false;  ///< the decoder is called as decode(value, key), else decode(value)
+};
+
+/// One source of the application: what all kinds have, and the settings of its kind. Lives on the Python executor
+/// (holds Python objects).
+struct SourcePlan {
+  using Settings = std::variant<TcpSourceSettings, GeneratorSourceSettings, KafkaSourceSettings>;
+  /// The alternatives of Settings, in the same order.
+  enum class Kind { tcp, generator, kafka };
+
+  std::string name;
+  PyRef decode;  ///< null for a generator
+  Settings settings;
+
+  [[nodiscard]] Kind kind() const { return static_cast<Kind>(settings.index()); }
+};
+
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::kafka),
+                                                        SourcePlan::Settings>,
+                             KafkaSourceSettings>);
 
 struct StagePlan {
   enum class Kind { computation, key_by, collect, state };
@@ -49,12 +97,39 @@ struct StateTablePlan {
   PyRef factory;     ///< called with no arguments for a key's first state
 };
 
-struct SinkPlan {
-  std::string name;
+/// A TCP sink: writes every encoded output verbatim to host:port.
+struct TcpSinkSettings {
   std::string host;
   std::uint16_t port = 0;
-  PyRef encode;
 };
+
+/// A Kafka producer writing one topic (docs/description.md, Kafka sinks). The encoder's result says what a record
+/// holds: value bytes, (value, key), (value, key, partition) or (value, key, partition, headers).
+struct KafkaSinkSettings {
+  std::string topic;
+  std::string brokers;  ///< bootstrap.servers: "host:port,host:port"
+  KafkaProperties properties;  ///< the partitioner, if chosen, is the property `partitioner`
+  std::size_t max_message_size = 100000;  ///< Wallaroo's max_message_size: a larger record is not sent
+  std::chrono::milliseconds linger{0};    ///< Wallaroo's max_produce_buffer_ms (librdkafka's linger.ms)
+  KafkaLogLevel log_level = KafkaLogLevel::warn;
+};
+
+/// One sink of the application: what all kinds have, and the settings of its kind. Lives on the Python executor.
+struct SinkPlan {
+  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings>;
+  /// The alternatives of Settings, in the same order.
+  enum class Kind { tcp, kafka };
+
+  std::string name;
+  PyRef encode;
+  Settings settings;
+
+  [[nodiscard]] Kind kind() const { return static_cast<Kind>(settings.index()); }
+};
+
+static_assert(std::is_same_v<
+              std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::kafka), SinkPlan::Settings>,
+              KafkaSinkSettings>);
 
 /// The path of one source's events: its stages in order, then every sink listed.
 struct Flow {
@@ -74,7 +149,9 @@ struct Plan {
   PyRef serialize;          ///< the app's own serialize(obj) -> bytes, if it defines the pair (else null)
   PyRef deserialize;
 
-  /// The same on every worker running the same application: compared when workers join a cluster.
+  /// The same on every worker running the same application: compared when workers join a cluster, and recorded
+  /// in checkpoints. Holds the names and kinds of sources, stages and sinks, and the Kafka topics; not what differs
+  /// per worker (TCP addresses).
   [[nodiscard]] std::string fingerprint() const;
 };
 

@@ -8,7 +8,7 @@
 namespace roo::python {
 
 /// Imports the application module `module_name`, sets `wallaroo._ARGS` to `full_argv`, calls its
-/// `application_setup(app_args)` and returns `wallaroo.description.describe(result, module)`: the plain
+/// `application_setup(app_args)` and returns `wallaroo.description.describe(result, module, app_args)`: the plain
 /// dict the runtime plans from (docs/description.md). Throws core::UsageError with one line saying what
 /// went wrong and where (missing module, syntax error, no application_setup, an API error).
 /// Call with the GIL held.

@@ -1,5 +1,5 @@
-// The runtime tests' main: one interpreter for the whole binary, with Roo's python/ and the test fixtures on
-// sys.path (pybind11's embedding tests do the same).
+// The main of every test binary that runs Python (runtime, graph): one interpreter for the whole binary, with Roo's
+// python/ and the test fixtures on sys.path (pybind11's embedding tests do the same).
 #include "roo/python/interpreter.hpp"
 
 #include <gtest/gtest.h>

@@ -1,0 +1,88 @@
+#include "io_from_plan.hpp"
+
+#include "roo/io/kafka_sink.hpp"
+#include "roo/io/kafka_source.hpp"
+#include "roo/io/tcp_sink.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/io_context.hpp>
+
+namespace roo::runtime {
+namespace {
+
+/// librdkafka's `log_level` (syslog levels) for Wallaroo's Kafka log levels, ahead of the user's properties.
+io::KafkaProperties with_log_level(graph::KafkaLogLevel level, const io::KafkaProperties& properties) {
+  const char* syslog = "4";
+  switch (level) {
+    case graph::KafkaLogLevel::fine:
+      syslog = "7";
+      break;
+    case graph::KafkaLogLevel::info:
+      syslog = "6";
+      break;
+    case graph::KafkaLogLevel::warn:
+      syslog = "4";
+      break;
+    case graph::KafkaLogLevel::error:
+      syslog = "3";
+      break;
+  }
+  io::KafkaProperties out{{"log_level", syslog}};
+  out.insert(out.end(), properties.begin(), properties.end());
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index, boost::asio::io_context& io,
+                                    const IoPlacement& placement) {
+  if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
+    return io::make_tcp_sink(io, io::TcpSinkConfig{.name = plan.name, .peer = core::Endpoint{tcp->host, tcp->port}});
+  }
+  const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
+  io::KafkaSinkConfig config;
+  config.name = plan.name;
+  config.topic = kafka.topic;
+  config.brokers = kafka.brokers;
+  config.properties = with_log_level(kafka.log_level, kafka.properties);
+  config.max_message_size = kafka.max_message_size;
+  config.linger = kafka.linger;
+  if (placement.checkpoints) {
+    config.transactional_id = fmt::format("roo.{}.{}.{}", placement.app_name,
+                                          plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
+                                          placement.worker_name);
+  }
+  return io::make_kafka_sink(std::move(config));
+}
+
+std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std::size_t index,
+                                              std::uint32_t generation, const io::SourcePosition& position,
+                                              const IoPlacement& placement,
+                                              core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool) {
+  const auto& kafka = std::get<graph::KafkaSourceSettings>(plan.settings);
+  io::KafkaSourceConfig config;
+  config.name = plan.name;
+  config.source_index = static_cast<std::uint32_t>(index);
+  config.generation = generation;
+  config.topics = kafka.topics;
+  config.brokers = kafka.brokers;
+  config.group_id = kafka.group.empty() ? fmt::format("roo.{}", placement.app_name) : kafka.group;
+  config.start = kafka.start == graph::KafkaSourceSettings::Start::latest ? io::KafkaSourceConfig::Start::latest
+                                                                           : io::KafkaSourceConfig::Start::earliest;
+  config.properties = with_log_level(kafka.log_level, kafka.properties);
+  config.worker_index = placement.worker_index;
+  config.worker_count = placement.worker_count;
+  auto source = io::make_kafka_source(std::move(config), mailbox, pool);
+  source->seek(position);
+  return source;
+}
+
+std::string sink_destination(const graph::SinkPlan& plan) {
+  if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
+    return fmt::format("{}:{}", tcp->host, tcp->port);
+  }
+  return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(plan.settings).topic);
+}
+
+}  // namespace roo::runtime

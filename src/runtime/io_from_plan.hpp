@@ -1,0 +1,49 @@
+#pragma once
+
+#include "roo/core/batch_pool.hpp"
+#include "roo/core/bounded_mailbox.hpp"
+#include "roo/core/frame_batch.hpp"
+#include "roo/graph/plan.hpp"
+#include "roo/io/sink.hpp"
+#include "roo/io/source.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace roo::runtime {
+
+/// Where a worker's sources and sinks run: what their settings depend on besides the plan.
+struct IoPlacement {
+  std::string app_name;
+  std::string worker_name;
+  std::size_t worker_index = 0;  ///< in the cluster (0 alone)
+  std::size_t worker_count = 1;
+  bool checkpoints = false;      ///< Kafka sinks then write in transactions (exactly once)
+};
+
+/// The sink `plan` describes (TCP or Kafka), constructed without I/O. A Kafka sink with checkpoints on is
+/// transactional, with the transactional.id "roo.<app>.<sink>.<worker>": the same for the same worker across
+/// restarts, so that a restarted worker fences its predecessor (docs/kafka.md).
+[[nodiscard]] std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index,
+                                                  boost::asio::io_context& io, const IoPlacement& placement);
+
+/// The Kafka source `plan` describes (plan.kind() is kafka), reading this worker's share of the partitions from
+/// `position` on (partitions it does not name: the group's committed offset, else the configured start). Its
+/// consumer group is the plan's, or "roo.<app>".
+[[nodiscard]] std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std::size_t index,
+                                                            std::uint32_t generation,
+                                                            const io::SourcePosition& position,
+                                                            const IoPlacement& placement,
+                                                            core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                            core::BatchPool& pool);
+
+/// "host:port" of a TCP sink, "Kafka topic 't'" of a Kafka sink: where a sink's undelivered output was going.
+[[nodiscard]] std::string sink_destination(const graph::SinkPlan& plan);
+
+}  // namespace roo::runtime
