@@ -17,12 +17,16 @@ struct FrameBatch {
   static constexpr std::size_t block_bytes = 16;
 
   std::uint32_t source = 0;         ///< index of the source in the plan that produced these frames
+  /// Which start of that source produced them: a rollback restarts a replayable source at the checkpoint's
+  /// position, and the batches its previous start left queued are dropped.
+  std::uint32_t generation = 0;
   std::vector<char> bytes;          ///< room for payloads; the first payload_bytes() hold them back to back
   std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
 
   /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
   /// Empty for sources that have none (TCP): then their hot path pays nothing for it.
   struct Meta {
+    std::uint32_t topic = 0;       ///< index of the message's topic in the source's list of topics
     std::int32_t partition = 0;
     std::int64_t offset = 0;       ///< the message's own offset; the next one to read is offset + 1
     std::int64_t time_ms = -1;     ///< the message's timestamp (event time), -1 when it has none

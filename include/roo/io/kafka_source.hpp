@@ -21,6 +21,7 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 struct KafkaSourceConfig {
   std::string name;                 ///< the app's source name: shown in logs
   std::uint32_t source_index = 0;   ///< stamped on every FrameBatch
+  std::uint32_t generation = 0;     ///< stamped on every FrameBatch (FrameBatch::generation)
   std::vector<std::string> topics;  ///< one or more
   std::string brokers;              ///< bootstrap.servers: "host:port,host:port"
   std::string group_id;             ///< the consumer group offsets are committed to
@@ -35,6 +36,8 @@ struct KafkaSourceConfig {
   std::size_t max_size = 1 << 20;       ///< a larger message is skipped, counted, logged with topic/partition/offset
   /// How long the brokers may be unreachable at start before start() gives up (retrying meanwhile, one line each).
   std::chrono::milliseconds broker_wait{30000};
+  /// How often the source asks for the topics' partitions, to start reading partitions added since.
+  std::chrono::milliseconds partition_refresh{5000};
 };
 
 /// A Kafka consumer (librdkafka) over the topics' partitions this worker owns. It polls on its own thread, fills

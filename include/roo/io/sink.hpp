@@ -23,6 +23,8 @@ namespace roo::io {
 ///   abort()     roll back: discard everything not committed.
 /// The records of checkpoint n come back from prepare so that the checkpoint can keep them: if the worker dies
 /// between the checkpoint's completion and its commit, recover(n, records) commits them after the restart.
+/// A checkpoint may fail (no commit(n) comes): then prepare(n+1) extends the same open transaction with what was
+/// queued since prepare(n), and returns every record since the last commit; commit(n+1) commits them all.
 ///
 /// Lifecycle: construct (no I/O) → start() → write()* → stop(on_stopped). Thread-safety as marked.
 class Sink {
@@ -41,18 +43,23 @@ class Sink {
   /// What the sink holds; the producer waits while it is over its limit.
   [[nodiscard]] virtual core::ByteBudget& budget() = 0;
 
+  /// Calls `done` (on the sink's thread) once every batch written before this call is delivered (acknowledged by
+  /// the peer or broker), or with one line saying why it cannot be. At-least-once without checkpoints: a source's
+  /// offsets are committed only after the sinks flushed the outputs of the events before them. Thread-safe.
+  virtual void flush(std::function<void(std::string error)> done) = 0;
+
   [[nodiscard]] virtual bool transactional() const { return false; }
 
   /// Transactional sinks (see above). `done` runs on the sink's thread with an empty string on success or one line
   /// saying what failed, and, for prepare, the records of checkpoint n (to keep in the checkpoint). Thread-safe.
   using Prepared = std::function<void(std::string error, std::vector<RecordBatch> records)>;
   using Done = std::function<void(std::string error)>;
-  virtual void prepare(std::uint64_t checkpoint, Prepared done) { done({}, {}); }
-  virtual void commit(std::uint64_t checkpoint, Done done) { done({}); }
+  virtual void prepare(std::uint64_t /*checkpoint*/, Prepared done) { done({}, {}); }
+  virtual void commit(std::uint64_t /*checkpoint*/, Done done) { done({}); }
   virtual void abort() {}
   /// After a restart, before any write(): makes checkpoint n's output visible exactly once, using `records` (what
   /// its prepare returned) if it was not committed before the crash, and fences any older instance of this sink.
-  virtual void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Done done) { done({}); }
+  virtual void recover(std::uint64_t /*checkpoint*/, std::vector<RecordBatch> /*records*/, Done done) { done({}); }
 
   /// Delivers what is queued (a transactional sink: what is committed; the rest is aborted), closes, then calls
   /// `on_stopped` on the sink's thread. Thread-safe, idempotent. The caller bounds the wait.

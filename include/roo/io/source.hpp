@@ -8,10 +8,17 @@
 
 namespace roo::io {
 
+/// One partition a source reads: the index of its topic in the source's list (Kafka) and the partition's number.
+struct PartitionId {
+  std::uint32_t topic = 0;
+  std::int32_t partition = 0;
+  auto operator<=>(const PartitionId&) const = default;
+};
 /// Where a replayable source is: for each partition it reads, the offset of the next message to process (a Kafka
-/// partition's offset; a file is partition 0 and a byte offset). The runtime folds it from the frames the executor
-/// processed (core::FrameBatch::meta), so it is the position of the checkpoint's cut, not of the source's reads.
-using SourcePosition = std::map<std::int32_t, std::int64_t>;
+/// partition's offset; a file is topic 0, partition 0 and a byte offset). The runtime folds it from the frames the
+/// executor processed (core::FrameBatch::meta), so it is the position of the checkpoint's cut, not of the source's
+/// reads.
+using SourcePosition = std::map<PartitionId, std::int64_t>;
 
 /// Something that feeds events into the worker: it fills core::FrameBatch buffers and pushes them into
 /// the Python executor's mailbox; when the mailbox is full it stops reading until told there is room.
