@@ -18,8 +18,9 @@ void log_to_roo(const rd_kafka_t* handle, int level, const char* facility, const
                      text);
 }
 
+/// "Connection refused" → "connection refused"; an acronym ("SASL …") stays.
 std::string lower_first(std::string text) {
-  if (!text.empty()) {
+  if (!text.empty() && !(text.size() > 1 && std::isupper(static_cast<unsigned char>(text[1])) != 0)) {
     text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   }
   return text;
@@ -80,6 +81,9 @@ std::string kafka_reason_text(std::string_view reason) {
   }
   if (auto after = text.find(" (after "); after != std::string::npos && text.back() == ')') {
     text.erase(after);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == ':')) {
+    text.pop_back();  // "…: broker's supported mechanisms: " with none listed
   }
   return lower_first(std::move(text));
 }

@@ -400,5 +400,27 @@ TEST(KafkaSource, ABadPropertyIsOneLine) {
   }
 }
 
+TEST(KafkaSource, AnAuthenticationFailureFailsTheStartAtOnce) {
+  core::BoundedMailbox<core::FrameBatch> mailbox(4);
+  core::BatchPool pool;
+  auto config = config_for({"anything"});
+  // The test broker's listener is PLAINTEXT: a SASL handshake is refused.
+  config.properties = {{"security.protocol", "sasl_plaintext"},
+                       {"sasl.mechanism", "PLAIN"},
+                       {"sasl.username", "roo"},
+                       {"sasl.password", "wrong"}};
+  auto source = make_kafka_source(config, mailbox, pool);
+  auto began = std::chrono::steady_clock::now();
+  try {
+    source->start();
+    FAIL() << "start() did not throw";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()), "authenticate to Kafka brokers '" + config.brokers +
+                                             "' for source 'in': SASL PLAIN mechanism handshake failed: Broker: "
+                                             "Request not valid in current SASL state: broker's supported mechanisms");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 15000ms);
+}
+
 }  // namespace
 }  // namespace roo::io
