@@ -36,6 +36,8 @@ struct KafkaSourceConfig {
   std::size_t max_size = 1 << 20;       ///< a larger message is skipped, counted, logged with topic/partition/offset
   /// How long the brokers may be unreachable at start before start() gives up (retrying meanwhile, one line each).
   std::chrono::milliseconds broker_wait{30000};
+  /// How often the source asks for the topics' partitions, to start reading partitions added since.
+  std::chrono::milliseconds partition_refresh{5000};
 };
 
 /// A Kafka consumer (librdkafka) over the topics' partitions this worker owns. It polls on its own thread, fills

@@ -69,6 +69,11 @@ class Sink {
   /// the sink's own thread).
   [[nodiscard]] virtual std::size_t undelivered_bytes() const = 0;
   [[nodiscard]] virtual std::string undelivered_reason() const = 0;
+
+  /// True once the sink cannot write any more (a Kafka producer fenced by a newer instance with its
+  /// transactional.id, or another fatal error): it logged one line, undelivered_reason() says why, later writes are
+  /// counted as undelivered and checkpoint calls report the failure. Thread-safe.
+  [[nodiscard]] virtual bool failed() const { return false; }
 };
 
 }  // namespace roo::io

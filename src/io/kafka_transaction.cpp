@@ -1,0 +1,115 @@
+#include "kafka_transaction.hpp"
+
+#include <thread>
+#include <utility>
+
+namespace roo::io {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds retry_pause{100};
+
+/// Classifies (and frees) librdkafka's error object; nullptr is success.
+KafkaTransactionResult result_of(rd_kafka_error_t* raw) {
+  KafkaError error(raw);
+  KafkaTransactionResult result;
+  if (!error) {
+    return result;
+  }
+  rd_kafka_resp_err_t code = rd_kafka_error_code(error.get());
+  result.text = kafka_reason_text(rd_kafka_error_string(error.get()));
+  if (rd_kafka_error_is_fatal(error.get())) {
+    result.kind = KafkaTransactionResult::Kind::fatal;
+  } else if (rd_kafka_error_txn_requires_abort(error.get())) {
+    result.kind = KafkaTransactionResult::Kind::abortable;
+  } else if (rd_kafka_error_is_retriable(error.get())) {
+    result.kind = KafkaTransactionResult::Kind::retriable;
+  } else {
+    result.kind = KafkaTransactionResult::Kind::fatal;
+  }
+  result.fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                  code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+  return result;
+}
+
+/// Repeats `call` while it fails with a retriable error and time is left.
+template <class Call>
+KafkaTransactionResult retrying(std::chrono::milliseconds timeout, Call call) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    KafkaTransactionResult result = result_of(call(kafka_timeout(std::max(left, std::chrono::milliseconds(1)))));
+    if (result.kind != KafkaTransactionResult::Kind::retriable || Clock::now() >= deadline) {
+      return result;
+    }
+    std::this_thread::sleep_for(retry_pause);
+  }
+}
+
+}  // namespace
+
+KafkaTransaction::KafkaTransaction(rd_kafka_t* producer, std::string transactional_id, std::string topic,
+                                   std::string brokers, KafkaProperties properties)
+    : producer_(producer),
+      topic_(std::move(topic)),
+      brokers_(std::move(brokers)),
+      properties_(std::move(properties)),
+      marker_group_(std::move(transactional_id) + ".commits") {}
+
+KafkaTransactionResult KafkaTransaction::init(std::chrono::milliseconds timeout) {
+  return retrying(timeout, [&](int ms) { return rd_kafka_init_transactions(producer_, ms); });
+}
+
+KafkaTransactionResult KafkaTransaction::begin() { return result_of(rd_kafka_begin_transaction(producer_)); }
+
+KafkaTransactionResult KafkaTransaction::mark(std::uint64_t checkpoint, std::chrono::milliseconds timeout) {
+  KafkaPartitions offsets(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_t* marker = rd_kafka_topic_partition_list_add(offsets.get(), topic_.c_str(), 0);
+  marker->offset = static_cast<std::int64_t>(checkpoint);
+  std::string text = "roo checkpoint " + std::to_string(checkpoint);
+  marker->metadata = rd_kafka_mem_malloc(nullptr, text.size());
+  std::copy(text.begin(), text.end(), static_cast<char*>(marker->metadata));
+  marker->metadata_size = text.size();
+  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata_new(marker_group_.c_str());
+  KafkaTransactionResult result = retrying(timeout, [&](int ms) {
+    return rd_kafka_send_offsets_to_transaction(producer_, offsets.get(), group, ms);
+  });
+  rd_kafka_consumer_group_metadata_destroy(group);
+  return result;
+}
+
+KafkaTransactionResult KafkaTransaction::commit(std::chrono::milliseconds timeout) {
+  return retrying(timeout, [&](int ms) { return rd_kafka_commit_transaction(producer_, ms); });
+}
+
+KafkaTransactionResult KafkaTransaction::abort(std::chrono::milliseconds timeout) {
+  return retrying(timeout, [&](int ms) { return rd_kafka_abort_transaction(producer_, ms); });
+}
+
+std::optional<std::uint64_t> KafkaTransaction::read_committed_checkpoint(std::chrono::milliseconds timeout,
+                                                                          std::string& error) const {
+  KafkaClientIdentity identity{"kafka_sink marker reader '" + marker_group_ + "'"};
+  KafkaProperties own = {{"group.id", marker_group_},
+                         {"enable.auto.commit", "false"},
+                         {"isolation.level", "read_committed"}};
+  KafkaHandle consumer =
+      make_kafka_client(RD_KAFKA_CONSUMER, make_kafka_client_config(identity, brokers_, own, properties_),
+                        identity.identity);
+  KafkaPartitions offsets(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(offsets.get(), topic_.c_str(), 0);
+  rd_kafka_resp_err_t result = rd_kafka_committed(consumer.get(), offsets.get(), kafka_timeout(timeout));
+  if (result == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = offsets->elems[0].err;
+  }
+  std::optional<std::uint64_t> checkpoint;
+  if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = kafka_error_text(result);
+  } else {
+    std::int64_t offset = offsets->elems[0].offset;
+    checkpoint = offset < 0 ? 0 : static_cast<std::uint64_t>(offset);
+  }
+  rd_kafka_consumer_close(consumer.get());
+  return checkpoint;
+}
+
+}  // namespace roo::io

@@ -1,0 +1,414 @@
+#include "roo/io/kafka_sink.hpp"
+
+#include "io_test_support.hpp"
+#include "kafka_test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace roo::io {
+namespace {
+
+using namespace std::chrono_literals;
+using test::KafkaMessage;
+using test::LogCapture;
+
+void append_big_endian(std::vector<char>& out, std::uint32_t value, int width) {
+  for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
+/// Appends `message` to `batch` in RecordBatch's encoding (what the runner's encoder step produces).
+void add(RecordBatch& batch, const KafkaMessage& message) {
+  batch.values.insert(batch.values.end(), message.value.begin(), message.value.end());
+  if (message.key) {
+    batch.keys.insert(batch.keys.end(), message.key->begin(), message.key->end());
+  }
+  for (const auto& [name, value] : message.headers) {
+    append_big_endian(batch.headers, static_cast<std::uint32_t>(name.size()), 2);
+    batch.headers.insert(batch.headers.end(), name.begin(), name.end());
+    append_big_endian(batch.headers, static_cast<std::uint32_t>(value.size()), 4);
+    batch.headers.insert(batch.headers.end(), value.begin(), value.end());
+  }
+  batch.records.push_back(RecordBatch::Record{.value_end = static_cast<std::uint32_t>(batch.values.size()),
+                                              .key_end = static_cast<std::uint32_t>(batch.keys.size()),
+                                              .headers_end = static_cast<std::uint32_t>(batch.headers.size()),
+                                              .partition = message.partition,
+                                              .time_ms = message.time_ms,
+                                              .has_key = message.key.has_value()});
+}
+
+RecordBatch batch_of(const std::vector<KafkaMessage>& messages) {
+  RecordBatch batch;
+  for (const auto& message : messages) {
+    add(batch, message);
+  }
+  return batch;
+}
+
+std::vector<KafkaMessage> numbered(const std::string& prefix, int count, int partitions) {
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < count; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % partitions,
+                                    .key = "k" + std::to_string(i % 7),
+                                    .value = prefix + std::to_string(i),
+                                    .time_ms = 1700000000000 + i});
+  }
+  return messages;
+}
+
+/// Messages without offsets, in (partition, write order): what a reader must find.
+std::vector<KafkaMessage> by_partition(std::vector<KafkaMessage> messages) {
+  for (auto& message : messages) {
+    message.offset = -1;
+  }
+  std::stable_sort(messages.begin(), messages.end(),
+                   [](const KafkaMessage& a, const KafkaMessage& b) { return a.partition < b.partition; });
+  return messages;
+}
+
+/// What a reader found, without offsets, in (partition, offset) order.
+std::vector<KafkaMessage> as_written(std::vector<KafkaMessage> messages) {
+  std::sort(messages.begin(), messages.end(), [](const KafkaMessage& a, const KafkaMessage& b) {
+    return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
+  });
+  for (auto& message : messages) {
+    message.offset = -1;
+  }
+  return messages;
+}
+
+KafkaSinkConfig sink_config(const std::string& topic, std::string transactional_id = "") {
+  return KafkaSinkConfig{.name = "out",
+                         .topic = topic,
+                         .brokers = test::kafka_bootstrap(),
+                         .properties = {},
+                         .transactional_id = std::move(transactional_id)};
+}
+
+std::string flush(Sink& sink) {
+  std::promise<std::string> done;
+  sink.flush([&](std::string error) { done.set_value(std::move(error)); });
+  auto future = done.get_future();
+  if (future.wait_for(60s) != std::future_status::ready) {
+    return "flush timed out";
+  }
+  return future.get();
+}
+
+void stop(Sink& sink) {
+  std::promise<void> done;
+  sink.stop([&] { done.set_value(); });
+  ASSERT_EQ(done.get_future().wait_for(60s), std::future_status::ready);
+}
+
+std::pair<std::string, std::vector<RecordBatch>> prepare(Sink& sink, std::uint64_t checkpoint) {
+  std::promise<std::pair<std::string, std::vector<RecordBatch>>> done;
+  sink.prepare(checkpoint, [&](std::string error, std::vector<RecordBatch> records) {
+    done.set_value({std::move(error), std::move(records)});
+  });
+  auto future = done.get_future();
+  if (future.wait_for(60s) != std::future_status::ready) {
+    return {"prepare timed out", {}};
+  }
+  return future.get();
+}
+
+std::string commit(Sink& sink, std::uint64_t checkpoint) {
+  std::promise<std::string> done;
+  sink.commit(checkpoint, [&](std::string error) { done.set_value(std::move(error)); });
+  auto future = done.get_future();
+  return future.wait_for(60s) == std::future_status::ready ? future.get() : "commit timed out";
+}
+
+std::string recover(Sink& sink, std::uint64_t checkpoint, std::vector<RecordBatch> records) {
+  std::promise<std::string> done;
+  sink.recover(checkpoint, std::move(records), [&](std::string error) { done.set_value(std::move(error)); });
+  auto future = done.get_future();
+  return future.wait_for(60s) == std::future_status::ready ? future.get() : "recover timed out";
+}
+
+std::vector<std::string> values(const std::vector<KafkaMessage>& messages) {
+  std::vector<std::string> out;
+  for (const auto& message : messages) {
+    out.push_back(message.value);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> values_of(const std::vector<RecordBatch>& batches) {
+  std::vector<std::string> out;
+  for (const auto& batch : batches) {
+    for (std::size_t i = 0; i < batch.records.size(); ++i) {
+      out.emplace_back(batch.value(i));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
+  std::string topic = test::unique_topic("sink-records");
+  test::create_topic(topic, 3);
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 60; ++i) {
+    KafkaMessage message{.partition = i % 3, .value = "v" + std::to_string(i), .time_ms = 1700000000000 + i};
+    if (i % 3 == 0) {
+      message.key = "key" + std::to_string(i);
+    } else if (i % 3 == 1) {
+      message.key = "";
+    }
+    if (i % 4 == 0) {
+      message.headers = {{"trace", "t" + std::to_string(i)}, {"empty", ""}};
+    }
+    messages.push_back(std::move(message));
+  }
+  auto sink = make_kafka_sink(sink_config(topic));
+  ASSERT_TRUE(sink->takes_records());
+  ASSERT_FALSE(sink->transactional());
+  sink->start();
+  sink->write(batch_of({messages.begin(), messages.begin() + 25}));
+  sink->write(batch_of({messages.begin() + 25, messages.end()}));
+  EXPECT_EQ(flush(*sink), "");
+  EXPECT_EQ(sink->budget().in_flight(), 0U);
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 0U);
+
+  auto read = test::read_topic(topic, 60, /*read_committed=*/false);
+  EXPECT_EQ(as_written(read), by_partition(messages));
+}
+
+TEST(KafkaSink, RecordsWithoutAPartitionFollowTheirKey) {
+  std::string topic = test::unique_topic("sink-partitioner");
+  test::create_topic(topic, 4);
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 80; ++i) {
+    messages.push_back(KafkaMessage{.partition = RecordBatch::any_partition,
+                                    .key = "user" + std::to_string(i % 8),
+                                    .value = std::to_string(i)});
+  }
+  auto config = sink_config(topic);
+  config.properties = {{"partitioner", "murmur2"}};
+  auto sink = make_kafka_sink(config);
+  sink->start();
+  sink->write(batch_of(messages));
+  EXPECT_EQ(flush(*sink), "");
+  stop(*sink);
+  auto read = test::read_topic(topic, 80, false);
+  ASSERT_EQ(read.size(), 80U);
+  std::map<std::string, std::set<std::int32_t>> partitions_of_key;
+  for (const auto& message : read) {
+    partitions_of_key[*message.key].insert(message.partition);
+  }
+  std::set<std::int32_t> used;
+  for (const auto& [key, partitions] : partitions_of_key) {
+    EXPECT_EQ(partitions.size(), 1U) << key;
+    used.insert(*partitions.begin());
+  }
+  EXPECT_GT(used.size(), 1U);
+}
+
+TEST(KafkaSink, AFullProducerQueueKeepsTheRestAndLosesNothing) {
+  std::string topic = test::unique_topic("sink-queue-full");
+  test::create_topic(topic, 2);
+  auto messages = numbered("m", 3000, 2);
+  auto config = sink_config(topic);
+  config.properties = {{"queue.buffering.max.messages", "10"}};
+  auto sink = make_kafka_sink(config);
+  sink->start();
+  for (int i = 0; i < 3000; i += 500) {
+    sink->write(batch_of({messages.begin() + i, messages.begin() + i + 500}));
+  }
+  EXPECT_EQ(flush(*sink), "");
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 0U);
+  EXPECT_EQ(as_written(test::read_topic(topic, 3000, false)), by_partition(messages));
+}
+
+TEST(KafkaSink, ARecordOverMaxMessageSizeIsNotSentButCounted) {
+  std::string topic = test::unique_topic("sink-oversized");
+  test::create_topic(topic, 1);
+  auto config = sink_config(topic);
+  config.max_message_size = 10;
+  LogCapture::instance().clear();
+  auto sink = make_kafka_sink(config);
+  sink->start();
+  sink->write(batch_of({{.partition = 0, .value = "small"},
+                        {.partition = 0, .key = "kk", .value = std::string(20, 'x')},
+                        {.partition = 0, .value = "small2"}}));
+  EXPECT_EQ(flush(*sink), "");
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 22U);
+  EXPECT_EQ(sink->undelivered_reason(), "records over max_message_size");
+  EXPECT_EQ(LogCapture::instance().count("kafka_sink 'out': not sending a record of 22 bytes to topic '" + topic +
+                                         "': over max_message_size 10 (1 so far)"),
+            1U);
+  auto read = test::read_topic(topic, 2, false);
+  EXPECT_EQ(values(read), (std::vector<std::string>{"small", "small2"}));
+}
+
+TEST(KafkaSink, ADeliveryFailureIsOneLineAndCounted) {
+  std::string topic = test::unique_topic("sink-undeliverable");
+  test::create_topic(topic, 1);
+  auto config = sink_config(topic);
+  config.properties = {{"message.timeout.ms", "2000"}};
+  LogCapture::instance().clear();
+  auto sink = make_kafka_sink(config);
+  sink->start();
+  sink->write(batch_of({{.partition = 0, .value = "fine"}, {.partition = 5, .value = "nowhere"}}));
+  EXPECT_EQ(flush(*sink), "");
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 7U);
+  EXPECT_EQ(sink->undelivered_reason(), "unknown partition");
+  EXPECT_EQ(LogCapture::instance().count("kafka_sink 'out': could not deliver a record to " + topic +
+                                         "/5: unknown partition (1 so far)"),
+            1U);
+  EXPECT_EQ(values(test::read_topic(topic, 1, false)), (std::vector<std::string>{"fine"}));
+}
+
+TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {
+  std::string topic = test::unique_topic("txn-commit");
+  test::create_topic(topic, 2);
+  std::string id = test::unique_topic("txn-id");
+  auto sink = make_kafka_sink(sink_config(topic, id));
+  ASSERT_TRUE(sink->transactional());
+  sink->start();
+  auto first = numbered("a", 20, 2);
+  auto second = numbered("b", 10, 2);
+  sink->write(batch_of(first));
+  auto [error, records] = prepare(*sink, 1);
+  ASSERT_EQ(error, "");
+  EXPECT_EQ(values_of(records), values(first));
+  sink->write(batch_of(second));  // belongs to checkpoint 2: waits for commit(1)
+  EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
+  EXPECT_EQ(test::read_topic(topic, 20, false, 5000ms, 500ms).size(), 20U);  // written, not yet committed
+
+  ASSERT_EQ(commit(*sink, 1), "");
+  EXPECT_EQ(values(test::read_topic(topic, 20, true)), values(first));
+  EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 1}}));
+
+  auto [error2, records2] = prepare(*sink, 2);
+  ASSERT_EQ(error2, "");
+  EXPECT_EQ(values_of(records2), values(second));
+  ASSERT_EQ(commit(*sink, 2), "");
+  auto all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  EXPECT_EQ(as_written(test::read_topic(topic, 30, true)), by_partition(all));
+  EXPECT_EQ(sink->budget().in_flight(), 0U);
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 0U);
+}
+
+TEST(KafkaSinkTransactions, AnAbortedCheckpointIsNeverVisible) {
+  std::string topic = test::unique_topic("txn-abort");
+  test::create_topic(topic, 1);
+  auto sink = make_kafka_sink(sink_config(topic, test::unique_topic("txn-id")));
+  sink->start();
+  sink->write(batch_of(numbered("aborted", 5, 1)));
+  ASSERT_EQ(prepare(*sink, 1).first, "");
+  sink->abort();
+  EXPECT_EQ(sink->budget().in_flight(), 0U);
+  sink->write(batch_of(numbered("kept", 3, 1)));
+  auto [error, records] = prepare(*sink, 2);
+  ASSERT_EQ(error, "");
+  EXPECT_EQ(values_of(records), values(numbered("kept", 3, 1)));
+  ASSERT_EQ(commit(*sink, 2), "");
+  EXPECT_EQ(values(test::read_topic(topic, 3, true, 20000ms, 1000ms)), values(numbered("kept", 3, 1)));
+  EXPECT_EQ(test::read_topic(topic, 8, false).size(), 8U);  // the aborted ones were written
+  stop(*sink);
+}
+
+TEST(KafkaSinkTransactions, AFailedCheckpointIsCommittedWithTheNextOne) {
+  std::string topic = test::unique_topic("txn-extend");
+  test::create_topic(topic, 1);
+  auto sink = make_kafka_sink(sink_config(topic, test::unique_topic("txn-id")));
+  sink->start();
+  sink->write(batch_of(numbered("a", 4, 1)));
+  ASSERT_EQ(prepare(*sink, 1).first, "");
+  sink->write(batch_of(numbered("b", 3, 1)));
+  auto [error, records] = prepare(*sink, 2);  // checkpoint 1 never completed
+  ASSERT_EQ(error, "");
+  auto all = numbered("a", 4, 1);
+  auto more = numbered("b", 3, 1);
+  all.insert(all.end(), more.begin(), more.end());
+  EXPECT_EQ(values_of(records), values(all));
+  ASSERT_EQ(commit(*sink, 2), "");
+  EXPECT_EQ(as_written(test::read_topic(topic, 7, true)), by_partition(all));
+  stop(*sink);
+}
+
+TEST(KafkaSinkTransactions, RecoverCommitsACheckpointThatDidNotCommitAndNeverTwice) {
+  std::string topic = test::unique_topic("txn-recover");
+  test::create_topic(topic, 1);
+  std::string id = test::unique_topic("txn-id");
+  auto messages = numbered("r", 6, 1);
+  std::vector<RecordBatch> records;
+  {
+    auto crashed = make_kafka_sink(sink_config(topic, id));
+    crashed->start();
+    crashed->write(batch_of(messages));
+    auto prepared = prepare(*crashed, 4);
+    ASSERT_EQ(prepared.first, "");
+    records = std::move(prepared.second);
+  }  // gone before commit(4)
+  EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
+
+  auto restarted = make_kafka_sink(sink_config(topic, id));
+  restarted->start();
+  ASSERT_EQ(recover(*restarted, 4, records), "");
+  EXPECT_EQ(as_written(test::read_topic(topic, 6, true)), by_partition(messages));
+  stop(*restarted);
+
+  auto again = make_kafka_sink(sink_config(topic, id));
+  again->start();
+  ASSERT_EQ(recover(*again, 4, records), "");  // the marker says 4 committed: nothing is written twice
+  again->write(batch_of(numbered("after", 1, 1)));
+  ASSERT_EQ(prepare(*again, 5).first, "");
+  ASSERT_EQ(commit(*again, 5), "");
+  auto expected = messages;
+  expected.push_back(numbered("after", 1, 1)[0]);
+  EXPECT_EQ(as_written(test::read_topic(topic, 7, true, 20000ms, 1000ms)), by_partition(expected));
+  stop(*again);
+}
+
+TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
+  std::string topic = test::unique_topic("txn-fence");
+  test::create_topic(topic, 1);
+  std::string id = test::unique_topic("txn-id");
+  LogCapture::instance().clear();
+  auto zombie = make_kafka_sink(sink_config(topic, id));
+  zombie->start();
+  zombie->write(batch_of(numbered("zombie", 3, 1)));
+  ASSERT_EQ(prepare(*zombie, 1).first, "");
+
+  auto successor = make_kafka_sink(sink_config(topic, id));
+  successor->start();
+  ASSERT_EQ(recover(*successor, 0, {}), "");  // waits for its init_transactions, which fences the zombie
+
+  std::string line = "kafka_sink 'out': fenced by a newer instance with transactional.id '" + id + "' (topic '" +
+                     topic + "'); the sink stops writing";
+  EXPECT_EQ(commit(*zombie, 1), line);
+  EXPECT_TRUE(zombie->failed());
+  EXPECT_EQ(LogCapture::instance().count(line), 1U);
+  zombie->write(batch_of(numbered("late", 1, 1)));
+  EXPECT_EQ(zombie->undelivered_reason(), "fenced by a newer instance with transactional.id '" + id + "'");
+
+  successor->write(batch_of(numbered("successor", 2, 1)));
+  ASSERT_EQ(prepare(*successor, 1).first, "");
+  ASSERT_EQ(commit(*successor, 1), "");
+  EXPECT_EQ(values(test::read_topic(topic, 2, true, 20000ms, 1000ms)), values(numbered("successor", 2, 1)));
+  stop(*zombie);
+  stop(*successor);
+  EXPECT_FALSE(successor->failed());
+}
+
+}  // namespace
+}  // namespace roo::io

@@ -1,0 +1,426 @@
+#include "roo/io/kafka_source.hpp"
+
+#include "io_test_support.hpp"
+#include "kafka_test_support.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <future>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace roo::io {
+namespace {
+
+using namespace std::chrono_literals;
+using test::KafkaMessage;
+using test::LogCapture;
+
+/// What the source handed over for one frame.
+struct Read {
+  std::uint32_t topic = 0;
+  KafkaMessage message;
+  bool operator<(const Read& other) const {
+    return std::tie(topic, message.partition, message.offset) <
+           std::tie(other.topic, other.message.partition, other.message.offset);
+  }
+};
+
+KafkaSourceConfig config_for(std::vector<std::string> topics, std::string group = "") {
+  if (group.empty()) {
+    group = test::unique_topic("group");
+  }
+  return KafkaSourceConfig{.name = "in",
+                           .source_index = 7,
+                           .generation = 3,
+                           .topics = std::move(topics),
+                           .brokers = test::kafka_bootstrap(),
+                           .group_id = std::move(group),
+                           .properties = {},
+                           .broker_wait = 20000ms};
+}
+
+/// A mailbox, a pool and a started Kafka source; take() pops what it handed over.
+struct SourceFixture {
+  explicit SourceFixture(KafkaSourceConfig config, std::size_t mailbox_capacity = 64,
+                         const SourcePosition& seek = {})
+      : mailbox(mailbox_capacity) {
+    source = make_kafka_source(std::move(config), mailbox, pool);
+    source->seek(seek);
+    source->start();
+  }
+  ~SourceFixture() { stop(); }
+
+  /// Pops batches until `count` frames arrived or `timeout` passed (sleeping `per_batch` after each batch).
+  std::vector<Read> take(std::size_t count, std::chrono::milliseconds timeout = 20000ms,
+                         std::chrono::milliseconds per_batch = 0ms) {
+    std::vector<Read> frames;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (frames.size() < count && std::chrono::steady_clock::now() < deadline) {
+      auto batch = mailbox.pop_for(10ms);
+      if (!batch) {
+        continue;
+      }
+      EXPECT_EQ(batch->source, 7U);
+      EXPECT_EQ(batch->generation, 3U);
+      EXPECT_EQ(batch->meta.size(), batch->size());
+      for (std::size_t i = 0; i < batch->size(); ++i) {
+        const auto& meta = batch->meta[i];
+        Read read{.topic = meta.topic,
+                  .message = KafkaMessage{.partition = meta.partition,
+                                          .offset = meta.offset,
+                                          .value = std::string(batch->frame(i)),
+                                          .time_ms = meta.time_ms}};
+        if (meta.has_key) {
+          read.message.key = std::string(batch->key(i));
+        }
+        frames.push_back(std::move(read));
+      }
+      pool.release(std::move(*batch));
+      if (per_batch.count() > 0) {
+        std::this_thread::sleep_for(per_batch);
+      }
+    }
+    return frames;
+  }
+
+  void stop() {
+    if (!source) {
+      return;
+    }
+    std::promise<void> stopped;
+    source->stop([&] { stopped.set_value(); });
+    // Drain while it hands over its last batch.
+    auto done = stopped.get_future();
+    while (done.wait_for(10ms) != std::future_status::ready) {
+      while (auto batch = mailbox.try_pop()) {
+        leftover += batch->size();
+        pool.release(std::move(*batch));
+      }
+    }
+    source.reset();
+  }
+
+  core::BoundedMailbox<core::FrameBatch> mailbox;
+  core::BatchPool pool;
+  std::unique_ptr<Source> source;
+  std::size_t leftover = 0;
+};
+
+std::vector<KafkaMessage> keyed_messages(int partitions, int count, std::int64_t base_time) {
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < count; ++i) {
+    KafkaMessage message{.partition = i % partitions, .value = "value-" + std::to_string(i), .time_ms = base_time + i};
+    if (i % 3 == 0) {
+      message.key = "key-" + std::to_string(i % 10);
+    } else if (i % 3 == 1) {
+      message.key = "";  // an empty key differs from none
+    }
+    messages.push_back(std::move(message));
+  }
+  return messages;
+}
+
+/// The messages as a reader sees them: offsets numbered per partition in produce order.
+std::vector<Read> expected_reads(const std::vector<KafkaMessage>& messages, std::uint32_t topic = 0) {
+  std::map<std::int32_t, std::int64_t> next;
+  std::vector<Read> reads;
+  for (const auto& message : messages) {
+    Read read{.topic = topic, .message = message};
+    read.message.offset = next[message.partition]++;
+    reads.push_back(read);
+  }
+  std::sort(reads.begin(), reads.end());
+  return reads;
+}
+
+void expect_same(std::vector<Read> actual, const std::vector<Read>& expected) {
+  std::sort(actual.begin(), actual.end());
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_EQ(actual[i].topic, expected[i].topic) << i;
+    EXPECT_EQ(actual[i].message, expected[i].message) << i << ": " << actual[i].message.value;
+  }
+}
+
+/// Frames arrive in offset order within each partition.
+void expect_partition_order(const std::vector<Read>& reads) {
+  std::map<std::pair<std::uint32_t, std::int32_t>, std::int64_t> last;
+  for (const auto& read : reads) {
+    auto key = std::make_pair(read.topic, read.message.partition);
+    auto at = last.find(key);
+    if (at != last.end()) {
+      EXPECT_LT(at->second, read.message.offset);
+    }
+    last[key] = read.message.offset;
+  }
+}
+
+TEST(KafkaSource, ReadsEveryMessageWithItsPartitionOffsetKeyAndTimestamp) {
+  std::string topic = test::unique_topic("source-meta");
+  test::create_topic(topic, 3);
+  auto messages = keyed_messages(3, 300, 1700000000000);
+  test::produce(topic, messages);
+
+  SourceFixture fixture(config_for({topic}));
+  auto reads = fixture.take(300);
+  expect_partition_order(reads);
+  expect_same(reads, expected_reads(messages));
+  EXPECT_TRUE(fixture.take(1, 500ms).empty());
+}
+
+TEST(KafkaSource, ReadsSeveralTopicsAndNamesEachMessagesTopic) {
+  std::string first = test::unique_topic("source-first");
+  std::string second = test::unique_topic("source-second");
+  test::create_topic(first, 2);
+  test::create_topic(second, 1);
+  auto first_messages = keyed_messages(2, 40, 1000);
+  auto second_messages = keyed_messages(1, 30, 5000);
+  test::produce(first, first_messages);
+  test::produce(second, second_messages);
+
+  SourceFixture fixture(config_for({first, second}));
+  auto expected = expected_reads(first_messages, 0);
+  auto more = expected_reads(second_messages, 1);
+  expected.insert(expected.end(), more.begin(), more.end());
+  std::sort(expected.begin(), expected.end());
+  expect_same(fixture.take(70), expected);
+}
+
+TEST(KafkaSource, WorkersSplitThePartitionsByPartitionModuloWorkerCount) {
+  std::string topic = test::unique_topic("source-split");
+  test::create_topic(topic, 5);
+  auto messages = keyed_messages(5, 500, 1000);
+  test::produce(topic, messages);
+  std::string group = test::unique_topic("group");
+
+  std::vector<Read> all;
+  for (std::size_t worker = 0; worker < 3; ++worker) {
+    auto config = config_for({topic}, group);
+    config.worker_index = worker;
+    config.worker_count = 3;
+    SourceFixture fixture(config);
+    std::size_t expected_count = 0;
+    for (const auto& message : messages) {
+      expected_count += static_cast<std::size_t>(message.partition) % 3 == worker ? 1 : 0;
+    }
+    auto reads = fixture.take(expected_count);
+    EXPECT_TRUE(fixture.take(1, 500ms).empty()) << "worker " << worker << " read more than its partitions";
+    for (const auto& read : reads) {
+      EXPECT_EQ(static_cast<std::size_t>(read.message.partition) % 3, worker);
+    }
+    all.insert(all.end(), reads.begin(), reads.end());
+  }
+  expect_same(all, expected_reads(messages));
+}
+
+TEST(KafkaSource, SeekResumesAtTheGivenOffsets) {
+  std::string topic = test::unique_topic("source-seek");
+  test::create_topic(topic, 2);
+  auto messages = keyed_messages(2, 100, 1000);
+  test::produce(topic, messages);
+
+  SourcePosition position{{PartitionId{0, 0}, 10}, {PartitionId{0, 1}, 49}};
+  SourceFixture fixture(config_for({topic}), 64, position);
+  std::vector<Read> expected;
+  for (const auto& read : expected_reads(messages)) {
+    if (read.message.offset >= (read.message.partition == 0 ? 10 : 49)) {
+      expected.push_back(read);
+    }
+  }
+  ASSERT_EQ(expected.size(), 41U);
+  expect_same(fixture.take(41), expected);
+  EXPECT_TRUE(fixture.take(1, 500ms).empty());
+}
+
+TEST(KafkaSource, CommitStoresOffsetsInTheGroupAndANewSourceStartsThere) {
+  std::string topic = test::unique_topic("source-commit");
+  test::create_topic(topic, 2);
+  auto messages = keyed_messages(2, 20, 1000);
+  test::produce(topic, messages);
+  std::string group = test::unique_topic("group");
+  {
+    SourceFixture fixture(config_for({topic}, group));
+    ASSERT_EQ(fixture.take(20).size(), 20U);
+    fixture.source->commit({{PartitionId{0, 0}, 4}, {PartitionId{0, 1}, 7}});
+    fixture.stop();
+  }
+  EXPECT_EQ(test::committed_offsets(group, topic, 2), (std::map<std::int32_t, std::int64_t>{{0, 4}, {1, 7}}));
+
+  SourceFixture again(config_for({topic}, group));
+  std::vector<Read> expected;
+  for (const auto& read : expected_reads(messages)) {
+    if (read.message.offset >= (read.message.partition == 0 ? 4 : 7)) {
+      expected.push_back(read);
+    }
+  }
+  expect_same(again.take(expected.size()), expected);
+}
+
+TEST(KafkaSource, StartsAtTheEndWithLatestAndNoCommittedOffset) {
+  std::string topic = test::unique_topic("source-latest");
+  test::create_topic(topic, 1);
+  test::produce(topic, keyed_messages(1, 10, 1000));
+  auto config = config_for({topic});
+  config.start = KafkaSourceConfig::Start::latest;
+  SourceFixture fixture(config);
+  std::this_thread::sleep_for(1s);  // the assignment resolves "latest" before the new messages come
+  std::vector<KafkaMessage> later{{.partition = 0, .value = "later", .time_ms = 5}};
+  test::produce(topic, later);
+  auto reads = fixture.take(1);
+  ASSERT_EQ(reads.size(), 1U);
+  EXPECT_EQ(reads[0].message.value, "later");
+  EXPECT_EQ(reads[0].message.offset, 10);
+}
+
+TEST(KafkaSource, AFullMailboxPausesThePartitionsAndNothingIsLost) {
+  std::string topic = test::unique_topic("source-backpressure");
+  test::create_topic(topic, 3);
+  auto messages = keyed_messages(3, 3000, 1000);
+  test::produce(topic, messages);
+
+  core::module_logger("io")->set_level(spdlog::level::debug);
+  LogCapture::instance().clear();
+  auto config = config_for({topic});
+  config.batch_bytes = 200;
+  SourceFixture fixture(config, /*mailbox_capacity=*/1);
+  std::this_thread::sleep_for(500ms);  // let it fill the mailbox and pause
+  auto reads = fixture.take(3000, 60000ms, 1ms);
+  fixture.stop();
+  core::module_logger("io")->set_level(spdlog::level::info);
+  expect_partition_order(reads);
+  expect_same(reads, expected_reads(messages));
+  auto pauses = LogCapture::instance().count("kafka_source 'in': the executor's mailbox is full; pausing 3 partitions");
+  EXPECT_GE(pauses, 1U);
+  EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': resuming 3 partitions"), pauses);
+}
+
+TEST(KafkaSource, SkipsAndCountsAMessageOverMaxSize) {
+  std::string topic = test::unique_topic("source-oversized");
+  test::create_topic(topic, 1);
+  std::vector<KafkaMessage> messages{{.partition = 0, .value = "small"},
+                                     {.partition = 0, .value = std::string(20, 'x')},
+                                     {.partition = 0, .value = "small2"}};
+  test::produce(topic, messages);
+  LogCapture::instance().clear();
+  auto config = config_for({topic});
+  config.max_size = 10;
+  SourceFixture fixture(config);
+  auto reads = fixture.take(2);
+  ASSERT_EQ(reads.size(), 2U);
+  EXPECT_EQ(reads[0].message.value, "small");
+  EXPECT_EQ(reads[1].message.value, "small2");
+  EXPECT_EQ(reads[1].message.offset, 2);
+  fixture.stop();
+  EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': skipping the message at " + topic +
+                                         "/0 offset 1: 20 bytes exceed max_size 10 (1 so far)"),
+            1U);
+  EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': stopped (1 messages over max_size skipped)"), 1U);
+}
+
+TEST(KafkaSource, PicksUpPartitionsAddedWhileRunning) {
+  std::string topic = test::unique_topic("source-grow");
+  test::create_topic(topic, 1);
+  test::produce(topic, {{.partition = 0, .value = "first"}});
+  auto config = config_for({topic});
+  config.partition_refresh = 300ms;
+  SourceFixture fixture(config);
+  ASSERT_EQ(fixture.take(1).size(), 1U);
+  test::add_partitions(topic, 3);
+  test::produce(topic, {{.partition = 2, .value = "in a new partition"}});
+  auto reads = fixture.take(1);
+  ASSERT_EQ(reads.size(), 1U);
+  EXPECT_EQ(reads[0].message.partition, 2);
+  EXPECT_EQ(reads[0].message.value, "in a new partition");
+}
+
+TEST(KafkaSource, UnreachableBrokersFailTheStartAfterBrokerWait) {
+  std::uint16_t port = 0;
+  {
+    test::Listener listener;  // a port nobody listens on once closed
+    port = listener.port();
+  }
+  core::BoundedMailbox<core::FrameBatch> mailbox(4);
+  core::BatchPool pool;
+  auto config = config_for({"anything"});
+  config.brokers = "127.0.0.1:" + std::to_string(port);
+  config.broker_wait = 1500ms;
+  LogCapture::instance().clear();
+  auto source = make_kafka_source(config, mailbox, pool);
+  auto began = std::chrono::steady_clock::now();
+  try {
+    source->start();
+    FAIL() << "start() did not throw";
+  } catch (const core::Error& error) {
+    std::string address = "127.0.0.1:" + std::to_string(port);
+    EXPECT_EQ(std::string(error.what()), "reach Kafka brokers '" + address +
+                                             "' for source 'in' within 1500 ms: connect to ipv4#" + address +
+                                             " failed: Connection refused");
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - began, 1500ms);
+  EXPECT_EQ(LogCapture::instance().count_containing("kafka_source 'in': cannot reach Kafka brokers"), 1U);
+}
+
+TEST(KafkaSource, AnUnknownTopicFailsTheStartAfterBrokerWait) {
+  core::BoundedMailbox<core::FrameBatch> mailbox(4);
+  core::BatchPool pool;
+  std::string topic = test::unique_topic("source-missing");
+  auto config = config_for({topic});
+  config.broker_wait = 1500ms;
+  LogCapture::instance().clear();
+  auto source = make_kafka_source(config, mailbox, pool);
+  try {
+    source->start();
+    FAIL() << "start() did not throw";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "read topic '" + topic + "' for source 'in': unknown topic or partition (waited 1500 ms)");
+  }
+  EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': cannot read topic '" + topic +
+                                         "' (unknown topic or partition); retrying for up to 1500 ms"),
+            1U);
+}
+
+TEST(KafkaSource, ABadPropertyIsOneLine) {
+  core::BoundedMailbox<core::FrameBatch> mailbox(4);
+  core::BatchPool pool;
+  auto config = config_for({"anything"});
+  config.properties = {{"no.such.property", "1"}};
+  auto source = make_kafka_source(config, mailbox, pool);
+  try {
+    source->start();
+    FAIL() << "start() did not throw";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "configure kafka_source 'in': no.such.property=1: no such configuration property: \"no.such.property\"");
+  }
+}
+
+TEST(KafkaSource, AnAuthenticationFailureFailsTheStartAtOnce) {
+  core::BoundedMailbox<core::FrameBatch> mailbox(4);
+  core::BatchPool pool;
+  auto config = config_for({"anything"});
+  // The test broker's listener is PLAINTEXT: a SASL handshake is refused.
+  config.properties = {{"security.protocol", "sasl_plaintext"},
+                       {"sasl.mechanism", "PLAIN"},
+                       {"sasl.username", "roo"},
+                       {"sasl.password", "wrong"}};
+  auto source = make_kafka_source(config, mailbox, pool);
+  auto began = std::chrono::steady_clock::now();
+  try {
+    source->start();
+    FAIL() << "start() did not throw";
+  } catch (const core::Error& error) {
+    EXPECT_EQ(std::string(error.what()), "authenticate to Kafka brokers '" + config.brokers +
+                                             "' for source 'in': SASL PLAIN mechanism handshake failed: Broker: "
+                                             "Request not valid in current SASL state: broker's supported mechanisms");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 15000ms);
+}
+
+}  // namespace
+}  // namespace roo::io
