@@ -1,4 +1,4 @@
-"""The Kafka test broker as a process: tools/kafka/broker driven from Python (docs/testing.md, "The test broker").
+"""The Kafka test broker as a process: tools/kafka/broker driven from Python (docs/kafka.md, "The test broker").
 
 `KafkaBroker(dir)` starts a single-node broker in `dir` on free loopback ports (retrying on new ports when another
 process took one in between), and stops, kills and restarts it with its data and ports kept. Used by the pytest

@@ -186,7 +186,7 @@ def test_broker_that_cannot_bind_fails_with_the_log_tail(tmp_path):
     assert not os.path.exists(tmp_path / "broker" / "broker.pid")
 
 
-def test_stop_and_restart_errors(tmp_path):
+def test_bad_ports_and_directories_are_one_line_errors(tmp_path):
     result = _script("restart", str(tmp_path))
     assert (result.returncode, result.stderr.decode()) == (1, (
         "roo kafka broker: unable to restart the broker in %s: it was never started there (no %s/ports)\n"
@@ -196,3 +196,8 @@ def test_stop_and_restart_errors(tmp_path):
         "roo kafka broker: unable to stop the broker in %s/missing: no such directory\n" % tmp_path))
     # Stopping a broker that is not running is not an error (teardown after a failed start).
     assert _script("stop", str(tmp_path)).returncode == 0
+    for ports, bad in ((["1a"], "1a"), (["1", "b"], "b")):
+        result = _script("start", str(tmp_path / "never"), *ports)
+        assert (result.returncode, result.stderr.decode()) == (1, (
+            "roo kafka broker: unable to start the broker: '%s' is not a port number\n" % bad))
+    assert not os.path.exists(tmp_path / "never")
