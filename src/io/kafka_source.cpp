@@ -127,7 +127,7 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
 
   void commit(const SourcePosition& position) {
     std::lock_guard lock(mutex_);
-    if (!client_ || stopped_ || position.empty()) {
+    if (position.empty()) {
       return;
     }
     KafkaPartitions offsets(rd_kafka_topic_partition_list_new(static_cast<int>(position.size())));
@@ -137,6 +137,10 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
             ->offset = offset;
       }
     }
+    if (!client_ || stopped_) {
+      commit_after_stop(offsets.get());
+      return;
+    }
     rd_kafka_resp_err_t error = rd_kafka_commit(client_.get(), offsets.get(), 1);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
       warn_throttled(error, fmt::format("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id,
@@ -145,6 +149,26 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   }
 
  private:
+  /// The consumer is closed (the runtime commits the final positions after the drain): a short-lived client of the
+  /// same group commits them, waiting for the broker's answer. Called with mutex_ held.
+  void commit_after_stop(rd_kafka_topic_partition_list_t* offsets) {
+    rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
+    try {
+      KafkaProperties own = {{"group.id", config_.group_id}, {"enable.auto.commit", "false"}};
+      KafkaHandle committer = make_kafka_client(
+          RD_KAFKA_CONSUMER, make_kafka_client_config(*this, config_.brokers, own, config_.properties), identity);
+      error = rd_kafka_commit(committer.get(), offsets, 0);
+      rd_kafka_consumer_close(committer.get());
+    } catch (const core::Error& failure) {
+      io_logger()->warn("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id, failure.what());
+      return;
+    }
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      io_logger()->warn("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id,
+                        kafka_error_text(error));
+    }
+  }
+
   void validate() const {
     auto refuse = [&](const std::string& why) {
       throw core::UsageError("read Kafka for source '" + config_.name + "': " + why);

@@ -1040,6 +1040,15 @@ int Worker::serve() {
   watchdog_->finished();
   count_interrupted_call();
   report_delivery(report);
+  if (!options_.checkpoints && report.is_complete() && !drain_timed_out) {
+    // At least once: everything read was delivered (a cluster's drain covers every worker's sinks), so the final
+    // positions are committed. A stop that lost anything leaves the last commit where it was: those are read again.
+    for (std::size_t source : replayable_) {
+      if (sources_by_index_[source] != nullptr) {
+        sources_by_index_[source]->commit(positions_->of(source));
+      }
+    }
+  }
   signals.cancel();
   shut_down_io(std::chrono::steady_clock::now());
   log_->info("stopped: {} events in, {} outputs written, {} events failed, {} events not delivered",
