@@ -4,6 +4,8 @@
 
 #include <pybind11/embed.h>
 
+#include <utility>
+
 namespace roo::graph::test {
 
 /// The description of one of the fixture apps in tests/python/fixtures/plan_apps.py.
