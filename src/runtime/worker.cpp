@@ -1012,10 +1012,10 @@ int Worker::serve() {
     build_pipeline(routing);
     if (first_run) {
       first_run = false;
-      start_sources();  // first: a port in use must be the only line the user sees
+      start_sources();  // first: a port in use, or brokers out of reach, must be the only line the user sees
+      start_replayable_sources();
       start_sinks();
       transactional_->recover(options_.drain_timeout + std::chrono::seconds(30));
-      start_replayable_sources();
       log_->info("application '{}' runs {} source(s), {} stage(s), {} sink(s){}", plan_->app_name,
                  plan_->sources.size(), plan_->stages.size(), plan_->sinks.size(),
                  routing.workers > 1 ? fmt::format(" on worker {} of {}", routing.self, routing.workers) : "");
