@@ -25,9 +25,13 @@ function(roo_add_module name)
   target_link_libraries(roo_${name} PUBLIC ${arg_DEPENDS} PRIVATE ${arg_PRIVATE_DEPENDS} roo_warnings)
 endfunction()
 
-# roo_add_test_suite(io SOURCES tcp_source_test.cpp DEPENDS roo::io) -> roo_io_tests, labelled "unit;io"
+include(${CMAKE_CURRENT_LIST_DIR}/RooKafkaFixture.cmake)
+
+# roo_add_test_suite(io SOURCES tcp_source_test.cpp DEPENDS roo::io) -> roo_io_tests, labelled "unit;io".
+# KAFKA_TESTS "Kafka*": the tests matching that GoogleTest filter need the Kafka test broker (RooKafkaFixture.cmake);
+# they are labelled "kafka" too.
 function(roo_add_test_suite name)
-  cmake_parse_arguments(arg "" "MAIN" "SOURCES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(arg "" "MAIN;KAFKA_TESTS" "SOURCES;DEPENDS" ${ARGN})
   add_executable(roo_${name}_tests ${arg_SOURCES})
   if(arg_MAIN)
     target_link_libraries(roo_${name}_tests PRIVATE ${arg_DEPENDS} GTest::gtest roo_warnings)
@@ -37,7 +41,13 @@ function(roo_add_test_suite name)
   target_include_directories(roo_${name}_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
   target_link_libraries(roo_${name}_tests PRIVATE Boost::headers)
   include(GoogleTest)
-  gtest_discover_tests(roo_${name}_tests DISCOVERY_TIMEOUT 30)
+  if(arg_KAFKA_TESTS)
+    gtest_discover_tests(roo_${name}_tests DISCOVERY_TIMEOUT 30 TEST_FILTER "-${arg_KAFKA_TESTS}")
+    gtest_discover_tests(roo_${name}_tests DISCOVERY_TIMEOUT 30 TEST_FILTER "${arg_KAFKA_TESTS}"
+                         PROPERTIES ${ROO_KAFKA_TEST_PROPERTIES} LABELS kafka)
+  else()
+    gtest_discover_tests(roo_${name}_tests DISCOVERY_TIMEOUT 30)
+  endif()
   # Labels through the directory: gtest_discover_tests' PROPERTIES would split "unit;io" into two arguments.
   set_property(DIRECTORY APPEND PROPERTY LABELS unit ${name})
 endfunction()
