@@ -65,6 +65,16 @@ class KafkaBroker(object):
         """stop() then start() on the same ports with the same data."""
         self._run("restart")
 
+    def running(self):
+        """True while the broker process of this dir is alive (its pid file names a live process)."""
+        try:
+            with open(os.path.join(self.dir, "broker.pid")) as f:
+                pid = int(f.read().strip())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                return os.path.join(self.dir, "server.properties").encode() in f.read()
+        except (OSError, ValueError):
+            return False
+
     def log_tail(self, lines=40):
         try:
             with open(self.log_path, "rb") as f:

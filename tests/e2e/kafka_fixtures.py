@@ -20,9 +20,10 @@ python3-confluent-kafka, for /usr/bin/python3). The helpers:
   expect). Keys and values are bytes (None when absent), headers a list of (name, bytes), timestamp in ms.
 * `kafka.committed(group, topic)`: {partition: committed offset, or None}, for every partition of the topic.
 * `kafka.restart()`, `kafka.stop()`, `kafka.start()`, `kafka.kill()`: the broker process (same ports, data kept).
+  The broker is the session's: a test that stops or kills it starts it again before it ends (in a `finally`).
 * `kafka.producer(**config)`, `kafka.consumer(**config)`, `kafka.admin()`: confluent_kafka clients with
   bootstrap.servers set (dots in config names as `**{"enable.idempotence": True}`).
-* `kafka.broker`: the KafkaBroker (kafka_broker.py), e.g. `kafka.broker.log_tail()`.
+* `kafka.broker`: the KafkaBroker (kafka_broker.py), e.g. `kafka.broker.running()`, `kafka.broker.log_tail()`.
 """
 import collections
 import itertools

@@ -127,9 +127,13 @@ def test_broker_restart_and_kill_keep_data_ports_and_committed_offsets(kafka):
     assert kafka.committed(group, topic) == {0: 5, 1: 5}
 
     kafka.kill()
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", int(bootstrap.split(":")[1])), timeout=5).close()
-    kafka.start()
+    try:
+        assert not kafka.broker.running()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", int(bootstrap.split(":")[1])), timeout=5).close()
+    finally:
+        kafka.start()  # the broker is the session's: later tests need it
+    assert kafka.broker.running()
     kafka.produce(topic, [("after", "kill", None, 1)])
     records = kafka.consume(topic)
     assert len(records) == 11
