@@ -162,6 +162,8 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
                     seconds_arg(request.drain_timeout_seconds),
                     "--source-idle-timeout",
                     seconds_arg(request.source_idle_timeout_seconds),
+                    "--kafka-broker-wait",
+                    seconds_arg(request.kafka_broker_wait_seconds),
                     "--stuck-step-warning",
                     seconds_arg(request.stuck_step_warning_seconds)};
     if (request.checkpoint_dir) {

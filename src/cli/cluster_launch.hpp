@@ -15,6 +15,7 @@ struct ClusterLaunchRequest {
   std::string log_level = "info";
   double drain_timeout_seconds = 10;
   double source_idle_timeout_seconds = 30;
+  double kafka_broker_wait_seconds = 30;
   double stuck_step_warning_seconds = 10;
   std::optional<std::string> checkpoint_dir{};  ///< --checkpoint-dir, for every worker (each has its own folder in it)
   std::string checkpoint_interval = "1s";

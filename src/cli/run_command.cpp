@@ -22,6 +22,7 @@ struct RunOptions {
   std::string log_level = "info";
   double drain_timeout = 10;
   double source_idle_timeout = 30;
+  double kafka_broker_wait = 30;
   int workers = 1;          ///< --workers: more than 1 starts a local cluster (cluster_launch.hpp)
   double stuck_step_warning = 10;
   std::optional<std::string> checkpoint_dir;  ///< --checkpoint-dir: take checkpoints there, recover from them
@@ -101,6 +102,7 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
     cluster.log_level = options.log_level;
     cluster.drain_timeout_seconds = options.drain_timeout;
     cluster.source_idle_timeout_seconds = options.source_idle_timeout;
+    cluster.kafka_broker_wait_seconds = options.kafka_broker_wait;
     cluster.stuck_step_warning_seconds = options.stuck_step_warning;
     cluster.checkpoint_dir = options.checkpoint_dir;
     cluster.checkpoint_interval = options.checkpoint_interval;
@@ -113,6 +115,7 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   request.log_level = options.log_level;
   request.drain_timeout_seconds = options.drain_timeout;
   request.source_idle_timeout_seconds = options.source_idle_timeout;
+  request.kafka_broker_wait_seconds = options.kafka_broker_wait;
   request.stuck_step_warning_seconds = options.stuck_step_warning;
   request.checkpoint_dir = options.checkpoint_dir;
   request.checkpoint_interval_ms = parse_duration_ms("--checkpoint-interval", options.checkpoint_interval);
@@ -147,6 +150,10 @@ void add_run_command(CLI::App& app) {
                   "stay open")
       ->capture_default_str()
       ->check(seconds_value("--source-idle-timeout"));
+  sub->add_option("--kafka-broker-wait", options->kafka_broker_wait,
+                  "Seconds a Kafka source retries unreachable brokers at start before the worker gives up")
+      ->capture_default_str()
+      ->check(seconds_value("--kafka-broker-wait"));
   sub->add_option("--workers", options->workers,
                   "Number of local worker processes: 1 runs one plain worker, more start a cluster; also accepted "
                   "after APP")

@@ -119,6 +119,8 @@ int launch_worker(const LaunchRequest& request) {
   options.drain_timeout = std::chrono::milliseconds(static_cast<long>(request.drain_timeout_seconds * 1000));
   options.source_idle_timeout =
       std::chrono::milliseconds(static_cast<long>(request.source_idle_timeout_seconds * 1000));
+  options.kafka_broker_wait =
+      std::chrono::milliseconds(static_cast<long>(request.kafka_broker_wait_seconds * 1000));
   options.stuck_step_warning =
       std::chrono::milliseconds(static_cast<long>(request.stuck_step_warning_seconds * 1000));
   options.cluster = cluster_options(request.flags);

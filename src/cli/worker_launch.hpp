@@ -18,6 +18,7 @@ struct LaunchRequest {
   std::string log_level = "info";
   double drain_timeout_seconds = 10;
   double source_idle_timeout_seconds = 30;
+  double kafka_broker_wait_seconds = 30;  ///< --kafka-broker-wait
   double stuck_step_warning_seconds = 10;  ///< --stuck-step-warning
   std::optional<std::string> checkpoint_dir;  ///< roo run --checkpoint-dir
   long long checkpoint_interval_ms = 1000;    ///< roo run --checkpoint-interval

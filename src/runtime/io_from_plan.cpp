@@ -73,6 +73,7 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   config.properties = with_log_level(kafka.log_level, kafka.properties);
   config.worker_index = placement.worker_index;
   config.worker_count = placement.worker_count;
+  config.broker_wait = placement.broker_wait;
   auto source = io::make_kafka_source(std::move(config), mailbox, pool);
   source->seek(position);
   return source;

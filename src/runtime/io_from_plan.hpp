@@ -7,6 +7,7 @@
 #include "roo/io/sink.hpp"
 #include "roo/io/source.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,7 @@ struct IoPlacement {
   std::size_t worker_index = 0;  ///< in the cluster (0 alone)
   std::size_t worker_count = 1;
   bool checkpoints = false;      ///< Kafka sinks then write in transactions (exactly once)
+  std::chrono::milliseconds broker_wait{30000};  ///< Kafka sources: how long unreachable brokers are retried at start
 };
 
 /// The sink `plan` describes (TCP or Kafka), constructed without I/O. A Kafka sink with checkpoints on is

@@ -478,7 +478,8 @@ IoPlacement Worker::placement() const {
                         .worker_name = options_.worker_name,
                         .worker_index = 0,
                         .worker_count = 1,
-                        .checkpoints = options_.checkpoints.has_value()};
+                        .checkpoints = options_.checkpoints.has_value(),
+                        .broker_wait = options_.kafka_broker_wait};
   if (options_.cluster && !facts_.membership.workers.empty()) {
     placement.worker_index = facts_.membership.self;
     placement.worker_count = facts_.membership.workers.size();

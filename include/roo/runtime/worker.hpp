@@ -48,6 +48,7 @@ struct WorkerOptions {
   std::string worker_name = "initializer";
   /// TCP source connections without a complete frame for this long are closed (0: never); io::TcpSourceConfig
   std::chrono::milliseconds source_idle_timeout{30000};
+  std::chrono::milliseconds kafka_broker_wait{30000};  ///< how long a Kafka source retries unreachable brokers at start
   std::chrono::milliseconds drain_timeout{10000};  ///< at shutdown, how long the drain may take (the whole stop)
   /// A user call running this long is logged with its step and key (--stuck-step-warning).
   std::chrono::milliseconds stuck_step_warning{10000};
