@@ -57,3 +57,22 @@ def test_every_wallaroo_form_copies_keyed_messages_exactly(kafka, workers, form)
     worker.stop(signal.SIGTERM)
     assert worker.proc.returncode == 0, worker.stderr()
     assert kafka.committed(group, source) == {0: 100, 1: 100, 2: 100}
+
+
+def test_exactly_once_across_a_kill_with_checkpoints(kafka, workers, tmp_path):
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=3)
+    kafka.create_topic(sink, partitions=2)
+    kafka.produce(source, keyed_messages(keys=6, per_key=400, partitions=3))
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    args = ["--checkpoint-dir", str(ckdir), "--checkpoint-interval", "200ms", KEYED_COUNT, "--slow-ms", "5"] + \
+        kafka_args(kafka, source, sink)
+    worker = workers.run(*args)
+    assert wait_until(lambda: len(kafka.consume(sink, timeout=2, idle=0.2)) >= 600, 60), worker.stderr()
+    worker.kill()
+    worker = workers.run(*args)
+    out = kafka.consume(sink, count=2400, timeout=90)
+    expect_exact(out, keys=6, per_key=400)
+    worker.stop(signal.SIGTERM)
+    assert worker.proc.returncode == 0, worker.stderr()
