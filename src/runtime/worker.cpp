@@ -127,6 +127,8 @@ class Worker {
   void count_interrupted_call();
   void report_delivery(DeliveryReport& report);
   [[nodiscard]] bool wait_for_sinks();
+  /// A sink that failed for good (a Kafka producer fenced by a newer instance) stops this worker: true then.
+  [[nodiscard]] bool check_sinks();
   [[nodiscard]] bool channels_have_room();
   [[nodiscard]] bool take_work();
   void hand_over_outputs();
@@ -152,6 +154,8 @@ class Worker {
   std::optional<TransactionalSinks> transactional_;  ///< before sinks_: a sink may answer until it is destroyed
   std::vector<std::unique_ptr<io::Sink>> sinks_;     ///< by the plan's sink index
   bool sinks_started_ = false;
+  std::optional<std::string> failed_sink_;  ///< why a sink failed for good (check_sinks)
+  std::chrono::steady_clock::time_point next_sink_check_{};
   std::vector<std::unique_ptr<io::Source>> sources_;
   std::vector<std::size_t> replayable_;              ///< indexes of the replayable sources
   std::vector<std::uint32_t> generations_;           ///< by source index: its current start (FrameBatch::generation)
@@ -579,7 +583,12 @@ bool Worker::wait_for_sinks() {
   for (auto& sink : sinks_) {
     while (sink->budget().in_flight() >= sink->budget().limit()) {
       sleep_in_data_io(idle_wait);
-      if ((stop_requested_ && !stopping_) || exit_requested_) {
+      if (checkpoints_) {
+        // A transactional sink holds the output after a checkpoint's cut until that checkpoint completes: the
+        // checkpoint goes on while the executor waits here (a new part is a consistent cut here too: between turns).
+        checkpoints_->on_turn(std::chrono::steady_clock::now(), checkpoint_inbox_);
+      }
+      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_) {
         return true;  // let the loop react; it comes back here
       }
       if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
@@ -588,6 +597,22 @@ bool Worker::wait_for_sinks() {
     }
   }
   return true;
+}
+
+bool Worker::check_sinks() {
+  if (failed_sink_) {
+    return true;
+  }
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    if (sinks_[i]->failed()) {
+      failed_sink_ = fmt::format("sink '{}' failed: {}", plan_->sinks[i].name, sinks_[i]->undelivered_reason());
+      log_->error("{}; this worker stops", *failed_sink_);
+      stop_requested_ = true;  // this worker only: a fenced worker is a stale one, its cluster goes on without it
+      doorbell_.ring();
+      return true;
+    }
+  }
+  return false;
 }
 
 // Backpressure between workers: take no new source input while a peer has not processed what we sent it.
@@ -898,7 +923,12 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
     hand_over_outputs();
-    commit_delivered_positions(std::chrono::steady_clock::now());
+    auto now = std::chrono::steady_clock::now();
+    commit_delivered_positions(now);
+    if (now >= next_sink_check_) {
+      next_sink_check_ = now + std::chrono::milliseconds(100);
+      (void)check_sinks();
+    }
     if (checkpoints_) {
       std::function<void()> after_last;
       {
@@ -1035,12 +1065,15 @@ int Worker::serve() {
   if (drain_timed_out || (watchdog_->halted() && !watchdog_->interrupted())) {
     log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
   }
-  finish_checkpoints(!drain_timed_out && !watchdog_->halted());
+  finish_checkpoints(!drain_timed_out && !watchdog_->halted() && !failed_sink_);
   DeliveryReport report;
   drain_sinks(report);
   watchdog_->finished();
   count_interrupted_call();
   report_delivery(report);
+  if (failed_sink_) {
+    report.add_fault(*failed_sink_);
+  }
   if (!options_.checkpoints && report.is_complete() && !drain_timed_out) {
     // At least once: everything read was delivered (a cluster's drain covers every worker's sinks), so the final
     // positions are committed. A stop that lost anything leaves the last commit where it was: those are read again.
