@@ -328,11 +328,6 @@ void Worker::create_sinks() {
     sinks_.push_back(make_sink(plan_->sinks[i], i, data_io_, placement()));
   }
   transactional_.emplace(sinks_, doorbell_);
-  for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
-    if (plan_->sources[i].kind() == graph::SourcePlan::Kind::kafka) {
-      replayable_.push_back(i);
-    }
-  }
 }
 
 void Worker::start_sinks() {
@@ -1002,6 +997,11 @@ int Worker::serve() {
   start_io();
   open_checkpoint_files();
   create_sinks();
+  for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
+    if (plan_->sources[i].kind() == graph::SourcePlan::Kind::kafka) {
+      replayable_.push_back(i);
+    }
+  }
   generations_.assign(plan_->sources.size(), 0);
   positions_.emplace(plan_->sources.size());
   sources_by_index_.assign(plan_->sources.size(), nullptr);
