@@ -76,3 +76,19 @@ def test_exactly_once_across_a_kill_with_checkpoints(kafka, workers, tmp_path):
     expect_exact(out, keys=6, per_key=400)
     worker.stop(signal.SIGTERM)
     assert worker.proc.returncode == 0, worker.stderr()
+
+
+def test_the_celsius_kafka_example_converts_every_reading_keyed_by_sensor(kafka, workers):
+    import struct
+    source, sink = kafka.unique_topic("celsius"), kafka.unique_topic("fahrenheit")
+    kafka.create_topic(source, partitions=3)
+    kafka.create_topic(sink, partitions=3)
+    kafka.produce(source, [("sensor-%d" % (i % 4), struct.pack(">d", i / 10.0)) for i in range(40)])
+    app = os.path.join(os.path.dirname(os.path.dirname(APPS)), "..", "examples", "celsius_kafka", "celsius_kafka.py")
+    worker = workers.run(os.path.normpath(app), *kafka_args(kafka, source, sink))
+    out = kafka.consume(sink, count=40, timeout=60)
+    worker.stop(signal.SIGTERM)
+    by_sensor = lines_by_key(out)
+    for s in range(4):
+        assert by_sensor["sensor-%d" % s] == ["sensor-%d: %.2f C = %.2f F" % (s, i / 10.0, i / 10.0 * 1.8 + 32)
+                                              for i in range(s, 40, 4)]
