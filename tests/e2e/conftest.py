@@ -8,9 +8,9 @@
 * `receiver()` / `Receiver`: a listening socket on a thread collecting the bytes of
   every connection, with `wait_for(predicate, timeout)`.
 * `send_frames`, `frame`: write length-prefixed frames with a plain socket.
+* `kafka`: a real Kafka broker for the session, with produce/consume helpers (kafka_fixtures.py).
 """
 import os
-import random
 import signal
 import socket
 import struct
@@ -20,6 +20,9 @@ import threading
 import time
 
 import pytest
+
+from kafka_fixtures import kafka  # noqa: F401  (the session's Kafka broker: kafka_fixtures.py)
+from loopback_ports import free_port  # noqa: F401  (tests import it from here)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
@@ -53,42 +56,6 @@ def machida_bin(roo_bin):
         pytest.fail("machida not found next to %s (the roo build makes it a symlink)" % roo_bin,
                     pytrace=False)
     return path
-
-
-def _ephemeral_low():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-# Ports are picked below the kernel's ephemeral range, where no outgoing connection can take
-# them between the check and the worker's bind (`roo run --workers N` also uses port+1...).
-_PORT_RANGE = (10000, max(10100, min(_ephemeral_low(), 65536) - 64))
-_port_rng = random.Random(os.getpid() ^ int(time.time()))
-_ports_given = set()
-
-
-def _bindable(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port(span=1):
-    """A loopback port P with P .. P+span-1 all free a moment ago and never handed out before."""
-    for _ in range(1000):
-        port = _port_rng.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - span)
-        wanted = range(port, port + span)
-        if any(p in _ports_given for p in wanted) or not all(_bindable(p) for p in wanted):
-            continue
-        _ports_given.update(wanted)
-        return port
-    raise RuntimeError("no free port found in %d..%d" % _PORT_RANGE)
 
 
 def worker_env(extra_pythonpath=()):
