@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Kafka -> system -> Kafka: Roo against the broker's own limit, Bytewax and Quix Streams, on one real broker.
 
-    /usr/bin/python3 bench/kafka/run.py            # ~5 min: prints the table, rewrites docs/benchmarks.md's Kafka block
-    /usr/bin/python3 bench/kafka/run.py --quick    # ~2 min: 200,000 messages, 3 runs, 3 s latency rows
+    /usr/bin/python3 bench/kafka/run.py            # ~10 min: prints the table, rewrites docs/benchmarks.md's Kafka block
+    /usr/bin/python3 bench/kafka/run.py --quick    # ~2 min: 200,000 messages, 3 s latency rows
 
 Everything in this one invocation, on this machine (see bench/README.md, "Kafka"):
 
@@ -24,7 +24,7 @@ Everything in this one invocation, on this machine (see bench/README.md, "Kafka"
    only when exactly N outputs arrived, none more, and they are right (passthrough: the same multiset of values
    as the input; alphabet: N lines and every letter's final total).
 4. Latency at half load, per system: passthrough reading a fresh topic; kafka_load latency produces
-   0.5 x the system's own median passthrough rate, each value stamped with its creation time, and reads the
+   0.5 x the system's own median passthrough rate (--latency-loads), each value stamped with its creation time, and reads the
    output: latency = read time - creation time, p50/p99/p99.9 over the messages created after a warm-up.
 Roo rows need a roo binary whose Kafka source and sink work (--roo, default build/src/cli/roo); when it refuses
 the apps, the rows say "not available" with its reason.
@@ -102,7 +102,7 @@ def ensure_venv(peer):
     venv, requirement, dist = VENVS[peer]
     python = os.path.join(venv, "bin", "python")
     probe = ("from importlib.metadata import version; import confluent_kafka; "
-             "print(version(%r), confluent_kafka.version()[0], confluent_kafka.libversion()[0])" % dist)
+             "print(version(%r), version('confluent-kafka'), confluent_kafka.libversion()[0])" % dist)
 
     def versions():
         done = subprocess.run([python, "-c", probe], capture_output=True, text=True)
@@ -151,7 +151,7 @@ class Broker:
 def create_topics(broker, names, partitions, log_append_time):
     """Creates the topics (librdkafka's admin API through /usr/bin/python3's confluent_kafka)."""
     from confluent_kafka.admin import AdminClient, NewTopic
-    admin = AdminClient({"bootstrap.servers": broker})
+    admin = AdminClient({"bootstrap.servers": broker, "log_level": 4})  # not its info line at destruction
     config = {"message.timestamp.type": "LogAppendTime"} if log_append_time else {}
     for name, future in admin.create_topics([NewTopic(n, partitions, 1, config=config) for n in names]).items():
         future.result(30)
@@ -313,9 +313,9 @@ def produce_input(opts, results):
 
 # ---------------------------------------------------------------- latency
 
-def latency_row(opts, system, rate):
+def latency_row(opts, system, rate, name):
     """Passthrough on fresh topics at `rate` messages/s; the kafka_load latency result, or {"invalid"}."""
-    tag = "latency-%s" % system
+    tag = "latency-%s" % name
     in_topic, out_topic = "in-" + tag, "out-" + tag
     create_topics(opts.broker, [in_topic, out_topic], opts.partitions, False)
     argv = system_argv(opts, system, "passthrough", in_topic, out_topic, "group-" + tag, 0, True, tag)
@@ -411,18 +411,19 @@ def render(results):
         lines.append("| %s / limit, passthrough | %s | |" % (NAMES[peer], ratio_text(
             median_rate(results, "passthrough", peer), limit)))
     if results.get("latency"):
-        lines += ["", "Latency Kafka -> Kafka (passthrough), offered half the system's own median passthrough rate "
-                  "for %g s after a %g s warm-up:" % (results["latency_seconds"], results["latency_warmup"]), "",
-                  "| system | offered msg/s | p50 ms | p99 ms | p99.9 ms | max ms | messages |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for system, row in results["latency"].items():
+        lines += ["", "Latency Kafka -> Kafka (passthrough), offered a share of the system's own median passthrough "
+                  "rate for %g s after a %g s warm-up (the load generator and reader run on the same cores):" % (
+                      results["latency_seconds"], results["latency_warmup"]), "",
+                  "| system | load | offered msg/s | p50 ms | p99 ms | p99.9 ms | max ms | messages |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in results["latency"]:
+            head = "| %s | %.0f %% | %s |" % (NAMES[row["system"]], 100 * row["load"], fmt(row.get("rate")))
             if "p50_ms" in row and not row.get("invalid"):
-                lines.append("| %s | %s | %.1f | %.1f | %.1f | %.1f | %s |" % (
-                    NAMES[system], fmt(row["rate"]), row["p50_ms"], row["p99_ms"], row["p999_ms"], row["max_ms"],
-                    fmt(row["measured"])))
+                lines.append("%s %.1f | %.1f | %.1f | %.1f | %s |" % (
+                    head, row["p50_ms"], row["p99_ms"], row["p999_ms"], row["max_ms"], fmt(row["measured"])))
             else:
-                lines.append("| %s | %s | %s | | | | |" % (NAMES[system], fmt(row.get("rate")),
-                                                          row.get("invalid") or row.get("unavailable") or "?"))
+                text = row.get("invalid") or row.get("unavailable") or "?"
+                lines.append("%s %s | | | | |" % (head, text.splitlines()[0][:160]))
     peers = results["peers"]
     lines += ["", "Peers: %s." % "; ".join(
         "%s %s (confluent-kafka %s, librdkafka %s, PyPI)" % (
@@ -445,14 +446,17 @@ def update_docs(text):
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="200,000 messages, 3 runs, 3 s latency rows")
+    p.add_argument("--quick", action="store_true", help="200,000 messages, 3 s latency rows (about 2 min)")
     p.add_argument("--events", type=int, default=0, help="messages in the input (default 1,000,000; --quick 200,000)")
-    p.add_argument("--runs", type=int, default=0, help="runs per row (default 5, --quick 3)")
+    p.add_argument("--runs", type=int, default=3, help="runs per row (default 3)")
     p.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of passthrough,alphabet")
     p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
     p.add_argument("--checkpoint-interval", default="1s", help="roo1eo's --checkpoint-interval (default 1s)")
+    p.add_argument("--latency-loads", default="0.1,0.5",
+                   help="offered loads of the latency rows, as shares of each system's passthrough rate "
+                        "(default 0.1,0.5)")
     p.add_argument("--latency-seconds", type=float, default=0, help="measured seconds per latency row (10, --quick 3)")
     p.add_argument("--latency-warmup", type=float, default=1.0, help="seconds sent before measuring (default 1)")
     p.add_argument("--start-timeout", type=int, default=90, help="seconds a system may take to its first output")
@@ -463,8 +467,8 @@ def parse_args():
     p.add_argument("--json", action="store_true", help="print the results as one JSON object instead of the table")
     opts = p.parse_args()
     opts.events = opts.events or (200_000 if opts.quick else 1_000_000)
-    opts.runs = opts.runs or (3 if opts.quick else 5)
     opts.latency_seconds = opts.latency_seconds or (3.0 if opts.quick else 10.0)
+    opts.latency_loads = [float(x) for x in opts.latency_loads.split(",") if x]
     return opts
 
 
@@ -531,19 +535,24 @@ def main():
             results["throughput"][w][s] = entry
         if not opts.no_latency and "passthrough" in workloads:
             results["latency_seconds"], results["latency_warmup"] = opts.latency_seconds, opts.latency_warmup
-            results["latency"] = {}
-            for s in systems:
-                rate = median_rate(results, "passthrough", s)
-                if not rate:
-                    results["latency"][s] = {"unavailable": "no passthrough rate"}
-                    continue
-                say("latency: %s at %s messages/s" % (s, fmt(rate / 2)))
-                try:
-                    row = latency_row(opts, s, rate / 2)
-                except (BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
-                    row = {"invalid": "harness error: %s" % error, "rate": rate / 2}
-                results["latency"][s] = row
-                say("  %s" % json.dumps(row))
+            results["latency"] = []
+            for load in opts.latency_loads:
+                for s in systems:
+                    rate = median_rate(results, "passthrough", s)
+                    if not rate:
+                        why = "not available" if s in ROO_SYSTEMS and results.get("roo_unavailable") else \
+                            "no valid passthrough run"
+                        results["latency"].append({"system": s, "load": load, "unavailable": why})
+                        continue
+                    say("latency: %s at %s messages/s (%.0f %% of its passthrough rate)" % (
+                        s, fmt(rate * load), 100 * load))
+                    try:
+                        row = latency_row(opts, s, rate * load, "%s-%g" % (s, load))
+                    except (BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
+                        row = {"invalid": "harness error: %s" % error, "rate": rate * load}
+                    row.update({"system": s, "load": load})
+                    results["latency"].append(row)
+                    say("  %s" % json.dumps(row))
     finally:
         cleanup_children()
         broker.stop()
