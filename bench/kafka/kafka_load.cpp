@@ -10,7 +10,7 @@
 //       arrived; then GRACE_MS more to count any extra (a duplicate). Gives up FIRST_TIMEOUT_S after start with no
 //       message, or IDLE_TIMEOUT_S after the last one. Writes each value as a frame to OUT_FILE ("-": none).
 //       Prints {"count", "extra", "ts_min", "ts_max" (the messages' timestamps, ms), "ts_type", "seconds" (first ->
-//       COUNT-th received, this process's clock)}.
+//       COUNT-th received, this process's clock), "last_read_ms" (wall clock when the COUNT-th arrived)}.
 //   kafka_load latency BROKERS IN OUT RATE SECONDS WARMUP_S
 //       Produces RATE messages/s for SECONDS to IN (value: u64 BE wall-clock microseconds at produce, then u32 BE
 //       sequence number; key: a letter, cycling) and reads OUT at the same time; for every copy of a message created
@@ -130,6 +130,11 @@ int produce(int argc, char** argv) {
   return delivery_failures == 0 ? 0 : 1;
 }
 
+int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // A consumer assigned every partition of `topic` from the beginning, without a group.
 rd_kafka_t* reader(const char* brokers, const char* topic, const char* fetch_wait_ms) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -185,7 +190,7 @@ int read(int argc, char** argv) {
   if (out_path != "-" && out == nullptr) {
     fail("unable to open " + out_path);
   }
-  rd_kafka_t* consumer = reader(argv[2], argv[3], "100");
+  rd_kafka_t* consumer = reader(argv[2], argv[3], "10");
   long received = 0;
   long extra = 0;
   int64_t ts_min = INT64_MAX;
@@ -195,6 +200,7 @@ int read(int argc, char** argv) {
   Clock::time_point first;
   Clock::time_point last = started;
   Clock::time_point done;
+  int64_t last_read_us = 0;
   const char* why = nullptr;
   for (;;) {
     const Clock::time_point now = Clock::now();
@@ -238,6 +244,7 @@ int read(int argc, char** argv) {
       }
       if (++received == count) {
         done = last;
+        last_read_us = wall_us();
       }
     } else {
       ++extra;
@@ -250,18 +257,14 @@ int read(int argc, char** argv) {
   const double seconds = received >= count ? std::chrono::duration<double>(done - first).count() : 0.0;
   std::printf(
       "{\"count\": %ld, \"extra\": %ld, \"ts_min\": %lld, \"ts_max\": %lld, \"ts_type\": \"%s\", \"seconds\": %.6f, "
-      "\"error\": %s%s%s}\n",
+      "\"last_read_ms\": %.3f, \"error\": %s%s%s}\n",
       received, extra, static_cast<long long>(received ? ts_min : 0), static_cast<long long>(received ? ts_max : 0),
-      ts_type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime", seconds, why ? "\"" : "",
+      ts_type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime", seconds, last_read_us / 1000.0,
+      why ? "\"" : "",
       why ? why : "null", why ? "\"" : "");
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   return why == nullptr ? 0 : 1;
-}
-
-int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 double percentile(const std::vector<int64_t>& sorted, double fraction) {
