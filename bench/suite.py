@@ -32,7 +32,8 @@ all in this one invocation, on this machine:
    row with checkpoints on at 50 %, offered Roo 1 worker's 50 % rate.
 5. Memory: idle worker RSS; RSS sampled while a slow receiver (about 1 MB/s) takes the
    output of a sender pushing as fast as it can (backpressure).
-6. bench/callgrind/run.py --json, bench/hop/run.py --json and bench/checkpoint/run.py --json, when present.
+6. bench/callgrind/run.py --json, bench/hop/run.py --json, bench/checkpoint/run.py --json and
+   bench/kafka/run.py --json --no-docs, when present.
 Then it prints the table, writes bench/out/suite.{json,md}, docs/benchmarks.png and the
 results block of docs/benchmarks.md.
 """
@@ -649,16 +650,16 @@ def memory(results, alphabet_info):
 
 # ---------------------------------------------------------------- callgrind / hop
 
-def external(script, quick_args):
+def external(script, quick_args, args=(), timeout=900):
     """The JSON object `bench/SCRIPT --json` prints (another helper's measurement), or why there is none."""
     path = os.path.join(HERE, script)
     if not os.path.exists(path):
         return {"available": False, "why": "%s is not there" % os.path.relpath(path, REPO)}
-    argv = ["/usr/bin/python3", path, "--json", "--roo", OPTS.roo] + (quick_args if OPTS.quick else [])
+    argv = ["/usr/bin/python3", path, "--json", "--roo", OPTS.roo] + list(args) + (quick_args if OPTS.quick else [])
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=REPO)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     except subprocess.TimeoutExpired:
-        return {"available": False, "why": "%s did not finish within 900 s" % script}
+        return {"available": False, "why": "%s did not finish within %d s" % (script, timeout)}
     try:
         if done.returncode != 0:
             raise ValueError("exit code %d" % done.returncode)
@@ -759,6 +760,21 @@ def targets(results):
         v = rec["summary"]["kill_to_first_output_s"]["median"]
         row("recovery after kill -9 with %s keys ≤ 2 s (kill → outputs again)" % fmt(rec["keys"]), v, 2.0,
             "%.2f s (median of %d)" % (v, len(rec["rounds"])), higher=False)
+    kafka = results.get("kafka", {})
+    if kafka.get("available"):
+        def kafka_rate(workload, system):
+            entry = kafka.get("throughput", {}).get(workload, {}).get(system) or {}
+            return (entry.get("rate") or {}).get("median")
+
+        for text, a, b, limit in (
+                ("Kafka passthrough: Roo 1 worker ≥ 0.7 × the broker's limit", ("passthrough", "roo1"),
+                 ("passthrough", "limit"), 0.7),
+                ("Kafka alphabet: Roo 1 worker ≥ 3 × Bytewax", ("alphabet", "roo1"), ("alphabet", "bytewax"), 3.0),
+                ("Kafka alphabet: Roo 1 worker ≥ 3 × Quix Streams", ("alphabet", "roo1"), ("alphabet", "quix"), 3.0),
+                ("Kafka alphabet: exactly-once (1 s checkpoints) ≥ 0.9 × at-least-once", ("alphabet", "roo1eo"),
+                 ("alphabet", "roo1"), 0.9)):
+            v = ratio(kafka_rate(*a), kafka_rate(*b))
+            row(text, v, limit, "%.2f ×" % v if v else "not available")
     return rows
 
 
@@ -895,11 +911,12 @@ def render(results):
         add("")
         add("RSS samples (s, MiB): " + ", ".join("%.1f:%.1f" % x for x in s["samples"][::5]) + ".")
     add("")
-    add("#### Instructions per event, the inter-worker hop, checkpoints and recovery")
+    add("#### Instructions per event, the inter-worker hop, checkpoints and recovery, Kafka")
     add("")
     for key, title in (("callgrind", "callgrind (`bench/callgrind/run.py --json`)"),
                        ("hop", "inter-worker hop (`bench/hop/run.py --json`)"),
-                       ("checkpoint", "checkpoints and recovery (`bench/checkpoint/run.py --json`)")):
+                       ("checkpoint", "checkpoints and recovery (`bench/checkpoint/run.py --json`)"),
+                       ("kafka", "Kafka in and out (`bench/kafka/run.py --json`)")):
         x = results.get(key, {})
         if not x.get("available"):
             add("- %s: **not available** (%s)." % (title, x.get("why", "not run")))
@@ -1035,7 +1052,8 @@ def parse_args():
     p.add_argument("--run-timeout", type=int, default=60, help="seconds a run may take before it is invalid")
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-memory", action="store_true")
-    p.add_argument("--no-external", action="store_true", help="skip bench/callgrind, bench/hop and bench/checkpoint")
+    p.add_argument("--no-external", action="store_true",
+                   help="skip bench/callgrind, bench/hop, bench/checkpoint and bench/kafka")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the PNG")
     p.add_argument("--role", default="bench", choices=["bench", "ceiling", "slow-receiver"], help=argparse.SUPPRESS)
     p.add_argument("--workload", help=argparse.SUPPRESS)
@@ -1140,6 +1158,10 @@ def main():
                                                                             "200000"])):
             say("%s: %s --json" % (key, script))
             results[key] = external(script, quick_args)
+        # Kafka's own block of docs/benchmarks.md is written by bench/kafka/run.py run alone; here its table goes
+        # into this run's results block.
+        say("kafka: kafka/run.py --json")
+        results["kafka"] = external("kafka/run.py", ["--quick"], ["--no-docs"], timeout=1800)
     results["load_end"] = A.loadavg()
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)
