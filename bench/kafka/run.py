@@ -180,6 +180,7 @@ def system_argv(opts, system, workload, in_topic, out_topic, group, count, tail_
     if system == "roo1eo":
         folder = os.path.join(OUT, "checkpoints", tag)
         shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)  # roo run refuses a checkpoint directory that does not exist
         argv += ["--checkpoint-dir", folder, "--checkpoint-interval", opts.checkpoint_interval]
     return argv + [os.path.join(HERE, "apps", workload + ".py"), "--brokers", brokers, "--in-topic", in_topic,
                    "--out-topic", out_topic, "--group", group]
