@@ -59,6 +59,7 @@ VENVS = {"bytewax": (os.path.join(BENCH, "out", "venv-bytewax"), "bytewax[kafka]
 WORKLOADS = ("passthrough", "alphabet")
 SYSTEMS = ("limit", "roo1", "roo2", "roo1eo", "bytewax", "quix")
 ROO_SYSTEMS = ("roo1", "roo2", "roo1eo")
+FAST_SYSTEMS = ("limit",) + ROO_SYSTEMS  # read the larger input (--fast-events)
 NAMES = {"limit": "limit: librdkafka copy loop (C++)", "roo1": "Roo, 1 worker", "roo2": "Roo, 2 workers",
          "roo1eo": "Roo, 1 worker, exactly-once (1 s checkpoints)", "bytewax": "Bytewax, 1 worker",
          "quix": "Quix Streams, 1 process"}
@@ -228,13 +229,15 @@ def tput_run(opts, system, workload, index):
     tag = "%s-%s-%d" % (workload, system, index)
     out_topic = "out-" + tag
     create_topics(opts.broker, [out_topic], opts.partitions, True)
-    argv = system_argv(opts, system, workload, opts.input_topic, out_topic, "group-" + tag, opts.events, False, tag)
+    events, in_topic = (opts.fast_events, opts.fast_input_topic) if system in FAST_SYSTEMS else \
+        (opts.events, opts.input_topic)
+    argv = system_argv(opts, system, workload, in_topic, out_topic, "group-" + tag, events, False, tag)
     log_path = os.path.join(OUT, "run-%s.log" % tag)
     frames = os.path.join(OUT, "run-%s.out" % tag)
     load = loadavg()
     with open(log_path, "wb") as log:
         proc = spawn(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    reader = spawn([opts.tools["kafka_load"], "read", opts.broker, out_topic, str(opts.events), frames,
+    reader = spawn([opts.tools["kafka_load"], "read", opts.broker, out_topic, str(events), frames,
                     str(opts.start_timeout), str(opts.idle_timeout), str(opts.grace_ms)],
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while reader.poll() is None:
@@ -248,7 +251,7 @@ def tput_run(opts, system, workload, index):
             if system in ROO_SYSTEMS and not _has_output(opts, out_topic):
                 return {"unavailable": "exited %s with no output: %s" % (code, text)}
             return {"invalid": "exited %s before %d outputs; log %s ends:\n%s" % (
-                code, opts.events, os.path.relpath(log_path, REPO), text)}
+                code, events, os.path.relpath(log_path, REPO), text)}
         time.sleep(0.05)
     got_out, got_err = reader.communicate()
     code = stop_process(proc)
@@ -258,14 +261,14 @@ def tput_run(opts, system, workload, index):
         return {"invalid": "the reader printed no result: %s" % got_err.strip()[-400:]}
     result = {"count": got["count"], "extra": got["extra"], "loadavg_1min": load, "exit": code,
               "ts_type": got["ts_type"]}
-    if got["error"] or got["count"] != opts.events:
+    if got["error"] or got["count"] != events:
         result["invalid"] = "%d of %d outputs (%s); log %s ends:\n%s" % (
-            got["count"], opts.events, got["error"], os.path.relpath(log_path, REPO), tail(log_path, 8))
+            got["count"], events, got["error"], os.path.relpath(log_path, REPO), tail(log_path, 8))
         return result
     if got["extra"]:
-        result["invalid"] = "%d outputs more than %d (duplicates)" % (got["extra"], opts.events)
+        result["invalid"] = "%d outputs more than %d (duplicates)" % (got["extra"], events)
         return result
-    wrong = check_output(workload, frames, opts.events)
+    wrong = check_output(workload, frames, events)
     if wrong:
         result["invalid"] = wrong
         return result
@@ -276,21 +279,37 @@ def tput_run(opts, system, workload, index):
     # From the first output's append to the moment the N-th is readable (read_committed: for exactly-once, when
     # its transaction committed), both on this machine's wall clock; the appends' own span stays in the JSON.
     span = max(got["last_read_ms"] - got["ts_min"], 1) / 1000.0
-    result.update({"seconds": span, "rate": opts.events / span,
+    result.update({"seconds": span, "rate": events / span,
                    "append_span_s": max(got["ts_max"] - got["ts_min"], 1) / 1000.0})
     return result
 
 
 # ---------------------------------------------------------------- limits of the broker itself
 
-def produce_input(opts, results):
-    """Writes the input file, produces it --runs times (fresh topics; the first is the input); the produce rates."""
-    path = os.path.join(OUT, "alphabet_%d.frames" % opts.events)
-    if not os.path.exists(path) or os.path.getsize(path) != 9 * opts.events:
+def input_file(events):
+    """The alphabet votes of `events` messages, as kafka_load produce reads them (made once, then kept)."""
+    path = os.path.join(OUT, "alphabet_%d.frames" % events)
+    if not os.path.exists(path) or os.path.getsize(path) != 9 * events:
         pack = struct.Struct(">IcI").pack
         with open(path + ".tmp", "wb") as f:
-            f.write(b"".join(pack(5, letter, votes) for letter, votes in alphabet_data.records(opts.events)))
+            f.write(b"".join(pack(5, letter, votes) for letter, votes in alphabet_data.records(events)))
         os.replace(path + ".tmp", path)
+    return path
+
+
+def produce_fast_input(opts):
+    """The larger input of the fast systems (the limit and Roo): one topic, produced once."""
+    create_topics(opts.broker, ["input-fast"], opts.partitions, False)
+    done = subprocess.run([opts.tools["kafka_load"], "produce", opts.broker, "input-fast",
+                           input_file(opts.fast_events)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise BenchError("kafka_load produce failed: %s" % done.stderr.strip())
+    opts.fast_input_topic = "input-fast"
+
+
+def produce_input(opts, results):
+    """Writes the input file, produces it --runs times (fresh topics; the first is the input); the produce rates."""
+    path = input_file(opts.events)
     rates = []
     for index in range(opts.runs):
         topic = "input-%d" % index
@@ -371,10 +390,12 @@ def ratio_text(a, b):
 
 def render(results):
     lines = ["Measured %s on %s (load average %.1f at start, %.1f at end), commit %s, %s messages of %d bytes "
-             "(alphabet votes keyed by letter), %d partitions, %d runs per row (median, min-max); broker Apache "
+             "(alphabet votes keyed by letter; the limit and Roo read %s, so that their runs last seconds), "
+             "%d partitions, %d runs per row (median, min-max); broker Apache "
              "Kafka 4.4.0 (tools/kafka), clients librdkafka 2.0.2 (limit, load) and the peers' own (below). "
              "Command: `%s`." % (results["date"], results["cpu"], results["load_start"], results["load_end"],
-                                 results["commit"], fmt(results["events"]), 5, results["partitions"],
+                                 results["commit"], fmt(results["events"]), 5,
+                                 fmt(results.get("fast_events", results["events"])), results["partitions"],
                                  results["runs"], results["command"]), ""]
     lines += ["| messages/s | passthrough | alphabet |", "| --- | ---: | ---: |"]
     for key, text in (("produce", "broker: produce (kafka_load, acks all)"),
@@ -453,6 +474,9 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="200,000 messages, 3 s latency rows (about 2 min)")
     p.add_argument("--events", type=int, default=0, help="messages in the input (default 1,000,000; --quick 200,000)")
+    p.add_argument("--fast-events", type=int, default=0,
+                   help="messages in the input of the limit and Roo (default 5,000,000; --quick 1,000,000): a run "
+                        "of theirs must last seconds, or the exactly-once row measures its last commit's wait")
     p.add_argument("--runs", type=int, default=3, help="runs per row (default 3)")
     p.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
@@ -472,6 +496,7 @@ def parse_args():
     p.add_argument("--json", action="store_true", help="print the results as one JSON object instead of the table")
     opts = p.parse_args()
     opts.events = opts.events or (200_000 if opts.quick else 1_000_000)
+    opts.fast_events = opts.fast_events or (1_000_000 if opts.quick else 5_000_000)
     opts.latency_seconds = opts.latency_seconds or (3.0 if opts.quick else 10.0)
     opts.latency_loads = [float(x) for x in opts.latency_loads.split(",") if x]
     return opts
@@ -506,6 +531,9 @@ def main():
         say("broker: %s (bench/out/kafka-broker)" % opts.broker)
         say("input: %s messages" % fmt(opts.events))
         produce_input(opts, results)
+        say("input of the limit and Roo: %s messages" % fmt(opts.fast_events))
+        produce_fast_input(opts)
+        results["fast_events"] = opts.fast_events
         runs = {(w, s): [] for w in workloads for s in systems}
         for index in range(opts.runs):
             for w in workloads:
