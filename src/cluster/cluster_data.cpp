@@ -101,11 +101,12 @@ bool ClusterCore::push_inbound(std::size_t from, FramedConnection& connection) {
       });
     }
   };
-  if (inbound_.try_push(*peer.waiting_batch, std::move(on_room))) {
+  core::PushResult pushed = inbound_.try_push(*peer.waiting_batch, std::move(on_room));
+  if (pushed == core::PushResult::accepted) {
     peer.waiting_batch.reset();
     return true;
   }
-  if (peer.room_token.use_count() > 1) {
+  if (pushed == core::PushResult::full) {
     return false;
   }
   cluster_logger()->warn("cluster: the inbound mailbox is closed; discarding a batch from worker '{}' ({})",

@@ -445,15 +445,16 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
     batch_.source = config_.source_index;
     batch_.generation = config_.generation;
     std::weak_ptr<KafkaSourceCore> weak = weak_from_this();
-    if (mailbox_.try_push(batch_, [weak] {
-          if (auto self = weak.lock()) {
-            self->on_room();
-          }
-        })) {
+    core::PushResult pushed = mailbox_.try_push(batch_, [weak] {
+      if (auto self = weak.lock()) {
+        self->on_room();
+      }
+    });
+    if (pushed == core::PushResult::accepted) {
       batch_ = pool_.acquire();
       return true;
     }
-    if (mailbox_.is_closed()) {
+    if (pushed == core::PushResult::closed) {
       io_logger()->warn("{}: the executor's mailbox is closed; discarding {} messages", identity, batch_.size());
       batch_.clear();
       waiting_for_room_ = false;

@@ -142,12 +142,17 @@ TcpSourceConnection::HandOver TcpSourceConnection::hand_over() {
       asio::post(self->socket_.get_executor(), [self] { self->on_room(); });
     }
   };
-  if (mailbox_.try_push(batch_, std::move(on_room))) {
-    batch_ = pool_.acquire();
-    batch_.source = config_->source_index;
-    return HandOver::accepted;
+  switch (mailbox_.try_push(batch_, std::move(on_room))) {
+    case core::PushResult::accepted:
+      batch_ = pool_.acquire();
+      batch_.source = config_->source_index;
+      return HandOver::accepted;
+    case core::PushResult::full:
+      return HandOver::wait_for_room;
+    case core::PushResult::closed:
+      break;
   }
-  return room_token_.use_count() > 1 ? HandOver::wait_for_room : HandOver::mailbox_closed;
+  return HandOver::mailbox_closed;
 }
 
 void TcpSourceConnection::on_room() {

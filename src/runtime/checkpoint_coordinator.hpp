@@ -83,6 +83,9 @@ class CheckpointCoordinator {
   /// Every executor turn: takes the cluster's checkpoint messages and the writer's outcome; starts the next
   /// checkpoint when it is due (alone, or on the initializer).
   void on_turn(std::chrono::steady_clock::time_point now, CheckpointInbox& inbox);
+  /// After the executor's loop ended (a cluster's exit): takes the checkpoint messages still waiting, so that a
+  /// checkpoint completed just before the exit commits its transactional sinks' output before they stop.
+  void take_last_messages(CheckpointInbox& inbox) { take_messages(inbox); }
   /// A peer's marker (a RemoteBatch with `marker` set).
   void on_marker(std::size_t from, std::uint64_t id);
   /// A batch from `from`, about to be processed: recorded while this worker's part waits for from's marker.

@@ -438,6 +438,7 @@ void Worker::finish_checkpoints(bool clean) {
   if (!checkpoints_ || !clean) {
     return;
   }
+  checkpoints_->take_last_messages(checkpoint_inbox_);
   if (options_.checkpoints->remove_on_shutdown && !signalled_) {
     checkpoints_->remove_files();
   } else {

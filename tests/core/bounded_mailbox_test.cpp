@@ -16,14 +16,14 @@ TEST(BoundedMailbox, RefusesWhenFullAndCallsBackOnceThereIsRoom) {
   BoundedMailbox<int> mailbox(2);
   int woken = 0;
   int a = 1, b = 2, c = 3;
-  EXPECT_TRUE(mailbox.try_push(a, [] {}));
-  EXPECT_TRUE(mailbox.try_push(b, [] {}));
-  EXPECT_FALSE(mailbox.try_push(c, [&] { ++woken; }));
+  EXPECT_EQ(mailbox.try_push(a, [] {}), PushResult::accepted);
+  EXPECT_EQ(mailbox.try_push(b, [] {}), PushResult::accepted);
+  EXPECT_EQ(mailbox.try_push(c, [&] { ++woken; }), PushResult::full);
   EXPECT_EQ(c, 3) << "a refused item stays with the producer";
   EXPECT_EQ(woken, 0);
   EXPECT_EQ(mailbox.try_pop(), 1);
   EXPECT_EQ(woken, 1);
-  EXPECT_TRUE(mailbox.try_push(c, [] {}));
+  EXPECT_EQ(mailbox.try_push(c, [] {}), PushResult::accepted);
   EXPECT_EQ(mailbox.try_pop(), 2);
   EXPECT_EQ(mailbox.try_pop(), 3);
   EXPECT_EQ(mailbox.try_pop(), std::nullopt);
@@ -34,12 +34,12 @@ TEST(BoundedMailbox, CallsBackTheLongestWaitingProducerFirstSoNoneIsStarved) {
   BoundedMailbox<int> mailbox(1);
   std::vector<std::string> woken;
   int a1 = 1, b1 = 2, a2 = 3;
-  EXPECT_TRUE(mailbox.try_push(a1, [] {}));
-  EXPECT_FALSE(mailbox.try_push(b1, [&] { woken.push_back("b"); }));
-  EXPECT_FALSE(mailbox.try_push(a2, [&] { woken.push_back("a"); }));
+  EXPECT_EQ(mailbox.try_push(a1, [] {}), PushResult::accepted);
+  EXPECT_EQ(mailbox.try_push(b1, [&] { woken.push_back("b"); }), PushResult::full);
+  EXPECT_EQ(mailbox.try_push(a2, [&] { woken.push_back("a"); }), PushResult::full);
   EXPECT_EQ(mailbox.try_pop(), 1);
   EXPECT_EQ(woken, (std::vector<std::string>{"b"})) << "one slot freed: one producer called, the first in line";
-  EXPECT_TRUE(mailbox.try_push(b1, [] {}));
+  EXPECT_EQ(mailbox.try_push(b1, [] {}), PushResult::accepted);
   EXPECT_EQ(mailbox.try_pop(), 2);
   EXPECT_EQ(woken, (std::vector<std::string>{"b", "a"}));
 }
@@ -48,9 +48,10 @@ TEST(BoundedMailbox, WakesTheRestWhenACalledBackProducerDoesNotPush) {
   BoundedMailbox<int> mailbox(1);
   int woken_b = 0;
   int a = 1, b = 2, c = 3;
-  EXPECT_TRUE(mailbox.try_push(a, [] {}));
-  EXPECT_FALSE(mailbox.try_push(c, [] {}));  // this producer will never push again (its connection closed)
-  EXPECT_FALSE(mailbox.try_push(b, [&] { ++woken_b; }));
+  EXPECT_EQ(mailbox.try_push(a, [] {}), PushResult::accepted);
+  // This producer will never push again (its connection closed).
+  EXPECT_EQ(mailbox.try_push(c, [] {}), PushResult::full);
+  EXPECT_EQ(mailbox.try_push(b, [&] { ++woken_b; }), PushResult::full);
   EXPECT_EQ(mailbox.try_pop(), 1);
   EXPECT_EQ(woken_b, 0);
   EXPECT_EQ(mailbox.try_pop(), std::nullopt);  // empty while a producer waits: nobody may sleep forever
@@ -60,9 +61,9 @@ TEST(BoundedMailbox, WakesTheRestWhenACalledBackProducerDoesNotPush) {
 TEST(BoundedMailbox, DrainsAfterCloseAndRefusesNewItems) {
   BoundedMailbox<int> mailbox(4);
   int a = 7, b = 8;
-  EXPECT_TRUE(mailbox.try_push(a, [] {}));
+  EXPECT_EQ(mailbox.try_push(a, [] {}), PushResult::accepted);
   mailbox.close();
-  EXPECT_FALSE(mailbox.try_push(b, [] { FAIL() << "no callback after close"; }));
+  EXPECT_EQ(mailbox.try_push(b, [] { FAIL() << "no callback after close"; }), PushResult::closed);
   EXPECT_EQ(mailbox.try_pop(), 7);
   EXPECT_EQ(mailbox.pop_for(10ms), std::nullopt);
 }
@@ -77,7 +78,7 @@ TEST(BoundedMailbox, DeliversEveryItemOfManyProducersExactlyOnceInEachProducersO
       for (int i = 0; i < per_producer; ++i) {
         int item = p * per_producer + i;
         std::atomic<bool> room{false};
-        while (!mailbox.try_push(item, [&] { room = true; })) {
+        while (mailbox.try_push(item, [&] { room = true; }) != PushResult::accepted) {
           while (!room) {
             std::this_thread::yield();
           }

@@ -13,6 +13,10 @@
 
 namespace roo::core {
 
+/// What a push did with its item: took it, or refused it because the mailbox is full (the producer's `on_room` is
+/// kept and will be called) or closed (nothing will ever be called back: the producer stops).
+enum class PushResult { accepted, full, closed };
+
 /// A bounded multi-producer, single-consumer queue: the mailbox of an actor served by its own thread
 /// (the Python executor). Producers never block: try_push() refuses when full and remembers a callback
 /// that runs once, on the consumer's thread, when room frees up. That callback is how backpressure
@@ -23,18 +27,18 @@ class BoundedMailbox {
  public:
   explicit BoundedMailbox(std::size_t capacity) : slots_(capacity) {}
 
-  /// Moves `item` in and returns true when there is room. When full, leaves `item` untouched, keeps
-  /// `on_room` and returns false. Items pushed after close() are refused without a callback.
-  [[nodiscard]] bool try_push(T& item, std::function<void()> on_room) {
+  /// Moves `item` in (accepted) when there is room. When full, leaves `item` untouched and keeps `on_room` (full).
+  /// After close(), refuses without keeping the callback (closed).
+  [[nodiscard]] PushResult try_push(T& item, std::function<void()> on_room) {
     std::function<void()> next;
     {
       std::lock_guard lock(mutex_);
       if (closed_) {
-        return false;
+        return PushResult::closed;
       }
       if (count_ == slots_.size()) {
         waiters_.push_back(std::move(on_room));
-        return false;
+        return PushResult::full;
       }
       slots_[(head_ + count_) % slots_.size()] = std::move(item);
       ++count_;
@@ -47,7 +51,7 @@ class BoundedMailbox {
     if (next) {
       next();
     }
-    return true;
+    return PushResult::accepted;
   }
 
   /// The next item if there is one, without ever sleeping. (A condition-variable wait with a zero timeout still
