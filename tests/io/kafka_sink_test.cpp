@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -408,6 +409,29 @@ TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   stop(*zombie);
   stop(*successor);
   EXPECT_FALSE(successor->failed());
+}
+
+/// A probe, not a test: how fast the sink delivers 100-byte records (written in batches of 1000, flushed at the end).
+TEST(KafkaSink, DISABLED_Throughput) {
+  std::string topic = test::unique_topic("sink-throughput");
+  test::create_topic(topic, 2);
+  constexpr int count = 1000000;
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 1000; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % 2, .value = std::string(100, 'a' + i % 26)});
+  }
+  auto sink = make_kafka_sink(sink_config(topic));
+  sink->start();
+  auto began = std::chrono::steady_clock::now();
+  for (int i = 0; i < count; i += 1000) {
+    while (!sink->budget().wait_below_limit(100ms)) {
+    }
+    sink->write(batch_of(messages));
+  }
+  EXPECT_EQ(flush(*sink), "");
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::cout << count << " records in " << seconds << " s: " << count / seconds << " records/s\n";
+  stop(*sink);
 }
 
 }  // namespace

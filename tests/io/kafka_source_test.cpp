@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -420,6 +421,29 @@ TEST(KafkaSource, AnAuthenticationFailureFailsTheStartAtOnce) {
                                              "Request not valid in current SASL state: broker's supported mechanisms");
   }
   EXPECT_LT(std::chrono::steady_clock::now() - began, 15000ms);
+}
+
+/// A probe, not a test (like TcpSource.DISABLED_Throughput): how fast the source hands over 100-byte messages.
+TEST(KafkaSource, DISABLED_Throughput) {
+  std::string topic = test::unique_topic("source-throughput");
+  test::create_topic(topic, 2);
+  constexpr int count = 1000000;
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < count; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % 2, .value = std::string(100, 'a' + i % 26)});
+  }
+  test::produce(topic, messages);
+  auto began = std::chrono::steady_clock::now();
+  SourceFixture fixture(config_for({topic}));
+  std::size_t frames = 0;
+  while (frames < static_cast<std::size_t>(count)) {
+    if (auto batch = fixture.mailbox.pop_for(10ms)) {
+      frames += batch->size();
+      fixture.pool.release(std::move(*batch));
+    }
+  }
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::cout << count << " messages in " << seconds << " s: " << count / seconds << " msg/s\n";
 }
 
 }  // namespace
