@@ -42,6 +42,13 @@ struct InFlight {
   std::size_t bytes = 0;  ///< released from the budget when the last record is done (at-least-once mode)
 };
 
+/// A flush() waiting for the batches written before it.
+struct FlushWaiter {
+  std::uint64_t upto = 0;  ///< batches with a lower id
+  std::function<void(std::string)> done;
+  std::string error;  ///< set when one of those batches lost a record
+};
+
 /// The producer behind a Kafka sink and everything it holds, driven by one thread (run()): it serves librdkafka's
 /// delivery reports, retries records refused by a full queue, and runs the transactional steps in order. write(),
 /// flush() and the checkpoint calls may come from any thread; the first three switch state under mutex_ at once (so
@@ -125,17 +132,13 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void flush(std::function<void(std::string)> done) {
     std::unique_lock lock(mutex_);
     std::uint64_t upto = next_id_;
-    if (failed_) {
+    std::string error = failed_ ? failure_line() : std::exchange(unreported_failure_, {});
+    if (failed_ || in_flight_.empty() || in_flight_.begin()->first >= upto) {
       lock.unlock();
-      done(failure_line());
+      done(error);
       return;
     }
-    if (in_flight_.empty() || in_flight_.begin()->first >= upto) {
-      lock.unlock();
-      done({});
-      return;
-    }
-    flush_waiters_.emplace_back(upto, std::move(done));
+    flush_waiters_.push_back(FlushWaiter{.upto = upto, .done = std::move(done), .error = std::move(error)});
   }
 
   void prepare(std::uint64_t checkpoint, Sink::Prepared done) {
@@ -284,6 +287,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
         }
         if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
           count_undelivered(size, kafka_error_text(result));
+          note_lost(front.id, kafka_error_text(result));
           warn_throttled(failure_warned_, fmt::format("{}: cannot produce a record to topic '{}': {}", identity,
                                                       config_.topic, kafka_error_text(result)));
           record_done(front.id);
@@ -319,6 +323,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
       }
       ++undelivered_records_;
       count_undelivered(message.len + message.key_len, cause);
+      note_lost(id, cause);
       warn_throttled(failure_warned_, fmt::format("{}: could not deliver a record to {}/{}: {} ({} so far)", identity,
                                                   config_.topic, message.partition, cause, undelivered_records_));
     }
@@ -328,7 +333,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
     if (delivered_.empty()) {
       return;
     }
-    std::vector<std::pair<std::uint64_t, std::function<void(std::string)>>> ready;
+    std::vector<FlushWaiter> ready;
     {
       std::lock_guard lock(mutex_);
       for (const auto& [id, count] : delivered_) {
@@ -337,8 +342,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
       ready = take_ready_flushes();
     }
     delivered_.clear();
-    for (auto& [upto, done] : ready) {
-      done({});
+    for (auto& waiter : ready) {
+      waiter.done(waiter.error);
     }
   }
 
@@ -355,11 +360,11 @@ class KafkaSinkCore : public KafkaClientIdentity {
     }
   }
 
-  std::vector<std::pair<std::uint64_t, std::function<void(std::string)>>> take_ready_flushes() {
-    std::vector<std::pair<std::uint64_t, std::function<void(std::string)>>> ready;
+  std::vector<FlushWaiter> take_ready_flushes() {
+    std::vector<FlushWaiter> ready;
     std::uint64_t oldest = in_flight_.empty() ? no_limit : in_flight_.begin()->first;
     for (auto it = flush_waiters_.begin(); it != flush_waiters_.end();) {
-      if (it->first <= oldest) {
+      if (it->upto <= oldest) {
         ready.push_back(std::move(*it));
         it = flush_waiters_.erase(it);
       } else {
@@ -388,10 +393,21 @@ class KafkaSinkCore : public KafkaClientIdentity {
 
   /// The sink cannot go on (fenced, or another fatal error): one line; writes are counted as undelivered from now.
   void fail(const std::string& cause, bool fenced) {
-    std::lock_guard lock(mutex_);
-    if (failed_) {
-      return;
+    std::vector<FlushWaiter> waiters;
+    {
+      std::lock_guard lock(mutex_);
+      if (failed_) {
+        return;
+      }
+      fail_locked(cause, fenced);
+      waiters.swap(flush_waiters_);
     }
+    for (auto& waiter : waiters) {
+      waiter.done(failure_line());
+    }
+  }
+
+  void fail_locked(const std::string& cause, bool fenced) {
     failed_ = true;
     failure_ = fenced ? "fenced by a newer instance with transactional.id '" + config_.transactional_id + "'"
                       : cause;
@@ -425,6 +441,22 @@ class KafkaSinkCore : public KafkaClientIdentity {
     produce_limit_ = no_limit;
     if (transactional()) {
       budget_.release(bytes);
+    }
+  }
+
+  /// A record of batch `id` is lost: the flushes waiting for that batch (or the next flush) report it. Called with
+  /// mutex_ held.
+  void note_lost(std::uint64_t id, const std::string& cause) {
+    std::string line = fmt::format("{}: records were not delivered to topic '{}': {}", identity, config_.topic, cause);
+    bool covered = false;
+    for (auto& waiter : flush_waiters_) {
+      if (waiter.upto > id) {
+        waiter.error = line;
+        covered = true;
+      }
+    }
+    if (!covered) {
+      unreported_failure_ = line;
     }
   }
 
@@ -711,7 +743,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
       }
     }
     std::vector<std::function<void()>> callbacks;
-    std::vector<std::pair<std::uint64_t, std::function<void(std::string)>>> flushes;
+    std::vector<FlushWaiter> flushes;
     {
       std::lock_guard lock(mutex_);
       std::size_t left = 0;
@@ -731,8 +763,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
     topic_ = nullptr;
     producer_.reset();
     io_logger()->info("{}: stopped ({} bytes undelivered)", identity, undelivered_bytes_.load());
-    for (auto& [upto, done] : flushes) {
-      done(identity + ": stopped before delivering everything");
+    for (auto& waiter : flushes) {
+      waiter.done(identity + ": stopped before delivering everything");
     }
     for (auto& callback : callbacks) {
       callback();
@@ -756,7 +788,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::deque<Queued> queue_;
   std::uint64_t next_id_ = 0;
   std::map<std::uint64_t, InFlight> in_flight_;
-  std::vector<std::pair<std::uint64_t, std::function<void(std::string)>>> flush_waiters_;
+  std::vector<FlushWaiter> flush_waiters_;
+  std::string unreported_failure_;  // a lost record no flush() answered for yet
   std::deque<std::function<void()>> tasks_;
   bool open_ = false;                    // records may be produced (transactional: a transaction is open)
   std::uint64_t produce_limit_ = no_limit;  // after prepare(): batches from this id on wait for the commit
