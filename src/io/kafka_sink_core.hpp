@@ -70,20 +70,18 @@ class KafkaSinkCore : public KafkaClientIdentity {
 
   [[nodiscard]] bool transactional() const { return !config_.transactional_id.empty(); }
 
+  /// Creates the producer (throws core::Error on a bad setting) and, transactional, queues init_transactions.
+  /// The caller then starts the thread (run()).
   void start();
 
+  /// io::Sink's calls of the same names (sink.hpp), from any thread: write(), flush(), prepare() and abort() switch
+  /// state at once under the lock; the blocking work runs on the sink's thread, in call order.
   void write(RecordBatch&& batch);
-
   void flush(std::function<void(std::string)> done);
-
   void prepare(std::uint64_t checkpoint, Sink::Prepared done);
-
   void commit(std::uint64_t checkpoint, Sink::Done done);
-
   void abort();
-
   void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Sink::Done done);
-
   void stop(std::function<void()> on_stopped);
 
   /// The handle is going away without waiting for deliveries: give up on what is queued.

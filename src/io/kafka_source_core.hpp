@@ -25,8 +25,9 @@ namespace roo::io {
 /// Reading: partitions are assigned by Roo (rd_kafka_incremental_assign, no group rebalancing), at the seek()
 /// offsets, else the group's committed offsets, else earliest/latest. Messages are copied into one FrameBatch with
 /// their Meta; the batch is handed over when it holds batch_bytes or the consumer queue is empty. When the mailbox
-/// refuses it, every assigned partition is paused (librdkafka then drops what it prefetched and fetches again from
-/// the last message handed to us on resume), and resumed by the room callback.
+/// refuses it the thread stops polling, and if there is still no room after pause_after it pauses every assigned
+/// partition (librdkafka then drops what it prefetched and fetches again from the last message handed to us on
+/// resume); the room callback wakes it to hand over and resume.
 class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_from_this<KafkaSourceCore> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -52,13 +53,18 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   KafkaSourceCore(const KafkaSourceCore&) = delete;
   KafkaSourceCore& operator=(const KafkaSourceCore&) = delete;
 
+  /// Before start(): where the partitions it names start.
   void seek(const SourcePosition& position) { seek_ = position; }
 
+  /// On the caller's thread, before run(): creates the consumer, waits for the brokers and topics (throws
+  /// core::Error after broker_wait, or at once on an authentication failure) and assigns this worker's partitions.
   void start();
 
   /// The poll thread's body: reads until request_stop(), hands over what it read, closes the consumer.
   void run();
 
+  /// Any thread: ends the poll loop; `on_stopped` runs on the poll thread once the last batch was handed over (at
+  /// once when already stopped).
   void request_stop(std::function<void()> on_stopped);
 
   /// The Source was never started: nothing to hand over.
@@ -67,6 +73,7 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   /// The Source handle is going away: a stop stuck on a full mailbox gives up its last batch.
   void abandon();
 
+  /// Any thread: commits `position` to the group asynchronously (a failure is a warn line).
   void commit(const SourcePosition& position);
 
  private:
