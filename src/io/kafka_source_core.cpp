@@ -19,7 +19,11 @@ void KafkaSourceCore::start() {
   }
   KafkaTopicMetadata metadata = wait_for_topics();
   starting_ = false;
-  assign(owned_partitions(metadata, config_.worker_index, config_.worker_count));
+  if (std::string error = assign(owned_partitions(metadata, config_.worker_index, config_.worker_count),
+                                 /*added_later=*/false);
+      !error.empty()) {
+    throw core::Error(error);
+  }
   next_refresh_ = Clock::now() + config_.partition_refresh;
 }
 
@@ -151,11 +155,13 @@ void KafkaSourceCore::refresh_partitions() {
     }
   }
   if (!added.empty()) {
-    assign(added);
+    if (std::string error = assign(added, /*added_later=*/true); !error.empty()) {
+      warn_throttled(RD_KAFKA_RESP_ERR__STATE, fmt::format("{}: cannot {}", identity, error));
+    }
   }
 }
 
-void KafkaSourceCore::assign(const std::set<PartitionId>& partitions) {
+std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, bool added_later) {
   KafkaPartitions list = partition_list(partitions);
   std::string names;
   for (int i = 0; i < list->cnt; ++i) {
@@ -165,9 +171,12 @@ void KafkaSourceCore::assign(const std::set<PartitionId>& partitions) {
     element.offset = at != seek_.end() ? at->second : RD_KAFKA_OFFSET_STORED;
     names += fmt::format("{}{}/{}", names.empty() ? "" : ", ", element.topic, element.partition);
   }
+  if (added_later) {
+    start_new_partitions_at_their_beginning(list.get());
+  }
   if (KafkaError error{rd_kafka_incremental_assign(client_.get(), list.get())}) {
-    throw core::Error("read partitions " + names + " for source '" + config_.name +
-                      "': " + kafka_reason_text(rd_kafka_error_string(error.get())));
+    return "read partitions " + names + " for source '" + config_.name +
+           "': " + kafka_reason_text(rd_kafka_error_string(error.get()));
   }
   assigned_.insert(partitions.begin(), partitions.end());
   if (paused_) {
@@ -175,6 +184,23 @@ void KafkaSourceCore::assign(const std::set<PartitionId>& partitions) {
   }
   io_logger()->info("{}: reading {} partitions as worker {} of {}{}{}", identity, partitions.size(),
                     config_.worker_index, config_.worker_count, names.empty() ? "" : ": ", names);
+  return {};
+}
+
+void KafkaSourceCore::start_new_partitions_at_their_beginning(rd_kafka_topic_partition_list_t* list) {
+  // A partition created while the source runs holds only messages written since: with `latest` they would be
+  // skipped until the next refresh found it. So it starts at the group's committed offset, else at its beginning.
+  KafkaPartitions committed(rd_kafka_topic_partition_list_copy(list));
+  if (rd_kafka_committed(client_.get(), committed.get(), kafka_timeout(metadata_timeout)) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return;  // the stored offset, else `start`
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].offset == RD_KAFKA_OFFSET_STORED) {
+      std::int64_t offset = committed->elems[i].offset;
+      list->elems[i].offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
 }
 
 std::size_t KafkaSourceCore::topic_index_of(const char* name) const {

@@ -97,8 +97,10 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
 
   void refresh_partitions();
 
-  /// Starts reading `partitions` (not assigned yet): at their seek() offsets, else the group's committed ones.
-  void assign(const std::set<PartitionId>& partitions);
+  /// Starts reading `partitions` (not assigned yet): at their seek() offsets, else the group's committed ones, else
+  /// `start` (partitions `added_later` than the start: their beginning). Returns the failure after "unable to ".
+  [[nodiscard]] std::string assign(const std::set<PartitionId>& partitions, bool added_later);
+  void start_new_partitions_at_their_beginning(rd_kafka_topic_partition_list_t* list);
 
   [[nodiscard]] std::size_t topic_index_of(const char* name) const;
 

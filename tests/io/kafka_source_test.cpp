@@ -323,20 +323,26 @@ TEST(KafkaSource, SkipsAndCountsAMessageOverMaxSize) {
   EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': stopped (1 messages over max_size skipped)"), 1U);
 }
 
-TEST(KafkaSource, PicksUpPartitionsAddedWhileRunning) {
+TEST(KafkaSource, PicksUpPartitionsAddedWhileRunningFromTheirBeginning) {
   std::string topic = test::unique_topic("source-grow");
   test::create_topic(topic, 1);
-  test::produce(topic, {{.partition = 0, .value = "first"}});
   auto config = config_for({topic});
-  config.partition_refresh = 300ms;
+  config.start = KafkaSourceConfig::Start::latest;  // a new partition still starts at its beginning
+  config.partition_refresh = 4000ms;  // the next refresh comes after the messages below
   SourceFixture fixture(config);
+  std::this_thread::sleep_for(1s);  // the assignment resolves "latest" before the message comes
+  test::produce(topic, {{.partition = 0, .value = "first"}});
   ASSERT_EQ(fixture.take(1).size(), 1U);
   test::add_partitions(topic, 3);
-  test::produce(topic, {{.partition = 2, .value = "in a new partition"}});
-  auto reads = fixture.take(1);
-  ASSERT_EQ(reads.size(), 1U);
-  EXPECT_EQ(reads[0].message.partition, 2);
-  EXPECT_EQ(reads[0].message.value, "in a new partition");
+  // Written before the source's next refresh finds the partitions.
+  test::produce(topic, {{.partition = 2, .value = "in a new partition"}, {.partition = 1, .value = "and another"}});
+  auto reads = fixture.take(2);
+  ASSERT_EQ(reads.size(), 2U);
+  std::sort(reads.begin(), reads.end());
+  EXPECT_EQ(reads[0].message.partition, 1);
+  EXPECT_EQ(reads[0].message.value, "and another");
+  EXPECT_EQ(reads[1].message.partition, 2);
+  EXPECT_EQ(reads[1].message.value, "in a new partition");
 }
 
 TEST(KafkaSource, UnreachableBrokersFailTheStartAfterBrokerWait) {
