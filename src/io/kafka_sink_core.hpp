@@ -160,6 +160,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// After an aborted commit: aborts, then writes the transaction's records and marker again and commits.
   KafkaTransactionResult produce_again(std::uint64_t checkpoint);
 
+  /// After an abortable error the sink gave up on: aborts, begins a new transaction and produces the open one's kept
+  /// records into it again, so that the next prepare (or the checkpoint's recovery) still covers them.
+  void reopen();
+
   /// Produces `batches` outside the write queue (a recovery, or a commit produced again).
   void produce_records(const std::vector<RecordBatch>& batches);
 

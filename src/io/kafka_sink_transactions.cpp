@@ -88,7 +88,11 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
     }
   }
   if (!result.ok()) {
-    done(report("prepare", checkpoint, result), {});
+    std::string line = report("prepare", checkpoint, result);
+    if (result.kind == KafkaTransactionResult::Kind::abortable) {
+      reopen();
+    }
+    done(line, {});
     return;
   }
   std::vector<RecordBatch> records;
@@ -104,20 +108,22 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
     done(failure_line());
     return;
   }
+  std::optional<std::string> answer;
   {
     std::lock_guard lock(mutex_);
     if (last_committed_ && *last_committed_ >= checkpoint) {
-      done({});
-      return;
+      answer = "";
+    } else if (prepared_ != checkpoint) {
+      answer = fmt::format("{}: cannot commit checkpoint {}: it was not prepared", identity, checkpoint);
+    } else {
+      open_ = false;
     }
-    if (prepared_ != checkpoint) {
-      done(fmt::format("{}: cannot commit checkpoint {}: it was not prepared", identity, checkpoint));
-      return;
-    }
-    open_ = false;
+  }
+  if (answer) {
+    done(*answer);
+    return;
   }
   KafkaTransactionResult result = transaction_->commit(transaction_timeout);
-  in_transaction_ = false;
   for (int attempt = 1; result.kind == KafkaTransactionResult::Kind::abortable && attempt < commit_attempts;
        ++attempt) {
     io_logger()->warn("{}: the transaction of checkpoint {} was aborted ({}); producing it again", identity,
@@ -126,9 +132,17 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
   }
   apply_deliveries();
   if (!result.ok()) {
-    done(report("commit", checkpoint, result));
+    std::string line = report("commit", checkpoint, result);
+    if (result.kind == KafkaTransactionResult::Kind::abortable) {
+      reopen();
+    } else if (!failed()) {
+      std::lock_guard lock(mutex_);
+      open_ = true;  // still the same transaction: a later commit(n) tries again
+    }
+    done(line);
     return;
   }
+  in_transaction_ = false;
   {
     std::lock_guard lock(mutex_);
     budget_.release(txn_bytes_);
@@ -201,7 +215,12 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
     return;
   }
   std::string error;
-  std::optional<std::uint64_t> committed = transaction_->read_committed_checkpoint(transaction_timeout, error);
+  std::optional<std::uint64_t> committed;
+  try {
+    committed = transaction_->read_committed_checkpoint(transaction_timeout, error);
+  } catch (const std::exception& failure) {  // the marker reader's settings (core::Error)
+    error = failure.what();
+  }
   if (!committed) {
     done(fmt::format("{}: cannot read which checkpoint committed last (group '{}'): {}", identity,
                      transaction_->marker_group(), error));
@@ -232,6 +251,21 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
     last_committed_ = checkpoint;
   }
   done({});
+}
+
+void KafkaSinkCore::reopen() {
+  (void)transaction_->abort(transaction_timeout);
+  in_transaction_ = false;
+  if (!begin()) {
+    return;
+  }
+  std::vector<RecordBatch> batches;
+  {
+    std::lock_guard lock(mutex_);
+    batches = txn_batches_;
+  }
+  produce_records(batches);
+  apply_deliveries();
 }
 
 }  // namespace roo::io
