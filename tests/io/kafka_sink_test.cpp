@@ -382,6 +382,29 @@ TEST(KafkaSinkTransactions, RecoverCommitsACheckpointThatDidNotCommitAndNeverTwi
   stop(*again);
 }
 
+TEST(KafkaSinkTransactions, ARestartedSinkCommitsTheZombiesPreparedCheckpointOnceAndTheZombieCannot) {
+  std::string topic = test::unique_topic("txn-zombie");
+  test::create_topic(topic, 2);
+  std::string id = test::unique_topic("txn-id");
+  auto messages = numbered("z", 10, 2);
+  auto zombie = make_kafka_sink(sink_config(topic, id));  // a worker that hangs between prepare(3) and commit(3)
+  zombie->start();
+  zombie->write(batch_of(messages));
+  auto [error, records] = prepare(*zombie, 3);
+  ASSERT_EQ(error, "");
+
+  auto restarted = make_kafka_sink(sink_config(topic, id));
+  restarted->start();
+  ASSERT_EQ(recover(*restarted, 3, records), "");  // fences the zombie, aborts its open transaction, commits 3
+  EXPECT_NE(commit(*zombie, 3), "");
+  EXPECT_TRUE(zombie->failed());
+  EXPECT_EQ(as_written(test::read_topic(topic, 10, true, 20000ms, 1000ms)), by_partition(messages));
+  EXPECT_EQ(test::read_topic(topic, 20, false, 20000ms, 500ms).size(), 20U);  // both copies written, one aborted
+  EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 3}}));
+  stop(*zombie);
+  stop(*restarted);
+}
+
 TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   std::string topic = test::unique_topic("txn-fence");
   test::create_topic(topic, 1);

@@ -192,6 +192,27 @@ TEST(KafkaSource, ReadsSeveralTopicsAndNamesEachMessagesTopic) {
   expect_same(fixture.take(70), expected);
 }
 
+TEST(KafkaSource, SeekAndCommitNameEachTopicByItsIndex) {
+  std::string first = test::unique_topic("source-seek-first");
+  std::string second = test::unique_topic("source-seek-second");
+  test::create_topic(first, 1);
+  test::create_topic(second, 1);
+  test::produce(first, keyed_messages(1, 10, 1000));
+  test::produce(second, keyed_messages(1, 10, 2000));
+  std::string group = test::unique_topic("group");
+  SourceFixture fixture(config_for({first, second}, group), 64, {{PartitionId{1, 0}, 8}});
+  auto reads = fixture.take(12);
+  ASSERT_EQ(reads.size(), 12U);
+  std::sort(reads.begin(), reads.end());
+  EXPECT_EQ(reads[10].topic, 1U);
+  EXPECT_EQ(reads[10].message.offset, 8);
+  EXPECT_EQ(reads[11].message.offset, 9);
+  fixture.source->commit({{PartitionId{0, 0}, 10}, {PartitionId{1, 0}, 9}});
+  fixture.stop();
+  EXPECT_EQ(test::committed_offsets(group, first, 1), (std::map<std::int32_t, std::int64_t>{{0, 10}}));
+  EXPECT_EQ(test::committed_offsets(group, second, 1), (std::map<std::int32_t, std::int64_t>{{0, 9}}));
+}
+
 TEST(KafkaSource, WorkersSplitThePartitionsByPartitionModuloWorkerCount) {
   std::string topic = test::unique_topic("source-split");
   test::create_topic(topic, 5);
