@@ -209,7 +209,8 @@ void KafkaSinkCore::run_abort() {
   (void)begin();
 }
 
-void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records, const Sink::Done& done) {
+void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records,
+                                const Sink::Done& done) {
   if (failed()) {
     done(failure_line());
     return;

@@ -166,8 +166,8 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
   std::string names;
   for (int i = 0; i < list->cnt; ++i) {
     auto& element = list->elems[i];
-    auto at = seek_.find(
-        PartitionId{.topic = static_cast<std::uint32_t>(topic_index_of(element.topic)), .partition = element.partition});
+    auto topic = static_cast<std::uint32_t>(topic_index_of(element.topic));
+    auto at = seek_.find(PartitionId{.topic = topic, .partition = element.partition});
     element.offset = at != seek_.end() ? at->second : RD_KAFKA_OFFSET_STORED;
     names += fmt::format("{}{}/{}", names.empty() ? "" : ", ", element.topic, element.partition);
   }
