@@ -40,11 +40,32 @@ class KafkaSink final : public Sink {
   [[nodiscard]] core::ByteBudget& budget() override { return core_->budget(); }
   void flush(std::function<void(std::string error)> done) override { core_->flush(std::move(done)); }
   [[nodiscard]] bool transactional() const override { return core_->transactional(); }
-  void prepare(std::uint64_t checkpoint, Prepared done) override { core_->prepare(checkpoint, std::move(done)); }
-  void commit(std::uint64_t checkpoint, Done done) override { core_->commit(checkpoint, std::move(done)); }
-  void abort() override { core_->abort(); }
+  // Without a transactional.id the checkpoint calls are io::Sink's no-ops (at-least-once: flush() is what counts).
+  void prepare(std::uint64_t checkpoint, Prepared done) override {
+    if (core_->transactional()) {
+      core_->prepare(checkpoint, std::move(done));
+    } else {
+      Sink::prepare(checkpoint, std::move(done));
+    }
+  }
+  void commit(std::uint64_t checkpoint, Done done) override {
+    if (core_->transactional()) {
+      core_->commit(checkpoint, std::move(done));
+    } else {
+      Sink::commit(checkpoint, std::move(done));
+    }
+  }
+  void abort() override {
+    if (core_->transactional()) {
+      core_->abort();
+    }
+  }
   void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Done done) override {
-    core_->recover(checkpoint, std::move(records), std::move(done));
+    if (core_->transactional()) {
+      core_->recover(checkpoint, std::move(records), std::move(done));
+    } else {
+      Sink::recover(checkpoint, std::move(records), std::move(done));
+    }
   }
   void stop(std::function<void()> on_stopped) override {
     core_->stop(std::move(on_stopped));
