@@ -67,17 +67,10 @@ std::string kafka_error_text(rd_kafka_resp_err_t error) { return kafka_reason_te
 
 std::string kafka_reason_text(std::string_view reason) {
   std::string text(reason);
-  for (std::string_view prefix : {"Local: ", "Broker: "}) {
-    if (text.rfind(prefix, 0) == 0) {
-      text.erase(0, prefix.size());
-    }
-  }
-  // "127.0.0.1:9092/bootstrap: Connect to ..." names the connection; the cause follows.
-  if (auto colon = text.find(": "); colon != std::string::npos) {
-    auto slash = text.find('/');
-    if (slash != std::string::npos && slash < colon && text.find(' ') > colon) {
-      text.erase(0, colon + 2);
-    }
+  // "127.0.0.1:9092/bootstrap: Connect to ..." and "GroupCoordinator: 127.0.0.1:9092: ..." name where; the cause
+  // follows. A leading word without spaces before ": " is such a name.
+  for (auto colon = text.find(": "); colon != std::string::npos && text.find(' ') > colon; colon = text.find(": ")) {
+    text.erase(0, colon + 2);
   }
   if (auto after = text.find(" (after "); after != std::string::npos && text.back() == ')') {
     text.erase(after);

@@ -45,10 +45,11 @@ struct KafkaClientIdentity {
 /// Creates the client (consumer or producer); throws core::Error "create the Kafka <kind> for <identity>: <reason>".
 [[nodiscard]] KafkaHandle make_kafka_client(rd_kafka_type_t type, KafkaConf conf, const std::string& identity);
 
-/// librdkafka's text for `error` as Roo prints causes: lower-case first letter, "Local: " / "Broker: " dropped.
+/// librdkafka's text for `error` as Roo prints causes (see kafka_reason_text).
 [[nodiscard]] std::string kafka_error_text(rd_kafka_resp_err_t error);
-/// The same for a free-form reason from librdkafka (an error callback's text): also drops the "host:port/id: "
-/// prefix naming the broker connection and the "(after N ms in state X)" suffix, which vary from run to run.
+/// A reason from librdkafka as Roo prints causes: the leading names of where it happened ("Local: ", "Broker: ",
+/// "127.0.0.1:9092/bootstrap: ", "GroupCoordinator: 127.0.0.1:9092: ") and the "(after N ms in state X)" suffix,
+/// which vary from run to run, are dropped; the first letter is lower-cased unless it starts an acronym.
 [[nodiscard]] std::string kafka_reason_text(std::string_view reason);
 
 /// Milliseconds for librdkafka's int timeouts.

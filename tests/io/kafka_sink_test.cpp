@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -175,6 +176,10 @@ TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
   ASSERT_TRUE(sink->takes_records());
   ASSERT_FALSE(sink->transactional());
   sink->start();
+  auto [error, records] = prepare(*sink, 1);  // at-least-once: the checkpoint calls do nothing
+  EXPECT_EQ(error, "");
+  EXPECT_TRUE(records.empty());
+  EXPECT_EQ(commit(*sink, 1), "");
   sink->write(batch_of({messages.begin(), messages.begin() + 25}));
   sink->write(batch_of({messages.begin() + 25, messages.end()}));
   EXPECT_EQ(flush(*sink), "");
@@ -264,6 +269,8 @@ TEST(KafkaSink, ADeliveryFailureIsOneLineAndCounted) {
   auto sink = make_kafka_sink(config);
   sink->start();
   sink->write(batch_of({{.partition = 0, .value = "fine"}, {.partition = 5, .value = "nowhere"}}));
+  EXPECT_EQ(flush(*sink), "kafka_sink 'out': records were not delivered to topic '" + topic + "': unknown partition");
+  sink->write(batch_of({{.partition = 0, .value = "fine again"}}));
   EXPECT_EQ(flush(*sink), "");
   stop(*sink);
   EXPECT_EQ(sink->undelivered_bytes(), 7U);
@@ -271,7 +278,7 @@ TEST(KafkaSink, ADeliveryFailureIsOneLineAndCounted) {
   EXPECT_EQ(LogCapture::instance().count("kafka_sink 'out': could not deliver a record to " + topic +
                                          "/5: unknown partition (1 so far)"),
             1U);
-  EXPECT_EQ(values(test::read_topic(topic, 1, false)), (std::vector<std::string>{"fine"}));
+  EXPECT_EQ(values(test::read_topic(topic, 2, false)), (std::vector<std::string>{"fine", "fine again"}));
 }
 
 TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {
@@ -379,6 +386,29 @@ TEST(KafkaSinkTransactions, RecoverCommitsACheckpointThatDidNotCommitAndNeverTwi
   stop(*again);
 }
 
+TEST(KafkaSinkTransactions, ARestartedSinkCommitsTheZombiesPreparedCheckpointOnceAndTheZombieCannot) {
+  std::string topic = test::unique_topic("txn-zombie");
+  test::create_topic(topic, 2);
+  std::string id = test::unique_topic("txn-id");
+  auto messages = numbered("z", 10, 2);
+  auto zombie = make_kafka_sink(sink_config(topic, id));  // a worker that hangs between prepare(3) and commit(3)
+  zombie->start();
+  zombie->write(batch_of(messages));
+  auto [error, records] = prepare(*zombie, 3);
+  ASSERT_EQ(error, "");
+
+  auto restarted = make_kafka_sink(sink_config(topic, id));
+  restarted->start();
+  ASSERT_EQ(recover(*restarted, 3, records), "");  // fences the zombie, aborts its open transaction, commits 3
+  EXPECT_NE(commit(*zombie, 3), "");
+  EXPECT_TRUE(zombie->failed());
+  EXPECT_EQ(as_written(test::read_topic(topic, 10, true, 20000ms, 1000ms)), by_partition(messages));
+  EXPECT_EQ(test::read_topic(topic, 20, false, 20000ms, 500ms).size(), 20U);  // both copies written, one aborted
+  EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 3}}));
+  stop(*zombie);
+  stop(*restarted);
+}
+
 TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   std::string topic = test::unique_topic("txn-fence");
   test::create_topic(topic, 1);
@@ -408,6 +438,29 @@ TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   stop(*zombie);
   stop(*successor);
   EXPECT_FALSE(successor->failed());
+}
+
+/// A probe, not a test: how fast the sink delivers 100-byte records (written in batches of 1000, flushed at the end).
+TEST(KafkaSink, DISABLED_Throughput) {
+  std::string topic = test::unique_topic("sink-throughput");
+  test::create_topic(topic, 2);
+  constexpr int count = 1000000;
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 1000; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % 2, .value = std::string(100, 'a' + i % 26)});
+  }
+  auto sink = make_kafka_sink(sink_config(topic));
+  sink->start();
+  auto began = std::chrono::steady_clock::now();
+  for (int i = 0; i < count; i += 1000) {
+    while (!sink->budget().wait_below_limit(100ms)) {
+    }
+    sink->write(batch_of(messages));
+  }
+  EXPECT_EQ(flush(*sink), "");
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::cout << count << " records in " << seconds << " s: " << count / seconds << " records/s\n";
+  stop(*sink);
 }
 
 }  // namespace

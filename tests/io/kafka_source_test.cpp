@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <future>
+#include <iostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -191,6 +192,27 @@ TEST(KafkaSource, ReadsSeveralTopicsAndNamesEachMessagesTopic) {
   expect_same(fixture.take(70), expected);
 }
 
+TEST(KafkaSource, SeekAndCommitNameEachTopicByItsIndex) {
+  std::string first = test::unique_topic("source-seek-first");
+  std::string second = test::unique_topic("source-seek-second");
+  test::create_topic(first, 1);
+  test::create_topic(second, 1);
+  test::produce(first, keyed_messages(1, 10, 1000));
+  test::produce(second, keyed_messages(1, 10, 2000));
+  std::string group = test::unique_topic("group");
+  SourceFixture fixture(config_for({first, second}, group), 64, {{PartitionId{1, 0}, 8}});
+  auto reads = fixture.take(12);
+  ASSERT_EQ(reads.size(), 12U);
+  std::sort(reads.begin(), reads.end());
+  EXPECT_EQ(reads[10].topic, 1U);
+  EXPECT_EQ(reads[10].message.offset, 8);
+  EXPECT_EQ(reads[11].message.offset, 9);
+  fixture.source->commit({{PartitionId{0, 0}, 10}, {PartitionId{1, 0}, 9}});
+  fixture.stop();
+  EXPECT_EQ(test::committed_offsets(group, first, 1), (std::map<std::int32_t, std::int64_t>{{0, 10}}));
+  EXPECT_EQ(test::committed_offsets(group, second, 1), (std::map<std::int32_t, std::int64_t>{{0, 9}}));
+}
+
 TEST(KafkaSource, WorkersSplitThePartitionsByPartitionModuloWorkerCount) {
   std::string topic = test::unique_topic("source-split");
   test::create_topic(topic, 5);
@@ -322,20 +344,26 @@ TEST(KafkaSource, SkipsAndCountsAMessageOverMaxSize) {
   EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': stopped (1 messages over max_size skipped)"), 1U);
 }
 
-TEST(KafkaSource, PicksUpPartitionsAddedWhileRunning) {
+TEST(KafkaSource, PicksUpPartitionsAddedWhileRunningFromTheirBeginning) {
   std::string topic = test::unique_topic("source-grow");
   test::create_topic(topic, 1);
-  test::produce(topic, {{.partition = 0, .value = "first"}});
   auto config = config_for({topic});
-  config.partition_refresh = 300ms;
+  config.start = KafkaSourceConfig::Start::latest;  // a new partition still starts at its beginning
+  config.partition_refresh = 4000ms;  // the next refresh comes after the messages below
   SourceFixture fixture(config);
+  std::this_thread::sleep_for(1s);  // the assignment resolves "latest" before the message comes
+  test::produce(topic, {{.partition = 0, .value = "first"}});
   ASSERT_EQ(fixture.take(1).size(), 1U);
   test::add_partitions(topic, 3);
-  test::produce(topic, {{.partition = 2, .value = "in a new partition"}});
-  auto reads = fixture.take(1);
-  ASSERT_EQ(reads.size(), 1U);
-  EXPECT_EQ(reads[0].message.partition, 2);
-  EXPECT_EQ(reads[0].message.value, "in a new partition");
+  // Written before the source's next refresh finds the partitions.
+  test::produce(topic, {{.partition = 2, .value = "in a new partition"}, {.partition = 1, .value = "and another"}});
+  auto reads = fixture.take(2);
+  ASSERT_EQ(reads.size(), 2U);
+  std::sort(reads.begin(), reads.end());
+  EXPECT_EQ(reads[0].message.partition, 1);
+  EXPECT_EQ(reads[0].message.value, "and another");
+  EXPECT_EQ(reads[1].message.partition, 2);
+  EXPECT_EQ(reads[1].message.value, "in a new partition");
 }
 
 TEST(KafkaSource, UnreachableBrokersFailTheStartAfterBrokerWait) {
@@ -420,6 +448,29 @@ TEST(KafkaSource, AnAuthenticationFailureFailsTheStartAtOnce) {
                                              "Request not valid in current SASL state: broker's supported mechanisms");
   }
   EXPECT_LT(std::chrono::steady_clock::now() - began, 15000ms);
+}
+
+/// A probe, not a test (like TcpSource.DISABLED_Throughput): how fast the source hands over 100-byte messages.
+TEST(KafkaSource, DISABLED_Throughput) {
+  std::string topic = test::unique_topic("source-throughput");
+  test::create_topic(topic, 2);
+  constexpr int count = 1000000;
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < count; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % 2, .value = std::string(100, 'a' + i % 26)});
+  }
+  test::produce(topic, messages);
+  auto began = std::chrono::steady_clock::now();
+  SourceFixture fixture(config_for({topic}));
+  std::size_t frames = 0;
+  while (frames < static_cast<std::size_t>(count)) {
+    if (auto batch = fixture.mailbox.pop_for(10ms)) {
+      frames += batch->size();
+      fixture.pool.release(std::move(*batch));
+    }
+  }
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::cout << count << " messages in " << seconds << " s: " << count / seconds << " msg/s\n";
 }
 
 }  // namespace

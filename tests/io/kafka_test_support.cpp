@@ -1,6 +1,8 @@
 #include "kafka_test_support.hpp"
 
+#if __has_include("kafka_broker.hpp")
 #include "kafka_broker.hpp"
+#endif
 
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
@@ -90,6 +92,23 @@ void wait_for_partitions(rd_kafka_t* client, const std::string& topic, int parti
 
 }  // namespace
 
+std::string kafka_bootstrap() {
+#if __has_include("kafka_broker.hpp")
+  return roo::test::kafka_bootstrap();  // the test broker fixture's own reader (tests/support)
+#else
+  const char* file = std::getenv("ROO_KAFKA_BOOTSTRAP_FILE");
+  if (file == nullptr || *file == '\0') {
+    throw std::runtime_error("ROO_KAFKA_BOOTSTRAP_FILE is not set: run these tests under the `kafka` ctest fixture");
+  }
+  std::ifstream in(file);
+  std::string address;
+  in >> address;
+  if (address.empty()) {
+    throw std::runtime_error(std::string("no bootstrap address in ") + file);
+  }
+  return address;
+#endif
+}
 
 std::string unique_topic(std::string_view what) {
   static std::atomic<int> counter{0};

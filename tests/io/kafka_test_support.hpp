@@ -1,7 +1,5 @@
 #pragma once
 
-#include "kafka_broker.hpp"
-
 // A test's side of a real Kafka broker: where it is, topics, and a plain librdkafka producer and reader to check
 // what Roo's source read and what its sink wrote.
 
@@ -16,8 +14,9 @@
 
 namespace roo::io::test {
 
-/// The test broker's bootstrap address (tests/support/kafka_broker.hpp: the `kafka` ctest fixture's).
-using roo::test::kafka_bootstrap;
+/// The test broker's bootstrap address: the contents of the file named by ROO_KAFKA_BOOTSTRAP_FILE (written by the
+/// `kafka` ctest fixture, tools/kafka/broker). Throws std::runtime_error saying so when it is not set.
+[[nodiscard]] std::string kafka_bootstrap();
 
 /// A topic name no other test (or earlier run) uses: roo-<what>-<pid>-<counter>-<time>.
 [[nodiscard]] std::string unique_topic(std::string_view what);

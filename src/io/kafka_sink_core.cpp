@@ -1,0 +1,382 @@
+#include "kafka_sink_core.hpp"
+
+#include "io_log.hpp"
+#include "kafka_record_producer.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <utility>
+
+namespace roo::io {
+
+// The Kafka sink's core: setup, the write queue, the thread, failure and stop (kafka_sink_core.hpp).
+
+void KafkaSinkCore::start() {
+  if (config_.topic.empty()) {
+    throw core::UsageError("write to Kafka for sink '" + config_.name + "': no topic given");
+  }
+  KafkaProperties own = {{"linger.ms", std::to_string(config_.linger.count())},
+                         {"socket.nagle.disable", "true"},
+                         {"enable.idempotence", "true"}};
+  if (config_.max_message_size + 4096 > 1000000) {
+    own.emplace_back("message.max.bytes", std::to_string(config_.max_message_size + 4096));
+  }
+  if (transactional()) {
+    own.emplace_back("transactional.id", config_.transactional_id);
+  }
+  KafkaConf conf = make_kafka_client_config(*this, config_.brokers, own, config_.properties);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+    static_cast<KafkaSinkCore*>(static_cast<KafkaClientIdentity*>(opaque))->on_delivery(*message);
+  });
+  rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t* client, int error, const char* reason, void* opaque) {
+    static_cast<KafkaSinkCore*>(static_cast<KafkaClientIdentity*>(opaque))
+        ->on_client_error(client, static_cast<rd_kafka_resp_err_t>(error), reason);
+  });
+  producer_ = make_kafka_client(RD_KAFKA_PRODUCER, std::move(conf), identity);
+  topic_ = rd_kafka_topic_new(producer_.get(), config_.topic.c_str(), nullptr);
+  main_queue_ = rd_kafka_queue_get_main(producer_.get());
+  if (transactional()) {
+    transaction_.emplace(producer_.get(), config_.transactional_id, config_.topic, config_.brokers,
+                         config_.properties);
+    post([this] { initialize(); });
+  } else {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+  }
+  io_logger()->info("{}: producing to topic '{}' at {}{}", identity, config_.topic, config_.brokers,
+                    transactional() ? " in transactions as '" + config_.transactional_id + "'" : "");
+}
+
+void KafkaSinkCore::write(RecordBatch&& batch) {
+  std::size_t bytes = batch.size_bytes();
+  std::size_t records = record_count(batch);
+  if (records == 0) {
+    return;
+  }
+  budget_.add(bytes);
+  std::lock_guard lock(mutex_);
+  if (failed_ || stopping_) {
+    count_undelivered(bytes, failed_ ? failure_ : "written after the sink stopped");
+    budget_.release(bytes);
+    return;
+  }
+  std::uint64_t id = next_id_++;
+  in_flight_[id] = InFlight{.records_left = records, .bytes = transactional() ? 0 : bytes};
+  queue_.push_back(Queued{.batch = std::move(batch), .next = 0, .id = id, .bytes = bytes});
+  if (queue_.size() == 1 && produce_queued() && main_queue_ != nullptr) {
+    rd_kafka_queue_yield(main_queue_);  // the thread retries sooner than its idle poll
+  }
+}
+
+void KafkaSinkCore::flush(std::function<void(std::string)> done) {
+  std::unique_lock lock(mutex_);
+  std::uint64_t upto = next_id_;
+  std::string error = failed_ ? failure_line() : std::exchange(unreported_failure_, {});
+  if (failed_ || in_flight_.empty() || in_flight_.begin()->first >= upto) {
+    lock.unlock();
+    done(error);
+    return;
+  }
+  flush_waiters_.push_back(FlushWaiter{.upto = upto, .done = std::move(done), .error = std::move(error)});
+}
+
+void KafkaSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
+  {
+    std::lock_guard lock(mutex_);
+    produce_limit_ = next_id_;  // what is written from now on waits for the commit
+    prepared_ = checkpoint;
+  }
+  post([this, checkpoint, done = std::move(done)] { run_prepare(checkpoint, done); });
+}
+
+void KafkaSinkCore::commit(std::uint64_t checkpoint, Sink::Done done) {
+  post([this, checkpoint, done = std::move(done)] { run_commit(checkpoint, done); });
+}
+
+void KafkaSinkCore::abort() {
+  {
+    std::lock_guard lock(mutex_);
+    drop_uncommitted();
+    open_ = false;
+  }
+  post([this] { run_abort(); });
+}
+
+void KafkaSinkCore::recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Sink::Done done) {
+  post([this, checkpoint, records = std::move(records), done = std::move(done)]() mutable {
+    run_recover(checkpoint, records, done);
+  });
+}
+
+void KafkaSinkCore::stop(std::function<void()> on_stopped) {
+  std::unique_lock lock(mutex_);
+  if (stopped_) {
+    lock.unlock();
+    if (on_stopped) {
+      on_stopped();
+    }
+    return;
+  }
+  if (on_stopped) {
+    on_stopped_.push_back(std::move(on_stopped));
+  }
+  if (!stopping_) {
+    stopping_ = true;
+    if (main_queue_ != nullptr) {
+      rd_kafka_queue_yield(main_queue_);
+    }
+  }
+}
+
+void KafkaSinkCore::abandon() {
+  abandoned_.store(true);
+  stop({});
+}
+
+void KafkaSinkCore::mark_stopped() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    callbacks.swap(on_stopped_);
+  }
+  for (auto& callback : callbacks) {
+    callback();
+  }
+}
+
+void KafkaSinkCore::run() {
+  for (;;) {
+    run_tasks();
+    bool busy = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ && tasks_.empty()) {
+        break;
+      }
+      busy = produce_queued();
+    }
+    rd_kafka_poll(producer_.get(), kafka_timeout(busy ? busy_poll : idle_poll));
+    apply_deliveries();
+  }
+  finish();
+}
+
+std::string KafkaSinkCore::undelivered_reason() const {
+  std::lock_guard lock(mutex_);
+  return undelivered_reason_;
+}
+
+bool KafkaSinkCore::failed() const {
+  std::lock_guard lock(mutex_);
+  return failed_;
+}
+
+void KafkaSinkCore::post(std::function<void()> task) {
+  std::lock_guard lock(mutex_);
+  tasks_.push_back(std::move(task));
+  if (main_queue_ != nullptr) {
+    rd_kafka_queue_yield(main_queue_);
+  }
+}
+
+void KafkaSinkCore::run_tasks() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::lock_guard lock(mutex_);
+      if (tasks_.empty()) {
+        return;
+      }
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+bool KafkaSinkCore::produce_queued() {
+  while (!queue_.empty() && open_ && !failed_ && queue_.front().id < produce_limit_) {
+    Queued& front = queue_.front();
+    std::size_t records = record_count(front.batch);
+    while (front.next < records) {
+      std::size_t size = record_size(front.batch, front.next);
+      if (size > config_.max_message_size) {
+        ++oversized_;
+        count_undelivered(size, "records over max_message_size");
+        warn_throttled(oversized_warned_, fmt::format("{}: not sending a record of {} bytes to topic '{}': over "
+                                                      "max_message_size {} ({} so far)",
+                                                      identity, size, config_.topic, config_.max_message_size,
+                                                      oversized_));
+        record_done(front.id);
+        ++front.next;
+        continue;
+      }
+      rd_kafka_resp_err_t result = produce_record(producer_.get(), topic_, front.batch, front.next,
+                                                  reinterpret_cast<void*>(static_cast<std::uintptr_t>(front.id)));
+      if (result == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        return true;
+      }
+      if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        count_undelivered(size, kafka_error_text(result));
+        note_lost(front.id, kafka_error_text(result));
+        warn_throttled(failure_warned_, fmt::format("{}: cannot produce a record to topic '{}': {}", identity,
+                                                    config_.topic, kafka_error_text(result)));
+        record_done(front.id);
+      }
+      ++front.next;
+    }
+    if (transactional()) {
+      txn_bytes_ += front.bytes;
+      txn_batches_.push_back(std::move(front.batch));
+    }
+    queue_.pop_front();
+  }
+  return false;
+}
+
+void KafkaSinkCore::on_client_error(rd_kafka_t* client, rd_kafka_resp_err_t error, const char* reason) {
+  if (error == RD_KAFKA_RESP_ERR__FATAL) {
+    std::array<char, 512> text{};
+    rd_kafka_resp_err_t cause = rd_kafka_fatal_error(client, text.data(), text.size());
+    bool fenced = cause == RD_KAFKA_RESP_ERR__FENCED || cause == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                  cause == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+    fail(kafka_reason_text(text.data()), fenced);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  auto& last = client_error_warned_[static_cast<int>(error)];
+  if (Clock::now() - last >= std::chrono::seconds(30)) {
+    last = Clock::now();
+    io_logger()->warn("{}: {}", identity, kafka_reason_text(reason));
+  }
+}
+
+void KafkaSinkCore::fail(const std::string& cause, bool fenced) {
+  std::vector<FlushWaiter> waiters;
+  {
+    std::lock_guard lock(mutex_);
+    if (failed_) {
+      return;
+    }
+    fail_locked(cause, fenced);
+    waiters.swap(flush_waiters_);
+  }
+  for (auto& waiter : waiters) {
+    waiter.done(failure_line());
+  }
+}
+
+void KafkaSinkCore::fail_locked(const std::string& cause, bool fenced) {
+  failed_ = true;
+  failure_ = fenced ? "fenced by a newer instance with transactional.id '" + config_.transactional_id + "'"
+                    : cause;
+  io_logger()->error("{}", failure_line());
+  std::size_t held = txn_bytes_;
+  for (const auto& queued : queue_) {
+    held += queued.bytes;
+  }
+  if (held > 0) {
+    count_undelivered(held, failure_);
+  }
+  drop_uncommitted();
+}
+
+std::string KafkaSinkCore::failure_line() const {
+  return identity + ": " + failure_ + " (" + cause_suffix() + "); the sink stops writing";
+}
+
+void KafkaSinkCore::drop_uncommitted() {
+  std::size_t bytes = txn_bytes_;
+  for (const auto& queued : queue_) {
+    bytes += queued.bytes;
+    in_flight_.erase(queued.id);
+  }
+  queue_.clear();
+  txn_batches_.clear();
+  txn_bytes_ = 0;
+  prepared_.reset();
+  produce_limit_ = no_limit;
+  if (transactional()) {
+    budget_.release(bytes);
+  }
+}
+
+void KafkaSinkCore::count_undelivered(std::size_t bytes, const std::string& reason) {
+  undelivered_bytes_ += bytes;
+  undelivered_reason_ = reason;
+}
+
+void KafkaSinkCore::warn_throttled(Clock::time_point& last, const std::string& line) {
+  if (Clock::now() - last >= warning_interval) {
+    last = Clock::now();
+    io_logger()->warn("{}", line);
+  }
+}
+
+void KafkaSinkCore::finish() {
+  if (transactional()) {
+    std::size_t uncommitted = 0;
+    {
+      std::lock_guard lock(mutex_);
+      uncommitted = txn_bytes_;
+      for (const auto& queued : queue_) {
+        uncommitted += queued.bytes;
+      }
+      if (uncommitted > 0 && !failed_) {
+        count_undelivered(uncommitted, "not committed when the sink stopped");
+      }
+      drop_uncommitted();
+    }
+    if (!failed() && in_transaction_) {
+      (void)transaction_->abort(std::chrono::milliseconds(5000));
+    }
+  } else {
+    while (!abandoned_.load()) {
+      bool full = false;
+      {
+        std::lock_guard lock(mutex_);
+        full = produce_queued();
+        if (!full && (in_flight_.empty() || failed_)) {
+          break;
+        }
+      }
+      rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
+      apply_deliveries();
+    }
+    if (abandoned_.load()) {
+      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_poll(producer_.get(), 0);
+      apply_deliveries();
+    }
+  }
+  std::vector<std::function<void()>> callbacks;
+  std::vector<FlushWaiter> flushes;
+  {
+    std::lock_guard lock(mutex_);
+    std::size_t left = 0;
+    for (const auto& [id, in_flight] : in_flight_) {
+      left += in_flight.bytes;
+    }
+    if (left > 0) {
+      count_undelivered(left, "not delivered when the sink stopped");
+    }
+    stopped_ = true;
+    callbacks.swap(on_stopped_);
+    flushes.swap(flush_waiters_);
+    rd_kafka_queue_destroy(main_queue_);
+    main_queue_ = nullptr;
+  }
+  rd_kafka_topic_destroy(topic_);
+  topic_ = nullptr;
+  producer_.reset();
+  io_logger()->info("{}: stopped ({} bytes undelivered)", identity, undelivered_bytes_.load());
+  for (auto& waiter : flushes) {
+    waiter.done(identity + ": stopped before delivering everything");
+  }
+  for (auto& callback : callbacks) {
+    callback();
+  }
+}
+
+}  // namespace roo::io

@@ -1,0 +1,218 @@
+#pragma once
+
+#include "kafka_client_config.hpp"
+#include "kafka_transaction.hpp"
+
+#include "roo/io/kafka_sink.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace roo::io {
+
+/// A write()'s batch until every record of it was handed to librdkafka.
+struct Queued {
+  RecordBatch batch;
+  std::size_t next = 0;    ///< the next record to produce
+  std::uint64_t id = 0;    ///< write order; also the delivery reports' opaque
+  std::size_t bytes = 0;   ///< counted in the budget
+};
+
+/// A written batch whose records are not all delivered (or given up on).
+struct InFlight {
+  std::size_t records_left = 0;
+  std::size_t bytes = 0;  ///< released from the budget when the last record is done (at-least-once mode)
+};
+
+/// A flush() waiting for the batches written before it.
+struct FlushWaiter {
+  std::uint64_t upto = 0;  ///< batches with a lower id
+  std::function<void(std::string)> done;
+  std::string error;  ///< set when one of those batches lost a record
+};
+
+/// The producer behind a Kafka sink and everything it holds, driven by one thread (run()): it serves librdkafka's
+/// delivery reports, retries records refused by a full queue, and runs the transactional steps in order. write(),
+/// flush() and the checkpoint calls may come from any thread; the first three switch state under mutex_ at once (so
+/// what was written before a prepare() belongs to its checkpoint) and leave the blocking work to the thread.
+/// shared_ptr because the thread holds it while the Sink handle may be destroyed from the sink's own callback.
+class KafkaSinkCore : public KafkaClientIdentity {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds idle_poll{100};
+  static constexpr std::chrono::milliseconds busy_poll{5};
+  static constexpr std::chrono::milliseconds transaction_timeout{30000};  // one transactional call
+  static constexpr std::chrono::seconds warning_interval{10};  // repeated warnings of one kind, at most this often
+  static constexpr int commit_attempts = 3;  // an aborted commit is produced again this often
+  static constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+
+  explicit KafkaSinkCore(KafkaSinkConfig config)
+      : config_(std::move(config)), budget_(config_.max_buffered_bytes) {
+    identity = "kafka_sink '" + config_.name + "'";
+  }
+
+  ~KafkaSinkCore() {
+    if (topic_ != nullptr) {
+      rd_kafka_topic_destroy(topic_);
+    }
+  }
+
+  KafkaSinkCore(const KafkaSinkCore&) = delete;
+  KafkaSinkCore& operator=(const KafkaSinkCore&) = delete;
+
+  [[nodiscard]] bool transactional() const { return !config_.transactional_id.empty(); }
+
+  /// Creates the producer (throws core::Error on a bad setting) and, transactional, queues init_transactions.
+  /// The caller then starts the thread (run()).
+  void start();
+
+  /// io::Sink's calls of the same names (sink.hpp), from any thread: write(), flush(), prepare() and abort() switch
+  /// state at once under the lock; the blocking work runs on the sink's thread, in call order.
+  void write(RecordBatch&& batch);
+  void flush(std::function<void(std::string)> done);
+  void prepare(std::uint64_t checkpoint, Sink::Prepared done);
+  void commit(std::uint64_t checkpoint, Sink::Done done);
+  void abort();
+  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Sink::Done done);
+  void stop(std::function<void()> on_stopped);
+
+  /// The handle is going away without waiting for deliveries: give up on what is queued.
+  void abandon();
+
+  /// Never started: nothing to deliver.
+  void mark_stopped();
+
+  /// The sink thread's body.
+  void run();
+
+  [[nodiscard]] core::ByteBudget& budget() { return budget_; }
+  [[nodiscard]] std::size_t undelivered_bytes() const { return undelivered_bytes_.load(); }
+  [[nodiscard]] std::string undelivered_reason() const;
+  [[nodiscard]] bool failed() const;
+
+ private:
+  void post(std::function<void()> task);
+
+  void run_tasks();
+
+  /// Hands queued records to librdkafka, in order, while a transaction (if any) may take them. Returns true when
+  /// some are left because librdkafka's queue is full (the thread polls and retries). Called with mutex_ held.
+  bool produce_queued();
+
+  /// A delivery report (the sink thread, inside rd_kafka_poll or a transactional call): only noted here, applied
+  /// under the lock once per poll.
+  void on_delivery(const rd_kafka_message_t& message);
+
+  void apply_deliveries();
+
+  /// `count` records of batch `id` are done with (delivered or given up on). Called with mutex_ held.
+  void record_done(std::uint64_t id, std::size_t count = 1);
+
+  std::vector<FlushWaiter> take_ready_flushes();
+
+  void on_client_error(rd_kafka_t* client, rd_kafka_resp_err_t error, const char* reason);
+
+  /// The sink cannot go on (fenced, or another fatal error): one line; writes are counted as undelivered from now.
+  void fail(const std::string& cause, bool fenced);
+
+  void fail_locked(const std::string& cause, bool fenced);
+
+  [[nodiscard]] std::string failure_line() const;
+  [[nodiscard]] std::string cause_suffix() const { return "topic '" + config_.topic + "'"; }
+
+  /// Discards the open transaction's records and the queued ones, releasing their budget. Called with mutex_ held.
+  void drop_uncommitted();
+
+  /// A record of batch `id` is lost: the flushes waiting for that batch (or the next flush) report it. Called with
+  /// mutex_ held.
+  void note_lost(std::uint64_t id, const std::string& cause);
+
+  void count_undelivered(std::size_t bytes, const std::string& reason);
+
+  void warn_throttled(Clock::time_point& last, const std::string& line);
+
+  // ---- transactions (the sink thread) ----
+
+  /// Reports a failed transactional step: fatal ones fail the sink. Returns the line for the caller's `done`.
+  std::string report(const char* step, std::uint64_t checkpoint, const KafkaTransactionResult& result);
+
+  /// init_transactions, retried (one line) until it succeeds, fails for good, or the sink stops.
+  void initialize();
+
+  /// Opens the next transaction; the thread then produces what waits in the queue.
+  bool begin();
+
+  /// Produces every queued record below the produce limit, polling while librdkafka's queue is full.
+  void produce_all();
+
+  void run_prepare(std::uint64_t checkpoint, const Sink::Prepared& done);
+
+  void run_commit(std::uint64_t checkpoint, const Sink::Done& done);
+
+  /// After an aborted commit: aborts, then writes the transaction's records and marker again and commits.
+  KafkaTransactionResult produce_again(std::uint64_t checkpoint);
+
+  /// After an abortable error the sink gave up on: aborts, begins a new transaction and produces the open one's kept
+  /// records into it again, so that the next prepare (or the checkpoint's recovery) still covers them.
+  void reopen();
+
+  /// Produces `batches` outside the write queue (a recovery, or a commit produced again).
+  void produce_records(const std::vector<RecordBatch>& batches);
+
+  void run_abort();
+
+  void run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records, const Sink::Done& done);
+
+  /// After stop(): delivers what is queued (at-least-once) or aborts what is not committed (transactional), closes.
+  void finish();
+
+  KafkaSinkConfig config_;
+  core::ByteBudget budget_;
+  KafkaHandle producer_;
+  rd_kafka_topic_t* topic_ = nullptr;
+  rd_kafka_queue_t* main_queue_ = nullptr;  // yielded to wake the thread
+  std::optional<KafkaTransaction> transaction_;
+
+  // The sink thread's own.
+  std::vector<std::pair<std::uint64_t, std::size_t>> delivered_;  // (batch id, records) reported since the last poll
+  std::atomic<bool> abandoned_{false};
+  bool initialized_ = false;     // init_transactions succeeded
+  bool in_transaction_ = false;  // begin_transaction was called and the transaction not yet ended
+
+  mutable std::mutex mutex_;
+  std::deque<Queued> queue_;
+  std::uint64_t next_id_ = 0;
+  std::map<std::uint64_t, InFlight> in_flight_;
+  std::vector<FlushWaiter> flush_waiters_;
+  std::string unreported_failure_;  // a lost record no flush() answered for yet
+  std::deque<std::function<void()>> tasks_;
+  bool open_ = false;                    // records may be produced (transactional: a transaction is open)
+  std::uint64_t produce_limit_ = no_limit;  // after prepare(): batches from this id on wait for the commit
+  std::optional<std::uint64_t> prepared_;
+  std::optional<std::uint64_t> last_committed_;
+  std::vector<RecordBatch> txn_batches_;  // produced into the open transaction, kept until it commits
+  std::size_t txn_bytes_ = 0;
+  bool transaction_failed_delivery_ = false;
+  bool failed_ = false;
+  std::string failure_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  std::vector<std::function<void()>> on_stopped_;
+  std::atomic<std::size_t> undelivered_bytes_{0};
+  std::string undelivered_reason_;
+  std::uint64_t undelivered_records_ = 0;
+  std::uint64_t oversized_ = 0;
+  Clock::time_point oversized_warned_{};
+  Clock::time_point failure_warned_{};
+  std::map<int, Clock::time_point> client_error_warned_;
+};
+
+}  // namespace roo::io

@@ -1,0 +1,283 @@
+#include "kafka_source_core.hpp"
+
+#include "io_log.hpp"
+
+#include "roo/core/error.hpp"
+
+#include <utility>
+
+// The Kafka source's core: its partitions, commits, warnings and stop (kafka_source_core.hpp).
+
+namespace roo::io {
+
+void KafkaSourceCore::start() {
+  validate();
+  client_ = make_kafka_client(RD_KAFKA_CONSUMER, make_config(), identity);
+  queue_ = rd_kafka_queue_get_consumer(client_.get());
+  for (const auto& topic : config_.topics) {
+    topics_.push_back(rd_kafka_topic_new(client_.get(), topic.c_str(), nullptr));
+  }
+  KafkaTopicMetadata metadata = wait_for_topics();
+  starting_ = false;
+  if (std::string error = assign(owned_partitions(metadata, config_.worker_index, config_.worker_count),
+                                 /*added_later=*/false);
+      !error.empty()) {
+    throw core::Error(error);
+  }
+  next_refresh_ = Clock::now() + config_.partition_refresh;
+}
+
+void KafkaSourceCore::run() {
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    rd_kafka_poll(client_.get(), 0);  // error and commit callbacks
+    if (Clock::now() >= next_refresh_) {
+      refresh_partitions();
+    }
+    if (waiting_for_room_) {
+      if (wait_for_room(paused_ ? poll_interval : pause_after / 4, /*or_stop=*/true) && hand_over()) {
+        resume();
+      } else if (!paused_ && Clock::now() - full_since_ >= pause_after) {
+        pause();
+      }
+      continue;
+    }
+    read_messages();
+  }
+  finish();
+}
+
+void KafkaSourceCore::request_stop(std::function<void()> on_stopped) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopped_) {
+      if (on_stopped) {
+        on_stopped_.push_back(std::move(on_stopped));
+      }
+      on_stopped = nullptr;
+      stop_requested_.store(true, std::memory_order_release);
+      if (queue_ != nullptr) {
+        rd_kafka_queue_yield(queue_);
+      }
+    }
+  }
+  wake_.notify_all();
+  if (on_stopped) {
+    on_stopped();  // already stopped
+  }
+}
+
+void KafkaSourceCore::mark_stopped() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    callbacks.swap(on_stopped_);
+  }
+  for (auto& callback : callbacks) {
+    callback();
+  }
+}
+
+void KafkaSourceCore::abandon() {
+  abandoned_.store(true, std::memory_order_release);
+  wake_.notify_all();
+}
+
+void KafkaSourceCore::commit(const SourcePosition& position) {
+  std::lock_guard lock(mutex_);
+  if (position.empty()) {
+    return;
+  }
+  KafkaPartitions offsets(rd_kafka_topic_partition_list_new(static_cast<int>(position.size())));
+  for (const auto& [partition, offset] : position) {
+    if (partition.topic < config_.topics.size()) {
+      rd_kafka_topic_partition_list_add(offsets.get(), config_.topics[partition.topic].c_str(), partition.partition)
+          ->offset = offset;
+    }
+  }
+  if (!client_ || stopped_) {
+    commit_after_stop(offsets.get());
+    return;
+  }
+  rd_kafka_resp_err_t error = rd_kafka_commit(client_.get(), offsets.get(), 1);
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    warn_throttled(error, fmt::format("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id,
+                                      kafka_error_text(error)));
+  }
+}
+
+// The consumer is closed (the runtime commits the final positions after the drain): a short-lived client of the same
+// group commits them and waits for the broker's answer.
+void KafkaSourceCore::commit_after_stop(rd_kafka_topic_partition_list_t* offsets) {
+  rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
+  try {
+    KafkaProperties own = {{"group.id", config_.group_id}, {"enable.auto.commit", "false"}};
+    KafkaHandle committer = make_kafka_client(
+        RD_KAFKA_CONSUMER, make_kafka_client_config(*this, config_.brokers, own, config_.properties), identity);
+    error = rd_kafka_commit(committer.get(), offsets, 0);
+    rd_kafka_consumer_close(committer.get());
+  } catch (const core::Error& failure) {
+    io_logger()->warn("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id, failure.what());
+    return;
+  }
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    io_logger()->warn("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id,
+                      kafka_error_text(error));
+  }
+}
+
+void KafkaSourceCore::on_committed(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* offsets) {
+  if (error == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    return;
+  }
+  for (int i = 0; error == RD_KAFKA_RESP_ERR_NO_ERROR && offsets != nullptr && i < offsets->cnt; ++i) {
+    error = offsets->elems[i].err;
+  }
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    warn_throttled(error, fmt::format("{}: cannot commit offsets to group '{}': {}", identity, config_.group_id,
+                                      kafka_error_text(error)));
+    return;
+  }
+  io_logger()->debug("{}: committed offsets of {} partitions to group '{}'", identity,
+                     offsets != nullptr ? offsets->cnt : 0, config_.group_id);
+}
+
+bool KafkaSourceCore::should_warn(rd_kafka_resp_err_t error) {
+  auto now = Clock::now();
+  auto [at, inserted] = last_warned_.try_emplace(static_cast<int>(error), now);
+  if (!inserted && now - at->second < warning_interval) {
+    return false;
+  }
+  at->second = now;
+  return true;
+}
+
+void KafkaSourceCore::warn_throttled(rd_kafka_resp_err_t error, const std::string& line) {
+  std::lock_guard lock(warn_mutex_);
+  if (should_warn(error)) {
+    io_logger()->warn("{}", line);
+  }
+}
+
+void KafkaSourceCore::refresh_partitions() {
+  next_refresh_ = Clock::now() + config_.partition_refresh;
+  KafkaTopicMetadata metadata = read_topic_metadata(client_.get(), topics_, metadata_timeout);
+  if (metadata.error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return;  // the error callback reports unreachable brokers
+  }
+  for (std::size_t t = 0; t < config_.topics.size(); ++t) {
+    if (metadata.topic_errors[t] != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      warn_throttled(metadata.topic_errors[t], fmt::format("{}: cannot read topic '{}': {}", identity,
+                                                           config_.topics[t],
+                                                           kafka_error_text(metadata.topic_errors[t])));
+    }
+  }
+  std::set<PartitionId> added;
+  for (const auto& partition : owned_partitions(metadata, config_.worker_index, config_.worker_count)) {
+    if (assigned_.count(partition) == 0) {
+      added.insert(partition);
+    }
+  }
+  if (!added.empty()) {
+    if (std::string error = assign(added, /*added_later=*/true); !error.empty()) {
+      warn_throttled(RD_KAFKA_RESP_ERR__STATE, fmt::format("{}: cannot {}", identity, error));
+    }
+  }
+}
+
+std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, bool added_later) {
+  KafkaPartitions list = partition_list(partitions);
+  std::string names;
+  for (int i = 0; i < list->cnt; ++i) {
+    auto& element = list->elems[i];
+    auto topic = static_cast<std::uint32_t>(topic_index_of(element.topic));
+    auto at = seek_.find(PartitionId{.topic = topic, .partition = element.partition});
+    element.offset = at != seek_.end() ? at->second : RD_KAFKA_OFFSET_STORED;
+    names += fmt::format("{}{}/{}", names.empty() ? "" : ", ", element.topic, element.partition);
+  }
+  if (added_later) {
+    start_new_partitions_at_their_beginning(list.get());
+  }
+  if (KafkaError error{rd_kafka_incremental_assign(client_.get(), list.get())}) {
+    return "read partitions " + names + " for source '" + config_.name +
+           "': " + kafka_reason_text(rd_kafka_error_string(error.get()));
+  }
+  assigned_.insert(partitions.begin(), partitions.end());
+  if (paused_) {
+    rd_kafka_pause_partitions(client_.get(), list.get());
+  }
+  io_logger()->info("{}: reading {} partitions as worker {} of {}{}{}", identity, partitions.size(),
+                    config_.worker_index, config_.worker_count, names.empty() ? "" : ": ", names);
+  return {};
+}
+
+void KafkaSourceCore::start_new_partitions_at_their_beginning(rd_kafka_topic_partition_list_t* list) {
+  // A partition created while the source runs holds only messages written since: with `latest` they would be
+  // skipped until the next refresh found it. So it starts at the group's committed offset, else at its beginning.
+  KafkaPartitions committed(rd_kafka_topic_partition_list_copy(list));
+  if (rd_kafka_committed(client_.get(), committed.get(), kafka_timeout(metadata_timeout)) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return;  // the stored offset, else `start`
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].offset == RD_KAFKA_OFFSET_STORED) {
+      std::int64_t offset = committed->elems[i].offset;
+      list->elems[i].offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
+}
+
+std::size_t KafkaSourceCore::topic_index_of(const char* name) const {
+  for (std::size_t t = 0; t < config_.topics.size(); ++t) {
+    if (config_.topics[t] == name) {
+      return t;
+    }
+  }
+  return 0;
+}
+
+KafkaPartitions KafkaSourceCore::partition_list(const std::set<PartitionId>& partitions) const {
+  KafkaPartitions list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const auto& [topic, partition] : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), config_.topics[topic].c_str(), partition);
+  }
+  return list;
+}
+
+void KafkaSourceCore::finish() {
+  while (!batch_.empty() && !hand_over()) {
+    if (abandoned_.load(std::memory_order_acquire)) {
+      io_logger()->warn("{}: stopped with a full mailbox; discarding {} messages", identity, batch_.size());
+      break;
+    }
+    (void)wait_for_room(poll_interval, /*or_stop=*/false);
+  }
+  pool_.release(std::move(batch_));
+  rd_kafka_consumer_close(client_.get());
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    callbacks.swap(on_stopped_);
+  }
+  close_client();
+  io_logger()->info("{}: stopped ({} messages over max_size skipped)", identity, skipped_);
+  for (auto& callback : callbacks) {
+    callback();
+  }
+}
+
+void KafkaSourceCore::close_client() {
+  std::lock_guard lock(mutex_);
+  if (queue_ != nullptr) {
+    rd_kafka_queue_destroy(queue_);
+    queue_ = nullptr;
+  }
+  for (rd_kafka_topic_t* topic : topics_) {
+    rd_kafka_topic_destroy(topic);
+  }
+  topics_.clear();
+  client_.reset();
+}
+
+}  // namespace roo::io

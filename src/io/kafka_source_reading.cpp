@@ -1,0 +1,133 @@
+#include "kafka_source_core.hpp"
+
+#include "io_log.hpp"
+
+// A Kafka source's poll thread reading messages into batches, and its backpressure (kafka_source_core.hpp).
+
+namespace roo::io {
+namespace {
+const char empty_payload[1] = {0};  // the data of an empty message (librdkafka gives none)
+}  // namespace
+
+void KafkaSourceCore::read_messages() {
+  rd_kafka_message_t* message = rd_kafka_consumer_poll(client_.get(), kafka_timeout(poll_interval));
+  while (message != nullptr) {
+    take(*message);
+    rd_kafka_message_destroy(message);
+    if (batch_.payload_bytes() >= config_.batch_bytes || batch_.size() >= max_frames_per_batch ||
+        stop_requested_.load(std::memory_order_relaxed)) {
+      break;
+    }
+    message = rd_kafka_consumer_poll(client_.get(), 0);
+  }
+  if (!batch_.empty()) {
+    (void)hand_over();
+  }
+}
+
+void KafkaSourceCore::take(const rd_kafka_message_t& message) {
+  if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* topic = message.rkt != nullptr ? rd_kafka_topic_name(message.rkt) : "?";
+    warn_throttled(message.err, fmt::format("{}: {}/{}: {}", identity, topic, message.partition,
+                                            kafka_reason_text(rd_kafka_message_errstr(&message))));
+    return;
+  }
+  std::uint32_t topic = topic_of(message.rkt);
+  if (message.len > config_.max_size) {
+    ++skipped_;
+    io_logger()->warn("{}: skipping the message at {}/{} offset {}: {} bytes exceed max_size {} ({} so far)",
+                      identity, config_.topics[topic], message.partition, message.offset, message.len,
+                      config_.max_size, skipped_);
+    return;
+  }
+  batch_.append(message.payload != nullptr ? static_cast<const char*>(message.payload) : empty_payload,
+                message.len);
+  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  std::int64_t time = rd_kafka_message_timestamp(&message, &type);
+  if (message.key != nullptr) {
+    const auto* key = static_cast<const char*>(message.key);
+    batch_.keys.insert(batch_.keys.end(), key, key + message.key_len);
+  }
+  batch_.meta.push_back(core::FrameBatch::Meta{.topic = topic,
+                                               .partition = message.partition,
+                                               .offset = message.offset,
+                                               .time_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : time,
+                                               .key_end = static_cast<std::uint32_t>(batch_.keys.size()),
+                                               .has_key = message.key != nullptr});
+}
+
+std::uint32_t KafkaSourceCore::topic_of(rd_kafka_topic_t* handle) {
+  if (config_.topics.size() == 1) {
+    return 0;
+  }
+  if (handle != last_topic_handle_) {
+    last_topic_handle_ = handle;
+    last_topic_ = static_cast<std::uint32_t>(topic_index_of(rd_kafka_topic_name(handle)));
+  }
+  return last_topic_;
+}
+
+bool KafkaSourceCore::hand_over() {
+  batch_.source = config_.source_index;
+  batch_.generation = config_.generation;
+  std::weak_ptr<KafkaSourceCore> weak = weak_from_this();
+  core::PushResult pushed = mailbox_.try_push(batch_, [weak] {
+    if (auto self = weak.lock()) {
+      self->on_room();
+    }
+  });
+  if (pushed == core::PushResult::accepted) {
+    batch_ = pool_.acquire();
+    return true;
+  }
+  if (pushed == core::PushResult::closed) {
+    io_logger()->warn("{}: the executor's mailbox is closed; discarding {} messages", identity, batch_.size());
+    batch_.clear();
+    waiting_for_room_ = false;
+    return true;
+  }
+  if (!waiting_for_room_) {
+    waiting_for_room_ = true;
+    full_since_ = Clock::now();
+  }
+  return false;
+}
+
+void KafkaSourceCore::pause() {
+  paused_ = true;
+  KafkaPartitions list = partition_list(assigned_);
+  rd_kafka_pause_partitions(client_.get(), list.get());
+  io_logger()->debug("{}: the executor's mailbox is full; pausing {} partitions", identity, assigned_.size());
+}
+
+void KafkaSourceCore::resume() {
+  waiting_for_room_ = false;
+  if (!paused_) {
+    return;
+  }
+  paused_ = false;
+  KafkaPartitions list = partition_list(assigned_);
+  rd_kafka_resume_partitions(client_.get(), list.get());
+  io_logger()->debug("{}: resuming {} partitions", identity, assigned_.size());
+}
+
+void KafkaSourceCore::on_room() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    room_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool KafkaSourceCore::wait_for_room(std::chrono::milliseconds timeout, bool or_stop) {
+  std::unique_lock lock(wake_mutex_);
+  wake_.wait_for(lock, timeout, [&] {
+    return room_ || abandoned_.load(std::memory_order_acquire) ||
+           (or_stop && stop_requested_.load(std::memory_order_acquire));
+  });
+  bool room = room_;
+  room_ = false;
+  return room;
+}
+
+}  // namespace roo::io
