@@ -83,8 +83,13 @@ void KafkaSinkCore::flush(std::function<void(std::string)> done) {
 void KafkaSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
   {
     std::lock_guard lock(mutex_);
-    produce_limit_ = next_id_;  // what is written from now on waits for the commit
-    prepared_ = checkpoint;
+    // What is written from now on waits for the commit. A checkpoint may be prepared while the previous one's commit
+    // still waits in tasks_ (the executor commits n and begins n + 1 at once): the limit then stays at n's cut until
+    // that commit ran, so that n's transaction holds n's output only.
+    cuts_.emplace_back(checkpoint, next_id_);
+    if (cuts_.size() == 1) {
+      produce_limit_ = next_id_;
+    }
   }
   post([this, checkpoint, done = std::move(done)] { run_prepare(checkpoint, done); });
 }
@@ -295,7 +300,7 @@ void KafkaSinkCore::drop_uncommitted() {
   queue_.clear();
   txn_batches_.clear();
   txn_bytes_ = 0;
-  prepared_.reset();
+  cuts_.clear();
   produce_limit_ = no_limit;
   if (transactional()) {
     budget_.release(bytes);

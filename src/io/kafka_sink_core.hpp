@@ -196,7 +196,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::deque<std::function<void()>> tasks_;
   bool open_ = false;                    // records may be produced (transactional: a transaction is open)
   std::uint64_t produce_limit_ = no_limit;  // after prepare(): batches from this id on wait for the commit
-  std::optional<std::uint64_t> prepared_;
+  /// (checkpoint, the first batch id after its cut) of each prepare() not yet committed, oldest first.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> cuts_;
   std::optional<std::uint64_t> last_committed_;
   std::vector<RecordBatch> txn_batches_;  // produced into the open transaction, kept until it commits
   std::size_t txn_bytes_ = 0;

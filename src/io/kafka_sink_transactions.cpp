@@ -77,6 +77,16 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
     done(failure_line(), {});
     return;
   }
+  {
+    // Older checkpoints prepared but never committed (given up) share this one's transaction.
+    std::lock_guard lock(mutex_);
+    while (!cuts_.empty() && cuts_.front().first < checkpoint) {
+      cuts_.pop_front();
+    }
+    if (!cuts_.empty() && cuts_.front().first == checkpoint) {
+      produce_limit_ = cuts_.front().second;
+    }
+  }
   produce_all();
   KafkaTransactionResult result = transaction_->mark(checkpoint, transaction_timeout);
   if (result.ok()) {
@@ -113,7 +123,7 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
     std::lock_guard lock(mutex_);
     if (last_committed_ && *last_committed_ >= checkpoint) {
       answer = "";
-    } else if (prepared_ != checkpoint) {
+    } else if (cuts_.empty() || cuts_.front().first != checkpoint) {
       answer = fmt::format("{}: cannot commit checkpoint {}: it was not prepared", identity, checkpoint);
     } else {
       open_ = false;
@@ -148,8 +158,8 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
     budget_.release(txn_bytes_);
     txn_bytes_ = 0;
     txn_batches_.clear();
-    prepared_.reset();
-    produce_limit_ = no_limit;
+    cuts_.pop_front();
+    produce_limit_ = cuts_.empty() ? no_limit : cuts_.front().second;  // the next prepared checkpoint's cut
     last_committed_ = checkpoint;
   }
   io_logger()->debug("{}: committed the transaction of checkpoint {}", identity, checkpoint);
