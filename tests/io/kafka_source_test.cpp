@@ -310,7 +310,8 @@ TEST(KafkaSource, AFullMailboxPausesThePartitionsAndNothingIsLost) {
   auto config = config_for({topic});
   config.batch_bytes = 200;
   SourceFixture fixture(config, /*mailbox_capacity=*/1);
-  std::this_thread::sleep_for(500ms);  // let it fill the mailbox and pause
+  // Nothing takes from the mailbox yet: it fills, stays full, and the source pauses (however long its start takes).
+  ASSERT_TRUE(LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 3 partitions"));
   auto reads = fixture.take(3000, 60000ms, 1ms);
   fixture.stop();
   core::module_logger("io")->set_level(spdlog::level::info);
