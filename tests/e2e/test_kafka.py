@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from conftest import wait_until
+from conftest import READY_LINE, wait_until
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafka_apps")
 KEYED_COUNT = os.path.join(APPS, "keyed_count.py")
@@ -256,3 +256,81 @@ def test_the_partitioner_places_keyed_output(kafka, workers, partitioner, where)
     placed = {record.key: record.partition for record in out}
     assert placed == {key: where(key, 5) for key in placed}
     assert len(set(placed.values())) > 1
+
+
+# ------------------------------------------------------------------ machida, and several workers
+
+def test_machida_runs_the_g1_form(kafka, workers):
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=2)
+    kafka.create_topic(sink, partitions=1)
+    kafka.produce(source, keyed_messages(keys=4, per_key=20, partitions=2))
+    group = "g-" + source
+    worker = workers.machida("keyed_count", APPS, "--form", "g1", "--group", group, *kafka_args(kafka, source, sink))
+    out = kafka.consume(sink, count=80, timeout=60)
+    stop_cleanly(worker)
+    expect_exact(out, keys=4, per_key=20)
+    assert kafka.committed(group, source) == {0: 40, 1: 40}
+
+
+def start_cluster(workers, count, *args):
+    """`roo run --workers <count> args...`, once every worker is ready."""
+    supervisor = workers.spawn([workers.roo_bin, "run", "--workers", str(count)] + list(args), label="supervisor")
+    names = ["initializer"] + ["worker%d" % i for i in range(1, count)]
+    for name in names:
+        if not wait_until(lambda: "[%s] " % name in supervisor.stderr() and
+                          "%s: %s" % (name, READY_LINE) in supervisor.stderr() or supervisor.proc.poll() is not None,
+                          60) or supervisor.proc.poll() is not None:
+            pytest.fail("worker %s of the cluster not ready; stderr:\n%s" % (name, supervisor.stderr()),
+                        pytrace=False)
+    return supervisor, names
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_cluster_splits_the_partitions_and_keeps_every_key_in_order(kafka, workers, count):
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=4)
+    kafka.create_topic(sink, partitions=2)
+    kafka.produce(source, keyed_messages(keys=8, per_key=40, partitions=4))
+    group = "g-" + source
+    supervisor, names = start_cluster(workers, count, KEYED_COUNT, "--group", group,
+                                      *kafka_args(kafka, source, sink))
+    out = kafka.consume(sink, count=320, timeout=90)
+    assert supervisor.stop(signal.SIGTERM, timeout=30) == 0, supervisor.stderr()
+    expect_exact(out, keys=8, per_key=40)
+    err = supervisor.stderr()
+    for i, name in enumerate(names):
+        mine = [p for p in range(4) if p % count == i]
+        line = "[%s] " % name
+        expected = "%s: kafka_source 'Counts': reading %d partitions as worker %d of %d: %s\n" % (
+            name, len(mine), i, count, ", ".join("%s/%d" % (source, p) for p in mine))
+        assert any(l.startswith(line) and l.endswith(expected[:-1]) for l in err.splitlines()), (expected, err)
+    assert kafka.committed(group, source) == {0: 80, 1: 80, 2: 80, 3: 80}
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_a_decoder_that_raises_costs_only_its_message(kafka, workers):
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=2)
+    kafka.create_topic(sink, partitions=1)
+    records = keyed_messages(keys=4, per_key=10, partitions=2)  # 20 per partition
+    records[9:9] = [("k1", "bad-a", None, 1)]      # partition 1, offset 4 (after k1,k3 x2)
+    records.append(("k0", "bad-b", None, 0))       # partition 0, offset 20
+    kafka.produce(source, records)
+    group = "g-" + source
+    worker = run_options_count(kafka, workers, source, sink, "--group", group)
+    out = kafka.consume(sink, count=40, timeout=60)
+    assert wait_until(lambda: kafka.committed(group, source) == {0: 21, 1: 21}, 15), kafka.committed(group, source)
+    code = worker.stop(signal.SIGTERM)
+    err = worker.stderr()
+    expect_exact(out, keys=4, per_key=10)
+    for topic_partition_offset, value, count in (("partition 1 offset 4", "bad-a", 1),
+                                                  ("partition 0 offset 20", "bad-b", 2)):
+        line = "decoder of source 'Counts' raised on topic '%s' %s: ValueError: refusing %s (options_count.py:" % (
+            source, topic_partition_offset, value)
+        assert line in err, err
+        assert ("); event skipped (%d so far)\n" % count) in err.split(line)[1].split("\n")[0] + "\n", err
+    assert "stopped: 42 events in, 40 outputs written, 2 events failed, 0 events not delivered\n" in err, err
+    assert kafka.committed(group, source) == {0: 21, 1: 21}
+    assert code == 0, err
