@@ -224,9 +224,18 @@ class KafkaSinkCore : public KafkaClientIdentity {
   }
 
   [[nodiscard]] core::ByteBudget& budget() { return budget_; }
-  [[nodiscard]] std::size_t undelivered_bytes() const { return undelivered_bytes_.load(); }
+  /// What was given up on, plus what librdkafka still holds while the stop has not finished: the worker reads this
+  /// at its drain deadline, which may come before the stop's callback (brokers unreachable: librdkafka would retry
+  /// for message.timeout.ms).
+  [[nodiscard]] std::size_t undelivered_bytes() const {
+    std::lock_guard lock(mutex_);
+    return undelivered_bytes_.load() + still_in_flight();
+  }
   [[nodiscard]] std::string undelivered_reason() const {
     std::lock_guard lock(mutex_);
+    if (undelivered_reason_.empty() && still_in_flight() > 0) {
+      return "not acknowledged by the brokers";
+    }
     return undelivered_reason_;
   }
   [[nodiscard]] bool failed() const {
@@ -426,6 +435,17 @@ class KafkaSinkCore : public KafkaClientIdentity {
     if (transactional()) {
       budget_.release(bytes);
     }
+  }
+
+  /// Bytes of batches not delivered yet (at-least-once; a transaction's count at the stop). Called with mutex_ held.
+  [[nodiscard]] std::size_t still_in_flight() const {
+    std::size_t bytes = 0;
+    if (!stopped_) {
+      for (const auto& [id, in_flight] : in_flight_) {
+        bytes += in_flight.bytes;
+      }
+    }
+    return bytes;
   }
 
   void count_undelivered(std::size_t bytes, const std::string& reason) {

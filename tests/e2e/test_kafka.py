@@ -7,10 +7,11 @@ the stream by the message key (its decoder takes it), checks every number follow
 import collections
 import os
 import signal
+import time
 
 import pytest
 
-from conftest import READY_LINE, wait_until
+from conftest import READY_LINE, free_port, wait_until
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafka_apps")
 KEYED_COUNT = os.path.join(APPS, "keyed_count.py")
@@ -334,3 +335,66 @@ def test_a_decoder_that_raises_costs_only_its_message(kafka, workers):
     assert "stopped: 42 events in, 40 outputs written, 2 events failed, 0 events not delivered\n" in err, err
     assert kafka.committed(group, source) == {0: 21, 1: 21}
     assert code == 0, err
+
+
+def test_a_record_over_the_sinks_max_message_size_is_not_sent_and_reported(kafka, workers):
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=1)
+    kafka.create_topic(sink, partitions=1)
+    big = "k" + "x" * 499
+    records = keyed_messages(keys=2, per_key=5, partitions=1)
+    records.insert(3, (big, "0"))
+    kafka.produce(source, records)
+    worker = run_options_count(kafka, workers, source, sink, "--kafka_sink_max_message_size", "400")
+    out = kafka.consume(sink, count=10, timeout=60)
+    expect_exact(out, keys=2, per_key=5)
+    size = len(big) + len("%s,0" % big)
+    line = "kafka_sink 'sink 0': not sending a record of %d bytes to topic '%s': over max_message_size 400 " \
+           "(1 so far)\n" % (size, sink)
+    assert worker.wait_for_log(line, 10), worker.stderr()
+    code = worker.stop(signal.SIGTERM)
+    err = worker.stderr()
+    assert err.count("not sending a record") == 1, err
+    assert "kafka_sink 'sink 0': stopped (%d bytes undelivered)\n" % size in err, err
+    # the loss is the worker's last line, and its exit status
+    assert "sink 'sink 0': %d bytes not delivered to Kafka topic '%s' before the drain timeout (records over " \
+           "max_message_size)\n" % (size, sink) in err, err
+    assert err.endswith("not everything was delivered: %d bytes (of output for sink 'sink 0' at Kafka topic '%s')\n"
+                        % (size, sink)), err
+    assert code == 1, err
+
+
+def test_an_unknown_topic_at_start_is_one_line_and_exit_1(kafka, workers):
+    source, sink = kafka.unique_topic("never-made"), kafka.unique_topic("out")
+    worker = workers.run("--kafka-broker-wait", "2", OPTIONS_COUNT, *kafka_args(kafka, source, sink), ready=False)
+    assert worker.wait(30) == 1
+    err = worker.stderr()
+    assert "kafka_source 'Counts': cannot read topic '%s' (unknown topic or partition); retrying for up to 2000 ms\n" \
+        % source in err, err
+    assert err.endswith("roo run: unable to read topic '%s' for source 'Counts': unknown topic or partition "
+                        "(waited 2000 ms)\n" % source), err
+    assert source not in [t for t in kafka.admin().list_topics(timeout=10).topics], "the source created the topic"
+
+
+def test_an_unreachable_sink_broker_loses_nothing_in_silence(kafka, workers):
+    """The sink's brokers never answer: at the stop, the drain timeout counts what librdkafka still held; exit 1."""
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=1)
+    kafka.produce(source, keyed_messages(keys=2, per_key=5, partitions=1))
+    nowhere = "127.0.0.1:%d" % free_port()
+    worker = workers.run("--drain-timeout", "3", OPTIONS_COUNT, "--kafka_source_topic", source,
+                         "--kafka_source_brokers", kafka.bootstrap, "--kafka_sink_topic", sink,
+                         "--kafka_sink_brokers", nowhere)
+    assert worker.wait_for_log("kafka_sink 'sink 0': connect to ipv4#%s failed: Connection refused\n" % nowhere, 20), \
+        worker.stderr()
+    assert worker.wait_for_log("events in", 1) is False  # still running
+    time.sleep(1)  # the 10 messages reach the sink meanwhile
+    code = worker.stop(signal.SIGTERM, timeout=30)
+    err = worker.stderr()
+    size = 10 * len("k0,0") + 10 * len("k0")
+    assert "sink 'sink 0': %d bytes not delivered to Kafka topic '%s' before the drain timeout (not acknowledged by " \
+           "the brokers)\n" % (size, sink) in err, err
+    assert "stopped: 10 events in, 10 outputs written, 0 events failed, 0 events not delivered\n" in err, err
+    assert err.endswith("not everything was delivered: %d bytes (of output for sink 'sink 0' at Kafka topic '%s')\n"
+                        % (size, sink)), err
+    assert code == 1, err

@@ -14,9 +14,12 @@ choice of encoder shape and a decoder that can refuse messages. Flags (besides t
                         bytes  the value only (no key)
   --sink-partitions N for --encoder full (default 1)
   --slow-ms M         the state computation sleeps M ms per message
-A message whose value starts with "bad" makes the decoder raise ValueError.
+  --slow-while PATH   ... but only while the file PATH exists
+A value may carry padding after a space ("12 xxxx..."). A message whose value starts with "bad" makes the decoder
+raise ValueError.
 """
 import argparse
+import os
 import time
 
 import wallaroo
@@ -34,6 +37,7 @@ def application_setup(args):
     parser.add_argument("--encoder", default="pair", choices=("pair", "full", "bytes"))
     parser.add_argument("--sink-partitions", type=int, default=1)
     parser.add_argument("--slow-ms", type=float, default=0.0)
+    parser.add_argument("--slow-while", default=None)
     OPTS, _ = parser.parse_known_args(args)
     source_options = {}
     if OPTS.topics:
@@ -58,7 +62,7 @@ class LastSeen(object):
 def decode(value, key):
     if value.startswith(b"bad"):
         raise ValueError("refusing %s" % value.decode())
-    return (key.decode(), int(value))
+    return (key.decode(), int(value.split(b" ", 1)[0]))
 
 
 @wallaroo.key_extractor
@@ -69,7 +73,7 @@ def by_key(event):
 @wallaroo.state_computation(name="check", state=LastSeen)
 def check(event, state):
     key, n = event
-    if OPTS.slow_ms:
+    if OPTS.slow_ms and (OPTS.slow_while is None or os.path.exists(OPTS.slow_while)):
         time.sleep(OPTS.slow_ms / 1000.0)
     if n != state.n + 1:
         line = "GAP %s %d %d" % (key, state.n + 1, n)
