@@ -469,3 +469,37 @@ def test_without_checkpoints_a_kill_loses_nothing(kafka, workers):
     # the replay starts at the offsets committed before the kill: at most what came after them repeats
     assert 0 <= duplicates <= 900 - committed, (duplicates, committed)
     print("kill -9 without checkpoints: %d duplicates, %d offsets committed at the kill" % (duplicates, committed))
+
+
+def vm_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def test_a_slow_app_over_a_large_topic_keeps_memory_bounded(kafka, workers, tmp_path):
+    """60 MB of input, an app that takes 2 ms a message: the source pauses its partitions when the executor's mailbox
+    is full, and librdkafka's prefetch is bounded (here lowered to 4 MB by a property): memory stays bounded."""
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=1)
+    kafka.create_topic(sink, partitions=1)
+    pad = "x" * 2000
+    kafka.produce(source, [("k%d" % i, "%d %s" % (n, pad)) for n in range(7500) for i in range(4)])
+    slow = tmp_path / "slow"
+    slow.write_text("")
+    worker = run_options_count(kafka, workers, source, sink, "--slow-ms", "2", "--slow-while", str(slow),
+                               "--kafka_source_property", "queued.max.messages.kbytes=4096")
+    at_start = vm_rss_mb(worker.pid)
+    assert len(kafka.consume(sink, count=1, timeout=30)) == 1
+    samples = []
+    for _ in range(6):
+        time.sleep(0.5)
+        samples.append(vm_rss_mb(worker.pid))
+    slow.unlink()  # full speed from here
+    out = kafka.consume(sink, count=30000, timeout=120)
+    stop_cleanly(worker)
+    # 60 MB were there to read; what it holds is librdkafka's 4 MB, the mailbox's batches and the pipeline's outputs
+    assert max(samples) - at_start < 40, (at_start, samples)
+    expect_exact(out, keys=4, per_key=7500)
