@@ -185,15 +185,17 @@ def test_start_latest_skips_what_was_there_before_the_start(kafka, workers):
                             for i in range(3)}
 
 
-def test_start_earliest_by_default_and_a_kafka_property_wins_over_roo_settings(kafka, workers):
-    """--kafka_source_property group.id=... overrides the group Roo chose: the offsets are committed there."""
+@pytest.mark.parametrize("flag", ["--kafka-property", "--kafka_source_property"])
+def test_a_kafka_property_wins_over_roo_settings(kafka, workers, flag):
+    """group.id=... as a property overrides the source's group= option: the offsets are committed there. (With
+    --kafka-property the sink's producer gets it too, and librdkafka ignores it there.)"""
     source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
     kafka.create_topic(source, partitions=2)
     kafka.create_topic(sink, partitions=1)
     kafka.produce(source, keyed_messages(keys=4, per_key=10, partitions=2))
     group = "prop-" + source
     worker = run_options_count(kafka, workers, source, sink, "--group", "not-this-" + source,
-                               "--kafka_source_property", "group.id=" + group)
+                               flag, "group.id=" + group)
     out = kafka.consume(sink, count=40, timeout=60)
     stop_cleanly(worker)
     expect_exact(out, keys=4, per_key=10)
