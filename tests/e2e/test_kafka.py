@@ -2,12 +2,18 @@
 
 The app is tests/e2e/kafka_apps/keyed_count.py: messages keyed "k<i>" carry each key's sequence number; the app keys
 the stream by the message key (its decoder takes it), checks every number follows its key's last one, and writes
-"key,n" (or "GAP ...") with the key as the output's Kafka key.
+"key,n" (or "GAP ...") with the key as the output's Kafka key. tests/e2e/kafka_apps/options_count.py does the same
+check with Roo's own options (topics=, group=, start=, partitioner=), a choice of encoder shape, a decoder that
+refuses values starting with "bad", and an optional slowness.
+
+Every test makes its own topics; a test that expects a failure keeps its waits short (--kafka-broker-wait,
+--drain-timeout). The fault loops (broker restarts, repeated kills with checkpoints) are in test_kafka_faults.py.
 """
 import collections
 import os
 import signal
 import time
+import zlib
 
 import pytest
 
@@ -84,9 +90,8 @@ def test_exactly_once_across_a_kill_with_checkpoints(kafka, workers, tmp_path):
 OPTIONS_COUNT = os.path.join(APPS, "options_count.py")
 
 
-def run_options_count(kafka, workers, source, sink, *flags, roo_flags=(), ready=True):
-    return workers.run(*(list(roo_flags) + [OPTIONS_COUNT] + list(flags) + kafka_args(kafka, source, sink)),
-                       ready=ready)
+def run_options_count(kafka, workers, source, sink, *flags):
+    return workers.run(OPTIONS_COUNT, *(list(flags) + kafka_args(kafka, source, sink)))
 
 
 def stop_cleanly(worker):
@@ -216,7 +221,6 @@ def test_a_bad_kafka_property_is_one_line_and_exit_1(kafka, workers):
 
 
 def crc32_partition(key, partitions):
-    import zlib
     return zlib.crc32(key) % partitions
 
 
@@ -409,7 +413,7 @@ def test_an_unreachable_sink_broker_loses_nothing_in_silence(kafka, workers):
 # ------------------------------------------------------------------ a growing topic, crashes, backpressure
 
 def test_partitions_added_while_running_are_read(kafka, workers):
-    from confluent_kafka.admin import NewPartitions
+    from confluent_kafka.admin import NewPartitions  # only with /usr/bin/python3 (the kafka fixture says so)
     source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
     kafka.create_topic(source, partitions=1)
     kafka.create_topic(sink, partitions=1)
