@@ -190,6 +190,26 @@ def test_start_latest_skips_what_was_there_before_the_start(kafka, workers):
                             for i in range(3)}
 
 
+def test_start_latest_does_not_skip_past_the_groups_committed_offsets(kafka, workers):
+    """start= applies only to a partition without a committed offset: a restart reads on from the group's."""
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=1)
+    kafka.create_topic(sink, partitions=1)
+    group = "g-" + source
+    kafka.produce(source, [("k0", str(n)) for n in range(5)])
+    worker = run_options_count(kafka, workers, source, sink, "--group", group)
+    assert len(kafka.consume(sink, count=5, timeout=30)) == 5
+    stop_cleanly(worker)
+    assert kafka.committed(group, source) == {0: 5}
+    kafka.produce(source, [("k0", str(n)) for n in range(5, 8)])  # while nothing runs
+    worker = run_options_count(kafka, workers, source, sink, "--group", group, "--start", "latest")
+    out = kafka.consume(sink, count=8, timeout=30)
+    stop_cleanly(worker)
+    # the second run's state is new: it says so for its first message (5), then follows on
+    assert [r.value.decode() for r in out] == ["k0,%d" % n for n in range(5)] + ["GAP k0 0 5", "k0,6", "k0,7"]
+    assert kafka.committed(group, source) == {0: 8}
+
+
 @pytest.mark.parametrize("flag", ["--kafka-property", "--kafka_source_property"])
 def test_a_kafka_property_wins_over_roo_settings(kafka, workers, flag):
     """group.id=... as a property overrides the source's group= option: the offsets are committed there. (With
