@@ -167,9 +167,27 @@ void KafkaSinkCore::run() {
   finish();
 }
 
+std::size_t KafkaSinkCore::undelivered_bytes() const {
+  std::lock_guard lock(mutex_);
+  return undelivered_bytes_.load() + still_in_flight();
+}
+
 std::string KafkaSinkCore::undelivered_reason() const {
   std::lock_guard lock(mutex_);
+  if (undelivered_reason_.empty() && still_in_flight() > 0) {
+    return "not acknowledged by the brokers";
+  }
   return undelivered_reason_;
+}
+
+std::size_t KafkaSinkCore::still_in_flight() const {
+  std::size_t bytes = 0;
+  if (!stopped_) {
+    for (const auto& [id, in_flight] : in_flight_) {
+      bytes += in_flight.bytes;
+    }
+  }
+  return bytes;
 }
 
 bool KafkaSinkCore::failed() const {

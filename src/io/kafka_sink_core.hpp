@@ -94,7 +94,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void run();
 
   [[nodiscard]] core::ByteBudget& budget() { return budget_; }
-  [[nodiscard]] std::size_t undelivered_bytes() const { return undelivered_bytes_.load(); }
+  /// What was given up on, plus what librdkafka still holds while the stop has not finished: the worker reads this
+  /// at its drain deadline, which may come before the stop's callback (brokers unreachable: librdkafka would retry
+  /// for message.timeout.ms).
+  [[nodiscard]] std::size_t undelivered_bytes() const;
   [[nodiscard]] std::string undelivered_reason() const;
   [[nodiscard]] bool failed() const;
 
@@ -136,6 +139,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void note_lost(std::uint64_t id, const std::string& cause);
 
   void count_undelivered(std::size_t bytes, const std::string& reason);
+  /// Bytes of batches not delivered yet (at-least-once; a transaction's count at the stop). Called with mutex_ held.
+  [[nodiscard]] std::size_t still_in_flight() const;
 
   void warn_throttled(Clock::time_point& last, const std::string& line);
 

@@ -678,6 +678,7 @@ bool Worker::take_work() {
       auto now = std::chrono::steady_clock::now();
       if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
         hand_over_outputs();
+        commit_delivered_positions(now);  // a slow app may spend seconds on one batch: commit within it too
         last_handover = now;
         since_handover = 0;
       }

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace roo::io {
@@ -279,6 +280,20 @@ TEST(KafkaSink, ADeliveryFailureIsOneLineAndCounted) {
                                          "/5: unknown partition (1 so far)"),
             1U);
   EXPECT_EQ(values(test::read_topic(topic, 2, false)), (std::vector<std::string>{"fine", "fine again"}));
+}
+
+// The worker reads undelivered_bytes() at its drain deadline, which may come before the stop's callback: what
+// librdkafka still holds (here: no broker answers) counts as undelivered then, not only once the stop finished.
+TEST(KafkaSink, WhatTheBrokersHaveNotAcknowledgedCountsBeforeTheStopFinished) {
+  auto config = sink_config(test::unique_topic("sink-nowhere"));
+  config.brokers = "127.0.0.1:9";  // nothing listens there
+  auto sink = make_kafka_sink(config);
+  sink->start();
+  sink->write(batch_of({{.partition = 0, .key = "k", .value = "one"}, {.partition = 0, .value = "three"}}));
+  std::this_thread::sleep_for(200ms);
+  sink->stop({});  // librdkafka retries for message.timeout.ms: the stop does not finish soon
+  EXPECT_EQ(sink->undelivered_bytes(), 9U);
+  EXPECT_EQ(sink->undelivered_reason(), "not acknowledged by the brokers");
 }
 
 TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {

@@ -165,6 +165,9 @@ void produce(const std::string& topic, const std::vector<KafkaMessage>& messages
   std::array<char, 512> error{};
   rd_kafka_conf_set(conf, "bootstrap.servers", kafka_bootstrap().c_str(), error.data(), error.size());
   rd_kafka_conf_set(conf, "acks", "all", error.data(), error.size());
+  // Idempotent: under load librdkafka retries, and without idempotence a retry may reorder or repeat messages (the
+  // tests expect each message at the offset its production order gives).
+  rd_kafka_conf_set(conf, "enable.idempotence", "true", error.data(), error.size());
   rd_kafka_conf_set(conf, "linger.ms", "5", error.data(), error.size());
   Handle client(rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size()));
   failures = 0;
