@@ -1,0 +1,273 @@
+"""Kafka to Kafka under faults (issue 10, "Tests"), modelled on Kafka's own transactions system test: copy keyed
+messages through a stateful app, kill -9 workers at random moments (each after >= 20 % more progress) and restart
+them with the same command, restart the broker once mid-stream, and read the output with read_committed readers,
+one during the run (a thread consuming as it goes) and one after.
+
+The app is kafka_apps/keyed_count.py: input messages are keyed "k<i>" and carry that key's sequence number; the app
+keys the stream by the message key, checks every number follows the key's last one (its state), and writes
+"key,n" with the key as the output's Kafka key, or "GAP key expected got" when a number does not follow (a message
+lost, or counted twice, in state). The output's Kafka key keeps each key's outputs in one output partition, so the
+order of a key's outputs is their order in that partition.
+
+Oracles:
+  * checkpoints on (exactly once): every (key, n) exactly once, in order per key, no GAP line, in the reader that
+    ran during the run and in the one after it; so the final state is every key at PER_KEY - 1, as a fault-free run
+    ends;
+  * checkpoints off (at least once): every (key, n) at least once ("key,n", or the `got` of a GAP line: a restarted
+    worker's state starts empty); duplicates are counted and printed.
+
+Env: ROO_FAULT_ROUNDS (kills per run; default 3, each after >= 20 % more progress), ROO_FAULT_SEED (the random seed,
+printed by each test: it repeats the choice of victims and moments, not the machine's timing).
+"""
+import collections
+import os
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import READY_LINE, wait_until
+from test_kafka import KEYED_COUNT, kafka_args, keyed_messages
+
+KEYS = 50
+PARTITIONS = 4
+PER_KEY = 2000
+TOTAL = KEYS * PER_KEY          # 100k messages
+INTERVAL = "200ms"
+# 0.2 ms of work per message: 100k messages take ~25 s of processing, so every fault lands mid-stream.
+APP_FLAGS = ["--slow-ms", "0.2"]
+FINISH_TIMEOUT = 120.0
+
+
+def rounds(default=3):
+    return int(os.environ.get("ROO_FAULT_ROUNDS", default))
+
+
+def seeded_random(label):
+    seed = int(os.environ.get("ROO_FAULT_SEED", random.randrange(1 << 30)))
+    print("%s: ROO_FAULT_SEED=%d" % (label, seed))
+    return seed, random.Random(seed)
+
+
+class CommittedReader(object):
+    """A read_committed consumer of the output topic in a thread, from the start of every partition, as the run
+    goes: what it read (key, value) in each partition's order, and how many records it has."""
+
+    def __init__(self, kafka, topic):
+        self.kafka = kafka
+        self.topic = topic
+        self.records = []
+        self.error = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="read_committed", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        ck = self.kafka.ck
+        consumer = self.kafka.consumer(**{"isolation.level": "read_committed", "enable.auto.commit": False,
+                                          "group.id": "roo-fault-reader-%d" % id(self),
+                                          "auto.offset.reset": "earliest", "log_level": 0})
+        try:
+            partitions = self.kafka.partitions(self.topic)
+            consumer.assign([ck.TopicPartition(self.topic, p, ck.OFFSET_BEGINNING) for p in partitions])
+            while not self._stop.is_set():
+                for message in consumer.consume(1000, 0.1):
+                    if message.error() is not None:
+                        if message.error().code() != ck.KafkaError._PARTITION_EOF:
+                            self.error = str(message.error())
+                        continue
+                    with self._lock:
+                        self.records.append((message.partition(), message.offset(), message.key(),
+                                             message.value()))
+        except Exception as error:  # noqa: BLE001  (reported by the test)
+            self.error = repr(error)
+        finally:
+            consumer.close()
+
+    def count(self):
+        with self._lock:
+            return len(self.records)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        with self._lock:
+            return sorted(self.records)
+
+
+def outputs_by_key(records):
+    """{key: [(n, is_gap_line)]} in each key's output order; records are (partition, offset, key, value)."""
+    by_key = collections.defaultdict(list)
+    gaps = []
+    for _, _, key, value in sorted(records):
+        line = value.decode()
+        if line.startswith("GAP "):
+            _, gkey, _, got = line.split()
+            gaps.append(line)
+            by_key[gkey].append(int(got))
+        else:
+            k, n = line.split(",")
+            assert k == key.decode(), "output %r under Kafka key %r" % (line, key)
+            by_key[k].append(int(n))
+    return by_key, gaps
+
+
+def exactly_once_problems(records):
+    """What breaks exactly once in `records` (empty when none): GAP lines, duplicates, missing, out of order."""
+    by_key, gaps = outputs_by_key(records)
+    problems = []
+    if gaps:
+        problems.append("%d GAP lines, first %s" % (len(gaps), gaps[:5]))
+    want = list(range(PER_KEY))
+    missing_keys = sorted(set("k%d" % i for i in range(KEYS)) - set(by_key))
+    if missing_keys:
+        problems.append("keys without output: %s" % missing_keys[:10])
+    for key in sorted(by_key):
+        got = by_key[key]
+        if got == want:
+            continue
+        counts = collections.Counter(got)
+        dups = sorted(n for n, c in counts.items() if c > 1)
+        missing = sorted(set(want) - set(counts))
+        first_bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        problems.append("%s: %d outputs, %d duplicated (first %s), %d missing (first %s), first out of place at %d: "
+                        "%s" % (key, len(got), len(dups), dups[:5], len(missing), missing[:5], first_bad,
+                                got[max(0, first_bad - 3):first_bad + 5]))
+    return problems
+
+
+def at_least_once_report(records):
+    """(missing [(key, n)], duplicate outputs count) of `records`."""
+    by_key, _ = outputs_by_key(records)
+    missing = []
+    duplicates = 0
+    for i in range(KEYS):
+        key = "k%d" % i
+        counts = collections.Counter(by_key.get(key, []))
+        missing += [(key, n) for n in range(PER_KEY) if counts[n] == 0]
+        duplicates += sum(c - 1 for c in counts.values() if c > 1)
+    return missing, duplicates
+
+
+def make_topics(kafka):
+    source, sink = kafka.unique_topic("fin"), kafka.unique_topic("fout")
+    kafka.create_topic(source, partitions=PARTITIONS)
+    kafka.create_topic(sink, partitions=PARTITIONS)
+    started = time.monotonic()
+    kafka.produce(source, keyed_messages(keys=KEYS, per_key=PER_KEY, partitions=PARTITIONS))
+    print("produced %d messages in %.1f s" % (TOTAL, time.monotonic() - started))
+    return source, sink
+
+
+def fault_plan(rng, kills):
+    """[(fault, progress threshold)]: `kills` kills and one broker restart (at a random place among them), each
+    after >= 20 % more progress than the one before (a random moment in the next 20-22.5 %); more faults than fit in
+    the stream share what is left in equal steps (>= 20 % only up to 4 faults)."""
+    faults = ["kill"] * kills
+    faults.insert(rng.randrange(len(faults) + 1), "broker")
+    step = min(0.2, 0.8 / len(faults))
+    plan, at = [], 0.0
+    for fault in faults:
+        at += step + rng.uniform(0.0, step / 8)
+        plan.append((fault, at))
+    return plan
+
+
+def run_faults(kafka, reader, plan, kill, restart, label, logs):
+    """Run `plan`: each fault once the reader has seen its threshold's share of TOTAL outputs. `kill()` kills one
+    worker -9 and returns its name; `restart(name)` starts it again. Returns a description of what was done."""
+    done = []
+    for fault, threshold in plan:
+        want = int(threshold * TOTAL)
+        ok = wait_until(lambda: reader.count() >= want or reader.error, FINISH_TIMEOUT, interval=0.01)
+        assert ok and not reader.error, "%s: output stuck at %d of %d before a %s at %d (reader error: %s)\n%s" % (
+            label, reader.count(), TOTAL, fault, want, reader.error, logs())
+        seen = reader.count()
+        assert seen < TOTAL, "%s: the stream ended before the %s at %d: make it slower\n%s" % (
+            label, fault, want, logs())
+        if fault == "broker":
+            started = time.monotonic()
+            kafka.restart()
+            done.append("broker restart@%d (%.1f s)" % (seen, time.monotonic() - started))
+        else:
+            name = kill()
+            restart(name)
+            done.append("kill -9 %s@%d" % (name, seen))
+    print("%s: %s" % (label, ", ".join(done)))
+    return done
+
+
+def wait_output(reader, count, label, logs):
+    ok = wait_until(lambda: reader.count() >= count or reader.error, FINISH_TIMEOUT, interval=0.05)
+    assert ok and not reader.error, "%s: %d outputs of %d after %.0f s (reader error: %s)\n%s" % (
+        label, reader.count(), count, FINISH_TIMEOUT, reader.error, logs())
+    time.sleep(1.0)   # anything past the expected count would be a duplicate: give it a moment to show
+
+
+def assert_exactly_once(kafka, sink, during, label, logs):
+    problems = exactly_once_problems(during)
+    assert not problems, "%s: the reader during the run saw %d outputs:\n  %s\n%s" % (
+        label, len(during), "\n  ".join(problems[:20]), logs())
+    after = [(r.partition, r.offset, r.key, r.value) for r in kafka.consume(sink, timeout=60, idle=1.0)]
+    problems = exactly_once_problems(after)
+    assert not problems, "%s: the reader after the run saw %d outputs:\n  %s\n%s" % (
+        label, len(after), "\n  ".join(problems[:20]), logs())
+    assert len(during) == len(after) == TOTAL
+
+
+class SingleWorker(object):
+    """One `roo run` worker restarted with the same command after each kill; each run logs to its own file."""
+
+    def __init__(self, workers, argv):
+        self.workers = workers
+        self.argv = argv
+        self.runs = []
+        self.start()
+
+    def start(self):
+        self.runs.append(self.workers.spawn(self.argv, label="worker.run%d" % (len(self.runs) + 1)))
+
+    @property
+    def current(self):
+        return self.runs[-1]
+
+    def kill(self):
+        self.current.kill()
+        return "worker"
+
+    def restart(self, _name):
+        self.start()
+
+    def logs(self):
+        return "\n".join("---- run %d (exit %s)\n%s" % (i + 1, w.proc.returncode, w.stderr()[-6000:])
+                         for i, w in enumerate(self.runs))
+
+
+def test_exactly_once_one_worker_kills_and_a_broker_restart(kafka, workers, tmp_path):
+    """1 worker, checkpoints every 200 ms: ROO_FAULT_ROUNDS kill -9 + restart rounds and one broker restart, each
+    after >= 20 % more output. Oracle: read_committed readers during and after see every (key, n) exactly once, in
+    order per key, no GAP line."""
+    label = "exactly once, 1 worker"
+    seed, rng = seeded_random(label)
+    source, sink = make_topics(kafka)
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    argv = [workers.roo_bin, "run", "--checkpoint-dir", str(ckdir), "--checkpoint-interval", INTERVAL,
+            KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink)
+    reader = CommittedReader(kafka, sink)
+    started = time.monotonic()
+    w = SingleWorker(workers, argv)
+    logs = lambda: "ROO_FAULT_SEED=%d\n%s" % (seed, w.logs())  # noqa: E731
+    try:
+        run_faults(kafka, reader, fault_plan(rng, rounds()), w.kill, w.restart, label, logs)
+        wait_output(reader, TOTAL, label, logs)
+    finally:
+        during = reader.stop()
+        if not kafka.broker.running():
+            kafka.start()
+    print("%s: %d outputs in %.1f s" % (label, len(during), time.monotonic() - started))
+    assert_exactly_once(kafka, sink, during, label, logs)
+    assert w.current.stop(signal.SIGTERM) == 0, logs()
