@@ -53,12 +53,13 @@ def seeded_random(label):
 
 class CommittedReader(object):
     """A read_committed consumer of the output topic in a thread, from the start of every partition, as the run
-    goes: what it read (key, value) in each partition's order, and how many records it has."""
+    goes: what it read in each partition's order, how many records, and how many distinct (key, n) it saw."""
 
     def __init__(self, kafka, topic):
         self.kafka = kafka
         self.topic = topic
         self.records = []
+        self.seen = set()      # (key, n) of "key,n" lines and the `got` of GAP lines
         self.error = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -79,9 +80,15 @@ class CommittedReader(object):
                         if message.error().code() != ck.KafkaError._PARTITION_EOF:
                             self.error = str(message.error())
                         continue
+                    line = message.value().decode()
+                    if line.startswith("GAP "):
+                        _, key, _, n = line.split()
+                    else:
+                        key, n = line.split(",")
                     with self._lock:
                         self.records.append((message.partition(), message.offset(), message.key(),
                                              message.value()))
+                        self.seen.add((key, int(n)))
         except Exception as error:  # noqa: BLE001  (reported by the test)
             self.error = repr(error)
         finally:
@@ -90,6 +97,10 @@ class CommittedReader(object):
     def count(self):
         with self._lock:
             return len(self.records)
+
+    def distinct(self):
+        with self._lock:
+            return len(self.seen)
 
     def stop(self):
         self._stop.set()
@@ -182,10 +193,10 @@ def run_faults(kafka, reader, plan, kill, restart, label, logs):
     done = []
     for fault, threshold in plan:
         want = int(threshold * TOTAL)
-        ok = wait_until(lambda: reader.count() >= want or reader.error, FINISH_TIMEOUT, interval=0.01)
+        ok = wait_until(lambda: reader.distinct() >= want or reader.error, FINISH_TIMEOUT, interval=0.01)
         assert ok and not reader.error, "%s: output stuck at %d of %d before a %s at %d (reader error: %s)\n%s" % (
-            label, reader.count(), TOTAL, fault, want, reader.error, logs())
-        seen = reader.count()
+            label, reader.distinct(), TOTAL, fault, want, reader.error, logs())
+        seen = reader.distinct()
         assert seen < TOTAL, "%s: the stream ended before the %s at %d: make it slower\n%s" % (
             label, fault, want, logs())
         if fault == "broker":
@@ -201,9 +212,9 @@ def run_faults(kafka, reader, plan, kill, restart, label, logs):
 
 
 def wait_output(reader, count, label, logs):
-    ok = wait_until(lambda: reader.count() >= count or reader.error, FINISH_TIMEOUT, interval=0.05)
-    assert ok and not reader.error, "%s: %d outputs of %d after %.0f s (reader error: %s)\n%s" % (
-        label, reader.count(), count, FINISH_TIMEOUT, reader.error, logs())
+    ok = wait_until(lambda: reader.distinct() >= count or reader.error, FINISH_TIMEOUT, interval=0.05)
+    assert ok and not reader.error, "%s: %d distinct outputs of %d after %.0f s (reader error: %s)\n%s" % (
+        label, reader.distinct(), count, FINISH_TIMEOUT, reader.error, logs())
     time.sleep(1.0)   # anything past the expected count would be a duplicate: give it a moment to show
 
 
@@ -270,4 +281,81 @@ def test_exactly_once_one_worker_kills_and_a_broker_restart(kafka, workers, tmp_
             kafka.start()
     print("%s: %d outputs in %.1f s" % (label, len(during), time.monotonic() - started))
     assert_exactly_once(kafka, sink, during, label, logs)
+    assert w.current.stop(signal.SIGTERM) == 0, logs()
+
+
+class ClusterRestarts(object):
+    """Kill -9 a random member of a conftest Cluster and restart it with the same command (Restarts of
+    test_resilience_cluster: each run logs to its own file)."""
+
+    def __init__(self, c, rng):
+        from test_resilience_cluster import Restarts
+        self.c = c
+        self.rng = rng
+        self.r = Restarts(c)
+
+    def kill(self):
+        victim = self.rng.randrange(len(self.c.members))
+        self.r.kill(victim)
+        return self.c[victim].name
+
+    def restart(self, name):
+        time.sleep(self.rng.uniform(0.0, 0.3))
+        self.r.restart([m.name for m in self.c.members].index(name))
+
+    def logs(self):
+        return self.r.logs()
+
+
+@pytest.mark.parametrize("size", [2])
+def test_exactly_once_cluster_kills_of_random_workers_and_a_broker_restart(kafka, cluster, tmp_path, size):
+    """A cluster of `size` workers, checkpoints every 200 ms: ROO_FAULT_ROUNDS kill -9 + restart rounds of a random
+    worker (the initializer included) and one broker restart, each after >= 20 % more output. Oracle: read_committed
+    readers during and after see every (key, n) exactly once, in order per key, no GAP line."""
+    label = "exactly once, %d workers" % size
+    seed, rng = seeded_random(label)
+    source, sink = make_topics(kafka)
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    reader = CommittedReader(kafka, sink)
+    started = time.monotonic()
+    c = cluster(KEYED_COUNT, size, "127.0.0.1:9", app_args=APP_FLAGS + kafka_args(kafka, source, sink),
+                run_flags=["--checkpoint-dir", str(ckdir), "--checkpoint-interval", INTERVAL], ready=False)
+    r = ClusterRestarts(c, rng)
+    logs = lambda: "ROO_FAULT_SEED=%d\n%s" % (seed, r.logs())  # noqa: E731
+    try:
+        run_faults(kafka, reader, fault_plan(rng, rounds()), r.kill, r.restart, label, logs)
+        wait_output(reader, TOTAL, label, logs)
+    finally:
+        during = reader.stop()
+        if not kafka.broker.running():
+            kafka.start()
+    print("%s: %d outputs in %.1f s" % (label, len(during), time.monotonic() - started))
+    assert_exactly_once(kafka, sink, during, label, logs)
+    c.stop()
+
+
+def test_at_least_once_without_checkpoints_under_the_same_faults(kafka, workers, tmp_path):
+    """1 worker without checkpoints (at least once: offsets committed after the sink's broker acknowledged what came
+    before), the same kills and broker restart. Oracle: every (key, n) is output at least once (as "key,n", or as
+    the `got` of a GAP line: a restarted worker's state starts empty); duplicates are counted and printed."""
+    label = "at least once, 1 worker"
+    seed, rng = seeded_random(label)
+    source, sink = make_topics(kafka)
+    argv = [workers.roo_bin, "run", KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink)
+    reader = CommittedReader(kafka, sink)
+    started = time.monotonic()
+    w = SingleWorker(workers, argv)
+    logs = lambda: "ROO_FAULT_SEED=%d\n%s" % (seed, w.logs())  # noqa: E731
+    try:
+        run_faults(kafka, reader, fault_plan(rng, rounds()), w.kill, w.restart, label, logs)
+        wait_output(reader, TOTAL, label, logs)
+    finally:
+        records = reader.stop()
+        if not kafka.broker.running():
+            kafka.start()
+    missing, duplicates = at_least_once_report(records)
+    print("%s: %d outputs in %.1f s, %d duplicates, %d missing" % (
+        label, len(records), time.monotonic() - started, duplicates, len(missing)))
+    assert not missing, "%s: %d (key, n) never output, first %s\n%s" % (label, len(missing), missing[:10], logs())
     assert w.current.stop(signal.SIGTERM) == 0, logs()
