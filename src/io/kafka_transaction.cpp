@@ -83,6 +83,11 @@ KafkaTransactionResult KafkaTransaction::commit(std::chrono::milliseconds timeou
 }
 
 KafkaTransactionResult KafkaTransaction::abort(std::chrono::milliseconds timeout) {
+  // Delivered first: an EndTxn(abort) sent while the transaction's partitions are still being registered
+  // (AddPartitionsToTxn in flight, or retried while the previous commit completes) is refused by the coordinator
+  // with INVALID_TXN_STATE, a fatal error for librdkafka 2.0.2 (confluentinc/librdkafka#4849). Delivering the records
+  // registers their partitions; the abort then discards them.
+  (void)rd_kafka_flush(producer_, kafka_timeout(timeout));
   return retrying(timeout, [&](int ms) { return rd_kafka_abort_transaction(producer_, ms); });
 }
 
