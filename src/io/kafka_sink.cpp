@@ -141,8 +141,13 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void prepare(std::uint64_t checkpoint, Sink::Prepared done) {
     {
       std::lock_guard lock(mutex_);
-      produce_limit_ = next_id_;  // what is written from now on waits for the commit
-      prepared_ = checkpoint;
+      // What is written from now on waits for the commit. A checkpoint may be prepared while the previous one's
+      // commit still waits in tasks_ (the executor commits n and begins n + 1 at once): the limit then stays at
+      // n's cut until that commit ran, so that n's transaction holds n's output only.
+      cuts_.emplace_back(checkpoint, next_id_);
+      if (cuts_.size() == 1) {
+        produce_limit_ = next_id_;
+      }
     }
     post([this, checkpoint, done = std::move(done)] { run_prepare(checkpoint, done); });
   }
@@ -421,7 +426,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
     queue_.clear();
     txn_batches_.clear();
     txn_bytes_ = 0;
-    prepared_.reset();
+    cuts_.clear();
     produce_limit_ = no_limit;
     if (transactional()) {
       budget_.release(bytes);
@@ -514,6 +519,16 @@ class KafkaSinkCore : public KafkaClientIdentity {
       done(failure_line(), {});
       return;
     }
+    {
+      // Older checkpoints prepared but never committed (given up) share this one's transaction.
+      std::lock_guard lock(mutex_);
+      while (!cuts_.empty() && cuts_.front().first < checkpoint) {
+        cuts_.pop_front();
+      }
+      if (!cuts_.empty() && cuts_.front().first == checkpoint) {
+        produce_limit_ = cuts_.front().second;
+      }
+    }
     produce_all();
     KafkaTransactionResult result = transaction_->mark(checkpoint, transaction_timeout);
     if (result.ok()) {
@@ -547,7 +562,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
         done({});
         return;
       }
-      if (prepared_ != checkpoint) {
+      if (cuts_.empty() || cuts_.front().first != checkpoint) {
         done(fmt::format("{}: cannot commit checkpoint {}: it was not prepared", identity, checkpoint));
         return;
       }
@@ -571,8 +586,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
       budget_.release(txn_bytes_);
       txn_bytes_ = 0;
       txn_batches_.clear();
-      prepared_.reset();
-      produce_limit_ = no_limit;
+      cuts_.pop_front();
+      produce_limit_ = cuts_.empty() ? no_limit : cuts_.front().second;  // the next prepared checkpoint's cut
       last_committed_ = checkpoint;
     }
     io_logger()->debug("{}: committed the transaction of checkpoint {}", identity, checkpoint);
@@ -760,7 +775,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::deque<std::function<void()>> tasks_;
   bool open_ = false;                    // records may be produced (transactional: a transaction is open)
   std::uint64_t produce_limit_ = no_limit;  // after prepare(): batches from this id on wait for the commit
-  std::optional<std::uint64_t> prepared_;
+  /// (checkpoint, the first batch id after its cut) of each prepare() not yet committed, oldest first.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> cuts_;
   std::optional<std::uint64_t> last_committed_;
   std::vector<RecordBatch> txn_batches_;  // produced into the open transaction, kept until it commits
   std::size_t txn_bytes_ = 0;
