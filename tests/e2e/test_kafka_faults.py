@@ -307,7 +307,7 @@ class ClusterRestarts(object):
         return self.r.logs()
 
 
-@pytest.mark.parametrize("size", [2])
+@pytest.mark.parametrize("size", [2, 3], ids=["2-workers", "3-workers"])
 def test_exactly_once_cluster_kills_of_random_workers_and_a_broker_restart(kafka, cluster, tmp_path, size):
     """A cluster of `size` workers, checkpoints every 200 ms: ROO_FAULT_ROUNDS kill -9 + restart rounds of a random
     worker (the initializer included) and one broker restart, each after >= 20 % more output. Oracle: read_committed
@@ -359,3 +359,53 @@ def test_at_least_once_without_checkpoints_under_the_same_faults(kafka, workers,
         label, len(records), time.monotonic() - started, duplicates, len(missing)))
     assert not missing, "%s: %d (key, n) never output, first %s\n%s" % (label, len(missing), missing[:10], logs())
     assert w.current.stop(signal.SIGTERM) == 0, logs()
+
+
+def test_a_zombie_worker_cannot_commit_after_its_replacement_started(kafka, workers, tmp_path):
+    """Zombie fencing: a worker with checkpoints is SIGSTOPped mid-stream (a worker thought dead that still runs);
+    its replacement starts with the same command and name, on a copy of the zombie's checkpoint folder (as a
+    rescheduled pod gets the volume while the zombie keeps what it had), restores, fences the zombie's transactional
+    producer (same transactional.id) and goes on. Then SIGCONT. Oracle: the zombie's sink logs that it was fenced in
+    exactly one line, and no checkpoint completes on the zombie after it (each one fails with that cause); the
+    read_committed output has every (key, n) exactly once, in order per key, no GAP line; SIGTERM then stops the
+    zombie with exit 1 and its output counted as not delivered."""
+    import shutil
+    label = "zombie"
+    source, sink = make_topics(kafka)
+    ckdir, copy = tmp_path / "ck", tmp_path / "ck-replacement"
+    ckdir.mkdir()
+    flags = ["--checkpoint-interval", INTERVAL, KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink)
+    reader = CommittedReader(kafka, sink)
+    zombie = workers.spawn([workers.roo_bin, "run", "--checkpoint-dir", str(ckdir)] + flags, label="zombie")
+    replacement = None
+    logs = lambda: workers.logs()  # noqa: E731
+    fenced = ("E roo.io initializer: kafka_sink 'sink 0': fenced by a newer instance with transactional.id "
+              "'roo.Kafka keyed count.sink 0.initializer' (topic '%s'); the sink stops writing\n" % sink)
+    try:
+        assert wait_until(lambda: reader.distinct() >= TOTAL // 5, FINISH_TIMEOUT), logs()
+        zombie.send_signal(signal.SIGSTOP)
+        stopped_at = reader.distinct()
+        shutil.copytree(str(ckdir), str(copy))
+        replacement = workers.spawn([workers.roo_bin, "run", "--checkpoint-dir", str(copy)] + flags,
+                                    label="replacement")
+        # The replacement restored the zombie's checkpoint and commits its own transactions.
+        assert wait_until(lambda: reader.distinct() >= stopped_at + TOTAL // 10, FINISH_TIMEOUT), logs()
+        zombie.send_signal(signal.SIGCONT)
+        assert zombie.wait_for_log(fenced, timeout=30), logs()
+        wait_output(reader, TOTAL, label, logs)
+        time.sleep(2)  # anything the zombie still managed to commit would show now
+    finally:
+        if zombie.proc.poll() is None:
+            zombie.send_signal(signal.SIGCONT)
+        during = reader.stop()
+    assert_exactly_once(kafka, sink, during, label, logs)
+    log = zombie.stderr()
+    assert log.count(fenced) == 1, log
+    after = log[log.index(fenced):]
+    assert " complete: " not in after, "a checkpoint completed on the zombie after it was fenced:\n%s" % after
+    failed = [line for line in after.splitlines() if " failed: " in line]
+    assert all("fenced by a newer instance" in line for line in failed), failed
+    assert zombie.stop(signal.SIGTERM) == 1, zombie.stderr()
+    assert "E roo.runtime initializer: not everything was delivered: " in zombie.stderr(), zombie.stderr()
+    print("zombie: fenced in one line, %d checkpoints failed after it, nothing committed" % len(failed))
+    assert replacement.stop(signal.SIGTERM) == 0, logs()
