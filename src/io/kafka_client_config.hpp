@@ -15,8 +15,11 @@ namespace roo::io {
 struct KafkaConfDelete {
   void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
 };
+/// Consumers are closed explicitly (rd_kafka_consumer_close) before they are destroyed: a second close inside
+/// rd_kafka_destroy can wait forever for a group coordinator that just restarted (librdkafka 2.0.2), and a rollback
+/// that destroys a Kafka source then hangs its worker.
 struct KafkaHandleDelete {
-  void operator()(rd_kafka_t* handle) const { rd_kafka_destroy(handle); }
+  void operator()(rd_kafka_t* handle) const { rd_kafka_destroy_flags(handle, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); }
 };
 struct KafkaPartitionsDelete {
   void operator()(rd_kafka_topic_partition_list_t* list) const { rd_kafka_topic_partition_list_destroy(list); }

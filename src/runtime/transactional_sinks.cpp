@@ -28,12 +28,18 @@ void TransactionalSinks::prepare(std::uint64_t id) {
   }
   for (std::size_t index : members_) {
     sinks_[index]->prepare(id, [this, id, index](std::string error, std::vector<io::RecordBatch> records) {
+      // Encoded here, on the sink's thread: the executor only moves the result into the checkpoint's part.
+      std::vector<std::string> encoded;
+      encoded.reserve(records.size());
+      for (const auto& batch : records) {
+        encoded.push_back(encode_record_batch(batch));
+      }
       {
         std::lock_guard lock(mutex_);
         if (preparing_ != id) {
           return;  // an answer to a prepare given up (a rollback)
         }
-        answers_[index] = {std::move(error), std::move(records)};
+        answers_[index] = {std::move(error), std::move(encoded)};
       }
       doorbell_.ring();
     });
@@ -46,7 +52,7 @@ bool TransactionalSinks::preparing() const {
 }
 
 std::optional<TransactionalSinks::Prepared> TransactionalSinks::take_prepared() {
-  std::map<std::size_t, std::pair<std::string, std::vector<io::RecordBatch>>> answers;
+  std::map<std::size_t, std::pair<std::string, std::vector<std::string>>> answers;
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
@@ -62,8 +68,8 @@ std::optional<TransactionalSinks::Prepared> TransactionalSinks::take_prepared() 
       prepared.error += (prepared.error.empty() ? "" : "; ") + answer.first;
       continue;
     }
-    for (const auto& batch : answer.second) {
-      prepared.output.emplace_back(index, encode_record_batch(batch));
+    for (auto& bytes : answer.second) {
+      prepared.output.emplace_back(index, std::move(bytes));
     }
   }
   return prepared;

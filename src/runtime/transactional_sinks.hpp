@@ -60,7 +60,7 @@ class TransactionalSinks {
   std::vector<std::size_t> members_;  ///< indexes of the transactional sinks
   mutable std::mutex mutex_;          ///< guards answers_ (the sinks answer on their threads)
   std::uint64_t preparing_ = 0;       ///< the prepare in flight (0: none)
-  std::map<std::size_t, std::pair<std::string, std::vector<io::RecordBatch>>> answers_;
+  std::map<std::size_t, std::pair<std::string, std::vector<std::string>>> answers_;  ///< error, encoded output
   std::uint64_t recover_id_ = 0;
   std::map<std::size_t, std::vector<io::RecordBatch>> recover_output_;
 };
