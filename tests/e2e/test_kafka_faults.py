@@ -195,8 +195,9 @@ def run_faults(kafka, reader, plan, kill, restart, label, logs):
     `restart(name)` starts it again and returns its Worker. With checkpoints, a broker restart also waits until the
     last restarted worker's sink recovered (its init_transactions aborted the killed one's open transaction).
     Without that wait, one run of 5 (1 worker) once failed: a broker restart that came 0.1 s after a kill, while the
-    restarted worker started, left the killed worker's open transaction (producer epoch 0) without an abort marker, and the commit
-    marker of a later instance (epoch 2) made its records visible: duplicates (open; not reproduced since).
+    restarted worker started, left the killed worker's open transaction (producer epoch 0) without an abort marker,
+    and the commit marker of a later instance (epoch 2) made its records visible: duplicates (open; not reproduced
+    since).
     Returns what was done, as "fault@distinct outputs seen"."""
     done = []
     last_kill = last_fault = 0
