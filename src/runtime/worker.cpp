@@ -679,6 +679,11 @@ bool Worker::take_work() {
       if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
         hand_over_outputs();
         commit_delivered_positions(now);  // a slow app may spend seconds on one batch: commit within it too
+        if (checkpoints_) {
+          // Between two slices is a cut too (the positions are folded per slice, the outputs and hops handed over):
+          // a checkpoint due now is not held back until a batch of 65,536 small Kafka messages is done.
+          checkpoints_->on_turn(now, checkpoint_inbox_);
+        }
         last_handover = now;
         since_handover = 0;
       }
