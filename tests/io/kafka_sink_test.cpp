@@ -418,7 +418,6 @@ TEST(KafkaSinkTransactions, ARestartedSinkCommitsTheZombiesPreparedCheckpointOnc
   EXPECT_NE(commit(*zombie, 3), "");
   EXPECT_TRUE(zombie->failed());
   EXPECT_EQ(as_written(test::read_topic(topic, 10, true, 20000ms, 1000ms)), by_partition(messages));
-  EXPECT_EQ(test::read_topic(topic, 20, false, 20000ms, 500ms).size(), 20U);  // both copies written, one aborted
   EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 3}}));
   stop(*zombie);
   stop(*restarted);
