@@ -115,6 +115,62 @@ TcpSourceSettings read_tcp_source(const py::dict& entry, const std::string& what
   return tcp;
 }
 
+std::int64_t nanoseconds(const py::dict& entry, const char* key, std::int64_t lowest, const std::string& what) {
+  auto value = entry[key].cast<std::int64_t>();
+  if (value < lowest) {
+    throw inconsistent(what, std::string(key) + " " + std::to_string(value) + " is below " + std::to_string(lowest));
+  }
+  return value;
+}
+
+WindowSpec read_window(const py::dict& entry, const std::string& what) {
+  WindowSpec spec;
+  std::string kind = text(entry, "window");
+  std::string policy = text(entry, "late_data_policy");
+  if (policy == "drop") {
+    spec.late_policy = LatePolicy::drop;
+  } else if (policy == "fire-per-message") {
+    spec.late_policy = LatePolicy::fire_per_message;
+  } else if (policy == "place-in-oldest-window") {
+    spec.late_policy = LatePolicy::place_in_oldest_window;
+  } else {
+    throw inconsistent(what, "late data policy '" + policy + "' is unknown");
+  }
+  if (kind == "range") {
+    spec.kind = WindowSpec::Kind::range;
+    spec.range = nanoseconds(entry, "range", 1, what);
+    spec.slide = nanoseconds(entry, "slide", 1, what);
+    spec.delay = nanoseconds(entry, "delay", 0, what);
+    if (spec.slide > spec.range) {
+      throw inconsistent(what, "slide " + std::to_string(spec.slide) + " exceeds range " + std::to_string(spec.range));
+    }
+  } else if (kind == "count") {
+    spec.kind = WindowSpec::Kind::count;
+    spec.count = static_cast<std::uint64_t>(nanoseconds(entry, "count", 1, what));
+  } else if (kind == "session") {
+    spec.kind = WindowSpec::Kind::session;
+    spec.gap = nanoseconds(entry, "gap", 1, what);
+    spec.delay = nanoseconds(entry, "delay", 0, what);
+  } else {
+    throw inconsistent(what, "window kind '" + kind + "' is not range, count or session");
+  }
+  return spec;
+}
+
+/// A source's `with_event_time` (absent or None: ingest time, or a Kafka message's own time).
+void read_event_time(const py::dict& entry, SourcePlan& source, const std::string& what) {
+  if (!entry.contains("event_time") || entry["event_time"].is_none()) {
+    return;
+  }
+  py::dict event_time = entry["event_time"].cast<py::dict>();
+  if (!event_time["fn"].is_none()) {
+    source.event_time = ref(event_time["fn"]);
+  }
+  source.event_time_spec.idleness_ns = nanoseconds(event_time, "idleness", 1, what);
+  source.event_time_spec.max_ahead_ns =
+      event_time["max_ahead"].is_none() ? 0 : nanoseconds(event_time, "max_ahead", 1, what);
+}
+
 SourcePlan read_source(const py::dict& entry) {
   SourcePlan source;
   source.name = text(entry, "name");
@@ -122,6 +178,7 @@ SourcePlan read_source(const py::dict& entry) {
   std::string kind = text(entry, "kind");
   if (kind == "gen") {
     source.settings = GeneratorSourceSettings{ref(entry["initial_value"]), ref(entry["apply"])};
+    read_event_time(entry, source, what);
     return source;
   }
   if (kind == "connector") {
@@ -135,6 +192,7 @@ SourcePlan read_source(const py::dict& entry) {
     throw core::UsageError("run " + what + ": source kind '" + kind + "' is not supported yet");
   }
   source.decode = ref(entry["decode"]);
+  read_event_time(entry, source, what);
   return source;
 }
 
@@ -198,6 +256,18 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTablePlan>& tables,
     if (inserted) {
       tables.push_back(StateTablePlan{state_id, ref(entry["state_factory"])});
     }
+    stage.state_table = it->second;
+  } else if (kind == "window") {
+    stage.kind = StagePlan::Kind::window;
+    stage.fn = ref(entry["aggregation"]);
+    stage.window = read_window(entry, "stage '" + stage.name + "'");
+    // Each window stage keeps its own per-key windows, in a table of its own (a checkpoint's unit of keyed state).
+    std::string state_id = text(entry, "state_id");
+    auto [it, inserted] = by_id.try_emplace(state_id, tables.size());
+    if (!inserted) {
+      throw inconsistent("stage '" + stage.name + "'", "window state id '" + state_id + "' is taken");
+    }
+    tables.push_back(StateTablePlan{state_id, ref(py::module_::import("builtins").attr("dict"))});
     stage.state_table = it->second;
   } else {
     throw core::UsageError("run stage '" + stage.name + "': stage kind '" + kind + "' is not supported yet");

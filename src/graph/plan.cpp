@@ -25,6 +25,8 @@ const char* kind_name(StagePlan::Kind kind) {
       return "collect";
     case StagePlan::Kind::state:
       return "state";
+    case StagePlan::Kind::window:
+      return "window";
   }
   return "?";
 }
@@ -61,6 +63,15 @@ std::string Plan::fingerprint() const {
     }
   }
   return text;
+}
+
+bool Plan::has_windows() const {
+  for (const auto& stage : stages) {
+    if (stage.kind == StagePlan::Kind::window) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace roo::graph

@@ -27,6 +27,8 @@ std::string stage_label(const graph::StagePlan& stage) {
       return "collect";
     case graph::StagePlan::Kind::state:
       return fmt::format("state computation '{}'", stage.name);
+    case graph::StagePlan::Kind::window:
+      return stage.name;  // "range_windows over Counter"
   }
   return stage.name;
 }
@@ -362,6 +364,9 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         }
         break;
       }
+      case graph::StagePlan::Kind::window:
+        // TODO(windows): the window operator takes the event here.
+        return;
     }
     if (result == nullptr) {
       stage.errors.report_exception();

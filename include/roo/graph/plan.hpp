@@ -1,5 +1,6 @@
 #pragma once
 
+#include "roo/graph/window_spec.hpp"
 #include "roo/python/py_ref.hpp"
 
 #include <chrono>
@@ -70,6 +71,10 @@ struct SourcePlan {
   std::string name;
   PyRef decode;  ///< null for a generator
   Settings settings;
+  /// `with_event_time(fn)`: fn(event) -> event time in ns since the epoch, called right after the decoder. Null: a
+  /// Kafka message's timestamp (when it has one), else the time the worker took the event in (ingest time).
+  PyRef event_time;
+  EventTimeSpec event_time_spec;  ///< idleness and the future cap of this source's watermark
 
   [[nodiscard]] Kind kind() const { return static_cast<Kind>(settings.index()); }
 };
@@ -79,7 +84,7 @@ static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>
                              KafkaSourceSettings>);
 
 struct StagePlan {
-  enum class Kind { computation, key_by, collect, state };
+  enum class Kind { computation, key_by, collect, state, window };
   Kind kind = Kind::computation;
   std::string name;
   PyRef fn;
@@ -88,6 +93,8 @@ struct StagePlan {
   PyRef constant_key;            ///< collect
   std::size_t state_table = 0;   ///< state: index into Plan::state_tables
   bool returns_persist = false;  ///< state: G1 computations return (output, persist)
+  WindowSpec window;             ///< window: which windows; `fn` is the Aggregation instance, `state_table` its
+                                 ///< per-key windows
 };
 
 /// One state table: the per-key state of every stage sharing one state id (docs/description.md). The state objects
@@ -153,6 +160,8 @@ struct Plan {
   /// in checkpoints. Holds the names and kinds of sources, stages and sinks, and the Kafka topics; not what differs
   /// per worker (TCP addresses).
   [[nodiscard]] std::string fingerprint() const;
+  /// Whether any stage is a window stage (else event time and watermarks cost nothing).
+  [[nodiscard]] bool has_windows() const;
 };
 
 /// Reads the description dict returned by wallaroo.description.describe. Throws core::UsageError naming the
