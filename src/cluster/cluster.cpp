@@ -20,6 +20,7 @@ class ClusterHandle final : public Cluster {
   void request_stop() override { core_->request_stop(); }
   void begin_checkpoint(std::uint64_t id) override { core_->begin_checkpoint(id); }
   void send_marker(std::size_t to, std::uint64_t id) override { core_->send_marker(to, id); }
+  void send_watermark(std::size_t to, std::vector<char> bytes) override { core_->send_watermark(to, std::move(bytes)); }
   void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) override {
     core_->report_checkpoint_part(id, ok, std::move(text));
   }

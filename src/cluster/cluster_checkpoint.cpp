@@ -39,6 +39,31 @@ void ClusterCore::send_marker(std::size_t to, std::uint64_t id) {
   });
 }
 
+void ClusterCore::send_watermark(std::size_t to, std::vector<char> bytes) {
+  if (!membership_ready_ || to >= budgets_.size() || to == membership_.self) {
+    throw core::Error("send watermarks to worker " + std::to_string(to) + ": no data channel leads there");
+  }
+  asio::post(strand_, [self = shared_from_this(), to, bytes = std::move(bytes)] {
+    Peer& peer = self->peers_[to];
+    if (self->is_live(to) && peer.outbound && self->phase_ != Phase::closed) {
+      auto frame = message(MessageType::watermark).take();
+      frame.insert(frame.end(), bytes.begin(), bytes.end());
+      peer.outbound->write(std::move(frame));
+    }
+  });
+}
+
+FrameAction ClusterCore::on_watermark(std::size_t from, FramedConnection& connection, const char* body,
+                                      std::size_t size) {
+  if (!is_live(from)) {
+    return FrameAction::proceed;
+  }
+  RemoteBatch batch{from, std::vector<char>(body, body + size)};
+  batch.kind = RemoteBatch::Kind::watermark;
+  peers_[from].waiting_batch = std::move(batch);
+  return push_inbound(from, connection) ? FrameAction::proceed : FrameAction::pause;
+}
+
 void ClusterCore::report_checkpoint_part(std::uint64_t id, bool ok, std::string text) {
   asio::post(strand_, [self = shared_from_this(), id, ok, text = std::move(text)] {
     if (self->formed_ && !self->config_.initializer && self->is_live(0) && self->peers_[0].control) {
@@ -90,7 +115,7 @@ FrameAction ClusterCore::on_marker(std::size_t from, FramedConnection& connectio
   if (!is_live(from)) {
     return FrameAction::proceed;
   }
-  peers_[from].waiting_batch = RemoteBatch{from, {}, id};
+  peers_[from].waiting_batch = RemoteBatch{from, {}, id, RemoteBatch::Kind::marker};
   return push_inbound(from, connection) ? FrameAction::proceed : FrameAction::pause;
 }
 

@@ -63,6 +63,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void request_stop();
   void begin_checkpoint(std::uint64_t id);
   void send_marker(std::size_t to, std::uint64_t id);
+  void send_watermark(std::size_t to, std::vector<char> bytes);
   void report_checkpoint_part(std::uint64_t id, bool ok, std::string text);
   void announce_checkpoint_complete(std::uint64_t id);
   [[nodiscard]] std::vector<bool> workers_up() const;
@@ -178,6 +179,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   [[nodiscard]] bool on_checkpoint_part(std::size_t index, core::BigEndianReader& reader);
   /// A marker on an inbound data channel, into the mailbox in order with the data.
   FrameAction on_marker(std::size_t from, FramedConnection& connection, core::BigEndianReader& reader);
+  /// The peer's watermarks, into the mailbox in order with the data.
+  FrameAction on_watermark(std::size_t from, FramedConnection& connection, const char* body, std::size_t size);
   /// A lost member's restarted process says hello while this cluster still runs (roll_back_on_loss).
   void on_returning_member(FramedConnection& connection, const std::string& name);
 

@@ -67,6 +67,9 @@ FrameAction ClusterCore::on_inbound_frame(const std::shared_ptr<std::size_t>& fr
     core::BigEndianReader reader(body + 1, size - 1);
     return on_marker(index, connection, reader);
   }
+  if (type == static_cast<std::uint8_t>(MessageType::watermark)) {
+    return on_watermark(index, connection, body + 1, size - 1);
+  }
   if (type != static_cast<std::uint8_t>(MessageType::data)) {
     connection.fail(unexpected_message(type));
     return FrameAction::stop;

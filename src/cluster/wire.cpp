@@ -45,6 +45,8 @@ std::string describe_type(std::uint8_t type) {
       return "checkpoint-complete";
     case MessageType::marker:
       return "marker";
+    case MessageType::watermark:
+      return "watermark";
     case MessageType::auth_challenge:
       return "auth-challenge";
     case MessageType::auth_proof:

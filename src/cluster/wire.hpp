@@ -47,6 +47,7 @@ enum class MessageType : std::uint8_t {
   data = 33,            ///< one Cluster::send: the bytes
   ack = 34,             ///< acceptor → opener, on the same channel: bytes processed (u64)
   marker = 35,          ///< opener → acceptor, in order with data: checkpoint marker (id)
+  watermark = 36,       ///< opener → acceptor, in order with data: the sender's watermarks (runtime's bytes)
 };
 
 /// "hello", "data", … for warnings; "message type 200" when unknown.

@@ -26,6 +26,7 @@ bool GeneratorSource::emit(PipelineRunner& runner, std::size_t count) {
       log->error("source '{}': the generator raised; it stops here", plan_.name);
       finished_ = true;
       exhausted_ = true;
+      runner.finish_source(source_index_);
       break;
     }
     next_ = python::PyRef::steal(value);
@@ -33,6 +34,7 @@ bool GeneratorSource::emit(PipelineRunner& runner, std::size_t count) {
       log->info("source '{}': GenSource produced a None. Stopping GenSource.", plan_.name);
       finished_ = true;
       exhausted_ = true;
+      runner.finish_source(source_index_);
       break;
     }
     runner.process_value(source_index_, value);

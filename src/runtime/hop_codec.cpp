@@ -19,6 +19,11 @@ void put_u32(std::vector<char>& out, std::uint32_t value) {
   core::store_u32_be(out.data() + out.size() - 4, value);
 }
 
+void put_u64(std::vector<char>& out, std::uint64_t value) {
+  out.resize(out.size() + 8);
+  core::store_u64_be(out.data() + out.size() - 8, value);
+}
+
 void put_bytes(std::vector<char>& out, const char* data, std::size_t size) {
   put_u32(out, static_cast<std::uint32_t>(size));
   out.insert(out.end(), data, data + size);
@@ -69,7 +74,8 @@ bool OutboundHops::append_key(PyObject* key) {
   return true;
 }
 
-bool OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::string_view payload) {
+bool OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::int64_t time,
+                           std::string_view payload) {
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
@@ -78,12 +84,14 @@ bool OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject*
     entries_.resize(rollback);
     return false;
   }
+  put_u64(entries_, static_cast<std::uint64_t>(time));
   put_bytes(entries_, payload.data(), payload.size());
   ++count_;
   return true;
 }
 
-bool OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, PyObject* data) {
+bool OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, std::int64_t time,
+                              PyObject* data) {
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
@@ -93,6 +101,7 @@ bool OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObje
     entries_.resize(rollback);
     return false;
   }
+  put_u64(entries_, static_cast<std::uint64_t>(time));
   object_entry_offsets_.push_back(kind_at);
   ++count_;
   return true;
@@ -195,6 +204,7 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     entry.hop.flow = view.flow;
     entry.hop.position = view.position;
     entry.hop.raw = view.raw;
+    entry.hop.time = view.time;
     const std::string_view key = view.key;
     if (view.key_kind == HopKeyKind::str) {
       entry.hop.key =

@@ -5,8 +5,8 @@
 namespace roo::runtime {
 namespace {
 
-/// The fewest bytes an entry takes: flow, position, data kind, key kind and the key's length.
-constexpr std::size_t min_entry_bytes = 2 + 2 + 1 + 1 + 4;
+/// The fewest bytes an entry takes: flow, position, data kind, key kind, the key's length and the event time.
+constexpr std::size_t min_entry_bytes = 2 + 2 + 1 + 1 + 4 + 8;
 
 /// Reads big-endian fields from a batch, refusing to run past its end.
 class Reader {
@@ -16,6 +16,7 @@ class Reader {
   bool u8(std::uint8_t& value) { return fixed(value, 1); }
   bool u16(std::uint16_t& value) { return fixed(value, 2); }
   bool u32(std::uint32_t& value) { return fixed(value, 4); }
+  bool u64(std::uint64_t& value) { return fixed(value, 8); }
   bool span(std::string_view& value) {
     std::uint32_t size = 0;
     if (!u32(size) || bytes_.size() - at_ < size) {
@@ -64,8 +65,9 @@ bool parse_hop_layout(std::string_view bytes, std::vector<HopEntryView>& entries
     HopEntryView entry;
     std::uint8_t data_kind = 0;
     std::uint8_t key_kind = 0;
+    std::uint64_t time = 0;
     if (!reader.u16(entry.flow) || !reader.u16(entry.position) || !reader.u8(data_kind) || !reader.u8(key_kind) ||
-        !reader.span(entry.key)) {
+        !reader.span(entry.key) || !reader.u64(time)) {
       error = "truncated entry " + std::to_string(i);
       return false;
     }
@@ -77,6 +79,7 @@ bool parse_hop_layout(std::string_view bytes, std::vector<HopEntryView>& entries
       error = "entry " + std::to_string(i) + " has unknown key kind " + std::to_string(key_kind);
       return false;
     }
+    entry.time = static_cast<std::int64_t>(time);
     entry.data_kind = static_cast<HopDataKind>(data_kind);
     entry.key_kind = static_cast<HopKeyKind>(key_kind);
     if (entry.data_kind == HopDataKind::raw_frame && !reader.span(entry.raw)) {

@@ -29,6 +29,7 @@ struct HopEntryView {
   HopDataKind data_kind = HopDataKind::raw_frame;
   HopKeyKind key_kind = HopKeyKind::str;
   std::string_view key;
+  std::int64_t time = 0;  ///< the event's event time (ns since the epoch)
   std::string_view raw;  ///< raw_frame entries: the source frame
 };
 

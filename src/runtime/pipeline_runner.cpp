@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace roo::runtime {
 namespace {
 
@@ -35,6 +38,14 @@ std::string stage_label(const graph::StagePlan& stage) {
 
 PyObject* intern_key(const char* text) { return PyUnicode_InternFromString(text); }
 
+/// Event time's clock: nanoseconds since the epoch.
+std::int64_t wall_now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::int64_t ns_per_ms = 1'000'000;
+
 }  // namespace
 
 PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec codec)
@@ -64,7 +75,12 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
   for (auto& source : plan.sources) {
     bool generator = source.kind() == graph::SourcePlan::Kind::generator;
     sources_.push_back(Source{source.decode.get(), generator ? gen_key : tcp_key,
-                              python::StepErrors(fmt::format("decoder of source '{}'", source.name)), {}, false});
+                              python::StepErrors(fmt::format("decoder of source '{}'", source.name)), {}, false, nullptr, nullptr});
+    if (source.event_time) {
+      sources_.back().event_time = source.event_time.get();
+      sources_.back().event_time_errors =
+          std::make_unique<python::StepErrors>(fmt::format("event time function of source '{}'", source.name));
+    }
   }
   for (std::size_t i = 0; i < plan.sinks.size(); ++i) {
     sinks_.push_back(
@@ -72,6 +88,61 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
              false});
   }
   outputs_.resize(plan.sinks.size());
+  if (plan.has_windows()) {
+    build_windows(routing);
+  }
+}
+
+void PipelineRunner::build_windows(Routing routing) {
+  windows_ = std::make_unique<Windows>();
+  watermarks_.emplace(plan_, routing.workers, routing.self);
+  for (std::size_t s = 0; s < plan_.stages.size(); ++s) {
+    if (plan_.stages[s].kind != graph::StagePlan::Kind::window) {
+      continue;
+    }
+    WindowStage& window = windows_->stages.emplace_back();
+    window.runner = this;
+    bool placed = false;
+    for (const auto& flow : plan_.flows) {
+      auto at = std::find(flow.stages.begin(), flow.stages.end(), s);
+      if (at == flow.stages.end()) {
+        continue;
+      }
+      if (!placed) {
+        window.flow = flow.source;
+        window.position = static_cast<std::size_t>(at - flow.stages.begin());
+        placed = true;
+      }
+      window.sources.push_back(flow.source);
+    }
+    Stage& stage = stages_[s];
+    stage.table = &tables_[plan_.stages[s].state_table];
+    window.op = window::make_window_operator(plan_.stages[s].window, stage.fn, *stage.table, stage.errors);
+    stage.window = &window;
+  }
+}
+
+bool PipelineRunner::stamp(Source& source, PyObject* event) {
+  watch_.enter(&source.event_time_errors->label(), nullptr);
+  python::PyRef time = python::PyRef::steal(call1(source.event_time, event));
+  watch_.leave();
+  if (!time) {
+    source.event_time_errors->report_exception();
+    return false;
+  }
+  if (!PyLong_Check(time.get()) || PyBool_Check(time.get())) {
+    source.event_time_errors->report_misuse(
+        fmt::format("returned {}; expected an int (nanoseconds since the epoch)", Py_TYPE(time.get())->tp_name));
+    return false;
+  }
+  int overflow = 0;
+  long long value = PyLong_AsLongLongAndOverflow(time.get(), &overflow);
+  if (overflow != 0) {
+    source.event_time_errors->report_misuse("returned an int too large for nanoseconds since the epoch");
+    return false;
+  }
+  event_time_ = value;
+  return true;
 }
 
 std::uint64_t PipelineRunner::failed_events() const {
@@ -119,6 +190,15 @@ std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t f
   }
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];
+  std::int64_t now = 0;
+  std::size_t input = 0;
+  if (windows_) [[unlikely]] {
+    now = wall_now();
+    event_time_ = now;  // ingest time, unless the source has a timestamp function
+    if (source.event_time != nullptr) {
+      input = watermarks_->clock(batch.source).slot(batch.channel, false);
+    }
+  }
   const char* bytes = batch.bytes.data();
   std::uint32_t begin = first == 0 ? 0 : batch.ends[first - 1];
   for (std::size_t i = first; i < last; ++i) {
@@ -142,6 +222,13 @@ std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t f
       source.errors.report_exception();
       continue;
     }
+    if (source.event_time != nullptr && event != Py_None) [[unlikely]] {
+      if (!stamp(source, event)) {
+        Py_DECREF(event);
+        continue;
+      }
+      watermarks_->clock(batch.source).observe(input, event_time_, now);
+    }
     if (event != Py_None) {
       run(flow, 0, event, source.initial_key, frame, false);
     }
@@ -162,6 +249,9 @@ void PipelineRunner::write_records(std::size_t sink) { sinks_[sink].records = tr
 std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
   Source& source = sources_[batch.source];
   const graph::Flow& flow = plan_.flows[batch.source];
+  std::int64_t now = windows_ ? wall_now() : 0;
+  std::uint64_t input_id = ~std::uint64_t{0};
+  std::size_t input = 0;
   for (std::size_t i = first; i < last; ++i) {
     if (watchdog_ != nullptr && watchdog_->halted()) {
       event_time_ms_ = -1;
@@ -194,10 +284,30 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
           fmt::format("raised on topic '{}' partition {} offset {}:", topic, meta.partition, meta.offset));
       continue;
     }
-    if (event.get() != Py_None) {
-      event_time_ms_ = meta.time_ms;
-      run(flow, 0, event.get(), source.initial_key, {}, false);
-      event_time_ms_ = -1;
+    if (event.get() == Py_None) {
+      continue;
+    }
+    if (windows_) {
+      // The message's own time, unless the source has a timestamp function (or the message has no time).
+      event_time_ = meta.time_ms >= 0 ? meta.time_ms * ns_per_ms : now;
+      if (source.event_time != nullptr && !stamp(source, event.get())) {
+        continue;
+      }
+      std::uint64_t id = (std::uint64_t{meta.topic} << 32) | static_cast<std::uint32_t>(meta.partition);
+      if (id != input_id) {
+        input_id = id;
+        input = watermarks_->clock(batch.source).slot(id, true);
+      }
+      watermarks_->clock(batch.source).observe(input, event_time_, now);
+    }
+    event_time_ms_ = meta.time_ms;
+    run(flow, 0, event.get(), source.initial_key, {}, false);
+    event_time_ms_ = -1;
+  }
+  if (windows_ && last == batch.size()) {
+    for (const auto& [topic, partition] : batch.caught_up) {
+      auto& clock = watermarks_->clock(batch.source);
+      clock.caught_up(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true));
     }
   }
   return last;
@@ -205,6 +315,17 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
 
 void PipelineRunner::process_value(std::size_t source, PyObject* value) {
   ++events_in_;
+  if (windows_) [[unlikely]] {
+    std::int64_t now = wall_now();
+    event_time_ = now;
+    if (sources_[source].event_time != nullptr) {
+      if (!stamp(sources_[source], value)) {
+        return;
+      }
+      auto& clock = watermarks_->clock(source);
+      clock.observe(clock.slot(0, false), event_time_, now);
+    }
+  }
   run(plan_.flows[source], 0, value, sources_[source].initial_key, {}, false);
 }
 
@@ -222,8 +343,8 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
   }
   auto flow_index = static_cast<std::uint16_t>(flow.source);
   auto next = static_cast<std::uint16_t>(position);
-  bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, raw)
-                                      : hops_[owner].add_object(flow_index, next, key, data);
+  bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, event_time_, raw)
+                                      : hops_[owner].add_object(flow_index, next, key, event_time_, data);
   if (!queued) {
     errors.report_exception("could not send its event to another worker: pickling the key raised");
     lose(1, errors.label() + ": the key cannot be pickled for another worker", AlsoFailed::yes);
@@ -245,6 +366,7 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
           return;
         }
         const graph::Flow& flow = plan_.flows[hop.flow];
+        event_time_ = hop.time;
         if (hop.object) {
           run(flow, hop.position, hop.object.get(), hop.key.get(), {}, true);
           return;
@@ -364,9 +486,17 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         }
         break;
       }
-      case graph::StagePlan::Kind::window:
-        // TODO(windows): the window operator takes the event here.
+      case graph::StagePlan::Kind::window: {
+        // Keyed like state: a window stage reached with the source's own key has an owner too.
+        if (!routed && router_.is_distributed() && !stays_here(flow, position, data, key, raw, stage.errors)) {
+          return;
+        }
+        WindowStage& window = *stage.window;
+        watch_.enter(&stage.errors.label(), key);
+        window.op->add(key, data, event_time_, window.watermark, window);
+        watch_.leave();
         return;
+      }
     }
     if (result == nullptr) {
       stage.errors.report_exception();
@@ -433,6 +563,89 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
   }
   stage.table->remember_key(key);
   return created;  // now owned by the dict
+}
+
+// A window's output continues down the flow after its stage, at the window's time (a record sink's timestamp too).
+void PipelineRunner::WindowStage::emit(PyObject* key, PyObject* output, EventTime time) {
+  EventTime event_time = runner->event_time_;
+  std::int64_t record_time = runner->event_time_ms_;
+  runner->event_time_ = time;
+  runner->event_time_ms_ = time >= 0 ? time / ns_per_ms : -1;
+  runner->run(runner->plan_.flows[flow], position + 1, output, key, {}, true);
+  runner->event_time_ = event_time;
+  runner->event_time_ms_ = record_time;
+}
+
+void PipelineRunner::finish_source(std::size_t source) {
+  if (windows_) {
+    watermarks_->clock(source).finish();
+  }
+}
+
+void PipelineRunner::receive_watermarks(std::size_t from, std::string_view bytes) {
+  static auto log = core::module_logger("runtime");
+  if (!windows_) {
+    return;
+  }
+  if (std::string error; !watermarks_->receive(from, bytes, error)) {
+    log->error("ignoring watermarks from worker {}: {}", from, error);
+  }
+}
+
+void PipelineRunner::advance_windows(std::int64_t now) {
+  if (!windows_) {
+    return;
+  }
+  for (WindowStage& window : windows_->stages) {
+    std::optional<EventTime> allowed = watermarks_->combined(window.sources, now);
+    if (allowed && *allowed > window.watermark) {
+      window.watermark = *allowed;
+      window.op->advance(window.watermark, window);
+    }
+    if (window.op->next_tick() <= now) {
+      window.op->tick(now, window);
+    }
+  }
+}
+
+std::int64_t PipelineRunner::next_window_wake(std::int64_t now) const {
+  if (!windows_) {
+    return graph::end_of_time;
+  }
+  constexpr std::int64_t at_least = ns_per_ms;  // never spin: a watermark that moves with the clock is polled per ms
+  std::int64_t wake = watermarks_->next_change(now);
+  if (wake != graph::end_of_time && wake <= now) {
+    wake = graph::end_of_time;  // moves with the clock: covered by each stage's due time below
+  }
+  for (const WindowStage& window : windows_->stages) {
+    wake = std::min(wake, window.op->next_tick());
+    EventTime due = window.op->next_due();
+    if (due != graph::end_of_time) {
+      // If the watermark moves with the wall clock it reaches `due` after due - watermark; if it does not, waking
+      // then costs one look.
+      EventTime ahead = window.watermark == graph::start_of_time ? at_least : due - window.watermark;
+      wake = std::min(wake, now + std::max(ahead, at_least));
+    }
+  }
+  return wake;
+}
+
+void PipelineRunner::windows_restored() {
+  if (windows_) {
+    for (WindowStage& window : windows_->stages) {
+      window.op->restored();
+    }
+  }
+}
+
+std::uint64_t PipelineRunner::late_events() const {
+  std::uint64_t late = 0;
+  if (windows_) {
+    for (const WindowStage& window : windows_->stages) {
+      late += window.op->late_events();
+    }
+  }
+  return late;
 }
 
 void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {

@@ -4,15 +4,19 @@
 #include "hop_codec.hpp"
 #include "key_router.hpp"
 #include "output_buffer.hpp"
+#include "watermark_table.hpp"
 
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
 #include "roo/python/call_watch.hpp"
 #include "roo/python/user_errors.hpp"
 #include "roo/state/keyed_state_table.hpp"
+#include "roo/window/window_operator.hpp"
 
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +84,26 @@ class PipelineRunner {
   /// Encoded output waiting for each sink (same index as Plan::sinks); the caller hands it over and clears it.
   [[nodiscard]] std::vector<OutputBuffer>& outputs() { return outputs_; }
 
+  // Event time and windows (docs/windows.md). All of it costs nothing when the plan has no window stage.
+
+  [[nodiscard]] bool has_windows() const { return windows_ != nullptr; }
+  /// Source `source` ended (a generator returned None): its watermark here is end_of_time.
+  void finish_source(std::size_t source);
+  /// This worker's watermarks at wall clock `now` (ns since the epoch), encoded for its peers.
+  [[nodiscard]] std::vector<char> local_watermarks(std::int64_t now) { return watermarks_->encode(now); }
+  /// Watermarks worker `from` sent (RemoteBatch::Kind::watermark). Malformed ones are logged and ignored.
+  void receive_watermarks(std::size_t from, std::string_view bytes);
+  /// Moves every window stage's watermark as far as its inputs allow at wall clock `now` and outputs the windows
+  /// now due; outputs count windows whose timeout passed.
+  void advance_windows(std::int64_t now);
+  /// The wall clock (ns) by which advance_windows() should run again with no new input (end_of_time: only new
+  /// input or a peer's watermark can make anything due).
+  [[nodiscard]] std::int64_t next_window_wake(std::int64_t now) const;
+  /// The window stages' tables were refilled from a checkpoint: the operators rebuild what they keep beside them.
+  void windows_restored();
+  /// Events that came after all their windows had fired, over every window stage.
+  [[nodiscard]] std::uint64_t late_events() const;
+
   [[nodiscard]] std::uint64_t events_in() const { return events_in_; }
   [[nodiscard]] std::uint64_t outputs_written() const { return outputs_written_; }
   /// Events skipped, over every step: user code raised or broke a return rule, or Roo could not carry the event on
@@ -90,12 +114,28 @@ class PipelineRunner {
   [[nodiscard]] std::uint64_t undelivered_events() const { return undelivered_events_; }
 
  private:
+  struct WindowStage;
   struct Stage {
     const graph::StagePlan* plan;
     PyObject* fn;
     state::KeyedStateTable* table;  ///< state stages: their table (shared by the stages of one state id)
     python::StepErrors errors;
     python::StepErrors factory_errors;
+    WindowStage* window = nullptr;  ///< window stages
+  };
+  /// A window stage: its operator, where its outputs continue, and its watermark.
+  struct WindowStage final : window::WindowOutput {
+    PipelineRunner* runner = nullptr;
+    std::unique_ptr<window::WindowOperator> op;
+    std::size_t flow = 0;       ///< the first flow through the stage: its outputs continue there
+    std::size_t position = 0;   ///< the stage's position in that flow
+    std::vector<std::size_t> sources;  ///< the sources whose flows pass through it
+    EventTime watermark = graph::start_of_time;
+    void emit(PyObject* key, PyObject* output, EventTime time) override;
+  };
+  /// The window stages and the watermarks feeding them (only when the plan has any).
+  struct Windows {
+    std::deque<WindowStage> stages;
   };
   struct Source {
     PyObject* decode;
@@ -103,6 +143,8 @@ class PipelineRunner {
     python::StepErrors errors;
     std::vector<std::string> topics;  ///< a message source's topics (read_messages)
     bool decode_takes_key = false;
+    PyObject* event_time = nullptr;  ///< with_event_time(fn): fn
+    std::unique_ptr<python::StepErrors> event_time_errors;
   };
   struct Sink {
     PyObject* encode;
@@ -125,6 +167,12 @@ class PipelineRunner {
   [[nodiscard]] PyObject* state_for(Stage& stage, PyObject* key);
   /// The stage whose routing sent an event on at `position` of `flow` (the key_by or collect before it).
   [[nodiscard]] Stage& routing_stage(std::size_t flow, std::size_t position);
+  /// The event time fn(event) gives for source `source`'s `event` (ns); false (counted) when it raised or returned
+  /// something else than an int.
+  bool stamp(Source& source, PyObject* event);
+  /// Sets up the window stages, their operators and the watermark table (plans with windows only).
+  void build_windows(Routing routing);
+
   /// Inlined into run(), its one caller on the hot path (the call alone cost ~15 instructions per event).
   [[gnu::always_inline]] inline void emit(const graph::Flow& flow, PyObject* data);
 
@@ -145,6 +193,9 @@ class PipelineRunner {
   python::CallWatch watch_;
   const python::CallWatchdog* watchdog_ = nullptr;
   std::int64_t event_time_ms_ = -1;  ///< the time of the message being processed (-1: none), for record outputs
+  std::unique_ptr<Windows> windows_;  ///< null: no window stage, no event time kept
+  std::optional<WatermarkTable> watermarks_;
+  EventTime event_time_ = 0;  ///< the event time of the event being processed (windows only)
 };
 
 }  // namespace roo::runtime

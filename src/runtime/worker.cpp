@@ -54,6 +54,14 @@ constexpr std::size_t events_per_slice = 64;
 constexpr std::size_t events_per_handover = 4096;
 constexpr std::chrono::microseconds handover_interval{200};
 constexpr std::chrono::milliseconds idle_wait{20};
+/// How often, at most, a worker tells its peers how far its watermarks moved (windows only).
+constexpr std::chrono::milliseconds watermark_interval{10};
+
+/// Event time's clock: nanoseconds since the epoch.
+std::int64_t wall_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 constexpr std::chrono::milliseconds credit_poll{1};
 constexpr std::chrono::seconds sink_stop_wait{2};
 // A stop's last resort: a worker whose executor has not finished draining this long after drain_timeout (a user
@@ -132,6 +140,8 @@ class Worker {
   [[nodiscard]] bool channels_have_room();
   [[nodiscard]] bool take_work();
   void hand_over_outputs();
+  void tend_windows(std::chrono::steady_clock::time_point now);
+  [[nodiscard]] std::chrono::milliseconds until_windows_due(std::chrono::milliseconds longest) const;
   void sleep_in_data_io(std::chrono::milliseconds timeout);
   void drain_sinks(DeliveryReport& report);
   void shut_down_io(std::chrono::steady_clock::time_point sinks_deadline);
@@ -156,6 +166,8 @@ class Worker {
   bool sinks_started_ = false;
   std::optional<std::string> failed_sink_;  ///< why a sink failed for good (check_sinks)
   std::chrono::steady_clock::time_point next_sink_check_{};
+  std::chrono::steady_clock::time_point next_watermark_send_{};
+  std::vector<char> sent_watermarks_;  ///< what the peers last heard (windows only)
   std::vector<std::unique_ptr<io::Source>> sources_;
   std::vector<std::size_t> replayable_;              ///< indexes of the replayable sources
   std::vector<std::uint32_t> generations_;           ///< by source index: its current start (FrameBatch::generation)
@@ -430,6 +442,12 @@ void Worker::start_checkpoints() {
   checkpoints_.emplace(*options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
                        [this] { hand_over_outputs(); }, std::move(io));
   checkpoints_->recover(facts_.membership.restore_checkpoint);
+  runner_->windows_restored();
+  for (auto& generator : generators_) {
+    if (generator.finished()) {  // ended before the checkpoint: its windows may all fire
+      runner_->finish_source(generator.source_index());
+    }
+  }
 }
 
 // After the executor's loop: a clean stop keeps a last checkpoint (roo run), or removes the files when machida was
@@ -641,10 +659,15 @@ bool Worker::take_work() {
   }
   if (remote) {
     drained_ = false;
-    if (remote->marker != 0) {  // a checkpoint marker: no events, nothing to acknowledge
+    if (remote->kind == cluster::RemoteBatch::Kind::marker) {  // no events, nothing to acknowledge
       if (checkpoints_) {
         checkpoints_->on_marker(remote->from, remote->marker);
       }
+      return true;
+    }
+    if (remote->kind == cluster::RemoteBatch::Kind::watermark) {  // no events, nothing to acknowledge
+      runner_->receive_watermarks(remote->from, {remote->bytes.data(), remote->bytes.size()});
+      tend_windows(std::chrono::steady_clock::now());
       return true;
     }
     if (checkpoints_) {
@@ -676,6 +699,7 @@ bool Worker::take_work() {
       }
       since_handover += last - first;
       auto now = std::chrono::steady_clock::now();
+      tend_windows(now);
       if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
         hand_over_outputs();
         commit_delivered_positions(now);  // a slow app may spend seconds on one batch: commit within it too
@@ -703,6 +727,45 @@ bool Worker::take_work() {
     return any;
   }
   return false;
+}
+
+// Windows: every stage's watermark moves as far as its inputs allow and what is due fires; the peers hear this
+// worker's watermarks after the events sent before them, whenever they changed, at most every watermark_interval.
+void Worker::tend_windows(std::chrono::steady_clock::time_point now) {
+  if (!runner_->has_windows()) {
+    return;
+  }
+  std::int64_t wall = wall_clock_ns();
+  runner_->advance_windows(wall);
+  if (!cluster_ || now < next_watermark_send_) {
+    return;
+  }
+  next_watermark_send_ = now + watermark_interval;
+  hand_over_outputs();  // the events these watermarks cover leave first
+  auto marks = runner_->local_watermarks(wall);
+  if (marks == sent_watermarks_) {
+    return;
+  }
+  for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
+    if (w != facts_.membership.self) {
+      cluster_->send_watermark(w, marks);
+    }
+  }
+  sent_watermarks_ = std::move(marks);
+}
+
+// How long the loop may sleep when idle: until the next window is due (never a busy loop: at least a millisecond).
+std::chrono::milliseconds Worker::until_windows_due(std::chrono::milliseconds longest) const {
+  if (!runner_->has_windows()) {
+    return longest;
+  }
+  std::int64_t wall = wall_clock_ns();
+  std::int64_t wake = runner_->next_window_wake(wall);
+  if (cluster_) {
+    wake = std::min(wake, wall + std::chrono::duration_cast<std::chrono::nanoseconds>(watermark_interval).count());
+  }
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(wake - wall));
+  return std::clamp(wait, std::chrono::milliseconds(1), longest);
 }
 
 void Worker::hand_over_outputs() {
@@ -924,8 +987,9 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     }
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
-    hand_over_outputs();
     auto now = std::chrono::steady_clock::now();
+    tend_windows(now);
+    hand_over_outputs();
     commit_delivered_positions(now);
     if (now >= next_sink_check_) {
       next_sink_check_ = now + std::chrono::milliseconds(100);
@@ -951,7 +1015,7 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
       break;
     }
     if (doorbell_.rings() == seen) {
-      sleep_in_data_io(channels_have_room() ? idle_wait : credit_poll);
+      sleep_in_data_io(channels_have_room() ? until_windows_due(idle_wait) : credit_poll);
     }
   }
   return true;

@@ -17,12 +17,13 @@ std::string u32(std::uint32_t value) {
 
 std::string span(std::string_view bytes) { return u32(static_cast<std::uint32_t>(bytes.size())) + std::string(bytes); }
 
-/// flow 0, position 1, the given kinds, key "k" (and payload "p" for a raw frame).
+/// flow 0, position 1, the given kinds, key "k", event time 7 (and payload "p" for a raw frame).
 std::string entry(std::uint8_t data_kind, std::uint8_t key_kind) {
   std::string out("\x00\x00\x00\x01", 4);
   out += static_cast<char>(data_kind);
   out += static_cast<char>(key_kind);
   out += span("k");
+  out += std::string("\x00\x00\x00\x00\x00\x00\x00\x07", 8);
   return data_kind == 0 ? out + span("p") : out;
 }
 
@@ -37,6 +38,7 @@ TEST(HopLayout, CutsABatchIntoEntriesAndTheObjectSection) {
   EXPECT_EQ(entries[0].data_kind, HopDataKind::raw_frame);
   EXPECT_EQ(entries[0].key, "k");
   EXPECT_EQ(entries[0].raw, "p");
+  EXPECT_EQ(entries[0].time, 7);
   EXPECT_EQ(entries[1].data_kind, HopDataKind::object);
   EXPECT_EQ(entries[1].key_kind, HopKeyKind::bytes);
   EXPECT_TRUE(entries[1].raw.empty());

@@ -155,11 +155,12 @@ TEST(Hops, AnObjectEntryWithoutObjectsIsDroppedWithALogLine) {
   auto plan = plan_of("keyed_count");
   PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
   testing::internal::CaptureStderr();
-  // count 1 | flow 0, position 1, object, str key "k" | an empty object section
+  // count 1 | flow 0, position 1, object, str key "k", event time 0 | an empty object section
   const std::string batch("\x00\x00\x00\x01"
                           "\x00\x00\x00\x01\x01\x00\x00\x00\x00\x01k"
+                          "\x00\x00\x00\x00\x00\x00\x00\x00"
                           "\x00\x00\x00\x00",
-                          19);
+                          27);
   runner.process_remote(batch, 1);
   std::string log = testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("dropping 1 events of a batch from worker 1: fewer objects than entries"), std::string::npos)

@@ -95,10 +95,16 @@ struct PeerShortfall {
 
 /// An inbound data-channel batch: the bytes one peer sent in one Cluster::send call.
 struct RemoteBatch {
+  /// What the peer sent, in order with everything else on its channel.
+  enum class Kind {
+    data,       ///< a batch of events (Cluster::send)
+    marker,     ///< checkpoint `marker`'s marker (Cluster::send_marker); no bytes
+    watermark,  ///< the peer's watermarks (Cluster::send_watermark), the runtime's encoding; nothing to acknowledge
+  };
   std::size_t from = 0;
   std::vector<char> bytes;
-  /// Not 0: no data but checkpoint `marker`'s marker, which `from` sent after everything before it (Cluster::send_marker).
   std::uint64_t marker = 0;
+  Kind kind = Kind::data;
 };
 
 /// What the runtime tells the cluster, asked from the thread running the cluster's io_context (must be thread-safe
@@ -174,6 +180,9 @@ class Cluster {
   /// Sends checkpoint `id`'s marker to worker `to`, after every batch sent to it so far (it arrives there as a
   /// RemoteBatch with `marker` set, in order with the data).
   virtual void send_marker(std::size_t to, std::uint64_t id) = 0;
+  /// Sends the runtime's watermark bytes to worker `to`, after every batch sent to it so far (it arrives there as a
+  /// RemoteBatch of kind watermark). Not counted against the credit: small, and only ever the latest matters.
+  virtual void send_watermark(std::size_t to, std::vector<char> bytes) = 0;
   /// A worker that is not the initializer: how its part of checkpoint `id` went (`text`: the part's description,
   /// or the failure's one line).
   virtual void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) = 0;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace roo::core {
@@ -22,6 +23,11 @@ struct FrameBatch {
   std::uint32_t generation = 0;
   std::vector<char> bytes;          ///< room for payloads; the first payload_bytes() hold them back to back
   std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
+  /// Stream sources (TCP): which connection of the source produced the frames (unique per connection).
+  std::uint32_t channel = 0;
+  /// Message sources (Kafka): the (Meta::topic, partition) pairs that had reached the end of what the broker holds
+  /// when the batch was cut, after its frames.
+  std::vector<std::pair<std::uint32_t, std::int32_t>> caught_up;
 
   /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
   /// Empty for sources that have none (TCP): then their hot path pays nothing for it.
@@ -79,6 +85,7 @@ struct FrameBatch {
   }
   void clear() {
     ends.clear();
+    caught_up.clear();
     if (!meta.empty()) {
       meta.clear();
       keys.clear();

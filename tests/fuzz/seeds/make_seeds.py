@@ -61,9 +61,10 @@ def span(data):
     return struct.pack(">I", len(data)) + data
 
 
-raw = struct.pack(">HHBB", 0, 1, 0, 0) + span(b"apple") + span(b"\x00\x00\x00\x05apple")
-obj = struct.pack(">HHBB", 0, 2, 1, 1) + span(b"key")
-skipped = struct.pack(">HHBB", 1, 1, 2, 2) + span(b"\x80\x04K\x07.")
+time = struct.pack(">q", 1_700_000_000_000_000_000)  # each entry's event time (ns)
+raw = struct.pack(">HHBB", 0, 1, 0, 0) + span(b"apple") + time + span(b"\x00\x00\x00\x05apple")
+obj = struct.pack(">HHBB", 0, 2, 1, 1) + span(b"key") + time
+skipped = struct.pack(">HHBB", 1, 1, 2, 2) + span(b"\x80\x04K\x07.") + time
 write("data_frame", "raw", struct.pack(">I", 1) + raw + span(b""))
 write("data_frame", "mixed", struct.pack(">I", 3) + raw + obj + skipped + span(span(b"one") + span(b"")))
 write("data_frame", "empty", struct.pack(">I", 0) + span(b""))

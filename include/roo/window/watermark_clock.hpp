@@ -1,0 +1,74 @@
+#pragma once
+
+#include "roo/graph/window_spec.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace roo::window {
+
+using graph::EventTime;
+
+/// The watermark of one source on one worker: how far in event time this worker has seen that source's events
+/// (docs/windows.md, "Watermarks"). Each input of the source (a TCP connection, a Kafka partition, the generator)
+/// keeps the largest event time it delivered and the wall clock of its last event:
+/// - an input is idle when nothing came for the source's idleness and (Kafka) its partition had reached its end,
+///   so a partition held back by backpressure or a slow fetch, with a backlog, never lets the watermark pass it;
+/// - the watermark is the minimum over the inputs that are not idle; when every input is idle it is the largest
+///   event time seen plus the wall clock passed since the idleness expired (so the last window of a stream that
+///   stops still closes, within delay + idleness, and the result does not depend on which input went quiet first);
+/// - an event stamped more than max_ahead ahead of the wall clock does not move it (it still counts as activity);
+/// - an ingest-time source's watermark is the wall clock; a finished source's (a generator that returned None) is
+///   end_of_time; a source with no input yet holds nothing back (nullopt).
+/// It never goes back. Lives on the Python executor. Times are nanoseconds since the epoch (system clock).
+class WatermarkClock {
+ public:
+  WatermarkClock(graph::EventTimeSpec spec, bool ingest_time) : spec_(spec), ingest_time_(ingest_time) {}
+
+  /// The slot of input `input` (a connection number, or topic << 32 | partition), made on first use. `at_end`
+  /// says whether the input can tell that it has caught up (Kafka); others count as caught up whenever quiet.
+  [[nodiscard]] std::size_t slot(std::uint64_t input, bool reports_end);
+  /// An event of the input in `slot` with event time `time`, taken in at wall clock `now`. Cheap: the per-event call.
+  void observe(std::size_t slot, EventTime time, std::int64_t now) {
+    Input& in = inputs_[slot];
+    in.last_arrival = now;
+    in.caught_up = !in.reports_end;
+    if (time > in.max_time && (spec_.max_ahead_ns <= 0 || time - now <= spec_.max_ahead_ns)) {
+      in.max_time = time;
+    }
+  }
+  /// The input in `slot` has delivered everything its broker holds (Kafka: the end of the partition).
+  void caught_up(std::size_t slot) { inputs_[slot].caught_up = true; }
+  /// The source ended (a generator returned None): every window may fire.
+  void finish() { finished_ = true; }
+
+  /// The watermark at wall clock `now`; nullopt while the source has no input here (it holds nothing back).
+  [[nodiscard]] std::optional<EventTime> watermark(std::int64_t now);
+  /// The wall clock at which watermark() next changes with no new event (an input's idleness runs out), or
+  /// end_of_time when only new events can change it. A watermark that moves with the wall clock (ingest time, all
+  /// inputs idle) reports `now`.
+  [[nodiscard]] std::int64_t next_change(std::int64_t now) const;
+
+  [[nodiscard]] bool ingest_time() const { return ingest_time_; }
+
+ private:
+  struct Input {
+    std::uint64_t id = 0;
+    EventTime max_time = graph::start_of_time;
+    std::int64_t last_arrival = 0;
+    bool reports_end = false;
+    bool caught_up = false;
+  };
+  [[nodiscard]] bool idle(const Input& in, std::int64_t now) const {
+    return in.caught_up && now - in.last_arrival >= spec_.idleness_ns;
+  }
+
+  graph::EventTimeSpec spec_;
+  bool ingest_time_;
+  bool finished_ = false;
+  std::vector<Input> inputs_;
+  EventTime last_ = graph::start_of_time;  ///< what watermark() last returned: it never goes back
+};
+
+}  // namespace roo::window

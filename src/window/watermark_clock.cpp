@@ -1,0 +1,72 @@
+#include "roo/window/watermark_clock.hpp"
+
+#include <algorithm>
+
+namespace roo::window {
+
+std::size_t WatermarkClock::slot(std::uint64_t input, bool reports_end) {
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    if (inputs_[i].id == input) {
+      return i;
+    }
+  }
+  Input in;
+  in.id = input;
+  in.reports_end = reports_end;
+  inputs_.push_back(in);
+  return inputs_.size() - 1;
+}
+
+std::optional<EventTime> WatermarkClock::watermark(std::int64_t now) {
+  if (finished_) {
+    return graph::end_of_time;
+  }
+  if (ingest_time_) {
+    last_ = std::max(last_, now);
+    return last_;
+  }
+  if (inputs_.empty()) {
+    return std::nullopt;
+  }
+  EventTime active_min = graph::end_of_time;
+  bool any_active = false;
+  EventTime max_seen = graph::start_of_time;
+  std::int64_t last_arrival = 0;
+  for (const Input& in : inputs_) {
+    max_seen = std::max(max_seen, in.max_time);
+    last_arrival = std::max(last_arrival, in.last_arrival);
+    if (!idle(in, now)) {
+      any_active = true;
+      active_min = std::min(active_min, in.max_time);
+    }
+  }
+  EventTime now_mark = active_min;
+  if (!any_active) {
+    // Everything is quiet: event time goes on with the wall clock from where the inputs left it.
+    now_mark = max_seen == graph::start_of_time ? max_seen : max_seen + (now - last_arrival - spec_.idleness_ns);
+  }
+  last_ = std::max(last_, now_mark);
+  return last_;
+}
+
+std::int64_t WatermarkClock::next_change(std::int64_t now) const {
+  if (finished_ || inputs_.empty()) {
+    return graph::end_of_time;
+  }
+  if (ingest_time_) {
+    return now;
+  }
+  std::int64_t next = graph::end_of_time;
+  bool any_active = false;
+  for (const Input& in : inputs_) {
+    if (!idle(in, now)) {
+      any_active = true;
+      if (in.caught_up) {
+        next = std::min(next, in.last_arrival + spec_.idleness_ns);
+      }
+    }
+  }
+  return any_active ? next : now;
+}
+
+}  // namespace roo::window

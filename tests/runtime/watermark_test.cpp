@@ -1,0 +1,137 @@
+#include "watermark_table.hpp"
+
+#include "roo/window/watermark_clock.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace roo::runtime {
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+constexpr std::int64_t s = 1'000 * ms;
+
+graph::EventTimeSpec spec(std::int64_t idleness = 2 * s, std::int64_t max_ahead = 10 * s) {
+  graph::EventTimeSpec out;
+  out.idleness_ns = idleness;
+  out.max_ahead_ns = max_ahead;
+  return out;
+}
+
+TEST(WatermarkClock, IsTheSlowestBusyInput) {
+  window::WatermarkClock clock(spec(), false);
+  auto a = clock.slot(1, false);
+  auto b = clock.slot(2, false);
+  clock.observe(a, 100 * s, 1000 * s);
+  clock.observe(b, 90 * s, 1000 * s);
+  EXPECT_EQ(clock.watermark(1000 * s), 90 * s);
+  clock.observe(b, 120 * s, 1000 * s);
+  EXPECT_EQ(clock.watermark(1000 * s), 100 * s);
+}
+
+TEST(WatermarkClock, HoldsNothingBackWithoutInputAndIsTheWallClockForIngestTime) {
+  window::WatermarkClock event_time(spec(), false);
+  EXPECT_FALSE(event_time.watermark(1000 * s).has_value());
+  window::WatermarkClock ingest(spec(), true);
+  EXPECT_EQ(ingest.watermark(1000 * s), 1000 * s);
+  EXPECT_EQ(ingest.watermark(999 * s), 1000 * s);  // never goes back
+}
+
+TEST(WatermarkClock, AnIdleInputNoLongerHoldsItBack) {
+  window::WatermarkClock clock(spec(), false);
+  auto quiet = clock.slot(1, false);
+  auto busy = clock.slot(2, false);
+  clock.observe(quiet, 10 * s, 1000 * s);
+  clock.observe(busy, 50 * s, 1001 * s);
+  EXPECT_EQ(clock.watermark(1001 * s), 10 * s);
+  EXPECT_EQ(clock.next_change(1001 * s), 1002 * s);  // when `quiet` turns idle
+  clock.observe(busy, 60 * s, 1002 * s);
+  EXPECT_EQ(clock.watermark(1002 * s), 60 * s);
+}
+
+TEST(WatermarkClock, AKafkaPartitionWithABacklogIsNeverIdle) {
+  window::WatermarkClock clock(spec(), false);
+  auto behind = clock.slot(1, true);
+  auto busy = clock.slot(2, true);
+  clock.observe(behind, 10 * s, 1000 * s);
+  clock.observe(busy, 50 * s, 1000 * s);
+  clock.observe(busy, 60 * s, 1010 * s);
+  EXPECT_EQ(clock.watermark(1010 * s), 10 * s);  // quiet for 10 s, but it has not reached its end
+  EXPECT_EQ(clock.next_change(1010 * s), graph::end_of_time);  // only news from the broker can change that
+  clock.caught_up(behind);
+  EXPECT_EQ(clock.watermark(1010 * s), 60 * s);  // `behind` reached its end 10 s after its last message: idle
+  clock.caught_up(busy);
+  EXPECT_EQ(clock.next_change(1011 * s), 1012 * s);  // `busy` turns idle 2 s after its last message
+}
+
+TEST(WatermarkClock, WhenEverythingIsQuietItMovesWithTheWallClockWhoeverWentQuietFirst) {
+  for (bool a_first : {true, false}) {
+    window::WatermarkClock clock(spec(), false);
+    auto a = clock.slot(1, false);
+    auto b = clock.slot(2, false);
+    clock.observe(a_first ? a : b, 40 * s, 1000 * s);
+    clock.observe(a_first ? b : a, 30 * s, 1001 * s);
+    EXPECT_EQ(clock.watermark(1003 * s), 40 * s) << a_first;  // both idle since 1003: the largest seen
+    EXPECT_EQ(clock.watermark(1005 * s), 42 * s) << a_first;  // then on with the wall clock
+    EXPECT_EQ(clock.next_change(1005 * s), 1005 * s);
+  }
+}
+
+TEST(WatermarkClock, AnEventFarAheadOfTheWallClockDoesNotMoveIt) {
+  window::WatermarkClock clock(spec(), false);
+  auto in = clock.slot(1, false);
+  clock.observe(in, 1000 * s, 1000 * s);
+  clock.observe(in, 1000 * s + 86400 * s, 1000 * s);  // a day ahead
+  EXPECT_EQ(clock.watermark(1000 * s), 1000 * s);
+  clock.observe(in, 1001 * s, 1001 * s);
+  EXPECT_EQ(clock.watermark(1001 * s), 1001 * s);
+}
+
+TEST(WatermarkClock, AFinishedSourceLetsEverythingFire) {
+  window::WatermarkClock clock(spec(), true);
+  clock.finish();
+  EXPECT_EQ(clock.watermark(0), graph::end_of_time);
+}
+
+graph::Plan two_sources(bool kafka_second) {
+  graph::Plan plan;
+  plan.sources.resize(2);
+  plan.sources[0].settings = graph::TcpSourceSettings{};
+  plan.sources[0].event_time = python::PyRef();
+  if (kafka_second) {
+    plan.sources[1].settings = graph::KafkaSourceSettings{};
+  }
+  return plan;
+}
+
+TEST(WatermarkTable, AStageWaitsForEveryPeerAndTheSlowestSourceFeedingIt) {
+  auto plan = two_sources(true);
+  WatermarkTable here(plan, 2, 0);
+  WatermarkTable peer(plan, 2, 1);
+  auto& kafka = peer.clock(1);
+  kafka.observe(kafka.slot(7, true), 500 * s, 1000 * s);
+  EXPECT_EQ(here.combined({0}, 1000 * s), graph::start_of_time);  // worker 1 not heard yet
+  std::string error;
+  ASSERT_TRUE(here.receive(1, [&] { auto b = peer.encode(1000 * s); return std::string(b.begin(), b.end()); }(),
+                           error))
+      << error;
+  EXPECT_EQ(here.combined({0}, 1000 * s), 1000 * s);        // ingest time on both workers
+  EXPECT_EQ(here.combined({0, 1}, 1000 * s), 500 * s);      // the Kafka source, read on worker 1 only
+  EXPECT_EQ(here.combined({1}, 1000 * s), 500 * s);
+}
+
+TEST(WatermarkTable, RefusesMalformedWatermarks) {
+  auto plan = two_sources(false);
+  WatermarkTable here(plan, 2, 0);
+  std::string error;
+  EXPECT_FALSE(here.receive(1, std::string("\x00\x01", 2), error));
+  EXPECT_EQ(error, "watermarks for 1 sources in 2 bytes; this application has 2");
+  EXPECT_FALSE(here.receive(0, std::string(20, '\0'), error));
+  EXPECT_EQ(error, "from an unknown worker 0");
+  EXPECT_EQ(here.combined({0}, 5 * s), graph::start_of_time);  // still not heard
+}
+
+}  // namespace
+}  // namespace roo::runtime
