@@ -1,5 +1,6 @@
 #include "checkpoint_coordinator.hpp"
 
+#include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/python/exception_text.hpp"
@@ -174,6 +175,14 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
           ++keys;
         },
         [&](std::uint32_t source, std::string_view position) {
+          if ((source & checkpoint::Snapshot::window_watermark_flag) != 0) {
+            core::BigEndianReader mark(position);
+            auto watermark = static_cast<EventTime>(mark.u64());
+            if (mark.ok_and_done()) {
+              runner_.restore_window_watermark(source & ~checkpoint::Snapshot::window_watermark_flag, watermark);
+            }
+            return;
+          }
           if (io_.positions != nullptr &&
               std::find(io_.replayable.begin(), io_.replayable.end(), source) != io_.replayable.end()) {
             io_.positions->restore(source, SourcePositions::decode(position));
@@ -393,6 +402,14 @@ void CheckpointCoordinator::serialize(Part& part) {
         snapshot.add_source_position(static_cast<std::uint32_t>(source), encoded);
         last_io_positions_[source] = std::move(encoded);
       }
+    }
+    auto marks = runner_.window_watermarks();
+    for (std::size_t i = 0; i < marks.size(); ++i) {
+      core::BigEndianWriter mark;
+      mark.u64(static_cast<std::uint64_t>(marks[i]));
+      auto bytes = mark.take();
+      snapshot.add_source_position(checkpoint::Snapshot::window_watermark_flag | static_cast<std::uint32_t>(i),
+                                   {bytes.data(), bytes.size()});
     }
     for (std::size_t i = 0; i < tables.size(); ++i) {
       tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_,

@@ -638,6 +638,22 @@ void PipelineRunner::windows_restored() {
   }
 }
 
+std::vector<EventTime> PipelineRunner::window_watermarks() const {
+  std::vector<EventTime> marks;
+  if (windows_) {
+    for (const WindowStage& window : windows_->stages) {
+      marks.push_back(window.watermark);
+    }
+  }
+  return marks;
+}
+
+void PipelineRunner::restore_window_watermark(std::size_t index, EventTime watermark) {
+  if (windows_ && index < windows_->stages.size()) {
+    windows_->stages[index].watermark = std::max(windows_->stages[index].watermark, watermark);
+  }
+}
+
 std::uint64_t PipelineRunner::late_events() const {
   std::uint64_t late = 0;
   if (windows_) {

@@ -101,6 +101,10 @@ class PipelineRunner {
   [[nodiscard]] std::int64_t next_window_wake(std::int64_t now) const;
   /// The window stages' tables were refilled from a checkpoint: the operators rebuild what they keep beside them.
   void windows_restored();
+  /// Each window stage's watermark (in plan order of the window stages), for a checkpoint.
+  [[nodiscard]] std::vector<EventTime> window_watermarks() const;
+  /// Recovery: window stage `index`'s watermark at the checkpoint (an unknown index is ignored).
+  void restore_window_watermark(std::size_t index, EventTime watermark);
   /// Events that came after all their windows had fired, over every window stage.
   [[nodiscard]] std::uint64_t late_events() const;
 

@@ -1156,8 +1156,9 @@ int Worker::serve() {
   }
   signals.cancel();
   shut_down_io(std::chrono::steady_clock::now());
-  log_->info("stopped: {} events in, {} outputs written, {} events failed, {} events not delivered",
-             runner_->events_in(), runner_->outputs_written(), runner_->failed_events(), runner_->undelivered_events());
+  log_->info("stopped: {} events in, {} outputs written, {} events failed, {} events not delivered{}",
+             runner_->events_in(), runner_->outputs_written(), runner_->failed_events(), runner_->undelivered_events(),
+             runner_->has_windows() ? fmt::format(", {} late events", runner_->late_events()) : std::string());
   if (!report.is_complete()) {
     log_->error("{}", report.summary());
   }

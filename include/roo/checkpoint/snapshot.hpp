@@ -41,6 +41,9 @@ class Snapshot {
   /// belongs to its own checkpoint only; it is stored as a channel record whose number has sink_output_flag set.
   void add_sink_output(std::uint32_t sink, std::string_view bytes);
   static constexpr std::uint32_t sink_output_flag = 0x80000000u;
+  /// A source position record whose number has this flag set holds window stage (number & ~flag)'s watermark
+  /// instead: a recovered worker does not fire or take as on time what it had counted late before the crash.
+  static constexpr std::uint32_t window_watermark_flag = 0x40000000u;
 
   [[nodiscard]] std::uint64_t checkpoint_id() const { return checkpoint_id_; }
   [[nodiscard]] bool full() const { return full_; }
