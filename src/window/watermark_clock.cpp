@@ -25,13 +25,16 @@ std::optional<EventTime> WatermarkClock::watermark(std::int64_t now) {
     last_ = std::max(last_, now);
     return last_;
   }
-  if (inputs_.empty()) {
+  if (inputs_.size() > 64) {
+    retire_quiet_inputs(now);
+  }
+  if (inputs_.empty() && retired_last_ == 0) {
     return std::nullopt;
   }
   EventTime active_min = graph::end_of_time;
   bool any_active = false;
-  EventTime max_seen = graph::start_of_time;
-  std::int64_t last_arrival = 0;
+  EventTime max_seen = retired_max_;
+  std::int64_t last_arrival = retired_last_;
   for (const Input& in : inputs_) {
     max_seen = std::max(max_seen, in.max_time);
     last_arrival = std::max(last_arrival, in.last_arrival);
@@ -49,8 +52,19 @@ std::optional<EventTime> WatermarkClock::watermark(std::int64_t now) {
   return last_;
 }
 
+void WatermarkClock::retire_quiet_inputs(std::int64_t now) {
+  auto quiet_for_long = [&](const Input& in) { return idle(in, now) && now - in.last_arrival > 10 * spec_.idleness_ns; };
+  for (const Input& in : inputs_) {
+    if (quiet_for_long(in)) {
+      retired_max_ = std::max(retired_max_, in.max_time);
+      retired_last_ = std::max(retired_last_, in.last_arrival);
+    }
+  }
+  std::erase_if(inputs_, quiet_for_long);
+}
+
 std::int64_t WatermarkClock::next_change(std::int64_t now) const {
-  if (finished_ || inputs_.empty()) {
+  if (finished_ || (inputs_.empty() && retired_last_ == 0)) {
     return graph::end_of_time;
   }
   if (ingest_time_) {

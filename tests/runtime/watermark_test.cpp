@@ -89,6 +89,17 @@ TEST(WatermarkClock, AnEventFarAheadOfTheWallClockDoesNotMoveIt) {
   EXPECT_EQ(clock.watermark(1001 * s), 1001 * s);
 }
 
+TEST(WatermarkClock, ForgetsLongClosedConnectionsButNotWhatTheySaw) {
+  window::WatermarkClock clock(spec(), false);
+  for (std::uint64_t connection = 0; connection < 100; ++connection) {
+    clock.observe(clock.slot(connection, false), static_cast<std::int64_t>(connection) * s, 1000 * s);
+  }
+  auto live = clock.slot(1000, false);
+  clock.observe(live, 50 * s, 1100 * s);
+  EXPECT_EQ(clock.watermark(1100 * s), 50 * s);  // the others are idle (and now forgotten)
+  EXPECT_EQ(clock.watermark(1103 * s), 99 * s + 1 * s);  // all quiet: the largest seen (99 s) + 1 s past idleness
+}
+
 TEST(WatermarkClock, AFinishedSourceLetsEverythingFire) {
   window::WatermarkClock clock(spec(), true);
   clock.finish();

@@ -26,7 +26,7 @@ class WatermarkClock {
  public:
   WatermarkClock(graph::EventTimeSpec spec, bool ingest_time) : spec_(spec), ingest_time_(ingest_time) {}
 
-  /// The slot of input `input` (a connection number, or topic << 32 | partition), made on first use. `at_end`
+  /// The slot of input `input` (valid until the next watermark() call) (a connection number, or topic << 32 | partition), made on first use. `at_end`
   /// says whether the input can tell that it has caught up (Kafka); others count as caught up whenever quiet.
   [[nodiscard]] std::size_t slot(std::uint64_t input, bool reports_end);
   /// An event of the input in `slot` with event time `time`, taken in at wall clock `now`. Cheap: the per-event call.
@@ -63,11 +63,16 @@ class WatermarkClock {
   [[nodiscard]] bool idle(const Input& in, std::int64_t now) const {
     return in.caught_up && now - in.last_arrival >= spec_.idleness_ns;
   }
+  /// Forgets inputs quiet for long (closed TCP connections), keeping what they saw: slots are only valid until the
+  /// next watermark() call.
+  void retire_quiet_inputs(std::int64_t now);
 
   graph::EventTimeSpec spec_;
   bool ingest_time_;
   bool finished_ = false;
   std::vector<Input> inputs_;
+  EventTime retired_max_ = graph::start_of_time;  ///< the largest event time of the inputs retired
+  std::int64_t retired_last_ = 0;                 ///< and their last arrival
   EventTime last_ = graph::start_of_time;  ///< what watermark() last returned: it never goes back
 };
 
