@@ -25,6 +25,12 @@ void put_u32(std::string& out, std::size_t value) {
   }
 }
 
+void put_u64(std::string& out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
 void put_span(std::string& out, std::string_view bytes) {
   put_u32(out, bytes.size());
   out.append(bytes);
@@ -62,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     again.push_back(static_cast<char>(entry.data_kind));
     again.push_back(static_cast<char>(entry.key_kind));
     put_span(again, entry.key);
+    put_u64(again, static_cast<std::uint64_t>(entry.time));
     if (entry.data_kind == HopDataKind::raw_frame) {
       put_span(again, entry.raw);
     }
