@@ -3,6 +3,11 @@
 #include "window_fixture.hpp"
 
 #include "roo/core/error.hpp"
+#include "roo/core/logging.hpp"
+
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
 
 namespace roo::window::test {
 namespace {
@@ -109,6 +114,23 @@ TEST(RangeWindows, LateEventsAreDroppedAndCounted) {
   EXPECT_EQ(stage.op->next_due(), end_of_time);
   stage.advance(end_of_time);
   EXPECT_EQ(stage.out.take(), Lines{});
+}
+
+TEST(RangeWindows, LateEventsAreToldInOneRateLimitedLine) {
+  std::ostringstream log;
+  auto logger = core::module_logger("window");
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  sink->set_pattern("%v");
+  logger->sinks().push_back(sink);
+  WindowStage stage(range_spec(10, 10, 0, LatePolicy::drop), "Collect", "range_windows over Collect");
+  stage.add("a", "x", 5);
+  stage.advance(10);
+  stage.add("a", "late", 3);
+  stage.add("a", "late", 4);
+  stage.add("b", "late", 9);
+  logger->sinks().pop_back();
+  EXPECT_EQ(stage.op->late_events(), 3u);
+  EXPECT_EQ(log.str(), "range_windows over Collect: 1 late event dropped so far\n");  // the next within 10 s
 }
 
 TEST(RangeWindows, LateEventsFirePerMessageAtTheirOwnTime) {
