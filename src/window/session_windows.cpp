@@ -75,19 +75,29 @@ void SessionWindows::add(PyObject* key, PyObject* data, EventTime time, EventTim
     return;
   }
   EventTime closed_until = state != nullptr ? int_item(state, closed_until_item) : start_of_time;
-  if (time < closed_until || saturating_add(time, saturating_add(gap_, delay_)) <= watermark_) {
+  // Too old for a session of its own: late, unless it joins a session still open.
+  const bool only_joins = saturating_add(time, saturating_add(gap_, delay_)) <= watermark_;
+  if (time < closed_until || (only_joins && state == nullptr)) {
     add_late(key, data, state, time, out);
     return;
   }
   if (state == nullptr && (state = states_.add(key, fresh_state(no_close_.get()))) == nullptr) {
     return;
   }
-  if (join(key, state, data, time)) {
-    states_.touch(key, state);
+  switch (join(key, state, data, time, only_joins)) {
+    case Joined::yes:
+      states_.touch(key, state);
+      break;
+    case Joined::late:
+      add_late(key, data, state, time, out);
+      break;
+    case Joined::lost:
+      break;
   }
 }
 
-bool SessionWindows::join(PyObject* key, PyObject* state, PyObject* data, EventTime time) {
+SessionWindows::Joined SessionWindows::join(PyObject* key, PyObject* state, PyObject* data, EventTime time,
+                                            bool only_joins) {
   PyObject* sessions = PyList_GET_ITEM(state, sessions_item);
   Py_ssize_t count = PyList_GET_SIZE(sessions);
   // Sessions j..k-1 are within `gap` of the event: those ending (last + gap) after it and starting at most `gap`
@@ -100,12 +110,15 @@ bool SessionWindows::join(PyObject* key, PyObject* state, PyObject* data, EventT
   while (k < count && time >= saturating_sub(int_item(PyList_GET_ITEM(sessions, k), start_item), gap_)) {
     ++k;
   }
+  if (k == j && only_joins) {
+    return Joined::late;
+  }
   python::PyRef acc;
   if (k == j) {
     acc = python::PyRef::steal(calls_.initial_accumulator());
     if (!acc) {
       states_.errors().report_exception("raised in initial_accumulator():");
-      return false;
+      return Joined::lost;
     }
   } else {
     acc = python::PyRef::borrow(PyList_GET_ITEM(PyList_GET_ITEM(sessions, j), acc_item));
@@ -113,14 +126,14 @@ bool SessionWindows::join(PyObject* key, PyObject* state, PyObject* data, EventT
       acc = python::PyRef::steal(calls_.combine(acc.get(), PyList_GET_ITEM(PyList_GET_ITEM(sessions, i), acc_item)));
       if (!acc) {
         states_.errors().report_exception("raised in combine():");
-        return false;
+        return Joined::lost;
       }
     }
   }
   python::PyRef result = python::PyRef::steal(calls_.update(data, acc.get()));
   if (!result) {
     states_.errors().report_exception("raised in update():");
-    return false;
+    return Joined::lost;
   }
   if (result.get() != Py_None) {
     acc = result;
@@ -129,12 +142,12 @@ bool SessionWindows::join(PyObject* key, PyObject* state, PyObject* data, EventT
     python::PyRef session = python::PyRef::steal(new_session(time, acc.get()));
     if (!session || PyList_Insert(sessions, j, session.get()) != 0) {
       states_.errors().report_exception("could not open a session:");
-      return false;
+      return Joined::lost;
     }
     if (j == 0) {
       schedule(key, state);
     }
-    return true;
+    return Joined::yes;
   }
   PyObject* first = PyList_GET_ITEM(sessions, j);
   EventTime start = std::min(int_item(first, start_item), time);
@@ -149,15 +162,15 @@ bool SessionWindows::join(PyObject* key, PyObject* state, PyObject* data, EventT
     if (last != int_item(first, last_item)) {
       set_item(first, last_item, PyLong_FromLongLong(last));
     }
-    return true;
+    return Joined::yes;
   }
   python::PyRef merged = python::PyRef::steal(
       Py_BuildValue("[[LLO]]", static_cast<long long>(start), static_cast<long long>(last), acc.get()));
   if (!merged || PyList_SetSlice(sessions, j, k, merged.get()) != 0) {
     states_.errors().report_exception("could not merge sessions:");
-    return false;
+    return Joined::lost;
   }
-  return true;  // the first session only grew: its heap entry moves when it reaches the top
+  return Joined::yes;  // the first session only grew: its heap entry moves when it reaches the top
 }
 
 void SessionWindows::add_late(PyObject* key, PyObject* data, PyObject* state, EventTime time, WindowOutput& out) {

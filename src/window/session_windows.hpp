@@ -17,8 +17,8 @@ namespace roo::window {
 /// `session_windows(gap).with_delay(delay)` over an Aggregation (docs/windows.md): per key, an event within `gap`
 /// of a session joins it (t >= start - gap and t < last + gap), an event bridging two sessions merges them
 /// (combine), and a session [start, last] is output (at time `last`) when the watermark reaches last + gap + delay.
-/// An event before the end (last + gap) of a session already output, or with t + gap + delay <= watermark, is late:
-/// never a second session overlapping an output one.
+/// An event before the end (last + gap) of a session already output is late (never a second session overlapping an
+/// output one); so is one with t + gap + delay <= watermark, unless it joins a session still open.
 ///
 /// A key's state is the list [closed_until, [[start, last, accumulator], ...]] with sessions in time order.
 /// Beside the table, a min-heap of (due, key): one current entry per key with sessions, for its first session;
@@ -44,9 +44,16 @@ class SessionWindows final : public WindowOperator {
     python::PyRef state;
   };
 
+  enum class Joined {
+    yes,   ///< into a session (a new one, or one or more that merged)
+    late,  ///< `only_joins` and within gap of no open session
+    lost,  ///< user code raised (reported)
+  };
+
   void add_late(PyObject* key, PyObject* data, PyObject* state, EventTime time, WindowOutput& out);
-  /// Puts `data` into the sessions of `state`; false when the event is lost (reported).
-  bool join(PyObject* key, PyObject* state, PyObject* data, EventTime time);
+  /// Puts `data` into the sessions of `state`: one it is within gap of (merging those it bridges), else a new one
+  /// unless `only_joins`.
+  Joined join(PyObject* key, PyObject* state, PyObject* data, EventTime time, bool only_joins);
   [[nodiscard]] EventTime due_of(PyObject* session) const;
   /// Makes (due of the first session of `state`, key) the key's current heap entry, if it has sessions.
   void schedule(PyObject* key, PyObject* state) const;

@@ -56,6 +56,19 @@ TEST(SessionWindows, NextDueFollowsTheEarliestSession) {
   EXPECT_EQ(stage.op->next_due(), 20);
 }
 
+TEST(SessionWindows, AnOldEventThatJoinsAnOpenSessionIsNotLate) {
+  WindowStage stage(session_spec(10, 0), "Collect");
+  stage.add("a", "x", 0);
+  stage.add("a", "y", 5);
+  stage.advance(14);
+  stage.add("a", "old", 3);  // 3 + gap <= 14: too old for a session of its own, but [0, 5] is open
+  stage.add("a", "older", -6);  // within gap before the start: the session starts at -6
+  stage.add("b", "alone", 1);  // b has no open session: late
+  EXPECT_EQ(stage.op->late_events(), 1u);
+  stage.advance(15);
+  EXPECT_EQ(stage.out.take(), (Lines{"a=x,y,old,older@5"}));
+}
+
 // a's session [0, 5] is output at watermark 15; then a late event inside it, at 7.
 void emit_then_late(WindowStage& stage) {
   stage.add("a", "x", 0);
