@@ -124,6 +124,9 @@ void RangeWindows::accumulate(PyObject* key, PyObject* state, Pane& pane, PyObje
       if (PyDict_DelItem(panes, pane.start.get()) != 0) {
         PyErr_Clear();
       }
+      if (pane.members.empty()) {  // nor a pane that would make next_due() early
+        forget_pane(pane);
+      }
     }
     return;
   }
@@ -278,6 +281,16 @@ void RangeWindows::output_window(const Member& member, EventTime window, WindowO
     set_item(state, 0, unfired_object_.get());
   }
   states_.touch(member.key.get(), state);
+}
+
+void RangeWindows::forget_pane(Pane& pane) {
+  auto at = panes_.find(static_cast<EventTime>(PyLong_AsLongLong(pane.start.get())));
+  if (at != panes_.end() && &at->second == &pane) {
+    if (last_pane_ == &pane) {
+      last_pane_ = nullptr;
+    }
+    panes_.erase(at);
+  }
 }
 
 void RangeWindows::prune_before(EventTime start) {

@@ -67,6 +67,8 @@ class RangeWindows final : public WindowOperator {
   /// The keys of the panes in window_panes_, each once, in order of first data.
   void collect_members();
   void output_window(const Member& member, EventTime window, WindowOutput& out);
+  /// Removes `pane`, which no key has data in, from the index.
+  void forget_pane(Pane& pane);
   /// Forgets every pane before `start` (each key's accumulator of it too).
   void prune_before(EventTime start);
 

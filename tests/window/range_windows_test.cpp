@@ -181,6 +181,14 @@ TEST(RangeWindows, RaisingUserCodeCostsItsEventOrWindowOnly) {
   EXPECT_EQ(stage.errors.failures(), 4u);
 }
 
+TEST(RangeWindows, AnEventLostToARaisingUpdateLeavesNothingDue) {
+  WindowStage stage(range_spec(10, 10, 0), "Collect");
+  stage.add("f", "bad", 15);
+  EXPECT_EQ(stage.op->next_due(), end_of_time);
+  stage.add("f", "ok", 16);
+  EXPECT_EQ(stage.op->next_due(), 20);
+}
+
 TEST(RangeWindows, ARaisingCombineCostsThatWindowOnly) {
   WindowStage stage(range_spec(20, 10, 0), "Collect");
   stage.add("e", "nocombine", 5);
