@@ -217,6 +217,17 @@ TEST(RangeWindows, AnAggregationWithoutCombineIsRefused) {
   }
 }
 
+TEST(RangeWindows, ASlideAboveTheRangeIsRefused) {
+  try {
+    WindowStage stage(range_spec(10, 20, 0), "Collect", "range_windows over Collect");
+    FAIL() << "no error";
+  } catch (const core::Error& error) {
+    EXPECT_STREQ(error.what(),
+                 "set up 'range_windows over Collect': a range of 10 ns sliding by 20 ns (both must be above 0, the "
+                 "slide at most the range)");
+  }
+}
+
 // The script of RestoredWindowsGiveTheSameFutureOutputs, in two parts around the checkpoint.
 void before_checkpoint(WindowStage& stage) {
   stage.add("a", "p", 5);

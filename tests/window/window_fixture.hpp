@@ -34,7 +34,8 @@ class RecordedOutputs final : public WindowOutput {
 class WindowStage {
  public:
   WindowStage(const WindowSpec& spec, const char* aggregation, std::string label = "windows over Collect")
-      : aggregation_(python::PyRef::steal(py::module_::import("window_aggregations").attr(aggregation)().release().ptr())),
+      : aggregation_(
+            python::PyRef::steal(py::module_::import("window_aggregations").attr(aggregation)().release().ptr())),
         table("windows", label, python::PyRef::borrow(Py_None)),
         errors(label),
         op(make_window_operator(spec, aggregation_.get(), table, errors)) {}
