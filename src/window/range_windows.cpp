@@ -35,6 +35,7 @@ RangeWindows::RangeWindows(const WindowSpec& spec, PyObject* aggregation, state:
       slide_(spec.slide),
       delay_(spec.delay),
       pane_(std::gcd(spec.range, spec.slide)),
+      sliding_(spec.range > pane_),
       policy_(spec.late_policy),
       calls_(aggregation, errors.label()),
       states_(table, errors),
@@ -86,6 +87,7 @@ void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime 
     Py_INCREF(unfired_object_.get());
     set_item(state, 0, unfired_object_.get());
   }
+  pane_changed(state, start);
   accumulate(key, state, pane_at(start), data);
 }
 
@@ -181,6 +183,7 @@ void RangeWindows::add_late(PyObject* key, PyObject* data, EventTime time, Windo
     Py_INCREF(unfired_object_.get());
     set_item(state, 0, unfired_object_.get());
   }
+  pane_changed(state, window);
   accumulate(key, state, pane_at(window), data);
 }
 
@@ -210,7 +213,7 @@ void RangeWindows::fire(EventTime window, WindowOutput& out) {
   EventTime end = saturating_add(window, range_);
   window_panes_.clear();
   for (auto at = panes_.lower_bound(window); at != panes_.end() && at->first < end; ++at) {
-    window_panes_.push_back(&at->second);
+    window_panes_.emplace_back(at->first, &at->second);
   }
   collect_members();
   for (const Member* member : window_members_) {
@@ -220,7 +223,7 @@ void RangeWindows::fire(EventTime window, WindowOutput& out) {
 
 void RangeWindows::collect_members() {
   window_members_.clear();
-  for (const Pane* pane : window_panes_) {
+  for (const auto& [start, pane] : window_panes_) {
     for (const Member& member : pane->members) {
       window_members_.push_back(&member);
     }
@@ -228,22 +231,26 @@ void RangeWindows::collect_members() {
   if (window_panes_.size() < 2) {
     return;  // a key is in a pane once
   }
-  // Each key once, where it first appears: sort by state object, keep the first position of each.
-  seen_.clear();
-  for (std::size_t i = 0; i < window_members_.size(); ++i) {
-    seen_.emplace_back(window_members_[i]->state.get(), i);
+  // Each key once, where it first appears: an open-addressing set of the state objects seen (reused).
+  std::size_t slots = 16;
+  while (slots < 2 * window_members_.size()) {
+    slots *= 2;
   }
-  std::sort(seen_.begin(), seen_.end());
-  keep_.assign(window_members_.size(), 0);
-  for (std::size_t i = 0; i < seen_.size(); ++i) {
-    if (i == 0 || seen_[i].first != seen_[i - 1].first) {
-      keep_[seen_[i].second] = 1;
-    }
-  }
+  seen_.assign(slots, nullptr);
   std::size_t kept = 0;
-  for (std::size_t i = 0; i < window_members_.size(); ++i) {
-    if (keep_[i] != 0) {
-      window_members_[kept++] = window_members_[i];
+  for (const Member* member : window_members_) {
+    PyObject* state = member->state.get();
+    auto bits = reinterpret_cast<std::uintptr_t>(state) >> 4;
+    for (std::size_t i = static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> 20) & (slots - 1);;
+         i = (i + 1) & (slots - 1)) {
+      if (seen_[i] == state) {
+        break;
+      }
+      if (seen_[i] == nullptr) {
+        seen_[i] = state;
+        window_members_[kept++] = member;
+        break;
+      }
     }
   }
   window_members_.resize(kept);
@@ -251,24 +258,10 @@ void RangeWindows::collect_members() {
 
 void RangeWindows::output_window(const Member& member, EventTime window, WindowOutput& out) {
   PyObject* state = member.state.get();
-  PyObject* panes = PyList_GET_ITEM(state, 1);
-  python::PyRef acc;
-  for (const Pane* pane : window_panes_) {
-    PyObject* part = PyDict_GetItemWithError(panes, pane->start.get());
-    if (part == nullptr) {
-      continue;
-    }
-    if (!acc) {
-      acc = python::PyRef::borrow(part);
-      continue;
-    }
-    acc = python::PyRef::steal(calls_.combine(acc.get(), part));
-    if (!acc) {
-      states_.errors().report_exception("raised in combine():");
-      break;
-    }
-  }
-  if (acc) {
+  python::PyRef acc = sliding_ ? slide_panes(state, window) : combine_panes(state, window);
+  if (!acc && PyErr_Occurred() != nullptr) {
+    states_.errors().report_exception("raised in combine():");
+  } else if (acc) {
     python::PyRef output = python::PyRef::steal(calls_.output(member.key.get(), acc.get()));
     if (!output) {
       states_.errors().report_exception("raised in output():");
@@ -281,6 +274,45 @@ void RangeWindows::output_window(const Member& member, EventTime window, WindowO
     set_item(state, 0, unfired_object_.get());
   }
   states_.touch(member.key.get(), state);
+}
+
+python::PyRef RangeWindows::combine_panes(PyObject* state, EventTime /*window*/) {
+  PyObject* panes = PyList_GET_ITEM(state, 1);
+  python::PyRef acc;
+  for (const auto& [start, pane] : window_panes_) {
+    PyObject* part = PyDict_GetItemWithError(panes, pane->start.get());
+    if (part == nullptr) {
+      continue;
+    }
+    acc = acc ? python::PyRef::steal(calls_.combine(acc.get(), part)) : python::PyRef::borrow(part);
+    if (!acc) {
+      break;
+    }
+  }
+  return acc;
+}
+
+python::PyRef RangeWindows::slide_panes(PyObject* state, EventTime window) {
+  SlidingAggregate& aggregate = aggregates_[state];
+  bool combined = aggregate.drop_before(window, calls_);
+  PyObject* panes = PyList_GET_ITEM(state, 1);
+  for (auto pane = window_panes_.begin(); combined && pane != window_panes_.end(); ++pane) {
+    if (pane->first < aggregate.until()) {
+      continue;  // appended for an earlier window
+    }
+    if (PyObject* part = PyDict_GetItemWithError(panes, pane->second->start.get())) {
+      combined = aggregate.append(pane->first, part, calls_);
+    }
+  }
+  python::PyRef acc;
+  if (combined) {
+    aggregate.set_until(saturating_add(window, range_));
+    acc = aggregate.value(calls_);
+  }
+  if (!acc && PyErr_Occurred() != nullptr) {
+    aggregate.clear();  // the window is lost; the next one starts afresh
+  }
+  return acc;
 }
 
 void RangeWindows::forget_pane(Pane& pane) {
@@ -297,8 +329,12 @@ void RangeWindows::prune_before(EventTime start) {
   while (!panes_.empty() && panes_.begin()->first < start) {
     Pane& pane = panes_.begin()->second;
     for (const Member& member : pane.members) {
-      if (PyDict_DelItem(PyList_GET_ITEM(member.state.get(), 1), pane.start.get()) != 0) {
+      PyObject* panes = PyList_GET_ITEM(member.state.get(), 1);
+      if (PyDict_DelItem(panes, pane.start.get()) != 0) {
         PyErr_Clear();
+      }
+      if (sliding_ && PyDict_GET_SIZE(panes) == 0) {
+        aggregates_.erase(member.state.get());  // nothing left to slide over
       }
       states_.touch(member.key.get(), member.state.get());
     }
@@ -319,6 +355,7 @@ EventTime RangeWindows::next_due() const {
 void RangeWindows::restored() {
   static auto log = core::module_logger("window");
   panes_.clear();
+  aggregates_.clear();
   last_pane_ = nullptr;
   watermark_ = start_of_time;
   next_window_ = start_of_time;

@@ -2,6 +2,7 @@
 
 #include "aggregation_calls.hpp"
 #include "late_events.hpp"
+#include "sliding_aggregate.hpp"
 #include "time_arithmetic.hpp"
 #include "window_states.hpp"
 
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -67,6 +69,18 @@ class RangeWindows final : public WindowOperator {
   /// The keys of the panes in window_panes_, each once, in order of first data.
   void collect_members();
   void output_window(const Member& member, EventTime window, WindowOutput& out);
+  /// The accumulator of `state`'s panes in `window` (null: none, or combine() raised with the error set).
+  [[nodiscard]] python::PyRef combine_panes(PyObject* state, EventTime window);
+  /// The same through the key's SlidingAggregate (windows of several panes).
+  [[nodiscard]] python::PyRef slide_panes(PyObject* state, EventTime window);
+  /// The pane at `start` changed after a window holding it fired: the key's SlidingAggregate is stale.
+  void pane_changed(PyObject* state, EventTime start) {
+    if (sliding_ && first_window_of(start) < next_window_) {
+      if (auto at = aggregates_.find(state); at != aggregates_.end()) {
+        at->second.clear();
+      }
+    }
+  }
   /// Removes `pane`, which no key has data in, from the index.
   void forget_pane(Pane& pane);
   /// Forgets every pane before `start` (each key's accumulator of it too).
@@ -76,6 +90,7 @@ class RangeWindows final : public WindowOperator {
   EventTime slide_;
   EventTime delay_;
   EventTime pane_;
+  bool sliding_;  ///< a window spans several panes: combined through each key's SlidingAggregate
   graph::LatePolicy policy_;
   AggregationCalls calls_;
   WindowStates states_;
@@ -90,11 +105,13 @@ class RangeWindows final : public WindowOperator {
   EventTime last_pane_start_ = 0;
   EventTime last_pane_last_window_ = 0;  ///< the start of the last window holding it
 
+  /// Each key's running aggregate over its current window (sliding_ only), by state object.
+  std::unordered_map<PyObject*, SlidingAggregate> aggregates_;
+
   // fire(): reused, so that firing allocates nothing once warm.
-  std::vector<Pane*> window_panes_;
+  std::vector<std::pair<EventTime, Pane*>> window_panes_;
   std::vector<const Member*> window_members_;
-  std::vector<std::pair<PyObject*, std::size_t>> seen_;
-  std::vector<unsigned char> keep_;
+  std::vector<PyObject*> seen_;
 };
 
 }  // namespace roo::window

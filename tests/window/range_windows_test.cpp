@@ -74,6 +74,17 @@ TEST(RangeWindows, PartiallyLateEventsGoIntoTheirUnfiredWindowsOnly) {
   EXPECT_EQ(stage.out.take(), (Lines{"a=y@29"}));
 }
 
+TEST(RangeWindows, APartiallyLateEventInAPaneAlreadyCombinedCountsInTheNextWindows) {
+  WindowStage stage(range_spec(30, 10, 0), "Sum");
+  stage.add(py::str("a"), py::int_(1), 5);
+  stage.add(py::str("a"), py::int_(2), 15);
+  stage.advance(30);  // [-20, 10), [-10, 20) and [0, 30) fired: the pane at 10 is in a's running aggregate
+  EXPECT_EQ(stage.out.take(), (Lines{"a=1@9", "a=3@19", "a=3@29"}));
+  stage.add(py::str("a"), py::int_(4), 12);  // into [10, 40) only; update returns a new int for the pane
+  stage.advance(end_of_time);
+  EXPECT_EQ(stage.out.take(), (Lines{"a=6@39"}));
+}
+
 TEST(RangeWindows, SlidingWindowsAlignedFarInThePastMakeNoEventWronglyLate) {
   constexpr EventTime s = 1'000'000'000;
   constexpr EventTime t = 1'767'225'600 * s;  // 2026-01-01
