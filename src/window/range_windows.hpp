@@ -1,0 +1,117 @@
+#pragma once
+
+#include "aggregation_calls.hpp"
+#include "late_events.hpp"
+#include "sliding_aggregate.hpp"
+#include "time_arithmetic.hpp"
+#include "window_states.hpp"
+
+#include "roo/python/py_ref.hpp"
+#include "roo/window/window_operator.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace roo::window {
+
+/// `range_windows(range).with_slide(slide).with_delay(delay)` over an Aggregation (docs/windows.md): windows
+/// [k*slide, k*slide + range) aligned to the epoch, each key's events kept in panes of gcd(range, slide), a window
+/// output as combine over its panes when the watermark reaches its end + delay.
+///
+/// A key's state is the list [u, {pane start: accumulator}]: u is the first window start that had not fired when
+/// the key last changed (so a restored key knows which of its panes' windows already fired). Beside the table, an
+/// index pane start -> the keys with data in that pane says what is due without visiting every key.
+/// Lives on the Python executor.
+class RangeWindows final : public WindowOperator {
+ public:
+  RangeWindows(const WindowSpec& spec, PyObject* aggregation, state::KeyedStateTable& table,
+               python::StepErrors& errors);
+
+  void add(PyObject* key, PyObject* data, EventTime time, EventTime watermark, WindowOutput& out) override;
+  void advance(EventTime watermark, WindowOutput& out) override;
+  void tick(std::int64_t /*wall_now_ns*/, WindowOutput& /*out*/) override {}
+  [[nodiscard]] EventTime next_due() const override;
+  [[nodiscard]] std::int64_t next_tick() const override { return end_of_time; }
+  void restored() override;
+  [[nodiscard]] std::uint64_t late_events() const override { return late_.total(); }
+
+ private:
+  /// A key with data in a pane: its key object (as it first came) and its state list.
+  struct Member {
+    python::PyRef key;
+    python::PyRef state;
+  };
+  /// One pane [start, start + pane_) with data: its start as a Python int (the key in each state's dict).
+  struct Pane {
+    python::PyRef start;
+    std::vector<Member> members;
+  };
+
+  [[nodiscard]] Pane& pane_at(EventTime start);
+  /// Adds `data` to `key`'s accumulator of `pane` (created by initial_accumulator() when missing).
+  void accumulate(PyObject* key, PyObject* state, Pane& pane, PyObject* data);
+  void add_late(PyObject* key, PyObject* data, EventTime time, WindowOutput& out);
+  /// The start of the first window holding pane `start`.
+  [[nodiscard]] EventTime first_window_of(EventTime start) const {
+    return saturating_add(align_down(saturating_sub(start, range_), slide_), slide_);
+  }
+  [[nodiscard]] EventTime due(EventTime window) const { return saturating_add(window, saturating_add(range_, delay_)); }
+  /// The first window start that has not fired at `watermark`.
+  [[nodiscard]] EventTime unfired_at(EventTime watermark) const {
+    return saturating_add(align_down(saturating_sub(watermark, saturating_add(range_, delay_)), slide_), slide_);
+  }
+  void set_unfired(EventTime window);
+  void fire(EventTime window, WindowOutput& out);
+  /// The keys of the panes in window_panes_, each once, in order of first data.
+  void collect_members();
+  void output_window(const Member& member, EventTime window, WindowOutput& out);
+  /// The accumulator of `state`'s panes in `window` (null: none, or combine() raised with the error set).
+  [[nodiscard]] python::PyRef combine_panes(PyObject* state, EventTime window);
+  /// The same through the key's SlidingAggregate (windows of several panes).
+  [[nodiscard]] python::PyRef slide_panes(PyObject* state, EventTime window);
+  /// The pane at `start` changed after a window holding it fired: the key's SlidingAggregate is stale.
+  void pane_changed(PyObject* state, EventTime start) {
+    if (sliding_ && first_window_of(start) < next_window_) {
+      if (auto at = aggregates_.find(state); at != aggregates_.end()) {
+        at->second.clear();
+      }
+    }
+  }
+  /// Removes `pane`, which no key has data in, from the index.
+  void forget_pane(Pane& pane);
+  /// Forgets every pane before `start` (each key's accumulator of it too).
+  void prune_before(EventTime start);
+
+  EventTime range_;
+  EventTime slide_;
+  EventTime delay_;
+  EventTime pane_;
+  bool sliding_;  ///< a window spans several panes: combined through each key's SlidingAggregate
+  graph::LatePolicy policy_;
+  AggregationCalls calls_;
+  WindowStates states_;
+  LateEvents late_;
+
+  EventTime watermark_ = start_of_time;
+  EventTime unfired_;             ///< the first window start not fired at watermark_
+  python::PyRef unfired_object_;  ///< unfired_ as a Python int (every changed key's u)
+  EventTime next_window_ = start_of_time;  ///< no window before it fires again
+  std::map<EventTime, Pane> panes_;
+  Pane* last_pane_ = nullptr;  ///< the pane of the last event (most events fall into the same pane)
+  EventTime last_pane_start_ = 0;
+  EventTime last_pane_last_window_ = 0;  ///< the start of the last window holding it
+
+  /// Each key's running aggregate over its current window (sliding_ only), by state object.
+  std::unordered_map<PyObject*, SlidingAggregate> aggregates_;
+
+  // fire(): reused, so that firing allocates nothing once warm.
+  std::vector<std::pair<EventTime, Pane*>> window_panes_;
+  std::vector<const Member*> window_members_;
+  std::vector<PyObject*> seen_;
+};
+
+}  // namespace roo::window
