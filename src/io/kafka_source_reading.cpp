@@ -23,9 +23,6 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
-  if (!unsure_.empty()) [[unlikely]] {
-    check_unsure_partitions();
-  }
   if (!batch_.empty() || !batch_.caught_up.empty()) {
     (void)hand_over();
   }
@@ -70,35 +67,9 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
 }
 
 void KafkaSourceCore::note_caught_up(std::uint32_t topic, std::int32_t partition) {
-  unsure_.erase(PartitionId{.topic = topic, .partition = partition});
   std::pair<std::uint32_t, std::int32_t> pair{topic, partition};
   if (std::find(batch_.caught_up.begin(), batch_.caught_up.end(), pair) == batch_.caught_up.end()) {
     batch_.caught_up.push_back(pair);
-  }
-}
-
-// librdkafka sets a partition's high watermark from each fetch answer before it queues that answer's messages, so
-// a position (the offset after the last message polled) at or past it means nothing of the partition is left to
-// read as far as the last answer said: what the end-of-partition signal would have said.
-void KafkaSourceCore::check_unsure_partitions() {
-  KafkaPartitions list = partition_list(unsure_);
-  if (rd_kafka_position(client_.get(), list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return;
-  }
-  for (int i = 0; i < list->cnt; ++i) {
-    const auto& element = list->elems[i];
-    std::int64_t low = -1;
-    std::int64_t high = -1;
-    if (rd_kafka_get_watermark_offsets(client_.get(), element.topic, element.partition, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high < 0) {
-      continue;
-    }
-    // No position: nothing polled from it since it was assigned; then only an empty partition is known at its end.
-    if (element.offset >= 0 ? element.offset < high : low != high) {
-      continue;
-    }
-    note_caught_up(static_cast<std::uint32_t>(topic_index_of(element.topic)), element.partition);
   }
 }
 
@@ -141,7 +112,6 @@ bool KafkaSourceCore::hand_over() {
 
 void KafkaSourceCore::pause() {
   paused_ = true;
-  unsure_ = assigned_;  // the pause drops what librdkafka queued: an end-of-partition signal too
   KafkaPartitions list = partition_list(assigned_);
   rd_kafka_pause_partitions(client_.get(), list.get());
   io_logger()->debug("{}: the executor's mailbox is full; pausing {} partitions", identity, assigned_.size());

@@ -24,7 +24,8 @@ std::string describe_peer(const TcpSourceConnection::Socket& socket) {
 
 }  // namespace
 
-TcpSourceConnection::TcpSourceConnection(Socket socket, std::uint32_t channel, std::shared_ptr<const TcpSourceConfig> config,
+TcpSourceConnection::TcpSourceConnection(Socket socket, std::uint32_t channel,
+                                         std::shared_ptr<const TcpSourceConfig> config,
                                          std::shared_ptr<const std::atomic<bool>> source_at_limit,
                                          core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool,
                                          std::function<void(TcpSourceConnection*)> on_finished)
