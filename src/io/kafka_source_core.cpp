@@ -245,7 +245,7 @@ KafkaPartitions KafkaSourceCore::partition_list(const std::set<PartitionId>& par
 }
 
 void KafkaSourceCore::finish() {
-  while (!batch_.empty() && !hand_over()) {
+  while (!batch_.empty() && !hand_over()) {  // a batch holding only caught_up is not worth waiting for
     if (abandoned_.load(std::memory_order_acquire)) {
       io_logger()->warn("{}: stopped with a full mailbox; discarding {} messages", identity, batch_.size());
       break;

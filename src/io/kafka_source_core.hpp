@@ -28,6 +28,13 @@ namespace roo::io {
 /// refuses it the thread stops polling, and if there is still no room after pause_after it pauses every assigned
 /// partition (librdkafka then drops what it prefetched and fetches again from the last message handed to us on
 /// resume); the room callback wakes it to hand over and resume.
+///
+/// Caught up: with enable.partition.eof, librdkafka tells once per end offset that a partition has nothing more
+/// (RD_KAFKA_RESP_ERR__PARTITION_EOF); the pair goes into the batch's caught_up (and out again if a message of that
+/// partition follows in the same batch), and a batch holding only that is handed over too, under the same
+/// backpressure. A pause drops what librdkafka had queued, such a signal included, but the pause's version barrier
+/// also resets librdkafka's memory of the end it signalled (rd_kafka_toppar_fetch_decide), so after the resume it
+/// signals that end again: nothing is lost (KafkaSource tests: a pause between a quiet partition's end and its signal).
 class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_from_this<KafkaSourceCore> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -113,6 +120,9 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   void read_messages();
 
   void take(const rd_kafka_message_t& message);
+
+  /// The partition has reached its end (after the batch's frames): puts it in the batch's caught_up once.
+  void note_caught_up(std::uint32_t topic, std::int32_t partition);
 
   [[nodiscard]] std::uint32_t topic_of(rd_kafka_topic_t* handle);
 

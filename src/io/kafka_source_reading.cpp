@@ -2,6 +2,9 @@
 
 #include "io_log.hpp"
 
+#include <algorithm>
+#include <utility>
+
 // A Kafka source's poll thread reading messages into batches, and its backpressure (kafka_source_core.hpp).
 
 namespace roo::io {
@@ -20,19 +23,26 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
-  if (!batch_.empty()) {
+  if (!batch_.empty() || !batch_.caught_up.empty()) {
     (void)hand_over();
   }
 }
 
 void KafkaSourceCore::take(const rd_kafka_message_t& message) {
   if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF && message.rkt != nullptr) {
+      note_caught_up(topic_of(message.rkt), message.partition);
+      return;
+    }
     const char* topic = message.rkt != nullptr ? rd_kafka_topic_name(message.rkt) : "?";
     warn_throttled(message.err, fmt::format("{}: {}/{}: {}", identity, topic, message.partition,
                                             kafka_reason_text(rd_kafka_message_errstr(&message))));
     return;
   }
   std::uint32_t topic = topic_of(message.rkt);
+  if (!batch_.caught_up.empty()) [[unlikely]] {  // the partition's end came before this message: not its end now
+    std::erase(batch_.caught_up, std::pair{topic, message.partition});
+  }
   if (message.len > config_.max_size) {
     ++skipped_;
     io_logger()->warn("{}: skipping the message at {}/{} offset {}: {} bytes exceed max_size {} ({} so far)",
@@ -54,6 +64,13 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
                                                .time_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : time,
                                                .key_end = static_cast<std::uint32_t>(batch_.keys.size()),
                                                .has_key = message.key != nullptr});
+}
+
+void KafkaSourceCore::note_caught_up(std::uint32_t topic, std::int32_t partition) {
+  std::pair<std::uint32_t, std::int32_t> pair{topic, partition};
+  if (std::find(batch_.caught_up.begin(), batch_.caught_up.end(), pair) == batch_.caught_up.end()) {
+    batch_.caught_up.push_back(pair);
+  }
 }
 
 std::uint32_t KafkaSourceCore::topic_of(rd_kafka_topic_t* handle) {

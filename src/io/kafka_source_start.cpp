@@ -5,6 +5,7 @@
 #include "roo/core/error.hpp"
 
 #include <algorithm>
+#include <array>
 #include <thread>
 
 // A Kafka source's start: its settings, and waiting for the brokers and topics (kafka_source_core.hpp).
@@ -31,7 +32,9 @@ KafkaConf KafkaSourceCore::make_config() {
       {"group.id", config_.group_id},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "false"},
+      // A partition's end is an event (RD_KAFKA_RESP_ERR__PARTITION_EOF): the batches report it (caught_up), so
+      // that a quiet input of an event-time source can count as idle. Set again below: a property cannot unset it.
+      {"enable.partition.eof", "true"},
       {"auto.offset.reset", config_.start == KafkaSourceConfig::Start::earliest ? "earliest" : "latest"},
       {"socket.nagle.disable", "true"},
       // librdkafka 2.0.2's default (100,000 per partition) stops fetching a partition whose queue holds that many
@@ -40,6 +43,8 @@ KafkaConf KafkaSourceCore::make_config() {
       {"queued.min.messages", "1000000"},
   };
   KafkaConf conf = make_kafka_client_config(*this, config_.brokers, own, config_.properties);
+  std::array<char, 512> refused{};
+  (void)rd_kafka_conf_set(conf.get(), "enable.partition.eof", "true", refused.data(), refused.size());
   rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int error, const char* reason, void* opaque) {
     static_cast<KafkaSourceCore*>(static_cast<KafkaClientIdentity*>(opaque))
         ->on_client_error(static_cast<rd_kafka_resp_err_t>(error), reason);

@@ -128,7 +128,7 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     std::weak_ptr<TcpSourceCore> weak = weak_from_this();
     auto connection = std::make_shared<TcpSourceConnection>(
-        std::move(socket), config_, at_limit_, mailbox_, pool_, [weak](TcpSourceConnection* finished) {
+        std::move(socket), next_channel_++, config_, at_limit_, mailbox_, pool_, [weak](TcpSourceConnection* finished) {
           if (auto self = weak.lock()) {
             asio::post(self->strand_, [self, finished] { self->on_connection_finished(finished); });
           }
@@ -180,6 +180,9 @@ class TcpSourceCore : public std::enable_shared_from_this<TcpSourceCore> {
   std::shared_ptr<std::atomic<bool>> at_limit_ = std::make_shared<std::atomic<bool>>(false);
   std::vector<std::function<void()>> on_stopped_;
   std::size_t refused_connections_ = 0;  ///< closed for a malformed frame or for no complete frame in time
+  /// The FrameBatch::channel of the next connection: the connection count, so each has its own for the source's
+  /// lifetime (2^32 connections before it repeats; by then the first is long forgotten by the watermark clock).
+  std::uint32_t next_channel_ = 0;
   bool started_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -24,7 +24,8 @@ std::string describe_peer(const TcpSourceConnection::Socket& socket) {
 
 }  // namespace
 
-TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const TcpSourceConfig> config,
+TcpSourceConnection::TcpSourceConnection(Socket socket, std::uint32_t channel,
+                                         std::shared_ptr<const TcpSourceConfig> config,
                                          std::shared_ptr<const std::atomic<bool>> source_at_limit,
                                          core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool,
                                          std::function<void(TcpSourceConnection*)> on_finished)
@@ -35,6 +36,7 @@ TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const Tc
       pool_(pool),
       on_finished_(std::move(on_finished)),
       peer_(describe_peer(socket_)),
+      channel_(channel),
       parser_(config_->framing, config_->max_size, config_->batch_bytes),
       buffer_(read_buffer_bytes),
       batch_(pool_.acquire()),
@@ -42,6 +44,7 @@ TcpSourceConnection::TcpSourceConnection(Socket socket, std::shared_ptr<const Tc
       idle_timer_(socket_.get_executor()),
       progress_at_(std::chrono::steady_clock::now()) {
   batch_.source = config_->source_index;
+  batch_.channel = channel_;
 }
 
 void TcpSourceConnection::start() {
@@ -146,6 +149,7 @@ TcpSourceConnection::HandOver TcpSourceConnection::hand_over() {
     case core::PushResult::accepted:
       batch_ = pool_.acquire();
       batch_.source = config_->source_index;
+      batch_.channel = channel_;
       return HandOver::accepted;
     case core::PushResult::full:
       return HandOver::wait_for_room;

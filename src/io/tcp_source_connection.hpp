@@ -43,8 +43,9 @@ class TcpSourceConnection : public std::enable_shared_from_this<TcpSourceConnect
   using Strand = asio::strand<asio::io_context::executor_type>;
   using Socket = asio::basic_stream_socket<asio::ip::tcp, Strand>;
 
+  /// `channel`: the connection's number within its source, stamped on each of its batches (FrameBatch::channel).
   /// `source_at_limit`: set by the source while every slot is taken (see the idle timeout above).
-  TcpSourceConnection(Socket socket, std::shared_ptr<const TcpSourceConfig> config,
+  TcpSourceConnection(Socket socket, std::uint32_t channel, std::shared_ptr<const TcpSourceConfig> config,
                       std::shared_ptr<const std::atomic<bool>> source_at_limit,
                       core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool,
                       std::function<void(TcpSourceConnection*)> on_finished);
@@ -84,6 +85,7 @@ class TcpSourceConnection : public std::enable_shared_from_this<TcpSourceConnect
   core::BatchPool& pool_;
   std::function<void(TcpSourceConnection*)> on_finished_;
   std::string peer_;
+  std::uint32_t channel_;
   FrameParser parser_;
   std::vector<char> buffer_;
   std::size_t begin_ = 0;  // unparsed input is buffer_[begin_, end_)

@@ -185,7 +185,7 @@ PipelineRunner::Stage& PipelineRunner::routing_stage(std::size_t flow, std::size
 }
 
 std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
-  if (!batch.meta.empty()) [[unlikely]] {
+  if (!batch.meta.empty() || !batch.caught_up.empty()) [[unlikely]] {  // a message source (Kafka)
     return process_messages(batch, first, last);
   }
   Source& source = sources_[batch.source];

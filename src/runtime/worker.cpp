@@ -686,6 +686,9 @@ bool Worker::take_work() {
     drained_ = false;
     auto last_handover = std::chrono::steady_clock::now();
     std::size_t since_handover = 0;
+    if (batch->empty()) {  // no events, only a message source's news that partitions caught up (FrameBatch)
+      (void)runner_->process(*batch, 0, 0);
+    }
     for (std::size_t first = 0; first < batch->size(); first += events_per_slice) {
       std::size_t last = std::min(batch->size(), first + events_per_slice);
       std::size_t reached = runner_->process(*batch, first, last);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,6 +126,61 @@ TEST(TcpSource, KeepsEachOfManyConcurrentConnectionsInOrder) {
   for (std::size_t c = 0; c < connections; ++c) {
     EXPECT_EQ(next[c], per_connection);
   }
+}
+
+// Each connection's batches carry one channel of their own for the source's lifetime (a watermark per input): a
+// connection opened after another closed does not get its number again.
+TEST(TcpSource, StampsEachConnectionsBatchesWithAChannelOfItsOwn) {
+  constexpr std::size_t per_connection = 2000;
+  SourceFixture fixture(config_with(16384, 10, 256));  // small batches: many per connection
+  std::map<std::size_t, std::set<std::uint32_t>> channels;  // connection -> the channels its frames came with
+  std::size_t frames = 0;
+  auto send_and_take = [&](const std::vector<std::size_t>& connections) {
+    std::vector<std::unique_ptr<Client>> clients;
+    for (std::size_t c = 0; c < connections.size(); ++c) {
+      clients.push_back(std::make_unique<Client>(fixture.port()));
+    }
+    std::vector<std::thread> senders;
+    for (std::size_t c = 0; c < connections.size(); ++c) {
+      senders.emplace_back([&, c] {
+        std::string chunk;
+        for (std::size_t i = 0; i < per_connection; ++i) {
+          chunk += frame(payload(connections[c], i));
+          if (chunk.size() > 500 || i + 1 == per_connection) {
+            clients[c]->send(chunk);
+            chunk.clear();
+          }
+        }
+      });
+    }
+    std::size_t wanted = frames + connections.size() * per_connection;
+    auto deadline = std::chrono::steady_clock::now() + 10000ms;
+    while (frames < wanted && std::chrono::steady_clock::now() < deadline) {
+      auto batch = fixture.mailbox.pop_for(10ms);
+      if (!batch) {
+        continue;
+      }
+      for (std::size_t i = 0; i < batch->size(); ++i) {
+        std::string f(batch->frame(i));
+        channels[std::stoul(f.substr(1, f.find('-') - 1))].insert(batch->channel);
+        ++frames;
+      }
+      fixture.pool.release(std::move(*batch));
+    }
+    for (auto& sender : senders) {
+      sender.join();
+    }
+    EXPECT_EQ(frames, wanted);
+  };
+  send_and_take({0, 1, 2});  // at once; closed at the end of the call
+  send_and_take({3});        // after the first three closed
+  ASSERT_EQ(channels.size(), 4U);
+  std::set<std::uint32_t> distinct;
+  for (const auto& [connection, seen] : channels) {
+    EXPECT_EQ(seen.size(), 1U) << "connection " << connection;  // stable within a connection
+    distinct.insert(seen.begin(), seen.end());
+  }
+  EXPECT_EQ(distinct.size(), 4U);  // and different across connections, reused by none
 }
 
 TEST(TcpSource, AcceptsNoMoreThanMaxConnectionsAndResumesWhenOneCloses) {

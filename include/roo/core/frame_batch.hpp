@@ -23,10 +23,12 @@ struct FrameBatch {
   std::uint32_t generation = 0;
   std::vector<char> bytes;          ///< room for payloads; the first payload_bytes() hold them back to back
   std::vector<std::uint32_t> ends;  ///< end offset in `bytes` of each payload
-  /// Stream sources (TCP): which connection of the source produced the frames (unique per connection).
+  /// Stream sources (TCP): which connection of the source produced the frames: a number of its own for the source's
+  /// lifetime (the source counts its connections), the same on every batch of that connection. 0 for other sources.
   std::uint32_t channel = 0;
   /// Message sources (Kafka): the (Meta::topic, partition) pairs that had reached the end of what the broker holds
-  /// when the batch was cut, after its frames.
+  /// when the batch was cut, after its frames (src/io/README.md, "Which input a batch came from"). A batch may hold
+  /// only these, no frames: the executor then applies them and nothing else. Cleared by clear().
   std::vector<std::pair<std::uint32_t, std::int32_t>> caught_up;
 
   /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
