@@ -99,11 +99,13 @@ def test_a_sliding_alignment_far_in_the_past_makes_nothing_late():
     # first window's end. 60 windows hold it; none fired, so not late.
     t = 1_700_000_000_123_456_789
     hour, minute = wallaroo.hours(1), wallaroo.minutes(1)
-    first_end = (t // minute) * minute - hour + minute + hour  # the earliest window holding t ends here
+    first_start = (t // minute) * minute - hour + minute  # the earliest window holding t: 59 slides before t's
+    first_end = first_start + hour
     items = [W(first_end - 1), E(t, "k", 1), END]
     result = run_range(items, Sum, hour, slide=minute)
     assert result.late == 0 and len(result.outputs) == 60
-    assert result.outputs[0] == ("k", 1, (t // minute) * minute - hour + minute + hour - 1)
+    assert result.outputs[0] == ("k", 1, first_end - 1)
+    assert result.outputs[-1] == ("k", 1, (t // minute) * minute + hour - 1)
 
 
 def test_keys_have_their_own_windows_and_due_windows_come_by_end_then_key_order():
