@@ -25,7 +25,8 @@ from .errors import WallarooParameterError
 from .pipeline import Pipeline, build_application, source
 from .serialization import deserialize, serialize
 from .windows import (Aggregation, CountWindows, CountWindowsBuilder, RangeWindows,
-                      RangeWindowsBuilder, count_windows, range_windows)
+                      RangeWindowsBuilder, SessionWindows, SessionWindowsBuilder, count_windows,
+                      range_windows, session_windows)
 from .wrapped import (BaseWrapped, Computation, ComputationMulti, ConnectorDecoder,
                       ConnectorEncoder, Decoder, Encoder, KeyExtractor, OctetDecoder,
                       OctetEncoder, OctetMessageDecoder, OctetMessageEncoder,

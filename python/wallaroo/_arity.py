@@ -34,6 +34,12 @@ def _accepts(bounds, arity):
     return fewest <= arity and (most is None or arity <= most)
 
 
+def accepts(obj, arity):
+    """True when ``obj(*arity args)`` is a valid call (or ``obj`` has no signature to tell)."""
+    bounds = _positional_bounds(obj)
+    return bounds is None or _accepts(bounds, arity)
+
+
 def _require_callable(name, obj):
     if not callable(obj):
         raise WallarooParameterError(

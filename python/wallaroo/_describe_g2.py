@@ -2,7 +2,8 @@
 
 from . import _describe_objects as objects
 from .errors import WallarooParameterError
-from .windows import _aggregation_name
+from .event_time import event_time_entry
+from .windows import windows_of_stage
 
 _SINKS = ("to_sink", "to_sinks")
 
@@ -46,8 +47,10 @@ def describe_tree(result, out):
                     .format(idx))
             _, pipeline_name, config = stages.pop(0)
             where = "pipeline {0!r}".format(pipeline_name)
-            source_id = out.add_source(objects.source_entry(
-                config, pipeline_name, True, where, out.args))
+            entry = objects.source_entry(config, pipeline_name, True, where, out.args)
+            if stages and isinstance(stages[0], tuple) and stages[0][:1] == ("with_event_time",):
+                entry["event_time"] = _event_time(stages.pop(0), where)
+            source_id = out.add_source(entry)
             leaves.append((source_id, [idx] + path))
         node_stage_ids[idx] = _add_stages(stages, idx == root_idx, where, out)
 
@@ -61,12 +64,22 @@ def describe_tree(result, out):
     return app_name
 
 
-def _own_state_id(state_name, stages):
-    """A state id no earlier stage has: every G2 state stage has its own state (as in Wallaroo).
+def _event_time(stage, where):
+    """The source entry's "event_time" from ``("with_event_time", fn, idleness, max_ahead)``."""
+    if len(stage) != 4:
+        raise WallarooParameterError("{0}: bad with_event_time stage {1!r}".format(where, stage))
+    try:
+        return event_time_entry(*stage[1:])
+    except WallarooParameterError as e:
+        raise WallarooParameterError("{0}: {1}".format(where, e))
 
-    The first stage using a state name gets the name itself; later ones get "<name> (2)", "<name> (3)", ...
+
+def _own_state_id(state_name, stages):
+    """A state id no earlier stage has: every G2 state or window stage has its own state (as in Wallaroo).
+
+    The first stage using a name gets the name itself; later ones get "<name> (2)", "<name> (3)", ...
     """
-    taken = set(s["state_id"] for s in stages if s["kind"] == "state")
+    taken = set(s["state_id"] for s in stages if s["kind"] in ("state", "window"))
     state_id, n = state_name, 1
     while state_id in taken:
         n += 1
@@ -100,14 +113,16 @@ def _add_stages(stages, is_root, where, out):
         elif kind == "collect":
             ids.append(out.add_stage(objects.collect_stage(
                 "collect-key-{0}".format(len(out.stages)))))
-        elif kind == "to_range_windows":
+        elif kind in ("to_range_windows", "to_count_windows", "to_session_windows"):
+            try:
+                entry = objects.window_stage(windows_of_stage(stage))
+            except WallarooParameterError as e:
+                raise WallarooParameterError("{0}: {1}".format(here, e))
+            entry["state_id"] = _own_state_id(entry["name"], out.stages)
+            ids.append(out.add_stage(entry))
+        elif kind == "with_event_time":
             raise WallarooParameterError(
-                "windows are not supported yet by Roo (range_windows over {0})"
-                .format(_aggregation_name(stage[4])))
-        elif kind == "to_count_windows":
-            raise WallarooParameterError(
-                "windows are not supported yet by Roo (count_windows over {0})"
-                .format(_aggregation_name(stage[2])))
+                "{0}: with_event_time() must come right after wallaroo.source(...)".format(here))
         else:
             raise WallarooParameterError("{0}: unknown stage kind {1!r}".format(here, kind))
     return ids

@@ -270,3 +270,15 @@ def key_by_stage(obj, where):
 def collect_stage(key):
     """A collect stage: every message gets the constant ``key``."""
     return {"kind": "collect", "name": "collect", "key": key}
+
+
+def window_stage(windows):
+    """A window stage from what ``range_windows``/``count_windows``/``session_windows(...).over(Agg)`` built.
+
+    Every size key is present (unused ones 0); ``state_id`` is the name here, made unique by the caller.
+    """
+    name = windows.describe_name()
+    return {"kind": "window", "name": name, "state_id": name, "window": windows.kind,
+            "range": windows.range, "slide": windows.slide, "delay": windows.delay, "gap": windows.gap,
+            "count": windows.count, "late_data_policy": windows.late_data_policy,
+            "aggregation": windows.aggregation}

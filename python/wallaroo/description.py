@@ -27,6 +27,7 @@ class DescriptionBuilder(object):
         self.flows = []
 
     def add_source(self, entry):
+        entry.setdefault("event_time", None)  # ingest time (or a Kafka message's own) unless with_event_time
         self.sources.append(entry)
         return len(self.sources) - 1
 

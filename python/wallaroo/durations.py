@@ -1,5 +1,10 @@
 """Time units: each helper returns an integer number of nanoseconds."""
 
+import math
+import numbers
+
+from .errors import WallarooParameterError
+
 _NS_PER = {
     "nanoseconds": 1,
     "microseconds": 1000,
@@ -13,6 +18,10 @@ _NS_PER = {
 def _to_ns(x, factor):
     if isinstance(x, int):
         return x * factor
+    if not isinstance(x, numbers.Real) or not math.isfinite(x):
+        unit = [name for name, f in _NS_PER.items() if f == factor][0]
+        raise WallarooParameterError(
+            "wallaroo.{0}(x): x must be a finite number, got {1!r}".format(unit, x))
     return int(round(x * factor))
 
 

@@ -8,7 +8,8 @@ tree, right = the merged tree). Stages are appended to the root node.
 import inspect
 
 from .errors import WallarooParameterError
-from .windows import CountWindows, RangeWindows
+from .event_time import DEFAULT_IDLENESS, DEFAULT_MAX_AHEAD, event_time_entry
+from .windows import WINDOWS_BUILDERS, Windows
 from .wrapped import StateComputation
 
 _SINK_STAGES = ("to_sink", "to_sinks")
@@ -53,23 +54,40 @@ class Pipeline(object):
 
     def _ends_with_key_by(self, idx=None):
         idx = self._root_idx if idx is None else idx
-        stages = [s for s in self._vs[idx] if s[0] != "source"]
+        stages = [s for s in self._vs[idx] if s[0] not in ("source", "with_event_time")]
         if stages:
             return stages[-1][0] == "key_by"
         if self._es[idx]:
             return self._ends_with_key_by(self._es[idx][0])
         return False
 
+    def with_event_time(self, fn=None, idleness=DEFAULT_IDLENESS, max_ahead=DEFAULT_MAX_AHEAD):
+        """Roo's: how this source's events get their event time, and how its watermark moves.
+
+        ``fn(event)`` returns the event's time as int nanoseconds since the epoch (None: ingest time, or a
+        Kafka message's own time). An input that sends nothing for ``idleness`` ns no longer holds the
+        watermark back; an event stamped more than ``max_ahead`` ns ahead of the wall clock does not move it
+        (None: no cap). Only right after ``wallaroo.source(...)``. See docs/windows.md.
+        """
+        entry = event_time_entry(fn, idleness, max_ahead)
+        leaf = self._vs[self._root_idx]
+        if len(self._vs) != 1 or not leaf or leaf[0][0] != "source" or len(leaf) != 1:
+            if len(self._vs) == 1 and len(leaf) == 2 and leaf[1][0] == "with_event_time":
+                raise WallarooParameterError(
+                    "Only call `with_event_time()` once per source (pipeline {0!r}).".format(leaf[0][1]))
+            raise WallarooParameterError(
+                "with_event_time() must come right after wallaroo.source(...), before any other stage or "
+                "merge(): wallaroo.source(name, config).with_event_time(fn)")
+        return self._with_stage(("with_event_time", entry["fn"], entry["idleness"], entry["max_ahead"]))
+
     def to(self, computation):
         """Add a computation, state computation or windows stage."""
-        if isinstance(computation, RangeWindows):
-            return self._with_stage((
-                "to_range_windows", computation.range, computation.slide,
-                computation.delay, computation.aggregation,
-                computation.late_data_policy))
-        if isinstance(computation, CountWindows):
-            return self._with_stage(("to_count_windows", computation.count,
-                                     computation.aggregation))
+        if isinstance(computation, Windows):
+            return self._with_stage(computation.stage())
+        if isinstance(computation, WINDOWS_BUILDERS):
+            raise WallarooParameterError(
+                "to(): {0}(...) needs .over(AggregationClass) to make the windows a stage".format(
+                    computation.builder))
         if inspect.isclass(computation):
             raise WallarooParameterError(
                 "to() expects a computation object (a decorated function), got the "

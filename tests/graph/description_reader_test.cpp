@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <variant>
 
@@ -147,6 +148,133 @@ INSTANTIATE_TEST_SUITE_P(
                  "run source 'Orders': source kind 'kinesis' is not supported yet"}),
     [](const ::testing::TestParamInfo<BadField>& entry) {
       return std::string(entry.param.part) + "_" + entry.param.field;
+    });
+
+TEST(DescriptionReader, ReadsAWindowStageOfEachKindWithATableOfItsOwn) {
+  pybind11::object description = test::description_of("windowed");
+  Plan plan = read_plan(description.ptr());
+  ASSERT_EQ(plan.stages.size(), 6u);
+  pybind11::list stages = description["stages"];
+  for (std::size_t i = 2; i < 6; ++i) {
+    EXPECT_EQ(plan.stages[i].kind, StagePlan::Kind::window) << i;
+    EXPECT_EQ(plan.stages[i].fn.get(), pybind11::dict(stages[i])["aggregation"].ptr()) << i;
+  }
+  const WindowSpec& sliding = plan.stages[2].window;
+  EXPECT_EQ(plan.stages[2].name, "range_windows over Count");
+  EXPECT_EQ(sliding.kind, WindowSpec::Kind::range);
+  EXPECT_EQ(sliding.range, 10'000'000'000);
+  EXPECT_EQ(sliding.slide, 2'000'000'000);
+  EXPECT_EQ(sliding.delay, 1'000'000'000);
+  EXPECT_EQ(sliding.late_policy, LatePolicy::fire_per_message);
+  const WindowSpec& counted = plan.stages[3].window;
+  EXPECT_EQ(plan.stages[3].name, "count_windows over Count");
+  EXPECT_EQ(counted.kind, WindowSpec::Kind::count);
+  EXPECT_EQ(counted.count, 3u);
+  EXPECT_EQ(counted.count_timeout_ns, 5'000'000'000);
+  const WindowSpec& sessions = plan.stages[4].window;
+  EXPECT_EQ(plan.stages[4].name, "session_windows over Count");
+  EXPECT_EQ(sessions.kind, WindowSpec::Kind::session);
+  EXPECT_EQ(sessions.gap, 60'000'000'000);
+  EXPECT_EQ(sessions.delay, 5'000'000);
+  EXPECT_EQ(sessions.late_policy, LatePolicy::place_in_oldest_window);
+  const WindowSpec& tumbling = plan.stages[5].window;
+  EXPECT_EQ(tumbling.kind, WindowSpec::Kind::range);
+  EXPECT_EQ(tumbling.range, 5'000'000'000);
+  EXPECT_EQ(tumbling.slide, 5'000'000'000);
+  EXPECT_EQ(tumbling.delay, 0);
+  EXPECT_EQ(tumbling.late_policy, LatePolicy::drop);
+  // The state stage first, then one table per window stage, named by its state id.
+  ASSERT_EQ(plan.state_tables.size(), 5u);
+  std::vector<std::string> names;
+  for (const auto& table : plan.state_tables) {
+    names.push_back(table.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"tally", "range_windows over Count", "count_windows over Count",
+                                             "session_windows over Count", "range_windows over Count (2)"}));
+  for (std::size_t i = 1; i < 6; ++i) {
+    EXPECT_EQ(plan.stages[i].state_table, i - 1) << i;
+  }
+  EXPECT_TRUE(plan.has_windows());
+  EXPECT_FALSE(plan_of("tcp_and_generator").has_windows());
+}
+
+TEST(DescriptionReader, ReadsEachSourcesEventTime) {
+  pybind11::object description = test::description_of("windowed");
+  Plan plan = read_plan(description.ptr());
+  ASSERT_EQ(plan.sources.size(), 2u);
+  EXPECT_EQ(plan.sources[0].event_time.get(), pybind11::module_::import("plan_apps").attr("stamp").ptr());
+  EXPECT_EQ(plan.sources[0].event_time_spec.idleness_ns, 500'000'000);
+  EXPECT_EQ(plan.sources[0].event_time_spec.max_ahead_ns, 0);  // None: no cap
+  EXPECT_FALSE(plan.sources[1].event_time);                     // with_event_time(): ingest time
+  EXPECT_EQ(plan.sources[1].event_time_spec.idleness_ns, 2'000'000'000);
+  EXPECT_EQ(plan.sources[1].event_time_spec.max_ahead_ns, 10'000'000'000);
+  Plan plain = plan_of("tcp_and_generator");  // "event_time": None
+  for (const SourcePlan& source : plain.sources) {
+    EXPECT_FALSE(source.event_time);
+    EXPECT_EQ(source.event_time_spec.idleness_ns, 2'000'000'000);
+    EXPECT_EQ(source.event_time_spec.max_ahead_ns, 10'000'000'000);
+  }
+}
+
+/// `windowed()`'s description with one field of stage `stage` replaced (-1: of the TCP source's event_time), and the
+/// entry and cause the reader names.
+struct BadWindowField {
+  int stage;
+  const char* field;
+  const char* value;  ///< a Python expression
+  const char* entry;
+  const char* cause;
+};
+
+void PrintTo(const BadWindowField& bad, std::ostream* os) {
+  *os << (bad.stage < 0 ? "event_time" : "stage " + std::to_string(bad.stage)) << ": " << bad.field << " = "
+      << bad.value;
+}
+
+class WindowEntries : public ::testing::TestWithParam<BadWindowField> {};
+
+TEST_P(WindowEntries, AnInconsistentFieldIsOneLineNamingTheEntry) {
+  const BadWindowField& bad = GetParam();
+  pybind11::object value = pybind11::eval(bad.value);
+  pybind11::object description = bad.stage < 0
+                                     ? test::description_of("windowed_event_time_with", bad.field, value)
+                                     : test::description_of("windowed_with", bad.stage, bad.field, value);
+  try {
+    (void)read_plan(description.ptr());
+    FAIL() << "read_plan accepted " << bad.field << " = " << bad.value;
+  } catch (const core::UsageError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              std::string("read the application description: ") + bad.entry + ": " + bad.cause);
+  }
+}
+
+constexpr const char* sliding = "stage 'range_windows over Count'";
+constexpr const char* counted = "stage 'count_windows over Count'";
+constexpr const char* sessions = "stage 'session_windows over Count'";
+constexpr const char* tumbling = "stage 'range_windows over Count'";
+constexpr const char* readings = "source 'readings'";
+
+INSTANTIATE_TEST_SUITE_P(
+    DescriptionReader, WindowEntries,
+    ::testing::Values(
+        BadWindowField{2, "window", "'tumbling'", sliding, "window kind 'tumbling' is not range, count or session"},
+        BadWindowField{2, "late_data_policy", "'keep'", sliding, "late data policy 'keep' is unknown"},
+        BadWindowField{2, "range", "0", sliding, "range 0 is below 1"},
+        BadWindowField{2, "slide", "0", sliding, "slide 0 is below 1"},
+        BadWindowField{2, "slide", "10**10 + 1", sliding, "slide 10000000001 exceeds range 10000000000"},
+        BadWindowField{2, "delay", "-1", sliding, "delay -1 is below 0"},
+        BadWindowField{3, "count", "0", counted, "count 0 is below 1"},
+        BadWindowField{3, "late_data_policy", "None", counted, "late data policy 'None' is unknown"},
+        BadWindowField{4, "gap", "0", sessions, "gap 0 is below 1"},
+        BadWindowField{4, "delay", "-5", sessions, "delay -5 is below 0"},
+        BadWindowField{4, "state_id", "'tally'", sessions, "window state id 'tally' is taken"},
+        BadWindowField{5, "state_id", "'range_windows over Count'", tumbling,
+                       "window state id 'range_windows over Count' is taken"},
+        BadWindowField{-1, "idleness", "0", readings, "idleness 0 is below 1"},
+        BadWindowField{-1, "max_ahead", "-3", readings, "max_ahead -3 is below 1"}),
+    [](const ::testing::TestParamInfo<BadWindowField>& entry) {
+      return (entry.param.stage < 0 ? std::string("event_time") : "stage" + std::to_string(entry.param.stage)) +
+             "_" + entry.param.field + "_" + std::to_string(entry.index);
     });
 
 }  // namespace

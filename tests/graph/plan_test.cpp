@@ -17,6 +17,13 @@ TEST(Plan, FingerprintHoldsTheKindsAndTheKafkaTopics) {
             "Mixed|source:tcp:words|source:gen:numbers|stage:computation:pass|sink:tcp:sink 0");
 }
 
+TEST(Plan, FingerprintHoldsTheWindowStages) {
+  EXPECT_EQ(plan_of("windowed").fingerprint(),
+            "Windowed|source:tcp:readings|source:gen:ticks|stage:key_by:first_letter|stage:state:tally"
+            "|stage:window:range_windows over Count|stage:window:count_windows over Count"
+            "|stage:window:session_windows over Count|stage:window:range_windows over Count|sink:tcp:sink 0");
+}
+
 TEST(Plan, FingerprintChangesWithATopicButNotWithBrokersOrAddresses) {
   Plan plan = plan_of("kafka_to_kafka");
   std::string before = plan.fingerprint();

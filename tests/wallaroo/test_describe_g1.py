@@ -61,7 +61,7 @@ def _loyalty():
 def _src(name, port, decode):
     return {"kind": "tcp", "name": name, "host": "127.0.0.1", "port": port,
             "max_size": 16384, "parallelism": 10, "valid": True, "header_length": 4,
-            "length_fmt": ">I", "decode": decode}
+            "length_fmt": ">I", "decode": decode, "event_time": None}
 
 
 def test_build_returns_the_action_list():

@@ -54,7 +54,7 @@ SINK = wallaroo.TCPSinkConfig("127.0.0.1", "7010", encode)
 def _tcp_source(name, port, **extra):
     entry = {"kind": "tcp", "name": name, "host": "127.0.0.1", "port": port,
              "max_size": 16384, "parallelism": 10, "valid": True, "header_length": 4,
-             "length_fmt": ">I", "decode": _decode}
+             "length_fmt": ">I", "decode": _decode, "event_time": None}
     entry.update(extra)
     return entry
 
@@ -146,7 +146,7 @@ def test_gen_source_both_forms():
     g = Gen()
     d = _app(wallaroo.source("G", wallaroo.GenSourceConfig("gen", g)).to_sink(SINK))
     assert d["sources"] == [{"kind": "gen", "name": "gen", "initial_value": g.initial_value,
-                             "apply": g.apply}]
+                             "apply": g.apply, "event_time": None}]
     assert d["sources"][0]["apply"].__self__ is g
     d_old = _app(wallaroo.source("G", wallaroo.GenSourceConfig(g)).to_sink(SINK))
     assert d_old["sources"][0]["name"] == "G"
@@ -183,32 +183,6 @@ def test_bad_ports_are_reported_with_where():
         _app(wallaroo.source("P", ok).to_sink(wallaroo.TCPSinkConfig("h", 70000, encode)))
     assert str(e.value) == ("pipeline 'P', stage 1 (to_sink) (sink 0): port must be an integer "
                             "1..65535, got 70000")
-
-
-class Sum(wallaroo.Aggregation):
-    def initial_accumulator(self):
-        return 0
-
-    def update(self, data, acc):
-        pass
-
-    def combine(self, a, b):
-        return a + b
-
-    def output(self, key, acc):
-        return acc
-
-
-def test_windows_are_not_supported_yet():
-    src = wallaroo.TCPSourceConfig("in", "127.0.0.1", 7000, decode)
-    p = wallaroo.source("P", src).key_by(key).to(wallaroo.range_windows(10).over(Sum))
-    with pytest.raises(WallarooParameterError) as e:
-        _app(p.to_sink(SINK))
-    assert str(e.value) == "windows are not supported yet by Roo (range_windows over Sum)"
-    p = wallaroo.source("P", src).key_by(key).to(wallaroo.count_windows(2).over(Sum))
-    with pytest.raises(WallarooParameterError) as e:
-        _app(p.to_sink(SINK))
-    assert str(e.value) == "windows are not supported yet by Roo (count_windows over Sum)"
 
 
 def test_state_computations_sharing_a_name_keep_their_own_states():

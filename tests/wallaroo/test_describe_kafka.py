@@ -47,7 +47,7 @@ def _g1(source_config, sink_config=TCP_SINK, args=(), pipeline="K"):
 def _source(name="K", topics=("t",), brokers="k1:9092,k2:9093", fn=_decode, **extra):
     entry = {"kind": "kafka", "name": name, "topics": list(topics), "brokers": brokers, "group": None,
              "start": "earliest", "properties": {}, "log_level": "Warn", "decode": fn,
-             "decode_takes_key": False}
+             "decode_takes_key": False, "event_time": None}
     entry.update(extra)
     return entry
 

@@ -140,7 +140,7 @@ def test_connector_source_and_sink_are_described():
     d = describe(wallaroo.build_application("app", wallaroo.source("P", src).to_sink(sink)))
     assert d["sources"] == [{"kind": "connector", "name": "in", "host": "127.0.0.1", "port": 7100,
                              "decode": stream_decode._roo_fn, "cookie": "c", "max_credits": 100,
-                             "refill_credits": 50}]
+                             "refill_credits": 50, "event_time": None}]
     assert d["sinks"] == [{"kind": "connector", "name": "out", "host": "127.0.0.1", "port": 7200,
                            "encode": octet_encode._roo_fn, "cookie": "c"}]
 
