@@ -165,6 +165,7 @@ TEST(RecordBatchCodec, RoundTripsAndRefusesWhatDoesNotAddUp) {
 // 1-byte key, alphabet's votes) in a few bytes more than its value and key, and keeps any times exactly.
 TEST(RecordBatchCodec, KeepsSmallRecordsSmallAndAnyTimeExact) {
   io::RecordBatch batch;
+  constexpr std::int64_t base_time = 1764532800123;
   const std::vector<std::int64_t> times = {1764532800123, 1764532800123, 1764532800124, io::RecordBatch::no_time,
                                            std::numeric_limits<std::int64_t>::min(),
                                            std::numeric_limits<std::int64_t>::max(), 0};
@@ -175,7 +176,7 @@ TEST(RecordBatchCodec, KeepsSmallRecordsSmallAndAnyTimeExact) {
                              .key_end = static_cast<std::uint32_t>(batch.keys.size()),
                              .headers_end = 0,
                              .partition = i % 2 == 0 ? io::RecordBatch::any_partition : 3,
-                             .time_ms = i < times.size() ? times[i] : 1764532800123 + static_cast<std::int64_t>(i / 100),
+                             .time_ms = i < times.size() ? times[i] : base_time + static_cast<std::int64_t>(i / 100),
                              .has_key = true});
   }
   std::string encoded = encode_record_batch(batch);
