@@ -251,7 +251,7 @@ bool KafkaSinkCore::produce_queued() {
     }
     if (transactional()) {
       txn_bytes_ += front.bytes;
-      txn_batches_.push_back(std::move(front.batch));
+      txn_batches_.push_back(std::make_shared<const RecordBatch>(std::move(front.batch)));
     }
     queue_.pop_front();
   }

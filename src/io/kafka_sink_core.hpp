@@ -169,8 +169,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// records into it again, so that the next prepare (or the checkpoint's recovery) still covers them.
   void reopen();
 
-  /// Produces `batches` outside the write queue (a recovery, or a commit produced again).
-  void produce_records(const std::vector<RecordBatch>& batches);
+  /// Produces `batch` outside the write queue (a recovery, or a commit produced again).
+  void produce_records(const RecordBatch& batch);
+  /// The open transaction's batches, produced again into a new transaction (after an abort).
+  void produce_kept();
 
   void run_abort();
 
@@ -204,7 +206,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// (checkpoint, the first batch id after its cut) of each prepare() not yet committed, oldest first.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> cuts_;
   std::optional<std::uint64_t> last_committed_;
-  std::vector<RecordBatch> txn_batches_;  // produced into the open transaction, kept until it commits
+  /// Produced into the open transaction, kept until it commits; prepare() hands the same batches to the checkpoint.
+  Sink::SharedBatches txn_batches_;
   std::size_t txn_bytes_ = 0;
   bool transaction_failed_delivery_ = false;
   bool failed_ = false;

@@ -105,10 +105,10 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
     done(line, {});
     return;
   }
-  std::vector<RecordBatch> records;
+  Sink::SharedBatches records;
   {
     std::lock_guard lock(mutex_);
-    records = txn_batches_;  // ours stay for a commit that must be produced again
+    records = txn_batches_;  // shared, not copied: ours stay for a commit that must be produced again
   }
   done({}, std::move(records));
 }
@@ -179,29 +179,33 @@ KafkaTransactionResult KafkaSinkCore::produce_again(std::uint64_t checkpoint) {
   if (!result.ok()) {
     return result;
   }
-  std::vector<RecordBatch> batches;
-  {
-    std::lock_guard lock(mutex_);
-    batches = txn_batches_;
-  }
-  produce_records(batches);
+  produce_kept();
   result = transaction_->mark(checkpoint, transaction_timeout);
   return result.ok() ? transaction_->commit(transaction_timeout) : result;
 }
 
-void KafkaSinkCore::produce_records(const std::vector<RecordBatch>& batches) {
-  for (const auto& batch : batches) {
-    for (std::size_t i = 0; i < record_count(batch); ++i) {
-      if (record_size(batch, i) > config_.max_message_size) {
-        continue;  // counted when it was first written
-      }
-      rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__QUEUE_FULL;
-      while ((result = produce_record(producer_.get(), topic_, batch, i, reinterpret_cast<void*>(no_limit))) ==
-             RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
-        apply_deliveries();
-      }
+void KafkaSinkCore::produce_records(const RecordBatch& batch) {
+  for (std::size_t i = 0; i < record_count(batch); ++i) {
+    if (record_size(batch, i) > config_.max_message_size) {
+      continue;  // counted when it was first written
     }
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    while ((result = produce_record(producer_.get(), topic_, batch, i, reinterpret_cast<void*>(no_limit))) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
+      apply_deliveries();
+    }
+  }
+}
+
+void KafkaSinkCore::produce_kept() {
+  Sink::SharedBatches batches;
+  {
+    std::lock_guard lock(mutex_);
+    batches = txn_batches_;
+  }
+  for (const auto& batch : batches) {
+    produce_records(*batch);
   }
 }
 
@@ -240,7 +244,9 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
   if (*committed >= checkpoint) {
     io_logger()->info("{}: checkpoint {} was committed before the restart", identity, checkpoint);
   } else {
-    produce_records(records);
+    for (const auto& batch : records) {
+      produce_records(batch);
+    }
     KafkaTransactionResult result = transaction_->mark(checkpoint, transaction_timeout);
     if (result.ok()) {
       result = transaction_->commit(transaction_timeout);
@@ -270,12 +276,7 @@ void KafkaSinkCore::reopen() {
   if (!begin()) {
     return;
   }
-  std::vector<RecordBatch> batches;
-  {
-    std::lock_guard lock(mutex_);
-    batches = txn_batches_;
-  }
-  produce_records(batches);
+  produce_kept();
   apply_deliveries();
 }
 

@@ -27,13 +27,15 @@ void TransactionalSinks::prepare(std::uint64_t id) {
     answers_.clear();
   }
   for (std::size_t index : members_) {
-    sinks_[index]->prepare(id, [this, id, index](std::string error, std::vector<io::RecordBatch> records) {
-      // Encoded here, on the sink's thread: the executor only moves the result into the checkpoint's part.
+    sinks_[index]->prepare(id, [this, id, index](std::string error, io::Sink::SharedBatches records) {
+      // Encoded here, on the sink's thread, straight from the batches the sink keeps (shared, not copied): the
+      // executor only moves the result into the checkpoint's part.
       std::vector<std::string> encoded;
       encoded.reserve(records.size());
       for (const auto& batch : records) {
-        encoded.push_back(encode_record_batch(batch));
+        encoded.push_back(encode_record_batch(*batch));
       }
+      records.clear();
       {
         std::lock_guard lock(mutex_);
         if (preparing_ != id) {

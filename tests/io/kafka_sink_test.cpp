@@ -113,8 +113,12 @@ void stop(Sink& sink) {
 
 std::pair<std::string, std::vector<RecordBatch>> prepare(Sink& sink, std::uint64_t checkpoint) {
   std::promise<std::pair<std::string, std::vector<RecordBatch>>> done;
-  sink.prepare(checkpoint, [&](std::string error, std::vector<RecordBatch> records) {
-    done.set_value({std::move(error), std::move(records)});
+  sink.prepare(checkpoint, [&](std::string error, Sink::SharedBatches records) {
+    std::vector<RecordBatch> copies;
+    for (const auto& batch : records) {
+      copies.push_back(*batch);
+    }
+    done.set_value({std::move(error), std::move(copies)});
   });
   auto future = done.get_future();
   if (future.wait_for(60s) != std::future_status::ready) {

@@ -10,7 +10,10 @@
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 namespace py = pybind11;
 
@@ -146,12 +149,52 @@ TEST(RecordBatchCodec, RoundTripsAndRefusesWhatDoesNotAddUp) {
   EXPECT_EQ(back.records[0].partition, 2);
   EXPECT_EQ(back.records[1].time_ms, -1);
   EXPECT_TRUE(back.records[0].has_key);
+  EXPECT_EQ(back.records[0].time_ms, 5);
+  EXPECT_EQ(back.records[1].value_end, 3U);
+  EXPECT_EQ(back.records[1].headers_end, 7U);
+  EXPECT_FALSE(back.records[1].has_key);
   try {
     (void)decode_record_batch(encoded.substr(0, encoded.size() - 1));
     FAIL() << "a truncated output was accepted";
   } catch (const core::Error& error) {
     EXPECT_NE(std::string(error.what()).find("a sink's output in the checkpoint is malformed"), std::string::npos);
   }
+}
+
+// Every output of an exactly-once run is kept in its checkpoint: the codec writes a small output (a 5-byte value and a
+// 1-byte key, alphabet's votes) in a few bytes more than its value and key, and keeps any times exactly.
+TEST(RecordBatchCodec, KeepsSmallRecordsSmallAndAnyTimeExact) {
+  io::RecordBatch batch;
+  constexpr std::int64_t base_time = 1764532800123;
+  const std::vector<std::int64_t> times = {1764532800123, 1764532800123, 1764532800124, io::RecordBatch::no_time,
+                                           std::numeric_limits<std::int64_t>::min(),
+                                           std::numeric_limits<std::int64_t>::max(), 0};
+  for (std::size_t i = 0; i < 1000; ++i) {
+    batch.values.insert(batch.values.end(), {'v', 'o', 't', 'e', static_cast<char>('a' + i % 26)});
+    batch.keys.push_back(static_cast<char>('a' + i % 26));
+    batch.records.push_back({.value_end = static_cast<std::uint32_t>(batch.values.size()),
+                             .key_end = static_cast<std::uint32_t>(batch.keys.size()),
+                             .headers_end = 0,
+                             .partition = i % 2 == 0 ? io::RecordBatch::any_partition : 3,
+                             .time_ms = i < times.size() ? times[i] : base_time + static_cast<std::int64_t>(i / 100),
+                             .has_key = true});
+  }
+  std::string encoded = encode_record_batch(batch);
+  EXPECT_LT(encoded.size(), 1000U * (6 + 6));  // 6 bytes of value and key, 5 of description (31 with fixed widths)
+  io::RecordBatch back = decode_record_batch(encoded);
+  EXPECT_EQ(back.values, batch.values);
+  EXPECT_EQ(back.keys, batch.keys);
+  ASSERT_EQ(back.records.size(), batch.records.size());
+  for (std::size_t i = 0; i < batch.records.size(); ++i) {
+    EXPECT_EQ(back.records[i].value_end, batch.records[i].value_end) << i;
+    EXPECT_EQ(back.records[i].key_end, batch.records[i].key_end) << i;
+    EXPECT_EQ(back.records[i].partition, batch.records[i].partition) << i;
+    EXPECT_EQ(back.records[i].time_ms, batch.records[i].time_ms) << i;
+    EXPECT_TRUE(back.records[i].has_key) << i;
+  }
+  std::string wrong = encoded;
+  wrong[4] = static_cast<char>(wrong[4] + 1);  // the descriptions' length no longer adds up
+  EXPECT_THROW((void)decode_record_batch(wrong), core::Error);
 }
 
 }  // namespace

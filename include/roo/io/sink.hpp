@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,10 @@ class Sink {
 
   /// Transactional sinks (see above). `done` runs on the sink's thread with an empty string on success or one line
   /// saying what failed, and, for prepare, the records of checkpoint n (to keep in the checkpoint). Thread-safe.
-  using Prepared = std::function<void(std::string error, std::vector<RecordBatch> records)>;
+  /// The batches are shared, not copied: the sink keeps the same ones until the commit (it may have to produce them
+  /// again), and neither side changes them.
+  using SharedBatches = std::vector<std::shared_ptr<const RecordBatch>>;
+  using Prepared = std::function<void(std::string error, SharedBatches records)>;
   using Done = std::function<void(std::string error)>;
   virtual void prepare(std::uint64_t /*checkpoint*/, Prepared done) { done({}, {}); }
   virtual void commit(std::uint64_t /*checkpoint*/, Done done) { done({}); }
