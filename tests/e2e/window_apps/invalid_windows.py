@@ -56,7 +56,7 @@ def application_setup(args):
     parser = argparse.ArgumentParser(prog="invalid_windows")
     parser.add_argument("--case", required=True)
     opts, _ = parser.parse_known_args(args)
-    host, port = wallaroo.tcp_parse_input_addrs(args)[0]
+    _name, host, port = wallaroo.tcp_parse_input_addrs(args)[0]
     out_host, out_port = wallaroo.tcp_parse_output_addrs(args)[0]
     events = wallaroo.source("Events", wallaroo.TCPSourceConfig("Events", host, port, decode))
     if opts.case == "event time after key_by":

@@ -56,7 +56,7 @@ def application_setup(args):
     OPTS, _ = parser.parse_known_args(args)
 
     if OPTS.source == "tcp":
-        host, port = wallaroo.tcp_parse_input_addrs(args)[0]
+        _name, host, port = wallaroo.tcp_parse_input_addrs(args)[0]
         config = wallaroo.TCPSourceConfig("Events", host, port, decode)
     elif OPTS.source == "gen":
         count = OPTS.gen_count if generates_here(args) else 0
