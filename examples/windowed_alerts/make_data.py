@@ -1,8 +1,8 @@
 """Writes readings.txt (the recorded sensor readings windowed_alerts.py replays) and expected.txt (its alerts).
 
-Four sensors report a temperature about once a second for three minutes; temp-2 runs hot for a while and temp-4
-has a short spike. The network reorders readings by up to 1.5 s (less than the app's 2 s delay, so none is late).
-The alerts are computed here directly from the readings: per sensor and 10-second window of event time, the
+Four sensors report a temperature about once a second for three minutes; temp-2 runs hot for a minute, temp-4
+has a short spike, temp-1 and temp-3 each run warm for one window. The network reorders readings by up to 1.5 s
+(less than the app's 2 s delay, so none is late). The alerts are computed here directly from the readings: per sensor and 10-second window of event time, the
 average in tenths of a degree, rounded half up.
 """
 import argparse
@@ -17,13 +17,18 @@ THRESHOLD_TENTHS = 750   # 75.0 degrees
 
 
 def tenths(sensor_index, second):
-    """A reading in tenths of a degree: a slow wave per sensor, temp-2 hot from 40 s to 100 s, temp-4 at 130-134 s."""
+    """A reading in tenths of a degree: a slow wave per sensor; temp-1 warm at 12-19 s, temp-2 hot from 40 s to
+    100 s, temp-4 spiking at 130-134 s, temp-3 warm at 150-159 s."""
     wave = ((second * 7 + sensor_index * 13) % 37) - 18          # -18 .. 18
     value = 700 + sensor_index * 10 + wave
     if sensor_index == 1 and 40 <= second < 100:
         value += 80 + (second % 5) * 3
     if sensor_index == 3 and 130 <= second < 135:
         value += 250
+    if sensor_index == 0 and 12 <= second < 20:
+        value += 90
+    if sensor_index == 2 and 150 <= second < 160:
+        value += 40
     return value
 
 
