@@ -487,14 +487,25 @@ def tumbling_expected(events, range_ms):
                   for (key, _w), items in windows.items())
 
 
+def longest_silence(trace_path):
+    """{message key: the longest time (s) between two messages of that key}, from windowed.py's --trace file."""
+    seen = {}
+    with open(trace_path) as f:
+        for line in f:
+            key, at = line.split()
+            seen.setdefault(key, []).append(float(at))
+    return dict((key, max([b - a for a, b in zip(times, times[1:])] or [0.0])) for key, times in seen.items())
+
+
 @pytest.mark.parametrize("size", [1, 2])
 def test_kafka_partition_with_a_backlog_is_not_idle_and_an_empty_one_does_not_hold_windows(kafka, cluster, receiver,
-                                                                                           size):
+                                                                                           tmp_path, size):
     # Three partitions, the third never written. Partitions 0 and 1 each hold 100 events covering the same 100 s of
-    # event time (Kafka timestamps an hour ago). The aggregation takes 8 ms per event, so while one partition's
-    # fetched messages are worked through the other delivers nothing for longer than the idleness (300 ms) although
-    # it has a backlog: it must not count as idle (its old-timestamped backlog would then be late). Partition 2 is
-    # idle from the start. Once both are read to the end every window closes.
+    # event time (Kafka timestamps an hour ago; the message key names the partition). The aggregation takes 8 ms per
+    # event, so while one partition's fetched messages are worked through the other delivers nothing for longer than
+    # the idleness (300 ms) although it has a backlog: it must not count as idle (its old-timestamped backlog would
+    # then be late). Partition 2 is idle from the start and holds nothing back. Once both are read to the end, every
+    # window closes.
     topic = kafka.unique_topic("win")
     kafka.create_topic(topic, partitions=3)
     base = (now_ms() // 100000) * 100000 - 3600000
@@ -503,12 +514,19 @@ def test_kafka_partition_with_a_backlog_is_not_idle_and_an_empty_one_does_not_ho
         for i in range(100):
             key, t, v = "k%d" % (i % 4), base + i * 1000 + partition, partition * 1000 + i
             events.append((key, t, v))
-            records.append({"value": "%s,%d,%d" % (key, t, v), "partition": partition, "timestamp": t})
+            records.append({"key": "p%d" % partition, "value": "%s,%d,%d" % (key, t, v), "partition": partition,
+                            "timestamp": t})
     kafka.produce(topic, records)
+    trace = str(tmp_path / "deliveries")
     c, out, _ = start(cluster, receiver, size, "--range", "10000", "--idleness", "300", "--slow-ms", "8",
-                      *kafka_flags(kafka, topic), tcp=False)
+                      "--trace", trace, *kafka_flags(kafka, topic), tcp=False)
     expected = tumbling_expected(events, 10000)
     wait_lines(out, expected, c, timeout=60)
+    silence = longest_silence(trace)
+    print("longest silence between two messages of a partition (s): %s" % silence)
+    if size == 1:
+        # The case under test happened: a partition with a backlog delivered nothing for longer than the idleness.
+        assert max(silence.values()) > 0.3, silence
     assert stop_and_count_late(c) == 0
 
 

@@ -22,6 +22,7 @@ Flags (after the Wallaroo ones; times in milliseconds):
   --gen-keys K (3)  --gen-count N (300)  --gen-step S (1000): generated event i is key "k<i % K>", t = i * S, v = i
   --gen-pause-every E (0)  --gen-pause-ms M (0): the generator sleeps M ms every E events
   --slow-ms M (0)            the aggregation's update sleeps M ms per event (backpressure)
+  --trace PATH               Kafka: the decoder appends "<message key> <time.monotonic()>" per message to PATH
 """
 import argparse
 import time
@@ -53,6 +54,7 @@ def application_setup(args):
     parser.add_argument("--gen-pause-every", type=int, default=0)
     parser.add_argument("--gen-pause-ms", type=float, default=0.0)
     parser.add_argument("--slow-ms", type=float, default=0.0)
+    parser.add_argument("--trace", default=None)
     OPTS, _ = parser.parse_known_args(args)
 
     if OPTS.source == "tcp":
@@ -132,7 +134,10 @@ def decode(data):
 
 
 @wallaroo.decoder(header_length=4, length_fmt=">I")
-def decode_message(data):
+def decode_message(data, key):
+    if OPTS.trace:
+        with open(OPTS.trace, "a") as f:
+            f.write("%s %.6f\n" % (key.decode() if key else "-", time.monotonic()))
     return data.decode("utf-8")
 
 
