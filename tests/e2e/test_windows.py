@@ -570,8 +570,9 @@ def test_crash_mid_window_and_recover_gives_the_outputs_of_a_run_without_the_cra
         m = r.restart(victim)
         r.wait_all_ready()
         assert m.wait_for_log("recovery from checkpoint", 30), r.logs()
-    assert out.wait_for(lambda o: set(o.lines()) >= set(expected), 90), r.logs()
+    out.wait_for(lambda o: set(o.lines()) >= set(expected), 90)
     out.wait_quiet(0.5)
-    lines = out.lines()
-    assert sorted(set(lines)) == expected, r.logs()
+    got = set(out.lines())
+    assert sorted(got) == expected, "missing %s, unexpected %s\n%s" % (
+        sorted(set(expected) - got), sorted(got - set(expected)), r.logs())
     c.stop()
