@@ -171,6 +171,7 @@ EXAMPLE_CHECKS = {
     "celsius": check_stateless_spread,
     "loyalty": check_same_multiset,
     "reverse": check_stateless_spread,
+    "windowed_alerts": check_keyed_one_stream,
     "word_count": check_counts,
 }
 
