@@ -21,8 +21,8 @@ Everything in this one invocation, on this machine (bench/README.md, "Windows"):
    - Roo 1 worker (bench/windows/app.py): two TCP sources (one per aggregation), `with_event_time`, `key_by`,
      `range_windows(...).over(...)`, one TCP sink to `roo receive --expect M`; the file is replayed to both
      sources by two `roo send` at full speed; events / (the senders' first write -> the M-th output arrived).
-3. Latency (Roo): a paced sender (1 ms ticks) offers --latency-load x Roo's median rate (or --latency-rate) for
-   --latency-seconds, every event stamped with the wall clock (CLOCK_REALTIME ns) as its event time, keys in turn;
+3. Latency (Roo): a paced sender (1 ms ticks) offers each of --latency-loads x Roo's median rate (default 10 % and
+   50 %; or --latency-rate) for --latency-seconds, every event stamped with the wall clock (CLOCK_REALTIME ns) as its event time, keys in turn;
    a receiver stamps every output line's arrival (CLOCK_REALTIME). Window end E is passed by the watermark when the
    first event stamped >= E is sent; latency = arrival - that send time (delay 0), over every output of a window
    that ends after the warm-up and that the data fires. The run's outputs are checked like the throughput runs'.
@@ -367,15 +367,16 @@ def render(results):
         lines += ["", "Latency, Roo 1 worker: watermark passes a window's end -> its output arrives (delay 0), offered "
                   "%g s after a %g s warm-up at a steady rate, event time = the sender's wall clock:" % (
                       results["latency_seconds"], results["latency_warmup"]), "",
-                  "| offered events/s | outputs measured | p50 ms | p99 ms | p99.9 ms | max ms | target p99 <= 5 ms |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| load | offered events/s | outputs measured | p50 ms | p99 ms | p99.9 ms | max ms | p99 <= 5 ms |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for row in lat:
+            load = "%.0f %%" % (100 * row["load"]) if row.get("load") else "-"
             if "p99_ms" in row and not row.get("invalid"):
-                lines.append("| %s | %s | %.2f | %.2f | %.2f | %.2f | %s |" % (
-                    fmt(row["rate"]), fmt(row["measured"]), row["p50_ms"], row["p99_ms"], row["p999_ms"],
+                lines.append("| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s |" % (
+                    load, fmt(row["rate"]), fmt(row["measured"]), row["p50_ms"], row["p99_ms"], row["p999_ms"],
                     row["max_ms"], "met" if row["p99_ms"] <= 5 else "not met"))
             else:
-                lines.append("| %s | %s | | | | | |" % (fmt(row.get("rate")), (row.get("invalid") or row.get(
+                lines.append("| %s | %s | %s | | | | | |" % (load, fmt(row.get("rate")), (row.get("invalid") or row.get(
                     "unavailable") or "?").splitlines()[0][:200]))
     return "\n".join(lines) + "\n"
 
@@ -399,9 +400,9 @@ def parse_args():
     p.add_argument("--runs", type=int, default=0, help="runs per system (default 3, --quick 2)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
     p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
-    p.add_argument("--latency-load", type=float, default=0.5,
-                   help="the latency row's offered rate as a share of Roo's median throughput (default 0.5)")
-    p.add_argument("--latency-rate", type=float, default=0, help="offered events/s instead of --latency-load")
+    p.add_argument("--latency-loads", default="0.1,0.5",
+                   help="offered rates of the latency rows as shares of Roo's median throughput (default 0.1,0.5)")
+    p.add_argument("--latency-rate", type=float, default=0, help="one row at this many events/s instead")
     p.add_argument("--latency-seconds", type=float, default=0, help="measured seconds (default 10, --quick 3)")
     p.add_argument("--latency-warmup", type=float, default=1.0, help="seconds sent before measuring (default 1)")
     p.add_argument("--latency-drain", type=float, default=1.0,
@@ -414,6 +415,7 @@ def parse_args():
     opts.events = opts.events or (data.QUICK_EVENTS if opts.quick else data.EVENTS)
     opts.runs = opts.runs or (2 if opts.quick else 3)
     opts.latency_seconds = opts.latency_seconds or (3.0 if opts.quick else 10.0)
+    opts.latency_loads = [float(x) for x in opts.latency_loads.split(",") if x]
     return opts
 
 
@@ -485,19 +487,23 @@ def main():
         results["throughput"][s] = entry
     if not opts.no_latency and "roo1" in systems:
         results["latency_seconds"], results["latency_warmup"] = opts.latency_seconds, opts.latency_warmup
-        rate = opts.latency_rate or (median(results, "roo1") or 0) * opts.latency_load
-        if unavailable or not rate:
+        roo = median(results, "roo1")
+        rates = [opts.latency_rate] if opts.latency_rate else [roo * load for load in opts.latency_loads] if roo else []
+        if unavailable or not rates:
             results["latency"] = [{"unavailable": unavailable or "no valid Roo throughput run", "rate": None}]
         else:
-            say("latency: %s events/s" % fmt(rate))
-            try:
-                row = latency_run(opts, rate, "roo1")
-            except (BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
-                row = {"invalid": "harness error: %s" % error, "rate": rate}
-            finally:
-                cleanup_children()
-            results["latency"] = [row]
-            say("  %s" % json.dumps(row))
+            results["latency"] = []
+            for i, rate in enumerate(rates):
+                say("latency: %s events/s" % fmt(rate))
+                try:
+                    row = latency_run(opts, rate, "roo1-%d" % i)
+                except (BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
+                    row = {"invalid": "harness error: %s" % error, "rate": rate}
+                finally:
+                    cleanup_children()
+                row["load"] = rate / roo if roo else None
+                results["latency"].append(row)
+                say("  %s" % json.dumps(row))
     results["load_end"] = A.loadavg()
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)
