@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Windows (issue 11): Roo's event-time windows against Bytewax's windowing operators and a bare Python loop.
 
-    /usr/bin/python3 bench/windows/run.py            # ~8 min: prints the table, rewrites docs/benchmarks.md's Windows block
-    /usr/bin/python3 bench/windows/run.py --quick    # ~2 min: 200,000 events, 2 runs... see --help
+    /usr/bin/python3 bench/windows/run.py          # ~8 min: prints the table, rewrites docs/benchmarks.md's block
+    /usr/bin/python3 bench/windows/run.py --quick  # ~2 min: 200,000 events, 2 runs, 3 s latency rows
 
 Everything in this one invocation, on this machine (bench/README.md, "Windows"):
 
@@ -22,8 +22,8 @@ Everything in this one invocation, on this machine (bench/README.md, "Windows"):
      `range_windows(...).over(...)`, one TCP sink to `roo receive --expect M`; the file is replayed to both
      sources by two `roo send` at full speed; events / (the senders' first write -> the M-th output arrived).
 3. Latency (Roo): a paced sender (1 ms ticks) offers each of --latency-loads x Roo's median rate (default 10 % and
-   50 %; or --latency-rate) for --latency-seconds, every event stamped with the wall clock (CLOCK_REALTIME ns) as its event time, keys in turn;
-   a receiver stamps every output line's arrival (CLOCK_REALTIME). Window end E is passed by the watermark when the
+   50 %; or --latency-rate) for --latency-seconds, every event stamped with the wall clock (CLOCK_REALTIME ns) as
+   its event time, keys in turn; a receiver stamps every output line's arrival (CLOCK_REALTIME). Window end E is passed by the watermark when the
    first event stamped >= E is sent; latency = arrival - that send time (delay 0), over every output of a window
    that ends after the warm-up and that the data fires. The run's outputs are checked like the throughput runs'.
 A roo whose runtime cannot run the app (no event-time windows yet) makes the Roo rows "not available" with its line.
@@ -56,7 +56,8 @@ from processes import BenchError, cleanup_children, commit_of, free_port, spawn,
 OUT = os.path.join(BENCH, "out", "windows")
 APP = os.path.join(HERE, "app.py")
 DOCS = os.path.join(REPO, "docs", "benchmarks.md")
-DOCS_BEGIN = "<!-- bench/windows results: begin (written by bench/windows/run.py; edit the text around it, not inside) -->"
+DOCS_BEGIN = ("<!-- bench/windows results: begin (written by bench/windows/run.py; edit the text around it, "
+              "not inside) -->")
 DOCS_END = "<!-- bench/windows results: end -->"
 SYSTEMS = ("ceiling", "bytewax", "roo1")
 NAMES = {"ceiling": "ceiling: the same logic as a Python loop (/usr/bin/python3, CPU time)",
