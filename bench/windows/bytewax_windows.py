@@ -10,12 +10,13 @@
       fail the check) -> FileSink (bytewax_flow.py's).
 
 The clock is an EventClock with wait_for_system_duration 0 whose now_getter is a constant and whose to_system_utc
-returns None (the documented way to run on a sense of time other than the system clock): Bytewax's watermark is
-then the largest event time seen, as in Roo and the ceiling, and only items (or the end) close windows. (With the
-default system-time now_getter the watermark also advances with the wall clock between batches, so a replay that
-runs faster than its event time would turn the first events of every batch late and drop them.) At the end of the input Bytewax closes every open window; the
-check ignores windows ending after the last event. Runs with bytewax.testing.run_main (one worker, one thread, in
-this process) and prints one JSON line: seconds inside run_main, CPU seconds, peak RSS, the Bytewax version.
+returns None (the documented way to run on a sense of time other than the system clock): Bytewax's watermark is then
+the largest event time seen, as in Roo and the ceiling, and only items (or the end) close windows. (With the default
+system-time now_getter the watermark also advances with the wall clock between batches, so a replay that runs faster
+than its event time would turn the first events of every batch late and drop them.) At the end of the input Bytewax
+closes every open window; the check ignores windows ending after the last event. Runs with bytewax.testing.run_main
+(one worker, one thread, in this process) and prints one JSON line: seconds inside run_main, CPU seconds, peak RSS,
+the Bytewax version.
 """
 import argparse
 import json

@@ -23,9 +23,10 @@ Everything in this one invocation, on this machine (bench/README.md, "Windows"):
      sources by two `roo send` at full speed; events / (the senders' first write -> the M-th output arrived).
 3. Latency (Roo): a paced sender (1 ms ticks) offers each of --latency-loads x Roo's median rate (default 10 % and
    50 %; or --latency-rate) for --latency-seconds, every event stamped with the wall clock (CLOCK_REALTIME ns) as
-   its event time, keys in turn; a receiver stamps every output line's arrival (CLOCK_REALTIME). Window end E is passed by the watermark when the
-   first event stamped >= E is sent; latency = arrival - that send time (delay 0), over every output of a window
-   that ends after the warm-up and that the data fires. The run's outputs are checked like the throughput runs'.
+   its event time, keys in turn; a receiver stamps every output line's arrival (CLOCK_REALTIME). Window end E is
+   passed by the watermark when the first event stamped >= E is sent; latency = arrival - that send time (delay 0),
+   over every output of a window that ends after the warm-up and that the data fires. The run's outputs are checked
+   like the throughput runs'.
 A roo whose runtime cannot run the app (no event-time windows yet) makes the Roo rows "not available" with its line.
 """
 import argparse
