@@ -13,8 +13,11 @@ Everything in this one invocation, on this machine (bench/README.md, "Windows"):
 2. Throughput, --runs rounds, each running every system once on the same frames file, same logic
    (bench/windows/logic.py), each run's output checked against the expected windows (every window the data fires,
    once, exact value; nothing else but later windows with right values) before its figure counts:
-   - ceiling (bench/windows/ceiling.py, /usr/bin/python3): one loop over the decoded-from-file payloads, a dict of
-     one-second panes per key, firing on watermark = the largest event time seen; events / CPU seconds of the loop;
+   - ceiling (bench/windows/ceiling.py, /usr/bin/python3): one loop over the payloads read from the file first, a
+     dict of one-second panes per key, firing on watermark = the largest event time seen, every step through the
+     user's functions as Roo calls them (decode, event_time, key_of, the aggregations' initial_accumulator, update,
+     combine over a window's panes, output, encode_output); events / CPU seconds of the loop. The same with the
+     logic written inline (`ceiling_inline`: no user function but decode and the line encoding) for reference;
    - Bytewax 1 worker (bench/windows/bytewax_windows.py in bench/out/venv-bytewax): count_window over a
      TumblingWindower and fold_window over a SlidingWindower, EventClock(wait_for_system_duration=0); events /
      seconds inside run_main (it reads the file itself);
@@ -60,8 +63,9 @@ DOCS = os.path.join(REPO, "docs", "benchmarks.md")
 DOCS_BEGIN = ("<!-- bench/windows results: begin (written by bench/windows/run.py; edit the text around it, "
               "not inside) -->")
 DOCS_END = "<!-- bench/windows results: end -->"
-SYSTEMS = ("ceiling", "bytewax", "roo1")
-NAMES = {"ceiling": "ceiling: the same logic as a Python loop (/usr/bin/python3, CPU time)",
+SYSTEMS = ("ceiling", "ceiling_inline", "bytewax", "roo1")
+NAMES = {"ceiling": "ceiling: the user functions in a Python loop (/usr/bin/python3, CPU time)",
+         "ceiling_inline": "the same logic written inline in the loop, no user functions (CPU time)",
          "bytewax": "Bytewax, 1 worker (count_window + fold_window)", "roo1": "Roo, 1 worker"}
 say = A.say if hasattr(A, "say") else (lambda text: print(text, file=sys.stderr, flush=True))
 
@@ -72,10 +76,11 @@ def fmt(x):
 
 # ---------------------------------------------------------------- throughput runs
 
-def ceiling_run(opts, path, want, wm, tag):
+def ceiling_run(opts, path, want, wm, tag, loop):
     out_path = os.path.join(OUT, "run-%s.out" % tag)
     load = A.loadavg()
-    done = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "ceiling.py"), "--input", path, "--out", out_path],
+    done = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "ceiling.py"), "--input", path, "--out", out_path,
+                           "--loop", loop],
                           capture_output=True, text=True, timeout=opts.run_timeout * 4)
     if done.returncode != 0:
         return {"invalid": "ceiling.py exited %d: %s" % (done.returncode, done.stderr.strip()[-500:])}
@@ -358,11 +363,13 @@ def render(results):
         else:
             lines.append("| %s | invalid: %s | | %s |" % (NAMES[system], (entry.get("why") or "?")[:200], valid))
     roo, bw, ceil = median(results, "roo1"), median(results, "bytewax"), median(results, "ceiling")
+    inline = median(results, "ceiling_inline")
     ratio = lambda a, b: "%.2f" % (a / b) if a and b else "-"
     met = lambda a, b, limit: "" if not (a and b) else (" (met)" if a / b >= limit else " (not met)")
     lines += ["", "| ratio (medians) | value | target |", "| --- | ---: | ---: |",
               "| Roo, 1 worker / Bytewax | %s | >= 3%s |" % (ratio(roo, bw), met(roo, bw, 3.0)),
               "| Roo, 1 worker / ceiling | %s | >= 0.7%s |" % (ratio(roo, ceil), met(roo, ceil, 0.7)),
+              "| Roo, 1 worker / the logic written inline | %s | |" % ratio(roo, inline),
               "| Bytewax / ceiling | %s | |" % ratio(bw, ceil)]
     lat = results.get("latency")
     if lat:
@@ -456,8 +463,8 @@ def main():
                 runs[s].append({"unavailable": unavailable})
                 continue
             try:
-                if s == "ceiling":
-                    r = ceiling_run(opts, path, want, wm, tag)
+                if s in ("ceiling", "ceiling_inline"):
+                    r = ceiling_run(opts, path, want, wm, tag, "functions" if s == "ceiling" else "inline")
                 elif s == "bytewax":
                     r = bytewax_run(opts, path, opts.events, want, wm, tag)
                 else:
