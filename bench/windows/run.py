@@ -391,8 +391,8 @@ def render(results):
                     row["max_ms"], "met" if row["p99_ms"] <= 5 else "not met", f["median"], f["min"], f["max"],
                     row["firings"]))
             else:
-                lines.append("| %s | %s | %s | | | | | | |" % (load, fmt(row.get("rate")), (row.get("invalid") or row.get(
-                    "unavailable") or "?").splitlines()[0][:200]))
+                why = (row.get("invalid") or row.get("unavailable") or "?").splitlines()[0][:200]
+                lines.append("| %s | %s | %s | | | | | | |" % (load, fmt(row.get("rate")), why))
     return "\n".join(lines) + "\n"
 
 
