@@ -9,11 +9,16 @@
 
 A Wallaroo pipeline is a tree that ends in one sink and cannot branch, so the two aggregations read two sources
 and the harness sends every event to both (Roo decodes each event twice; the ceiling and Bytewax once). Each
-window stage's watermark is its own source's largest event time (one TCP connection each).
+window stage's watermark is its own source's largest event time (one TCP connection each). Idleness is 60 s, not
+the default 2 s: a replay runs far ahead of its event time, and while the worker is still busy with one source's
+backlog the other source's connection, done sending, must not count as idle (its watermark would then advance by the
+wall clock and fire windows ending after the last event, which the harness does not wait for).
 """
 import wallaroo
 
 import logic
+
+IDLENESS = wallaroo.seconds(60)
 
 
 def application_setup(args):
@@ -22,11 +27,11 @@ def application_setup(args):
     decode = wallaroo.decoder(header_length=4, length_fmt=">I")(logic.decode)
     key = wallaroo.key_extractor(logic.key_of)
     counts = (wallaroo.source(c_name, wallaroo.TCPSourceConfig(c_name, c_host, c_port, decode))
-              .with_event_time(logic.event_time)
+              .with_event_time(logic.event_time, idleness=IDLENESS)
               .key_by(key)
               .to(wallaroo.range_windows(wallaroo.seconds(1)).over(logic.Count)))
     sums = (wallaroo.source(s_name, wallaroo.TCPSourceConfig(s_name, s_host, s_port, decode))
-            .with_event_time(logic.event_time)
+            .with_event_time(logic.event_time, idleness=IDLENESS)
             .key_by(key)
             .to(wallaroo.range_windows(wallaroo.seconds(10)).with_slide(wallaroo.seconds(1)).over(logic.Sum)))
     pipeline = counts.merge(sums).to_sink(wallaroo.TCPSinkConfig(out_host, out_port,

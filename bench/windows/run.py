@@ -253,7 +253,7 @@ def latency_run(opts, rate, tag):
     first = rx_lines.read_line(10).split()
     if len(first) != 2 or first[0] != "listening":
         raise BenchError("latency receiver: %r; log:\n%s" % (first, tail(rx_log)))
-    server, ports, w_log = start_roo(opts, tag, int(first[1]))
+    server, ports, w_log = start_roo(opts, "latency-" + tag, int(first[1]))
     load = A.loadavg()
     cpu0 = A.cpu_seconds(server.pid)
     socks = []
