@@ -194,9 +194,11 @@ def roo_run(opts, path, n, want, wm, tag):
     else:
         t0 = first_write
     stopped = re.search(r"stopped: (\d+) events in, (\d+) outputs written, (\d+) events failed", tail(w_log, 30))
-    if not stopped or int(stopped.group(1)) != 2 * n or int(stopped.group(3)) != 0 or int(stopped.group(2)) < m:
-        problems.append("worker's stop line %r; want %d events in (each event to both sources), >= %d outputs, "
-                        "none failed" % (stopped and stopped.group(0), 2 * n, m))
+    late = re.search(r"stopped: .*?(\d+) late events", tail(w_log, 30))
+    if not stopped or int(stopped.group(1)) != 2 * n or int(stopped.group(3)) != 0 or int(stopped.group(2)) != m \
+            or (late and int(late.group(1)) != 0):
+        problems.append("worker's stop line %r; want %d events in (each event to both sources), %d outputs, none "
+                        "failed, none late" % (stopped and stopped.group(0), 2 * n, m))
     with open(out_path, "rb") as f:
         output = f.read()
     if output.count(b"\n") != m:
@@ -303,6 +305,9 @@ def latency_run(opts, rate, tag):
     problems = []
     if code != 0:
         problems.append("the worker exited %s after SIGTERM" % code)
+    late = re.search(r"stopped: .*?(\d+) late events", tail(w_log, 30))
+    if late and int(late.group(1)) != 0:
+        problems.append("the worker counted %s late events" % late.group(1))
     last = ticks[-1][0]
     want, _ = data.expected(stamped)
     fired = data.fired(want, last)
