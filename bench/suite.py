@@ -784,9 +784,9 @@ def targets(results):
                                    ("Windows: Roo 1 worker ≥ 0.7 × the ceiling", "ceiling", 0.7)):
             v = ratio(windows_rate("roo1"), windows_rate(other))
             row(text, v, limit, "%.2f ×" % v if v else "not available")
-        lat = [x for x in windows.get("latency", []) if "p99_ms" in x and not x.get("invalid")]
-        row("Windows: watermark past a window's end → output, p99 ≤ 5 ms", lat[0]["p99_ms"] if lat else None, 5.0,
-            "%.2f ms" % lat[0]["p99_ms"] if lat else "", higher=False)
+        lat = [x["p99_ms"] for x in windows.get("latency", []) if "p99_ms" in x and not x.get("invalid")]
+        row("Windows: watermark past a window's end → output, p99 ≤ 5 ms (the worst latency row)",
+            max(lat) if lat else None, 5.0, "%.2f ms" % max(lat) if lat else "", higher=False)
     return rows
 
 
