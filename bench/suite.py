@@ -32,8 +32,8 @@ all in this one invocation, on this machine:
    row with checkpoints on at 50 %, offered Roo 1 worker's 50 % rate.
 5. Memory: idle worker RSS; RSS sampled while a slow receiver (about 1 MB/s) takes the
    output of a sender pushing as fast as it can (backpressure).
-6. bench/callgrind/run.py --json, bench/hop/run.py --json, bench/checkpoint/run.py --json and
-   bench/kafka/run.py --json --no-docs, when present.
+6. bench/callgrind/run.py --json, bench/hop/run.py --json, bench/checkpoint/run.py --json,
+   bench/kafka/run.py --json --no-docs and bench/windows/run.py --json --no-docs, when present.
 Then it prints the table, writes bench/out/suite.{json,md}, docs/benchmarks.png and the
 results block of docs/benchmarks.md.
 """
@@ -775,6 +775,18 @@ def targets(results):
                  ("alphabet", "roo1"), 0.9)):
             v = ratio(kafka_rate(*a), kafka_rate(*b))
             row(text, v, limit, "%.2f ×" % v if v else "not available")
+    windows = results.get("windows", {})
+    if windows.get("available"):
+        def windows_rate(system):
+            return ((windows.get("throughput", {}).get(system) or {}).get("rate") or {}).get("median")
+
+        for text, other, limit in (("Windows: Roo 1 worker ≥ 3 × Bytewax", "bytewax", 3.0),
+                                   ("Windows: Roo 1 worker ≥ 0.7 × the ceiling", "ceiling", 0.7)):
+            v = ratio(windows_rate("roo1"), windows_rate(other))
+            row(text, v, limit, "%.2f ×" % v if v else "not available")
+        lat = [x["p99_ms"] for x in windows.get("latency", []) if "p99_ms" in x and not x.get("invalid")]
+        row("Windows: watermark past a window's end → output, p99 ≤ 5 ms (the worst latency row)",
+            max(lat) if lat else None, 5.0, "%.2f ms" % max(lat) if lat else "", higher=False)
     return rows
 
 
@@ -911,12 +923,13 @@ def render(results):
         add("")
         add("RSS samples (s, MiB): " + ", ".join("%.1f:%.1f" % x for x in s["samples"][::5]) + ".")
     add("")
-    add("#### Instructions per event, the inter-worker hop, checkpoints and recovery, Kafka")
+    add("#### Instructions per event, the inter-worker hop, checkpoints and recovery, Kafka, windows")
     add("")
     for key, title in (("callgrind", "callgrind (`bench/callgrind/run.py --json`)"),
                        ("hop", "inter-worker hop (`bench/hop/run.py --json`)"),
                        ("checkpoint", "checkpoints and recovery (`bench/checkpoint/run.py --json`)"),
-                       ("kafka", "Kafka in and out (`bench/kafka/run.py --json`)")):
+                       ("kafka", "Kafka in and out (`bench/kafka/run.py --json`)"),
+                       ("windows", "windows (`bench/windows/run.py --json`)")):
         x = results.get(key, {})
         if not x.get("available"):
             add("- %s: **not available** (%s)." % (title, x.get("why", "not run")))
@@ -1053,7 +1066,7 @@ def parse_args():
     p.add_argument("--no-latency", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-external", action="store_true",
-                   help="skip bench/callgrind, bench/hop, bench/checkpoint and bench/kafka")
+                   help="skip bench/callgrind, bench/hop, bench/checkpoint, bench/kafka and bench/windows")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the PNG")
     p.add_argument("--role", default="bench", choices=["bench", "ceiling", "slow-receiver"], help=argparse.SUPPRESS)
     p.add_argument("--workload", help=argparse.SUPPRESS)
@@ -1162,6 +1175,9 @@ def main():
         # into this run's results block.
         say("kafka: kafka/run.py --json")
         results["kafka"] = external("kafka/run.py", ["--quick"], ["--no-docs"], timeout=1800)
+        # The same for the windows benchmark (its own block is written by bench/windows/run.py run alone).
+        say("windows: windows/run.py --json")
+        results["windows"] = external("windows/run.py", ["--quick"], ["--no-docs"], timeout=1800)
     results["load_end"] = A.loadavg()
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)
