@@ -23,7 +23,7 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
-  if (!batch_.empty() || !batch_.caught_up.empty()) {
+  if (!batch_.empty() || !batch_.caught_up.empty() || !batch_.assigned.empty() || batch_.started) {
     (void)hand_over();
   }
 }

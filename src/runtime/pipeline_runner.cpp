@@ -185,7 +185,7 @@ PipelineRunner::Stage& PipelineRunner::routing_stage(std::size_t flow, std::size
 }
 
 std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
-  if (!batch.meta.empty() || !batch.caught_up.empty()) [[unlikely]] {  // a message source (Kafka)
+  if (!batch.meta.empty() || batch.started || !batch.caught_up.empty() || !batch.assigned.empty()) [[unlikely]] {
     return process_messages(batch, first, last);
   }
   Source& source = sources_[batch.source];
@@ -252,6 +252,15 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
   std::int64_t now = windows_ ? wall_now() : 0;
   std::uint64_t input_id = ~std::uint64_t{0};
   std::size_t input = 0;
+  if (windows_ && first == 0) {
+    auto& clock = watermarks_->clock(batch.source);
+    for (const auto& [topic, partition] : batch.assigned) {  // inputs from now on, before any of their messages
+      (void)clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true);
+    }
+    if (batch.started) {
+      clock.inputs_known();
+    }
+  }
   for (std::size_t i = first; i < last; ++i) {
     if (watchdog_ != nullptr && watchdog_->halted()) {
       event_time_ms_ = -1;

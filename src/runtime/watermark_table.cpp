@@ -13,6 +13,9 @@ WatermarkTable::WatermarkTable(const graph::Plan& plan, std::size_t workers, std
     // Without a timestamp function, a Kafka message brings its own time; every other event is stamped on arrival.
     bool ingest_time = !source.event_time && source.kind() != graph::SourcePlan::Kind::kafka;
     clocks_.emplace_back(source.event_time_spec, ingest_time);
+    if (source.kind() == graph::SourcePlan::Kind::kafka) {
+      clocks_.back().wait_for_inputs();  // until the source's first batch lists its partitions
+    }
   }
 }
 

@@ -56,6 +56,9 @@ constexpr std::chrono::microseconds handover_interval{200};
 constexpr std::chrono::milliseconds idle_wait{20};
 /// How often, at most, a worker tells its peers how far its watermarks moved (windows only).
 constexpr std::chrono::milliseconds watermark_interval{10};
+/// Unchanged watermarks are sent again this often: a peer that restarted (recovery) has heard nothing from this
+/// worker, and one whose watermark stopped moving (a finished source) would otherwise never tell it again.
+constexpr std::chrono::milliseconds watermark_repeat{500};
 
 /// Event time's clock: nanoseconds since the epoch.
 std::int64_t wall_clock_ns() {
@@ -167,6 +170,7 @@ class Worker {
   std::optional<std::string> failed_sink_;  ///< why a sink failed for good (check_sinks)
   std::chrono::steady_clock::time_point next_sink_check_{};
   std::chrono::steady_clock::time_point next_watermark_send_{};
+  std::chrono::steady_clock::time_point next_watermark_repeat_{};
   std::vector<char> sent_watermarks_;  ///< what the peers last heard (windows only)
   std::vector<std::unique_ptr<io::Source>> sources_;
   std::vector<std::size_t> replayable_;              ///< indexes of the replayable sources
@@ -733,7 +737,8 @@ bool Worker::take_work() {
 }
 
 // Windows: every stage's watermark moves as far as its inputs allow and what is due fires; the peers hear this
-// worker's watermarks after the events sent before them, whenever they changed, at most every watermark_interval.
+// worker's watermarks after the events sent before them, whenever they changed, at most every watermark_interval,
+// and again every watermark_repeat when they did not.
 void Worker::tend_windows(std::chrono::steady_clock::time_point now) {
   if (!runner_->has_windows()) {
     return;
@@ -746,9 +751,10 @@ void Worker::tend_windows(std::chrono::steady_clock::time_point now) {
   next_watermark_send_ = now + watermark_interval;
   hand_over_outputs();  // the events these watermarks cover leave first
   auto marks = runner_->local_watermarks(wall);
-  if (marks == sent_watermarks_) {
+  if (marks == sent_watermarks_ && now < next_watermark_repeat_) {
     return;
   }
+  next_watermark_repeat_ = now + watermark_repeat;
   for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
     if (w != facts_.membership.self) {
       cluster_->send_watermark(w, marks);
@@ -845,6 +851,9 @@ void Worker::discard_queued_input(const std::string& reason) {
     pool_.release(std::move(*batch));
   }
   while (auto remote = inbound_.try_pop()) {
+    if (remote->kind != cluster::RemoteBatch::Kind::data) {  // a marker or watermarks: no events in it
+      continue;
+    }
     std::uint32_t events = 0;  // a batch starts with its event count (hop_codec.hpp)
     for (std::size_t i = 0; i < 4 && i < remote->bytes.size(); ++i) {
       events = (events << 8) | static_cast<unsigned char>(remote->bytes[i]);

@@ -25,6 +25,9 @@ std::optional<EventTime> WatermarkClock::watermark(std::int64_t now) {
     last_ = std::max(last_, now);
     return last_;
   }
+  if (waiting_for_inputs_) {
+    return last_;
+  }
   if (inputs_.size() > 64) {
     retire_quiet_inputs(now);
   }
@@ -64,7 +67,7 @@ void WatermarkClock::retire_quiet_inputs(std::int64_t now) {
 }
 
 std::int64_t WatermarkClock::next_change(std::int64_t now) const {
-  if (finished_ || (inputs_.empty() && retired_last_ == 0)) {
+  if (finished_ || waiting_for_inputs_ || (inputs_.empty() && retired_last_ == 0)) {
     return graph::end_of_time;
   }
   if (ingest_time_) {

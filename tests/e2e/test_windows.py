@@ -488,13 +488,16 @@ def tumbling_expected(events, range_ms):
 
 
 def longest_silence(trace_path):
-    """{message key: the longest time (s) between two messages of that key}, from windowed.py's --trace file."""
+    """{message key: the longest time (s) that key's partition delivered nothing while it had a backlog: between two
+    of its messages, or from the first message of any partition to its own first}, from windowed.py's --trace."""
     seen = {}
+    first = None
     with open(trace_path) as f:
         for line in f:
             key, at = line.split()
+            first = float(at) if first is None else first
             seen.setdefault(key, []).append(float(at))
-    return dict((key, max([b - a for a, b in zip(times, times[1:])] or [0.0])) for key, times in seen.items())
+    return dict((key, max(b - a for a, b in zip([first] + times, times))) for key, times in seen.items())
 
 
 @pytest.mark.parametrize("size", [1, 2])

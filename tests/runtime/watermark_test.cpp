@@ -39,6 +39,28 @@ TEST(WatermarkClock, HoldsNothingBackWithoutInputAndIsTheWallClockForIngestTime)
   EXPECT_EQ(ingest.watermark(999 * s), 1000 * s);  // never goes back
 }
 
+TEST(WatermarkClock, AKafkaSourceHoldsEverythingBackUntilItsPartitionsAreKnown) {
+  window::WatermarkClock clock(spec(), false);
+  clock.wait_for_inputs();
+  EXPECT_EQ(clock.watermark(1000 * s), graph::start_of_time);  // not nullopt: peers must wait too
+  EXPECT_EQ(clock.next_change(1000 * s), graph::end_of_time);
+  auto backlog = clock.slot(1, true);  // assigned, none of its messages read yet
+  auto empty = clock.slot(2, true);
+  clock.inputs_known();
+  clock.caught_up(empty);
+  EXPECT_EQ(clock.watermark(1000 * s), graph::start_of_time);  // the backlog holds it back, however long it takes
+  EXPECT_EQ(clock.watermark(2000 * s), graph::start_of_time);
+  clock.observe(backlog, 50 * s, 2000 * s);
+  EXPECT_EQ(clock.watermark(2000 * s), 50 * s);
+}
+
+TEST(WatermarkClock, AKafkaSourceWithNoPartitionsHereHoldsNothingBack) {
+  window::WatermarkClock clock(spec(), false);
+  clock.wait_for_inputs();
+  clock.inputs_known();
+  EXPECT_FALSE(clock.watermark(1000 * s).has_value());
+}
+
 TEST(WatermarkClock, AnIdleInputNoLongerHoldsItBack) {
   window::WatermarkClock clock(spec(), false);
   auto quiet = clock.slot(1, false);
@@ -123,6 +145,8 @@ TEST(WatermarkTable, AStageWaitsForEveryPeerAndTheSlowestSourceFeedingIt) {
   WatermarkTable peer(plan, 2, 1);
   auto& kafka = peer.clock(1);
   kafka.observe(kafka.slot(7, true), 500 * s, 1000 * s);
+  kafka.inputs_known();       // worker 1 reads partition 7
+  here.clock(1).inputs_known();  // worker 0 reads no partition
   EXPECT_EQ(here.combined({0}, 1000 * s), graph::start_of_time);  // worker 1 not heard yet
   std::string error;
   ASSERT_TRUE(here.receive(1, [&] { auto b = peer.encode(1000 * s); return std::string(b.begin(), b.end()); }(),

@@ -30,6 +30,14 @@ struct FrameBatch {
   /// when the batch was cut, after its frames (src/io/README.md, "Which input a batch came from"). A batch may hold
   /// only these, no frames: the executor then applies them and nothing else. Cleared by clear().
   std::vector<std::pair<std::uint32_t, std::int32_t>> caught_up;
+  /// Message sources (Kafka): the (Meta::topic, partition) pairs the source began reading since its previous batch,
+  /// before any of their messages, so that a partition with a backlog holds the watermark back from the start rather
+  /// than from its first message. Like caught_up, a batch may hold only these. Cleared by clear().
+  std::vector<std::pair<std::uint32_t, std::int32_t>> assigned;
+  /// Message sources (Kafka): the first batch after the source (re)started, handed over at once even with nothing in
+  /// it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the executor cannot
+  /// know the source's inputs and holds its windows back. Cleared by clear().
+  bool started = false;
 
   /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
   /// Empty for sources that have none (TCP): then their hot path pays nothing for it.
@@ -88,6 +96,8 @@ struct FrameBatch {
   void clear() {
     ends.clear();
     caught_up.clear();
+    assigned.clear();
+    started = false;
     if (!meta.empty()) {
       meta.clear();
       keys.clear();

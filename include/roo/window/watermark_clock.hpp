@@ -40,6 +40,11 @@ class WatermarkClock {
   }
   /// The input in `slot` has delivered everything its broker holds (Kafka: the end of the partition).
   void caught_up(std::size_t slot) { inputs_[slot].caught_up = true; }
+  /// The source's inputs are not known yet (a Kafka source before its first batch tells its partitions): the
+  /// watermark holds everything back until inputs_known(), rather than letting this worker's windows (and, through
+  /// its peers, theirs) pass a partition whose backlog has not been read.
+  void wait_for_inputs() { waiting_for_inputs_ = true; }
+  void inputs_known() { waiting_for_inputs_ = false; }
   /// The source ended (a generator returned None): every window may fire.
   void finish() { finished_ = true; }
 
@@ -70,6 +75,7 @@ class WatermarkClock {
   graph::EventTimeSpec spec_;
   bool ingest_time_;
   bool finished_ = false;
+  bool waiting_for_inputs_ = false;
   std::vector<Input> inputs_;
   EventTime retired_max_ = graph::start_of_time;  ///< the largest event time of the inputs retired
   std::int64_t retired_last_ = 0;                 ///< and their last arrival
