@@ -255,6 +255,8 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTablePlan>& tables,
     auto [it, inserted] = by_id.try_emplace(state_id, tables.size());
     if (inserted) {
       tables.push_back(StateTablePlan{state_id, ref(entry["state_factory"])});
+    } else if (tables[it->second].window) {
+      throw inconsistent("stage '" + stage.name + "'", "state id '" + state_id + "' is a window stage's");
     }
     stage.state_table = it->second;
   } else if (kind == "window") {
@@ -267,7 +269,7 @@ StagePlan read_stage(const py::dict& entry, std::vector<StateTablePlan>& tables,
     if (!inserted) {
       throw inconsistent("stage '" + stage.name + "'", "window state id '" + state_id + "' is taken");
     }
-    tables.push_back(StateTablePlan{state_id, ref(py::module_::import("builtins").attr("dict"))});
+    tables.push_back(StateTablePlan{state_id, ref(py::module_::import("builtins").attr("dict")), /*window=*/true});
     stage.state_table = it->second;
   } else {
     throw core::UsageError("run stage '" + stage.name + "': stage kind '" + kind + "' is not supported yet");

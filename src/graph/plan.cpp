@@ -41,6 +41,34 @@ const char* kind_name(SinkPlan::Kind kind) {
   return "?";
 }
 
+const char* policy_name(LatePolicy policy) {
+  switch (policy) {
+    case LatePolicy::drop:
+      return "drop";
+    case LatePolicy::fire_per_message:
+      return "fire-per-message";
+    case LatePolicy::place_in_oldest_window:
+      return "place-in-oldest-window";
+  }
+  return "?";
+}
+
+// A window stage's parameters: workers that disagree on them would cut the same key's windows differently, and a
+// checkpoint's window state is only meaningful to the same windows.
+std::string window_text(const WindowSpec& window) {
+  switch (window.kind) {
+    case WindowSpec::Kind::range:
+      return ":range=" + std::to_string(window.range) + ",slide=" + std::to_string(window.slide) +
+             ",delay=" + std::to_string(window.delay) + ",late=" + policy_name(window.late_policy);
+    case WindowSpec::Kind::count:
+      return ":count=" + std::to_string(window.count) + ",timeout=" + std::to_string(window.count_timeout_ns);
+    case WindowSpec::Kind::session:
+      return ":gap=" + std::to_string(window.gap) + ",delay=" + std::to_string(window.delay) +
+             ",late=" + policy_name(window.late_policy);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string Plan::fingerprint() const {
@@ -55,6 +83,9 @@ std::string Plan::fingerprint() const {
   }
   for (const auto& stage : stages) {
     text += std::string("|stage:") + kind_name(stage.kind) + ":" + stage.name;
+    if (stage.kind == StagePlan::Kind::window) {
+      text += window_text(stage.window);
+    }
   }
   for (const auto& sink : sinks) {
     text += std::string("|sink:") + kind_name(sink.kind()) + ":" + sink.name;

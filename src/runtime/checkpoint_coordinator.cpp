@@ -115,6 +115,14 @@ CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, c
   if (!plan.serialize) {
     codec_.plain = std::make_shared<state::PlainObjectCodec>(dump_position_, load_position_);
   }
+  window_codec_ = codec_;
+  window_codec_.dump_state = dump_position_;
+  window_codec_.load_state = load_position_;
+  window_codec_.plain = codec_.plain ? codec_.plain
+                                     : std::make_shared<state::PlainObjectCodec>(dump_position_, load_position_);
+  for (const auto& table : plan.state_tables) {
+    window_tables_.push_back(table.window);
+  }
   for (auto& table : runner_.state_tables()) {
     table.track_changes();
   }
@@ -171,7 +179,7 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
           if (table >= tables.size()) {
             throw core::Error(fmt::format("state table {} in the checkpoint does not exist in this application", table));
           }
-          tables[table].restore(key, value, codec_);
+          tables[table].restore(key, value, codec_of(table));
           ++keys;
         },
         [&](std::uint32_t source, std::string_view position) {
@@ -412,7 +420,7 @@ void CheckpointCoordinator::serialize(Part& part) {
                                    {bytes.data(), bytes.size()});
     }
     for (std::size_t i = 0; i < tables.size(); ++i) {
-      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_,
+      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_of(i),
                          state::default_key_groups);
     }
   } catch (const state::StateSerializationError& error) {

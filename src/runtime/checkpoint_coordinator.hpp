@@ -148,6 +148,11 @@ class CheckpointCoordinator {
   /// The replayable sources' positions at each cut not yet complete (committed by on_complete).
   std::map<std::uint64_t, std::vector<std::pair<std::size_t, io::SourcePosition>>> cut_positions_;
   state::StateCodec codec_;
+  state::StateCodec window_codec_;      ///< window stages' tables: always pickle (their layout is Roo's, not the app's)
+  std::vector<bool> window_tables_;     ///< per state table: a window stage's
+  [[nodiscard]] const state::StateCodec& codec_of(std::size_t table) const {
+    return table < window_tables_.size() && window_tables_[table] ? window_codec_ : codec_;
+  }
   python::PyRef dump_position_;
   python::PyRef load_position_;
   std::uint64_t next_id_ = 1;        ///< alone / the initializer: the next checkpoint's id

@@ -118,6 +118,7 @@ void PipelineRunner::build_windows(Routing routing) {
     Stage& stage = stages_[s];
     stage.table = &tables_[plan_.stages[s].state_table];
     window.op = window::make_window_operator(plan_.stages[s].window, stage.fn, *stage.table, stage.errors);
+    window.label = &stage.errors.label();
     stage.window = &window;
   }
 }
@@ -583,6 +584,7 @@ void PipelineRunner::WindowStage::emit(PyObject* key, PyObject* output, EventTim
   runner->run(runner->plan_.flows[flow], position + 1, output, key, {}, true);
   runner->event_time_ = event_time;
   runner->event_time_ms_ = record_time;
+  runner->watch_.enter(label, key);  // back in the aggregation's calls (the later steps left the watch)
 }
 
 void PipelineRunner::finish_source(std::size_t source) {
@@ -609,10 +611,14 @@ void PipelineRunner::advance_windows(std::int64_t now) {
     std::optional<EventTime> allowed = watermarks_->combined(window.sources, now);
     if (allowed && *allowed > window.watermark) {
       window.watermark = *allowed;
+      watch_.enter(window.label, nullptr);  // output() and combine() are user code: the watchdog sees them
       window.op->advance(window.watermark, window);
+      watch_.leave();
     }
     if (window.op->next_tick() <= now) {
+      watch_.enter(window.label, nullptr);
       window.op->tick(now, window);
+      watch_.leave();
     }
   }
 }

@@ -135,7 +135,9 @@ class PipelineRunner {
     std::size_t position = 0;   ///< the stage's position in that flow
     std::vector<std::size_t> sources;  ///< the sources whose flows pass through it
     EventTime watermark = graph::start_of_time;
+    const std::string* label = nullptr;  ///< the stage's step, for the CallWatch while its windows fire
     void emit(PyObject* key, PyObject* output, EventTime time) override;
+    void firing(PyObject* key) override { runner->watch_.enter(label, key); }
   };
   /// The window stages and the watermarks feeding them (only when the plan has any).
   struct Windows {

@@ -106,6 +106,7 @@ void CountWindows::output(PyObject* key, PyObject* state, EventTime time, Window
   python::PyRef acc = python::PyRef::borrow(PyList_GET_ITEM(state, acc_item));
   empty(state);
   states_.touch(key, state);
+  out.firing(key);
   python::PyRef result = python::PyRef::steal(calls_.output(key, acc.get()));
   if (!result) {
     states_.errors().report_exception("raised in output():");

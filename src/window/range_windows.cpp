@@ -258,6 +258,7 @@ void RangeWindows::collect_members() {
 
 void RangeWindows::output_window(const Member& member, EventTime window, WindowOutput& out) {
   PyObject* state = member.state.get();
+  out.firing(member.key.get());
   python::PyRef acc = sliding_ ? slide_panes(state, window) : combine_panes(state, window);
   if (!acc && PyErr_Occurred() != nullptr) {
     states_.errors().report_exception("raised in combine():");

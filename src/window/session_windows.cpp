@@ -282,6 +282,7 @@ void SessionWindows::fire_first(PyObject* key, PyObject* state, WindowOutput& ou
     PyErr_Clear();
   }
   states_.touch(key, state);
+  out.firing(key);
   python::PyRef output = python::PyRef::steal(calls_.output(key, PyList_GET_ITEM(session.get(), acc_item)));
   if (!output) {
     states_.errors().report_exception("raised in output():");

@@ -55,11 +55,11 @@ class Feed(object):
         self.sock.close()
 
 
-def start(cluster, receiver, size, *flags, tcp=True):
+def start(cluster, receiver, size, *flags, tcp=True, **options):
     """A cluster of `size` workers of windowed.py with `flags`, its receiver and a Feed to the initializer's TCP
-    source (None with tcp=False: the app reads Kafka)."""
+    source (None with tcp=False: the app reads Kafka). `options` go to the cluster fixture (run_flags, ...)."""
     out = receiver()
-    c = cluster(WINDOWED, size, out.address, sources=["Events"] if tcp else [], app_args=list(flags))
+    c = cluster(WINDOWED, size, out.address, sources=["Events"] if tcp else [], app_args=list(flags), **options)
     return c, out, (Feed(c.in_addresses("Events")[0]) if tcp else None)
 
 
@@ -533,6 +533,28 @@ def test_kafka_partition_with_a_backlog_is_not_idle_and_an_empty_one_does_not_ho
     assert stop_and_count_late(c) == 0
 
 
+def test_an_output_that_never_returns_is_named_and_interrupted_by_sigterm(cluster, receiver):
+    # The aggregation's output() runs when the watermark fires a window, outside any event: the watchdog must still
+    # see it (named with its key) and a SIGTERM must still stop the worker in time, saying what was lost.
+    c, out, feed = start(cluster, receiver, 1, "--range", "10000", "--stuck-output", "ks",
+                         run_flags=["--stuck-step-warning", "1", "--drain-timeout", "3"], check_exit=False)
+    feed.send("k1,1000,1", "ks,2000,2", "z,30000,0")  # z's event time fires [0, 10000) for k1 and ks
+    m = c.members[0]
+    assert m.wait_for_log("W roo.python initializer: range_windows over Collect has been running for 1 s on key "
+                          "'ks' (--stuck-step-warning 1 s); it may never return", 10), m.stderr()
+    started = time.monotonic()
+    m.proc.send_signal(signal.SIGTERM)
+    code = m.proc.wait(timeout=15)
+    took = time.monotonic() - started
+    err = m.stderr()
+    assert code == 1, err
+    assert took < 3 + 1.5, "SIGTERM took %.1f s with a stuck output\n%s" % (took, err)
+    assert "stopping: interrupting range_windows over Collect, which has been running for" in err, err
+    assert "range_windows over Collect raised in output(): StepInterrupted: the worker is stopping" in err, err
+    assert "not everything was delivered: 1 event (range_windows over Collect did not return" in err, err
+    feed.close()
+
+
 # ------------------------------------------------------------------------------------------------ crash, recover
 
 CRASH_EVENTS = 2400           # generated events: key k<i % 3>, t = i * 100 ms, v = i: 24 windows of 10 s per key
@@ -542,13 +564,14 @@ def crash_expected():
     return tumbling_expected([("k%d" % (i % 3), i * 100, i) for i in range(CRASH_EVENTS)], 10000)
 
 
-@pytest.mark.parametrize("size", [1, 2])
+@pytest.mark.parametrize("size,app", [(1, "windowed"), (2, "windowed"), (2, "windowed_json")])
 def test_crash_mid_window_and_recover_gives_the_outputs_of_a_run_without_the_crash(cluster, receiver, tmp_path,
-                                                                                 size):
+                                                                                 size, app):
     """kill -9 (ROO_FAULT_ROUNDS times, default 2; the initializer or a random worker) mid-window with checkpoints
     every 100 ms and a generator source (replayed from its checkpointed position), restart with the same command:
     the set of output lines is exactly the fault-free run's (the TCP sink is at least once: lines after the last
-    checkpoint repeat, so duplicates are removed first, as docs/resilience.md says)."""
+    checkpoint repeat, so duplicates are removed first, as docs/resilience.md says). windowed_json: the same with the
+    application's own (JSON) serialize/deserialize, which could not represent window state."""
     from test_resilience_cluster import Restarts
     rounds = int(os.environ.get("ROO_FAULT_ROUNDS", "2"))
     seed = int(os.environ.get("ROO_FAULT_SEED", random.randrange(1 << 30)))
@@ -559,7 +582,7 @@ def test_crash_mid_window_and_recover_gives_the_outputs_of_a_run_without_the_cra
     ckpt.mkdir()
     out = receiver()
     # 240 pauses of 25 ms: the stream lasts ~6 s, so the kills land mid-window.
-    c = cluster(WINDOWED, size, out.address, app_args=[
+    c = cluster(os.path.join(os.path.dirname(WINDOWED), app + ".py"), size, out.address, app_args=[
         "--source", "gen", "--gen-keys", "3", "--gen-count", str(CRASH_EVENTS), "--gen-step", "100",
         "--gen-pause-every", "10", "--gen-pause-ms", "25"],
         run_flags=["--checkpoint-dir", str(ckpt), "--checkpoint-interval", "100ms"])

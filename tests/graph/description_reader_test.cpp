@@ -248,6 +248,17 @@ TEST_P(WindowEntries, AnInconsistentFieldIsOneLineNamingTheEntry) {
   }
 }
 
+TEST(DescriptionReader, AStateStageCannotUseAWindowStagesTable) {
+  auto description = test::description_of("windowed_then_state_in_a_window_table");
+  try {
+    (void)read_plan(description.ptr());
+    FAIL() << "read_plan let a state stage share a window stage's table";
+  } catch (const core::UsageError& error) {
+    EXPECT_EQ(std::string(error.what()), "read the application description: stage 'late tally': state id "
+                                         "'range_windows over Count' is a window stage's");
+  }
+}
+
 constexpr const char* sliding = "stage 'range_windows over Count'";
 constexpr const char* counted = "stage 'count_windows over Count'";
 constexpr const char* sessions = "stage 'session_windows over Count'";

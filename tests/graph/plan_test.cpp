@@ -20,8 +20,12 @@ TEST(Plan, FingerprintHoldsTheKindsAndTheKafkaTopics) {
 TEST(Plan, FingerprintHoldsTheWindowStages) {
   EXPECT_EQ(plan_of("windowed").fingerprint(),
             "Windowed|source:tcp:readings|source:gen:ticks|stage:key_by:first_letter|stage:state:tally"
-            "|stage:window:range_windows over Count|stage:window:count_windows over Count"
-            "|stage:window:session_windows over Count|stage:window:range_windows over Count|sink:tcp:sink 0");
+            "|stage:window:range_windows over Count:range=10000000000,slide=2000000000,delay=1000000000,"
+            "late=fire-per-message"
+            "|stage:window:count_windows over Count:count=3,timeout=5000000000"
+            "|stage:window:session_windows over Count:gap=60000000000,delay=5000000,late=place-in-oldest-window"
+            "|stage:window:range_windows over Count:range=5000000000,slide=5000000000,delay=0,late=drop"
+            "|sink:tcp:sink 0");
 }
 
 TEST(Plan, FingerprintChangesWithATopicButNotWithBrokersOrAddresses) {

@@ -102,6 +102,9 @@ struct StagePlan {
 struct StateTablePlan {
   std::string name;  ///< the state id: what the external channel's state queries call this table
   PyRef factory;     ///< called with no arguments for a key's first state
+  /// A window stage's per-key windows (the runtime's layout, always pickled in checkpoints: the application's
+  /// serialize/deserialize is for its own objects), not a state computation's state.
+  bool window = false;
 };
 
 /// A TCP sink: writes every encoded output verbatim to host:port.

@@ -23,6 +23,9 @@ class WindowOutput {
  public:
   virtual ~WindowOutput() = default;
   virtual void emit(PyObject* key, PyObject* output, EventTime time) = 0;
+  /// The operator is about to call the aggregation (combine, output) to fire a window of `key` (borrowed): the
+  /// runner tells its watchdog which key a call that never returns is stuck on.
+  virtual void firing(PyObject* key) { (void)key; }
 };
 
 /// One window stage of one worker: the keyed windows of `range_windows`, `count_windows` or `session_windows`

@@ -23,6 +23,7 @@ Flags (after the Wallaroo ones; times in milliseconds):
   --gen-pause-every E (0)  --gen-pause-ms M (0): the generator sleeps M ms every E events
   --slow-ms M (0)            the aggregation's update sleeps M ms per event (backpressure)
   --trace PATH               Kafka: the decoder appends "<message key> <time.monotonic()>" per message to PATH
+  --stuck-output KEY         the aggregation's output never returns for KEY (a stuck step while windows fire)
 """
 import argparse
 import time
@@ -55,6 +56,7 @@ def application_setup(args):
     parser.add_argument("--gen-pause-ms", type=float, default=0.0)
     parser.add_argument("--slow-ms", type=float, default=0.0)
     parser.add_argument("--trace", default=None)
+    parser.add_argument("--stuck-output", default=None, help="output() never returns for this key")
     OPTS, _ = parser.parse_known_args(args)
 
     if OPTS.source == "tcp":
@@ -166,6 +168,8 @@ class Collect(wallaroo.Aggregation):
         return acc1 + acc2
 
     def output(self, key, acc):
+        while key == OPTS.stuck_output:
+            time.sleep(3600)
         times = " ".join(str(t) for t in sorted(t for t, _v in acc))
         return "%s [%s] sum=%d" % ("*" if OPTS.unkeyed else key, times, sum(v for _t, v in acc))
 
