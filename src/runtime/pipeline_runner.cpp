@@ -153,6 +153,9 @@ std::uint64_t PipelineRunner::failed_events() const {
   }
   for (const auto& source : sources_) {
     total += source.errors.failures();
+    if (source.event_time_errors) {  // an event whose time could not be taken is dropped: it failed too
+      total += source.event_time_errors->failures();
+    }
   }
   for (const auto& sink : sinks_) {
     total += sink.errors.failures();
@@ -638,8 +641,14 @@ std::int64_t PipelineRunner::next_window_wake(std::int64_t now) const {
     if (due != graph::end_of_time) {
       // If the watermark moves with the wall clock it reaches `due` after due - watermark; if it does not, waking
       // then costs one look.
-      EventTime ahead = window.watermark == graph::start_of_time ? at_least : due - window.watermark;
-      wake = std::min(wake, now + std::max(ahead, at_least));
+      EventTime ahead = at_least;
+      if (window.watermark != graph::start_of_time && __builtin_sub_overflow(due, window.watermark, &ahead)) {
+        ahead = graph::end_of_time;  // far off (times near both ends): no overflow into a wake in the past
+      }
+      EventTime at = graph::end_of_time;
+      if (!__builtin_add_overflow(now, std::max(ahead, at_least), &at)) {
+        wake = std::min(wake, at);
+      }
     }
   }
   return wake;

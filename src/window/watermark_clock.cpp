@@ -1,5 +1,7 @@
 #include "roo/window/watermark_clock.hpp"
 
+#include "time_arithmetic.hpp"
+
 #include <algorithm>
 
 namespace roo::window {
@@ -49,7 +51,9 @@ std::optional<EventTime> WatermarkClock::watermark(std::int64_t now) {
   EventTime now_mark = active_min;
   if (!any_active) {
     // Everything is quiet: event time goes on with the wall clock from where the inputs left it.
-    now_mark = max_seen == graph::start_of_time ? max_seen : max_seen + (now - last_arrival - spec_.idleness_ns);
+    now_mark = max_seen == graph::start_of_time
+                   ? max_seen
+                   : saturating_add(max_seen, saturating_sub(now - last_arrival, spec_.idleness_ns));
   }
   last_ = std::max(last_, now_mark);
   return last_;

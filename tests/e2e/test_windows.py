@@ -533,6 +533,20 @@ def test_kafka_partition_with_a_backlog_is_not_idle_and_an_empty_one_does_not_ho
     assert stop_and_count_late(c) == 0
 
 
+def test_an_event_whose_time_function_raises_is_counted_failed_and_the_rest_flows(cluster, receiver):
+    c, out, feed = start(cluster, receiver, 1, "--range", "10000")
+    feed.send("a,1000,1", "a,soon,2", "a,2000,3", "z,30000,0")
+    wait_lines(out, ["a [1000 2000] sum=4"], c)
+    err = c.members[0].stderr()
+    assert re.search(r"W roo\.python initializer: event time function of source 'Events' raised ValueError: invalid "
+                     r"literal for int\(\) with base 10: 'soon' \(windowed\.py:\d+\); event skipped \(1 so far\)",
+                     err), err
+    assert stop_and_count_late(c) == 0
+    assert "stopped: 4 events in, 1 outputs written, 1 events failed, 0 events not delivered, 0 late events" in \
+        c.members[0].stderr(), c.members[0].stderr()
+    feed.close()
+
+
 def test_an_output_that_never_returns_is_named_and_interrupted_by_sigterm(cluster, receiver):
     # The aggregation's output() runs when the watermark fires a window, outside any event: the watchdog must still
     # see it (named with its key) and a SIGTERM must still stop the worker in time, saying what was lost.

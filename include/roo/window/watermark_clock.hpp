@@ -34,7 +34,8 @@ class WatermarkClock {
     Input& in = inputs_[slot];
     in.last_arrival = now;
     in.caught_up = !in.reports_end;
-    if (time > in.max_time && (spec_.max_ahead_ns <= 0 || time - now <= spec_.max_ahead_ns)) {
+    // time <= now first: `time - now` cannot overflow after it (now is a wall clock, not negative).
+    if (time > in.max_time && (spec_.max_ahead_ns <= 0 || time <= now || time - now <= spec_.max_ahead_ns)) {
       in.max_time = time;
     }
   }
