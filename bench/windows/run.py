@@ -338,7 +338,9 @@ def latency_run(opts, rate, tag):
         def pick(q):
             return lat[min(len(lat) - 1, int(q * len(lat)))] / 1e6
         result.update({"p50_ms": pick(0.5), "p99_ms": pick(0.99), "p999_ms": pick(0.999), "max_ms": lat[-1] / 1e6,
-                       "firings": len(whole), "firing_last_ms": A.summarise([x / 1e6 for x in whole.values()])})
+                       "firings": len(whole), "firing_last_ms": A.summarise([x / 1e6 for x in whole.values()]),
+                       # per window end in order: where the slow firings fall (at the start, periodic, ...)
+                       "firing_last_ms_each": [round(whole[end] / 1e6, 3) for end in sorted(whole)]})
     else:
         problems.append("no window ended after the warm-up")
     if problems:
