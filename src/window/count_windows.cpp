@@ -2,7 +2,6 @@
 
 #include "time_arithmetic.hpp"
 
-#include "roo/core/logging.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -139,34 +138,18 @@ std::int64_t CountWindows::next_tick() const {
 }
 
 void CountWindows::restored() {
-  static auto log = core::module_logger("window");
   deadlines_.clear();
-  std::size_t malformed = 0;
-  Py_ssize_t position = 0;
-  PyObject* key = nullptr;
-  PyObject* state = nullptr;
-  while (PyDict_Next(states_.dict(), &position, &key, &state)) {
-    if (!well_formed(state)) {
-      ++malformed;
-      if (PyObject* fresh = fresh_state()) {
-        PyDict_SetItem(states_.dict(), key, fresh);  // a value replaced under its key: the walk goes on
-        Py_DECREF(fresh);
-      }
-      PyErr_Clear();
-      continue;
-    }
-    if (int_item(state, events_item) > 0) {
-      std::int64_t deadline = int_item(state, deadline_item);
-      last_deadline_ = std::max(last_deadline_, deadline);
-      deadlines_.push_back(Deadline{deadline, python::PyRef::borrow(key), python::PyRef::borrow(state)});
-    }
-  }
+  states_.restore_each(
+      "count", well_formed, fresh_state,
+      [this](PyObject* key, PyObject* state) {
+        if (int_item(state, events_item) > 0) {
+          std::int64_t deadline = int_item(state, deadline_item);
+          last_deadline_ = std::max(last_deadline_, deadline);
+          deadlines_.push_back(Deadline{deadline, python::PyRef::borrow(key), python::PyRef::borrow(state)});
+        }
+      });
   std::stable_sort(deadlines_.begin(), deadlines_.end(),
                    [](const Deadline& a, const Deadline& b) { return a.at < b.at; });
-  if (malformed > 0) {
-    log->error("{}: {} restored window states were not count window states; their windows are lost",
-               states_.errors().label(), malformed);
-  }
 }
 
 }  // namespace roo::window

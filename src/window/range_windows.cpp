@@ -1,6 +1,5 @@
 #include "range_windows.hpp"
 
-#include "roo/core/logging.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -354,49 +353,33 @@ EventTime RangeWindows::next_due() const {
 }
 
 void RangeWindows::restored() {
-  static auto log = core::module_logger("window");
   panes_.clear();
   aggregates_.clear();
   last_pane_ = nullptr;
   watermark_ = start_of_time;
   next_window_ = start_of_time;
-  std::size_t malformed = 0;
-  Py_ssize_t position = 0;
-  PyObject* key = nullptr;
-  PyObject* state = nullptr;
-  while (PyDict_Next(states_.dict(), &position, &key, &state)) {
-    if (!well_formed(state)) {
-      ++malformed;
-      if (PyObject* fresh = fresh_state(unfired_object_.get())) {
-        PyDict_SetItem(states_.dict(), key, fresh);  // a value replaced under its key: the walk goes on
-        Py_DECREF(fresh);
-      }
-      PyErr_Clear();
-      continue;
-    }
-    // No window before the largest u had fired with data of any key whose u is smaller (it would have moved its
-    // u), so every window from there on that holds a pane is still to fire.
-    next_window_ = std::max(next_window_, int_item(state, 0));
-    Py_ssize_t pane_position = 0;
-    PyObject* start = nullptr;
-    PyObject* acc = nullptr;
-    while (PyDict_Next(PyList_GET_ITEM(state, 1), &pane_position, &start, &acc)) {
-      long long value = PyLong_AsLongLong(start);
-      if (value == -1 && PyErr_Occurred() != nullptr) {
-        PyErr_Clear();
-        continue;
-      }
-      Pane& pane = panes_[value];
-      if (!pane.start) {
-        pane.start = python::PyRef::borrow(start);
-      }
-      pane.members.push_back(Member{python::PyRef::borrow(key), python::PyRef::borrow(state)});
-    }
-  }
-  if (malformed > 0) {
-    log->error("{}: {} restored window states were not range window states; their windows are lost",
-               states_.errors().label(), malformed);
-  }
+  states_.restore_each(
+      "range", well_formed, [this] { return fresh_state(unfired_object_.get()); },
+      [this](PyObject* key, PyObject* state) {
+        // No window before the largest u had fired with data of any key whose u is smaller (it would have moved
+        // its u), so every window from there on that holds a pane is still to fire.
+        next_window_ = std::max(next_window_, int_item(state, 0));
+        Py_ssize_t pane_position = 0;
+        PyObject* start = nullptr;
+        PyObject* acc = nullptr;
+        while (PyDict_Next(PyList_GET_ITEM(state, 1), &pane_position, &start, &acc)) {
+          long long value = PyLong_AsLongLong(start);
+          if (value == -1 && PyErr_Occurred() != nullptr) {
+            PyErr_Clear();
+            continue;
+          }
+          Pane& pane = panes_[value];
+          if (!pane.start) {
+            pane.start = python::PyRef::borrow(start);
+          }
+          pane.members.push_back(Member{python::PyRef::borrow(key), python::PyRef::borrow(state)});
+        }
+      });
 }
 
 }  // namespace roo::window

@@ -1,6 +1,5 @@
 #include "session_windows.hpp"
 
-#include "roo/core/logging.hpp"
 
 #include <algorithm>
 
@@ -292,30 +291,11 @@ void SessionWindows::fire_first(PyObject* key, PyObject* state, WindowOutput& ou
 }
 
 void SessionWindows::restored() {
-  static auto log = core::module_logger("window");
   heap_.clear();
   scheduled_.clear();
   watermark_ = start_of_time;
-  std::size_t malformed = 0;
-  Py_ssize_t position = 0;
-  PyObject* key = nullptr;
-  PyObject* state = nullptr;
-  while (PyDict_Next(states_.dict(), &position, &key, &state)) {
-    if (!well_formed(state)) {
-      ++malformed;
-      if (PyObject* fresh = fresh_state(no_close_.get())) {
-        PyDict_SetItem(states_.dict(), key, fresh);  // a value replaced under its key: the walk goes on
-        Py_DECREF(fresh);
-      }
-      PyErr_Clear();
-      continue;
-    }
-    schedule(key, state);
-  }
-  if (malformed > 0) {
-    log->error("{}: {} restored window states were not session window states; their windows are lost",
-               states_.errors().label(), malformed);
-  }
+  states_.restore_each("session", well_formed, [this] { return fresh_state(no_close_.get()); },
+                       [this](PyObject* key, PyObject* state) { schedule(key, state); });
 }
 
 }  // namespace roo::window

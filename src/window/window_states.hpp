@@ -6,6 +6,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace roo::window {
 
@@ -47,6 +48,13 @@ class WindowStates {
 
   /// `state` of `key` changed: into the next checkpoint.
   void touch(PyObject* key, PyObject* state) { table_.touch(key, state); }
+
+  /// Recovery: walks every restored state. One that `well_formed` rejects (written by another kind of window
+  /// stage) is replaced by `fresh()` (a new reference) and its windows are lost, counted and logged once as not
+  /// `kind` window states; every other is handed to `index(key, state)` (both borrowed) to rebuild the operator's
+  /// indexes.
+  void restore_each(const char* kind, const std::function<bool(PyObject*)>& well_formed,
+                    const std::function<PyObject*()>& fresh, const std::function<void(PyObject*, PyObject*)>& index);
 
   [[nodiscard]] PyObject* dict() const { return table_.states(); }
   [[nodiscard]] python::StepErrors& errors() { return errors_; }

@@ -91,5 +91,22 @@ TEST(CountWindows, RestoredWindowsKeepTheirDeadlines) {
   EXPECT_EQ(stage.op->next_tick(), end_of_time);
 }
 
+TEST(CountWindows, AMalformedRestoredStateLosesOnlyItsKeysWindow) {
+  WindowStage stage(count_spec(2, timeout), "Collect");
+  stage.add("a", "x", 1);
+  stage.add("b", "y", 2);
+  stage.checkpoint_and_restore();
+  // b's state as another kind of stage would have left it: replaced by a fresh one when restored.
+  ASSERT_EQ(PyDict_SetItemString(stage.table.states(), "b", Py_None), 0);
+  stage.op->restored();
+  EXPECT_TRUE(PyList_Check(PyDict_GetItemString(stage.table.states(), "b")));
+  stage.add("a", "z", 3);
+  stage.add("b", "q", 4);
+  stage.add("b", "r", 5);
+  EXPECT_EQ(stage.out.take(), (Lines{"a=x,z@3", "b=q,r@5"}));
+  stage.op->tick(end_of_time, stage.out);
+  EXPECT_EQ(stage.out.take(), Lines{});  // b's lost window (y) is not output later either
+}
+
 }  // namespace
 }  // namespace roo::window::test
