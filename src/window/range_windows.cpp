@@ -40,7 +40,8 @@ RangeWindows::RangeWindows(const WindowSpec& spec, PyObject* aggregation, state:
       states_(table, errors),
       late_(errors.label(), spec.late_policy),
       unfired_(unfired_at(start_of_time)),
-      unfired_object_(python::PyRef::steal(PyLong_FromLongLong(unfired_))) {}
+      unfired_object_(python::PyRef::steal(PyLong_FromLongLong(unfired_))),
+      panes_per_window_(static_cast<std::size_t>(spec.range / pane_)) {}
 
 RangeWindows::Pane& RangeWindows::pane_at(EventTime start) {
   if (last_pane_ != nullptr && last_pane_start_ == start) {
@@ -293,7 +294,9 @@ python::PyRef RangeWindows::combine_panes(PyObject* state, EventTime /*window*/)
 }
 
 python::PyRef RangeWindows::slide_panes(PyObject* state, EventTime window) {
-  SlidingAggregate& aggregate = aggregates_[state];
+  auto [at, created] = aggregates_.try_emplace(state, staggers_ % panes_per_window_ + 1);
+  staggers_ += created ? 1 : 0;  // keys in order of their first window: refills spread evenly (SlidingAggregate)
+  SlidingAggregate& aggregate = at->second;
   bool combined = aggregate.drop_before(window, calls_);
   PyObject* panes = PyList_GET_ITEM(state, 1);
   for (auto pane = window_panes_.begin(); combined && pane != window_panes_.end(); ++pane) {

@@ -107,6 +107,8 @@ class RangeWindows final : public WindowOperator {
 
   /// Each key's running aggregate over its current window (sliding_ only), by state object.
   std::unordered_map<PyObject*, SlidingAggregate> aggregates_;
+  std::size_t panes_per_window_ = 1;  ///< range / pane_
+  std::size_t staggers_ = 0;          ///< SlidingAggregates made: the next one's stagger
 
   // fire(): reused, so that firing allocates nothing once warm.
   std::vector<std::pair<EventTime, Pane*>> window_panes_;

@@ -6,11 +6,18 @@ bool SlidingAggregate::drop_before(graph::EventTime start, const AggregationCall
   while (!front_.empty() && front_.back().start < start) {
     front_.pop_back();
   }
-  if (!front_.empty() || back_.empty() || back_.front().start >= start) {
+  if (!front_.empty() || back_.empty()) {
     return true;
   }
-  // The front is empty and the oldest panes are in the back: move the back to the front, newest first, each with
-  // the accumulator from it to the newest.
+  // The first refill comes early, once the back holds `stagger_` panes: from then on this key refills every
+  // `range / pane` windows at its own phase.
+  bool early = !refilled_ && stagger_ > 0 && back_.size() >= stagger_;
+  if (back_.front().start >= start && !early) {
+    return true;
+  }
+  refilled_ = true;
+  // The front is empty: the back's panes from `start` on move to the front, newest first, each with the
+  // accumulator from it to the newest; older ones go.
   for (auto pane = back_.rbegin(); pane != back_.rend(); ++pane) {
     if (pane->start < start) {
       break;  // it and every older pane go

@@ -51,6 +51,40 @@ TEST(RangeWindows, SlidingWindowsCombineTheirPanesInTimeOrder) {
   EXPECT_EQ(stage.op->next_due(), end_of_time);
 }
 
+TEST(RangeWindows, SlidingWindowsOfAlignedKeysSpreadTheirRefillsOverTheFirings) {
+  // 50 keys, an event in each of 10 panes of every 100-long window sliding by 10: a refill of a key's running
+  // aggregate costs ~9 combine() calls, the other windows ~2; if every key refilled in the same firing, that firing
+  // would take ~550 calls.
+  constexpr int keys = 50;
+  WindowStage stage(range_spec(100, 10, 0), "CountedSum");
+  py::object counted = py::module_::import("window_aggregations").attr("CountedSum");
+  std::vector<long> values;  // values[pane * keys + key]
+  for (int pane = 0; pane < 40; ++pane) {
+    for (int key = 0; key < keys; ++key) {
+      long value = (pane * 7 + key * 3) % 11;
+      values.push_back(value);
+      stage.add(py::str("k" + std::to_string(key)), py::int_(value), pane * 10 + 5);
+    }
+  }
+  std::size_t most = 0;
+  for (int end = 10; end <= 400; end += 10) {
+    counted.attr("combines") = 0;
+    stage.advance(end);
+    most = std::max(most, counted.attr("combines").cast<std::size_t>());
+    Lines lines = stage.out.take();
+    ASSERT_EQ(lines.size(), static_cast<std::size_t>(keys)) << "window ending at " << end;
+    for (int key = 0; key < keys; ++key) {
+      long sum = 0;
+      for (int pane = std::max(0, end / 10 - 10); pane < end / 10; ++pane) {
+        sum += values[static_cast<std::size_t>(pane * keys + key)];
+      }
+      std::string line = "k" + std::to_string(key) + "=" + std::to_string(sum) + "@" + std::to_string(end - 1);
+      EXPECT_NE(std::find(lines.begin(), lines.end(), line), lines.end()) << line;
+    }
+  }
+  EXPECT_LE(most, static_cast<std::size_t>(keys) * 4);
+}
+
 TEST(RangeWindows, ARangeThatIsNoMultipleOfTheSlideUsesSmallerPanes) {
   WindowStage stage(range_spec(15, 10, 0), "Collect");  // windows [10k, 10k + 15), panes of 5
   stage.add("a", "x", 3);
