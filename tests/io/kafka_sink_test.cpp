@@ -61,7 +61,7 @@ std::vector<KafkaMessage> numbered(const std::string& prefix, int count, int par
     messages.push_back(KafkaMessage{.partition = i % partitions,
                                     .key = "k" + std::to_string(i % 7),
                                     .value = prefix + std::to_string(i),
-                                    .time_ms = 1700000000000 + i});
+                                    .time_ms = test::recent_time_ms() + i});
   }
   return messages;
 }
@@ -166,7 +166,7 @@ TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
   test::create_topic(topic, 3);
   std::vector<KafkaMessage> messages;
   for (int i = 0; i < 60; ++i) {
-    KafkaMessage message{.partition = i % 3, .value = "v" + std::to_string(i), .time_ms = 1700000000000 + i};
+    KafkaMessage message{.partition = i % 3, .value = "v" + std::to_string(i), .time_ms = test::recent_time_ms() + i};
     if (i % 3 == 0) {
       message.key = "key" + std::to_string(i);
     } else if (i % 3 == 1) {

@@ -212,7 +212,7 @@ void expect_partition_order(const std::vector<Read>& reads) {
 TEST(KafkaSource, ReadsEveryMessageWithItsPartitionOffsetKeyAndTimestamp) {
   std::string topic = test::unique_topic("source-meta");
   test::create_topic(topic, 3);
-  auto messages = keyed_messages(3, 300, 1700000000000);
+  auto messages = keyed_messages(3, 300, test::recent_time_ms());
   test::produce(topic, messages);
 
   SourceFixture fixture(config_for({topic}));

@@ -205,6 +205,13 @@ void produce(const std::string& topic, const std::vector<KafkaMessage>& messages
   }
 }
 
+std::int64_t recent_time_ms() {
+  static const std::int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch() - std::chrono::hours(1))
+                                     .count();
+  return at;
+}
+
 std::vector<KafkaMessage> read_topic(const std::string& topic, std::size_t count, bool read_committed,
                                      std::chrono::milliseconds timeout, std::chrono::milliseconds settle) {
   Handle client = make_client(RD_KAFKA_CONSUMER, {{"group.id", "roo-test-reader"},

@@ -20,6 +20,10 @@ namespace roo::io::test {
 
 /// A topic name no other test (or earlier run) uses: roo-<what>-<pid>-<counter>-<time>.
 [[nodiscard]] std::string unique_topic(std::string_view what);
+/// A record timestamp (ms) for tests that set their own: an hour before this test process started, the same for
+/// every call. Not a fixed date: the broker's retention (7 days) counts from record timestamps, and its first
+/// retention check, 30 s after it starts, deletes records stamped years ago from the log under the test's feet.
+[[nodiscard]] std::int64_t recent_time_ms();
 
 /// Creates `topic` with `partitions` partitions (admin API) and waits until its metadata shows them.
 void create_topic(const std::string& topic, int partitions);
