@@ -588,6 +588,12 @@ void PipelineRunner::WindowStage::emit(PyObject* key, PyObject* output, EventTim
   runner->event_time_ = event_time;
   runner->event_time_ms_ = record_time;
   runner->watch_.enter(label, key);  // back in the aggregation's calls (the later steps left the watch)
+  if (runner->advancing_windows_ && ++runner->outputs_since_hand_over_ == window_outputs_per_hand_over) {
+    runner->outputs_since_hand_over_ = 0;
+    if (runner->hand_over_while_firing_) {
+      runner->hand_over_while_firing_();
+    }
+  }
 }
 
 void PipelineRunner::finish_source(std::size_t source) {
@@ -606,14 +612,21 @@ void PipelineRunner::receive_watermarks(std::size_t from, std::string_view bytes
   }
 }
 
-void PipelineRunner::advance_windows(std::int64_t now) {
+bool PipelineRunner::advance_windows(std::int64_t now) {
   if (!windows_) {
-    return;
+    return false;
   }
+  bool advanced = false;
+  advancing_windows_ = true;
+  outputs_since_hand_over_ = 0;
+  // A collection in the middle of a firing (its combine() and output() calls allocate) would hold the rest of its
+  // outputs back: it runs once they left, at the next allocation after this. Left alone if the app disabled it.
+  bool collecting = PyGC_Disable() != 0;
   for (WindowStage& window : windows_->stages) {
     std::optional<EventTime> allowed = watermarks_->combined(window.sources, now);
     if (allowed && *allowed > window.watermark) {
       window.watermark = *allowed;
+      advanced = true;
       watch_.enter(window.label, nullptr);  // output() and combine() are user code: the watchdog sees them
       window.op->advance(window.watermark, window);
       watch_.leave();
@@ -623,6 +636,22 @@ void PipelineRunner::advance_windows(std::int64_t now) {
       window.op->tick(now, window);
       watch_.leave();
     }
+  }
+  advancing_windows_ = false;
+  if (collecting) {
+    PyGC_Enable();
+  }
+  return advanced;
+}
+
+void PipelineRunner::tidy_windows() {
+  if (!windows_) {
+    return;
+  }
+  for (WindowStage& window : windows_->stages) {
+    watch_.enter(window.label, nullptr);  // a refill calls combine()
+    window.op->tidy(window);
+    watch_.leave();
   }
 }
 

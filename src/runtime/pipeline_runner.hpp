@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,7 +96,15 @@ class PipelineRunner {
   void receive_watermarks(std::size_t from, std::string_view bytes);
   /// Moves every window stage's watermark as far as its inputs allow at wall clock `now` and outputs the windows
   /// now due; outputs count windows whose timeout passed.
-  void advance_windows(std::int64_t now);
+  /// Returns whether any stage may have output windows: the caller hands the outputs on, then calls
+  /// tidy_windows().
+  bool advance_windows(std::int64_t now);
+  /// The window stages' work that the outputs of advance_windows() need not wait for (WindowOperator::tidy).
+  void tidy_windows();
+  /// Called inside advance_windows() every window_outputs_per_hand_over outputs: the caller hands them on, so a
+  /// firing's first outputs do not wait for its last (a firing of 1,000 keys takes a millisecond or more).
+  void hand_over_while_firing(std::function<void()> hand_over) { hand_over_while_firing_ = std::move(hand_over); }
+  static constexpr std::uint32_t window_outputs_per_hand_over = 256;
   /// The wall clock (ns) by which advance_windows() should run again with no new input (end_of_time: only new
   /// input or a peer's watermark can make anything due).
   [[nodiscard]] std::int64_t next_window_wake(std::int64_t now) const;
@@ -201,6 +210,9 @@ class PipelineRunner {
   std::int64_t event_time_ms_ = -1;  ///< the time of the message being processed (-1: none), for record outputs
   std::unique_ptr<Windows> windows_;  ///< null: no window stage, no event time kept
   std::optional<WatermarkTable> watermarks_;
+  std::function<void()> hand_over_while_firing_;
+  bool advancing_windows_ = false;        ///< inside advance_windows(): window outputs are counted
+  std::uint32_t outputs_since_hand_over_ = 0;
   EventTime event_time_ = 0;  ///< the event time of the event being processed (windows only)
 };
 

@@ -744,7 +744,10 @@ void Worker::tend_windows(std::chrono::steady_clock::time_point now) {
     return;
   }
   std::int64_t wall = wall_clock_ns();
-  runner_->advance_windows(wall);
+  if (runner_->advance_windows(wall)) {
+    hand_over_outputs();  // the windows' outputs leave before the stages tidy up after them
+    runner_->tidy_windows();
+  }
   if (!cluster_ || now < next_watermark_send_) {
     return;
   }
@@ -961,6 +964,7 @@ void Worker::build_pipeline(Routing routing) {
   runner_view_ = nullptr;
   runner_.reset();
   runner_.emplace(*plan_, routing, object_codec());
+  runner_->hand_over_while_firing([this] { hand_over_outputs(); });
   for (std::size_t index : replayable_) {
     const auto& kafka = std::get<graph::KafkaSourceSettings>(plan_->sources[index].settings);
     runner_->read_messages(index, kafka.topics, kafka.decode_takes_key);

@@ -58,6 +58,9 @@ RangeWindows::Pane& RangeWindows::pane_at(EventTime start) {
 }
 
 void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime watermark, WindowOutput& out) {
+  if (tidy_pending_) {
+    tidy(out);  // before anything changes a pane (window_members_ point into them)
+  }
   if (watermark > watermark_) {
     advance(watermark, out);
   }
@@ -191,6 +194,7 @@ void RangeWindows::advance(EventTime watermark, WindowOutput& out) {
   if (watermark <= watermark_) {
     return;
   }
+  tidy(out);
   watermark_ = watermark;
   // Every key a window fires for gets u = the first window not fired once this call returns.
   set_unfired(std::max(unfired_, unfired_at(watermark)));
@@ -199,14 +203,45 @@ void RangeWindows::advance(EventTime watermark, WindowOutput& out) {
     if (due(window) > watermark) {
       break;
     }
+    if (tidy_pending_) {
+      tidy(out);  // windows due together (a catch-up): each fires from tidied panes
+    }
     fire(window, out);
+    fired_window_ = window;
     next_window_ = saturating_add(window, slide_);
-    prune_before(next_window_);
+    tidy_pending_ = true;
     if (next_window_ == end_of_time) {
       break;
     }
   }
   next_window_ = std::max(next_window_, unfired_);
+}
+
+void RangeWindows::tidy(WindowOutput& out) {
+  if (!tidy_pending_) {
+    return;
+  }
+  tidy_pending_ = false;
+  if (sliding_) {
+    // Each key of the window that fired takes its panes (window_panes_), drops those before the next window and
+    // prepares it: that firing then calls combine() once per key.
+    for (const Member* member : window_members_) {
+      auto at = aggregates_.find(member->state.get());
+      if (at == aggregates_.end()) {
+        continue;
+      }
+      SlidingAggregate& aggregate = at->second;
+      out.firing(member->key.get());
+      if (!take_panes(aggregate, PyList_GET_ITEM(member->state.get(), 1), fired_window_) ||
+          !aggregate.drop_before(next_window_, calls_) || !aggregate.prepare(next_window_, calls_)) {
+        // combine() raised: the next window of this key combines its panes afresh and reports the error if it
+        // raises again (then that window is lost and counted), so it is not counted here.
+        PyErr_Clear();
+        aggregate.clear();
+      }
+    }
+  }
+  prune_before(next_window_);
 }
 
 void RangeWindows::fire(EventTime window, WindowOutput& out) {
@@ -297,25 +332,47 @@ python::PyRef RangeWindows::slide_panes(PyObject* state, EventTime window) {
   auto [at, created] = aggregates_.try_emplace(state, staggers_ % panes_per_window_ + 1);
   staggers_ += created ? 1 : 0;  // keys in order of their first window: refills spread evenly (SlidingAggregate)
   SlidingAggregate& aggregate = at->second;
-  bool combined = aggregate.drop_before(window, calls_);
   PyObject* panes = PyList_GET_ITEM(state, 1);
-  for (auto pane = window_panes_.begin(); combined && pane != window_panes_.end(); ++pane) {
-    if (pane->first < aggregate.until()) {
-      continue;  // appended for an earlier window
+  if (PyObject* prepared = aggregate.prepared(window)) {
+    // The last tidy() prepared this window: its newer panes onto that, the aggregate takes them in the next one.
+    python::PyRef acc = python::PyRef::borrow(prepared);
+    for (const auto& [start, pane] : window_panes_) {
+      if (start < aggregate.until()) {
+        continue;
+      }
+      if (PyObject* part = PyDict_GetItemWithError(panes, pane->start.get())) {
+        acc = python::PyRef::steal(calls_.combine(acc.get(), part));
+        if (!acc) {
+          break;
+        }
+      }
     }
-    if (PyObject* part = PyDict_GetItemWithError(panes, pane->second->start.get())) {
-      combined = aggregate.append(pane->first, part, calls_);
-    }
+    return acc;
   }
+  bool combined = aggregate.drop_before(window, calls_) && take_panes(aggregate, panes, window);
   python::PyRef acc;
   if (combined) {
-    aggregate.set_until(saturating_add(window, range_));
     acc = aggregate.value(calls_);
   }
   if (!acc && PyErr_Occurred() != nullptr) {
     aggregate.clear();  // the window is lost; the next one starts afresh
   }
   return acc;
+}
+
+bool RangeWindows::take_panes(SlidingAggregate& aggregate, PyObject* panes, EventTime window) {
+  for (const auto& [start, pane] : window_panes_) {
+    if (start < aggregate.until()) {
+      continue;  // appended for an earlier window
+    }
+    if (PyObject* part = PyDict_GetItemWithError(panes, pane->start.get())) {
+      if (!aggregate.append(start, part, calls_)) {
+        return false;
+      }
+    }
+  }
+  aggregate.set_until(saturating_add(window, range_));
+  return true;
 }
 
 void RangeWindows::forget_pane(Pane& pane) {
@@ -356,6 +413,7 @@ EventTime RangeWindows::next_due() const {
 }
 
 void RangeWindows::restored() {
+  tidy_pending_ = false;  // the panes it would tidy are gone
   panes_.clear();
   aggregates_.clear();
   last_pane_ = nullptr;

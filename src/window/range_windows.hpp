@@ -33,6 +33,9 @@ class RangeWindows final : public WindowOperator {
 
   void add(PyObject* key, PyObject* data, EventTime time, EventTime watermark, WindowOutput& out) override;
   void advance(EventTime watermark, WindowOutput& out) override;
+  /// Drops the panes before the next window from the running aggregates of the keys that just fired (a refill's
+  /// combine() calls among them) and forgets those panes: a firing's outputs leave before this work is done.
+  void tidy(WindowOutput& out) override;
   void tick(std::int64_t /*wall_now_ns*/, WindowOutput& /*out*/) override {}
   [[nodiscard]] EventTime next_due() const override;
   [[nodiscard]] std::int64_t next_tick() const override { return end_of_time; }
@@ -73,6 +76,9 @@ class RangeWindows final : public WindowOperator {
   [[nodiscard]] python::PyRef combine_panes(PyObject* state, EventTime window);
   /// The same through the key's SlidingAggregate (windows of several panes).
   [[nodiscard]] python::PyRef slide_panes(PyObject* state, EventTime window);
+  /// Appends `state`'s panes of `window` (window_panes_) that `aggregate` does not hold yet (its panes dict:
+  /// `panes`). False when combine() raised (the Python error is set).
+  bool take_panes(SlidingAggregate& aggregate, PyObject* panes, EventTime window);
   /// The pane at `start` changed after a window holding it fired: the key's SlidingAggregate is stale.
   void pane_changed(PyObject* state, EventTime start) {
     if (sliding_ && first_window_of(start) < next_window_) {
@@ -100,6 +106,8 @@ class RangeWindows final : public WindowOperator {
   EventTime unfired_;             ///< the first window start not fired at watermark_
   python::PyRef unfired_object_;  ///< unfired_ as a Python int (every changed key's u)
   EventTime next_window_ = start_of_time;  ///< no window before it fires again
+  bool tidy_pending_ = false;  ///< a window fired and tidy() has not run since (window_members_, window_panes_: its)
+  EventTime fired_window_ = start_of_time;  ///< the last window that fired
   std::map<EventTime, Pane> panes_;
   Pane* last_pane_ = nullptr;  ///< the pane of the last event (most events fall into the same pane)
   EventTime last_pane_start_ = 0;

@@ -5,6 +5,7 @@ namespace roo::window {
 bool SlidingAggregate::drop_before(graph::EventTime start, const AggregationCalls& calls) {
   while (!front_.empty() && front_.back().start < start) {
     front_.pop_back();
+    prefix_ = {};
   }
   if (!front_.empty() || back_.empty()) {
     return true;
@@ -16,6 +17,7 @@ bool SlidingAggregate::drop_before(graph::EventTime start, const AggregationCall
     return true;
   }
   refilled_ = true;
+  prefix_ = {};
   // The front is empty: the back's panes from `start` on move to the front, newest first, each with the
   // accumulator from it to the newest; older ones go.
   for (auto pane = back_.rbegin(); pane != back_.rend(); ++pane) {
@@ -42,7 +44,14 @@ bool SlidingAggregate::append(graph::EventTime start, PyObject* acc, const Aggre
   }
   back_.push_back(Entry{start, python::PyRef::borrow(acc)});
   back_value_ = std::move(value);
+  prefix_ = {};
   return true;
+}
+
+bool SlidingAggregate::prepare(graph::EventTime window, const AggregationCalls& calls) {
+  prefix_ = value(calls);
+  prefix_window_ = window;
+  return prefix_ || PyErr_Occurred() == nullptr;
 }
 
 python::PyRef SlidingAggregate::value(const AggregationCalls& calls) const {

@@ -28,6 +28,7 @@ class SlidingAggregate {
     front_.clear();
     back_.clear();
     back_value_ = {};
+    prefix_ = {};
     until_ = graph::start_of_time;
     refilled_ = false;
   }
@@ -43,6 +44,16 @@ class SlidingAggregate {
   /// combine() raised (the Python error is set).
   [[nodiscard]] python::PyRef value(const AggregationCalls& calls) const;
 
+  /// Keeps value() for the window starting at `window`, whose panes from until() on are not held yet: when that
+  /// window fires, combining those (usually one pane) onto prepared() is its accumulator, so a firing calls
+  /// combine() once per key and the rest (append(), drop_before(), this) can wait until its outputs left. Any
+  /// later drop_before() or append() forgets it. False when combine() raised (the Python error is set).
+  bool prepare(graph::EventTime window, const AggregationCalls& calls);
+  /// The accumulator prepared for `window` (borrowed, not to be changed), or null.
+  [[nodiscard]] PyObject* prepared(graph::EventTime window) const {
+    return prefix_window_ == window ? prefix_.get() : nullptr;
+  }
+
  private:
   struct Entry {
     graph::EventTime start;
@@ -52,6 +63,8 @@ class SlidingAggregate {
   std::vector<Entry> front_;  ///< the oldest last
   std::vector<Entry> back_;   ///< the oldest first
   python::PyRef back_value_;
+  python::PyRef prefix_;  ///< value() kept by prepare(), for the window at prefix_window_
+  graph::EventTime prefix_window_ = graph::start_of_time;
   graph::EventTime until_ = graph::start_of_time;
   std::size_t stagger_ = 0;
   bool refilled_ = false;  ///< the first refill (the staggered one) happened

@@ -569,6 +569,42 @@ def test_an_output_that_never_returns_is_named_and_interrupted_by_sigterm(cluste
     feed.close()
 
 
+# ------------------------------------------------------------------------------------------ a firing's latency
+
+def test_a_firings_first_outputs_leave_before_its_last_is_computed(cluster, receiver):
+    # 600 keys and then ks share the window [0, 10 s); ks's output() sleeps 3 s. The worker hands the outputs over
+    # every 256 (PipelineRunner::window_outputs_per_hand_over), so the first 512 arrive while ks's call sleeps,
+    # the other 89 after it.
+    c, out, feed = start(cluster, receiver, 1, "--range", "10000", "--slow-output", "ks:3000")
+    keys = ["k%03d" % i for i in range(600)] + ["ks"]
+    feed.send(*["%s,1000,%d" % (k, i) for i, k in enumerate(keys)])
+    feed.send("z,30000,0")  # fires [0, 10000) for every key but z
+    sent = time.monotonic()
+    out.wait_for(lambda r: len(r.lines()) >= 512, 10)
+    took = time.monotonic() - sent
+    assert len(out.lines()) == 512 and took < 2.5, (len(out.lines()), took, c.logs())
+    wait_lines(out, ["%s [1000] sum=%d" % (k, i) for i, k in enumerate(keys)], c)
+    assert stop_and_count_late(c) == 0
+    feed.close()
+
+
+@pytest.mark.parametrize("app_disabled", [False, True])
+def test_collections_wait_while_windows_fire_and_the_apps_own_choice_stays(cluster, receiver, app_disabled):
+    # A collection in the middle of a firing would hold its remaining outputs back: output() runs with the
+    # collector off; update() sees it on again afterwards, unless the app itself turned it off.
+    flags = ["--range", "10000", "--gc-report"] + (["--gc-disabled"] if app_disabled else [])
+    c, out, feed = start(cluster, receiver, 1, *flags)
+    feed.send("k1,1000,1")
+    feed.send("k1,15000,2")  # fires [0, 10000)
+    out.wait_for(lambda r: len(r.lines()) >= 1, 10)
+    feed.send("k1,25000,3")  # fires [10000, 20000): its event was updated after the first firing
+    update = "[%s]" % (not app_disabled)
+    wait_lines(out, ["k1 [1000] sum=1 gc_output=False gc_update=%s" % update,
+                     "k1 [15000] sum=2 gc_output=False gc_update=%s" % update], c)
+    assert stop_and_count_late(c) == 0
+    feed.close()
+
+
 # ------------------------------------------------------------------------------------------------ crash, recover
 
 CRASH_EVENTS = 2400           # generated events: key k<i % 3>, t = i * 100 ms, v = i: 24 windows of 10 s per key

@@ -85,6 +85,83 @@ TEST(RangeWindows, SlidingWindowsOfAlignedKeysSpreadTheirRefillsOverTheFirings) 
   EXPECT_LE(most, static_cast<std::size_t>(keys) * 4);
 }
 
+TEST(RangeWindows, ATidiedSlidingWindowFiresWithOneCombinePerKey) {
+  // Keys with an event in every pane of 100-long windows sliding by 10: tidy() after a firing prepares each key's
+  // next window, so the firing itself combines only its newest pane onto that (the rest waits until its outputs
+  // left: the firing's latency).
+  constexpr int keys = 20;
+  WindowStage stage(range_spec(100, 10, 0), "CountedSum");
+  py::object counted = py::module_::import("window_aggregations").attr("CountedSum");
+  for (int pane = 0; pane < 30; ++pane) {
+    for (int key = 0; key < keys; ++key) {
+      stage.add(py::str("k" + std::to_string(key)), py::int_(1), pane * 10 + 5);
+    }
+  }
+  for (int end = 10; end <= 300; end += 10) {
+    counted.attr("combines") = 0;
+    stage.advance(end);
+    std::size_t firing = counted.attr("combines").cast<std::size_t>();
+    Lines lines = stage.out.take();
+    ASSERT_EQ(lines.size(), static_cast<std::size_t>(keys)) << "window ending at " << end;
+    EXPECT_EQ(lines.front(), "k0=" + std::to_string(std::min(end / 10, 10)) + "@" + std::to_string(end - 1));
+    if (end > 20) {  // from the third window on, every key's window was prepared by the last tidy()
+      EXPECT_EQ(firing, static_cast<std::size_t>(keys)) << "window ending at " << end;
+    }
+    stage.tidy();
+  }
+}
+
+TEST(RangeWindows, TidyingChangesWhenWorkIsDoneNeverTheOutputs) {
+  // The same events and watermarks into a stage tidied after every firing and into one never tidied (its add()
+  // and advance() tidy first): in-order, out-of-order, partially late and late events, several windows due at
+  // once, a pane changed after tidy() prepared the window holding it.
+  WindowStage tidied(range_spec(40, 10, 5), "Collect");
+  WindowStage untidied(range_spec(40, 10, 5), "Collect");
+  unsigned seed = 7;
+  auto next = [&seed](unsigned below) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % below;
+  };
+  EventTime watermark = 0;
+  for (int step = 0; step < 400; ++step) {
+    std::string key = "k" + std::to_string(next(6));
+    EventTime time = watermark + static_cast<EventTime>(next(70)) - 40;  // up to 40 behind the watermark
+    std::string data = "e" + std::to_string(step);
+    tidied.add(key.c_str(), data.c_str(), time);
+    untidied.add(key.c_str(), data.c_str(), time);
+    if (next(4) == 0) {
+      watermark += static_cast<EventTime>(next(3) == 0 ? 35 : next(12));  // sometimes several windows at once
+      tidied.advance(watermark);
+      untidied.advance(watermark);
+      tidied.tidy();
+    }
+  }
+  tidied.advance(end_of_time);
+  untidied.advance(end_of_time);
+  Lines outputs = untidied.out.take();
+  EXPECT_GT(outputs.size(), 200u);
+  EXPECT_EQ(tidied.out.take(), outputs);
+  EXPECT_EQ(tidied.op->late_events(), untidied.op->late_events());
+  EXPECT_GT(tidied.op->late_events(), 0u);
+}
+
+TEST(RangeWindows, APaneChangedAfterTidyPreparedItsWindowCountsInIt) {
+  WindowStage stage(range_spec(30, 10, 0), "Sum");
+  stage.add(py::str("a"), py::int_(1), 5);
+  stage.add(py::str("a"), py::int_(2), 15);
+  stage.add(py::str("a"), py::int_(4), 25);
+  stage.advance(30);  // fires [-20, 10), [-10, 20), [0, 30)
+  stage.tidy();       // prepares [10, 40) from the panes at 10 and 20
+  EXPECT_EQ(stage.out.take(), (Lines{"a=1@9", "a=3@19", "a=7@29"}));
+  stage.add(py::str("a"), py::int_(8), 22);   // into the prepared pane at 20
+  stage.add(py::str("a"), py::int_(16), 35);  // the newest pane
+  stage.advance(40);
+  EXPECT_EQ(stage.out.take(), (Lines{"a=30@39"}));
+  stage.tidy();
+  stage.advance(end_of_time);
+  EXPECT_EQ(stage.out.take(), (Lines{"a=28@49", "a=16@59"}));
+}
+
 TEST(RangeWindows, ARangeThatIsNoMultipleOfTheSlideUsesSmallerPanes) {
   WindowStage stage(range_spec(15, 10, 0), "Collect");  // windows [10k, 10k + 15), panes of 5
   stage.add("a", "x", 3);

@@ -48,6 +48,8 @@ class WindowStage {
     watermark = to;
     op->advance(to, out);
   }
+  /// What the runner does once a firing's outputs left (otherwise the next add() or advance() does it).
+  void tidy() { op->tidy(out); }
   /// Replaces the table's contents by a pickled copy of them (a checkpoint and a recovery), then restored().
   void checkpoint_and_restore() {
     py::module_ pickle = py::module_::import("pickle");

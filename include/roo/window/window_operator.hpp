@@ -52,6 +52,10 @@ class WindowOperator {
   /// The stage's watermark reached `watermark` (never goes back): outputs every window now due, oldest first
   /// (ties: in key order of first arrival is fine; tests sort).
   virtual void advance(EventTime watermark, WindowOutput& out) = 0;
+  /// After advance() output windows and the caller handed those outputs on: the work they need not wait for
+  /// (forgetting panes that fired, preparing the next window). Optional for the caller: add(), advance() and
+  /// restored() do what is still pending first. `out` is only told which key a call is for (firing()).
+  virtual void tidy(WindowOutput& out) { (void)out; }
   /// Wall clock `wall_now_ns` (ns since the epoch): count windows output partial windows whose timeout passed.
   /// Others do nothing.
   virtual void tick(std::int64_t wall_now_ns, WindowOutput& out) = 0;

@@ -24,8 +24,13 @@ Flags (after the Wallaroo ones; times in milliseconds):
   --slow-ms M (0)            the aggregation's update sleeps M ms per event (backpressure)
   --trace PATH               Kafka: the decoder appends "<message key> <time.monotonic()>" per message to PATH
   --stuck-output KEY         the aggregation's output never returns for KEY (a stuck step while windows fire)
+  --slow-output KEY:MS       the aggregation's output sleeps MS the first time it is called for KEY
+  --gc-report                each output line ends with " gc_output=<gc.isenabled() in output()>
+                             gc_update=<the values gc.isenabled() had in update() since the last output>"
+  --gc-disabled              the app calls gc.disable() at setup
 """
 import argparse
+import gc
 import time
 
 import wallaroo
@@ -57,7 +62,12 @@ def application_setup(args):
     parser.add_argument("--slow-ms", type=float, default=0.0)
     parser.add_argument("--trace", default=None)
     parser.add_argument("--stuck-output", default=None, help="output() never returns for this key")
+    parser.add_argument("--slow-output", default=None, help="KEY:MS: output() sleeps MS once for KEY")
+    parser.add_argument("--gc-report", action="store_true")
+    parser.add_argument("--gc-disabled", action="store_true")
     OPTS, _ = parser.parse_known_args(args)
+    if OPTS.gc_disabled:
+        gc.disable()
 
     if OPTS.source == "tcp":
         _name, host, port = wallaroo.tcp_parse_input_addrs(args)[0]
@@ -152,6 +162,10 @@ def key_of(event):
     return event.split(",")[0]
 
 
+GC_IN_UPDATE = set()  # --gc-report: gc.isenabled() in update() since the last output
+SLOWED = set()        # --slow-output: the keys already slowed
+
+
 class Collect(wallaroo.Aggregation):
     """The window's events as [[t, v], ...]."""
 
@@ -163,6 +177,8 @@ class Collect(wallaroo.Aggregation):
             time.sleep(OPTS.slow_ms / 1000.0)
         _key, t, v = event.split(",")
         acc.append([int(t), int(v)])
+        if OPTS.gc_report:
+            GC_IN_UPDATE.add(gc.isenabled())
 
     def combine(self, acc1, acc2):
         return acc1 + acc2
@@ -170,8 +186,15 @@ class Collect(wallaroo.Aggregation):
     def output(self, key, acc):
         while key == OPTS.stuck_output:
             time.sleep(3600)
+        if OPTS.slow_output and key == OPTS.slow_output.split(":")[0] and key not in SLOWED:
+            SLOWED.add(key)
+            time.sleep(int(OPTS.slow_output.split(":")[1]) / 1000.0)
         times = " ".join(str(t) for t in sorted(t for t, _v in acc))
-        return "%s [%s] sum=%d" % ("*" if OPTS.unkeyed else key, times, sum(v for _t, v in acc))
+        line = "%s [%s] sum=%d" % ("*" if OPTS.unkeyed else key, times, sum(v for _t, v in acc))
+        if OPTS.gc_report:
+            line += " gc_output=%s gc_update=%s" % (gc.isenabled(), sorted(GC_IN_UPDATE))
+            GC_IN_UPDATE.clear()
+        return line
 
 
 @wallaroo.encoder
