@@ -55,12 +55,9 @@ CountWindows::CountWindows(const WindowSpec& spec, PyObject* aggregation, state:
       states_(table, errors) {}
 
 void CountWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime /*watermark*/, WindowOutput& out) {
-  bool failed = false;
-  PyObject* state = states_.find(key, failed);
+  PyObject* state = states_.find_or_add(key, fresh_state);
   if (state == nullptr) {
-    if (failed || (state = states_.add(key, fresh_state())) == nullptr) {
-      return;
-    }
+    return;
   }
   std::int64_t events = int_item(state, events_item);
   PyObject* acc = PyList_GET_ITEM(state, acc_item);

@@ -76,20 +76,11 @@ void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime 
     add_late(key, data, time, out);
     return;
   }
-  bool failed = false;
-  PyObject* state = states_.find(key, failed);
+  PyObject* state = states_.find_or_add(key, [this] { return fresh_state(unfired_object_.get()); });
   if (state == nullptr) {
-    if (failed) {
-      return;
-    }
-    state = states_.add(key, fresh_state(unfired_object_.get()));
-    if (state == nullptr) {
-      return;
-    }
-  } else if (PyList_GET_ITEM(state, 0) != unfired_object_.get()) {
-    Py_INCREF(unfired_object_.get());
-    set_item(state, 0, unfired_object_.get());
+    return;
   }
+  mark_unfired(state);
   pane_changed(state, start);
   accumulate(key, state, pane_at(start), data);
 }
@@ -159,16 +150,9 @@ void RangeWindows::add_late(PyObject* key, PyObject* data, EventTime time, Windo
   }
   // place-in-oldest-window: the key's oldest window that has not fired, else the stage's. Its first pane belongs to
   // no other unfired window.
-  bool failed = false;
-  PyObject* state = states_.find(key, failed);
+  PyObject* state = states_.find_or_add(key, [this] { return fresh_state(unfired_object_.get()); });
   if (state == nullptr) {
-    if (failed) {
-      return;
-    }
-    state = states_.add(key, fresh_state(unfired_object_.get()));
-    if (state == nullptr) {
-      return;
-    }
+    return;
   }
   EventTime window = unfired_;
   PyObject* panes = PyList_GET_ITEM(state, 1);
@@ -182,10 +166,7 @@ void RangeWindows::add_late(PyObject* key, PyObject* data, EventTime time, Windo
     }
     window = std::max(window, first_window_of(oldest));
   }
-  if (PyList_GET_ITEM(state, 0) != unfired_object_.get()) {
-    Py_INCREF(unfired_object_.get());
-    set_item(state, 0, unfired_object_.get());
-  }
+  mark_unfired(state);
   pane_changed(state, window);
   accumulate(key, state, pane_at(window), data);
 }
@@ -305,10 +286,7 @@ void RangeWindows::output_window(const Member& member, EventTime window, WindowO
       out.emit(member.key.get(), output.get(), saturating_add(window, range_ - 1));
     }
   }
-  if (PyList_GET_ITEM(state, 0) != unfired_object_.get()) {
-    Py_INCREF(unfired_object_.get());
-    set_item(state, 0, unfired_object_.get());
-  }
+  mark_unfired(state);
   states_.touch(member.key.get(), state);
 }
 

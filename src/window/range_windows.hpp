@@ -68,6 +68,13 @@ class RangeWindows final : public WindowOperator {
     return saturating_add(align_down(saturating_sub(watermark, saturating_add(range_, delay_)), slide_), slide_);
   }
   void set_unfired(EventTime window);
+  /// Sets `state`'s u to the stage's (it changed, or a window of it fired).
+  void mark_unfired(PyObject* state) {
+    if (PyList_GET_ITEM(state, 0) != unfired_object_.get()) {
+      Py_INCREF(unfired_object_.get());
+      set_item(state, 0, unfired_object_.get());
+    }
+  }
   void fire(EventTime window, WindowOutput& out);
   /// The keys of the panes in window_panes_, each once, in order of first data.
   void collect_members();

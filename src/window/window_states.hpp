@@ -46,6 +46,18 @@ class WindowStates {
     return fresh;
   }
 
+  /// The state of `key` (borrowed); a key without one gets `fresh()` (a new reference, see add()). Null when the
+  /// key cannot be used or no state could be made (reported; the event is lost).
+  template <typename Fresh>
+  [[nodiscard]] PyObject* find_or_add(PyObject* key, Fresh&& fresh) {
+    bool failed = false;
+    PyObject* state = find(key, failed);
+    if (state == nullptr && !failed) {
+      state = add(key, fresh());
+    }
+    return state;
+  }
+
   /// `state` of `key` changed: into the next checkpoint.
   void touch(PyObject* key, PyObject* state) { table_.touch(key, state); }
 

@@ -283,7 +283,8 @@ def test_hand_worked_scenarios_agree_with_the_reference(name):
     finally:
         sys.path.remove(APPS)
     scenario = SCENARIOS[name]
-    windowed.OPTS = argparse.Namespace(unkeyed="--unkeyed" in scenario.flags, slow_ms=0, stuck_output=None)
+    windowed.OPTS = argparse.Namespace(unkeyed="--unkeyed" in scenario.flags, slow_ms=0, stuck_output=None,
+                                       slow_output=None, gc_report=False)
     run = {"range": window_reference.run_range, "session": window_reference.run_session}[scenario.kind]
     for per_event in (True, False):
         items, highest, expected = [], None, []
