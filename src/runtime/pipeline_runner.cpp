@@ -10,6 +10,22 @@
 namespace roo::runtime {
 namespace {
 
+/// Python's collector is off while this lives, unless it was off already (the app's choice stays).
+class CollectorPause {
+ public:
+  CollectorPause() : collecting_(PyGC_Disable() != 0) {}
+  ~CollectorPause() {
+    if (collecting_) {
+      PyGC_Enable();
+    }
+  }
+  CollectorPause(const CollectorPause&) = delete;
+  CollectorPause& operator=(const CollectorPause&) = delete;
+
+ private:
+  bool collecting_;
+};
+
 PyObject* call1(PyObject* fn, PyObject* arg) {
   PyObject* args[2] = {nullptr, arg};
   return PyObject_Vectorcall(fn, args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
@@ -617,11 +633,15 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
     return false;
   }
   bool advanced = false;
-  advancing_windows_ = true;
-  outputs_since_hand_over_ = 0;
   // A collection in the middle of a firing (its combine() and output() calls allocate) would hold the rest of its
-  // outputs back: it runs once they left, at the next allocation after this. Left alone if the app disabled it.
-  bool collecting = PyGC_Disable() != 0;
+  // outputs back: it runs once they left, at the next allocation after this.
+  CollectorPause pause;
+  struct Firing {
+    bool& flag;
+    explicit Firing(bool& advancing) : flag(advancing) { flag = true; }
+    ~Firing() { flag = false; }
+  } firing(advancing_windows_);  // outputs are counted for hand_over_while_firing_ meanwhile
+  outputs_since_hand_over_ = 0;
   for (WindowStage& window : windows_->stages) {
     std::optional<EventTime> allowed = watermarks_->combined(window.sources, now);
     if (allowed && *allowed > window.watermark) {
@@ -636,10 +656,6 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
       window.op->tick(now, window);
       watch_.leave();
     }
-  }
-  advancing_windows_ = false;
-  if (collecting) {
-    PyGC_Enable();
   }
   return advanced;
 }
