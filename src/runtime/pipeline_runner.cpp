@@ -604,11 +604,9 @@ void PipelineRunner::WindowStage::emit(PyObject* key, PyObject* output, EventTim
   runner->event_time_ = event_time;
   runner->event_time_ms_ = record_time;
   runner->watch_.enter(label, key);  // back in the aggregation's calls (the later steps left the watch)
-  if (runner->advancing_windows_ && ++runner->outputs_since_hand_over_ == window_outputs_per_hand_over) {
-    runner->outputs_since_hand_over_ = 0;
-    if (runner->hand_over_while_firing_) {
-      runner->hand_over_while_firing_();
-    }
+  if (runner->advancing_windows_ && ++runner->window_outputs_ % window_outputs_per_hand_over == 0 &&
+      runner->hand_over_while_firing_) {
+    runner->hand_over_while_firing_();
   }
 }
 
@@ -632,7 +630,6 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
   if (!windows_) {
     return false;
   }
-  bool advanced = false;
   // A collection in the middle of a firing (its combine() and output() calls allocate) would hold the rest of its
   // outputs back: it runs once they left, at the next allocation after this.
   CollectorPause pause;
@@ -641,12 +638,11 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
     explicit Firing(bool& advancing) : flag(advancing) { flag = true; }
     ~Firing() { flag = false; }
   } firing(advancing_windows_);  // outputs are counted for hand_over_while_firing_ meanwhile
-  outputs_since_hand_over_ = 0;
+  window_outputs_ = 0;
   for (WindowStage& window : windows_->stages) {
     std::optional<EventTime> allowed = watermarks_->combined(window.sources, now);
     if (allowed && *allowed > window.watermark) {
       window.watermark = *allowed;
-      advanced = true;
       watch_.enter(window.label, nullptr);  // output() and combine() are user code: the watchdog sees them
       window.op->advance(window.watermark, window);
       watch_.leave();
@@ -657,7 +653,7 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
       watch_.leave();
     }
   }
-  return advanced;
+  return window_outputs_ > 0;
 }
 
 void PipelineRunner::tidy_windows() {

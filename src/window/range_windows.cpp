@@ -60,6 +60,7 @@ RangeWindows::Pane& RangeWindows::pane_at(EventTime start) {
 void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime watermark, WindowOutput& out) {
   if (tidy_pending_) {
     tidy(out);  // before anything changes a pane (window_members_ point into them)
+    out.firing(key);  // the calls from here on are for this event's key again
   }
   if (watermark > watermark_) {
     advance(watermark, out);
