@@ -3,6 +3,7 @@
 #include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
+#include "roo/python/collector_pause.hpp"
 #include "roo/python/exception_text.hpp"
 #include "roo/python/interpreter.hpp"
 #include "roo/state/key_group.hpp"
@@ -49,23 +50,6 @@ python::PyRef attribute(const char* module, const char* name) {
   }
   return python::PyRef::steal(PyObject_GetAttrString(imported.get(), name));
 }
-
-// Python's cyclic collector off while a recovery creates a million objects (it would walk them again and again,
-// ~15 % of the recovery's time), back to what it was afterwards.
-class CollectorPause {
- public:
-  CollectorPause() : was_enabled_(PyGC_Disable() == 1) {}
-  ~CollectorPause() {
-    if (was_enabled_) {
-      PyGC_Enable();
-    }
-  }
-  CollectorPause(const CollectorPause&) = delete;
-  CollectorPause& operator=(const CollectorPause&) = delete;
-
- private:
-  bool was_enabled_;
-};
 
 std::string_view bytes_of(PyObject* object) {
   return {PyBytes_AS_STRING(object), static_cast<std::size_t>(PyBytes_GET_SIZE(object))};
@@ -171,7 +155,7 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
   auto& tables = runner_.state_tables();
   std::size_t keys = 0;
   std::vector<std::pair<std::uint32_t, std::string>> in_flight;
-  CollectorPause collector_paused;
+  python::CollectorPause collector_paused;
   try {
     store.read(
         *point,

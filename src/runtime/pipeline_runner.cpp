@@ -1,6 +1,7 @@
 #include "pipeline_runner.hpp"
 
 #include "roo/core/logging.hpp"
+#include "roo/python/collector_pause.hpp"
 
 #include <fmt/format.h>
 
@@ -9,22 +10,6 @@
 
 namespace roo::runtime {
 namespace {
-
-/// Python's collector is off while this lives, unless it was off already (the app's choice stays).
-class CollectorPause {
- public:
-  CollectorPause() : collecting_(PyGC_Disable() != 0) {}
-  ~CollectorPause() {
-    if (collecting_) {
-      PyGC_Enable();
-    }
-  }
-  CollectorPause(const CollectorPause&) = delete;
-  CollectorPause& operator=(const CollectorPause&) = delete;
-
- private:
-  bool collecting_;
-};
 
 PyObject* call1(PyObject* fn, PyObject* arg) {
   PyObject* args[2] = {nullptr, arg};
@@ -632,7 +617,7 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
   }
   // A collection in the middle of a firing (its combine() and output() calls allocate) would hold the rest of its
   // outputs back: it runs once they left, at the next allocation after this.
-  CollectorPause pause;
+  python::CollectorPause pause;
   struct Firing {
     bool& flag;
     explicit Firing(bool& advancing) : flag(advancing) { flag = true; }

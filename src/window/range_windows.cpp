@@ -185,9 +185,7 @@ void RangeWindows::advance(EventTime watermark, WindowOutput& out) {
     if (due(window) > watermark) {
       break;
     }
-    if (tidy_pending_) {
-      tidy(out);  // windows due together (a catch-up): each fires from tidied panes
-    }
+    tidy(out);  // windows due together (a catch-up): each fires from tidied panes
     fire(window, out);
     fired_window_ = window;
     next_window_ = saturating_add(window, slide_);
