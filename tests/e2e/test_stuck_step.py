@@ -163,3 +163,33 @@ def test_a_stop_through_the_initializer_names_the_stuck_worker_it_could_not_drai
     c.stopped = True
     assert code == 1 and took < STOP_LIMIT, (code, took, c[1].stderr())
     assert "stopping: interrupting computation 'spin'" in c[1].stderr()
+
+
+STUCK_SETUP = os.path.join(APPS, "stuck_setup.py")
+
+
+@pytest.mark.parametrize("where,how,signal_number", [
+    ("setup", "sleep", signal.SIGTERM), ("setup", "spin", signal.SIGTERM), ("setup", "sleep", signal.SIGINT),
+    ("import", "spin", signal.SIGTERM)])
+def test_a_stop_while_the_application_is_set_up_says_so_in_one_line(workers, tmp_path, where, how, signal_number):
+    # Before the worker's own stop handling starts (after set-up), a signal's default action used to end the
+    # process with status 143 and no word.
+    marker = tmp_path / "stuck.marker"
+    env = dict(os.environ, STUCK_SETUP_MARKER=str(marker), STUCK_SETUP_WHERE=where, STUCK_SETUP_HOW=how)
+    worker = workers.spawn([workers.roo_bin, "run", STUCK_SETUP, "--in", "S@127.0.0.1:%d" % free_port(),
+                            "--out", "127.0.0.1:%d" % free_port()], env=env)
+    assert wait_until(marker.exists, timeout=20), worker.stderr()
+    started = time.monotonic()
+    worker.send_signal(signal_number)
+    code = worker.wait(timeout=10)
+    assert time.monotonic() - started < 2, worker.stderr()
+    assert code == 1, worker.stderr()
+    name = "SIGTERM" if signal_number == signal.SIGTERM else "SIGINT"
+    if where == "import":
+        expected = r"roo run: unable to import application module 'stuck_setup': stopped by %s while it was being " \
+                   r"imported \(stuck_setup\.py:\d+\)$" % name
+    else:
+        expected = r"roo run: unable to set up application 'stuck_setup': stopped by %s while application_setup " \
+                   r"was running \(stuck_setup\.py:\d+\)$" % name
+    lines = worker.stderr().strip().splitlines()
+    assert len(lines) == 1 and re.match(expected, lines[0]), worker.stderr()
