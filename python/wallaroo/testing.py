@@ -31,6 +31,7 @@ from wallaroo.description import describe
 from ._offline_run import OfflineRun, StepError
 
 __all__ = ["Result", "StepError", "run", "unframe"]
+StepError.__module__ = __name__  # shown as wallaroo.testing.StepError
 
 Inputs = Union[Mapping[str, Iterable[Any]], Iterable[Tuple[str, Any]], None]
 
