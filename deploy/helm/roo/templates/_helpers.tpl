@@ -35,7 +35,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/*
-Where a secret (clusterSecret or externalSecret) comes from: a dict with the Secret's name and key, or nothing.
+Where a secret (clusterSecret or externalSecret) comes from: a dict with the Secret's name and key, or an empty one.
 Fails, naming the values, when both a value and an existing Secret are given.
 */}}
 {{- define "roo.secretSource" -}}
@@ -47,6 +47,8 @@ Fails, naming the values, when both a value and an existing Secret are given.
 {{- dict "secret" $spec.existingSecret "key" (required (printf "security.%s.key is required with security.%s.existingSecret (the key of the secret in that Secret)" .name .name) $spec.key) | toJson -}}
 {{- else if $spec.value -}}
 {{- dict "secret" (include "roo.secretName" .root) "key" .name | toJson -}}
+{{- else -}}
+{}
 {{- end -}}
 {{- end -}}
 
