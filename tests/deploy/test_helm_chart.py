@@ -288,32 +288,58 @@ def expand(value, env):
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
-def test_the_rendered_command_line_forms_a_cluster(tmp_path):
+def make_tls_and_secrets(folder):
+    """What the Secrets would hold, laid out as the chart mounts them under /etc/roo (here under `folder`)."""
+    tls = folder / "tls"
+    tls.mkdir(parents=True)
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=tls, check=True, capture_output=True, timeout=60)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "node.csr", "-subj", "/CN=node")
+    openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+            "tls.crt", "-days", "2")
+    for name, key, secret in (("cluster-secret", "clusterSecret", "c1"), ("external-secret", "externalSecret", "e1")):
+        (folder / name).mkdir()
+        (folder / name / key).write_text(secret + "\n")
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "secrets-and-tls"])
+def test_the_rendered_command_line_forms_a_cluster(tmp_path, secure):
     """Two "pods" on the loopback (127.0.0.1 and 127.0.0.2 stand for their DNS names), started with the
-    container's script, arguments and environment as rendered; the readiness probe's command passes on both once
-    the cluster formed, and a shutdown through the external channel ends both with status 0."""
+    container's script, arguments and environment as rendered (the mounts of /etc/roo under tmp_path); the
+    readiness probe's command passes on both once the cluster formed, and a shutdown through the external channel
+    ends both with status 0."""
     roo = pathlib.Path(os.environ.get("ROO_BIN", REPO / "build" / "src" / "cli" / "roo"))
     if not roo.exists():
         if IN_CI:
             pytest.fail(f"{roo} not found")
         pytest.skip(f"{roo} not found: build roo (tools/setup)")
     control, data, external, source, sink = (free_port() for _ in range(5))
+    extra = []
+    if secure:
+        make_tls_and_secrets(tmp_path / "etc-roo")
+        extra = ["security.clusterSecret.value=x", "security.externalSecret.value=y", "security.tls.enabled=true",
+                 "security.tls.secretName=tls"]
     _, objects = render(f"ports.control={control}", f"ports.data={data}", f"ports.external={external}",
-                        "app.sources[0].name=Alphabet", f"app.sources[0].port={source}", f"app.run={REPO}/examples/alphabet/alphabet.py",
-                        f"app.args={{--out,127.0.0.1:{sink}}}")
+                        "app.sources[0].name=Alphabet", f"app.sources[0].port={source}",
+                        f"app.run={REPO}/examples/alphabet/alphabet.py", f"app.args={{--out,127.0.0.1:{sink}}}", *extra)
     worker = container(objects)
+    mounted = lambda text: text.replace("/etc/roo/", f"{tmp_path}/etc-roo/")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "roo").symlink_to(roo)
     processes = []
     try:
         for index, address in enumerate(["127.0.0.1", "127.0.0.2"]):
-            env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "POD_NAME": f"roo-{index}", "ROO_SELF": address,
-                   "ROO_INITIALIZER": f"127.0.0.1:{control}", "ROO_LISTEN_HOST": address}
-            argv = [expand(arg, env) for arg in worker["command"] + worker["args"]]
+            env = {entry["name"]: mounted(entry["value"]) for entry in worker["env"] if "value" in entry}
+            env.update({"PATH": f"{bin_dir}:/usr/bin:/bin", "POD_NAME": f"roo-{index}", "ROO_SELF": address,
+                        "ROO_INITIALIZER": f"127.0.0.1:{control}", "ROO_LISTEN_HOST": address})
+            assert ("ROO_CLUSTER_SECRET_FILE" in env) == secure
+            argv = [mounted(expand(arg, env)) for arg in worker["command"] + worker["args"]]
             log = open(tmp_path / f"roo-{index}.log", "w")
             processes.append((subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT), env, log))
-        probe = worker["readinessProbe"]["exec"]["command"]
+        probe = [mounted(arg) for arg in worker["readinessProbe"]["exec"]["command"]]
         deadline = time.monotonic() + 20
         for process, env, _ in processes:
             while True:
@@ -324,13 +350,23 @@ def test_the_rendered_command_line_forms_a_cluster(tmp_path):
                 assert process.poll() is None, (tmp_path / f"{env['POD_NAME']}.log").read_text()
                 assert time.monotonic() < deadline, f"{env['POD_NAME']} never ready: {probed.stdout}"
                 time.sleep(0.2)
+        client_flags = []
+        if secure:
+            tls = tmp_path / "etc-roo" / "tls"
+            client_flags = ["--external-secret-file", str(tmp_path / "etc-roo" / "external-secret" / "externalSecret"),
+                            "--tls-cert", str(tls / "tls.crt"), "--tls-key", str(tls / "tls.key"),
+                            "--tls-ca", str(tls / "ca.crt")]
         status = subprocess.run([str(roo), "ctl", "--external", f"127.0.0.2:{external}", "--type",
-                                 "cluster-status-query", "--json"], capture_output=True, text=True, timeout=10)
-        assert '"worker_names":["initializer","roo-1"]' in status.stdout
-        subprocess.run([str(roo), "shutdown", "--external", f"127.0.0.1:{external}"], check=True, timeout=20,
-                       capture_output=True)
+                                 "cluster-status-query", "--json", *client_flags], capture_output=True, text=True,
+                                timeout=10)
+        assert '"worker_names":["initializer","roo-1"]' in status.stdout, status.stderr
+        subprocess.run([str(roo), "shutdown", "--external", f"127.0.0.1:{external}", *client_flags], check=True,
+                       timeout=20, capture_output=True)
         for process, env, _ in processes:
             assert process.wait(timeout=20) == 0, (tmp_path / f"{env['POD_NAME']}.log").read_text()
+        if secure:
+            log = (tmp_path / "roo-0.log").read_text()
+            assert "no cluster secret" not in log and "no external secret" not in log
     finally:
         for process, _, log in processes:
             if process.poll() is None:
