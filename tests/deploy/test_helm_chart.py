@@ -193,6 +193,10 @@ def test_secrets_from_values_and_tls(tmp_path):
     _, run_args = script_and_run_args(objects)
     assert run_args[-6:] == tls
     assert " ".join(tls) in container(objects)["readinessProbe"]["exec"]["command"][2]
+    liveness = container(objects)["livenessProbe"]
+    assert "tcpSocket" not in liveness
+    assert liveness["exec"]["command"][2] == (
+        "roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json --timeout 3 " + " ".join(tls) + " >/dev/null")
     annotations = objects[("StatefulSet", "roo")]["spec"]["template"]["metadata"]["annotations"]
     assert "checksum/secrets" in annotations
 
@@ -339,17 +343,21 @@ def test_the_rendered_command_line_forms_a_cluster(tmp_path, secure):
             argv = [mounted(expand(arg, env)) for arg in worker["command"] + worker["args"]]
             log = open(tmp_path / f"roo-{index}.log", "w")
             processes.append((subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT), env, log))
-        probe = [mounted(arg) for arg in worker["readinessProbe"]["exec"]["command"]]
+        def probe(kind, env):
+            command = [mounted(arg).replace("127.0.0.1", env["ROO_LISTEN_HOST"])
+                       for arg in worker[kind]["exec"]["command"]]
+            return subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
         deadline = time.monotonic() + 20
         for process, env, _ in processes:
-            while True:
-                probed = subprocess.run([a.replace("127.0.0.1", env["ROO_LISTEN_HOST"]) for a in probe], env=env,
-                                        capture_output=True, text=True, timeout=10)
-                if probed.returncode == 0:
-                    break
+            while (probed := probe("readinessProbe", env)).returncode != 0:
                 assert process.poll() is None, (tmp_path / f"{env['POD_NAME']}.log").read_text()
                 assert time.monotonic() < deadline, f"{env['POD_NAME']} never ready: {probed.stdout}"
                 time.sleep(0.2)
+            if secure:
+                assert probe("livenessProbe", env).returncode == 0
+            else:
+                assert worker["livenessProbe"]["tcpSocket"] == {"port": "external"}
+                socket.create_connection((env["ROO_LISTEN_HOST"], external), timeout=5).close()
         client_flags = []
         if secure:
             tls = tmp_path / "etc-roo" / "tls"
@@ -364,9 +372,12 @@ def test_the_rendered_command_line_forms_a_cluster(tmp_path, secure):
                        timeout=20, capture_output=True)
         for process, env, _ in processes:
             assert process.wait(timeout=20) == 0, (tmp_path / f"{env['POD_NAME']}.log").read_text()
-        if secure:
-            log = (tmp_path / "roo-0.log").read_text()
-            assert "no cluster secret" not in log and "no external secret" not in log
+        for index in range(2):
+            log = (tmp_path / f"roo-{index}.log").read_text()
+            # The probes leave no line (a refused or failed connection would).
+            assert "refused external connection" not in log and "closing external connection" not in log, log
+            if secure:
+                assert "no cluster secret" not in log and "no external secret" not in log, log
     finally:
         for process, _, log in processes:
             if process.poll() is None:
