@@ -25,22 +25,24 @@ set(CPACK_PACKAGE_NAME roo)
 set(CPACK_PACKAGE_VENDOR "Roo")
 set(CPACK_PACKAGE_CONTACT "Roo maintainers <roo@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "stream processor for Wallaroo Python applications")
-set(CPACK_PACKAGE_DESCRIPTION
-    "Roo runs Python stream-processing applications written for Wallaroo, event by event with keyed state, on a C++ "
-    "runtime embedding Debian's Python 3.11. Includes roo, the machida and machida3 launchers and the wallaroo "
-    "Python package.")
+set(CPACK_PACKAGE_DESCRIPTION "Roo runs Python stream-processing applications written for Wallaroo, event by event
+with keyed state, on a C++ runtime that embeds Debian's Python 3.11. This package holds roo, the
+machida and machida3 launchers and Roo's wallaroo Python package.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)  # the RelWithDebInfo binary is ~120 MB with its debug information
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
+# gzip, fast: cmake/deb/installed_size.cmake unpacks the package and packs it again, with xz (3.0 MB instead of 4.0).
+set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)
 # dpkg-shlibdeps names the shared libraries' packages (libstdc++6, librdkafka1, libssl3, ...). libpython is linked
 # statically, so it cannot see what the embedded interpreter loads at run time: the standard library in
 # /usr/lib/python3.11 with its C extension modules (libpython3.11-stdlib), and /usr/bin/python3, which is
 # sys.executable (multiprocessing, subprocess) and the interpreter virtualenvs are made from (python3-minimal).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libpython${Python_VERSION_MAJOR}.${Python_VERSION_MINOR}-stdlib, python3-minimal (>= ${Python_VERSION_MAJOR}.${Python_VERSION_MINOR})")
+set(ROO_PYTHON_SERIES ${Python_VERSION_MAJOR}.${Python_VERSION_MINOR})
+math(EXPR ROO_NEXT_PYTHON_MINOR "${Python_VERSION_MINOR} + 1")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libpython${ROO_PYTHON_SERIES}-stdlib, python3-minimal (>= ${ROO_PYTHON_SERIES}), \
+python3-minimal (<< ${Python_VERSION_MAJOR}.${ROO_NEXT_PYTHON_MINOR})")
 # postinst byte-compiles the wallaroo package; prerm removes every __pycache__ under it (also those written by
 # workers), so that removing the package leaves nothing behind.
 set(ROO_DEB_PYTHON_DIR ${CPACK_PACKAGING_INSTALL_PREFIX}/${ROO_INSTALL_PYTHON_DIR})
@@ -48,4 +50,5 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/deb/postinst.in ${PROJECT_BINARY_DIR}
 configure_file(${PROJECT_SOURCE_DIR}/cmake/deb/prerm.in ${PROJECT_BINARY_DIR}/deb/prerm @ONLY)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_BINARY_DIR}/deb/postinst;${PROJECT_BINARY_DIR}/deb/prerm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_POST_BUILD_SCRIPTS ${PROJECT_SOURCE_DIR}/cmake/deb/installed_size.cmake)
 include(CPack)
