@@ -272,6 +272,8 @@ def test_config_runs_roo_as_a_non_root_user(image):
     assert config["Cmd"] == ["--help"]
     assert config["User"] == "roo"
     assert config["WorkingDir"] == "/home/roo"
+    # roo finds its wallaroo package relative to /usr/bin/roo: nothing points it there.
+    assert not [env for env in config["Env"] if env.startswith(("ROO_PYTHON_DIR=", "PYTHONPATH="))]
 
 
 def test_processes_run_as_the_roo_user(image, containers):
