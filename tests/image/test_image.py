@@ -81,11 +81,11 @@ def image():
 
 @pytest.fixture(scope="session")
 def app_image(image, tmp_path_factory):
-    """An application image built FROM roo as docs/image.md shows: deploy/image/app-example/ with alphabet's files."""
+    """An application image built FROM roo as docs/image.md shows: deploy/image/app-example/Containerfile, with
+    alphabet.py as the context."""
     context = tmp_path_factory.mktemp("app-context")
-    for name in ("alphabet.py",):
-        with open(os.path.join(ALPHABET, name), "rb") as src, open(str(context / name), "wb") as dst:
-            dst.write(src.read())
+    with open(os.path.join(ALPHABET, "alphabet.py"), "rb") as src, open(str(context / "alphabet.py"), "wb") as dst:
+        dst.write(src.read())
     tag = "localhost/roo-test-alphabet:%s" % uuid.uuid4().hex[:8]
     buildah("bud", "--isolation", "chroot", "--quiet", "--build-arg", "ROO_IMAGE=%s" % image,
             "-f", os.path.join(REPO, "deploy", "image", "app-example", "Containerfile"), "-t", tag, str(context),
@@ -108,7 +108,7 @@ class Containers(object):
         self.names.append(name)
         return name
 
-    def run(self, image, argv, label=None):
+    def run(self, image, argv):
         """A finished `buildah run`: (exit code, stdout, stderr)."""
         container = self.create(image)
         result = subprocess.run(["buildah", "run", "--isolation", "chroot", container, "--"] + list(argv),
@@ -214,14 +214,20 @@ class HostReceiver(object):
             time.sleep(0.02)
 
     def lines(self, timeout=60):
+        """The lines received, once the expected number came (fails the test if they do not within `timeout`)."""
         try:
-            assert self.proc.wait(timeout=timeout) == 0, open(self.log_path).read()
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+            code = None
         self._out.close()
         with open(self.out_path, encoding="utf-8") as f:
-            return f.read().split("\n")[:-1]
+            lines = f.read().split("\n")[:-1]
+        if code != 0:
+            pytest.fail("roo receive got %d lines within %d s (exit %s): %s" % (
+                len(lines), timeout, code, open(self.log_path).read()), pytrace=False)
+        return lines
 
     def close(self):
         if self.proc.poll() is None:
