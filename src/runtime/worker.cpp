@@ -6,6 +6,7 @@
 #include "generator_source.hpp"
 #include "io_from_plan.hpp"
 #include "pipeline_runner.hpp"
+#include "python_package_dir.hpp"
 #include "source_positions.hpp"
 #include "transactional_sinks.hpp"
 
@@ -71,13 +72,6 @@ constexpr std::chrono::seconds sink_stop_wait{2};
 // call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 0.6 s
 // (within the drain_timeout + 1 s that docs/running.md promises).
 constexpr std::chrono::milliseconds forced_exit_margin{600};
-
-std::string roo_python_dir() {
-  if (const char* env = std::getenv("ROO_PYTHON_DIR"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  return ROO_SOURCE_PYTHON_DIR;
-}
 
 /// One worker's moving parts. Members are declared in the order they may be torn down in reverse.
 ///
@@ -889,8 +883,8 @@ void Worker::report_delivery(DeliveryReport& report) {
 }
 
 int Worker::run() {
-  python::Interpreter interpreter(
-      python::InterpreterConfig{.leading_paths = {roo_python_dir(), options_.app_folder}, .argv = {""}});
+  python::Interpreter interpreter(python::InterpreterConfig{
+      .leading_paths = {python_package_dir().string(), options_.app_folder}, .argv = {""}});
   try {
     int code = serve();
     release_python_objects();

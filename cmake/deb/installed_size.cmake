@@ -1,0 +1,26 @@
+# CPack's post-build script for the .deb (CPACK_POST_BUILD_SCRIPTS, cmake/RooInstall.cmake). CPack 3.25 counts
+# each symlink in Installed-Size as the file it points to, so bin/machida, machida3 and cluster_shutdown made roo's
+# binary count four times (40 MB instead of 10). This sets the field to the size of what is really unpacked (every
+# regular file's bytes, Debian policy 5.6.20: divided by 1024, rounded up) and rebuilds the package with dpkg-deb.
+foreach(deb IN LISTS CPACK_PACKAGE_FILES)
+  if(NOT deb MATCHES "\\.deb$")
+    continue()
+  endif()
+  set(tree "${deb}.tree")
+  file(REMOVE_RECURSE "${tree}")
+  execute_process(COMMAND dpkg-deb -R "${deb}" "${tree}" COMMAND_ERROR_IS_FATAL ANY)
+  file(GLOB_RECURSE files LIST_DIRECTORIES false "${tree}/*")
+  set(bytes 0)
+  foreach(file IN LISTS files)
+    if(NOT IS_SYMLINK "${file}" AND NOT file MATCHES "/DEBIAN/")
+      file(SIZE "${file}" size)
+      math(EXPR bytes "${bytes} + ${size}")
+    endif()
+  endforeach()
+  math(EXPR kib "(${bytes} + 1023) / 1024")
+  file(READ "${tree}/DEBIAN/control" control)
+  string(REGEX REPLACE "Installed-Size: [0-9]+" "Installed-Size: ${kib}" control "${control}")
+  file(WRITE "${tree}/DEBIAN/control" "${control}")
+  execute_process(COMMAND dpkg-deb --root-owner-group -Zxz -b "${tree}" "${deb}" OUTPUT_QUIET COMMAND_ERROR_IS_FATAL ANY)
+  file(REMOVE_RECURSE "${tree}")
+endforeach()
