@@ -51,6 +51,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void report_checkpoint_part(std::uint64_t id, bool ok, std::string text);
   void announce_checkpoint_complete(std::uint64_t id);
   [[nodiscard]] std::vector<bool> workers_up() const;
+  /// Lost peers and unacknowledged bytes, for the runtime's closing report (peer_loss.cpp).
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const;
   /// Closes everything; with `wait`, waits for it as Cluster::stop() says.
   void stop(bool wait);
@@ -63,6 +64,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   /// On the strand, once: the data and external listeners, then formation.
   void start();
   void close_all();
+
+  // peer_loss.cpp
   /// A member's connection closed: before formation, formation fails; after it, the peer is lost.
   void on_peer_closed(std::size_t index, const std::string& cause);
   /// Records the loss in the MemberTable, then tells every protocol that cares.

@@ -1,8 +1,9 @@
 // Cluster formation, what both sides do: take the membership, open the data channels to every peer, and go. The
-// initializer's side is in formation_initializer.cpp, the joining worker's in formation_joining.cpp.
+// initializer's side is in initializer_formation.cpp, the joining worker's in joining_formation.cpp.
 #include "formation.hpp"
 
 #include "cluster_log.hpp"
+#include "resolve_peer.hpp"
 
 #include "roo/core/error.hpp"
 
@@ -18,25 +19,6 @@ constexpr std::chrono::milliseconds data_retry_delay{100};
 
 }  // namespace
 
-boost::system::error_code resolve_peer(asio::io_context& io, const core::Endpoint& where,
-                                       asio::ip::tcp::endpoint& out) {
-  boost::system::error_code error;
-  asio::ip::tcp::resolver resolver(io);
-  auto results =
-      resolver.resolve(where.host, std::to_string(where.port), asio::ip::tcp::resolver::numeric_service, error);
-  if (error) {
-    return error;
-  }
-  out = results.begin()->endpoint();
-  for (const auto& entry : results) {
-    if (entry.endpoint().address().is_v4()) {
-      out = entry.endpoint();
-      break;
-    }
-  }
-  return error;
-}
-
 Formation::Formation(asio::io_context& io, Strand& strand, const ClusterConfig& config, Lifecycle& lifecycle,
                      MemberTable& members, ConnectionFactory& connections, DataChannels& data, const BoundPorts& ports,
                      FormationRoutes routes)
@@ -47,11 +29,15 @@ Formation::Formation(asio::io_context& io, Strand& strand, const ClusterConfig& 
       members_(members),
       connections_(connections),
       data_(data),
-      ports_(ports),
       routes_(std::move(routes)),
       initializer_address_(config.control.to_string()),
-      join_timer_(strand),
-      retry_timer_(strand) {}
+      initializer_(config, lifecycle, members, connections, ports, routes_, *this),
+      joining_(io, strand, config, lifecycle, members, connections, ports, routes_, *this) {}
+
+void Formation::anchor(std::weak_ptr<void> core) {
+  joining_.anchor(core);
+  OwnedByCore<Formation>::anchor(std::move(core));
+}
 
 std::string Formation::join_error(const std::string& reason) const {
   return "join the cluster at " + initializer_address_ + ": " + reason;
@@ -59,19 +45,10 @@ std::string Formation::join_error(const std::string& reason) const {
 
 void Formation::start(core::Listener& control_listener) {
   if (config_.initializer) {
-    lifecycle_.phase = Phase::forming;
-    control_listener.start([this](Socket socket, core::ListenerSlot slot) {
-      connections_.accept(std::move(socket), std::move(slot), "control",
-                          [this](std::unique_ptr<core::ByteStream> stream, core::ListenerSlot accepted) {
-                            on_control_stream(std::move(stream), std::move(accepted));
-                          });
-    });
-    if (config_.worker_count <= 1) {
-      complete_membership();
-    }
+    initializer_.start(control_listener);
     return;
   }
-  start_join();
+  joining_.start();
 }
 
 void Formation::apply_membership(Membership membership) {
@@ -82,7 +59,7 @@ void Formation::apply_membership(Membership membership) {
     opening.connect_timer = std::make_unique<Timer>(strand_);
   }
   if (!config_.initializer) {
-    members_.peer(0).control = initializer_connection_;
+    members_.peer(0).control = joining_.initializer_connection();
   }
   data_deadline_ = std::chrono::steady_clock::now() + config_.join_timeout;
   data_.on_membership();
@@ -187,7 +164,7 @@ void Formation::on_outbound_ready(std::size_t index) {
     }
   }
   if (config_.initializer) {
-    on_channels_up(0);
+    initializer_.on_channels_up(0);
   } else {
     members_.peer(0).control->write(message(MessageType::channels_up).take());
   }
@@ -218,17 +195,8 @@ void Formation::fail(const std::string& message) {
 
 void Formation::close() {
   boost::system::error_code ignored;
-  join_timer_.cancel();
-  retry_timer_.cancel();
-  if (initializer_socket_) {
-    initializer_socket_->close(ignored);
-  }
-  for (auto& joiner : joiners_) {
-    joiner.connection->close();
-  }
-  if (initializer_connection_) {
-    initializer_connection_->close();
-  }
+  joining_.close();
+  initializer_.close();
   for (auto& opening : openings_) {
     if (opening.connecting) {
       opening.connecting->close(ignored);

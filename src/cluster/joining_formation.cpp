@@ -1,8 +1,10 @@
 // Cluster formation, the joining worker's side: reach the initializer (retrying until the join timeout), say
 // hello, and follow its membership and go.
-#include "formation.hpp"
+#include "joining_formation.hpp"
 
 #include "cluster_log.hpp"
+#include "formation.hpp"
+#include "resolve_peer.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -24,20 +26,48 @@ std::string seconds_text(std::chrono::milliseconds duration) {
 
 }  // namespace
 
-void Formation::start_join() {
+JoiningFormation::JoiningFormation(asio::io_context& io, Strand& strand, const ClusterConfig& config,
+                                   Lifecycle& lifecycle, const MemberTable& members, ConnectionFactory& connections,
+                                   const BoundPorts& ports, const FormationRoutes& routes, Formation& formation)
+    : io_(io),
+      strand_(strand),
+      config_(config),
+      lifecycle_(lifecycle),
+      members_(members),
+      connections_(connections),
+      ports_(ports),
+      routes_(routes),
+      formation_(formation),
+      initializer_address_(config.control.to_string()),
+      join_timer_(strand),
+      retry_timer_(strand) {}
+
+void JoiningFormation::close() {
+  boost::system::error_code ignored;
+  join_timer_.cancel();
+  retry_timer_.cancel();
+  if (initializer_socket_) {
+    initializer_socket_->close(ignored);
+  }
+  if (initializer_connection_) {
+    initializer_connection_->close();
+  }
+}
+
+void JoiningFormation::start() {
   lifecycle_.phase = Phase::joining;
   join_deadline_ = std::chrono::steady_clock::now() + config_.join_timeout;
   join_timer_.expires_at(join_deadline_);
   join_timer_.async_wait([self = keep_alive()](const boost::system::error_code& error) {
     if (!error && self->lifecycle_.phase == Phase::joining && !self->initializer_connection_) {
-      self->fail(
-          self->join_error("the initializer did not answer within " + seconds_text(self->config_.join_timeout) + " s"));
+      self->formation_.fail(self->formation_.join_error("the initializer did not answer within " +
+                                                        seconds_text(self->config_.join_timeout) + " s"));
     }
   });
   connect_initializer();
 }
 
-void Formation::connect_initializer() {
+void JoiningFormation::connect_initializer() {
   asio::ip::tcp::endpoint endpoint;
   initializer_socket_ = std::make_unique<Socket>(strand_);
   if (auto error = resolve_peer(io_, config_.control, endpoint)) {
@@ -54,18 +84,19 @@ void Formation::connect_initializer() {
     }
     self->join_timer_.cancel();
     self->retry_delay_ = std::chrono::milliseconds(100);
-    self->connections_.connect(std::move(*self->initializer_socket_),
-                          [raw = self.get()](std::unique_ptr<core::ByteStream> stream, const std::string& failure) {
-                            if (!stream) {
-                              raw->fail(raw->join_error("TLS with the initializer failed: " + failure));
-                              return;
-                            }
-                            raw->on_initializer_stream(std::move(stream));
-                          });
+    self->connections_.connect(
+        std::move(*self->initializer_socket_),
+        [raw = self.get()](std::unique_ptr<core::ByteStream> stream, const std::string& failure) {
+          if (!stream) {
+            raw->formation_.fail(raw->formation_.join_error("TLS with the initializer failed: " + failure));
+            return;
+          }
+          raw->on_initializer_stream(std::move(stream));
+        });
   });
 }
 
-void Formation::on_initializer_stream(std::unique_ptr<core::ByteStream> stream) {
+void JoiningFormation::on_initializer_stream(std::unique_ptr<core::ByteStream> stream) {
   if (lifecycle_.phase != Phase::joining) {
     return;
   }
@@ -80,7 +111,7 @@ void Formation::on_initializer_stream(std::unique_ptr<core::ByteStream> stream) 
                                         raw->ports_.external, raw->config_.app_fingerprint}));
     };
     callbacks.on_failed = [raw = self.get()](FramedConnection&, AuthFailure failure, const std::string& detail) {
-      raw->fail(raw->join_error(describe_auth_failure(failure, "the initializer", detail)));
+      raw->formation_.fail(raw->formation_.join_error(describe_auth_failure(failure, "the initializer", detail)));
     };
     auto on_frame = authenticate_first(
         *connection, self->config_.cluster_secret, "control", core::SecretHandshake::Role::connector,
@@ -109,14 +140,14 @@ void Formation::on_initializer_stream(std::unique_ptr<core::ByteStream> stream) 
       raw->retry_delay_ = std::min(raw->retry_delay_ * 2, max_retry_delay);
       raw->retry_timer_.async_wait([self = raw->keep_alive()](const boost::system::error_code& error) {
         if (!error && self->lifecycle_.phase == Phase::joining) {
-          self->start_join();
+          self->start();
         }
       });
     });
   }
 }
 
-void Formation::on_initializer_connect_failed(const boost::system::error_code& error) {
+void JoiningFormation::on_initializer_connect_failed(const boost::system::error_code& error) {
   auto now = std::chrono::steady_clock::now();
   if (!warned_unreachable_ || now - last_reach_warning_ >= reach_warning_interval) {
     warned_unreachable_ = true;
@@ -133,14 +164,14 @@ void Formation::on_initializer_connect_failed(const boost::system::error_code& e
   });
 }
 
-void Formation::on_reject(const std::string& reason) {
+void JoiningFormation::on_reject(const std::string& reason) {
   cluster_logger()->debug("cluster: the initializer refused this worker: {}", reason);
-  fail(join_error(reason));
+  formation_.fail(formation_.join_error(reason));
 }
 
-void Formation::on_membership(Membership membership) {
+void JoiningFormation::on_membership(Membership membership) {
   lifecycle_.phase = Phase::forming;
-  apply_membership(std::move(membership));
+  formation_.apply_membership(std::move(membership));
 }
 
 }  // namespace roo::cluster

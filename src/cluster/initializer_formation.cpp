@@ -1,8 +1,9 @@
 // Cluster formation, the initializer's side: identify each worker that connects to the control channel by its
 // hello, refuse a wrong one, send the membership once all have come, and send go once every channel is up.
-#include "formation.hpp"
+#include "initializer_formation.hpp"
 
 #include "cluster_log.hpp"
+#include "formation.hpp"
 
 #include "roo/core/printable.hpp"
 
@@ -10,7 +11,26 @@
 
 namespace roo::cluster {
 
-void Formation::on_control_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
+void InitializerFormation::start(core::Listener& control_listener) {
+  lifecycle_.phase = Phase::forming;
+  control_listener.start([this](Socket socket, core::ListenerSlot slot) {
+    connections_.accept(std::move(socket), std::move(slot), "control",
+                        [this](std::unique_ptr<core::ByteStream> stream, core::ListenerSlot accepted) {
+                          on_control_stream(std::move(stream), std::move(accepted));
+                        });
+  });
+  if (config_.worker_count <= 1) {
+    complete_membership();
+  }
+}
+
+void InitializerFormation::close() {
+  for (auto& joiner : joiners_) {
+    joiner.connection->close();
+  }
+}
+
+void InitializerFormation::on_control_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
   if (lifecycle_.phase == Phase::closed) {
     return;
   }
@@ -41,7 +61,8 @@ void Formation::on_control_stream(std::unique_ptr<core::ByteStream> stream, core
       });
 }
 
-FrameAction Formation::on_unidentified_control(FramedConnection& connection, const char* body, std::size_t size) {
+FrameAction InitializerFormation::on_unidentified_control(FramedConnection& connection, const char* body,
+                                                          std::size_t size) {
   auto type = static_cast<std::uint8_t>(body[0]);
   for (std::size_t i = 1; i < members_.size(); ++i) {
     if (members_.peer(i).control.get() == &connection) {
@@ -63,7 +84,7 @@ FrameAction Formation::on_unidentified_control(FramedConnection& connection, con
   return connection.closed() ? FrameAction::stop : FrameAction::proceed;
 }
 
-void Formation::on_hello(FramedConnection& connection, const HelloMessage& hello) {
+void InitializerFormation::on_hello(FramedConnection& connection, const HelloMessage& hello) {
   std::string reason;
   bool member =
       hello.name == config_.worker_name ||
@@ -107,7 +128,7 @@ void Formation::on_hello(FramedConnection& connection, const HelloMessage& hello
   }
 }
 
-void Formation::on_returning_member(FramedConnection& connection, const std::string& name) {
+void InitializerFormation::on_returning_member(FramedConnection& connection, const std::string& name) {
   for (std::size_t i = 1; i < members_.size(); ++i) {
     if (members_.name_of(i) == name && members_.is_live(i)) {
       cluster_logger()->info("cluster: worker '{}' is back from {}; this cluster closes and forms again", name,
@@ -120,7 +141,7 @@ void Formation::on_returning_member(FramedConnection& connection, const std::str
   shared->close();  // unanswered: it joins again, and finds the new cluster
 }
 
-void Formation::complete_membership() {
+void InitializerFormation::complete_membership() {
   Membership membership;
   membership.key_groups = config_.key_groups;
   membership.restore_checkpoint = config_.restore_checkpoint;
@@ -135,7 +156,7 @@ void Formation::complete_membership() {
   }
   auto joiners = std::move(joiners_);
   joiners_.clear();
-  apply_membership(membership);
+  formation_.apply_membership(membership);
   for (std::size_t i = 1; i < membership.workers.size(); ++i) {
     members_.peer(i).control = joiners[i - 1].connection;
     Membership theirs = membership;
@@ -144,7 +165,7 @@ void Formation::complete_membership() {
   }
 }
 
-void Formation::on_channels_up(std::size_t index) {
+void InitializerFormation::on_channels_up(std::size_t index) {
   channels_up_.insert(index);
   std::size_t live = 0;
   for (std::size_t i = 0; i < members_.size(); ++i) {
@@ -156,7 +177,7 @@ void Formation::on_channels_up(std::size_t index) {
         members_.peer(i).control->write(message(MessageType::go).take());
       }
     }
-    go();
+    formation_.go();
   }
 }
 
