@@ -23,12 +23,12 @@ namespace roo::cluster {
 /// The state behind a Cluster handle: one worker's cluster side, composed of one protocol object per concern over
 /// one MemberTable. ClusterCore owns the strand, the config, the hooks, the lifecycle and the listeners; it wires
 /// the protocols together (the control-plane frames to the protocol that handles them, in control_routes.cpp, and
-/// what a peer's loss means to each, in mark_lost) and keeps the thread-safe entry points, which post to the strand.
+/// what a peer's loss means to each, in peer_loss.cpp) and keeps the thread-safe entry points, which post to the strand.
 ///
 /// Threads: everything runs on one strand of the worker's io_context, except the entry points send(),
-/// acknowledge(), budget(), workers_up() and shortfalls(), which touch only the MemberTable's atomics and
-/// ByteBudgets, fixed at formation, and post the rest. shared_ptr because Asio handlers and posted work may outlive
-/// the handle: every protocol's handlers hold the core (OwnedByCore).
+/// acknowledge(), budget() and workers_up(), which touch only the MemberTable's atomics and ByteBudgets, fixed at
+/// formation, and post the rest. shared_ptr because Asio handlers and posted work may outlive the handle: every
+/// protocol's handlers hold the core (OwnedByCore).
 class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
  public:
   [[nodiscard]] static std::shared_ptr<ClusterCore> make(asio::io_context& io, ClusterConfig config,
