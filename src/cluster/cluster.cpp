@@ -38,7 +38,7 @@ class ClusterHandle final : public Cluster {
 std::unique_ptr<Cluster> make_cluster(boost::asio::io_context& io, ClusterConfig config,
                                       core::BoundedMailbox<RemoteBatch>& inbound, ClusterHooks hooks) {
   return std::make_unique<ClusterHandle>(
-      std::make_shared<ClusterCore>(io, std::move(config), inbound, std::move(hooks)));
+      ClusterCore::make(io, std::move(config), inbound, std::move(hooks)));
 }
 
 }  // namespace roo::cluster

@@ -1,4 +1,5 @@
-#include "cluster_core.hpp"
+#include "drain_protocol.hpp"
+
 #include "cluster_log.hpp"
 
 #include <boost/asio/post.hpp>
@@ -13,33 +14,87 @@ constexpr std::chrono::milliseconds exit_flush_limit{1000};
 
 }  // namespace
 
-// The initializer: tell every live worker to stop, stop here, then poll until the cluster is quiet.
-void ClusterCore::begin_stop() {
-  if (phase_ != Phase::running) {
+void DrainProtocol::request_stop() {
+  if (lifecycle_.phase == Phase::exited || lifecycle_.phase == Phase::closed || lifecycle_.stop_requested) {
     return;
   }
-  phase_ = Phase::stopping;
+  lifecycle_.stop_requested = true;
+  if (!lifecycle_.formed) {
+    return;  // on_formed() carries it on
+  }
+  if (config_.initializer) {
+    begin_stop();
+  } else if (members_.is_live(0) && members_.peer(0).control) {
+    members_.peer(0).control->write(message(MessageType::stop_request).take());
+  }
+}
+
+void DrainProtocol::on_formed() {
+  if (lifecycle_.stop_requested) {
+    if (config_.initializer) {
+      begin_stop();
+    } else if (members_.is_live(0)) {
+      members_.peer(0).control->write(message(MessageType::stop_request).take());
+    }
+  }
+}
+
+void DrainProtocol::on_stop_request() {
+  lifecycle_.stop_requested = true;
+  if (lifecycle_.formed) {
+    begin_stop();
+  }
+}
+
+void DrainProtocol::on_stop() {
+  if (lifecycle_.phase == Phase::running) {
+    lifecycle_.phase = Phase::stopping;
+  }
+  run_on_stop();
+}
+
+void DrainProtocol::on_exit() {
+  lifecycle_.phase = Phase::exited;
+  run_on_exit();
+}
+
+void DrainProtocol::on_peer_lost(std::size_t index) {
+  if (config_.initializer) {
+    if (poll_awaiting_.erase(index) > 0 && poll_awaiting_.empty()) {
+      finish_round();
+    }
+  } else if (index == 0) {
+    drain_alone();
+  }
+}
+
+// The initializer: tell every live worker to stop, stop here, then poll until the cluster is quiet.
+void DrainProtocol::begin_stop() {
+  if (lifecycle_.phase != Phase::running) {
+    return;
+  }
+  lifecycle_.phase = Phase::stopping;
   drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_timeout;
   cluster_logger()->info("cluster: stopping every worker");
-  for (std::size_t i = 1; i < peers_.size(); ++i) {
-    if (is_live(i)) {
-      peers_[i].control->write(message(MessageType::stop).take());
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    if (members_.is_live(i)) {
+      members_.peer(i).control->write(message(MessageType::stop).take());
     }
   }
   run_on_stop();
   arm_poll_timer();
 }
 
-void ClusterCore::arm_poll_timer() {
+void DrainProtocol::arm_poll_timer() {
   poll_timer_.expires_after(poll_interval);
-  poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+  poll_timer_.async_wait([self = keep_alive()](const boost::system::error_code& error) {
     if (!error) {
       self->poll_round();
     }
   });
 }
 
-void ClusterCore::run_on_stop() {
+void DrainProtocol::run_on_stop() {
   if (on_stop_called_) {
     return;
   }
@@ -49,7 +104,7 @@ void ClusterCore::run_on_stop() {
   }
 }
 
-void ClusterCore::run_on_exit() {
+void DrainProtocol::run_on_exit() {
   if (on_exit_called_) {
     return;
   }
@@ -59,21 +114,21 @@ void ClusterCore::run_on_exit() {
   }
 }
 
-PollReply ClusterCore::local_poll_reply(std::uint64_t round) const {
+PollReply DrainProtocol::local_poll_reply(std::uint64_t round) const {
   PollReply reply;
   reply.round = round;
   reply.drained = hooks_.is_drained ? hooks_.is_drained() : true;
-  for (std::size_t i = 0; i < peers_.size(); ++i) {
-    reply.sent.push_back(sent_bytes_[i]);
-    reply.processed.push_back(processed_bytes_[i]);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    reply.sent.push_back(members_.sent(i));
+    reply.processed.push_back(members_.processed(i));
   }
   return reply;
 }
 
 // A round starts only when the last one was answered; a worker that does not answer (its executor is stuck in user
 // code, which also serves its connections) holds the rounds up, until the drain deadline ends the wait.
-void ClusterCore::poll_round() {
-  if (phase_ != Phase::stopping) {
+void DrainProtocol::poll_round() {
+  if (lifecycle_.phase != Phase::stopping) {
     return;
   }
   if (std::chrono::steady_clock::now() >= drain_deadline_) {
@@ -88,10 +143,10 @@ void ClusterCore::poll_round() {
   poll_awaiting_.clear();
   poll_replies_.clear();
   poll_replies_[0] = local_poll_reply(poll_round_);
-  for (std::size_t i = 1; i < peers_.size(); ++i) {
-    if (is_live(i)) {
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    if (members_.is_live(i)) {
       poll_awaiting_.insert(i);
-      peers_[i].control->write(message(MessageType::poll).u64(poll_round_).take());
+      members_.peer(i).control->write(message(MessageType::poll).u64(poll_round_).take());
     }
   }
   if (poll_awaiting_.empty()) {
@@ -99,8 +154,8 @@ void ClusterCore::poll_round() {
   }
 }
 
-void ClusterCore::on_poll_reply(std::size_t index, const PollReply& reply) {
-  if (phase_ != Phase::stopping || reply.round != poll_round_ || poll_awaiting_.erase(index) == 0) {
+void DrainProtocol::on_poll_reply(std::size_t index, const PollReply& reply) {
+  if (lifecycle_.phase != Phase::stopping || reply.round != poll_round_ || poll_awaiting_.erase(index) == 0) {
     return;
   }
   poll_replies_[index] = reply;
@@ -111,8 +166,8 @@ void ClusterCore::on_poll_reply(std::size_t index, const PollReply& reply) {
 
 // Quiet means: every live worker is drained, and for every pair of live workers the bytes one sent the other equal
 // the bytes the other processed from it. Exit once two consecutive rounds are quiet with the same counts.
-void ClusterCore::finish_round() {
-  if (phase_ != Phase::stopping) {
+void DrainProtocol::finish_round() {
+  if (lifecycle_.phase != Phase::stopping) {
     return;
   }
   if (before_exit_asked_) {
@@ -122,12 +177,12 @@ void ClusterCore::finish_round() {
   bool quiet = true;
   std::vector<std::uint64_t> signature;
   for (const auto& [i, reply] : poll_replies_) {
-    if (!is_live(i)) {
+    if (!members_.is_live(i)) {
       continue;
     }
     quiet = quiet && reply.drained;
     for (const auto& [j, other] : poll_replies_) {
-      if (i != j && is_live(j)) {
+      if (i != j && members_.is_live(j)) {
         quiet = quiet && reply.sent[j] == other.processed[i];
         signature.push_back(reply.sent[j]);
       }
@@ -137,11 +192,11 @@ void ClusterCore::finish_round() {
     if (hooks_.before_exit) {
       before_exit_asked_ = true;
       arm_poll_timer();
-      std::weak_ptr<ClusterCore> weak = weak_from_this();
+      std::weak_ptr<DrainProtocol> weak = this->weak();
       hooks_.before_exit([weak] {
         if (auto self = weak.lock()) {
           asio::post(self->strand_, [self] {
-            if (self->phase_ == Phase::stopping) {
+            if (self->lifecycle_.phase == Phase::stopping) {
               cluster_logger()->info("cluster: every worker is drained; exiting");
               self->broadcast_exit();
             }
@@ -163,18 +218,18 @@ void ClusterCore::finish_round() {
 
 // The drain timed out: the workers still busy (or silent) are named, each worker reports at exit what it sent and
 // was never processed, and the cluster exits anyway.
-void ClusterCore::give_up_draining() {
+void DrainProtocol::give_up_draining() {
   std::string names;
-  for (std::size_t i = 0; i < peers_.size(); ++i) {
+  for (std::size_t i = 0; i < members_.size(); ++i) {
     auto reply = poll_replies_.find(i);
-    bool drained = i != membership_.self && poll_awaiting_.count(i) == 0 && reply != poll_replies_.end() &&
+    bool drained = i != members_.self() && poll_awaiting_.count(i) == 0 && reply != poll_replies_.end() &&
                    reply->second.drained;
-    if (i == membership_.self) {
+    if (i == members_.self()) {
       drained = hooks_.is_drained ? hooks_.is_drained() : true;
     }
-    if (is_live(i) && !drained) {
-      peers_[i].undrained = i != membership_.self;
-      names += (names.empty() ? "'" : ", '") + name_of(i) + "'";
+    if (members_.is_live(i) && !drained) {
+      members_.peer(i).undrained = i != members_.self();
+      names += (names.empty() ? "'" : ", '") + members_.name_of(i) + "'";
     }
   }
   cluster_logger()->warn("cluster: the drain timed out after {} ms with {}; exiting anyway",
@@ -185,26 +240,26 @@ void ClusterCore::give_up_draining() {
 
 // Exit goes out first; this worker runs on_exit once every exit frame was written (or after exit_flush_limit), so
 // the others learn of it before this process can go away and break their connections.
-void ClusterCore::broadcast_exit() {
-  phase_ = Phase::exited;
+void DrainProtocol::broadcast_exit() {
+  lifecycle_.phase = Phase::exited;
   auto pending = std::make_shared<std::size_t>(1);
-  auto flushed = [self = shared_from_this(), pending] {
+  auto flushed = [self = keep_alive(), pending] {
     if (--*pending == 0) {
       self->poll_timer_.cancel();
       self->run_on_exit();
     }
   };
-  for (std::size_t i = 1; i < peers_.size(); ++i) {
-    if (is_live(i)) {
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    if (members_.is_live(i)) {
       ++*pending;
-      peers_[i].control->write(message(MessageType::exit).take());
-      peers_[i].control->when_flushed(flushed);
+      members_.peer(i).control->write(message(MessageType::exit).take());
+      members_.peer(i).control->when_flushed(flushed);
     }
   }
   flushed();
   if (!on_exit_called_) {
     poll_timer_.expires_after(exit_flush_limit);
-    poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    poll_timer_.async_wait([self = keep_alive()](const boost::system::error_code& error) {
       if (!error) {
         self->run_on_exit();
       }
@@ -213,25 +268,25 @@ void ClusterCore::broadcast_exit() {
 }
 
 // The initializer is gone (a documented limitation): stop here, wait until this worker is drained, and exit.
-void ClusterCore::drain_alone() {
-  if (phase_ == Phase::exited || phase_ == Phase::closed) {
+void DrainProtocol::drain_alone() {
+  if (lifecycle_.phase == Phase::exited || lifecycle_.phase == Phase::closed) {
     return;
   }
   if (!alone_) {
     alone_ = true;
-    phase_ = Phase::stopping;
+    lifecycle_.phase = Phase::stopping;
     cluster_logger()->warn("cluster: the initializer is gone; this worker stops on its own");
   }
   run_on_stop();
   bool drained = hooks_.is_drained ? hooks_.is_drained() : true;
   drained_alone_rounds_ = drained ? drained_alone_rounds_ + 1 : 0;
   if (drained_alone_rounds_ >= 2) {
-    phase_ = Phase::exited;
+    lifecycle_.phase = Phase::exited;
     run_on_exit();
     return;
   }
   poll_timer_.expires_after(poll_interval);
-  poll_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+  poll_timer_.async_wait([self = keep_alive()](const boost::system::error_code& error) {
     if (!error) {
       self->drain_alone();
     }

@@ -1,7 +1,9 @@
 // Cluster formation, the initializer's side: identify each worker that connects to the control channel by its
 // hello, refuse a wrong one, send the membership once all have come, and send go once every channel is up.
-#include "cluster_core.hpp"
+#include "initializer_formation.hpp"
+
 #include "cluster_log.hpp"
+#include "formation.hpp"
 
 #include "roo/core/printable.hpp"
 
@@ -9,22 +11,41 @@
 
 namespace roo::cluster {
 
-void ClusterCore::on_control_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
-  if (phase_ == Phase::closed) {
+void InitializerFormation::start(core::Listener& control_listener) {
+  lifecycle_.phase = Phase::forming;
+  control_listener.start([this](Socket socket, core::ListenerSlot slot) {
+    connections_.accept(std::move(socket), std::move(slot), "control",
+                        [this](std::unique_ptr<core::ByteStream> stream, core::ListenerSlot accepted) {
+                          on_control_stream(std::move(stream), std::move(accepted));
+                        });
+  });
+  if (config_.worker_count <= 1) {
+    complete_membership();
+  }
+}
+
+void InitializerFormation::close() {
+  for (auto& joiner : joiners_) {
+    joiner.connection->close();
+  }
+}
+
+void InitializerFormation::on_control_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
+  if (lifecycle_.phase == Phase::closed) {
     return;
   }
-  auto connection = make_connection(std::move(stream), "control", false);
+  auto connection = connections_.make(std::move(stream), "control", false);
   connection->hold(std::move(slot));
-  unidentified_.insert(connection);
+  connections_.hold_unidentified(connection);
   connection->start(
       authenticate_first(
           *connection, config_.cluster_secret, "control", core::SecretHandshake::Role::acceptor,
           [this](FramedConnection& c, const char* body, std::size_t size) {
             return on_unidentified_control(c, body, size);
           },
-          acceptor_auth_callbacks("control")),
+          connections_.acceptor_auth_callbacks("control")),
       [this](FramedConnection& c, const std::string& cause) {
-        unidentified_.erase(c.shared_from_this());
+        connections_.forget_unidentified(c.shared_from_this());
         auto joiner =
             std::find_if(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.connection.get() == &c; });
         if (joiner != joiners_.end()) {
@@ -32,19 +53,20 @@ void ClusterCore::on_control_stream(std::unique_ptr<core::ByteStream> stream, co
           joiners_.erase(joiner);
           return;
         }
-        for (std::size_t i = 1; i < peers_.size(); ++i) {
-          if (peers_[i].control.get() == &c) {
-            on_peer_closed(i, cause);
+        for (std::size_t i = 1; i < members_.size(); ++i) {
+          if (members_.peer(i).control.get() == &c) {
+            routes_.peer_closed(i, cause);
           }
         }
       });
 }
 
-FrameAction ClusterCore::on_unidentified_control(FramedConnection& connection, const char* body, std::size_t size) {
+FrameAction InitializerFormation::on_unidentified_control(FramedConnection& connection, const char* body,
+                                                          std::size_t size) {
   auto type = static_cast<std::uint8_t>(body[0]);
-  for (std::size_t i = 1; i < peers_.size(); ++i) {
-    if (peers_[i].control.get() == &connection) {
-      return on_worker_control_frame(i, connection, body, size);
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    if (members_.peer(i).control.get() == &connection) {
+      return routes_.worker_frame(i, connection, body, size);
     }
   }
   bool joined =
@@ -62,12 +84,12 @@ FrameAction ClusterCore::on_unidentified_control(FramedConnection& connection, c
   return connection.closed() ? FrameAction::stop : FrameAction::proceed;
 }
 
-void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hello) {
+void InitializerFormation::on_hello(FramedConnection& connection, const HelloMessage& hello) {
   std::string reason;
   bool member =
       hello.name == config_.worker_name ||
       std::any_of(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.info.name == hello.name; });
-  for (const auto& worker : membership_.workers) {
+  for (const auto& worker : members_.membership().workers) {
     member = member || worker.name == hello.name;
   }
   std::string detail;  // for our log only: a refused peer learns nothing about the application
@@ -77,10 +99,11 @@ void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hel
              config_.app_fingerprint + "')";
   } else if (member) {
     reason = "a worker named '" + hello.name + "' is already a member";
-  } else if (phase_ != Phase::forming || membership_ready_ || joiners_.size() + 1 >= config_.worker_count) {
+  } else if (lifecycle_.phase != Phase::forming || members_.ready() || joiners_.size() + 1 >= config_.worker_count) {
     reason = "the cluster already has all of its " + std::to_string(config_.worker_count) + " workers";
   }
-  if (member && reason.find("already a member") != std::string::npos && config_.roll_back_on_loss && formed_) {
+  if (member && reason.find("already a member") != std::string::npos && config_.roll_back_on_loss &&
+      lifecycle_.formed) {
     on_returning_member(connection, hello.name);
     return;
   }
@@ -90,13 +113,13 @@ void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hel
                            connection.peer(), reason, detail);
     connection.write(message(MessageType::reject).str(reason).take());
     connection.when_flushed([this, shared] {
-      unidentified_.erase(shared);
+      connections_.forget_unidentified(shared);
       shared->close();
     });
     return;
   }
-  unidentified_.erase(shared);
-  trust(connection);
+  connections_.forget_unidentified(shared);
+  ConnectionFactory::trust(connection);
   joiners_.push_back(Joiner{WorkerInfo{hello.name, hello.control, hello.data, hello.external}, shared});
   cluster_logger()->info("cluster: worker '{}' joined ({} of {})", hello.name, joiners_.size() + 1,
                          config_.worker_count);
@@ -105,11 +128,24 @@ void ClusterCore::on_hello(FramedConnection& connection, const HelloMessage& hel
   }
 }
 
-void ClusterCore::complete_membership() {
+void InitializerFormation::on_returning_member(FramedConnection& connection, const std::string& name) {
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    if (members_.name_of(i) == name && members_.is_live(i)) {
+      cluster_logger()->info("cluster: worker '{}' is back from {}; this cluster closes and forms again", name,
+                             connection.peer());
+      routes_.lose(i, "it was restarted");
+    }
+  }
+  auto shared = connection.shared_from_this();
+  connections_.forget_unidentified(shared);
+  shared->close();  // unanswered: it joins again, and finds the new cluster
+}
+
+void InitializerFormation::complete_membership() {
   Membership membership;
   membership.key_groups = config_.key_groups;
   membership.restore_checkpoint = config_.restore_checkpoint;
-  membership.workers.push_back(WorkerInfo{config_.worker_name, bound_control_, bound_data_, bound_external_});
+  membership.workers.push_back(WorkerInfo{config_.worker_name, ports_.control, ports_.data, ports_.external});
   std::sort(joiners_.begin(), joiners_.end(),
             [](const Joiner& a, const Joiner& b) { return a.info.name < b.info.name; });
   for (const auto& joiner : joiners_) {
@@ -120,85 +156,28 @@ void ClusterCore::complete_membership() {
   }
   auto joiners = std::move(joiners_);
   joiners_.clear();
-  apply_membership(membership);
+  formation_.apply_membership(membership);
   for (std::size_t i = 1; i < membership.workers.size(); ++i) {
-    peers_[i].control = joiners[i - 1].connection;
+    members_.peer(i).control = joiners[i - 1].connection;
     Membership theirs = membership;
     theirs.self = i;
-    peers_[i].control->write(encode_membership(theirs));
+    members_.peer(i).control->write(encode_membership(theirs));
   }
 }
 
-FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnection& connection, const char* body,
-                                                 std::size_t size) {
-  auto type = static_cast<MessageType>(body[0]);
-  core::BigEndianReader reader(body + 1, size - 1);
-  switch (type) {
-    case MessageType::channels_up:
-      if (!formed_ && reader.ok_and_done()) {
-        on_channels_up(index);
-        return FrameAction::proceed;
-      }
-      break;
-    case MessageType::stop_request:
-      if (reader.ok_and_done()) {
-        stop_requested_ = true;
-        if (formed_) {
-          begin_stop();
-        }
-        return FrameAction::proceed;
-      }
-      break;
-    case MessageType::poll_reply:
-      if (auto reply = decode_poll_reply(reader); reply && reply->sent.size() == peers_.size()) {
-        on_poll_reply(index, *reply);
-        return FrameAction::proceed;
-      }
-      break;
-    case MessageType::local_answer: {
-      std::uint64_t id = reader.u64();
-      std::string json = reader.str();
-      if (reader.ok_and_done()) {
-        on_local_answer(index, id, std::move(json));
-        return FrameAction::proceed;
-      }
-      break;
-    }
-    case MessageType::gather_request: {
-      std::uint64_t id = reader.u64();
-      std::uint16_t query = reader.u16();
-      if (reader.ok_and_done()) {
-        on_gather_request(index, id, query);
-        return FrameAction::proceed;
-      }
-      break;
-    }
-    case MessageType::checkpoint_part:
-      if (formed_ && on_checkpoint_part(index, reader)) {
-        return FrameAction::proceed;
-      }
-      break;
-    default:
-      connection.fail(unexpected_message(body[0]));
-      return FrameAction::stop;
-  }
-  connection.fail("malformed " + describe_type(body[0]) + " message");
-  return FrameAction::stop;
-}
-
-void ClusterCore::on_channels_up(std::size_t index) {
+void InitializerFormation::on_channels_up(std::size_t index) {
   channels_up_.insert(index);
   std::size_t live = 0;
-  for (std::size_t i = 0; i < peers_.size(); ++i) {
-    live += is_live(i) ? 1 : 0;
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    live += members_.is_live(i) ? 1 : 0;
   }
   if (channels_up_.size() == live) {
-    for (std::size_t i = 1; i < peers_.size(); ++i) {
-      if (is_live(i)) {
-        peers_[i].control->write(message(MessageType::go).take());
+    for (std::size_t i = 1; i < members_.size(); ++i) {
+      if (members_.is_live(i)) {
+        members_.peer(i).control->write(message(MessageType::go).take());
       }
     }
-    go();
+    formation_.go();
   }
 }
 

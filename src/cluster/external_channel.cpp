@@ -1,7 +1,9 @@
-#include "cluster_core.hpp"
+#include "external_channel.hpp"
+
 #include "cluster_log.hpp"
-#include "external_request.hpp"
 #include "external_authentication.hpp"
+#include "external_request.hpp"
+
 #include "roo/core/json.hpp"
 #include "roo/core/printable.hpp"
 
@@ -54,42 +56,38 @@ std::string trimmed_or_empty_object(const std::string& json) {
 
 }  // namespace
 
-std::string ClusterCore::local_answer(std::uint16_t type) const {
-  return hooks_.local_answer ? hooks_.local_answer(type) : "{}";
-}
-
 // Wallaroo's shape exactly; `roo_details` (a ClusterStatusQuery whose payload is "roo-details", sent by
 // `roo ctl --roo-details`) adds Roo's "missing_workers".
-std::string ClusterCore::status_json(bool roo_details) const {
+std::string ExternalChannel::status_json(bool roo_details) const {
   std::string names;
   std::string missing;
   std::size_t live = 0;
-  for (std::size_t i = 0; i < peers_.size(); ++i) {
-    std::string& list = is_live(i) ? names : missing;
-    live += is_live(i) ? 1 : 0;
-    list += (list.empty() ? "" : ",") + json_quote(name_of(i));
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    std::string& list = members_.is_live(i) ? names : missing;
+    live += members_.is_live(i) ? 1 : 0;
+    list += (list.empty() ? "" : ",") + json_quote(members_.name_of(i));
   }
   std::string details = roo_details ? ",\"missing_workers\":[" + missing + "]" : "";
   return "{\"worker_count\":" + std::to_string(live) + ",\"worker_names\":[" + names +
          "],\"processing_messages\":true" + details + "}";
 }
 
-void ClusterCore::on_external_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
-  if (phase_ == Phase::closed) {
+void ExternalChannel::on_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
+  if (lifecycle_.phase == Phase::closed) {
     return;
   }
-  auto connection = make_connection(std::move(stream), "external", false);
+  auto connection = connections_.make(std::move(stream), "external", false);
   connection->hold(std::move(slot));
-  unidentified_.insert(connection);
+  connections_.hold_unidentified(connection);
   connection->start(
       authenticate_external_first(
           config_.external_secret,
-          [this](FramedConnection& c, const char* body, std::size_t size) { return on_external_frame(c, body, size); },
+          [this](FramedConnection& c, const char* body, std::size_t size) { return on_frame(c, body, size); },
           [](FramedConnection& c) { c.set_max_frame_bytes(external_max_frame_bytes); }),
-      [this](FramedConnection& c, const std::string&) { unidentified_.erase(c.shared_from_this()); });
+      [this](FramedConnection& c, const std::string&) { connections_.forget_unidentified(c.shared_from_this()); });
 }
 
-FrameAction ClusterCore::on_external_frame(FramedConnection& connection, const char* body, std::size_t size) {
+FrameAction ExternalChannel::on_frame(FramedConnection& connection, const char* body, std::size_t size) {
   std::string error;
   std::optional<ExternalRequest> request = decode_external_request(body, size, error);
   if (!request) {
@@ -105,10 +103,10 @@ FrameAction ClusterCore::on_external_frame(FramedConnection& connection, const c
       return FrameAction::proceed;
     case clean_shutdown:
       cluster_logger()->info("cluster: clean shutdown requested by {}", connection.peer());
-      request_stop();
+      request_stop_();
       return FrameAction::proceed;
     case cluster_status_query:
-      if (formed_ && membership_ready_) {
+      if (lifecycle_.formed && members_.ready()) {
         respond(connection, cluster_status_query + 1, status_json(payload == roo_details_payload));
       } else {
         respond(connection, cluster_status_not_initialized, "");
@@ -119,7 +117,7 @@ FrameAction ClusterCore::on_external_frame(FramedConnection& connection, const c
     case stateless_partition_query:
     case state_entity_count_query:
     case stateless_partition_count_query:
-      respond(connection, static_cast<std::uint16_t>(id + 1), local_answer(id));
+      respond(connection, static_cast<std::uint16_t>(id + 1), queries_.local_answer(id));
       return FrameAction::proceed;
     case partition_query:
     case partition_count_query:
@@ -127,7 +125,7 @@ FrameAction ClusterCore::on_external_frame(FramedConnection& connection, const c
       std::weak_ptr<FramedConnection> weak = connection.weak_from_this();
       // ClusterStateEntityCount is every worker's StateEntityCount, keyed by worker name.
       std::uint16_t local_type = id == cluster_state_entity_count_query ? std::uint16_t{state_entity_count_query} : id;
-      gather(local_type, [this, weak, id](GatheredAnswers answers) {
+      queries_.gather(local_type, [this, weak, id](GatheredAnswers answers) {
         auto waiting = weak.lock();
         if (!waiting || waiting->closed()) {
           return;
@@ -165,88 +163,9 @@ FrameAction ClusterCore::on_external_frame(FramedConnection& connection, const c
   }
 }
 
-std::string ClusterCore::worker_name(std::size_t index) const {
-  return membership_ready_ && index < membership_.workers.size() ? membership_.workers[index].name
-                                                                 : config_.worker_name;
-}
-
-// Collects every live worker's local answer to `type`; `done` always runs later on the strand, never inside gather().
-void ClusterCore::gather(std::uint16_t type, std::function<void(GatheredAnswers)> done) {
-  std::size_t self = membership_ready_ ? membership_.self : 0;
-  bool alone = !formed_ || !membership_ready_ || peers_.size() == 1 || (!config_.initializer && !is_live(0));
-  if (alone) {
-    GatheredAnswers answers{{self, local_answer(type)}};
-    asio::post(strand_, [done = std::move(done), answers = std::move(answers)]() mutable { done(std::move(answers)); });
-    return;
-  }
-  std::uint64_t id = next_gather_id_++;
-  if (!config_.initializer) {
-    asked_[id] = Asked{type, std::move(done)};
-    peers_[0].control->write(message(MessageType::gather_request).u64(id).u16(type).take());
-    return;
-  }
-  Gather& collecting = gathers_[id];
-  collecting.type = type;
-  collecting.done = std::move(done);
-  collecting.answers[self] = local_answer(type);
-  for (std::size_t i = 1; i < peers_.size(); ++i) {
-    if (is_live(i)) {
-      collecting.awaiting.insert(i);
-      peers_[i].control->write(message(MessageType::local_query).u64(id).u16(type).take());
-    }
-  }
-  if (collecting.awaiting.empty()) {
-    settle_gathers(0);
-  }
-}
-
-void ClusterCore::on_gather_request(std::size_t index, std::uint64_t id, std::uint16_t type) {
-  gather(type, [this, index, id](GatheredAnswers answers) {
-    if (!is_live(index) || !peers_[index].control) {
-      return;
-    }
-    core::BigEndianWriter reply = message(MessageType::gather_reply);
-    reply.u64(id).u32(static_cast<std::uint32_t>(answers.size()));
-    for (const auto& [worker, json] : answers) {
-      reply.u32(static_cast<std::uint32_t>(worker)).str(json);
-    }
-    peers_[index].control->write(reply.take());
-  });
-}
-
-void ClusterCore::on_local_answer(std::size_t index, std::uint64_t id, std::string json) {
-  auto found = gathers_.find(id);
-  if (found == gathers_.end() || found->second.awaiting.erase(index) == 0) {
-    return;
-  }
-  found->second.answers[index] = std::move(json);
-  settle_gathers(index);
-}
-
-// Completes what no longer waits for anyone: on the initializer, gathers whose last awaited worker answered or was
-// lost; on a worker that lost the initializer, everything it asked for (with its own answer only). The callbacks
-// run later on the strand, never inside the caller.
-void ClusterCore::settle_gathers(std::size_t lost_index) {
-  std::vector<std::pair<std::function<void(GatheredAnswers)>, GatheredAnswers>> finished;
-  if (config_.initializer) {
-    for (auto it = gathers_.begin(); it != gathers_.end();) {
-      it->second.awaiting.erase(lost_index);
-      if (it->second.awaiting.empty()) {
-        finished.emplace_back(std::move(it->second.done), std::move(it->second.answers));
-        it = gathers_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  } else if (!is_live(0)) {
-    for (auto& [id, asked] : asked_) {
-      finished.emplace_back(std::move(asked.done), GatheredAnswers{{membership_.self, local_answer(asked.type)}});
-    }
-    asked_.clear();
-  }
-  for (auto& [done, answers] : finished) {
-    asio::post(strand_, [done = std::move(done), answers = std::move(answers)]() mutable { done(std::move(answers)); });
-  }
+std::string ExternalChannel::worker_name(std::size_t index) const {
+  const auto& workers = members_.membership().workers;
+  return members_.ready() && index < workers.size() ? workers[index].name : config_.worker_name;
 }
 
 }  // namespace roo::cluster

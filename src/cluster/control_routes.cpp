@@ -1,0 +1,151 @@
+// The control plane's frames, each to the protocol that handles it: what the initializer hears from its workers
+// once they are members, and what a worker hears from the initializer once it authenticated.
+#include "cluster_core.hpp"
+
+namespace roo::cluster {
+
+FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnection& connection, const char* body,
+                                                 std::size_t size) {
+  auto type = static_cast<MessageType>(body[0]);
+  core::BigEndianReader reader(body + 1, size - 1);
+  switch (type) {
+    case MessageType::channels_up:
+      if (!life_.formed && reader.ok_and_done()) {
+        formation_.on_channels_up(index);
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::stop_request:
+      if (reader.ok_and_done()) {
+        drain_.on_stop_request();
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::poll_reply:
+      if (auto reply = decode_poll_reply(reader); reply && reply->sent.size() == members_.size()) {
+        drain_.on_poll_reply(index, *reply);
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::local_answer: {
+      std::uint64_t id = reader.u64();
+      std::string json = reader.str();
+      if (reader.ok_and_done()) {
+        queries_.on_local_answer(index, id, std::move(json));
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::gather_request: {
+      std::uint64_t id = reader.u64();
+      std::uint16_t query = reader.u16();
+      if (reader.ok_and_done()) {
+        queries_.on_gather_request(index, id, query);
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::checkpoint_part:
+      if (life_.formed && checkpoints_.on_checkpoint_part(index, reader)) {
+        return FrameAction::proceed;
+      }
+      break;
+    default:
+      connection.fail(unexpected_message(body[0]));
+      return FrameAction::stop;
+  }
+  connection.fail("malformed " + describe_type(body[0]) + " message");
+  return FrameAction::stop;
+}
+
+FrameAction ClusterCore::on_initializer_frame(FramedConnection& connection, const char* body, std::size_t size) {
+  auto type = static_cast<MessageType>(body[0]);
+  core::BigEndianReader reader(body + 1, size - 1);
+  bool known = members_.ready();
+  switch (type) {
+    case MessageType::reject: {
+      std::string reason = reader.str();
+      if (!known && reader.ok_and_done()) {
+        formation_.on_reject(reason);
+        return FrameAction::stop;
+      }
+      break;
+    }
+    case MessageType::membership:
+      if (auto membership = decode_membership(reader); !known && membership) {
+        formation_.on_membership(std::move(*membership));
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::go:
+      if (known && !life_.formed && reader.ok_and_done()) {
+        formation_.go();
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::stop:
+      if (known && reader.ok_and_done()) {
+        drain_.on_stop();
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::poll: {
+      std::uint64_t round = reader.u64();
+      if (known && reader.ok_and_done()) {
+        connection.write(encode_poll_reply(drain_.local_poll_reply(round)));
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::exit:
+      if (known && reader.ok_and_done()) {
+        drain_.on_exit();
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::worker_lost: {
+      std::uint32_t index = reader.u32();
+      if (known && reader.ok_and_done()) {
+        mark_lost(index, "the initializer lost it");
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::checkpoint_begin:
+    case MessageType::checkpoint_complete:
+      if (known && life_.formed && checkpoints_.on_checkpoint_frame(type, reader)) {
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::local_query: {
+      std::uint64_t id = reader.u64();
+      std::uint16_t query = reader.u16();
+      if (known && reader.ok_and_done()) {
+        connection.write(message(MessageType::local_answer).u64(id).str(queries_.local_answer(query)).take());
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::gather_reply: {
+      std::uint64_t id = reader.u64();
+      std::uint32_t count = reader.u32();
+      GatheredAnswers answers;
+      for (std::uint32_t i = 0; i < count && reader.ok_and_done() == false; ++i) {
+        std::uint32_t index = reader.u32();
+        answers[index] = reader.str();
+      }
+      if (known && reader.ok_and_done()) {
+        queries_.on_gather_reply(id, std::move(answers));
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    default:
+      connection.fail(unexpected_message(body[0]));
+      return FrameAction::stop;
+  }
+  connection.fail("malformed or unexpected " + describe_type(body[0]) + " message");
+  return FrameAction::stop;
+}
+
+}  // namespace roo::cluster

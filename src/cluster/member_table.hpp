@@ -1,0 +1,78 @@
+#pragma once
+
+#include "roo/cluster/cluster.hpp"
+#include "roo/core/framed_connection.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace roo::cluster {
+
+/// The membership one worker's cluster side works with, shared by every protocol: the workers (names, addresses,
+/// this worker's index, key groups), each peer's connections, liveness, byte counters and credit budget. It is the
+/// one place a peer's loss is recorded (record_loss); what the other protocols do about a loss, ClusterCore wires
+/// (ClusterCore::mark_lost).
+///
+/// Threads: everything on the core's strand, except ready(), lost(), budget(), count_sent() and count_processed(),
+/// which the executor thread calls from Cluster::send()/acknowledge()/budget()/workers_up(): they touch only atomics
+/// and ByteBudgets that are fixed once assign() set ready().
+class MemberTable {
+ public:
+  /// What this worker knows about one other worker once the membership is known.
+  struct Peer {
+    std::shared_ptr<core::FramedConnection> control;   // initializer: the worker's connection; worker: only [0] is set
+    std::shared_ptr<core::FramedConnection> outbound;  // our data channel to it (we send data, it acks)
+    std::shared_ptr<core::FramedConnection> inbound;   // its data channel to us (it sends data, we ack)
+    std::uint64_t outstanding = 0;                     // bytes sent and not acknowledged (released at loss)
+    std::optional<std::string> lost_cause;             // set when it was lost
+    std::uint64_t unprocessed_at_loss = 0;             // outstanding bytes released when it was lost
+    bool lost_while_stopping = false;
+    bool undrained = false;  // initializer: not drained when the drain timed out
+  };
+
+  explicit MemberTable(const ClusterConfig& config) : config_(config) {}
+
+  /// Takes the membership (once): one Peer, budget and counter per worker. ready() turns true last.
+  void assign(Membership membership);
+
+  /// Any thread: the membership is known, and the budgets and counters exist.
+  [[nodiscard]] bool ready() const { return ready_; }
+  [[nodiscard]] const Membership& membership() const { return membership_; }
+  [[nodiscard]] std::size_t self() const { return membership_.self; }
+  /// Workers in the membership (0 before it is known).
+  [[nodiscard]] std::size_t size() const { return peers_.size(); }
+  [[nodiscard]] Peer& peer(std::size_t index) { return peers_[index]; }
+  [[nodiscard]] const Peer& peer(std::size_t index) const { return peers_[index]; }
+  [[nodiscard]] const std::string& name_of(std::size_t index) const { return membership_.workers[index].name; }
+  [[nodiscard]] bool is_live(std::size_t index) const { return ready_ && index < peers_.size() && !lost_[index]; }
+
+  /// Any thread, once ready().
+  [[nodiscard]] bool lost(std::size_t index) const { return lost_[index]; }
+  [[nodiscard]] core::ByteBudget& budget(std::size_t index) const { return *budgets_[index]; }
+  void count_sent(std::size_t to, std::uint64_t bytes) { sent_bytes_[to] += bytes; }
+  void count_processed(std::size_t from, std::uint64_t bytes) { processed_bytes_[from] += bytes; }
+  [[nodiscard]] std::uint64_t sent(std::size_t to) const { return sent_bytes_[to]; }
+  [[nodiscard]] std::uint64_t processed(std::size_t from) const { return processed_bytes_[from]; }
+
+  /// Records that `index` is lost: its cause, one warning, its connections closed, its unacknowledged bytes
+  /// released from its budget. The caller checked that it is a live peer.
+  void record_loss(std::size_t index, const std::string& cause, bool while_stopping);
+  /// Closes every peer's connections (closing the cluster).
+  void close_connections();
+
+ private:
+  const ClusterConfig& config_;
+  Membership membership_;
+  std::vector<Peer> peers_;
+  std::unique_ptr<std::atomic<bool>[]> lost_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> sent_bytes_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> processed_bytes_;
+  std::vector<std::unique_ptr<core::ByteBudget>> budgets_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace roo::cluster

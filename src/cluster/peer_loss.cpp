@@ -1,0 +1,74 @@
+// What a peer's loss means to each protocol, and what the runtime's closing report says about the peers.
+#include "cluster_core.hpp"
+
+namespace roo::cluster {
+
+void ClusterCore::on_peer_closed(std::size_t index, const std::string& cause) {
+  if (life_.phase == Phase::closed || life_.phase == Phase::exited) {
+    return;
+  }
+  if (!life_.formed) {
+    std::string message = "worker '" + members_.name_of(index) + "' left while the cluster was forming (" + cause + ")";
+    formation_.fail(config_.initializer ? "form the cluster: " + message : formation_.join_error(message));
+    return;
+  }
+  mark_lost(index, cause);
+}
+
+// The MemberTable records the loss (and releases the peer's credit); then, in this order, the data channels drop
+// its waiting batch, the runtime hears of it, and (without roll-back) the other workers, the gathers and the drain.
+void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
+  if (!members_.is_live(index) || index == members_.self() || life_.phase == Phase::closed ||
+      life_.phase == Phase::exited) {
+    return;
+  }
+  members_.record_loss(index, cause, life_.phase == Phase::stopping);
+  data_.discard_waiting(index);
+  if (hooks_.on_peer_lost) {
+    hooks_.on_peer_lost(index);
+  }
+  if (config_.roll_back_on_loss) {
+    return;  // the runtime closes this cluster and forms a new one: nothing to tell, nothing to drain
+  }
+  if (config_.initializer) {
+    for (std::size_t i = 1; i < members_.size(); ++i) {
+      if (members_.is_live(i) && members_.peer(i).control) {
+        members_.peer(i).control->write(
+            message(MessageType::worker_lost).u32(static_cast<std::uint32_t>(index)).take());
+      }
+    }
+    queries_.settle(index);
+    drain_.on_peer_lost(index);
+  } else if (index == 0) {
+    queries_.settle(index);
+    drain_.on_peer_lost(index);
+  }
+}
+
+std::vector<PeerShortfall> ClusterCore::shortfalls() const {
+  std::vector<PeerShortfall> result;
+  if (!members_.ready()) {
+    return result;
+  }
+  // A worker hears the initializer's exit only once every live worker was drained, so a peer that closed while this
+  // one was stopping, owing it nothing, had simply exited first. The initializer itself is never told so.
+  bool exit_said = !config_.initializer && life_.phase == Phase::exited && !drain_.alone();
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (i == members_.self()) {
+      continue;
+    }
+    const MemberTable::Peer& peer = members_.peer(i);
+    PeerShortfall shortfall{members_.name_of(i), peer.unprocessed_at_loss, peer.lost_cause, peer.undrained};
+    if (!peer.lost_cause) {
+      shortfall.unprocessed_bytes = members_.budget(i).in_flight();
+    } else if (exit_said && peer.lost_while_stopping && peer.unprocessed_at_loss == 0) {
+      continue;  // it exited before this worker heard the exit: nothing of ours was left with it
+    }
+    if (shortfall.lost || shortfall.unprocessed_bytes > 0 || shortfall.undrained) {
+      result.push_back(std::move(shortfall));
+    }
+  }
+  return result;
+}
+
+}  // namespace roo::cluster
