@@ -16,6 +16,7 @@ std::shared_ptr<ClusterCore> ClusterCore::make(asio::io_context& io, ClusterConf
   core->data_.anchor(owner);
   core->drain_.anchor(owner);
   core->formation_.anchor(owner);
+  core->queries_.anchor(owner);
   return core;
 }
 

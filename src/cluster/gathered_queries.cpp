@@ -16,7 +16,10 @@ void GatheredQueries::gather(std::uint16_t type, std::function<void(GatheredAnsw
                (!config_.initializer && !members_.is_live(0));
   if (alone) {
     GatheredAnswers answers{{self, local_answer(type)}};
-    asio::post(strand_, [done = std::move(done), answers = std::move(answers)]() mutable { done(std::move(answers)); });
+    // The core stays alive until `done` ran: a rollback may close the cluster while the io_context goes on.
+    asio::post(strand_, [alive = keep_alive(), done = std::move(done), answers = std::move(answers)]() mutable {
+      done(std::move(answers));
+    });
     return;
   }
   std::uint64_t id = next_gather_id_++;
@@ -93,7 +96,10 @@ void GatheredQueries::settle(std::size_t lost_index) {
     asked_.clear();
   }
   for (auto& [done, answers] : finished) {
-    asio::post(strand_, [done = std::move(done), answers = std::move(answers)]() mutable { done(std::move(answers)); });
+    // The core stays alive until `done` ran: a rollback may close the cluster while the io_context goes on.
+    asio::post(strand_, [alive = keep_alive(), done = std::move(done), answers = std::move(answers)]() mutable {
+      done(std::move(answers));
+    });
   }
 }
 

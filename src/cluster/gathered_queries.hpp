@@ -1,5 +1,7 @@
 #pragma once
 
+#include "owned_by_core.hpp"
+
 #include "cluster_asio.hpp"
 #include "cluster_lifecycle.hpp"
 #include "member_table.hpp"
@@ -25,7 +27,7 @@ using GatheredAnswers = std::map<std::size_t, std::string>;
 /// Threads: everything on the core's strand. Owns the gathers being collected here and the ones asked of the
 /// initializer. Writes on the MemberTable's control connections and asks the runtime (hooks.local_answer).
 /// ClusterCore routes the control frames here and calls settle() when a peer is lost.
-class GatheredQueries {
+class GatheredQueries : public OwnedByCore<GatheredQueries> {
  public:
   GatheredQueries(Strand& strand, const ClusterConfig& config, const ClusterHooks& hooks, const Lifecycle& lifecycle,
                   MemberTable& members)

@@ -1,4 +1,4 @@
-// The cluster's checkpoint messages (cluster_checkpoint.cpp) between real workers over loopback: begin, markers in
+// The cluster's checkpoint messages (checkpoint_protocol.cpp, markers in data_channels.cpp) between real workers over loopback: begin, markers in
 // order with the data, parts, complete; and roll_back_on_loss, where a lost peer is reported and nothing drains.
 #include "cluster_test_support.hpp"
 
