@@ -1,5 +1,6 @@
-// The cluster's checkpoint messages (checkpoint_protocol.cpp, markers in data_channels.cpp) between real workers over loopback: begin, markers in
-// order with the data, parts, complete; and roll_back_on_loss, where a lost peer is reported and nothing drains.
+// The cluster's checkpoint messages (checkpoint_protocol.cpp; markers: data_channels.cpp) between real workers over
+// loopback: begin, markers in order with the data, parts, complete; and roll_back_on_loss, where a lost peer is
+// reported and nothing drains.
 #include "cluster_test_support.hpp"
 
 #include <gtest/gtest.h>
