@@ -4,7 +4,16 @@
 
 #include "roo/core/tls_context.hpp"
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+
 namespace roo::cluster {
+namespace {
+
+// handshake()'s failure when the peer closed the connection during it (nothing to warn about)
+const std::string closed_during_handshake = "the peer closed the connection during the TLS handshake";
+
+}  // namespace
 
 std::shared_ptr<FramedConnection> ConnectionFactory::make(std::unique_ptr<core::ByteStream> stream, const char* kind,
                                                           bool trusted) const {
@@ -38,7 +47,8 @@ void ConnectionFactory::accept(Socket socket, core::ListenerSlot slot, const cha
             [kind, next = std::move(next), peer, held](std::unique_ptr<core::ByteStream> stream,
                                                        const std::string& failure) {
               if (!stream) {
-                cluster_logger()->warn("cluster: refused {} connection from {}: TLS failed: {}", kind, peer, failure);
+                cluster_logger()->log(failure == closed_during_handshake ? spdlog::level::debug : spdlog::level::warn,
+                                      "cluster: refused {} connection from {}: TLS failed: {}", kind, peer, failure);
                 return;
               }
               next(std::move(stream), std::move(*held));
@@ -73,8 +83,10 @@ void ConnectionFactory::handshake(std::unique_ptr<core::ByteStream> stream, Stre
     }
     if (error) {
       (*held)->close();
+      bool closed = error == boost::asio::error::eof || error == boost::asio::ssl::error::stream_truncated;
       done(nullptr, *timed_out ? "no TLS handshake within " + std::to_string(self->config_.handshake_timeout.count()) +
                                      " ms"
+                    : closed   ? closed_during_handshake
                                : describe_error(error));
       return;
     }

@@ -38,7 +38,9 @@ class ConnectionFactory : public OwnedByCore<ConnectionFactory> {
   [[nodiscard]] std::shared_ptr<FramedConnection> make(std::unique_ptr<core::ByteStream> stream, const char* kind,
                                                        bool trusted) const;
   /// An accepted socket as a stream: plain TCP, or (with TLS) once its handshake succeeded within
-  /// handshake_timeout; a failed handshake is refused with one warning. Then `next` on the strand.
+  /// handshake_timeout; a failed handshake is refused with one warning, except a peer that just closed during it
+  /// (a port probe, a health check: debug only, as a plain TCP connection that closes unused is). Then `next` on the
+  /// strand.
   void accept(Socket socket, core::ListenerSlot slot, const char* kind, AcceptedStream next);
   /// A connected socket as a stream; `done(nullptr, why)` when the TLS handshake failed.
   void connect(Socket socket, StreamDone done);

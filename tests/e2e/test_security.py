@@ -422,6 +422,12 @@ def test_mutual_tls_on_control_data_and_external(cluster, receiver, tmp_path, ro
     assert out.wait_for(lambda r: len(r.lines()) >= 3 * len(KEYS), timeout=20)
     out.wait_quiet(0.3)
     assert_pid_output(out.lines(), 3, c.pids())
+    # A health check that opens the external port and closes it unused (Kubernetes' tcpSocket probe) is no
+    # refusal worth a warning, as without TLS.
+    probes = []
+    for _ in range(3):
+        with connect(int(c[1].external.rsplit(":", 1)[1])) as s:
+            probes.append(s.getsockname()[1])
     # Plain TCP on each cluster port: the handshake fails, that connection is refused, the cluster goes on.
     for port_of in (lambda m: m.data, lambda m: m.external):
         port = int(port_of(c[1]).rsplit(":", 1)[1])
@@ -430,6 +436,8 @@ def test_mutual_tls_on_control_data_and_external(cluster, receiver, tmp_path, ro
             read_all(s, 3.0)
     assert c[1].wait_for_log("cluster: refused data connection from 127.0.0.1:", 5)
     assert c[1].wait_for_log("cluster: refused external connection from 127.0.0.1:", 5)
+    for port in probes:
+        assert "connection from 127.0.0.1:%d:" % port not in c[1].stderr(), c[1].stderr()
     # A TLS client that trusts the CA but presents no certificate is refused on each port, and is answered nothing.
     context = ssl.create_default_context(cafile=tls[tls.index("--tls-ca") + 1])
     context.check_hostname = False
