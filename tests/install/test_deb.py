@@ -2,6 +2,7 @@
 ROO_TEST_DEB_INSTALL=1 (.ci/run sets it), installed with apt-get, run from /usr/bin, and removed without a trace."""
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -132,6 +133,11 @@ def test_install_run_and_remove(deb, version, tmp_path):
         assert result.stdout == "machida (roo) %s\n" % version
         stderr = run_alphabet("/usr/bin", str(tmp_path))
         assert "wallaroo package: %s/wallaroo/__init__.py\n" % PYTHON_DIR in stderr
+        # The systemd unit of docs/install.md: its syntax, and that its ExecStart is the installed binary.
+        if shutil.which("systemd-analyze"):
+            unit = os.path.join(REPO, "deploy", "systemd", "roo-worker.service")
+            check = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True, timeout=60)
+            assert check.returncode == 0 and check.stderr == "", check.stderr
         # postinst compiled the package: its __pycache__ folders, unknown to dpkg, must go at removal too.
         assert os.path.isdir(PYTHON_DIR + "/wallaroo/__pycache__")
     finally:
