@@ -68,6 +68,9 @@ std::int64_t wall_clock_ns() {
 }
 constexpr std::chrono::milliseconds credit_poll{1};
 constexpr std::chrono::seconds sink_stop_wait{2};
+/// With checkpoints, a cluster that did not form is formed again after this wait, doubled each time up to the last.
+constexpr std::chrono::milliseconds first_forming_retry{100};
+constexpr std::chrono::milliseconds last_forming_retry{2000};
 // A stop's last resort: a worker whose executor has not finished draining this long after drain_timeout (a user
 // call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 0.6 s
 // (within the drain_timeout + 1 s that docs/running.md promises).
@@ -140,6 +143,7 @@ class Worker {
   void tend_windows(std::chrono::steady_clock::time_point now);
   [[nodiscard]] std::chrono::milliseconds until_windows_due(std::chrono::milliseconds longest) const;
   void sleep_in_data_io(std::chrono::milliseconds timeout);
+  void wait_in_data_io(std::chrono::milliseconds wait);
   void drain_sinks(DeliveryReport& report);
   void shut_down_io(std::chrono::steady_clock::time_point sinks_deadline);
   void release_python_objects();
@@ -587,6 +591,15 @@ void Worker::sleep_in_data_io(std::chrono::milliseconds timeout) {
   python::GilRelease release;
   data_io_.run_one_for(timeout);
   data_io_.poll();  // whatever else became ready meanwhile
+}
+
+// Runs the data path for `wait` (or until a stop is requested), whatever handlers come meanwhile.
+void Worker::wait_in_data_io(std::chrono::milliseconds wait) {
+  auto until = std::chrono::steady_clock::now() + wait;
+  for (auto now = std::chrono::steady_clock::now(); now < until && !stop_requested_;
+       now = std::chrono::steady_clock::now()) {
+    sleep_in_data_io(std::min(idle_wait, std::chrono::duration_cast<std::chrono::milliseconds>(until - now)));
+  }
 }
 
 // Backpressure from the sinks: keep the data path running (the sinks write in it) while any sink holds more than
@@ -1089,16 +1102,21 @@ int Worker::serve() {
   bool drain_timed_out = false;
   bool first_run = true;
   auto forming_deadline = std::chrono::steady_clock::now() + forming_patience();
+  auto forming_retry = first_forming_retry;
   for (;;) {
     Routing routing;
     if (options_.cluster) {
       try {
         join_cluster(forming_deadline);
+        forming_retry = first_forming_retry;
       } catch (const core::Error& error) {
         if (!stop_requested_ && options_.checkpoints && std::chrono::steady_clock::now() < forming_deadline) {
           // A worker that left while the cluster formed (killed again, or restarting): form again until it is back.
-          log_->warn("the cluster did not form ({}); forming again", error.what());
+          // Not at once: a failure that comes at once (a port another process holds) would spin and flood the log.
+          log_->warn("the cluster did not form ({}); forming again in {} ms", error.what(), forming_retry.count());
           close_cluster();
+          wait_in_data_io(forming_retry);
+          forming_retry = std::min(2 * forming_retry, last_forming_retry);
           continue;
         }
         if (!stop_requested_) {

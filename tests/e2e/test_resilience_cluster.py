@@ -21,6 +21,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -419,3 +420,29 @@ def test_a_killed_worker_not_restarted_makes_the_other_give_up(cluster, receiver
         want = "roo run: unable to join the cluster at %s: the initializer did not answer within 30 s" % c[0].control
     assert (code, survivor.stderr().rstrip("\n").split("\n")[-1]) == (1, want), r.logs()
     assert waited >= 29.0, r.logs()
+
+
+def test_forming_again_backs_off_when_it_fails_at_once(workers, tmp_path):
+    # With checkpoints a cluster that did not form is formed again (a worker may be restarting). A failure that
+    # comes at once, here the control port held by another process, used to repeat hundreds of times a millisecond.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    held = holder.getsockname()[1]
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    try:
+        w = workers.spawn([workers.roo_bin, "run", "--checkpoint-dir", str(ckdir), APP] + LOAD + [
+            "--out", "127.0.0.1:9", "--cluster-initializer", "--worker-count", "2", "--control",
+            "127.0.0.1:%d" % held, "--data", "127.0.0.1:0"])
+        time.sleep(3.5)
+        w.send_signal(signal.SIGTERM)
+        assert w.wait(timeout=20) == 0, w.stderr()
+    finally:
+        holder.close()
+    delays = re.findall(r"the cluster did not form \(listen on 127\.0\.0\.1:%d for the control channel: address "
+                        r"already in use\); forming again in (\d+) ms" % held, w.stderr())
+    # 100 + 200 + 400 + 800 + 1600 ms: five or six tries in 3.5 s, each waiting twice as long as the one before
+    assert 4 <= len(delays) <= 6, w.stderr()
+    assert [int(d) for d in delays] == [min(100 * 2 ** i, 2000) for i in range(len(delays))], w.stderr()
+    assert "stopped before the cluster formed" in w.stderr()
