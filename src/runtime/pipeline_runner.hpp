@@ -92,7 +92,7 @@ class PipelineRunner {
   void finish_source(std::size_t source);
   /// This worker's watermarks at wall clock `now` (ns since the epoch), encoded for its peers.
   [[nodiscard]] std::vector<char> local_watermarks(std::int64_t now) { return watermarks_->encode(now); }
-  /// Watermarks worker `from` sent (RemoteBatch::Kind::watermark). Malformed ones are logged and ignored.
+  /// Watermarks worker `from` sent (core::Watermarks). Malformed ones are logged and ignored.
   void receive_watermarks(std::size_t from, std::string_view bytes);
   /// Moves every window stage's watermark as far as its inputs allow at wall clock `now` and outputs the windows
   /// now due; outputs count windows whose timeout passed.
