@@ -142,7 +142,8 @@ class Worker {
   void take_peer(std::size_t from, core::PeerData& data);
   void take_peer(std::size_t from, const core::CheckpointMarker& marker);
   void take_peer(std::size_t from, const core::Watermarks& watermarks);
-  /// A source's batch: its news before its frames, the frames slice by slice, its news after them.
+  /// A source's batch (its data batch, core/executor_input.hpp): its news before its frames, the frames slice by
+  /// slice, its news after them.
   void take_source_batch(core::FrameBatch& batch);
   void hand_over_outputs();
   void tend_windows(std::chrono::steady_clock::time_point now);
@@ -715,11 +716,18 @@ void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
   tend_windows(std::chrono::steady_clock::now());
 }
 
+// A message source's news keeps its place around the frames (core::SourceNews): what comes before them first, what
+// comes after them once the last one was processed (not after an interrupted batch).
 void Worker::take_source_batch(core::FrameBatch& batch) {
   auto last_handover = std::chrono::steady_clock::now();
   std::size_t since_handover = 0;
-  if (batch.empty()) {  // no events, only a message source's news (FrameBatch::started, assigned, caught_up)
-    (void)runner_->process(batch, 0, 0);
+  bool news = !batch.news.empty();
+  if (news) [[unlikely]] {
+    runner_->take_news_before(batch.source, batch.news);
+    if (batch.empty()) {  // a batch of news only
+      runner_->take_news_after(batch.source, batch.news);
+      return;
+    }
   }
   for (std::size_t first = 0; first < batch.size(); first += events_per_slice) {
     std::size_t last = std::min(batch.size(), first + events_per_slice);
@@ -730,7 +738,10 @@ void Worker::take_source_batch(core::FrameBatch& batch) {
     if (reached < last) {
       count_interrupted_call();
       runner_->lose(batch.size() - reached, halted_reason(), PipelineRunner::AlsoFailed::no);
-      break;
+      return;
+    }
+    if (news && last == batch.size()) [[unlikely]] {
+      runner_->take_news_after(batch.source, batch.news);
     }
     since_handover += last - first;
     auto now = std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -24,11 +25,12 @@ namespace roo::core {
 ///     after the events they cover. To the runner's watermark table; not counted against the credit.
 /// - **Sources** (`BoundedMailbox<FrameBatch>`, filled by io's TcpSource connections and KafkaSource): a source's
 ///   message is its data batch, a FrameBatch, tagged by `FrameBatch::source` and `FrameBatch::channel` (a TCP
-///   connection). A message source's news (FrameBatch::started, `assigned`, `caught_up`) rides in that batch rather
-///   than travelling as messages of its own: it must keep its place around the batch's frames (`assigned` before them,
-///   `caught_up` after), and as separate messages each would cost a mailbox push (a lock and a doorbell ring) and a
-///   vector of its own, and make the source keep a queue of refused messages under backpressure, where today it keeps
-///   one batch. A batch may carry only news (no frames); the executor applies it and nothing else.
+///   connection). A message source's news (`SourceNews`: partitions started, assigned, caught up) rides in that batch
+///   (FrameBatch::news) rather than travelling as messages of its own: it must keep its place around the batch's
+///   frames (`assigned` before them, `caught_up` after), and as separate messages each would cost a mailbox push (a
+///   lock and a doorbell ring) and vectors of its own, and make the source keep a queue of refused messages under
+///   backpressure, where today it keeps one batch. A batch may carry only news (no frames). The executor applies the
+///   news before and after the frames itself (Worker::take_source_batch), not inside the runner's per-frame path.
 ///
 /// Two controls reach the executor out of band, not as messages, and stay so: **stop** (a signal, the cluster's
 /// stop, a failed sink: Worker's stop flag and the doorbell), because it must overtake what is queued (the sources stop
@@ -47,6 +49,31 @@ struct InputChannel {
     return {Kind::peer, static_cast<std::uint32_t>(worker)};
   }
   [[nodiscard]] bool operator==(const InputChannel&) const = default;
+};
+
+/// A message source's news about its inputs (Kafka: (topic index as in FrameBatch::Meta::topic, partition) pairs),
+/// sent by io::KafkaSource in the FrameBatch it concerns. Watermarks are kept per input (docs/windows.md): the executor
+/// gives the news to the source's watermark clock, and without windows ignores it.
+struct SourceNews {
+  using Input = std::pair<std::uint32_t, std::int32_t>;
+  /// Before the batch's frames: the partitions the source began reading since its previous batch, before any of their
+  /// messages, so that a partition with a backlog holds the watermark back from the start rather than from its first
+  /// message.
+  std::vector<Input> assigned;
+  /// Before the batch's frames: this is the first batch after the source (re)started, handed over at once even with
+  /// nothing in it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the
+  /// executor cannot know the source's inputs and holds its windows back.
+  bool started = false;
+  /// After the batch's frames: the partitions that had reached the end of what the broker holds when the batch was
+  /// cut (src/io/README.md, "Which input a batch came from"). Applied once every frame of the batch was processed.
+  std::vector<Input> caught_up;
+
+  [[nodiscard]] bool empty() const { return !started && assigned.empty() && caught_up.empty(); }
+  void clear() {
+    assigned.clear();
+    started = false;
+    caught_up.clear();
+  }
 };
 
 /// A peer's batch of events: the bytes of one Cluster::send, acknowledged once processed.
