@@ -36,7 +36,7 @@ class ClusterHandle final : public Cluster {
 }  // namespace
 
 std::unique_ptr<Cluster> make_cluster(boost::asio::io_context& io, ClusterConfig config,
-                                      core::BoundedMailbox<RemoteBatch>& inbound, ClusterHooks hooks) {
+                                      core::BoundedMailbox<core::PeerInput>& inbound, ClusterHooks hooks) {
   return std::make_unique<ClusterHandle>(
       ClusterCore::make(io, std::move(config), inbound, std::move(hooks)));
 }

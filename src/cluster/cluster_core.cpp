@@ -9,7 +9,7 @@
 namespace roo::cluster {
 
 std::shared_ptr<ClusterCore> ClusterCore::make(asio::io_context& io, ClusterConfig config,
-                                               core::BoundedMailbox<RemoteBatch>& inbound, ClusterHooks hooks) {
+                                               core::BoundedMailbox<core::PeerInput>& inbound, ClusterHooks hooks) {
   auto core = std::make_shared<ClusterCore>(io, std::move(config), inbound, std::move(hooks));
   std::weak_ptr<void> owner = core;
   core->connections_.anchor(owner);
@@ -20,7 +20,7 @@ std::shared_ptr<ClusterCore> ClusterCore::make(asio::io_context& io, ClusterConf
   return core;
 }
 
-ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<RemoteBatch>& inbound,
+ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<core::PeerInput>& inbound,
                          ClusterHooks hooks)
     : io_(io),
       config_(std::move(config)),

@@ -32,9 +32,9 @@ namespace roo::cluster {
 class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
  public:
   [[nodiscard]] static std::shared_ptr<ClusterCore> make(asio::io_context& io, ClusterConfig config,
-                                                         core::BoundedMailbox<RemoteBatch>& inbound,
+                                                         core::BoundedMailbox<core::PeerInput>& inbound,
                                                          ClusterHooks hooks);
-  ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<RemoteBatch>& inbound,
+  ClusterCore(asio::io_context& io, ClusterConfig config, core::BoundedMailbox<core::PeerInput>& inbound,
               ClusterHooks hooks);
   ClusterCore(const ClusterCore&) = delete;
   ClusterCore& operator=(const ClusterCore&) = delete;

@@ -79,11 +79,12 @@ FrameAction DataChannels::on_inbound_frame(const std::shared_ptr<std::size_t>& f
   if (!members_.is_live(index)) {
     return FrameAction::proceed;
   }
-  peers_[index].waiting_batch = RemoteBatch{index, std::vector<char>(body + 1, body + size)};
+  peers_[index].waiting_input =
+      core::PeerInput{core::InputChannel::peer(index), core::PeerData{std::vector<char>(body + 1, body + size)}};
   return push_inbound(index, connection) ? FrameAction::proceed : FrameAction::pause;
 }
 
-// Hands the peer's waiting batch to the inbound mailbox. When the mailbox is full it keeps a room callback and the
+// Hands the peer's waiting input to the inbound mailbox. When the mailbox is full it keeps a room callback and the
 // channel pauses; the callback (run on the consumer's thread) only posts back here. A refused push leaves a copy of
 // room_token in the mailbox only when the mailbox kept the callback, so a use count of one means it was closed.
 bool DataChannels::push_inbound(std::size_t from, FramedConnection& connection) {
@@ -97,7 +98,7 @@ bool DataChannels::push_inbound(std::size_t from, FramedConnection& connection) 
       asio::post(self->strand_, [self, from] {
         PeerState& waiting = self->peers_[from];
         const auto& inbound = self->members_.peer(from).inbound;
-        if (!waiting.waiting_batch || !inbound || inbound->closed()) {
+        if (!waiting.waiting_input || !inbound || inbound->closed()) {
           return;
         }
         waiting.room_token = std::make_shared<char>();
@@ -107,9 +108,9 @@ bool DataChannels::push_inbound(std::size_t from, FramedConnection& connection) 
       });
     }
   };
-  core::PushResult pushed = inbound_.try_push(*peer.waiting_batch, std::move(on_room));
+  core::PushResult pushed = inbound_.try_push(*peer.waiting_input, std::move(on_room));
   if (pushed == core::PushResult::accepted) {
-    peer.waiting_batch.reset();
+    peer.waiting_input.reset();
     return true;
   }
   if (pushed == core::PushResult::full) {
@@ -117,7 +118,7 @@ bool DataChannels::push_inbound(std::size_t from, FramedConnection& connection) 
   }
   cluster_logger()->warn("cluster: the inbound mailbox is closed; discarding a batch from worker '{}' ({})",
                          members_.name_of(from), connection.peer());
-  peer.waiting_batch.reset();
+  peer.waiting_input.reset();
   return true;
 }
 
@@ -234,7 +235,7 @@ FrameAction DataChannels::on_marker(std::size_t from, FramedConnection& connecti
   if (!members_.is_live(from)) {
     return FrameAction::proceed;
   }
-  peers_[from].waiting_batch = RemoteBatch{from, {}, id, RemoteBatch::Kind::marker};
+  peers_[from].waiting_input = core::PeerInput{core::InputChannel::peer(from), core::CheckpointMarker{id}};
   return push_inbound(from, connection) ? FrameAction::proceed : FrameAction::pause;
 }
 
@@ -243,9 +244,8 @@ FrameAction DataChannels::on_watermark(std::size_t from, FramedConnection& conne
   if (!members_.is_live(from)) {
     return FrameAction::proceed;
   }
-  RemoteBatch batch{from, std::vector<char>(body, body + size)};
-  batch.kind = RemoteBatch::Kind::watermark;
-  peers_[from].waiting_batch = std::move(batch);
+  peers_[from].waiting_input =
+      core::PeerInput{core::InputChannel::peer(from), core::Watermarks{std::vector<char>(body, body + size)}};
   return push_inbound(from, connection) ? FrameAction::proceed : FrameAction::pause;
 }
 

@@ -31,7 +31,7 @@ class DataChannels : public OwnedByCore<DataChannels> {
   using PeerClosed = std::function<void(std::size_t index, const std::string& cause)>;
 
   DataChannels(Strand& strand, const ClusterConfig& config, const Lifecycle& lifecycle, MemberTable& members,
-               ConnectionFactory& connections, core::BoundedMailbox<RemoteBatch>& inbound, PeerClosed peer_closed)
+               ConnectionFactory& connections, core::BoundedMailbox<core::PeerInput>& inbound, PeerClosed peer_closed)
       : strand_(strand),
         config_(config),
         lifecycle_(lifecycle),
@@ -56,14 +56,14 @@ class DataChannels : public OwnedByCore<DataChannels> {
   void send_marker(std::size_t to, std::uint64_t id);
   /// Watermarks to `to`, after every batch enqueued before them.
   void send_watermark(std::size_t to, const std::vector<char>& bytes);
-  /// `index` was lost: its waiting batch goes.
-  void discard_waiting(std::size_t index) { peers_[index].waiting_batch.reset(); }
+  /// `index` was lost: its waiting input goes.
+  void discard_waiting(std::size_t index) { peers_[index].waiting_input.reset(); }
   void close();
 
  private:
   struct PeerState {
-    std::optional<RemoteBatch> waiting_batch;  // refused by the full inbound mailbox; its channel is paused
-    std::shared_ptr<char> room_token;          // see push_inbound()
+    std::optional<core::PeerInput> waiting_input;  // refused by the full inbound mailbox; its channel is paused
+    std::shared_ptr<char> room_token;              // see push_inbound()
     std::uint64_t dropped_unlogged = 0;
     bool drop_timer_armed = false;
     std::unique_ptr<Timer> drop_timer;
@@ -83,7 +83,7 @@ class DataChannels : public OwnedByCore<DataChannels> {
   const Lifecycle& lifecycle_;
   MemberTable& members_;
   ConnectionFactory& connections_;
-  core::BoundedMailbox<RemoteBatch>& inbound_;
+  core::BoundedMailbox<core::PeerInput>& inbound_;
   PeerClosed peer_closed_;
   std::vector<PeerState> peers_;
   std::vector<std::pair<std::size_t, std::shared_ptr<FramedConnection>>>

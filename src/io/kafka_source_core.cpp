@@ -19,7 +19,7 @@ void KafkaSourceCore::start() {
   }
   KafkaTopicMetadata metadata = wait_for_topics();
   starting_ = false;
-  batch_.started = true;
+  batch_.news.started = true;
   if (std::string error = assign(owned_partitions(metadata, config_.worker_index, config_.worker_count),
                                  /*added_later=*/false);
       !error.empty()) {
@@ -205,7 +205,7 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
   }
   assigned_.insert(partitions.begin(), partitions.end());
   for (const auto& [topic, partition] : partitions) {
-    batch_.assigned.emplace_back(topic, partition);
+    batch_.news.assigned.emplace_back(topic, partition);
   }
   if (paused_) {
     rd_kafka_pause_partitions(client_.get(), list.get());

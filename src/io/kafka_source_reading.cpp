@@ -23,7 +23,7 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
-  if (!batch_.empty() || !batch_.caught_up.empty() || !batch_.assigned.empty() || batch_.started) {
+  if (!batch_.empty() || !batch_.news.empty()) {
     (void)hand_over();
   }
 }
@@ -40,8 +40,8 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
     return;
   }
   std::uint32_t topic = topic_of(message.rkt);
-  if (!batch_.caught_up.empty()) [[unlikely]] {  // the partition's end came before this message: not its end now
-    std::erase(batch_.caught_up, std::pair{topic, message.partition});
+  if (!batch_.news.caught_up.empty()) [[unlikely]] {  // its end came before this message: not its end now
+    std::erase(batch_.news.caught_up, std::pair{topic, message.partition});
   }
   if (message.len > config_.max_size) {
     ++skipped_;
@@ -68,8 +68,8 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
 
 void KafkaSourceCore::note_caught_up(std::uint32_t topic, std::int32_t partition) {
   std::pair<std::uint32_t, std::int32_t> pair{topic, partition};
-  if (std::find(batch_.caught_up.begin(), batch_.caught_up.end(), pair) == batch_.caught_up.end()) {
-    batch_.caught_up.push_back(pair);
+  if (std::find(batch_.news.caught_up.begin(), batch_.news.caught_up.end(), pair) == batch_.news.caught_up.end()) {
+    batch_.news.caught_up.push_back(pair);
   }
 }
 

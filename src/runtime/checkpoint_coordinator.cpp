@@ -444,16 +444,16 @@ void CheckpointCoordinator::on_marker(std::size_t from, std::uint64_t id) {
   }
 }
 
-void CheckpointCoordinator::record(const cluster::RemoteBatch& batch) {
-  if (active_->snapshot && active_->recorded_bytes + batch.bytes.size() > max_recorded_bytes) {
+void CheckpointCoordinator::record(std::size_t from, const core::PeerData& data) {
+  if (active_->snapshot && active_->recorded_bytes + data.bytes.size() > max_recorded_bytes) {
     active_->snapshot.reset();
     active_->failure = fmt::format("more than {} MiB were in flight to this worker at the cut",
                                    max_recorded_bytes / (1024 * 1024));
   }
   if (active_->snapshot) {
-    active_->snapshot->add_channel_batch(static_cast<std::uint32_t>(batch.from),
-                                         std::string_view(batch.bytes.data(), batch.bytes.size()));
-    active_->recorded_bytes += batch.bytes.size();
+    active_->snapshot->add_channel_batch(static_cast<std::uint32_t>(from),
+                                         std::string_view(data.bytes.data(), data.bytes.size()));
+    active_->recorded_bytes += data.bytes.size();
   }
 }
 

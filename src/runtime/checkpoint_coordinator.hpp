@@ -11,6 +11,7 @@
 #include "roo/checkpoint/checkpoint_writer.hpp"
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/doorbell.hpp"
+#include "roo/core/executor_input.hpp"
 #include "roo/runtime/worker.hpp"
 #include "roo/state/keyed_state_table.hpp"
 
@@ -86,12 +87,12 @@ class CheckpointCoordinator {
   /// After the executor's loop ended (a cluster's exit): takes the checkpoint messages still waiting, so that a
   /// checkpoint completed just before the exit commits its transactional sinks' output before they stop.
   void take_last_messages(CheckpointInbox& inbox) { take_messages(inbox); }
-  /// A peer's marker (a RemoteBatch with `marker` set).
+  /// A peer's checkpoint marker (core::CheckpointMarker): checkpoint `id`'s cut on the channel from `from`.
   void on_marker(std::size_t from, std::uint64_t id);
-  /// A batch from `from`, about to be processed: recorded while this worker's part waits for from's marker.
-  void before_remote(const cluster::RemoteBatch& batch) {
-    if (active_ && active_->awaiting.contains(batch.from)) {
-      record(batch);
+  /// A batch of events from `from`, about to be processed: recorded while this worker's part waits for from's marker.
+  void before_peer_data(std::size_t from, const core::PeerData& data) {
+    if (active_ && active_->awaiting.contains(from)) {
+      record(from, data);
     }
   }
   /// Alone, after a clean stop: one last checkpoint, waited for, so a restart continues where the stop left off.
@@ -120,7 +121,7 @@ class CheckpointCoordinator {
   void take_messages(CheckpointInbox& inbox);
   /// This worker's part of checkpoint `id`, at this cut.
   void begin_part(std::uint64_t id);
-  void record(const cluster::RemoteBatch& batch);
+  void record(std::size_t from, const core::PeerData& data);
   void finish_part_if_ready();
   void take_outcome(const checkpoint::CheckpointOutcome& outcome);
   /// The transactional sinks' answer to the active part's prepare, once it came.

@@ -190,7 +190,7 @@ PipelineRunner::Stage& PipelineRunner::routing_stage(std::size_t flow, std::size
 }
 
 std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t first, std::size_t last) {
-  if (!batch.meta.empty() || batch.started || !batch.caught_up.empty() || !batch.assigned.empty()) [[unlikely]] {
+  if (!batch.meta.empty()) [[unlikely]] {
     return process_messages(batch, first, last);
   }
   Source& source = sources_[batch.source];
@@ -257,15 +257,6 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
   std::int64_t now = windows_ ? wall_now() : 0;
   std::uint64_t input_id = ~std::uint64_t{0};
   std::size_t input = 0;
-  if (windows_ && first == 0) {
-    auto& clock = watermarks_->clock(batch.source);
-    for (const auto& [topic, partition] : batch.assigned) {  // inputs from now on, before any of their messages
-      (void)clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true);
-    }
-    if (batch.started) {
-      clock.inputs_known();
-    }
-  }
   for (std::size_t i = first; i < last; ++i) {
     if (watchdog_ != nullptr && watchdog_->halted()) {
       event_time_ms_ = -1;
@@ -318,13 +309,30 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
     run(flow, 0, event.get(), source.initial_key, {}, false);
     event_time_ms_ = -1;
   }
-  if (windows_ && last == batch.size()) {
-    for (const auto& [topic, partition] : batch.caught_up) {
-      auto& clock = watermarks_->clock(batch.source);
-      clock.caught_up(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true));
-    }
-  }
   return last;
+}
+
+void PipelineRunner::take_news_before(std::size_t source, const core::SourceNews& news) {
+  if (!windows_ || (news.assigned.empty() && !news.started)) {
+    return;
+  }
+  auto& clock = watermarks_->clock(source);
+  for (const auto& [topic, partition] : news.assigned) {  // inputs from now on, before any of their messages
+    (void)clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true);
+  }
+  if (news.started) {
+    clock.inputs_known();
+  }
+}
+
+void PipelineRunner::take_news_after(std::size_t source, const core::SourceNews& news) {
+  if (!windows_) {
+    return;
+  }
+  for (const auto& [topic, partition] : news.caught_up) {
+    auto& clock = watermarks_->clock(source);
+    clock.caught_up(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true));
+  }
 }
 
 void PipelineRunner::process_value(std::size_t source, PyObject* value) {

@@ -39,9 +39,24 @@ class PipelineRunner {
   /// Decodes frames [first, last) of `batch` with its source's decoder and runs each event through the source's
   /// flow. The caller hands outputs over between slices, so the first outputs of a large batch do not wait for
   /// its last events. Returns the index of the first frame not processed: `last`, unless the watchdog halted the
-  /// executor (an interrupted call, or the drain deadline; the rest is then the caller's to count).
+  /// executor (an interrupted call, or the drain deadline; the rest is then the caller's to count). The batch's
+  /// news (FrameBatch::news) is the caller's to apply, around the frames: take_news_before, take_news_after.
   std::size_t process(const core::FrameBatch& batch, std::size_t first, std::size_t last);
-  std::size_t process(const core::FrameBatch& batch) { return process(batch, 0, batch.size()); }
+  /// The whole batch, its source's news included (take_news_before, then the frames, then take_news_after).
+  std::size_t process(const core::FrameBatch& batch) {
+    take_news_before(batch.source, batch.news);
+    std::size_t reached = process(batch, 0, batch.size());
+    if (reached == batch.size()) {
+      take_news_after(batch.source, batch.news);
+    }
+    return reached;
+  }
+  /// A message source's news that comes before its batch's frames (core::SourceNews: partitions assigned, the
+  /// source started): with windows, the source's watermark clock learns its inputs. Nothing without windows.
+  void take_news_before(std::size_t source, const core::SourceNews& news);
+  /// A message source's news that comes after its batch's frames, once every one was processed (partitions caught
+  /// up): with windows, those inputs may go idle. Nothing without windows.
+  void take_news_after(std::size_t source, const core::SourceNews& news);
 
   /// Source `source` produces messages (Kafka): its batches carry FrameBatch::Meta. The decoder is called with the
   /// message's key too when `decode_takes_key`; a failure's line names the topic (from `topics`), partition and
@@ -92,7 +107,7 @@ class PipelineRunner {
   void finish_source(std::size_t source);
   /// This worker's watermarks at wall clock `now` (ns since the epoch), encoded for its peers.
   [[nodiscard]] std::vector<char> local_watermarks(std::int64_t now) { return watermarks_->encode(now); }
-  /// Watermarks worker `from` sent (RemoteBatch::Kind::watermark). Malformed ones are logged and ignored.
+  /// Watermarks worker `from` sent (core::Watermarks). Malformed ones are logged and ignored.
   void receive_watermarks(std::size_t from, std::string_view bytes);
   /// Moves every window stage's watermark as far as its inputs allow at wall clock `now` and outputs the windows
   /// now due; outputs count windows whose timeout passed.

@@ -15,6 +15,7 @@
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/doorbell.hpp"
 #include "roo/core/error.hpp"
+#include "roo/core/executor_input.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/graph/plan.hpp"
 #include "roo/io/sink.hpp"
@@ -139,6 +140,14 @@ class Worker {
   [[nodiscard]] bool check_sinks();
   [[nodiscard]] bool channels_have_room();
   [[nodiscard]] bool take_work();
+  /// One message from a peer's data channel (core::PeerInput), by type: the overload set is closed, so a message type
+  /// without its handler does not compile.
+  void take_peer(std::size_t from, core::PeerData& data);
+  void take_peer(std::size_t from, const core::CheckpointMarker& marker);
+  void take_peer(std::size_t from, const core::Watermarks& watermarks);
+  /// A source's batch (its data batch, core/executor_input.hpp): its news before its frames, the frames slice by
+  /// slice, its news after them.
+  void take_source_batch(core::FrameBatch& batch);
   void hand_over_outputs();
   void tend_windows(std::chrono::steady_clock::time_point now);
   [[nodiscard]] std::chrono::milliseconds until_windows_due(std::chrono::milliseconds longest) const;
@@ -159,7 +168,7 @@ class Worker {
   core::Doorbell doorbell_;
   core::BatchPool pool_;
   core::BoundedMailbox<core::FrameBatch> mailbox_{mailbox_batches};
-  core::BoundedMailbox<cluster::RemoteBatch> inbound_{mailbox_batches};
+  core::BoundedMailbox<core::PeerInput> inbound_{mailbox_batches};
   std::mutex cluster_mutex_;  ///< guards cluster_ being replaced (executor) against the signal handler (io thread)
   std::unique_ptr<cluster::Cluster> cluster_;
   std::optional<TransactionalSinks> transactional_;  ///< before sinks_: a sink may answer until it is destroyed
@@ -662,7 +671,7 @@ bool Worker::take_work() {
     discard_queued_input(halted_reason());
     return false;
   }
-  std::optional<cluster::RemoteBatch> remote;
+  std::optional<core::PeerInput> remote;
   std::optional<core::FrameBatch> batch;
   remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
   if (!remote && channels_have_room()) {
@@ -670,23 +679,7 @@ bool Worker::take_work() {
   }
   if (remote) {
     drained_ = false;
-    if (remote->kind == cluster::RemoteBatch::Kind::marker) {  // no events, nothing to acknowledge
-      if (checkpoints_) {
-        checkpoints_->on_marker(remote->from, remote->marker);
-      }
-      return true;
-    }
-    if (remote->kind == cluster::RemoteBatch::Kind::watermark) {  // no events, nothing to acknowledge
-      runner_->receive_watermarks(remote->from, {remote->bytes.data(), remote->bytes.size()});
-      tend_windows(std::chrono::steady_clock::now());
-      return true;
-    }
-    if (checkpoints_) {
-      checkpoints_->before_remote(*remote);
-    }
-    runner_->process_remote({remote->bytes.data(), remote->bytes.size()}, remote->from);
-    hand_over_outputs();  // what it forwards is sent before it is acknowledged (the drain count relies on it)
-    cluster_->acknowledge(remote->from, remote->bytes.size());
+    std::visit([this, from = remote->from()](auto& message) { take_peer(from, message); }, remote->message);
     return true;
   }
   if (batch && batch->generation != generations_[batch->source]) {
@@ -695,37 +688,7 @@ bool Worker::take_work() {
   }
   if (batch) {
     drained_ = false;
-    auto last_handover = std::chrono::steady_clock::now();
-    std::size_t since_handover = 0;
-    if (batch->empty()) {  // no events, only a message source's news that partitions caught up (FrameBatch)
-      (void)runner_->process(*batch, 0, 0);
-    }
-    for (std::size_t first = 0; first < batch->size(); first += events_per_slice) {
-      std::size_t last = std::min(batch->size(), first + events_per_slice);
-      std::size_t reached = runner_->process(*batch, first, last);
-      if (!batch->meta.empty()) {
-        positions_->fold(*batch, first, reached);
-      }
-      if (reached < last) {
-        count_interrupted_call();
-        runner_->lose(batch->size() - reached, halted_reason(), PipelineRunner::AlsoFailed::no);
-        break;
-      }
-      since_handover += last - first;
-      auto now = std::chrono::steady_clock::now();
-      tend_windows(now);
-      if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
-        hand_over_outputs();
-        commit_delivered_positions(now);  // a slow app may spend seconds on one batch: commit within it too
-        if (checkpoints_) {
-          // Between two slices is a cut too (the positions are folded per slice, the outputs and hops handed over):
-          // a checkpoint due now is not held back until a batch of 65,536 small Kafka messages is done.
-          checkpoints_->on_turn(now, checkpoint_inbox_);
-        }
-        last_handover = now;
-        since_handover = 0;
-      }
-    }
+    take_source_batch(*batch);
     pool_.release(std::move(*batch));
     return true;
   }
@@ -741,6 +704,73 @@ bool Worker::take_work() {
     return any;
   }
   return false;
+}
+
+// Events from a peer: what they forward is sent before they are acknowledged (the drain count relies on it).
+void Worker::take_peer(std::size_t from, core::PeerData& data) {
+  if (checkpoints_) {
+    checkpoints_->before_peer_data(from, data);
+  }
+  runner_->process_remote({data.bytes.data(), data.bytes.size()}, from);
+  hand_over_outputs();
+  cluster_->acknowledge(from, data.bytes.size());
+}
+
+// A checkpoint's barrier: no events, nothing to acknowledge.
+void Worker::take_peer(std::size_t from, const core::CheckpointMarker& marker) {
+  if (checkpoints_) {
+    checkpoints_->on_marker(from, marker.id);
+  }
+}
+
+// A peer's watermarks: no events, nothing to acknowledge.
+void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
+  runner_->receive_watermarks(from, {watermarks.bytes.data(), watermarks.bytes.size()});
+  tend_windows(std::chrono::steady_clock::now());
+}
+
+// A message source's news keeps its place around the frames (core::SourceNews): what comes before them first, what
+// comes after them once the last one was processed (not after an interrupted batch).
+void Worker::take_source_batch(core::FrameBatch& batch) {
+  auto last_handover = std::chrono::steady_clock::now();
+  std::size_t since_handover = 0;
+  bool news = !batch.news.empty();
+  if (news) [[unlikely]] {
+    runner_->take_news_before(batch.source, batch.news);
+    if (batch.empty()) {  // a batch of news only
+      runner_->take_news_after(batch.source, batch.news);
+      return;
+    }
+  }
+  for (std::size_t first = 0; first < batch.size(); first += events_per_slice) {
+    std::size_t last = std::min(batch.size(), first + events_per_slice);
+    std::size_t reached = runner_->process(batch, first, last);
+    if (!batch.meta.empty()) {
+      positions_->fold(batch, first, reached);
+    }
+    if (reached < last) {
+      count_interrupted_call();
+      runner_->lose(batch.size() - reached, halted_reason(), PipelineRunner::AlsoFailed::no);
+      return;
+    }
+    if (news && last == batch.size()) [[unlikely]] {
+      runner_->take_news_after(batch.source, batch.news);
+    }
+    since_handover += last - first;
+    auto now = std::chrono::steady_clock::now();
+    tend_windows(now);
+    if (since_handover >= events_per_handover || now - last_handover >= handover_interval) {
+      hand_over_outputs();
+      commit_delivered_positions(now);  // a slow app may spend seconds on one batch: commit within it too
+      if (checkpoints_) {
+        // Between two slices is a cut too (the positions are folded per slice, the outputs and hops handed over):
+        // a checkpoint due now is not held back until a batch of 65,536 small Kafka messages is done.
+        checkpoints_->on_turn(now, checkpoint_inbox_);
+      }
+      last_handover = now;
+      since_handover = 0;
+    }
+  }
 }
 
 // Windows: every stage's watermark moves as far as its inputs allow and what is due fires; the peers hear this
@@ -861,12 +891,13 @@ void Worker::discard_queued_input(const std::string& reason) {
     pool_.release(std::move(*batch));
   }
   while (auto remote = inbound_.try_pop()) {
-    if (remote->kind != cluster::RemoteBatch::Kind::data) {  // a marker or watermarks: no events in it
+    const auto* data = std::get_if<core::PeerData>(&remote->message);
+    if (data == nullptr) {  // a marker or watermarks: no events in it
       continue;
     }
     std::uint32_t events = 0;  // a batch starts with its event count (hop_codec.hpp)
-    for (std::size_t i = 0; i < 4 && i < remote->bytes.size(); ++i) {
-      events = (events << 8) | static_cast<unsigned char>(remote->bytes[i]);
+    for (std::size_t i = 0; i < 4 && i < data->bytes.size(); ++i) {
+      events = (events << 8) | static_cast<unsigned char>(data->bytes[i]);
     }
     runner_->lose(events, reason, PipelineRunner::AlsoFailed::no);
   }

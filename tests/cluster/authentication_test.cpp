@@ -75,8 +75,8 @@ TEST(ClusterAuthentication, WorkersWithTheSameSecretFormAndExchangeData) {
   w1.cluster->send(2, test::bytes_of("to w2"));
   auto batch = w2.inbound.pop_for(5000ms);
   ASSERT_TRUE(batch.has_value());
-  EXPECT_EQ(std::string(batch->bytes.begin(), batch->bytes.end()), "to w2");
-  EXPECT_EQ(batch->from, 1u);
+  EXPECT_EQ(test::text_of(*batch), "to w2");
+  EXPECT_EQ(batch->from(), 1u);
 }
 
 TEST(ClusterAuthentication, WrongSecretIsRefusedWithAClearLineOnBothSides) {

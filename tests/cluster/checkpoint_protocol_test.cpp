@@ -54,17 +54,17 @@ TEST(ClusterCheckpoints, AMarkerArrivesAfterEverythingSentBeforeIt) {
   for (int i = 0; i < 50; ++i) {
     auto batch = receiver.inbound.pop_for(5000ms);
     ASSERT_TRUE(batch.has_value());
-    EXPECT_EQ(batch->marker, 0u);
-    EXPECT_EQ(std::string(batch->bytes.begin(), batch->bytes.end()), "batch " + std::to_string(i));
+    EXPECT_EQ(test::text_of(*batch), "batch " + std::to_string(i));
   }
   auto marker = receiver.inbound.pop_for(5000ms);
   ASSERT_TRUE(marker.has_value());
-  EXPECT_EQ(marker->marker, 9u);
-  EXPECT_EQ(marker->from, 1u);
-  EXPECT_TRUE(marker->bytes.empty());
+  const auto* barrier = std::get_if<core::CheckpointMarker>(&marker->message);
+  ASSERT_NE(barrier, nullptr);
+  EXPECT_EQ(barrier->id, 9u);
+  EXPECT_EQ(marker->from(), 1u);
   auto after = receiver.inbound.pop_for(5000ms);
   ASSERT_TRUE(after.has_value());
-  EXPECT_EQ(std::string(after->bytes.begin(), after->bytes.end()), "after");
+  EXPECT_EQ(test::text_of(*after), "after");
 }
 
 TEST(ClusterCheckpoints, RollingBackALostPeerIsReportedWithoutStoppingOrDraining) {

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
 #include <spdlog/sinks/base_sink.h>
 
 #include <atomic>
@@ -24,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace roo::cluster::test {
@@ -167,7 +169,7 @@ class TestWorker {
   }
 
   IoThread io;
-  core::BoundedMailbox<RemoteBatch> inbound;
+  core::BoundedMailbox<core::PeerInput> inbound;
   std::unique_ptr<Cluster> cluster;
   std::atomic<bool> drained{true};
   std::atomic<int> stops{0};
@@ -230,6 +232,18 @@ class Client {
 };
 
 inline std::vector<char> bytes_of(std::string_view text) { return {text.begin(), text.end()}; }
+
+/// The events' bytes of a peer's input, which must be core::PeerData (anything else fails the test and reads empty).
+inline const std::vector<char>& data_of(const core::PeerInput& input) {
+  static const std::vector<char> none;
+  const auto* data = std::get_if<core::PeerData>(&input.message);
+  EXPECT_NE(data, nullptr) << "expected a data batch from worker " << input.from();
+  return data != nullptr ? data->bytes : none;
+}
+inline std::string text_of(const core::PeerInput& input) {
+  const auto& bytes = data_of(input);
+  return {bytes.begin(), bytes.end()};
+}
 
 }  // namespace roo::cluster::test
 

@@ -20,8 +20,8 @@ std::size_t total_bytes(std::size_t count) {
 }
 
 /// Pops up to `count` batches from a worker's mailbox (waiting up to 5 s for each).
-std::vector<RemoteBatch> pop(test::TestWorker& worker, std::size_t count) {
-  std::vector<RemoteBatch> out;
+std::vector<core::PeerInput> pop(test::TestWorker& worker, std::size_t count) {
+  std::vector<core::PeerInput> out;
   while (out.size() < count) {
     auto batch = worker.inbound.pop_for(5000ms);
     if (!batch) {
@@ -46,8 +46,8 @@ TEST(ClusterDataChannel, BatchesArriveInOrderExactlyOnceAndAcksReleaseTheBudget)
   auto batches = pop(receiver, count);
   ASSERT_EQ(batches.size(), count);
   for (std::size_t i = 0; i < count; ++i) {
-    EXPECT_EQ(batches[i].from, 1u);
-    ASSERT_EQ(std::string(batches[i].bytes.begin(), batches[i].bytes.end()), payload(i)) << i;
+    EXPECT_EQ(batches[i].from(), 1u);
+    ASSERT_EQ(test::text_of(batches[i]), payload(i)) << i;
   }
   EXPECT_FALSE(receiver.inbound.pop_for(50ms).has_value());  // and nothing more
   EXPECT_EQ(sender.cluster->budget(2).in_flight(), total_bytes(count));
@@ -77,9 +77,9 @@ TEST(ClusterDataChannel, EveryPairExchangesBatchesBothWays) {
     ASSERT_EQ(batches.size(), 2u);
     std::vector<std::string> seen;
     for (auto& batch : batches) {
-      seen.push_back(std::string(batch.bytes.begin(), batch.bytes.end()));
-      EXPECT_EQ(seen.back(), std::to_string(batch.from) + "->" + std::to_string(to));
-      workers[to]->cluster->acknowledge(batch.from, batch.bytes.size());
+      seen.push_back(test::text_of(batch));
+      EXPECT_EQ(seen.back(), std::to_string(batch.from()) + "->" + std::to_string(to));
+      workers[to]->cluster->acknowledge(batch.from(), test::data_of(batch).size());
     }
   }
   for (std::size_t from = 0; from < 3; ++from) {
@@ -102,8 +102,8 @@ TEST(ClusterDataChannel, LargeBatchesArriveWhole) {
   workers[0]->cluster->send(1, bytes_of("after"));
   auto batches = pop(*workers[1], 2);
   ASSERT_EQ(batches.size(), 2u);
-  EXPECT_TRUE(batches[0].bytes == big);
-  EXPECT_EQ(std::string(batches[1].bytes.begin(), batches[1].bytes.end()), "after");
+  EXPECT_TRUE(test::data_of(batches[0]) == big);
+  EXPECT_EQ(test::text_of(batches[1]), "after");
 }
 
 // The receiver's mailbox holds 4 batches and nobody drains it: the channel stops reading, the sender's budget stays
@@ -125,8 +125,8 @@ TEST(ClusterDataChannel, FullMailboxStopsReadingUntilDrained) {
   while (seen.size() < count) {
     auto batch = receiver.inbound.pop_for(5000ms);
     ASSERT_TRUE(batch.has_value()) << seen.size();
-    seen.emplace_back(batch->bytes.begin(), batch->bytes.end());
-    receiver.cluster->acknowledge(batch->from, batch->bytes.size());
+    seen.push_back(test::text_of(*batch));
+    receiver.cluster->acknowledge(batch->from(), test::data_of(*batch).size());
   }
   for (std::size_t i = 0; i < count; ++i) {
     ASSERT_EQ(seen[i], payload(i)) << i;

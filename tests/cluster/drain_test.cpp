@@ -54,10 +54,10 @@ TEST(ClusterDrain, BatchInFlightDelaysExitUntilAcknowledged) {
   }
   auto batch = workers[2]->inbound.pop_for(5000ms);
   ASSERT_TRUE(batch.has_value());
-  EXPECT_EQ(batch->from, 0u);
+  EXPECT_EQ(batch->from(), 0u);
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(workers[0]->exits, 0);  // popped is not processed
-  workers[2]->cluster->acknowledge(batch->from, batch->bytes.size());
+  workers[2]->cluster->acknowledge(batch->from(), test::data_of(*batch).size());
   EXPECT_TRUE(wait_until([&] { return workers[0]->exits == 1 && workers[1]->exits == 1 && workers[2]->exits == 1; }));
   EXPECT_EQ(workers[0]->cluster->budget(2).in_flight(), 0u);
 }

@@ -91,7 +91,7 @@ TEST(ClusterGarbage, DataPortClosesOnlyTheBadConnection) {
   workers[0]->cluster->send(1, bytes_of("fine"));
   auto batch = workers[1]->inbound.pop_for(5000ms);
   ASSERT_TRUE(batch.has_value());
-  EXPECT_EQ(std::string(batch->bytes.begin(), batch->bytes.end()), "fine");
+  EXPECT_EQ(test::text_of(*batch), "fine");
   EXPECT_TRUE(workers[0]->lost().empty());
   EXPECT_TRUE(workers[1]->lost().empty());
 }

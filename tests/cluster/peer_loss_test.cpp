@@ -43,8 +43,8 @@ TEST(ClusterPeerLoss, LostWorkerIsReportedItsBudgetReleasedAndLaterSendsDropped)
   w1.cluster->send(0, bytes_of("still here"));
   auto batch = initializer.inbound.pop_for(5000ms);
   ASSERT_TRUE(batch.has_value());
-  EXPECT_EQ(std::string(batch->bytes.begin(), batch->bytes.end()), "still here");
-  initializer.cluster->acknowledge(batch->from, batch->bytes.size());
+  EXPECT_EQ(test::text_of(*batch), "still here");
+  initializer.cluster->acknowledge(batch->from(), test::data_of(*batch).size());
   // And the drain protocol does not wait for the lost worker.
   w1.cluster->request_stop();
   EXPECT_TRUE(wait_until([&] { return initializer.exits == 1 && w1.exits == 1; }));

@@ -123,7 +123,7 @@ struct SourceFixture {
                                 .caught_up = {}});
         ++frames_seen;
       }
-      for (const auto& pair : batch->caught_up) {
+      for (const auto& pair : batch->news.caught_up) {
         handed.push_back(Handed{.frame = std::nullopt, .caught_up = pair});
         if (ends.count(pair) != 0) {
           seen.insert(pair);
@@ -370,7 +370,7 @@ TEST(KafkaSource, AFullMailboxPausesThePartitionsAndNothingIsLost) {
   EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': resuming 3 partitions"), pauses);
 }
 
-using Ends = std::pair<std::uint32_t, std::int32_t>;  ///< (topic index, partition), as in FrameBatch::caught_up
+using Ends = std::pair<std::uint32_t, std::int32_t>;  ///< (topic index, partition), as in FrameBatch::news.caught_up
 
 /// For each partition: how many of its frames came before each time it was reported caught up.
 std::map<std::pair<std::uint32_t, std::int32_t>, std::vector<std::size_t>> frames_before_caught_up(

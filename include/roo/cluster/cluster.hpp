@@ -3,6 +3,7 @@
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/byte_budget.hpp"
 #include "roo/core/endpoint.hpp"
+#include "roo/core/executor_input.hpp"
 #include "roo/core/shared_secret.hpp"
 
 #include <chrono>
@@ -93,20 +94,6 @@ struct PeerShortfall {
   bool undrained = false;               ///< the initializer: it was still not drained when the drain timed out
 };
 
-/// An inbound data-channel batch: the bytes one peer sent in one Cluster::send call.
-struct RemoteBatch {
-  /// What the peer sent, in order with everything else on its channel.
-  enum class Kind {
-    data,       ///< a batch of events (Cluster::send)
-    marker,     ///< checkpoint `marker`'s marker (Cluster::send_marker); no bytes
-    watermark,  ///< the peer's watermarks (Cluster::send_watermark), the runtime's encoding; nothing to acknowledge
-  };
-  std::size_t from = 0;
-  std::vector<char> bytes;
-  std::uint64_t marker = 0;
-  Kind kind = Kind::data;
-};
-
 /// What the runtime tells the cluster, asked from the thread running the cluster's io_context (must be thread-safe
 /// and cheap).
 struct ClusterHooks {
@@ -165,7 +152,7 @@ class Cluster {
   /// as the Cluster.
   [[nodiscard]] virtual core::ByteBudget& budget(std::size_t to) = 0;
 
-  /// The executor finished processing `bytes` bytes of a RemoteBatch from `from`: credit goes back to the sender.
+  /// The executor finished processing `bytes` bytes of a core::PeerData from `from`: credit goes back to the sender.
   /// The drain protocol compares bytes sent with bytes acknowledged, so acknowledge every byte received, once.
   virtual void acknowledge(std::size_t from, std::size_t bytes) = 0;
 
@@ -178,10 +165,10 @@ class Cluster {
   /// The initializer: asks every other worker to take its part of checkpoint `id` (hooks.on_checkpoint_begin).
   virtual void begin_checkpoint(std::uint64_t id) = 0;
   /// Sends checkpoint `id`'s marker to worker `to`, after every batch sent to it so far (it arrives there as a
-  /// RemoteBatch with `marker` set, in order with the data).
+  /// core::CheckpointMarker, in order with the data).
   virtual void send_marker(std::size_t to, std::uint64_t id) = 0;
-  /// Sends the runtime's watermark bytes to worker `to`, after every batch sent to it so far (it arrives there as a
-  /// RemoteBatch of kind watermark). Not counted against the credit: small, and only ever the latest matters.
+  /// Sends the runtime's watermark bytes to worker `to`, after every batch sent to it so far (it arrives there as
+  /// core::Watermarks). Not counted against the credit: small, and only ever the latest matters.
   virtual void send_watermark(std::size_t to, std::vector<char> bytes) = 0;
   /// A worker that is not the initializer: how its part of checkpoint `id` went (`text`: the part's description,
   /// or the failure's one line).
@@ -204,9 +191,10 @@ class Cluster {
   virtual void stop() = 0;
 };
 
-/// Inbound batches go into `inbound` (bounded: when full, the channel stops reading and the sender's budget
-/// fills up). Hooks are called on the io thread.
+/// What each peer's data channel delivers (core::PeerInput: data, checkpoint markers, watermarks, in the order the peer
+/// sent them) goes into `inbound` (bounded: when full, the channel stops reading and the sender's budget fills up).
+/// Hooks are called on the io thread.
 [[nodiscard]] std::unique_ptr<Cluster> make_cluster(boost::asio::io_context& io, ClusterConfig config,
-                                                    core::BoundedMailbox<RemoteBatch>& inbound, ClusterHooks hooks);
+                                                    core::BoundedMailbox<core::PeerInput>& inbound, ClusterHooks hooks);
 
 }  // namespace roo::cluster

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "roo/core/executor_input.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -10,7 +12,8 @@
 namespace roo::core {
 
 /// Payloads of complete frames from one source, back to back in one buffer, so that a source hands the
-/// Python executor many events for the cost of one queue operation and no per-event allocation.
+/// Python executor many events for the cost of one queue operation and no per-event allocation. It is the message a
+/// source sends the executor (core/executor_input.hpp): its data batch, with the source's news riding in it.
 /// Batches are recycled through a BatchPool: clear() keeps the room.
 struct FrameBatch {
   /// append_overreading copies a payload this short as one fixed-size block when the source can be read and `bytes`
@@ -26,18 +29,10 @@ struct FrameBatch {
   /// Stream sources (TCP): which connection of the source produced the frames: a number of its own for the source's
   /// lifetime (the source counts its connections), the same on every batch of that connection. 0 for other sources.
   std::uint32_t channel = 0;
-  /// Message sources (Kafka): the (Meta::topic, partition) pairs that had reached the end of what the broker holds
-  /// when the batch was cut, after its frames (src/io/README.md, "Which input a batch came from"). A batch may hold
-  /// only these, no frames: the executor then applies them and nothing else. Cleared by clear().
-  std::vector<std::pair<std::uint32_t, std::int32_t>> caught_up;
-  /// Message sources (Kafka): the (Meta::topic, partition) pairs the source began reading since its previous batch,
-  /// before any of their messages, so that a partition with a backlog holds the watermark back from the start rather
-  /// than from its first message. Like caught_up, a batch may hold only these. Cleared by clear().
-  std::vector<std::pair<std::uint32_t, std::int32_t>> assigned;
-  /// Message sources (Kafka): the first batch after the source (re)started, handed over at once even with nothing in
-  /// it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the executor cannot
-  /// know the source's inputs and holds its windows back. Cleared by clear().
-  bool started = false;
+  /// Message sources (Kafka): news about the source's inputs (partitions started, assigned, caught up) that keeps its
+  /// place around these frames (core::SourceNews). A batch may hold only news, no frames: the executor then applies it
+  /// and nothing else. Cleared by clear().
+  SourceNews news;
 
   /// What a message source knows of each frame besides its payload (Kafka: partition, offset, timestamp, key).
   /// Empty for sources that have none (TCP): then their hot path pays nothing for it.
@@ -95,9 +90,7 @@ struct FrameBatch {
   }
   void clear() {
     ends.clear();
-    caught_up.clear();
-    assigned.clear();
-    started = false;
+    news.clear();
     if (!meta.empty()) {
       meta.clear();
       keys.clear();

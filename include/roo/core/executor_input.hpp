@@ -1,0 +1,105 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace roo::core {
+
+/// What a worker's executor takes, one message at a time, from each of its input channels (issue 9's "typed executor
+/// inputs"). Here in core because both producers use it: the cluster (a peer's data channel) and io (a source).
+///
+/// The executor has two bounded mailboxes (core::BoundedMailbox, whose try_push answers accepted / full / closed):
+/// - **Peers** (`BoundedMailbox<PeerInput>`, filled by cluster::DataChannels on the data io_context): each frame a
+///   peer's data channel delivers is one PeerInput, in the order the peer sent them. Taken first, never held back
+///   (two workers owing each other credit still drain each other). The messages:
+///   - `PeerData`: a batch of events (Cluster::send: hop_codec's layout). The executor runs it, hands over what it
+///     produced, then acknowledges its bytes to the sender (the credit and the drain count rely on that order); with a
+///     checkpoint's part awaiting that peer's marker, the batch is recorded first (the channel's state).
+///   - `CheckpointMarker`: checkpoint `id`'s barrier (Cluster::send_marker), after every batch the peer sent before
+///     its cut. To the CheckpointCoordinator; nothing to acknowledge. The cut is unaligned Chandy–Lamport: the channel
+///     is never blocked (docs/notes.md, session 4), so a marker only ends the recording of that channel.
+///   - `Watermarks`: how far the peer's sources' watermarks went (Cluster::send_watermark, the runtime's encoding),
+///     after the events they cover. To the runner's watermark table; not counted against the credit.
+/// - **Sources** (`BoundedMailbox<FrameBatch>`, filled by io's TcpSource connections and KafkaSource): a source's
+///   message is its data batch, a FrameBatch, tagged by `FrameBatch::source` and `FrameBatch::channel` (a TCP
+///   connection). A message source's news (`SourceNews`: partitions started, assigned, caught up) rides in that batch
+///   (FrameBatch::news) rather than travelling as messages of its own: it must keep its place around the batch's
+///   frames (`assigned` before them, `caught_up` after), and as separate messages each would cost a mailbox push (a
+///   lock and a doorbell ring) and vectors of its own, and make the source keep a queue of refused messages under
+///   backpressure, where today it keeps one batch. A batch may carry only news (no frames). The executor applies the
+///   news before and after the frames itself (Worker::take_source_batch), not inside the runner's per-frame path.
+///
+/// Two controls reach the executor out of band, not as messages, and stay so: **stop** (a signal, the cluster's
+/// stop, a failed sink: Worker's stop flag and the doorbell), because it must overtake what is queued (the sources stop
+/// reading first, then the executor drains the mailboxes); and a source's **end of stream**, which exists only as the
+/// end of a stop (io::Source::stop's callback, once the source has queued its last batch). A TCP connection's end is
+/// not told to the executor (its watermark input goes idle), nor a generator's end (it runs on the executor).
+struct InputChannel {
+  enum class Kind : std::uint8_t {
+    source,  ///< a source of the plan (`index`: its source index)
+    peer,    ///< another worker's data channel (`index`: its index in the membership)
+  };
+  Kind kind = Kind::source;
+  std::uint32_t index = 0;
+
+  [[nodiscard]] static InputChannel peer(std::size_t worker) {
+    return {Kind::peer, static_cast<std::uint32_t>(worker)};
+  }
+  [[nodiscard]] bool operator==(const InputChannel&) const = default;
+};
+
+/// A message source's news about its inputs (Kafka: (topic index as in FrameBatch::Meta::topic, partition) pairs),
+/// sent by io::KafkaSource in the FrameBatch it concerns. Watermarks are kept per input (docs/windows.md): the executor
+/// gives the news to the source's watermark clock, and without windows ignores it.
+struct SourceNews {
+  using Input = std::pair<std::uint32_t, std::int32_t>;
+  /// Before the batch's frames: the partitions the source began reading since its previous batch, before any of their
+  /// messages, so that a partition with a backlog holds the watermark back from the start rather than from its first
+  /// message.
+  std::vector<Input> assigned;
+  /// Before the batch's frames: this is the first batch after the source (re)started, handed over at once even with
+  /// nothing in it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the
+  /// executor cannot know the source's inputs and holds its windows back.
+  bool started = false;
+  /// After the batch's frames: the partitions that had reached the end of what the broker holds when the batch was
+  /// cut (src/io/README.md, "Which input a batch came from"). Applied once every frame of the batch was processed.
+  std::vector<Input> caught_up;
+
+  [[nodiscard]] bool empty() const { return !started && assigned.empty() && caught_up.empty(); }
+  void clear() {
+    assigned.clear();
+    started = false;
+    caught_up.clear();
+  }
+};
+
+/// A peer's batch of events: the bytes of one Cluster::send, acknowledged once processed.
+struct PeerData {
+  std::vector<char> bytes;
+};
+
+/// A peer's checkpoint barrier: checkpoint `id` (never 0), after every batch the peer sent before its cut.
+struct CheckpointMarker {
+  std::uint64_t id = 0;
+};
+
+/// A peer's watermarks, in the runtime's encoding (runtime::WatermarkTable); nothing to acknowledge.
+struct Watermarks {
+  std::vector<char> bytes;
+};
+
+/// One message from a peer's data channel. A move costs what moving its vector does: no allocation per message beyond
+/// the received frame's own bytes.
+struct PeerInput {
+  using Message = std::variant<PeerData, CheckpointMarker, Watermarks>;
+  InputChannel channel;  ///< always Kind::peer
+  Message message;
+
+  /// The sender's index in the membership.
+  [[nodiscard]] std::size_t from() const { return channel.index; }
+};
+
+}  // namespace roo::core
