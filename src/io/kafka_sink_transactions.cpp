@@ -40,6 +40,12 @@ void KafkaSinkCore::initialize() {
       return;
     }
   }
+  KafkaTransactionResult swept = transaction_->abort_leftovers(transaction_timeout);
+  apply_deliveries();
+  if (!swept.ok()) {
+    fail("cannot abort what an earlier process left pending in the topic: " + swept.text, swept.fenced);
+    return;
+  }
   initialized_ = true;
   (void)begin();
 }

@@ -37,6 +37,12 @@ class KafkaTransaction {
   /// Flushes and commits the open transaction (retrying retriable errors until `timeout`).
   [[nodiscard]] KafkaTransactionResult commit(std::chrono::milliseconds timeout);
   [[nodiscard]] KafkaTransactionResult abort(std::chrono::milliseconds timeout);
+  /// Right after init(): a transaction that writes one empty record to every partition of the topic and aborts, so
+  /// that whatever an earlier producer with this transactional.id left pending there ends with an ABORT marker
+  /// before this producer's first COMMIT marker could make it visible (see kafka_transaction.cpp). The empty
+  /// records' delivery reports carry `sweep_opaque`.
+  [[nodiscard]] KafkaTransactionResult abort_leftovers(std::chrono::milliseconds timeout);
+  static inline void* const sweep_opaque = reinterpret_cast<void*>(~std::uintptr_t{0});
 
   /// The checkpoint whose transaction committed last (0: none yet), read by a short-lived consumer of the marker
   /// group; nullopt with `error` set when it cannot be read.
