@@ -53,7 +53,7 @@ struct WorkerOptions {
   /// A user call running this long is logged with its step and key (--stuck-step-warning).
   std::chrono::milliseconds stuck_step_warning{10000};
   std::optional<ClusterOptions> cluster;
-  std::optional<CheckpointOptions> checkpoints;  ///< take checkpoints and recover from them (one worker only)
+  std::optional<CheckpointOptions> checkpoints;  ///< take checkpoints and recover from them (docs/resilience.md)
 };
 
 /// Runs one worker until it is stopped: embeds Python, loads the application, joins its cluster (if any), starts
