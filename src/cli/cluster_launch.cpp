@@ -170,6 +170,25 @@ std::vector<WorkerCommand> plan_cluster(const ClusterLaunchRequest& request, con
       command.argv.insert(command.argv.end(), {"--checkpoint-dir", *request.checkpoint_dir, "--checkpoint-interval",
                                                request.checkpoint_interval});
     }
+    if (request.no_metrics) {
+      command.argv.push_back("--no-metrics");
+    }
+    if (request.metrics_http) {
+      core::Endpoint http = core::parse_endpoint(*request.metrics_http, "--metrics-http");
+      if (http.port != 0) {
+        unsigned port = http.port + static_cast<unsigned>(index);
+        if (port > 65535) {
+          throw core::UsageError("use --metrics-http " + *request.metrics_http + " for " +
+                                 std::to_string(request.workers) + " workers: worker " + std::to_string(index) +
+                                 "'s port would pass 65535");
+        }
+        http.port = static_cast<std::uint16_t>(port);
+        command.fixed_ports.push_back(http.port);
+      }
+      command.argv.insert(command.argv.end(), {"--metrics-http", http.host + ":" + std::to_string(http.port)});
+      command.notes.push_back(command.name + " serves metrics on http://" + http.host + ":" + std::to_string(http.port) +
+                              "/");
+    }
     command.argv.push_back(request.app);
     for (std::size_t i = 0; i < app_flags.size(); ++i) {
       const std::string& arg = app_flags[i];

@@ -19,6 +19,9 @@ struct ClusterLaunchRequest {
   double stuck_step_warning_seconds = 10;
   std::optional<std::string> checkpoint_dir{};  ///< --checkpoint-dir, for every worker (each has its own folder in it)
   std::string checkpoint_interval = "1s";
+  /// --metrics-http HOST:PORT: worker i serves on PORT + i (docs/metrics.md); any worker's page shows the cluster.
+  std::optional<std::string> metrics_http{};
+  bool no_metrics = false;  ///< --no-metrics, for every worker
 };
 
 /// One worker of the planned cluster: its name, its command line (argv[0] is "roo") and what to tell the user.

@@ -1,5 +1,7 @@
 #include "flag_values.hpp"
 
+#include "roo/core/endpoint.hpp"
+
 #include "roo/core/error.hpp"
 
 #include <CLI/CLI.hpp>
@@ -67,6 +69,14 @@ CLI::Validator duration_value(const std::string& flag) {
 CLI::Validator count_value(const std::string& flag) {
   return {[flag](std::string& value) {
             (void)parse_count(flag, value);
+            return std::string();
+          },
+          ""};
+}
+
+CLI::Validator endpoint_value(const std::string& flag) {
+  return {[flag](std::string& value) {
+            (void)core::parse_endpoint(value, flag);
             return std::string();
           },
           ""};

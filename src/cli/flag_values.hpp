@@ -27,6 +27,8 @@ namespace roo::cli {
 // The same checks for CLI11 options: `->check(count_value("--workers"))`. They throw instead of returning CLI11's
 // own text ("Value x not in range 0.000000 to 1797..."), which main would print as is.
 [[nodiscard]] CLI::Validator count_value(const std::string& flag);
+/// HOST:PORT (core::parse_endpoint's rules).
+[[nodiscard]] CLI::Validator endpoint_value(const std::string& flag);
 [[nodiscard]] CLI::Validator seconds_value(const std::string& flag, bool zero_allowed = true);
 [[nodiscard]] CLI::Validator one_of(const std::string& flag, const std::vector<std::string>& choices);
 

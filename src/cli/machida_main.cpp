@@ -1,7 +1,7 @@
 // `machida` / `machida3`: Wallaroo's worker launcher, for running Wallaroo command lines unchanged.
 #include "commands.hpp"
 #include "exit_status.hpp"
-#include "stuck_step_flag.hpp"
+#include "machida_roo_flags.hpp"
 #include "worker_launch.hpp"
 
 #include "roo/core/error.hpp"
@@ -20,6 +20,7 @@ constexpr const char* usage =
     "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
     "  --help, --version (prints 'machida (roo) X.Y.Z')\n"
     "Roo flags: --stuck-step-warning SECONDS (log a user call still running after this long; default 10)\n"
+    "  --metrics-http HOST:PORT (serve /metrics for Prometheus, /healthz, /readyz and the dashboard)\n"
     "Roo's security flags: --cluster-secret-file PATH --external-secret-file PATH --tls-cert PATH --tls-key PATH\n"
     "  --tls-ca PATH (docs/running.md, Security)\n"
     "Example:\n"
@@ -42,6 +43,7 @@ int machida_main(int argc, char** argv) {
   try {
     LaunchRequest request;
     take_stuck_step_warning(args, request.stuck_step_warning_seconds);
+    request.metrics_http = take_metrics_http(args);
     request.app_args.push_back(program);
     request.flags = take_wallaroo_flags(args, request.app_args);
     if (request.flags.help) {

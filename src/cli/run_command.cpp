@@ -28,6 +28,8 @@ struct RunOptions {
   std::optional<std::string> checkpoint_dir;  ///< --checkpoint-dir: take checkpoints there, recover from them
   std::string checkpoint_interval = "1s";
   bool supervised = false;  ///< a worker of `roo run --workers`, whose notes the supervisor has given
+  std::optional<std::string> metrics_http;  ///< --metrics-http HOST:PORT
+  bool no_metrics = false;                  ///< --no-metrics
 };
 
 /// The usage line names what follows the flags, which CLI11 cannot see: APP is left to remaining().
@@ -106,6 +108,8 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
     cluster.stuck_step_warning_seconds = options.stuck_step_warning;
     cluster.checkpoint_dir = options.checkpoint_dir;
     cluster.checkpoint_interval = options.checkpoint_interval;
+    cluster.metrics_http = options.metrics_http;
+    cluster.no_metrics = options.no_metrics;
     throw ExitRequest{launch_cluster(cluster)};
   }
   request.app_args.push_back("roo");
@@ -119,6 +123,8 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   request.stuck_step_warning_seconds = options.stuck_step_warning;
   request.checkpoint_dir = options.checkpoint_dir;
   request.checkpoint_interval_ms = parse_duration_ms("--checkpoint-interval", options.checkpoint_interval);
+  request.metrics_http = options.metrics_http;
+  request.no_metrics = options.no_metrics;
   throw ExitRequest{launch_worker(request)};
 }
 
@@ -172,6 +178,13 @@ void add_run_command(CLI::App& app) {
                   "Time between checkpoints (e.g. 1s, 500ms, 2m)")
       ->capture_default_str()
       ->check(duration_value("--checkpoint-interval"));
+  // Metrics (docs/metrics.md).
+  sub->add_option("--metrics-http", options->metrics_http,
+                  "Serve /metrics (Prometheus), /healthz, /readyz and the live dashboard on HOST:PORT (with "
+                  "--workers N, worker i on PORT + i)")
+      ->check(endpoint_value("--metrics-http"));
+  sub->add_flag("--no-metrics", options->no_metrics,
+                "Count and time nothing (metrics are on by default; their cost is in docs/benchmarks.md)");
   sub->prefix_command();
   sub->callback([sub, options] { run(*sub, *options, sub->remaining()); });
 }

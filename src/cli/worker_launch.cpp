@@ -105,9 +105,8 @@ int launch_worker(const LaunchRequest& request) {
   for (const auto& flag : request.flags.ignored) {
     log->info("{} is accepted for compatibility with Wallaroo and has no effect yet", flag);
   }
-  if (request.flags.metrics) {
-    log->info("--metrics {}: metrics reporting is not supported yet; the flag is accepted and ignored",
-              *request.flags.metrics);
+  if (request.no_metrics && (request.flags.metrics || request.metrics_http)) {
+    throw core::UsageError("use --no-metrics with --metrics or --metrics-http: choose one");
   }
 
   runtime::WorkerOptions options;
@@ -125,6 +124,13 @@ int launch_worker(const LaunchRequest& request) {
       std::chrono::milliseconds(static_cast<long>(request.stuck_step_warning_seconds * 1000));
   options.cluster = cluster_options(request.flags);
   options.checkpoints = checkpoint_options(request);
+  options.measure = !request.no_metrics;
+  if (request.flags.metrics) {
+    options.metrics.wallaroo = core::parse_endpoint(*request.flags.metrics, "--metrics");
+  }
+  if (request.metrics_http) {
+    options.metrics.http = core::parse_endpoint(*request.metrics_http, "--metrics-http");
+  }
   return runtime::run_worker(options);
 }
 

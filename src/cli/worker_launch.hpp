@@ -22,6 +22,8 @@ struct LaunchRequest {
   double stuck_step_warning_seconds = 10;  ///< --stuck-step-warning
   std::optional<std::string> checkpoint_dir;  ///< roo run --checkpoint-dir
   long long checkpoint_interval_ms = 1000;    ///< roo run --checkpoint-interval
+  std::optional<std::string> metrics_http;    ///< --metrics-http HOST:PORT (docs/metrics.md)
+  bool no_metrics = false;                    ///< roo run --no-metrics
 };
 
 /// Checks the flags, configures logging and runs the worker. Returns its exit code.

@@ -25,6 +25,9 @@ class ClusterHandle final : public Cluster {
     core_->report_checkpoint_part(id, ok, std::move(text));
   }
   void announce_checkpoint_complete(std::uint64_t id) override { core_->announce_checkpoint_complete(id); }
+  void gather(std::uint16_t type, std::function<void(GatheredByName)> done) override {
+    core_->gather(type, std::move(done));
+  }
   [[nodiscard]] std::vector<bool> workers_up() const override { return core_->workers_up(); }
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const override { return core_->shortfalls(); }
   void stop() override { core_->stop(true); }

@@ -50,6 +50,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void send_watermark(std::size_t to, std::vector<char> bytes);
   void report_checkpoint_part(std::uint64_t id, bool ok, std::string text);
   void announce_checkpoint_complete(std::uint64_t id);
+  void gather(std::uint16_t type, std::function<void(GatheredByName)> done);
   [[nodiscard]] std::vector<bool> workers_up() const;
   /// Lost peers and unacknowledged bytes, for the runtime's closing report (peer_loss.cpp).
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const;

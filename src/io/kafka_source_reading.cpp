@@ -88,6 +88,7 @@ bool KafkaSourceCore::hand_over() {
   batch_.source = config_.source_index;
   batch_.generation = config_.generation;
   std::weak_ptr<KafkaSourceCore> weak = weak_from_this();
+  batch_.received_ns = core::steady_clock_ns();
   core::PushResult pushed = mailbox_.try_push(batch_, [weak] {
     if (auto self = weak.lock()) {
       self->on_room();

@@ -145,6 +145,7 @@ TcpSourceConnection::HandOver TcpSourceConnection::hand_over() {
       asio::post(self->socket_.get_executor(), [self] { self->on_room(); });
     }
   };
+  batch_.received_ns = core::steady_clock_ns();
   switch (mailbox_.try_push(batch_, std::move(on_room))) {
     case core::PushResult::accepted:
       batch_ = pool_.acquire();

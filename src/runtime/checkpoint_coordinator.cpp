@@ -218,6 +218,9 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
                          in_flight.empty() ? "" : fmt::format(", {} batches in flight run again", in_flight.size()),
                          milliseconds(took));
   checkpoint_log()->info("|~~ - Recovery COMPLETE - ~~|");
+  if (meters_.recoveries != nullptr) {
+    meters_.recoveries->add();
+  }
 }
 
 void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now, CheckpointInbox& inbox) {
@@ -366,7 +369,19 @@ void CheckpointCoordinator::take_sinks_output() {
   finish_part_if_ready();
 }
 
+void CheckpointCoordinator::measure(metrics::MetricsRegistry& registry) {
+  meters_.duration = &registry.latency(metrics::checkpoint_duration, {});
+  meters_.completed = &registry.counter(metrics::checkpoints_completed, {});
+  meters_.last_id = &registry.counter(metrics::checkpoint_last_id, {});
+  meters_.last_bytes = &registry.counter(metrics::checkpoint_bytes, {});
+  meters_.recoveries = &registry.counter(metrics::recoveries, {});
+}
+
 void CheckpointCoordinator::on_complete(std::uint64_t id) {
+  if (meters_.completed != nullptr) {
+    meters_.completed->add();
+    meters_.last_id->set(id);
+  }
   if (io_.sinks != nullptr) {
     io_.sinks->commit(id);
   }
@@ -539,6 +554,12 @@ void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady
     }
     files_.store.protect(round.id);
     peers_.cluster->announce_checkpoint_complete(round.id);
+  }
+  if (meters_.duration != nullptr) {
+    auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - round.started).count();
+    meters_.duration->latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(took, 0)));
+    meters_.duration->events.add();
+    meters_.last_bytes->set(total.bytes);
   }
   on_complete(round.id);
   checkpoint_log()->info("checkpoint {} complete{}: {} keys changed, {} written in {:.1f} ms (executor paused {:.2f} ms{}){}",

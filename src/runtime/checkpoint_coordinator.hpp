@@ -1,5 +1,7 @@
 #pragma once
 
+#include "roo/metrics/metrics_registry.hpp"
+
 #include "checkpoint_files.hpp"
 #include "checkpoint_inbox.hpp"
 #include "generator_source.hpp"
@@ -102,8 +104,19 @@ class CheckpointCoordinator {
   void take_last(std::function<void()> done);
   /// machida's clean shutdown: removes the checkpoint files, as Wallaroo removes its recovery files.
   void remove_files();
+  /// Records checkpoints and recoveries in `registry` (docs/metrics.md): every worker counts the checkpoints it
+  /// hears complete; the initializer (or a worker alone) times them and records their size. Call before recover().
+  void measure(metrics::MetricsRegistry& registry);
 
  private:
+  struct Meters {
+    metrics::LatencyMeter* duration = nullptr;
+    metrics::EventCount* completed = nullptr;
+    metrics::EventCount* last_id = nullptr;
+    metrics::EventCount* last_bytes = nullptr;
+    metrics::EventCount* recoveries = nullptr;
+  };
+  Meters meters_;
   struct Part {
     std::uint64_t id = 0;
     std::optional<checkpoint::Snapshot> snapshot;  ///< empty when serializing failed

@@ -1,5 +1,6 @@
 #include "pipeline_runner.hpp"
 
+#include "roo/core/clock.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/python/collector_pause.hpp"
 
@@ -40,12 +41,33 @@ std::string stage_label(const graph::StagePlan& stage) {
 PyObject* intern_key(const char* text) { return PyUnicode_InternFromString(text); }
 
 /// Event time's clock: nanoseconds since the epoch.
-std::int64_t wall_now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t wall_now() { return core::wall_clock_ns(); }
 
 constexpr std::int64_t ns_per_ms = 1'000'000;
+
+/// The metrics' clock (read only for timed events).
+std::int64_t steady_ns() { return core::steady_clock_ns(); }
+
+void record_since(metrics::LatencyMeter* meter, std::int64_t began) {
+  std::int64_t now = steady_ns();
+  meter->latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - began, 0)));
+}
+
+const char* step_kind(graph::StagePlan::Kind kind) {
+  switch (kind) {
+    case graph::StagePlan::Kind::computation:
+      return "computation";
+    case graph::StagePlan::Kind::key_by:
+      return "key_by";
+    case graph::StagePlan::Kind::collect:
+      return "collect";
+    case graph::StagePlan::Kind::state:
+      return "state";
+    case graph::StagePlan::Kind::window:
+      return "window";
+  }
+  return "computation";
+}
 
 }  // namespace
 
@@ -147,6 +169,118 @@ bool PipelineRunner::stamp(Source& source, PyObject* event) {
   return true;
 }
 
+void PipelineRunner::measure(metrics::MetricsRegistry& registry) {
+  using metrics::Labels;
+  measured_ = true;
+  std::vector<const std::string*> pipeline_of_stage(stages_.size(), nullptr);
+  for (const auto& flow : plan_.flows) {
+    for (std::size_t s : flow.stages) {
+      if (pipeline_of_stage[s] == nullptr) {
+        pipeline_of_stage[s] = &plan_.sources[flow.source].name;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    const std::string& pipeline = plan_.sources[i].name;
+    Source& source = sources_[i];
+    source.meter = &registry.latency(metrics::step_latency, Labels{{"pipeline", pipeline},
+                                                                   {"step", source.errors.label()},
+                                                                   {"kind", "decoder"}});
+    source.pipeline = &registry.latency(metrics::pipeline_latency, Labels{{"pipeline", pipeline}});
+    source.worker = &registry.latency(metrics::worker_latency, Labels{{"pipeline", pipeline}});
+    source.events_in = &registry.counter(metrics::source_events, Labels{{"source", pipeline}});
+    failure_counters_.push_back(
+        {&registry.counter(metrics::step_failures, Labels{{"pipeline", pipeline}, {"step", source.errors.label()}}),
+         &source.errors});
+    if (source.event_time_errors) {
+      const std::string& step = source.event_time_errors->label();
+      failure_counters_.push_back(
+          {&registry.counter(metrics::step_failures, Labels{{"pipeline", pipeline}, {"step", step}}),
+           source.event_time_errors.get()});
+    }
+  }
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    Stage& stage = stages_[i];
+    const std::string& pipeline = pipeline_of_stage[i] != nullptr ? *pipeline_of_stage[i] : plan_.app_name;
+    Labels labels{{"pipeline", pipeline}, {"step", stage.errors.label()}, {"kind", step_kind(stage.plan->kind)}};
+    stage.meter = &registry.latency(metrics::step_latency, labels);
+    labels.pop_back();
+    failure_counters_.push_back({&registry.counter(metrics::step_failures, labels), &stage.errors});
+    if (stage.table != nullptr && stage.plan->kind == graph::StagePlan::Kind::state) {
+      Labels factory{{"pipeline", pipeline}, {"step", stage.factory_errors.label()}};
+      failure_counters_.push_back({&registry.counter(metrics::step_failures, factory), &stage.factory_errors});
+    }
+    if (stage.window != nullptr) {
+      late_counters_.push_back(&registry.counter(metrics::late_events, Labels{{"pipeline", pipeline},
+                                                                              {"step", stage.errors.label()}}));
+    }
+  }
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    Sink& sink = sinks_[i];
+    const std::string* pipeline = &plan_.app_name;
+    for (const auto& flow : plan_.flows) {
+      if (std::find(flow.sinks.begin(), flow.sinks.end(), i) != flow.sinks.end()) {
+        pipeline = &plan_.sources[flow.source].name;
+        break;
+      }
+    }
+    sink.meter = &registry.latency(metrics::step_latency,
+                                   Labels{{"pipeline", *pipeline}, {"step", sink.errors.label()}, {"kind", "encoder"}});
+    sink.events_out = &registry.counter(metrics::sink_events, Labels{{"sink", plan_.sinks[i].name}});
+    failure_counters_.push_back(
+        {&registry.counter(metrics::step_failures, Labels{{"pipeline", *pipeline}, {"step", sink.errors.label()}}),
+         &sink.errors});
+  }
+  failure_counters_.push_back(
+      {&registry.counter(metrics::step_failures, Labels{{"pipeline", ""}, {"step", inbound_errors_.label()}}),
+       &inbound_errors_});
+  lost_counter_ = &registry.counter(metrics::lost_events, {});
+}
+
+void PipelineRunner::publish_counts() {
+  if (!measured_) {
+    return;
+  }
+  for (auto& source : sources_) {
+    source.events_in->set(source.events);
+  }
+  for (auto& sink : sinks_) {
+    sink.events_out->set(sink.events);
+  }
+  for (const auto& published : failure_counters_) {
+    published.count->set(published.errors->failures());
+  }
+  lost_counter_->set(undelivered_events_);
+  if (windows_) {
+    std::size_t i = 0;
+    for (const WindowStage& window : windows_->stages) {
+      if (i < late_counters_.size()) {
+        late_counters_[i++]->set(window.op->late_events());
+      }
+    }
+  }
+}
+
+void PipelineRunner::maybe_time(Source& source, bool first, std::int64_t ingest) {
+  if (first || ++untimed_ >= timed_one_in) {
+    untimed_ = 0;
+    timed_arrival_ = steady_ns();
+    timed_ingest_ = ingest != 0 ? ingest : timed_arrival_;
+    timed_pipeline_ = source.pipeline;
+    timed_worker_ = source.worker;
+  } else {
+    timed_arrival_ = 0;
+  }
+}
+
+void PipelineRunner::timed_leaves(bool to_sink) {
+  std::int64_t now = steady_ns();
+  if (to_sink && timed_ingest_ != 0) {
+    timed_pipeline_->latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - timed_ingest_, 0)));
+  }
+  timed_worker_->latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(now - timed_arrival_, 0)));
+}
+
 std::uint64_t PipelineRunner::failed_events() const {
   std::uint64_t total = 0;
   for (const auto& stage : stages_) {
@@ -213,6 +347,10 @@ std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t f
     std::uint32_t end = batch.ends[i];
     std::string_view frame(bytes + begin, end - begin);
     begin = end;
+    if (measured_) {
+      maybe_time(source, i == first, batch.received_ns);
+      source.meter->events.add();
+    }
     PyObject* payload = PyBytes_FromStringAndSize(frame.data(), static_cast<Py_ssize_t>(frame.size()));
     if (payload == nullptr) {
       source.errors.report_exception();
@@ -221,8 +359,12 @@ std::size_t PipelineRunner::process(const core::FrameBatch& batch, std::size_t f
     watch_.enter(&source.errors.label(), nullptr);
     PyObject* event = call1(source.decode, payload);
     watch_.leave();
+    if (timed_arrival_ != 0) [[unlikely]] {
+      record_since(source.meter, timed_arrival_);
+    }
     Py_DECREF(payload);
     ++events_in_;
+    ++source.events;
     if (event == nullptr) {
       source.errors.report_exception();
       continue;
@@ -264,9 +406,15 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
     }
     const core::FrameBatch::Meta& meta = batch.meta[i];
     std::string_view frame = batch.frame(i);
+    if (measured_) {
+      maybe_time(source, i == first, batch.received_ns);
+      source.meter->events.add();
+    }
+    std::int64_t decode_began = timed_arrival_ != 0 ? steady_ns() : 0;
     python::PyRef payload =
         python::PyRef::steal(PyBytes_FromStringAndSize(frame.data(), static_cast<Py_ssize_t>(frame.size())));
     ++events_in_;
+    ++source.events;
     if (!payload) {
       source.errors.report_exception();
       continue;
@@ -283,6 +431,9 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
       event = python::PyRef::steal(call1(source.decode, payload.get()));
     }
     watch_.leave();
+    if (decode_began != 0) {
+      record_since(source.meter, decode_began);
+    }
     if (!event) {
       const std::string& topic = meta.topic < source.topics.size() ? source.topics[meta.topic] : std::string("?");
       source.errors.report_exception(
@@ -337,6 +488,10 @@ void PipelineRunner::take_news_after(std::size_t source, const core::SourceNews&
 
 void PipelineRunner::process_value(std::size_t source, PyObject* value) {
   ++events_in_;
+  ++sources_[source].events;
+  if (measured_) {
+    maybe_time(sources_[source], false, 0);
+  }
   if (windows_) [[unlikely]] {
     std::int64_t now = wall_now();
     event_time_ = now;
@@ -367,6 +522,9 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
   auto next = static_cast<std::uint16_t>(position);
   bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, event_time_, raw)
                                       : hops_[owner].add_object(flow_index, next, key, event_time_, data);
+  if (timed_arrival_ != 0 && queued) [[unlikely]] {
+    timed_leaves(false);
+  }
   if (!queued) {
     errors.report_exception("could not send its event to another worker: pickling the key raised");
     lose(1, errors.label() + ": the key cannot be pickled for another worker", AlsoFailed::yes);
@@ -389,6 +547,10 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
         }
         const graph::Flow& flow = plan_.flows[hop.flow];
         event_time_ = hop.time;
+        if (measured_) {
+          maybe_time(sources_[hop.flow], false, 0);
+          timed_ingest_ = 0;  // its arrival at its source was on another worker
+        }
         if (hop.object) {
           run(flow, hop.position, hop.object.get(), hop.key.get(), {}, true);
           return;
@@ -447,6 +609,13 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
   for (; position < flow.stages.size(); ++position) {
     Stage& stage = stages_[flow.stages[position]];
     PyObject* result = nullptr;
+    std::int64_t began = 0;
+    if (stage.meter != nullptr) {
+      stage.meter->events.add();
+      if (timed_arrival_ != 0) [[unlikely]] {
+        began = steady_ns();
+      }
+    }
     switch (stage.plan->kind) {
       case graph::StagePlan::Kind::collect:
         key = stage.fn;
@@ -470,6 +639,9 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         }
         owned_key = python::PyRef::steal(result);
         key = result;
+        if (began != 0) [[unlikely]] {
+          record_since(stage.meter, began);
+        }
         if (router_.is_distributed() && !stays_here(flow, position + 1, data, key, raw, stage.errors)) {
           return;
         }
@@ -517,8 +689,14 @@ void PipelineRunner::run(const graph::Flow& flow, std::size_t position, PyObject
         watch_.enter(&stage.errors.label(), key);
         window.op->add(key, data, event_time_, window.watermark, window);
         watch_.leave();
+        if (began != 0) [[unlikely]] {
+          record_since(stage.meter, began);
+        }
         return;
       }
+    }
+    if (began != 0) [[unlikely]] {
+      record_since(stage.meter, began);
     }
     if (result == nullptr) {
       stage.errors.report_exception();
@@ -623,6 +801,7 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
   if (!windows_) {
     return false;
   }
+  timed_arrival_ = 0;  // a firing's outputs are not the last event's
   // A collection in the middle of a firing (its combine() and output() calls allocate) would hold the rest of its
   // outputs back: it runs once they left, at the next allocation after this.
   python::CollectorPause pause;
@@ -725,9 +904,19 @@ std::uint64_t PipelineRunner::late_events() const {
 void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
   for (std::size_t sink_index : flow.sinks) {
     Sink& sink = sinks_[sink_index];
+    std::int64_t began = 0;
+    if (sink.meter != nullptr) {
+      sink.meter->events.add();
+      if (timed_arrival_ != 0) [[unlikely]] {
+        began = steady_ns();
+      }
+    }
     watch_.enter(&sink.errors.label(), nullptr);
     PyObject* encoded = call1(sink.encode, data);
     watch_.leave();
+    if (began != 0) [[unlikely]] {
+      record_since(sink.meter, began);
+    }
     if (encoded == nullptr) {
       sink.errors.report_exception();
       continue;
@@ -736,15 +925,18 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
     if (sink.records) [[unlikely]] {
       if (append_record(sink, out, encoded)) {
         ++outputs_written_;
+        ++sink.events;
       }
     } else if (PyBytes_CheckExact(encoded)) {
       const char* bytes = PyBytes_AS_STRING(encoded);
       out.append(bytes, static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
       ++outputs_written_;
+        ++sink.events;
     } else if (PyByteArray_Check(encoded)) {
       const char* bytes = PyByteArray_AS_STRING(encoded);
       out.append(bytes, static_cast<std::size_t>(PyByteArray_GET_SIZE(encoded)));
       ++outputs_written_;
+        ++sink.events;
     } else if (PyUnicode_Check(encoded)) {
       Py_ssize_t size = 0;
       const char* text = PyUnicode_AsUTF8AndSize(encoded, &size);
@@ -753,11 +945,15 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
       } else {
         out.append(text, static_cast<std::size_t>(size));
         ++outputs_written_;
+        ++sink.events;
       }
     } else if (encoded != Py_None) {
       sink.errors.report_misuse(fmt::format("returned {}; expected bytes", Py_TYPE(encoded)->tp_name));
     }
     Py_DECREF(encoded);
+  }
+  if (timed_arrival_ != 0) [[unlikely]] {
+    timed_leaves(true);
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
+#include "roo/metrics/metric_catalogue.hpp"
+#include "roo/metrics/metrics_registry.hpp"
 #include "roo/python/call_watch.hpp"
 #include "roo/python/user_errors.hpp"
 #include "roo/state/keyed_state_table.hpp"
@@ -132,6 +134,17 @@ class PipelineRunner {
   /// Events that came after all their windows had fired, over every window stage.
   [[nodiscard]] std::uint64_t late_events() const;
 
+  // Metrics (docs/metrics.md). Without measure() nothing is counted or timed.
+
+  /// Counts every event into each step, and times one event in every `timed_one_in` (and the first of each batch)
+  /// through every step, to its sink, and from its arrival: the registry's meters, labelled by pipeline (the
+  /// source's name) and step. Call once before processing; the registry outlives the runner.
+  void measure(metrics::MetricsRegistry& registry);
+  /// Copies the counts the runner keeps itself (failures per step, late and lost events, events in and out) into
+  /// the registry's counters, for the metrics thread. Cheap; the executor calls it every few hundred ms.
+  void publish_counts();
+  static constexpr std::uint64_t timed_one_in = 64;
+
   [[nodiscard]] std::uint64_t events_in() const { return events_in_; }
   [[nodiscard]] std::uint64_t outputs_written() const { return outputs_written_; }
   /// Events skipped, over every step: user code raised or broke a return rule, or Roo could not carry the event on
@@ -150,6 +163,7 @@ class PipelineRunner {
     python::StepErrors errors;
     python::StepErrors factory_errors;
     WindowStage* window = nullptr;  ///< window stages
+    metrics::LatencyMeter* meter = nullptr;  ///< measure(): the step's meter
   };
   /// A window stage: its operator, where its outputs continue, and its watermark.
   struct WindowStage final : window::WindowOutput {
@@ -175,11 +189,19 @@ class PipelineRunner {
     bool decode_takes_key = false;
     PyObject* event_time = nullptr;  ///< with_event_time(fn): fn
     std::unique_ptr<python::StepErrors> event_time_errors;
+    metrics::LatencyMeter* meter = nullptr;  ///< measure(): the decoder's meter
+    metrics::LatencyMeter* pipeline = nullptr;  ///< measure(): start-to-end of the source's pipeline
+    metrics::LatencyMeter* worker = nullptr;    ///< measure(): arrival here to leaving, in this pipeline
+    metrics::EventCount* events_in = nullptr;
+    std::uint64_t events = 0;
   };
   struct Sink {
     PyObject* encode;
     python::StepErrors errors;
     bool records = false;  ///< write_records
+    metrics::LatencyMeter* meter = nullptr;  ///< measure(): the encoder's meter
+    metrics::EventCount* events_out = nullptr;
+    std::uint64_t events = 0;
   };
 
   /// process() for a batch with FrameBatch::Meta (read_messages): off the byte streams' hot path.
@@ -229,6 +251,26 @@ class PipelineRunner {
   bool advancing_windows_ = false;        ///< inside advance_windows(): window outputs are counted
   std::uint64_t window_outputs_ = 0;       ///< outputs of the current advance_windows()
   EventTime event_time_ = 0;  ///< the event time of the event being processed (windows only)
+
+  // Metrics: the event being processed is timed when timed_arrival_ is set (steady clock ns).
+  bool measured_ = false;
+  std::int64_t timed_arrival_ = 0;  ///< when the timed event reached this worker (0: this event is not timed)
+  std::int64_t timed_ingest_ = 0;   ///< when it reached its source (0: unknown here, it came from another worker)
+  metrics::LatencyMeter* timed_pipeline_ = nullptr;
+  metrics::LatencyMeter* timed_worker_ = nullptr;
+  std::uint64_t untimed_ = 0;  ///< events since the last timed one
+  struct Published {
+    metrics::EventCount* count;
+    const python::StepErrors* errors;
+  };
+  std::vector<Published> failure_counters_;
+  metrics::EventCount* lost_counter_ = nullptr;
+  std::vector<metrics::EventCount*> late_counters_;  ///< by window stage
+
+  /// Starts timing the current event when it is due (one in timed_one_in, or `first` of a batch).
+  void maybe_time(Source& source, bool first, std::int64_t ingest);
+  /// The timed event leaves this worker (to its sinks, or to another worker): its pipeline and worker latencies.
+  void timed_leaves(bool to_sink);
 };
 
 }  // namespace roo::runtime

@@ -13,6 +13,7 @@
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/batch_pool.hpp"
 #include "roo/core/bounded_mailbox.hpp"
+#include "roo/core/clock.hpp"
 #include "roo/core/doorbell.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/executor_input.hpp"
@@ -62,11 +63,7 @@ constexpr std::chrono::milliseconds watermark_interval{10};
 /// worker, and one whose watermark stopped moving (a finished source) would otherwise never tell it again.
 constexpr std::chrono::milliseconds watermark_repeat{500};
 
-/// Event time's clock: nanoseconds since the epoch.
-std::int64_t wall_clock_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using core::wall_clock_ns;  // event time's clock
 constexpr std::chrono::milliseconds credit_poll{1};
 constexpr std::chrono::seconds sink_stop_wait{2};
 /// With checkpoints, a cluster that did not form is formed again after this wait, doubled each time up to the last.
@@ -156,6 +153,11 @@ class Worker {
   void drain_sinks(DeliveryReport& report);
   void shut_down_io(std::chrono::steady_clock::time_point sinks_deadline);
   void release_python_objects();
+  /// The metrics thread (docs/metrics.md) and the gauges it reads; started once the plan is known.
+  void start_metrics();
+  /// The sinks' queues, as gauges (once the sinks exist).
+  void measure_sinks();
+  void stop_metrics();
 
   const WorkerOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -218,6 +220,9 @@ class Worker {
   std::mutex last_checkpoint_mutex_;
   std::function<void()> last_checkpoint_done_;  ///< the cluster's exit waits for the last checkpoint (initializer)
   std::optional<CheckpointCoordinator> checkpoints_;
+  metrics::MetricsRegistry metrics_registry_{options_.worker_name};
+  /// Declared last: its hooks read the members above, so it stops first.
+  std::optional<metrics::MetricsThread> metrics_;
 };
 
 ObjectCodec Worker::object_codec() const {
@@ -270,6 +275,9 @@ cluster::ClusterHooks Worker::hooks() {
     doorbell_.ring();
   };
   hooks.local_answer = [this](std::uint16_t type) {
+    if (type == cluster::metrics_query) {
+      return metrics_ ? metrics_->latest_json() : std::string("{}");
+    }
     std::lock_guard lock(facts_mutex_);
     if (auto* runner = runner_view_.load()) {
       facts_.state_keys = runner->state_keys();
@@ -452,6 +460,9 @@ void Worker::start_checkpoints() {
   };
   checkpoints_.emplace(*options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
                        [this] { hand_over_outputs(); }, std::move(io));
+  if (options_.measure) {
+    checkpoints_->measure(metrics_registry_);
+  }
   checkpoints_->recover(facts_.membership.restore_checkpoint);
   runner_->windows_restored();
   for (auto& generator : generators_) {
@@ -968,6 +979,7 @@ void Worker::shut_down_io(std::chrono::steady_clock::time_point sinks_deadline) 
   if (io_thread_.joinable()) {
     io_thread_.join();
   }
+  stop_metrics();  // its gauges read the sinks
   sources_.clear();
   sinks_.clear();
   cluster_.reset();
@@ -991,6 +1003,62 @@ std::chrono::milliseconds Worker::forming_patience() const {
   return options_.cluster ? options_.cluster->join_timeout : std::chrono::milliseconds(0);
 }
 
+void Worker::start_metrics() {
+  if (!options_.measure) {
+    return;
+  }
+  metrics::MetricsOptions settings = options_.metrics;
+  settings.app_name = plan_->app_name;
+  metrics::MetricsHooks hooks;
+  if (options_.cluster) {
+    hooks.gather = [this](metrics::MetricsHooks::Gathered done) {
+      std::lock_guard lock(cluster_mutex_);
+      if (!cluster_ || !formed_) {
+        done({{metrics_registry_.worker(), metrics_->latest_json()}}, {});
+        return;
+      }
+      cluster_->gather(cluster::metrics_query, [done = std::move(done)](cluster::GatheredByName gathered) {
+        done(std::move(gathered.answers), std::move(gathered.missing));
+      });
+    };
+  }
+  hooks.ready = [this] { return formed_.load() && runner_view_.load() != nullptr; };
+  using metrics::Labels;
+  metrics_registry_.gauge(metrics::executor_queue, {}, [this] { return static_cast<double>(mailbox_.size()); });
+  metrics_registry_.gauge(metrics::peer_queue, {}, [this] { return static_cast<double>(inbound_.size()); });
+  metrics_registry_.gauge(metrics::source_paused, {},
+                          [this] { return std::chrono::duration<double>(mailbox_.paused()).count(); });
+  if (options_.cluster) {
+    metrics_registry_.gauge(metrics::workers_live, {}, [this] {
+      std::lock_guard lock(cluster_mutex_);
+      if (!cluster_ || !formed_) {
+        return 0.0;
+      }
+      auto up = cluster_->workers_up();
+      return static_cast<double>(std::count(up.begin(), up.end(), true));
+    });
+  }
+  metrics_.emplace(metrics_registry_, std::move(settings), std::move(hooks));
+  metrics_->start();
+}
+
+void Worker::measure_sinks() {
+  if (!options_.measure) {
+    return;
+  }
+  for (std::size_t i = 0; i < sinks_.size(); ++i) {
+    io::Sink* sink = sinks_[i].get();
+    metrics_registry_.gauge(metrics::sink_queue_bytes, {{"sink", plan_->sinks[i].name}},
+                            [sink] { return static_cast<double>(sink->budget().in_flight()); });
+  }
+}
+
+void Worker::stop_metrics() {
+  if (metrics_) {
+    metrics_->stop();
+  }
+}
+
 void Worker::build_pipeline(Routing routing) {
   if (watchdog_) {
     watchdog_view_ = nullptr;
@@ -1011,6 +1079,9 @@ void Worker::build_pipeline(Routing routing) {
     if (sinks_[i]->takes_records()) {
       runner_->write_records(i);
     }
+  }
+  if (options_.measure) {
+    runner_->measure(metrics_registry_);
   }
   runner_view_ = &*runner_;
   watchdog_.emplace(runner_->watch(), options_.stuck_step_warning);
@@ -1048,6 +1119,7 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     if (now >= next_sink_check_) {
       next_sink_check_ = now + std::chrono::milliseconds(100);
       (void)check_sinks();
+      runner_->publish_counts();
     }
     if (checkpoints_) {
       std::function<void()> after_last;
@@ -1109,6 +1181,8 @@ int Worker::serve() {
   description = python::PyRef();
   python::freeze_setup_objects();
 
+  start_metrics();
+
   asio::signal_set signals(io_, SIGINT, SIGTERM);
   std::function<void(const boost::system::error_code&, int)> on_signal_set;
   on_signal_set = [&](const boost::system::error_code& error, int signal_number) {
@@ -1122,6 +1196,7 @@ int Worker::serve() {
   start_io();
   open_checkpoint_files();
   create_sinks();
+  measure_sinks();
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
     if (plan_->sources[i].kind() == graph::SourcePlan::Kind::kafka) {
       replayable_.push_back(i);
@@ -1214,6 +1289,7 @@ int Worker::serve() {
     }
   }
   signals.cancel();
+  runner_->publish_counts();  // the metrics' last snapshot (taken as the metrics thread stops) sees the end
   shut_down_io(std::chrono::steady_clock::now());
   log_->info("stopped: {} events in, {} outputs written, {} events failed, {} events not delivered{}",
              runner_->events_in(), runner_->outputs_written(), runner_->failed_events(), runner_->undelivered_events(),

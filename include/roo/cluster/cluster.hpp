@@ -94,6 +94,16 @@ struct PeerShortfall {
   bool undrained = false;               ///< the initializer: it was still not drained when the drain timed out
 };
 
+/// A local query type of Roo's own, beside the external channel's (Wallaroo spec §2.5): this worker's metrics as
+/// JSON (metrics::WorkerMetrics), gathered for the cluster's view (the dashboard, `roo ctl metrics`).
+inline constexpr std::uint16_t metrics_query = 1000;
+
+/// Cluster::gather's result.
+struct GatheredByName {
+  std::vector<std::pair<std::string, std::string>> answers;  ///< (worker name, its answer), by worker index
+  std::vector<std::string> missing;                          ///< workers of the membership that did not answer
+};
+
 /// What the runtime tells the cluster, asked from the thread running the cluster's io_context (must be thread-safe
 /// and cheap).
 struct ClusterHooks {
@@ -175,6 +185,11 @@ class Cluster {
   virtual void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) = 0;
   /// The initializer: checkpoint `id` is complete; every other worker hears it (hooks.on_checkpoint_complete).
   virtual void announce_checkpoint_complete(std::uint64_t id) = 0;
+
+  /// Every live worker's answer to local query `type` (hooks.local_answer on each worker: e.g. metrics_query), by
+  /// worker name, and the names of the workers that could not answer (lost). Any thread; `done` runs later on the
+  /// io thread. Before the cluster formed, or on a worker that lost the initializer: this worker's answer only.
+  virtual void gather(std::uint16_t type, std::function<void(GatheredByName)> done) = 0;
 
   /// Which workers are still connected (index -> up), for status answers.
   [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;

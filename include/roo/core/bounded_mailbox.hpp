@@ -37,6 +37,9 @@ class BoundedMailbox {
         return PushResult::closed;
       }
       if (count_ == slots_.size()) {
+        if (waiters_.empty()) {
+          paused_since_ = std::chrono::steady_clock::now();
+        }
         waiters_.push_back(std::move(on_room));
         return PushResult::full;
       }
@@ -68,6 +71,7 @@ class BoundedMailbox {
       bool ready = timeout.count() > 0 ? ready_.wait_for(lock, timeout, has_item) : has_item();
       if (!ready || count_ == 0) {
         // Nothing queued yet producers wait: a woken producer that did not push must not leave the rest asleep.
+        end_pause();
         to_wake.swap(waiters_);
         lock.unlock();
         for (auto& wake : to_wake) {
@@ -112,6 +116,7 @@ class BoundedMailbox {
     {
       std::lock_guard lock(mutex_);
       closed_ = true;
+      end_pause();
       to_wake.swap(waiters_);
     }
     ready_.notify_all();
@@ -125,6 +130,12 @@ class BoundedMailbox {
     return count_;
   }
 
+  /// How long producers have waited for room, in all (backpressure: the time some source was paused). Any thread.
+  [[nodiscard]] std::chrono::nanoseconds paused() const {
+    std::lock_guard lock(mutex_);
+    return waiters_.empty() ? paused_ : paused_ + (std::chrono::steady_clock::now() - paused_since_);
+  }
+
  private:
   /// One slot frees up, one producer is called back: the one that has waited longest. Waking them all let the
   /// first one called take the slot and queue again ahead of the rest, so one connection could starve another.
@@ -134,8 +145,18 @@ class BoundedMailbox {
       return {};
     }
     std::function<void()> next = std::move(waiters_.front());
+    if (waiters_.size() == 1) {
+      end_pause();
+    }
     waiters_.erase(waiters_.begin());
     return next;
+  }
+
+  /// Every waiter is about to be called back: their wait ends. Called with mutex_ held.
+  void end_pause() {
+    if (!waiters_.empty()) {
+      paused_ += std::chrono::steady_clock::now() - paused_since_;
+    }
   }
 
   mutable std::mutex mutex_;
@@ -145,6 +166,8 @@ class BoundedMailbox {
   std::size_t count_ = 0;
   bool closed_ = false;
   std::vector<std::function<void()>> waiters_;
+  std::chrono::steady_clock::time_point paused_since_{};  ///< when waiters_ last became non-empty
+  std::chrono::nanoseconds paused_{0};                     ///< producers' waits that ended
   Doorbell* doorbell_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "roo/core/clock.hpp"
 #include "roo/core/executor_input.hpp"
 
 #include <algorithm>
@@ -29,6 +30,9 @@ struct FrameBatch {
   /// Stream sources (TCP): which connection of the source produced the frames: a number of its own for the source's
   /// lifetime (the source counts its connections), the same on every batch of that connection. 0 for other sources.
   std::uint32_t channel = 0;
+  /// When the source handed the batch to the executor (steady clock, ns; 0: not known): where an event's
+  /// start-to-end latency begins (docs/metrics.md).
+  std::int64_t received_ns = 0;
   /// Message sources (Kafka): news about the source's inputs (partitions started, assigned, caught up) that keeps its
   /// place around these frames (core::SourceNews). A batch may hold only news, no frames: the executor then applies it
   /// and nothing else. Cleared by clear().

@@ -2,6 +2,7 @@
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/shared_secret.hpp"
+#include "roo/metrics/metrics_thread.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -54,6 +55,12 @@ struct WorkerOptions {
   std::chrono::milliseconds stuck_step_warning{10000};
   std::optional<ClusterOptions> cluster;
   std::optional<CheckpointOptions> checkpoints;  ///< take checkpoints and recover from them (docs/resilience.md)
+  /// Count and time events in every step (docs/metrics.md); `roo run --no-metrics` turns it off (and with it the
+  /// endpoints below, which would show nothing).
+  bool measure = true;
+  /// Where the metrics go: Wallaroo's stream (--metrics), the HTTP endpoint and dashboard (--metrics-http), the
+  /// activity log line. app_name is filled in from the application.
+  metrics::MetricsOptions metrics;
 };
 
 /// Runs one worker until it is stopped: embeds Python, loads the application, joins its cluster (if any), starts

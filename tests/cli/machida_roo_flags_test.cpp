@@ -1,4 +1,4 @@
-#include "stuck_step_flag.hpp"
+#include "machida_roo_flags.hpp"
 
 #include "roo/core/error.hpp"
 
