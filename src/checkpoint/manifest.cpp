@@ -7,11 +7,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace roo::checkpoint {
 namespace {
 
-constexpr std::string_view manifest_format = "1";
+using nlohmann::ordered_json;
+
+constexpr std::uint64_t manifest_format = 1;
 constexpr std::string_view prefix = "manifest-";
 constexpr std::string_view suffix = ".json";
 // The manifest's own checksum, its last member: CRC-32 of the text before it, closed with '}'.
@@ -24,89 +27,59 @@ std::uint32_t text_crc32(std::string_view covered) {
   return crc.checksum();
 }
 
-core::JsonValue of_kind(core::JsonValue::Kind kind) {
-  core::JsonValue value;
-  value.kind = kind;
-  return value;
+ordered_json file_json(const ChainFile& file) {
+  return ordered_json{{"name", file.name}, {"size", file.size}, {"crc32", file.crc32}};
 }
 
-core::JsonValue literal(std::string text) {
-  core::JsonValue value = of_kind(core::JsonValue::Kind::literal);
-  value.text = std::move(text);
-  return value;
-}
-
-core::JsonValue string(std::string text) {
-  core::JsonValue value = of_kind(core::JsonValue::Kind::string);
-  value.text = std::move(text);
-  return value;
-}
-
-core::JsonValue object(std::vector<core::JsonMember> members) {
-  core::JsonValue value = of_kind(core::JsonValue::Kind::object);
-  value.members = std::move(members);
-  return value;
-}
-
-core::JsonValue file_json(const ChainFile& file) {
-  return object({{"name", string(file.name)},
-                 {"size", literal(std::to_string(file.size))},
-                 {"crc32", literal(std::to_string(file.crc32))}});
-}
-
-core::JsonValue chain_json(const WorkerChain& chain) {
-  core::JsonValue files = of_kind(core::JsonValue::Kind::array);
+ordered_json chain_json(const WorkerChain& chain) {
+  ordered_json files = ordered_json::array();
   for (const ChainFile& file : chain.files) {
-    files.items.push_back(file_json(file));
+    files.push_back(file_json(file));
   }
-  return object({{"worker", string(chain.worker)}, {"files", std::move(files)}});
+  return ordered_json{{"worker", chain.worker}, {"files", std::move(files)}};
 }
 
-const core::JsonValue* member(const core::JsonValue& value, std::string_view key, core::JsonValue::Kind kind) {
-  if (value.kind != core::JsonValue::Kind::object) {
+/// The member `key` of `value`, if `value` is an object with that member and the member is of `type`.
+const ordered_json* member(const ordered_json& value, std::string_view key, ordered_json::value_t type) {
+  if (!value.is_object()) {
     return nullptr;
   }
-  for (const core::JsonMember& m : value.members) {
-    if (m.key == key) {
-      return m.value.kind == kind ? &m.value : nullptr;
-    }
-  }
-  return nullptr;
+  auto found = value.find(key);
+  return found != value.end() && found->type() == type ? &*found : nullptr;
 }
 
+/// The member `key` as a T: a non-negative integer written without fraction or exponent, within T's range.
 template <class T>
-std::optional<T> number(const core::JsonValue& value, std::string_view key) {
-  const core::JsonValue* found = member(value, key, core::JsonValue::Kind::literal);
-  T out{};
+std::optional<T> number(const ordered_json& value, std::string_view key) {
+  const ordered_json* found = member(value, key, ordered_json::value_t::number_unsigned);
   if (found == nullptr) {
     return std::nullopt;
   }
-  const std::string& text = found->text;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (error != std::errc() || end != text.data() + text.size()) {
+  auto whole = found->get<std::uint64_t>();
+  if (whole > std::numeric_limits<T>::max()) {
     return std::nullopt;
   }
-  return out;
+  return static_cast<T>(whole);
 }
 
-std::optional<ChainFile> parse_file(const core::JsonValue& value) {
-  const core::JsonValue* name = member(value, "name", core::JsonValue::Kind::string);
+std::optional<ChainFile> parse_file(const ordered_json& value) {
+  const ordered_json* name = member(value, "name", ordered_json::value_t::string);
   auto size = number<std::uint64_t>(value, "size");
   auto crc32 = number<std::uint32_t>(value, "crc32");
   if (name == nullptr || !size || !crc32) {
     return std::nullopt;
   }
-  return ChainFile{.name = name->text, .size = *size, .crc32 = *crc32};
+  return ChainFile{.name = name->get<std::string>(), .size = *size, .crc32 = *crc32};
 }
 
-std::optional<WorkerChain> parse_chain(const core::JsonValue& value) {
-  const core::JsonValue* worker = member(value, "worker", core::JsonValue::Kind::string);
-  const core::JsonValue* files = member(value, "files", core::JsonValue::Kind::array);
+std::optional<WorkerChain> parse_chain(const ordered_json& value) {
+  const ordered_json* worker = member(value, "worker", ordered_json::value_t::string);
+  const ordered_json* files = member(value, "files", ordered_json::value_t::array);
   if (worker == nullptr || files == nullptr) {
     return std::nullopt;
   }
-  WorkerChain chain{.worker = worker->text, .files = {}};
-  for (const core::JsonValue& item : files->items) {
+  WorkerChain chain{.worker = worker->get<std::string>(), .files = {}};
+  for (const ordered_json& item : *files) {
     auto file = parse_file(item);
     if (!file) {
       return std::nullopt;
@@ -138,15 +111,15 @@ bool Manifest::erase(std::string_view worker) {
 }
 
 std::string manifest_text(const Manifest& manifest) {
-  core::JsonValue workers = of_kind(core::JsonValue::Kind::array);
+  ordered_json workers = ordered_json::array();
   for (const WorkerChain& chain : manifest.workers) {
-    workers.items.push_back(chain_json(chain));
+    workers.push_back(chain_json(chain));
   }
-  std::string text = core::to_json(object({{"format", literal(std::string(manifest_format))},
-                                           {"app", string(manifest.app_name)},
-                                           {"fingerprint", string(manifest.fingerprint)},
-                                           {"checkpoint", literal(std::to_string(manifest.checkpoint_id))},
-                                           {"workers", std::move(workers)}}));
+  std::string text = core::to_json(ordered_json{{"format", manifest_format},
+                                                {"app", manifest.app_name},
+                                                {"fingerprint", manifest.fingerprint},
+                                                {"checkpoint", manifest.checkpoint_id},
+                                                {"workers", std::move(workers)}});
   text.pop_back();  // the closing '}': the checksum member goes before it
   return fmt::format("{}{}{}}}\n", text, crc_member, text_crc32(text));
 }
@@ -169,17 +142,19 @@ std::optional<Manifest> parse_manifest(std::string_view text) {
   if (!json) {
     return std::nullopt;
   }
-  const core::JsonValue* format = member(*json, "format", core::JsonValue::Kind::literal);
-  const core::JsonValue* app = member(*json, "app", core::JsonValue::Kind::string);
-  const core::JsonValue* fingerprint = member(*json, "fingerprint", core::JsonValue::Kind::string);
-  const core::JsonValue* workers = member(*json, "workers", core::JsonValue::Kind::array);
+  const ordered_json* app = member(*json, "app", ordered_json::value_t::string);
+  const ordered_json* fingerprint = member(*json, "fingerprint", ordered_json::value_t::string);
+  const ordered_json* workers = member(*json, "workers", ordered_json::value_t::array);
   auto id = number<std::uint64_t>(*json, "checkpoint");
-  if (format == nullptr || format->text != manifest_format || app == nullptr || fingerprint == nullptr ||
+  if (number<std::uint64_t>(*json, "format") != manifest_format || app == nullptr || fingerprint == nullptr ||
       workers == nullptr || !id) {
     return std::nullopt;
   }
-  Manifest manifest{.app_name = app->text, .fingerprint = fingerprint->text, .checkpoint_id = *id, .workers = {}};
-  for (const core::JsonValue& item : workers->items) {
+  Manifest manifest{.app_name = app->get<std::string>(),
+                    .fingerprint = fingerprint->get<std::string>(),
+                    .checkpoint_id = *id,
+                    .workers = {}};
+  for (const ordered_json& item : *workers) {
     auto chain = parse_chain(item);
     if (!chain) {
       return std::nullopt;

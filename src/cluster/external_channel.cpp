@@ -12,7 +12,6 @@
 namespace roo::cluster {
 
 using core::json_quote;
-using core::JsonValue;
 using core::merge_json;
 using core::parse_json;
 using core::to_json;
@@ -138,10 +137,9 @@ FrameAction ExternalChannel::on_frame(FramedConnection& connection, const char* 
           }
           response += response.empty() ? "{}" : "}";
         } else {
-          JsonValue merged;
-          merged.kind = JsonValue::Kind::object;
+          nlohmann::ordered_json merged = nlohmann::ordered_json::object();
           for (const auto& [index, json] : answers) {
-            if (auto part = parse_json(json); part && part->kind == JsonValue::Kind::object) {
+            if (auto part = parse_json(json); part && part->is_object()) {
               merge_json(merged, *part);
             } else {
               cluster_logger()->warn(

@@ -167,6 +167,19 @@ TEST(Manifest, RoundTripsThroughItsText) {
   EXPECT_FALSE(parse_manifest(flipped).has_value());
 }
 
+TEST(Manifest, TextKeepsTheLayoutEarlierVersionsWrote) {
+  // Checkpoints written before issue 12 (hand-written JSON) and after (nlohmann::json) are the same bytes.
+  Manifest manifest{
+      .app_name = "word \"count\"", .fingerprint = "abc", .checkpoint_id = 18446744073709551615ULL, .workers = {}};
+  manifest.set("w1", {ChainFile{.name = "snapshot-1.full", .size = 10, .crc32 = 4294967295U}});
+  manifest.set("w2", {});
+  EXPECT_EQ(manifest_text(manifest),
+            R"({"format":1,"app":"word \"count\"","fingerprint":"abc","checkpoint":18446744073709551615,)"
+            R"("workers":[{"worker":"w1","files":[{"name":"snapshot-1.full","size":10,"crc32":4294967295}]},)"
+            R"({"worker":"w2","files":[]}],"crc32":3726787172})"
+            "\n");
+}
+
 TEST(Manifest, FileNamesCarryTheIdInTwentyDigits) {
   EXPECT_EQ(manifest_file_name(12), "manifest-00000000000000000012.json");
   EXPECT_EQ(manifest_id("manifest-00000000000000000012.json"), 12u);
