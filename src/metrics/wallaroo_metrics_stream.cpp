@@ -60,9 +60,7 @@ void WallarooMetricsStream::stop() {
     return;
   }
   stopped_ = true;
-  if (dropped_ != 0) {
-    log()->warn("dropped {} period(s) of metrics the receiver at {} did not take", dropped_, receiver_.to_string());
-  }
+  log_dropped();
   close();
   resolver_.cancel();
   timer_.cancel();
@@ -142,11 +140,7 @@ void WallarooMetricsStream::on_connected() {
   backoff_ = first_backoff;
   log()->info("sending Wallaroo's metrics stream to {}{}", receiver_.to_string(), warned_ ? " again" : "");
   warned_ = false;
-  if (dropped_ != 0) {
-    log()->warn("dropped {} period(s) of metrics while the receiver at {} was away (more than {} waiting)", dropped_,
-                receiver_.to_string(), max_waiting_periods);
-    dropped_ = 0;
-  }
+  log_dropped();
   hello_ = hub_connect();
   std::vector<char> join = hub_join(topic_, worker_);
   hello_.insert(hello_.end(), join.begin(), join.end());
@@ -224,6 +218,14 @@ void WallarooMetricsStream::retry_later() {
     connect();
   });
   backoff_ = std::min(backoff_ * 2, longest_backoff);
+}
+
+void WallarooMetricsStream::log_dropped() {
+  if (dropped_ != 0) {
+    log()->warn("dropped {} period(s) of metrics while the receiver at {} was away (more than {} waiting)", dropped_,
+                receiver_.to_string(), max_waiting_periods);
+    dropped_ = 0;
+  }
 }
 
 void WallarooMetricsStream::close() {

@@ -51,6 +51,7 @@ class WallarooMetricsStream {
   /// The connection failed (`connected_`: it dropped) for `error`: closes it and retries later.
   void lost(const boost::system::error_code& error);
   void retry_later();
+  void log_dropped();
   void close();
 
   boost::asio::io_context& io_;
