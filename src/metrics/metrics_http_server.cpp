@@ -36,8 +36,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     parser_->header_limit(MetricsHttpServer::max_header_bytes);
     parser_->body_limit(0);
     stream_.expires_after(MetricsHttpServer::read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](const beast::error_code& error, std::size_t) { self->on_read(error); });
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](const beast::error_code& error,
+                                                                            std::size_t) { self->on_read(error); });
   }
 
  private:
