@@ -65,11 +65,16 @@ def values(family, suffix=""):
     return {frozenset(s.labels.items()): s.value for s in family.samples if s.name == family.name + suffix}
 
 
-def events_by_step(port):
-    found = families(port).get("roo_events", None)  # the parser names a counter's family without _total
-    if found is None:
-        return {}
-    return {dict(labels)["step"]: value for labels, value in values(found, "_total").items()}
+def counts(port):
+    """(roo_events_total by step, roo_source_events_total by source, roo_sink_events_total by sink) of a scrape."""
+    found = families(port)
+
+    def by(name, label):
+        # The parser names a counter's family without _total.
+        family = found.get(name[:-len("_total")])
+        return {} if family is None else {dict(labels)[label]: value
+                                          for labels, value in values(family, "_total").items()}
+    return by("roo_events_total", "step"), by("roo_source_events_total", "source"), by("roo_sink_events_total", "sink")
 
 
 def run_echo(workers, receiver, *run_flags, env=None):
@@ -86,14 +91,14 @@ def test_metrics_count_exactly_the_events_sent(workers, receiver):
     worker, http_port, in_port, out = run_echo(workers, receiver)
     send_frames(in_port, [frame("event %d" % i) for i in range(EVENTS)])
     assert len(out.wait_for_lines(EVENTS)) == EVENTS
-    # The endpoint shows the metrics thread's latest sample (every 2 s): wait for the one after the last event.
-    wait_until(lambda: events_by_step(http_port) == dict.fromkeys(STEPS, EVENTS), 10.0, interval=0.25)
-    assert events_by_step(http_port) == dict.fromkeys(STEPS, EVENTS)
+    # The endpoint shows the metrics thread's latest sample (every 2 s), in which a step counts each event as it
+    # passes and sources and sinks their totals as the executor last published them (every 100 ms): wait for a
+    # sample after the last event.
+    expected = (dict.fromkeys(STEPS, EVENTS), {"src": EVENTS}, {"sink 0": EVENTS})
+    wait_until(lambda: counts(http_port) == expected, 10.0, interval=0.25)
+    assert counts(http_port) == expected
 
     found = families(http_port)
-    assert values(found["roo_source_events"], "_total") == {
-        frozenset({"worker": "initializer", "source": "src"}.items()): EVENTS}
-    assert list(values(found["roo_sink_events"], "_total").values()) == [EVENTS]
     assert found["roo_step_latency_seconds"].type == "histogram"
     assert found["roo_events"].type == "counter"
     assert found["roo_events"].documentation == "Events that entered a step"
@@ -322,14 +327,14 @@ def test_a_prometheus_server_scrapes_the_counts(workers, receiver, prometheus):
     send_frames(in_port, [frame("event %d" % i) for i in range(EVENTS)])
     assert len(out.wait_for_lines(EVENTS)) == EVENTS
 
-    def per_step():
-        return {dict(labels)["step"]: value
-                for labels, value in prometheus_query(url, "roo_events_total").items()}
-    assert wait_until(lambda: per_step() == dict.fromkeys(STEPS, float(EVENTS)), 20.0, interval=0.5), per_step()
+    def scraped():
+        steps = {dict(labels)["step"]: value for labels, value in prometheus_query(url, "roo_events_total").items()}
+        return (steps, prometheus_query(url, "sum(roo_source_events_total)"),
+                prometheus_query(url, "sum(roo_sink_events_total)"))
+    expected = (dict.fromkeys(STEPS, float(EVENTS)), {frozenset(): float(EVENTS)}, {frozenset(): float(EVENTS)})
+    assert wait_until(lambda: scraped() == expected, 20.0, interval=0.5), scraped()
     labels = dict(next(iter(prometheus_query(url, "roo_events_total"))))
     assert (labels["worker"], labels["job"], labels["pipeline"]) == ("initializer", "roo", "src")
-    assert prometheus_query(url, "sum(roo_source_events_total)") == {frozenset(): float(EVENTS)}
-    assert prometheus_query(url, "sum(roo_sink_events_total)") == {frozenset(): float(EVENTS)}
     # docs/metrics.md's latency query: every step's p99 since the events came, within the buckets (1 µs .. 10 s).
     p99 = prometheus_query(url, "histogram_quantile(0.99, sum by (le, step) "
                                 "(rate(roo_step_latency_seconds_bucket[1m])))")
