@@ -5,6 +5,8 @@
 #     cluster_shutdown
 #   P/lib/roo/python/wallaroo/       Roo's own wallaroo package, found by the binary relative to itself
 #                                    (src/runtime/python_package_dir.hpp), so the tree may be copied anywhere
+#   P/share/roo/dashboard/           the dashboard's page, served by --metrics-http, found the same way
+#                                    (src/runtime/dashboard_dir.hpp)
 #   P/share/doc/roo/LICENSE
 #
 # The paths are fixed, not GNUInstallDirs': the binary looks for ../lib/roo/python, which must not become
@@ -17,6 +19,7 @@ install(FILES $<TARGET_FILE_DIR:roo>/machida $<TARGET_FILE_DIR:roo>/machida3 $<T
         DESTINATION bin)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/wallaroo DESTINATION ${ROO_INSTALL_PYTHON_DIR}
         FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/dashboard/ DESTINATION share/roo/dashboard)
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION share/doc/roo)
 
 # The .deb: `cd build && cpack -G DEB` writes roo_<version>_amd64.deb, installing under /usr.

@@ -2,6 +2,7 @@
 
 #include "roo/core/clock.hpp"
 #include "roo/core/logging.hpp"
+#include "metrics_http_server.hpp"
 #include "wallaroo_metrics_stream.hpp"
 
 #include <boost/asio/post.hpp>
@@ -23,6 +24,10 @@ void MetricsThread::start() {
   if (started_) {
     return;
   }
+  if (options_.http) {
+    http_ = std::make_unique<MetricsHttpServer>(io_, *options_.http, MetricsHttpRoutes(*this, options_.dashboard_dir));
+    http_->start();
+  }
   started_ = true;
   sample();
   if (options_.wallaroo) {
@@ -40,6 +45,9 @@ void MetricsThread::stop() {
   stopped_ = true;
   asio::post(io_, [this] {
     timer_.cancel();
+    if (http_) {
+      http_->close();
+    }
     sample();
     if (wallaroo_) {
       wallaroo_->stop();

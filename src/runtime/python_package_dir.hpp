@@ -5,9 +5,8 @@
 
 namespace roo::runtime {
 
-/// The folder that holds Roo's own `wallaroo` package, put first on `sys.path` by every worker. Looked up when the
-/// worker starts, not compiled in, so that an installed tree (`cmake --install`, the .deb) works wherever it is,
-/// even copied elsewhere, with no PYTHONPATH (docs/install.md):
+/// The folder that holds Roo's own `wallaroo` package, put first on `sys.path` by every worker, by shipped_dir.hpp's
+/// rule, so that an installed tree works wherever it is with no PYTHONPATH (docs/install.md):
 /// 1. `ROO_PYTHON_DIR`, when set and not empty (a copy of the package anywhere);
 /// 2. `<the executable's folder>/../lib/roo/python`, when it holds `wallaroo/__init__.py` (the installed layout:
 ///    `P/bin/roo` and `P/lib/roo/python/wallaroo`); the executable is `/proc/self/exe`, symlinks resolved, so

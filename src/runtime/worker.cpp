@@ -1,6 +1,7 @@
 #include "roo/runtime/worker.hpp"
 
 #include "checkpoint_coordinator.hpp"
+#include "dashboard_dir.hpp"
 #include "delivery_report.hpp"
 #include "external_answers.hpp"
 #include "generator_source.hpp"
@@ -1009,6 +1010,9 @@ void Worker::start_metrics() {
   }
   metrics::MetricsOptions settings = options_.metrics;
   settings.app_name = plan_->app_name;
+  if (settings.http) {
+    settings.dashboard_dir = dashboard_dir();
+  }
   metrics::MetricsHooks hooks;
   if (options_.cluster) {
     hooks.gather = [this](metrics::MetricsHooks::Gathered done) {

@@ -98,7 +98,8 @@ def test_files(deb):
     assert sorted(package) == expected
     assert PYTHON_DIR + "/wallaroo/__init__.py" in package
     assert PYTHON_DIR + "/wallaroo/experimental/__init__.py" in package
-    allowed = ("/usr/bin/", "/usr/lib/roo/", "/usr/share/doc/roo/")
+    assert files["/usr/share/roo/dashboard/index.html"][0] == "-rw-r--r--"
+    allowed = ("/usr/bin/", "/usr/lib/roo/", "/usr/share/roo/dashboard/", "/usr/share/doc/roo/")
     assert not [p for p, (mode, _s, _t) in files.items()
                 if not mode.startswith("d") and not p.startswith(allowed)]
     assert not [p for p in files if "__pycache__" in p or p.endswith(".pyc")]

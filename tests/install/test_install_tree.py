@@ -3,6 +3,7 @@ from outside the repo with no PYTHONPATH or ROO_PYTHON_DIR: the binaries find li
 import os
 import signal
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -40,6 +41,44 @@ def test_layout(install_tree):
     assert "experimental/__init__.py" in package_files(package)
     assert not [f for _d, dirs, files in os.walk(install_tree) for f in dirs + files
                 if f == "__pycache__" or f.endswith(".pyc")]
+    assert tree_files(os.path.join(install_tree, "share", "roo", "dashboard")) == \
+        tree_files(os.path.join(REPO, "dashboard"))
+    assert "index.html" in tree_files(os.path.join(install_tree, "share", "roo", "dashboard"))
+
+
+def tree_files(root):
+    """Every file under `root`, relative to it."""
+    return sorted(os.path.relpath(os.path.join(folder, f), root) for folder, _dirs, files in os.walk(root)
+                  for f in files)
+
+
+def test_copied_tree_serves_its_own_dashboard(install_tree, tmp_path):
+    """--metrics-http serves share/roo/dashboard of the tree the binary is in (marked here to tell it from the
+    source tree's), with no ROO_DASHBOARD_DIR."""
+    index = os.path.join(install_tree, "share", "roo", "dashboard", "index.html")
+    with open(index, "a") as f:
+        f.write("<!-- the copied install tree's -->\n")
+    with open(index, "rb") as f:
+        expected = f.read()
+    work_dir = str(tmp_path)
+    copy_alphabet_app(work_dir)
+    env = clean_env()
+    env.pop("ROO_DASHBOARD_DIR", None)
+    http_port = free_port()
+    log = os.path.join(work_dir, "worker.stderr")
+    with open(log, "wb") as stderr:
+        worker = subprocess.Popen([os.path.join(install_tree, "bin", "roo"), "run", "--metrics-http",
+                                   "127.0.0.1:%d" % http_port, "alphabet.py", "--in",
+                                   "Alphabet@127.0.0.1:%d" % free_port(), "--out", "127.0.0.1:%d" % free_port()],
+                                  stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL, cwd=work_dir,
+                                  env=env)
+    try:
+        assert wait_for_text(log, READY_LINE, 30, worker), read(log)
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % http_port, timeout=10) as response:
+            assert response.read() == expected
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def test_copied_tree_runs_alphabet_with_its_own_package(install_tree, tmp_path):

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 
 namespace roo::metrics {
 
+class MetricsHttpServer;
 class WallarooMetricsStream;
 
 /// Where a worker's metrics go (docs/metrics.md).
@@ -29,6 +31,9 @@ struct MetricsOptions {
   std::optional<core::Endpoint> http;      ///< --metrics-http: /metrics, /healthz, /readyz, /api/..., the dashboard
   std::chrono::milliseconds period{2000};  ///< a snapshot every period, aligned to wall-clock multiples of it
   std::chrono::milliseconds log_every{10000};  ///< the activity line (silent while idle); 0: none
+  /// The dashboard's files, served at / with --metrics-http (the runtime finds them: runtime/dashboard_dir.hpp);
+  /// empty: no dashboard (404).
+  std::filesystem::path dashboard_dir{};
 };
 
 /// What the metrics thread asks of the worker. Called on the metrics thread; must be thread-safe.
@@ -86,6 +91,7 @@ class MetricsThread {
   std::unique_ptr<WallarooMetricsStream> wallaroo_;  ///< --metrics; lives on io_, destroyed before it
   std::thread thread_;
   MetricsHistory history_;  ///< the metrics thread's
+  std::unique_ptr<MetricsHttpServer> http_;  ///< with --metrics-http; before io_ in destruction
   mutable std::mutex latest_mutex_;
   WorkerMetrics latest_;
   std::string latest_json_;
