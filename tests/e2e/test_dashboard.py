@@ -1,0 +1,249 @@
+"""The live dashboard (dashboard/, docs/metrics.md "The dashboard") in a real browser against a real cluster.
+
+Two `roo run` workers of apps/dashboard_steps.py, each with --metrics-http, and a sender feeding both; Debian's
+Chromium, headless, driven through chromedriver by Selenium, opens the initializer's page. The page must show the
+pipeline's steps by name in order, figures equal to those of /api/cluster for the same sample, figures that grow,
+and after worker1 is killed with SIGKILL it must go on updating and show worker1 missing; once the initializer is
+gone too, an error banner over the last figures. Screenshots go to build/test-artifacts/.
+
+The workers are two `roo run` processes (the `cluster` fixture) rather than one `roo run --workers 2`: that
+supervisor stops every worker when one dies, and the point here is the page of a cluster that lost a worker.
+"""
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import APPS, REPO, connect, frame, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+APP = os.path.join(APPS, "dashboard_steps.py")
+PIPELINE = "Numbers"
+STEPS = ["decoder of source 'Numbers'", "computation 'double'", "computation 'as text'", "encoder of sink 'sink 0'"]
+ARTIFACTS = os.path.join(REPO, "build", "test-artifacts")
+POLL_PERIOD = 2.0  # the page's and the metrics thread's period
+
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip("the dashboard's browser test needs Debian's chromium and chromium-driver (%s, %s; tools/setup "
+                "installs them)" % (CHROMIUM, CHROMEDRIVER), allow_module_level=True)
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError:
+    pytest.fail("the dashboard's browser test needs Selenium: apt-get install python3-selenium (tools/setup)",
+                pytrace=False)
+
+
+class Sender(object):
+    """Sends numbered frames to every address at a steady pace until stopped (or a bounded time passes); an
+    address whose worker is gone is dropped."""
+
+    def __init__(self, addresses, per_tick=20, tick=0.02, limit_seconds=180.0):
+        self.sockets = [connect(port, host) for host, port in addresses]
+        self.per_tick, self.tick, self.limit = per_tick, tick, limit_seconds
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        deadline = time.monotonic() + self.limit
+        while not self.stopping.is_set() and time.monotonic() < deadline and self.sockets:
+            batch = b"".join(frame(str(self.sent + i).encode()) for i in range(self.per_tick))
+            for s in list(self.sockets):
+                try:
+                    s.sendall(batch)
+                except OSError:
+                    self.sockets.remove(s)
+                    s.close()
+            self.sent += self.per_tick
+            self.stopping.wait(self.tick)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        for s in self.sockets:
+            s.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--user-data-dir=%s" % tempfile.mkdtemp(dir=str(tmp_path)), "--window-size=1400,1400"]:
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+def snapshot_key(answer):
+    """What the page writes into body[data-snapshot] for an answer (app.js snapshotKey)."""
+    return ",".join("%s:%d" % (w["worker"], w["time_ns"]) for w in answer["workers"])
+
+
+def step_histograms(answer):
+    return [h for h in answer["cluster"]["histograms"] if h["name"] == "roo_step_latency_seconds"
+            and h["labels"]["pipeline"] == PIPELINE]
+
+
+def steps_shown(driver):
+    """[(data-step, events, rate, p99 ns)] of the pipeline's step boxes, in the page's order."""
+    boxes = driver.find_elements(By.CSS_SELECTOR, '.pipeline[data-pipeline="%s"] .step' % PIPELINE)
+    return [(b.get_attribute("data-step"), int(b.get_attribute("data-events")), float(b.get_attribute("data-rate")),
+             int(b.get_attribute("data-p99-ns"))) for b in boxes]
+
+
+def body(driver, attribute):
+    return driver.find_element(By.TAG_NAME, "body").get_attribute(attribute)
+
+
+def same_sample(driver, url, timeout=4 * POLL_PERIOD):
+    """An /api/cluster answer and the page's figures for the same sample of every worker, read together."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = get_json(url)
+        shown = steps_shown(driver)
+        if body(driver, "data-snapshot") == snapshot_key(answer) and snapshot_key(get_json(url)) == \
+                snapshot_key(answer):
+            return answer, shown
+        time.sleep(0.2)
+    pytest.fail("the page never showed the sample /api/cluster answered within %.0f s (page %r, api %r)"
+                % (timeout, body(driver, "data-snapshot"), snapshot_key(get_json(url))), pytrace=False)
+
+
+def full_page_screenshot(driver, name):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, max(900, int(height) + 20))
+    path = os.path.join(ARTIFACTS, name)
+    assert driver.save_screenshot(path), "no screenshot saved at %s" % path
+    return path
+
+
+def start_cluster(cluster, out):
+    """Two workers, each with its own --metrics-http port; returns (cluster, the initializer's page URL)."""
+    c = cluster(APP, 2, out.address, sources=[PIPELINE], order=[], ready=False)
+    c.check_exit = False  # the survivor of a lost worker exits 1 (test_cluster_faults.py)
+    http_ports = [c.port() for _ in c.members]
+    base = c.base
+    for index, port in enumerate(http_ports):
+        c.base = base[:2] + ["--metrics-http", "127.0.0.1:%d" % port] + base[2:]
+        c.start_member(index)
+    c.base = base
+    c.wait_ready()
+    return c, "http://127.0.0.1:%d/" % http_ports[0]
+
+
+def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster, receiver, browser):
+    out = receiver()
+    c, page = start_cluster(cluster, out)
+    api = page + "api/cluster"
+    sender = Sender(c.in_addresses(PIPELINE))
+    try:
+        assert out.wait_for(lambda r: len(r.lines()) >= 100, timeout=15), c.logs()
+        # the first sample with every step's rate known
+        assert wait_until(lambda: len(get_json(api)["workers"]) == 2 and
+                          all(h["rate"] > 0 for h in step_histograms(get_json(api))), 15, 0.5), get_json(api)
+
+        browser.get(page)
+        assert browser.title == "Roo dashboard"
+        assert wait_until(lambda: int(body(browser, "data-polls")) >= 1, 10, 0.1), "the page never polled"
+
+        # Every step of the pipeline, by name, in order; every figure the page shows is the API's for its sample.
+        answer, shown = same_sample(browser, api)
+        expected = [(h["labels"]["step"], h["events"], h["rate"], h["recent"]["p99_ns"] if h["recent"]["count"]
+                     else h["all"]["p99_ns"]) for h in step_histograms(answer)]
+        assert [step for step, _, _, _ in shown] == STEPS
+        assert shown == expected
+        assert all(events > 0 for _, events, _, _ in shown), shown
+        total = browser.find_element(By.ID, "throughput-total")
+        assert float(total.get_attribute("data-value")) == expected[0][2]
+        workers = browser.find_element(By.ID, "workers-count")
+        assert (workers.get_attribute("data-live"), workers.get_attribute("data-missing")) == ("2", "0")
+        chips = browser.find_elements(By.CSS_SELECTOR, "#worker-chips .chip")
+        assert [(e.get_attribute("data-worker"), e.get_attribute("data-state")) for e in chips] == \
+            [("initializer", "live"), ("worker1", "live")]
+        rows = browser.find_elements(By.CSS_SELECTOR, "#latency-table tbody tr")
+        assert [r.get_attribute("data-step") for r in rows] == [None] + STEPS  # start to end, then each step
+        assert not browser.find_element(By.ID, "poll-error").is_displayed()
+        assert browser.find_elements(By.CSS_SELECTOR, "#throughput-chart canvas"), "no throughput chart"
+        bins = browser.find_elements(By.CSS_SELECTOR, "#latency-bins .bin")
+        assert len(bins) == 12 and sum(int(b.get_attribute("data-count")) for b in bins) > 0
+
+        # The figures grow: a later reading of the decoder's event count is larger.
+        first = shown[0][1]
+        assert wait_until(lambda: steps_shown(browser)[0][1] > first, 4 * POLL_PERIOD, 0.2), \
+            "the page's count stayed at %d" % first
+        time.sleep(3 * POLL_PERIOD)  # some throughput history for the picture
+        full_page_screenshot(browser, "dashboard.png")
+
+        # worker1 dies: the page goes on updating from the initializer and shows worker1 missing.
+        c[1].worker.kill()
+        missing = '#worker-chips .chip[data-worker="worker1"][data-state="missing"]'
+        assert wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, missing), 30, 0.2), \
+            "worker1 never shown missing; api: %s\n%s" % (get_json(api)["missing"], c.logs())
+        assert browser.find_element(By.CSS_SELECTOR, '#workers-table tr[data-worker="worker1"]') \
+            .get_attribute("data-state") == "missing"
+        assert browser.find_element(By.ID, "missing-banner").is_displayed()
+        answer, shown = same_sample(browser, api)
+        assert answer["missing"] == ["worker1"] and [w["worker"] for w in answer["workers"]] == ["initializer"]
+        polls, count = int(body(browser, "data-polls")), shown[0][1]
+        assert wait_until(lambda: int(body(browser, "data-polls")) >= polls + 2 and steps_shown(browser)[0][1] > count,
+                          6 * POLL_PERIOD, 0.2), "the page stopped updating after worker1 died"
+        assert not browser.find_element(By.ID, "poll-error").is_displayed()
+        full_page_screenshot(browser, "dashboard-worker-missing.png")
+
+        # The initializer dies too: an error banner over the last figures, not a blank page.
+        c[0].worker.kill()
+        banner = browser.find_element(By.ID, "poll-error")
+        assert wait_until(banner.is_displayed, 4 * POLL_PERIOD, 0.2), "no error banner once nothing answers"
+        assert banner.text.startswith("No answer from api/cluster since "), banner.text
+        assert [step for step, _, _, _ in steps_shown(browser)] == STEPS  # the last figures stay
+        full_page_screenshot(browser, "dashboard-no-answer.png")
+    finally:
+        sender.stop()
+
+
+def test_the_dashboard_files_are_served_as_shipped(cluster, receiver):
+    """The server serves dashboard/ byte for byte (no build step), uPlot included."""
+    out = receiver()
+    c, page = start_cluster(cluster, out)
+    for name in ["index.html", "app.js", "style.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"]:
+        with urllib.request.urlopen(page + name, timeout=10) as response:
+            served = response.read()
+        with open(os.path.join(REPO, "dashboard", name), "rb") as f:
+            assert served == f.read(), name
+    with urllib.request.urlopen(page, timeout=10) as response:
+        with open(os.path.join(REPO, "dashboard", "index.html"), "rb") as f:
+            assert response.read() == f.read(), "/ is not index.html"
+    c.stop(via=0, expect=None)
+
+
+def copy_screenshot_to_docs():
+    """Not a test: `python3 tests/e2e/test_dashboard.py` copies the last run's picture into docs/images/."""
+    source = os.path.join(ARTIFACTS, "dashboard.png")
+    target = os.path.join(REPO, "docs", "images", "dashboard.png")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copyfile(source, target)
+    print("copied %s to %s" % (source, target))
+
+
+if __name__ == "__main__":
+    copy_screenshot_to_docs()
