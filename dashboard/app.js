@@ -7,6 +7,8 @@
 const POLL_PERIOD_MS = 2000;
 // A gather waits for every worker's answer; one that died is given up after a while, so allow more than a period.
 const POLL_TIMEOUT_MS = 10000;
+// The throughput history the page keeps: a day of samples at most, so a page left open stays small.
+const HISTORY_LIMIT = 24 * 3600 * 1000 / POLL_PERIOD_MS;
 
 const METRIC = {
   stepLatency: "roo_step_latency_seconds",
@@ -273,6 +275,10 @@ function rememberThroughput(data) {
   for (const [name, rates] of page.history.byPipeline) {
     const pipeline = pipelines.find((p) => p.name === name);
     rates.push(pipeline ? pipelineRate(pipeline) : null);
+  }
+  if (times.length > HISTORY_LIMIT) {
+    times.shift();
+    for (const rates of page.history.byPipeline.values()) rates.shift();
   }
 }
 

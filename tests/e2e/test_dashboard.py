@@ -114,12 +114,37 @@ def body(driver, attribute):
     return driver.find_element(By.TAG_NAME, "body").get_attribute(attribute)
 
 
-def same_sample(driver, url, timeout=4 * POLL_PERIOD):
-    """An /api/cluster answer and the page's figures for the same sample of every worker, read together."""
+def bins_shown(driver):
+    """{bin label: count} of the latency-by-bin chart."""
+    return dict((b.get_attribute("data-bin"), int(b.get_attribute("data-count")))
+                for b in driver.find_elements(By.CSS_SELECTOR, "#latency-bins .bin"))
+
+
+def bucket_lower(index):
+    """LatencyHistogram::lower_bound, written again from its definition."""
+    if index < 32:
+        return index
+    power, sub = ((index - 32) >> 4) + 5, (index - 32) & 15
+    return (16 + sub) << (power - 4)
+
+
+def expected_bins(histogram):
+    """Wallaroo's display bins of a histogram: events below 2^10, 2^12, ... 2^30 ns, and the rest."""
+    labels = ["≤ 1 µs", "≤ 4 µs", "≤ 16 µs", "≤ 66 µs", "≤ 260 µs", "≤ 1 ms", "≤ 4 ms", "≤ 16 ms", "≤ 66 ms",
+              "≤ 260 ms", "≤ 1 s", "> 1 s"]
+    counts = [0] * len(labels)
+    for index, count in histogram["buckets"]:
+        upper = bucket_lower(index + 1)
+        counts[next((k for k in range(11) if upper <= 2 ** (10 + 2 * k)), 11)] += count
+    return dict(zip(labels, counts))
+
+
+def same_sample(driver, url, read=steps_shown, timeout=4 * POLL_PERIOD):
+    """An /api/cluster answer and what `read` reads of the page, for the same sample of every worker."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = get_json(url)
-        shown = steps_shown(driver)
+        shown = read(driver)
         if body(driver, "data-snapshot") == snapshot_key(answer) and snapshot_key(get_json(url)) == \
                 snapshot_key(answer):
             return answer, shown
@@ -184,8 +209,19 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
         assert [r.get_attribute("data-step") for r in rows] == [None] + STEPS  # start to end, then each step
         assert not browser.find_element(By.ID, "poll-error").is_displayed()
         assert browser.find_elements(By.CSS_SELECTOR, "#throughput-chart canvas"), "no throughput chart"
-        bins = browser.find_elements(By.CSS_SELECTOR, "#latency-bins .bin")
-        assert len(bins) == 12 and sum(int(b.get_attribute("data-count")) for b in bins) > 0
+        # Latency by bin: the pipeline's start-to-end by default, from the buckets of the last 5 minutes.
+        assert browser.find_element(By.ID, "latency-bins").get_attribute("data-pipeline") == PIPELINE
+        answer, bins = same_sample(browser, api, bins_shown)
+        start_to_end = [h for h in answer["cluster"]["histograms"] if h["name"] == "roo_pipeline_latency_seconds"]
+        assert len(start_to_end) == 1 and start_to_end[0]["recent"]["count"] > 0, start_to_end
+        assert bins == expected_bins(start_to_end[0]["recent"])
+        assert sum(bins.values()) == start_to_end[0]["recent"]["count"]
+        # a click on a step's box shows that step's bins instead
+        browser.find_element(By.CSS_SELECTOR, '.step[data-step="%s"]' % STEPS[1]).click()
+        assert browser.find_element(By.ID, "latency-bins").get_attribute("data-step") == STEPS[1]
+        answer, bins = same_sample(browser, api, bins_shown)
+        double = [h for h in step_histograms(answer) if h["labels"]["step"] == STEPS[1]]
+        assert bins == expected_bins(double[0]["recent"])
 
         # The figures grow: a later reading of the decoder's event count is larger.
         first = shown[0][1]
