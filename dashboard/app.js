@@ -331,8 +331,9 @@ function latencyRow(kind, label, histogram, pipeline, step) {
                    onclick: () => select(pipeline, step)},
     el("td", {class: "subject"}, label),
     el("td", {class: "num"}, formatCount(histogram.events)),
-    ...PERCENTILES.map(([name, field]) => el("td", {class: "num", dataset: {percentile: name, ns: String(figures[field])}},
-                                             figures.count > 0 ? formatNs(figures[field]) : "–")));
+    ...PERCENTILES.map(([name, field]) =>
+      el("td", {class: "num", dataset: {percentile: name, ns: String(figures[field])}},
+         figures.count > 0 ? formatNs(figures[field]) : "–")));
 }
 
 function renderLatencyTable(data) {
