@@ -70,7 +70,9 @@ BYTEWAX = os.path.join(HERE, "harness", "bytewax_flow.py")
 TIMED_APP = os.path.join(HERE, "apps", "alphabet_timed.py")
 ASYNCIO_TIMED = os.path.join(HERE, "baselines", "asyncio_alphabet.py")
 READY = A.READY
-SYSTEMS = ("roo1", "roo2", "asyncio", "bytewax", "roo1ckpt")
+SYSTEMS = ("roo1", "roo2", "asyncio", "bytewax", "roo1ckpt", "roo1nometrics")
+# roo1nometrics: Roo, 1 worker with --no-metrics: the metrics' cost is roo1 / roo1nometrics (issue 12: >= 0.97).
+METRICS_WORKLOADS = ("alphabet", "passthrough")
 # roo1ckpt runs only these workloads, on a longer input (--ckpt-events-scale) so that every run holds several
 # checkpoints, paired in each round with roo1 on that same input ("roo1ckpt_base"): the ratio compares like with like.
 CKPT_WORKLOADS = ("alphabet", "word_count")
@@ -84,6 +86,7 @@ NAMES = {
     "bytewax": "Bytewax, 1 worker",
     "roo1ckpt_base": "Roo, 1 worker (the checkpoint rows' input, no checkpoints)",
     "roo1ckpt": "Roo, 1 worker, checkpoints every 1 s",
+    "roo1nometrics": "Roo, 1 worker, metrics off (--no-metrics)",
 }
 say = A.say if hasattr(A, "say") else (lambda text: print(text, file=sys.stderr, flush=True))
 
@@ -241,6 +244,8 @@ def server_argv(system, workload, in_spec, out_port, checkpoint_dir=None):
         return [OPTS.roo, "run"] + checkpoint_flags(checkpoint_dir) + [app, "--in", in_spec, "--out", out]
     if system == "roo2":
         return [OPTS.roo, "run", "--workers", "2", app, "--in", in_spec, "--out", out]
+    if system == "roo1nometrics":
+        return [OPTS.roo, "run", "--no-metrics", app, "--in", in_spec, "--out", out]
     if system == "asyncio":
         return ["/usr/bin/python3", ASYNCIO, "--workload", workload, "--in", in_spec, "--out", out]
     raise ValueError(system)
@@ -477,6 +482,9 @@ def latency(results):
         "asyncio": lambda i, o: ["/usr/bin/python3", ASYNCIO_TIMED, "--app", TIMED_APP,
                                  "--in", "127.0.0.1:%d" % i, "--out", "127.0.0.1:%d" % o],
     }
+    if "roo1nometrics" in OPTS.systems.split(","):
+        servers["roo1nometrics"] = lambda i, o: [OPTS.roo, "run", "--no-metrics", TIMED_APP,
+                                                 "--in", "Alphabet@127.0.0.1:%d" % i, "--out", "127.0.0.1:%d" % o]
     maxima = results["latency_max"] = {}
     for system, argv_for in servers.items():
         maxima[system] = timed_max(system, argv_for, path, len(records))
@@ -498,7 +506,7 @@ def latency(results):
         runs = {system: [] for system in current}
         for repeat in range(OPTS.latency_repeats):
             for system, argv_for in current.items():  # interleaved, like the throughput rounds
-                own = "roo1" if system == "roo1ckpt" else system
+                own = "roo1" if system in ("roo1ckpt", "roo1nometrics") else system
                 rate = int(fraction * maxima[own]["median"])
                 say("latency, %s: %s events/s offered (%.0f %% of %s maximum with the timed app) for %.0f s, "
                     "run %d of %d" % (system, A.fmt_rate(rate), 100 * fraction,
@@ -741,6 +749,17 @@ def targets(results):
             s["start_mib"], s["max_mib"], s["growth_second_half_mib"]), s["flat"]))
     v = ratio(med(results, "alphabet", "roo2"), r1("alphabet"))
     row("alphabet: 2 workers ≥ 1.6 × 1 worker", v, 1.6, "%.2f ×" % (v or 0))
+    for w in METRICS_WORKLOADS:
+        v = ratio(r1(w), med(results, w, "roo1nometrics"))
+        row("%s: metrics on (the default) ≥ 0.97 × metrics off" % w, v, 0.97, "%.3f ×" % (v or 0))
+    lat_on = [x for x in results.get("latency", []) if x["system"] == "roo1" and "invalid" not in x]
+    lat_off = {x["fraction"]: x for x in results.get("latency", []) if x["system"] == "roo1nometrics"
+               and "invalid" not in x}
+    for x in lat_on:
+        off = lat_off.get(x["fraction"])
+        if off:
+            rows.append(("latency at %.0f %% load, metrics on vs off: p99" % (100 * x["fraction"]),
+                         "%.0f vs %.0f µs" % (x["p99_us"], off["p99_us"]), None))
     for w in CKPT_WORKLOADS:
         v = checkpoint_ratio(results, w)
         row("%s: checkpoints every 1 s ≥ 0.97 × without" % w, v, 0.97, "%.3f ×" % (v or 0))
@@ -1126,7 +1145,7 @@ def main():
             rates = ceiling(opts, interp, w, n, info["outputs"])
             wr[key] = {"rate": A.summarise(rates)}
             say("  %s: median %s events/s of CPU time" % (key, fmt(wr[key]["rate"]["median"])))
-        plain = [s for s in systems if s != "roo1ckpt"]
+        plain = [s for s in systems if s != "roo1ckpt" and (s != "roo1nometrics" or w in METRICS_WORKLOADS)]
         pair = list(CKPT_PAIR) if "roo1ckpt" in systems and w in CKPT_WORKLOADS else []
         if pair:
             n_ckpt = int(data.EVENTS * opts.ckpt_events_scale * opts.events_scale)

@@ -142,7 +142,7 @@ def callgrind_run(opts, app, n, frame_file, msg_size, tag):
     out_port = int(wait_for_text(rx_log, r"Listening on [^:]+:(\d+)", rx, 10, "roo receive").group(1))
     in_port = free_port()
     argv = [opts.valgrind, "--tool=callgrind", "--callgrind-out-file=" + cg_out, "--dump-instr=no",
-            opts.roo, "run", "--drain-timeout", "60", APPS[app],
+            opts.roo, "run", "--drain-timeout", "60"] + (["--no-metrics"] if opts.no_metrics else []) + [APPS[app],
             "--in", "Src@127.0.0.1:%d" % in_port, "--out", "127.0.0.1:%d" % out_port]
     # A fixed hash seed: str hashes, and so dict probing, are the same in every run.
     env = dict(os.environ, PYTHONHASHSEED="0")
@@ -389,6 +389,7 @@ def parse_args():
     p.add_argument("--repeats", type=int, default=2, help="how many times to measure each app (default 2)")
     p.add_argument("--apps", default="passthrough,alphabet", help="comma-separated: passthrough, alphabet")
     p.add_argument("--roo", default=DEFAULT_ROO, help="the roo binary (default build/src/cli/roo)")
+    p.add_argument("--no-metrics", action="store_true", help="run roo with --no-metrics (the metrics' cost)")
     return p.parse_args()
 
 

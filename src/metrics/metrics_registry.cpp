@@ -63,9 +63,22 @@ void MetricsRegistry::gauge(std::string_view name, Labels labels, std::function<
   gauges_.push_back(Gauge{std::string(name), std::move(labels), std::move(read)});
 }
 
+void MetricsRegistry::gauge_family(std::string_view name, std::string owner, Family read) {
+  check_known(name);
+  std::lock_guard lock(mutex_);
+  for (auto& family : families_) {
+    if (family.name == name && family.owner == owner) {
+      family.read = std::move(read);
+      return;
+    }
+  }
+  families_.push_back(GaugeFamily{std::string(name), std::move(owner), std::move(read)});
+}
+
 void MetricsRegistry::clear_gauges() {
   std::lock_guard lock(mutex_);
   gauges_.clear();
+  families_.clear();
 }
 
 void MetricsRegistry::rename(std::string worker) {
@@ -93,6 +106,14 @@ WorkerMetrics MetricsRegistry::snapshot() const {
   }
   for (const auto& gauge : gauges_) {
     out.values.push_back(ValueSample{gauge.name, gauge.labels, gauge.read(), 0});
+  }
+  for (const auto& family : families_) {
+    if (!family.read) {
+      continue;
+    }
+    for (auto& [labels, value] : family.read()) {
+      out.values.push_back(ValueSample{family.name, std::move(labels), value, 0});
+    }
   }
   out.values.push_back(ValueSample{std::string(uptime), {},
                                    static_cast<double>(out.time_ns - out.started_ns) / 1e9, 0});

@@ -75,33 +75,41 @@ bool OutboundHops::append_key(PyObject* key) {
 }
 
 bool OutboundHops::add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::int64_t time,
-                           std::string_view payload) {
+                           std::string_view payload, std::int64_t ingest) {
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
-  entries_.push_back(static_cast<char>(HopDataKind::raw_frame));
+  entries_.push_back(static_cast<char>(static_cast<std::uint8_t>(HopDataKind::raw_frame) |
+                                       (ingest != 0 ? hop_timed_flag : 0)));
   if (!append_key(key)) {
     entries_.resize(rollback);
     return false;
   }
   put_u64(entries_, static_cast<std::uint64_t>(time));
+  if (ingest != 0) [[unlikely]] {
+    put_u64(entries_, static_cast<std::uint64_t>(ingest));
+  }
   put_bytes(entries_, payload.data(), payload.size());
   ++count_;
   return true;
 }
 
 bool OutboundHops::add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, std::int64_t time,
-                              PyObject* data) {
+                              PyObject* data, std::int64_t ingest) {
   std::size_t rollback = entries_.size();
   put_u16(entries_, flow);
   put_u16(entries_, position);
   std::size_t kind_at = entries_.size();
-  entries_.push_back(static_cast<char>(HopDataKind::object));
+  entries_.push_back(static_cast<char>(static_cast<std::uint8_t>(HopDataKind::object) |
+                                       (ingest != 0 ? hop_timed_flag : 0)));
   if (!append_key(key) || PyList_Append(objects_.get(), data) != 0) {
     entries_.resize(rollback);
     return false;
   }
   put_u64(entries_, static_cast<std::uint64_t>(time));
+  if (ingest != 0) [[unlikely]] {
+    put_u64(entries_, static_cast<std::uint64_t>(ingest));
+  }
   object_entry_offsets_.push_back(kind_at);
   ++count_;
   return true;
@@ -118,7 +126,9 @@ std::vector<char> OutboundHops::finish(const ObjectCodec& codec, const Skipped& 
                                         static_cast<unsigned char>(entries_[at + 1]));
     };
     on_skipped(field(kind_at - 4), field(kind_at - 2));
-    entries_[kind_at] = static_cast<char>(HopDataKind::skipped);
+    // The timed flag stays: it says whether an ingest time follows.
+    entries_[kind_at] = static_cast<char>((static_cast<std::uint8_t>(entries_[kind_at]) & hop_timed_flag) |
+                                          static_cast<std::uint8_t>(HopDataKind::skipped));
     ++left_out;
   };
   if (objects > 0 && !codec.per_object) {
@@ -205,6 +215,7 @@ bool read_hops(std::string_view bytes, const ObjectCodec& codec, const std::func
     entry.hop.position = view.position;
     entry.hop.raw = view.raw;
     entry.hop.time = view.time;
+    entry.hop.ingest = view.ingest;
     const std::string_view key = view.key;
     if (view.key_kind == HopKeyKind::str) {
       entry.hop.key =

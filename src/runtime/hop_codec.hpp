@@ -24,8 +24,9 @@ struct ObjectCodec {
 /// Events on their way to one peer, gathered during one executor batch and sent as one data-channel batch.
 /// Wire layout (all integers big-endian):
 ///   u32 count | count × entry | u32 blob_length | blob
-///   entry = u16 flow | u16 position | u8 data_kind (0 raw frame, 1 object) | u8 key_kind (0 str, 1 bytes,
-///           2 pickled) | u32 key_length | key | i64 event_time (ns) | (raw only) u32 payload_length | payload
+///   entry = u16 flow | u16 position | u8 data_kind (0 raw frame, 1 object; | 0x80 timed) | u8 key_kind (0 str,
+///           1 bytes, 2 pickled) | u32 key_length | key | i64 event_time (ns) | (timed only) i64 ingest (wall ns) |
+///           (raw only) u32 payload_length | payload
 ///   blob  = the objects of the object entries, in order: a pickled list, or (per_object) u32-framed app bytes.
 /// A raw entry carries the source frame itself: the receiver decodes it again instead of unpickling an object,
 /// which is several times cheaper (used when no stage changed the event since its decoder).
@@ -36,11 +37,12 @@ class OutboundHops {
 
   /// Queue one event. False (with the Python exception set) when its key cannot be turned into bytes (a key that is
   /// not str or bytes is pickled); the event is then not queued.
-  /// `time` is the event's event time (ns since the epoch): it keeps it on the other worker.
+  /// `time` is the event's event time (ns since the epoch): it keeps it on the other worker. `ingest`, for an event
+  /// the metrics time, is when it reached its source (wall clock ns; 0: not timed).
   [[nodiscard]] bool add_raw(std::uint16_t flow, std::uint16_t position, PyObject* key, std::int64_t time,
-                             std::string_view payload);
+                             std::string_view payload, std::int64_t ingest = 0);
   [[nodiscard]] bool add_object(std::uint16_t flow, std::uint16_t position, PyObject* key, std::int64_t time,
-                                PyObject* data);
+                                PyObject* data, std::int64_t ingest = 0);
 
   [[nodiscard]] bool empty() const { return count_ == 0; }
 
@@ -67,6 +69,7 @@ struct InboundHop {
   std::uint16_t position = 0;
   python::PyRef key;
   std::int64_t time = 0;  ///< event time (ns since the epoch)
+  std::int64_t ingest = 0;  ///< a timed event: when it reached its source (wall clock ns); 0: not timed
   python::PyRef object;  ///< object entries
   std::string_view raw;  ///< raw entries: the source frame, to be decoded
 };

@@ -71,6 +71,13 @@ bool parse_hop_layout(std::string_view bytes, std::vector<HopEntryView>& entries
       error = "truncated entry " + std::to_string(i);
       return false;
     }
+    bool timed = (data_kind & hop_timed_flag) != 0;
+    data_kind = static_cast<std::uint8_t>(data_kind & ~hop_timed_flag);
+    std::uint64_t ingest = 0;
+    if (timed && !reader.u64(ingest)) {
+      error = "truncated entry " + std::to_string(i);
+      return false;
+    }
     if (data_kind > static_cast<std::uint8_t>(HopDataKind::skipped)) {
       error = "entry " + std::to_string(i) + " has unknown data kind " + std::to_string(data_kind);
       return false;
@@ -80,6 +87,7 @@ bool parse_hop_layout(std::string_view bytes, std::vector<HopEntryView>& entries
       return false;
     }
     entry.time = static_cast<std::int64_t>(time);
+    entry.ingest = static_cast<std::int64_t>(ingest);
     entry.data_kind = static_cast<HopDataKind>(data_kind);
     entry.key_kind = static_cast<HopKeyKind>(key_kind);
     if (entry.data_kind == HopDataKind::raw_frame && !reader.span(entry.raw)) {

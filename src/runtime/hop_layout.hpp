@@ -14,6 +14,10 @@ enum class HopDataKind : std::uint8_t {
   skipped = 2,    ///< an object the sender could not serialize: left out (and reported there)
 };
 
+/// Set in an entry's data_kind byte when the event is one the metrics time (docs/metrics.md): an i64 follows its
+/// event time, the wall clock (ns) at which it reached its source, so its start-to-end latency spans workers.
+constexpr std::uint8_t hop_timed_flag = 0x80;
+
 /// How an entry's key travels (the entry's key_kind byte).
 enum class HopKeyKind : std::uint8_t {
   str = 0,      ///< UTF-8 text
@@ -30,6 +34,7 @@ struct HopEntryView {
   HopKeyKind key_kind = HopKeyKind::str;
   std::string_view key;
   std::int64_t time = 0;  ///< the event's event time (ns since the epoch)
+  std::int64_t ingest = 0;  ///< timed entries (hop_timed_flag): when it reached its source (wall clock ns); else 0
   std::string_view raw;  ///< raw_frame entries: the source frame
 };
 

@@ -273,6 +273,18 @@ void PipelineRunner::maybe_time(Source& source, bool first, std::int64_t ingest)
   }
 }
 
+void PipelineRunner::time_arrival(Source& source, std::int64_t ingest_wall) {
+  if (ingest_wall == 0) {
+    timed_arrival_ = 0;  // the sender did not time it: neither does this worker (the sample stays one in 64)
+    return;
+  }
+  timed_arrival_ = steady_ns();
+  // Clocks of two machines differ: a time "before" the source is taken as the arrival here.
+  timed_ingest_ = timed_arrival_ - std::max<std::int64_t>(core::wall_clock_ns() - ingest_wall, 0);
+  timed_pipeline_ = source.pipeline;
+  timed_worker_ = source.worker;
+}
+
 void PipelineRunner::timed_leaves(bool to_sink) {
   std::int64_t now = steady_ns();
   if (to_sink && timed_ingest_ != 0) {
@@ -520,8 +532,12 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
   }
   auto flow_index = static_cast<std::uint16_t>(flow.source);
   auto next = static_cast<std::uint16_t>(position);
-  bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, event_time_, raw)
-                                      : hops_[owner].add_object(flow_index, next, key, event_time_, data);
+  std::int64_t ingest = 0;  // a timed event's arrival at its source travels with it, on the wall clock
+  if (timed_arrival_ != 0 && timed_ingest_ != 0) [[unlikely]] {
+    ingest = core::wall_clock_ns() - (steady_ns() - timed_ingest_);
+  }
+  bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, event_time_, raw, ingest)
+                                      : hops_[owner].add_object(flow_index, next, key, event_time_, data, ingest);
   if (timed_arrival_ != 0 && queued) [[unlikely]] {
     timed_leaves(false);
   }
@@ -548,8 +564,7 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
         const graph::Flow& flow = plan_.flows[hop.flow];
         event_time_ = hop.time;
         if (measured_) {
-          maybe_time(sources_[hop.flow], false, 0);
-          timed_ingest_ = 0;  // its arrival at its source was on another worker
+          time_arrival(sources_[hop.flow], hop.ingest);
         }
         if (hop.object) {
           run(flow, hop.position, hop.object.get(), hop.key.get(), {}, true);

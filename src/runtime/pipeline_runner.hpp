@@ -269,6 +269,8 @@ class PipelineRunner {
 
   /// Starts timing the current event when it is due (one in timed_one_in, or `first` of a batch).
   void maybe_time(Source& source, bool first, std::int64_t ingest);
+  /// An event from another worker: timed here when the sender timed it (`ingest_wall` its arrival at its source).
+  void time_arrival(Source& source, std::int64_t ingest_wall);
   /// The timed event leaves this worker (to its sinks, or to another worker): its pipeline and worker latencies.
   void timed_leaves(bool to_sink);
 };

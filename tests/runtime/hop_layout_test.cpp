@@ -45,6 +45,30 @@ TEST(HopLayout, CutsABatchIntoEntriesAndTheObjectSection) {
   EXPECT_EQ(blob, "blob");
 }
 
+// A timed entry (the metrics' sample) carries its arrival at its source after its event time.
+TEST(HopLayout, ATimedEntryCarriesItsIngestTime) {
+  std::string timed("\x00\x00\x00\x01", 4);
+  timed += static_cast<char>(0x80);  // raw frame, timed
+  timed += static_cast<char>(0);
+  timed += span("k");
+  timed += std::string("\x00\x00\x00\x00\x00\x00\x00\x07", 8);
+  timed += std::string("\x00\x00\x00\x00\x00\x00\x01\x00", 8);  // ingest 256
+  timed += span("p");
+  const std::string batch = u32(2) + timed + entry(0, 0) + span("");
+  std::vector<HopEntryView> entries;
+  std::string_view blob;
+  std::string error;
+  ASSERT_TRUE(parse_hop_layout(batch, entries, blob, error)) << error;
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].data_kind, HopDataKind::raw_frame);
+  EXPECT_EQ(entries[0].ingest, 256);
+  EXPECT_EQ(entries[0].raw, "p");
+  EXPECT_EQ(entries[1].ingest, 0);
+  const std::string cut = u32(1) + timed.substr(0, timed.size() - 13);  // the ingest time cut short
+  EXPECT_FALSE(parse_hop_layout(cut, entries, blob, error));
+  EXPECT_EQ(error, "truncated entry 0");
+}
+
 // Found while writing tests/fuzz/data_frame_fuzz.cpp (which checks it): read_hops reserved the announced count up
 // front, so four bytes saying 4,294,967,295 entries asked for hundreds of GiB (std::bad_alloc out of the executor).
 TEST(HopLayout, AnAnnouncedCountReservesOnlyWhatTheBytesCanHold) {

@@ -34,6 +34,10 @@ class MetricsRegistry {
   /// A gauge (or a counter kept elsewhere) read by `read` at each snapshot. Replaces one with the same name and
   /// labels (a pipeline rebuilt after a rollback registers its gauges again).
   void gauge(std::string_view name, Labels labels, std::function<double()> read);
+  /// Gauges whose label sets are known only when read (a Kafka source's partitions): `read` returns every one's
+  /// labels and value at each snapshot. Replaces a family of the same name and `owner` (a source restarted).
+  using Family = std::function<std::vector<std::pair<Labels, double>>()>;
+  void gauge_family(std::string_view name, std::string owner, Family read);
   /// Drops every gauge (before what they read goes away).
   void clear_gauges();
 
@@ -55,6 +59,11 @@ class MetricsRegistry {
     Labels labels;
     std::function<double()> read;
   };
+  struct GaugeFamily {
+    std::string name;
+    std::string owner;
+    Family read;
+  };
 
   mutable std::mutex mutex_;
   std::string worker_;
@@ -62,6 +71,7 @@ class MetricsRegistry {
   std::deque<Named<LatencyMeter>> latencies_;
   std::deque<Named<EventCount>> counters_;
   std::deque<Gauge> gauges_;
+  std::deque<GaugeFamily> families_;
 };
 
 }  // namespace roo::metrics
