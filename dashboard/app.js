@@ -296,7 +296,7 @@ function buildChart(names) {
   })));
   const options = Object.assign(chartSize(), {
     series,
-    scales: {y: {range: (u, min, max) => [0, Math.max(1, max * 1.1)]}},
+    scales: {y: {range: (u, min, max) => [0, Math.max(10, max * 1.1)]}},
     axes: [{}, {label: "events/s", size: 70, values: (u, ticks) => ticks.map((t) => formatCount(t))}],
     legend: {live: true},
   });
@@ -340,7 +340,10 @@ function renderLatencyTable(data) {
   const rows = [];
   for (const pipeline of pipelinesOf(data.cluster)) {
     if (pipeline.latency) {
-      rows.push(latencyRow("pipeline-row", `${pipeline.name} (start to end)`, pipeline.latency, pipeline.name, null));
+      // its own count is of the timed events only: the row shows the outputs, its last step's events
+      const outputs = pipeline.steps.length > 0 ? pipeline.steps[pipeline.steps.length - 1].events : 0;
+      rows.push(latencyRow("pipeline-row", `${pipeline.name} (start to end)`,
+                           Object.assign({}, pipeline.latency, {events: outputs}), pipeline.name, null));
     }
     for (const step of pipeline.steps) {
       rows.push(latencyRow("step-row", step.labels.step, step, pipeline.name, step.labels.step));
@@ -509,8 +512,9 @@ function render(data) {
 
 // ---- polling ----
 
+// Which sample of each worker the page shows, in ms: time_ns is beyond a double's exact integers.
 function snapshotKey(data) {
-  return data.workers.map((w) => `${w.worker}:${w.time_ns}`).join(",");
+  return data.workers.map((w) => `${w.worker}:${Math.floor(w.time_ns / 1e6)}`).join(",");
 }
 
 function showAnswer(data) {
@@ -552,6 +556,7 @@ async function fetchCluster() {
     return data;
   } catch (error) {
     if (error.name === "AbortError") throw new Error(`no answer within ${POLL_TIMEOUT_MS / 1000} s`);
+    if (error instanceof TypeError) throw new Error(`cannot reach the worker (${error.message})`);
     throw error;
   } finally {
     clearTimeout(timer);

@@ -10,6 +10,7 @@ The workers are two `roo run` processes (the `cluster` fixture) rather than one 
 supervisor stops every worker when one dies, and the point here is the page of a cluster that lost a worker.
 """
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -36,6 +37,7 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 except ImportError:
     pytest.fail("the dashboard's browser test needs Selenium: apt-get install python3-selenium (tools/setup)",
@@ -94,8 +96,9 @@ def get_json(url):
 
 
 def snapshot_key(answer):
-    """What the page writes into body[data-snapshot] for an answer (app.js snapshotKey)."""
-    return ",".join("%s:%d" % (w["worker"], w["time_ns"]) for w in answer["workers"])
+    """What the page writes into body[data-snapshot] for an answer (app.js snapshotKey: the same double
+    arithmetic, since JavaScript reads time_ns as the nearest double)."""
+    return ",".join("%s:%d" % (w["worker"], math.floor(float(w["time_ns"]) / 1e6)) for w in answer["workers"])
 
 
 def step_histograms(answer):
@@ -103,21 +106,34 @@ def step_histograms(answer):
             and h["labels"]["pipeline"] == PIPELINE]
 
 
+# The page redraws its panels at every answer, so an element found in one WebDriver call may be gone by the next:
+# every read of redrawn parts is one script, which runs between two redraws (the page's JavaScript is one thread).
+READ_DATASETS = """
+return {snapshot: document.body.dataset.snapshot,
+        items: Array.from(document.querySelectorAll(arguments[0])).map((e) => Object.assign({}, e.dataset))};
+"""
+
+
+def datasets(driver, selector):
+    """(the page's sample key, [the data- attributes of each element `selector` finds]), read at one moment."""
+    read = driver.execute_script(READ_DATASETS, selector)
+    return read["snapshot"], read["items"]
+
+
 def steps_shown(driver):
-    """[(data-step, events, rate, p99 ns)] of the pipeline's step boxes, in the page's order."""
-    boxes = driver.find_elements(By.CSS_SELECTOR, '.pipeline[data-pipeline="%s"] .step' % PIPELINE)
-    return [(b.get_attribute("data-step"), int(b.get_attribute("data-events")), float(b.get_attribute("data-rate")),
-             int(b.get_attribute("data-p99-ns"))) for b in boxes]
+    """(sample key, [(data-step, events, rate, p99 ns)] of the pipeline's step boxes, in the page's order)."""
+    snapshot, boxes = datasets(driver, '.pipeline[data-pipeline="%s"] .step' % PIPELINE)
+    return snapshot, [(b["step"], int(b["events"]), float(b["rate"]), int(b["p99Ns"])) for b in boxes]
+
+
+def bins_shown(driver):
+    """(sample key, {bin label: count} of the latency-by-bin chart)."""
+    snapshot, bins = datasets(driver, "#latency-bins .bin")
+    return snapshot, dict((b["bin"], int(b["count"])) for b in bins)
 
 
 def body(driver, attribute):
     return driver.find_element(By.TAG_NAME, "body").get_attribute(attribute)
-
-
-def bins_shown(driver):
-    """{bin label: count} of the latency-by-bin chart."""
-    return dict((b.get_attribute("data-bin"), int(b.get_attribute("data-count")))
-                for b in driver.find_elements(By.CSS_SELECTOR, "#latency-bins .bin"))
 
 
 def bucket_lower(index):
@@ -144,19 +160,33 @@ def same_sample(driver, url, read=steps_shown, timeout=4 * POLL_PERIOD):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = get_json(url)
-        shown = read(driver)
-        if body(driver, "data-snapshot") == snapshot_key(answer) and snapshot_key(get_json(url)) == \
-                snapshot_key(answer):
+        snapshot, shown = read(driver)
+        if snapshot == snapshot_key(answer):
             return answer, shown
         time.sleep(0.2)
     pytest.fail("the page never showed the sample /api/cluster answered within %.0f s (page %r, api %r)"
                 % (timeout, body(driver, "data-snapshot"), snapshot_key(get_json(url))), pytrace=False)
 
 
+def click(driver, selector, timeout=5.0):
+    """A real click on the element `selector` finds, again if a redraw replaced it in between."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except StaleElementReferenceException:
+            if time.monotonic() > deadline:
+                raise
+
+
 def full_page_screenshot(driver, name):
     os.makedirs(ARTIFACTS, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, max(900, int(height) + 20))
+    for _ in range(3):  # the window's size includes what is not the page: grow it until the page fits
+        missing = driver.execute_script("return document.documentElement.scrollHeight - window.innerHeight")
+        if missing <= 0:
+            break
+        driver.set_window_size(1400, driver.get_window_size()["height"] + missing)
     path = os.path.join(ARTIFACTS, name)
     assert driver.save_screenshot(path), "no screenshot saved at %s" % path
     return path
@@ -183,9 +213,12 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
     sender = Sender(c.in_addresses(PIPELINE))
     try:
         assert out.wait_for(lambda r: len(r.lines()) >= 100, timeout=15), c.logs()
-        # the first sample with every step's rate known
-        assert wait_until(lambda: len(get_json(api)["workers"]) == 2 and
-                          all(h["rate"] > 0 for h in step_histograms(get_json(api))), 15, 0.5), get_json(api)
+        # a sample of both workers with every step's rate known (a worker's first sample is from before its steps)
+        def rates_known():
+            answer = get_json(api)
+            steps = step_histograms(answer)
+            return len(answer["workers"]) == 2 and len(steps) == len(STEPS) and all(h["rate"] > 0 for h in steps)
+        assert wait_until(rates_known, 15, 0.5), get_json(api)
 
         browser.get(page)
         assert browser.title == "Roo dashboard"
@@ -202,11 +235,10 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
         assert float(total.get_attribute("data-value")) == expected[0][2]
         workers = browser.find_element(By.ID, "workers-count")
         assert (workers.get_attribute("data-live"), workers.get_attribute("data-missing")) == ("2", "0")
-        chips = browser.find_elements(By.CSS_SELECTOR, "#worker-chips .chip")
-        assert [(e.get_attribute("data-worker"), e.get_attribute("data-state")) for e in chips] == \
-            [("initializer", "live"), ("worker1", "live")]
-        rows = browser.find_elements(By.CSS_SELECTOR, "#latency-table tbody tr")
-        assert [r.get_attribute("data-step") for r in rows] == [None] + STEPS  # start to end, then each step
+        _, chips = datasets(browser, "#worker-chips .chip")
+        assert chips == [{"worker": "initializer", "state": "live"}, {"worker": "worker1", "state": "live"}]
+        _, rows = datasets(browser, "#latency-table tbody tr")
+        assert [r.get("step") for r in rows] == [None] + STEPS  # start to end, then each step
         assert not browser.find_element(By.ID, "poll-error").is_displayed()
         assert browser.find_elements(By.CSS_SELECTOR, "#throughput-chart canvas"), "no throughput chart"
         # Latency by bin: the pipeline's start-to-end by default, from the buckets of the last 5 minutes.
@@ -217,7 +249,7 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
         assert bins == expected_bins(start_to_end[0]["recent"])
         assert sum(bins.values()) == start_to_end[0]["recent"]["count"]
         # a click on a step's box shows that step's bins instead
-        browser.find_element(By.CSS_SELECTOR, '.step[data-step="%s"]' % STEPS[1]).click()
+        click(browser, '.step[data-step="%s"]' % STEPS[1])
         assert browser.find_element(By.ID, "latency-bins").get_attribute("data-step") == STEPS[1]
         answer, bins = same_sample(browser, api, bins_shown)
         double = [h for h in step_histograms(answer) if h["labels"]["step"] == STEPS[1]]
@@ -225,7 +257,7 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
 
         # The figures grow: a later reading of the decoder's event count is larger.
         first = shown[0][1]
-        assert wait_until(lambda: steps_shown(browser)[0][1] > first, 4 * POLL_PERIOD, 0.2), \
+        assert wait_until(lambda: steps_shown(browser)[1][0][1] > first, 4 * POLL_PERIOD, 0.2), \
             "the page's count stayed at %d" % first
         time.sleep(3 * POLL_PERIOD)  # some throughput history for the picture
         full_page_screenshot(browser, "dashboard.png")
@@ -233,15 +265,16 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
         # worker1 dies: the page goes on updating from the initializer and shows worker1 missing.
         c[1].worker.kill()
         missing = '#worker-chips .chip[data-worker="worker1"][data-state="missing"]'
-        assert wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, missing), 30, 0.2), \
+        assert wait_until(lambda: datasets(browser, missing)[1], 30, 0.2), \
             "worker1 never shown missing; api: %s\n%s" % (get_json(api)["missing"], c.logs())
-        assert browser.find_element(By.CSS_SELECTOR, '#workers-table tr[data-worker="worker1"]') \
-            .get_attribute("data-state") == "missing"
+        _, rows = datasets(browser, "#workers-table tbody tr")
+        assert [(r["worker"], r["state"]) for r in rows] == [("initializer", "live"), ("worker1", "missing")]
         assert browser.find_element(By.ID, "missing-banner").is_displayed()
         answer, shown = same_sample(browser, api)
         assert answer["missing"] == ["worker1"] and [w["worker"] for w in answer["workers"]] == ["initializer"]
         polls, count = int(body(browser, "data-polls")), shown[0][1]
-        assert wait_until(lambda: int(body(browser, "data-polls")) >= polls + 2 and steps_shown(browser)[0][1] > count,
+        assert wait_until(lambda: int(body(browser, "data-polls")) >= polls + 2 and
+                          steps_shown(browser)[1][0][1] > count,
                           6 * POLL_PERIOD, 0.2), "the page stopped updating after worker1 died"
         assert not browser.find_element(By.ID, "poll-error").is_displayed()
         full_page_screenshot(browser, "dashboard-worker-missing.png")
@@ -251,7 +284,7 @@ def test_the_dashboard_shows_the_cluster_live_and_survives_a_lost_worker(cluster
         banner = browser.find_element(By.ID, "poll-error")
         assert wait_until(banner.is_displayed, 4 * POLL_PERIOD, 0.2), "no error banner once nothing answers"
         assert banner.text.startswith("No answer from api/cluster since "), banner.text
-        assert [step for step, _, _, _ in steps_shown(browser)] == STEPS  # the last figures stay
+        assert [step for step, _, _, _ in steps_shown(browser)[1]] == STEPS  # the last figures stay
         full_page_screenshot(browser, "dashboard-no-answer.png")
     finally:
         sender.stop()
