@@ -28,30 +28,10 @@ std::uint64_t events_since(const HistogramSample& sample, const WorkerMetrics& b
   return increase(sample.events, earlier != nullptr ? earlier->events : 0);
 }
 
-/// The events the pipeline's encoders took in the period: what reached its end on this worker.
-std::uint64_t outputs_since(const std::string& pipeline, const WorkerMetrics& now, const WorkerMetrics& before) {
-  std::uint64_t outputs = 0;
-  for (const auto& sample : now.histograms) {
-    if (sample.name == step_latency && label(sample.labels, "pipeline") == pipeline &&
-        label(sample.labels, "kind") == "encoder") {
-      outputs += events_since(sample, before);
-    }
-  }
-  return outputs;
-}
-
-/// How many events the reporter saw in the period, exactly, which its bins must add up to. Steps count every event.
-/// The pipeline and worker meters count none (they only time a sample), so start-to-end takes the pipeline's outputs
-/// on this worker, and node-ingress-egress, which has no exact count, the number of events timed.
-std::uint64_t period_events(const HistogramSample& sample, const HistogramSnapshot& timed, const WorkerMetrics& now,
-                            const WorkerMetrics& before) {
-  if (sample.name == step_latency) {
-    return events_since(sample, before);
-  }
-  if (sample.name == pipeline_latency) {
-    return outputs_since(label(sample.labels, "pipeline"), now, before);
-  }
-  return timed.count;
+/// How many events the reporter saw in the period, exactly, which its bins must add up to: every meter counts every
+/// event it sees (a step: events in; a pipeline: outputs reaching its sinks here; a worker: events leaving it).
+std::uint64_t period_events(const HistogramSample& sample, const WorkerMetrics& before) {
+  return events_since(sample, before);
 }
 
 }  // namespace
@@ -96,7 +76,7 @@ std::vector<WallarooReport> wallaroo_reports(const WorkerMetrics& now, const Wor
     std::uint16_t id = computation ? ++steps_seen[pipeline] : 0;
     const HistogramSample* earlier = before.histogram(sample.name, sample.labels);
     HistogramSnapshot timed = earlier != nullptr ? sample.latency.since(earlier->latency) : sample.latency;
-    std::uint64_t events = period_events(sample, timed, now, before);
+    std::uint64_t events = period_events(sample, before);
     if (events == 0) {
       continue;
     }
