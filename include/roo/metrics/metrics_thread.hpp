@@ -1,6 +1,7 @@
 #pragma once
 
 #include "roo/core/endpoint.hpp"
+#include "roo/metrics/activity_log.hpp"
 #include "roo/metrics/metrics_history.hpp"
 #include "roo/metrics/metrics_registry.hpp"
 #include "roo/metrics/worker_metrics.hpp"
@@ -83,6 +84,7 @@ class MetricsThread {
   boost::asio::steady_timer timer_{io_};
   std::thread thread_;
   MetricsHistory history_;  ///< the metrics thread's
+  ActivityLog activity_;     ///< the metrics thread's
   mutable std::mutex latest_mutex_;
   WorkerMetrics latest_;
   std::string latest_json_;
