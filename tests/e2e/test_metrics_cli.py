@@ -219,3 +219,41 @@ def test_a_step_that_does_not_return_makes_the_line_say_stalled(workers, receive
     assert stuck_for[1] > stuck_for[0] >= 2.0, stuck_for
     w.send_signal(signal.SIGTERM)
     assert w.wait() == 1  # the stuck call is interrupted: one event failed (test_stuck_step.py)
+
+
+def read_pty(fd, seconds):
+    import select
+    out, deadline = b"", time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+    return out.decode("utf-8", "replace")
+
+
+def test_top_redraws_on_a_terminal_and_goes_on_when_the_worker_goes(workers, receiver, roo_bin):
+    import pty
+    out = receiver()
+    external = "127.0.0.1:%d" % free_port()
+    w = workers.run(ALPHABET, "--in", "Alphabet@127.0.0.1:%d" % free_port(), "--out", out.address,
+                    "--external", external)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(roo_bin, [roo_bin, "top", "-e", external, "--interval", "300ms", "--timeout", "1"])
+    try:
+        shown = read_pty(fd, 1.6)
+        header = "roo top: %s, every 0.3 s (Ctrl-C to quit)\r\n" % external
+        frames = shown.split("\033[H\033[2J")
+        assert frames[0] == "" and len(frames) >= 4, shown
+        assert all(f.startswith(header + "\r\nworkers: initializer (as of ") for f in frames[1:-1]), shown
+        assert w.stop() == 0
+        shown = read_pty(fd, 1.6)
+        assert (header + "unable to connect to %s: connection refused; retrying\r\n\r\nworkers: initializer"
+                % external) in shown, shown
+    finally:
+        os.kill(pid, signal.SIGINT)
+        os.waitpid(pid, 0)
+        os.close(fd)
