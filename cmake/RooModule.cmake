@@ -9,7 +9,7 @@ set(ROO_MAY_USE_cluster core)
 set(ROO_MAY_USE_window core python graph state checkpoint)
 set(ROO_MAY_USE_metrics core)
 set(ROO_MAY_USE_runtime core python graph state window io cluster metrics checkpoint)
-set(ROO_MAY_USE_cli core runtime io)
+set(ROO_MAY_USE_cli core runtime io metrics)
 
 # roo_add_module(io SOURCES a.cpp b.cpp DEPENDS roo::core PRIVATE_DEPENDS Boost::headers)
 function(roo_add_module name)

@@ -5,11 +5,14 @@
 #include "external_client.hpp"
 #include "external_client_flags.hpp"
 #include "flag_values.hpp"
+#include "metrics_table.hpp"
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/printable.hpp"
 #include "roo/core/shared_secret.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -51,6 +54,7 @@ constexpr RequestType request_types[] = {
     {"stateless-partition-count-query", Id::stateless_partition_count_query,
      Id::stateless_partition_count_query_response, "StatelessPartitionCountQueryResponse", ""},
     {"print", Id::print, std::nullopt, "", ""},
+    {"metrics", Id::metrics_query, Id::metrics_response, "", ""},  // Roo's own: run_metrics prints it
 };
 
 /// What Wallaroo's external_sender prints with --json when the cluster has not formed yet.
@@ -159,12 +163,6 @@ std::chrono::milliseconds to_milliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
-std::string seconds_text(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g s", seconds);
-  return text;
-}
-
 void print_answer(const CtlOptions& options, const RequestType& type, const ExternalReply& reply) {
   if (reply.id == static_cast<std::uint16_t>(Id::cluster_status_not_initialized) &&
       type.request == Id::cluster_status_query) {
@@ -191,19 +189,34 @@ void print_answer(const CtlOptions& options, const RequestType& type, const Exte
   }
 }
 
+/// `roo ctl metrics`: the cluster's metrics added up, as the ClusterMetrics JSON (--json) or a table for people.
+void run_metrics(const CtlOptions& options) {
+  FetchedMetrics fetched = fetch_cluster_metrics(options.external, options.client, options.timeout);
+  if (options.json) {
+    std::printf("%s\n", nlohmann::json(fetched.cluster).dump().c_str());
+    for (const auto& note : fetched.notes) {
+      std::fprintf(stderr, "roo ctl: note: %s\n", note.c_str());
+    }
+  } else {
+    std::printf("%s", metrics_table(fetched).c_str());
+  }
+  std::fflush(stdout);
+}
+
 void run_ctl(const CtlOptions& options) {
   const RequestType& type = find_type(options.type);
   if (options.roo_details && type.request != Id::cluster_status_query) {
     throw core::UsageError("send --roo-details with " + std::string(type.name) +
                            ": only cluster-status-query has Roo details");
   }
+  if (type.request == Id::metrics_query) {
+    run_metrics(options);
+    return;
+  }
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
   auto timeout = to_milliseconds(options.timeout);
   core::SharedSecret secret = external_secret(options.client.secret_file);
-  ExternalClient client = ExternalClient::connect(worker, timeout, options.client.tls());
-  if (!secret.empty()) {
-    client.authenticate(secret, timeout);
-  }
+  ExternalClient client = ExternalClient::open(worker, timeout, options.client.tls(), secret);
   // Queries carry no payload (as with external_sender, --message does not change them), except Roo's details.
   std::string payload = type.response ? "" : options.message.value_or(type.default_message);
   if (options.roo_details) {
@@ -218,21 +231,9 @@ void run_ctl(const CtlOptions& options) {
     return;
   }
   ExternalReply reply = client.read_reply(timeout);
-  std::string action = "get an answer to " + std::string(type.name) + " from " + options.external;
-  switch (reply.outcome) {
-    case ExternalReply::Outcome::frame:
-      print_answer(options, type, reply);
-      std::fflush(stdout);
-      return;
-    case ExternalReply::Outcome::timed_out:
-      throw core::Error(action + ": none within " + seconds_text(options.timeout) + " (--timeout)");
-    case ExternalReply::Outcome::closed:
-      throw core::Error(action +
-                        ": the worker closed the connection\n"
-                        "hint: a worker closes the connection on a request it does not understand");
-    case ExternalReply::Outcome::malformed:
-      throw core::Error(action + ": the answer is a frame too short to hold a message id");
-  }
+  expect_frame(reply, "get an answer to " + std::string(type.name) + " from " + options.external, options.timeout);
+  print_answer(options, type, reply);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -246,14 +247,17 @@ void add_ctl_command(CLI::App& app) {
       "Types:\n  clean-shutdown, rotate-log, print, boundary-count-status (no answer)\n"
       "  cluster-status-query, source-ids-query, partition-query, partition-count-query,\n"
       "  state-entity-query, state-entity-count-query, cluster-state-entity-count-query,\n"
-      "  stateless-partition-query, stateless-partition-count-query\n\n"
+      "  stateless-partition-query, stateless-partition-count-query\n"
+      "  metrics (Roo's: every worker's metrics, added up; a table, or the JSON of docs/metrics.md with --json)\n\n"
       "Examples:\n"
       "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json\n"
       "  roo ctl -e 127.0.0.1:5050 -t print -m 'hello'\n"
-      "  roo ctl -e 127.0.0.1:5050 -t cluster-status-query --roo-details");
+      "  roo ctl -e 127.0.0.1:5050 -t cluster-status-query --roo-details\n"
+      "  roo ctl metrics -e 127.0.0.1:5050 --json");
   sub->add_option("--external,-e", options->external, "The worker's external-channel address (its --external)")
       ->required();
-  sub->add_option("--type,-t", options->type, "The request to send (see Types below)")->required();
+  sub->add_option("type,--type,-t", options->type, "The request to send (see Types below), as --type or first")
+      ->required();
   sub->add_option("--message,-m", options->message,
                   "Payload text: what print shows, the worker whose log rotate-log rotates, the clean-shutdown "
                   "note, the boundary-count-status code (default: boundary-count-status)");

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <netdb.h>
@@ -75,6 +76,36 @@ ExternalClient ExternalClient::connect(const core::Endpoint& worker, std::chrono
   return client;
 }
 
+ExternalClient ExternalClient::open(const core::Endpoint& worker, std::chrono::milliseconds timeout,
+                                    const std::optional<core::TlsFiles>& tls, const core::SharedSecret& secret) {
+  ExternalClient client = connect(worker, timeout, tls);
+  if (!secret.empty()) {
+    client.authenticate(secret, timeout);
+  }
+  return client;
+}
+
+void expect_frame(const ExternalReply& reply, const std::string& action, double timeout_seconds) {
+  switch (reply.outcome) {
+    case ExternalReply::Outcome::frame:
+      return;
+    case ExternalReply::Outcome::timed_out: {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g s", timeout_seconds);
+      throw core::Error(action + ": none within " + seconds + " (--timeout)");
+    }
+    case ExternalReply::Outcome::closed:
+      throw core::Error(action +
+                        ": the worker closed the connection\n"
+                        "hint: a worker closes the connection on a request it does not understand");
+    case ExternalReply::Outcome::malformed:
+      throw core::Error(action + ": the answer is a frame too short to hold a message id");
+    case ExternalReply::Outcome::too_large:
+      throw core::Error(action + ": the answer announces more than " +
+                        std::to_string(external_max_answer_bytes >> 20) + " MiB, more than any Roo worker sends");
+  }
+}
+
 int ExternalClient::write_all(const char* data, std::size_t size) {
   return tls_ ? tls_->write_all(data, size) : socket_.write_all(data, size);
 }
@@ -137,6 +168,9 @@ ExternalReply ExternalClient::read_reply(std::chrono::milliseconds timeout) {
       }
       if (length < 2) {
         return ended(ExternalReply::Outcome::malformed);
+      }
+      if (length > external_max_answer_bytes) {
+        return ended(ExternalReply::Outcome::too_large);
       }
       if (buffer.size() < 4 + std::size_t{length}) {
         break;

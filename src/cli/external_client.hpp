@@ -47,7 +47,14 @@ enum class ExternalMessageId : std::uint16_t {
   auth_proof = 202,      ///< client → worker: the client's proof
   auth_refused = 203,    ///< worker → client: why it refused the request (text); it closes
   auth_accepted = 204,   ///< worker → client, after a good client proof: the worker's proof
+  // Roo's own queries (docs/cluster.md, The external channel): the request id is the cluster's local query type.
+  metrics_query = 1000,     ///< -> metrics_response
+  metrics_response = 1001,  ///< JSON: {"workers":{"<name>":<its metrics>,...},"missing":["<name>",...]}
 };
+
+/// The longest answer a client reads: a worker's answer is gathered over control frames of at most 64 MiB
+/// (cluster/wire.hpp), so nothing Roo sends is longer; a peer announcing more is not a Roo worker.
+constexpr std::uint32_t external_max_answer_bytes = 64u * 1024 * 1024;
 
 /// One frame of the external channel: `u32 BE (2 + n) | u16 BE id | n payload bytes`.
 [[nodiscard]] std::string encode_external_frame(ExternalMessageId id, std::string_view payload);
@@ -60,11 +67,16 @@ struct ExternalReply {
     timed_out,  ///< nothing complete arrived before the timeout
     closed,     ///< the worker closed (or reset) the connection first
     malformed,  ///< a frame too short to hold its message id
+    too_large,  ///< a frame announcing more than external_max_answer_bytes (nothing of it is kept)
   };
   Outcome outcome = Outcome::timed_out;
   std::uint16_t id = 0;
   std::string payload;
 };
+
+/// Throws the one-line core::Error `<action>: <why>` for a reply that is not a whole frame ("none within 5 s
+/// (--timeout)", "the worker closed the connection" with a hint, ...); returns for a frame.
+void expect_frame(const ExternalReply& reply, const std::string& action, double timeout_seconds);
 
 /// How long a request without an answer waits for a refusal before it counts as delivered.
 constexpr std::chrono::milliseconds refusal_wait{300};
@@ -82,6 +94,10 @@ class ExternalClient {
   [[nodiscard]] static ExternalClient connect(const core::Endpoint& worker, std::chrono::milliseconds timeout,
                                               const std::optional<core::TlsFiles>& tls = std::nullopt);
 
+  /// Connects to `worker` as connect() does and, when `secret` is not empty, authenticates.
+  [[nodiscard]] static ExternalClient open(const core::Endpoint& worker, std::chrono::milliseconds timeout,
+                                           const std::optional<core::TlsFiles>& tls, const core::SharedSecret& secret);
+
   /// Proves knowledge of the worker's external secret (--external-secret-file) and checks that the worker knows
   /// it too, before any request. Throws core::Error "authenticate to h:p: <why>".
   void authenticate(const core::SharedSecret& secret, std::chrono::milliseconds timeout);
@@ -93,7 +109,8 @@ class ExternalClient {
   /// Writes one whole frame. Throws core::Error "send <what> to h:p: broken pipe" if the worker is gone.
   void send(ExternalMessageId id, std::string_view payload, std::string_view what);
 
-  /// Waits up to `timeout` for one whole frame. Zero-length frames are skipped. Never throws.
+  /// Waits up to `timeout` for one whole frame of at most external_max_answer_bytes. Zero-length frames are
+  /// skipped. Never throws.
   [[nodiscard]] ExternalReply read_reply(std::chrono::milliseconds timeout);
 
   /// Half-closes, discards whatever the worker sent, and closes (so the worker sees an orderly close).

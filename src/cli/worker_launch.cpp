@@ -8,6 +8,7 @@
 #include "roo/core/shared_secret.hpp"
 #include "roo/runtime/worker.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -28,6 +29,22 @@ core::SharedSecret load_secret(const std::optional<std::string>& flag_value, con
     return core::SharedSecret::load(path, variable);
   }
   return {};
+}
+
+/// How often the activity log line comes: MetricsOptions' 10 s, or $ROO_METRICS_LOG_EVERY_MS (for tests, which
+/// cannot wait 10 s; 0 turns the line off).
+std::chrono::milliseconds activity_log_every(std::chrono::milliseconds otherwise) {
+  const char* value = std::getenv("ROO_METRICS_LOG_EVERY_MS");
+  if (value == nullptr || *value == '\0') {
+    return otherwise;
+  }
+  char* end = nullptr;
+  long long ms = std::strtoll(value, &end, 10);
+  if (*end != '\0' || ms < 0) {
+    throw core::UsageError("parse ROO_METRICS_LOG_EVERY_MS '" + std::string(value) +
+                           "': expected a whole number of milliseconds, 0 or more");
+  }
+  return std::chrono::milliseconds(ms);
 }
 
 /// A cluster when the flags ask for one (several workers, or a worker joining one), or a cluster of one when the
@@ -131,6 +148,7 @@ int launch_worker(const LaunchRequest& request) {
   if (request.metrics_http) {
     options.metrics.http = core::parse_endpoint(*request.metrics_http, "--metrics-http");
   }
+  options.metrics.log_every = activity_log_every(options.metrics.log_every);
   return runtime::run_worker(options);
 }
 

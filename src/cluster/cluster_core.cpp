@@ -155,17 +155,7 @@ void ClusterCore::send_watermark(std::size_t to, std::vector<char> bytes) {
 void ClusterCore::gather(std::uint16_t type, std::function<void(GatheredByName)> done) {
   asio::post(strand_, [self = shared_from_this(), type, done = std::move(done)]() mutable {
     self->queries_.gather(type, [self, done = std::move(done)](GatheredAnswers answers) {
-      GatheredByName named;
-      const std::size_t members = self->members_.ready() ? self->members_.size() : 1;
-      for (std::size_t i = 0; i < members; ++i) {
-        std::string name = self->members_.ready() ? self->members_.name_of(i) : self->config_.worker_name;
-        if (auto found = answers.find(i); found != answers.end()) {
-          named.answers.emplace_back(std::move(name), std::move(found->second));
-        } else {
-          named.missing.push_back(std::move(name));
-        }
-      }
-      done(std::move(named));
+      done(self->queries_.by_name(std::move(answers)));
     });
   });
 }

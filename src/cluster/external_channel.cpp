@@ -34,6 +34,8 @@ enum ExternalId : std::uint16_t {
   state_entity_count_query = 21,
   stateless_partition_count_query = 23,
   cluster_state_entity_count_query = 25,
+  // Roo's own, beyond Wallaroo's ids and the external secret's (200-204): the same id as the local query type.
+  roo_metrics_query = metrics_query,  ///< -> roo_metrics_query + 1: every worker's metrics (docs/cluster.md)
 };
 
 /// The ClusterStatusQuery payload asking for Roo's additions to Wallaroo's answer (Wallaroo's clients send none).
@@ -51,6 +53,28 @@ std::string trimmed_or_empty_object(const std::string& json) {
   }
   auto last = json.find_last_not_of(" \t\r\n");
   return json.substr(first, last - first + 1);
+}
+
+/// The metrics query's answer: `{"workers":{"<name>":<its metrics JSON>,...},"missing":["<name>",...]}`. The
+/// answers are passed through as the workers wrote them (the cluster knows nothing of metrics; `roo ctl metrics`
+/// reads them), only checked to be JSON objects, so that one bad answer cannot spoil the whole document.
+std::string metrics_answer(GatheredByName gathered) {
+  std::string workers;
+  for (auto& [name, json] : gathered.answers) {
+    std::string answer = trimmed_or_empty_object(json);
+    if (answer.front() != '{' || !nlohmann::json::accept(answer)) {
+      cluster_logger()->warn("cluster: worker '{}' answered the metrics query with something other than a JSON "
+                             "object; listing it as missing", name);
+      gathered.missing.push_back(std::move(name));
+      continue;
+    }
+    workers += (workers.empty() ? "" : ",") + json_quote(name) + ":" + answer;
+  }
+  std::string missing;
+  for (const auto& name : gathered.missing) {
+    missing += (missing.empty() ? "" : ",") + json_quote(name);
+  }
+  return "{\"workers\":{" + workers + "},\"missing\":[" + missing + "]}";
 }
 
 }  // namespace
@@ -151,6 +175,18 @@ FrameAction ExternalChannel::on_frame(FramedConnection& connection, const char* 
           response = to_json(merged);
         }
         respond(*waiting, static_cast<std::uint16_t>(id + 1), response);
+        waiting->resume();
+      });
+      return FrameAction::pause;
+    }
+    case roo_metrics_query: {
+      std::weak_ptr<FramedConnection> weak = connection.weak_from_this();
+      queries_.gather(metrics_query, [this, weak](GatheredAnswers answers) {
+        auto waiting = weak.lock();
+        if (!waiting || waiting->closed()) {
+          return;
+        }
+        respond(*waiting, roo_metrics_query + 1, metrics_answer(queries_.by_name(std::move(answers))));
         waiting->resume();
       });
       return FrameAction::pause;

@@ -10,6 +10,20 @@ std::string GatheredQueries::local_answer(std::uint16_t type) const {
   return hooks_.local_answer ? hooks_.local_answer(type) : "{}";
 }
 
+GatheredByName GatheredQueries::by_name(GatheredAnswers answers) const {
+  GatheredByName named;
+  const std::size_t members = members_.ready() ? members_.size() : 1;
+  for (std::size_t i = 0; i < members; ++i) {
+    std::string name = members_.ready() ? members_.name_of(i) : config_.worker_name;
+    if (auto found = answers.find(i); found != answers.end()) {
+      named.answers.emplace_back(std::move(name), std::move(found->second));
+    } else {
+      named.missing.push_back(std::move(name));
+    }
+  }
+  return named;
+}
+
 void GatheredQueries::gather(std::uint16_t type, std::function<void(GatheredAnswers)> done) {
   std::size_t self = members_.ready() ? members_.self() : 0;
   bool alone = !lifecycle_.formed || !members_.ready() || members_.size() == 1 ||

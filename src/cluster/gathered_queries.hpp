@@ -45,6 +45,8 @@ class GatheredQueries : public OwnedByCore<GatheredQueries> {
   void settle(std::size_t lost_index);
   /// This worker's own answer (the runtime's, or "{}").
   [[nodiscard]] std::string local_answer(std::uint16_t type) const;
+  /// `answers` by worker name, in membership order, and the members that did not answer (lost, or left out).
+  [[nodiscard]] GatheredByName by_name(GatheredAnswers answers) const;
 
  private:
   /// Local answers being collected for one query (on the initializer, or locally before formation).

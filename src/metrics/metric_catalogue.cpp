@@ -25,6 +25,9 @@ const std::vector<MetricInfo>& metric_catalogue() {
       {late_events, Type::counter, "Events that came after all their windows had fired, per window stage"},
       {executor_queue, Type::gauge, "Source batches waiting for the executor"},
       {peer_queue, Type::gauge, "Batches from other workers waiting for the executor"},
+      {executor_turn, Type::gauge,
+       "Seconds since the executor last came round its loop: near 0 while it runs (idle or not), growing while a "
+       "user call does not return or the sinks take nothing"},
       {source_paused, Type::counter, "Time a source spent paused because the executor's queue was full (backpressure)"},
       {sink_queue_bytes, Type::gauge, "Bytes handed to a sink and not yet written"},
       {checkpoint_duration, Type::histogram, "Time from a checkpoint's start to its completion on this worker"},

@@ -16,7 +16,7 @@ namespace roo::metrics {
 namespace asio = boost::asio;
 
 MetricsThread::MetricsThread(MetricsRegistry& registry, MetricsOptions options, MetricsHooks hooks)
-    : registry_(registry), options_(std::move(options)), hooks_(std::move(hooks)) {}
+    : registry_(registry), options_(std::move(options)), hooks_(std::move(hooks)), activity_(options_.log_every) {}
 
 MetricsThread::~MetricsThread() { stop(); }
 
@@ -79,6 +79,7 @@ void MetricsThread::schedule_sample() {
 
 void MetricsThread::sample() {
   WorkerMetrics now = history_.add(registry_.snapshot());
+  activity_.observe(now);
   std::string json = nlohmann::json(now).dump();
   std::lock_guard lock(latest_mutex_);
   latest_ = std::move(now);

@@ -213,6 +213,9 @@ class Worker {
   std::optional<python::CallWatchdog> watchdog_;
   std::atomic<python::CallWatchdog*> watchdog_view_{nullptr};  ///< for the io thread's signal handler
   std::atomic<bool> stop_clock_started_{false};
+  /// When the executor last came round run_pipeline's loop (steady clock); 0 outside it. The metrics thread reads it
+  /// (roo_executor_turn_seconds): a turn that lasts is a step that does not return, or sinks that take nothing.
+  std::atomic<std::chrono::steady_clock::rep> turn_started_{0};
   std::atomic<std::chrono::steady_clock::rep> stop_clock_start_{0};  ///< when the stop clock started
   bool interrupt_counted_ = false;
   std::vector<GeneratorSource> generators_;
@@ -1030,6 +1033,11 @@ void Worker::start_metrics() {
   using metrics::Labels;
   metrics_registry_.gauge(metrics::executor_queue, {}, [this] { return static_cast<double>(mailbox_.size()); });
   metrics_registry_.gauge(metrics::peer_queue, {}, [this] { return static_cast<double>(inbound_.size()); });
+  metrics_registry_.gauge(metrics::executor_turn, {}, [this] {
+    auto started = turn_started_.load(std::memory_order_relaxed);
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    return started == 0 ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::duration(now - started)).count();
+  });
   metrics_registry_.gauge(metrics::source_paused, {},
                           [this] { return std::chrono::duration<double>(mailbox_.paused()).count(); });
   if (options_.cluster) {
@@ -1117,6 +1125,7 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     std::uint64_t seen = doorbell_.rings();
     bool worked = take_work();
     auto now = std::chrono::steady_clock::now();
+    turn_started_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     tend_windows(now);
     hand_over_outputs();
     commit_delivered_positions(now);
@@ -1265,7 +1274,9 @@ int Worker::serve() {
       start_replayable_sources();
       log_->info("the cluster formed again after rollback {}: the stream goes on", rollbacks_);
     }
-    if (run_pipeline(drain_timed_out)) {
+    bool finished = run_pipeline(drain_timed_out);
+    turn_started_.store(0, std::memory_order_relaxed);
+    if (finished) {
       break;
     }
     tear_down_pipeline();

@@ -50,7 +50,8 @@ RESPONSE_NAMES = {
 }
 VALID_TYPES = ("clean-shutdown, rotate-log, partition-query, partition-count-query, cluster-status-query, "
                "source-ids-query, boundary-count-status, state-entity-query, state-entity-count-query, "
-               "cluster-state-entity-count-query, stateless-partition-query, stateless-partition-count-query, print")
+               "cluster-state-entity-count-query, stateless-partition-query, stateless-partition-count-query, print, "
+               "metrics")
 
 
 def ext_frame(msg_id, payload=b""):

@@ -37,6 +37,7 @@ inline constexpr std::string_view lost_events = "roo_lost_events_total";
 inline constexpr std::string_view late_events = "roo_late_events_total";
 inline constexpr std::string_view executor_queue = "roo_executor_queue_batches";
 inline constexpr std::string_view peer_queue = "roo_peer_queue_batches";
+inline constexpr std::string_view executor_turn = "roo_executor_turn_seconds";
 inline constexpr std::string_view source_paused = "roo_source_paused_seconds_total";
 inline constexpr std::string_view sink_queue_bytes = "roo_sink_queue_bytes";
 inline constexpr std::string_view checkpoints_completed = "roo_checkpoints_total";

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "roo/core/endpoint.hpp"
+#include "roo/metrics/activity_log.hpp"
 #include "roo/metrics/metrics_history.hpp"
 #include "roo/metrics/metrics_registry.hpp"
 #include "roo/metrics/worker_metrics.hpp"
@@ -92,6 +93,7 @@ class MetricsThread {
   std::thread thread_;
   MetricsHistory history_;  ///< the metrics thread's
   std::unique_ptr<MetricsHttpServer> http_;  ///< with --metrics-http; before io_ in destruction
+  ActivityLog activity_;     ///< the metrics thread's
   mutable std::mutex latest_mutex_;
   WorkerMetrics latest_;
   std::string latest_json_;
