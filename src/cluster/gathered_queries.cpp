@@ -1,5 +1,6 @@
 #include "gathered_queries.hpp"
 
+#include "cluster_log.hpp"
 #include "wire.hpp"
 
 #include <boost/asio/post.hpp>
@@ -38,7 +39,7 @@ void GatheredQueries::gather(std::uint16_t type, std::function<void(GatheredAnsw
   }
   std::uint64_t id = next_gather_id_++;
   if (!config_.initializer) {
-    asked_[id] = Asked{type, std::move(done)};
+    asked_[id] = Asked{type, std::move(done), expire_after(id, reply_patience)};
     members_.peer(0).control->write(message(MessageType::gather_request).u64(id).u16(type).take());
     return;
   }
@@ -54,7 +55,46 @@ void GatheredQueries::gather(std::uint16_t type, std::function<void(GatheredAnsw
   }
   if (collecting.awaiting.empty()) {
     settle(0);
+    return;
   }
+  collecting.patience = expire_after(id, answer_patience);
+}
+
+std::shared_ptr<Timer> GatheredQueries::expire_after(std::uint64_t id, std::chrono::milliseconds wait) {
+  auto timer = std::make_shared<Timer>(strand_);
+  timer->expires_after(wait);
+  timer->async_wait([this, alive = keep_alive(), id](const boost::system::error_code& error) {
+    if (!error) {
+      expire(id);
+    }
+  });
+  return timer;
+}
+
+void GatheredQueries::expire(std::uint64_t id) {
+  std::function<void(GatheredAnswers)> done;
+  GatheredAnswers answers;
+  if (auto found = gathers_.find(id); found != gathers_.end()) {
+    if (found->second.awaiting != last_silent_) {  // once per change, not at every poll of a dashboard
+      last_silent_ = found->second.awaiting;
+      std::string names;
+      for (std::size_t index : found->second.awaiting) {
+        names += (names.empty() ? "'" : ", '") + members_.name_of(index) + "'";
+      }
+      cluster_logger()->warn("cluster: gathering query {} without {}: no answer within {} ms (busy in a user call?)",
+                             found->second.type, names, answer_patience.count());
+    }
+    done = std::move(found->second.done);
+    answers = std::move(found->second.answers);
+    gathers_.erase(found);
+  } else if (auto asked = asked_.find(id); asked != asked_.end()) {
+    done = std::move(asked->second.done);
+    answers = GatheredAnswers{{members_.self(), local_answer(asked->second.type)}};
+    asked_.erase(asked);
+  } else {
+    return;
+  }
+  done(std::move(answers));
 }
 
 void GatheredQueries::on_gather_request(std::size_t index, std::uint64_t id, std::uint16_t type) {

@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -45,6 +47,12 @@ class GatheredQueries : public OwnedByCore<GatheredQueries> {
   void settle(std::size_t lost_index);
   /// This worker's own answer (the runtime's, or "{}").
   [[nodiscard]] std::string local_answer(std::uint16_t type) const;
+
+  /// How long the initializer waits for the workers' answers: a worker stuck in a user call (its executor runs its
+  /// side of the cluster) must not hold every gather, the dashboard's and `roo ctl metrics`, back: after this the
+  /// gather completes without it (listed as missing). A worker waits a little longer for the initializer's reply.
+  static constexpr std::chrono::milliseconds answer_patience{3000};
+  static constexpr std::chrono::milliseconds reply_patience{4000};
   /// `answers` by worker name, in membership order, and the members that did not answer (lost, or left out).
   [[nodiscard]] GatheredByName by_name(GatheredAnswers answers) const;
 
@@ -55,12 +63,20 @@ class GatheredQueries : public OwnedByCore<GatheredQueries> {
     std::set<std::size_t> awaiting;
     GatheredAnswers answers;
     std::function<void(GatheredAnswers)> done;
+    std::shared_ptr<Timer> patience;
   };
   /// A worker: what it asked the initializer to gather.
   struct Asked {
     std::uint16_t type = 0;
     std::function<void(GatheredAnswers)> done;
+    std::shared_ptr<Timer> patience;
   };
+
+  /// A timer that calls expire(id) after `wait`, unless the gather completed first.
+  [[nodiscard]] std::shared_ptr<Timer> expire_after(std::uint64_t id, std::chrono::milliseconds wait);
+  /// Gather `id` waited long enough: it completes with the answers it has (the initializer), or with this worker's
+  /// own answer only (a worker whose initializer did not reply).
+  void expire(std::uint64_t id);
 
   Strand& strand_;
   const ClusterConfig& config_;
@@ -70,6 +86,7 @@ class GatheredQueries : public OwnedByCore<GatheredQueries> {
   std::uint64_t next_gather_id_ = 1;
   std::map<std::uint64_t, Gather> gathers_;  // being collected here
   std::map<std::uint64_t, Asked> asked_;     // worker: asked the initializer to gather
+  std::set<std::size_t> last_silent_;        // the workers the last expired gather went on without
 };
 
 }  // namespace roo::cluster

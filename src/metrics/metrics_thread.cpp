@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <atomic>
 #include <future>
 
 #include <nlohmann/json.hpp>
@@ -110,8 +111,15 @@ std::string MetricsThread::latest_json() const {
 }
 
 void MetricsThread::cluster(std::function<void(ClusterMetrics)> done) {
-  auto finish = [this, done = std::move(done)](std::vector<std::pair<std::string, std::string>> answers,
-                                               std::vector<std::string> missing) mutable {
+  // The gather runs on the worker's executor thread (its cluster side does), which a user call that does not return
+  // keeps busy: after gather_patience the answer is this worker's own figures, so a page or scrape never hangs.
+  // Whichever comes first answers; the other finds `once` taken.
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [this, once, done = std::move(done)](std::vector<std::pair<std::string, std::string>> answers,
+                                                     std::vector<std::string> missing) mutable {
+    if (once->exchange(true)) {
+      return;
+    }
     asio::post(io_, [this, done = std::move(done), answers = std::move(answers),
                      missing = std::move(missing)]() mutable {
       ClusterMetrics cluster;
@@ -136,6 +144,15 @@ void MetricsThread::cluster(std::function<void(ClusterMetrics)> done) {
     finish({{registry_.worker(), latest_json()}}, {});
     return;
   }
+  auto patience = std::make_shared<asio::steady_timer>(io_, gather_patience);
+  auto alone = [this, patience, finish]() mutable {
+    patience->async_wait([this, patience, finish](const boost::system::error_code& error) mutable {
+      if (!error) {
+        finish({{registry_.worker(), latest_json()}}, {});
+      }
+    });
+  };
+  alone();
   hooks_.gather(std::move(finish));
 }
 

@@ -7,6 +7,7 @@ sends events across, and the receiving worker's start-to-end still includes the 
 """
 import json
 import os
+import signal
 import time
 import urllib.request
 
@@ -118,3 +119,33 @@ def test_start_to_end_spans_workers_and_the_cluster_adds_up(workers, receiver):
     tally = histogram(view["cluster"], "roo_step_latency_seconds", step="state computation 'tally'")
     assert tally["events"] == n
     assert cluster.stop() == 0
+
+
+def test_a_stalled_worker_does_not_hold_the_cluster_view_back(cluster, receiver):
+    """SIGSTOP one worker (as a user call that never returns stalls its executor, which runs its side of the
+    cluster): the cluster's view still answers, within the gather's patience, with that worker missing; once it
+    runs again it is back."""
+    out = receiver()
+    c = cluster(APP, 2, out.address, sources=["Timed"], order=[], ready=False)
+    http_ports = [c.port() for _ in c.members]
+    base = c.base
+    for index, port in enumerate(http_ports):
+        c.base = base[:2] + ["--metrics-http", "127.0.0.1:%d" % port] + base[2:]
+        c.start_member(index)
+    c.base = base
+    c.wait_ready()
+    initializer = "127.0.0.1:%d" % http_ports[0]
+    assert wait_until(lambda: len(get_json(initializer, "/api/cluster")["workers"]) == 2, 10)
+    stalled = c.members[1]
+    os.kill(stalled.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        view = get_json(initializer, "/api/cluster")
+        took = time.monotonic() - started
+        assert view["missing"] == ["worker1"], view["missing"]
+        assert [w["worker"] for w in view["workers"]] == ["initializer"]
+        assert 2.5 <= took <= 6, took  # the initializer's patience (3 s), not forever
+        assert c.members[0].wait_for_log("gathering query 1000 without 'worker1'", 5), c.members[0].stderr()
+    finally:
+        os.kill(stalled.pid, signal.SIGCONT)
+    assert wait_until(lambda: len(get_json(initializer, "/api/cluster")["workers"]) == 2, 15)

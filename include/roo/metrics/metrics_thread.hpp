@@ -73,6 +73,9 @@ class MetricsThread {
   /// Every worker's latest metrics and their sum (hooks.gather); `done` runs on the metrics thread. Answers that do
   /// not parse are left out and their workers listed as missing (and logged).
   void cluster(std::function<void(ClusterMetrics)> done);
+  /// How long cluster() waits for the cluster's gather before answering with this worker's figures alone (the
+  /// cluster's initializer waits 3 s for each worker: cluster::GatheredQueries::answer_patience).
+  static constexpr std::chrono::milliseconds gather_patience{5000};
   /// A snapshot now (not waiting for the period), for tests and `roo ctl metrics` on a worker alone.
   void sample_now();
 
