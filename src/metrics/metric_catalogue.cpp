@@ -29,7 +29,8 @@ const std::vector<MetricInfo>& metric_catalogue() {
        "Seconds since the executor last came round its loop: near 0 while it runs (idle or not), growing while a "
        "user call does not return or the sinks take nothing"},
       {source_paused, Type::counter, "Time a source spent paused because the executor's queue was full (backpressure)"},
-      {sink_queue_bytes, Type::gauge, "Bytes handed to a sink and not yet written"},
+      {sink_queue_bytes, Type::gauge,
+       "Bytes handed to a sink that it still holds (not yet written, or kept to resend after a reconnect)"},
       {checkpoint_duration, Type::histogram, "Time from a checkpoint's start to its completion on this worker"},
       {checkpoints_completed, Type::counter, "Checkpoints completed"},
       {checkpoint_bytes, Type::gauge, "Bytes the last completed checkpoint wrote on this worker"},
