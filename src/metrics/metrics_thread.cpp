@@ -2,6 +2,7 @@
 
 #include "roo/core/clock.hpp"
 #include "roo/core/logging.hpp"
+#include "wallaroo_metrics_stream.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -24,6 +25,10 @@ void MetricsThread::start() {
   }
   started_ = true;
   sample();
+  if (options_.wallaroo) {
+    wallaroo_ = std::make_unique<WallarooMetricsStream>(io_, *options_.wallaroo, options_.app_name, options_.period);
+    wallaroo_->start(registry_.worker());
+  }
   schedule_sample();
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -36,6 +41,9 @@ void MetricsThread::stop() {
   asio::post(io_, [this] {
     timer_.cancel();
     sample();
+    if (wallaroo_) {
+      wallaroo_->stop();
+    }
     io_.stop();
   });
   if (thread_.joinable()) {
@@ -54,6 +62,9 @@ void MetricsThread::schedule_sample() {
       return;
     }
     sample();
+    if (wallaroo_) {  // only the samples at the period's multiples: sample_now()'s would split a period
+      wallaroo_->report(latest());
+    }
     schedule_sample();
   });
 }

@@ -538,8 +538,11 @@ bool PipelineRunner::stays_here(const graph::Flow& flow, std::size_t position, P
   }
   bool queued = raw.data() != nullptr ? hops_[owner].add_raw(flow_index, next, key, event_time_, raw, ingest)
                                       : hops_[owner].add_object(flow_index, next, key, event_time_, data, ingest);
-  if (timed_arrival_ != 0 && queued) [[unlikely]] {
-    timed_leaves(false);
+  if (measured_ && queued) {
+    sources_[flow.source].worker->events.add();  // an event leaving this worker, for another
+    if (timed_arrival_ != 0) [[unlikely]] {
+      timed_leaves(false);
+    }
   }
   if (!queued) {
     errors.report_exception("could not send its event to another worker: pickling the key raised");
@@ -967,8 +970,13 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
     }
     Py_DECREF(encoded);
   }
-  if (timed_arrival_ != 0) [[unlikely]] {
-    timed_leaves(true);
+  if (measured_) {
+    Source& source = sources_[flow.source];
+    source.pipeline->events.add();  // an output of the pipeline, here
+    source.worker->events.add();    // an event leaving this worker
+    if (timed_arrival_ != 0) [[unlikely]] {
+      timed_leaves(true);
+    }
   }
 }
 

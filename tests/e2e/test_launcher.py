@@ -77,7 +77,8 @@ def test_machida_runs_a_wallaroo_command_line_unchanged(workers, receiver, tmp_p
     lines = out.wait_for_lines(1)
     assert worker.stop() == 0
     assert lines[0].split("|")[:2] == ["x", "X!"]
-    assert "--metrics 127.0.0.1:5001: metrics reporting is not supported yet" in worker.stderr()
+    # --metrics is Wallaroo's metrics stream (test_metrics_stream.py); no Monitoring Hub listens here.
+    assert "cannot reach the metrics receiver at 127.0.0.1:5001 (connection refused); retrying" in worker.stderr()
 
 
 def test_roo_flags_after_the_app_reach_it_with_a_note(workers, receiver, tmp_path):

@@ -20,6 +20,8 @@
 
 namespace roo::metrics {
 
+class WallarooMetricsStream;
+
 /// Where a worker's metrics go (docs/metrics.md).
 struct MetricsOptions {
   std::string app_name;
@@ -81,6 +83,7 @@ class MetricsThread {
   MetricsHooks hooks_;
   boost::asio::io_context io_{1};
   boost::asio::steady_timer timer_{io_};
+  std::unique_ptr<WallarooMetricsStream> wallaroo_;  ///< --metrics; lives on io_, destroyed before it
   std::thread thread_;
   MetricsHistory history_;  ///< the metrics thread's
   mutable std::mutex latest_mutex_;
