@@ -143,9 +143,8 @@ struct SourceFixture {
     }
     std::promise<void> stopped;
     source->stop([&] { stopped.set_value(); });
-    // Drain while it hands over its last batch.
-    auto done = stopped.get_future();
-    while (done.wait_for(10ms) != std::future_status::ready) {
+    // Drain while it hands over its last batch, and that batch after it.
+    auto drain = [&] {
       while (auto batch = mailbox.try_pop()) {
         leftover += batch->size();
         for (const auto& meta : batch->meta) {
@@ -153,7 +152,12 @@ struct SourceFixture {
         }
         pool.release(std::move(*batch));
       }
+    };
+    auto done = stopped.get_future();
+    while (done.wait_for(10ms) != std::future_status::ready) {
+      drain();
     }
+    drain();
     source.reset();
   }
 
@@ -529,6 +533,23 @@ TEST(KafkaSource, ConsumerLagIsZeroForEveryPartitionReadToItsEnd) {
   EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0},
                                                                         {.topic = topic, .partition = 1, .lag = 0},
                                                                         {.topic = topic, .partition = 2, .lag = 0}}));
+}
+
+// A committed transaction ends with a marker at the offset after its last message: the position stays before it, the
+// partition's end is after it, and the lag is still 0 once the source read to the end.
+TEST(KafkaSource, ConsumerLagIsZeroAtTheEndOfTransactionalInput) {
+  std::string topic = test::unique_topic("source-lag-transactional");
+  test::create_topic(topic, 1);
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 100; ++i) {
+    messages.push_back(KafkaMessage{.partition = 0, .value = "value-" + std::to_string(i)});
+  }
+  test::produce(topic, messages, test::unique_topic("transaction"));
+
+  SourceFixture fixture(config_for({topic}));
+  auto handed = fixture.take_until_caught_up({{0, 0}}, 100);
+  EXPECT_EQ(handed.size(), 101U);
+  EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0}}));
 }
 
 // Behind a full mailbox the source pauses: each partition's lag is exactly what the source has not read (the
