@@ -52,6 +52,7 @@ class KafkaSource final : public Source {
   [[nodiscard]] bool replayable() const override { return true; }
   void seek(const SourcePosition& position) override { core_->seek(position); }
   void commit(const SourcePosition& position) override { core_->commit(position); }
+  [[nodiscard]] std::vector<PartitionLag> consumer_lag() const override { return core_->consumer_lag(); }
 
  private:
   std::shared_ptr<KafkaSourceCore> core_;

@@ -14,6 +14,7 @@ void KafkaSourceCore::start() {
   validate();
   client_ = make_kafka_client(RD_KAFKA_CONSUMER, make_config(), identity);
   queue_ = rd_kafka_queue_get_consumer(client_.get());
+  lag_.attach(client_.get());
   for (const auto& topic : config_.topics) {
     topics_.push_back(rd_kafka_topic_new(client_.get(), topic.c_str(), nullptr));
   }
@@ -35,6 +36,9 @@ void KafkaSourceCore::run() {
       refresh_partitions();
     }
     if (waiting_for_room_) {
+      if (paused_ && Clock::now() >= next_lag_query_) {
+        ask_brokers_for_lag();
+      }
       if (wait_for_room(paused_ ? poll_interval : pause_after / 4, /*or_stop=*/true) && hand_over()) {
         resume();
       } else if (!paused_ && Clock::now() - full_since_ >= pause_after) {
@@ -204,6 +208,11 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
            "': " + kafka_reason_text(rd_kafka_error_string(error.get()));
   }
   assigned_.insert(partitions.begin(), partitions.end());
+  for (int i = 0; i < list->cnt; ++i) {
+    lag_.assigned(PartitionId{.topic = static_cast<std::uint32_t>(topic_index_of(list->elems[i].topic)),
+                              .partition = list->elems[i].partition},
+                  list->elems[i].offset);
+  }
   for (const auto& [topic, partition] : partitions) {
     batch_.news.assigned.emplace_back(topic, partition);
   }
@@ -249,6 +258,7 @@ KafkaPartitions KafkaSourceCore::partition_list(const std::set<PartitionId>& par
 }
 
 void KafkaSourceCore::finish() {
+  lag_.detach();  // a stopping source reports no lag; its client is closed below
   while (!batch_.empty() && !hand_over()) {  // a batch holding only caught_up is not worth waiting for
     if (abandoned_.load(std::memory_order_acquire)) {
       io_logger()->warn("{}: stopped with a full mailbox; discarding {} messages", identity, batch_.size());
@@ -272,6 +282,7 @@ void KafkaSourceCore::finish() {
 }
 
 void KafkaSourceCore::close_client() {
+  lag_.detach();
   std::lock_guard lock(mutex_);
   if (queue_ != nullptr) {
     rd_kafka_queue_destroy(queue_);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "kafka_client_config.hpp"
+#include "kafka_consumer_lag.hpp"
 #include "kafka_partition_assignment.hpp"
 
 #include "roo/io/kafka_source.hpp"
@@ -49,9 +50,13 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   static constexpr std::chrono::milliseconds pause_after{100};
   static constexpr std::chrono::seconds warning_interval{30};  // the same error is logged at most this often
   static constexpr std::size_t max_frames_per_batch = 65536;
+  // While paused, how often the source asks the brokers for what its lag needs (ask_brokers_for_lag), and how long it
+  // may wait for the answers: the resume waits that long at worst.
+  static constexpr std::chrono::milliseconds lag_query_interval{2000};
+  static constexpr std::chrono::milliseconds lag_query_budget{500};
 
   KafkaSourceCore(KafkaSourceConfig config, Mailbox& mailbox, core::BatchPool& pool)
-      : config_(std::move(config)), mailbox_(mailbox), pool_(pool), batch_(pool.acquire()) {
+      : config_(std::move(config)), mailbox_(mailbox), pool_(pool), lag_(config_.topics), batch_(pool.acquire()) {
     identity = "kafka_source '" + config_.name + "'";
   }
 
@@ -83,6 +88,9 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   /// Any thread: commits `position` to the group asynchronously (a failure is a warn line); once stopped, with a
   /// short-lived client, waiting for the answer (the runtime commits the final positions after its drain).
   void commit(const SourcePosition& position);
+
+  /// Any thread: Source::consumer_lag (KafkaConsumerLag).
+  [[nodiscard]] std::vector<PartitionLag> consumer_lag() const { return lag_.read(); }
 
  private:
   void validate() const;
@@ -131,6 +139,10 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
 
   void pause();
 
+  /// While paused (librdkafka fetches nothing then): the partitions' high watermarks, and where partitions the source
+  /// has read nothing of started (their committed offsets, else with `earliest` their beginning), for consumer_lag().
+  void ask_brokers_for_lag();
+
   void resume();
 
   /// The mailbox's room callback (the executor's thread): only wakes the poll thread.
@@ -148,6 +160,7 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   Mailbox& mailbox_;
   core::BatchPool& pool_;
   SourcePosition seek_;
+  KafkaConsumerLag lag_;  // attached to client_ from start() until finish() or close_client()
 
   // Owned by the poll thread (by start() before it runs).
   KafkaHandle client_;
@@ -158,6 +171,7 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   bool waiting_for_room_ = false;  // the mailbox refused batch_
   Clock::time_point full_since_;
   bool paused_ = false;
+  Clock::time_point next_lag_query_;
   Clock::time_point next_refresh_;
   rd_kafka_topic_t* last_topic_handle_ = nullptr;
   std::uint32_t last_topic_ = 0;

@@ -31,7 +31,9 @@ void KafkaSourceCore::read_messages() {
 void KafkaSourceCore::take(const rd_kafka_message_t& message) {
   if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF && message.rkt != nullptr) {
-      note_caught_up(topic_of(message.rkt), message.partition);
+      std::uint32_t topic = topic_of(message.rkt);
+      note_caught_up(topic, message.partition);
+      lag_.reached_end(PartitionId{.topic = topic, .partition = message.partition}, message.offset);
       return;
     }
     const char* topic = message.rkt != nullptr ? rd_kafka_topic_name(message.rkt) : "?";
@@ -116,6 +118,46 @@ void KafkaSourceCore::pause() {
   KafkaPartitions list = partition_list(assigned_);
   rd_kafka_pause_partitions(client_.get(), list.get());
   io_logger()->debug("{}: the executor's mailbox is full; pausing {} partitions", identity, assigned_.size());
+}
+
+void KafkaSourceCore::ask_brokers_for_lag() {
+  auto now = Clock::now();
+  next_lag_query_ = now + lag_query_interval;
+  auto deadline = now + lag_query_budget;
+  auto left = [&] {
+    return kafka_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+  };
+  std::map<PartitionId, std::int64_t> beginnings;
+  for (const auto& partition : assigned_) {
+    std::int64_t low = RD_KAFKA_OFFSET_INVALID;
+    std::int64_t high = RD_KAFKA_OFFSET_INVALID;
+    if (left() <= 0) {
+      return;
+    }
+    if (rd_kafka_query_watermark_offsets(client_.get(), config_.topics[partition.topic].c_str(), partition.partition,
+                                         &low, &high, left()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      lag_.learned_end(partition, high);
+      beginnings[partition] = low;
+    }
+  }
+  std::set<PartitionId> unknown = lag_.without_start();
+  if (unknown.empty() || left() <= 0) {
+    return;
+  }
+  KafkaPartitions committed = partition_list(unknown);
+  if (rd_kafka_committed(client_.get(), committed.get(), left()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return;
+  }
+  for (int i = 0; i < committed->cnt; ++i) {
+    const auto& element = committed->elems[i];
+    PartitionId partition{.topic = static_cast<std::uint32_t>(topic_index_of(element.topic)),
+                          .partition = element.partition};
+    if (element.err == RD_KAFKA_RESP_ERR_NO_ERROR && element.offset >= 0) {
+      lag_.started_at(partition, element.offset);
+    } else if (config_.start == KafkaSourceConfig::Start::earliest && beginnings.count(partition) != 0) {
+      lag_.started_at(partition, beginnings[partition]);
+    }
+  }
 }
 
 void KafkaSourceCore::resume() {

@@ -1,6 +1,7 @@
 #include "roo/runtime/worker.hpp"
 
 #include "checkpoint_coordinator.hpp"
+#include "consumer_lag_gauge.hpp"
 #include "dashboard_dir.hpp"
 #include "delivery_report.hpp"
 #include "external_answers.hpp"
@@ -537,6 +538,8 @@ void Worker::start_replayable_sources() {
     auto source = make_kafka_source(plan_->sources[index], index, generations_[index], positions_->of(index),
                                     placement(), mailbox_, pool_);
     source->start();
+    const std::string& name = plan_->sources[index].name;
+    metrics_registry_.gauge_family(metrics::kafka_lag, name, consumer_lag_gauge(name, *source));
     sources_by_index_[index] = source.get();
     sources_.push_back(std::move(source));
     sources_running_.fetch_add(1);
@@ -552,6 +555,7 @@ void Worker::stop_replayable_sources() {
       continue;
     }
     source->stop({});
+    metrics_registry_.gauge_family(metrics::kafka_lag, plan_->sources[index].name, nullptr);  // it reads `source`
     ++generations_[index];
     sources_by_index_[index] = nullptr;
     std::erase_if(sources_, [source](const std::unique_ptr<io::Source>& held) { return held.get() == source; });

@@ -143,14 +143,21 @@ struct SourceFixture {
     }
     std::promise<void> stopped;
     source->stop([&] { stopped.set_value(); });
-    // Drain while it hands over its last batch.
-    auto done = stopped.get_future();
-    while (done.wait_for(10ms) != std::future_status::ready) {
+    // Drain while it hands over its last batch, and that batch after it.
+    auto drain = [&] {
       while (auto batch = mailbox.try_pop()) {
         leftover += batch->size();
+        for (const auto& meta : batch->meta) {
+          ++leftover_by_partition[meta.partition];
+        }
         pool.release(std::move(*batch));
       }
+    };
+    auto done = stopped.get_future();
+    while (done.wait_for(10ms) != std::future_status::ready) {
+      drain();
     }
+    drain();
     source.reset();
   }
 
@@ -158,6 +165,7 @@ struct SourceFixture {
   core::BatchPool pool;
   std::unique_ptr<Source> source;
   std::size_t leftover = 0;
+  std::map<std::int32_t, std::size_t> leftover_by_partition;  ///< of leftover
 };
 
 std::vector<KafkaMessage> keyed_messages(int partitions, int count, std::int64_t base_time) {
@@ -492,6 +500,104 @@ TEST(KafkaSource, AQuietPartitionIsCaughtUpThoughPausesDropWhatLibrdkafkaQueued)
   ASSERT_FALSE(reports[Ends(0, 1)].empty());
   for (std::size_t frames : reports[Ends(0, 1)]) {
     EXPECT_EQ(frames, 5U);
+  }
+}
+
+/// The source's lag once it has `partitions` partitions (a partition is left out until its end is known), or what it
+/// has after `timeout`.
+std::vector<PartitionLag> lag_of(const Source& source, std::size_t partitions,
+                                 std::chrono::milliseconds timeout = 10000ms) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto lag = source.consumer_lag();
+  while (lag.size() < partitions && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    lag = source.consumer_lag();
+  }
+  return lag;
+}
+
+// Read to the end, every partition's lag is 0: those with messages (the position after the last one), and an empty
+// one (known from its end-of-partition signal alone).
+TEST(KafkaSource, ConsumerLagIsZeroForEveryPartitionReadToItsEnd) {
+  std::string topic = test::unique_topic("source-lag-end");
+  test::create_topic(topic, 3);
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 1000; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % 2, .value = "value-" + std::to_string(i)});
+  }
+  test::produce(topic, messages);  // partition 2 stays empty
+
+  SourceFixture fixture(config_for({topic}));
+  auto handed = fixture.take_until_caught_up({{0, 0}, {0, 1}, {0, 2}}, 1000);
+  EXPECT_EQ(handed.size(), 1003U);
+  EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0},
+                                                                        {.topic = topic, .partition = 1, .lag = 0},
+                                                                        {.topic = topic, .partition = 2, .lag = 0}}));
+}
+
+// A committed transaction ends with a marker at the offset after its last message: the position stays before it, the
+// partition's end is after it, and the lag is still 0 once the source read to the end.
+TEST(KafkaSource, ConsumerLagIsZeroAtTheEndOfTransactionalInput) {
+  std::string topic = test::unique_topic("source-lag-transactional");
+  test::create_topic(topic, 1);
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 100; ++i) {
+    messages.push_back(KafkaMessage{.partition = 0, .value = "value-" + std::to_string(i)});
+  }
+  test::produce(topic, messages, test::unique_topic("transaction"));
+
+  SourceFixture fixture(config_for({topic}));
+  auto handed = fixture.take_until_caught_up({{0, 0}}, 100);
+  EXPECT_EQ(handed.size(), 101U);
+  EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0}}));
+}
+
+// Behind a full mailbox the source pauses: each partition's lag is exactly what the source has not read (the
+// messages handed over after the stop are the rest), and it grows with messages produced meanwhile, though a paused
+// partition is not fetched.
+TEST(KafkaSource, ConsumerLagCountsWhatThePausedSourceHasNotReadAndGrowsWithNewMessages) {
+  std::string topic = test::unique_topic("source-lag-paused");
+  test::create_topic(topic, 2);
+  std::vector<KafkaMessage> messages;
+  for (int i = 0; i < 2000; ++i) {
+    messages.push_back(KafkaMessage{.partition = i % 2, .value = "value-" + std::to_string(i)});
+  }
+  test::produce(topic, messages);
+
+  core::module_logger("io")->set_level(spdlog::level::debug);
+  LogCapture::instance().clear();
+  auto config = config_for({topic});
+  config.batch_bytes = 200;
+  SourceFixture fixture(config, /*mailbox_capacity=*/1);
+  ASSERT_TRUE(LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 2 partitions"));
+  core::module_logger("io")->set_level(spdlog::level::info);
+  auto paused = lag_of(*fixture.source, 2);
+  ASSERT_EQ(paused.size(), 2U);
+
+  std::vector<KafkaMessage> more;
+  for (int i = 0; i < 300; ++i) {
+    more.push_back(KafkaMessage{.partition = 0, .value = "more-" + std::to_string(i)});
+  }
+  test::produce(topic, more);
+  auto grown = fixture.source->consumer_lag();
+  auto deadline = std::chrono::steady_clock::now() + 10000ms;
+  while ((grown.size() != 2 || grown[0].lag != paused[0].lag + 300) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    grown = fixture.source->consumer_lag();
+  }
+  ASSERT_EQ(grown.size(), 2U);
+  EXPECT_EQ(grown[0].lag, paused[0].lag + 300);
+  EXPECT_EQ(grown[1].lag, paused[1].lag);
+
+  fixture.stop();  // hands over what it read before the pause: the rest is the lag
+  for (std::int32_t partition = 0; partition < 2; ++partition) {
+    EXPECT_EQ(paused[static_cast<std::size_t>(partition)].topic, topic);
+    EXPECT_EQ(paused[static_cast<std::size_t>(partition)].partition, partition);
+    EXPECT_GT(paused[static_cast<std::size_t>(partition)].lag, 0) << partition;
+    EXPECT_EQ(static_cast<std::int64_t>(fixture.leftover_by_partition[partition]) +
+                  paused[static_cast<std::size_t>(partition)].lag,
+              1000)
+        << partition;
   }
 }
 

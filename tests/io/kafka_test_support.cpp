@@ -154,7 +154,8 @@ void add_partitions(const std::string& topic, int partitions) {
   wait_for_partitions(client.get(), topic, partitions);
 }
 
-void produce(const std::string& topic, const std::vector<KafkaMessage>& messages) {
+void produce(const std::string& topic, const std::vector<KafkaMessage>& messages,
+             const std::string& transactional_id) {
   static std::atomic<int> failures{0};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* message, void*) {
@@ -169,7 +170,21 @@ void produce(const std::string& topic, const std::vector<KafkaMessage>& messages
   // tests expect each message at the offset its production order gives).
   rd_kafka_conf_set(conf, "enable.idempotence", "true", error.data(), error.size());
   rd_kafka_conf_set(conf, "linger.ms", "5", error.data(), error.size());
+  if (!transactional_id.empty()) {
+    rd_kafka_conf_set(conf, "transactional.id", transactional_id.c_str(), error.data(), error.size());
+  }
   Handle client(rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size()));
+  auto check_transaction = [&](rd_kafka_error_t* failed, const std::string& what) {
+    if (failed != nullptr) {
+      std::string text = rd_kafka_error_string(failed);
+      rd_kafka_error_destroy(failed);
+      throw std::runtime_error(what + " for " + topic + ": " + text);
+    }
+  };
+  if (!transactional_id.empty()) {
+    check_transaction(rd_kafka_init_transactions(client.get(), 30000), "init transactions");
+    check_transaction(rd_kafka_begin_transaction(client.get()), "begin a transaction");
+  }
   failures = 0;
   for (const auto& message : messages) {
     rd_kafka_headers_t* headers = nullptr;
@@ -200,6 +215,9 @@ void produce(const std::string& topic, const std::vector<KafkaMessage>& messages
     rd_kafka_poll(client.get(), 0);
   }
   check(rd_kafka_flush(client.get(), 30000), "flush to " + topic);
+  if (!transactional_id.empty()) {
+    check_transaction(rd_kafka_commit_transaction(client.get(), 30000), "commit a transaction");
+  }
   if (failures > 0) {
     throw std::runtime_error("produce to " + topic + ": " + std::to_string(failures.load()) + " not delivered");
   }

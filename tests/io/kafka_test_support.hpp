@@ -41,8 +41,10 @@ struct KafkaMessage {
   bool operator==(const KafkaMessage&) const = default;
 };
 
-/// Produces `messages` (partition, key, value, time_ms >= 0, headers) with acks=all and waits for every delivery.
-void produce(const std::string& topic, const std::vector<KafkaMessage>& messages);
+/// Produces `messages` (partition, key, value, time_ms >= 0, headers) with acks=all and waits for every delivery;
+/// with a `transactional_id`, in one committed transaction.
+void produce(const std::string& topic, const std::vector<KafkaMessage>& messages,
+             const std::string& transactional_id = "");
 
 /// Reads `topic` from the beginning of every partition until `count` messages arrived or `timeout` passed, then
 /// for `settle` more (so that extra messages show up). read_committed hides aborted and open transactions.

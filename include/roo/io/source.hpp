@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "roo/core/endpoint.hpp"
 
@@ -19,6 +21,16 @@ struct PartitionId {
 /// executor processed (core::FrameBatch::meta), so it is the position of the checkpoint's cut, not of the source's
 /// reads.
 using SourcePosition = std::map<PartitionId, std::int64_t>;
+
+/// How far a source's reading is behind one partition's end: the partition's high watermark minus the next offset
+/// the source will read (Kafka consumers' "records lag"; messages the source read but the executor has not processed
+/// yet do not count).
+struct PartitionLag {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t lag = 0;
+  bool operator==(const PartitionLag&) const = default;
+};
 
 /// Something that feeds events into the worker: it fills core::FrameBatch buffers and pushes them into
 /// the Python executor's mailbox; when the mailbox is full it stops reading until told there is room.
@@ -44,6 +56,11 @@ class Source {
   /// `position` is durable (its checkpoint is complete, or every output before it was acknowledged): record it
   /// where the external system keeps it (Kafka: the consumer group's committed offsets). Thread-safe; asynchronous.
   virtual void commit(const SourcePosition& position) { (void)position; }
+
+  /// Each partition's lag (PartitionLag) as last known; a partition whose end or position is not known yet is left
+  /// out, and a stopping source reports none. Any thread (the metrics thread asks every period), between start() and
+  /// the Source's destruction; never waits for the network or for the source's own thread.
+  [[nodiscard]] virtual std::vector<PartitionLag> consumer_lag() const { return {}; }
 };
 
 }  // namespace roo::io
