@@ -549,3 +549,32 @@ def test_the_celsius_kafka_example_converts_every_reading_keyed_by_sensor(kafka,
     for s in range(4):
         assert by_sensor["sensor-%d" % s] == ["sensor-%d: %.2f C = %.2f F" % (s, i / 10.0, i / 10.0 * 1.8 + 32)
                                               for i in range(s, 40, 4)]
+
+
+def test_consumer_lag_is_visible_in_the_metrics(kafka, workers):
+    """roo_kafka_consumer_lag_messages (docs/metrics.md): a slow app behind its input shows each partition's unread
+    messages, shrinking as it reads, and 0 on every partition once it has read all."""
+    import json
+    import urllib.request
+    source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
+    kafka.create_topic(source, partitions=2)
+    kafka.create_topic(sink, partitions=1)
+    kafka.produce(source, keyed_messages(keys=2, per_key=300, partitions=2))  # 300 per partition
+    http = "127.0.0.1:%d" % free_port()
+    worker = workers.spawn([workers.roo_bin, "run", "--metrics-http", http, KEYED_COUNT, "--slow-ms", "5",
+                            "--group", "g-" + source] + kafka_args(kafka, source, sink))
+    worker.wait_ready()
+
+    def lags():
+        with urllib.request.urlopen("http://%s/api/worker" % http, timeout=5) as answer:
+            snapshot = json.loads(answer.read().decode("utf-8"))
+        return {int(v["labels"]["partition"]): v["value"] for v in snapshot["values"]
+                if v["name"] == "roo_kafka_consumer_lag_messages" and v["labels"]["topic"] == source}
+
+    seen = []
+    assert wait_until(lambda: seen.append(lags()) or (len(seen[-1]) == 2 and sum(seen[-1].values()) > 0), 20), seen
+    behind = seen[-1]
+    assert all(0 <= lag <= 300 for lag in behind.values()), behind
+    assert wait_until(lambda: lags() == {0: 0, 1: 0}, 60), (lags(), worker.stderr()[-2000:])
+    assert len(kafka.consume(sink, count=600, timeout=30)) == 600
+    assert worker.stop() == 0
