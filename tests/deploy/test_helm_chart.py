@@ -1,11 +1,12 @@
 """The Kubernetes chart (deploy/helm/roo; docs/kubernetes.md): `helm lint`, `helm template` for several value sets
 with their key fields asserted, every rendered manifest validated against Kubernetes' schemas (kubernetes-validate),
 the messages for missing values, the committed plain manifests (deploy/kubernetes/roo.yaml) against a fresh render,
-and the worker command line the chart renders, run as two local workers on the loopback.
+and the worker command line the chart renders, run as two local workers on the loopback, probed as the kubelet would.
 
 The tools come from tools/helm/install (build/tools/helm, build/tools/venv). Without them the tests are skipped,
 saying so, except in CI (CI=true), where a missing tool fails.
 """
+import json
 import os
 import pathlib
 import re
@@ -13,6 +14,8 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
@@ -87,6 +90,14 @@ def mounts_of(objects, name="roo"):
     return {mount["name"]: mount["mountPath"] for mount in container(objects, name)["volumeMounts"]}
 
 
+def pod_annotations(objects, name="roo"):
+    return objects[("StatefulSet", name)]["spec"]["template"]["metadata"].get("annotations", {})
+
+
+PROMETHEUS = {"prometheus.io/scrape": "true", "prometheus.io/port": "9100", "prometheus.io/path": "/metrics"}
+HEALTHZ = {"httpGet": {"path": "/healthz", "port": "metrics"}}
+
+
 def test_lint():
     result = helm("lint", "--strict", str(CHART))
     assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
@@ -106,7 +117,9 @@ def test_defaults(tmp_path):
     worker = container(objects)
     assert worker["image"] == "roo:0.1.0"
     script, run_args = script_and_run_args(objects)
-    assert run_args == ["--log-level", "info", "--drain-timeout", "10", "/usr/share/roo/examples/alphabet/alphabet.py",
+    # --metrics-http is one of roo run's flags: before the app, whose own flags follow it.
+    assert run_args == ["--log-level", "info", "--drain-timeout", "10", "--metrics-http", "$(ROO_LISTEN_HOST):9100",
+                        "/usr/share/roo/examples/alphabet/alphabet.py",
                         "--in", "Alphabet@$(ROO_LISTEN_HOST):7010", "--out", "roo-receiver:7002",
                         "--external", "$(ROO_LISTEN_HOST):5050"]
     # Pod 0 leads, the others join it under their pod names, each on its own DNS name.
@@ -122,24 +135,65 @@ def test_defaults(tmp_path):
     assert env["ROO_LISTEN_HOST"]["value"] == "0.0.0.0"
     assert "ROO_CLUSTER_SECRET_FILE" not in env and "ROO_EXTERNAL_SECRET_FILE" not in env
     assert mounts_of(objects) == {"tmp": "/tmp"}
-    # Probes: ready from a cluster-status-query on the external channel, alive while its port accepts.
+    # Probes: ready from a cluster-status-query on the external channel; started and alive while the metrics
+    # thread answers /healthz.
     readiness = worker["readinessProbe"]["exec"]["command"]
     assert readiness[:2] == ["/bin/sh", "-c"]
     assert ("roo ctl --external 127.0.0.1:5050 --type cluster-status-query --roo-details --json --timeout 3)"
             in readiness[2])
-    assert worker["livenessProbe"]["tcpSocket"] == {"port": "external"}
+    assert worker["startupProbe"] == {**HEALTHZ, "periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 60}
+    assert worker["livenessProbe"] == {**HEALTHZ, "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
     assert worker["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
     assert {p["name"]: p["containerPort"] for p in worker["ports"]} == {
-        "control": 6000, "data": 6001, "external": 5050, "source-0": 7010}
-    # The `roo` Service: sources and the external channel; the headless one: control and data, published unready.
+        "control": 6000, "data": 6001, "external": 5050, "metrics": 9100, "source-0": 7010}
+    assert pod_annotations(objects) == PROMETHEUS
+    # The `roo` Service: sources and the external channel; the headless one: control, data and metrics, published
+    # unready (every worker is a scrape target, ready or not).
     service = objects[("Service", "roo")]["spec"]
     assert [(p["name"], p["port"]) for p in service["ports"]] == [("external", 5050), ("source-0", 7010)]
     cluster = objects[("Service", "roo-cluster")]["spec"]
     assert cluster["clusterIP"] == "None" and cluster["publishNotReadyAddresses"] is True
-    assert [(p["name"], p["port"]) for p in cluster["ports"]] == [("control", 6000), ("data", 6001)]
+    assert [(p["name"], p["port"], p["targetPort"]) for p in cluster["ports"]] == [
+        ("control", 6000, "control"), ("data", 6001, "data"), ("metrics", 9100, "metrics")]
+    # Only the release's pods reach control and data; anyone the network allows reaches the rest.
     policy = objects[("NetworkPolicy", "roo")]["spec"]["ingress"]
     assert [p["port"] for p in policy[0]["ports"]] == [6000, 6001] and "from" in policy[0]
-    assert [p["port"] for p in policy[1]["ports"]] == [5050, 7010] and "from" not in policy[1]
+    assert [p["port"] for p in policy[1]["ports"]] == [5050, 9100, 7010] and "from" not in policy[1]
+
+
+@pytest.mark.parametrize("off", ["ports.metrics=0", "ports.metrics=null"])
+def test_metrics_off(tmp_path, off):
+    text, objects = render(off)
+    validate(text, tmp_path)
+    worker = container(objects)
+    _, run_args = script_and_run_args(objects)
+    assert "--metrics-http" not in run_args
+    assert run_args[4] == "/usr/share/roo/examples/alphabet/alphabet.py"
+    assert [p["name"] for p in worker["ports"]] == ["control", "data", "external", "source-0"]
+    assert pod_annotations(objects) == {}
+    # The probes fall back to TCP connections to the external port.
+    assert worker["startupProbe"]["tcpSocket"] == {"port": "external"} and "httpGet" not in worker["startupProbe"]
+    assert worker["livenessProbe"]["tcpSocket"] == {"port": "external"} and "httpGet" not in worker["livenessProbe"]
+    assert [p["name"] for p in objects[("Service", "roo-cluster")]["spec"]["ports"]] == ["control", "data"]
+    policy = objects[("NetworkPolicy", "roo")]["spec"]["ingress"]
+    assert [p["port"] for p in policy[1]["ports"]] == [5050, 7010]
+
+
+def test_metrics_port_and_pod_annotations_merged(tmp_path):
+    """The user's podAnnotations go over the chart's: prometheus.io/scrape "false" keeps the endpoint unscraped."""
+    text, objects = render("ports.metrics=9200", "--set-string=podAnnotations.prometheus\\.io/scrape=false",
+                           "podAnnotations.team=streams", "probes.startup.failureThreshold=90")
+    validate(text, tmp_path)
+    assert pod_annotations(objects) == {"prometheus.io/scrape": "false", "prometheus.io/port": "9200",
+                                        "prometheus.io/path": "/metrics", "team": "streams"}
+    worker = container(objects)
+    _, run_args = script_and_run_args(objects)
+    assert run_args[4:6] == ["--metrics-http", "$(ROO_LISTEN_HOST):9200"]
+    assert {p["name"]: p["containerPort"] for p in worker["ports"]}["metrics"] == 9200
+    assert worker["startupProbe"]["failureThreshold"] == 90
+    assert objects[("Service", "roo-cluster")]["spec"]["ports"][2] == {"name": "metrics", "port": 9200,
+                                                                       "targetPort": "metrics"}
+    assert [p["port"] for p in objects[("NetworkPolicy", "roo")]["spec"]["ingress"][1]["ports"]] == [5050, 9200, 7010]
 
 
 def test_three_workers_two_sources_and_another_release(tmp_path):
@@ -164,8 +218,8 @@ def test_resilience_with_a_volume_per_pod(tmp_path):
     validate(text, tmp_path)
     statefulset = objects[("StatefulSet", "roo")]["spec"]
     _, run_args = script_and_run_args(objects)
-    assert run_args[:8] == ["--log-level", "info", "--drain-timeout", "10", "--checkpoint-dir", "/var/lib/roo",
-                            "--checkpoint-interval", "500ms"]
+    assert run_args[:10] == ["--log-level", "info", "--drain-timeout", "10", "--checkpoint-dir", "/var/lib/roo",
+                             "--checkpoint-interval", "500ms", "--metrics-http", "$(ROO_LISTEN_HOST):9100"]
     assert mounts_of(objects)["checkpoints"] == "/var/lib/roo"
     [claim] = statefulset["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "checkpoints"
@@ -193,7 +247,8 @@ def test_secrets_from_values_and_tls(tmp_path):
     _, run_args = script_and_run_args(objects)
     assert run_args[-6:] == tls
     assert " ".join(tls) in container(objects)["readinessProbe"]["exec"]["command"][2]
-    assert container(objects)["livenessProbe"]["tcpSocket"] == {"port": "external"}
+    # The metrics endpoint is plain HTTP under TLS too: the HTTP probes stay as they are.
+    assert container(objects)["livenessProbe"]["httpGet"] == HEALTHZ["httpGet"]
     annotations = objects[("StatefulSet", "roo")]["spec"]["template"]["metadata"]["annotations"]
     assert "checksum/secrets" in annotations
 
@@ -221,7 +276,7 @@ def test_app_from_files_in_a_configmap(tmp_path):
     volumes = {v["name"]: v for v in objects[("StatefulSet", "roo")]["spec"]["template"]["spec"]["volumes"]}
     assert volumes["app"]["configMap"] == {"name": "roo-app"}
     _, run_args = script_and_run_args(objects)
-    assert run_args[4] == "/app/app.py"
+    assert run_args[6] == "/app/app.py"
     assert "checksum/app" in objects[("StatefulSet", "roo")]["spec"]["template"]["metadata"]["annotations"]
 
 
@@ -240,7 +295,7 @@ def test_app_from_a_custom_image(tmp_path):
     assert container(objects)["image"] == "registry.example/votes:2"
     assert "app" not in mounts_of(objects)
     _, run_args = script_and_run_args(objects)
-    assert run_args[4:] == ["votes", "--out", "sink:7002", "--window", "10", "--external", "$(ROO_LISTEN_HOST):5050"]
+    assert run_args[6:] == ["votes", "--out", "sink:7002", "--window", "10", "--external", "$(ROO_LISTEN_HOST):5050"]
     assert [p["name"] for p in objects[("Service", "roo")]["spec"]["ports"]] == ["external"]
 
 
@@ -260,6 +315,8 @@ def test_app_from_a_custom_image(tmp_path):
     (["app.sources[0].name=A", "app.sources[0].port=null"], "at '/app/sources/0/port': got null, want integer"),
     (["replicas=0"], "at '/replicas': minimum: got 0, want 1"),
     (["ports.data=70000"], "at '/ports/data': maximum: got 70,000, want 65,535"),
+    (["ports.metrics=70000"], "at '/ports/metrics': maximum: got 70,000, want 65,535"),
+    (["ports.metrics=-1"], "at '/ports/metrics': minimum: got -1, want 0"),
 ])
 def test_a_missing_or_bad_value_is_named(set_args, message):
     args = ["template", "roo", str(CHART)]
@@ -289,6 +346,24 @@ def expand(value, env):
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
+def http_get(host, port, path):
+    """(status, body) of GET http://host:port/path."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def kubelet_http_probe(worker, kind, pod_ip):
+    """What the kubelet does for an httpGet probe: GET the path on the pod's IP at the container port it names;
+    success is a status from 200 to 399."""
+    action = worker[kind]["httpGet"]
+    port = {p["name"]: p["containerPort"] for p in worker["ports"]}[action["port"]]
+    status, _ = http_get(pod_ip, port, action["path"])
+    return 200 <= status < 400
+
+
 def make_tls_and_secrets(folder):
     """What the Secrets would hold, laid out as the chart mounts them under /etc/roo (here under `folder`)."""
     tls = folder / "tls"
@@ -307,22 +382,24 @@ def make_tls_and_secrets(folder):
 
 @pytest.mark.parametrize("secure", [False, True], ids=["plain", "secrets-and-tls"])
 def test_the_rendered_command_line_forms_a_cluster(tmp_path, secure):
-    """Two "pods" on the loopback (127.0.0.1 and 127.0.0.2 stand for their DNS names), started with the
-    container's script, arguments and environment as rendered (the mounts of /etc/roo under tmp_path); the
-    readiness probe's command passes on both once the cluster formed, and a shutdown through the external channel
-    ends both with status 0."""
+    """Two "pods" on the loopback (127.0.0.1 and 127.0.0.2 stand for their DNS names and IPs), started with the
+    container's script, arguments and environment as rendered (the mounts of /etc/roo under tmp_path); the startup
+    and liveness probes (GET /healthz on the metrics port) and the readiness probe's command pass on both once the
+    cluster formed, /readyz answers 200 on both, /api/cluster on each lists both workers, and a shutdown through
+    the external channel ends both with status 0."""
     roo = pathlib.Path(os.environ.get("ROO_BIN", REPO / "build" / "src" / "cli" / "roo"))
     if not roo.exists():
         if IN_CI:
             pytest.fail(f"{roo} not found")
         pytest.skip(f"{roo} not found: build roo (tools/setup)")
-    control, data, external, source, sink = (free_port() for _ in range(5))
+    control, data, external, metrics, source, sink = (free_port() for _ in range(6))
     extra = []
     if secure:
         make_tls_and_secrets(tmp_path / "etc-roo")
         extra = ["security.clusterSecret.value=x", "security.externalSecret.value=y", "security.tls.enabled=true",
                  "security.tls.secretName=tls"]
     _, objects = render(f"ports.control={control}", f"ports.data={data}", f"ports.external={external}",
+                        f"ports.metrics={metrics}",
                         "app.sources[0].name=Alphabet", f"app.sources[0].port={source}",
                         f"app.run={REPO}/examples/alphabet/alphabet.py", f"app.args={{--out,127.0.0.1:{sink}}}", *extra)
     worker = container(objects)
@@ -344,14 +421,37 @@ def test_the_rendered_command_line_forms_a_cluster(tmp_path, secure):
             command = [mounted(arg).replace("127.0.0.1", env["ROO_LISTEN_HOST"])
                        for arg in worker[kind]["exec"]["command"]]
             return subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
+        def alive(kind, env):
+            try:
+                return kubelet_http_probe(worker, kind, env["ROO_LISTEN_HOST"])
+            except OSError:  # not listening yet
+                return False
         deadline = time.monotonic() + 20
+        for process, env, _ in processes:
+            while not alive("startupProbe", env):
+                assert process.poll() is None, (tmp_path / f"{env['POD_NAME']}.log").read_text()
+                assert time.monotonic() < deadline, f"{env['POD_NAME']} never started"
+                time.sleep(0.2)
         for process, env, _ in processes:
             while (probed := probe("readinessProbe", env)).returncode != 0:
                 assert process.poll() is None, (tmp_path / f"{env['POD_NAME']}.log").read_text()
                 assert time.monotonic() < deadline, f"{env['POD_NAME']} never ready: {probed.stdout}"
                 time.sleep(0.2)
-            assert worker["livenessProbe"]["tcpSocket"] == {"port": "external"}
-            socket.create_connection((env["ROO_LISTEN_HOST"], external), timeout=5).close()
+            assert alive("livenessProbe", env)
+            host = env["ROO_LISTEN_HOST"]
+            assert http_get(host, metrics, "/healthz") == (200, "ok\n")
+            assert http_get(host, metrics, "/readyz") == (200, "ready\n")
+        # Any worker's /api/cluster gathers every worker's sample over the control channel.
+        for _, env, _ in processes:
+            while True:
+                status, body = http_get(env["ROO_LISTEN_HOST"], metrics, "/api/cluster")
+                assert status == 200, body
+                cluster = json.loads(body)
+                if sorted(w["worker"] for w in cluster["workers"]) == ["initializer", "roo-1"]:
+                    break
+                assert time.monotonic() < deadline, f"{env['POD_NAME']}: /api/cluster {body}"
+                time.sleep(0.2)
+            assert cluster["missing"] == [], body
         client_flags = []
         if secure:
             tls = tmp_path / "etc-roo" / "tls"

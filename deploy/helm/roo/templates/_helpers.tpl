@@ -71,3 +71,25 @@ Fails, naming the values, when both a value and an existing Secret are given.
 {{- end -}}
 {{- join "," $items -}}
 {{- end -}}
+
+{{/* The metrics endpoint's port (ports.metrics), 0 when it is off (0 or null). */}}
+{{- define "roo.metricsPort" -}}
+{{- int (default 0 .Values.ports.metrics) -}}
+{{- end -}}
+
+{{/*
+What the startup and liveness probes check: GET /healthz on the metrics port, which the worker's metrics thread
+answers even while the app's step runs long; without the metrics port, that the external port accepts connections
+(the kernel accepts them while the worker is busy, too; and a connection closed unused, or during a TLS handshake,
+leaves no warning in the log).
+*/}}
+{{- define "roo.healthCheck" -}}
+{{- if ne (include "roo.metricsPort" .) "0" -}}
+httpGet:
+  path: /healthz
+  port: metrics
+{{- else -}}
+tcpSocket:
+  port: external
+{{- end -}}
+{{- end -}}
