@@ -507,6 +507,18 @@ class Cluster(object):
                              "%s:%d" % (host, self.port()), "%s:%d" % (host, self.port()),
                              "%s:%d" % (host, self.port()))
 
+    def start_with_metrics_http(self):
+        """Starts every member (of a cluster made with order=[]) with its own `--metrics-http` port, in index order,
+        and waits until all are ready; returns the ports by member index."""
+        ports = [self.port() for _ in self.members]
+        base = self.base
+        for index, port in enumerate(ports):
+            self.base = base[:2] + ["--metrics-http", "127.0.0.1:%d" % port] + base[2:]
+            self.start_member(index)
+        self.base = base
+        self.wait_ready()
+        return ports
+
     def start_member(self, index):
         """Start members[index] (for tests that start some workers later: order=[...] without it)."""
         m = self.members[index]

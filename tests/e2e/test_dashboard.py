@@ -196,13 +196,7 @@ def start_cluster(cluster, out):
     """Two workers, each with its own --metrics-http port; returns (cluster, the initializer's page URL)."""
     c = cluster(APP, 2, out.address, sources=[PIPELINE], order=[], ready=False)
     c.check_exit = False  # the survivor of a lost worker exits 1 (test_cluster_faults.py)
-    http_ports = [c.port() for _ in c.members]
-    base = c.base
-    for index, port in enumerate(http_ports):
-        c.base = base[:2] + ["--metrics-http", "127.0.0.1:%d" % port] + base[2:]
-        c.start_member(index)
-    c.base = base
-    c.wait_ready()
+    http_ports = c.start_with_metrics_http()
     return c, "http://127.0.0.1:%d/" % http_ports[0]
 
 

@@ -127,13 +127,7 @@ def test_a_stalled_worker_does_not_hold_the_cluster_view_back(cluster, receiver)
     runs again it is back."""
     out = receiver()
     c = cluster(APP, 2, out.address, sources=["Timed"], order=[], ready=False)
-    http_ports = [c.port() for _ in c.members]
-    base = c.base
-    for index, port in enumerate(http_ports):
-        c.base = base[:2] + ["--metrics-http", "127.0.0.1:%d" % port] + base[2:]
-        c.start_member(index)
-    c.base = base
-    c.wait_ready()
+    http_ports = c.start_with_metrics_http()
     initializer = "127.0.0.1:%d" % http_ports[0]
     assert wait_until(lambda: len(get_json(initializer, "/api/cluster")["workers"]) == 2, 10)
     stalled = c.members[1]
