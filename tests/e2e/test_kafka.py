@@ -552,8 +552,10 @@ def test_the_celsius_kafka_example_converts_every_reading_keyed_by_sensor(kafka,
 
 
 def test_consumer_lag_is_visible_in_the_metrics(kafka, workers):
-    """roo_kafka_consumer_lag_messages (docs/metrics.md): a slow app behind its input shows each partition's unread
-    messages, shrinking as it reads, and 0 on every partition once it has read all."""
+    """roo_kafka_consumer_lag_messages (docs/metrics.md) through the worker's HTTP endpoint: one gauge per partition
+    of the source's topic, 0 on each once the source has read everything (it reads ahead of a slow app into the
+    executor's queue, so Kafka's lag is what the source has not fetched; a lag that counts what a paused source left
+    unread, and grows with new messages, is checked against the broker in tests/io/kafka_source_test.cpp)."""
     import json
     import urllib.request
     source, sink = kafka.unique_topic("in"), kafka.unique_topic("out")
@@ -561,20 +563,23 @@ def test_consumer_lag_is_visible_in_the_metrics(kafka, workers):
     kafka.create_topic(sink, partitions=1)
     kafka.produce(source, keyed_messages(keys=2, per_key=300, partitions=2))  # 300 per partition
     http = "127.0.0.1:%d" % free_port()
-    worker = workers.spawn([workers.roo_bin, "run", "--metrics-http", http, KEYED_COUNT, "--slow-ms", "5",
+    worker = workers.spawn([workers.roo_bin, "run", "--metrics-http", http, KEYED_COUNT, "--slow-ms", "1",
                             "--group", "g-" + source] + kafka_args(kafka, source, sink))
     worker.wait_ready()
 
+    def get(path):
+        with urllib.request.urlopen("http://%s%s" % (http, path), timeout=5) as answer:
+            return answer.read().decode("utf-8")
+
     def lags():
-        with urllib.request.urlopen("http://%s/api/worker" % http, timeout=5) as answer:
-            snapshot = json.loads(answer.read().decode("utf-8"))
-        return {int(v["labels"]["partition"]): v["value"] for v in snapshot["values"]
+        return {int(v["labels"]["partition"]): v["value"] for v in json.loads(get("/api/worker"))["values"]
                 if v["name"] == "roo_kafka_consumer_lag_messages" and v["labels"]["topic"] == source}
 
-    seen = []
-    assert wait_until(lambda: seen.append(lags()) or (len(seen[-1]) == 2 and sum(seen[-1].values()) > 0), 20), seen
-    behind = seen[-1]
-    assert all(0 <= lag <= 300 for lag in behind.values()), behind
-    assert wait_until(lambda: lags() == {0: 0, 1: 0}, 60), (lags(), worker.stderr()[-2000:])
     assert len(kafka.consume(sink, count=600, timeout=30)) == 600
+    assert wait_until(lambda: lags() == {0: 0, 1: 0}, 10), (lags(), worker.stderr()[-2000:])
+    from prometheus_client.parser import text_string_to_metric_families
+    exported = {(sample.labels["topic"], sample.labels["partition"]): sample.value
+                for family in text_string_to_metric_families(get("/metrics"))
+                if family.name == "roo_kafka_consumer_lag_messages" for sample in family.samples}
+    assert {key: lag for key, lag in exported.items() if key[0] == source} == {(source, "0"): 0, (source, "1"): 0}
     assert worker.stop() == 0
