@@ -1,0 +1,98 @@
+"""Bruco mode's handler contract (python/wallaroo/_bruco.py; docs/bruco.md): loading, init_context once, Bruco's
+return rules, errors and zero-length events. The HTTP path end to end is tests/e2e/test_bruco.py."""
+import json
+import os
+import sys
+import textwrap
+
+import pytest
+
+from wallaroo import _bruco
+
+
+def make_function(tmp_path, source, module="handler"):
+    folder = tmp_path / "fn"
+    folder.mkdir(exist_ok=True)
+    (folder / ("%s.py" % module)).write_text(textwrap.dedent(source))
+    sys.modules.pop(module, None)
+    return str(folder)
+
+
+def test_init_context_runs_once_and_the_context_lives_on(tmp_path):
+    folder = make_function(tmp_path, """
+        def init_context(context):
+            context.calls = 0
+            context.inits = getattr(context, "inits", 0) + 1
+
+        def handle_event(context, data):
+            context.calls += 1
+            return "%s %d %d %s" % (context.worker_name, context.inits, context.calls, data.decode())
+    """)
+    handler = _bruco.Handler(folder, "handler", "w1")
+    assert handler(b"a").body == b"w1 1 1 a"
+    out = handler(b"b")
+    assert (out.body, out.content_type, out.status) == (b"w1 1 2 b", "text/plain; charset=utf-8", 200)
+
+
+@pytest.mark.parametrize("result, body, content_type, key", [
+    (None, None, "text/plain; charset=utf-8", None),
+    ("", None, "text/plain; charset=utf-8", None),
+    ("text", b"text", "text/plain; charset=utf-8", None),
+    (b"\x00raw", b"\x00raw", "application/octet-stream", None),
+    ({"a": [1, 2]}, json.dumps({"a": [1, 2]}).encode(), "application/json", None),
+    (42, b"42", "application/json", None),
+    (_bruco.Response("k1", {"x": 1}), b'{"x": 1}', "application/json", "k1"),
+    (_bruco.Response(b"k2", "plain", "text/csv"), b"plain", "text/csv", b"k2"),
+    (_bruco.Response(7, b"bin", "application/x"), b"bin", "application/x", "7"),
+])
+def test_brucos_return_rules(result, body, content_type, key):
+    out = _bruco.output_of(result)
+    assert (out.body, out.content_type, out.key, out.status) == (body, content_type, key, 200)
+
+
+def test_context_response_builds_a_response():
+    response = _bruco.Context("w").response("k", "d", "text/plain")
+    assert (response.key, response.data, response.content_type) == ("k", "d", "text/plain")
+    assert _bruco.Context("w").response("k", "d").content_type == "application/json"
+
+
+def test_a_raising_handler_fails_its_event_only(tmp_path, capsys):
+    folder = make_function(tmp_path, """
+        def handle_event(context, data):
+            if data == b"bad":
+                raise ValueError("no bad input")
+            return data.decode().upper()
+    """)
+    handler = _bruco.Handler(folder, "handler", "w")
+    failed = handler(b"bad")
+    assert (failed.status, failed.body, failed.error) == (400, b"processor error: no bad input",
+                                                          "ValueError: no bad input")
+    assert handler(b"ok").body == b"OK"
+    assert "handle_event raised on an event of 3 bytes: ValueError: no bad input" in capsys.readouterr().err
+
+
+def test_zero_length_events_are_refused_in_brucos_words(tmp_path):
+    folder = make_function(tmp_path, "def handle_event(context, data):\n    return 'never'\n")
+    out = _bruco.Handler(folder, "handler", "w")(b"")
+    assert (out.status, out.body) == (400, b"processor error: can't handle zero len event")
+
+
+def test_a_result_that_cannot_be_json_is_a_400(tmp_path):
+    folder = make_function(tmp_path, "def handle_event(context, data):\n    return object()\n")
+    out = _bruco.Handler(folder, "handler", "w")(b"x")
+    assert out.status == 400 and out.body.startswith(b"processor error: the handler's result cannot be written as JSON")
+
+
+def test_a_missing_module_or_function_names_where_it_looked(tmp_path):
+    folder = make_function(tmp_path, "x = 1\n", module="other")
+    with pytest.raises(_bruco.HandlerError) as missing:
+        _bruco.Handler(folder, "handler", "w")
+    assert str(missing.value) == ("load the handler: no module 'handler' in %s (looked for %s.py; "
+                                  "processor.moduleName)" % (folder, os.path.join(folder, "handler")))
+    with pytest.raises(_bruco.HandlerError) as no_function:
+        _bruco.Handler(folder, "other", "w")
+    assert str(no_function.value) == ("load the handler: %s has no handle_event(context, data) function"
+                                      % os.path.join(folder, "other.py"))
+    with pytest.raises(_bruco.HandlerError) as no_folder:
+        _bruco.Handler(str(tmp_path / "absent"), "handler", "w")
+    assert "is not a folder (processor.handlerPath)" in str(no_folder.value)
