@@ -1,5 +1,6 @@
 // `roo run [flags] APP [app flags]`: run a Wallaroo application (a .py file or a module name), in one worker or
 // a local cluster of several.
+#include "bruco_launch.hpp"
 #include "cluster_launch.hpp"
 #include "commands.hpp"
 #include "exit_status.hpp"
@@ -42,24 +43,12 @@ class RunUsage : public CLI::Formatter {
   }
 };
 
-/// A Bruco function (`config.yaml`, a folder holding one, or a .zip of such a folder) has its own mode, not built.
-bool is_bruco_function(const std::string& app) {
-  fs::path path(app);
-  std::string extension = path.extension().string();
-  return extension == ".yaml" || extension == ".yml" || extension == ".zip" ||
-         (fs::is_directory(path) && fs::is_regular_file(path / "config.yaml"));
-}
-
 /// "examples/alphabet/alphabet.py" -> module "alphabet" in folder ".../examples/alphabet";
 /// "alphabet" -> module "alphabet" found on sys.path (the current folder is added).
 void locate_application(const std::string& app, LaunchRequest& request) {
   if (app.starts_with("-")) {
     throw core::UsageError("use " + app.substr(0, app.find('=')) +
                            ": roo run has no such flag (the application's and Wallaroo's flags go after APP)");
-  }
-  if (is_bruco_function(app)) {
-    throw core::UsageError("run '" + app +
-                           "': Bruco mode (config.yaml and a handle_event function) is not supported yet");
   }
   if (app.size() > 3 && app.ends_with(".py")) {
     fs::path path(app);
@@ -91,6 +80,18 @@ void note_roo_flags_after_app(const CLI::App& run, const std::vector<std::string
 void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::string>& rest) {
   if (rest.empty()) {
     throw core::UsageError("run: name the application to run, e.g. roo run examples/alphabet/alphabet.py");
+  }
+  if (!options.supervised && is_bruco_function(rest.front())) {
+    // A Bruco function: its config says what to run; Roo's Bruco module runs it (docs/bruco.md).
+    int config_workers = 1;
+    std::vector<std::string> function = prepare_bruco_function(rest.front(), config_workers);
+    function.insert(function.end(), rest.begin() + 1, rest.end());
+    RunOptions bruco = options;
+    if (!sub.get_option("--workers")->count()) {
+      bruco.workers = config_workers;
+    }
+    run(sub, bruco, function);
+    return;
   }
   LaunchRequest request;
   locate_application(rest.front(), request);
