@@ -187,8 +187,8 @@ class NatsSink final : public Sink {
   /// One message; while libnats reconnects and its buffer is full, waits (the budget holds the executor back).
   natsStatus publish_one(std::string_view value) {
     for (;;) {
-      natsStatus status =
-          natsConnection_Publish(connection_.get(), config_.subject.c_str(), value.data(), static_cast<int>(value.size()));
+      natsStatus status = natsConnection_Publish(connection_.get(), config_.subject.c_str(), value.data(),
+                                                 static_cast<int>(value.size()));
       if (status != NATS_INSUFFICIENT_BUFFER || abandoned_.load()) {
         return status;
       }
