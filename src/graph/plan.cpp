@@ -11,6 +11,8 @@ const char* kind_name(SourcePlan::Kind kind) {
       return "gen";
     case SourcePlan::Kind::kafka:
       return "kafka";
+    case SourcePlan::Kind::http:
+      return "http";
   }
   return "?";
 }
@@ -37,6 +39,8 @@ const char* kind_name(SinkPlan::Kind kind) {
       return "tcp";
     case SinkPlan::Kind::kafka:
       return "kafka";
+    case SinkPlan::Kind::http_reply:
+      return "http_reply";
   }
   return "?";
 }

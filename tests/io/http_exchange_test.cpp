@@ -345,9 +345,7 @@ TEST(HttpExchange, AMalformedReplyStreamIsOneErrorLineAndTheRestOfTheBatchIsDrop
   ExchangeFixture fixture(config_with());
   fixture.respond([](const Frame&, std::string&) -> std::optional<HttpReply> { return std::nullopt; });
   HttpClient first(fixture.port());
-  std::thread both([&] {
-    first.post("one");
-  });
+  std::thread both([&] { first.post("one"); });
   ASSERT_TRUE(wait_until([&] { return fixture.seen().size() == 1; }));
   std::uint64_t id = fixture.seen()[0].id;
   fixture.write_replies(encode_http_reply({id, 202, "text/plain", "fine"}) + std::string("\0\0\0\2xx", 6));
@@ -371,7 +369,6 @@ TEST(HttpExchange, AMalformedReplyStreamIsOneErrorLineAndTheRestOfTheBatchIsDrop
 TEST(HttpExchange, StopAnswersRepliesThatComeDuringTheDrainThen503) {
   ExchangeFixture fixture(config_with());
   fixture.respond([](const Frame&, std::string&) -> std::optional<HttpReply> { return std::nullopt; });
-  auto config = config_with();
   HttpClient early(fixture.port());
   HttpClient late(fixture.port());
   Response early_answer;
