@@ -158,24 +158,33 @@ def test_a_zipped_function_and_the_example_run(workers, tmp_path):
     assert worker.stop() == 0
 
 
+def build_wheel(folder):
+    """A minimal wheel of package roo_bruco_testpkg, made by hand (a zip with the package and its dist-info): pip
+    installs it offline, with no build step."""
+    name = "roo_bruco_testpkg-1.0-py3-none-any.whl"
+    files = {
+        "roo_bruco_testpkg/__init__.py": "ANSWER = 'from the package'\n",
+        "roo_bruco_testpkg-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: roo-bruco-testpkg\nVersion: 1.0\n",
+        "roo_bruco_testpkg-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: roo-test\nRoot-Is-Purelib: true\n"
+                                                   "Tag: py3-none-any\n",
+    }
+    record = "".join("%s,,\n" % path for path in files) + "roo_bruco_testpkg-1.0.dist-info/RECORD,,\n"
+    files["roo_bruco_testpkg-1.0.dist-info/RECORD"] = record
+    path = folder / name
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, text in files.items():
+            wheel.writestr(member, text)
+    return path
+
+
 def test_requirements_are_installed_before_start(workers, tmp_path):
     port = free_port()
-    wheel_src = tmp_path / "pkg"
-    (wheel_src / "roo_bruco_testpkg").mkdir(parents=True)
-    (wheel_src / "roo_bruco_testpkg" / "__init__.py").write_text("ANSWER = 'from the package'\n")
-    (wheel_src / "pyproject.toml").write_text(textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "roo-bruco-testpkg"
-        version = "1.0"
-    """))
+    wheel = build_wheel(tmp_path)
     folder = function(tmp_path, "source: {kind: http, port: %d}\n" % port,
                       handler="import roo_bruco_testpkg\n\ndef handle_event(context, data):\n"
                               "    return roo_bruco_testpkg.ANSWER\n")
-    (folder / "requirements.txt").write_text("%s\n" % wheel_src)
-    env = dict(os.environ, PIP_NO_BUILD_ISOLATION="1", PIP_NO_INDEX="1")
+    (folder / "requirements.txt").write_text("%s\n" % wheel)
+    env = dict(os.environ, PIP_NO_INDEX="1")
     env.pop("VIRTUAL_ENV", None)
     worker = workers.spawn([workers.roo_bin, "run", str(folder)], env=env)
     worker.wait_ready(timeout=120)
