@@ -27,7 +27,9 @@ fs::path unpack_zip(const fs::path& zip) {
   }
   ToolResult unzip = run_tool({python, "-m", "zipfile", "-e", zip.string(), pattern});
   if (unzip.status != 0) {
-    throw core::UsageError("unpack " + zip.string() + ": " + unzip.last_lines(3));
+    std::error_code ignored;
+    fs::remove_all(pattern, ignored);
+    throw core::UsageError("unpack " + zip.string() + ": " + unzip.last_lines(1));
   }
   std::fprintf(stderr, "roo run: unpacked %s into %s\n", zip.c_str(), pattern.c_str());
   return pattern;

@@ -235,20 +235,19 @@ def test_machida_module_flag_without_its_value(machida_bin, module):
     assert_one_line(lines, "machida: unable to parse --application-module: the flag needs a value")
 
 
-@pytest.mark.parametrize("layout", ["config.yaml", "folder", "config.yml", "function.zip"])
-def test_bruco_function_is_refused_in_one_line(roo_bin, tmp_path, layout):
-    folder = tmp_path / "fn"
-    folder.mkdir()
-    (folder / "config.yaml").write_text("processor:\n  moduleName: handler\nsource:\n  kind: http\n")
-    (folder / "handler.py").write_text("def handle_event(context, data):\n    return data\n")
-    given = str(folder) if layout == "folder" else str(folder / layout)
-    if layout != "folder" and layout != "config.yaml":
-        with open(given, "w") as f:
-            f.write("stand-in")
+@pytest.mark.parametrize("layout, message", [
+    ("config.yml", "read {given}: expected a mapping with processor, source and sink"),
+    ("function.zip", "unpack {given}: BadZipFile: File is not a zip file"),
+])
+def test_a_broken_bruco_function_is_refused_in_one_line(roo_bin, tmp_path, layout, message):
+    """Bruco mode (docs/bruco.md; tests/e2e/test_bruco.py runs good functions): a config that is not a mapping, and
+    a .zip that is not one, each stop the start in one line."""
+    given = str(tmp_path / layout)
+    with open(given, "w") as f:
+        f.write("stand-in")
     code, lines = run_setup([roo_bin, "run", given])
     assert code == 2
-    assert_one_line(lines, "roo run: unable to run '%s': Bruco mode (config.yaml and a handle_event function) "
-                           "is not supported yet" % given)
+    assert_one_line(lines, "roo run: unable to " + message.format(given=given))
 
 
 # Debian 12 has no Python 3.12, so a clean machine cannot make a 3.12 virtualenv: these tests build the folder a
