@@ -196,13 +196,17 @@ def _parser():
     return p
 
 
-def _worker_name(args, given):
+def _worker_name(given):
+    """The worker's name: Wallaroo's --name on the worker's command line (wallaroo._ARGS: the application's args do
+    not carry the worker's own flags); a cluster's initializer, or a worker alone, is "initializer"."""
     if given:
         return given
-    if "--name" in args:
-        at = args.index("--name")
-        if at + 1 < len(args):
-            return args[at + 1]
+    argv = list(wallaroo._ARGS or ())
+    for at, arg in enumerate(argv):
+        if arg == "--name" and at + 1 < len(argv):
+            return argv[at + 1]
+        if arg.startswith("--name="):
+            return arg[len("--name="):]
     return "initializer"
 
 
@@ -215,7 +219,7 @@ def application_setup(args):
     opts, _ = _parser().parse_known_args(args)
     http = opts.bruco_source == "http"
     # An HTTP caller is told about a failed event (400); elsewhere the step fails and Roo counts and logs it.
-    _HANDLER = Handler(opts.bruco_handler_folder, opts.bruco_module, _worker_name(args, opts.bruco_worker_name),
+    _HANDLER = Handler(opts.bruco_handler_folder, opts.bruco_module, _worker_name(opts.bruco_worker_name),
                        log_errors=http)
     if http:
         from wallaroo._bruco_io import HttpReplySinkConfig, HttpSourceConfig

@@ -147,14 +147,13 @@ ProcessorSettings read_processor(const ConfigReader& read, const YAML::Node& nod
   if (!node || node.IsNull()) {
     return processor;
   }
-  read.expect_map(node, "processor", {"handlerPath", "moduleName", "workers", "env", "stateKey"});
+  read.expect_map(node, "processor", {"handlerPath", "moduleName", "workers", "env"});
   processor.handler_path = read.text(node, "processor", "handlerPath", std::string());
   processor.module_name = read.text(node, "processor", "moduleName", std::string("handler"));
   if (processor.module_name.empty() || processor.module_name.find('/') != std::string::npos) {
     read.fail("processor.moduleName", "\"" + processor.module_name + "\" is not a Python module name");
   }
   processor.workers = static_cast<int>(read.number(node, "processor", "workers", 1, 1, 64));
-  processor.state_key = read.text(node, "processor", "stateKey", std::string());
   if (YAML::Node env = node["env"]; env && !env.IsNull()) {
     if (!env.IsSequence()) {
       read.fail("processor.env", "expected a list of {name, value}");

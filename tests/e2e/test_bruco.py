@@ -278,3 +278,75 @@ def test_kafka_to_kafka_keys_the_output_with_the_response_key(workers, tmp_path,
     assert {r.partition for r in out} == {2}  # manual
     assert [r.key for r in out if r.value == b"a,b\n"] == [b"k"]  # context.response's key
     assert worker.stop() == 0
+
+
+def test_http_to_nats_answers_the_caller_and_publishes(workers, tmp_path, nats_server):
+    port = free_port()
+    folder = function(tmp_path, """
+        source: {kind: http, port: %d}
+        sink: {kind: nats, serverUrl: "%s", subject: bruco.http.out}
+    """ % (port, nats_server.url))
+    client = NatsClient(nats_server.url)
+    client.subscribe("bruco.http.out")
+    worker = workers.spawn([workers.roo_bin, "run", str(folder)])
+    wait_serving(worker, port)  # "ping" is published too
+    assert post(port, b"hello") == (200, "text/plain; charset=utf-8", b"HELLO")
+    assert post(port, b"raise")[0] == 400  # a failed event is not published
+    assert post(port, b"none")[0] == 200  # no output: nothing published
+    assert [m for m in client.wait_for("bruco.http.out", 2, timeout=10) if m != b"PING"] == [b"HELLO"]
+    assert worker.stop() == 0
+    client.close()
+
+
+def test_kafka_to_nats(workers, tmp_path, kafka, nats_server):
+    source = kafka.unique_topic("bruco-in")
+    kafka.create_topic(source, partitions=2)
+    kafka.produce(source, [(None, "v%d" % i, None, i % 2) for i in range(50)])
+    folder = function(tmp_path, """
+        source: {kind: kafka, brokers: [%s], topics: [%s], consumerGroup: g-%s, offset: earliest}
+        sink: {kind: nats, serverUrl: "%s", subject: bruco.k.out}
+    """ % (kafka.bootstrap, source, source, nats_server.url))
+    client = NatsClient(nats_server.url)
+    client.subscribe("bruco.k.out")
+    worker = workers.spawn([workers.roo_bin, "run", str(folder)])
+    worker.wait_ready()
+    got = client.wait_for("bruco.k.out", 50, timeout=60)
+    assert sorted(m.decode() for m in got) == sorted("V%d" % i for i in range(50))
+    assert worker.stop() == 0
+    assert kafka.committed("g-" + source, source) == {0: 25, 1: 25}  # Roo commits what was delivered
+    client.close()
+
+
+def test_bruco_disable_pip_skips_the_requirements(workers, tmp_path):
+    port = free_port()
+    folder = function(tmp_path, "source: {kind: http, port: %d}\n" % port)
+    (folder / "requirements.txt").write_text("no-such-package-roo-test==99\n")
+    env = dict(os.environ, BRUCO_DISABLE_PIP="true", PIP_NO_INDEX="1")
+    worker = workers.spawn([workers.roo_bin, "run", str(folder)], env=env)
+    wait_serving(worker, port)
+    assert "BRUCO_DISABLE_PIP=true: not installing %s" % (folder / "requirements.txt") in worker.stderr()
+    assert not (folder / ".roo-venv").exists()
+    assert worker.stop() == 0
+
+
+def test_two_workers_each_run_init_context_once(workers, tmp_path):
+    port = free_port()
+    folder = function(tmp_path, "processor: {workers: 2}\nsource: {kind: http, port: %d}\n" % port,
+                      handler="""
+        import os
+
+        def init_context(context):
+            context.logger.info("init_context in pid %d as %s", os.getpid(), context.worker_name)
+
+        def handle_event(context, data):
+            return context.worker_name
+    """)
+    worker = workers.spawn([workers.roo_bin, "run", str(folder)])
+    assert wait_until(lambda: worker.stderr().count("Application is ready to work") == 2, 60), worker.stderr()
+    names = set()
+    assert wait_until(lambda: names.add(post(port, b"who")[2]) or len(names) == 2, 30), names
+    assert names == {b"initializer", b"worker1"}
+    log = worker.stderr()
+    assert log.count("init_context in pid") == 2
+    assert "as initializer" in log and "as worker1" in log
+    assert worker.stop() == 0

@@ -17,8 +17,6 @@ struct ProcessorSettings {
   std::string module_name = "handler";  ///< moduleName
   int workers = 1;                      ///< workers: Roo workers (a local cluster when more than 1)
   std::vector<std::pair<std::string, std::string>> env;  ///< env: [{name, value}], for every worker
-  /// Roo's extension: `stateKey` names how an event's key is found, so the handler keeps per-key state (empty: none).
-  std::string state_key;
 };
 
 struct KafkaSourceSettings {
