@@ -1,7 +1,7 @@
 """The fallback load generator when wrk is missing (bench/bruco/run.py --load python): C keep-alive connections in
 one asyncio loop, each POSTing the body and reading the whole answer before the next, for D seconds (requests still
-unanswered then are dropped, and an answer slower than 10 s counts as a timeout, as wrk --timeout 10s does); prints the same JSON
-line as post.lua's done(). One Python process: it saturates long before a fast server does, so its
+unanswered then are dropped; an answer slower than 10 s counts as a timeout, as with wrk --timeout 10s); prints the
+same JSON line as post.lua's done(). One Python process: it saturates long before a fast server does, so its
 figures are a floor for the server, not the server's limit.
 
     /usr/bin/python3 bench/bruco/load.py --port P --body '{"id": 42}' --connections 64 --seconds 10
