@@ -332,7 +332,8 @@ def main():
                "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "cpu": machine.get("cpu") or "%d cores" % os.cpu_count(), "load_start": A.loadavg(),
                "load_tool": "wrk -t2 -c%d --timeout 10s --latency (bench/bruco/post.lua)" % CONNECTIONS
-               if opts.load == "wrk" else "bench/bruco/load.py (Python asyncio, %d connections; a floor, wrk was not used)" % CONNECTIONS,
+               if opts.load == "wrk" else
+               "bench/bruco/load.py (Python asyncio, %d connections; a floor, wrk was not used)" % CONNECTIONS,
                "rounds": opts.rounds, "seconds": opts.seconds, "aiohttp_version": aiohttp_version,
                "python": "%d.%d.%d" % sys.version_info[:3], "roo": os.path.relpath(opts.roo, REPO),
                "order": opts.systems, "body": BODY, "systems": {}}
