@@ -9,6 +9,7 @@ import struct
 
 from . import _arity
 from . import _describe_kafka as kafka
+from . import _describe_nats as nats
 from .decorators import check_length_format
 from .errors import WallarooParameterError
 from .wrapped import KeyExtractor, OctetDecoder, PartitionFunction, StateComputation
@@ -168,6 +169,8 @@ def source_entry(config, default_name, use_config_name, where, args=()):
         return _connector_source(config, default_name, use_config_name, where)
     if kind in ("kafka", "kafka-internal"):
         return kafka.kafka_source_entry(config, default_name, use_config_name, where, args)
+    if kind == "nats":
+        return nats.nats_source_entry(config, default_name, use_config_name, where)
     _not_supported(kind, "source", where)
 
 
@@ -215,6 +218,8 @@ def sink_entry(config, index, where, args=()):
                 "cookie": str(config[6]) if len(config) == 7 else ""}
     if config[0] in ("kafka", "kafka-internal"):
         return kafka.kafka_sink_entry(config, name, where, args)
+    if config[0] == "nats":
+        return nats.nats_sink_entry(config, name, where)
     _not_supported(config[0], "sink", where)
 
 

@@ -103,6 +103,28 @@ KafkaSourceSettings read_kafka_source(const py::dict& entry, const std::string& 
   return kafka;
 }
 
+/// A NATS entry's non-empty text `key` ("server_url", "subject").
+std::string nats_text(const py::dict& entry, const char* key, const std::string& what) {
+  if (!entry.contains(key) || entry[key].is_none()) {
+    throw inconsistent(what, std::string("no NATS '") + key + "' given");
+  }
+  std::string value = text(entry, key);
+  if (value.empty()) {
+    throw inconsistent(what, std::string("'") + key + "' is empty");
+  }
+  return value;
+}
+
+NatsSourceSettings read_nats_source(const py::dict& entry, const std::string& what) {
+  NatsSourceSettings nats;
+  nats.server_url = nats_text(entry, "server_url", what);
+  nats.subject = nats_text(entry, "subject", what);
+  if (entry.contains("queue_group") && !entry["queue_group"].is_none()) {
+    nats.queue_group = text(entry, "queue_group");
+  }
+  return nats;
+}
+
 TcpSourceSettings read_tcp_source(const py::dict& entry, const std::string& what) {
   TcpSourceSettings tcp;
   tcp.host = text(entry, "host");
@@ -188,6 +210,8 @@ SourcePlan read_source(const py::dict& entry) {
     source.settings = read_tcp_source(entry, what);
   } else if (kind == "kafka") {
     source.settings = read_kafka_source(entry, what);
+  } else if (kind == "nats") {
+    source.settings = read_nats_source(entry, what);
   } else {
     throw core::UsageError("run " + what + ": source kind '" + kind + "' is not supported yet");
   }
@@ -222,6 +246,8 @@ SinkPlan read_sink(const py::dict& entry) {
     sink.settings = TcpSinkSettings{text(entry, "host"), port_of(entry, what)};
   } else if (kind == "kafka") {
     sink.settings = read_kafka_sink(entry, what);
+  } else if (kind == "nats") {
+    sink.settings = NatsSinkSettings{nats_text(entry, "server_url", what), nats_text(entry, "subject", what)};
   } else {
     throw core::UsageError("run " + what + ": sink kind '" + kind + "' is not supported yet");
   }

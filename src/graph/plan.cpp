@@ -11,6 +11,8 @@ const char* kind_name(SourcePlan::Kind kind) {
       return "gen";
     case SourcePlan::Kind::kafka:
       return "kafka";
+    case SourcePlan::Kind::nats:
+      return "nats";
   }
   return "?";
 }
@@ -37,6 +39,8 @@ const char* kind_name(SinkPlan::Kind kind) {
       return "tcp";
     case SinkPlan::Kind::kafka:
       return "kafka";
+    case SinkPlan::Kind::nats:
+      return "nats";
   }
   return "?";
 }
@@ -80,6 +84,9 @@ std::string Plan::fingerprint() const {
         text += (i == 0 ? ":topics=" : ",") + kafka->topics[i];
       }
     }
+    if (const auto* nats = std::get_if<NatsSourceSettings>(&source.settings)) {
+      text += ":subject=" + nats->subject;
+    }
   }
   for (const auto& stage : stages) {
     text += std::string("|stage:") + kind_name(stage.kind) + ":" + stage.name;
@@ -91,6 +98,9 @@ std::string Plan::fingerprint() const {
     text += std::string("|sink:") + kind_name(sink.kind()) + ":" + sink.name;
     if (const auto* kafka = std::get_if<KafkaSinkSettings>(&sink.settings)) {
       text += ":topic=" + kafka->topic;
+    }
+    if (const auto* nats = std::get_if<NatsSinkSettings>(&sink.settings)) {
+      text += ":subject=" + nats->subject;
     }
   }
   return text;

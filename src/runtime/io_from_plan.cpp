@@ -2,6 +2,8 @@
 
 #include "roo/io/kafka_sink.hpp"
 #include "roo/io/kafka_source.hpp"
+#include "roo/io/nats_sink.hpp"
+#include "roo/io/nats_source.hpp"
 #include "roo/io/tcp_sink.hpp"
 
 #include <fmt/format.h>
@@ -41,6 +43,10 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
                                     const IoPlacement& placement) {
   if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
     return io::make_tcp_sink(io, io::TcpSinkConfig{.name = plan.name, .peer = core::Endpoint{tcp->host, tcp->port}});
+  }
+  if (const auto* nats = std::get_if<graph::NatsSinkSettings>(&plan.settings)) {
+    return io::make_nats_sink(
+        io::NatsSinkConfig{.name = plan.name, .server_url = nats->server_url, .subject = nats->subject});
   }
   const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
   io::KafkaSinkConfig config;
@@ -84,9 +90,26 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   return source;
 }
 
+std::unique_ptr<io::Source> make_nats_source(const graph::SourcePlan& plan, std::size_t index,
+                                             const IoPlacement& placement,
+                                             core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool) {
+  const auto& nats = std::get<graph::NatsSourceSettings>(plan.settings);
+  io::NatsSourceConfig config;
+  config.name = plan.name;
+  config.source_index = static_cast<std::uint32_t>(index);
+  config.server_url = nats.server_url;
+  config.subject = nats.subject;
+  config.queue_group =
+      nats.queue_group.empty() ? fmt::format("roo.{}.{}", placement.app_name, plan.name) : nats.queue_group;
+  return io::make_nats_source(std::move(config), mailbox, pool);
+}
+
 std::string sink_destination(const graph::SinkPlan& plan) {
   if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
     return fmt::format("{}:{}", tcp->host, tcp->port);
+  }
+  if (const auto* nats = std::get_if<graph::NatsSinkSettings>(&plan.settings)) {
+    return fmt::format("NATS subject '{}' at {}", nats->subject, nats->server_url);
   }
   return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(plan.settings).topic);
 }

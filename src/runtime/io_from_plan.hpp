@@ -29,7 +29,7 @@ struct IoPlacement {
   std::chrono::milliseconds broker_wait{30000};  ///< Kafka sources: how long unreachable brokers are retried at start
 };
 
-/// The sink `plan` describes (TCP or Kafka), constructed without I/O. A Kafka sink with checkpoints on is
+/// The sink `plan` describes (TCP, Kafka or NATS), constructed without I/O. A Kafka sink with checkpoints on is
 /// transactional, with the transactional.id "roo.<app>.<sink>.<worker>": the same for the same worker across
 /// restarts, so that a restarted worker fences its predecessor (docs/kafka.md).
 [[nodiscard]] std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index,
@@ -45,7 +45,14 @@ struct IoPlacement {
                                                             core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                             core::BatchPool& pool);
 
-/// "host:port" of a TCP sink, "Kafka topic 't'" of a Kafka sink: where a sink's undelivered output was going.
+/// The NATS source `plan` describes (plan.kind() is nats). Without a queue group of its own it subscribes in the
+/// group "roo.<app>.<source>": the application's workers share the subject's messages, each handled once.
+[[nodiscard]] std::unique_ptr<io::Source> make_nats_source(const graph::SourcePlan& plan, std::size_t index,
+                                                           const IoPlacement& placement,
+                                                           core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                           core::BatchPool& pool);
+
+/// "host:port" of a TCP sink, "Kafka topic 't'" of a Kafka sink, "NATS subject 's' at <url>" of a NATS sink: where a sink's undelivered output was going.
 [[nodiscard]] std::string sink_destination(const graph::SinkPlan& plan);
 
 }  // namespace roo::runtime

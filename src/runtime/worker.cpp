@@ -495,6 +495,12 @@ void Worker::start_sources() {
   std::vector<std::string> source_ids;
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
     const auto& source = plan_->sources[i];
+    if (source.kind() == graph::SourcePlan::Kind::nats) {
+      sources_.push_back(make_nats_source(source, i, placement(), mailbox_, pool_));
+      sources_.back()->start();
+      sources_by_index_[i] = sources_.back().get();
+      continue;
+    }
     const auto* tcp = std::get_if<graph::TcpSourceSettings>(&source.settings);
     if (tcp == nullptr || !tcp->valid) {
       continue;  // a generator runs on the executor; an invalid TCP source does not listen

@@ -61,12 +61,19 @@ struct KafkaSourceSettings {
   bool decode_takes_key = false;  ///< the decoder is called as decode(value, key), else decode(value)
 };
 
+/// A NATS core subscription (docs/nats.md): each message's data is one event for the decoder.
+struct NatsSourceSettings {
+  std::string server_url;   ///< "nats://host:port"
+  std::string subject;
+  std::string queue_group;  ///< empty: the runtime's "roo.<app>.<source>", so the app's workers share the messages
+};
+
 /// One source of the application: what all kinds have, and the settings of its kind. Lives on the Python executor
 /// (holds Python objects).
 struct SourcePlan {
-  using Settings = std::variant<TcpSourceSettings, GeneratorSourceSettings, KafkaSourceSettings>;
+  using Settings = std::variant<TcpSourceSettings, GeneratorSourceSettings, KafkaSourceSettings, NatsSourceSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, generator, kafka };
+  enum class Kind { tcp, generator, kafka, nats };
 
   std::string name;
   PyRef decode;  ///< null for a generator
@@ -124,11 +131,17 @@ struct KafkaSinkSettings {
   KafkaLogLevel log_level = KafkaLogLevel::warn;
 };
 
+/// A NATS core publisher (docs/nats.md): each output is one message on the subject.
+struct NatsSinkSettings {
+  std::string server_url;  ///< "nats://host:port"
+  std::string subject;
+};
+
 /// One sink of the application: what all kinds have, and the settings of its kind. Lives on the Python executor.
 struct SinkPlan {
-  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings>;
+  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, kafka };
+  enum class Kind { tcp, kafka, nats };
 
   std::string name;
   PyRef encode;
