@@ -125,8 +125,9 @@ def output_of(result):
 class Handler(object):
     """The function: its module, its context, and the rules around each call."""
 
-    def __init__(self, folder, module_name, worker_name):
+    def __init__(self, folder, module_name, worker_name, log_errors=True):
         self.context = Context(worker_name)
+        self.log_errors = log_errors
         self.module = load_module(folder, module_name)
         self.handle_event = getattr(self.module, "handle_event", None)
         if not callable(self.handle_event):
@@ -146,7 +147,8 @@ class Handler(object):
             return output_of(self.handle_event(self.context, data))
         except Exception as error:  # the handler's: it fails this event only
             message = "%s: %s" % (type(error).__name__, error) if str(error) else type(error).__name__
-            self.context.logger.error("handle_event raised on an event of %d bytes: %s", len(data), message)
+            if self.log_errors:
+                self.context.logger.error("handle_event raised on an event of %d bytes: %s", len(data), message)
             return Output(("processor error: %s" % error).encode("utf-8"), status=400, error=message)
 
 
@@ -179,7 +181,18 @@ def _parser():
     p.add_argument("--bruco-http-host", default="0.0.0.0")
     p.add_argument("--bruco-http-port", type=int, default=8080)
     p.add_argument("--bruco-ignore-response", action="store_true")
+    p.add_argument("--bruco-kafka-topics", default="")  # comma-separated
+    p.add_argument("--bruco-kafka-group", default=None)
+    p.add_argument("--bruco-kafka-start", default="latest", choices=("latest", "earliest"))
+    p.add_argument("--bruco-kafka-property", action="append", default=[])  # key=value (librdkafka)
+    p.add_argument("--bruco-nats-source-url", default=None)
+    p.add_argument("--bruco-nats-source-subject", default=None)
+    p.add_argument("--bruco-nats-queue-group", default=None)
     p.add_argument("--bruco-sink", default="none", choices=("none", "kafka", "nats"))
+    p.add_argument("--bruco-kafka-sink-partition", type=int, default=None)
+    p.add_argument("--bruco-kafka-sink-partitioner", default=None)
+    p.add_argument("--bruco-nats-sink-url", default=None)
+    p.add_argument("--bruco-nats-sink-subject", default=None)
     return p
 
 
@@ -194,21 +207,45 @@ def _worker_name(args, given):
 
 
 _HANDLER = None
+_SINK_PARTITION = None
 
 
 def application_setup(args):
-    global _HANDLER
-    opts, _ = _parser().parse_known_args(args[1:] if args and not args[0].startswith("--") else args)
-    _HANDLER = Handler(opts.bruco_handler_folder, opts.bruco_module, _worker_name(args, opts.bruco_worker_name))
-    if opts.bruco_source != "http":
-        raise HandlerError("run the function: source kind %s is not supported yet in Bruco mode" % opts.bruco_source)
-    from wallaroo._bruco_io import HttpReplySinkConfig, HttpSourceConfig
-    source = HttpSourceConfig("bruco", opts.bruco_http_host, opts.bruco_http_port, decode_request,
-                              ignore_response=opts.bruco_ignore_response)
-    pipeline = wallaroo.source("bruco", source).to(handle_event)
-    sinks = [HttpReplySinkConfig("bruco", encode_reply)]
-    if opts.bruco_sink != "none":
-        raise HandlerError("run the function: sink kind %s is not supported yet in Bruco mode" % opts.bruco_sink)
+    global _HANDLER, _SINK_PARTITION
+    opts, _ = _parser().parse_known_args(args)
+    http = opts.bruco_source == "http"
+    # An HTTP caller is told about a failed event (400); elsewhere the step fails and Roo counts and logs it.
+    _HANDLER = Handler(opts.bruco_handler_folder, opts.bruco_module, _worker_name(args, opts.bruco_worker_name),
+                       log_errors=http)
+    if http:
+        from wallaroo._bruco_io import HttpReplySinkConfig, HttpSourceConfig
+        source = HttpSourceConfig("bruco", opts.bruco_http_host, opts.bruco_http_port, decode_request,
+                                  ignore_response=opts.bruco_ignore_response)
+        pipeline = wallaroo.source("bruco", source).to(handle_request)
+        sinks = [HttpReplySinkConfig("bruco", encode_reply)]
+    elif opts.bruco_source == "nats":
+        from wallaroo._bruco_io_nats import NatsSourceConfig
+        source = NatsSourceConfig("bruco", opts.bruco_nats_source_url, opts.bruco_nats_source_subject, decode_message,
+                                  queue_group=opts.bruco_nats_queue_group)
+        pipeline = wallaroo.source("bruco", source).to(handle_message)
+        sinks = []
+    else:
+        topics = [t for t in opts.bruco_kafka_topics.split(",") if t]
+        properties = dict(item.split("=", 1) for item in opts.bruco_kafka_property)
+        source = wallaroo.CustomKafkaSourceCLIParser(args, decode_message, topics=topics[1:] or None,
+                                                     group=opts.bruco_kafka_group, start=opts.bruco_kafka_start,
+                                                     properties=properties or None)
+        pipeline = wallaroo.source("bruco", source).to(handle_message)
+        sinks = []
+    if opts.bruco_sink == "kafka":
+        _SINK_PARTITION = opts.bruco_kafka_sink_partition
+        sinks.append(wallaroo.CustomKafkaSinkCLIParser(args, encode_record,
+                                                       partitioner=opts.bruco_kafka_sink_partitioner))
+    elif opts.bruco_sink == "nats":
+        from wallaroo._bruco_io_nats import NatsSinkConfig
+        sinks.append(NatsSinkConfig(opts.bruco_nats_sink_url, opts.bruco_nats_sink_subject, encode_message))
+    if not sinks:  # roo run refuses this before (docs/bruco.md)
+        raise HandlerError("run the function: a %s source needs a sink in Roo's Bruco mode" % opts.bruco_source)
     return wallaroo.build_application("bruco", pipeline.to_sinks(sinks))
 
 
@@ -220,10 +257,27 @@ def decode_request(frame):
     return frame[:8], frame[8:]
 
 
+@wallaroo.decoder(header_length=4, length_fmt=">I")
+def decode_message(frame):
+    return frame
+
+
 @wallaroo.computation(name="handle_event")
-def handle_event(request):
+def handle_request(request):
     request_id, body = request
     return request_id, _HANDLER(body)
+
+
+class EventFailed(Exception):
+    """handle_event raised (or broke a return rule) on a message: Roo counts and logs the failed event."""
+
+
+@wallaroo.computation(name="handle_event")
+def handle_message(data):
+    output = _HANDLER(data)
+    if output.error is not None:
+        raise EventFailed(output.error)
+    return None if output.body is None else (None, output)
 
 
 @wallaroo.encoder
@@ -233,3 +287,23 @@ def encode_reply(result):
     body = output.body or b""
     rest = request_id + struct.pack(">HH", output.status, len(content_type)) + content_type + body
     return struct.pack(">I", len(rest)) + rest
+
+
+def _output(result):
+    output = result[1]
+    return None if output.body is None or output.status != 200 else output
+
+
+@wallaroo.encoder
+def encode_record(result):
+    output = _output(result)
+    if output is None:
+        return None
+    key = output.key.encode("utf-8") if isinstance(output.key, str) else output.key
+    return output.body, key, _SINK_PARTITION
+
+
+@wallaroo.encoder
+def encode_message(result):
+    output = _output(result)
+    return None if output is None else output.body

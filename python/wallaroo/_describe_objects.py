@@ -8,6 +8,7 @@ import inspect
 import struct
 
 from . import _arity
+from . import _describe_http as http
 from . import _describe_kafka as kafka
 from . import _describe_nats as nats
 from .decorators import check_length_format
@@ -47,7 +48,7 @@ def integer(where, what, value, lowest, highest=None):
     return number
 
 
-def _host(where, host):
+def checked_host(where, host):
     if not isinstance(host, str):
         raise WallarooParameterError("{0}: host must be a str, got {1!r}".format(where, host))
     return host
@@ -69,7 +70,7 @@ def _not_supported(kind, what, where):
         "{0} kind {1!r} is not supported yet by Roo ({2})".format(what, kind, where))
 
 
-def _one_value_decode(decode, where):
+def one_value_decode(decode, where):
     """A TCP or connector source's decoder gets no key: ``decode(value, key)`` is a mistake here."""
     if _arity.requires_two(decode):
         raise WallarooParameterError(
@@ -80,7 +81,7 @@ def _one_value_decode(decode, where):
 
 def _decoder_fields(decoder, where):
     decoder = instance(decoder)
-    decode = _one_value_decode(user_callable(decoder, "decode", where + " decoder"), where)
+    decode = one_value_decode(user_callable(decoder, "decode", where + " decoder"), where)
     if isinstance(decoder, OctetDecoder):
         header_length = decoder._roo_header_length
         length_fmt = check_length_format(where + " decoder", header_length,
@@ -141,7 +142,7 @@ def source_entry(config, default_name, use_config_name, where, args=()):
                 "{0}: unrecognised TCP source tuple {1!r}".format(where, config))
         where = "{0} (source {1!r})".format(where, name)
         header_length, length_fmt, decode = _decoder_fields(decoder, where)
-        return {"kind": "tcp", "name": str(name), "host": _host(where, host),
+        return {"kind": "tcp", "name": str(name), "host": checked_host(where, host),
                 "port": integer(where, "port", port, 0, 65535),
                 "max_size": integer(where, "max_size", max_size, 1),
                 "parallelism": integer(where, "parallelism", parallelism, 1),
@@ -171,6 +172,8 @@ def source_entry(config, default_name, use_config_name, where, args=()):
         return kafka.kafka_source_entry(config, default_name, use_config_name, where, args)
     if kind == "nats":
         return nats.nats_source_entry(config, default_name, use_config_name, where)
+    if kind == "http":
+        return http.http_source_entry(config, default_name, use_config_name, where)
     _not_supported(kind, "source", where)
 
 
@@ -183,9 +186,9 @@ def _connector_source(config, default_name, use_config_name, where):
     if not use_config_name or not name:
         name = default_name
     where = "{0} (source {1!r})".format(where, name)
-    return {"kind": "connector", "name": str(name), "host": _host(where, host),
+    return {"kind": "connector", "name": str(name), "host": checked_host(where, host),
             "port": integer(where, "port", port, 0, 65535),
-            "decode": _one_value_decode(
+            "decode": one_value_decode(
                 user_callable(instance(decoder), "decode", where + " decoder"), where),
             "cookie": str(cookie), "max_credits": integer(where, "max_credits", max_credits, 1),
             "refill_credits": integer(where, "refill_credits", refill_credits, 0)}
@@ -207,12 +210,12 @@ def sink_entry(config, index, where, args=()):
             raise WallarooParameterError(
                 "{0}: unrecognised TCP sink tuple {1!r}".format(where, config))
         encode = user_callable(instance(encoder), "encode", where + " encoder")
-        return {"kind": "tcp", "name": name, "host": _host(where, host),
+        return {"kind": "tcp", "name": name, "host": checked_host(where, host),
                 "port": integer(where, "port", port, 1, 65535), "encode": encode}
     if config[0] == "sink_connector" and len(config) in (6, 7):
         name = str(config[1] or name)
         host, port, encoder = config[2], config[3], config[4]
-        return {"kind": "connector", "name": name, "host": _host(where, host),
+        return {"kind": "connector", "name": name, "host": checked_host(where, host),
                 "port": integer(where, "port", port, 1, 65535),
                 "encode": user_callable(instance(encoder), "encode", where + " encoder"),
                 "cookie": str(config[6]) if len(config) == 7 else ""}
@@ -220,6 +223,8 @@ def sink_entry(config, index, where, args=()):
         return kafka.kafka_sink_entry(config, name, where, args)
     if config[0] == "nats":
         return nats.nats_sink_entry(config, name, where)
+    if config[0] == "http_reply":
+        return http.http_reply_sink_entry(config, name, where)
     _not_supported(config[0], "sink", where)
 
 

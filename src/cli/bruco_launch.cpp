@@ -5,6 +5,7 @@
 #include "roo/bruco/bruco_config.hpp"
 #include "roo/core/error.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -68,6 +69,67 @@ void install_requirements(const fs::path& folder) {
   std::fprintf(stderr, "roo run: installed %s into the virtualenv %s\n", requirements.c_str(), venv.c_str());
 }
 
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    out += (out.empty() ? "" : ",") + item;
+  }
+  return out;
+}
+
+// Each source and sink of the config becomes flags of Roo's Bruco module (python/wallaroo/_bruco.py); Kafka's also the
+// `--kafka_source_*` / `--kafka_sink_*` flags Roo's Kafka configs read.
+
+void add_source_flags(const bruco::HttpSourceSettings& http, std::vector<std::string>& argv) {
+  argv.insert(argv.end(), {"--bruco-source", "http", "--bruco-http-port", std::to_string(http.port)});
+  if (http.ignore_processor_response) {
+    argv.push_back("--bruco-ignore-response");
+  }
+}
+
+void add_source_flags(const bruco::NatsSourceSettings& nats, std::vector<std::string>& argv) {
+  argv.insert(argv.end(), {"--bruco-source", "nats", "--bruco-nats-source-url", nats.server_url,
+                           "--bruco-nats-source-subject", nats.subject});
+  if (!nats.queue_group.empty()) {
+    argv.insert(argv.end(), {"--bruco-nats-queue-group", nats.queue_group});
+  }
+}
+
+void add_source_flags(const bruco::KafkaSourceSettings& kafka, std::vector<std::string>& argv) {
+  using Balance = bruco::KafkaSourceSettings::Balance;
+  const char* strategy = kafka.balance == Balance::range        ? "range"
+                         : kafka.balance == Balance::roundrobin ? "roundrobin"
+                                                                : "cooperative-sticky";
+  argv.insert(argv.end(),
+              {"--bruco-source", "kafka", "--kafka_source_topic", kafka.topics.front(), "--kafka_source_brokers",
+               joined(kafka.brokers), "--bruco-kafka-topics", joined(kafka.topics), "--bruco-kafka-group",
+               kafka.consumer_group, "--bruco-kafka-start",
+               kafka.offset == bruco::KafkaSourceSettings::Offset::earliest ? "earliest" : "latest",
+               "--bruco-kafka-property", std::string("partition.assignment.strategy=") + strategy,
+               "--bruco-kafka-property", "max.partition.fetch.bytes=" + std::to_string(kafka.fetch_default_bytes),
+               "--bruco-kafka-property",
+               "max.poll.interval.ms=" + std::to_string(std::max(kafka.rebalance_timeout_s, 60) * 1000)});
+}
+
+void add_sink_flags(const bruco::KafkaSinkSettings& kafka, std::vector<std::string>& argv) {
+  using Partitioner = bruco::KafkaSinkSettings::Partitioner;
+  argv.insert(argv.end(), {"--bruco-sink", "kafka", "--kafka_sink_topic", kafka.topic, "--kafka_sink_brokers",
+                           joined(kafka.brokers), "--kafka_sink_max_produce_buffer_ms", "0",
+                           "--kafka_sink_max_message_size", "1000000"});
+  if (kafka.partitioner == Partitioner::manual) {
+    argv.insert(argv.end(), {"--bruco-kafka-sink-partition", std::to_string(*kafka.partition)});
+  } else {
+    // hash: like Bruco's (sarama's FNV-1a hash of the key), a keyless message to a random partition.
+    argv.insert(argv.end(), {"--bruco-kafka-sink-partitioner",
+                             kafka.partitioner == Partitioner::random ? "random" : "fnv1a_random"});
+  }
+}
+
+void add_sink_flags(const bruco::NatsSinkSettings& nats, std::vector<std::string>& argv) {
+  argv.insert(argv.end(), {"--bruco-sink", "nats", "--bruco-nats-sink-url", nats.server_url,
+                           "--bruco-nats-sink-subject", nats.subject});
+}
+
 }  // namespace
 
 bool is_bruco_function(const std::string& app) {
@@ -104,20 +166,13 @@ std::vector<std::string> prepare_bruco_function(const std::string& path, int& wo
   workers = config.processor.workers;
   std::vector<std::string> argv = {"wallaroo._bruco", "--bruco-handler-folder", config.handler_folder().string(),
                                    "--bruco-module", config.processor.module_name};
-  if (const auto* http = std::get_if<bruco::HttpSourceSettings>(&config.source)) {
-    argv.insert(argv.end(), {"--bruco-source", "http", "--bruco-http-port", std::to_string(http->port)});
-    if (http->ignore_processor_response) {
-      argv.push_back("--bruco-ignore-response");
-    }
-  } else {
-    throw core::UsageError("run " + config.file.string() + ": source.kind: " +
-                           (std::holds_alternative<bruco::KafkaSourceSettings>(config.source) ? "kafka" : "nats") +
-                           " is not supported in Bruco mode yet (http is)");
-  }
+  std::visit([&](const auto& source) { add_source_flags(source, argv); }, config.source);
   if (config.sink) {
-    throw core::UsageError("run " + config.file.string() + ": sink.kind: " +
-                           (std::holds_alternative<bruco::KafkaSinkSettings>(*config.sink) ? "kafka" : "nats") +
-                           " is not supported in Bruco mode yet (leave the sink out: outputs go back to the caller)");
+    std::visit([&](const auto& sink) { add_sink_flags(sink, argv); }, *config.sink);
+  } else if (!std::holds_alternative<bruco::HttpSourceSettings>(config.source)) {
+    throw core::UsageError("run " + config.file.string() +
+                           ": sink: is required for a kafka or nats source in Roo's Bruco mode (Bruco drops the "
+                           "outputs then; give the handler a sink, or return None)");
   }
   return argv;
 }

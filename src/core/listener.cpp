@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <sys/socket.h>  // SO_REUSEPORT
+
 namespace roo::core {
 namespace {
 
@@ -55,8 +57,10 @@ Endpoint Listener::listen(const Endpoint& where) {
       break;
     }
   }
+  using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
   if (acceptor_.open(endpoint.protocol(), error) ||
-      acceptor_.set_option(asio::socket_base::reuse_address(true), error) || acceptor_.bind(endpoint, error) ||
+      acceptor_.set_option(asio::socket_base::reuse_address(true), error) ||
+      (config_.reuse_port && acceptor_.set_option(reuse_port(true), error)) || acceptor_.bind(endpoint, error) ||
       acceptor_.listen(asio::socket_base::max_listen_connections, error)) {
     throw fail(error);
   }

@@ -4,6 +4,7 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -137,6 +138,23 @@ TcpSourceSettings read_tcp_source(const py::dict& entry, const std::string& what
   return tcp;
 }
 
+HttpSourceSettings read_http_source(const py::dict& entry, const std::string& what) {
+  for (const char* key : {"host", "port", "ignore_response", "max_body_bytes"}) {
+    if (!entry.contains(key)) {
+      throw inconsistent(what, std::string("an http source needs '") + key + "'");
+    }
+  }
+  HttpSourceSettings http;
+  http.host = text(entry, "host");
+  http.port = port_of(entry, what);
+  if (!py::isinstance<py::bool_>(entry["ignore_response"])) {
+    throw inconsistent(what, "ignore_response must be a bool");
+  }
+  http.ignore_response = entry["ignore_response"].cast<bool>();
+  http.max_body_bytes = count_of(entry, "max_body_bytes", 1, what);
+  return http;
+}
+
 std::int64_t nanoseconds(const py::dict& entry, const char* key, std::int64_t lowest, const std::string& what) {
   auto value = entry[key].cast<std::int64_t>();
   if (value < lowest) {
@@ -212,6 +230,8 @@ SourcePlan read_source(const py::dict& entry) {
     source.settings = read_kafka_source(entry, what);
   } else if (kind == "nats") {
     source.settings = read_nats_source(entry, what);
+  } else if (kind == "http") {
+    source.settings = read_http_source(entry, what);
   } else {
     throw core::UsageError("run " + what + ": source kind '" + kind + "' is not supported yet");
   }
@@ -234,7 +254,28 @@ KafkaSinkSettings read_kafka_sink(const py::dict& entry, const std::string& what
   return kafka;
 }
 
-SinkPlan read_sink(const py::dict& entry) {
+/// The http source an `http_reply` sink answers for, by name: it must be one of the sources read before.
+HttpReplySinkSettings read_http_reply_sink(const py::dict& entry, const std::vector<SourcePlan>& sources,
+                                           const std::string& what) {
+  if (!entry.contains("source") || !py::isinstance<py::str>(entry["source"])) {
+    throw inconsistent(what, "an http_reply sink needs 'source', the name of the http source it answers");
+  }
+  std::string name = text(entry, "source");
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (sources[i].name != name) {
+      continue;
+    }
+    if (sources[i].kind() != SourcePlan::Kind::http) {
+      throw core::UsageError("run " + what + ": it answers source '" + name +
+                             "', which is not an http source (HttpReplySinkConfig needs an HttpSourceConfig)");
+    }
+    return HttpReplySinkSettings{i, name};
+  }
+  throw core::UsageError("run " + what + ": it answers source '" + name + "', but the application has no source of "
+                         "that name");
+}
+
+SinkPlan read_sink(const py::dict& entry, const std::vector<SourcePlan>& sources) {
   SinkPlan sink;
   sink.name = text(entry, "name");
   std::string what = "sink '" + sink.name + "'";
@@ -248,6 +289,8 @@ SinkPlan read_sink(const py::dict& entry) {
     sink.settings = read_kafka_sink(entry, what);
   } else if (kind == "nats") {
     sink.settings = NatsSinkSettings{nats_text(entry, "server_url", what), nats_text(entry, "subject", what)};
+  } else if (kind == "http_reply") {
+    sink.settings = read_http_reply_sink(entry, sources, what);
   } else {
     throw core::UsageError("run " + what + ": sink kind '" + kind + "' is not supported yet");
   }
@@ -316,6 +359,38 @@ std::vector<std::size_t> indices(const py::handle& list, std::size_t limit, cons
   return out;
 }
 
+/// Every http source that answers with the pipeline's output has a reply sink in its flow, and every reply sink is in
+/// its source's flow: otherwise requests would wait for replies that never come.
+void check_http_replies(const Plan& plan) {
+  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
+    const auto* http = std::get_if<HttpSourceSettings>(&plan.sources[i].settings);
+    if (http == nullptr || http->ignore_response) {
+      continue;
+    }
+    bool answered = std::any_of(plan.flows[i].sinks.begin(), plan.flows[i].sinks.end(), [&](std::size_t sink) {
+      const auto* reply = std::get_if<HttpReplySinkSettings>(&plan.sinks[sink].settings);
+      return reply != nullptr && reply->source == i;
+    });
+    if (!answered) {
+      throw core::UsageError("run source '" + plan.sources[i].name + "': nothing answers its requests; end its "
+                             "pipeline with to_sink(HttpReplySinkConfig('" + plan.sources[i].name +
+                             "', encoder)), or pass ignore_response=True");
+    }
+  }
+  for (const auto& sink : plan.sinks) {
+    const auto* reply = std::get_if<HttpReplySinkSettings>(&sink.settings);
+    if (reply == nullptr) {
+      continue;
+    }
+    const auto& sinks = plan.flows[reply->source].sinks;
+    if (std::none_of(sinks.begin(), sinks.end(),
+                     [&](std::size_t index) { return &plan.sinks[index] == &sink; })) {
+      throw core::UsageError("run sink '" + sink.name + "': it answers source '" + reply->source_name +
+                             "', but that source's pipeline does not end in it");
+    }
+  }
+}
+
 }  // namespace
 
 Plan read_plan(PyObject* description) {
@@ -331,7 +406,7 @@ Plan read_plan(PyObject* description) {
       plan.stages.push_back(read_stage(entry.cast<py::dict>(), plan.state_tables, tables_by_id));
     }
     for (auto entry : root["sinks"]) {
-      plan.sinks.push_back(read_sink(entry.cast<py::dict>()));
+      plan.sinks.push_back(read_sink(entry.cast<py::dict>(), plan.sources));
     }
     for (auto entry : root["flows"]) {
       py::dict flow = entry.cast<py::dict>();
@@ -356,6 +431,7 @@ Plan read_plan(PyObject* description) {
                                " does not belong to source " + std::to_string(i));
       }
     }
+    check_http_replies(plan);
     return plan;
   } catch (const py::error_already_set& e) {
     throw core::UsageError(std::string("read the application description: ") + e.what());

@@ -13,6 +13,8 @@ const char* kind_name(SourcePlan::Kind kind) {
       return "kafka";
     case SourcePlan::Kind::nats:
       return "nats";
+    case SourcePlan::Kind::http:
+      return "http";
   }
   return "?";
 }
@@ -41,6 +43,8 @@ const char* kind_name(SinkPlan::Kind kind) {
       return "kafka";
     case SinkPlan::Kind::nats:
       return "nats";
+    case SinkPlan::Kind::http_reply:
+      return "http_reply";
   }
   return "?";
 }

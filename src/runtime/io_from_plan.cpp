@@ -39,14 +39,36 @@ io::KafkaProperties with_log_level(graph::KafkaLogLevel level, const io::KafkaPr
 
 }  // namespace
 
+HttpExchanges make_http_exchanges(const graph::Plan& plan, boost::asio::io_context& io,
+                                  core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool) {
+  HttpExchanges exchanges(plan.sources.size());
+  for (std::size_t i = 0; i < plan.sources.size(); ++i) {
+    const auto* http = std::get_if<graph::HttpSourceSettings>(&plan.sources[i].settings);
+    if (http == nullptr) {
+      continue;
+    }
+    io::HttpExchangeConfig config;
+    config.name = plan.sources[i].name;
+    config.listen = core::Endpoint{http->host, http->port};
+    config.source_index = static_cast<std::uint32_t>(i);
+    config.ignore_response = http->ignore_response;
+    config.max_body_bytes = http->max_body_bytes;
+    exchanges[i] = std::make_unique<io::HttpExchange>(io, std::move(config), mailbox, pool);
+  }
+  return exchanges;
+}
+
 std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index, boost::asio::io_context& io,
-                                    const IoPlacement& placement) {
+                                    const IoPlacement& placement, HttpExchanges& exchanges) {
   if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
     return io::make_tcp_sink(io, io::TcpSinkConfig{.name = plan.name, .peer = core::Endpoint{tcp->host, tcp->port}});
   }
   if (const auto* nats = std::get_if<graph::NatsSinkSettings>(&plan.settings)) {
     return io::make_nats_sink(
         io::NatsSinkConfig{.name = plan.name, .server_url = nats->server_url, .subject = nats->subject});
+  }
+  if (const auto* reply = std::get_if<graph::HttpReplySinkSettings>(&plan.settings)) {
+    return exchanges.at(reply->source)->reply_sink(plan.name);
   }
   const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
   io::KafkaSinkConfig config;
@@ -110,6 +132,9 @@ std::string sink_destination(const graph::SinkPlan& plan) {
   }
   if (const auto* nats = std::get_if<graph::NatsSinkSettings>(&plan.settings)) {
     return fmt::format("NATS subject '{}' at {}", nats->subject, nats->server_url);
+  }
+  if (const auto* reply = std::get_if<graph::HttpReplySinkSettings>(&plan.settings)) {
+    return fmt::format("the clients of http source '{}'", reply->source_name);
   }
   return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(plan.settings).topic);
 }

@@ -4,6 +4,7 @@
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/frame_batch.hpp"
 #include "roo/graph/plan.hpp"
+#include "roo/io/http_exchange.hpp"
 #include "roo/io/sink.hpp"
 #include "roo/io/source.hpp"
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -29,11 +31,21 @@ struct IoPlacement {
   std::chrono::milliseconds broker_wait{30000};  ///< Kafka sources: how long unreachable brokers are retried at start
 };
 
-/// The sink `plan` describes (TCP, Kafka or NATS), constructed without I/O. A Kafka sink with checkpoints on is
+/// Each http source's exchange (io::HttpExchange), by source index (null for other kinds).
+using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
+
+/// An exchange for every http source of `plan` (constructed without I/O), by source index: made before the sinks, as
+/// an http_reply sink is the reply face of its source's exchange.
+[[nodiscard]] HttpExchanges make_http_exchanges(const graph::Plan& plan, boost::asio::io_context& io,
+                                                core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                core::BatchPool& pool);
+
+/// The sink `plan` describes (TCP, Kafka, NATS or an http source's replies), constructed without I/O. A Kafka sink with checkpoints on is
 /// transactional, with the transactional.id "roo.<app>.<sink>.<worker>": the same for the same worker across
 /// restarts, so that a restarted worker fences its predecessor (docs/kafka.md).
 [[nodiscard]] std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index,
-                                                  boost::asio::io_context& io, const IoPlacement& placement);
+                                                  boost::asio::io_context& io, const IoPlacement& placement,
+                                                  HttpExchanges& exchanges);
 
 /// The Kafka source `plan` describes (plan.kind() is kafka), reading this worker's share of the partitions from
 /// `position` on (partitions it does not name: the group's committed offset, else the configured start). Its
@@ -52,7 +64,8 @@ struct IoPlacement {
                                                            core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                            core::BatchPool& pool);
 
-/// "host:port" of a TCP sink, "Kafka topic 't'" of a Kafka sink, "NATS subject 's' at <url>" of a NATS sink: where a sink's undelivered output was going.
+/// "host:port" of a TCP sink, "Kafka topic 't'" of a Kafka sink, "NATS subject 's' at <url>" of a NATS sink, "the
+/// clients of http source 's'" of a reply sink: where a sink's undelivered output was going.
 [[nodiscard]] std::string sink_destination(const graph::SinkPlan& plan);
 
 }  // namespace roo::runtime

@@ -176,6 +176,7 @@ class Worker {
   std::mutex cluster_mutex_;  ///< guards cluster_ being replaced (executor) against the signal handler (io thread)
   std::unique_ptr<cluster::Cluster> cluster_;
   std::optional<TransactionalSinks> transactional_;  ///< before sinks_: a sink may answer until it is destroyed
+  HttpExchanges http_exchanges_;  ///< by source index: each http source's exchange (its source and reply faces)
   std::vector<std::unique_ptr<io::Sink>> sinks_;     ///< by the plan's sink index
   bool sinks_started_ = false;
   std::optional<std::string> failed_sink_;  ///< why a sink failed for good (check_sinks)
@@ -360,8 +361,9 @@ void Worker::start_io() {
 // Before the first run: the sinks exist (without I/O) so that a recovery can hand the transactional ones their
 // output; they start after it.
 void Worker::create_sinks() {
+  http_exchanges_ = make_http_exchanges(*plan_, data_io_, mailbox_, pool_);
   for (std::size_t i = 0; i < plan_->sinks.size(); ++i) {
-    sinks_.push_back(make_sink(plan_->sinks[i], i, data_io_, placement()));
+    sinks_.push_back(make_sink(plan_->sinks[i], i, data_io_, placement(), http_exchanges_));
   }
   transactional_.emplace(sinks_, doorbell_);
 }
@@ -497,6 +499,12 @@ void Worker::start_sources() {
     const auto& source = plan_->sources[i];
     if (source.kind() == graph::SourcePlan::Kind::nats) {
       sources_.push_back(make_nats_source(source, i, placement(), mailbox_, pool_));
+      sources_.back()->start();
+      sources_by_index_[i] = sources_.back().get();
+      continue;
+    }
+    if (http_exchanges_[i]) {
+      sources_.push_back(http_exchanges_[i]->source());
       sources_.back()->start();
       sources_by_index_[i] = sources_.back().get();
       continue;
@@ -996,6 +1004,7 @@ void Worker::shut_down_io(std::chrono::steady_clock::time_point sinks_deadline) 
   stop_metrics();  // its gauges read the sinks
   sources_.clear();
   sinks_.clear();
+  http_exchanges_.clear();
   cluster_.reset();
 }
 

@@ -8,11 +8,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import zipfile
 
 import pytest
 
 from conftest import REPO, free_port, wait_until
+from nats_fixtures import NatsClient, nats_server  # noqa: F401  (fixture)
+from kafka_fixtures import kafka  # noqa: F401  (fixture: the session's Kafka broker)
 
 EXAMPLE = os.path.join(REPO, "examples", "bruco_http")
 
@@ -213,3 +216,56 @@ def test_a_missing_handler_names_where_it_looked(workers, tmp_path):
     assert worker.wait(30) != 0
     assert "no module 'main' in %s (looked for %s.py; processor.moduleName)" % (folder, folder / "main") \
         in worker.stderr()
+
+
+def test_nats_to_nats_with_a_queue_group_across_two_workers(workers, tmp_path, nats_server):
+    """Each message handled once by one of the two workers (queue group), outputs published; a raising handler's
+    message is counted and logged by the worker and the stream goes on."""
+    folder = function(tmp_path, """
+        processor: {workers: 2}
+        source: {kind: nats, serverUrl: "%s", subject: bruco.in, queueGroup: upper}
+        sink: {kind: nats, serverUrl: "%s", subject: bruco.out}
+    """ % (nats_server.url, nats_server.url))
+    client = NatsClient(nats_server.url)
+    client.subscribe("bruco.out")
+    worker = workers.spawn([workers.roo_bin, "run", str(folder)])
+    assert wait_until(lambda: worker.stderr().count("Application is ready to work") == 2, 60), worker.stderr()
+    time.sleep(0.5)  # both subscriptions reach the server
+    sent = ["m%d" % i for i in range(300)]
+    for text in sent[:150] + ["raise"] + sent[150:]:
+        client.publish("bruco.in", text)
+    client.flush()
+    got = client.wait_for("bruco.out", len(sent), timeout=20)
+    assert sorted(m.decode() for m in got) == sorted(t.upper() for t in sent)
+    assert worker.stop() == 0
+    log = worker.stderr()
+    assert log.count("asked to raise") >= 1 and "1 events failed" in log
+    client.close()
+
+
+def test_kafka_to_kafka_keys_the_output_with_the_response_key(workers, tmp_path, kafka):
+    source, sink = kafka.unique_topic("bruco-in"), kafka.unique_topic("bruco-out")
+    kafka.create_topic(source, partitions=2)
+    kafka.create_topic(sink, partitions=3)
+    kafka.produce(source, [(None, "csv", None, 0)] + [(None, "v%d" % i, None, i % 2) for i in range(100)])
+    folder = function(tmp_path, """
+        source:
+          kind: kafka
+          brokers: [%s]
+          topics: [%s]
+          consumerGroup: g-%s
+          offset: earliest
+        sink:
+          kind: kafka
+          brokers: [%s]
+          topic: %s
+          partition: 2
+          partitioner: manual
+    """ % (kafka.bootstrap, source, source, kafka.bootstrap, sink))
+    worker = workers.spawn([workers.roo_bin, "run", str(folder)])
+    worker.wait_ready()
+    out = kafka.consume(sink, count=101, timeout=60)
+    assert sorted(r.value.decode() for r in out) == sorted(["a,b\n"] + ["V%d" % i for i in range(100)])
+    assert {r.partition for r in out} == {2}  # manual
+    assert [r.key for r in out if r.value == b"a,b\n"] == [b"k"]  # context.response's key
+    assert worker.stop() == 0

@@ -60,6 +60,9 @@ struct ListenerConfig {
   /// Each accepted socket gets a strand of its own (connections that run in parallel and post back to the owner);
   /// otherwise it shares the listener's strand.
   bool strand_per_connection = false;
+  /// SO_REUSEPORT: several processes (the workers of `roo run --workers N`) may bind the same address, and the
+  /// kernel spreads new connections among them. Off: a second bind fails with "address already in use".
+  bool reuse_port = false;
   ListenerNotices notices{};
 };
 

@@ -68,12 +68,22 @@ struct NatsSourceSettings {
   std::string queue_group;  ///< empty: the runtime's "roo.<app>.<source>", so the app's workers share the messages
 };
 
+/// An HTTP request/response source (Bruco mode, docs/bruco.md): each POST body is one frame `u64 BE request id |
+/// body`, answered by an `http_reply` sink's records (io::HttpExchange).
+struct HttpSourceSettings {
+  std::string host;
+  std::uint16_t port = 0;
+  bool ignore_response = false;  ///< answer `200 ok` on receipt; replies are ignored
+  std::size_t max_body_bytes = 1024 * 1024;
+};
+
 /// One source of the application: what all kinds have, and the settings of its kind. Lives on the Python executor
 /// (holds Python objects).
 struct SourcePlan {
-  using Settings = std::variant<TcpSourceSettings, GeneratorSourceSettings, KafkaSourceSettings, NatsSourceSettings>;
+  using Settings = std::variant<TcpSourceSettings, GeneratorSourceSettings, KafkaSourceSettings, NatsSourceSettings,
+                                HttpSourceSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, generator, kafka, nats };
+  enum class Kind { tcp, generator, kafka, nats, http };
 
   std::string name;
   PyRef decode;  ///< null for a generator
@@ -89,6 +99,9 @@ struct SourcePlan {
 static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::kafka),
                                                         SourcePlan::Settings>,
                              KafkaSourceSettings>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::http),
+                                                        SourcePlan::Settings>,
+                             HttpSourceSettings>);
 
 struct StagePlan {
   enum class Kind { computation, key_by, collect, state, window };
@@ -137,11 +150,18 @@ struct NatsSinkSettings {
   std::string subject;
 };
 
+/// The replies of an HTTP source: the encoder's bytes are reply records (io::HttpExchange) answering that source's
+/// requests on their connections.
+struct HttpReplySinkSettings {
+  std::size_t source = 0;  ///< index of the http source in Plan::sources
+  std::string source_name;
+};
+
 /// One sink of the application: what all kinds have, and the settings of its kind. Lives on the Python executor.
 struct SinkPlan {
-  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings>;
+  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings, HttpReplySinkSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, kafka, nats };
+  enum class Kind { tcp, kafka, nats, http_reply };
 
   std::string name;
   PyRef encode;
@@ -153,6 +173,9 @@ struct SinkPlan {
 static_assert(std::is_same_v<
               std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::kafka), SinkPlan::Settings>,
               KafkaSinkSettings>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::http_reply),
+                                                        SinkPlan::Settings>,
+                             HttpReplySinkSettings>);
 
 /// The path of one source's events: its stages in order, then every sink listed.
 struct Flow {
