@@ -21,7 +21,12 @@ Everything in this one invocation, on this machine (bench/README.md, "Bruco mode
    invalid, and it is not loaded); load it for --seconds (default 10) with wrk -t2 -c64 --timeout 10s --latency
    and bench/bruco/post.lua (POST of BODY on every request; wrk's own latency distribution gives p50/p99); check
    the answers again; stop it (Roo must exit 0 after SIGTERM). A run with any non-2xx answer, socket error or
-   timeout is invalid. The server's CPU time (its whole process group, /proc) gives CPU microseconds per request.
+   timeout is invalid.
+4. With --nats, also NATS -> handler -> NATS on a nats-server of its own (free port), --rounds rounds of roo1
+   (Bruco mode, source and sink kind nats) and natspy (bench/bruco/nats_loop.py: a nats-py subscribe / handler /
+   publish loop), each loaded by bench/bruco/nats_driver.py (--nats-messages messages, default 200,000, at most
+   10,000 unanswered, every output checked in order); messages/s and the driver's CPU (near one core: the driver
+   set the pace, the figure is a floor). nats-py comes from PyPI into bench/out/venv-nats. The server's CPU time (its whole process group, /proc) gives CPU microseconds per request.
    Without wrk (`apt-get install -y wrk`), --load python uses bench/bruco/load.py (64 asyncio connections in one
    Python process: a floor, since it saturates first); the output says which load was used.
 3. Reported: per system the medians (min-max) over the valid runs of requests/s, and the medians of p50 and p99,
@@ -34,8 +39,10 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +65,10 @@ SYSTEMS = ("roo1", "roo2", "aiohttp", "stdlib")
 DEFAULT_SYSTEMS = ("roo1", "aiohttp", "stdlib")
 NAMES = {"roo1": "Roo, 1 worker (`roo run bench/bruco/function`)", "roo2": "Roo, 2 workers (workers: 2)",
          "aiohttp": "aiohttp, 1 process", "stdlib": "standard library (ThreadingHTTPServer, HTTP/1.1)"}
+NATS_VENV = os.path.join(BENCH, "out", "venv-nats")
+NATS_SYSTEMS = ("roo1", "natspy")
+NATS_NAMES = {"roo1": "Roo, 1 worker (Bruco mode, source and sink kind nats)",
+              "natspy": "nats-py loop (subscribe, handler, publish)"}
 CONNECTIONS = 64
 BODY = '{"id": 42, "name": "bruco", "tags": ["a", "b"], "values": [1, 2, 3]}'
 # Each request's expected answer is written out here, not computed with the handler: the oracle is independent.
@@ -224,6 +235,128 @@ def one_run(opts, system, tag):
     return result
 
 
+# ---------------------------------------------------------------- NATS (--nats)
+
+def nats_config(tag, url):
+    """bench/out/bruco/function-TAG/config.yaml: the function with a nats source and a nats sink."""
+    folder = os.path.join(OUT, "function-%s" % tag)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.yaml"), "w") as f:
+        f.write("processor:\n  handlerPath: %s\n  moduleName: handler\n  workers: 1\n"
+                "source: {kind: nats, serverUrl: \"%s\", subject: bench.%s.in}\n"
+                "sink: {kind: nats, serverUrl: \"%s\", subject: bench.%s.out}\n" % (FUNCTION, url, tag, url, tag))
+    return folder
+
+
+def start_nats_server():
+    """A nats-server on a free port (Debian's, as tests/e2e/nats_fixtures.py runs it) -> its URL."""
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not os.access(binary, os.X_OK):
+        raise BenchError("nats-server is not installed: apt-get install -y nats-server (tools/setup installs it)")
+    port = free_port()
+    log = os.path.join(OUT, "nats-server.log")
+    with open(log, "w") as err:
+        proc = spawn([binary, "-a", "127.0.0.1", "-p", str(port)], stdout=err, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return "nats://127.0.0.1:%d" % port
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    raise BenchError("nats-server did not start on port %d; its log %s ends:\n%s" % (port, log, tail(log)))
+
+
+def nats_run(opts, system, tag, url):
+    log = os.path.join(OUT, "run-nats-%s.log" % tag)
+    if system == "roo1":
+        argv, env = [opts.roo, "run", nats_config("nats-" + tag, url)], dict(os.environ)
+    else:
+        argv = [opts.nats_python, os.path.join(HERE, "nats_loop.py"), "--url", url, "--in", "bench.nats-%s.in" % tag,
+                "--out", "bench.nats-%s.out" % tag, "--function", FUNCTION]
+        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
+    with open(log, "w") as err:
+        proc = spawn(argv, stdout=err, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    load = A.loadavg()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([opts.nats_python, os.path.join(HERE, "nats_driver.py"), "--url", url,
+                           "--in", "bench.nats-%s.in" % tag, "--out", "bench.nats-%s.out" % tag,
+                           "-n", str(opts.nats_messages)], capture_output=True, text=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code = stop(proc)
+    figures = re.findall(r"(?m)^\{.*\}$", done.stdout)
+    if done.returncode != 0 or not figures:
+        return {"invalid": "nats_driver exited %d: %s (server log %s ends: %s)" % (
+            done.returncode, (done.stderr or done.stdout).strip()[-300:], os.path.relpath(log, REPO),
+            tail(log, 3).strip())}
+    got = json.loads(figures[-1])
+    # The driver's CPU over its whole life (probe included) / the timed part: near 1 means the one Python driver
+    # process, not the system, set the pace.
+    driver_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    result = {"rate": got["messages"] / got["seconds"], "messages": got["messages"], "seconds": got["seconds"],
+              "driver_cpu_cores": driver_cpu / got["seconds"], "loadavg_1min": load}
+    problems = [got["wrong"]] if got["wrong"] else []
+    if system == "roo1" and code != 0:
+        problems.append("roo run exited %s after SIGTERM (log %s)" % (code, os.path.relpath(log, REPO)))
+    if problems:
+        result["invalid"] = "; ".join(problems)
+    return result
+
+
+def nats_rounds(opts, results):
+    url = start_nats_server()
+    runs = {s: [] for s in NATS_SYSTEMS}
+    for index in range(opts.rounds):
+        for s in NATS_SYSTEMS:
+            try:
+                r = nats_run(opts, s, "%s-%d" % (s, index), url)
+            except (BenchError, OSError, subprocess.SubprocessError, ValueError) as error:
+                r = {"invalid": "harness error: %s" % error}
+            runs[s].append(r)
+            if r.get("invalid"):
+                say("  nats %s run %d INVALID: %s" % (s, index + 1, r["invalid"]))
+            else:
+                say("  nats %s run %d: %s messages/s (load %.2f)" % (s, index + 1, fmt(r["rate"]),
+                                                                    r["loadavg_1min"]))
+    version = subprocess.run([shutil.which("nats-server") or "/usr/sbin/nats-server", "--version"],
+                             capture_output=True, text=True).stdout.split()
+    results["nats"] = {"messages": opts.nats_messages, "window": 10000, "systems": {},
+                       "server": version[-1] if version else "?", "nats_py": opts.nats_py_version}
+    for s, rs in runs.items():
+        good = [r for r in rs if "rate" in r and not r.get("invalid")]
+        entry = {"runs": rs, "valid": len(good)}
+        if good:
+            entry["rate"] = A.summarise([r["rate"] for r in good])
+            entry["driver_cpu_cores"] = A.summarise([r["driver_cpu_cores"] for r in good])
+        else:
+            entry["why"] = next((r["invalid"] for r in rs if r.get("invalid")), "no run")
+        results["nats"]["systems"][s] = entry
+
+
+def render_nats(nats):
+    lines = ["", "NATS -> handler -> NATS (`--nats`): %s messages per run (`{\"id\": i, \"name\": \"bruco\"}`), "
+             "at most %s unanswered at a time, every output checked in order; nats-server %s on the same machine; the "
+             "driver is one nats-py %s process (its CPU in cores: near 1, it set the pace):" % (
+                 fmt(nats["messages"]), fmt(nats["window"]), nats["server"], nats["nats_py"]), "",
+             "| system | messages/s: median (min-max) | driver CPU (cores) | valid runs |",
+             "| --- | ---: | ---: | ---: |"]
+    for s in NATS_SYSTEMS:
+        entry = nats["systems"][s]
+        valid = "%d/%d" % (entry["valid"], len(entry["runs"]))
+        r = entry.get("rate")
+        if r:
+            lines.append("| %s | %s (%s-%s) | %.2f | %s |" % (NATS_NAMES[s], fmt(r["median"]), fmt(r["min"]),
+                                                             fmt(r["max"]), entry["driver_cpu_cores"]["median"], valid))
+        else:
+            lines.append("| %s | invalid: %s | | %s |" % (NATS_NAMES[s], entry["why"].splitlines()[0][:300], valid))
+    roo, peer = [(nats["systems"][s].get("rate") or {}).get("median") for s in NATS_SYSTEMS]
+    lines += ["", "| ratio of the medians (messages/s) | value |", "| --- | ---: |",
+              "| Roo, 1 worker / nats-py loop | %s |" % ("%.2f" % (roo / peer) if roo and peer else "-")]
+    return lines
+
+
 # ---------------------------------------------------------------- report
 
 def median(results, system, key="rps"):
@@ -256,7 +389,7 @@ def render(results):
             lines.append("| %s | invalid: %s | | | | | %s |" % (NAMES[system], cell[:400], valid))
     roo = median(results, "roo1")
     if "roo1" not in results["order"]:
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + (render_nats(results["nats"]) if "nats" in results else [])) + "\n"
     lines += ["", "| ratio of the medians (requests/s) | value | issue 13's target |", "| --- | ---: | ---: |"]
     for peer in ("aiohttp", "stdlib"):
         other = median(results, peer)
@@ -291,12 +424,17 @@ def parse_args():
                    ",".join(SYSTEMS))
     p.add_argument("--load", choices=("wrk", "python"), default=None,
                    help="load generator (default wrk; python = bench/bruco/load.py)")
+    p.add_argument("--nats", action="store_true",
+                   help="also NATS -> handler -> NATS: Roo against a nats-py loop (needs nats-server)")
+    p.add_argument("--nats-messages", type=int, default=0, help="messages per NATS run (default 200,000; --quick "
+                   "50,000)")
     p.add_argument("--roo", default=os.path.join(REPO, "build", "src", "cli", "roo"), help="roo binary")
     p.add_argument("--no-docs", action="store_true", help="do not rewrite the Bruco block of docs/benchmarks.md")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object instead of the table")
     opts = p.parse_args()
     opts.rounds = opts.rounds or (1 if opts.quick else 3)
     opts.seconds = opts.seconds or (3.0 if opts.quick else 10.0)
+    opts.nats_messages = opts.nats_messages or (50000 if opts.quick else 200000)
     opts.systems = [s for s in opts.systems.split(",") if s]
     unknown = [s for s in opts.systems if s not in SYSTEMS]
     if unknown:
@@ -313,6 +451,8 @@ def check_tools(opts):
                          "load generator)")
     if any(s.startswith("roo") for s in opts.systems) and not os.access(opts.roo, os.X_OK):
         raise BenchError("no roo binary at %s: cmake --build build -j2 --target roo (or --roo PATH)" % opts.roo)
+    if opts.nats:
+        opts.nats_python, opts.nats_py_version = ensure_venv(NATS_VENV, "nats-py", "nats-py")
     if "aiohttp" in opts.systems:
         opts.aiohttp_python, version = ensure_venv(AIOHTTP_VENV, "aiohttp", "aiohttp")
         return version
@@ -365,6 +505,11 @@ def main():
         else:
             entry["why"] = next((r["invalid"] for r in rs if r.get("invalid")), "no run")
         results["systems"][s] = entry
+    if opts.nats:
+        try:
+            nats_rounds(opts, results)
+        finally:
+            cleanup_children()
     results["load_end"] = A.loadavg()
     results["elapsed_s"] = time.monotonic() - began
     text = render(results)
