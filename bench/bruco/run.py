@@ -21,16 +21,16 @@ Everything in this one invocation, on this machine (bench/README.md, "Bruco mode
    invalid, and it is not loaded); load it for --seconds (default 10) with wrk -t2 -c64 --timeout 10s --latency
    and bench/bruco/post.lua (POST of BODY on every request; wrk's own latency distribution gives p50/p99); check
    the answers again; stop it (Roo must exit 0 after SIGTERM). A run with any non-2xx answer, socket error or
-   timeout is invalid.
-4. With --nats, also NATS -> handler -> NATS on a nats-server of its own (free port), --rounds rounds of roo1
-   (Bruco mode, source and sink kind nats) and natspy (bench/bruco/nats_loop.py: a nats-py subscribe / handler /
-   publish loop), each loaded by bench/bruco/nats_driver.py (--nats-messages messages, default 200,000, at most
-   10,000 unanswered, every output checked in order); messages/s and the driver's CPU (near one core: the driver
-   set the pace, the figure is a floor). nats-py comes from PyPI into bench/out/venv-nats. The server's CPU time (its whole process group, /proc) gives CPU microseconds per request.
+   timeout is invalid. The server's CPU time (its whole process group, /proc) gives CPU microseconds per request.
    Without wrk (`apt-get install -y wrk`), --load python uses bench/bruco/load.py (64 asyncio connections in one
    Python process: a floor, since it saturates first); the output says which load was used.
 3. Reported: per system the medians (min-max) over the valid runs of requests/s, and the medians of p50 and p99,
    and the ratios of the medians Roo / aiohttp and Roo / stdlib (issue 13's target: >= 3).
+4. With --nats, also NATS -> handler -> NATS on a nats-server of its own (free port), --rounds rounds of roo1
+   (Bruco mode, source and sink kind nats) and natspy (bench/bruco/nats_loop.py: a nats-py subscribe / handler /
+   publish loop), each loaded by bench/bruco/nats_driver.py (--nats-messages messages, default 200,000, at most
+   10,000 unanswered, every output checked in order); messages/s and the driver's CPU (near one core: the driver
+   set the pace, the figure is a floor). nats-py comes from PyPI into bench/out/venv-nats.
 The load generator runs on the same machine as the server: on 2 cores, wrk's two threads take CPU from the server.
 """
 import argparse
