@@ -387,10 +387,16 @@ def render(results):
             why = [line for line in entry.get("why", "?").splitlines() if line.strip()]
             cell = why[0] if len(why) == 1 else "%s ... %s" % (why[0][:150], why[-1])
             lines.append("| %s | invalid: %s | | | | | %s |" % (NAMES[system], cell[:400], valid))
+    if "roo1" in results["order"]:
+        lines += render_ratios(results)
+    if "nats" in results:
+        lines += render_nats(results["nats"])
+    return "\n".join(lines) + "\n"
+
+
+def render_ratios(results):
     roo = median(results, "roo1")
-    if "roo1" not in results["order"]:
-        return "\n".join(lines + (render_nats(results["nats"]) if "nats" in results else [])) + "\n"
-    lines += ["", "| ratio of the medians (requests/s) | value | issue 13's target |", "| --- | ---: | ---: |"]
+    lines = ["", "| ratio of the medians (requests/s) | value | issue 13's target |", "| --- | ---: | ---: |"]
     for peer in ("aiohttp", "stdlib"):
         other = median(results, peer)
         if peer in results["order"]:
@@ -400,7 +406,7 @@ def render(results):
     if "roo2" in results["order"]:
         roo2 = median(results, "roo2")
         lines.append("| Roo, 2 workers / Roo, 1 worker | %s | |" % ("%.2f" % (roo2 / roo) if roo and roo2 else "-"))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def update_docs(text):
