@@ -1,12 +1,13 @@
 """Process handling shared by the benchmark scripts (suite.py, alphabet_one_worker.py, callgrind/run.py,
 hop/run.py): start children so that a failure or ^C never leaves one behind, wait for a line in a log, read
-a log's tail, find a free port.
+a log's tail, find a free port, make a virtualenv with a package from PyPI.
 """
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,3 +83,33 @@ def commit_of():
                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
+
+
+def ensure_venv(venv, requirement, dist):
+    """`venv` (made from /usr/bin/python3 when missing) with `requirement` pip-installed from PyPI; returns
+    (its python, the installed version of distribution `dist`). BenchError says what failed."""
+    python = os.path.join(venv, "bin", "python")
+
+    def version():
+        done = subprocess.run([python, "-c", "from importlib.metadata import version; print(version(%r))" % dist],
+                              capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    if os.path.exists(python) and version():
+        return python, version()
+    print("setup: creating %s and pip-installing %s" % (os.path.relpath(venv, REPO), requirement), file=sys.stderr,
+          flush=True)
+    made = subprocess.run(["/usr/bin/python3", "-m", "venv", venv], capture_output=True, text=True)
+    if made.returncode != 0 and "ensurepip" in (made.stdout + made.stderr):  # Debian splits venv's pip out
+        subprocess.run(["apt-get", "install", "-y", "-qq", "python3-venv", "python3.11-venv"], capture_output=True)
+        made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--clear", venv], capture_output=True, text=True)
+    if made.returncode != 0:
+        raise BenchError("python3 -m venv %s failed: %s" % (venv, (made.stderr or made.stdout).strip()[-500:]))
+    pip = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", requirement], capture_output=True,
+                         text=True, timeout=900)
+    if pip.returncode != 0:
+        raise BenchError("pip install %s failed: %s" % (requirement, (pip.stderr or pip.stdout).strip()[-800:]))
+    found = version()
+    if not found:
+        raise BenchError("%s has no %s after pip install %s" % (python, dist, requirement))
+    return python, found

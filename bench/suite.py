@@ -58,6 +58,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "harness"))
 import alphabet_one_worker as A  # noqa: E402  (process handling, /proc readers, latency harness)
 import plan  # noqa: E402
+from processes import ensure_venv  # noqa: E402
 
 DOCS = os.path.join(REPO, "docs", "benchmarks.md")
 PNG = os.path.join(REPO, "docs", "benchmarks.png")
@@ -99,27 +100,11 @@ class BenchError(A.BenchError):
 
 def ensure_bytewax(results):
     """bench/out/venv-bytewax with bytewax; returns its version, or records why not."""
-    def version():
-        done = subprocess.run([VENV_PY, "-c", "from importlib.metadata import version; print(version('bytewax'))"],
-                              capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    if os.path.exists(VENV_PY) and version():
-        return version()
-    say("setup: creating %s and pip-installing bytewax" % os.path.relpath(VENV, REPO))
-    made = subprocess.run(["/usr/bin/python3", "-m", "venv", VENV], capture_output=True, text=True)
-    if made.returncode != 0 and "ensurepip" in (made.stdout + made.stderr):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "python3-venv", "python3.11-venv"], capture_output=True)
-        made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--clear", VENV], capture_output=True, text=True)
-    if made.returncode != 0:
-        results["bytewax_error"] = "python3 -m venv failed: " + (made.stderr or made.stdout).strip()[-500:]
+    try:
+        return ensure_venv(VENV, "bytewax", "bytewax")[1]
+    except A.BenchError as error:
+        results["bytewax_error"] = str(error)
         return None
-    pip = subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "bytewax"], capture_output=True,
-                         text=True, timeout=600)
-    if pip.returncode != 0:
-        results["bytewax_error"] = "pip install bytewax failed: " + (pip.stderr or pip.stdout).strip()[-800:]
-        return None
-    return version()
 
 
 def ensure_matplotlib():
