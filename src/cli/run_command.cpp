@@ -136,8 +136,8 @@ void add_run_command(CLI::App& app) {
   auto* sub = app.add_subcommand("run", "Run a Wallaroo application, in one worker or a local cluster");
   sub->formatter(std::make_shared<RunUsage>());
   sub->footer(
-      "APP is a Python file (its folder goes on sys.path) or a module name (found in the current folder or on\n"
-      "PYTHONPATH). Roo's flags above go before APP. Everything after APP is the application's: its own flags\n"
+      "APP is a Python file (its folder goes on sys.path), a module name (found in the current folder or on\n"
+      "PYTHONPATH), or a Bruco function: a config.yaml, a folder holding one, or a .zip of it (docs/bruco.md). Roo's flags above go before APP. Everything after APP is the application's: its own flags\n"
       "(--in, --out, ...) reach application_setup(args); Wallaroo's worker flags (--metrics, --control,\n"
       "--ponythreads, ...) and --workers are accepted there too. Roo's other flags after APP are passed to the\n"
       "application, with a note.\n\n"
