@@ -87,6 +87,7 @@ bool parse_hop_layout(std::string_view bytes, std::vector<HopEntryView>& entries
       return false;
     }
     entry.time = static_cast<std::int64_t>(time);
+    entry.timed = timed;
     entry.ingest = static_cast<std::int64_t>(ingest);
     entry.data_kind = static_cast<HopDataKind>(data_kind);
     entry.key_kind = static_cast<HopKeyKind>(key_kind);

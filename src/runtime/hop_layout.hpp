@@ -34,6 +34,7 @@ struct HopEntryView {
   HopKeyKind key_kind = HopKeyKind::str;
   std::string_view key;
   std::int64_t time = 0;  ///< the event's event time (ns since the epoch)
+  bool timed = false;       ///< the data kind carried hop_timed_flag: `ingest` followed the event time
   std::int64_t ingest = 0;  ///< timed entries (hop_timed_flag): when it reached its source (wall clock ns); else 0
   std::string_view raw;  ///< raw_frame entries: the source frame
 };

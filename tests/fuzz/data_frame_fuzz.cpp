@@ -65,10 +65,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const HopEntryView& entry : entries) {
     put_u16(again, entry.flow);
     put_u16(again, entry.position);
-    again.push_back(static_cast<char>(entry.data_kind));
+    again.push_back(static_cast<char>(static_cast<std::uint8_t>(entry.data_kind) | (entry.timed ? hop_timed_flag : 0)));
     again.push_back(static_cast<char>(entry.key_kind));
     put_span(again, entry.key);
     put_u64(again, static_cast<std::uint64_t>(entry.time));
+    if (entry.timed) {
+      put_u64(again, static_cast<std::uint64_t>(entry.ingest));
+    }
     if (entry.data_kind == HopDataKind::raw_frame) {
       put_span(again, entry.raw);
     }

@@ -61,7 +61,9 @@ TEST(HopLayout, ATimedEntryCarriesItsIngestTime) {
   ASSERT_TRUE(parse_hop_layout(batch, entries, blob, error)) << error;
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[0].data_kind, HopDataKind::raw_frame);
+  EXPECT_TRUE(entries[0].timed);
   EXPECT_EQ(entries[0].ingest, 256);
+  EXPECT_FALSE(entries[1].timed);
   EXPECT_EQ(entries[0].raw, "p");
   EXPECT_EQ(entries[1].ingest, 0);
   const std::string cut = u32(1) + timed.substr(0, timed.size() - 13);  // the ingest time cut short
