@@ -2,6 +2,7 @@
 
 #include "io_log.hpp"
 #include "nats_connection.hpp"
+#include "threaded_source.hpp"
 
 #include "roo/core/clock.hpp"
 #include "roo/core/error.hpp"
@@ -287,51 +288,7 @@ class NatsSourceCore : public std::enable_shared_from_this<NatsSourceCore> {
 };
 
 /// The Source handle: the core and its thread.
-class NatsSource final : public Source {
- public:
-  NatsSource(NatsSourceConfig config, NatsSourceCore::Mailbox& mailbox, core::BatchPool& pool)
-      : core_(std::make_shared<NatsSourceCore>(std::move(config), mailbox, pool)) {}
-
-  ~NatsSource() override {
-    core_->abandon();
-    core_->request_stop({});
-    if (thread_.joinable()) {
-      if (thread_.get_id() == std::this_thread::get_id()) {
-        thread_.detach();  // destroyed from its own on_stopped callback; the thread holds the core
-      } else {
-        thread_.join();
-      }
-    } else {
-      core_->mark_stopped();
-    }
-  }
-
-  NatsSource(const NatsSource&) = delete;
-  NatsSource& operator=(const NatsSource&) = delete;
-
-  void start() override {
-    if (started_) {
-      return;
-    }
-    started_ = true;
-    core_->start();
-    thread_ = std::thread([core = core_] { core->run(); });
-  }
-
-  void stop(std::function<void()> on_stopped) override {
-    core_->request_stop(std::move(on_stopped));
-    if (!thread_.joinable()) {
-      core_->mark_stopped();
-    }
-  }
-
-  [[nodiscard]] core::Endpoint local_endpoint() const override { return {}; }
-
- private:
-  std::shared_ptr<NatsSourceCore> core_;
-  std::thread thread_;
-  bool started_ = false;
-};
+using NatsSource = ThreadedSource<NatsSourceCore>;
 
 }  // namespace
 
