@@ -47,6 +47,12 @@ void KafkaConsumerLag::reached_end(PartitionId partition, std::int64_t offset) {
   }
 }
 
+std::int64_t KafkaConsumerLag::end_reached(PartitionId partition) const {
+  std::lock_guard lock(mutex_);
+  auto at = partitions_.find(partition);
+  return at != partitions_.end() ? at->second.end_reached : RD_KAFKA_OFFSET_INVALID;
+}
+
 void KafkaConsumerLag::learned_end(PartitionId partition, std::int64_t offset) {
   std::lock_guard lock(mutex_);
   if (auto at = partitions_.find(partition); at != partitions_.end()) {

@@ -44,6 +44,8 @@ class KafkaConsumerLag {
   void reached_end(PartitionId partition, std::int64_t offset);
   /// The brokers said the partition's high watermark is `offset`.
   void learned_end(PartitionId partition, std::int64_t offset);
+  /// The offset of the partition's last end-of-partition signal (negative: none yet).
+  [[nodiscard]] std::int64_t end_reached(PartitionId partition) const;
 
   [[nodiscard]] std::vector<PartitionLag> read() const;
 

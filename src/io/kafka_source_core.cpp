@@ -1,6 +1,7 @@
 #include "kafka_source_core.hpp"
 
 #include "io_log.hpp"
+#include "kafka_committed_offsets.hpp"
 
 #include "roo/core/error.hpp"
 
@@ -39,12 +40,18 @@ void KafkaSourceCore::run() {
       if (paused_ && Clock::now() >= next_lag_query_) {
         ask_brokers_for_lag();
       }
-      if (wait_for_room(paused_ ? poll_interval : pause_after / 4, /*or_stop=*/true) && hand_over()) {
+      auto waited_from = Clock::now();
+      bool room = wait_for_room(paused_ ? poll_interval : pause_after / 4, /*or_stop=*/true);
+      stall_check_.did_not_poll(Clock::now() - waited_from);
+      if (room && hand_over()) {
         resume();
       } else if (!paused_ && Clock::now() - full_since_ >= pause_after) {
         pause();
       }
       continue;
+    }
+    if (stall_check_.due(Clock::now())) {
+      check_for_stalled_fetches();
     }
     read_messages();
   }
@@ -193,15 +200,19 @@ void KafkaSourceCore::refresh_partitions() {
 std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, bool added_later) {
   KafkaPartitions list = partition_list(partitions);
   std::string names;
+  bool stored = false;
   for (int i = 0; i < list->cnt; ++i) {
     auto& element = list->elems[i];
     auto topic = static_cast<std::uint32_t>(topic_index_of(element.topic));
     auto at = seek_.find(PartitionId{.topic = topic, .partition = element.partition});
     element.offset = at != seek_.end() ? at->second : RD_KAFKA_OFFSET_STORED;
+    stored = stored || element.offset == RD_KAFKA_OFFSET_STORED;
     names += fmt::format("{}{}/{}", names.empty() ? "" : ", ", element.topic, element.partition);
   }
-  if (added_later) {
-    start_new_partitions_at_their_beginning(list.get());
+  if (stored) {
+    if (std::string error = resolve_stored_offsets(list.get(), added_later); !error.empty()) {
+      return "read partitions " + names + " for source '" + config_.name + "': " + error;
+    }
   }
   if (KafkaError error{rd_kafka_incremental_assign(client_.get(), list.get())}) {
     return "read partitions " + names + " for source '" + config_.name +
@@ -209,9 +220,11 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
   }
   assigned_.insert(partitions.begin(), partitions.end());
   for (int i = 0; i < list->cnt; ++i) {
-    lag_.assigned(PartitionId{.topic = static_cast<std::uint32_t>(topic_index_of(list->elems[i].topic)),
-                              .partition = list->elems[i].partition},
-                  list->elems[i].offset);
+    PartitionId partition{.topic = static_cast<std::uint32_t>(topic_index_of(list->elems[i].topic)),
+                          .partition = list->elems[i].partition};
+    lag_.assigned(partition, list->elems[i].offset);
+    assigned_at_[partition] = list->elems[i].offset;
+    stall_check_.forget(partition);
   }
   for (const auto& [topic, partition] : partitions) {
     batch_.news.assigned.emplace_back(topic, partition);
@@ -224,20 +237,29 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
   return {};
 }
 
-void KafkaSourceCore::start_new_partitions_at_their_beginning(rd_kafka_topic_partition_list_t* list) {
+std::string KafkaSourceCore::resolve_stored_offsets(rd_kafka_topic_partition_list_t* list, bool added_later) {
+  // librdkafka could resolve RD_KAFKA_OFFSET_STORED itself, but 2.0.2 loses a partition whose committed-offset
+  // request fails as a whole (NOT_COORDINATOR, as right after a broker restart): it is never fetched and never
+  // retried, with no error to the application (librdkafka issue #5586; seen in CI as a source that read nothing
+  // more). So the source asks for the committed offsets itself, retrying.
+  KafkaPartitions committed(rd_kafka_topic_partition_list_copy(list));
+  // At start the brokers get broker_wait; a partition added later waits for the next refresh instead.
+  auto deadline = Clock::now() + (added_later ? std::chrono::milliseconds(metadata_timeout) : config_.broker_wait);
+  rd_kafka_resp_err_t error = read_committed_offsets(
+      client_.get(), committed.get(), deadline, [this] { return stop_requested_.load(std::memory_order_acquire); });
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "cannot read the committed offsets of group '" + config_.group_id + "': " + kafka_error_text(error);
+  }
   // A partition created while the source runs holds only messages written since: with `latest` they would be
   // skipped until the next refresh found it. So it starts at the group's committed offset, else at its beginning.
-  KafkaPartitions committed(rd_kafka_topic_partition_list_copy(list));
-  if (rd_kafka_committed(client_.get(), committed.get(), kafka_timeout(metadata_timeout)) !=
-      RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return;  // the stored offset, else `start`
-  }
+  bool from_beginning = added_later || config_.start == KafkaSourceConfig::Start::earliest;
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].offset == RD_KAFKA_OFFSET_STORED) {
       std::int64_t offset = committed->elems[i].offset;
-      list->elems[i].offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+      list->elems[i].offset = offset >= 0 ? offset : from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
     }
   }
+  return {};
 }
 
 std::size_t KafkaSourceCore::topic_index_of(const char* name) const {

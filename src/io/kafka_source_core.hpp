@@ -2,6 +2,7 @@
 
 #include "kafka_client_config.hpp"
 #include "kafka_consumer_lag.hpp"
+#include "kafka_fetch_stall_check.hpp"
 #include "kafka_partition_assignment.hpp"
 
 #include "roo/io/kafka_source.hpp"
@@ -24,7 +25,9 @@ namespace roo::io {
 /// the mailbox's room callbacks (weak) and the poll thread outlive the Source handle's calls.
 ///
 /// Reading: partitions are assigned by Roo (rd_kafka_incremental_assign, no group rebalancing), at the seek()
-/// offsets, else the group's committed offsets, else earliest/latest. Messages are copied into one FrameBatch with
+/// offsets, else the group's committed offsets (asked for by the source, not left to librdkafka: see
+/// resolve_stored_offsets), else earliest/latest. A partition librdkafka stops fetching anyway is assigned again
+/// (check_for_stalled_fetches). Messages are copied into one FrameBatch with
 /// their Meta; the batch is handed over when it holds batch_bytes or the consumer queue is empty. When the mailbox
 /// refuses it the thread stops polling, and if there is still no room after pause_after it pauses every assigned
 /// partition (librdkafka then drops what it prefetched and fetches again from the last message handed to us on
@@ -54,6 +57,9 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   // may wait for the answers: the resume waits that long at worst.
   static constexpr std::chrono::milliseconds lag_query_interval{2000};
   static constexpr std::chrono::milliseconds lag_query_budget{500};
+  // How often the source looks for partitions librdkafka stopped fetching (KafkaFetchStallCheck): a stalled
+  // partition is assigned again after one to two of these.
+  static constexpr std::chrono::seconds stall_check_interval{10};
 
   KafkaSourceCore(KafkaSourceConfig config, Mailbox& mailbox, core::BatchPool& pool)
       : config_(std::move(config)), mailbox_(mailbox), pool_(pool), lag_(config_.topics), batch_(pool.acquire()) {
@@ -118,7 +124,10 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   /// Starts reading `partitions` (not assigned yet): at their seek() offsets, else the group's committed ones, else
   /// `start` (partitions `added_later` than the start: their beginning). Returns the failure after "unable to ".
   [[nodiscard]] std::string assign(const std::set<PartitionId>& partitions, bool added_later);
-  void start_new_partitions_at_their_beginning(rd_kafka_topic_partition_list_t* list);
+  /// The elements of `list` at RD_KAFKA_OFFSET_STORED get the group's committed offset, else the start (`earliest`,
+  /// or `added_later`: their beginning; else their end). Returns the failure after broker_wait (added_later: after
+  /// metadata_timeout; the next refresh tries again).
+  [[nodiscard]] std::string resolve_stored_offsets(rd_kafka_topic_partition_list_t* list, bool added_later);
 
   [[nodiscard]] std::size_t topic_index_of(const char* name) const;
 
@@ -145,6 +154,11 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
 
   void resume();
 
+  /// When due: the partitions' positions and lags, and each partition librdkafka stopped fetching assigned again at
+  /// its position, with a warn line (KafkaFetchStallCheck).
+  void check_for_stalled_fetches();
+  void assign_again(const std::vector<PartitionId>& stalled, const std::map<PartitionId, std::int64_t>& positions);
+
   /// The mailbox's room callback (the executor's thread): only wakes the poll thread.
   void on_room();
 
@@ -167,11 +181,13 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   rd_kafka_queue_t* queue_ = nullptr;
   std::vector<rd_kafka_topic_t*> topics_;
   std::set<PartitionId> assigned_;
+  std::map<PartitionId, std::int64_t> assigned_at_;  // the offset each was assigned at (maybe a logical one)
   core::FrameBatch batch_;
   bool waiting_for_room_ = false;  // the mailbox refused batch_
   Clock::time_point full_since_;
   bool paused_ = false;
   Clock::time_point next_lag_query_;
+  KafkaFetchStallCheck stall_check_{stall_check_interval, Clock::now()};
   Clock::time_point next_refresh_;
   rd_kafka_topic_t* last_topic_handle_ = nullptr;
   std::uint32_t last_topic_ = 0;

@@ -1,5 +1,7 @@
 #include "kafka_transaction.hpp"
 
+#include "kafka_committed_offsets.hpp"
+
 #include <thread>
 #include <utility>
 
@@ -145,10 +147,8 @@ std::optional<std::uint64_t> KafkaTransaction::read_committed_checkpoint(std::ch
                         identity.identity);
   KafkaPartitions offsets(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(offsets.get(), topic_.c_str(), 0);
-  rd_kafka_resp_err_t result = rd_kafka_committed(consumer.get(), offsets.get(), kafka_timeout(timeout));
-  if (result == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    result = offsets->elems[0].err;
-  }
+  rd_kafka_resp_err_t result =
+      read_committed_offsets(consumer.get(), offsets.get(), std::chrono::steady_clock::now() + timeout);
   std::optional<std::uint64_t> checkpoint;
   if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
     error = kafka_error_text(result);

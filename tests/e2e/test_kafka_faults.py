@@ -18,7 +18,9 @@ Oracles:
 
 Env: ROO_FAULT_ROUNDS (kills per run; default 3, each after >= 20 % more progress than the kill before it),
 ROO_FAULT_SEED (the random seed, printed by each test: it repeats the choice of victims and moments, not the
-machine's timing).
+machine's timing), ROO_FAULT_APP_FLAGS (more flags for the app, e.g. "--kafka_source_property debug=fetch,topic"
+with ROO_FAULT_ROO_FLAGS="--log-level debug" to see what librdkafka did; each worker's stderr is a file in the
+test's tmp_path).
 """
 import collections
 import os
@@ -39,7 +41,8 @@ PER_KEY = 2000
 TOTAL = KEYS * PER_KEY          # 100k messages
 INTERVAL = "200ms"
 # 0.2 ms of work per message: 100k messages take ~25 s of processing, so every fault lands mid-stream.
-APP_FLAGS = ["--slow-ms", "0.2"]
+APP_FLAGS = ["--slow-ms", "0.2"] + os.environ.get("ROO_FAULT_APP_FLAGS", "").split()
+ROO_FLAGS = os.environ.get("ROO_FAULT_ROO_FLAGS", "").split()
 FINISH_TIMEOUT = 120.0
 
 
@@ -289,8 +292,8 @@ def test_exactly_once_one_worker_kills_and_a_broker_restart(kafka, workers, tmp_
     source, sink = make_topics(kafka)
     ckdir = tmp_path / "ck"
     ckdir.mkdir()
-    argv = [workers.roo_bin, "run", "--checkpoint-dir", str(ckdir), "--checkpoint-interval", INTERVAL,
-            KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink)
+    argv = ([workers.roo_bin, "run"] + ROO_FLAGS + ["--checkpoint-dir", str(ckdir), "--checkpoint-interval", INTERVAL,
+                                                    KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink))
     reader = CommittedReader(kafka, sink)
     started = time.monotonic()
     w = SingleWorker(workers, argv)
@@ -444,8 +447,8 @@ def test_exactly_once_when_the_broker_restarts_while_a_killed_worker_starts_agai
     source, sink = make_topics(kafka)
     ckdir = tmp_path / "ck"
     ckdir.mkdir()
-    argv = [workers.roo_bin, "run", "--checkpoint-dir", str(ckdir), "--checkpoint-interval", INTERVAL,
-            KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink)
+    argv = ([workers.roo_bin, "run"] + ROO_FLAGS + ["--checkpoint-dir", str(ckdir), "--checkpoint-interval", INTERVAL,
+                                                    KEYED_COUNT] + APP_FLAGS + kafka_args(kafka, source, sink))
     reader = CommittedReader(kafka, sink)
     w = SingleWorker(workers, argv)
     logs = w.logs
