@@ -15,8 +15,13 @@ module loads the handler, calls `init_context(context)` once per worker, and app
 A handler that raises fails only its event: an HTTP caller gets 400 `processor error: <message>`; for other sources
 the event is counted and logged, and the stream goes on. A zero-length event is refused with Bruco's words,
 `can't handle zero len event`.
+
+Without a sink, outputs are dropped (an HTTP caller still gets them): a discard sink counts them. With
+`processor.stateKey` (Roo's extension), events are keyed (`key_by`) and `handle_event` runs as a state computation:
+`context.key` is the event's key and `context.state` that key's dict, kept (and checkpointed) by Roo.
 """
 import argparse
+import collections
 import importlib
 import json
 import logging
@@ -25,6 +30,9 @@ import struct
 import sys
 
 import wallaroo
+from wallaroo._bruco_io import HttpReplySinkConfig, HttpSourceConfig
+from wallaroo._bruco_io_nats import NatsSinkConfig, NatsSourceConfig
+from wallaroo._discard_sink import DiscardSinkConfig
 
 ZERO_LENGTH = "can't handle zero len event"
 
@@ -43,7 +51,11 @@ class Response(object):
 
 class Context(object):
     """One per worker, for the worker's life: `logger`, `worker_name`, `response(...)`, and whatever the handler
-    sets on it (init_context opens connections, loads models...)."""
+    sets on it (init_context opens connections, loads models...). With processor.stateKey, `key` and `state` are the
+    event's key and that key's state (a dict) during each handle_event call; None otherwise."""
+
+    key = None
+    state = None
 
     def __init__(self, worker_name):
         self.worker_name = worker_name
@@ -139,6 +151,19 @@ class Handler(object):
                 raise HandlerError("load the handler: init_context in %s is not a function" % _module_file(self.module))
             init(self.context)
 
+    def keyed(self, key, state):
+        """The next call's event has `key`, whose state is `state`: the handler sees them as context.key and
+        context.state."""
+        context = self.context
+        context.key = key
+        context.state = state
+
+    def without_key(self, data, error):
+        """The 400 Output of an event that has no state key (`error` says why); logged like a handler's error."""
+        if self.log_errors and data:
+            self.context.logger.error("no state key for an event of %d bytes: %s", len(data), error)
+        return Output(("processor error: %s" % error).encode("utf-8"), status=400, error=error)
+
     def __call__(self, data):
         """The Output for one event; the handler's exception becomes a 400 Output (logged, counted by the caller)."""
         if not data:
@@ -170,6 +195,33 @@ def load_module(folder, module_name):
     return importlib.import_module(module_name)
 
 
+class StateKeyError(Exception):
+    """An event has no key for processor.stateKey: that event fails, the stream goes on."""
+
+
+def json_field_key(field):
+    """The function giving an event's key for `processor.stateKey: json:<field>`: the field of the JSON object the
+    event holds, a string as it is, any other value as its JSON text (so 7 and "7" are one key). Raises
+    StateKeyError naming what is wrong."""
+    where = "processor.stateKey: json:%s" % field
+
+    def key_of(data):
+        if not data:
+            raise StateKeyError(ZERO_LENGTH)
+        try:
+            event = json.loads(data)
+        except ValueError as error:
+            raise StateKeyError("the event is not JSON (%s): %s" % (where, error))
+        if not isinstance(event, dict):
+            raise StateKeyError("the event is not a JSON object (%s)" % where)
+        value = event.get(field)
+        if value is None:
+            raise StateKeyError(("the event's field '%s' is null (%s)" if field in event
+                                 else "the event has no field '%s' (%s)") % (field, where))
+        return value if isinstance(value, str) else json.dumps(value)
+    return key_of
+
+
 # ---------------------------------------------------------------------------------------------------- the pipeline
 
 def _parser():
@@ -193,6 +245,7 @@ def _parser():
     p.add_argument("--bruco-kafka-sink-partitioner", default=None)
     p.add_argument("--bruco-nats-sink-url", default=None)
     p.add_argument("--bruco-nats-sink-subject", default=None)
+    p.add_argument("--bruco-state-key", default=None)  # message-key | json:<field>
     return p
 
 
@@ -212,45 +265,61 @@ def _worker_name(given):
 
 _HANDLER = None
 _SINK_PARTITION = None
+_STATE_KEY = None  # json:<field>: json_field_key(field)
 
 
 def application_setup(args):
-    global _HANDLER, _SINK_PARTITION
+    global _HANDLER, _SINK_PARTITION, _STATE_KEY
     opts, _ = _parser().parse_known_args(args)
     http = opts.bruco_source == "http"
     # An HTTP caller is told about a failed event (400); elsewhere the step fails and Roo counts and logs it.
     _HANDLER = Handler(opts.bruco_handler_folder, opts.bruco_module, _worker_name(opts.bruco_worker_name),
                        log_errors=http)
-    if http:
-        from wallaroo._bruco_io import HttpReplySinkConfig, HttpSourceConfig
-        source = HttpSourceConfig("bruco", opts.bruco_http_host, opts.bruco_http_port, decode_request,
-                                  ignore_response=opts.bruco_ignore_response)
-        pipeline = wallaroo.source("bruco", source).to(handle_request)
-        sinks = [HttpReplySinkConfig("bruco", encode_reply)]
-    elif opts.bruco_source == "nats":
-        from wallaroo._bruco_io_nats import NatsSourceConfig
-        source = NatsSourceConfig("bruco", opts.bruco_nats_source_url, opts.bruco_nats_source_subject, decode_message,
-                                  queue_group=opts.bruco_nats_queue_group)
-        pipeline = wallaroo.source("bruco", source).to(handle_message)
-        sinks = []
+    state_key = opts.bruco_state_key
+    if state_key is not None and state_key.startswith("json:"):
+        _STATE_KEY = json_field_key(state_key[len("json:"):])
+    source, steps = _source(opts, args, state_key)
+    pipeline = wallaroo.source("bruco", source)
+    if state_key is None:
+        pipeline = pipeline.to(steps.handle)
     else:
-        topics = [t for t in opts.bruco_kafka_topics.split(",") if t]
-        properties = dict(item.split("=", 1) for item in opts.bruco_kafka_property)
-        source = wallaroo.CustomKafkaSourceCLIParser(args, decode_message, topics=topics[1:] or None,
-                                                     group=opts.bruco_kafka_group, start=opts.bruco_kafka_start,
-                                                     properties=properties or None)
-        pipeline = wallaroo.source("bruco", source).to(handle_message)
-        sinks = []
+        pipeline = pipeline.key_by(steps.key).to(steps.handle_keyed)
+    sinks = [HttpReplySinkConfig("bruco", encode_reply)] if http and not opts.bruco_ignore_response else []
     if opts.bruco_sink == "kafka":
         _SINK_PARTITION = opts.bruco_kafka_sink_partition
         sinks.append(wallaroo.CustomKafkaSinkCLIParser(args, encode_record,
                                                        partitioner=opts.bruco_kafka_sink_partitioner))
     elif opts.bruco_sink == "nats":
-        from wallaroo._bruco_io_nats import NatsSinkConfig
         sinks.append(NatsSinkConfig(opts.bruco_nats_sink_url, opts.bruco_nats_sink_subject, encode_message))
-    if not sinks:  # roo run refuses this before (docs/bruco.md)
-        raise HandlerError("run the function: a %s source needs a sink in Roo's Bruco mode" % opts.bruco_source)
+    if not sinks:  # Bruco drops the outputs: Roo counts them, then drops them
+        sinks.append(DiscardSinkConfig(encode_dropped))
     return wallaroo.build_application("bruco", pipeline.to_sinks(sinks))
+
+
+# The steps for a source's events: `handle` (a computation), or with processor.stateKey `key` (a key extractor) and
+# `handle_keyed` (a state computation).
+Steps = collections.namedtuple("Steps", "key handle handle_keyed")
+
+
+def _source(opts, args, state_key):
+    """The source config, and the Steps for its events."""
+    if opts.bruco_source == "http":
+        source = HttpSourceConfig("bruco", opts.bruco_http_host, opts.bruco_http_port,
+                                  decode_request if state_key is None else decode_keyed_request,
+                                  ignore_response=opts.bruco_ignore_response)
+        return source, Steps(request_state_key, handle_request, handle_keyed_request)
+    if state_key is None:
+        decoder = decode_message
+    else:
+        decoder = decode_message_with_key if state_key == "message-key" else decode_message_with_json_key
+    steps = Steps(message_state_key, handle_message, handle_keyed_message)
+    if opts.bruco_source == "nats":
+        return NatsSourceConfig("bruco", opts.bruco_nats_source_url, opts.bruco_nats_source_subject, decoder,
+                                queue_group=opts.bruco_nats_queue_group), steps
+    topics = [t for t in opts.bruco_kafka_topics.split(",") if t]
+    properties = dict(item.split("=", 1) for item in opts.bruco_kafka_property)
+    return wallaroo.CustomKafkaSourceCLIParser(args, decoder, topics=topics[1:] or None, group=opts.bruco_kafka_group,
+                                               start=opts.bruco_kafka_start, properties=properties or None), steps
 
 
 # An HTTP request's frame is `u64 BE request id | body`; its answer `u32 BE length | u64 BE request id | u16 BE status
@@ -266,9 +335,55 @@ def decode_message(frame):
     return frame
 
 
-@wallaroo.computation(name="handle_event")
-def handle_request(request):
+# With processor.stateKey, events carry their key: a message is `(key, data)` (an event without a key fails in the
+# decoder: Roo counts and logs it, with a Kafka message's topic, partition and offset); a request is `(request id,
+# key, body, error)`, its key None and `error` set when it has none, so that it still reaches its reply (400).
+
+@wallaroo.decoder(header_length=4, length_fmt=">I")
+def decode_keyed_request(frame):
+    body = frame[8:]
+    try:
+        return frame[:8], _STATE_KEY(body), body, None
+    except StateKeyError as error:
+        return frame[:8], None, body, str(error)
+
+
+@wallaroo.decoder(header_length=4, length_fmt=">I")
+def decode_message_with_key(value, key):
+    if key is None:
+        raise StateKeyError("the message has no key (processor.stateKey: message-key)")
+    return key, value
+
+
+@wallaroo.decoder(header_length=4, length_fmt=">I")
+def decode_message_with_json_key(frame):
+    return _STATE_KEY(frame), frame
+
+
+@wallaroo.key_extractor
+def request_state_key(request):
+    return request[1]
+
+
+@wallaroo.key_extractor
+def message_state_key(message):
+    return message[0]
+
+
+def _handle_request(request):
     request_id, body = request
+    return request_id, _HANDLER(body)
+
+
+handle_request = wallaroo.computation(name="handle_event")(_handle_request)
+
+
+@wallaroo.state_computation(name="handle_event", state=dict)
+def handle_keyed_request(request, state):
+    request_id, key, body, error = request
+    if error is not None:
+        return request_id, _HANDLER.without_key(body, error)
+    _HANDLER.keyed(key, state)
     return request_id, _HANDLER(body)
 
 
@@ -276,12 +391,20 @@ class EventFailed(Exception):
     """handle_event raised (or broke a return rule) on a message: Roo counts and logs the failed event."""
 
 
-@wallaroo.computation(name="handle_event")
-def handle_message(data):
+def _handle_message(data):
     output = _HANDLER(data)
     if output.error is not None:
         raise EventFailed(output.error)
     return None if output.body is None else (None, output)
+
+
+handle_message = wallaroo.computation(name="handle_event")(_handle_message)
+
+
+@wallaroo.state_computation(name="handle_event", state=dict)
+def handle_keyed_message(message, state):
+    _HANDLER.keyed(message[0], state)
+    return _handle_message(message[1])
 
 
 @wallaroo.encoder
@@ -311,3 +434,9 @@ def encode_record(result):
 def encode_message(result):
     output = _output(result)
     return None if output is None else output.body
+
+
+@wallaroo.encoder
+def encode_dropped(result):
+    """No sink: each output is counted (an empty record to a discard sink), then dropped."""
+    return None if _output(result) is None else b""

@@ -195,7 +195,7 @@ def _connector_source(config, default_name, use_config_name, where):
 
 
 def sink_entry(config, index, where, args=()):
-    """A sink entry from a sink tuple (TCP, connector or Kafka); ``args``: the app's flags."""
+    """A sink entry from a sink tuple (TCP, connector, Kafka, NATS, HTTP reply, discard); ``args``: the app's flags."""
     if not isinstance(config, tuple) or not config:
         raise WallarooParameterError(
             "{0}: expected a sink config tuple, got {1!r}".format(where, config))
@@ -225,6 +225,9 @@ def sink_entry(config, index, where, args=()):
         return nats.nats_sink_entry(config, name, where)
     if config[0] == "http_reply":
         return http.http_reply_sink_entry(config, name, where)
+    if config[0] == "discard" and len(config) == 2:
+        return {"kind": "discard", "name": name,
+                "encode": user_callable(instance(config[1]), "encode", where + " encoder")}
     _not_supported(config[0], "sink", where)
 
 

@@ -7,12 +7,20 @@
 #include <algorithm>
 #include <initializer_list>
 #include <limits>
+#include <optional>
+#include <string_view>
 #include <system_error>
+#include <variant>
 
 namespace roo::bruco {
 namespace fs = std::filesystem;
 
 namespace {
+
+const char* source_kind(const SourceSettings& source) {
+  constexpr const char* kinds[] = {"kafka", "http", "nats"};  // SourceSettings' alternatives, in order
+  return kinds[source.index()];
+}
 
 /// Reads one config file, naming the file and the key path in every error.
 class ConfigReader {
@@ -142,12 +150,48 @@ class ConfigReader {
   fs::path file_;
 };
 
+/// processor.stateKey: absent, "message-key" or "json:<field>".
+std::string read_state_key(const ConfigReader& read, const YAML::Node& processor) {
+  if (YAML::Node node = processor["stateKey"]; !node || node.IsNull()) {
+    return {};
+  }
+  std::string key = read.text(processor, "processor", "stateKey");
+  constexpr std::string_view json = "json:";
+  if (key == "message-key" || (key.starts_with(json) && key.size() > json.size())) {
+    return key;
+  }
+  if (key == json) {
+    read.fail("processor.stateKey", "\"json:\" names no field (json:<field>, a top-level field of a JSON event)");
+  }
+  read.fail("processor.stateKey", "\"" + key + "\" is not message-key or json:<field>");
+}
+
+/// What processor.stateKey needs of the source and the number of workers.
+void check_state_key(const ConfigReader& read, const BrucoConfig& config, std::optional<int> workers_flag) {
+  if (config.processor.state_key.empty()) {
+    return;
+  }
+  if (config.processor.state_key == "message-key" && !std::holds_alternative<KafkaSourceSettings>(config.source)) {
+    read.fail("processor.stateKey", "message-key needs a kafka source (" + std::string(source_kind(config.source)) +
+                                        " events have no key; use json:<field>)");
+  }
+  const auto* http = std::get_if<HttpSourceSettings>(&config.source);
+  int workers = workers_flag.value_or(config.processor.workers);
+  if (http != nullptr && !http->ignore_processor_response && workers > 1) {
+    read.fail("processor.stateKey",
+              "with an http source needs 1 worker, not " + std::to_string(workers) +
+                  (workers_flag ? " (roo run --workers)" : " (processor.workers)") +
+                  ": a request is answered by the worker that read it, and a key's events go to the worker keeping "
+                  "its state (or set source.ignoreProcessorResponse: true)");
+  }
+}
+
 ProcessorSettings read_processor(const ConfigReader& read, const YAML::Node& node) {
   ProcessorSettings processor;
   if (!node || node.IsNull()) {
     return processor;
   }
-  read.expect_map(node, "processor", {"handlerPath", "moduleName", "workers", "env"});
+  read.expect_map(node, "processor", {"handlerPath", "moduleName", "workers", "env", "stateKey"});
   processor.handler_path = read.text(node, "processor", "handlerPath", std::string());
   processor.module_name = read.text(node, "processor", "moduleName", std::string("handler"));
   if (processor.module_name.empty() || processor.module_name.find('/') != std::string::npos) {
@@ -169,6 +213,7 @@ ProcessorSettings read_processor(const ConfigReader& read, const YAML::Node& nod
       processor.env.emplace_back(name, read.text(item, path, "value", std::string()));
     }
   }
+  processor.state_key = read_state_key(read, node);
   return processor;
 }
 
@@ -254,7 +299,7 @@ fs::path BrucoConfig::handler_folder() const {
   return processor.handler_path.empty() ? folder : (folder / processor.handler_path).lexically_normal();
 }
 
-BrucoConfig read_bruco_config(const fs::path& file) {
+BrucoConfig read_bruco_config(const fs::path& file, std::optional<int> workers) {
   ConfigReader read(file);
   YAML::Node root;
   try {
@@ -279,6 +324,7 @@ BrucoConfig read_bruco_config(const fs::path& file) {
   config.processor = read_processor(read, root["processor"]);
   config.source = read_source(read, root["source"]);
   config.sink = read_sink(read, root["sink"]);
+  check_state_key(read, config, workers);
   return config;
 }
 

@@ -152,7 +152,7 @@ bool is_bruco_function(const std::string& app) {
   }
 }
 
-std::vector<std::string> prepare_bruco_function(const std::string& path, int& workers) {
+BrucoRun prepare_bruco_function(const std::string& path, std::optional<int> workers_flag) {
   fs::path where = path;
   if (where.extension() == ".zip") {
     if (!fs::is_regular_file(where)) {
@@ -160,23 +160,22 @@ std::vector<std::string> prepare_bruco_function(const std::string& path, int& wo
     }
     where = unpack_zip(where);
   }
-  bruco::BrucoConfig config = bruco::read_bruco_config(fs::absolute(bruco::find_bruco_config(where)));
+  bruco::BrucoConfig config = bruco::read_bruco_config(fs::absolute(bruco::find_bruco_config(where)), workers_flag);
   for (const auto& [name, value] : config.processor.env) {
     ::setenv(name.c_str(), value.c_str(), 1);
   }
   install_requirements(config.file.parent_path());
-  workers = config.processor.workers;
-  std::vector<std::string> argv = {"wallaroo._bruco", "--bruco-handler-folder", config.handler_folder().string(),
-                                   "--bruco-module", config.processor.module_name};
-  std::visit([&](const auto& source) { add_source_flags(source, argv); }, config.source);
+  BrucoRun run{.argv = {"wallaroo._bruco", "--bruco-handler-folder", config.handler_folder().string(), "--bruco-module",
+                        config.processor.module_name},
+               .workers = workers_flag.value_or(config.processor.workers)};
+  std::visit([&](const auto& source) { add_source_flags(source, run.argv); }, config.source);
   if (config.sink) {
-    std::visit([&](const auto& sink) { add_sink_flags(sink, argv); }, *config.sink);
-  } else if (!std::holds_alternative<bruco::HttpSourceSettings>(config.source)) {
-    throw core::UsageError("run " + config.file.string() +
-                           ": sink: is required for a kafka or nats source in Roo's Bruco mode (Bruco drops the "
-                           "outputs then; give the handler a sink, or return None)");
+    std::visit([&](const auto& sink) { add_sink_flags(sink, run.argv); }, *config.sink);
   }
-  return argv;
+  if (!config.processor.state_key.empty()) {
+    run.argv.insert(run.argv.end(), {"--bruco-state-key", config.processor.state_key});
+  }
+  return run;
 }
 
 }  // namespace roo::cli

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,14 @@ namespace roo::cli {
 /// What `roo run` runs for the function at `path`: unpacks a .zip (to a temporary folder, reported), reads and checks
 /// its config.yaml, sets processor.env in this process's environment (the workers inherit it), installs
 /// requirements.txt with pip unless BRUCO_DISABLE_PIP=true (into the active virtualenv, else into a `.roo-venv`
-/// beside the function, which then becomes the active one), and returns the application's argv: Roo's Bruco
-/// module and its flags. `workers` becomes processor.workers. Throws core::UsageError for a bad function or config,
-/// core::Error when pip fails (with pip's last lines).
-[[nodiscard]] std::vector<std::string> prepare_bruco_function(const std::string& path, int& workers);
+/// beside the function, which then becomes the active one), and returns the application's argv (Roo's Bruco
+/// module and its flags) and how many workers run it: `workers_flag` (roo run --workers) if given, else
+/// processor.workers. Throws core::UsageError for a bad function or config, core::Error when pip fails (with pip's
+/// last lines).
+struct BrucoRun {
+  std::vector<std::string> argv;
+  int workers = 1;
+};
+[[nodiscard]] BrucoRun prepare_bruco_function(const std::string& path, std::optional<int> workers_flag);
 
 }  // namespace roo::cli

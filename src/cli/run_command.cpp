@@ -83,14 +83,12 @@ void run(const CLI::App& sub, const RunOptions& options, const std::vector<std::
   }
   if (!options.supervised && is_bruco_function(rest.front())) {
     // A Bruco function: its config says what to run; Roo's Bruco module runs it (docs/bruco.md).
-    int config_workers = 1;
-    std::vector<std::string> function = prepare_bruco_function(rest.front(), config_workers);
-    function.insert(function.end(), rest.begin() + 1, rest.end());
+    BrucoRun function = prepare_bruco_function(
+        rest.front(), sub.get_option("--workers")->count() ? std::optional<int>(options.workers) : std::nullopt);
+    function.argv.insert(function.argv.end(), rest.begin() + 1, rest.end());
     RunOptions bruco = options;
-    if (!sub.get_option("--workers")->count()) {
-      bruco.workers = config_workers;
-    }
-    run(sub, bruco, function);
+    bruco.workers = function.workers;
+    run(sub, bruco, function.argv);
     return;
   }
   LaunchRequest request;

@@ -291,6 +291,8 @@ SinkPlan read_sink(const py::dict& entry, const std::vector<SourcePlan>& sources
     sink.settings = NatsSinkSettings{nats_text(entry, "server_url", what), nats_text(entry, "subject", what)};
   } else if (kind == "http_reply") {
     sink.settings = read_http_reply_sink(entry, sources, what);
+  } else if (kind == "discard") {
+    sink.settings = DiscardSinkSettings{};
   } else {
     throw core::UsageError("run " + what + ": sink kind '" + kind + "' is not supported yet");
   }

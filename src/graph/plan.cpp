@@ -45,6 +45,8 @@ const char* kind_name(SinkPlan::Kind kind) {
       return "nats";
     case SinkPlan::Kind::http_reply:
       return "http_reply";
+    case SinkPlan::Kind::discard:
+      return "discard";
   }
   return "?";
 }

@@ -3,7 +3,10 @@
 #include "http_exchange_core.hpp"
 #include "io_log.hpp"
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -51,6 +54,66 @@ void HttpExchangeConnection::read_request() {
   parser_->header_limit(static_cast<std::uint32_t>(config_->max_header_bytes));
   parser_->body_limit(config_->max_body_bytes);
   stream_.expires_after(config_->read_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](const beast::error_code& error, std::size_t) { self->on_header(error); });
+}
+
+void HttpExchangeConnection::on_header(const beast::error_code& error) {
+  if (state_ == State::closed) {
+    return;
+  }
+  if (error) {
+    refuse(error);
+    return;
+  }
+  if (expects_continue()) {
+    write_continue();
+    return;
+  }
+  read_body();
+}
+
+// A POST whose client waits for `100 Continue` before its body (none of the body has come yet).
+bool HttpExchangeConnection::expects_continue() const {
+  const auto& header = parser_->get();
+  return header.method() == http::verb::post && header.version() >= 11 && buffer_.size() == 0 && !parser_->is_done() &&
+         beast::iequals(header[http::field::expect], "100-continue");
+}
+
+void HttpExchangeConnection::write_continue() {
+  static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  stream_.expires_after(config_->write_timeout);
+  boost::asio::async_write(stream_, boost::asio::buffer(interim.data(), interim.size()),
+                           [self = shared_from_this()](const beast::error_code& error, std::size_t) {
+                             if (self->state_ == State::closed) {
+                               return;
+                             }
+                             if (error) {
+                               self->close();
+                               return;
+                             }
+                             self->stream_.expires_after(self->config_->read_timeout);
+                             self->read_body();
+                           });
+}
+
+// The body's bytes that came with the header (usually all of it) are parsed here, without another asynchronous
+// operation; only what has not come yet is read.
+void HttpExchangeConnection::read_body() {
+  beast::error_code parsed;
+  if (!parser_->is_done() && buffer_.size() > 0) {
+    parser_->eager(true);
+    buffer_.consume(parser_->put(buffer_.data(), parsed));
+  }
+  if (parser_->is_done()) {
+    on_read({});
+    return;
+  }
+  if (parsed && parsed != http::error::need_more) {
+    refuse(parsed);
+    return;
+  }
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](const beast::error_code& error, std::size_t) { self->on_read(error); });
 }

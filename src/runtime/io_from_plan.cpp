@@ -1,5 +1,6 @@
 #include "io_from_plan.hpp"
 
+#include "roo/io/discard_sink.hpp"
 #include "roo/io/kafka_sink.hpp"
 #include "roo/io/kafka_source.hpp"
 #include "roo/io/nats_sink.hpp"
@@ -70,6 +71,9 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
   if (const auto* reply = std::get_if<graph::HttpReplySinkSettings>(&plan.settings)) {
     return exchanges.at(reply->source)->reply_sink(plan.name);
   }
+  if (std::holds_alternative<graph::DiscardSinkSettings>(plan.settings)) {
+    return io::make_discard_sink();
+  }
   const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
   io::KafkaSinkConfig config;
   config.name = plan.name;
@@ -135,6 +139,9 @@ std::string sink_destination(const graph::SinkPlan& plan) {
   }
   if (const auto* reply = std::get_if<graph::HttpReplySinkSettings>(&plan.settings)) {
     return fmt::format("the clients of http source '{}'", reply->source_name);
+  }
+  if (std::holds_alternative<graph::DiscardSinkSettings>(plan.settings)) {
+    return "nowhere (a discard sink)";
   }
   return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(plan.settings).topic);
 }

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 namespace roo::bruco {
@@ -30,11 +31,11 @@ class BrucoConfigTest : public ::testing::Test {
     return file;
   }
 
-  /// The one-line error read_bruco_config gives for `text`, after "read <file>: ".
-  std::string error_of(const std::string& text) {
+  /// The one-line error read_bruco_config gives for `text` (and `roo run --workers`), after "read <file>: ".
+  std::string error_of(const std::string& text, std::optional<int> workers_flag = std::nullopt) {
     fs::path file = write(text);
     try {
-      (void)read_bruco_config(file);
+      (void)read_bruco_config(file, workers_flag);
     } catch (const core::UsageError& error) {
       std::string message = error.what();
       std::string prefix = "read " + file.string() + ": ";
@@ -132,6 +133,48 @@ TEST_F(BrucoConfigTest, EveryErrorNamesTheKeyAndWhatIsAllowed) {
   EXPECT_EQ(error_of("source: [http]\n"), "source: expected a mapping with kind: kafka, http or nats");
   std::string bad_yaml = error_of("source: {kind: http\n");
   EXPECT_EQ(bad_yaml.rfind("not valid YAML at line ", 0), 0U) << bad_yaml;
+}
+
+TEST_F(BrucoConfigTest, ReadsTheStateKey) {
+  EXPECT_EQ(read_bruco_config(write("source: {kind: http}\n")).processor.state_key, "");
+  EXPECT_EQ(read_bruco_config(write("processor: {stateKey: null}\nsource: {kind: http}\n")).processor.state_key, "");
+  EXPECT_EQ(read_bruco_config(write("processor: {stateKey: 'json:user'}\nsource: {kind: http}\n")).processor.state_key,
+            "json:user");
+  EXPECT_EQ(read_bruco_config(write("processor: {stateKey: message-key, workers: 3}\n"
+                                    "source: {kind: kafka, brokers: [b], topics: [t], consumerGroup: g}\n"))
+                .processor.state_key,
+            "message-key");
+  // Several workers: fine when nothing waits for a reply on the worker that read the request.
+  EXPECT_EQ(read_bruco_config(write("processor: {stateKey: 'json:a', workers: 2}\n"
+                                    "source: {kind: http, ignoreProcessorResponse: true}\n"))
+                .processor.state_key,
+            "json:a");
+  EXPECT_EQ(read_bruco_config(write("processor: {stateKey: 'json:a', workers: 2}\nsource: {kind: http}\n"), 1)
+                .processor.state_key,
+            "json:a");  // roo run --workers 1 wins over processor.workers
+}
+
+TEST_F(BrucoConfigTest, StateKeyErrorsSayWhatIsAllowed) {
+  EXPECT_EQ(error_of("processor: {stateKey: user}\nsource: {kind: http}\n"),
+            "processor.stateKey: \"user\" is not message-key or json:<field>");
+  EXPECT_EQ(error_of("processor: {stateKey: ''}\nsource: {kind: http}\n"),
+            "processor.stateKey: \"\" is not message-key or json:<field>");
+  EXPECT_EQ(error_of("processor: {stateKey: 'json:'}\nsource: {kind: http}\n"),
+            "processor.stateKey: \"json:\" names no field (json:<field>, a top-level field of a JSON event)");
+  EXPECT_EQ(error_of("processor: {stateKey: [a]}\nsource: {kind: http}\n"),
+            "processor.stateKey: expected a text value");
+  EXPECT_EQ(error_of("processor: {stateKey: message-key}\nsource: {kind: nats, serverUrl: u, subject: s}\n"),
+            "processor.stateKey: message-key needs a kafka source (nats events have no key; use json:<field>)");
+  EXPECT_EQ(error_of("processor: {stateKey: message-key}\nsource: {kind: http}\n"),
+            "processor.stateKey: message-key needs a kafka source (http events have no key; use json:<field>)");
+  EXPECT_EQ(error_of("processor: {stateKey: 'json:a', workers: 2}\nsource: {kind: http}\n"),
+            "processor.stateKey: with an http source needs 1 worker, not 2 (processor.workers): a request is answered "
+            "by the worker that read it, and a key's events go to the worker keeping its state (or set "
+            "source.ignoreProcessorResponse: true)");
+  EXPECT_EQ(error_of("processor: {stateKey: 'json:a'}\nsource: {kind: http}\n", 3),
+            "processor.stateKey: with an http source needs 1 worker, not 3 (roo run --workers): a request is answered "
+            "by the worker that read it, and a key's events go to the worker keeping its state (or set "
+            "source.ignoreProcessorResponse: true)");
 }
 
 TEST_F(BrucoConfigTest, FindsTheConfigAsBrucoDoes) {

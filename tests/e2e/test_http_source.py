@@ -7,7 +7,10 @@ import http.client
 import json
 import os
 import signal
+import socket
+import subprocess
 import threading
+import time
 
 from conftest import APPS, free_port, wait_until
 
@@ -130,3 +133,48 @@ def test_a_reply_sink_for_an_unknown_source_and_an_unanswered_source_are_config_
     assert unanswered.wait() == 2
     assert "roo run: unable to run source 'web': nothing answers its requests; end its pipeline with " \
            "to_sink(HttpReplySinkConfig('web', encoder)), or pass ignore_response=True" in unanswered.stderr()
+
+
+def read_answer(sock, end=None):
+    """Bytes from `sock` until `end` is in them (None: until the server closes)."""
+    data = b""
+    while end is None or end not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_100_continue_is_answered_before_the_body(workers):
+    """A client that waits for `100 Continue` before sending its body gets it once the header is accepted; a body
+    announced over the limit gets 413 instead."""
+    worker, port = start(workers)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: roo\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n")
+        assert read_answer(sock, b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"y" * 2000 + b"POST / HTTP/1.1\r\nHost: roo\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        answers = read_answer(sock)
+    first, second = answers.split(b"HTTP/1.1 200 OK")[1:]
+    assert first.endswith(b"\r\n\r\n" + b"Y" * 2000) and second.endswith(b"\r\n\r\nOK")  # keep-alive goes on
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: roo\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n")
+        assert read_answer(sock).startswith(b"HTTP/1.1 413 Payload Too Large\r\n")  # the app's limit is 4096
+    assert worker.stop() == 0
+
+
+def test_curl_sending_expect_100_continue_does_not_wait(workers, tmp_path):
+    """curl with `Expect: 100-continue` (its own choice for bodies over 1 MiB; older curl's over 1 KiB) waits up to
+    1 s for `100 Continue` before sending the body anyway: the source answers at once."""
+    worker, port = start(workers)
+    body = tmp_path / "body"
+    body.write_bytes(b"z" * 3000)
+    began = time.monotonic()
+    curl = subprocess.run(["curl", "-sS", "-v", "-H", "Expect: 100-continue", "--data-binary", "@%s" % body,
+                           "http://127.0.0.1:%d/" % port], capture_output=True, timeout=30)
+    took = time.monotonic() - began
+    assert curl.returncode == 0, curl.stderr
+    assert curl.stdout == b"Z" * 3000
+    assert b"> Expect: 100-continue" in curl.stderr and b"< HTTP/1.1 100 Continue" in curl.stderr, curl.stderr
+    assert took < 0.5, took  # curl's own wait is 1 s
+    assert worker.stop() == 0

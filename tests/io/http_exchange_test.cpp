@@ -301,6 +301,28 @@ TEST(HttpExchange, RefusesWhatBreaksTheLimitsOrIsNotAPost) {
   EXPECT_EQ(fixture.seen().size(), 1U);  // only "still here" reached the pipeline
 }
 
+TEST(HttpExchange, ExpectContinueGets100BeforeTheBodyAndABodyThatComesLaterIsRead) {
+  ExchangeFixture fixture(config_with());
+  fixture.respond(upper_case_reply);
+  HttpClient client(fixture.port());
+  client.send_raw("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(client.read_response().result_int(), 100U);  // before any of the body was sent
+  client.send_raw("hello");
+  Response answer = client.read_response();
+  EXPECT_EQ(answer.result_int(), 200U);
+  EXPECT_EQ(answer.body(), "HELLO");
+  client.send_raw("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n");  // no Expect: no 100
+  std::this_thread::sleep_for(50ms);
+  client.send_raw("later");
+  Response later = client.read_response();
+  EXPECT_EQ(later.result_int(), 200U);
+  EXPECT_EQ(later.body(), "LATER");
+  HttpClient big(fixture.port());
+  big.send_raw("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(big.read_response().result_int(), 413U);  // over the limit: refused, not invited
+  EXPECT_EQ(fixture.seen().size(), 2U);
+}
+
 TEST(HttpExchange, ARequestWithoutReplyGets504AndALateReplyIsCountedAsUnknown) {
   ExchangeFixture fixture(config_with());
   fixture.respond([](const Frame&, std::string&) -> std::optional<HttpReply> { return std::nullopt; });

@@ -96,3 +96,48 @@ def test_a_missing_module_or_function_names_where_it_looked(tmp_path):
     with pytest.raises(_bruco.HandlerError) as no_folder:
         _bruco.Handler(str(tmp_path / "absent"), "handler", "w")
     assert "is not a folder (processor.handlerPath)" in str(no_folder.value)
+
+
+@pytest.mark.parametrize("data, key", [
+    (b'{"user": "ann", "x": 1}', "ann"),
+    (b'{"user": 7}', "7"),
+    (b'{"user": "7"}', "7"),
+    (b'{"user": {"id": 1}}', '{"id": 1}'),
+    ('{"user": "\u00e9"}'.encode("utf-8"), "\u00e9"),
+])
+def test_a_json_state_key_is_the_fields_value_as_text(data, key):
+    assert _bruco.json_field_key("user")(data) == key
+
+
+@pytest.mark.parametrize("data, message", [
+    (b'{"name": "ann"}', "the event has no field 'user' (processor.stateKey: json:user)"),
+    (b'{"user": null}', "the event's field 'user' is null (processor.stateKey: json:user)"),
+    (b'[1]', "the event is not a JSON object (processor.stateKey: json:user)"),
+    (b'ann', "the event is not JSON (processor.stateKey: json:user): Expecting value: line 1 column 1 (char 0)"),
+    (b'', "can't handle zero len event"),
+])
+def test_an_event_without_a_json_state_key_says_why(data, message):
+    with pytest.raises(_bruco.StateKeyError) as raised:
+        _bruco.json_field_key("user")(data)
+    assert str(raised.value) == message
+
+
+def test_a_keyed_call_shows_the_key_and_its_state_to_the_handler(tmp_path, capsys):
+    folder = make_function(tmp_path, """
+        def handle_event(context, data):
+            context.state["seen"] = context.state.get("seen", []) + [data.decode()]
+            return {"key": context.key, "seen": context.state["seen"]}
+    """)
+    handler = _bruco.Handler(folder, "handler", "w1")
+    assert (handler.context.key, handler.context.state) == (None, None)
+    ann, bob = {}, {}
+    handler.keyed("ann", ann)
+    assert json.loads(handler(b"a").body) == {"key": "ann", "seen": ["a"]}
+    handler.keyed("bob", bob)
+    assert json.loads(handler(b"b").body) == {"key": "bob", "seen": ["b"]}
+    handler.keyed("ann", ann)
+    assert json.loads(handler(b"c").body) == {"key": "ann", "seen": ["a", "c"]}
+    refused = handler.without_key(b"{}", "the event has no field 'user' (processor.stateKey: json:user)")
+    assert (refused.status, refused.body) == (
+        400, b"processor error: the event has no field 'user' (processor.stateKey: json:user)")
+    assert "no state key for an event of 2 bytes: the event has no field 'user'" in capsys.readouterr().err

@@ -58,3 +58,11 @@ def test_reply_records_and_request_frames():
     assert split_request(struct.pack(">Q", 9) + b"body") == (9, b"body")
     with pytest.raises(WallarooParameterError):
         split_request(b"short")
+
+
+def test_a_discard_sink_entry_keeps_its_encoder():
+    from wallaroo._discard_sink import DiscardSinkConfig
+    d = _describe(HttpSourceConfig("web", "0.0.0.0", 8080, decode, ignore_response=True), DiscardSinkConfig(encode))
+    sink = dict(d["sinks"][0])
+    assert sink.pop("encode") is encode._roo_fn
+    assert sink == {"kind": "discard", "name": "sink 0"}

@@ -17,6 +17,9 @@ struct ProcessorSettings {
   std::string module_name = "handler";  ///< moduleName
   int workers = 1;                      ///< workers: Roo workers (a local cluster when more than 1)
   std::vector<std::pair<std::string, std::string>> env;  ///< env: [{name, value}], for every worker
+  /// stateKey (Roo's extension): where an event's key comes from, for per-key state (`context.state`): empty (no
+  /// per-key state), "message-key" (the Kafka message's key) or "json:<field>" (a top-level field of a JSON event).
+  std::string state_key;
 };
 
 struct KafkaSourceSettings {
@@ -70,7 +73,10 @@ struct BrucoConfig {
 /// Reads and checks `file`. Throws core::UsageError naming the file, the key path and what is allowed, e.g.
 /// `read config.yaml: source.kind: "kafak" is not one of kafka, http, nats` or
 /// `read config.yaml: sink.partitioner: manual needs sink.partition`.
-[[nodiscard]] BrucoConfig read_bruco_config(const std::filesystem::path& file);
+/// `workers`, when given, is what `roo run --workers` asks for in place of processor.workers (checked against the
+/// rest of the config as processor.workers is).
+[[nodiscard]] BrucoConfig read_bruco_config(const std::filesystem::path& file,
+                                            std::optional<int> workers = std::nullopt);
 
 /// Where a function's config.yaml is: `path` itself (a .yaml/.yml file), `path/config.yaml`, or the config.yaml of
 /// the one subfolder of `path` (Bruco's rule). Throws core::UsageError saying where it looked. (A .zip is unpacked

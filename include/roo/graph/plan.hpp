@@ -157,11 +157,16 @@ struct HttpReplySinkSettings {
   std::string source_name;
 };
 
+/// A sink that drops every output after its encoder ran (Bruco mode without a sink): the outputs are counted, not
+/// written anywhere.
+struct DiscardSinkSettings {};
+
 /// One sink of the application: what all kinds have, and the settings of its kind. Lives on the Python executor.
 struct SinkPlan {
-  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings, HttpReplySinkSettings>;
+  using Settings =
+      std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings, HttpReplySinkSettings, DiscardSinkSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, kafka, nats, http_reply };
+  enum class Kind { tcp, kafka, nats, http_reply, discard };
 
   std::string name;
   PyRef encode;
