@@ -882,11 +882,13 @@ void Worker::drain_sinks(DeliveryReport& report) {
   auto now = std::chrono::steady_clock::now();
   auto deadline = stopping_ ? std::max(drain_deadline_, now + std::chrono::milliseconds(100))
                             : now + options_.drain_timeout;
-  auto sinks_stopped = std::make_shared<std::size_t>(0);
+  // Each sink calls back on its own thread (Kafka and NATS sinks have one each): the count is atomic.
+  auto sinks_stopped = std::make_shared<std::atomic<std::size_t>>(0);
   for (auto& sink : sinks_) {
-    sink->stop([sinks_stopped] { ++*sinks_stopped; });
+    sink->stop([sinks_stopped] { sinks_stopped->fetch_add(1, std::memory_order_acq_rel); });
   }
-  while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < deadline) {
+  while (sinks_stopped->load(std::memory_order_acquire) < sinks_.size() &&
+         std::chrono::steady_clock::now() < deadline) {
     sleep_in_data_io(idle_wait);
   }
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
