@@ -28,6 +28,7 @@ import logging
 import os
 import struct
 import sys
+from json.encoder import c_make_encoder, encode_basestring_ascii
 
 import wallaroo
 from wallaroo._bruco_io import HttpReplySinkConfig, HttpSourceConfig
@@ -102,6 +103,50 @@ class Output(object):
         self.body, self.content_type, self.key, self.status, self.error = body, content_type, key, status, error
 
 
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+OCTETS = "application/octet-stream"
+
+
+class _JsonEncoder(object):
+    """json.dumps with its defaults, without building an encoder on every call as json.dumps does (a third of its
+    cost on a small dict): the same C encoder with the same arguments, so the same text and the same errors. A
+    failed call can leave circular-reference markers behind, so a failure replaces the encoder. Calls from several
+    threads at once (a threaded server) could only clash by encoding the very same object at the same time."""
+
+    def __init__(self):
+        self._encode = None
+        self._reset()
+
+    def _reset(self):
+        if c_make_encoder is None:  # an interpreter without _json: json.dumps itself
+            self._encode = None
+            return
+        # json.dumps's: markers (check_circular), default, ensure_ascii, indent, separators, sort_keys, skipkeys,
+        # allow_nan.
+        self._encode = c_make_encoder({}, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ",
+                                      False, False, True)
+
+    def dumps(self, value):
+        if self._encode is None:
+            return json.dumps(value)
+        try:
+            return "".join(self._encode(value, 0))
+        except BaseException:
+            self._reset()
+            raise
+
+
+_JSON_ENCODER = _JsonEncoder()
+
+
+def _json_bytes(data, what):
+    try:
+        return _JSON_ENCODER.dumps(data).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise TypeError("%s cannot be written as JSON: %s" % (what, error))
+
+
 def _as_bytes(data, what):
     if data is None:
         return b""
@@ -111,27 +156,43 @@ def _as_bytes(data, what):
         return bytes(data)
     if isinstance(data, str):
         return data.encode("utf-8")
-    try:
-        return json.dumps(data).encode("utf-8")
-    except (TypeError, ValueError) as error:
-        raise TypeError("%s cannot be written as JSON: %s" % (what, error))
+    return _json_bytes(data, what)
 
 
-def output_of(result):
-    """Bruco's return rules (the module docstring). Raises TypeError for what cannot be encoded."""
+def encoded(result):
+    """Bruco's return rules (the module docstring) -> (body bytes, None for no output; content type; key). Raises
+    TypeError for what cannot be encoded."""
+    kind = type(result)
+    if kind is dict or kind is list:  # what most handlers return: the last rule's, checked first
+        return _json_bytes(result, "the handler's result"), JSON, None
     if result is None or (isinstance(result, str) and result == ""):
-        return Output()
+        return None, TEXT, None
     if isinstance(result, Response):
         key = result.key
         if key is not None and not isinstance(key, (bytes, str)):
             key = str(key)
-        return Output(_as_bytes(result.data, "the response's data"), result.content_type or "application/json",
-                      key)
+        return _as_bytes(result.data, "the response's data"), result.content_type or JSON, key
     if isinstance(result, str):
-        return Output(result.encode("utf-8"), "text/plain; charset=utf-8")
+        return result.encode("utf-8"), TEXT, None
     if isinstance(result, (bytes, bytearray, memoryview)):
-        return Output(bytes(result), "application/octet-stream")
-    return Output(_as_bytes(result, "the handler's result"), "application/json")
+        return bytes(result), OCTETS, None
+    return _as_bytes(result, "the handler's result"), JSON, None
+
+
+def output_of(result):
+    """Bruco's return rules as an Output. Raises TypeError for what cannot be encoded."""
+    body, content_type, key = encoded(result)
+    return Output(body, content_type, key)
+
+
+def failed_output(error):
+    """The 400 Output of an event that failed for `error` (a str: said as it is; an exception: its message)."""
+    return Output(("processor error: %s" % error).encode("utf-8"), status=400,
+                  error=error if isinstance(error, str) else _message(error))
+
+
+def _message(error):
+    return "%s: %s" % (type(error).__name__, error) if str(error) else type(error).__name__
 
 
 class Handler(object):
@@ -162,19 +223,60 @@ class Handler(object):
         """The 400 Output of an event that has no state key (`error` says why); logged like a handler's error."""
         if self.log_errors and data:
             self.context.logger.error("no state key for an event of %d bytes: %s", len(data), error)
-        return Output(("processor error: %s" % error).encode("utf-8"), status=400, error=error)
+        return failed_output(error)
 
     def __call__(self, data):
         """The Output for one event; the handler's exception becomes a 400 Output (logged, counted by the caller)."""
         if not data:
-            return Output(("processor error: " + ZERO_LENGTH).encode("utf-8"), status=400, error=ZERO_LENGTH)
+            return failed_output(ZERO_LENGTH)
         try:
-            return output_of(self.handle_event(self.context, data))
+            body, content_type, key = encoded(self.handle_event(self.context, data))
         except Exception as error:  # the handler's: it fails this event only
-            message = "%s: %s" % (type(error).__name__, error) if str(error) else type(error).__name__
-            if self.log_errors:
-                self.context.logger.error("handle_event raised on an event of %d bytes: %s", len(data), message)
-            return Output(("processor error: %s" % error).encode("utf-8"), status=400, error=message)
+            return self._failed(data, error)
+        return Output(body, content_type, key)
+
+    def reply(self, frame):
+        """The reply record for an HTTP source's frame `u64 request id | body`: what __call__ then encode_reply
+        give, in one call and without the Output in between (the HTTP flow's hot path)."""
+        data = frame[8:]
+        if not data:
+            output = failed_output(ZERO_LENGTH)
+        else:
+            try:
+                body, content_type, _key = encoded(self.handle_event(self.context, data))
+            except Exception as error:  # the handler's: it fails this event only
+                output = self._failed(data, error)
+            else:
+                return reply_record(frame[:8], 200, content_type, body)
+        return reply_record(frame[:8], output.status, output.content_type, output.body)
+
+    def _failed(self, data, error):
+        output = failed_output(error)
+        if self.log_errors:
+            self.context.logger.error("handle_event raised on an event of %d bytes: %s", len(data), output.error)
+        return output
+
+
+_LENGTH = struct.Struct(">I")
+_STATUS_AND_TYPE_LENGTH = struct.Struct(">HH")
+
+
+def _reply_head(status, content_type):
+    kind = content_type.encode("utf-8")
+    return _STATUS_AND_TYPE_LENGTH.pack(status, len(kind)) + kind
+
+
+_OK_HEADS = {kind: _reply_head(200, kind) for kind in (JSON, TEXT, OCTETS)}
+
+
+def reply_record(request_id, status, content_type, body):
+    """`u32 BE length | request_id (8 bytes) | u16 BE status | u16 BE content-type length | content type | body`:
+    what the HTTP reply sink reads (its length counts what follows it)."""
+    head = _OK_HEADS.get(content_type) if status == 200 else None
+    if head is None:
+        head = _reply_head(status, content_type)
+    body = body or b""
+    return _LENGTH.pack(8 + len(head) + len(body)) + request_id + head + body
 
 
 def _module_file(module):
@@ -278,6 +380,11 @@ def application_setup(args):
     state_key = opts.bruco_state_key
     if state_key is not None and state_key.startswith("json:"):
         _STATE_KEY = json_field_key(state_key[len("json:"):])
+    if http and state_key is None and not opts.bruco_ignore_response and opts.bruco_sink == "none":
+        # Answers only: one Python call per request (Handler.reply); the decoder and the encoder pass bytes on.
+        source = HttpSourceConfig("bruco", opts.bruco_http_host, opts.bruco_http_port, decode_message)
+        pipeline = wallaroo.source("bruco", source).to(handle_request_replying)
+        return wallaroo.build_application("bruco", pipeline.to_sink(HttpReplySinkConfig("bruco", pass_reply)))
     source, steps = _source(opts, args, state_key)
     pipeline = wallaroo.source("bruco", source)
     if state_key is None:
@@ -378,6 +485,16 @@ def _handle_request(request):
 handle_request = wallaroo.computation(name="handle_event")(_handle_request)
 
 
+@wallaroo.computation(name="handle_event")
+def handle_request_replying(frame):
+    return _HANDLER.reply(frame)
+
+
+@wallaroo.encoder
+def pass_reply(record):
+    return record
+
+
 @wallaroo.state_computation(name="handle_event", state=dict)
 def handle_keyed_request(request, state):
     request_id, key, body, error = request
@@ -410,10 +527,7 @@ def handle_keyed_message(message, state):
 @wallaroo.encoder
 def encode_reply(result):
     request_id, output = result
-    content_type = output.content_type.encode("utf-8")
-    body = output.body or b""
-    rest = request_id + struct.pack(">HH", output.status, len(content_type)) + content_type + body
-    return struct.pack(">I", len(rest)) + rest
+    return reply_record(request_id, output.status, output.content_type, output.body)
 
 
 def _output(result):

@@ -1,16 +1,17 @@
 #pragma once
 
+#include "http_request_parser.hpp"
+
 #include "roo/core/byte_stream.hpp"
 #include "roo/core/listener.hpp"
 #include "roo/io/http_exchange.hpp"
 
-#include <boost/beast/core/basic_stream.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +29,12 @@ class HttpExchangeCore;
 /// `100 Continue` once its header is read and accepted (a body over the limit gets 413 instead), so that the client
 /// sends its body at once rather than after its own wait (curl's is 1 s).
 ///
+/// The request path costs no allocation and no timer operation per request (bench/bruco, docs/benchmarks.md):
+/// requests are parsed by Beast's parser into strings the connection reuses (HttpRequestParser); an answer is
+/// written at once from the reply's bytes with one non-blocking send, and only what the socket did not take is
+/// copied and written asynchronously; the read, reply and write timeouts are one deadline, moved by a store, that
+/// one timer checks when it fires (re-armed then, or when the deadline moves earlier).
+///
 /// Runs on the exchange's strand, which its socket shares; shared_ptr because Asio handlers keep it alive. It
 /// reaches the exchange weakly: the exchange holds its connections, not the other way round.
 /// States: reading (header, maybe `100 Continue`, body) → (POST) awaiting_reply → writing → reading ...; closed at
@@ -40,8 +47,8 @@ class HttpExchangeConnection : public std::enable_shared_from_this<HttpExchangeC
   /// Reads the next request. On the strand.
   void read_request();
   /// Answers the request it holds (awaiting_reply), with keep-alive if the client asked and no stop is under way.
-  /// On the strand.
-  void answer(unsigned status, std::string_view content_type, std::string body);
+  /// `body` need only live for the call. On the strand.
+  void answer(unsigned status, std::string_view content_type, std::string_view body);
   /// Waits for request `id`'s reply, answering 504 if none comes within reply_timeout. On the strand.
   void await_reply(std::uint64_t id);
   /// A stop: closes at once if between requests or inside one; otherwise after its answer is written.
@@ -52,35 +59,48 @@ class HttpExchangeConnection : public std::enable_shared_from_this<HttpExchangeC
   [[nodiscard]] const std::string& peer() const { return peer_; }
 
  private:
-  enum class State { reading, awaiting_reply, writing, closed };
-  using Response = boost::beast::http::response<boost::beast::http::string_body>;
+  enum class State { reading, awaiting_reply, writing, lingering, closed };
+  using Clock = std::chrono::steady_clock;
+  using Timer = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, core::Strand>;
 
-  void on_header(const boost::beast::error_code& error);
-  [[nodiscard]] bool expects_continue() const;
+  void read_more();
+  void on_read(const boost::beast::error_code& error, std::size_t bytes);
+  /// Parses what the buffer holds; asks for more, answers `100 Continue`, refuses, or takes the whole request.
+  void parse();
   void write_continue();
-  void read_body();
-  void on_read(const boost::beast::error_code& error);
   void on_request();
   void refuse(const boost::beast::error_code& error);
-  void write(Response response, bool keep_alive);
+  /// Writes an answer whose head is in head_: at once as far as the socket takes it, the rest asynchronously.
+  void write(std::string_view body, bool keep_alive);
   void on_written(const boost::beast::error_code& error, bool keep_alive);
   void linger();
   void drain();
   void close();
 
-  boost::beast::basic_stream<boost::asio::ip::tcp, core::Strand> stream_;
+  /// The current state ends by `Clock::now() + after` (read, reply, write or linger timeout).
+  void set_deadline(std::chrono::milliseconds after);
+  void arm_timer(Clock::time_point at);
+  void on_timer(const boost::system::error_code& error, Clock::time_point armed_at);
+  void on_deadline();
+
+  core::TcpSocket socket_;
   core::ListenerSlot slot_;
   std::weak_ptr<HttpExchangeCore> exchange_;
   std::shared_ptr<const HttpExchangeConfig> config_;
   std::string peer_;
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  boost::beast::http::request<boost::beast::http::string_body> request_;
-  Response response_;
-  boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
-                                    core::Strand>
-      reply_timer_;
-  std::array<char, 4096> discard_{};  ///< where a refused client's remaining bytes go (linger)
+  std::string target_;  ///< the request's, kept between requests (its capacity)
+  std::string body_;    ///< likewise
+  std::optional<HttpRequestParser> parser_;
+  bool continue_checked_ = false;  ///< whether this request's header was checked for `Expect: 100-continue`
+  bool keep_alive_ = false;        ///< the request's
+  unsigned version_ = 11;          ///< the request's
+  std::string head_;               ///< the answer's status line and header
+  std::string unsent_;             ///< what a write's first send did not take
+  Timer timer_;
+  Clock::time_point deadline_;
+  std::optional<Clock::time_point> timer_at_;  ///< when the timer's pending wait ends (none pending: empty)
+  std::array<char, 4096> discard_{};           ///< where a refused client's remaining bytes go (linger)
   std::uint64_t request_id_ = 0;
   State state_ = State::reading;
   bool closing_ = false;  ///< a stop: no next request

@@ -1,5 +1,6 @@
 #include "http_exchange_core.hpp"
 
+#include "http_answer.hpp"
 #include "http_exchange_connection.hpp"
 #include "http_reply_stream.hpp"
 #include "io_log.hpp"
@@ -83,9 +84,10 @@ core::ListenerConfig HttpExchangeCore::listener_config() const {
       .notices = core::ListenerNotices{
           .at_limit =
               [name, limit](std::size_t) {
-                io_logger()->warn("http_source '{}': at its limit of {} connections; new clients wait until one "
-                                  "closes",
-                                  name, limit);
+                io_logger()->warn(
+                    "http_source '{}': at its limit of {} connections; new clients wait until one "
+                    "closes",
+                    name, limit);
               },
           .cannot_accept = {},
           .accepting_again = {},
@@ -133,10 +135,16 @@ void HttpExchangeCore::append_frame(std::uint64_t id, std::string_view body) {
 }
 
 void HttpExchangeCore::hand_over() {
-  if (waiting_for_room_ || batch_.empty()) {
-    maybe_finish();
-    return;
+  if (!waiting_for_room_ && !batch_.empty()) {
+    push_batch();
   }
+  if (!waiting_for_room_) {
+    resume_paused();
+  }
+  maybe_finish();
+}
+
+void HttpExchangeCore::push_batch() {
   std::weak_ptr<HttpExchangeCore> weak = weak_from_this();
   auto on_room = [weak] {
     if (auto self = weak.lock()) {
@@ -151,14 +159,13 @@ void HttpExchangeCore::hand_over() {
       break;
     case core::PushResult::full:
       waiting_for_room_ = true;  // connections pause before their next request (want_read)
-      return;
+      break;
     case core::PushResult::closed:
       io_logger()->warn("http_source '{}': the executor's mailbox is closed; discarding {} requests", config_->name,
                         batch_.size());
       batch_.clear();
       break;
   }
-  maybe_finish();
 }
 
 void HttpExchangeCore::on_room() {
@@ -167,7 +174,10 @@ void HttpExchangeCore::on_room() {
   }
   waiting_for_room_ = false;
   hand_over();
-  if (waiting_for_room_) {
+}
+
+void HttpExchangeCore::resume_paused() {
+  if (paused_.empty()) {
     return;
   }
   auto paused = std::move(paused_);
@@ -179,10 +189,13 @@ void HttpExchangeCore::on_room() {
   }
 }
 
+// A connection reads its next request only once the requests read before it were handed over: not while the mailbox
+// is full, nor while a hand-over is pending (it may find the mailbox full), so that a full mailbox stops reading at
+// once, whenever the answers were written.
 void HttpExchangeCore::want_read(const std::shared_ptr<HttpExchangeConnection>& connection) {
   if (source_stopping_ || replies_stopping_) {
     connection->close_when_idle();
-  } else if (waiting_for_room_) {
+  } else if (waiting_for_room_ || hand_over_posted_) {
     paused_.push_back(connection);
   } else {
     connection->read_request();
@@ -197,26 +210,37 @@ void HttpExchangeCore::deliver_replies(const std::string& sink_name, std::string
     auto found = waiting_.find(reply.request_id);
     if (found == waiting_.end()) {
       unknown_replies_.fetch_add(1, std::memory_order_relaxed);
-      io_logger()->debug("sink '{}': no request {} waits on source '{}' (its client left, or it was answered); reply "
-                         "dropped",
-                         sink_name, reply.request_id, config_->name);
+      io_logger()->debug(
+          "sink '{}': no request {} waits on source '{}' (its client left, or it was answered); reply "
+          "dropped",
+          sink_name, reply.request_id, config_->name);
       return;
     }
     auto connection = std::move(found->second);
     waiting_.erase(found);
     if (reply.status < 200 || reply.status > 599 || !is_header_value(reply.content_type)) {
-      io_logger()->error("sink '{}': the reply to request {} has status {} and content type '{}' (a status 200..599 "
-                         "and a content type without control characters are needed); answered 500",
-                         sink_name, reply.request_id, reply.status, reply.content_type);
+      io_logger()->error(
+          "sink '{}': the reply to request {} has status {} and content type '{}' (a status 200..599 "
+          "and a content type without control characters are needed); answered 500",
+          sink_name, reply.request_id, reply.status, reply.content_type);
       connection->answer(500, "text/plain", "the application's reply was not a valid HTTP answer\n");
       return;
     }
-    connection->answer(reply.status, reply.content_type, std::string(reply.body));
+    if (!http_status_has_body(reply.status) && !reply.body.empty()) {
+      io_logger()->error(
+          "sink '{}': the reply to request {} has status {} and a body of {} bytes (an answer with "
+          "status 204 or 304 has no body); answered 500",
+          sink_name, reply.request_id, reply.status, reply.body.size());
+      connection->answer(500, "text/plain", "the application's reply was not a valid HTTP answer\n");
+      return;
+    }
+    connection->answer(reply.status, reply.content_type, reply.body);
   });
   if (!malformed.empty()) {
-    io_logger()->error("sink '{}': malformed HTTP reply stream for source '{}' ({}); the rest of the batch is "
-                       "dropped",
-                       sink_name, config_->name, malformed);
+    io_logger()->error(
+        "sink '{}': malformed HTTP reply stream for source '{}' ({}); the rest of the batch is "
+        "dropped",
+        sink_name, config_->name, malformed);
   }
 }
 
@@ -271,7 +295,7 @@ void HttpExchangeCore::answer_waiting(unsigned status, std::string_view body) {
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (auto& [id, connection] : waiting) {
-    connection->answer(status, "text/plain", std::string(body));
+    connection->answer(status, "text/plain", body);
   }
 }
 

@@ -49,7 +49,7 @@ class HttpExchangeCore : public std::enable_shared_from_this<HttpExchangeCore> {
   // For the connections (on the strand).
   /// A POST's body: becomes a frame; the connection is answered `200 ok` at once (ignore_response) or waits.
   void on_request(const std::shared_ptr<HttpExchangeConnection>& connection, std::string_view body);
-  /// `connection` wants to read its next request: now, or once the mailbox has room.
+  /// `connection` wants to read its next request: now, or once the requests read before it were handed over.
   void want_read(const std::shared_ptr<HttpExchangeConnection>& connection);
   /// Request `id` is no longer waiting (answered 504, or its connection closed).
   void forget(std::uint64_t id);
@@ -60,7 +60,9 @@ class HttpExchangeCore : public std::enable_shared_from_this<HttpExchangeCore> {
   [[nodiscard]] core::ListenerConfig listener_config() const;
   void append_frame(std::uint64_t id, std::string_view body);
   void hand_over();
+  void push_batch();
   void on_room();
+  void resume_paused();
   void answer_waiting(unsigned status, std::string_view body);
   void close_connections();
   void maybe_finish();
@@ -74,7 +76,7 @@ class HttpExchangeCore : public std::enable_shared_from_this<HttpExchangeCore> {
   core::Endpoint local_;
   std::unordered_map<HttpExchangeConnection*, std::shared_ptr<HttpExchangeConnection>> connections_;
   std::unordered_map<std::uint64_t, std::shared_ptr<HttpExchangeConnection>> waiting_;  ///< by request id
-  /// Connections that want their next request while the mailbox is full.
+  /// Connections that want their next request while the mailbox is full or a hand-over is pending (want_read).
   std::vector<std::weak_ptr<HttpExchangeConnection>> paused_;
   core::FrameBatch batch_;
   std::string frame_;  ///< id and body, put together for FrameBatch::append

@@ -90,8 +90,7 @@ HttpReply upper_case_reply(const Frame& frame, std::string& scratch) {
 /// A mailbox, a pool, an exchange with its two faces on a real io thread, and a responder thread. Members are
 /// declared so that the responder and the io thread stop before what they use goes away.
 struct ExchangeFixture {
-  explicit ExchangeFixture(HttpExchangeConfig config, std::size_t mailbox_capacity = 64)
-      : mailbox(mailbox_capacity) {
+  explicit ExchangeFixture(HttpExchangeConfig config, std::size_t mailbox_capacity = 64) : mailbox(mailbox_capacity) {
     LogCapture::instance().clear();
     exchange = std::make_unique<HttpExchange>(io.io(), std::move(config), mailbox, pool);
     sink = exchange->reply_sink("replies");
@@ -179,10 +178,11 @@ HttpExchangeConfig config_with(bool ignore_response = false) {
 TEST(HttpReplyStream, ReadsWhatItEncodesAndNamesWhatIsMalformed) {
   std::string stream = encode_http_reply({7, 201, "application/json", "{}"}) + encode_http_reply({8, 200, "", ""});
   std::vector<std::string> seen;
-  EXPECT_EQ(for_each_http_reply(stream, [&](const HttpReply& reply) {
-              seen.push_back(std::to_string(reply.request_id) + " " + std::to_string(reply.status) + " " +
-                             std::string(reply.content_type) + " " + std::string(reply.body));
-            }),
+  EXPECT_EQ(for_each_http_reply(stream,
+                                [&](const HttpReply& reply) {
+                                  seen.push_back(std::to_string(reply.request_id) + " " + std::to_string(reply.status) +
+                                                 " " + std::string(reply.content_type) + " " + std::string(reply.body));
+                                }),
             "");
   EXPECT_EQ(seen, (std::vector<std::string>{"7 201 application/json {}", "8 200  "}));
   seen.clear();
@@ -431,6 +431,99 @@ TEST(HttpExchange, WhileTheMailboxIsFullNoNewRequestIsReadAndNothingIsLost) {
   EXPECT_EQ(client.read_response().body(), "ok");
   EXPECT_TRUE(wait_until([&] { return fixture.seen().size() == 3; }));
   EXPECT_EQ(fixture.seen()[2].body, "c");
+}
+
+TEST(HttpExchange, PipelinedAndChunkedRequestsAreEachOneFrameAnsweredInOrder) {
+  ExchangeFixture fixture(config_with());
+  fixture.respond(upper_case_reply);
+  HttpClient client(fixture.port());
+  client.send_raw(
+      "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\none"
+      "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n4\r\n-and\r\n0\r\n\r\n"
+      "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nthree");
+  EXPECT_EQ(client.read_response().body(), "ONE");
+  EXPECT_EQ(client.read_response().body(), "TWO-AND");
+  EXPECT_EQ(client.read_response().body(), "THREE");
+  auto frames = fixture.seen();
+  ASSERT_EQ(frames.size(), 3U);
+  EXPECT_EQ(frames[1].body, "two-and");
+}
+
+TEST(HttpExchange, AnswersKeepTheRequestsVersionAndSayWhenTheConnectionCloses) {
+  ExchangeFixture fixture(config_with());
+  fixture.respond(upper_case_reply);
+  HttpClient old_client(fixture.port());
+  old_client.send_raw("POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi");
+  Response kept = old_client.read_response();
+  EXPECT_EQ(kept.version(), 10U);
+  EXPECT_EQ(kept[http::field::connection], "keep-alive");
+  EXPECT_EQ(kept.body(), "HI");
+  old_client.send_raw("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nbye");
+  Response last = old_client.read_response();
+  EXPECT_EQ(last.body(), "BYE");
+  EXPECT_FALSE(last.keep_alive());
+  EXPECT_TRUE(old_client.closed_by_peer());
+  HttpClient client(fixture.port());
+  Response closing = client.post("done", /*keep_alive=*/false);
+  EXPECT_EQ(closing.version(), 11U);
+  EXPECT_EQ(closing[http::field::connection], "close");
+  EXPECT_EQ(closing[http::field::content_length], "4");
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST(HttpExchange, AnAnswerTheSocketCannotTakeAtOnceIsWrittenWholeToASlowReader) {
+  ExchangeFixture fixture(config_with());
+  std::string big(8 * 1024 * 1024, 'b');  // far more than a socket's send buffer
+  big.back() = 'e';
+  fixture.respond([&](const Frame& frame, std::string&) -> std::optional<HttpReply> {
+    return HttpReply{frame.id, 200, "application/octet-stream", big};
+  });
+  HttpClient client(fixture.port());
+  client.send_raw("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
+  std::this_thread::sleep_for(100ms);  // the exchange has written what fits and waits
+  Response answer = client.read_response();
+  EXPECT_EQ(answer.body().size(), big.size());
+  EXPECT_TRUE(answer.body() == big);
+  EXPECT_EQ(client.post("again").body().size(), big.size());  // the connection goes on
+}
+
+TEST(HttpExchange, AClientThatTakesNoAnswerIsClosedAfterTheWriteTimeout) {
+  auto config = config_with();
+  config.write_timeout = 200ms;
+  ExchangeFixture fixture(std::move(config));
+  std::string big(8 * 1024 * 1024, 'b');
+  fixture.respond([&](const Frame& frame, std::string&) -> std::optional<HttpReply> {
+    return HttpReply{frame.id, 200, "application/octet-stream", big};
+  });
+  HttpClient client(fixture.port());
+  client.send_raw("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
+  std::this_thread::sleep_for(600ms);  // reads nothing meanwhile
+  std::size_t received = 0;
+  boost::system::error_code error;
+  std::vector<char> chunk(64 * 1024);
+  while (!error && received < big.size()) {  // the whole answer is more: a connection left open ends the loop too
+    received += client.socket().read_some(asio::buffer(chunk), error);
+  }
+  EXPECT_TRUE(error == asio::error::eof || error == asio::error::connection_reset) << error.message();
+  EXPECT_LT(received, big.size());  // cut off, not written whole
+}
+
+TEST(HttpExchange, StatusesWithoutBodyHaveNoContentLengthAndAReplyGivingThemOneIs500) {
+  ExchangeFixture fixture(config_with());
+  fixture.respond([](const Frame& frame, std::string&) -> std::optional<HttpReply> {
+    return HttpReply{frame.id, 204, "", frame.body == "empty" ? "" : "not empty"};
+  });
+  HttpClient client(fixture.port());
+  client.send_raw("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nempty");
+  http::response_parser<http::string_body> parser;
+  beast::flat_buffer buffer;
+  http::read(client.socket(), buffer, parser);
+  EXPECT_EQ(parser.get().result_int(), 204U);
+  EXPECT_EQ(parser.get().count(http::field::content_length), 0U);
+  EXPECT_EQ(client.post("full").result_int(), 500U);
+  EXPECT_TRUE(LogCapture::instance().wait_for(
+      "sink 'replies': the reply to request " + std::to_string(fixture.seen()[1].id) +
+      " has status 204 and a body of 9 bytes (an answer with status 204 or 304 has no body); answered 500"));
 }
 
 TEST(HttpExchange, TwoExchangesShareOnePortWithReusePort) {

@@ -2,6 +2,7 @@
 return rules, errors and zero-length events. The HTTP path end to end is tests/e2e/test_bruco.py."""
 import json
 import os
+import struct
 import sys
 import textwrap
 
@@ -141,3 +142,61 @@ def test_a_keyed_call_shows_the_key_and_its_state_to_the_handler(tmp_path, capsy
     assert (refused.status, refused.body) == (
         400, b"processor error: the event has no field 'user' (processor.stateKey: json:user)")
     assert "no state key for an event of 2 bytes: the event has no field 'user'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, None, True], "é": "ü\n", "n": -0.0}, [float("nan"), float("inf")], "text", 7, None, [],
+    {1: "int key", None: "none key", 2.5: "float key"},
+])
+def test_results_are_written_as_json_dumps_writes_them(value):
+    assert _bruco.output_of([value]).body == json.dumps([value]).encode()
+    assert _bruco.output_of({"v": value}).body == json.dumps({"v": value}).encode()
+
+
+def test_a_result_that_failed_as_json_does_not_spoil_the_next_ones():
+    shared = {"x": 1}
+    circular = [shared]
+    circular.append(circular)
+    for bad, error in ((circular, "Circular reference detected"), ([shared, object()], "is not JSON serializable")):
+        with pytest.raises(TypeError) as raised:
+            _bruco.output_of(bad)
+        assert str(raised.value).startswith("the handler's result cannot be written as JSON: ")
+        assert error in str(raised.value)
+        assert _bruco.output_of([shared, shared]).body == b'[{"x": 1}, {"x": 1}]'
+
+
+def parse_reply(record):
+    """(request id, status, content type, body) of a reply record, checking its length."""
+    length, request_id, status, type_length = struct.unpack_from(">I8sHH", record)
+    assert length == len(record) - 4
+    return request_id, status, record[16:16 + type_length].decode(), record[16 + type_length:]
+
+
+@pytest.mark.parametrize("result, status, content_type, body", [
+    ({"n": 1}, 200, "application/json", b'{"n": 1}'),
+    ("é", 200, "text/plain; charset=utf-8", "é".encode()),
+    (None, 200, "text/plain; charset=utf-8", b""),
+    (b"\x00", 200, "application/octet-stream", b"\x00"),
+    (_bruco.Response("k", "<p/>", "text/html"), 200, "text/html", b"<p/>"),
+    (object(), 400, "text/plain; charset=utf-8", None),
+])
+def test_a_reply_is_the_output_the_handler_gives_encoded_as_a_reply_record(tmp_path, result, status, content_type,
+                                                                          body):
+    folder = make_function(tmp_path, "def handle_event(context, data):\n    return context.result\n")
+    handler = _bruco.Handler(folder, "handler", "w", log_errors=False)
+    handler.context.result = result
+    frame = struct.pack(">Q", 2 ** 64 - 2) + b"in"
+    output = handler(b"in")
+    assert parse_reply(handler.reply(frame)) == (frame[:8], status, content_type, output.body or b"")
+    assert parse_reply(_bruco.encode_reply.encode((frame[:8], output))) == parse_reply(handler.reply(frame))
+    if body is not None:
+        assert (output.status, output.content_type, output.body or b"") == (status, content_type, body)
+
+
+def test_a_reply_to_an_empty_or_failing_request_is_a_400(tmp_path):
+    folder = make_function(tmp_path, "def handle_event(context, data):\n    raise KeyError('k')\n")
+    handler = _bruco.Handler(folder, "handler", "w", log_errors=False)
+    assert parse_reply(handler.reply(b"\x00" * 7 + b"\x01")) == (
+        b"\x00" * 7 + b"\x01", 400, "text/plain; charset=utf-8", b"processor error: can't handle zero len event")
+    assert parse_reply(handler.reply(b"\x00" * 8 + b"x"))[1:] == (
+        400, "text/plain; charset=utf-8", b"processor error: 'k'")
