@@ -210,7 +210,7 @@ void HttpExchangeConnection::write(std::string_view body, bool keep_alive) {
     on_written({}, keep_alive);
     return;
   }
-  if (error && error != asio::error::would_block) {
+  if (error && error != asio::error::would_block && error != asio::error::interrupted) {
     // As an asynchronous write's failure would: later, not inside the caller (the exchange answering a batch).
     asio::post(socket_.get_executor(),
                [self = shared_from_this(), error, keep_alive] { self->on_written(error, keep_alive); });

@@ -84,10 +84,9 @@ core::ListenerConfig HttpExchangeCore::listener_config() const {
       .notices = core::ListenerNotices{
           .at_limit =
               [name, limit](std::size_t) {
-                io_logger()->warn(
-                    "http_source '{}': at its limit of {} connections; new clients wait until one "
-                    "closes",
-                    name, limit);
+                io_logger()->warn("http_source '{}': at its limit of {} connections; new clients wait until one "
+                                  "closes",
+                                  name, limit);
               },
           .cannot_accept = {},
           .accepting_again = {},
@@ -210,37 +209,33 @@ void HttpExchangeCore::deliver_replies(const std::string& sink_name, std::string
     auto found = waiting_.find(reply.request_id);
     if (found == waiting_.end()) {
       unknown_replies_.fetch_add(1, std::memory_order_relaxed);
-      io_logger()->debug(
-          "sink '{}': no request {} waits on source '{}' (its client left, or it was answered); reply "
-          "dropped",
-          sink_name, reply.request_id, config_->name);
+      io_logger()->debug("sink '{}': no request {} waits on source '{}' (its client left, or it was answered); reply "
+                         "dropped",
+                         sink_name, reply.request_id, config_->name);
       return;
     }
     auto connection = std::move(found->second);
     waiting_.erase(found);
     if (reply.status < 200 || reply.status > 599 || !is_header_value(reply.content_type)) {
-      io_logger()->error(
-          "sink '{}': the reply to request {} has status {} and content type '{}' (a status 200..599 "
-          "and a content type without control characters are needed); answered 500",
-          sink_name, reply.request_id, reply.status, reply.content_type);
+      io_logger()->error("sink '{}': the reply to request {} has status {} and content type '{}' (a status 200..599 "
+                         "and a content type without control characters are needed); answered 500",
+                         sink_name, reply.request_id, reply.status, reply.content_type);
       connection->answer(500, "text/plain", "the application's reply was not a valid HTTP answer\n");
       return;
     }
     if (!http_status_has_body(reply.status) && !reply.body.empty()) {
-      io_logger()->error(
-          "sink '{}': the reply to request {} has status {} and a body of {} bytes (an answer with "
-          "status 204 or 304 has no body); answered 500",
-          sink_name, reply.request_id, reply.status, reply.body.size());
+      io_logger()->error("sink '{}': the reply to request {} has status {} and a body of {} bytes (an answer with "
+                         "status 204 or 304 has no body); answered 500",
+                         sink_name, reply.request_id, reply.status, reply.body.size());
       connection->answer(500, "text/plain", "the application's reply was not a valid HTTP answer\n");
       return;
     }
     connection->answer(reply.status, reply.content_type, reply.body);
   });
   if (!malformed.empty()) {
-    io_logger()->error(
-        "sink '{}': malformed HTTP reply stream for source '{}' ({}); the rest of the batch is "
-        "dropped",
-        sink_name, config_->name, malformed);
+    io_logger()->error("sink '{}': malformed HTTP reply stream for source '{}' ({}); the rest of the batch is "
+                       "dropped",
+                       sink_name, config_->name, malformed);
   }
 }
 
