@@ -1,6 +1,6 @@
 """wallaroo.experimental (spec §1.4): the API surface with Wallaroo's signatures, the codecs' exact bytes, the
 configs' tuples and their description, the wire messages, and the connector clients against a real socket
-(`FakeConnectorWorker` stands in for a worker's connector source, which Roo does not run yet)."""
+(`FakeConnectorWorker` and `SessionsWorker` stand in for a worker's connector source)."""
 
 import datetime
 import inspect
@@ -318,6 +318,113 @@ def test_writing_to_a_stream_that_is_not_open_is_a_protocol_error():
     connector.shutdown()
     assert connector.join(0)
     worker.close()
+
+
+class SessionsWorker(object):
+    """A worker's connector source serving sessions one after another on one real listening socket. Session k
+    (0-based) answers NOTIFY with ``points[k]`` (or refuses it when that is None), and ends its connection without
+    a word after ``drop_after[k]`` MESSAGEs (None: never). Records each session's frames."""
+
+    def __init__(self, points, drop_after):
+        self.points = points
+        self.drop_after = drop_after
+        self.sessions = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        for k in range(len(self.points)):
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # the test closed the listener before every session came
+            frames = []
+            self.sessions.append(frames)
+            with conn:
+                messages = 0
+                while True:
+                    header = conn.recv(4, socket.MSG_WAITALL)
+                    if len(header) < 4:
+                        break
+                    msg = cwm.Frame.decode(conn.recv(struct.unpack(">I", header)[0], socket.MSG_WAITALL))
+                    frames.append(msg)
+                    if isinstance(msg, cwm.Hello):
+                        conn.sendall(cwm.Frame.encode(cwm.Ok(100)))
+                    elif isinstance(msg, cwm.Notify):
+                        point = self.points[k]
+                        conn.sendall(cwm.Frame.encode(cwm.NotifyAck(point is not None, msg.stream_id,
+                                                                    U64_MAX if point is None else point)))
+                    elif isinstance(msg, cwm.Message):
+                        messages += 1
+                        if messages == self.drop_after[k]:
+                            conn.shutdown(socket.SHUT_RDWR)
+                            break
+                    elif isinstance(msg, cwm.EosMessage):
+                        last = [m.message_id for m in frames if isinstance(m, cwm.Message)][-1]
+                        conn.sendall(cwm.Frame.encode(cwm.Ack(1, [(msg.stream_id, last)])))
+
+    def messages(self, k):
+        return [m.message for m in self.sessions[k] if isinstance(m, cwm.Message)]
+
+
+def test_a_lost_worker_connection_is_reconnected_and_resumes_at_the_workers_point_of_reference(tmp_path):
+    records = [("r%d" % i).encode() for i in range(20)]
+    path = framed_file(tmp_path, records)
+    # Session 0 drops after 8 messages; the restarted worker says the stream is durable up to the 5th record.
+    fifth_end = sum(4 + len(r) for r in records[:5])
+    worker = SessionsWorker(points=[U64_MAX, fifth_end], drop_after=[8, None])
+    connector = experimental.MultiSourceConnector("0.0.1", "cookie", "p", "i", "127.0.0.1", worker.port)
+    connector.add_source(experimental.FramedFileReader(path))
+    connector.connect()
+    assert connector.join(15), "the connector did not finish after reconnecting"
+    assert connector.error is None
+    assert worker.messages(0) == records[:8]
+    # Nothing read before the reconnect reaches the new session: it starts right after the 5th record.
+    assert worker.messages(1) == records[5:]
+    worker.listener.close()
+
+
+def test_a_connector_without_reconnect_ends_with_the_loss():
+    worker = SessionsWorker(points=[U64_MAX], drop_after=[1])
+
+    class Connector(experimental.AtLeastOnceSourceConnector):
+        reconnect_on_loss = False
+
+        def stream_opened(self, stream):
+            self.write(cwm.Message(stream.id, 1, 0, None, b"x"))
+
+        def stream_closed(self, stream):
+            pass
+
+        def stream_acked(self, stream):
+            pass
+    connector = Connector("0.0.1", "c", "p", "i", "127.0.0.1", worker.port)
+    connector.connect()
+    connector.notify(7, "s")
+    assert connector.join(5)
+    assert str(connector.error) == "the worker closed the connection"
+    worker.listener.close()
+
+
+def test_a_refused_stream_is_notified_again_until_the_worker_takes_it(tmp_path):
+    path = framed_file(tmp_path, [b"a", b"b"])
+    # Session 0 refuses the stream and ends (as a worker that still holds the stream on a dead connection would
+    # before noticing); session 1 takes it.
+    worker = SessionsWorker(points=[None, U64_MAX], drop_after=[None, None])
+    connector = experimental.MultiSourceConnector("0.0.1", "cookie", "p", "i", "127.0.0.1", worker.port)
+    stream_id = connector.add_source(experimental.FramedFileReader(path))
+    connector.connect()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and sum(isinstance(m, cwm.Notify) for m in worker.sessions[0]) < 2:
+        time.sleep(0.05)
+    notifies = [m for m in worker.sessions[0] if isinstance(m, cwm.Notify)]
+    assert len(notifies) >= 2 and all(n.stream_id == stream_id for n in notifies)
+    assert worker.messages(0) == []
+    connector.shutdown()
+    worker.listener.close()
 
 
 def test_sink_connector_reads_the_apps_sink_config(tmp_path, monkeypatch):

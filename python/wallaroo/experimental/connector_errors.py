@@ -7,3 +7,7 @@ class ConnectorError(Exception):
 
 class ProtocolError(Exception):
     """A frame that breaks the connector protocol (spec §3.3), from either side."""
+
+
+class ConnectionLost(ConnectorError):
+    """The connection to the worker ended without an ERROR frame (the worker stopped or died, or the network broke)."""

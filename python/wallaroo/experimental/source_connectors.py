@@ -4,6 +4,11 @@
 frames spending the worker's credits, EOS to end a stream. A reader thread handles what the worker sends
 (NOTIFY_ACK, ACK, RESTART, ERROR) and calls the subclass's callbacks from that thread. A subclass that defines
 ``__next__`` is pulled by a writer thread while it has credits (``MultiSourceConnector`` does).
+
+When the worker's connection ends without an ERROR (the worker was killed, or restarts after a rollback and sends
+RESTART), the connector reconnects every second and notifies its streams again: the worker's NOTIFY_ACK says where
+each stream resumes (its last checkpointed point of reference), so a killed and restarted worker needs no restart of
+its connectors. ``reconnect_on_loss = False`` ends the connector instead (its ``error`` says why).
 """
 
 import collections
@@ -14,7 +19,7 @@ import threading
 import time
 
 from . import connector_wire_messages as cwm
-from .connector_errors import ConnectorError, ProtocolError
+from .connector_errors import ConnectionLost, ConnectorError, ProtocolError
 from .sources import U64_MAX
 
 Stream = collections.namedtuple("Stream", ["id", "name", "point_of_ref", "is_open"])
@@ -36,7 +41,7 @@ def _recv_exact(sock, n):
     while len(data) < n:
         chunk = sock.recv(n - len(data))
         if not chunk:
-            raise ConnectorError("the worker closed the connection")
+            raise ConnectionLost("the worker closed the connection")
         data.extend(chunk)
     return bytes(data)
 
@@ -48,6 +53,8 @@ def _read_frame(sock):
 
 class AtLeastOnceSourceConnector(object):
     """One connector session with the worker at ``host:port``; ``delay`` seconds between pulled messages."""
+
+    reconnect_on_loss = True
 
     def __init__(self, version, cookie, program_name, instance_name, host, port, delay=0):
         self.version = version
@@ -137,11 +144,17 @@ class AtLeastOnceSourceConnector(object):
 
     def write(self, msg):
         """Send one frame. MESSAGE and NOTIFY spend a credit (waiting for one); a MESSAGE needs an open stream."""
-        if isinstance(msg, cwm.Message):
-            stream = self._streams.get(msg.stream_id)
-            if stream is None or not stream.is_open:
-                raise ProtocolError("stream {0} is not open; notify it and wait for stream_opened"
-                                    .format(msg.stream_id))
+        if not self._send(msg):
+            raise ProtocolError("stream {0} is not open; notify it and wait for stream_opened".format(msg.stream_id))
+
+    def _stale(self, msg):
+        """Whether ``msg`` was read before its stream was (re)opened, so that it is not where the stream resumes
+        (called with the lock held; ``MultiSourceConnector`` tracks this)."""
+        return False
+
+    def _send(self, msg):
+        """``write``; False when ``msg`` is a MESSAGE its stream cannot take now: not open (a reconnect is under way,
+        or it was never opened) or stale. The stream's state is checked once a credit is there, under the lock."""
         spends = isinstance(msg, (cwm.Message, cwm.Notify))
         with self._cond:
             while spends and self.credits <= 0 and not self.stopped.is_set():
@@ -149,11 +162,16 @@ class AtLeastOnceSourceConnector(object):
             if self.stopped.is_set():
                 raise ConnectorError("the connector has stopped{0}".format(
                     ": {0}".format(self.error) if self.error else ""))
+            if isinstance(msg, cwm.Message):
+                stream = self._streams.get(msg.stream_id)
+                if stream is None or not stream.is_open or self._stale(msg):
+                    return False
             if spends:
                 self.credits -= 1
             sock = self._sock
         with self._send_lock:
             sock.sendall(cwm.Frame.encode(msg))
+        return True
 
     def shutdown(self, error=None):
         """End the session; with ``error`` (a ``cwm.Error``), tell the worker why first."""
@@ -185,7 +203,15 @@ class AtLeastOnceSourceConnector(object):
                     sock = self._restart(sock, msg.address)
                     continue
                 self._handle(msg)
-            except (OSError, ConnectorError, ProtocolError, struct.error) as e:
+            except (OSError, ConnectionLost) as e:
+                if self.stopped.is_set():
+                    return
+                if not self.reconnect_on_loss:
+                    self.error = e
+                    self.shutdown()
+                    return
+                sock = self._restart(sock, "")
+            except (ConnectorError, ProtocolError, struct.error) as e:
                 if not self.stopped.is_set():
                     self.error = e
                     self.shutdown()
@@ -218,7 +244,15 @@ class AtLeastOnceSourceConnector(object):
             raise ProtocolError("{0} is never sent to a connector".format(msg))
 
     def _restart(self, sock, address):
-        """RESTART: reconnect (to ``address`` when given), retrying every second, then re-notify the streams."""
+        """RESTART or a lost connection: reconnect (to ``address`` when given), retrying every second, then
+        re-notify the streams. Until a stream's NOTIFY_ACK it is closed: nothing is written to it, and what the
+        writer took meanwhile is dropped (the stream's source is reset to the worker's point of reference)."""
+        with self._cond:
+            self._sock = None
+            self.credits = 0
+            for stream in list(self._streams.values()):
+                self._streams[stream.id] = stream._replace(is_open=False)
+            self._cond.notify_all()
         sock.close()
         if address:
             host, port = address.rsplit(":", 1)
@@ -238,8 +272,6 @@ class AtLeastOnceSourceConnector(object):
                 self._sock = fresh
                 self.credits = reply.initial_credits
                 streams = list(self._streams.values())
-                for stream in streams:
-                    self._streams[stream.id] = stream._replace(is_open=False)
                 self._cond.notify_all()
             self.handle_restarted(streams)
             return fresh
@@ -261,8 +293,16 @@ class AtLeastOnceSourceConnector(object):
                 time.sleep(0.01)
                 continue
             try:
-                self.write(msg)
-            except (OSError, ConnectorError, ProtocolError) as e:
+                self._send(msg)  # a MESSAGE its stream cannot take now is dropped: the stream resumes elsewhere
+            except OSError as e:
+                if self.stopped.is_set():
+                    return
+                if not self.reconnect_on_loss:
+                    self.error = e
+                    self.shutdown()
+                    return
+                time.sleep(0.01)  # the reader sees the loss too and reconnects; the credits wait for it
+            except (ConnectorError, ProtocolError) as e:
                 if not self.stopped.is_set():
                     self.error = e
                     self.shutdown()
@@ -285,6 +325,7 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         self.sources = {}       # stream id -> source, from add_source until the stream ends
         self._open = []         # stream ids whose stream is open, in round-robin order
         self._removing = {}     # stream id -> point of reference of its EOS
+        self._resets = {}       # stream id -> point of reference to reset its source to before reading it again
         self._turn = 0
 
     def add_source(self, source):
@@ -312,21 +353,46 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                 self.notify(stream_id, source.name, source.point_of_ref())
 
     def stream_opened(self, stream):
-        source = self.sources.get(stream.id)
-        if source is None:
-            return
-        source.reset(stream.point_of_ref)
+        """The worker opened the stream at its point of reference: the writer thread resets the source there before
+        it reads again (``__next__``), and drops what it read before (``_stale``)."""
         with self._cond:
+            if stream.id not in self.sources:
+                return
+            self._resets[stream.id] = stream.point_of_ref
             if stream.id not in self._open:
                 self._open.append(stream.id)
 
     def stream_closed(self, stream):
+        """The worker refused the stream (another connection has it, or it is stopping): ask again in a second, unless
+        the stream is being removed or the connector stops."""
         with self._cond:
             if stream.id in self._open:
                 self._open.remove(stream.id)
-            source = self.sources.pop(stream.id, None)
-        if source is not None:
+            self._resets.pop(stream.id, None)
+            source = self.sources.get(stream.id)
+            retry = source is not None and stream.id not in self._removing and not self.stopped.is_set()
+            if not retry:
+                self.sources.pop(stream.id, None)
+        if retry:
+            timer = threading.Timer(RECONNECT_INTERVAL_S, self._notify_again, args=(stream.id,))
+            timer.daemon = True
+            timer.start()
+        elif source is not None:
             source.close()
+
+    def _notify_again(self, stream_id):
+        with self._cond:
+            source = self.sources.get(stream_id)
+            stream = self._streams.get(stream_id)
+        if source is None or stream is None or stream.is_open or self.stopped.is_set():
+            return
+        try:
+            self.notify(stream_id, source.name, stream.point_of_ref)
+        except (OSError, ConnectorError):
+            pass  # stopped, or the connection is being replaced: the reconnect notifies every stream
+
+    def _stale(self, msg):
+        return msg.stream_id in self._resets
 
     def stream_acked(self, stream):
         source = self.sources.get(stream.id)
@@ -334,11 +400,23 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             source.wallaroo_acked(stream.point_of_ref)
         eos_at = self._removing.get(stream.id)
         if eos_at is not None and stream.point_of_ref >= eos_at:
-            del self._removing[stream.id]
-            self.stream_closed(stream)
+            with self._cond:
+                del self._removing[stream.id]
+                if stream.id in self._open:
+                    self._open.remove(stream.id)
+                self._resets.pop(stream.id, None)
+                source = self.sources.pop(stream.id, None)
+            if source is not None:
+                source.close()
             self.stream_removed(stream)
 
     def __next__(self):
+        with self._cond:
+            resets, self._resets = self._resets, {}
+        for stream_id, point_of_ref in resets.items():
+            source = self.sources.get(stream_id)
+            if source is not None:
+                source.reset(point_of_ref)
         with self._cond:
             order = list(self._open)
             pending = bool(self.sources)
