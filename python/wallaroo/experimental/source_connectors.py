@@ -26,6 +26,7 @@ Stream = collections.namedtuple("Stream", ["id", "name", "point_of_ref", "is_ope
 
 PROTOCOL_VERSION = "0.0.1"
 RECONNECT_INTERVAL_S = 1.0
+PULL_BATCH = 256  # messages pulled and sent at a time, at most (and never more than the credits)
 
 
 class SourceConnector(object):
@@ -278,37 +279,81 @@ class AtLeastOnceSourceConnector(object):
         return sock
 
     def _pull_loop(self):
+        """Pulls ``__next__`` while there are credits, up to PULL_BATCH messages at a time, and sends what it pulled
+        with one ``sendall`` (a frame per send cost more than reading the file); with ``delay``, one at a time."""
         while not self.stopped.is_set():
             with self._cond:
                 while self.credits <= 0 and not self.stopped.is_set():
                     self._cond.wait(0.1)
+                room = self.credits
             if self.stopped.is_set():
                 return
-            try:
-                msg = self.__next__()
-            except StopIteration:
+            batch = []
+            ended = False
+            limit = 1 if self.delay else min(room, PULL_BATCH)
+            while len(batch) < limit:
+                try:
+                    msg = self.__next__()
+                except StopIteration:
+                    ended = True
+                    break
+                if msg is None:
+                    break
+                batch.append(msg)
+            if batch and not self._send_pulled(batch):
+                return
+            if ended:
                 self.shutdown()
                 return
-            if msg is None:
+            if not batch:
                 time.sleep(0.01)
-                continue
-            try:
-                self._send(msg)  # a MESSAGE its stream cannot take now is dropped: the stream resumes elsewhere
-            except OSError as e:
-                if self.stopped.is_set():
-                    return
-                if not self.reconnect_on_loss:
-                    self.error = e
-                    self.shutdown()
-                    return
-                time.sleep(0.01)  # the reader sees the loss too and reconnects; the credits wait for it
-            except (ConnectorError, ProtocolError) as e:
-                if not self.stopped.is_set():
-                    self.error = e
-                    self.shutdown()
-                return
-            if self.delay:
+            elif self.delay:
                 time.sleep(self.delay)
+
+    def _send_pulled(self, batch):
+        """Sends the messages their streams can take now (the rest are dropped: their streams resume at the worker's
+        point of reference); False when the connector stopped."""
+        try:
+            self._send_many(batch)  # a MESSAGE its stream cannot take now is dropped: the stream resumes elsewhere
+        except OSError as e:
+            if self.stopped.is_set():
+                return False
+            if not self.reconnect_on_loss:
+                self.error = e
+                self.shutdown()
+                return False
+            time.sleep(0.01)  # the reader sees the loss too and reconnects; the credits wait for it
+        except (ConnectorError, ProtocolError) as e:
+            if not self.stopped.is_set():
+                self.error = e
+                self.shutdown()
+            return False
+        return True
+
+    def _send_many(self, messages):
+        """``_send`` for pulled MESSAGEs (each spends a credit, which the puller saw) and EOS frames, in order, in one
+        ``sendall``."""
+        frames = []
+        with self._cond:
+            for msg in messages:
+                while self.credits <= 0 and not self.stopped.is_set():
+                    self._cond.wait(0.1)
+                if self.stopped.is_set():
+                    raise ConnectorError("the connector has stopped")
+                stream = self._streams.get(msg.stream_id)
+                if isinstance(msg, cwm.EosMessage):
+                    if stream is not None:
+                        self._streams[msg.stream_id] = stream._replace(is_open=False)
+                    frames.append(cwm.Frame.encode(msg))
+                    continue
+                if stream is None or not stream.is_open or self._stale(msg):
+                    continue
+                self.credits -= 1
+                frames.append(cwm.Frame.encode(msg))
+            sock = self._sock
+        if frames and sock is not None:
+            with self._send_lock:
+                sock.sendall(b"".join(frames))
 
 
 def stream_id_of(name):
@@ -339,12 +384,21 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
 
     def remove_source(self, source):
         """End the source's stream (EOS); it is removed once the worker acknowledges it."""
-        stream_id = stream_id_of(source.name)
+        self.end_of_stream(stream_id_of(source.name))
+
+    def end_of_stream(self, stream_id):
+        self._ending(stream_id, self.sources.get(stream_id))
+        AtLeastOnceSourceConnector.end_of_stream(self, stream_id)
+
+    def _ending(self, stream_id, source):
+        """The stream ends once the worker acknowledges its last point of reference: the EOS to send (after what
+        the writer pulled before it, so that its messages still go out)."""
         with self._cond:
             if stream_id in self._open:
                 self._open.remove(stream_id)
-            self._removing[stream_id] = source.point_of_ref()
-        self.end_of_stream(stream_id)
+            if source is not None:
+                self._removing[stream_id] = source.point_of_ref()
+        return cwm.EosMessage(stream_id)
 
     def connect(self):
         AtLeastOnceSourceConnector.connect(self)
@@ -432,8 +486,7 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             try:
                 payload, por = next(source)
             except StopIteration:
-                self.remove_source(source)
-                continue
+                return self._ending(stream_id, source)
             if payload is None:
                 continue
             self._turn = (self._turn + i + 1) % len(order)
