@@ -219,6 +219,7 @@ class AtLeastOnceSourceConnector(object):
 
     def _restart(self, sock, address):
         """RESTART: reconnect (to ``address`` when given), retrying every second, then re-notify the streams."""
+        self._close_streams_for_restart()
         sock.close()
         if address:
             host, port = address.rsplit(":", 1)
@@ -238,12 +239,21 @@ class AtLeastOnceSourceConnector(object):
                 self._sock = fresh
                 self.credits = reply.initial_credits
                 streams = list(self._streams.values())
-                for stream in streams:
-                    self._streams[stream.id] = stream._replace(is_open=False)
                 self._cond.notify_all()
             self.handle_restarted(streams)
             return fresh
         return sock
+
+    def _close_streams_for_restart(self):
+        """Before the old connection closes: no stream is open until the worker acknowledges it again."""
+        with self._cond:
+            for stream in list(self._streams.values()):
+                self._streams[stream.id] = stream._replace(is_open=False)
+
+    def _is_open(self, stream_id):
+        with self._cond:
+            stream = self._streams.get(stream_id)
+            return stream is not None and stream.is_open
 
     def _pull_loop(self):
         while not self.stopped.is_set():
@@ -263,6 +273,8 @@ class AtLeastOnceSourceConnector(object):
             try:
                 self.write(msg)
             except (OSError, ConnectorError, ProtocolError) as e:
+                if isinstance(msg, cwm.Message) and not self._is_open(msg.stream_id) and not self.stopped.is_set():
+                    continue  # a RESTART closed its stream: the source resumes from the worker's point of reference
                 if not self.stopped.is_set():
                     self.error = e
                     self.shutdown()
@@ -286,6 +298,7 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         self._open = []         # stream ids whose stream is open, in round-robin order
         self._removing = {}     # stream id -> point of reference of its EOS
         self._turn = 0
+        self._source_lock = threading.Lock()  # sources are used by the writer thread and the reader thread
 
     def add_source(self, source):
         stream_id = stream_id_of(source.name)
@@ -315,10 +328,16 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         source = self.sources.get(stream.id)
         if source is None:
             return
-        source.reset(stream.point_of_ref)
+        with self._source_lock:
+            source.reset(stream.point_of_ref)
         with self._cond:
             if stream.id not in self._open:
                 self._open.append(stream.id)
+
+    def _close_streams_for_restart(self):
+        AtLeastOnceSourceConnector._close_streams_for_restart(self)
+        with self._cond:
+            self._open = []
 
     def stream_closed(self, stream):
         with self._cond:
@@ -326,12 +345,14 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                 self._open.remove(stream.id)
             source = self.sources.pop(stream.id, None)
         if source is not None:
-            source.close()
+            with self._source_lock:
+                source.close()
 
     def stream_acked(self, stream):
         source = self.sources.get(stream.id)
         if source is not None:
-            source.wallaroo_acked(stream.point_of_ref)
+            with self._source_lock:
+                source.wallaroo_acked(stream.point_of_ref)
         eos_at = self._removing.get(stream.id)
         if eos_at is not None and stream.point_of_ref >= eos_at:
             del self._removing[stream.id]
@@ -352,7 +373,10 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             if source is None:
                 continue
             try:
-                payload, por = next(source)
+                with self._source_lock:
+                    if stream_id not in self.sources:
+                        continue
+                    payload, por = next(source)
             except StopIteration:
                 self.remove_source(source)
                 continue
