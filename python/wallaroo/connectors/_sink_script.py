@@ -1,13 +1,13 @@
-"""Runs a shipped sink connector: it listens where the app's ``SinkConnectorConfig`` says and speaks the sink side
-of the connector protocol (spec §3.3) with the worker that connects.
+"""Runs a shipped sink connector: it listens where the app's ``SinkConnectorConfig`` says and speaks the sink side of
+the connector protocol (spec §3.3) with the worker that connects.
 
 * HELLO with the config's cookie (compared in constant time; a bad one gets ERROR "Bad cookie" and the connection
   closes) → OK; NOTIFY → NOTIFY_ACK with the same point of reference; stream-1 MESSAGEs → the payload decoded with
   the config's decoder, handed to the sink's ``write``; EOS → nothing.
-* Stream 0 (two-phase commit): LIST_UNCOMMITTED → none; PHASE1 → the sink commits (what it wrote is durable in its system)
-  and votes commit; PHASE2 → nothing to do: every write is already final. With a worker that runs these rounds the
-  guarantee is at-least-once (a rolled-back checkpoint's output is written again); without them, what the sink had
-  not flushed when it stopped is lost.
+* Stream 0 (two-phase commit): LIST_UNCOMMITTED → none; PHASE1 → the sink commits (what it wrote is durable in its
+  system) and votes commit; PHASE2 → nothing to do: every write is already final. With a worker that runs these
+  rounds the guarantee is at-least-once (a rolled-back checkpoint's output is written again); without them, what the
+  sink had not flushed when it stopped is lost.
 * The sink flushes whenever it has handled everything the worker sent so far, before it waits for more.
 * One connection at a time; after it ends the script waits for the next. SIGTERM/SIGINT: flush, exit 0. A value the
   sink cannot write, or its system's error: ERROR to the worker, one line, exit 1.

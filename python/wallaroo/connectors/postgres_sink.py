@@ -1,12 +1,13 @@
-"""PostgreSQL sink: every message is one row, ``INSERT INTO TABLE (COLUMN) VALUES (value)``, through psycopg2
-(Debian's python3-psycopg2).
+"""PostgreSQL sink: every message is one row, ``INSERT INTO TABLE (COLUMN) VALUES (value)``, through psycopg2 (Debian's
+python3-psycopg2).
 
 Params: ``--NAME-dsn DSN`` (a libpq connection string), ``--NAME-table T`` (``name`` or ``schema.name``) and
 ``--NAME-column C`` (all required); optional ``--NAME-bytes text|bytea`` (default ``text``). The table must exist.
 The decoder's value goes in as a parameter: str as text, numbers as numbers, bytes as UTF-8 text (``text``; bytes
-that are not UTF-8 stop the sink with one line) or as bytea (``bytea``); the column's type decides what it accepts. Rows are committed in one transaction whenever the worker has sent everything queued, and before
-each commit vote (at-least-once with a worker that runs two-phase-commit rounds). An INSERT PostgreSQL refuses
-stops the sink with one line.
+that are not UTF-8 stop the sink with one line) or as bytea (``bytea``); the column's type decides what it accepts.
+Rows are committed in one transaction whenever the worker has sent everything queued, and before each commit vote
+(at-least-once with a worker that runs two-phase-commit rounds). An INSERT PostgreSQL refuses stops the sink with
+one line.
 """
 
 from ._script import choice
