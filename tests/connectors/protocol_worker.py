@@ -2,7 +2,7 @@
 
 * `ProtocolWorker`: a worker's connector source. Accepts connections one after another; HELLO with the right cookie
   gets OK(credits), a wrong one ERROR "Bad cookie"; NOTIFY gets NOTIFY_ACK(success, stream, the point of reference
-  set with `resume_at`, else U64 max); MESSAGEs are recorded (`messages`: (stream id, message id, key, payload)),
+  set with `resume_at`, else U64 max; success unless made with accept_streams=False); MESSAGEs are recorded (`messages`: (stream id, message id, key, payload)),
   and credits are refilled with an ACK(no points of reference) whenever they fall to `refill`; EOS is acked with the
   stream's last message id. `ack(stream_id, por)` sends a point of reference, `ack_last(stream_id)` the last
   message id seen, `restart()` sends RESTART and closes the connection.
@@ -41,8 +41,9 @@ def _exactly(sock, n):
 
 
 class ProtocolWorker(object):
-    def __init__(self, cookie="cookie", credits=100, refill=10):
+    def __init__(self, cookie="cookie", credits=100, refill=10, accept_streams=True):
         self.cookie = cookie
+        self.accept_streams = accept_streams
         self.max_credits = credits
         self.refill = refill
         self.frames = []        # every frame received, in order, over every connection
@@ -102,7 +103,8 @@ class ProtocolWorker(object):
             if isinstance(msg, cwm.Notify):
                 with self._cond:
                     self.notified.append((msg.stream_id, msg.stream_name, msg.point_of_ref))
-                self._send(conn, cwm.NotifyAck(True, msg.stream_id, self.resume.get(msg.stream_id, U64_MAX)))
+                self._send(conn, cwm.NotifyAck(self.accept_streams, msg.stream_id,
+                                               self.resume.get(msg.stream_id, U64_MAX)))
             elif isinstance(msg, cwm.Message):
                 with self._cond:
                     self.messages.append((msg.stream_id, msg.message_id, msg.key, msg.message))
