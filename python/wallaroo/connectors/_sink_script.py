@@ -209,11 +209,19 @@ def run_sink(program, make_sink, required=(), optional=(), argv=None):
     try:
         listener = _listen(settings.host, settings.port)
     except OSError as e:
-        sink.close()
+        _close_quietly(sink)
         fail(program, "unable to listen on {0}:{1}: {2}".format(settings.host, settings.port, e))
     try:
         _serve(program, listener, settings, sink, stop)
-    except SinkFailed as e:
-        fail(program, e)
-    finally:
         sink.close()
+    except SinkFailed as e:
+        _close_quietly(sink)
+        fail(program, e)
+
+
+def _close_quietly(sink):
+    """After a failure, which is what gets reported."""
+    try:
+        sink.close()
+    except (SinkFailed, OSError):
+        pass
