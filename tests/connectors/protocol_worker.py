@@ -41,7 +41,7 @@ def _exactly(sock, n):
 
 
 class ProtocolWorker(object):
-    def __init__(self, cookie="cookie", credits=100, refill=10, accept_streams=True):
+    def __init__(self, cookie="cookie", credits=100, refill=10, accept_streams=True, port=0):
         self.cookie = cookie
         self.accept_streams = accept_streams
         self.max_credits = credits
@@ -57,7 +57,7 @@ class ProtocolWorker(object):
         self._send_lock = threading.Lock()
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind(("127.0.0.1", port))
         self.listener.listen(4)
         self.port = self.listener.getsockname()[1]
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)

@@ -2,6 +2,7 @@
 a real protocol peer (protocol_worker.py)."""
 import socket
 import struct
+import time
 
 from protocol_worker import ProtocolWorker, SinkPeer, U64_MAX
 from wallaroo.experimental import cwm
@@ -180,3 +181,45 @@ def test_udp_sink_sends_one_datagram_per_message(connector_app, start_connector)
 
 def test_u64_max_is_what_a_worker_without_a_record_answers():
     assert U64_MAX == 2 ** 64 - 1
+
+
+def test_a_sink_serves_several_workers_at_once(tmp_path, connector_app, start_connector):
+    port = free_port()
+    out = tmp_path / "out.txt"
+    sink = start_connector("file_sink", connector_app(sink_port=port), "--out-path", out, "--out-format", "lines")
+    first, second = SinkPeer(port), SinkPeer(port)
+    assert (first.hello_reply, second.hello_reply) == (cwm.Ok(1000), cwm.Ok(1000))
+    first.open_stream("app-w-worker1-id-1")
+    second.open_stream("app-w-worker2-id-1")
+    first.send(b"from one")
+    assert first.phase1("t:c_id=1")
+    second.send(b"from two")
+    assert second.phase1("t:c_id=1")
+    assert out.read_bytes() == b"from one\nfrom two\n"
+    assert sink.stop() == 0
+
+
+def test_a_source_waits_for_its_worker(tmp_path, connector_app, start_connector):
+    port = free_port()
+    path = tmp_path / "in.bin"
+    path.write_bytes(framed([b"late"]))
+    connector = start_connector("file_source", connector_app(source_port=port), "--in-path", path)
+    waiting = "file-source: waiting for the worker at 127.0.0.1:%d\n" % port
+    assert wait_until(lambda: connector.stderr() == waiting)
+    worker = ProtocolWorker(port=port)
+    assert connector.wait(10) == 0
+    assert worker.messages == [(stream_id_of(str(path)), 8, None, b"late")]
+    assert connector.stderr() == waiting
+    stopped = start_connector("file_source", connector_app(source_port=free_port()), "--in-path", path)
+    assert wait_until(lambda: "waiting" in stopped.stderr())
+    assert stopped.stop() == 0
+    worker.close()
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -9,8 +9,9 @@ the connector protocol (spec §3.3) with the worker that connects.
   rounds the guarantee is at-least-once (a rolled-back checkpoint's output is written again); without them, what the
   sink had not flushed when it stopped is lost.
 * The sink flushes whenever it has handled everything the worker sent so far, before it waits for more.
-* One connection at a time; after it ends the script waits for the next. SIGTERM/SIGINT: flush, exit 0. A value the
-  sink cannot write, or its system's error: ERROR to the worker, one line, exit 1.
+* Every worker that connects gets a session (a thread) of its own; the sink is used by one at a time.
+  SIGTERM/SIGINT: flush, exit 0. A value the sink cannot write, or its system's error: ERROR to the worker, one
+  line, exit 1.
 """
 
 import hmac
@@ -66,6 +67,26 @@ class _Stop(Exception):
     pass
 
 
+class SharedSink(object):
+    """The sink as the sessions of several workers use it: one call at a time."""
+
+    def __init__(self, sink):
+        self._sink = sink
+        self._lock = threading.Lock()
+
+    def write(self, value):
+        with self._lock:
+            self._sink.write(value)
+
+    def flush(self):
+        with self._lock:
+            self._sink.flush()
+
+    def commit(self):
+        with self._lock:
+            self._sink.commit()
+
+
 class SinkSession(object):
     """One worker connection: frames in, the sink's writes and the two-phase-commit replies out."""
 
@@ -73,7 +94,7 @@ class SinkSession(object):
         self.conn = conn
         self.cookie = cookie.encode("utf-8")
         self.decoder = decoder
-        self.sink = sink
+        self.sink = sink  # a SharedSink
         self.greeted = False
         self.buffer = bytearray()
 
@@ -157,37 +178,76 @@ def _listen(host, port):
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
-    listener.listen(1)
+    listener.listen(16)
     listener.settimeout(ACCEPT_POLL_S)
     return listener
 
 
+class _Sessions(object):
+    """The workers' connections, one thread each; the first sink failure ends them all."""
+
+    def __init__(self, program, settings, sink, stop):
+        self.program = program
+        self.cookie, self.decoder = settings.config[6], settings.config[5]
+        self.sink = SharedSink(sink)
+        self.stop = stop
+        self.failure = None
+        self.threads = []
+
+    def start(self, conn):
+        thread = threading.Thread(target=self._run, args=(conn,), name="sink-session", daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _run(self, conn):
+        session = SinkSession(conn, self.cookie, self.decoder, self.sink)
+        try:
+            session.run(self.stop)
+            self.sink.flush()
+        except _Stop:
+            self._flush_quietly()
+        except (ProtocolError, ConnectorError, OSError) as e:
+            sys.stderr.write("{0}: the worker's connection ended: {1}\n".format(self.program, e))
+            self._flush_quietly()
+        except SinkFailed as e:
+            try:
+                session.send(cwm.Error(str(e)[:1000]))
+            except OSError:
+                pass
+            if self.failure is None:
+                self.failure = e
+            self.stop.set()
+        finally:
+            conn.close()
+
+    def _flush_quietly(self):
+        try:
+            self.sink.flush()
+        except SinkFailed as e:
+            if self.failure is None:
+                self.failure = e
+            self.stop.set()
+
+    def join(self):
+        for thread in self.threads:
+            thread.join()
+
+
 def _serve(program, listener, settings, sink, stop):
-    cookie, decoder = settings.config[6], settings.config[5]
+    """Accept workers until ``stop``; raises the first ``SinkFailed`` of a session."""
+    sessions = _Sessions(program, settings, sink, stop)
     try:
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
                 continue
-            session = SinkSession(conn, cookie, decoder, sink)
-            try:
-                session.run(stop)
-            except (ProtocolError, ConnectorError, OSError) as e:
-                sys.stderr.write("{0}: the worker's connection ended: {1}\n".format(program, e))
-            except SinkFailed as e:
-                try:
-                    session.send(cwm.Error(str(e)[:1000]))
-                except OSError:
-                    pass
-                raise
-            finally:
-                sink.flush()
-                conn.close()
-    except _Stop:
-        pass
+            sessions.start(conn)
     finally:
         listener.close()
+        sessions.join()
+    if sessions.failure is not None:
+        raise sessions.failure
 
 
 def run_sink(program, make_sink, required=(), optional=(), argv=None):

@@ -12,8 +12,6 @@ import signal
 import socket
 import sys
 import threading
-import time
-
 from ..experimental.app_connector_configs import SOURCE
 from ..experimental.connector_errors import ConnectorError, ProtocolError
 from ..experimental.source_connectors import PROTOCOL_VERSION, MultiSourceConnector
@@ -40,18 +38,21 @@ class ShippedSourceConnector(MultiSourceConnector):
     next = __next__
 
 
-def _connect(connector, program):
+def _connect(connector, program, stop):
+    """Open the session, retrying every second while the worker is not listening; False if stopped first."""
     waiting_said = False
-    while True:
+    while not stop.is_set():
         try:
             connector.connect()
-            return
+            return True
         except ConnectionRefusedError:
             if not waiting_said:
                 sys.stderr.write("{0}: waiting for the worker at {1}:{2}\n".format(
                     program, connector.host, connector.port))
+                sys.stderr.flush()
                 waiting_said = True
-            time.sleep(CONNECT_RETRY_S)
+            stop.wait(CONNECT_RETRY_S)
+    return False
 
 
 def run_source(program, make_sources, required=(), optional=(), argv=None):
@@ -75,11 +76,11 @@ def run_source(program, make_sources, required=(), optional=(), argv=None):
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGINT, stop_on_signal)
     try:
-        _connect(connector, program)
+        connected = _connect(connector, program, stop)
     except (OSError, ConnectorError, ProtocolError) as e:
         fail(program, "unable to open a session with the worker at {0}:{1}: {2}".format(
             settings.host, settings.port, e))
-    while not connector.join(0.2):
+    while connected and not connector.join(0.2):
         if stop.is_set():
             connector.shutdown()
     for source in sources:
