@@ -2,8 +2,8 @@
 
 * `ProtocolWorker`: a worker's connector source. Accepts connections one after another; HELLO with the right cookie
   gets OK(credits), a wrong one ERROR "Bad cookie"; NOTIFY gets NOTIFY_ACK(success, stream, the point of reference
-  set with `resume_at`, else U64 max; success unless made with accept_streams=False); MESSAGEs are recorded (`messages`: (stream id, message id, key, payload)),
-  and credits are refilled with an ACK(no points of reference) whenever they fall to `refill`; EOS is acked with the
+  set with `resume_at`, else U64 max; success unless made with accept_streams=False); MESSAGEs are recorded
+  (`messages`: (stream id, message id, key, payload)), and credits are refilled with an ACK(no points of reference) whenever they fall to `refill`; EOS is acked with the
   stream's last message id. `ack(stream_id, por)` sends a point of reference, `ack_last(stream_id)` the last
   message id seen, `restart()` sends RESTART and closes the connection.
 * `SinkPeer`: a worker's connector sink: connects, HELLO/OK, NOTIFY/NOTIFY_ACK, then `send(payload)` MESSAGEs on
