@@ -12,6 +12,7 @@ void add_receive_command(CLI::App& app);
 void add_ctl_command(CLI::App& app);
 void add_shutdown_command(CLI::App& app);
 void add_top_command(CLI::App& app);
+void add_connector_command(CLI::App& app);
 
 /// `machida` / `machida3`: Wallaroo's launcher flags, translated to a worker run. Returns the exit code.
 int machida_main(int argc, char** argv);

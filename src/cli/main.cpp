@@ -36,13 +36,15 @@ int main(int argc, char** argv) {
       "  roo send --host 127.0.0.1:7010 --file votes.msg --binary --msg-size 9 --messages 1000\n"
       "  roo receive --listen 127.0.0.1:7002\n"
       "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json\n"
-      "  roo top --external 127.0.0.1:5050");
+      "  roo top --external 127.0.0.1:5050\n"
+      "  roo connector --list");
   roo::cli::add_run_command(app);
   roo::cli::add_send_command(app);
   roo::cli::add_receive_command(app);
   roo::cli::add_ctl_command(app);
   roo::cli::add_shutdown_command(app);
   roo::cli::add_top_command(app);
+  roo::cli::add_connector_command(app);
   std::string command = "roo";
   try {
     app.parse(argc, argv);

@@ -1,4 +1,4 @@
-#include "python_package_dir.hpp"
+#include "roo/runtime/python_package_dir.hpp"
 
 #include "shipped_dir.hpp"
 

@@ -8,7 +8,7 @@
 #include "generator_source.hpp"
 #include "io_from_plan.hpp"
 #include "pipeline_runner.hpp"
-#include "python_package_dir.hpp"
+#include "roo/runtime/python_package_dir.hpp"
 #include "source_positions.hpp"
 #include "transactional_sinks.hpp"
 

@@ -1,9 +1,11 @@
 """wallaroo.experimental (spec §1.4): the API surface with Wallaroo's signatures, the codecs' exact bytes, the
 configs' tuples and their description, the wire messages, and the connector clients against a real socket
-(`FakeConnectorWorker` and `SessionsWorker` stand in for a worker's connector source)."""
+(`ProtocolWorker`, tests/connectors/protocol_worker.py, and `SessionsWorker` stand in for a worker's connector
+source)."""
 
 import datetime
 import inspect
+import os
 import pickle
 import socket
 import struct
@@ -18,6 +20,9 @@ import wallaroo.experimental as experimental
 from wallaroo.description import describe
 from wallaroo.errors import WallarooParameterError
 from wallaroo.experimental import cwm
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "connectors"))
+from protocol_worker import ProtocolWorker  # noqa: E402  (a worker's connector source, tests/connectors)
 
 U64_MAX = 2 ** 64 - 1
 
@@ -218,46 +223,8 @@ def test_throttled_reader_of_text_lines(tmp_path):
     slow.close()
 
 
-class FakeConnectorWorker(object):
-    """A worker's connector source on a real socket: OK(credits) to HELLO, NOTIFY_ACK(success, stream, U64 max)
-    to NOTIFY, an ACK of the stream's last message to EOS; it records every frame it receives."""
-
-    def __init__(self, credits=100, accept_streams=True):
-        self.credits = credits
-        self.accept_streams = accept_streams
-        self.frames = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1)
-        self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        conn, _ = self.listener.accept()
-        last = {}
-        with conn:
-            while True:
-                header = conn.recv(4, socket.MSG_WAITALL)
-                if len(header) < 4:
-                    return
-                msg = cwm.Frame.decode(conn.recv(struct.unpack(">I", header)[0], socket.MSG_WAITALL))
-                self.frames.append(msg)
-                if isinstance(msg, cwm.Hello):
-                    conn.sendall(cwm.Frame.encode(cwm.Ok(self.credits)))
-                elif isinstance(msg, cwm.Notify):
-                    conn.sendall(cwm.Frame.encode(cwm.NotifyAck(self.accept_streams, msg.stream_id, U64_MAX)))
-                elif isinstance(msg, cwm.Message):
-                    last[msg.stream_id] = msg.message_id
-                elif isinstance(msg, cwm.EosMessage):
-                    conn.sendall(cwm.Frame.encode(cwm.Ack(1, [(msg.stream_id, last.get(msg.stream_id, 0))])))
-
-    def close(self):
-        self.listener.close()
-
-
 def test_multi_source_connector_sends_a_file_and_stops(tmp_path):
-    worker = FakeConnectorWorker()
+    worker = ProtocolWorker()
     connector = experimental.MultiSourceConnector("0.0.1", "cookie", "prog", "inst", "127.0.0.1", worker.port)
     source = experimental.FramedFileReader(framed_file(tmp_path, [b"a", b"bb", b"ccc"]), key=b"k")
     stream_id = connector.add_source(source)
@@ -296,7 +263,7 @@ def test_a_refused_hello_raises_the_workers_error():
 
 
 def test_writing_to_a_stream_that_is_not_open_is_a_protocol_error():
-    worker = FakeConnectorWorker(accept_streams=False)
+    worker = ProtocolWorker(cookie="c", accept_streams=False)
     closed = threading.Event()
 
     class Connector(experimental.AtLeastOnceSourceConnector):

@@ -43,7 +43,7 @@ def encode(line):
 
 CHECK = """\
 import importlib.metadata, os, sys
-import wallaroo, wallaroo.testing, wallaroo.experimental
+import wallaroo, wallaroo.testing, wallaroo.experimental, wallaroo.connectors.kafka_source
 result = wallaroo.testing.run("tally_app.py", {"Lines": [b"x", b"y", b"x"]})
 assert result.output == [b"x 1\\n", b"y 1\\n", b"x 2\\n"], result
 typed = os.path.isfile(os.path.join(os.path.dirname(wallaroo.__file__), "py.typed"))

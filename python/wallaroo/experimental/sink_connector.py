@@ -6,37 +6,18 @@ imports ``M``, calls its ``application_setup(argv)`` and takes host, port and de
 ``u32 BE length | payload`` frame decoded with the config's decoder (``None`` once the peer has closed).
 """
 
-import importlib
 import socket
 import struct
 import sys
 
+from .app_connector_configs import SINK, find_connector_config
 from .connector_args import parse_connector_args
-from .connector_errors import ConnectorError
-
-
-def _sink_tuples(result):
-    """Every sink config tuple in what ``application_setup`` returned (G2 topology or G1 action list)."""
-    if isinstance(result, tuple) and len(result) == 4:
-        stages = [stage for node in result[2] for stage in node]
-    else:
-        stages = list(result)
-    for stage in stages:
-        if isinstance(stage, tuple) and stage and stage[0] == "to_sink":
-            yield stage[1]
-        elif isinstance(stage, tuple) and stage and stage[0] == "to_sinks":
-            for config in stage[1]:
-                yield config
 
 
 def find_sink_connector_config(application, connector_name, args):
     """``(host, port, decoder)`` of the sink connector ``connector_name`` in the app module ``application``."""
-    module = importlib.import_module(application)
-    for config in _sink_tuples(module.application_setup(args)):
-        if config[0] == "sink_connector" and config[1] == connector_name:
-            return config[2], int(config[3]), config[5]
-    raise ConnectorError("application {0!r} has no sink connector named {1!r}".format(
-        application, connector_name))
+    config = find_connector_config(application, SINK, connector_name, args)
+    return config[2], int(config[3]), config[5]
 
 
 class SinkConnector(object):

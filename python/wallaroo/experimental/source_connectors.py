@@ -372,6 +372,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         self._removing = {}     # stream id -> point of reference of its EOS
         self._resets = {}       # stream id -> point of reference to reset its source to before reading it again
         self._turn = 0
+        # A source is read and reset by the writer thread, acked (and closed) by the reader thread: one at a time.
+        self._source_lock = threading.Lock()
 
     def add_source(self, source):
         stream_id = stream_id_of(source.name)
@@ -432,7 +434,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             timer.daemon = True
             timer.start()
         elif source is not None:
-            source.close()
+            with self._source_lock:
+                source.close()
 
     def _notify_again(self, stream_id):
         with self._cond:
@@ -451,7 +454,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
     def stream_acked(self, stream):
         source = self.sources.get(stream.id)
         if source is not None:
-            source.wallaroo_acked(stream.point_of_ref)
+            with self._source_lock:
+                source.wallaroo_acked(stream.point_of_ref)
         eos_at = self._removing.get(stream.id)
         if eos_at is not None and stream.point_of_ref >= eos_at:
             with self._cond:
@@ -461,7 +465,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                 self._resets.pop(stream.id, None)
                 source = self.sources.pop(stream.id, None)
             if source is not None:
-                source.close()
+                with self._source_lock:
+                    source.close()
             self.stream_removed(stream)
 
     def __next__(self):
@@ -470,7 +475,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         for stream_id, point_of_ref in resets.items():
             source = self.sources.get(stream_id)
             if source is not None:
-                source.reset(point_of_ref)
+                with self._source_lock:
+                    source.reset(point_of_ref)
         with self._cond:
             order = list(self._open)
             pending = bool(self.sources)
@@ -484,7 +490,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             if source is None:
                 continue
             try:
-                payload, por = next(source)
+                with self._source_lock:
+                    payload, por = next(source)
             except StopIteration:
                 return self._ending(stream_id, source)
             if payload is None:
