@@ -5,6 +5,7 @@
 #include "roo/io/kafka_source.hpp"
 #include "roo/io/nats_sink.hpp"
 #include "roo/io/nats_source.hpp"
+#include "roo/io/connector_sink.hpp"
 #include "roo/io/tcp_sink.hpp"
 
 #include <fmt/format.h>
@@ -59,6 +60,26 @@ HttpExchanges make_http_exchanges(const graph::Plan& plan, boost::asio::io_conte
   return exchanges;
 }
 
+namespace {
+
+/// A connector sink's stream is named as Wallaroo names it, "<app>-w-<worker>-id-<sink index>": the same for the same
+/// worker across restarts, so that a restarted worker finds its transactions at the sink.
+std::unique_ptr<io::Sink> make_connector_sink(const graph::SinkPlan& plan, const graph::ConnectorSinkSettings& settings,
+                                              std::size_t index, boost::asio::io_context& io,
+                                              const IoPlacement& placement) {
+  io::ConnectorSinkConfig config;
+  config.name = plan.name;
+  config.peer = core::Endpoint{settings.host, settings.port};
+  config.cookie = settings.cookie;
+  config.program_name = placement.app_name;
+  config.instance_name = placement.worker_name;
+  config.stream_name = fmt::format("{}-w-{}-id-{}", placement.app_name, placement.worker_name, index);
+  config.transactional = placement.checkpoints;
+  return io::make_connector_sink(io, std::move(config));
+}
+
+}  // namespace
+
 std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index, boost::asio::io_context& io,
                                     const IoPlacement& placement, HttpExchanges& exchanges) {
   if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
@@ -73,6 +94,9 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
   }
   if (std::holds_alternative<graph::DiscardSinkSettings>(plan.settings)) {
     return io::make_discard_sink();
+  }
+  if (const auto* connector = std::get_if<graph::ConnectorSinkSettings>(&plan.settings)) {
+    return make_connector_sink(plan, *connector, index, io, placement);
   }
   const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
   io::KafkaSinkConfig config;
@@ -142,6 +166,9 @@ std::string sink_destination(const graph::SinkPlan& plan) {
   }
   if (std::holds_alternative<graph::DiscardSinkSettings>(plan.settings)) {
     return "nowhere (a discard sink)";
+  }
+  if (const auto* connector = std::get_if<graph::ConnectorSinkSettings>(&plan.settings)) {
+    return fmt::format("the connector sink at {}:{}", connector->host, connector->port);
   }
   return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(plan.settings).topic);
 }
