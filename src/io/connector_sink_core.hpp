@@ -122,8 +122,8 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   std::uint64_t generation_ = 0;  ///< bumped per connection change, so stale handlers are ignored
   std::vector<char> head_ = std::vector<char>(4);
   std::vector<char> body_;
-  std::deque<std::string> outbox_;       ///< frames to write, in order
-  std::vector<std::string> in_flight_;   ///< frames being written
+  std::deque<std::string> outbox_;      ///< frames to write, in order
+  std::vector<std::string> in_flight_;  ///< frames being written
   std::vector<boost::asio::const_buffer> gathered_;
   bool writing_ = false;
   std::uint64_t wire_queued_ = 0;   ///< bytes queued for writing on this connection
@@ -136,19 +136,19 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   std::string last_error_;
 
   // The stream.
-  bool placed_ = false;          ///< the first session's NOTIFY_ACK placed the output's offsets
-  std::uint64_t sent_ = 0;       ///< stream offset up to which this session sent MESSAGEs
-  std::uint64_t acked_ = 0;      ///< stream offset the peer's kernel acknowledged (at least once)
+  bool placed_ = false;      ///< the first session's NOTIFY_ACK placed the output's offsets
+  std::uint64_t sent_ = 0;   ///< stream offset up to which this session sent MESSAGEs
+  std::uint64_t acked_ = 0;  ///< stream offset the peer's kernel acknowledged (at least once)
   std::deque<std::pair<std::uint64_t, std::function<void(std::string)>>> flushes_;  ///< offset to reach
 
   // The two-phase commit.
-  bool recovery_known_ = false;       ///< recover() came, or the stream began without one
-  std::uint64_t last_complete_ = 0;   ///< the newest checkpoint known complete
-  std::uint64_t committed_ = 0;       ///< stream offset where committed output ends
-  std::deque<Round> prepared_;        ///< voted commit, not committed yet (oldest first)
-  std::optional<OpenRound> open_;     ///< the prepare in flight
-  std::uint64_t rtag_ = 0;            ///< of the last LIST_UNCOMMITTED
-  std::vector<Sink::Done> recoveries_;  ///< recover() calls answered once the session is ready
+  bool recovery_known_ = false;                ///< recover() came, or the stream began without one
+  std::uint64_t last_complete_ = 0;            ///< the newest checkpoint known complete
+  std::uint64_t committed_ = 0;                ///< stream offset where committed output ends
+  std::deque<Round> prepared_;                 ///< voted commit, not committed yet (oldest first)
+  std::optional<OpenRound> open_;              ///< the prepare in flight
+  std::uint64_t rtag_ = 0;                     ///< of the last LIST_UNCOMMITTED
+  std::vector<Sink::Done> recoveries_;         ///< recover() calls answered once the session is ready
   std::shared_ptr<const RecordBatch> marker_;  ///< what prepare hands back (see connector_sink_transactions.cpp)
 
   std::vector<std::function<void()>> on_stopped_;

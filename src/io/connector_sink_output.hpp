@@ -24,8 +24,8 @@ class ConnectorSinkOutput {
 
   /// Appends to `out` one MESSAGE frame on `stream_id` per record from `from` (a record's start) until `limit` or
   /// until `out` holds at least `max_bytes`; returns the offset reached (a record's start, or `limit`).
-  std::uint64_t encode_messages(std::uint64_t from, std::uint64_t limit, std::size_t max_bytes,
-                                std::uint64_t stream_id, std::string& out) const;
+  std::uint64_t encode_messages(std::uint64_t from, std::uint64_t limit, std::size_t max_bytes, std::uint64_t stream_id,
+                                std::string& out) const;
 
   /// True when `offset` is where a record kept here starts, or end().
   [[nodiscard]] bool is_record_start(std::uint64_t offset) const;

@@ -61,26 +61,25 @@ void ConnectorSinkCore::connect() {
     return;
   }
   phase_ = Phase::connecting;
-  resolver_.async_resolve(config_.peer.host, std::to_string(config_.peer.port),
-                          asio::ip::tcp::resolver::numeric_service,
-                          [self = shared_from_this(), generation = generation_](
-                              const boost::system::error_code& error,
-                              const asio::ip::tcp::resolver::results_type& results) {
-                            if (self->closed_ || generation != self->generation_) {
-                              return;
-                            }
-                            if (error) {
-                              self->on_connect(error);
-                              return;
-                            }
-                            asio::async_connect(self->socket_, results,
-                                                [self, generation](const boost::system::error_code& connect_error,
-                                                                   const asio::ip::tcp::endpoint&) {
-                                                  if (generation == self->generation_) {
-                                                    self->on_connect(connect_error);
-                                                  }
-                                                });
-                          });
+  resolver_.async_resolve(
+      config_.peer.host, std::to_string(config_.peer.port), asio::ip::tcp::resolver::numeric_service,
+      [self = shared_from_this(), generation = generation_](const boost::system::error_code& error,
+                                                            const asio::ip::tcp::resolver::results_type& results) {
+        if (self->closed_ || generation != self->generation_) {
+          return;
+        }
+        if (error) {
+          self->on_connect(error);
+          return;
+        }
+        asio::async_connect(
+            self->socket_, results,
+            [self, generation](const boost::system::error_code& connect_error, const asio::ip::tcp::endpoint&) {
+              if (generation == self->generation_) {
+                self->on_connect(connect_error);
+              }
+            });
+      });
 }
 
 void ConnectorSinkCore::on_connect(const boost::system::error_code& error) {
@@ -117,19 +116,19 @@ void ConnectorSinkCore::retry_later() {
 }
 
 void ConnectorSinkCore::read_head() {
-  asio::async_read(socket_, asio::buffer(head_),
-                   [self = shared_from_this(), generation = generation_](const boost::system::error_code& error,
-                                                                         std::size_t) {
-                     if (generation != self->generation_ || self->closed_) {
-                       return;
-                     }
-                     if (error) {
-                       self->lose_connection(error == asio::error::eof ? std::string("the sink closed the connection")
-                                                                       : describe_error(error));
-                       return;
-                     }
-                     self->read_body(core::load_u32_be(self->head_.data()));
-                   });
+  asio::async_read(
+      socket_, asio::buffer(head_),
+      [self = shared_from_this(), generation = generation_](const boost::system::error_code& error, std::size_t) {
+        if (generation != self->generation_ || self->closed_) {
+          return;
+        }
+        if (error) {
+          self->lose_connection(error == asio::error::eof ? std::string("the sink closed the connection")
+                                                          : describe_error(error));
+          return;
+        }
+        self->read_body(core::load_u32_be(self->head_.data()));
+      });
 }
 
 void ConnectorSinkCore::read_body(std::uint32_t length) {
@@ -141,22 +140,22 @@ void ConnectorSinkCore::read_body(std::uint32_t length) {
     return;
   }
   body_.resize(length);
-  asio::async_read(socket_, asio::buffer(body_),
-                   [self = shared_from_this(), generation = generation_](const boost::system::error_code& error,
-                                                                         std::size_t) {
-                     if (generation != self->generation_ || self->closed_) {
-                       return;
-                     }
-                     if (error) {
-                       self->lose_connection(error == asio::error::eof ? std::string("the sink closed the connection")
-                                                                       : describe_error(error));
-                       return;
-                     }
-                     self->on_frame({self->body_.data(), self->body_.size()});
-                     if (generation == self->generation_ && !self->closed_) {
-                       self->read_head();
-                     }
-                   });
+  asio::async_read(
+      socket_, asio::buffer(body_),
+      [self = shared_from_this(), generation = generation_](const boost::system::error_code& error, std::size_t) {
+        if (generation != self->generation_ || self->closed_) {
+          return;
+        }
+        if (error) {
+          self->lose_connection(error == asio::error::eof ? std::string("the sink closed the connection")
+                                                          : describe_error(error));
+          return;
+        }
+        self->on_frame({self->body_.data(), self->body_.size()});
+        if (generation == self->generation_ && !self->closed_) {
+          self->read_head();
+        }
+      });
 }
 
 void ConnectorSinkCore::on_frame(std::string_view bytes) {
@@ -223,10 +222,10 @@ void ConnectorSinkCore::on_reply_uncommitted(const connector::ReplyUncommitted& 
     send_two_phase(decision);
   }
   if (!decisions.empty()) {
-    io_logger()->info("{}: the sink held {} uncommitted transaction(s) of stream '{}': committed {}, aborted {} "
-                      "(checkpoint {} is the last complete)",
-                      identity_, decisions.size(), config_.stream_name, commits, decisions.size() - commits,
-                      last_complete_);
+    io_logger()->info(
+        "{}: the sink held {} uncommitted transaction(s) of stream '{}': committed {}, aborted {} "
+        "(checkpoint {} is the last complete)",
+        identity_, decisions.size(), config_.stream_name, commits, decisions.size() - commits, last_complete_);
   }
   send(connector::encode_notify({.stream_id = output_stream, .stream_name = config_.stream_name}));
   phase_ = Phase::awaiting_notify_ack;
@@ -243,9 +242,10 @@ void ConnectorSinkCore::on_notify_ack(const connector::NotifyAck& ack) {
   } else {
     std::uint64_t expected = config_.transactional ? voted_end() : acked_;
     if (sink_end != expected && (sink_end < output_.front() || !output_.is_record_start(sink_end))) {
-      io_logger()->error("{}: the sink's output of stream '{}' ends at byte {}, where Roo kept no record (it kept "
-                         "{} to {}); sending from {}",
-                         identity_, config_.stream_name, sink_end, output_.front(), output_.end(), expected);
+      io_logger()->error(
+          "{}: the sink's output of stream '{}' ends at byte {}, where Roo kept no record (it kept "
+          "{} to {}); sending from {}",
+          identity_, config_.stream_name, sink_end, output_.front(), output_.end(), expected);
       sink_end = expected;
     }
     while (!prepared_.empty() && prepared_.back().end > sink_end) {

@@ -108,9 +108,10 @@ void ConnectorSinkCore::send_phase1_when_ready() {
   Round& round = open_->round;
   round.start = voted_end();  // a reconnect may have given up rounds the sink lost
   open_->phase1_sent = true;
-  send_two_phase(connector::Phase1{
-      .txn_id = transaction_id(config_.stream_name, round.checkpoint),
-      .where = {connector::WhereRange{.stream_id = output_stream, .start_offset = round.start, .end_offset = round.end}}});
+  send_two_phase(
+      connector::Phase1{.txn_id = transaction_id(config_.stream_name, round.checkpoint),
+                        .where = {connector::WhereRange{
+                            .stream_id = output_stream, .start_offset = round.start, .end_offset = round.end}}});
 }
 
 void ConnectorSinkCore::on_vote(const connector::Phase1Reply& reply) {

@@ -1,18 +1,17 @@
 #include "io_from_plan.hpp"
 
+#include "roo/io/connector_sink.hpp"
 #include "roo/io/discard_sink.hpp"
 #include "roo/io/kafka_sink.hpp"
 #include "roo/io/kafka_source.hpp"
 #include "roo/io/nats_sink.hpp"
 #include "roo/io/nats_source.hpp"
-#include "roo/io/connector_sink.hpp"
 #include "roo/io/tcp_sink.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
-
-#include <boost/asio/io_context.hpp>
 
 namespace roo::runtime {
 namespace {
@@ -81,7 +80,8 @@ std::unique_ptr<io::Sink> make_connector_sink(const graph::SinkPlan& plan, const
 }  // namespace
 
 std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index, boost::asio::io_context& io,
-                                    const IoPlacement& placement, HttpExchanges& exchanges) {
+                                    boost::asio::io_context& own_thread_io, const IoPlacement& placement,
+                                    HttpExchanges& exchanges) {
   if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
     return io::make_tcp_sink(io, io::TcpSinkConfig{.name = plan.name, .peer = core::Endpoint{tcp->host, tcp->port}});
   }
@@ -96,7 +96,7 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
     return io::make_discard_sink();
   }
   if (const auto* connector = std::get_if<graph::ConnectorSinkSettings>(&plan.settings)) {
-    return make_connector_sink(plan, *connector, index, io, placement);
+    return make_connector_sink(plan, *connector, index, own_thread_io, placement);
   }
   const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
   io::KafkaSinkConfig config;
@@ -110,9 +110,9 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
   // the least Roo asks for.
   config.linger = std::max(kafka.linger, std::chrono::milliseconds(1));
   if (placement.checkpoints) {
-    config.transactional_id = fmt::format("roo.{}.{}.{}", placement.app_name,
-                                          plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
-                                          placement.worker_name);
+    config.transactional_id =
+        fmt::format("roo.{}.{}.{}", placement.app_name, plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
+                    placement.worker_name);
   }
   return io::make_kafka_sink(std::move(config));
 }
@@ -130,7 +130,7 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   config.brokers = kafka.brokers;
   config.group_id = kafka.group.empty() ? fmt::format("roo.{}", placement.app_name) : kafka.group;
   config.start = kafka.start == graph::KafkaSourceSettings::Start::latest ? io::KafkaSourceConfig::Start::latest
-                                                                           : io::KafkaSourceConfig::Start::earliest;
+                                                                          : io::KafkaSourceConfig::Start::earliest;
   config.properties = with_log_level(kafka.log_level, kafka.properties);
   config.worker_index = placement.worker_index;
   config.worker_count = placement.worker_count;

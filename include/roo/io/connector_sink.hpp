@@ -15,12 +15,12 @@ class io_context;
 namespace roo::io {
 
 struct ConnectorSinkConfig {
-  std::string name;           ///< the sink's name in logs ("results")
-  core::Endpoint peer;        ///< the connector sink's host:port
-  std::string cookie;         ///< sent in HELLO
-  std::string program_name;   ///< HELLO's program name: the application's name
-  std::string instance_name;  ///< HELLO's instance name: the worker's name
-  std::string stream_name;    ///< "<app>-w-<worker>-id-<sink index>": the output stream's name, and its txn ids'
+  std::string name;            ///< the sink's name in logs ("results")
+  core::Endpoint peer;         ///< the connector sink's host:port
+  std::string cookie;          ///< sent in HELLO
+  std::string program_name;    ///< HELLO's program name: the application's name
+  std::string instance_name;   ///< HELLO's instance name: the worker's name
+  std::string stream_name;     ///< "<app>-w-<worker>-id-<sink index>": the output stream's name, and its txn ids'
   bool transactional = false;  ///< checkpoints on: output is committed with them (two-phase commit)
   std::size_t max_buffered_bytes = 16 * 1024 * 1024;  ///< past this the producer waits (backpressure)
   std::size_t max_frame_bytes = 16 * 1024 * 1024;     ///< a longer frame from the sink closes the connection
