@@ -271,8 +271,7 @@ HttpReplySinkSettings read_http_reply_sink(const py::dict& entry, const std::vec
     }
     return HttpReplySinkSettings{i, name};
   }
-  throw core::UsageError("run " + what + ": it answers source '" + name +
-                         "', but the application has no source of "
+  throw core::UsageError("run " + what + ": it answers source '" + name + "', but the application has no source of "
                          "that name");
 }
 
@@ -374,10 +373,9 @@ void check_http_replies(const Plan& plan) {
       return reply != nullptr && reply->source == i;
     });
     if (!answered) {
-      throw core::UsageError("run source '" + plan.sources[i].name +
-                             "': nothing answers its requests; end its "
-                             "pipeline with to_sink(HttpReplySinkConfig('" +
-                             plan.sources[i].name + "', encoder)), or pass ignore_response=True");
+      throw core::UsageError("run source '" + plan.sources[i].name + "': nothing answers its requests; end its "
+                             "pipeline with to_sink(HttpReplySinkConfig('" + plan.sources[i].name +
+                             "', encoder)), or pass ignore_response=True");
     }
   }
   for (const auto& sink : plan.sinks) {
@@ -386,7 +384,8 @@ void check_http_replies(const Plan& plan) {
       continue;
     }
     const auto& sinks = plan.flows[reply->source].sinks;
-    if (std::none_of(sinks.begin(), sinks.end(), [&](std::size_t index) { return &plan.sinks[index] == &sink; })) {
+    if (std::none_of(sinks.begin(), sinks.end(),
+                     [&](std::size_t index) { return &plan.sinks[index] == &sink; })) {
       throw core::UsageError("run sink '" + sink.name + "': it answers source '" + reply->source_name +
                              "', but that source's pipeline does not end in it");
     }

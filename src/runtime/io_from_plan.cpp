@@ -8,10 +8,11 @@
 #include "roo/io/nats_source.hpp"
 #include "roo/io/tcp_sink.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include <boost/asio/io_context.hpp>
 
 namespace roo::runtime {
 namespace {
@@ -110,9 +111,9 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
   // the least Roo asks for.
   config.linger = std::max(kafka.linger, std::chrono::milliseconds(1));
   if (placement.checkpoints) {
-    config.transactional_id =
-        fmt::format("roo.{}.{}.{}", placement.app_name, plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
-                    placement.worker_name);
+    config.transactional_id = fmt::format("roo.{}.{}.{}", placement.app_name,
+                                          plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
+                                          placement.worker_name);
   }
   return io::make_kafka_sink(std::move(config));
 }
@@ -130,7 +131,7 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   config.brokers = kafka.brokers;
   config.group_id = kafka.group.empty() ? fmt::format("roo.{}", placement.app_name) : kafka.group;
   config.start = kafka.start == graph::KafkaSourceSettings::Start::latest ? io::KafkaSourceConfig::Start::latest
-                                                                          : io::KafkaSourceConfig::Start::earliest;
+                                                                           : io::KafkaSourceConfig::Start::earliest;
   config.properties = with_log_level(kafka.log_level, kafka.properties);
   config.worker_index = placement.worker_index;
   config.worker_count = placement.worker_count;

@@ -27,7 +27,7 @@ struct IoPlacement {
   std::string worker_name;
   std::size_t worker_index = 0;  ///< in the cluster (0 alone)
   std::size_t worker_count = 1;
-  bool checkpoints = false;                      ///< Kafka sinks then write in transactions (exactly once)
+  bool checkpoints = false;      ///< Kafka sinks then write in transactions (exactly once)
   std::chrono::milliseconds broker_wait{30000};  ///< Kafka sources: how long unreachable brokers are retried at start
 };
 
@@ -37,7 +37,8 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
 /// An exchange for every http source of `plan` (constructed without I/O), by source index: made before the sinks, as
 /// an http_reply sink is the reply face of its source's exchange.
 [[nodiscard]] HttpExchanges make_http_exchanges(const graph::Plan& plan, boost::asio::io_context& io,
-                                                core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool);
+                                                core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                core::BatchPool& pool);
 
 /// The sink `plan` describes (TCP, Kafka, NATS, an http source's replies, a connector sink or a discard sink),
 /// constructed without I/O. A Kafka sink with checkpoints on is transactional, with the transactional.id
@@ -53,9 +54,12 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
 /// The Kafka source `plan` describes (plan.kind() is kafka), reading this worker's share of the partitions from
 /// `position` on (partitions it does not name: the group's committed offset, else the configured start). Its
 /// consumer group is the plan's, or "roo.<app>".
-[[nodiscard]] std::unique_ptr<io::Source> make_kafka_source(
-    const graph::SourcePlan& plan, std::size_t index, std::uint32_t generation, const io::SourcePosition& position,
-    const IoPlacement& placement, core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool);
+[[nodiscard]] std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std::size_t index,
+                                                            std::uint32_t generation,
+                                                            const io::SourcePosition& position,
+                                                            const IoPlacement& placement,
+                                                            core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                            core::BatchPool& pool);
 
 /// The NATS source `plan` describes (plan.kind() is nats). Without a queue group of its own it subscribes in the
 /// group "roo.<app>.<source>": the application's workers share the subject's messages, each handled once.

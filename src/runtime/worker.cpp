@@ -178,7 +178,7 @@ class Worker {
   std::unique_ptr<cluster::Cluster> cluster_;
   std::optional<TransactionalSinks> transactional_;  ///< before sinks_: a sink may answer until it is destroyed
   HttpExchanges http_exchanges_;  ///< by source index: each http source's exchange (its source and reply faces)
-  std::vector<std::unique_ptr<io::Sink>> sinks_;  ///< by the plan's sink index
+  std::vector<std::unique_ptr<io::Sink>> sinks_;     ///< by the plan's sink index
   bool sinks_started_ = false;
   std::optional<std::string> failed_sink_;  ///< why a sink failed for good (check_sinks)
   std::chrono::steady_clock::time_point next_sink_check_{};
@@ -186,10 +186,10 @@ class Worker {
   std::chrono::steady_clock::time_point next_watermark_repeat_{};
   std::vector<char> sent_watermarks_;  ///< what the peers last heard (windows only)
   std::vector<std::unique_ptr<io::Source>> sources_;
-  std::vector<std::size_t> replayable_;        ///< indexes of the replayable sources
-  std::vector<std::uint32_t> generations_;     ///< by source index: its current start (FrameBatch::generation)
-  std::optional<SourcePositions> positions_;   ///< the replayable sources' positions at the executor's cut
-  std::vector<io::Source*> sources_by_index_;  ///< by source index (null: a generator, or not started)
+  std::vector<std::size_t> replayable_;              ///< indexes of the replayable sources
+  std::vector<std::uint32_t> generations_;           ///< by source index: its current start (FrameBatch::generation)
+  std::optional<SourcePositions> positions_;         ///< the replayable sources' positions at the executor's cut
+  std::vector<io::Source*> sources_by_index_;        ///< by source index (null: a generator, or not started)
   /// A commit of positions waiting for the sinks' flush (commit_delivered_positions).
   struct PositionCommit {
     std::atomic<std::size_t> left{0};
@@ -199,7 +199,7 @@ class Worker {
   std::shared_ptr<PositionCommit> position_commit_;
   std::chrono::steady_clock::time_point next_position_commit_{};
   std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> signalled_{false};           ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
+  std::atomic<bool> signalled_{false};  ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
   std::atomic<bool> rollback_requested_{false};  ///< a peer was lost with checkpoints on (CheckpointCoordinator)
   std::size_t rollbacks_ = 0;
   std::atomic<bool> exit_requested_{false};
@@ -261,8 +261,7 @@ cluster::ClusterHooks Worker::hooks() {
     log_->error("worker {} is gone: events for its key groups are dropped; restart the cluster to recover", worker);
   };
   hooks.on_checkpoint_begin = [this](std::uint64_t id) {
-    checkpoint_inbox_.push(
-        {.kind = CheckpointInbox::Message::Kind::begin, .id = id, .worker = 0, .ok = false, .text = {}});
+    checkpoint_inbox_.push({.kind = CheckpointInbox::Message::Kind::begin, .id = id, .worker = 0, .ok = false, .text = {}});
     doorbell_.ring();
   };
   hooks.on_checkpoint_part = [this](std::size_t worker, std::uint64_t id, bool ok, std::string text) {
@@ -433,10 +432,12 @@ void Worker::open_checkpoint_files() {
   if (!options_.checkpoints) {
     return;
   }
-  bool cluster_initializer = options_.cluster && options_.cluster->initializer && options_.cluster->worker_count > 1;
-  checkpoint_files_.emplace(*options_.checkpoints,
-                            checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name},
-                            cluster_initializer, doorbell_);
+  bool cluster_initializer =
+      options_.cluster && options_.cluster->initializer && options_.cluster->worker_count > 1;
+  checkpoint_files_.emplace(
+      *options_.checkpoints,
+      checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name}, cluster_initializer,
+      doorbell_);
 }
 
 // Before any input: checkpoints are taken from here on, and the one the cluster chose (alone: the newest complete
@@ -465,9 +466,8 @@ void Worker::start_checkpoints() {
       }
     }
   };
-  checkpoints_.emplace(
-      *options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
-      [this] { hand_over_outputs(); }, std::move(io));
+  checkpoints_.emplace(*options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
+                       [this] { hand_over_outputs(); }, std::move(io));
   if (options_.measure) {
     checkpoints_->measure(metrics_registry_);
   }
@@ -881,8 +881,8 @@ void Worker::hand_over_outputs() {
 void Worker::drain_sinks(DeliveryReport& report) {
   hand_over_outputs();
   auto now = std::chrono::steady_clock::now();
-  auto deadline =
-      stopping_ ? std::max(drain_deadline_, now + std::chrono::milliseconds(100)) : now + options_.drain_timeout;
+  auto deadline = stopping_ ? std::max(drain_deadline_, now + std::chrono::milliseconds(100))
+                            : now + options_.drain_timeout;
   // Each sink calls back on its own thread (Kafka and NATS sinks have one each): the count is atomic.
   auto sinks_stopped = std::make_shared<std::atomic<std::size_t>>(0);
   for (auto& sink : sinks_) {
@@ -963,8 +963,8 @@ void Worker::report_delivery(DeliveryReport& report) {
 }
 
 int Worker::run() {
-  python::Interpreter interpreter(
-      python::InterpreterConfig{.leading_paths = {python_package_dir().string(), options_.app_folder}, .argv = {""}});
+  python::Interpreter interpreter(python::InterpreterConfig{
+      .leading_paths = {python_package_dir().string(), options_.app_folder}, .argv = {""}});
   try {
     int code = serve();
     release_python_objects();
@@ -1059,8 +1059,7 @@ void Worker::start_metrics() {
   metrics_registry_.gauge(metrics::executor_turn, {}, [this] {
     auto started = turn_started_.load(std::memory_order_relaxed);
     auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    return started == 0 ? 0.0
-                        : std::chrono::duration<double>(std::chrono::steady_clock::duration(now - started)).count();
+    return started == 0 ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::duration(now - started)).count();
   });
   metrics_registry_.gauge(metrics::source_paused, {},
                           [this] { return std::chrono::duration<double>(mailbox_.paused()).count(); });
@@ -1190,10 +1189,9 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
 // after the checkpoint repeat: docs/resilience.md).
 void Worker::tear_down_pipeline() {
   ++rollbacks_;
-  log_->warn(
-      "rolling back (rollback {}): this worker forms the cluster again and restores its last complete "
-      "checkpoint",
-      rollbacks_);
+  log_->warn("rolling back (rollback {}): this worker forms the cluster again and restores its last complete "
+             "checkpoint",
+             rollbacks_);
   for (auto& output : runner_->outputs()) {
     if (!output.empty()) {
       sinks_[&output - runner_->outputs().data()]->write(output.take());

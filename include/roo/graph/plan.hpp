@@ -63,7 +63,7 @@ struct KafkaSourceSettings {
 
 /// A NATS core subscription (docs/nats.md): each message's data is one event for the decoder.
 struct NatsSourceSettings {
-  std::string server_url;  ///< "nats://host:port"
+  std::string server_url;   ///< "nats://host:port"
   std::string subject;
   std::string queue_group;  ///< empty: the runtime's "roo.<app>.<source>", so the app's workers share the messages
 };
@@ -96,12 +96,12 @@ struct SourcePlan {
   [[nodiscard]] Kind kind() const { return static_cast<Kind>(settings.index()); }
 };
 
-static_assert(
-    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::kafka), SourcePlan::Settings>,
-                   KafkaSourceSettings>);
-static_assert(
-    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::http), SourcePlan::Settings>,
-                   HttpSourceSettings>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::kafka),
+                                                        SourcePlan::Settings>,
+                             KafkaSourceSettings>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::http),
+                                                        SourcePlan::Settings>,
+                             HttpSourceSettings>);
 
 struct StagePlan {
   enum class Kind { computation, key_by, collect, state, window };
@@ -137,8 +137,8 @@ struct TcpSinkSettings {
 /// holds: value bytes, (value, key), (value, key, partition) or (value, key, partition, headers).
 struct KafkaSinkSettings {
   std::string topic;
-  std::string brokers;                    ///< bootstrap.servers: "host:port,host:port"
-  KafkaProperties properties;             ///< the partitioner, if chosen, is the property `partitioner`
+  std::string brokers;  ///< bootstrap.servers: "host:port,host:port"
+  KafkaProperties properties;  ///< the partitioner, if chosen, is the property `partitioner`
   std::size_t max_message_size = 100000;  ///< Wallaroo's max_message_size: a larger record is not sent
   std::chrono::milliseconds linger{0};    ///< Wallaroo's max_produce_buffer_ms (librdkafka's linger.ms)
   KafkaLogLevel log_level = KafkaLogLevel::warn;
@@ -183,12 +183,12 @@ struct SinkPlan {
   [[nodiscard]] Kind kind() const { return static_cast<Kind>(settings.index()); }
 };
 
-static_assert(
-    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::kafka), SinkPlan::Settings>,
-                   KafkaSinkSettings>);
-static_assert(
-    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::http_reply), SinkPlan::Settings>,
-                   HttpReplySinkSettings>);
+static_assert(std::is_same_v<
+              std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::kafka), SinkPlan::Settings>,
+              KafkaSinkSettings>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::http_reply),
+                                                        SinkPlan::Settings>,
+                             HttpReplySinkSettings>);
 static_assert(
     std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::connector), SinkPlan::Settings>,
                    ConnectorSinkSettings>);
