@@ -26,7 +26,9 @@ struct ConnectorSinkConfig {
   std::size_t max_frame_bytes = 16 * 1024 * 1024;     ///< a longer frame from the sink closes the connection
   std::chrono::milliseconds reconnect_interval{250};  ///< the first retry; it doubles up to max_reconnect_interval
   std::chrono::milliseconds max_reconnect_interval{5000};
-  std::chrono::milliseconds prepare_timeout{10000};  ///< a PHASE1 unanswered this long fails the checkpoint
+  /// A PHASE1 unanswered this long fails the checkpoint. Below the checkpoint's own round timeout (10 s at least), so
+  /// the line the user sees names the sink.
+  std::chrono::milliseconds prepare_timeout{5000};
 };
 
 /// The worker's side of Wallaroo's connector sink protocol (spec §3.3, docs/connectors-sink.md): a client that sends

@@ -199,8 +199,16 @@ class FileSink(object):
         self.freeze_after_vote = freeze_after_vote
         self.stores = {}
         self.owners = {}  # stream name -> the Session that has it open
+        self.reported = set()
         for name in stream_names(directory):
             self.store(name)
+
+    def report_once(self, peer, text):
+        """One line per refusal and peer host: a worker that retries is not logged again."""
+        host = peer.rsplit(":", 1)[0]
+        if (host, text) not in self.reported:
+            self.reported.add((host, text))
+            say("{0}: {1}".format(peer, text))
 
     def store(self, name):
         if name not in self.stores:
@@ -238,7 +246,7 @@ class Session(object):
                     await self.reader.read()  # until the worker closes: its PHASE2 is never seen
                     return
         except (ProtocolError, Refused) as error:
-            say("{0}: {1}".format(self.peer, error))
+            self.sink.report_once(self.peer, str(error))
             self.send(cwm.Error(str(error)))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
