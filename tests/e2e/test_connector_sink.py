@@ -197,3 +197,21 @@ def test_a_sink_killed_and_restarted_gets_the_output_again_and_the_committed_out
     finish(worker, sink, 6000)
     outages = [line for line in sink_lines(worker) if "reconnecting" in line]
     assert len(outages) == 1, worker.stderr()
+
+
+def test_without_checkpoints_a_sink_killed_and_restarted_gets_the_rest_from_where_its_file_ends(workers, tmp_path):
+    """At least once: the worker keeps what the sink's kernel acknowledged (a margin), and after the reconnect sends
+    from the offset NOTIFY_ACK names (the sink's file end), so nothing is lost, and here nothing comes twice."""
+    port = free_port()
+    sink = Sink(workers, tmp_path / "out", port)
+    worker = run_app(workers, sink, count=6000)
+    assert wait_until(lambda: len(sink.written()) > 2000, 20), worker.stderr()
+    sink.proc.proc.send_signal(signal.SIGKILL)
+    sink.proc.proc.wait(10)
+    time.sleep(0.3)
+    sink = Sink(workers, tmp_path / "out", port, label="sink-again")
+    assert wait_until(lambda: sink.written() == expected(6000), 30), (len(sink.written()), worker.stderr())
+    assert worker.stop() == 0, worker.stderr()
+    assert sink.committed() == expected(6000)
+    assert re.search(r"connected again; stream '%s' goes on from byte [1-9]\d*$" % STREAM, worker.stderr(), re.M), \
+        worker.stderr()
