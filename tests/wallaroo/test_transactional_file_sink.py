@@ -256,3 +256,10 @@ def test_print_committed(tmp_path):
     out = subprocess.run([sys.executable, "-m", "wallaroo.connectors.transactional_file_sink", "--print-committed",
                           str(tmp_path)], stdout=subprocess.PIPE, env=env, check=True).stdout
     assert out == b"kept\n"
+
+
+def test_wallaroo_connector_flags_read_as_the_plain_ones():
+    from wallaroo.connectors.transactional_file_sink import parse
+    args = parse(["--application-module", "app", "--connector", "results", "--results-port", "7200",
+                  "--results-cookie", "ck", "--results-output-dir", "out", "--results-host", "0.0.0.0"])
+    assert (args.port, args.cookie, args.output_dir, args.host) == (7200, "ck", "out", "0.0.0.0")
