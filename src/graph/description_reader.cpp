@@ -280,11 +280,10 @@ SinkPlan read_sink(const py::dict& entry, const std::vector<SourcePlan>& sources
   sink.name = text(entry, "name");
   std::string what = "sink '" + sink.name + "'";
   std::string kind = text(entry, "kind");
-  if (kind == "connector") {
-    throw core::UsageError("start " + what + ": " + connectors_not_yet("sinks"));
-  }
   if (kind == "tcp") {
     sink.settings = TcpSinkSettings{text(entry, "host"), port_of(entry, what)};
+  } else if (kind == "connector") {
+    sink.settings = ConnectorSinkSettings{text(entry, "host"), port_of(entry, what), text(entry, "cookie")};
   } else if (kind == "kafka") {
     sink.settings = read_kafka_sink(entry, what);
   } else if (kind == "nats") {

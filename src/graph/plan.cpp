@@ -47,6 +47,8 @@ const char* kind_name(SinkPlan::Kind kind) {
       return "http_reply";
     case SinkPlan::Kind::discard:
       return "discard";
+    case SinkPlan::Kind::connector:
+      return "connector";
   }
   return "?";
 }

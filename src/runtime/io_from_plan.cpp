@@ -1,5 +1,6 @@
 #include "io_from_plan.hpp"
 
+#include "roo/io/connector_sink.hpp"
 #include "roo/io/discard_sink.hpp"
 #include "roo/io/kafka_sink.hpp"
 #include "roo/io/kafka_source.hpp"
@@ -59,8 +60,29 @@ HttpExchanges make_http_exchanges(const graph::Plan& plan, boost::asio::io_conte
   return exchanges;
 }
 
+namespace {
+
+/// A connector sink's stream is named as Wallaroo names it, "<app>-w-<worker>-id-<sink index>": the same for the same
+/// worker across restarts, so that a restarted worker finds its transactions at the sink.
+std::unique_ptr<io::Sink> make_connector_sink(const graph::SinkPlan& plan, const graph::ConnectorSinkSettings& settings,
+                                              std::size_t index, boost::asio::io_context& io,
+                                              const IoPlacement& placement) {
+  io::ConnectorSinkConfig config;
+  config.name = plan.name;
+  config.peer = core::Endpoint{settings.host, settings.port};
+  config.cookie = settings.cookie;
+  config.program_name = placement.app_name;
+  config.instance_name = placement.worker_name;
+  config.stream_name = fmt::format("{}-w-{}-id-{}", placement.app_name, placement.worker_name, index);
+  config.transactional = placement.checkpoints;
+  return io::make_connector_sink(io, std::move(config));
+}
+
+}  // namespace
+
 std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index, boost::asio::io_context& io,
-                                    const IoPlacement& placement, HttpExchanges& exchanges) {
+                                    boost::asio::io_context& own_thread_io, const IoPlacement& placement,
+                                    HttpExchanges& exchanges) {
   if (const auto* tcp = std::get_if<graph::TcpSinkSettings>(&plan.settings)) {
     return io::make_tcp_sink(io, io::TcpSinkConfig{.name = plan.name, .peer = core::Endpoint{tcp->host, tcp->port}});
   }
@@ -73,6 +95,9 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
   }
   if (std::holds_alternative<graph::DiscardSinkSettings>(plan.settings)) {
     return io::make_discard_sink();
+  }
+  if (const auto* connector = std::get_if<graph::ConnectorSinkSettings>(&plan.settings)) {
+    return make_connector_sink(plan, *connector, index, own_thread_io, placement);
   }
   const auto& kafka = std::get<graph::KafkaSinkSettings>(plan.settings);
   io::KafkaSinkConfig config;
@@ -142,6 +167,9 @@ std::string sink_destination(const graph::SinkPlan& plan) {
   }
   if (std::holds_alternative<graph::DiscardSinkSettings>(plan.settings)) {
     return "nowhere (a discard sink)";
+  }
+  if (const auto* connector = std::get_if<graph::ConnectorSinkSettings>(&plan.settings)) {
+    return fmt::format("the connector sink at {}:{}", connector->host, connector->port);
   }
   return fmt::format("Kafka topic '{}'", std::get<graph::KafkaSinkSettings>(plan.settings).topic);
 }

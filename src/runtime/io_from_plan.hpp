@@ -40,12 +40,16 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
                                                 core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                 core::BatchPool& pool);
 
-/// The sink `plan` describes (TCP, Kafka, NATS, an http source's replies or a discard sink), constructed without I/O. A
-/// Kafka sink with checkpoints on is transactional, with the transactional.id "roo.<app>.<sink>.<worker>": the same for
-/// the same worker across restarts, so that a restarted worker fences its predecessor (docs/kafka.md).
+/// The sink `plan` describes (TCP, Kafka, NATS, an http source's replies, a connector sink or a discard sink),
+/// constructed without I/O. A Kafka sink with checkpoints on is transactional, with the transactional.id
+/// "roo.<app>.<sink>.<worker>": the same for the same worker across restarts, so that a restarted worker fences its
+/// predecessor (docs/kafka.md). A connector sink with checkpoints on commits with them (two-phase commit on stream
+/// "<app>-w-<worker>-id-<index>", docs/connectors-sink.md).
+/// `io` is the executor's data path; `own_thread_io` is run by a thread of its own, for the sinks the executor waits
+/// on while it does not run `io` (a connector sink's recovery and last checkpoint).
 [[nodiscard]] std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t index,
-                                                  boost::asio::io_context& io, const IoPlacement& placement,
-                                                  HttpExchanges& exchanges);
+                                                  boost::asio::io_context& io, boost::asio::io_context& own_thread_io,
+                                                  const IoPlacement& placement, HttpExchanges& exchanges);
 
 /// The Kafka source `plan` describes (plan.kind() is kafka), reading this worker's share of the partitions from
 /// `position` on (partitions it does not name: the group's committed offset, else the configured start). Its
@@ -64,9 +68,9 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
                                                            core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                            core::BatchPool& pool);
 
-/// "host:port" of a TCP sink, "Kafka topic 't'" of a Kafka sink, "NATS subject 's' at <url>" of a NATS sink, "the
-/// clients of http source 's'" of a reply sink, "nowhere (a discard sink)": where a sink's undelivered output was
-/// going.
+/// "host:port" of a TCP sink, "the connector sink at host:port", "Kafka topic 't'" of a Kafka sink, "NATS subject 's'
+/// at <url>" of a NATS sink, "the clients of http source 's'" of a reply sink, "nowhere (a discard sink)": where a
+/// sink's undelivered output was going.
 [[nodiscard]] std::string sink_destination(const graph::SinkPlan& plan);
 
 }  // namespace roo::runtime

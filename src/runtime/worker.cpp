@@ -83,7 +83,8 @@ constexpr std::chrono::milliseconds forced_exit_margin{600};
 /// sleeps in it when idle. Events therefore go from socket to Python to socket without waking another thread,
 /// which is what keeps latency low on a busy machine (each cross-thread wake-up waited up to ~2 ms for a core).
 /// The cluster (formation, data channels to peers, drain, the external channel) runs in `data_io_` too, so a hop
-/// between workers wakes no thread on either side either. The io thread only runs `io_` for the signals; it reaches
+/// between workers wakes no thread on either side either. The io thread runs `io_` for the signals and the connector
+/// sinks (the executor waits on those without running `data_io_`: their recovery, the last checkpoint); it reaches
 /// the executor through the doorbell, whose waker posts to `data_io_`.
 class Worker {
  public:
@@ -363,7 +364,7 @@ void Worker::start_io() {
 void Worker::create_sinks() {
   http_exchanges_ = make_http_exchanges(*plan_, data_io_, mailbox_, pool_);
   for (std::size_t i = 0; i < plan_->sinks.size(); ++i) {
-    sinks_.push_back(make_sink(plan_->sinks[i], i, data_io_, placement(), http_exchanges_));
+    sinks_.push_back(make_sink(plan_->sinks[i], i, data_io_, io_, placement(), http_exchanges_));
   }
   transactional_.emplace(sinks_, doorbell_);
 }
@@ -979,13 +980,14 @@ int Worker::run() {
 // Gives the sinks until `sinks_deadline` to stop (already past after a drain: what they hold was reported).
 void Worker::shut_down_io(std::chrono::steady_clock::time_point sinks_deadline) {
   python::GilRelease release;
-  auto sinks_stopped = std::make_shared<std::size_t>(0);
+  // Atomic: Kafka, NATS and connector sinks call back on threads of their own.
+  auto sinks_stopped = std::make_shared<std::atomic<std::size_t>>(0);
   if (!sinks_started_) {
     *sinks_stopped = sinks_.size();  // never started (a failed start): nothing to deliver, nothing to say
   }
   for (auto& sink : sinks_) {
     if (sinks_started_) {
-      sink->stop([sinks_stopped] { ++*sinks_stopped; });
+      sink->stop([sinks_stopped] { sinks_stopped->fetch_add(1, std::memory_order_acq_rel); });
     }
   }
   while (*sinks_stopped < sinks_.size() && std::chrono::steady_clock::now() < sinks_deadline) {

@@ -80,10 +80,8 @@ def test_syntax_error(roo_bin):
 @pytest.mark.parametrize("use,line", [
     ("source", "roo run: unable to start source 'events': connector sources are not supported yet "
                "(see docs/running.md#connectors)"),
-    ("sink", "roo run: unable to start sink 'results': connector sinks are not supported yet "
-             "(see docs/running.md#connectors)"),
 ])
-def test_connector_source_or_sink_is_refused_at_start(roo_bin, use, line):
+def test_connector_source_is_refused_at_start(roo_bin, use, line):
     code, lines = run_setup([roo_bin, "run", app("connectors")] + io_flags() + ["--use", use])
     assert code == 2
     assert_one_line(lines, line)

@@ -161,12 +161,20 @@ struct HttpReplySinkSettings {
 /// written anywhere.
 struct DiscardSinkSettings {};
 
+/// A Wallaroo connector sink (wallaroo.experimental.SinkConnectorConfig, docs/connectors-sink.md): each output is one
+/// MESSAGE of the connector protocol to host:port; with checkpoints, committed by a two-phase commit.
+struct ConnectorSinkSettings {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string cookie;
+};
+
 /// One sink of the application: what all kinds have, and the settings of its kind. Lives on the Python executor.
 struct SinkPlan {
-  using Settings =
-      std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings, HttpReplySinkSettings, DiscardSinkSettings>;
+  using Settings = std::variant<TcpSinkSettings, KafkaSinkSettings, NatsSinkSettings, HttpReplySinkSettings,
+                                DiscardSinkSettings, ConnectorSinkSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, kafka, nats, http_reply, discard };
+  enum class Kind { tcp, kafka, nats, http_reply, discard, connector };
 
   std::string name;
   PyRef encode;
@@ -181,6 +189,9 @@ static_assert(std::is_same_v<
 static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::http_reply),
                                                         SinkPlan::Settings>,
                              HttpReplySinkSettings>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SinkPlan::Kind::connector), SinkPlan::Settings>,
+                   ConnectorSinkSettings>);
 
 /// The path of one source's events: its stages in order, then every sink listed.
 struct Flow {

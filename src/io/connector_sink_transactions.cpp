@@ -1,0 +1,191 @@
+#include "connector_sink_core.hpp"
+#include "connector_sink_rules.hpp"
+#include "io_log.hpp"
+
+namespace roo::io {
+
+// The two-phase commit of a connector sink with checkpoints (docs/connectors-sink.md). The rounds: PHASE1 for the
+// bytes [voted_end(), cut) at prepare(n), the sink's vote, PHASE2 commit at commit(n) for every round up to n. A round
+// that fails is aborted at the sink; its bytes stay here and go again, in the next round.
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::uint64_t output_stream = 1;
+
+}  // namespace
+
+std::uint64_t ConnectorSinkCore::voted_end() const { return prepared_.empty() ? committed_ : prepared_.back().end; }
+
+std::vector<std::uint64_t> ConnectorSinkCore::prepared_checkpoints() const {
+  std::vector<std::uint64_t> checkpoints;
+  checkpoints.reserve(prepared_.size());
+  for (const Round& round : prepared_) {
+    checkpoints.push_back(round.checkpoint);
+  }
+  return checkpoints;
+}
+
+// The worker calls recover() (after a restart, or a rollback) before any output; output, a flush or a prepare without
+// one means none comes: no checkpoint was restored, and the sink's uncommitted transactions can be resolved.
+void ConnectorSinkCore::learn_recovery_point() {
+  if (recovery_known_) {
+    return;
+  }
+  recovery_known_ = true;
+  if (phase_ == Phase::awaiting_recovery) {
+    list_uncommitted();
+  }
+}
+
+void ConnectorSinkCore::recover(std::uint64_t checkpoint, Sink::Done done) {
+  asio::post(strand_, [self = shared_from_this(), checkpoint, done = std::move(done)]() mutable {
+    if (self->closed_) {
+      done(fmt::format("{}: the sink stopped", self->identity_));
+      return;
+    }
+    self->last_complete_ = std::max(self->last_complete_, checkpoint);
+    self->recovery_known_ = true;
+    self->recoveries_.push_back(std::move(done));
+    if (self->phase_ == Phase::awaiting_recovery) {
+      self->list_uncommitted();
+    } else if (self->phase_ == Phase::awaiting_notify_ack || self->phase_ == Phase::ready) {
+      // Resolved before this checkpoint was known: a new session resolves again.
+      self->close_connection();
+      self->connect();
+    }
+  });
+}
+
+void ConnectorSinkCore::finish_recoveries(const std::string& error) {
+  for (auto& done : std::exchange(recoveries_, {})) {
+    done(error);
+  }
+}
+
+void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
+  asio::post(strand_, [self = shared_from_this(), checkpoint, done = std::move(done)]() mutable {
+    self->learn_recovery_point();
+    if (self->closed_) {
+      done(fmt::format("{}: the sink stopped", self->identity_), {});
+      return;
+    }
+    self->fail_round(fmt::format("{}: checkpoint {} began before the sink voted", self->identity_, checkpoint));
+    std::uint64_t start = self->voted_end();
+    std::uint64_t cut = self->output_.end();
+    if (cut == start) {
+      done({}, {self->marker_});  // nothing new since the last round: no transaction
+      return;
+    }
+    self->open_ = OpenRound{.round = Round{.checkpoint = checkpoint, .start = start, .end = cut},
+                            .done = std::move(done),
+                            .phase1_sent = false};
+    self->prepare_timer_.expires_after(self->config_.prepare_timeout);
+    self->prepare_timer_.async_wait([self, checkpoint](const boost::system::error_code& error) {
+      if (error || !self->open_ || self->open_->round.checkpoint != checkpoint) {
+        return;
+      }
+      bool sent = self->open_->phase1_sent;
+      self->fail_round(fmt::format("{}: no vote on checkpoint {} within {} ms{}", self->identity_, checkpoint,
+                                   self->config_.prepare_timeout.count(),
+                                   sent ? "" : fmt::format(" (not connected: {})", self->last_error_)));
+      if (sent) {
+        // The sink may still hold the round prepared: a new session aborts it (resolve_uncommitted).
+        self->close_connection();
+        self->connect();
+      }
+    });
+    self->send_records();
+    self->send_phase1_when_ready();
+  });
+}
+
+void ConnectorSinkCore::send_phase1_when_ready() {
+  if (!open_ || open_->phase1_sent || phase_ != Phase::ready || sent_ < open_->round.end) {
+    return;
+  }
+  Round& round = open_->round;
+  round.start = voted_end();  // a reconnect may have given up rounds the sink lost
+  open_->phase1_sent = true;
+  send_two_phase(
+      connector::Phase1{.txn_id = transaction_id(config_.stream_name, round.checkpoint),
+                        .where = {connector::WhereRange{
+                            .stream_id = output_stream, .start_offset = round.start, .end_offset = round.end}}});
+}
+
+void ConnectorSinkCore::on_vote(const connector::Phase1Reply& reply) {
+  if (!open_ || !open_->phase1_sent || reply.txn_id != transaction_id(config_.stream_name, open_->round.checkpoint)) {
+    return;  // a vote on a round given up
+  }
+  if (reply.commit) {
+    prepare_timer_.cancel();
+    prepared_.push_back(open_->round);
+    auto done = std::move(open_->done);
+    open_.reset();
+    done({}, {marker_});
+    send_records();
+    maybe_finish_stop();
+    return;
+  }
+  Round round = open_->round;
+  send_two_phase(connector::Phase2{.txn_id = reply.txn_id, .commit = false});
+  sent_ = round.start;  // the sink drops the round's bytes; they go again before the next PHASE1
+  fail_round(fmt::format("{}: the sink voted to abort the output of checkpoint {} (bytes {} to {})", identity_,
+                         round.checkpoint, round.start, round.end));
+}
+
+void ConnectorSinkCore::fail_round(const std::string& why) {
+  if (!open_) {
+    return;
+  }
+  prepare_timer_.cancel();
+  auto done = std::move(open_->done);
+  open_.reset();
+  done(why, {});
+  send_records();
+  maybe_finish_stop();
+}
+
+void ConnectorSinkCore::commit(std::uint64_t checkpoint, Sink::Done done) {
+  asio::post(strand_, [self = shared_from_this(), checkpoint, done = std::move(done)]() mutable {
+    self->last_complete_ = std::max(self->last_complete_, checkpoint);
+    // Before the session resolved the sink's uncommitted transactions, its resolution commits these (they are
+    // <= last_complete_); after it, they are sent here.
+    bool send_now = self->phase_ == Phase::awaiting_notify_ack || self->phase_ == Phase::ready;
+    while (!self->prepared_.empty() && self->prepared_.front().checkpoint <= checkpoint) {
+      const Round& round = self->prepared_.front();
+      if (send_now) {
+        self->send_two_phase(
+            connector::Phase2{.txn_id = transaction_id(self->config_.stream_name, round.checkpoint), .commit = true});
+      }
+      self->committed_ = round.end;
+      self->prepared_.pop_front();
+    }
+    self->budget_.release(self->output_.release_before(self->committed_));
+    done({});
+    self->maybe_finish_stop();
+  });
+}
+
+void ConnectorSinkCore::abort() {
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->closed_) {
+      return;
+    }
+    // A rollback: what was not committed is produced again after the recovery. The rounds the sink holds prepared
+    // are resolved by the next session, once recover() said which checkpoint the worker restored.
+    self->fail_round(fmt::format("{}: rolled back", self->identity_));
+    self->prepared_.clear();
+    self->budget_.release(self->output_.drop_from(self->committed_));
+    for (auto& [target, done] : std::exchange(self->flushes_, {})) {
+      done(fmt::format("{}: rolled back before the peer had everything", self->identity_));
+    }
+    self->recovery_known_ = false;
+    self->placed_ = false;
+    self->close_connection();
+    self->connect();
+  });
+}
+
+}  // namespace roo::io

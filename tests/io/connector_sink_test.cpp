@@ -1,0 +1,194 @@
+#include "roo/io/connector_sink.hpp"
+
+#include "connector_frames.hpp"
+#include "io_test_support.hpp"
+
+#include "roo/core/big_endian.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <string>
+
+namespace roo::io {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Listener;
+
+/// The sink's peer, played by the test over a real socket: reads whole frames, sends frames.
+class Peer {
+ public:
+  explicit Peer(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+
+  connector::Frame read() {
+    std::string head = test::read_exactly(socket_, 4);
+    body_ = test::read_exactly(socket_, core::load_u32_be(head.data()));
+    return connector::decode_frame(body_);
+  }
+  connector::TwoPhaseMessage read_two_phase() {
+    auto message = std::get<connector::Message>(read());
+    EXPECT_EQ(message.stream_id, 0U);
+    return connector::decode_two_phase(message.payload);
+  }
+  connector::Message read_message() {
+    auto message = std::get<connector::Message>(read());
+    payload_ = std::string(message.payload);  // the frame's bytes are reused by the next read
+    message.payload = payload_;
+    return message;
+  }
+  void send(const std::string& frame) { boost::asio::write(socket_, boost::asio::buffer(frame)); }
+  void send_two_phase(const connector::TwoPhaseMessage& message) {
+    send(connector::encode_message({.stream_id = 0,
+                                    .message_id = 0,
+                                    .event_time = 0,
+                                    .key = {},
+                                    .payload = connector::encode_two_phase(message)}));
+  }
+
+ private:
+  boost::asio::ip::tcp::socket socket_;
+  std::string body_;
+  std::string payload_;
+};
+
+RecordBatch records_of(std::initializer_list<std::string> records) {
+  RecordBatch batch;
+  for (const auto& record : records) {
+    batch.values.insert(batch.values.end(), record.begin(), record.end());
+    batch.records.push_back(RecordBatch::Record{.value_end = static_cast<std::uint32_t>(batch.values.size())});
+  }
+  return batch;
+}
+
+ConnectorSinkConfig config_for(std::uint16_t port, bool transactional) {
+  return ConnectorSinkConfig{.name = "results",
+                             .peer = core::Endpoint{"127.0.0.1", port},
+                             .cookie = "ck",
+                             .program_name = "App",
+                             .instance_name = "w1",
+                             .stream_name = "App-w-w1-id-0",
+                             .transactional = transactional,
+                             .reconnect_interval = 20ms};
+}
+
+TEST(ConnectorSink, WithoutCheckpointsRecordsAreMessagesAtTheirOffsetsFromTheSinksEnd) {
+  test::IoThread io;
+  Listener listener;
+  auto sink = make_connector_sink(io.io(), config_for(listener.port(), false));
+  EXPECT_FALSE(sink->transactional());
+  EXPECT_TRUE(sink->takes_records());
+  sink->start();
+  Peer peer(listener.accept());
+  EXPECT_EQ(peer.read(), connector::Frame(connector::Hello{"v0.0.1", "ck", "App", "w1"}));
+  peer.send(connector::encode_ok({.initial_credits = 10}));
+  EXPECT_EQ(peer.read(), connector::Frame(connector::Notify{1, "App-w-w1-id-0", 0}));
+  peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 40}));
+  sink->write(records_of({"ab", "cde"}));
+  auto first = peer.read_message();
+  EXPECT_EQ(first.stream_id, 1U);
+  EXPECT_EQ(first.message_id, 40U);
+  EXPECT_EQ(first.payload, "ab");
+  EXPECT_TRUE(first.key.empty());
+  auto second = peer.read_message();
+  EXPECT_EQ(second.message_id, 42U);
+  EXPECT_EQ(second.payload, "cde");
+  std::promise<std::string> flushed;
+  sink->flush([&](std::string error) { flushed.set_value(std::move(error)); });
+  auto answer = flushed.get_future();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(answer.get(), "");
+}
+
+TEST(ConnectorSink, TheTwoPhaseCommitResolvesVotesAndCommits) {
+  test::IoThread io;
+  Listener listener;
+  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
+  EXPECT_TRUE(sink->transactional());
+  sink->start();
+  std::promise<std::string> recovered;
+  sink->recover(4, {}, [&](std::string error) { recovered.set_value(std::move(error)); });
+  Peer peer(listener.accept());
+  EXPECT_EQ(peer.read(), connector::Frame(connector::Hello{"v0.0.1", "ck", "App", "w1"}));
+  peer.send(connector::encode_ok({.initial_credits = 10}));
+  auto list = std::get<connector::ListUncommitted>(peer.read_two_phase());
+  peer.send_two_phase(connector::ReplyUncommitted{
+      .rtag = list.rtag, .txn_ids = {"App-w-w1-id-0:c_id=5", "App-w-w1-id-0:c_id=4", "App-w-w2-id-0:c_id=9"}});
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=4", true}));
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=5", false}));
+  EXPECT_EQ(peer.read(), connector::Frame(connector::Notify{1, "App-w-w1-id-0", 0}));
+  peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 100}));
+  auto answer = recovered.get_future();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(answer.get(), "");
+
+  // Checkpoint 5: the sink votes abort; the round's bytes go again before checkpoint 6's PHASE1.
+  sink->write(records_of({"one\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 100U);
+  std::promise<std::string> prepared5;
+  sink->prepare(5, [&](std::string error, Sink::SharedBatches) { prepared5.set_value(std::move(error)); });
+  EXPECT_EQ(peer.read_two_phase(),
+            connector::TwoPhaseMessage(connector::Phase1{"App-w-w1-id-0:c_id=5", {{1, 100, 104}}}));
+  sink->write(records_of({"two\n"}));  // after the cut: waits for the vote
+  peer.send_two_phase(connector::Phase1Reply{"App-w-w1-id-0:c_id=5", false});
+  auto vote5 = prepared5.get_future();
+  ASSERT_EQ(vote5.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(vote5.get(), "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
+                             "): the sink voted to abort the output of checkpoint 5 (bytes 100 to 104)");
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=5", false}));
+  EXPECT_EQ(peer.read_message().message_id, 100U);
+  EXPECT_EQ(peer.read_message().message_id, 104U);
+
+  std::promise<std::pair<std::string, std::size_t>> prepared6;
+  sink->prepare(6, [&](std::string error, Sink::SharedBatches records) {
+    prepared6.set_value({std::move(error), records.size()});
+  });
+  EXPECT_EQ(peer.read_two_phase(),
+            connector::TwoPhaseMessage(connector::Phase1{"App-w-w1-id-0:c_id=6", {{1, 100, 108}}}));
+  peer.send_two_phase(connector::Phase1Reply{"App-w-w1-id-0:c_id=6", true});
+  auto vote6 = prepared6.get_future();
+  ASSERT_EQ(vote6.wait_for(5s), std::future_status::ready);
+  // One empty batch: the checkpoint records that this sink took part (the bytes stay at the sink).
+  EXPECT_EQ(vote6.get(), (std::pair<std::string, std::size_t>{"", 1}));
+  EXPECT_EQ(sink->undelivered_bytes(), 8U);
+  std::promise<std::string> committed;
+  sink->commit(6, [&](std::string error) { committed.set_value(std::move(error)); });
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=6", true}));
+  EXPECT_EQ(committed.get_future().get(), "");
+  EXPECT_TRUE(test::wait_until([&] { return sink->budget().in_flight() == 0; }));
+}
+
+TEST(ConnectorSink, APhase1WithoutAVoteFailsTheCheckpointAndANewSessionAbortsIt) {
+  test::IoThread io;
+  Listener listener;
+  auto config = config_for(listener.port(), true);
+  config.prepare_timeout = 200ms;
+  auto sink = make_connector_sink(io.io(), config);
+  sink->start();
+  Peer peer(listener.accept());
+  (void)peer.read();
+  peer.send(connector::encode_ok({.initial_credits = 10}));
+  sink->write(records_of({"x"}));  // no recover() came: no checkpoint was restored
+  auto list = std::get<connector::ListUncommitted>(peer.read_two_phase());
+  peer.send_two_phase(connector::ReplyUncommitted{.rtag = list.rtag, .txn_ids = {"App-w-w1-id-0:c_id=1"}});
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=1", false}));
+  (void)peer.read();  // NOTIFY
+  peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 0}));
+  EXPECT_EQ(peer.read_message().message_id, 0U);
+  std::promise<std::string> prepared;
+  sink->prepare(1, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  (void)peer.read_two_phase();  // PHASE1, never answered
+  auto vote = prepared.get_future();
+  ASSERT_EQ(vote.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(vote.get(), "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
+                            "): no vote on checkpoint 1 within 200 ms");
+  Peer again(listener.accept());
+  (void)again.read();
+  again.send(connector::encode_ok({.initial_credits = 10}));
+  auto relist = std::get<connector::ListUncommitted>(again.read_two_phase());
+  again.send_two_phase(connector::ReplyUncommitted{.rtag = relist.rtag, .txn_ids = {"App-w-w1-id-0:c_id=1"}});
+  EXPECT_EQ(again.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=1", false}));
+}
+
+}  // namespace
+}  // namespace roo::io
