@@ -24,7 +24,7 @@ import threading
 from ..experimental import connector_wire_messages as cwm
 from ..experimental.app_connector_configs import SINK
 from ..experimental.connector_errors import ConnectorError, ProtocolError
-from . import _two_phase_payloads as tpc
+from ..experimental import connector_two_phase as tpc
 from ._script import ScriptSettings, fail
 
 MAX_FRAME_BEFORE_HELLO = 4096
@@ -161,14 +161,14 @@ class SinkSession(object):
             raise ProtocolError("{0} is never sent to a sink connector".format(type(msg).__name__))
 
     def _two_phase(self, payload):
-        tag = tpc.tag_of(payload)
-        if tag == tpc.LIST_UNCOMMITTED:
-            self._reply(tpc.reply_uncommitted(tpc.list_uncommitted_rtag(payload)))
-        elif tag == tpc.PHASE1:
+        msg = tpc.decode(payload)
+        if isinstance(msg, tpc.ListUncommitted):
+            self._reply(tpc.encode(tpc.ReplyUncommitted(msg.rtag, [])))
+        elif isinstance(msg, tpc.Phase1):
             self.sink.commit()
-            self._reply(tpc.phase1_reply(tpc.txn_id_of(payload), True))
-        elif tag not in (tpc.PHASE2, tpc.WORKERS_LEFT):
-            raise ProtocolError("unknown two-phase-commit message tag {0}".format(tag))
+            self._reply(tpc.encode(tpc.Phase1Reply(msg.txn_id, True)))
+        elif not isinstance(msg, (tpc.Phase2, tpc.WorkersLeft)):
+            raise ProtocolError("{0} is never sent to a sink connector".format(type(msg).__name__))
 
     def _reply(self, payload):
         self.send(cwm.Message(0, 0, 0, None, payload))
