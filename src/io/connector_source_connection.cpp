@@ -368,8 +368,8 @@ void ConnectorSourceConnection::finish() {
                       who(), skipped_);
   }
   if (said_hello_ && !stopping_) {
-    io_logger()->info("connector_source '{}': connector {} left; its {} open streams are free", config_->name, who(),
-                      freed);
+    io_logger()->info("connector_source '{}': connector {} left ({} streams it had open are free)", config_->name,
+                      who(), freed);
   }
   auto on_finished = std::move(on_finished_);
   on_finished(this);
