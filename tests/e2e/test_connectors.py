@@ -1,6 +1,6 @@
 """wallaroo.experimental in a running app: an app that imports it (and decorates with its codecs) but reads and
-writes over TCP runs as any other. Apps that use a connector source or sink are refused at start with one line
-(tests/e2e/test_errors.py) until Roo runs connectors.
+writes over TCP runs as any other. Connector sources run (tests/e2e/test_connector_source.py); apps that use a
+connector sink are refused at start with one line (tests/e2e/test_errors.py) until Roo runs them.
 """
 import os
 import signal
