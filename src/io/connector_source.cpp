@@ -65,6 +65,8 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
       }
       if (!self->stopping_) {
         self->stopping_ = true;
+        // A rollback drops the handle right after stop(): the core stays until its connections have finished.
+        self->stopping_self_ = self;
         if (self->listener_) {
           self->listener_->close();
         }
@@ -148,6 +150,7 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
     for (auto& callback : callbacks) {
       callback();
     }
+    stopping_self_.reset();  // may destroy this: the last statement
   }
 
   core::Strand strand_;
@@ -162,6 +165,7 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
   std::mutex connections_mutex_;
   std::unordered_map<std::uint64_t, std::shared_ptr<ConnectorSourceConnection>> connections_;
   std::vector<std::function<void()>> on_stopped_;
+  std::shared_ptr<ConnectorSourceCore> stopping_self_;  ///< from stop() until every connection finished
   std::uint64_t connection_count_ = 0;  ///< the next connection's number is one more (0 is nobody)
   bool started_ = false;
   bool stopping_ = false;

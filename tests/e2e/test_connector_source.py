@@ -343,3 +343,65 @@ def test_kill_9_mid_stream_then_restart_keeps_exact_counts(workers, receiver, ro
     assert final_counts(out.lines()) == expected, workers.logs()
     assert worker.stop() == 0
     assert connector_output(tmp_path).count("file_connector: done") == 1
+
+
+def free_port_pair():
+    """A free port whose next port is free too (worker 1 of two listens on port + 1)."""
+    while True:
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+
+
+def test_a_rollback_restarts_the_connectors_and_keeps_exact_counts(roo_bin, receiver, tmp_path):
+    """`roo run --workers 2` with checkpoints, a connector per worker (ports P and P + 1), keys spread over both
+    workers. kill -9 of worker1: the supervisor starts it again, the initializer rolls back, which stops its connector
+    source (RESTART: its connector reconnects by itself) and starts a new one at the checkpoint; worker1's connector
+    starts a new session. Oracle: both connectors end (every stream's end acknowledged) and the final count of every
+    key equals its files'."""
+    from test_ctl import Supervisor
+    from test_resilience_cluster import FORMED_AGAIN, supervised_worker
+    out = receiver()
+    port = free_port_pair()
+    files, expected = [], {}
+    for name, keys in (("a", ["a%d" % k for k in range(6)]), ("b", ["b%d" % k for k in range(6)])):
+        words = [keys[(i * 5) % len(keys)] for i in range(3000)]
+        for word in words:
+            expected[word] = expected.get(word, 0) + 1
+        path = tmp_path / ("%s.bin" % name)
+        write_records(str(path), [w.encode() for w in words])
+        files.append(path)
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    s = Supervisor(roo_bin, tmp_path, ["--workers", "2", "--checkpoint-dir", str(ckdir), "--checkpoint-interval",
+                                       "200ms", APP, "--mode", "count", "--connector-port", str(port), "--out",
+                                       out.address, "--max-credits", "20", "--refill-credits", "5"])
+    try:
+        s.wait_for("initializer: checkpoint 2 complete on 2 workers", timeout=30)
+        first = start_connector(tmp_path, port, [files[0]], "--reconnect", "--delay", "0.001", label="first")
+        second = start_connector(tmp_path, port + 1, [files[1]], "--reconnect", "--delay", "0.001", label="second")
+        assert wait_until(lambda: len(out.lines()) >= 1500, 60), s.stderr()
+        pid = supervised_worker(s, "worker1")
+        assert pid, s.stderr()
+        os.kill(pid, signal.SIGKILL)
+        s.wait_for("roo run: worker1 was killed by SIGKILL; starting it again", timeout=30)
+        assert wait_until(lambda: FORMED_AGAIN in s.stderr(), 45), s.stderr()
+        for connector, label in ((first, "first"), (second, "second")):
+            assert connector.wait(timeout=120) == 0, connector_output(tmp_path, label) + s.stderr()
+        out.wait_quiet(0.5)
+        assert final_counts(out.lines()) == expected, s.stderr()
+        log = s.stderr()
+        # The initializer's source was stopped by the rollback, and its connector came back to the new one by itself.
+        assert re.search(r"initializer: " + PREFIX + r"stopped\n", log), log
+        assert len(re.findall(r"initializer: " + PREFIX + r"connector 'file_connector' instance 'files' connected",
+                              log)) == 2, log
+        # The initializer's connector reconnected by itself, after the RESTART: its session never failed.
+        assert connector_output(tmp_path, "first") == "file_connector: done\n"
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.wait(timeout=30) == 0, s.stderr()
+    finally:
+        s.close()

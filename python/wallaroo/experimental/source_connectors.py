@@ -64,6 +64,8 @@ class AtLeastOnceSourceConnector(object):
         self._cond = threading.Condition()
         self._send_lock = threading.Lock()
         self._sock = None
+        self._restarting = False  # between a RESTART and the streams' re-NOTIFY: nothing is pulled
+        self._session = 0         # sessions restarted so far
         self._threads = []
 
     # ------------------------------------------------------------------ callbacks for subclasses
@@ -143,17 +145,30 @@ class AtLeastOnceSourceConnector(object):
                 raise ProtocolError("stream {0} is not open; notify it and wait for stream_opened"
                                     .format(msg.stream_id))
         spends = isinstance(msg, (cwm.Message, cwm.Notify))
+        is_message = isinstance(msg, cwm.Message)
         with self._cond:
-            while spends and self.credits <= 0 and not self.stopped.is_set():
+            session = self._session
+            while (self._sock is None or (is_message and self._restarting) or (spends and self.credits <= 0)) \
+                    and not self.stopped.is_set():
                 self._cond.wait(0.1)
             if self.stopped.is_set():
                 raise ConnectorError("the connector has stopped{0}".format(
                     ": {0}".format(self.error) if self.error else ""))
+            if is_message and session != self._session and not self._streams[msg.stream_id].is_open:
+                return  # pulled before a RESTART: sent again once the stream resumes from its point of reference
             if spends:
                 self.credits -= 1
             sock = self._sock
-        with self._send_lock:
-            sock.sendall(cwm.Frame.encode(msg))
+        try:
+            with self._send_lock:
+                sock.sendall(cwm.Frame.encode(msg))
+        except OSError:
+            with self._cond:
+                replaced = self._restarting or sock is not self._sock
+            if not replaced:
+                raise
+            # A RESTART closed this session under the write: the stream resumes from the worker's point of
+            # reference after the re-NOTIFY, so this message is sent again then.
 
     def shutdown(self, error=None):
         """End the session; with ``error`` (a ``cwm.Error``), tell the worker why first."""
@@ -219,6 +234,10 @@ class AtLeastOnceSourceConnector(object):
 
     def _restart(self, sock, address):
         """RESTART: reconnect (to ``address`` when given), retrying every second, then re-notify the streams."""
+        with self._cond:
+            self._restarting = True
+            self._session += 1
+            self._sock = None
         sock.close()
         if address:
             host, port = address.rsplit(":", 1)
@@ -242,13 +261,16 @@ class AtLeastOnceSourceConnector(object):
                     self._streams[stream.id] = stream._replace(is_open=False)
                 self._cond.notify_all()
             self.handle_restarted(streams)
+            with self._cond:
+                self._restarting = False
+                self._cond.notify_all()
             return fresh
         return sock
 
     def _pull_loop(self):
         while not self.stopped.is_set():
             with self._cond:
-                while self.credits <= 0 and not self.stopped.is_set():
+                while (self.credits <= 0 or self._restarting) and not self.stopped.is_set():
                     self._cond.wait(0.1)
             if self.stopped.is_set():
                 return
@@ -310,6 +332,12 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         for stream_id, source in list(self.sources.items()):
             if stream_id not in self._streams:
                 self.notify(stream_id, source.name, source.point_of_ref())
+
+    def handle_restarted(self, streams):
+        """After a RESTART no stream is open until the worker answers its NOTIFY again."""
+        with self._cond:
+            self._open = []
+        AtLeastOnceSourceConnector.handle_restarted(self, streams)
 
     def stream_opened(self, stream):
         source = self.sources.get(stream.id)
