@@ -166,7 +166,7 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
   std::unordered_map<std::uint64_t, std::shared_ptr<ConnectorSourceConnection>> connections_;
   std::vector<std::function<void()>> on_stopped_;
   std::shared_ptr<ConnectorSourceCore> stopping_self_;  ///< from stop() until every connection finished
-  std::uint64_t connection_count_ = 0;  ///< the next connection's number is one more (0 is nobody)
+  std::uint64_t connection_count_ = 0;                  ///< the next connection's number is one more (0 is nobody)
   bool started_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

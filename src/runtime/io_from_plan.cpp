@@ -9,11 +9,10 @@
 #include "roo/io/nats_source.hpp"
 #include "roo/io/tcp_sink.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
-
-#include <boost/asio/io_context.hpp>
 
 namespace roo::runtime {
 namespace {

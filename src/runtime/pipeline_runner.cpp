@@ -454,10 +454,9 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
       record_since(source.meter, decode_began);
     }
     if (!event && source.connector) {
-      source.errors.report_exception(fmt::format("raised on stream {} message {}:",
-                                                 (std::uint64_t{meta.topic} << 32) |
-                                                     static_cast<std::uint32_t>(meta.partition),
-                                                 meta.offset));
+      source.errors.report_exception(
+          fmt::format("raised on stream {} message {}:",
+                      (std::uint64_t{meta.topic} << 32) | static_cast<std::uint32_t>(meta.partition), meta.offset));
       continue;
     }
     if (!event) {

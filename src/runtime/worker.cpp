@@ -550,8 +550,8 @@ IoPlacement Worker::placement() const {
 void Worker::start_replayable_sources() {
   for (std::size_t index : replayable_) {
     const graph::SourcePlan& plan = plan_->sources[index];
-    auto source = make_replayable_source(plan, index, generations_[index], positions_->of(index), placement(),
-                                         data_io_, mailbox_, pool_);
+    auto source = make_replayable_source(plan, index, generations_[index], positions_->of(index), placement(), data_io_,
+                                         mailbox_, pool_);
     source->start();
     if (plan.kind() == graph::SourcePlan::Kind::kafka) {
       metrics_registry_.gauge_family(metrics::kafka_lag, plan.name, consumer_lag_gauge(plan.name, *source));

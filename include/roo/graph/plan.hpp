@@ -112,9 +112,9 @@ static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>
 static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::http),
                                                         SourcePlan::Settings>,
                              HttpSourceSettings>);
-static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::connector),
-                                                        SourcePlan::Settings>,
-                             ConnectorSourceSettings>);
+static_assert(std::is_same_v<
+              std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::connector), SourcePlan::Settings>,
+              ConnectorSourceSettings>);
 
 struct StagePlan {
   enum class Kind { computation, key_by, collect, state, window };
