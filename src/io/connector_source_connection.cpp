@@ -14,8 +14,8 @@ namespace {
 
 /// The only source protocol version a worker accepts (Wallaroo's).
 constexpr std::string_view protocol_version = "0.0.1";
-/// A stopping connection closes after this long even if the connector does not read its RESTART.
-constexpr std::chrono::milliseconds stop_patience{1000};
+/// After a RESTART or an ERROR the worker waits this long for the connector to close before closing itself.
+constexpr std::chrono::milliseconds linger_patience{1000};
 /// Message ids are kept as Kafka-like offsets (i64, position = id + 1).
 constexpr std::uint64_t max_message_id = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) - 1;
 
@@ -93,20 +93,35 @@ void ConnectorSourceConnection::stop() {
     }
     self->stopping_ = true;
     self->input_done_ = true;
-    self->connection_->pause();
     if (self->said_hello_) {
       self->write(connector::encode_restart({}));
     }
-    self->stop_timer_.expires_after(stop_patience);
-    self->stop_timer_.async_wait([self](const boost::system::error_code& error) {
-      if (!error && !self->waiting_for_room_) {
-        self->finish();
-      }
-    });
-    if (!self->waiting_for_room_ && self->flush() == HandOver::done) {
-      self->connection_->when_flushed([self] { self->finish(); });
+    if (!self->waiting_for_room_) {
+      (void)self->flush();
+    }
+    self->linger();
+  });
+}
+
+// After the last frame the worker sends (RESTART, ERROR): what the connector still sends is read and dropped until it
+// closes, or for linger_patience. Closing at once with its bytes unread would reset the connection, and a reset may
+// drop that last frame from the connector's receive buffer before it read it.
+void ConnectorSourceConnection::linger() {
+  if (discarding_ || finished_) {
+    return;
+  }
+  discarding_ = true;
+  stop_timer_.expires_after(linger_patience);
+  stop_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    if (error) {
+      return;
+    }
+    self->linger_over_ = true;
+    if (!self->waiting_for_room_) {
+      self->finish();
     }
   });
+  connection_->resume();
 }
 
 void ConnectorSourceConnection::send_acks(std::vector<connector::StreamAck> acks) {
@@ -118,8 +133,8 @@ void ConnectorSourceConnection::send_acks(std::vector<connector::StreamAck> acks
 }
 
 core::FrameAction ConnectorSourceConnection::on_frame(const char* body, std::size_t size) {
-  if (input_done_) {
-    return core::FrameAction::pause;
+  if (discarding_) {
+    return core::FrameAction::proceed;
   }
   connector::Frame frame;
   try {
@@ -251,17 +266,15 @@ core::FrameAction ConnectorSourceConnection::refuse(const std::string& what, con
                     program_.empty() ? peer_ : program_ + " at " + peer_, what);
   input_done_ = true;
   write(connector::encode_error({answer.substr(0, 65535)}));
-  connection_->when_flushed([self = shared_from_this()] {
-    self->connection_->close();
-    self->on_closed();
-  });
-  return core::FrameAction::pause;
+  linger();
+  return core::FrameAction::proceed;
 }
 
 // The connection ended (the peer left, a frame over the limit, no HELLO in time, or refuse()): what was read is
 // handed over before the streams are freed, so that a connector re-opening them elsewhere follows it in the mailbox.
 void ConnectorSourceConnection::on_closed() {
   input_done_ = true;
+  peer_gone_ = true;
   if (finished_ || waiting_for_room_) {
     return;
   }
@@ -326,11 +339,9 @@ void ConnectorSourceConnection::on_room() {
   if (flush() == HandOver::wait_for_room) {
     return;
   }
-  if (stopping_) {
-    connection_->when_flushed([self = shared_from_this()] { self->finish(); });
-  } else if (input_done_) {
+  if (peer_gone_ || linger_over_) {
     finish();
-  } else {
+  } else if (!input_done_) {
     connection_->resume();
   }
 }

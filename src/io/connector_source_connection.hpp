@@ -53,6 +53,7 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   core::FrameAction on_message(const connector::Message& message);
   core::FrameAction on_end_of_stream(const connector::EndOfStream& eos);
   core::FrameAction refuse(const std::string& what, const std::string& answer);
+  void linger();
   void on_closed();
   void schedule_flush();
   HandOver flush();
@@ -86,6 +87,9 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   bool waiting_for_room_ = false;
   bool input_done_ = false;  ///< the peer left, bad input, or stop(): read no more
   bool stopping_ = false;
+  bool discarding_ = false;   ///< after RESTART or ERROR: frames are dropped until the connector closes (linger)
+  bool peer_gone_ = false;    ///< the connection ended: finish once the batch is handed over
+  bool linger_over_ = false;  ///< linger_patience passed: finish once the batch is handed over
   bool finished_ = false;
 };
 

@@ -74,6 +74,7 @@ class AtLeastOnceSourceConnector(object):
         self._sock = None
         self._restarting = False  # between a RESTART and the streams' re-NOTIFY: nothing is pulled
         self._session = 0         # sessions restarted so far
+        self._pull_session = 0    # the session the writer thread's current pull belongs to
         self._threads = []
 
     # ------------------------------------------------------------------ callbacks for subclasses
@@ -147,6 +148,11 @@ class AtLeastOnceSourceConnector(object):
 
     def write(self, msg):
         """Send one frame. MESSAGE and NOTIFY spend a credit (waiting for one); a MESSAGE needs an open stream."""
+        self._write(msg, self._session)
+
+    def _write(self, msg, session):
+        """write(); a MESSAGE pulled in an earlier `session` (before a RESTART) is dropped: its stream resumes from
+        the worker's point of reference after the re-NOTIFY, which reads it again."""
         if isinstance(msg, cwm.Message):
             stream = self._streams.get(msg.stream_id)
             if stream is None or not stream.is_open:
@@ -155,15 +161,14 @@ class AtLeastOnceSourceConnector(object):
         spends = isinstance(msg, (cwm.Message, cwm.Notify))
         is_message = isinstance(msg, cwm.Message)
         with self._cond:
-            session = self._session
             while (self._sock is None or (is_message and self._restarting) or (spends and self.credits <= 0)) \
                     and not self.stopped.is_set():
                 self._cond.wait(0.1)
             if self.stopped.is_set():
                 raise ConnectorError("the connector has stopped{0}".format(
                     ": {0}".format(self.error) if self.error else ""))
-            if is_message and session != self._session and not self._streams[msg.stream_id].is_open:
-                return  # pulled before a RESTART: sent again once the stream resumes from its point of reference
+            if is_message and session != self._session:
+                return
             if spends:
                 self.credits -= 1
             sock = self._sock
@@ -283,6 +288,7 @@ class AtLeastOnceSourceConnector(object):
             if self.stopped.is_set():
                 return
             try:
+                session = self._pull_session = self._session
                 msg = self.__next__()
             except StopIteration:
                 self.shutdown()
@@ -291,7 +297,7 @@ class AtLeastOnceSourceConnector(object):
                 time.sleep(0.01)
                 continue
             try:
-                self.write(msg)
+                self._write(msg, session)
             except (OSError, ConnectorError, ProtocolError) as e:
                 if not self.stopped.is_set():
                     self.error = e
@@ -315,6 +321,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         self.sources = {}       # stream id -> source, from add_source until the stream ends
         self._open = []         # stream ids whose stream is open, in round-robin order
         self._removing = {}     # stream id -> point of reference of its EOS
+        # Sources are read by the writer thread and reset by the reader thread (a stream opened): one at a time.
+        self._source_lock = threading.Lock()
         self._turn = 0
 
     def add_source(self, source):
@@ -351,7 +359,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         source = self.sources.get(stream.id)
         if source is None:
             return
-        source.reset(stream.point_of_ref)
+        with self._source_lock:
+            source.reset(stream.point_of_ref)
         with self._cond:
             if stream.id not in self._open:
                 self._open.append(stream.id)
@@ -376,6 +385,7 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
 
     def __next__(self):
         with self._cond:
+            session = self._pull_session
             order = list(self._open)
             pending = bool(self.sources)
         if not order:
@@ -388,7 +398,10 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             if source is None:
                 continue
             try:
-                payload, por = next(source)
+                with self._source_lock:
+                    if session != self._session:
+                        return None  # a RESTART came: the stream is read again from where the worker says
+                    payload, por = next(source)
             except StopIteration:
                 self.remove_source(source)
                 continue
