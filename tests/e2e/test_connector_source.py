@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from conftest import APPS, REPO, free_port, wait_until, worker_env
 
