@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 
-
 from conftest import APPS, REPO, free_port, wait_until, worker_env
 
 from wallaroo.experimental import connector_wire_messages as cwm
