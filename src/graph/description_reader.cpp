@@ -126,6 +126,21 @@ NatsSourceSettings read_nats_source(const py::dict& entry, const std::string& wh
   return nats;
 }
 
+ConnectorSourceSettings read_connector_source(const py::dict& entry, const std::string& what) {
+  ConnectorSourceSettings connector;
+  connector.host = text(entry, "host");
+  connector.port = port_of(entry, what);
+  connector.cookie = text(entry, "cookie");
+  std::size_t max_credits = count_of(entry, "max_credits", 1, what);
+  std::size_t refill_credits = count_of(entry, "refill_credits", 0, what);
+  if (max_credits > 0xffffffffU) {
+    throw inconsistent(what, "max_credits " + std::to_string(max_credits) + " is over 4294967295");
+  }
+  connector.max_credits = static_cast<std::uint32_t>(max_credits);
+  connector.refill_credits = static_cast<std::uint32_t>(refill_credits);
+  return connector;
+}
+
 TcpSourceSettings read_tcp_source(const py::dict& entry, const std::string& what) {
   TcpSourceSettings tcp;
   tcp.host = text(entry, "host");
@@ -221,9 +236,6 @@ SourcePlan read_source(const py::dict& entry) {
     read_event_time(entry, source, what);
     return source;
   }
-  if (kind == "connector") {
-    throw core::UsageError("start " + what + ": " + connectors_not_yet("sources"));
-  }
   if (kind == "tcp") {
     source.settings = read_tcp_source(entry, what);
   } else if (kind == "kafka") {
@@ -232,6 +244,8 @@ SourcePlan read_source(const py::dict& entry) {
     source.settings = read_nats_source(entry, what);
   } else if (kind == "http") {
     source.settings = read_http_source(entry, what);
+  } else if (kind == "connector") {
+    source.settings = read_connector_source(entry, what);
   } else {
     throw core::UsageError("run " + what + ": source kind '" + kind + "' is not supported yet");
   }

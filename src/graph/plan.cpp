@@ -15,6 +15,8 @@ const char* kind_name(SourcePlan::Kind kind) {
       return "nats";
     case SourcePlan::Kind::http:
       return "http";
+    case SourcePlan::Kind::connector:
+      return "connector";
   }
   return "?";
 }

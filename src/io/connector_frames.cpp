@@ -40,8 +40,8 @@ class BodyReader {
   std::uint32_t count(std::size_t entry_bytes) {
     std::uint32_t n = u32();
     if ((body_.size() - at_) / entry_bytes < n) {
-      throw core::Error(fmt::format("{}: {} entries announced, the frame body of {} bytes holds fewer", what_, n,
-                                    body_.size()));
+      throw core::Error(
+          fmt::format("{}: {} entries announced, the frame body of {} bytes holds fewer", what_, n, body_.size()));
     }
     return n;
   }

@@ -1,6 +1,8 @@
 #include "io_from_plan.hpp"
 
+#include "roo/core/error.hpp"
 #include "roo/io/connector_sink.hpp"
+#include "roo/io/connector_source.hpp"
 #include "roo/io/discard_sink.hpp"
 #include "roo/io/kafka_sink.hpp"
 #include "roo/io/kafka_source.hpp"
@@ -8,11 +10,10 @@
 #include "roo/io/nats_source.hpp"
 #include "roo/io/tcp_sink.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
-
-#include <boost/asio/io_context.hpp>
 
 namespace roo::runtime {
 namespace {
@@ -139,6 +140,48 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   auto source = io::make_kafka_source(std::move(config), mailbox, pool);
   source->seek(position);
   return source;
+}
+
+std::unique_ptr<io::Source> make_connector_source(const graph::SourcePlan& plan, std::size_t index,
+                                                  std::uint32_t generation, const io::SourcePosition& position,
+                                                  const IoPlacement& placement, boost::asio::io_context& io,
+                                                  core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                  core::BatchPool& pool) {
+  const auto& connector = std::get<graph::ConnectorSourceSettings>(plan.settings);
+  unsigned port = connector.port;
+  if (port != 0) {
+    port += static_cast<unsigned>(placement.worker_index);
+    if (port > 65535) {
+      throw core::UsageError(fmt::format("listen for connector source '{}' on worker {}: port {} + {} would pass 65535",
+                                         plan.name, placement.worker_index, connector.port, placement.worker_index));
+    }
+  }
+  io::ConnectorSourceConfig config;
+  config.name = plan.name;
+  config.listen = core::Endpoint{connector.host, static_cast<std::uint16_t>(port)};
+  config.source_index = static_cast<std::uint32_t>(index);
+  config.generation = generation;
+  config.cookie = connector.cookie;
+  config.max_credits = connector.max_credits;
+  config.refill_credits = connector.refill_credits;
+  auto source = io::make_connector_source(io, std::move(config), mailbox, pool);
+  source->seek(position);
+  return source;
+}
+
+std::unique_ptr<io::Source> make_replayable_source(const graph::SourcePlan& plan, std::size_t index,
+                                                   std::uint32_t generation, const io::SourcePosition& position,
+                                                   const IoPlacement& placement, boost::asio::io_context& io,
+                                                   core::BoundedMailbox<core::FrameBatch>& mailbox,
+                                                   core::BatchPool& pool) {
+  if (plan.kind() == graph::SourcePlan::Kind::connector) {
+    return make_connector_source(plan, index, generation, position, placement, io, mailbox, pool);
+  }
+  return make_kafka_source(plan, index, generation, position, placement, mailbox, pool);
+}
+
+bool is_replayable(const graph::SourcePlan& plan) {
+  return plan.kind() == graph::SourcePlan::Kind::kafka || plan.kind() == graph::SourcePlan::Kind::connector;
 }
 
 std::unique_ptr<io::Source> make_nats_source(const graph::SourcePlan& plan, std::size_t index,

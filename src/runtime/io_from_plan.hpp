@@ -61,6 +61,24 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
                                                             core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                             core::BatchPool& pool);
 
+/// The connector source `plan` describes (plan.kind() is connector), answering NOTIFYs from `position`. Worker i of a
+/// cluster listens on the configured port + i (port 0 stays 0): the workers of `roo run --workers N` share a host.
+/// Throws core::UsageError when that passes 65535.
+[[nodiscard]] std::unique_ptr<io::Source> make_connector_source(
+    const graph::SourcePlan& plan, std::size_t index, std::uint32_t generation, const io::SourcePosition& position,
+    const IoPlacement& placement, boost::asio::io_context& io, core::BoundedMailbox<core::FrameBatch>& mailbox,
+    core::BatchPool& pool);
+
+/// Whether `plan`'s source can replay from a position (Kafka, connector): the worker makes it with
+/// make_replayable_source after the recovery, and again after each rollback.
+[[nodiscard]] bool is_replayable(const graph::SourcePlan& plan);
+
+/// The replayable source `plan` describes, by its kind's own factory (make_kafka_source, make_connector_source).
+[[nodiscard]] std::unique_ptr<io::Source> make_replayable_source(
+    const graph::SourcePlan& plan, std::size_t index, std::uint32_t generation, const io::SourcePosition& position,
+    const IoPlacement& placement, boost::asio::io_context& io, core::BoundedMailbox<core::FrameBatch>& mailbox,
+    core::BatchPool& pool);
+
 /// The NATS source `plan` describes (plan.kind() is nats). Without a queue group of its own it subscribes in the
 /// group "roo.<app>.<source>": the application's workers share the subject's messages, each handled once.
 [[nodiscard]] std::unique_ptr<io::Source> make_nats_source(const graph::SourcePlan& plan, std::size_t index,

@@ -401,6 +401,8 @@ void PipelineRunner::read_messages(std::size_t source, std::vector<std::string> 
   sources_[source].decode_takes_key = decode_takes_key;
 }
 
+void PipelineRunner::read_connector_messages(std::size_t source) { sources_[source].connector = true; }
+
 void PipelineRunner::write_records(std::size_t sink) { sinks_[sink].records = true; }
 
 // Messages carry a key and a time besides their payload. Events are not forwarded to their worker as raw frames
@@ -421,6 +423,11 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
     if (measured_) {
       maybe_time(source, i == first, batch.received_ns);
       source.meter->events.add();
+    }
+    if (source.connector && frame.empty()) [[unlikely]] {
+      ++events_in_;  // processed (its position folds), never decoded
+      ++source.events;
+      continue;
     }
     std::int64_t decode_began = timed_arrival_ != 0 ? steady_ns() : 0;
     python::PyRef payload =
@@ -445,6 +452,12 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
     watch_.leave();
     if (decode_began != 0) {
       record_since(source.meter, decode_began);
+    }
+    if (!event && source.connector) {
+      source.errors.report_exception(
+          fmt::format("raised on stream {} message {}:",
+                      (std::uint64_t{meta.topic} << 32) | static_cast<std::uint32_t>(meta.partition), meta.offset));
+      continue;
     }
     if (!event) {
       const std::string& topic = meta.topic < source.topics.size() ? source.topics[meta.topic] : std::string("?");

@@ -64,6 +64,10 @@ class PipelineRunner {
   /// message's key too when `decode_takes_key`; a failure's line names the topic (from `topics`), partition and
   /// offset; the message's timestamp becomes its outputs' time. Call before processing.
   void read_messages(std::size_t source, std::vector<std::string> topics, bool decode_takes_key);
+  /// Source `source` is a connector source: its batches carry Meta (stream id as topic/partition, message id as
+  /// offset). A MESSAGE with an empty payload is counted in but not decoded (as Wallaroo); a failure's line names
+  /// the stream and the message id.
+  void read_connector_messages(std::size_t source);
   /// Sink `sink` takes records (Kafka): its encoder may return (value, key[, partition[, headers]]).
   void write_records(std::size_t sink);
 
@@ -193,6 +197,7 @@ class PipelineRunner {
     metrics::LatencyMeter* pipeline = nullptr;  ///< measure(): start-to-end of the source's pipeline
     metrics::LatencyMeter* worker = nullptr;    ///< measure(): arrival here to leaving, in this pipeline
     metrics::EventCount* events_in = nullptr;
+    bool connector = false;  ///< read_connector_messages
     std::uint64_t events = 0;
   };
   struct Sink {

@@ -550,11 +550,13 @@ IoPlacement Worker::placement() const {
 // After the recovery (its positions restored) and the sinks' recovery: the replayable sources read from there.
 void Worker::start_replayable_sources() {
   for (std::size_t index : replayable_) {
-    auto source = make_kafka_source(plan_->sources[index], index, generations_[index], positions_->of(index),
-                                    placement(), mailbox_, pool_);
+    const graph::SourcePlan& plan = plan_->sources[index];
+    auto source = make_replayable_source(plan, index, generations_[index], positions_->of(index), placement(), data_io_,
+                                         mailbox_, pool_);
     source->start();
-    const std::string& name = plan_->sources[index].name;
-    metrics_registry_.gauge_family(metrics::kafka_lag, name, consumer_lag_gauge(name, *source));
+    if (plan.kind() == graph::SourcePlan::Kind::kafka) {
+      metrics_registry_.gauge_family(metrics::kafka_lag, plan.name, consumer_lag_gauge(plan.name, *source));
+    }
     sources_by_index_[index] = source.get();
     sources_.push_back(std::move(source));
     sources_running_.fetch_add(1);
@@ -570,7 +572,9 @@ void Worker::stop_replayable_sources() {
       continue;
     }
     source->stop({});
-    metrics_registry_.gauge_family(metrics::kafka_lag, plan_->sources[index].name, nullptr);  // it reads `source`
+    if (plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka) {
+      metrics_registry_.gauge_family(metrics::kafka_lag, plan_->sources[index].name, nullptr);  // it reads `source`
+    }
     ++generations_[index];
     sources_by_index_[index] = nullptr;
     std::erase_if(sources_, [source](const std::unique_ptr<io::Source>& held) { return held.get() == source; });
@@ -1107,8 +1111,11 @@ void Worker::build_pipeline(Routing routing) {
   runner_.emplace(*plan_, routing, object_codec());
   runner_->hand_over_while_firing([this] { hand_over_outputs(); });
   for (std::size_t index : replayable_) {
-    const auto& kafka = std::get<graph::KafkaSourceSettings>(plan_->sources[index].settings);
-    runner_->read_messages(index, kafka.topics, kafka.decode_takes_key);
+    if (const auto* kafka = std::get_if<graph::KafkaSourceSettings>(&plan_->sources[index].settings)) {
+      runner_->read_messages(index, kafka->topics, kafka->decode_takes_key);
+    } else {
+      runner_->read_connector_messages(index);
+    }
   }
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
     if (sinks_[i]->takes_records()) {
@@ -1234,7 +1241,7 @@ int Worker::serve() {
   create_sinks();
   measure_sinks();
   for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
-    if (plan_->sources[i].kind() == graph::SourcePlan::Kind::kafka) {
+    if (is_replayable(plan_->sources[i])) {
       replayable_.push_back(i);
     }
   }

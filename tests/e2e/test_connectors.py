@@ -1,6 +1,6 @@
 """wallaroo.experimental in a running app: an app that imports it (and decorates with its codecs) but reads and
-writes over TCP runs as any other. Connector sinks run (tests/e2e/test_connector_sink.py); apps that use a connector
-source are refused at start with one line (tests/e2e/test_errors.py) until Roo runs connector sources.
+writes over TCP runs as any other. Connector sources and sinks run: tests/e2e/test_connector_source.py,
+test_connector_sink.py and test_connector_faults.py.
 """
 import os
 import signal

@@ -77,14 +77,16 @@ def test_syntax_error(roo_bin):
         r"expected ':' \(.*bad\.py, line 3\)"))
 
 
-@pytest.mark.parametrize("use,line", [
-    ("source", "roo run: unable to start source 'events': connector sources are not supported yet "
-               "(see docs/running.md#connectors)"),
-])
-def test_connector_source_is_refused_at_start(roo_bin, use, line):
-    code, lines = run_setup([roo_bin, "run", app("connectors")] + io_flags() + ["--use", use])
-    assert code == 2
-    assert_one_line(lines, line)
+def test_a_connector_source_whose_port_is_taken_is_one_line(roo_bin):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, lines = run_setup([roo_bin, "run", app("connector_source"), "--connector-port", str(port), "--out",
+                                 "127.0.0.1:%d" % free_port()])
+    assert code == 1
+    assert_one_line(lines, "roo run: unable to listen on 127.0.0.1:%d for connector source 'events': address already "
+                           "in use" % port)
 
 
 KAFKA_FLAGS = ["--kafka_source_topic", "readings", "--kafka_source_brokers", "127.0.0.1:9",

@@ -45,8 +45,7 @@ TEST(ConnectorFrames, EncodeAsPythonDoes) {
   EXPECT_EQ(hex(encode_notify_ack({true, 258, 41})), "00000012040100000000000001020000000000000029");
   EXPECT_EQ(hex(encode_message({258, 9, -2, "k", "abc"})),
             "0000001f0500000000000001020000000000000009fffffffffffffffe00016b616263");
-  EXPECT_EQ(hex(encode_message({1, 2, 0, "", ""})),
-            "0000001b050000000000000001000000000000000200000000000000000000");
+  EXPECT_EQ(hex(encode_message({1, 2, 0, "", ""})), "0000001b050000000000000001000000000000000200000000000000000000");
   EXPECT_EQ(hex(encode_ack({5, {{1, 2}, {3, 4}}})),
             "000000290600000005000000020000000000000001000000000000000200000000000000030000000000000004");
   EXPECT_EQ(hex(encode_restart({"h:1"})), "000000080700000003683a31");
@@ -82,7 +81,10 @@ TEST(ConnectorFrames, MalformedFramesAreRefusedWithTheirCause) {
   expect_refused("\x4d", "unknown connector message type 77");
   expect_refused(std::string("\x03\x00\x00\x00\x00", 5), "NOTIFY: frame body of 4 bytes is too short");
   // A short string announcing more bytes than the frame holds.
-  expect_refused(std::string("\x00\x00\x09" "0.0", 6), "HELLO: frame body of 5 bytes is too short");
+  expect_refused(std::string("\x00\x00\x09"
+                             "0.0",
+                             6),
+                 "HELLO: frame body of 5 bytes is too short");
   expect_refused(body_of(encode_eos_message({1})) + "xy", "EOS_MESSAGE: 2 bytes after the frame's last field");
   // An ACK announcing 2^32-1 entries is refused before anything is reserved.
   expect_refused(std::string("\x06\x00\x00\x00\x01\xff\xff\xff\xff", 9),

@@ -1,7 +1,7 @@
 """wallaroo.experimental (spec §1.4): the API surface with Wallaroo's signatures, the codecs' exact bytes, the
 configs' tuples and their description, the wire messages, and the connector clients against a real socket
 (`ProtocolWorker`, tests/connectors/protocol_worker.py, and `SessionsWorker` stand in for a worker's connector
-source)."""
+source; tests/e2e/test_connector_source.py runs the clients against Roo's)."""
 
 import datetime
 import inspect
@@ -241,6 +241,74 @@ def test_multi_source_connector_sends_a_file_and_stops(tmp_path):
         cwm.EosMessage(stream_id),
     ]
     worker.close()
+
+
+def read_worker_frame(conn):
+    header = conn.recv(4, socket.MSG_WAITALL)
+    if len(header) < 4:
+        return None
+    return cwm.Frame.decode(conn.recv(struct.unpack(">I", header)[0], socket.MSG_WAITALL))
+
+
+def test_a_restart_mid_stream_reconnects_and_resumes_from_the_workers_point_of_reference(tmp_path):
+    """A worker sends RESTART while the connector is busy sending (credits to spare), then answers the new session's
+    NOTIFY with the 3rd record's point of reference. Oracle: the session never fails; the new session starts HELLO,
+    NOTIFY (no MESSAGE before it) and then sends every record after the 3rd, in order."""
+    records = [b"r%d" % i for i in range(3000)]
+    ends = []
+    at = 0
+    for r in records:
+        at += 4 + len(r)
+        ends.append(at)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sessions = [[], []]
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            while True:
+                msg = read_worker_frame(conn)
+                sessions[0].append(msg)
+                if isinstance(msg, cwm.Hello):
+                    conn.sendall(cwm.Frame.encode(cwm.Ok(1000000)))
+                elif isinstance(msg, cwm.Notify):
+                    conn.sendall(cwm.Frame.encode(cwm.NotifyAck(True, msg.stream_id, U64_MAX)))
+                elif isinstance(msg, cwm.Message) and msg.message_id == ends[10]:
+                    conn.sendall(cwm.Frame.encode(cwm.Restart("")))
+                    while read_worker_frame(conn) is not None:
+                        pass  # until the connector closed: closing with its bytes unread would reset the RESTART
+                    break
+        conn, _ = listener.accept()
+        with conn:
+            while True:
+                msg = read_worker_frame(conn)
+                if msg is None:
+                    return
+                sessions[1].append(msg)
+                if isinstance(msg, cwm.Hello):
+                    conn.sendall(cwm.Frame.encode(cwm.Ok(1000000)))
+                elif isinstance(msg, cwm.Notify):
+                    conn.sendall(cwm.Frame.encode(cwm.NotifyAck(True, msg.stream_id, ends[2])))
+                elif isinstance(msg, cwm.EosMessage):
+                    conn.sendall(cwm.Frame.encode(cwm.Ack(0, [(msg.stream_id, ends[-1])])))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    connector = experimental.MultiSourceConnector("0.0.1", "cookie", "prog", "inst", "127.0.0.1",
+                                                  listener.getsockname()[1])
+    source = experimental.FramedFileReader(framed_file(tmp_path, records))
+    stream_id = connector.add_source(source)
+    connector.connect()
+    assert connector.join(30), "the connector did not end"
+    assert connector.error is None
+    second = sessions[1]
+    # Re-notified from the stream's last point of reference the connector knows (nothing was acknowledged: U64 max).
+    assert second[:2] == [cwm.Hello("0.0.1", "cookie", "prog", "inst"), cwm.Notify(stream_id, source.name, U64_MAX)]
+    assert [m.message for m in second[2:-1]] == records[3:]
+    assert second[-1] == cwm.EosMessage(stream_id)
+    listener.close()
 
 
 def test_a_refused_hello_raises_the_workers_error():

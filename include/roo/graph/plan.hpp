@@ -77,13 +77,23 @@ struct HttpSourceSettings {
   std::size_t max_body_bytes = 1024 * 1024;
 };
 
+/// A connector source (docs/connectors-source.md): listens on host:port for connector processes speaking Wallaroo's
+/// connector protocol (wallaroo.experimental.SourceConnectorConfig).
+struct ConnectorSourceSettings {
+  std::string host;
+  std::uint16_t port = 0;  ///< worker i of `roo run --workers N` listens on port + i
+  std::string cookie;      ///< a connector's HELLO must carry it
+  std::uint32_t max_credits = 10;
+  std::uint32_t refill_credits = 8;
+};
+
 /// One source of the application: what all kinds have, and the settings of its kind. Lives on the Python executor
 /// (holds Python objects).
 struct SourcePlan {
   using Settings = std::variant<TcpSourceSettings, GeneratorSourceSettings, KafkaSourceSettings, NatsSourceSettings,
-                                HttpSourceSettings>;
+                                HttpSourceSettings, ConnectorSourceSettings>;
   /// The alternatives of Settings, in the same order.
-  enum class Kind { tcp, generator, kafka, nats, http };
+  enum class Kind { tcp, generator, kafka, nats, http, connector };
 
   std::string name;
   PyRef decode;  ///< null for a generator
@@ -102,6 +112,9 @@ static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>
 static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::http),
                                                         SourcePlan::Settings>,
                              HttpSourceSettings>);
+static_assert(std::is_same_v<
+              std::variant_alternative_t<static_cast<std::size_t>(SourcePlan::Kind::connector), SourcePlan::Settings>,
+              ConnectorSourceSettings>);
 
 struct StagePlan {
   enum class Kind { computation, key_by, collect, state, window };

@@ -47,6 +47,14 @@ def _recv_exact(sock, n):
     return bytes(data)
 
 
+def _open_session_socket(host, port):
+    """A connection to the worker without Nagle's delay: frames are small and the worker's credits come back only
+    after it read them (with Nagle, 10 credits gave ~230 messages/s on loopback; without, ~10,000)."""
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def _read_frame(sock):
     (length,) = struct.unpack(">I", _recv_exact(sock, 4))
     return cwm.Frame.decode(_recv_exact(sock, length))
@@ -100,7 +108,7 @@ class AtLeastOnceSourceConnector(object):
 
     def connect(self):
         """Connect, HELLO, wait for OK (blocking); then handle the worker's frames in a background thread."""
-        sock = socket.create_connection((self.host, self.port))
+        sock = _open_session_socket(self.host, self.port)
         try:
             sock.sendall(cwm.Frame.encode(cwm.Hello(self.version, self.cookie, self.program_name,
                                                     self.instance_name)))
@@ -260,7 +268,7 @@ class AtLeastOnceSourceConnector(object):
             self.host, self.port = host, int(port)
         while not self.stopped.is_set():
             try:
-                fresh = socket.create_connection((self.host, self.port))
+                fresh = _open_session_socket(self.host, self.port)
                 fresh.sendall(cwm.Frame.encode(cwm.Hello(self.version, self.cookie, self.program_name,
                                                          self.instance_name)))
                 reply = _read_frame(fresh)

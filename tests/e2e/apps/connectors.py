@@ -1,6 +1,6 @@
 """Test app: wallaroo.experimental connectors.
 
-`--use source`: a connector source named "events" (refused at start until Roo runs connectors).
+`--use source`: a connector source named "events" on port 7100 (docs/connectors.md).
 `--use sink`: a TCP source (--in) into a connector sink named "results" at 127.0.0.1:7200.
 `--use none` (default): imports wallaroo.experimental and decorates with its codecs, but runs over TCP only:
 every frame's text comes out upper-cased as a line.

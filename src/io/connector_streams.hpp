@@ -1,0 +1,69 @@
+#pragma once
+
+#include "connector_frames.hpp"
+
+#include "roo/io/source.hpp"
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace roo::io {
+
+/// The streams of one connector source (one worker's): which connection owns each, what was committed of it, and the
+/// last message id the source took from it. The connections consult it only when a stream opens, ends or is let go,
+/// and the runtime when it commits: a mutex guards it (never taken per message: a connection keeps the last ids of
+/// its open streams itself). Any thread.
+///
+/// A stream is free, open on one connection (NOTIFY accepted), or ended (EOS) and waiting for a commit to cover its
+/// last id; only a free stream may be opened. A connection that goes away frees its streams at once.
+class ConnectorStreams {
+ public:
+  /// A connection's number within its source (0 is nobody).
+  using Owner = std::uint64_t;
+  static constexpr std::uint64_t none = ~std::uint64_t{0};  ///< "no point of reference": U64 max
+
+  /// `position`: what seek() gave (each stream's last processed id + 1).
+  explicit ConnectorStreams(const SourcePosition& position);
+
+  struct Opening {
+    bool accepted = false;
+    std::uint64_t point_of_ref = none;  ///< the last committed id, or `none`
+    std::uint64_t last_seen = none;     ///< ids up to this one are skipped (`none`: no id seen)
+  };
+  /// NOTIFY: the stream opens on `owner` unless it is open or ending on another connection, or the source stops.
+  [[nodiscard]] Opening open(std::uint64_t stream, Owner owner, bool stopping);
+
+  /// EOS from `owner` with the last id it took (`none`: none). Returns the ACK to send at once when the commits
+  /// already cover it (the stream is then free), else it waits for commit().
+  [[nodiscard]] std::optional<connector::StreamAck> end(std::uint64_t stream, Owner owner, std::uint64_t last_seen);
+
+  /// `owner` went away: its streams are free, their last ids kept (a connector re-NOTIFYing resumes after them).
+  /// `last_seen`: the connection's own record of its open streams. Returns how many streams it freed.
+  std::size_t release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen);
+
+  /// The runtime made `position` durable: the ACKs to send, by owner (an ended stream whose last id is covered is
+  /// freed with its ACK). Only streams whose committed id advanced are acknowledged.
+  [[nodiscard]] std::vector<std::pair<Owner, connector::StreamAck>> commit(const SourcePosition& position);
+
+ private:
+  struct Stream {
+    Owner owner = 0;
+    bool ended = false;
+    std::uint64_t committed = none;  ///< last id made durable
+    std::uint64_t last_seen = none;  ///< last id taken, while no connection owns the stream
+  };
+
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, Stream> streams_;
+};
+
+/// a <= b where `none` (nothing) comes before every id.
+[[nodiscard]] inline bool id_covered(std::uint64_t id, std::uint64_t upto) {
+  return id == ConnectorStreams::none || (upto != ConnectorStreams::none && id <= upto);
+}
+
+}  // namespace roo::io

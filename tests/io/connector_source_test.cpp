@@ -1,0 +1,220 @@
+#include "roo/io/connector_source.hpp"
+
+#include "connector_frames.hpp"
+#include "connector_streams.hpp"
+#include "io_test_support.hpp"
+
+#include "roo/core/big_endian.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace roo::io {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Client;
+using test::wait_until;
+namespace cf = connector;
+
+constexpr std::uint64_t none = ConnectorStreams::none;
+
+TEST(ConnectorStreamPartition, TheStreamIdSplitsIntoTopicAndPartitionAndBack) {
+  std::uint64_t id = 0x89abcdef01234567ULL;
+  PartitionId partition = connector_stream_partition(id);
+  EXPECT_EQ(partition.topic, 0x89abcdefU);
+  EXPECT_EQ(static_cast<std::uint32_t>(partition.partition), 0x01234567U);
+  EXPECT_EQ(connector_stream_id(partition), id);
+  EXPECT_EQ(connector_stream_id(connector_stream_partition(0xffffffffffffffffULL)), 0xffffffffffffffffULL);
+}
+
+TEST(ConnectorStreams, AStreamOpensOnOneConnectionAtATime) {
+  ConnectorStreams streams(SourcePosition{{connector_stream_partition(5), 10}});
+  auto first = streams.open(5, 1, false);
+  EXPECT_TRUE(first.accepted);
+  EXPECT_EQ(first.point_of_ref, 9U);  // the seek position is the next id: 9 was the last processed
+  EXPECT_EQ(first.last_seen, 9U);
+  EXPECT_FALSE(streams.open(5, 2, false).accepted);
+  EXPECT_TRUE(streams.open(5, 1, false).accepted);  // the owner may notify again
+  auto unknown = streams.open(6, 2, false);
+  EXPECT_TRUE(unknown.accepted);
+  EXPECT_EQ(unknown.point_of_ref, none);
+  EXPECT_FALSE(streams.open(7, 2, true).accepted);  // the source is stopping
+  // The owner leaves having taken up to 20: the stream is free, and the next owner skips up to 20.
+  EXPECT_EQ(streams.release(1, {{5, 20}}), 1U);
+  auto second = streams.open(5, 2, false);
+  EXPECT_TRUE(second.accepted);
+  EXPECT_EQ(second.point_of_ref, 9U);
+  EXPECT_EQ(second.last_seen, 20U);
+}
+
+TEST(ConnectorStreams, CommitsAcknowledgeTheOwnersAndFreeEndedStreams) {
+  ConnectorStreams streams({});
+  ASSERT_TRUE(streams.open(1, 10, false).accepted);
+  ASSERT_TRUE(streams.open(2, 11, false).accepted);
+  SourcePosition position{{connector_stream_partition(1), 5}, {connector_stream_partition(2), 3}};
+  auto acks = streams.commit(position);
+  ASSERT_EQ(acks.size(), 2U);
+  EXPECT_EQ(acks[0], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{10, {1, 4}}));
+  EXPECT_EQ(acks[1], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{11, {2, 2}}));
+  EXPECT_TRUE(streams.commit(position).empty());  // nothing advanced
+  // Stream 1 ends after id 7: not covered yet, so it stays taken until a commit covers 7.
+  EXPECT_EQ(streams.end(1, 10, 7), std::nullopt);
+  EXPECT_FALSE(streams.open(1, 12, false).accepted);
+  auto covering = streams.commit({{connector_stream_partition(1), 8}});
+  ASSERT_EQ(covering.size(), 1U);
+  EXPECT_EQ(covering[0], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{10, {1, 7}}));
+  EXPECT_TRUE(streams.open(1, 12, false).accepted);
+  // Stream 2 ends with everything it sent committed: acknowledged at once, free at once.
+  EXPECT_EQ(streams.end(2, 11, 2), (cf::StreamAck{2, 2}));
+  EXPECT_TRUE(streams.open(2, 12, false).accepted);
+  // An EOS from a connection that does not own the stream changes nothing.
+  EXPECT_EQ(streams.end(2, 11, 2), std::nullopt);
+}
+
+/// A blocking connector over a real socket.
+class Connector {
+ public:
+  explicit Connector(std::uint16_t port) : client_(port) {}
+  void send(const std::string& frame) { client_.send(frame); }
+  /// The next frame the worker sends within `timeout`, or nullopt.
+  std::optional<cf::Frame> read(std::chrono::milliseconds timeout = 5000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    client_.socket().non_blocking(true);
+    for (;;) {
+      if (buffer_.size() >= 4) {
+        std::size_t n = core::load_u32_be(buffer_.data());
+        if (buffer_.size() >= 4 + n) {
+          cf::Frame frame = cf::decode_frame(std::string_view(buffer_).substr(4, n));
+          if (std::holds_alternative<cf::Message>(frame)) {
+            ADD_FAILURE() << "a worker never sends MESSAGE";
+          }
+          buffer_.erase(0, 4 + n);
+          return frame;
+        }
+      }
+      char chunk[4096];
+      boost::system::error_code error;
+      std::size_t got = client_.socket().read_some(boost::asio::buffer(chunk), error);
+      if (error == boost::asio::error::would_block) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          return std::nullopt;
+        }
+        std::this_thread::sleep_for(2ms);
+        continue;
+      }
+      if (error) {
+        return std::nullopt;
+      }
+      buffer_.append(chunk, got);
+    }
+  }
+
+ private:
+  Client client_;
+  std::string buffer_;
+};
+
+struct SourceFixture {
+  explicit SourceFixture(std::size_t mailbox_capacity, SourcePosition position = {},
+                         std::chrono::milliseconds hello_timeout = 10000ms)
+      : mailbox(mailbox_capacity) {
+    ConnectorSourceConfig config{.name = "events",
+                                 .listen = core::Endpoint{"127.0.0.1", 0},
+                                 .source_index = 3,
+                                 .cookie = "secret",
+                                 .max_credits = 4,
+                                 .refill_credits = 2,
+                                 .hello_timeout = hello_timeout};
+    source = make_connector_source(io.io(), config, mailbox, pool);
+    source->seek(position);
+    source->start();
+  }
+  std::uint16_t port() const { return source->local_endpoint().port; }
+  /// The frames of the next batch, as (offset, payload).
+  std::vector<std::pair<std::int64_t, std::string>> pop() {
+    std::vector<std::pair<std::int64_t, std::string>> frames;
+    auto batch = mailbox.pop_for(5000ms);
+    if (!batch) {
+      return frames;
+    }
+    EXPECT_EQ(batch->source, 3U);
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      frames.emplace_back(batch->meta.at(i).offset, std::string(batch->frame(i)));
+    }
+    pool.release(std::move(*batch));
+    return frames;
+  }
+
+  core::BoundedMailbox<core::FrameBatch> mailbox;
+  core::BatchPool pool;
+  test::IoThread io;
+  std::unique_ptr<Source> source;
+};
+
+TEST(ConnectorSource, AFullMailboxWithholdsTheCreditsUntilThereIsRoom) {
+  SourceFixture fixture(1);
+  Connector connector(fixture.port());
+  connector.send(cf::encode_hello({"0.0.1", "secret", "p", "i"}));
+  EXPECT_EQ(std::get<cf::Ok>(*connector.read()), cf::Ok{4});
+  connector.send(cf::encode_notify({9, "nine", none}));
+  EXPECT_EQ(std::get<cf::NotifyAck>(*connector.read()), (cf::NotifyAck{true, 9, none}));
+  connector.send(cf::encode_message({9, 1, 0, "", "one"}));
+  // NOTIFY and MESSAGE spent 2 of 4: at refill_credits, so topped up once the batch was handed over.
+  EXPECT_EQ(std::get<cf::Ack>(*connector.read()), (cf::Ack{2, {}}));
+  ASSERT_TRUE(wait_until([&] { return fixture.mailbox.size() == 1; }, 5000ms));
+  // The mailbox (capacity 1) is full: the next message's batch waits, and so do the credits.
+  connector.send(cf::encode_message({9, 2, 0, "", "two"}));
+  connector.send(cf::encode_message({9, 3, 0, "", "three"}));
+  EXPECT_EQ(connector.read(300ms), std::nullopt);
+  EXPECT_EQ(fixture.pop(), (std::vector<std::pair<std::int64_t, std::string>>{{1, "one"}}));
+  std::vector<std::pair<std::int64_t, std::string>> rest;
+  while (rest.size() < 2) {
+    auto frames = fixture.pop();
+    ASSERT_FALSE(frames.empty());
+    rest.insert(rest.end(), frames.begin(), frames.end());
+  }
+  // Messages 2 and 3 brought the credits down to refill_credits: topped up once their batch was taken in.
+  EXPECT_EQ(std::get<cf::Ack>(*connector.read()), (cf::Ack{2, {}}));
+  EXPECT_EQ(rest, (std::vector<std::pair<std::int64_t, std::string>>{{2, "two"}, {3, "three"}}));
+}
+
+TEST(ConnectorSource, SeekAnswersNotifyAndCommitAcknowledgesTheOwner) {
+  SourceFixture fixture(16, SourcePosition{{connector_stream_partition(9), 6}});
+  Connector connector(fixture.port());
+  connector.send(cf::encode_hello({"0.0.1", "secret", "p", "i"}));
+  EXPECT_EQ(std::get<cf::Ok>(*connector.read()), cf::Ok{4});
+  connector.send(cf::encode_notify({9, "nine", none}));
+  EXPECT_EQ(std::get<cf::NotifyAck>(*connector.read()), (cf::NotifyAck{true, 9, 5}));
+  connector.send(cf::encode_message({9, 5, 0, "", "replayed"}));  // at the point of reference: taken already
+  connector.send(cf::encode_message({9, 6, 0, "key", "six"}));
+  auto frames = fixture.pop();
+  EXPECT_EQ(frames, (std::vector<std::pair<std::int64_t, std::string>>{{6, "six"}}));
+  (void)connector.read();  // the credits' top-up
+  fixture.source->commit({{connector_stream_partition(9), 7}});
+  EXPECT_EQ(std::get<cf::Ack>(*connector.read()).acks, (std::vector<cf::StreamAck>{{9, 6}}));
+  // The stop tells the connector to come back (to the same address).
+  bool stopped = false;
+  fixture.source->stop([&] { stopped = true; });
+  EXPECT_EQ(std::get<cf::Restart>(*connector.read()), cf::Restart{""});
+  EXPECT_TRUE(wait_until([&] { return stopped; }, 5000ms));
+}
+
+TEST(ConnectorSource, AConnectionWithoutHelloIsClosedAfterTheTimeout) {
+  test::LogCapture::instance().clear();
+  SourceFixture fixture(4, {}, 200ms);
+  Client silent(fixture.port());
+  auto began = std::chrono::steady_clock::now();
+  EXPECT_TRUE(silent.wait_closed_by_peer(5000ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - began, 150ms);
+  std::string line = "connector_source 'events': closing connector connection from 127.0.0.1:" +
+                     std::to_string(silent.socket().local_endpoint().port()) + ": no complete frame within 0.2 s";
+  EXPECT_TRUE(test::LogCapture::instance().wait_for(line)) << line;
+}
+
+}  // namespace
+}  // namespace roo::io
