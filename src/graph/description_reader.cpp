@@ -25,11 +25,6 @@ std::uint16_t port_of(const py::dict& entry, const std::string& what) {
   return static_cast<std::uint16_t>(port);
 }
 
-/// wallaroo.experimental's connector sources and sinks are described but not run yet.
-std::string connectors_not_yet(const char* what) {
-  return std::string("connector ") + what + " are not supported yet (see docs/running.md#connectors)";
-}
-
 /// "read the application description: <what>: <cause>" — a description `describe` would never produce.
 core::UsageError inconsistent(const std::string& what, const std::string& cause) {
   return core::UsageError("read the application description: " + what + ": " + cause);

@@ -156,6 +156,13 @@ class AtLeastOnceSourceConnector(object):
         if not self._send(msg):
             raise ProtocolError("stream {0} is not open; notify it and wait for stream_opened".format(msg.stream_id))
 
+    def _before_pull(self):
+        """Called by the writer thread before each batch it pulls."""
+
+    def _opening(self, stream):
+        """The worker opened ``stream``: called with the lock held, as the stream turns open, so that the writer
+        never sees it open without what the subclass notes here (``MultiSourceConnector``: the reset to do)."""
+
     def _stale(self, msg):
         """Whether ``msg`` was read before its stream was (re)opened, so that it is not where the stream resumes
         (called with the lock held; ``MultiSourceConnector`` tracks this)."""
@@ -234,6 +241,8 @@ class AtLeastOnceSourceConnector(object):
                     return
                 stream = Stream(old.id, old.name, msg.point_of_ref, msg.notify_success)
                 self._streams[old.id] = stream
+                if stream.is_open:
+                    self._opening(stream)
             (self.stream_opened if stream.is_open else self.stream_closed)(stream)
         elif isinstance(msg, cwm.Ack):
             with self._cond:
@@ -296,6 +305,7 @@ class AtLeastOnceSourceConnector(object):
                 room = self.credits
             if self.stopped.is_set():
                 return
+            self._before_pull()
             batch = []
             ended = False
             limit = 1 if self.delay else min(room, PULL_BATCH)
@@ -416,15 +426,17 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             if stream_id not in self._streams:
                 self.notify(stream_id, source.name, source.point_of_ref())
 
-    def stream_opened(self, stream):
+    def _opening(self, stream):
         """The worker opened the stream at its point of reference: the writer thread resets the source there before
-        it reads again (``__next__``), and drops what it read before (``_stale``)."""
-        with self._cond:
-            if stream.id not in self.sources:
-                return
-            self._resets[stream.id] = stream.point_of_ref
-            if stream.id not in self._open:
-                self._open.append(stream.id)
+        it pulls again (``_before_pull``), and drops what it read before (``_stale``)."""
+        if stream.id not in self.sources:
+            return
+        self._resets[stream.id] = stream.point_of_ref
+        if stream.id not in self._open:
+            self._open.append(stream.id)
+
+    def stream_opened(self, stream):
+        pass  # _opening did the work, under the lock
 
     def stream_closed(self, stream):
         """The worker refused the stream (another connection has it, or it is stopping): ask again in a second, unless
@@ -477,7 +489,9 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                     source.close()
             self.stream_removed(stream)
 
-    def __next__(self):
+    def _before_pull(self):
+        """Resets the sources of the streams opened since the last batch, before it is pulled (never within a batch:
+        what a batch pulled before a reset would pass as fresh)."""
         with self._cond:
             resets, self._resets = self._resets, {}
         for stream_id, point_of_ref in resets.items():
@@ -485,6 +499,8 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
             if source is not None:
                 with self._source_lock:
                     source.reset(point_of_ref)
+
+    def __next__(self):
         with self._cond:
             order = list(self._open)
             pending = bool(self.sources)
