@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from conftest import APPS, REPO, free_port, wait_until, worker_env
+from conftest import APPS, READY_LINE, REPO, free_port, wait_until, worker_env
 
 sys.path.insert(0, os.path.join(REPO, "python"))
 from wallaroo.connectors.transactional_file_sink import committed_output, stream_names  # noqa: E402
@@ -137,6 +137,8 @@ def test_effectively_once_under_kill_9_of_worker_connector_and_sink(roo_bin, tmp
         # The connector ends once its EOS is acknowledged, i.e. after a checkpoint covering every record completed;
         # that checkpoint's output commits right after.
         assert wait_until(lambda: len(committed_lines(out_dir)) >= total, 30, 0.05), everything()
+        # The last restart may be the worker's, after the connector finished: a SIGTERM must find it started.
+        assert wait_until(lambda: READY_LINE in worker.stderr(), 30, 0.05), everything()
         worker.stop()
         assert worker.proc.returncode == 0, everything()
     finally:
