@@ -1,5 +1,5 @@
 """Connectors effectively-once end to end (issue 15; docs/connectors.md): an at-least-once connector source process
-(tests/e2e/apps/feed_connector.py: MultiSourceConnector + FramedFileReader) feeds a worker with checkpoints running an
+(tests/e2e/apps/file_connector.py: MultiSourceConnector + FramedFileReader) feeds a worker with checkpoints running an
 inline sequence check (tests/e2e/apps/connector_sequence.py), whose connector sink is the reference two-phase-commit
 sink (wallaroo.connectors.transactional_file_sink). Real processes, killed with SIGKILL and restarted with the same
 command: the worker, the connector and the sink in turn.
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(REPO, "python"))
 from wallaroo.connectors.transactional_file_sink import committed_output, stream_names  # noqa: E402
 
 APP = os.path.join(APPS, "connector_sequence.py")
-FEEDER = os.path.join(APPS, "feed_connector.py")
+FEEDER = os.path.join(APPS, "file_connector.py")
 ROUNDS = int(os.environ.get("ROO_FAULT_ROUNDS", "10"))
 SEED = int(os.environ.get("ROO_FAULT_SEED", str(random.randrange(1 << 30))))
 KEYS = 10
@@ -106,8 +106,8 @@ def test_effectively_once_under_kill_9_of_worker_connector_and_sink(roo_bin, tmp
                     "--cookie", "cookie", "--output-dir", out_dir], logs, "sink", env)
     worker = Process([roo_bin, "run", "--checkpoint-dir", str(ckdir), "--checkpoint-interval", "100ms", APP,
                       "--source-port", str(source_port), "--sink-port", str(sink_port)], logs, "worker", env)
-    feeder = Process([PYTHON, FEEDER, "127.0.0.1", str(source_port), "cookie", str(tmp_path / "records.bin"),
-                      "--delay", "0.0005", "--connect-timeout", "60"], logs, "feeder", env)
+    feeder = Process([PYTHON, FEEDER, "--port", str(source_port), "--delay", "0.0005", str(tmp_path / "records.bin")],
+                     logs, "feeder", env)
     processes = {"worker": worker, "connector": feeder, "sink": sink}
 
     def everything():

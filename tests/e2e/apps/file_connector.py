@@ -23,22 +23,17 @@ def main():
     parser.add_argument("--version", default="0.0.1")
     parser.add_argument("--instance", default="files")
     parser.add_argument("--delay", type=float, default=0)
-    parser.add_argument("--reconnect", action="store_true",
-                        help="when the worker goes away without a RESTART (killed), start a new session")
     parser.add_argument("files", nargs="+")
     options = parser.parse_args()
-    while True:
-        connector = session(options)
-        if connector is None:
-            return 1
-        connector.join()
-        if connector.error is None:
-            print("file_connector: done", flush=True)
-            return 0
-        sys.stderr.write("file_connector: %s\n" % connector.error)
-        if not options.reconnect:
-            return 1
-        time.sleep(0.2)
+    connector = session(options)
+    if connector is None:
+        return 1
+    connector.join()  # a worker that goes away (killed, or RESTART) is reconnected by the connector itself
+    if connector.error is None:
+        print("file_connector: done", flush=True)
+        return 0
+    sys.stderr.write("file_connector: %s\n" % connector.error)
+    return 1
 
 
 def session(options):
