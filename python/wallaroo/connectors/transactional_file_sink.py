@@ -55,6 +55,9 @@ MAX_FRAME = 16 * 1024 * 1024
 CREDITS = 1000  # unused by sinks (TCP backpressure), but OK carries a number
 OUTPUT_STREAM, CONTROL_STREAM = 1, 0
 CHECKPOINT_OF = re.compile(r":c_id=(\d+)$")
+READ_BYTES = 256 * 1024
+FRAME_HEAD = struct.Struct(">I")
+MESSAGE_HEAD = struct.Struct(">QQqH")  # stream id, message id, event time, key length
 
 
 def say(text):
@@ -83,6 +86,8 @@ class StreamStore(object):
         self.transactional = False
         self._read_log()
         self.out = open(self.out_path, "ab+", buffering=0)
+        self.end = os.fstat(self.out.fileno()).st_size  # the output's end, appends not yet written included
+        self.pending = []  # appended records not written yet (written once per batch of frames: flush_pending)
         self.log = open(self.log_path, "a")
         if self.transactional:
             self.drop_unvoted()
@@ -115,7 +120,12 @@ class StreamStore(object):
         self._apply(entry)
 
     def size(self):
-        return os.fstat(self.out.fileno()).st_size
+        return self.end
+
+    def flush_pending(self):
+        if self.pending:
+            self.out.write(b"".join(self.pending))
+            del self.pending[:]
 
     def voted_end(self):
         ends = [t["end"] for t in self.txns.values() if t["state"] != "aborted"]
@@ -126,9 +136,11 @@ class StreamStore(object):
         return max(ends) if ends else 0
 
     def truncate(self, offset):
+        self.flush_pending()
         if self.size() > offset:
             self.out.truncate(offset)
             os.fsync(self.out.fileno())
+            self.end = offset
 
     def drop_unvoted(self):
         self.truncate(self.voted_end())
@@ -142,10 +154,10 @@ class StreamStore(object):
 
     def append(self, offset, payload):
         """Appends a record at `offset`; returns the offset the sink expected when it is not the output's end."""
-        size = self.size()
-        if offset != size:
-            return size
-        self.out.write(payload)
+        if offset != self.end:
+            return self.end
+        self.pending.append(payload)
+        self.end += len(payload)
         return None
 
     def prepare(self, txn_id, start, end):
@@ -154,6 +166,7 @@ class StreamStore(object):
         if start != self.voted_end() or end != self.size() or start > end:
             self.drop_unvoted()
             return False
+        self.flush_pending()
         os.fsync(self.out.fileno())
         self._record({"phase1": txn_id, "start": start, "end": end})
         return True
@@ -235,37 +248,61 @@ class Session(object):
         self.frozen = False
 
     async def run(self):
+        """Reads what the worker sent in chunks and handles every whole frame in it; the output records of a chunk
+        are written with one write (StreamStore.flush_pending), and answers go out once per chunk."""
+        buffer = bytearray()
         try:
-            while True:
-                frame = await self.read_frame()
-                if frame is None:
+            while not self.frozen:
+                chunk = await self.reader.read(READ_BYTES)
+                if not chunk:
                     return
-                self.handle(cwm.Frame.decode(frame))
+                buffer += chunk
+                used = self.handle_frames(buffer)
+                del buffer[:used]
+                if self.store is not None:
+                    self.store.flush_pending()
                 await self.writer.drain()
-                if self.frozen:
-                    await self.reader.read()  # until the worker closes: its PHASE2 is never seen
-                    return
+            await self.reader.read()  # frozen: until the worker closes, its PHASE2 is never seen
         except (ProtocolError, Refused) as error:
             self.sink.report_once(self.peer, str(error))
             self.send(cwm.Error(str(error)))
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except ConnectionError:
             pass
         finally:
+            if self.store is not None:
+                self.store.flush_pending()
             if self.store is not None and self.sink.owners.get(self.store.name) is self:
                 del self.sink.owners[self.store.name]
             self.writer.close()
 
-    async def read_frame(self):
-        try:
-            head = await self.reader.readexactly(4)
-        except asyncio.IncompleteReadError:
-            return None
-        (length,) = struct.unpack(">I", head)
-        limit = MAX_FRAME if self.hello else MAX_FRAME_BEFORE_HELLO
-        if length > limit:
-            raise ProtocolError("a frame of {0} bytes is more than the {1} allowed{2}".format(
-                length, limit, "" if self.hello else " before HELLO"))
-        return await self.reader.readexactly(length)
+    def handle_frames(self, buffer):
+        """Handles the whole frames at the start of ``buffer``; returns how many bytes they took. A MESSAGE on the
+        output stream is read in place (the hot path); every other frame is decoded."""
+        at = 0
+        while len(buffer) - at >= 4 and not self.frozen:
+            (length,) = FRAME_HEAD.unpack_from(buffer, at)
+            limit = MAX_FRAME if self.hello else MAX_FRAME_BEFORE_HELLO
+            if length > limit:
+                raise ProtocolError("a frame of {0} bytes is more than the {1} allowed{2}".format(
+                    length, limit, "" if self.hello else " before HELLO"))
+            end = at + 4 + length
+            if end > len(buffer):
+                break
+            if self.store is not None and length >= 1 + MESSAGE_HEAD.size and buffer[at + 4] == cwm.MESSAGE:
+                stream_id, message_id, _, key_length = MESSAGE_HEAD.unpack_from(buffer, at + 5)
+                if stream_id == OUTPUT_STREAM and 1 + MESSAGE_HEAD.size + key_length <= length:
+                    self.output(message_id, bytes(buffer[at + 5 + MESSAGE_HEAD.size + key_length:end]))
+                    at = end
+                    continue
+            self.handle(cwm.Frame.decode(bytes(buffer[at + 4:end])))
+            at = end
+        return at
+
+    def output(self, message_id, payload):
+        expected = self.store.append(message_id, payload)
+        if expected is not None:
+            self.refuse("MESSAGE at byte {0} of stream '{1}', whose output ends at byte {2}".format(
+                message_id, self.store.name, expected))
 
     def send(self, msg):
         self.writer.write(cwm.Frame.encode(msg))
@@ -290,10 +327,7 @@ class Session(object):
         elif isinstance(msg, cwm.Notify):
             self.open_stream(msg)
         elif isinstance(msg, cwm.Message) and msg.stream_id == OUTPUT_STREAM and self.store is not None:
-            expected = self.store.append(msg.message_id, msg.message or b"")
-            if expected is not None:
-                self.refuse("MESSAGE at byte {0} of stream '{1}', whose output ends at byte {2}".format(
-                    msg.message_id, self.store.name, expected))
+            self.output(msg.message_id, msg.message or b"")
         elif isinstance(msg, cwm.Message) and msg.stream_id == CONTROL_STREAM:
             self.handle_control(tpc.decode(msg.message or b""))
         elif isinstance(msg, cwm.EosMessage):
