@@ -23,8 +23,9 @@ from .connector_errors import ConnectionLost, ConnectorError, ProtocolError
 from .sources import U64_MAX
 
 Stream = collections.namedtuple("Stream", ["id", "name", "point_of_ref", "is_open"])
-# A MESSAGE already encoded as a whole frame (the pull loop's fast path): its stream id and its bytes.
-Encoded = collections.namedtuple("Encoded", ["stream_id", "frame"])
+# MESSAGEs of one stream already encoded as whole frames (the pull loop's fast path): the stream id, the frames'
+# bytes and how many there are (each spends a credit).
+Encoded = collections.namedtuple("Encoded", ["stream_id", "frame", "count"])
 # A MESSAGE frame's head: u32 length, u8 type, u64 stream id, u64 message id, i64 event time, u16 key length.
 _MESSAGE_HEAD = struct.Struct(">IBQQqH")
 _MESSAGE_BODY_HEAD = 1 + 8 + 8 + 8 + 2
@@ -369,15 +370,18 @@ class AtLeastOnceSourceConnector(object):
                 if self.stopped.is_set():
                     raise ConnectorError("the connector has stopped")
                 stream = self._streams.get(msg.stream_id)
+                if stream is None or not stream.is_open or self._stale(msg):
+                    continue  # pulled before its stream (re)opened, EOS included: read again from the reset
                 if isinstance(msg, cwm.EosMessage):
-                    if stream is not None:
-                        self._streams[msg.stream_id] = stream._replace(is_open=False)
+                    self._streams[msg.stream_id] = stream._replace(is_open=False)
                     frames.append(cwm.Frame.encode(msg))
                     continue
-                if stream is None or not stream.is_open or self._stale(msg):
-                    continue
-                self.credits -= 1
-                frames.append(msg.frame if isinstance(msg, Encoded) else cwm.Frame.encode(msg))
+                if isinstance(msg, Encoded):
+                    self.credits -= msg.count  # the puller took no more than the credits it saw
+                    frames.append(msg.frame)
+                else:
+                    self.credits -= 1
+                    frames.append(cwm.Frame.encode(msg))
             sock = self._sock
         if frames and sock is not None:
             with self._send_lock:
@@ -519,19 +523,19 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         if not order:
             return [], not pending
         batch = []
+        pulled = 0
         pack = _MESSAGE_HEAD.pack
-        while len(batch) < limit:
-            took = len(batch)
+        while pulled < limit:
+            took = pulled
             for i in range(len(order)):
                 stream_id = order[(self._turn + i) % len(order)]
                 source = self.sources.get(stream_id)
                 if source is None:
                     continue
-                key = source.key or b""
-                head = _MESSAGE_BODY_HEAD + len(key)
-                run = min(PULL_RUN, limit - len(batch))
+                frames = []
+                payload = None
                 with self._source_lock:
-                    for _ in range(run):
+                    for _ in range(min(PULL_RUN, limit - pulled)):
                         try:
                             payload, por = next(source)
                         except StopIteration:
@@ -539,16 +543,22 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                             break
                         if payload is None:
                             break
-                        batch.append(Encoded(stream_id, pack(head + len(payload), cwm.MESSAGE, stream_id, por, 0,
-                                                             len(key)) + key + payload))
+                        key = source.key or b""  # a source may set it per record (Kafka: the record's key)
+                        frames.append(pack(_MESSAGE_BODY_HEAD + len(key) + len(payload), cwm.MESSAGE, stream_id,
+                                           por, 0, len(key)))
+                        frames.append(key)
+                        frames.append(payload)
+                if frames:
+                    batch.append(Encoded(stream_id, b"".join(frames), len(frames) // 3))
+                    pulled += len(frames) // 3
                 if payload is EOS_MARK:
                     batch.append(self._ending(stream_id, source))
                     order.remove(stream_id)
                     break
-                if len(batch) >= limit:
+                if pulled >= limit:
                     self._turn = (self._turn + i + 1) % max(len(order), 1)
                     return batch, False
-            if len(batch) == took or not order:
+            if pulled == took or not order:
                 break
         return batch, False
 
