@@ -87,8 +87,9 @@ def run_conn(roo, n, path, ckpt, run_dir, credits):
     source_port, sink_port = free_port(), free_port()
     out_dir = os.path.join(run_dir, "sink")
     os.mkdir(out_dir)
-    spawn([PY, "-m", "wallaroo.connectors.transactional_file_sink", "--port", str(sink_port), "--cookie", "bench",
-           "--output-dir", out_dir], stderr=subprocess.DEVNULL, env=env())
+    with open(os.path.join(run_dir, "sink.log"), "wb") as sink_log:
+        spawn([PY, "-m", "wallaroo.connectors.transactional_file_sink", "--port", str(sink_port), "--cookie",
+               "bench", "--output-dir", out_dir], stderr=sink_log, env=env())
     worker_log = os.path.join(run_dir, "worker.log")
     flags = ["--checkpoint-dir", run_dir, "--checkpoint-interval", "1s"] if ckpt else []
     with open(worker_log, "wb") as log:

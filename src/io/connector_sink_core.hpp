@@ -100,6 +100,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   // connector_sink_transactions.cpp
   void learn_recovery_point();
   void send_phase1_when_ready();
+  [[nodiscard]] std::string unsent_phase1_reason() const;
   void on_vote(const connector::Phase1Reply& reply);
   void fail_round(const std::string& why);
   void finish_recoveries(const std::string& error);

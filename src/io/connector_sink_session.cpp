@@ -362,6 +362,7 @@ void ConnectorSinkCore::write_outbox() {
                       }
                       self->write_outbox();
                       self->send_records();
+                      self->send_phase1_when_ready();  // a round cut while its records were being written
                       self->poll_acknowledgements();
                       self->maybe_finish_stop();
                     });

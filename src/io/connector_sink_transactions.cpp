@@ -88,8 +88,7 @@ void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
       }
       bool sent = self->open_->phase1_sent;
       self->fail_round(fmt::format("{}: no vote on checkpoint {} within {} ms{}", self->identity_, checkpoint,
-                                   self->config_.prepare_timeout.count(),
-                                   sent ? "" : fmt::format(" (not connected: {})", self->last_error_)));
+                                   self->config_.prepare_timeout.count(), self->unsent_phase1_reason()));
       if (sent) {
         // The sink may still hold the round prepared: a new session aborts it (resolve_uncommitted).
         self->close_connection();
@@ -99,6 +98,19 @@ void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
     self->send_records();
     self->send_phase1_when_ready();
   });
+}
+
+// Why a round's PHASE1 was never sent: the session is not up, or the sink has not taken the round's records yet (a
+// sink slower than the output: PHASE1 follows the records it covers).
+std::string ConnectorSinkCore::unsent_phase1_reason() const {
+  if (!open_ || open_->phase1_sent) {
+    return {};
+  }
+  if (phase_ != Phase::ready) {
+    return fmt::format(" (not connected: {})", last_error_);
+  }
+  return fmt::format(" (its PHASE1 still waits behind {} bytes of output the sink has not taken)",
+                     open_->round.end - std::min(sent_, open_->round.end));
 }
 
 void ConnectorSinkCore::send_phase1_when_ready() {
