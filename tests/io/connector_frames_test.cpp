@@ -1,4 +1,5 @@
 #include "connector_frames.hpp"
+#include "hex_bytes.hpp"
 
 #include "roo/core/error.hpp"
 
@@ -12,24 +13,8 @@ namespace {
 
 // Each expected frame is what python/wallaroo/experimental/connector_wire_messages.py's Frame.encode gives for the
 // same message (printed with `Frame.encode(msg).hex()`).
-std::string hex(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto b = static_cast<unsigned char>(c);
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-std::string unhex(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
-    out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
+using test::hex;
+using test::unhex;
 
 /// The frame without its u32 length: what decode_frame reads.
 std::string body_of(const std::string& frame) { return frame.substr(4); }

@@ -1,4 +1,5 @@
 #include "connector_sink_output.hpp"
+#include "hex_bytes.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,16 +18,7 @@ std::shared_ptr<const RecordBatch> batch_of(std::initializer_list<std::string> r
   return batch;
 }
 
-std::string hex(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto b = static_cast<unsigned char>(c);
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
+using test::hex;
 
 TEST(ConnectorSinkOutput, EachRecordIsAMessageWhoseIdIsItsOffset) {
   ConnectorSinkOutput output;

@@ -1,4 +1,5 @@
 #include "connector_frames.hpp"
+#include "hex_bytes.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,24 +10,8 @@ namespace {
 
 // Each expected payload is what python/wallaroo/experimental/connector_two_phase.py's encode() gives for the same
 // message (printed with `.hex()`), and each frame what connector_wire_messages.Frame.encode gives.
-std::string hex(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto b = static_cast<unsigned char>(c);
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-std::string unhex(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
-    out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
+using test::hex;
+using test::unhex;
 
 TEST(ConnectorTwoPhase, PayloadsAreTheBytesPythonWrites) {
   EXPECT_EQ(hex(encode_two_phase(ListUncommitted{.rtag = 7})), "c90000000000000007");
