@@ -29,6 +29,7 @@ class ClusterHandle final : public Cluster {
     core_->gather(type, std::move(done));
   }
   [[nodiscard]] std::vector<bool> workers_up() const override { return core_->workers_up(); }
+  [[nodiscard]] std::shared_ptr<core::StreamRegistry> stream_registry() override { return core_->stream_registry(); }
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const override { return core_->shortfalls(); }
   void stop() override { core_->stop(true); }
 

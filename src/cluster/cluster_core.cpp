@@ -37,6 +37,7 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
       drain_(strand_, config_, hooks_, life_, members_),
       queries_(strand_, config_, hooks_, life_, members_),
       external_(config_, life_, members_, connections_, queries_, [this] { request_stop(); }),
+      streams_(life_, members_),
       formation_(io_, strand_, config_, life_, members_, connections_, data_, ports_,
                  FormationRoutes{
                      .worker_frame =
@@ -160,6 +161,50 @@ void ClusterCore::gather(std::uint16_t type, std::function<void(GatheredByName)>
   });
 }
 
+namespace {
+
+/// Cluster::stream_registry's handle: each call posts to the core's strand while the core lives; once it is gone a
+/// claim is refused (a rollback replaced the cluster; the source asking is being stopped too).
+class ClusterStreamRegistry final : public core::StreamRegistry {
+ public:
+  ClusterStreamRegistry(std::weak_ptr<ClusterCore> core, Strand strand, StreamOwnership& streams)
+      : core_(std::move(core)), strand_(std::move(strand)), streams_(streams) {}
+
+  void restored(std::uint32_t source, std::vector<core::StreamMark> marks) override {
+    if (auto alive = core_.lock()) {
+      asio::post(strand_, [alive, this, source, marks = std::move(marks)]() mutable {
+        streams_.restored(source, std::move(marks));
+      });
+    }
+  }
+  void claim(std::uint32_t source, core::StreamMark mark, std::function<void(core::StreamClaim)> answer) override {
+    auto alive = core_.lock();
+    if (!alive) {
+      answer(core::StreamClaim{.granted = false, .mark = mark, .holder = ""});
+      return;
+    }
+    asio::post(strand_, [alive, this, source, mark, answer = std::move(answer)]() mutable {
+      streams_.claim(source, mark, std::move(answer));
+    });
+  }
+  void release(std::uint32_t source, core::StreamMark mark) override {
+    if (auto alive = core_.lock()) {
+      asio::post(strand_, [alive, this, source, mark] { streams_.release(source, mark); });
+    }
+  }
+
+ private:
+  std::weak_ptr<ClusterCore> core_;
+  Strand strand_;
+  StreamOwnership& streams_;  ///< lives as long as the core, which every posted call holds
+};
+
+}  // namespace
+
+std::shared_ptr<core::StreamRegistry> ClusterCore::stream_registry() {
+  return std::make_shared<ClusterStreamRegistry>(weak_from_this(), strand_, streams_);
+}
+
 std::vector<bool> ClusterCore::workers_up() const {
   std::vector<bool> up;
   if (!members_.ready()) {
@@ -248,6 +293,7 @@ std::shared_ptr<core::Listener> ClusterCore::make_listener(const std::string& wh
 }
 
 void ClusterCore::close_all() {
+  streams_.close();
   control_listener_->close();
   data_listener_->close();
   external_listener_->close();

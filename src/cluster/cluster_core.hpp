@@ -9,6 +9,7 @@
 #include "formation.hpp"
 #include "gathered_queries.hpp"
 #include "member_table.hpp"
+#include "stream_ownership.hpp"
 
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/listener.hpp"
@@ -52,6 +53,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   void announce_checkpoint_complete(std::uint64_t id);
   void gather(std::uint16_t type, std::function<void(GatheredByName)> done);
   [[nodiscard]] std::vector<bool> workers_up() const;
+  /// Cluster::stream_registry: a handle whose calls post to StreamOwnership while this core lives.
+  [[nodiscard]] std::shared_ptr<core::StreamRegistry> stream_registry();
   /// Lost peers and unacknowledged bytes, for the runtime's closing report (peer_loss.cpp).
   [[nodiscard]] std::vector<PeerShortfall> shortfalls() const;
   /// Closes everything; with `wait`, waits for it as Cluster::stop() says.
@@ -95,6 +98,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   DrainProtocol drain_;
   GatheredQueries queries_;
   ExternalChannel external_;
+  StreamOwnership streams_;
   Formation formation_;
 };
 

@@ -50,6 +50,13 @@ FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnec
         return FrameAction::proceed;
       }
       break;
+    case MessageType::stream_marks:
+    case MessageType::stream_claim:
+    case MessageType::stream_release:
+      if (life_.formed && streams_.on_worker_frame(index, body[0], reader)) {
+        return FrameAction::proceed;
+      }
+      break;
     default:
       connection.fail(unexpected_message(body[0]));
       return FrameAction::stop;
@@ -114,6 +121,11 @@ FrameAction ClusterCore::on_initializer_frame(FramedConnection& connection, cons
     case MessageType::checkpoint_begin:
     case MessageType::checkpoint_complete:
       if (known && life_.formed && checkpoints_.on_checkpoint_frame(type, reader)) {
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::stream_claim_reply:
+      if (known && streams_.on_claim_reply(reader)) {
         return FrameAction::proceed;
       }
       break;

@@ -24,6 +24,7 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   }
   members_.record_loss(index, cause, life_.phase == Phase::stopping);
   data_.discard_waiting(index);
+  streams_.on_peer_lost(index);
   if (hooks_.on_peer_lost) {
     hooks_.on_peer_lost(index);
   }

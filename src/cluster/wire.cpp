@@ -43,6 +43,14 @@ std::string describe_type(std::uint8_t type) {
       return "checkpoint-part";
     case MessageType::checkpoint_complete:
       return "checkpoint-complete";
+    case MessageType::stream_marks:
+      return "stream-marks";
+    case MessageType::stream_claim:
+      return "stream-claim";
+    case MessageType::stream_claim_reply:
+      return "stream-claim-reply";
+    case MessageType::stream_release:
+      return "stream-release";
     case MessageType::marker:
       return "marker";
     case MessageType::watermark:

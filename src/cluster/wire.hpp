@@ -40,6 +40,10 @@ enum class MessageType : std::uint8_t {
   checkpoint_begin = 16,     ///< initializer → worker: take your part of checkpoint (id)
   checkpoint_part = 17,      ///< worker → initializer: (id, ok, the part's description or the failure's line)
   checkpoint_complete = 18,  ///< initializer → worker: checkpoint (id) is complete everywhere
+  stream_marks = 19,         ///< worker → initializer: a connector source's restored marks (source, [marks])
+  stream_claim = 20,         ///< worker → initializer: may this worker open a connector stream (id, source, mark)
+  stream_claim_reply = 21,   ///< initializer → worker: (id, granted, the stream's marks, holder when refused)
+  stream_release = 22,       ///< worker → initializer: this worker let a connector stream go (source, mark)
   auth_challenge = 40,  ///< either side, first on a control or data connection with a secret: a fresh nonce
   auth_proof = 41,      ///< either side, after the peer's challenge: HMAC proof of the cluster secret
   auth_refused = 42,    ///< acceptor → opener: why it closes (text; nothing about the application)

@@ -36,6 +36,9 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
     }
     started_ = true;
     streams_ = std::make_shared<ConnectorStreams>(position_);
+    if (config_->registry) {
+      config_->registry->restored(config_->source_index, streams_->marks());
+    }
     listener_ =
         core::Listener::make(strand_, core::ListenerConfig{.what = "connector source '" + config_->name + "'",
                                                            .log_prefix = "connector_source '" + config_->name + "'",
@@ -85,8 +88,14 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
       return;
     }
     std::unordered_map<ConnectorStreams::Owner, std::vector<connector::StreamAck>> by_owner;
-    for (auto& [owner, ack] : streams_->commit(position)) {
+    ConnectorStreams::Commit committed = streams_->commit(position);
+    for (auto& [owner, ack] : committed.acks) {
       by_owner[owner].push_back(ack);
+    }
+    if (config_->registry) {
+      for (const auto& mark : committed.freed) {
+        config_->registry->release(config_->source_index, mark);
+      }
     }
     std::lock_guard lock(connections_mutex_);
     for (auto& [owner, acks] : by_owner) {

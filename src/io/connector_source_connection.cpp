@@ -150,8 +150,7 @@ core::FrameAction ConnectorSourceConnection::on_frame(const char* body, std::siz
     return on_message(*message);
   }
   if (const auto* notify = std::get_if<connector::Notify>(&frame)) {
-    on_notify(*notify);
-    return core::FrameAction::proceed;
+    return on_notify(*notify);
   }
   if (const auto* eos = std::get_if<connector::EndOfStream>(&frame)) {
     return on_end_of_stream(*eos);
@@ -192,20 +191,78 @@ core::FrameAction ConnectorSourceConnection::on_hello(const connector::Frame& fr
   return core::FrameAction::proceed;
 }
 
-void ConnectorSourceConnection::on_notify(const connector::Notify& notify) {
+core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& notify) {
   --credits_;
   ConnectorStreams::Opening opening = streams_->open(notify.stream_id, number_, stopping_);
   if (!opening.accepted) {
-    io_logger()->info("connector_source '{}': stream {} ('{}') of {} refused: it is open on another connection{}",
-                      config_->name, notify.stream_id, notify.stream_name, who(),
-                      stopping_ ? " or the source is stopping" : "");
-    write(connector::encode_notify_ack({false, notify.stream_id, ConnectorStreams::none}));
+    refuse_stream(notify, stopping_ ? "it is open on another connection or the source is stopping"
+                                    : "it is open on another connection");
+    return core::FrameAction::proceed;
+  }
+  if (!config_->registry) {
+    accept_stream(notify, opening);
+    return core::FrameAction::proceed;
+  }
+  // On a cluster the stream must be this worker's cluster-wide: nothing more is read until the cluster answers, so
+  // this stream's MESSAGEs never come before its NOTIFY_ACK.
+  claiming_ = true;
+  std::weak_ptr<ConnectorSourceConnection> weak = weak_from_this();
+  core::StreamMark local{.stream = notify.stream_id, .committed = opening.point_of_ref, .last_seen = opening.last_seen};
+  config_->registry->claim(config_->source_index, local,
+                           [weak, notify, registry = config_->registry, source = config_->source_index](
+                               core::StreamClaim claim) {
+                             claim.mark.stream = notify.stream_id;
+                             auto self = weak.lock();
+                             if (!self) {
+                               if (claim.granted) {
+                                 registry->release(source, claim.mark);  // nobody here holds it any more
+                               }
+                               return;
+                             }
+                             asio::post(self->strand_, [self, notify, claim = std::move(claim)] {
+                               self->on_claim_answer(notify, claim);
+                             });
+                           });
+  return core::FrameAction::pause;
+}
+
+void ConnectorSourceConnection::on_claim_answer(const connector::Notify& notify, const core::StreamClaim& claim) {
+  claiming_ = false;
+  if (finished_ || discarding_) {
+    // The connection ended while the cluster was asked: finish() freed the stream here; free it there too.
+    if (claim.granted) {
+      config_->registry->release(config_->source_index, claim.mark);
+    }
     return;
   }
+  if (!claim.granted) {
+    streams_->give_back(notify.stream_id, number_);
+    refuse_stream(notify, claim.holder.empty() ? std::string("the cluster could not be asked")
+                                               : fmt::format("it is open on worker '{}'", claim.holder));
+  } else if (ConnectorStreams::Opening opening = streams_->adopt(notify.stream_id, number_, claim.mark);
+             opening.accepted) {
+    accept_stream(notify, opening);
+  } else {
+    config_->registry->release(config_->source_index, claim.mark);
+    refuse_stream(notify, "it is open on another connection");
+  }
+  if (!waiting_for_room_ && !input_done_) {
+    connection_->resume();
+  }
+}
+
+void ConnectorSourceConnection::accept_stream(const connector::Notify& notify,
+                                              const ConnectorStreams::Opening& opening) {
   open_streams_[notify.stream_id] = opening.last_seen;
   io_logger()->debug("connector_source '{}': stream {} ('{}') of {} opened at {}", config_->name, notify.stream_id,
                      notify.stream_name, who(), opening.point_of_ref);
   write(connector::encode_notify_ack({true, notify.stream_id, opening.point_of_ref}));
+}
+
+void ConnectorSourceConnection::refuse_stream(const connector::Notify& notify, const std::string& why) {
+  io_logger()->info("connector_source '{}': stream {} ('{}') of {} refused: {}", config_->name, notify.stream_id,
+                    notify.stream_name, who(), why);
+  write(connector::encode_notify_ack({false, notify.stream_id, ConnectorStreams::none}));
 }
 
 core::FrameAction ConnectorSourceConnection::on_message(const connector::Message& message) {
@@ -255,6 +312,11 @@ core::FrameAction ConnectorSourceConnection::on_end_of_stream(const connector::E
   open_streams_.erase(stream);
   if (auto ack = streams_->end(eos.stream_id, number_, last)) {
     top_up_credits({*ack}, true);
+    if (config_->registry) {
+      config_->registry->release(config_->source_index, core::StreamMark{.stream = ack->stream_id,
+                                                                         .committed = ack->point_of_ref,
+                                                                         .last_seen = ack->point_of_ref});
+    }
   }
   return core::FrameAction::proceed;
 }
@@ -341,7 +403,7 @@ void ConnectorSourceConnection::on_room() {
   }
   if (peer_gone_ || linger_over_) {
     finish();
-  } else if (!input_done_) {
+  } else if (!input_done_ && !claiming_) {
     connection_->resume();
   }
 }
@@ -373,14 +435,19 @@ void ConnectorSourceConnection::finish() {
   stop_timer_.cancel();
   connection_->close();
   pool_.release(std::move(batch_));
-  std::size_t freed = streams_->release(number_, open_streams_);
+  std::vector<core::StreamMark> freed = streams_->release(number_, open_streams_);
+  if (config_->registry) {
+    for (const auto& mark : freed) {
+      config_->registry->release(config_->source_index, mark);
+    }
+  }
   if (skipped_ > 0) {
     io_logger()->warn("connector_source '{}': {} skipped {} messages whose ids were taken already", config_->name,
                       who(), skipped_);
   }
   if (said_hello_ && !stopping_) {
     io_logger()->info("connector_source '{}': connector {} left ({} streams it had open are free)", config_->name,
-                      who(), freed);
+                      who(), freed.size());
   }
   auto on_finished = std::move(on_finished_);
   on_finished(this);

@@ -49,7 +49,10 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
 
   core::FrameAction on_frame(const char* body, std::size_t size);
   core::FrameAction on_hello(const connector::Frame& frame);
-  void on_notify(const connector::Notify& notify);
+  core::FrameAction on_notify(const connector::Notify& notify);
+  void on_claim_answer(const connector::Notify& notify, const core::StreamClaim& claim);
+  void accept_stream(const connector::Notify& notify, const ConnectorStreams::Opening& opening);
+  void refuse_stream(const connector::Notify& notify, const std::string& why);
   core::FrameAction on_message(const connector::Message& message);
   core::FrameAction on_end_of_stream(const connector::EndOfStream& eos);
   core::FrameAction refuse(const std::string& what, const std::string& answer);
@@ -85,6 +88,7 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   bool said_hello_ = false;
   bool flush_posted_ = false;
   bool waiting_for_room_ = false;
+  bool claiming_ = false;  ///< a NOTIFY waits for the cluster's answer: reading is paused
   bool input_done_ = false;  ///< the peer left, bad input, or stop(): read no more
   bool stopping_ = false;
   bool discarding_ = false;   ///< after RESTART or ERROR: frames are dropped until the connector closes (linger)

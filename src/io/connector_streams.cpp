@@ -33,6 +33,35 @@ ConnectorStreams::Opening ConnectorStreams::open(std::uint64_t stream, Owner own
   return Opening{.accepted = true, .point_of_ref = entry.committed, .last_seen = entry.last_seen};
 }
 
+ConnectorStreams::Opening ConnectorStreams::adopt(std::uint64_t stream, Owner owner, const core::StreamMark& cluster) {
+  std::lock_guard lock(mutex_);
+  Stream& entry = streams_[stream];
+  if (entry.owner != owner) {
+    return Opening{};
+  }
+  entry.committed = core::later_id(entry.committed, cluster.committed);
+  entry.last_seen = core::later_id(entry.last_seen, cluster.last_seen);
+  return Opening{.accepted = true, .point_of_ref = entry.committed, .last_seen = entry.last_seen};
+}
+
+void ConnectorStreams::give_back(std::uint64_t stream, Owner owner) {
+  std::lock_guard lock(mutex_);
+  if (auto found = streams_.find(stream); found != streams_.end() && found->second.owner == owner) {
+    found->second.owner = 0;
+    found->second.ended = false;
+  }
+}
+
+std::vector<core::StreamMark> ConnectorStreams::marks() {
+  std::lock_guard lock(mutex_);
+  std::vector<core::StreamMark> marks;
+  marks.reserve(streams_.size());
+  for (const auto& [id, stream] : streams_) {
+    marks.push_back(mark_of(id, stream));
+  }
+  return marks;
+}
+
 std::optional<connector::StreamAck> ConnectorStreams::end(std::uint64_t stream, Owner owner, std::uint64_t last_seen) {
   std::lock_guard lock(mutex_);
   auto found = streams_.find(stream);
@@ -50,9 +79,10 @@ std::optional<connector::StreamAck> ConnectorStreams::end(std::uint64_t stream, 
   return std::nullopt;
 }
 
-std::size_t ConnectorStreams::release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen) {
+std::vector<core::StreamMark> ConnectorStreams::release(
+    Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen) {
   std::lock_guard lock(mutex_);
-  std::size_t freed = 0;
+  std::vector<core::StreamMark> freed;
   for (auto& [id, stream] : streams_) {
     if (stream.owner != owner) {
       continue;
@@ -62,14 +92,13 @@ std::size_t ConnectorStreams::release(Owner owner, const std::unordered_map<std:
     }
     stream.owner = 0;
     stream.ended = false;
-    ++freed;
+    freed.push_back(mark_of(id, stream));
   }
   return freed;
 }
 
-std::vector<std::pair<ConnectorStreams::Owner, connector::StreamAck>> ConnectorStreams::commit(
-    const SourcePosition& position) {
-  std::vector<std::pair<Owner, connector::StreamAck>> acks;
+ConnectorStreams::Commit ConnectorStreams::commit(const SourcePosition& position) {
+  Commit result;
   std::lock_guard lock(mutex_);
   for (const auto& [partition, next] : position) {
     if (next <= 0) {
@@ -85,13 +114,14 @@ std::vector<std::pair<ConnectorStreams::Owner, connector::StreamAck>> ConnectorS
     if (stream.owner == 0) {
       continue;
     }
-    acks.emplace_back(stream.owner, connector::StreamAck{id, committed});
+    result.acks.emplace_back(stream.owner, connector::StreamAck{id, committed});
     if (stream.ended && id_covered(stream.last_seen, committed)) {
       stream.owner = 0;
       stream.ended = false;
+      result.freed.push_back(mark_of(id, stream));
     }
   }
-  return acks;
+  return result;
 }
 
 }  // namespace roo::io

@@ -2,6 +2,7 @@
 
 #include "connector_frames.hpp"
 
+#include "roo/core/stream_registry.hpp"
 #include "roo/io/source.hpp"
 
 #include <cstdint>
@@ -19,12 +20,14 @@ namespace roo::io {
 /// its open streams itself). Any thread.
 ///
 /// A stream is free, open on one connection (NOTIFY accepted), or ended (EOS) and waiting for a commit to cover its
-/// last id; only a free stream may be opened. A connection that goes away frees its streams at once.
+/// last id; only a free stream may be opened. A connection that goes away frees its streams at once. On a cluster
+/// this worker must also own the stream cluster-wide (core::StreamRegistry): what this class frees, the caller
+/// releases there too, with the marks it returns.
 class ConnectorStreams {
  public:
   /// A connection's number within its source (0 is nobody).
   using Owner = std::uint64_t;
-  static constexpr std::uint64_t none = ~std::uint64_t{0};  ///< "no point of reference": U64 max
+  static constexpr std::uint64_t none = core::StreamMark::none;  ///< "no point of reference": U64 max
 
   /// `position`: what seek() gave (each stream's last processed id + 1).
   explicit ConnectorStreams(const SourcePosition& position);
@@ -36,18 +39,29 @@ class ConnectorStreams {
   };
   /// NOTIFY: the stream opens on `owner` unless it is open or ending on another connection, or the source stops.
   [[nodiscard]] Opening open(std::uint64_t stream, Owner owner, bool stopping);
+  /// The cluster granted `owner`'s open(): the stream's ids rise to what the cluster knows of it (`cluster`), so
+  /// that ids another worker took are skipped here. Not accepted when `owner` no longer holds the stream.
+  [[nodiscard]] Opening adopt(std::uint64_t stream, Owner owner, const core::StreamMark& cluster);
+  /// The cluster refused `owner`'s open(): the stream is free again here.
+  void give_back(std::uint64_t stream, Owner owner);
+  /// Every stream's marks as seek() gave them (for the cluster, before any connection).
+  [[nodiscard]] std::vector<core::StreamMark> marks();
 
   /// EOS from `owner` with the last id it took (`none`: none). Returns the ACK to send at once when the commits
   /// already cover it (the stream is then free), else it waits for commit().
   [[nodiscard]] std::optional<connector::StreamAck> end(std::uint64_t stream, Owner owner, std::uint64_t last_seen);
 
   /// `owner` went away: its streams are free, their last ids kept (a connector re-NOTIFYing resumes after them).
-  /// `last_seen`: the connection's own record of its open streams. Returns how many streams it freed.
-  std::size_t release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen);
+  /// `last_seen`: the connection's own record of its open streams. Returns the marks of the streams it freed.
+  std::vector<core::StreamMark> release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen);
 
+  struct Commit {
+    std::vector<std::pair<Owner, connector::StreamAck>> acks;  ///< to send, by owner
+    std::vector<core::StreamMark> freed;                       ///< ended streams the commit covered
+  };
   /// The runtime made `position` durable: the ACKs to send, by owner (an ended stream whose last id is covered is
   /// freed with its ACK). Only streams whose committed id advanced are acknowledged.
-  [[nodiscard]] std::vector<std::pair<Owner, connector::StreamAck>> commit(const SourcePosition& position);
+  [[nodiscard]] Commit commit(const SourcePosition& position);
 
  private:
   struct Stream {
@@ -56,6 +70,10 @@ class ConnectorStreams {
     std::uint64_t committed = none;  ///< last id made durable
     std::uint64_t last_seen = none;  ///< last id taken, while no connection owns the stream
   };
+
+  [[nodiscard]] static core::StreamMark mark_of(std::uint64_t id, const Stream& stream) {
+    return core::StreamMark{.stream = id, .committed = stream.committed, .last_seen = stream.last_seen};
+  }
 
   std::mutex mutex_;
   std::unordered_map<std::uint64_t, Stream> streams_;

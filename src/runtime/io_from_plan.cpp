@@ -164,6 +164,7 @@ std::unique_ptr<io::Source> make_connector_source(const graph::SourcePlan& plan,
   config.cookie = connector.cookie;
   config.max_credits = connector.max_credits;
   config.refill_credits = connector.refill_credits;
+  config.registry = placement.stream_registry;
   auto source = io::make_connector_source(io, std::move(config), mailbox, pool);
   source->seek(position);
   return source;

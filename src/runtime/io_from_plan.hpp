@@ -3,6 +3,7 @@
 #include "roo/core/batch_pool.hpp"
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/frame_batch.hpp"
+#include "roo/core/stream_registry.hpp"
 #include "roo/graph/plan.hpp"
 #include "roo/io/http_exchange.hpp"
 #include "roo/io/sink.hpp"
@@ -29,6 +30,8 @@ struct IoPlacement {
   std::size_t worker_count = 1;
   bool checkpoints = false;      ///< Kafka sinks then write in transactions (exactly once)
   std::chrono::milliseconds broker_wait{30000};  ///< Kafka sources: how long unreachable brokers are retried at start
+  /// On a cluster: who owns each connector stream cluster-wide (the current cluster's); null alone.
+  std::shared_ptr<core::StreamRegistry> stream_registry;
 };
 
 /// Each http source's exchange (io::HttpExchange), by source index (null for other kinds).

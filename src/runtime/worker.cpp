@@ -539,10 +539,14 @@ IoPlacement Worker::placement() const {
                         .worker_index = 0,
                         .worker_count = 1,
                         .checkpoints = options_.checkpoints.has_value(),
-                        .broker_wait = options_.kafka_broker_wait};
+                        .broker_wait = options_.kafka_broker_wait,
+                        .stream_registry = nullptr};
   if (options_.cluster && !facts_.membership.workers.empty()) {
     placement.worker_index = facts_.membership.self;
     placement.worker_count = facts_.membership.workers.size();
+    if (cluster_ && placement.worker_count > 1) {
+      placement.stream_registry = cluster_->stream_registry();
+    }
   }
   return placement;
 }

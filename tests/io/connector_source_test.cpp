@@ -45,7 +45,11 @@ TEST(ConnectorStreams, AStreamOpensOnOneConnectionAtATime) {
   EXPECT_EQ(unknown.point_of_ref, none);
   EXPECT_FALSE(streams.open(7, 2, true).accepted);  // the source is stopping
   // The owner leaves having taken up to 20: the stream is free, and the next owner skips up to 20.
-  EXPECT_EQ(streams.release(1, {{5, 20}}), 1U);
+  auto freed = streams.release(1, {{5, 20}});
+  ASSERT_EQ(freed.size(), 1U);  // its marks go to the cluster
+  EXPECT_EQ(freed[0].stream, 5U);
+  EXPECT_EQ(freed[0].committed, 9U);
+  EXPECT_EQ(freed[0].last_seen, 20U);
   auto second = streams.open(5, 2, false);
   EXPECT_TRUE(second.accepted);
   EXPECT_EQ(second.point_of_ref, 9U);
@@ -57,23 +61,48 @@ TEST(ConnectorStreams, CommitsAcknowledgeTheOwnersAndFreeEndedStreams) {
   ASSERT_TRUE(streams.open(1, 10, false).accepted);
   ASSERT_TRUE(streams.open(2, 11, false).accepted);
   SourcePosition position{{connector_stream_partition(1), 5}, {connector_stream_partition(2), 3}};
-  auto acks = streams.commit(position);
+  auto acks = streams.commit(position).acks;
   ASSERT_EQ(acks.size(), 2U);
   EXPECT_EQ(acks[0], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{10, {1, 4}}));
   EXPECT_EQ(acks[1], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{11, {2, 2}}));
-  EXPECT_TRUE(streams.commit(position).empty());  // nothing advanced
+  EXPECT_TRUE(streams.commit(position).acks.empty());  // nothing advanced
   // Stream 1 ends after id 7: not covered yet, so it stays taken until a commit covers 7.
   EXPECT_EQ(streams.end(1, 10, 7), std::nullopt);
   EXPECT_FALSE(streams.open(1, 12, false).accepted);
   auto covering = streams.commit({{connector_stream_partition(1), 8}});
-  ASSERT_EQ(covering.size(), 1U);
-  EXPECT_EQ(covering[0], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{10, {1, 7}}));
+  ASSERT_EQ(covering.acks.size(), 1U);
+  EXPECT_EQ(covering.acks[0], (std::pair<ConnectorStreams::Owner, cf::StreamAck>{10, {1, 7}}));
+  ASSERT_EQ(covering.freed.size(), 1U);  // freed: the cluster hears of it
+  EXPECT_EQ(covering.freed[0].stream, 1U);
+  EXPECT_EQ(covering.freed[0].last_seen, 7U);
   EXPECT_TRUE(streams.open(1, 12, false).accepted);
   // Stream 2 ends with everything it sent committed: acknowledged at once, free at once.
   EXPECT_EQ(streams.end(2, 11, 2), (cf::StreamAck{2, 2}));
   EXPECT_TRUE(streams.open(2, 12, false).accepted);
   // An EOS from a connection that does not own the stream changes nothing.
   EXPECT_EQ(streams.end(2, 11, 2), std::nullopt);
+}
+
+TEST(ConnectorStreams, TheClusterRaisesAGrantedStreamsIdsAndARefusalFreesIt) {
+  ConnectorStreams streams(SourcePosition{{connector_stream_partition(5), 10}});
+  auto marks = streams.marks();
+  ASSERT_EQ(marks.size(), 1U);  // what this worker restored, for the cluster
+  EXPECT_EQ(marks[0].committed, 9U);
+  EXPECT_EQ(marks[0].last_seen, 9U);
+  ASSERT_TRUE(streams.open(5, 1, false).accepted);
+  // Another worker took up to 30 and committed up to 25: this worker answers from there and skips up to 30.
+  auto adopted = streams.adopt(5, 1, core::StreamMark{.stream = 5, .committed = 25, .last_seen = 30});
+  EXPECT_TRUE(adopted.accepted);
+  EXPECT_EQ(adopted.point_of_ref, 25U);
+  EXPECT_EQ(adopted.last_seen, 30U);
+  // Lower marks never lower a stream's ids.
+  EXPECT_EQ(streams.adopt(5, 1, core::StreamMark{.stream = 5, .committed = 3, .last_seen = none}).last_seen, 30U);
+  EXPECT_FALSE(streams.adopt(5, 2, core::StreamMark{}).accepted);  // not the owner
+  // A refused claim frees the stream here.
+  ASSERT_TRUE(streams.open(6, 1, false).accepted);
+  EXPECT_FALSE(streams.open(6, 2, false).accepted);
+  streams.give_back(6, 1);
+  EXPECT_TRUE(streams.open(6, 2, false).accepted);
 }
 
 /// A blocking connector over a real socket.
@@ -129,7 +158,8 @@ struct SourceFixture {
                                  .cookie = "secret",
                                  .max_credits = 4,
                                  .refill_credits = 2,
-                                 .hello_timeout = hello_timeout};
+                                 .hello_timeout = hello_timeout,
+                                 .registry = nullptr};
     source = make_connector_source(io.io(), config, mailbox, pool);
     source->seek(position);
     source->start();

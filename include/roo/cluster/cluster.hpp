@@ -5,6 +5,7 @@
 #include "roo/core/endpoint.hpp"
 #include "roo/core/executor_input.hpp"
 #include "roo/core/shared_secret.hpp"
+#include "roo/core/stream_registry.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -190,6 +191,10 @@ class Cluster {
   /// worker name, and the names of the workers that could not answer (lost). Any thread; `done` runs later on the
   /// io thread. Before the cluster formed, or on a worker that lost the initializer: this worker's answer only.
   virtual void gather(std::uint16_t type, std::function<void(GatheredByName)> done) = 0;
+
+  /// The cluster-wide table of connector streams (which worker owns each, how far each got), for this worker's
+  /// connector sources; the initializer keeps it. The handle may outlive the cluster: its claims are then refused.
+  [[nodiscard]] virtual std::shared_ptr<core::StreamRegistry> stream_registry() = 0;
 
   /// Which workers are still connected (index -> up), for status answers.
   [[nodiscard]] virtual std::vector<bool> workers_up() const = 0;

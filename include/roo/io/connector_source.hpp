@@ -4,6 +4,7 @@
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/endpoint.hpp"
 #include "roo/core/frame_batch.hpp"
+#include "roo/core/stream_registry.hpp"
 #include "roo/io/source.hpp"
 
 #include <chrono>
@@ -32,6 +33,9 @@ struct ConnectorSourceConfig {
   /// A connection that has not sent a HELLO within this long is closed (0: never). After the HELLO a connector may
   /// rest as long as it likes.
   std::chrono::milliseconds hello_timeout{10000};
+  /// On a cluster: who owns each stream cluster-wide (a NOTIFY is answered once the cluster granted the stream, with
+  /// the cluster's point of reference). Null: this worker alone decides.
+  std::shared_ptr<core::StreamRegistry> registry;
 };
 
 /// The worker side of Wallaroo's connector source protocol (spec §3.3, docs/connectors-source.md): connector
