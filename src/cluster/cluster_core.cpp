@@ -37,7 +37,7 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
       drain_(strand_, config_, hooks_, life_, members_),
       queries_(strand_, config_, hooks_, life_, members_),
       external_(config_, life_, members_, connections_, queries_, [this] { request_stop(); }),
-      streams_(life_, members_),
+      streams_(config_, life_, members_),
       formation_(io_, strand_, config_, life_, members_, connections_, data_, ports_,
                  FormationRoutes{
                      .worker_frame =
@@ -172,8 +172,8 @@ class ClusterStreamRegistry final : public core::StreamRegistry {
 
   void restored(std::uint32_t source, std::vector<core::StreamMark> marks) override {
     if (auto alive = core_.lock()) {
-      asio::post(strand_, [alive, this, source, marks = std::move(marks)]() mutable {
-        streams_.restored(source, std::move(marks));
+      asio::post(strand_, [alive, streams = &streams_, source, marks = std::move(marks)]() mutable {
+        streams->restored(source, std::move(marks));
       });
     }
   }
@@ -183,13 +183,13 @@ class ClusterStreamRegistry final : public core::StreamRegistry {
       answer(core::StreamClaim{.granted = false, .mark = mark, .holder = ""});
       return;
     }
-    asio::post(strand_, [alive, this, source, mark, answer = std::move(answer)]() mutable {
-      streams_.claim(source, mark, std::move(answer));
+    asio::post(strand_, [alive, streams = &streams_, source, mark, answer = std::move(answer)]() mutable {
+      streams->claim(source, mark, std::move(answer));
     });
   }
   void release(std::uint32_t source, core::StreamMark mark) override {
     if (auto alive = core_.lock()) {
-      asio::post(strand_, [alive, this, source, mark] { streams_.release(source, mark); });
+      asio::post(strand_, [alive, streams = &streams_, source, mark] { streams->release(source, mark); });
     }
   }
 

@@ -3,6 +3,8 @@
 #include "cluster_lifecycle.hpp"
 #include "member_table.hpp"
 
+#include "roo/cluster/cluster.hpp"
+
 #include "roo/core/big_endian.hpp"
 #include "roo/core/stream_registry.hpp"
 
@@ -28,7 +30,8 @@ class StreamOwnership {
  public:
   using Answer = std::function<void(core::StreamClaim)>;
 
-  StreamOwnership(const Lifecycle& lifecycle, MemberTable& members) : lifecycle_(lifecycle), members_(members) {}
+  StreamOwnership(const ClusterConfig& config, const Lifecycle& lifecycle, MemberTable& members)
+      : config_(config), lifecycle_(lifecycle), members_(members) {}
 
   // This worker's calls.
   void restored(std::uint32_t source, std::vector<core::StreamMark> marks);
@@ -68,9 +71,10 @@ class StreamOwnership {
 
   /// The initializer's answer to `worker` (its own: `answer`).
   void reply(std::size_t worker, std::uint64_t id, const core::StreamClaim& claim, const Answer& answer);
-  [[nodiscard]] bool initializer() const { return members_.ready() && members_.self() == 0; }
+  [[nodiscard]] bool initializer() const { return config_.initializer; }
   [[nodiscard]] bool usable() const;
 
+  const ClusterConfig& config_;
   const Lifecycle& lifecycle_;
   MemberTable& members_;
   std::map<std::pair<std::uint32_t, std::uint64_t>, Stream> streams_;  ///< initializer: (source, stream)
