@@ -47,8 +47,17 @@ def start(cluster, out, tmp_path, *app_args, checkpoints=False, size=2):
     return c, port
 
 
+class Connector(RawConnector):
+    def notify_ack(self):
+        """The next frame that is not an ACK (credits)."""
+        while True:
+            reply = self.read()
+            if not isinstance(reply, cwm.Ack):
+                return reply
+
+
 def connected(port):
-    raw = RawConnector(port)
+    raw = Connector(port)
     assert raw.hello() == cwm.Ok(10)
     return raw
 
@@ -156,6 +165,29 @@ def test_connectors_on_both_workers_with_their_own_streams_all_flow(cluster, rec
     c.stop()
     assert "stopped: 61 events in, 61 outputs written" in c[0].stderr(), c.logs()
     assert "stopped: 61 events in, 61 outputs written" in c[1].stderr(), c.logs()
+
+
+def test_messages_sent_right_behind_their_notify_wait_for_the_registry(cluster, receiver, tmp_path):
+    """Oracle: A on worker1 sends NOTIFY(9) and 50 MESSAGEs at once, without waiting for the NOTIFY_ACK: the worker
+    reads none of them before the initializer granted the stream, so all 50 are taken. B on the initializer does the
+    same with 3 MESSAGEs: refused, and its MESSAGEs are then on a stream not open (ERROR, closed), as on one worker."""
+    out = receiver()
+    c, port = start(cluster, out, tmp_path)
+    a = connected(port + 1)
+    a.send(cwm.Notify(9, "nine", U64_MAX))
+    send_range(a, 9, 1, 50)
+    assert a.notify_ack() == cwm.NotifyAck(True, 9, U64_MAX), c.logs()
+    assert wait_until(lambda: len(out.lines()) >= 50, 10), c.logs()
+    b = connected(port)
+    b.send(cwm.Notify(9, "nine", U64_MAX))
+    send_range(b, 9, 1, 3)
+    assert b.notify_ack() == cwm.NotifyAck(False, 9, U64_MAX), c.logs()
+    assert b.read() == cwm.Error("MESSAGE for stream 9, which is not open on this connection")
+    out.wait_quiet(0.3)
+    assert sorted(out.lines(), key=lambda line: int(line[1:])) == ["M%d" % i for i in range(1, 51)]
+    assert c[0].wait_for_log(refused_line(b, 9, "nine", "worker1")), c.logs()
+    a.close()
+    c.stop()
 
 
 def test_a_worker_lost_without_checkpoints_frees_its_streams(cluster, receiver, tmp_path):
