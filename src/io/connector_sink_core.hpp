@@ -66,6 +66,8 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
     Round round;
     Sink::Prepared done;
     bool phase1_sent = false;
+    std::uint64_t written_at_arming = 0;  ///< wire_written_ when the round's timer was last armed: progress since
+    std::uint64_t arming = 0;             ///< how many times it was armed: an older expiry is stale
   };
 
   // connector_sink_session.cpp
@@ -100,6 +102,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   // connector_sink_transactions.cpp
   void learn_recovery_point();
   void send_phase1_when_ready();
+  void arm_round_timer();
   [[nodiscard]] std::string unsent_phase1_reason() const;
   void on_vote(const connector::Phase1Reply& reply);
   void fail_round(const std::string& why);

@@ -80,23 +80,41 @@ void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
     }
     self->open_ = OpenRound{.round = Round{.checkpoint = checkpoint, .start = start, .end = cut},
                             .done = std::move(done),
-                            .phase1_sent = false};
-    self->prepare_timer_.expires_after(self->config_.prepare_timeout);
-    self->prepare_timer_.async_wait([self, checkpoint](const boost::system::error_code& error) {
-      if (error || !self->open_ || self->open_->round.checkpoint != checkpoint) {
-        return;
-      }
-      bool sent = self->open_->phase1_sent;
-      self->fail_round(fmt::format("{}: no vote on checkpoint {} within {} ms{}", self->identity_, checkpoint,
-                                   self->config_.prepare_timeout.count(), self->unsent_phase1_reason()));
-      if (sent) {
-        // The sink may still hold the round prepared: a new session aborts it (resolve_uncommitted).
-        self->close_connection();
-        self->connect();
-      }
-    });
+                            .phase1_sent = false,
+                            .written_at_arming = 0,
+                            .arming = 0};
+    self->arm_round_timer();
     self->send_records();
     self->send_phase1_when_ready();
+  });
+}
+
+// A round's patience. Its PHASE1 follows the records it covers, so while the socket still takes the round's bytes
+// the round waits (a slow sink is not a dead one, and backpressure already bounds what waits ahead of PHASE1); it
+// fails after prepare_timeout with no byte taken, which, once PHASE1 went into the socket, is the sink's time to read
+// what its socket holds and vote.
+void ConnectorSinkCore::arm_round_timer() {
+  open_->written_at_arming = wire_written_;
+  std::uint64_t arming = ++open_->arming;
+  prepare_timer_.expires_after(config_.prepare_timeout);
+  prepare_timer_.async_wait([self = shared_from_this(), checkpoint = open_->round.checkpoint, arming](
+                                const boost::system::error_code& error) {
+    // An expiry already queued when the timer was armed again runs too: only the latest arming counts.
+    if (error || !self->open_ || self->open_->round.checkpoint != checkpoint || self->open_->arming != arming) {
+      return;
+    }
+    bool sent = self->open_->phase1_sent;
+    if (self->phase_ == Phase::ready && self->wire_written_ > self->open_->written_at_arming) {
+      self->arm_round_timer();  // the round's bytes still go out
+      return;
+    }
+    self->fail_round(fmt::format("{}: no vote on checkpoint {} within {} ms{}", self->identity_, checkpoint,
+                                 self->config_.prepare_timeout.count(), self->unsent_phase1_reason()));
+    if (sent) {
+      // The sink may still hold the round prepared: a new session aborts it (resolve_uncommitted).
+      self->close_connection();
+      self->connect();
+    }
   });
 }
 
@@ -109,7 +127,7 @@ std::string ConnectorSinkCore::unsent_phase1_reason() const {
   if (phase_ != Phase::ready) {
     return fmt::format(" (not connected: {})", last_error_);
   }
-  return fmt::format(" (its PHASE1 still waits behind {} bytes of output the sink has not taken)",
+  return fmt::format(" (its PHASE1 still waits behind {} bytes of output the sink stopped taking)",
                      open_->round.end - std::min(sent_, open_->round.end));
 }
 

@@ -9,6 +9,7 @@
 
 #include <future>
 #include <string>
+#include <thread>
 
 namespace roo::io {
 namespace {
@@ -188,6 +189,101 @@ TEST(ConnectorSink, APhase1WithoutAVoteFailsTheCheckpointAndANewSessionAbortsIt)
   auto relist = std::get<connector::ListUncommitted>(again.read_two_phase());
   again.send_two_phase(connector::ReplyUncommitted{.rtag = relist.rtag, .txn_ids = {"App-w-w1-id-0:c_id=1"}});
   EXPECT_EQ(again.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=1", false}));
+}
+
+/// A session up to the point where records flow: HELLO, OK, no uncommitted rounds, NOTIFY_ACK at byte 0.
+Peer open_session(Listener& listener) {
+  Peer peer(listener.accept());
+  (void)peer.read();
+  peer.send(connector::encode_ok({.initial_credits = 10}));
+  return peer;
+}
+void finish_handshake(Peer& peer) {
+  auto list = std::get<connector::ListUncommitted>(peer.read_two_phase());
+  peer.send_two_phase(connector::ReplyUncommitted{.rtag = list.rtag, .txn_ids = {}});
+  (void)peer.read();  // NOTIFY
+  peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 0}));
+}
+
+/// `count` records of `size` bytes each.
+RecordBatch big_batch(std::size_t count, std::size_t size) {
+  RecordBatch batch;
+  for (std::size_t i = 0; i < count; ++i) {
+    batch.values.insert(batch.values.end(), size, 'r');
+    batch.records.push_back(RecordBatch::Record{.value_end = static_cast<std::uint32_t>(batch.values.size())});
+  }
+  return batch;
+}
+
+// Far more output than the loopback's kernel buffers hold (a few MB), so PHASE1 waits behind records the sink has yet
+// to take.
+constexpr std::size_t slow_batches = 96;
+constexpr std::size_t slow_batch_records = 256;
+constexpr std::size_t record_bytes = 4096;  // 96 x 256 x 4 KiB = 96 MiB
+
+TEST(ConnectorSink, ASlowSinkStillTakingTheRoundsRecordsIsNotTimedOut) {
+  test::IoThread io;
+  Listener listener;
+  auto config = config_for(listener.port(), true);
+  config.prepare_timeout = 500ms;
+  auto sink = make_connector_sink(io.io(), config);
+  sink->start();
+  Peer peer = open_session(listener);
+  sink->write(records_of({"x"}));
+  finish_handshake(peer);
+  for (std::size_t i = 0; i < slow_batches; ++i) {
+    sink->write(big_batch(slow_batch_records, record_bytes));
+  }
+  std::promise<std::string> prepared;
+  sink->prepare(1, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  auto started = std::chrono::steady_clock::now();
+  // At most 50 MB/s: each 500 ms sees progress, the whole round takes more than three timeouts (and the kernel's
+  // buffers, read in well under a timeout, hold PHASE1 last).
+  std::size_t read_bytes = 0;
+  for (;;) {
+    auto frame = peer.read();
+    auto* message = std::get_if<connector::Message>(&frame);
+    ASSERT_NE(message, nullptr);
+    if (message->stream_id == 0) {
+      auto phase1 = std::get<connector::Phase1>(connector::decode_two_phase(message->payload));
+      EXPECT_EQ(phase1.where[0].end_offset, 1 + slow_batches * slow_batch_records * record_bytes);
+      peer.send_two_phase(connector::Phase1Reply{phase1.txn_id, true});
+      break;
+    }
+    read_bytes += message->payload.size();
+    if (read_bytes >= 1024 * 1024) {
+      read_bytes = 0;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  ASSERT_GT(std::chrono::steady_clock::now() - started, 1500ms) << "the sink was not slow: this test tests nothing";
+  auto vote = prepared.get_future();
+  ASSERT_EQ(vote.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(vote.get(), "");
+}
+
+TEST(ConnectorSink, ASinkThatStopsTakingTheRoundsRecordsFailsItNamingWhy) {
+  test::IoThread io;
+  Listener listener;
+  auto config = config_for(listener.port(), true);
+  config.prepare_timeout = 300ms;
+  auto sink = make_connector_sink(io.io(), config);
+  sink->start();
+  Peer peer = open_session(listener);
+  sink->write(records_of({"x"}));
+  finish_handshake(peer);
+  for (std::size_t i = 0; i < slow_batches; ++i) {
+    sink->write(big_batch(slow_batch_records, record_bytes));
+  }
+  std::promise<std::string> prepared;
+  sink->prepare(1, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  auto vote = prepared.get_future();  // the peer reads nothing more
+  ASSERT_EQ(vote.wait_for(5s), std::future_status::ready);
+  std::string error = vote.get();
+  std::string prefix = "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
+                       "): no vote on checkpoint 1 within 300 ms (its PHASE1 still waits behind ";
+  EXPECT_EQ(error.substr(0, prefix.size()), prefix) << error;
+  EXPECT_TRUE(error.ends_with(" bytes of output the sink stopped taking)")) << error;
 }
 
 }  // namespace
