@@ -66,7 +66,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
     Round round;
     Sink::Prepared done;
     bool phase1_sent = false;
-    std::uint64_t written_at_arming = 0;  ///< wire_written_ when the round's timer was last armed: progress since
+    std::uint64_t written_at_arming = 0;  ///< written_ever_ when the round's timer was last armed: progress since
     std::uint64_t arming = 0;             ///< how many times it was armed: an older expiry is stale
   };
 
@@ -132,6 +132,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   bool writing_ = false;
   std::uint64_t wire_queued_ = 0;   ///< bytes queued for writing on this connection
   std::uint64_t wire_written_ = 0;  ///< bytes the socket accepted on this connection
+  std::uint64_t written_ever_ = 0;  ///< bytes the sockets accepted on every connection: a round's progress
   /// (wire bytes on this connection, stream offset): a MESSAGE batch ends there; acknowledged once the peer has it.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> wire_marks_;
   bool polling_ = false;

@@ -358,6 +358,7 @@ void ConnectorSinkCore::write_outbox() {
                           return;
                         }
                         self->wire_written_ += written;
+                        self->written_ever_ += written;
                         self->acknowledge();
                       }
                       self->write_outbox();

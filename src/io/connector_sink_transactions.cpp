@@ -94,7 +94,7 @@ void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
 // fails after prepare_timeout with no byte taken, which, once PHASE1 went into the socket, is the sink's time to read
 // what its socket holds and vote.
 void ConnectorSinkCore::arm_round_timer() {
-  open_->written_at_arming = wire_written_;
+  open_->written_at_arming = written_ever_;
   std::uint64_t arming = ++open_->arming;
   prepare_timer_.expires_after(config_.prepare_timeout);
   prepare_timer_.async_wait([self = shared_from_this(), checkpoint = open_->round.checkpoint, arming](
@@ -104,7 +104,7 @@ void ConnectorSinkCore::arm_round_timer() {
       return;
     }
     bool sent = self->open_->phase1_sent;
-    if (self->phase_ == Phase::ready && self->wire_written_ > self->open_->written_at_arming) {
+    if (self->phase_ == Phase::ready && self->written_ever_ > self->open_->written_at_arming) {
       self->arm_round_timer();  // the round's bytes still go out
       return;
     }

@@ -193,10 +193,16 @@ core::FrameAction ConnectorSourceConnection::on_hello(const connector::Frame& fr
 
 core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& notify) {
   --credits_;
+  if (open_streams_.contains(notify.stream_id)) {
+    refuse_stream(notify, "it is open on this connection already");  // spec 3.3: active on this connection
+    return core::FrameAction::proceed;
+  }
   ConnectorStreams::Opening opening = streams_->open(notify.stream_id, number_, stopping_);
   if (!opening.accepted) {
-    refuse_stream(notify, stopping_ ? "it is open on another connection or the source is stopping"
-                                    : "it is open on another connection");
+    refuse_stream(notify, stopping_                          ? "it is open on another connection or the source is stopping"
+                          : config_->hold_uncommitted_streams ? "it is open on another connection, or what its last "
+                                                                "connection sent waits for a checkpoint"
+                                                              : "it is open on another connection");
     return core::FrameAction::proceed;
   }
   if (!config_->registry) {
@@ -206,30 +212,31 @@ core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& 
   // On a cluster the stream must be this worker's cluster-wide: nothing more is read until the cluster answers, so
   // this stream's MESSAGEs never come before its NOTIFY_ACK.
   claiming_ = true;
-  std::weak_ptr<ConnectorSourceConnection> weak = weak_from_this();
+  claiming_stream_ = notify.stream_id;
   core::StreamMark local{.stream = notify.stream_id, .committed = opening.point_of_ref, .last_seen = opening.last_seen};
-  config_->registry->claim(config_->source_index, local,
-                           [weak, notify, registry = config_->registry, source = config_->source_index](
-                               core::StreamClaim claim) {
-                             claim.mark.stream = notify.stream_id;
-                             auto self = weak.lock();
-                             if (!self) {
-                               if (claim.granted) {
-                                 registry->release(source, claim.mark);  // nobody here holds it any more
-                               }
-                               return;
-                             }
-                             asio::post(self->strand_, [self, notify, claim = std::move(claim)] {
-                               self->on_claim_answer(notify, claim);
-                             });
-                           });
+  config_->registry->claim(
+      config_->source_index, local,
+      [weak = weak_from_this(), notify, streams = streams_, owner = number_, registry = config_->registry,
+       source = config_->source_index](core::StreamClaim claim) {
+        claim.mark.stream = notify.stream_id;
+        if (auto self = weak.lock()) {
+          asio::post(self->strand_, [self, notify, claim = std::move(claim)] { self->on_claim_answer(notify, claim); });
+          return;
+        }
+        // The connection is gone; finish() left the stream to this answer.
+        streams->give_back(notify.stream_id, owner);
+        if (claim.granted) {
+          registry->release(source, claim.mark);
+        }
+      });
   return core::FrameAction::pause;
 }
 
 void ConnectorSourceConnection::on_claim_answer(const connector::Notify& notify, const core::StreamClaim& claim) {
   claiming_ = false;
   if (finished_ || discarding_) {
-    // The connection ended while the cluster was asked: finish() freed the stream here; free it there too.
+    // The connection ended (or ends) while the cluster was asked: the stream goes back, here and there.
+    streams_->give_back(notify.stream_id, number_);
     if (claim.granted) {
       config_->registry->release(config_->source_index, claim.mark);
     }
@@ -435,7 +442,10 @@ void ConnectorSourceConnection::finish() {
   stop_timer_.cancel();
   connection_->close();
   pool_.release(std::move(batch_));
-  std::vector<core::StreamMark> freed = streams_->release(number_, open_streams_);
+  std::vector<core::StreamMark> freed = streams_->release(
+      number_, open_streams_,
+      ConnectorStreams::Leaving{.hold_uncommitted = config_->hold_uncommitted_streams,
+                                .claiming = claiming_ ? std::optional<std::uint64_t>(claiming_stream_) : std::nullopt});
   if (config_->registry) {
     for (const auto& mark : freed) {
       config_->registry->release(config_->source_index, mark);
@@ -446,8 +456,11 @@ void ConnectorSourceConnection::finish() {
                       who(), skipped_);
   }
   if (said_hello_ && !stopping_) {
-    io_logger()->info("connector_source '{}': connector {} left ({} streams it had open are free)", config_->name,
-                      who(), freed.size());
+    std::size_t held = open_streams_.size() - std::min(open_streams_.size(), freed.size());
+    io_logger()->info("connector_source '{}': connector {} left ({} streams it had open are free{})", config_->name,
+                      who(), freed.size(),
+                      held == 0 ? std::string()
+                                : fmt::format(", {} more once a checkpoint covers what it sent", held));
   }
   auto on_finished = std::move(on_finished_);
   on_finished(this);

@@ -89,6 +89,7 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   bool flush_posted_ = false;
   bool waiting_for_room_ = false;
   bool claiming_ = false;  ///< a NOTIFY waits for the cluster's answer: reading is paused
+  std::uint64_t claiming_stream_ = 0;  ///< while claiming_: its stream (the answer frees it if the connection left)
   bool input_done_ = false;  ///< the peer left, bad input, or stop(): read no more
   bool stopping_ = false;
   bool discarding_ = false;   ///< after RESTART or ERROR: frames are dropped until the connector closes (linger)

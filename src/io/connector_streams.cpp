@@ -80,7 +80,7 @@ std::optional<connector::StreamAck> ConnectorStreams::end(std::uint64_t stream, 
 }
 
 std::vector<core::StreamMark> ConnectorStreams::release(
-    Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen) {
+    Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen, const Leaving& leaving) {
   std::lock_guard lock(mutex_);
   std::vector<core::StreamMark> freed;
   for (auto& [id, stream] : streams_) {
@@ -89,6 +89,13 @@ std::vector<core::StreamMark> ConnectorStreams::release(
     }
     if (auto seen = last_seen.find(id); seen != last_seen.end()) {
       stream.last_seen = seen->second;
+    }
+    if (leaving.claiming == id) {
+      continue;
+    }
+    if (leaving.hold_uncommitted && !id_covered(stream.last_seen, stream.committed)) {
+      stream.ended = true;  // commit() frees it (its ACK goes nowhere: the owner is gone)
+      continue;
     }
     stream.owner = 0;
     stream.ended = false;

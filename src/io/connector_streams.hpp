@@ -51,9 +51,20 @@ class ConnectorStreams {
   /// already cover it (the stream is then free), else it waits for commit().
   [[nodiscard]] std::optional<connector::StreamAck> end(std::uint64_t stream, Owner owner, std::uint64_t last_seen);
 
-  /// `owner` went away: its streams are free, their last ids kept (a connector re-NOTIFYing resumes after them).
-  /// `last_seen`: the connection's own record of its open streams. Returns the marks of the streams it freed.
-  std::vector<core::StreamMark> release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen);
+  /// How release() lets go of a connection's streams.
+  struct Leaving {
+    /// A stream whose last id taken is not committed yet stays with this worker, ended, until a commit covers it (on
+    /// a cluster with checkpoints: another worker taking it sooner could acknowledge ids only this one's next
+    /// checkpoint makes durable).
+    bool hold_uncommitted = false;
+    /// A stream the connection is still asking the cluster for stays with it: the answer frees it.
+    std::optional<std::uint64_t> claiming;
+  };
+  /// `owner` went away: its streams are free (but see `leaving`), their last ids kept (a connector re-NOTIFYing
+  /// resumes after them). `last_seen`: the connection's own record of its open streams. Returns the marks of the
+  /// streams it freed.
+  std::vector<core::StreamMark> release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen,
+                                        const Leaving& leaving);
 
   struct Commit {
     std::vector<std::pair<Owner, connector::StreamAck>> acks;  ///< to send, by owner

@@ -165,6 +165,7 @@ std::unique_ptr<io::Source> make_connector_source(const graph::SourcePlan& plan,
   config.max_credits = connector.max_credits;
   config.refill_credits = connector.refill_credits;
   config.registry = placement.stream_registry;
+  config.hold_uncommitted_streams = placement.stream_registry != nullptr && placement.checkpoints;
   auto source = io::make_connector_source(io, std::move(config), mailbox, pool);
   source->seek(position);
   return source;

@@ -401,7 +401,30 @@ void PipelineRunner::read_messages(std::size_t source, std::vector<std::string> 
   sources_[source].decode_takes_key = decode_takes_key;
 }
 
-void PipelineRunner::read_connector_messages(std::size_t source) { sources_[source].connector = true; }
+void PipelineRunner::read_connector_messages(std::size_t source) {
+  static PyObject* no_key = intern_key("");  // Wallaroo's key for a connector message without one
+  sources_[source].connector = true;
+  sources_[source].initial_key = no_key;
+}
+
+// A MESSAGE's key bytes as the event's routing key: a str when they are UTF-8 (as keys from key_by usually are),
+// else the bytes themselves (both hash to their bytes: key_group_of). Null with the Python error set.
+PyObject* PipelineRunner::connector_key(Source& source, std::string_view bytes) {
+  if (!source.last_key || bytes != source.last_key_bytes) {
+    python::PyRef key = python::PyRef::steal(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()),
+                                                                  nullptr));
+    if (!key) {
+      PyErr_Clear();
+      key = python::PyRef::steal(PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size())));
+    }
+    if (!key) {
+      return nullptr;
+    }
+    source.last_key = std::move(key);
+    source.last_key_bytes.assign(bytes);
+  }
+  return source.last_key.get();
+}
 
 void PipelineRunner::write_records(std::size_t sink) { sinks_[sink].records = true; }
 
@@ -481,8 +504,19 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
       }
       watermarks_->clock(batch.source).observe(input, event_time_, now);
     }
+    PyObject* key = source.initial_key;
+    if (source.connector && meta.has_key) {
+      key = connector_key(source, batch.key(i));
+      if (key == nullptr) {
+        source.errors.report_exception(fmt::format("on the key of stream {} message {}:",
+                                                   (std::uint64_t{meta.topic} << 32) |
+                                                       static_cast<std::uint32_t>(meta.partition),
+                                                   meta.offset));
+        continue;
+      }
+    }
     event_time_ms_ = meta.time_ms;
-    run(flow, 0, event.get(), source.initial_key, {}, false);
+    run(flow, 0, event.get(), key, {}, false);
     event_time_ms_ = -1;
   }
   return last;

@@ -11,6 +11,7 @@
 #include "roo/metrics/metric_catalogue.hpp"
 #include "roo/metrics/metrics_registry.hpp"
 #include "roo/python/call_watch.hpp"
+#include "roo/python/py_ref.hpp"
 #include "roo/python/user_errors.hpp"
 #include "roo/state/keyed_state_table.hpp"
 #include "roo/window/window_operator.hpp"
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -198,6 +200,10 @@ class PipelineRunner {
     metrics::LatencyMeter* worker = nullptr;    ///< measure(): arrival here to leaving, in this pipeline
     metrics::EventCount* events_in = nullptr;
     bool connector = false;  ///< read_connector_messages
+    /// A connector MESSAGE's key is the event's first routing key (spec §3.3); the last one made, reused while the
+    /// messages' keys repeat.
+    std::string last_key_bytes{};
+    python::PyRef last_key{};
     std::uint64_t events = 0;
   };
   struct Sink {
@@ -211,6 +217,7 @@ class PipelineRunner {
 
   /// process() for a batch with FrameBatch::Meta (read_messages): off the byte streams' hot path.
   std::size_t process_messages(const core::FrameBatch& batch, std::size_t first, std::size_t last);
+  [[nodiscard]] static PyObject* connector_key(Source& source, std::string_view bytes);
   /// Appends a record sink's encoder result (emit's slow path). Returns false when the result broke the rules.
   bool append_record(Sink& sink, OutputBuffer& out, PyObject* encoded);
 

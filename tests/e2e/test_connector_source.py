@@ -161,7 +161,51 @@ def test_an_empty_payload_is_counted_but_not_decoded(workers, receiver):
     assert "stopped: 3 events in, 2 outputs written" in worker.stderr()
 
 
+def test_a_messages_key_routes_it_until_the_first_key_by(workers, receiver):
+    """Spec 3.3 / 1.3.2: a connector message's key is its routing key. The app counts in a state computation straight
+    after the source (no key_by). Oracle: MESSAGEs keyed a, b, a, (none), b, (none), and one whose key is not UTF-8
+    (kept as bytes) count per key: a 1, b 1, a 2, "" 1, b 2, "" 2, the bytes key 1."""
+    out = receiver()
+    port = free_port()
+    worker = run_app(workers, out, port, "--mode", "message-key")
+    raw = RawConnector(port)
+    assert raw.hello() == cwm.Ok(10)
+    assert raw.notify(1) == cwm.NotifyAck(True, 1, U64_MAX)
+    keys = [b"a", b"b", b"a", None, b"b", None, b"\xff\xfe"]
+    for message_id, key in enumerate(keys, start=1):
+        raw.send(cwm.Message(1, message_id, 0, key, b"p%d" % message_id))
+    expected = ["p1,1", "p2,1", "p3,2", "p4,1", "p5,2", "p6,2", "p7,1"]
+    assert out.wait_for_lines(7) == expected, worker.stderr()
+    out.wait_quiet(0.3)
+    assert out.lines() == expected
+    raw.close()
+    assert worker.stop() == 0
+    assert "stopped: 7 events in, 7 outputs written, 0 events failed" in worker.stderr()
+
+
 # ----------------------------------------------------------------------------------------------------- bad input
+
+
+def test_a_notify_of_a_stream_open_on_the_same_connection_is_refused_and_the_stream_flows_on(workers, receiver):
+    """Spec 3.3: a NOTIFY is rejected when the stream is active on this connection too. Oracle: the second NOTIFY of
+    stream 1 gets NOTIFY_ACK(0) and one log line; messages 1-3 sent around it come out once each."""
+    out = receiver()
+    port = free_port()
+    worker = run_app(workers, out, port)
+    raw = RawConnector(port)
+    assert raw.hello() == cwm.Ok(10)
+    assert raw.notify(1, "one") == cwm.NotifyAck(True, 1, U64_MAX)
+    raw.send(cwm.Message(1, 1, 0, None, b"a"))
+    assert raw.notify(1, "one") == cwm.NotifyAck(False, 1, U64_MAX)
+    raw.send(cwm.Message(1, 2, 0, None, b"b"))
+    raw.send(cwm.Message(1, 3, 0, None, b"c"))
+    assert out.wait_for_lines(3) == ["A", "B", "C"]
+    assert worker.wait_for_log(PREFIX + "stream 1 ('one') of %s refused: it is open on this connection already\n"
+                               % peer(raw)), worker.stderr()
+    out.wait_quiet(0.3)
+    assert out.lines() == ["A", "B", "C"]
+    raw.close()
+    assert worker.stop() == 0
 
 
 def test_a_wrong_cookie_is_refused(workers, receiver, tmp_path):

@@ -45,7 +45,7 @@ TEST(ConnectorStreams, AStreamOpensOnOneConnectionAtATime) {
   EXPECT_EQ(unknown.point_of_ref, none);
   EXPECT_FALSE(streams.open(7, 2, true).accepted);  // the source is stopping
   // The owner leaves having taken up to 20: the stream is free, and the next owner skips up to 20.
-  auto freed = streams.release(1, {{5, 20}});
+  auto freed = streams.release(1, {{5, 20}}, {});
   ASSERT_EQ(freed.size(), 1U);  // its marks go to the cluster
   EXPECT_EQ(freed[0].stream, 5U);
   EXPECT_EQ(freed[0].committed, 9U);
@@ -105,6 +105,31 @@ TEST(ConnectorStreams, TheClusterRaisesAGrantedStreamsIdsAndARefusalFreesIt) {
   EXPECT_TRUE(streams.open(6, 2, false).accepted);
 }
 
+TEST(ConnectorStreams, ALeavingConnectionCanHoldUncommittedStreamsAndTheOneItIsClaiming) {
+  ConnectorStreams streams(SourcePosition{{connector_stream_partition(1), 11}, {connector_stream_partition(2), 6}});
+  ASSERT_TRUE(streams.open(1, 7, false).accepted);
+  ASSERT_TRUE(streams.open(2, 7, false).accepted);
+  ASSERT_TRUE(streams.open(3, 7, false).accepted);
+  // Stream 1 took up to 15 (committed 10): held; stream 2 took nothing new: free; stream 3 is being claimed: kept.
+  auto freed = streams.release(7, {{1, 15}, {2, 5}},
+                               ConnectorStreams::Leaving{.hold_uncommitted = true, .claiming = std::uint64_t{3}});
+  ASSERT_EQ(freed.size(), 1U);
+  EXPECT_EQ(freed[0].stream, 2U);
+  EXPECT_FALSE(streams.open(1, 8, false).accepted);
+  EXPECT_FALSE(streams.open(3, 8, false).accepted);
+  EXPECT_TRUE(streams.open(2, 8, false).accepted);
+  // The claim's answer gives stream 3 back; a commit covering 15 frees stream 1 (and says so, for the cluster).
+  streams.give_back(3, 7);
+  EXPECT_TRUE(streams.open(3, 8, false).accepted);
+  auto partly = streams.commit({{connector_stream_partition(1), 14}});
+  EXPECT_TRUE(partly.freed.empty());
+  auto covering = streams.commit({{connector_stream_partition(1), 16}});
+  ASSERT_EQ(covering.freed.size(), 1U);
+  EXPECT_EQ(covering.freed[0].stream, 1U);
+  EXPECT_EQ(covering.freed[0].last_seen, 15U);
+  EXPECT_TRUE(streams.open(1, 8, false).accepted);
+}
+
 /// A blocking connector over a real socket.
 class Connector {
  public:
@@ -159,7 +184,8 @@ struct SourceFixture {
                                  .max_credits = 4,
                                  .refill_credits = 2,
                                  .hello_timeout = hello_timeout,
-                                 .registry = nullptr};
+                                 .registry = nullptr,
+                                 .hold_uncommitted_streams = false};
     source = make_connector_source(io.io(), config, mailbox, pool);
     source->seek(position);
     source->start();

@@ -51,7 +51,8 @@ class StreamRegistry {
   /// Source `source` of this worker starts from `marks` (its restored positions). Claims on a source are answered
   /// once every worker's source has said this, so that a stream's marks are the highest any worker restored.
   virtual void restored(std::uint32_t source, std::vector<StreamMark> marks) = 0;
-  /// This worker wants `mark.stream` of `source` (`mark`: what this worker knows of it). `answer` runs once.
+  /// This worker wants `mark.stream` of `source` (`mark`: what this worker knows of it). `answer` runs once: on the
+  /// cluster's thread, or at once on the caller's when the cluster is gone (refused).
   virtual void claim(std::uint32_t source, StreamMark mark, std::function<void(StreamClaim)> answer) = 0;
   /// This worker let go of `mark.stream` (its connection left, or its end was acknowledged), having got to `mark`.
   virtual void release(std::uint32_t source, StreamMark mark) = 0;

@@ -36,6 +36,9 @@ struct ConnectorSourceConfig {
   /// On a cluster: who owns each stream cluster-wide (a NOTIFY is answered once the cluster granted the stream, with
   /// the cluster's point of reference). Null: this worker alone decides.
   std::shared_ptr<core::StreamRegistry> registry;
+  /// A connection that leaves keeps a stream it took ids of that no checkpoint covers yet with this worker until
+  /// one does (on a cluster with checkpoints: another worker must not acknowledge ids this one took).
+  bool hold_uncommitted_streams = false;
 };
 
 /// The worker side of Wallaroo's connector source protocol (spec §3.3, docs/connectors-source.md): connector
