@@ -199,10 +199,8 @@ core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& 
   }
   ConnectorStreams::Opening opening = streams_->open(notify.stream_id, number_, stopping_);
   if (!opening.accepted) {
-    refuse_stream(notify, stopping_                          ? "it is open on another connection or the source is stopping"
-                          : config_->hold_uncommitted_streams ? "it is open on another connection, or what its last "
-                                                                "connection sent waits for a checkpoint"
-                                                              : "it is open on another connection");
+    refuse_stream(notify, stopping_ ? "it is open on another connection or the source is stopping"
+                                    : "it is open on another connection");
     return core::FrameAction::proceed;
   }
   if (!config_->registry) {
@@ -224,8 +222,7 @@ core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& 
           return;
         }
         // The connection is gone; finish() left the stream to this answer.
-        streams->give_back(notify.stream_id, owner);
-        if (claim.granted) {
+        if (streams->give_back(notify.stream_id, owner) && claim.granted) {
           registry->release(source, claim.mark);
         }
       });
@@ -236,8 +233,7 @@ void ConnectorSourceConnection::on_claim_answer(const connector::Notify& notify,
   claiming_ = false;
   if (finished_ || discarding_) {
     // The connection ended (or ends) while the cluster was asked: the stream goes back, here and there.
-    streams_->give_back(notify.stream_id, number_);
-    if (claim.granted) {
+    if (streams_->give_back(notify.stream_id, number_) && claim.granted) {
       config_->registry->release(config_->source_index, claim.mark);
     }
     return;
@@ -249,8 +245,10 @@ void ConnectorSourceConnection::on_claim_answer(const connector::Notify& notify,
   } else if (ConnectorStreams::Opening opening = streams_->adopt(notify.stream_id, number_, claim.mark);
              opening.accepted) {
     accept_stream(notify, opening);
-  } else {
-    config_->registry->release(config_->source_index, claim.mark);
+  } else {  // not expected: the stream was this connection's until the answer
+    if (streams_->give_back(notify.stream_id, number_)) {
+      config_->registry->release(config_->source_index, claim.mark);
+    }
     refuse_stream(notify, "it is open on another connection");
   }
   if (!waiting_for_room_ && !input_done_) {
@@ -442,12 +440,12 @@ void ConnectorSourceConnection::finish() {
   stop_timer_.cancel();
   connection_->close();
   pool_.release(std::move(batch_));
-  std::vector<core::StreamMark> freed = streams_->release(
+  ConnectorStreams::Released released = streams_->release(
       number_, open_streams_,
       ConnectorStreams::Leaving{.hold_uncommitted = config_->hold_uncommitted_streams,
                                 .claiming = claiming_ ? std::optional<std::uint64_t>(claiming_stream_) : std::nullopt});
   if (config_->registry) {
-    for (const auto& mark : freed) {
+    for (const auto& mark : released.for_cluster) {
       config_->registry->release(config_->source_index, mark);
     }
   }
@@ -456,11 +454,12 @@ void ConnectorSourceConnection::finish() {
                       who(), skipped_);
   }
   if (said_hello_ && !stopping_) {
-    std::size_t held = open_streams_.size() - std::min(open_streams_.size(), freed.size());
     io_logger()->info("connector_source '{}': connector {} left ({} streams it had open are free{})", config_->name,
-                      who(), freed.size(),
-                      held == 0 ? std::string()
-                                : fmt::format(", {} more once a checkpoint covers what it sent", held));
+                      who(), released.for_cluster.size() + released.held,
+                      released.held == 0 ? std::string()
+                                         : fmt::format("; {} of them on other workers once a checkpoint covers "
+                                                       "what it sent",
+                                                       released.held));
   }
   auto on_finished = std::move(on_finished_);
   on_finished(this);

@@ -44,12 +44,17 @@ ConnectorStreams::Opening ConnectorStreams::adopt(std::uint64_t stream, Owner ow
   return Opening{.accepted = true, .point_of_ref = entry.committed, .last_seen = entry.last_seen};
 }
 
-void ConnectorStreams::give_back(std::uint64_t stream, Owner owner) {
+bool ConnectorStreams::give_back(std::uint64_t stream, Owner owner) {
   std::lock_guard lock(mutex_);
-  if (auto found = streams_.find(stream); found != streams_.end() && found->second.owner == owner) {
+  auto found = streams_.find(stream);
+  if (found == streams_.end()) {
+    return true;
+  }
+  if (found->second.owner == owner) {
     found->second.owner = 0;
     found->second.ended = false;
   }
+  return !found->second.held;
 }
 
 std::vector<core::StreamMark> ConnectorStreams::marks() {
@@ -79,29 +84,29 @@ std::optional<connector::StreamAck> ConnectorStreams::end(std::uint64_t stream, 
   return std::nullopt;
 }
 
-std::vector<core::StreamMark> ConnectorStreams::release(
+ConnectorStreams::Released ConnectorStreams::release(
     Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen, const Leaving& leaving) {
   std::lock_guard lock(mutex_);
-  std::vector<core::StreamMark> freed;
+  Released released;
   for (auto& [id, stream] : streams_) {
-    if (stream.owner != owner) {
+    if (stream.owner != owner || leaving.claiming == id) {
       continue;
     }
     if (auto seen = last_seen.find(id); seen != last_seen.end()) {
       stream.last_seen = seen->second;
     }
-    if (leaving.claiming == id) {
-      continue;
-    }
-    if (leaving.hold_uncommitted && !id_covered(stream.last_seen, stream.committed)) {
-      stream.ended = true;  // commit() frees it (its ACK goes nowhere: the owner is gone)
-      continue;
-    }
     stream.owner = 0;
     stream.ended = false;
-    freed.push_back(mark_of(id, stream));
+    if (leaving.hold_uncommitted && !id_covered(stream.last_seen, stream.committed)) {
+      stream.held = true;  // commit() hands it to the cluster
+      ++released.held;
+    } else if (!stream.held) {
+      released.for_cluster.push_back(mark_of(id, stream));
+    } else {
+      ++released.held;  // held since an earlier connection left, still not covered
+    }
   }
-  return freed;
+  return released;
 }
 
 ConnectorStreams::Commit ConnectorStreams::commit(const SourcePosition& position) {
@@ -118,6 +123,12 @@ ConnectorStreams::Commit ConnectorStreams::commit(const SourcePosition& position
       continue;
     }
     stream.committed = committed;
+    if (stream.held && id_covered(stream.last_seen, committed)) {
+      stream.held = false;
+      if (stream.owner == 0) {
+        result.freed.push_back(mark_of(id, stream));
+      }
+    }
     if (stream.owner == 0) {
       continue;
     }

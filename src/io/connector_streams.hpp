@@ -42,8 +42,9 @@ class ConnectorStreams {
   /// The cluster granted `owner`'s open(): the stream's ids rise to what the cluster knows of it (`cluster`), so
   /// that ids another worker took are skipped here. Not accepted when `owner` no longer holds the stream.
   [[nodiscard]] Opening adopt(std::uint64_t stream, Owner owner, const core::StreamMark& cluster);
-  /// The cluster refused `owner`'s open(): the stream is free again here.
-  void give_back(std::uint64_t stream, Owner owner);
+  /// The cluster refused `owner`'s open(), or granted it to a connection that has gone: the stream is free again
+  /// here. Returns whether the cluster may have it too (false while it is held: see Leaving).
+  bool give_back(std::uint64_t stream, Owner owner);
   /// Every stream's marks as seek() gave them (for the cluster, before any connection).
   [[nodiscard]] std::vector<core::StreamMark> marks();
 
@@ -53,22 +54,25 @@ class ConnectorStreams {
 
   /// How release() lets go of a connection's streams.
   struct Leaving {
-    /// A stream whose last id taken is not committed yet stays with this worker, ended, until a commit covers it (on
-    /// a cluster with checkpoints: another worker taking it sooner could acknowledge ids only this one's next
-    /// checkpoint makes durable).
+    /// On a cluster with checkpoints: a stream whose last id taken no commit covers yet is free here at once, but kept
+    /// from the other workers until a commit covers it (another worker could otherwise acknowledge ids that only this
+    /// worker's next checkpoint makes durable).
     bool hold_uncommitted = false;
     /// A stream the connection is still asking the cluster for stays with it: the answer frees it.
     std::optional<std::uint64_t> claiming;
   };
+  struct Released {
+    std::vector<core::StreamMark> for_cluster;  ///< free everywhere: release them in the cluster too
+    std::size_t held = 0;                       ///< free here only, until a commit covers them
+  };
   /// `owner` went away: its streams are free (but see `leaving`), their last ids kept (a connector re-NOTIFYing
-  /// resumes after them). `last_seen`: the connection's own record of its open streams. Returns the marks of the
-  /// streams it freed.
-  std::vector<core::StreamMark> release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen,
-                                        const Leaving& leaving);
+  /// resumes after them). `last_seen`: the connection's own record of its open streams.
+  Released release(Owner owner, const std::unordered_map<std::uint64_t, std::uint64_t>& last_seen,
+                   const Leaving& leaving);
 
   struct Commit {
     std::vector<std::pair<Owner, connector::StreamAck>> acks;  ///< to send, by owner
-    std::vector<core::StreamMark> freed;                       ///< ended streams the commit covered
+    std::vector<core::StreamMark> freed;  ///< ended or held streams the commit covered: free in the cluster too
   };
   /// The runtime made `position` durable: the ACKs to send, by owner (an ended stream whose last id is covered is
   /// freed with its ACK). Only streams whose committed id advanced are acknowledged.
@@ -78,6 +82,7 @@ class ConnectorStreams {
   struct Stream {
     Owner owner = 0;
     bool ended = false;
+    bool held = false;  ///< free here, kept from the cluster until a commit covers last_seen (Leaving)
     std::uint64_t committed = none;  ///< last id made durable
     std::uint64_t last_seen = none;  ///< last id taken, while no connection owns the stream
   };

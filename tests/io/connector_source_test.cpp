@@ -45,7 +45,7 @@ TEST(ConnectorStreams, AStreamOpensOnOneConnectionAtATime) {
   EXPECT_EQ(unknown.point_of_ref, none);
   EXPECT_FALSE(streams.open(7, 2, true).accepted);  // the source is stopping
   // The owner leaves having taken up to 20: the stream is free, and the next owner skips up to 20.
-  auto freed = streams.release(1, {{5, 20}}, {});
+  auto freed = streams.release(1, {{5, 20}}, {}).for_cluster;
   ASSERT_EQ(freed.size(), 1U);  // its marks go to the cluster
   EXPECT_EQ(freed[0].stream, 5U);
   EXPECT_EQ(freed[0].committed, 9U);
@@ -110,24 +110,35 @@ TEST(ConnectorStreams, ALeavingConnectionCanHoldUncommittedStreamsAndTheOneItIsC
   ASSERT_TRUE(streams.open(1, 7, false).accepted);
   ASSERT_TRUE(streams.open(2, 7, false).accepted);
   ASSERT_TRUE(streams.open(3, 7, false).accepted);
-  // Stream 1 took up to 15 (committed 10): held; stream 2 took nothing new: free; stream 3 is being claimed: kept.
-  auto freed = streams.release(7, {{1, 15}, {2, 5}},
-                               ConnectorStreams::Leaving{.hold_uncommitted = true, .claiming = std::uint64_t{3}});
-  ASSERT_EQ(freed.size(), 1U);
-  EXPECT_EQ(freed[0].stream, 2U);
-  EXPECT_FALSE(streams.open(1, 8, false).accepted);
+  // Stream 1 took up to 15 (committed 10): held from the cluster, free here; stream 2 took nothing new: free
+  // everywhere; stream 3 is being claimed: the claim's answer decides.
+  auto released = streams.release(7, {{1, 15}, {2, 5}},
+                                  ConnectorStreams::Leaving{.hold_uncommitted = true, .claiming = std::uint64_t{3}});
+  ASSERT_EQ(released.for_cluster.size(), 1U);
+  EXPECT_EQ(released.for_cluster[0].stream, 2U);
+  EXPECT_EQ(released.held, 1U);
   EXPECT_FALSE(streams.open(3, 8, false).accepted);
-  EXPECT_TRUE(streams.open(2, 8, false).accepted);
-  // The claim's answer gives stream 3 back; a commit covering 15 frees stream 1 (and says so, for the cluster).
-  streams.give_back(3, 7);
+  EXPECT_TRUE(streams.give_back(3, 7));  // the answer: free, here and in the cluster
   EXPECT_TRUE(streams.open(3, 8, false).accepted);
-  auto partly = streams.commit({{connector_stream_partition(1), 14}});
-  EXPECT_TRUE(partly.freed.empty());
+  // A connection of this worker takes stream 1 again at once (the same checkpoints cover both), and leaves again
+  // before a commit covers 15: still held.
+  ASSERT_TRUE(streams.open(1, 9, false).accepted);
+  auto again = streams.release(9, {}, ConnectorStreams::Leaving{.hold_uncommitted = true, .claiming = {}});
+  EXPECT_TRUE(again.for_cluster.empty());
+  EXPECT_EQ(again.held, 1U);
+  ASSERT_TRUE(streams.open(1, 9, false).accepted);
+  EXPECT_FALSE(streams.give_back(1, 9));  // e.g. a claim answered after its connection left: not for the cluster
+  // Commits: one short of 15 keeps it; one covering 15 hands it to the cluster.
+  EXPECT_TRUE(streams.commit({{connector_stream_partition(1), 14}}).freed.empty());
   auto covering = streams.commit({{connector_stream_partition(1), 16}});
   ASSERT_EQ(covering.freed.size(), 1U);
   EXPECT_EQ(covering.freed[0].stream, 1U);
   EXPECT_EQ(covering.freed[0].last_seen, 15U);
-  EXPECT_TRUE(streams.open(1, 8, false).accepted);
+  // Held while owned here again: the covering commit frees nothing (the owner keeps it).
+  ASSERT_TRUE(streams.open(4, 11, false).accepted);
+  (void)streams.release(11, {{4, 3}}, ConnectorStreams::Leaving{.hold_uncommitted = true, .claiming = {}});
+  ASSERT_TRUE(streams.open(4, 10, false).accepted);
+  EXPECT_TRUE(streams.commit({{connector_stream_partition(4), 4}}).freed.empty());
 }
 
 /// A blocking connector over a real socket.

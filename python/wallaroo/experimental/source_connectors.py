@@ -424,10 +424,14 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
         self._ending(stream_id, self.sources.get(stream_id))
         AtLeastOnceSourceConnector.end_of_stream(self, stream_id)
 
-    def _ending(self, stream_id, source):
+    def _ending(self, stream_id, source, pulled=False):
         """The stream ends once the worker acknowledges its last point of reference: the EOS to send (after what
-        the writer pulled before it, so that its messages still go out)."""
+        the writer pulled before it, so that its messages still go out). ``pulled``: the writer read the source's
+        end; if the stream reopened since that batch began (a reset is pending), the end is stale: the stream stays
+        open and is read again from the reset (the EOS is dropped with the batch's other stale messages)."""
         with self._cond:
+            if pulled and stream_id in self._resets:
+                return cwm.EosMessage(stream_id)
             if stream_id in self._open:
                 self._open.remove(stream_id)
             if source is not None:
@@ -552,7 +556,7 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                     batch.append(Encoded(stream_id, b"".join(frames), len(frames) // 3))
                     pulled += len(frames) // 3
                 if payload is EOS_MARK:
-                    batch.append(self._ending(stream_id, source))
+                    batch.append(self._ending(stream_id, source, pulled=True))
                     order.remove(stream_id)
                     break
                 if pulled >= limit:
@@ -579,7 +583,7 @@ class MultiSourceConnector(AtLeastOnceSourceConnector):
                 with self._source_lock:
                     payload, por = next(source)
             except StopIteration:
-                return self._ending(stream_id, source)
+                return self._ending(stream_id, source, pulled=True)
             if payload is None:
                 continue
             self._turn = (self._turn + i + 1) % len(order)
