@@ -38,6 +38,15 @@ std::string describe_peer(const core::TcpSocket& socket) {
   return core::Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
 }
 
+/// A claimed stream goes back (refused, or its connection is gone): free here, and in the cluster too when the cluster
+/// granted it and this worker does not hold it from the others.
+void give_back_claim(ConnectorStreams& streams, const ConnectorSourceConfig& config, std::uint64_t owner,
+                     const core::StreamClaim& claim) {
+  if (streams.give_back(claim.mark.stream, owner) && claim.granted) {
+    config.registry->release(config.source_index, claim.mark);
+  }
+}
+
 }  // namespace
 
 ConnectorSourceConnection::ConnectorSourceConnection(core::TcpSocket socket, core::ListenerSlot slot,
@@ -214,17 +223,14 @@ core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& 
   core::StreamMark local{.stream = notify.stream_id, .committed = opening.point_of_ref, .last_seen = opening.last_seen};
   config_->registry->claim(
       config_->source_index, local,
-      [weak = weak_from_this(), notify, streams = streams_, owner = number_, registry = config_->registry,
-       source = config_->source_index](core::StreamClaim claim) {
+      [weak = weak_from_this(), notify, streams = streams_, owner = number_,
+       config = config_](core::StreamClaim claim) {
         claim.mark.stream = notify.stream_id;
         if (auto self = weak.lock()) {
           asio::post(self->strand_, [self, notify, claim = std::move(claim)] { self->on_claim_answer(notify, claim); });
           return;
         }
-        // The connection is gone; finish() left the stream to this answer.
-        if (streams->give_back(notify.stream_id, owner) && claim.granted) {
-          registry->release(source, claim.mark);
-        }
+        give_back_claim(*streams, *config, owner, claim);  // the connection is gone; finish() left the stream to us
       });
   return core::FrameAction::pause;
 }
@@ -232,23 +238,18 @@ core::FrameAction ConnectorSourceConnection::on_notify(const connector::Notify& 
 void ConnectorSourceConnection::on_claim_answer(const connector::Notify& notify, const core::StreamClaim& claim) {
   claiming_ = false;
   if (finished_ || discarding_) {
-    // The connection ended (or ends) while the cluster was asked: the stream goes back, here and there.
-    if (streams_->give_back(notify.stream_id, number_) && claim.granted) {
-      config_->registry->release(config_->source_index, claim.mark);
-    }
+    give_back_claim(*streams_, *config_, number_, claim);  // the connection ended (or ends) while the cluster was asked
     return;
   }
   if (!claim.granted) {
-    streams_->give_back(notify.stream_id, number_);
+    give_back_claim(*streams_, *config_, number_, claim);
     refuse_stream(notify, claim.holder.empty() ? std::string("the cluster could not be asked")
                                                : fmt::format("it is open on worker '{}'", claim.holder));
   } else if (ConnectorStreams::Opening opening = streams_->adopt(notify.stream_id, number_, claim.mark);
              opening.accepted) {
     accept_stream(notify, opening);
   } else {  // not expected: the stream was this connection's until the answer
-    if (streams_->give_back(notify.stream_id, number_)) {
-      config_->registry->release(config_->source_index, claim.mark);
-    }
+    give_back_claim(*streams_, *config_, number_, claim);
     refuse_stream(notify, "it is open on another connection");
   }
   if (!waiting_for_room_ && !input_done_) {
@@ -262,6 +263,12 @@ void ConnectorSourceConnection::accept_stream(const connector::Notify& notify,
   io_logger()->debug("connector_source '{}': stream {} ('{}') of {} opened at {}", config_->name, notify.stream_id,
                      notify.stream_name, who(), opening.point_of_ref);
   write(connector::encode_notify_ack({true, notify.stream_id, opening.point_of_ref}));
+}
+
+void ConnectorSourceConnection::release_in_cluster(const core::StreamMark& mark) {
+  if (config_->registry) {
+    config_->registry->release(config_->source_index, mark);
+  }
 }
 
 void ConnectorSourceConnection::refuse_stream(const connector::Notify& notify, const std::string& why) {
@@ -317,11 +324,8 @@ core::FrameAction ConnectorSourceConnection::on_end_of_stream(const connector::E
   open_streams_.erase(stream);
   if (auto ack = streams_->end(eos.stream_id, number_, last)) {
     top_up_credits({*ack}, true);
-    if (config_->registry) {
-      config_->registry->release(config_->source_index, core::StreamMark{.stream = ack->stream_id,
-                                                                         .committed = ack->point_of_ref,
-                                                                         .last_seen = ack->point_of_ref});
-    }
+    release_in_cluster(
+        core::StreamMark{.stream = ack->stream_id, .committed = ack->point_of_ref, .last_seen = ack->point_of_ref});
   }
   return core::FrameAction::proceed;
 }
@@ -444,10 +448,8 @@ void ConnectorSourceConnection::finish() {
       number_, open_streams_,
       ConnectorStreams::Leaving{.hold_uncommitted = config_->hold_uncommitted_streams,
                                 .claiming = claiming_ ? std::optional<std::uint64_t>(claiming_stream_) : std::nullopt});
-  if (config_->registry) {
-    for (const auto& mark : released.for_cluster) {
-      config_->registry->release(config_->source_index, mark);
-    }
+  for (const auto& mark : released.for_cluster) {
+    release_in_cluster(mark);
   }
   if (skipped_ > 0) {
     io_logger()->warn("connector_source '{}': {} skipped {} messages whose ids were taken already", config_->name,

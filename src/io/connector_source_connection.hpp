@@ -53,6 +53,8 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   void on_claim_answer(const connector::Notify& notify, const core::StreamClaim& claim);
   void accept_stream(const connector::Notify& notify, const ConnectorStreams::Opening& opening);
   void refuse_stream(const connector::Notify& notify, const std::string& why);
+  /// On a cluster: `mark.stream` is free here, so the other workers may have it.
+  void release_in_cluster(const core::StreamMark& mark);
   core::FrameAction on_message(const connector::Message& message);
   core::FrameAction on_end_of_stream(const connector::EndOfStream& eos);
   core::FrameAction refuse(const std::string& what, const std::string& answer);
@@ -88,9 +90,9 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   bool said_hello_ = false;
   bool flush_posted_ = false;
   bool waiting_for_room_ = false;
-  bool claiming_ = false;  ///< a NOTIFY waits for the cluster's answer: reading is paused
+  bool claiming_ = false;              ///< a NOTIFY waits for the cluster's answer: reading is paused
   std::uint64_t claiming_stream_ = 0;  ///< while claiming_: its stream (the answer frees it if the connection left)
-  bool input_done_ = false;  ///< the peer left, bad input, or stop(): read no more
+  bool input_done_ = false;            ///< the peer left, bad input, or stop(): read no more
   bool stopping_ = false;
   bool discarding_ = false;   ///< after RESTART or ERROR: frames are dropped until the connector closes (linger)
   bool peer_gone_ = false;    ///< the connection ended: finish once the batch is handed over
