@@ -37,17 +37,29 @@ struct WorkerInfo {
 };
 
 /// Decided by the initializer and identical on every worker: who is in, in which order (index 0 is the
-/// initializer, the others sorted by name), and how many key groups the key space is cut into.
+/// initializer, the others of the first formation sorted by name, workers that joined later after them in the order
+/// they joined), how many key groups the key space is cut into, and which worker owns each.
 struct Membership {
   std::vector<WorkerInfo> workers;
   std::size_t self = 0;
   std::uint32_t key_groups = 0;
+  /// Moves on with every change of workers or owners (a worker joined, a rescale's new owners, a worker left).
+  std::uint64_t version = 0;
+  /// The owner of each key group (key_groups entries); empty: dealt round-robin over the workers.
+  std::vector<std::uint16_t> owners;
+  /// By worker index: true once the worker left the cluster by shrinking. It keeps its index, owns no key group and
+  /// is sent nothing; its connections closing is no loss.
+  std::vector<bool> departed;
   /// With checkpoints: the checkpoint every worker restores before taking input (0: none, start empty). Chosen by
   /// the initializer (ClusterConfig::restore_checkpoint).
   std::uint64_t restore_checkpoint = 0;
 
-  /// The worker owning key group `key_group`: groups are dealt round-robin over the workers.
-  [[nodiscard]] std::size_t owner(std::uint32_t key_group) const { return key_group % workers.size(); }
+  /// The worker owning key group `key_group`.
+  [[nodiscard]] std::size_t owner(std::uint32_t key_group) const {
+    return owners.empty() ? key_group % workers.size() : owners[key_group];
+  }
+  /// Whether worker `index` left the cluster by shrinking.
+  [[nodiscard]] bool has_departed(std::size_t index) const { return index < departed.size() && departed[index]; }
 };
 
 struct ClusterConfig {
@@ -85,6 +97,9 @@ struct ClusterConfig {
   bool roll_back_on_loss = false;
   /// The initializer, with checkpoints: the checkpoint the membership tells every worker to restore.
   std::uint64_t restore_checkpoint = 0;
+  /// Why this application cannot grow or shrink while it runs (the runtime's one line, e.g. "its pipeline has
+  /// windows"); empty: it can. The initializer refuses a joiner or a shrink request with it.
+  std::string rescale_refusal;
 };
 
 /// Another worker whose events this worker cannot account for at exit, for the closing report.
@@ -133,6 +148,22 @@ struct ClusterHooks {
   std::function<void(std::size_t worker, std::uint64_t id, bool ok, std::string text)> on_checkpoint_part;
   /// a worker that is not the initializer hears that checkpoint `id` is complete (announce_checkpoint_complete).
   std::function<void(std::uint64_t id)> on_checkpoint_complete;
+
+  /// Growing and shrinking a running cluster (docs/cluster.md), all on the io thread and cheap (queue the work for
+  /// the executor). A rescale is one round, run by the initializer: pause, quiet, move, quiet, resume.
+  /// A worker joined: `membership` has one more worker (same owners; its data channels are up both ways). From now
+  /// on budget(), send() and acknowledge() take its index; nothing is routed to it until a rescale moves groups.
+  std::function<void(Membership membership)> on_members_changed;
+  /// Rescale `round` begins: take no more source input (sources, generators) until on_rescale_resume; keep taking
+  /// peers' input. is_drained() must turn true once nothing is queued or in progress.
+  std::function<void(std::uint64_t round)> on_rescale_pause;
+  /// The cluster is quiet: `next` holds the new owners (and departed workers). Hand every key group this worker owns
+  /// now and does not own in `next` to its new owner (send_key_groups), route by `next` from now on, then call
+  /// rescale_moved(round). A worker marked departed in `next` hands over everything it owns.
+  std::function<void(std::uint64_t round, Membership next)> on_rescale_move;
+  /// Rescale `round` is over everywhere: take source input again. (A departed worker hears on_stop and on_exit
+  /// instead, and exits as after a clean shutdown.)
+  std::function<void(std::uint64_t round)> on_rescale_resume;
 };
 
 /// The control plane (membership, readiness, stop/drain/exit), the data channels (one outbound TCP connection
@@ -186,6 +217,13 @@ class Cluster {
   virtual void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) = 0;
   /// The initializer: checkpoint `id` is complete; every other worker hears it (hooks.on_checkpoint_complete).
   virtual void announce_checkpoint_complete(std::uint64_t id) = 0;
+
+  /// Growing and shrinking (docs/cluster.md), only after form() returned, from any thread.
+  /// Sends key groups' state to worker `to` (on_rescale_move): after every batch sent to it so far, charged to its
+  /// budget and counted like send()'s bytes; it arrives there as a core::KeyGroupState.
+  virtual bool send_key_groups(std::size_t to, std::vector<char>&& bytes) = 0;
+  /// This worker handed over everything on_rescale_move asked for (and routes by the new owners).
+  virtual void rescale_moved(std::uint64_t round) = 0;
 
   /// Every live worker's answer to local query `type` (hooks.local_answer on each worker: e.g. metrics_query), by
   /// worker name, and the names of the workers that could not answer (lost). Any thread; `done` runs later on the

@@ -91,10 +91,17 @@ struct Watermarks {
   std::vector<char> bytes;
 };
 
+/// Key groups a peer hands to this worker in a rescale (docs/cluster.md, "Growing and shrinking"): their state, in
+/// the checkpoint record encoding (runtime's KeyGroupHandover), after every batch the peer sent before it. Processed
+/// like data: restored, then acknowledged (Cluster::acknowledge) with the bytes' size.
+struct KeyGroupState {
+  std::vector<char> bytes;
+};
+
 /// One message from a peer's data channel. A move costs what moving its vector does: no allocation per message beyond
 /// the received frame's own bytes.
 struct PeerInput {
-  using Message = std::variant<PeerData, CheckpointMarker, Watermarks>;
+  using Message = std::variant<PeerData, CheckpointMarker, Watermarks, KeyGroupState>;
   InputChannel channel;  ///< always Kind::peer
   Message message;
 
