@@ -17,6 +17,10 @@ class ClusterHandle final : public Cluster {
   bool send(std::size_t to, std::vector<char>&& bytes) override { return core_->send(to, std::move(bytes)); }
   [[nodiscard]] core::ByteBudget& budget(std::size_t to) override { return core_->budget(to); }
   void acknowledge(std::size_t from, std::size_t bytes) override { core_->acknowledge(from, bytes); }
+  bool send_key_groups(std::size_t to, std::vector<char>&& bytes) override {
+    return core_->send_key_groups(to, std::move(bytes));
+  }
+  void rescale_moved(std::uint64_t round) override { core_->rescale_moved(round); }
   void request_stop() override { core_->request_stop(); }
   void begin_checkpoint(std::uint64_t id) override { core_->begin_checkpoint(id); }
   void send_marker(std::size_t to, std::uint64_t id) override { core_->send_marker(to, id); }

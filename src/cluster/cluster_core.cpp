@@ -111,6 +111,25 @@ bool ClusterCore::send(std::size_t to, std::vector<char>&& bytes) {
   return true;
 }
 
+bool ClusterCore::send_key_groups(std::size_t to, std::vector<char>&& bytes) {
+  if (!members_.ready() || to >= members_.size() || to == members_.self()) {
+    throw core::Error("send key groups to worker " + std::to_string(to) + ": no data channel leads there");
+  }
+  if (members_.lost(to)) {
+    return false;
+  }
+  members_.budget(to).add(bytes.size());
+  members_.count_sent(to, bytes.size());
+  asio::post(strand_, [self = shared_from_this(), to, bytes = std::move(bytes)]() mutable {
+    self->data_.enqueue(to, std::move(bytes), MessageType::key_groups);
+  });
+  return true;
+}
+
+void ClusterCore::rescale_moved(std::uint64_t round) {
+  (void)round;  // TODO(issue 16): RescaleProtocol
+}
+
 void ClusterCore::acknowledge(std::size_t from, std::size_t bytes) {
   if (!members_.ready() || from >= members_.size()) {
     return;

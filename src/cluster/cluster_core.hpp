@@ -43,6 +43,8 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   Membership form();
   std::future<Membership> begin_forming();
   bool send(std::size_t to, std::vector<char>&& bytes);
+  bool send_key_groups(std::size_t to, std::vector<char>&& bytes);
+  void rescale_moved(std::uint64_t round);
   core::ByteBudget& budget(std::size_t to);
   void acknowledge(std::size_t from, std::size_t bytes);
   void request_stop();

@@ -72,15 +72,18 @@ FrameAction DataChannels::on_inbound_frame(const std::shared_ptr<std::size_t>& f
   if (type == static_cast<std::uint8_t>(MessageType::watermark)) {
     return on_watermark(index, connection, body + 1, size - 1);
   }
-  if (type != static_cast<std::uint8_t>(MessageType::data)) {
+  bool key_groups = type == static_cast<std::uint8_t>(MessageType::key_groups);
+  if (type != static_cast<std::uint8_t>(MessageType::data) && !key_groups) {
     connection.fail(unexpected_message(type));
     return FrameAction::stop;
   }
   if (!members_.is_live(index)) {
     return FrameAction::proceed;
   }
+  std::vector<char> bytes(body + 1, body + size);
   peers_[index].waiting_input =
-      core::PeerInput{core::InputChannel::peer(index), core::PeerData{std::vector<char>(body + 1, body + size)}};
+      key_groups ? core::PeerInput{core::InputChannel::peer(index), core::KeyGroupState{std::move(bytes)}}
+                 : core::PeerInput{core::InputChannel::peer(index), core::PeerData{std::move(bytes)}};
   return push_inbound(index, connection) ? FrameAction::proceed : FrameAction::pause;
 }
 
@@ -137,7 +140,7 @@ FrameAction DataChannels::on_outbound_frame(std::size_t to, FramedConnection& co
   return FrameAction::proceed;
 }
 
-void DataChannels::enqueue(std::size_t to, std::vector<char> bytes) {
+void DataChannels::enqueue(std::size_t to, std::vector<char> bytes, MessageType type) {
   MemberTable::Peer& peer = members_.peer(to);
   if (!members_.is_live(to) || !peer.outbound || lifecycle_.phase == Phase::closed) {
     members_.budget(to).release(bytes.size());
@@ -148,8 +151,8 @@ void DataChannels::enqueue(std::size_t to, std::vector<char> bytes) {
     return;
   }
   peer.outstanding += bytes.size();
-  const char type = static_cast<char>(MessageType::data);
-  peer.outbound->write(&type, 1, std::move(bytes));
+  const char type_byte = static_cast<char>(type);
+  peer.outbound->write(&type_byte, 1, std::move(bytes));
 }
 
 void DataChannels::count_drop(std::size_t to) {

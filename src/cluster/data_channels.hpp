@@ -46,8 +46,8 @@ class DataChannels : public OwnedByCore<DataChannels> {
   void on_membership();
   /// A frame on our outbound channel to `to`: only acks come back.
   FrameAction on_outbound_frame(std::size_t to, FramedConnection& connection, const char* body, std::size_t size);
-  /// A batch for `to` (already charged to its budget by Cluster::send()).
-  void enqueue(std::size_t to, std::vector<char> bytes);
+  /// A batch for `to` (already charged to its budget by Cluster::send()), or (`type` key_groups) key groups' state.
+  void enqueue(std::size_t to, std::vector<char> bytes, MessageType type = MessageType::data);
   /// A batch for a lost worker was dropped: counted, and logged at most every 5 s.
   void count_drop(std::size_t to);
   /// The runtime processed `bytes` from `from`: an ack back on its inbound channel.

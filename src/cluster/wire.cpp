@@ -51,6 +51,26 @@ std::string describe_type(std::uint8_t type) {
       return "stream-claim-reply";
     case MessageType::stream_release:
       return "stream-release";
+    case MessageType::membership_update:
+      return "membership-update";
+    case MessageType::rescale_pause:
+      return "rescale-pause";
+    case MessageType::rescale_poll:
+      return "rescale-poll";
+    case MessageType::rescale_poll_reply:
+      return "rescale-poll-reply";
+    case MessageType::rescale_move:
+      return "rescale-move";
+    case MessageType::rescale_moved:
+      return "rescale-moved";
+    case MessageType::rescale_resume:
+      return "rescale-resume";
+    case MessageType::shrink_request:
+      return "shrink-request";
+    case MessageType::shrink_reply:
+      return "shrink-reply";
+    case MessageType::key_groups:
+      return "key-groups";
     case MessageType::marker:
       return "marker";
     case MessageType::watermark:
@@ -144,14 +164,23 @@ std::optional<HelloMessage> decode_hello(core::BigEndianReader reader) {
   return hello;
 }
 
-std::vector<char> encode_membership(const Membership& membership) {
-  core::BigEndianWriter writer = message(MessageType::membership);
+void write_membership(core::BigEndianWriter& writer, const Membership& membership) {
   writer.u32(membership.key_groups).u32(static_cast<std::uint32_t>(membership.self));
-  writer.u64(membership.restore_checkpoint);
+  writer.u64(membership.restore_checkpoint).u64(membership.version);
   writer.u32(static_cast<std::uint32_t>(membership.workers.size()));
-  for (const auto& worker : membership.workers) {
-    write_worker(writer, worker);
+  for (std::size_t i = 0; i < membership.workers.size(); ++i) {
+    write_worker(writer, membership.workers[i]);
+    writer.u8(membership.has_departed(i) ? 1 : 0);
   }
+  writer.u32(static_cast<std::uint32_t>(membership.owners.size()));
+  for (std::uint16_t owner : membership.owners) {
+    writer.u16(owner);
+  }
+}
+
+std::vector<char> encode_membership(const Membership& membership, MessageType type) {
+  core::BigEndianWriter writer = message(type);
+  write_membership(writer, membership);
   return writer.take();
 }
 
@@ -160,18 +189,33 @@ std::optional<Membership> decode_membership(core::BigEndianReader reader) {
   membership.key_groups = reader.u32();
   membership.self = reader.u32();
   membership.restore_checkpoint = reader.u64();
+  membership.version = reader.u64();
   std::uint32_t count = reader.u32();
-  // The count is the peer's say-so: refuse one the body cannot hold before making room for it.
-  if (count > 100000 || count > reader.remaining() / min_worker_bytes) {
+  // The counts are the peer's say-so: refuse one the body cannot hold before making room for it.
+  if (count > 100000 || count > reader.remaining() / (min_worker_bytes + 1)) {
     return std::nullopt;
   }
   for (std::uint32_t i = 0; i < count; ++i) {
     membership.workers.push_back(read_worker(reader));
+    membership.departed.push_back(reader.u8() != 0);
   }
-  // No key groups would leave every key without an owner (and the key router dividing by zero).
+  std::uint32_t owners = reader.u32();
+  if (owners != 0 && (owners != membership.key_groups || owners > reader.remaining() / 2)) {
+    return std::nullopt;
+  }
+  for (std::uint32_t i = 0; i < owners; ++i) {
+    membership.owners.push_back(reader.u16());
+  }
+  // No key groups would leave every key without an owner (and the key router dividing by zero); an owner must be a
+  // worker that has not left.
   if (!reader.ok_and_done() || membership.workers.empty() || membership.self >= membership.workers.size() ||
       membership.key_groups == 0) {
     return std::nullopt;
+  }
+  for (std::uint16_t owner : membership.owners) {
+    if (owner >= membership.workers.size() || membership.departed[owner]) {
+      return std::nullopt;
+    }
   }
   return membership;
 }

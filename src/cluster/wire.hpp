@@ -44,6 +44,15 @@ enum class MessageType : std::uint8_t {
   stream_claim = 20,         ///< worker → initializer: may this worker open a connector stream (id, source, mark)
   stream_claim_reply = 21,   ///< initializer → worker: (id, granted, the stream's marks, holder when refused)
   stream_release = 22,       ///< worker → initializer: this worker let a connector stream go (source, mark)
+  membership_update = 23,    ///< initializer → worker: a worker joined (the membership, as membership's body)
+  rescale_pause = 24,        ///< initializer → worker: rescale (round) begins: take no source input
+  rescale_poll = 25,         ///< initializer → worker: report your quiet state (round), as poll
+  rescale_poll_reply = 26,   ///< worker → initializer: as poll-reply
+  rescale_move = 27,         ///< initializer → worker: (round, the new membership): hand over your key groups
+  rescale_moved = 28,        ///< worker → initializer: (round) handed over
+  rescale_resume = 29,       ///< initializer → worker: (round) is over: take source input again
+  shrink_request = 30,       ///< worker → initializer: an external shrink request (id, the request's JSON)
+  shrink_reply = 31,         ///< initializer → worker: (id, accepted, the answer's text)
   auth_challenge = 40,  ///< either side, first on a control or data connection with a secret: a fresh nonce
   auth_proof = 41,      ///< either side, after the peer's challenge: HMAC proof of the cluster secret
   auth_refused = 42,    ///< acceptor → opener: why it closes (text; nothing about the application)
@@ -52,6 +61,7 @@ enum class MessageType : std::uint8_t {
   ack = 34,             ///< acceptor → opener, on the same channel: bytes processed (u64)
   marker = 35,          ///< opener → acceptor, in order with data: checkpoint marker (id)
   watermark = 36,       ///< opener → acceptor, in order with data: the sender's watermarks (runtime's bytes)
+  key_groups = 37,      ///< opener → acceptor, in order with data: key groups' state in a rescale (runtime's bytes)
 };
 
 /// "hello", "data", … for warnings; "message type 200" when unknown.
@@ -84,7 +94,10 @@ struct HelloMessage {
 [[nodiscard]] bool is_worker_name(std::string_view name);
 [[nodiscard]] std::vector<char> encode_hello(const HelloMessage& hello);
 [[nodiscard]] std::optional<HelloMessage> decode_hello(core::BigEndianReader reader);
-[[nodiscard]] std::vector<char> encode_membership(const Membership& membership);
+/// A membership (type membership, membership_update, or rescale_move after its u64 round, which the caller writes).
+void write_membership(core::BigEndianWriter& writer, const Membership& membership);
+[[nodiscard]] std::vector<char> encode_membership(const Membership& membership,
+                                                  MessageType type = MessageType::membership);
 [[nodiscard]] std::optional<Membership> decode_membership(core::BigEndianReader reader);
 
 /// One worker's answer to a drain poll: bytes it sent to and processed from each worker (by index).

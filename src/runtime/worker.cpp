@@ -145,6 +145,7 @@ class Worker {
   void take_peer(std::size_t from, core::PeerData& data);
   void take_peer(std::size_t from, const core::CheckpointMarker& marker);
   void take_peer(std::size_t from, const core::Watermarks& watermarks);
+  void take_peer(std::size_t from, core::KeyGroupState& state);
   /// A source's batch (its data batch, core/executor_input.hpp): its news before its frames, the frames slice by
   /// slice, its news after them.
   void take_source_batch(core::FrameBatch& batch);
@@ -769,6 +770,11 @@ void Worker::take_peer(std::size_t from, const core::CheckpointMarker& marker) {
 void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
   runner_->receive_watermarks(from, {watermarks.bytes.data(), watermarks.bytes.size()});
   tend_windows(std::chrono::steady_clock::now());
+}
+
+// Key groups a peer handed over in a rescale. TODO(issue 16): restore them.
+void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
+  cluster_->acknowledge(from, state.bytes.size());
 }
 
 // A message source's news keeps its place around the frames (core::SourceNews): what comes before them first, what
