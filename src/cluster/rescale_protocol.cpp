@@ -227,7 +227,12 @@ void RescaleProtocol::finish_poll() {
     }
     return;
   }
+  bool confirm_at_once = signature.has_value();  // quiet once: the confirming round need not wait (the pause counts)
   last_quiet_signature_ = std::move(signature);
+  if (confirm_at_once) {
+    poll_round();
+    return;
+  }
   poll_timer_.expires_after(poll_interval);
   poll_timer_.async_wait([self = keep_alive(), round = round_](const boost::system::error_code& error) {
     if (!error && self->round_ == round && self->in_progress() && self->lifecycle_.phase == Phase::running) {
