@@ -2,7 +2,7 @@
 #
 #   P/bin/roo                        the program
 #   P/bin/machida, machida3,         symlinks to roo (it looks at the name it was started under)
-#     cluster_shutdown
+#     cluster_shutdown, cluster_shrinker
 #   P/lib/roo/python/wallaroo/       Roo's own wallaroo package, found by the binary relative to itself
 #                                    (src/runtime/python_package_dir.hpp), so the tree may be copied anywhere
 #   P/share/roo/dashboard/           the dashboard's page, served by --metrics-http, found the same way
@@ -16,7 +16,7 @@ set(ROO_INSTALL_PYTHON_DIR lib/roo/python)
 install(TARGETS roo RUNTIME DESTINATION bin)
 # The build's own relative symlinks (src/cli/CMakeLists.txt), installed as symlinks.
 install(FILES $<TARGET_FILE_DIR:roo>/machida $<TARGET_FILE_DIR:roo>/machida3 $<TARGET_FILE_DIR:roo>/cluster_shutdown
-        DESTINATION bin)
+        $<TARGET_FILE_DIR:roo>/cluster_shrinker DESTINATION bin)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/wallaroo DESTINATION ${ROO_INSTALL_PYTHON_DIR}
         FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/dashboard/ DESTINATION share/roo/dashboard)

@@ -1,6 +1,6 @@
 # CPack's post-build script for the .deb (CPACK_POST_BUILD_SCRIPTS, cmake/RooInstall.cmake). CPack 3.25 counts
-# each symlink in Installed-Size as the file it points to, so bin/machida, machida3 and cluster_shutdown made roo's
-# binary count four times (40 MB instead of 10). This sets the field to the size of what is really unpacked (every
+# each symlink in Installed-Size as the file it points to, so bin/machida, machida3, cluster_shutdown and
+# cluster_shrinker made roo's binary count five times (50 MB instead of 10). This sets the field to the size of what is really unpacked (every
 # regular file's bytes, Debian policy 5.6.20: divided by 1024, rounded up) and rebuilds the package with dpkg-deb.
 foreach(deb IN LISTS CPACK_PACKAGE_FILES)
   if(NOT deb MATCHES "\\.deb$")

@@ -21,4 +21,8 @@ int machida_main(int argc, char** argv);
 /// code.
 int cluster_shutdown_main(int argc, char** argv);
 
+/// `cluster_shrinker --external HOST:PORT (--workers a,b | --count N | --query)`: Wallaroo's tool, the same as
+/// `roo ctl shrink`. Returns the exit code.
+int cluster_shrinker_main(int argc, char** argv);
+
 }  // namespace roo::cli

@@ -6,6 +6,7 @@
 #include "external_client_flags.hpp"
 #include "flag_values.hpp"
 #include "metrics_table.hpp"
+#include "shrink_command.hpp"
 
 #include "roo/core/endpoint.hpp"
 #include "roo/core/error.hpp"
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 namespace roo::cli {
 namespace {
@@ -55,7 +57,13 @@ constexpr RequestType request_types[] = {
      Id::stateless_partition_count_query_response, "StatelessPartitionCountQueryResponse", ""},
     {"print", Id::print, std::nullopt, "", ""},
     {"metrics", Id::metrics_query, Id::metrics_response, "", ""},  // Roo's own: run_metrics prints it
+    // Wallaroo's ShrinkRequest with the JSON of --message, and Roo's shrink, which writes it from --workers, --count
+    // or --query and prints one line (run_shrink).
+    {"shrink-request", Id::shrink_request, Id::shrink_query_response, "ShrinkQueryResponse", ""},
+    {"shrink", Id::shrink_request, Id::shrink_query_response, "", ""},
 };
+
+constexpr std::string_view shrink_type = "shrink";
 
 /// What Wallaroo's external_sender prints with --json when the cluster has not formed yet.
 constexpr const char* not_initialized_json = "{\"processing_messages\": false}";
@@ -67,7 +75,10 @@ struct CtlOptions {
   bool json = false;
   bool roo_details = false;
   double timeout = 5;
-  ExternalClientFlags client;  ///< --external-secret-file, --tls-*
+  ExternalClientFlags client;                 ///< --external-secret-file, --tls-*
+  std::optional<std::string> shrink_workers;  ///< shrink --workers a,b
+  std::optional<std::uint64_t> shrink_count;  ///< shrink --count N
+  bool shrink_query = false;                  ///< shrink --query
 };
 
 /// The cluster-status-query payload asking a Roo worker for its additions to Wallaroo's answer.
@@ -163,6 +174,15 @@ std::chrono::milliseconds to_milliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
+/// A query's JSON answer: alone with --json, else under the response's name and indented.
+void print_json_answer(const CtlOptions& options, const RequestType& type, const std::string& json) {
+  if (options.json) {
+    std::printf("%s\n", json.c_str());
+  } else {
+    std::printf("%s:\n%s\n", type.response_name, pretty_json(json).c_str());
+  }
+}
+
 void print_answer(const CtlOptions& options, const RequestType& type, const ExternalReply& reply) {
   if (reply.id == static_cast<std::uint16_t>(Id::cluster_status_not_initialized) &&
       type.request == Id::cluster_status_query) {
@@ -173,20 +193,8 @@ void print_answer(const CtlOptions& options, const RequestType& type, const Exte
     }
     return;
   }
-  if (reply.id == static_cast<std::uint16_t>(Id::auth_refused)) {
-    throw core::Error("get an answer to " + std::string(type.name) + " from " + options.external +
-                      ": the worker refused: " + core::printable(reply.payload, 200));
-  }
-  if (reply.id != static_cast<std::uint16_t>(*type.response)) {
-    throw core::Error("read the answer to " + std::string(type.name) + " from " + options.external +
-                      ": unexpected message id " + std::to_string(reply.id) + " (expected " +
-                      std::to_string(static_cast<std::uint16_t>(*type.response)) + ")");
-  }
-  if (options.json) {
-    std::printf("%s\n", reply.payload.c_str());
-  } else {
-    std::printf("%s:\n%s\n", type.response_name, pretty_json(reply.payload).c_str());
-  }
+  expect_answer(reply, *type.response, type.name, options.external);
+  print_json_answer(options, type, reply.payload);
 }
 
 /// `roo ctl metrics`: the cluster's metrics added up, as the ClusterMetrics JSON (--json) or a table for people.
@@ -203,14 +211,38 @@ void run_metrics(const CtlOptions& options) {
   std::fflush(stdout);
 }
 
+/// `shrink` (from --workers, --count or --query) and `shrink-request` (Wallaroo's message, the JSON of --message).
+void run_shrink_type(const CtlOptions& options, const RequestType& type) {
+  ShrinkTarget target{options.external, options.timeout, options.client};
+  if (type.name == shrink_type) {
+    run_shrink(target, shrink_ask(options.shrink_workers, options.shrink_count, options.shrink_query), options.json);
+    return;
+  }
+  if (!options.message) {
+    throw core::UsageError(
+        "send shrink-request: give the request's JSON with --message, e.g. "
+        "'{\"query\":true,\"node_names\":[],\"node_count\":0}' (or use roo ctl shrink)");
+  }
+  print_json_answer(options, type, send_shrink_request(target, *options.message));
+  std::fflush(stdout);
+}
+
 void run_ctl(const CtlOptions& options) {
   const RequestType& type = find_type(options.type);
+  if ((options.shrink_workers || options.shrink_count || options.shrink_query) && type.name != shrink_type) {
+    throw core::UsageError("send --workers, --count or --query with " + std::string(type.name) +
+                           ": only shrink takes them");
+  }
   if (options.roo_details && type.request != Id::cluster_status_query) {
     throw core::UsageError("send --roo-details with " + std::string(type.name) +
                            ": only cluster-status-query has Roo details");
   }
   if (type.request == Id::metrics_query) {
     run_metrics(options);
+    return;
+  }
+  if (type.request == Id::shrink_request) {
+    run_shrink_type(options, type);
     return;
   }
   core::Endpoint worker = core::parse_endpoint(options.external, "--external");
@@ -248,12 +280,16 @@ void add_ctl_command(CLI::App& app) {
       "  cluster-status-query, source-ids-query, partition-query, partition-count-query,\n"
       "  state-entity-query, state-entity-count-query, cluster-state-entity-count-query,\n"
       "  stateless-partition-query, stateless-partition-count-query\n"
-      "  metrics (Roo's: every worker's metrics, added up; a table, or the JSON of docs/metrics.md with --json)\n\n"
+      "  metrics (Roo's: every worker's metrics, added up; a table, or the JSON of docs/metrics.md with --json)\n"
+      "  shrink (Roo's: with exactly one of --workers a,b / --count N / --query; prints who leaves, or could)\n"
+      "  shrink-request (Wallaroo's ShrinkRequest: --message is its JSON; prints the ShrinkQueryResponse)\n\n"
       "Examples:\n"
       "  roo ctl --external 127.0.0.1:5050 --type cluster-status-query --json\n"
       "  roo ctl -e 127.0.0.1:5050 -t print -m 'hello'\n"
       "  roo ctl -e 127.0.0.1:5050 -t cluster-status-query --roo-details\n"
-      "  roo ctl metrics -e 127.0.0.1:5050 --json");
+      "  roo ctl metrics -e 127.0.0.1:5050 --json\n"
+      "  roo ctl shrink -e 127.0.0.1:5050 --workers worker2,worker3\n"
+      "  roo ctl shrink -e 127.0.0.1:5050 --query");
   sub->add_option("--external,-e", options->external, "The worker's external-channel address (its --external)")
       ->required();
   sub->add_option("type,--type,-t", options->type, "The request to send (see Types below), as --type or first")
@@ -268,6 +304,9 @@ void add_ctl_command(CLI::App& app) {
   sub->add_option("--timeout", options->timeout, "Seconds to wait for the connection, and then for the answer")
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
+  sub->add_option("--workers,-w", options->shrink_workers, "shrink only: the workers to leave, separated by commas");
+  sub->add_option("--count,-c", options->shrink_count, "shrink only: how many workers to leave (the cluster picks)");
+  sub->add_flag("--query,-q", options->shrink_query, "shrink only: print which workers could leave; change nothing");
   options->client.add_to(*sub);
   sub->callback([options] { run_ctl(*options); });
 }

@@ -101,8 +101,21 @@ void expect_frame(const ExternalReply& reply, const std::string& action, double 
     case ExternalReply::Outcome::malformed:
       throw core::Error(action + ": the answer is a frame too short to hold a message id");
     case ExternalReply::Outcome::too_large:
-      throw core::Error(action + ": the answer announces more than " +
-                        std::to_string(external_max_answer_bytes >> 20) + " MiB, more than any Roo worker sends");
+      throw core::Error(action + ": the answer announces more than " + std::to_string(external_max_answer_bytes >> 20) +
+                        " MiB, more than any Roo worker sends");
+  }
+}
+
+void expect_answer(const ExternalReply& reply, ExternalMessageId expected, const std::string& what,
+                   const std::string& address) {
+  if (reply.id == static_cast<std::uint16_t>(ExternalMessageId::auth_refused)) {
+    throw core::Error("get an answer to " + what + " from " + address +
+                      ": the worker refused: " + core::printable(reply.payload, 200));
+  }
+  if (reply.id != static_cast<std::uint16_t>(expected)) {
+    throw core::Error("read the answer to " + what + " from " + address + ": unexpected message id " +
+                      std::to_string(reply.id) + " (expected " + std::to_string(static_cast<std::uint16_t>(expected)) +
+                      ")");
   }
 }
 
@@ -122,7 +135,8 @@ void ExternalClient::authenticate(const core::SharedSecret& secret, std::chrono:
   core::SecretHandshake handshake(secret.bytes(), "roo external v1", core::SecretHandshake::Role::connector);
   send(ExternalMessageId::auth_hello, handshake.nonce(), "the external secret's auth-hello");
   ExternalReply reply = read_reply(timeout);
-  if (reply.outcome == ExternalReply::Outcome::frame && reply.id == static_cast<std::uint16_t>(ExternalMessageId::auth_refused)) {
+  if (reply.outcome == ExternalReply::Outcome::frame &&
+      reply.id == static_cast<std::uint16_t>(ExternalMessageId::auth_refused)) {
     throw core::Error(action + ": the worker refused: " + core::printable(reply.payload, 200));
   }
   if (reply.outcome != ExternalReply::Outcome::frame ||

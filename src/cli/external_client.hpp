@@ -21,6 +21,9 @@ enum class ExternalMessageId : std::uint16_t {
   print = 1,                                       ///< text the worker prints
   rotate_log = 2,                                  ///< name of the worker whose event log rotates
   clean_shutdown = 3,                              ///< stop the whole cluster, optional text
+  shrink_request = 4,                              ///< JSON {"query","node_names","node_count"} -> 5 or 6
+  shrink_query_response = 5,                       ///< JSON {"node_names":[...],"node_count":N}: who leaves (or could)
+  shrink_error_response = 6,                       ///< text: why the cluster refused the shrink request
   partition_query = 7,                             ///< -> partition_query_response
   partition_query_response = 8,                    ///< JSON: state and stateless partitions per worker
   cluster_status_query = 9,                        ///< -> cluster_status_response or cluster_status_not_initialized
@@ -77,6 +80,12 @@ struct ExternalReply {
 /// Throws the one-line core::Error `<action>: <why>` for a reply that is not a whole frame ("none within 5 s
 /// (--timeout)", "the worker closed the connection" with a hint, ...); returns for a frame.
 void expect_frame(const ExternalReply& reply, const std::string& action, double timeout_seconds);
+
+/// Throws the one-line core::Error for a frame that is not the answer `expected` to request `what` sent to `address`:
+/// "get an answer to <what> from <address>: the worker refused: <why>" (its external secret), else "read the answer
+/// to <what> from <address>: unexpected message id 13 (expected 8)"; returns for the expected answer.
+void expect_answer(const ExternalReply& reply, ExternalMessageId expected, const std::string& what,
+                   const std::string& address);
 
 /// How long a request without an answer waits for a refusal before it counts as delivered.
 constexpr std::chrono::milliseconds refusal_wait{300};

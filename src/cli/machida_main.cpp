@@ -18,6 +18,8 @@ constexpr const char* usage =
     "(VIRTUAL_ENV), not from the current folder. Flags Wallaroo does not know go to the application.\n"
     "Wallaroo flags: --metrics --control --data --external --cluster-initializer --worker-count --name\n"
     "  --my-control --my-data --resilience-dir --join ... (--pony* flags are accepted and ignored)\n"
+    "  To add a worker to a running cluster: --join <the initializer's control address> --name W --my-control\n"
+    "  HOST:PORT --my-data HOST:PORT (docs/cluster.md, Growing and shrinking a running cluster)\n"
     "  --help, --version (prints 'machida (roo) X.Y.Z')\n"
     "Roo flags: --stuck-step-warning SECONDS (log a user call still running after this long; default 10)\n"
     "  --metrics-http HOST:PORT (serve /metrics for Prometheus, /healthz, /readyz and the dashboard)\n"

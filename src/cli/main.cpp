@@ -1,4 +1,4 @@
-// The `roo` command (and `machida`/`machida3`/`cluster_shutdown`, chosen by the program name).
+// The `roo` command (and `machida`/`machida3`/`cluster_shutdown`/`cluster_shrinker`, chosen by the program name).
 #include "commands.hpp"
 #include "exit_status.hpp"
 
@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   }
   if (name == "cluster_shutdown") {
     return roo::cli::cluster_shutdown_main(argc, argv);
+  }
+  if (name == "cluster_shrinker") {
+    return roo::cli::cluster_shrinker_main(argc, argv);
   }
   CLI::App app{"Roo: run Wallaroo-style Python stream processing applications on a C++ runtime"};
   app.name("roo");

@@ -130,12 +130,28 @@ WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args, std::vec
   return flags;
 }
 
+bool is_joining_worker(const WallarooFlags& flags) {
+  return !flags.cluster_initializer && (flags.my_control || flags.my_data || flags.join);
+}
+
+const std::optional<std::string>& initializer_control(const WallarooFlags& flags) {
+  return flags.join ? flags.join : flags.control;
+}
+
 void check_supported(const WallarooFlags& flags) {
-  if (flags.join) {
-    throw core::UsageError("join a cluster (--join): growing a running cluster is not supported yet");
+  if (flags.join && flags.cluster_initializer) {
+    throw core::UsageError(
+        "use --join with --cluster-initializer: the initializer starts the cluster; --join adds a worker to a "
+        "running one");
   }
-  bool joins_a_cluster = !flags.cluster_initializer && (flags.my_control || flags.my_data);
-  if (flags.worker_count > 1 && !flags.cluster_initializer) {
+  if (flags.join && flags.control) {
+    throw core::UsageError(
+        "use --join with --control: give one (both name the initializer's control address; --join adds this worker "
+        "to a running cluster)");
+  }
+  bool joins_a_cluster = is_joining_worker(flags);
+  // Wallaroo's joiners pass --worker-count K (all joining at once); Roo admits each joiner on its own.
+  if (flags.worker_count > 1 && !flags.cluster_initializer && !flags.join) {
     throw core::UsageError("use --worker-count " + std::to_string(flags.worker_count) +
                            ": only the initializer (--cluster-initializer) takes --worker-count");
   }
@@ -146,14 +162,15 @@ void check_supported(const WallarooFlags& flags) {
     throw core::UsageError("start a cluster of " + std::to_string(flags.worker_count) +
                            " workers: the initializer needs --control and --data");
   }
-  if (joins_a_cluster && (!flags.control || !flags.my_control || !flags.my_data || !flags.name)) {
+  if (joins_a_cluster && (!initializer_control(flags) || !flags.my_control || !flags.my_data || !flags.name)) {
     throw core::UsageError(
-        "join the cluster: a worker that is not the initializer needs --control (the "
-        "initializer's), --my-control, --my-data and --name");
+        "join the cluster: a worker that is not the initializer needs --control or --join (the initializer's "
+        "control address), --my-control, --my-data and --name");
   }
   const std::pair<const char*, const std::optional<std::string>*> addresses[] = {
       {"--metrics", &flags.metrics},   {"--control", &flags.control},       {"--data", &flags.data},
-      {"--external", &flags.external}, {"--my-control", &flags.my_control}, {"--my-data", &flags.my_data}};
+      {"--external", &flags.external}, {"--my-control", &flags.my_control}, {"--my-data", &flags.my_data},
+      {"--join", &flags.join}};
   for (const auto& [flag, value] : addresses) {
     if (*value) {
       (void)core::parse_endpoint(**value, flag);

@@ -16,7 +16,8 @@ struct WallarooFlags {
   std::optional<std::string> my_data;
   std::optional<std::string> external;
   std::optional<std::string> name;
-  std::optional<std::string> join;
+  std::optional<std::string>
+      join;  ///< --join: the initializer's control address, for a worker joining a running cluster
   std::optional<std::string> resilience_dir;
   std::optional<long long> time_between_checkpoints_ns;  ///< --time-between-checkpoints (nanoseconds)
   // Roo's security flags (docs/running.md, Security); the environment supplies them when absent.
@@ -38,7 +39,16 @@ struct WallarooFlags {
 [[nodiscard]] WallarooFlags take_wallaroo_flags(const std::vector<std::string>& args,
                                                 std::vector<std::string>& app_args);
 
-/// Refuses, in one line, the flags that ask for features this version does not have yet.
+/// Whether the flags start a worker that joins a cluster (one that is not the initializer): --my-control or --my-data
+/// (a member of the first formation, with --control) or --join (a worker added to a running cluster, which the
+/// initializer admits after formation; the cluster layer tells them apart, the command line need not).
+[[nodiscard]] bool is_joining_worker(const WallarooFlags& flags);
+
+/// The initializer's control address a joining worker says hello to: --join, else --control.
+[[nodiscard]] const std::optional<std::string>& initializer_control(const WallarooFlags& flags);
+
+/// Refuses, in one line, flags that do not go together or lack a partner (e.g. --join with --control, a joining
+/// worker without --name), and malformed addresses.
 void check_supported(const WallarooFlags& flags);
 
 }  // namespace roo::cli

@@ -50,7 +50,7 @@ std::chrono::milliseconds activity_log_every(std::chrono::milliseconds otherwise
 /// A cluster when the flags ask for one (several workers, or a worker joining one), or a cluster of one when the
 /// single worker should serve the external channel; nothing otherwise.
 std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flags) {
-  bool joins = !flags.cluster_initializer && (flags.my_control || flags.my_data);
+  bool joins = is_joining_worker(flags);
   bool leads = flags.cluster_initializer && flags.worker_count > 1;
   if (!joins && !leads && !flags.external) {
     return std::nullopt;
@@ -58,7 +58,7 @@ std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flag
   runtime::ClusterOptions options;
   options.initializer = !joins;
   options.worker_count = joins ? 1 : static_cast<std::size_t>(flags.worker_count);
-  options.control = address(flags.control, "--control");
+  options.control = address(initializer_control(flags), flags.join ? "--join" : "--control");
   if (joins) {
     options.my_control = address(flags.my_control, "--my-control");
     options.data = address(flags.my_data, "--my-data");
@@ -122,6 +122,12 @@ int launch_worker(const LaunchRequest& request) {
   for (const auto& flag : request.flags.ignored) {
     log->info("{} is accepted for compatibility with Wallaroo and has no effect yet", flag);
   }
+  if (request.flags.join && request.flags.worker_count > 1) {
+    log->info(
+        "--worker-count {} is accepted for compatibility with Wallaroo: the initializer admits each joining "
+        "worker on its own",
+        request.flags.worker_count);
+  }
   if (request.no_metrics && (request.flags.metrics || request.metrics_http)) {
     throw core::UsageError("use --no-metrics with --metrics or --metrics-http: choose one");
   }
@@ -135,10 +141,8 @@ int launch_worker(const LaunchRequest& request) {
   options.drain_timeout = std::chrono::milliseconds(static_cast<long>(request.drain_timeout_seconds * 1000));
   options.source_idle_timeout =
       std::chrono::milliseconds(static_cast<long>(request.source_idle_timeout_seconds * 1000));
-  options.kafka_broker_wait =
-      std::chrono::milliseconds(static_cast<long>(request.kafka_broker_wait_seconds * 1000));
-  options.stuck_step_warning =
-      std::chrono::milliseconds(static_cast<long>(request.stuck_step_warning_seconds * 1000));
+  options.kafka_broker_wait = std::chrono::milliseconds(static_cast<long>(request.kafka_broker_wait_seconds * 1000));
+  options.stuck_step_warning = std::chrono::milliseconds(static_cast<long>(request.stuck_step_warning_seconds * 1000));
   options.cluster = cluster_options(request.flags);
   options.checkpoints = checkpoint_options(request);
   options.measure = !request.no_metrics;

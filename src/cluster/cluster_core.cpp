@@ -17,6 +17,7 @@ std::shared_ptr<ClusterCore> ClusterCore::make(asio::io_context& io, ClusterConf
   core->drain_.anchor(owner);
   core->formation_.anchor(owner);
   core->queries_.anchor(owner);
+  core->rescale_.anchor(owner);
   return core;
 }
 
@@ -36,7 +37,7 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
             [this](std::size_t index, const std::string& cause) { on_peer_closed(index, cause); }),
       drain_(strand_, config_, hooks_, life_, members_),
       queries_(strand_, config_, hooks_, life_, members_),
-      external_(config_, life_, members_, connections_, queries_, [this] { request_stop(); }),
+      external_(config_, life_, members_, connections_, queries_, rescale_, [this] { request_stop(); }),
       streams_(config_, life_, members_),
       formation_(io_, strand_, config_, life_, members_, connections_, data_, ports_,
                  FormationRoutes{
@@ -51,9 +52,13 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
                      .peer_closed = [this](std::size_t index,
                                            const std::string& cause) { on_peer_closed(index, cause); },
                      .lose = [this](std::size_t index, const std::string& cause) { mark_lost(index, cause); },
+                     .admit = [this](const std::shared_ptr<FramedConnection>& connection,
+                                     const WorkerInfo& worker) { return rescale_.admit(connection, worker); },
+                     .channel_grown = [this](std::size_t index) { rescale_.on_channel_grown(index); },
                      .formed = [this] { drain_.on_formed(); },
                      .close_all = [this] { close_all(); },
-                 }) {
+                 }),
+      rescale_(strand_, config_, hooks_, life_, members_, connections_, data_, formation_) {
   if (config_.initializer) {
     config_.worker_name = config_.worker_name.empty() ? "initializer" : config_.worker_name;
   }
@@ -89,14 +94,14 @@ std::future<Membership> ClusterCore::begin_forming() {
 }
 
 core::ByteBudget& ClusterCore::budget(std::size_t to) {
-  if (!members_.ready() || to >= members_.size()) {
+  if (!members_.ready() || to >= members_.count()) {
     throw core::Error("use the data channel to worker " + std::to_string(to) + ": no such worker");
   }
   return members_.budget(to);
 }
 
 bool ClusterCore::send(std::size_t to, std::vector<char>&& bytes) {
-  if (!members_.ready() || to >= members_.size() || to == members_.self()) {
+  if (!members_.ready() || to >= members_.count() || to == members_.self()) {
     throw core::Error("send to worker " + std::to_string(to) + ": no data channel leads there");
   }
   if (members_.lost(to)) {
@@ -112,7 +117,7 @@ bool ClusterCore::send(std::size_t to, std::vector<char>&& bytes) {
 }
 
 bool ClusterCore::send_key_groups(std::size_t to, std::vector<char>&& bytes) {
-  if (!members_.ready() || to >= members_.size() || to == members_.self()) {
+  if (!members_.ready() || to >= members_.count() || to == members_.self()) {
     throw core::Error("send key groups to worker " + std::to_string(to) + ": no data channel leads there");
   }
   if (members_.lost(to)) {
@@ -127,11 +132,11 @@ bool ClusterCore::send_key_groups(std::size_t to, std::vector<char>&& bytes) {
 }
 
 void ClusterCore::rescale_moved(std::uint64_t round) {
-  (void)round;  // TODO(issue 16): RescaleProtocol
+  asio::post(strand_, [self = shared_from_this(), round] { self->rescale_.moved(round); });
 }
 
 void ClusterCore::acknowledge(std::size_t from, std::size_t bytes) {
-  if (!members_.ready() || from >= members_.size()) {
+  if (!members_.ready() || from >= members_.count()) {
     return;
   }
   members_.count_processed(from, bytes);
@@ -157,7 +162,7 @@ void ClusterCore::report_checkpoint_part(std::uint64_t id, bool ok, std::string 
 }
 
 void ClusterCore::send_marker(std::size_t to, std::uint64_t id) {
-  if (!members_.ready() || to >= members_.size() || to == members_.self()) {
+  if (!members_.ready() || to >= members_.count() || to == members_.self()) {
     throw core::Error("send a checkpoint marker to worker " + std::to_string(to) + ": no data channel leads there");
   }
   // Posted like send()'s bytes, so it leaves after every batch sent before it.
@@ -165,7 +170,7 @@ void ClusterCore::send_marker(std::size_t to, std::uint64_t id) {
 }
 
 void ClusterCore::send_watermark(std::size_t to, std::vector<char> bytes) {
-  if (!members_.ready() || to >= members_.size() || to == members_.self()) {
+  if (!members_.ready() || to >= members_.count() || to == members_.self()) {
     throw core::Error("send watermarks to worker " + std::to_string(to) + ": no data channel leads there");
   }
   asio::post(strand_,
@@ -229,7 +234,7 @@ std::vector<bool> ClusterCore::workers_up() const {
   if (!members_.ready()) {
     return up;
   }
-  for (std::size_t i = 0; i < members_.size(); ++i) {
+  for (std::size_t i = 0; i < members_.count(); ++i) {
     up.push_back(!members_.lost(i));
   }
   return up;
@@ -318,6 +323,7 @@ void ClusterCore::close_all() {
   external_listener_->close();
   formation_.close();
   drain_.close();
+  rescale_.close();
   connections_.close_unidentified();
   members_.close_connections();
   data_.close();

@@ -9,6 +9,7 @@
 #include "formation.hpp"
 #include "gathered_queries.hpp"
 #include "member_table.hpp"
+#include "rescale_protocol.hpp"
 #include "stream_ownership.hpp"
 
 #include "roo/cluster/cluster.hpp"
@@ -102,6 +103,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   ExternalChannel external_;
   StreamOwnership streams_;
   Formation formation_;
+  RescaleProtocol rescale_;
 };
 
 }  // namespace roo::cluster

@@ -9,12 +9,45 @@ FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnec
   auto type = static_cast<MessageType>(body[0]);
   core::BigEndianReader reader(body + 1, size - 1);
   switch (type) {
-    case MessageType::channels_up:
+    case MessageType::channels_up: {
       if (!life_.formed && reader.ok_and_done()) {
         formation_.on_channels_up(index);
         return FrameAction::proceed;
       }
+      if (life_.formed && reader.remaining() == 0) {
+        rescale_.on_channels_up(index, index);  // a joiner: all of its channels
+        return FrameAction::proceed;
+      }
+      std::uint32_t joiner = reader.u32();
+      if (life_.formed && reader.ok_and_done()) {
+        rescale_.on_channels_up(index, joiner);
+        return FrameAction::proceed;
+      }
       break;
+    }
+    case MessageType::rescale_poll_reply:
+      if (auto reply = decode_poll_reply(reader); reply && reply->sent.size() <= members_.size()) {
+        rescale_.on_poll_reply(index, *reply);
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::rescale_moved: {
+      std::uint64_t round = reader.u64();
+      if (reader.ok_and_done()) {
+        rescale_.on_moved(index, round);
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::shrink_request: {
+      std::uint64_t id = reader.u64();
+      std::string json = reader.str();
+      if (life_.formed && reader.ok_and_done()) {
+        rescale_.on_shrink_request(index, id, json);
+        return FrameAction::proceed;
+      }
+      break;
+    }
     case MessageType::stop_request:
       if (reader.ok_and_done()) {
         drain_.on_stop_request();
@@ -22,7 +55,7 @@ FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnec
       }
       break;
     case MessageType::poll_reply:
-      if (auto reply = decode_poll_reply(reader); reply && reply->sent.size() == members_.size()) {
+      if (auto reply = decode_poll_reply(reader); reply && reply->sent.size() <= members_.size()) {
         drain_.on_poll_reply(index, *reply);
         return FrameAction::proceed;
       }
@@ -110,6 +143,56 @@ FrameAction ClusterCore::on_initializer_frame(FramedConnection& connection, cons
         return FrameAction::proceed;
       }
       break;
+    case MessageType::membership_update:
+      if (auto membership = decode_membership(reader); known && life_.formed && membership) {
+        rescale_.on_membership_update(std::move(*membership));
+        return FrameAction::proceed;
+      }
+      break;
+    case MessageType::rescale_pause: {
+      std::uint64_t round = reader.u64();
+      if (known && life_.formed && reader.ok_and_done()) {
+        rescale_.on_pause(round);
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::rescale_poll: {
+      std::uint64_t round = reader.u64();
+      if (known && reader.ok_and_done()) {
+        auto reply = encode_poll_reply(rescale_.poll_reply(round));
+        reply[0] = static_cast<char>(MessageType::rescale_poll_reply);
+        connection.write(std::move(reply));
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::rescale_move: {
+      std::uint64_t round = reader.u64();
+      if (auto next = decode_membership(reader); known && life_.formed && next) {
+        rescale_.on_move(round, std::move(*next));
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::rescale_resume: {
+      std::uint64_t round = reader.u64();
+      if (known && reader.ok_and_done()) {
+        rescale_.on_resume(round);
+        return FrameAction::proceed;
+      }
+      break;
+    }
+    case MessageType::shrink_reply: {
+      std::uint64_t id = reader.u64();
+      bool accepted = reader.u8() != 0;
+      std::string answer = reader.str();
+      if (known && reader.ok_and_done()) {
+        rescale_.on_shrink_reply(id, accepted, std::move(answer));
+        return FrameAction::proceed;
+      }
+      break;
+    }
     case MessageType::worker_lost: {
       std::uint32_t index = reader.u32();
       if (known && reader.ok_and_done()) {

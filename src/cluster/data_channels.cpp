@@ -30,7 +30,8 @@ void DataChannels::on_stream(std::unique_ptr<core::ByteStream> stream, core::Lis
           connections_.acceptor_auth_callbacks("data")),
       [this, from](FramedConnection& c, const std::string& cause) {
         connections_.forget_unidentified(c.shared_from_this());
-        if (*from != unknown_worker && members_.ready() && members_.peer(*from).inbound.get() == &c) {
+        if (*from != unknown_worker && members_.ready() && *from < members_.size() &&
+            members_.peer(*from).inbound.get() == &c) {
           peer_closed_(*from, cause);
         }
       });
@@ -184,11 +185,13 @@ void DataChannels::log_drops(std::size_t to) {
   });
 }
 
-void DataChannels::on_membership() {
+void DataChannels::on_membership() { on_members_added(); }
+
+void DataChannels::on_members_added() {
   std::size_t count = members_.size();
-  peers_.resize(count);
-  for (auto& peer : peers_) {
-    peer.drop_timer = std::make_unique<Timer>(strand_);
+  while (peers_.size() < count) {
+    peers_.emplace_back();
+    peers_.back().drop_timer = std::make_unique<Timer>(strand_);
   }
   auto early_inbound = std::move(early_inbound_);
   early_inbound_.clear();

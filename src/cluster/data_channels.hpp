@@ -44,6 +44,8 @@ class DataChannels : public OwnedByCore<DataChannels> {
   void on_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot);
   /// The membership is known: per-peer state, and the channels that said hello early are checked and trusted.
   void on_membership();
+  /// A worker joined (growing): its per-peer state. (It opens its channels only once every worker knows it.)
+  void on_members_added();
   /// A frame on our outbound channel to `to`: only acks come back.
   FrameAction on_outbound_frame(std::size_t to, FramedConnection& connection, const char* body, std::size_t size);
   /// A batch for `to` (already charged to its budget by Cluster::send()), or (`type` key_groups) key groups' state.

@@ -1,6 +1,7 @@
 #include "drain_protocol.hpp"
 
 #include "cluster_log.hpp"
+#include "quiet_cluster.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -115,14 +116,7 @@ void DrainProtocol::run_on_exit() {
 }
 
 PollReply DrainProtocol::local_poll_reply(std::uint64_t round) const {
-  PollReply reply;
-  reply.round = round;
-  reply.drained = hooks_.is_drained ? hooks_.is_drained() : true;
-  for (std::size_t i = 0; i < members_.size(); ++i) {
-    reply.sent.push_back(members_.sent(i));
-    reply.processed.push_back(members_.processed(i));
-  }
-  return reply;
+  return cluster::local_poll_reply(members_, round, hooks_.is_drained ? hooks_.is_drained() : true);
 }
 
 // A round starts only when the last one was answered; a worker that does not answer (its executor is stuck in user
@@ -174,20 +168,8 @@ void DrainProtocol::finish_round() {
     arm_poll_timer();  // only to watch the drain deadline
     return;
   }
-  bool quiet = true;
-  std::vector<std::uint64_t> signature;
-  for (const auto& [i, reply] : poll_replies_) {
-    if (!members_.is_live(i)) {
-      continue;
-    }
-    quiet = quiet && reply.drained;
-    for (const auto& [j, other] : poll_replies_) {
-      if (i != j && members_.is_live(j)) {
-        quiet = quiet && reply.sent[j] == other.processed[i];
-        signature.push_back(reply.sent[j]);
-      }
-    }
-  }
+  std::optional<std::vector<std::uint64_t>> signature = quiet_signature(poll_replies_, members_);
+  bool quiet = signature.has_value();
   if (quiet && last_quiet_signature_ == signature) {
     if (hooks_.before_exit) {
       before_exit_asked_ = true;

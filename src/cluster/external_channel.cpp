@@ -24,6 +24,9 @@ constexpr std::size_t external_print_max_bytes = 4096;
 enum ExternalId : std::uint16_t {
   print = 1,
   clean_shutdown = 3,
+  shrink_request = 4,
+  shrink_answer = 5,
+  shrink_error = 6,
   partition_query = 7,
   cluster_status_query = 9,
   cluster_status_not_initialized = 11,
@@ -86,13 +89,16 @@ std::string ExternalChannel::status_json(bool roo_details) const {
   std::string missing;
   std::size_t live = 0;
   for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (members_.departed(i)) {
+      continue;
+    }
     std::string& list = members_.is_live(i) ? names : missing;
     live += members_.is_live(i) ? 1 : 0;
     list += (list.empty() ? "" : ",") + json_quote(members_.name_of(i));
   }
   std::string details = roo_details ? ",\"missing_workers\":[" + missing + "]" : "";
   return "{\"worker_count\":" + std::to_string(live) + ",\"worker_names\":[" + names +
-         "],\"processing_messages\":true" + details + "}";
+         "],\"processing_messages\":" + (rescale_.in_progress() ? "false" : "true") + details + "}";
 }
 
 void ExternalChannel::on_stream(std::unique_ptr<core::ByteStream> stream, core::ListenerSlot slot) {
@@ -128,6 +134,17 @@ FrameAction ExternalChannel::on_frame(FramedConnection& connection, const char* 
       cluster_logger()->info("cluster: clean shutdown requested by {}", connection.peer());
       request_stop_();
       return FrameAction::proceed;
+    case shrink_request: {
+      cluster_logger()->info("cluster: shrink requested by {}: {}", connection.peer(), core::printable(payload, 200));
+      std::weak_ptr<FramedConnection> weak = connection.weak_from_this();
+      rescale_.request_shrink(payload, [weak](bool accepted, const std::string& answer) {
+        if (auto waiting = weak.lock(); waiting && !waiting->closed()) {
+          respond(*waiting, accepted ? shrink_answer : shrink_error, answer);
+          waiting->resume();
+        }
+      });
+      return FrameAction::pause;
+    }
     case cluster_status_query:
       if (lifecycle_.formed && members_.ready()) {
         respond(connection, cluster_status_query + 1, status_json(payload == roo_details_payload));

@@ -4,6 +4,7 @@
 #include "connection_factory.hpp"
 #include "gathered_queries.hpp"
 #include "member_table.hpp"
+#include "rescale_protocol.hpp"
 
 #include "roo/cluster/cluster.hpp"
 
@@ -15,7 +16,7 @@ namespace roo::cluster {
 
 /// The external channel (spec §2.5): clients' connections on the external port (after the external secret's
 /// challenge–response, if set), their requests (Print, CleanShutdown, ClusterStatusQuery and the queries) and the
-/// answers, merged from every worker where the query is the cluster's.
+/// answers, merged from every worker where the query is the cluster's; a ShrinkRequest goes to RescaleProtocol.
 ///
 /// Threads: everything on the core's strand. Owns nothing but its clients' connections (held by their handlers).
 /// Reads the MemberTable (names, liveness) for status answers, has GatheredQueries collect the workers' answers,
@@ -23,12 +24,14 @@ namespace roo::cluster {
 class ExternalChannel {
  public:
   ExternalChannel(const ClusterConfig& config, const Lifecycle& lifecycle, const MemberTable& members,
-                  ConnectionFactory& connections, GatheredQueries& queries, std::function<void()> request_stop)
+                  ConnectionFactory& connections, GatheredQueries& queries, RescaleProtocol& rescale,
+                  std::function<void()> request_stop)
       : config_(config),
         lifecycle_(lifecycle),
         members_(members),
         connections_(connections),
         queries_(queries),
+        rescale_(rescale),
         request_stop_(std::move(request_stop)) {}
 
   /// A client's connection, accepted on the external port.
@@ -44,6 +47,7 @@ class ExternalChannel {
   const MemberTable& members_;
   ConnectionFactory& connections_;
   GatheredQueries& queries_;
+  RescaleProtocol& rescale_;
   std::function<void()> request_stop_;
 };
 

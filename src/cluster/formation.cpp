@@ -74,19 +74,39 @@ void Formation::apply_membership(Membership membership) {
   }
 }
 
+bool Formation::opening() const {
+  return lifecycle_.phase == Phase::forming || (lifecycle_.formed && lifecycle_.phase == Phase::running);
+}
+
+void Formation::grow(std::size_t index) {
+  while (openings_.size() < members_.size()) {
+    openings_.emplace_back();
+    openings_.back().connect_timer = std::make_unique<Timer>(strand_);
+  }
+  data_deadline_ = std::chrono::steady_clock::now() + config_.join_timeout;
+  connect_data(index);
+}
+
+void Formation::fail_channel(std::size_t index, const std::string& message) {
+  if (lifecycle_.formed) {
+    routes_.peer_closed(index, message);
+    return;
+  }
+  fail(config_.initializer ? message : join_error(message));
+}
+
 void Formation::connect_data(std::size_t index) {
   Opening& peer = openings_[index];
   const WorkerInfo& worker = members_.membership().workers[index];
   auto retry = [this, index](const boost::system::error_code& error) {
     if (std::chrono::steady_clock::now() >= data_deadline_) {
-      std::string message = "open a data channel to worker '" + members_.name_of(index) + "' at " +
-                            members_.membership().workers[index].data.to_string() + ": " + describe_error(error);
-      fail(config_.initializer ? message : join_error(message));
+      fail_channel(index, "open a data channel to worker '" + members_.name_of(index) + "' at " +
+                              members_.membership().workers[index].data.to_string() + ": " + describe_error(error));
       return;
     }
     openings_[index].connect_timer->expires_after(data_retry_delay);
     openings_[index].connect_timer->async_wait([self = keep_alive(), index](const boost::system::error_code& e) {
-      if (!e && self->lifecycle_.phase == Phase::forming) {
+      if (!e && self->opening()) {
         self->connect_data(index);
       }
     });
@@ -99,7 +119,7 @@ void Formation::connect_data(std::size_t index) {
   peer.connecting = std::make_unique<Socket>(strand_);
   peer.connecting->async_connect(endpoint,
                                  [self = keep_alive(), index, retry](const boost::system::error_code& error) {
-                                   if (self->lifecycle_.phase != Phase::forming) {
+                                   if (!self->opening()) {
                                      return;
                                    }
                                    if (error) {
@@ -116,13 +136,12 @@ void Formation::on_data_connected(std::size_t index) {
   peer.connecting.reset();
   connections_.connect(std::move(socket), [this, index](std::unique_ptr<core::ByteStream> stream,
                                                         const std::string& failure) {
-    if (lifecycle_.phase != Phase::forming) {
+    if (!opening()) {
       return;
     }
     if (!stream) {
-      std::string message = "open a data channel to worker '" + members_.name_of(index) + "' at " +
-                            members_.membership().workers[index].data.to_string() + ": TLS failed: " + failure;
-      fail(config_.initializer ? message : join_error(message));
+      fail_channel(index, "open a data channel to worker '" + members_.name_of(index) + "' at " +
+                              members_.membership().workers[index].data.to_string() + ": TLS failed: " + failure);
       return;
     }
     on_data_stream_out(index, std::move(stream));
@@ -140,10 +159,9 @@ void Formation::on_data_stream_out(std::size_t index, std::unique_ptr<core::Byte
     on_outbound_ready(index);
   };
   callbacks.on_failed = [this, index](FramedConnection&, AuthFailure failure, const std::string& detail) {
-    std::string message = "open a data channel to worker '" + members_.name_of(index) + "' at " +
-                          members_.membership().workers[index].data.to_string() + ": " +
-                          describe_auth_failure(failure, "it", detail);
-    fail(config_.initializer ? message : join_error(message));
+    fail_channel(index, "open a data channel to worker '" + members_.name_of(index) + "' at " +
+                            members_.membership().workers[index].data.to_string() + ": " +
+                            describe_auth_failure(failure, "it", detail));
   };
   auto on_frame = authenticate_first(
       *connection, config_.cluster_secret, "data", core::SecretHandshake::Role::connector,
@@ -158,6 +176,10 @@ void Formation::on_data_stream_out(std::size_t index, std::unique_ptr<core::Byte
 // Our data channel to `index` is authenticated (or, without a secret, open): once every one is, say so.
 void Formation::on_outbound_ready(std::size_t index) {
   openings_[index].outbound_ready = true;
+  if (lifecycle_.formed) {
+    routes_.channel_grown(index);
+    return;
+  }
   for (std::size_t i = 0; i < members_.size(); ++i) {
     if (i != members_.self() && !openings_[i].outbound_ready) {
       return;

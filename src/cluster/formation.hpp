@@ -47,6 +47,9 @@ class Formation : public OwnedByCore<Formation> {
   void on_membership(Membership membership) { joining_.on_membership(std::move(membership)); }
   void on_reject(const std::string& reason) { joining_.on_reject(reason); }
   void go();
+  /// After formation (growing): opens our data channel to worker `index`, which just joined; the MemberTable has it.
+  /// Once it is up, FormationRoutes::channel_grown; when it cannot be opened within join_timeout, the worker is lost.
+  void grow(std::size_t index);
   /// Settles the formation promise with `message` (once, and only while forming) and closes everything.
   void fail(const std::string& message);
   /// A worker's formation error: "join the cluster at <initializer>: <reason>".
@@ -69,6 +72,10 @@ class Formation : public OwnedByCore<Formation> {
   void on_data_connected(std::size_t index);
   void on_data_stream_out(std::size_t index, std::unique_ptr<core::ByteStream> stream);
   void on_outbound_ready(std::size_t index);
+  /// Opening data channels: while forming, or while running (a worker joined).
+  [[nodiscard]] bool opening() const;
+  /// A data channel to `index` cannot be opened: formation fails, or (growing) the joiner is lost.
+  void fail_channel(std::size_t index, const std::string& message);
 
   asio::io_context& io_;
   Strand& strand_;

@@ -2,10 +2,12 @@
 
 #include "cluster_asio.hpp"
 
+#include "roo/cluster/cluster.hpp"
 #include "roo/core/endpoint.hpp"
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -29,6 +31,10 @@ struct FormationRoutes {
   std::function<void(std::size_t index, const std::string& cause)> peer_closed;
   /// A lost member's restarted process said hello while this cluster still runs (roll_back_on_loss).
   std::function<void(std::size_t index, const std::string& cause)> lose;
+  /// The initializer: a worker said hello after the cluster formed (growing): admitted (empty) or why not.
+  std::function<std::string(const std::shared_ptr<FramedConnection>&, const WorkerInfo&)> admit;
+  /// Our outbound data channel to worker `index`, opened after formation (growing), is up.
+  std::function<void(std::size_t index)> channel_grown;
   /// The cluster formed (go): carry on what waited for it.
   std::function<void()> formed;
   /// Formation failed: close everything.

@@ -89,8 +89,9 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
   bool member =
       hello.name == config_.worker_name ||
       std::any_of(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.info.name == hello.name; });
-  for (const auto& worker : members_.membership().workers) {
-    member = member || worker.name == hello.name;
+  const auto& workers = members_.membership().workers;
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    member = member || (workers[i].name == hello.name && !members_.departed(i));  // a name that left may come back
   }
   std::string detail;  // for our log only: a refused peer learns nothing about the application
   if (hello.app_fingerprint != config_.app_fingerprint) {
@@ -99,6 +100,14 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
              config_.app_fingerprint + "')";
   } else if (member) {
     reason = "a worker named '" + hello.name + "' is already a member";
+  } else if (lifecycle_.formed && lifecycle_.phase == Phase::running) {
+    auto shared = connection.shared_from_this();
+    reason = routes_.admit(shared, WorkerInfo{hello.name, hello.control, hello.data, hello.external});
+    if (reason.empty()) {
+      connections_.forget_unidentified(shared);
+      ConnectionFactory::trust(connection);
+      return;
+    }
   } else if (lifecycle_.phase != Phase::forming || members_.ready() || joiners_.size() + 1 >= config_.worker_count) {
     reason = "the cluster already has all of its " + std::to_string(config_.worker_count) + " workers";
   }

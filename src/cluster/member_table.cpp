@@ -6,18 +6,50 @@ namespace roo::cluster {
 
 void MemberTable::assign(Membership membership) {
   membership_ = std::move(membership);
+  membership_.departed.resize(membership_.workers.size(), false);
   std::size_t count = membership_.workers.size();
   peers_.resize(count);
-  lost_ = std::make_unique<std::atomic<bool>[]>(count);
-  sent_bytes_ = std::make_unique<std::atomic<std::uint64_t>[]>(count);
-  processed_bytes_ = std::make_unique<std::atomic<std::uint64_t>[]>(count);
+  lost_ = std::make_unique<std::atomic<bool>[]>(max_workers);
+  sent_bytes_ = std::make_unique<std::atomic<std::uint64_t>[]>(max_workers);
+  processed_bytes_ = std::make_unique<std::atomic<std::uint64_t>[]>(max_workers);
+  budgets_ = std::make_unique<std::unique_ptr<core::ByteBudget>[]>(max_workers);
   for (std::size_t i = 0; i < count; ++i) {
-    lost_[i] = false;
-    sent_bytes_[i] = 0;
-    processed_bytes_[i] = 0;
-    budgets_.push_back(std::make_unique<core::ByteBudget>(config_.max_unacknowledged_bytes));
+    open_slot(i);
   }
+  count_.store(count, std::memory_order_release);
   ready_ = true;
+}
+
+void MemberTable::open_slot(std::size_t index) {
+  lost_[index] = false;
+  sent_bytes_[index] = 0;
+  processed_bytes_[index] = 0;
+  budgets_[index] = std::make_unique<core::ByteBudget>(config_.max_unacknowledged_bytes);
+}
+
+bool MemberTable::add(Membership membership) {
+  std::size_t index = peers_.size();
+  if (index >= max_workers || membership.workers.size() != index + 1) {
+    return false;
+  }
+  open_slot(index);
+  peers_.emplace_back();
+  membership_ = std::move(membership);
+  membership_.departed.resize(membership_.workers.size(), false);
+  count_.store(index + 1, std::memory_order_release);
+  return true;
+}
+
+void MemberTable::update(Membership membership) {
+  membership.self = membership_.self;
+  membership.departed.resize(membership.workers.size(), false);
+  membership_ = std::move(membership);
+}
+
+void MemberTable::mark_departed(std::size_t index) {
+  if (index < membership_.departed.size()) {
+    membership_.departed[index] = true;
+  }
 }
 
 void MemberTable::record_loss(std::size_t index, const std::string& cause, bool while_stopping) {

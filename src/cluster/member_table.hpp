@@ -17,9 +17,10 @@ namespace roo::cluster {
 /// one place a peer's loss is recorded (record_loss); what the other protocols do about a loss, ClusterCore wires
 /// (ClusterCore::mark_lost).
 ///
-/// Threads: everything on the core's strand, except ready(), lost(), budget(), count_sent() and count_processed(),
-/// which the executor thread calls from Cluster::send()/acknowledge()/budget()/workers_up(): they touch only atomics
-/// and ByteBudgets that are fixed once assign() set ready().
+/// Threads: everything on the core's strand, except ready(), count(), lost(), budget(), count_sent() and
+/// count_processed(), which the executor thread calls from Cluster::send()/acknowledge()/budget()/workers_up(): they
+/// touch only atomics and ByteBudgets. Those live in arrays allocated once for max_workers, so a worker joining later
+/// (add()) only fills the next slot and then moves count() on: a slot below count() never changes place.
 class MemberTable {
  public:
   /// What this worker knows about one other worker once the membership is known.
@@ -34,21 +35,37 @@ class MemberTable {
     bool undrained = false;  // initializer: not drained when the drain timed out
   };
 
+  /// The most workers a cluster can have (each owns a key group at least, and a key group's owner is a u16).
+  static constexpr std::size_t max_workers = 1024;
+
   explicit MemberTable(const ClusterConfig& config) : config_(config) {}
 
   /// Takes the membership (once): one Peer, budget and counter per worker. ready() turns true last.
   void assign(Membership membership);
+  /// A worker joined the running cluster (growing): `membership` is the one with it, the last worker. Its Peer,
+  /// budget and counters exist before count() includes it. False (nothing changed) when max_workers are members.
+  bool add(Membership membership);
+  /// The same workers, a new version (a rescale's owners, departed workers).
+  void update(Membership membership);
+  /// Worker `index` leaves (a shrink moved its key groups away): its connections closing is no loss.
+  void mark_departed(std::size_t index);
+  [[nodiscard]] bool departed(std::size_t index) const { return membership_.has_departed(index); }
 
   /// Any thread: the membership is known, and the budgets and counters exist.
   [[nodiscard]] bool ready() const { return ready_; }
   [[nodiscard]] const Membership& membership() const { return membership_; }
   [[nodiscard]] std::size_t self() const { return membership_.self; }
-  /// Workers in the membership (0 before it is known).
+  /// Workers in the membership (0 before it is known). On the strand.
   [[nodiscard]] std::size_t size() const { return peers_.size(); }
+  /// The same, from any thread.
+  [[nodiscard]] std::size_t count() const { return count_.load(std::memory_order_acquire); }
   [[nodiscard]] Peer& peer(std::size_t index) { return peers_[index]; }
   [[nodiscard]] const Peer& peer(std::size_t index) const { return peers_[index]; }
   [[nodiscard]] const std::string& name_of(std::size_t index) const { return membership_.workers[index].name; }
-  [[nodiscard]] bool is_live(std::size_t index) const { return ready_ && index < peers_.size() && !lost_[index]; }
+  /// A member not lost and not departed.
+  [[nodiscard]] bool is_live(std::size_t index) const {
+    return ready_ && index < peers_.size() && !lost_[index] && !departed(index);
+  }
 
   /// Any thread, once ready().
   [[nodiscard]] bool lost(std::size_t index) const { return lost_[index]; }
@@ -71,8 +88,11 @@ class MemberTable {
   std::unique_ptr<std::atomic<bool>[]> lost_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> sent_bytes_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> processed_bytes_;
-  std::vector<std::unique_ptr<core::ByteBudget>> budgets_;
+  std::unique_ptr<std::unique_ptr<core::ByteBudget>[]> budgets_;
+  std::atomic<std::size_t> count_{0};
   std::atomic<bool> ready_{false};
+
+  void open_slot(std::size_t index);
 };
 
 }  // namespace roo::cluster

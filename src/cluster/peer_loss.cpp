@@ -25,6 +25,7 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   members_.record_loss(index, cause, life_.phase == Phase::stopping);
   data_.discard_waiting(index);
   streams_.on_peer_lost(index);
+  rescale_.on_peer_lost(index);
   if (hooks_.on_peer_lost) {
     hooks_.on_peer_lost(index);
   }
@@ -55,8 +56,8 @@ std::vector<PeerShortfall> ClusterCore::shortfalls() const {
   // one was stopping, owing it nothing, had simply exited first. The initializer itself is never told so.
   bool exit_said = !config_.initializer && life_.phase == Phase::exited && !drain_.alone();
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (i == members_.self()) {
-      continue;
+    if (i == members_.self() || members_.departed(i)) {
+      continue;  // a departed worker handed everything over before it left
     }
     const MemberTable::Peer& peer = members_.peer(i);
     PeerShortfall shortfall{members_.name_of(i), peer.unprocessed_at_loss, peer.lost_cause, peer.undrained};

@@ -109,10 +109,9 @@ TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
   EXPECT_EQ(refusal({"--my-data", "h:1", "--data", "h:2"}),
             "use --data on a worker that is not the initializer: it listens on --my-data instead");
   EXPECT_EQ(refusal({"--my-data", "h:1", "--my-control", "h:3"}),
-            "join the cluster: a worker that is not the initializer needs --control (the initializer's), "
-            "--my-control, --my-data and --name");
+            "join the cluster: a worker that is not the initializer needs --control or --join (the initializer's "
+            "control address), --my-control, --my-data and --name");
   EXPECT_EQ(refusal({"--cluster-initializer", "--worker-count", "3", "--control", "h:1", "--data", "h:2"}), "accepted");
-  EXPECT_EQ(refusal({"--join", "h:1"}), "join a cluster (--join): growing a running cluster is not supported yet");
   EXPECT_EQ(refusal({"--run-with-resilience"}), "accepted");
   EXPECT_EQ(refusal({"--time-between-checkpoints", "10"}),
             "parse --time-between-checkpoints '10': expected a whole number of nanoseconds, at least 1000000 (1 ms)");
@@ -122,6 +121,43 @@ TEST(WallarooFlags, RefusesLaterFeaturesInOneLine) {
   EXPECT_EQ(refusal({"--metrics="}), "parse --metrics: the flag needs a value");
   EXPECT_EQ(refusal({"-m", ""}), "parse --metrics: the flag needs a value");
   EXPECT_EQ(refusal({"--metrics", "nohost"}), "parse --metrics address 'nohost': expected host:port");
+}
+
+TEST(WallarooFlags, JoinIsTheInitializersControlAddressOfAWorkerJoiningARunningCluster) {
+  const Args joiner = {"--join", "h:1", "--name", "w3", "--my-control", "h:2", "--my-data", "h:3"};
+  EXPECT_EQ(refusal(joiner), "accepted");
+  Args app;
+  WallarooFlags flags = take_wallaroo_flags(joiner, app);
+  EXPECT_TRUE(is_joining_worker(flags));
+  EXPECT_EQ(initializer_control(flags), "h:1");
+  Args with_count = joiner;
+  with_count.insert(with_count.end(), {"--worker-count", "2", "--external", "h:4"});
+  EXPECT_EQ(refusal(with_count), "accepted");  // Wallaroo's joiners pass it; Roo admits each on its own
+  Args short_form = {"-j", "h:1", "-n", "w3", "-x", "h:2", "-y", "h:3"};
+  EXPECT_EQ(refusal(short_form), "accepted");
+  EXPECT_EQ(initializer_control(take_wallaroo_flags(short_form, app)), "h:1");
+  WallarooFlags member = take_wallaroo_flags({"--control", "h:9", "--my-control", "h:2"}, app);
+  EXPECT_EQ(initializer_control(member), "h:9");
+}
+
+TEST(WallarooFlags, JoinRefusesWhatDoesNotGoWithItInOneLine) {
+  const std::string needs =
+      "join the cluster: a worker that is not the initializer needs --control or --join (the initializer's control "
+      "address), --my-control, --my-data and --name";
+  EXPECT_EQ(refusal({"--join", "h:1"}), needs);
+  EXPECT_EQ(refusal({"--join", "h:1", "--my-control", "h:2", "--my-data", "h:3"}), needs);
+  EXPECT_EQ(refusal({"--join", "h:1", "--name", "w3", "--my-data", "h:3"}), needs);
+  EXPECT_EQ(refusal({"--join", "h:1", "--control", "h:1", "--name", "w3", "--my-control", "h:2", "--my-data", "h:3"}),
+            "use --join with --control: give one (both name the initializer's control address; --join adds this "
+            "worker to a running cluster)");
+  EXPECT_EQ(refusal({"--join", "h:1", "--cluster-initializer", "--control", "h:5", "--data", "h:6"}),
+            "use --join with --cluster-initializer: the initializer starts the cluster; --join adds a worker to a "
+            "running one");
+  EXPECT_EQ(refusal({"--join", "h:1", "--name", "w3", "--my-control", "h:2", "--my-data", "h:3", "--data", "h:4"}),
+            "use --data on a worker that is not the initializer: it listens on --my-data instead");
+  EXPECT_EQ(refusal({"--join", "nohost", "--name", "w3", "--my-control", "h:2", "--my-data", "h:3"}),
+            "parse --join address 'nohost': expected host:port");
+  EXPECT_EQ(refusal({"--join"}), "parse --join: the flag needs a value");
 }
 
 }  // namespace

@@ -108,7 +108,26 @@ class TestWorker {
       std::lock_guard lock(mutex_);
       checkpoint_events_.push_back("complete " + std::to_string(id));
     };
+    hooks.on_members_changed = [this](Membership membership) {
+      record_rescale("members " + std::to_string(membership.workers.size()));
+    };
+    hooks.on_rescale_pause = [this](std::uint64_t round) { record_rescale("pause " + std::to_string(round)); };
+    hooks.on_rescale_move = [this](std::uint64_t round, Membership next) {
+      std::size_t owned = 0;
+      for (std::uint32_t group = 0; group < next.key_groups; ++group) {
+        owned += next.owner(group) == next.self ? 1 : 0;
+      }
+      record_rescale("move " + std::to_string(round) + " owns " + std::to_string(owned) +
+                     (next.has_departed(next.self) ? " departs" : ""));
+      cluster->rescale_moved(round);
+    };
+    hooks.on_rescale_resume = [this](std::uint64_t round) { record_rescale("resume " + std::to_string(round)); };
     cluster = make_cluster(io.io(), std::move(config), inbound, std::move(hooks));
+  }
+  /// What the rescale hooks heard, in order ("members 3", "pause 1", "move 1 owns 85", "resume 1").
+  [[nodiscard]] std::vector<std::string> rescale_events() {
+    std::lock_guard lock(mutex_);
+    return rescale_events_;
   }
   ~TestWorker() {
     if (cluster) {
@@ -182,7 +201,13 @@ class TestWorker {
   std::vector<std::size_t> lost_;
   std::map<std::uint16_t, std::string> answers_;
   std::vector<std::string> checkpoint_events_;
+  std::vector<std::string> rescale_events_;
   std::atomic<bool> done_{false};
+
+  void record_rescale(std::string event) {
+    std::lock_guard lock(mutex_);
+    rescale_events_.push_back(std::move(event));
+  }
   std::thread former_;
 };
 

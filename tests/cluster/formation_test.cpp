@@ -133,19 +133,7 @@ TEST(ClusterFormation, DifferentApplicationIsRejected) {
   EXPECT_FALSE(initializer.wait_done(100ms));
 }
 
-TEST(ClusterFormation, JoinBeyondWorkerCountIsRejected) {
-  std::uint16_t control = test::free_port();
-  TestWorker initializer(test::initializer_config(control, 2));
-  TestWorker w1(test::worker_config("w1", control));
-  initializer.start_forming();
-  w1.start_forming();
-  ASSERT_TRUE(initializer.wait_formed());
-  TestWorker extra(test::worker_config("w9", control));
-  extra.start_forming();
-  ASSERT_TRUE(extra.wait_done());
-  EXPECT_EQ(extra.error(), "join the cluster at 127.0.0.1:" + std::to_string(control) +
-                               ": the cluster already has all of its 2 workers");
-}
+// A hello after formation is a worker joining a running cluster: tests/cluster/rescale_test.cpp.
 
 TEST(ClusterFormation, JoinTimesOutWhenNoInitializerAnswers) {
   LogCapture::instance().clear();

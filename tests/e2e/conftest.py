@@ -443,6 +443,7 @@ class ClusterMember(object):
         self.control = control            # its own control listen address
         self.data = data                  # its own data listen address
         self.worker = None                # set when started
+        self.joining = False              # started with --join, into a running cluster (Cluster.join)
 
     @property
     def proc(self):
@@ -471,8 +472,8 @@ class ClusterMember(object):
             args += ["--cluster-initializer", "--worker-count", str(cluster.size),
                      "--control", self.control, "--data", self.data]
         else:
-            args += ["--control", cluster.members[0].control, "--my-control", self.control,
-                     "--my-data", self.data, "--name", self.name]
+            args += ["--join" if self.joining else "--control", cluster.members[0].control,
+                     "--my-control", self.control, "--my-data", self.data, "--name", self.name]
         args += ["--external", self.external]
         return launcher_argv + args + list(cluster.app_args)
 
@@ -532,6 +533,18 @@ class Cluster(object):
         m = self.new_member(len(self.members), name, self.members[0].host, self.sources)
         m.index = max(1, m.index)
         m.worker = self.factory.workers.spawn(m.argv_for(self.base, self), label="extra-" + name, env=self.env)
+        return m
+
+    def join(self, name, base=None, app_args=None):
+        """Start a worker that joins the running cluster (`--join <the initializer's control address>`, fresh ports)
+        as the last member; `base`/`app_args` replace the cluster's launcher argv and app flags (another app)."""
+        m = self.new_member(len(self.members), name, self.members[0].host, self.sources)
+        m.joining = True
+        self.members.append(m)
+        argv = m.argv_for(self.base if base is None else base, self)
+        if app_args is not None:
+            argv = argv[:len(argv) - len(self.app_args)] + list(app_args)
+        m.worker = self.factory.workers.spawn(argv, label=name, env=self.env)
         return m
 
     @property

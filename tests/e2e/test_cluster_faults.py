@@ -147,8 +147,8 @@ USAGE_ERRORS = [
     (["--worker-count", "2"],
      "roo run: unable to use --worker-count 2: only the initializer (--cluster-initializer) takes --worker-count"),
 ]
-JOIN_NEEDS = ("roo run: unable to join the cluster: a worker that is not the initializer needs --control "
-              "(the initializer's), --my-control, --my-data and --name")
+JOIN_NEEDS = ("roo run: unable to join the cluster: a worker that is not the initializer needs --control or --join "
+              "(the initializer's control address), --my-control, --my-data and --name")
 
 
 @pytest.mark.parametrize("extra,drop,message", [

@@ -51,7 +51,7 @@ RESPONSE_NAMES = {
 VALID_TYPES = ("clean-shutdown, rotate-log, partition-query, partition-count-query, cluster-status-query, "
                "source-ids-query, boundary-count-status, state-entity-query, state-entity-count-query, "
                "cluster-state-entity-count-query, stateless-partition-query, stateless-partition-count-query, print, "
-               "metrics")
+               "metrics, shrink-request, shrink")
 
 
 def ext_frame(msg_id, payload=b""):
@@ -349,9 +349,9 @@ def test_roo_details_with_another_type_is_a_usage_error(roo_bin, fake_worker):
 
 def test_unknown_type_exits_2_listing_the_valid_names(roo_bin, fake_worker):
     worker = fake_worker()
-    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "shrink")
+    result = run_roo(roo_bin, "ctl", "--external", worker.address, "--type", "grow")
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == "roo ctl: unable to send --type 'shrink': not a request type; valid types: %s\n" % (
+    assert result.stderr == "roo ctl: unable to send --type 'grow': not a request type; valid types: %s\n" % (
         VALID_TYPES)
     time.sleep(0.1)  # nothing may connect; give a stray connection the time to show
     assert worker.connections() == []
@@ -412,6 +412,131 @@ def test_cluster_shutdown_usage(roo_bin):
     assert result.returncode == 0 and result.stdout.startswith("usage: cluster_shutdown HOST:PORT\n")
     result = run_roo(roo_bin, "no-port", program=program)
     assert result.returncode == 2 and result.stderr.startswith("cluster_shutdown: unable to ")
+
+
+# ------------------------------------------------------------------ roo ctl shrink and cluster_shrinker
+
+SHRINK_ANSWERS = {
+    ("worker2", "worker3"): '{"node_names":["worker2","worker3"],"node_count":2}',
+    ("worker2",): '{"node_names":["worker2"],"node_count":1}',
+}
+
+
+def shrinker_bin(roo_bin):
+    path = os.path.join(os.path.dirname(roo_bin), "cluster_shrinker")
+    if not os.path.exists(path):
+        pytest.fail("cluster_shrinker not found next to %s (the roo build makes it a symlink)" % roo_bin)
+    return path
+
+
+def shrink_answering(names):
+    """A worker answering every ShrinkRequest with ShrinkQueryResponse naming `names`."""
+    return lambda msg_id, payload: ext_frame(5, SHRINK_ANSWERS[names]) if msg_id == 4 else "close"
+
+
+@pytest.mark.parametrize("flags,request_json,names,line", [
+    (["--workers", "worker2,worker3"], '{"query":false,"node_names":["worker2","worker3"],"node_count":0}',
+     ("worker2", "worker3"), "shrinking: worker2, worker3 will leave (2 workers)"),
+    (["-w", "worker2"], '{"query":false,"node_names":["worker2"],"node_count":0}',
+     ("worker2",), "shrinking: worker2 will leave (1 worker)"),
+    (["--count", "2"], '{"query":false,"node_names":[],"node_count":2}',
+     ("worker2", "worker3"), "shrinking: worker2, worker3 will leave (2 workers)"),
+    (["-c", "3"], '{"query":false,"node_names":[],"node_count":3}',
+     ("worker2",), "shrinking: worker2 will leave (1 worker; 3 were asked for, only 1 can leave)"),
+    (["--query"], '{"query":true,"node_names":[],"node_count":0}',
+     ("worker2", "worker3"), "could leave: worker2, worker3 (2 workers)"),
+])
+def test_shrink_sends_wallaroos_request_and_prints_who_leaves(roo_bin, fake_worker, flags, request_json, names,
+                                                               line):
+    worker = fake_worker(shrink_answering(names))
+    result = run_roo(roo_bin, "ctl", "shrink", "-e", worker.address, *flags)
+    assert (result.returncode, result.stdout, result.stderr) == (0, line + "\n", "")
+    assert worker.connections() == [ext_frame(4, request_json)]
+    as_json = run_roo(roo_bin, "ctl", "--type", "shrink", "--external", worker.address, "--json", *flags)
+    assert (as_json.returncode, as_json.stdout, as_json.stderr) == (0, SHRINK_ANSWERS[names] + "\n", "")
+    tool = run_roo(roo_bin, "--external", worker.address, *flags, program=shrinker_bin(roo_bin))
+    assert (tool.returncode, tool.stdout, tool.stderr) == (0, line + "\n", "")
+    assert worker.connections()[2] == ext_frame(4, request_json)
+
+
+def test_a_refused_shrink_prints_the_workers_text_and_exits_1(roo_bin, fake_worker):
+    text = "the initializer cannot leave the cluster"
+    worker = fake_worker(lambda msg_id, payload: ext_frame(6, text))
+    result = run_roo(roo_bin, "ctl", "shrink", "-e", worker.address, "--workers", "initializer", "--json")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "roo ctl: unable to shrink the cluster at %s: %s\n" % (worker.address, text)
+    tool = run_roo(roo_bin, "-e", worker.address, "-w", "initializer", program=shrinker_bin(roo_bin))
+    assert (tool.returncode, tool.stdout) == (1, "")
+    assert tool.stderr == "cluster_shrinker: unable to shrink the cluster at %s: %s\n" % (worker.address, text)
+    raw = run_roo(roo_bin, "ctl", "-e", worker.address, "-t", "shrink-request", "-m", "{}")
+    assert (raw.returncode, raw.stderr) == (1, "roo ctl: unable to shrink the cluster at %s: %s\n" % (
+        worker.address, text))
+
+
+def test_shrink_request_sends_the_message_as_wallaroos_json(roo_bin, fake_worker):
+    worker = fake_worker(shrink_answering(("worker2",)))
+    request = '{"query":false,"node_names":["worker2"],"node_count":0}'
+    result = run_roo(roo_bin, "ctl", "-e", worker.address, "-t", "shrink-request", "-m", request)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == ('ShrinkQueryResponse:\n'
+                             '{\n'
+                             '  "node_names": [\n'
+                             '    "worker2"\n'
+                             '  ],\n'
+                             '  "node_count": 1\n'
+                             '}\n')
+    assert worker.connections() == [ext_frame(4, request)]
+
+
+def test_an_answer_that_is_not_a_shrink_query_response(roo_bin, fake_worker):
+    worker = fake_worker(lambda msg_id, payload: ext_frame(5, '{"node_names":"worker2"}'))
+    result = run_roo(roo_bin, "ctl", "shrink", "-e", worker.address, "--count", "1")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ("roo ctl: unable to read the answer to shrink-request from %s: the answer is not a "
+                             "ShrinkQueryResponse (expected node_names and node_count)\n" % worker.address)
+    worker = fake_worker(lambda msg_id, payload: ext_frame(10, "{}"))
+    result = run_roo(roo_bin, "ctl", "shrink", "-e", worker.address, "--count", "1")
+    assert (result.returncode, result.stderr) == (1, "roo ctl: unable to read the answer to shrink-request from %s: "
+                                                     "unexpected message id 10 (expected 5)\n" % worker.address)
+    worker = fake_worker(lambda msg_id, payload: "close")
+    result = run_roo(roo_bin, "ctl", "shrink", "-e", worker.address, "--count", "1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("roo ctl: unable to get an answer to shrink-request from %s: the worker closed "
+                                    "the connection\n" % worker.address)
+
+
+ONE_OF = "shrink the cluster: give exactly one of --workers, --count and --query"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["shrink"], ONE_OF),
+    (["shrink", "--workers", "a", "--count", "1"], ONE_OF),
+    (["shrink", "--query", "--count", "1"], ONE_OF),
+    (["shrink", "--count", "0"], "shrink --count 0: expected a number of workers to leave, at least 1"),
+    (["shrink", "--workers", "a,,b"], "shrink --workers 'a,,b': expected worker names separated by commas"),
+    (["-t", "partition-query", "--query"], "send --workers, --count or --query with partition-query: only shrink "
+                                           "takes them"),
+    (["-t", "shrink-request"], "send shrink-request: give the request's JSON with --message, e.g. "
+                               "'{\"query\":true,\"node_names\":[],\"node_count\":0}' (or use roo ctl shrink)"),
+])
+def test_shrink_usage_errors_exit_2_and_send_nothing(roo_bin, fake_worker, args, message):
+    worker = fake_worker()
+    result = run_roo(roo_bin, "ctl", "-e", worker.address, *args)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", "roo ctl: unable to %s\n" % message)
+    if args[0] == "shrink":
+        tool = run_roo(roo_bin, "-e", worker.address, *args[1:], program=shrinker_bin(roo_bin))
+        assert (tool.returncode, tool.stdout, tool.stderr) == (2, "", "cluster_shrinker: unable to %s\n" % message)
+    time.sleep(0.1)
+    assert worker.connections() == []
+
+
+def test_cluster_shrinker_help_and_missing_external(roo_bin):
+    program = shrinker_bin(roo_bin)
+    result = run_roo(roo_bin, "--help", program=program)
+    assert result.returncode == 0 and "cluster_shrinker" in result.stdout and "--workers" in result.stdout
+    result = run_roo(roo_bin, "--query", program=program)
+    assert result.returncode == 2
+    assert result.stderr.startswith("cluster_shrinker: --external is required")
 
 
 # ------------------------------------------------------------------------------ roo run --workers N

@@ -119,14 +119,27 @@ def test_machida_help_and_missing_module_flag(machida_bin):
     (["--worker-count", "3"], "use --worker-count 3: only the initializer (--cluster-initializer) takes --worker-count"),
     (["--my-data", "127.0.0.1:1", "--data", "127.0.0.1:2"],
      "use --data on a worker that is not the initializer: it listens on --my-data instead"),
-    (["--join", "127.0.0.1:6000"], "join a cluster (--join): growing a running cluster is not supported yet"),
+    (["--join", "127.0.0.1:6000", "--name", "w3", "--my-control", "127.0.0.1:6001"],
+     "join the cluster: a worker that is not the initializer needs --control or --join (the initializer's control "
+     "address), --my-control, --my-data and --name"),
+    (["--join", "127.0.0.1:6000", "--control", "127.0.0.1:6000", "--name", "w3", "--my-control", "127.0.0.1:6001",
+      "--my-data", "127.0.0.1:6002"],
+     "use --join with --control: give one (both name the initializer's control address; --join adds this worker to "
+     "a running cluster)"),
+    (["--join", "127.0.0.1:6000", "--cluster-initializer"],
+     "use --join with --cluster-initializer: the initializer starts the cluster; --join adds a worker to a running "
+     "one"),
     (["--run-with-resilience", "--resilience-dir", "/nonexistent-roo"],
      "use --resilience-dir /nonexistent-roo: no such directory (create it first)"),
 ])
-def test_flags_for_later_features_say_so_in_one_line(roo_bin, flags, message):
+def test_flags_that_do_not_go_together_say_so_in_one_line(roo_bin, machida_bin, flags, message):
     code, out, err = run_cli([roo_bin, "run", os.path.join(APPS, "introspect.py"), "--in", "a@127.0.0.1:1",
                               "--out", "127.0.0.1:2"] + flags)
     assert (code, err) == (2, "roo run: unable to %s\n" % message)
+    if "--join" in flags:  # machida takes the same Wallaroo flags
+        code, out, err = run_cli([machida_bin, "--application-module", "introspect", "--in", "a@127.0.0.1:1",
+                                  "--out", "127.0.0.1:2"] + flags)
+        assert (code, err) == (2, "machida: unable to %s\n" % message)
 
 
 def test_a_port_in_use_is_a_one_line_failure(roo_bin):

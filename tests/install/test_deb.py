@@ -89,7 +89,7 @@ def test_every_dependency_is_satisfied_here(deb):
 def test_files(deb):
     files = contents(deb)
     assert files["/usr/bin/roo"][0] == "-rwxr-xr-x"
-    for name in ("machida", "machida3", "cluster_shutdown"):
+    for name in ("machida", "machida3", "cluster_shutdown", "cluster_shrinker"):
         assert files["/usr/bin/" + name][0].startswith("l") and files["/usr/bin/" + name][2] == "roo", name
     package = [p for p in files if p.startswith(PYTHON_DIR + "/") and p.endswith(".py")]
     source = os.path.join(REPO, "python")

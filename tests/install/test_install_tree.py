@@ -34,7 +34,7 @@ def test_layout(install_tree):
     bin_dir = os.path.join(install_tree, "bin")
     assert os.path.isfile(os.path.join(bin_dir, "roo")) and not os.path.islink(os.path.join(bin_dir, "roo"))
     assert os.access(os.path.join(bin_dir, "roo"), os.X_OK)
-    for name in ("machida", "machida3", "cluster_shutdown"):
+    for name in ("machida", "machida3", "cluster_shutdown", "cluster_shrinker"):
         assert os.readlink(os.path.join(bin_dir, name)) == "roo", name
     package = os.path.join(install_tree, "lib", "roo", "python", "wallaroo")
     assert package_files(package) == package_files(os.path.join(REPO, "python", "wallaroo"))

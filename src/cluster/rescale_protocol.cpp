@@ -1,0 +1,565 @@
+// Growing and shrinking a running cluster: joiners admitted after formation, and the rescale round (pause, quiet,
+// move, quiet, resume) that moves key groups to their new owners.
+#include "rescale_protocol.hpp"
+
+#include "cluster_log.hpp"
+#include "formation.hpp"
+#include "key_group_table.hpp"
+#include "quiet_cluster.hpp"
+
+#include "roo/core/json.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace roo::cluster {
+namespace {
+
+constexpr std::chrono::milliseconds poll_interval{20};
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) {
+    text += (text.empty() ? "'" : ", '") + name + "'";
+  }
+  return text;
+}
+
+std::string shrink_answer_json(const std::vector<std::string>& names) {
+  nlohmann::ordered_json answer;
+  answer["node_names"] = names;
+  answer["node_count"] = names.size();
+  return core::to_json(answer);
+}
+
+}  // namespace
+
+void RescaleProtocol::send(std::size_t index, std::vector<char> frame) {
+  if (members_.is_live(index) && members_.peer(index).control) {
+    members_.peer(index).control->write(std::move(frame));
+  }
+}
+
+// ---- joiners (the initializer) ----
+
+std::string RescaleProtocol::admit(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker) {
+  if (!config_.rescale_refusal.empty()) {
+    return "the cluster cannot grow while it runs: " + config_.rescale_refusal;
+  }
+  if (members_.size() + joiners_.size() + parked_.size() >= MemberTable::max_workers) {
+    return "the cluster has the most workers it can have (" + std::to_string(MemberTable::max_workers) + ")";
+  }
+  for (const auto& parked : parked_) {
+    if (parked.worker.name == worker.name) {
+      return "a worker named '" + worker.name + "' is already joining";
+    }
+  }
+  if (in_progress() || !joiners_.empty()) {
+    cluster_logger()->info("cluster: worker '{}' waits to join until {} is over", worker.name,
+                           in_progress() ? "rescale " + std::to_string(round_) : "the joining of another worker");
+    parked_.push_back(Parked{connection, worker});
+    return {};
+  }
+  admit_now(connection, worker);
+  return {};
+}
+
+void RescaleProtocol::admit_now(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker) {
+  Membership next = members_.membership();
+  if (next.owners.empty()) {
+    next.owners = KeyGroupTable::dealt(next.key_groups, next.workers.size());
+  }
+  next.workers.push_back(worker);
+  next.departed.resize(next.workers.size() - 1, false);
+  next.departed.push_back(false);
+  next.version += 1;
+  std::size_t index = next.workers.size() - 1;
+  if (!members_.add(next)) {
+    connection->write(message(MessageType::reject).str("the cluster cannot take another worker").take());
+    connection->close();
+    return;
+  }
+  members_.peer(index).control = connection;
+  data_.on_members_added();
+  Joiner joiner{index, {}, false};
+  for (std::size_t i = 0; i < index; ++i) {
+    if (members_.is_live(i)) {
+      joiner.awaiting.insert(i);
+    }
+  }
+  joiners_.push_back(std::move(joiner));
+  std::size_t live = 0;
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    live += members_.is_live(i) ? 1 : 0;
+  }
+  cluster_logger()->info("cluster: worker '{}' joins the running cluster ({} workers)", worker.name, live);
+  for (std::size_t i = 1; i < index; ++i) {
+    Membership theirs = next;
+    theirs.self = i;
+    send(i, encode_membership(theirs, MessageType::membership_update));
+  }
+  if (hooks_.on_members_changed) {
+    Membership ours = next;
+    ours.self = members_.self();
+    hooks_.on_members_changed(std::move(ours));
+  }
+  formation_.grow(index);
+}
+
+void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index) {
+  auto joiner =
+      std::find_if(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.index == joiner_index; });
+  if (joiner == joiners_.end()) {
+    return;
+  }
+  joiner->awaiting.erase(index);
+  if (!joiner->awaiting.empty()) {
+    return;
+  }
+  if (!joiner->told) {
+    joiner->told = true;
+    joiner->awaiting.insert(joiner->index);
+    Membership its = members_.membership();
+    its.self = joiner->index;
+    send(joiner->index, encode_membership(its));
+    return;
+  }
+  std::size_t ready = joiner->index;
+  joiners_.erase(joiner);
+  joiner_ready(ready);
+}
+
+// Every live worker reached the joiner and it reached them: it may go (its sources start; it owns no key group
+// yet, so what it reads goes to the groups' owners), and the round that gives it its share can begin.
+void RescaleProtocol::joiner_ready(std::size_t index) {
+  send(index, message(MessageType::go).take());
+  ready_joiners_.push_back(index);
+  take_parked();  // joiners that came meanwhile join the same round
+  maybe_start_round();
+}
+
+void RescaleProtocol::maybe_start_round() {
+  if (in_progress() || !joiners_.empty() || ready_joiners_.empty() || lifecycle_.phase != Phase::running) {
+    return;
+  }
+  start_round({});
+}
+
+// One joiner at a time opens its channels (a second one would hear of the first before the first formed).
+void RescaleProtocol::take_parked() {
+  while (!parked_.empty() && joiners_.empty() && !in_progress()) {
+    Parked waiting = std::move(parked_.front());
+    parked_.erase(parked_.begin());
+    if (!waiting.connection->closed()) {
+      admit_now(waiting.connection, waiting.worker);
+    }
+  }
+}
+
+// ---- the round (the initializer) ----
+
+void RescaleProtocol::start_round(std::set<std::size_t> leaving) {
+  phase_ = RoundPhase::pausing;
+  ++round_;
+  round_began_ = std::chrono::steady_clock::now();
+  leaving_ = std::move(leaving);
+  ready_joiners_.clear();
+  participants_.clear();
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (members_.is_live(i)) {
+      participants_.insert(i);
+    }
+  }
+  cluster_logger()->info("cluster: rescale {} begins: {} workers pause", round_, participants_.size());
+  for (std::size_t i : participants_) {
+    if (i != members_.self()) {
+      send(i, message(MessageType::rescale_pause).u64(round_).take());
+    }
+  }
+  if (hooks_.on_rescale_pause) {
+    hooks_.on_rescale_pause(round_);
+  }
+  last_quiet_signature_.reset();
+  poll_round();
+}
+
+void RescaleProtocol::poll_round() {
+  ++poll_round_;
+  poll_awaiting_.clear();
+  poll_replies_.clear();
+  poll_replies_[members_.self()] = poll_reply(poll_round_);
+  for (std::size_t i : participants_) {
+    if (i != members_.self() && members_.is_live(i)) {
+      poll_awaiting_.insert(i);
+      send(i, message(MessageType::rescale_poll).u64(poll_round_).take());
+    }
+  }
+  if (poll_awaiting_.empty()) {
+    finish_poll();
+  }
+}
+
+PollReply RescaleProtocol::poll_reply(std::uint64_t round) const {
+  return local_poll_reply(members_, round, hooks_.is_drained ? hooks_.is_drained() : true);
+}
+
+void RescaleProtocol::on_poll_reply(std::size_t index, const PollReply& reply) {
+  if (!in_progress() || reply.round != poll_round_ || poll_awaiting_.erase(index) == 0) {
+    return;
+  }
+  poll_replies_[index] = reply;
+  if (poll_awaiting_.empty()) {
+    finish_poll();
+  }
+}
+
+// Quiet twice with the same counts: before the move, nothing is in flight and no source is read; after it, every
+// handed-over group was restored.
+void RescaleProtocol::finish_poll() {
+  std::optional<std::vector<std::uint64_t>> signature = quiet_signature(poll_replies_, members_);
+  if (signature && last_quiet_signature_ == signature) {
+    last_quiet_signature_.reset();
+    if (phase_ == RoundPhase::pausing) {
+      move();
+    } else if (phase_ == RoundPhase::settling) {
+      finish_round();
+    }
+    return;
+  }
+  bool confirm_at_once = signature.has_value();  // quiet once: the confirming round need not wait (the pause counts)
+  last_quiet_signature_ = std::move(signature);
+  if (confirm_at_once) {
+    poll_round();
+    return;
+  }
+  poll_timer_.expires_after(poll_interval);
+  poll_timer_.async_wait([self = keep_alive(), round = round_](const boost::system::error_code& error) {
+    if (!error && self->round_ == round && self->in_progress() && self->lifecycle_.phase == Phase::running) {
+      self->poll_round();
+    }
+  });
+}
+
+void RescaleProtocol::move() {
+  Membership next = members_.membership();
+  if (next.owners.empty()) {
+    next.owners = KeyGroupTable::dealt(next.key_groups, next.workers.size());
+  }
+  next.departed.resize(next.workers.size(), false);
+  for (std::size_t i = 0; i < next.workers.size(); ++i) {
+    next.departed[i] = next.departed[i] || leaving_.count(i) > 0 || !members_.is_live(i);
+  }
+  std::vector<std::uint16_t> before = next.owners;
+  next.owners = KeyGroupTable::rebalanced(before, next.workers.size(), next.departed);
+  next.version += 1;
+  groups_moving_ = KeyGroupTable::moved(before, next.owners);
+  phase_ = RoundPhase::moving;
+  awaiting_moved_ = participants_;
+  for (std::size_t i : leaving_) {
+    members_.mark_departed(i);
+  }
+  next_ = next;
+  cluster_logger()->info("cluster: rescale {}: the cluster is quiet; {} of {} key groups move", round_, groups_moving_,
+                         next.key_groups);
+  for (std::size_t i : participants_) {
+    if (i != members_.self()) {
+      Membership theirs = next;
+      theirs.self = i;
+      core::BigEndianWriter writer = message(MessageType::rescale_move);
+      writer.u64(round_);
+      write_membership(writer, theirs);
+      // A leaver is marked departed: it must still hear its move, so write past is_live.
+      if (members_.peer(i).control && !members_.lost(i)) {
+        members_.peer(i).control->write(writer.take());
+      }
+    }
+  }
+  if (hooks_.on_rescale_move) {
+    Membership ours = next;
+    ours.self = members_.self();
+    hooks_.on_rescale_move(round_, std::move(ours));
+  } else {
+    moved(round_);
+  }
+}
+
+void RescaleProtocol::on_moved(std::size_t index, std::uint64_t round) {
+  if (phase_ != RoundPhase::moving || round != round_ || awaiting_moved_.erase(index) == 0) {
+    return;
+  }
+  if (awaiting_moved_.empty()) {
+    phase_ = RoundPhase::settling;
+    last_quiet_signature_.reset();
+    poll_round();
+  }
+}
+
+void RescaleProtocol::finish_round() {
+  Membership next = *next_;
+  next.self = members_.self();
+  members_.update(next);
+  next_.reset();
+  auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - round_began_);
+  std::size_t live = 0;
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    live += members_.is_live(i) ? 1 : 0;
+  }
+  cluster_logger()->info("cluster: rescale {} done in {} ms: {} workers, {} key groups moved", round_, pause.count(),
+                         live, groups_moving_);
+  for (std::size_t i : participants_) {
+    if (i == members_.self() || members_.lost(i) || !members_.peer(i).control) {
+      continue;
+    }
+    if (leaving_.count(i) > 0) {
+      cluster_logger()->info("cluster: worker '{}' leaves the cluster", members_.name_of(i));
+      members_.peer(i).control->write(message(MessageType::stop).take());
+      members_.peer(i).control->write(message(MessageType::exit).take());
+    } else {
+      members_.peer(i).control->write(message(MessageType::rescale_resume).u64(round_).take());
+    }
+  }
+  phase_ = RoundPhase::idle;
+  leaving_.clear();
+  participants_.clear();
+  if (hooks_.on_rescale_resume) {
+    hooks_.on_rescale_resume(round_);
+  }
+  take_parked();
+  maybe_start_round();
+}
+
+// ---- a worker that is not the initializer ----
+
+void RescaleProtocol::on_membership_update(Membership membership) {
+  std::size_t index = members_.size();
+  if (membership.workers.size() != index + 1 || !members_.add(membership)) {
+    cluster_logger()->warn("cluster: a membership update with {} workers does not follow ours of {}; ignored",
+                           membership.workers.size(), index);
+    return;
+  }
+  data_.on_members_added();
+  cluster_logger()->info("cluster: worker '{}' joins the running cluster", membership.workers.back().name);
+  if (hooks_.on_members_changed) {
+    hooks_.on_members_changed(membership);
+  }
+  formation_.grow(index);
+}
+
+void RescaleProtocol::on_pause(std::uint64_t round) {
+  round_ = round;
+  phase_ = RoundPhase::pausing;
+  if (hooks_.on_rescale_pause) {
+    hooks_.on_rescale_pause(round);
+  }
+}
+
+void RescaleProtocol::on_move(std::uint64_t round, Membership next) {
+  phase_ = RoundPhase::moving;
+  for (std::size_t i = 0; i < next.workers.size(); ++i) {
+    if (next.has_departed(i)) {
+      members_.mark_departed(i);
+    }
+  }
+  members_.update(next);
+  if (hooks_.on_rescale_move) {
+    hooks_.on_rescale_move(round, std::move(next));
+  } else {
+    moved(round);
+  }
+}
+
+void RescaleProtocol::on_resume(std::uint64_t round) {
+  phase_ = RoundPhase::idle;
+  if (hooks_.on_rescale_resume) {
+    hooks_.on_rescale_resume(round);
+  }
+}
+
+// ---- both ----
+
+void RescaleProtocol::on_channel_grown(std::size_t index) {
+  if (config_.initializer) {
+    on_channels_up(members_.self(), index);
+  } else if (members_.peer(0).control) {
+    members_.peer(0).control->write(message(MessageType::channels_up).u32(static_cast<std::uint32_t>(index)).take());
+  }
+}
+
+void RescaleProtocol::moved(std::uint64_t round) {
+  if (config_.initializer) {
+    on_moved(members_.self(), round);
+  } else if (members_.peer(0).control) {
+    members_.peer(0).control->write(message(MessageType::rescale_moved).u64(round).take());
+  }
+}
+
+void RescaleProtocol::on_peer_lost(std::size_t index) {
+  if (!config_.initializer) {
+    return;
+  }
+  for (auto joiner = joiners_.begin(); joiner != joiners_.end();) {
+    if (joiner->index == index) {
+      joiner = joiners_.erase(joiner);
+      continue;
+    }
+    joiner->awaiting.erase(index);
+    ++joiner;
+  }
+  std::erase(ready_joiners_, index);
+  if (!in_progress() || participants_.erase(index) == 0) {
+    maybe_start_round();
+    return;
+  }
+  bool awaited = poll_awaiting_.erase(index) > 0;
+  poll_replies_.erase(index);
+  if (phase_ == RoundPhase::moving) {
+    on_moved(index, round_);  // it hands nothing over any more
+  } else if (awaited && poll_awaiting_.empty()) {
+    finish_poll();
+  }
+}
+
+// ---- shrinking ----
+
+// The answer always comes later (posted), so that the caller's connection has paused before it resumes.
+void RescaleProtocol::request_shrink(std::string_view json, ShrinkAnswer done) {
+  auto answer_later = [this, &done](bool accepted, std::string answer) {
+    asio::post(strand_, [done = std::move(done), accepted, answer = std::move(answer)] { done(accepted, answer); });
+  };
+  if (!lifecycle_.formed || !members_.ready()) {
+    answer_later(false, "the cluster has not formed yet");
+    return;
+  }
+  if (config_.initializer) {
+    auto [accepted, answer] = shrink(json);
+    answer_later(accepted, answer);
+    return;
+  }
+  std::uint64_t id = ++next_shrink_id_;
+  shrink_answers_[id] = std::move(done);
+  members_.peer(0).control->write(message(MessageType::shrink_request).u64(id).str(json).take());
+}
+
+void RescaleProtocol::on_shrink_reply(std::uint64_t id, bool accepted, std::string answer) {
+  auto waiting = shrink_answers_.find(id);
+  if (waiting == shrink_answers_.end()) {
+    return;
+  }
+  auto done = std::move(waiting->second);
+  shrink_answers_.erase(waiting);
+  done(accepted, std::move(answer));
+}
+
+void RescaleProtocol::on_shrink_request(std::size_t index, std::uint64_t id, std::string_view json) {
+  auto [accepted, answer] = shrink(json);
+  send(index, message(MessageType::shrink_reply).u64(id).u8(accepted ? 1 : 0).str(answer).take());
+}
+
+std::pair<bool, std::string> RescaleProtocol::shrink(std::string_view json) {
+  std::set<std::size_t> leaving;
+  auto [accepted, answer] = decide_shrink(json, leaving);
+  if (!accepted) {
+    cluster_logger()->warn("cluster: shrink refused: {}", answer);
+  }
+  if (accepted && !leaving.empty()) {
+    std::vector<std::string> names;
+    for (std::size_t i : leaving) {
+      names.push_back(members_.name_of(i));
+    }
+    cluster_logger()->info("cluster: shrink: {} will leave", quoted_list(names));
+    start_round(std::move(leaving));
+  }
+  return {accepted, answer};
+}
+
+std::pair<bool, std::string> RescaleProtocol::decide_shrink(std::string_view json,
+                                                            std::set<std::size_t>& leaving) const {
+  static const std::string shape =
+      "a shrink request is JSON {\"query\":bool,\"node_names\":[\"<worker>\",...],\"node_count\":<int>}";
+  auto request = core::parse_json(json);
+  if (!request || !request->is_object()) {
+    return {false, shape};
+  }
+  bool query = request->value("query", false);
+  std::vector<std::string> names;
+  std::int64_t count = 0;
+  try {
+    if (request->contains("node_names") && !(*request)["node_names"].is_null()) {
+      names = (*request)["node_names"].get<std::vector<std::string>>();
+    }
+    if (request->contains("node_count") && !(*request)["node_count"].is_null()) {
+      count = (*request)["node_count"].get<std::int64_t>();
+    }
+  } catch (const nlohmann::json::exception&) {
+    return {false, shape};
+  }
+  std::vector<std::size_t> eligible;  // may leave: live, not the initializer, not joining
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    bool joining = std::any_of(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.index == i; }) ||
+                   std::find(ready_joiners_.begin(), ready_joiners_.end(), i) != ready_joiners_.end();
+    if (members_.is_live(i) && !joining) {
+      eligible.push_back(i);
+    }
+  }
+  std::vector<std::string> eligible_names;
+  for (std::size_t i : eligible) {
+    eligible_names.push_back(members_.name_of(i));
+  }
+  if (query) {
+    return {true, shrink_answer_json(eligible_names)};
+  }
+  if (!config_.rescale_refusal.empty()) {
+    return {false, "the cluster cannot shrink while it runs: " + config_.rescale_refusal};
+  }
+  if (in_progress() || !joiners_.empty() || !ready_joiners_.empty()) {
+    return {false, "a rescale is in progress; ask again when it is over"};
+  }
+  if (!names.empty()) {
+    std::vector<std::string> unknown;
+    for (const auto& name : names) {
+      if (name == members_.name_of(0)) {
+        return {false, "the initializer ('" + name + "') cannot leave the cluster"};
+      }
+      auto found = std::find(eligible_names.begin(), eligible_names.end(), name);
+      if (found == eligible_names.end()) {
+        unknown.push_back(name);
+      } else {
+        leaving.insert(eligible[static_cast<std::size_t>(found - eligible_names.begin())]);
+      }
+    }
+    if (!unknown.empty()) {
+      leaving.clear();
+      std::vector<std::string> all;
+      for (std::size_t i = 0; i < members_.size(); ++i) {
+        if (members_.is_live(i)) {
+          all.push_back(members_.name_of(i));
+        }
+      }
+      return {false, "no worker named " + quoted_list(unknown) +
+                         " can leave (the cluster's workers: " + quoted_list(all) + "); nothing changes"};
+    }
+  } else {
+    if (count <= 0) {
+      return {false, "name the workers to leave (node_names) or how many (node_count above 0)"};
+    }
+    if (eligible.empty()) {
+      return {false, "no worker can leave: the initializer is the only worker, and it cannot leave"};
+    }
+    // The workers that joined last leave first.
+    for (auto i = eligible.rbegin(); i != eligible.rend() && leaving.size() < static_cast<std::size_t>(count); ++i) {
+      leaving.insert(*i);
+    }
+    if (leaving.size() < static_cast<std::size_t>(count)) {
+      cluster_logger()->info("cluster: shrink asked for {} workers to leave; {} can (the initializer cannot leave)",
+                             count, leaving.size());
+    }
+  }
+  std::vector<std::string> leaving_names;
+  for (std::size_t i : leaving) {
+    leaving_names.push_back(members_.name_of(i));
+  }
+  return {true, shrink_answer_json(leaving_names)};
+}
+
+}  // namespace roo::cluster

@@ -1,0 +1,151 @@
+#pragma once
+
+#include "cluster_asio.hpp"
+#include "cluster_lifecycle.hpp"
+#include "connection_factory.hpp"
+#include "data_channels.hpp"
+#include "member_table.hpp"
+#include "owned_by_core.hpp"
+#include "wire.hpp"
+
+#include "roo/cluster/cluster.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace roo::cluster {
+
+class Formation;
+
+/// Growing and shrinking a running cluster (docs/cluster.md, "Growing and shrinking"). The initializer admits a
+/// worker that says hello after formation (a joiner), has every worker open a data channel to it, then sends it the
+/// membership so that it opens its own to every worker, and once they are up runs a rescale round: pause (no worker
+/// takes source input), wait until the cluster is quiet (the drain's poll: everyone drained, every byte sent processed,
+/// twice the same), move (each worker hands the key groups it loses to their new owners, over the data channels, and
+/// routes by the new owners), wait until quiet again (every handed-over group restored), resume. A shrink is the same
+/// round with the leavers' groups moved away; the leavers are then told stop and exit. One round at a time: joiners and
+/// shrink requests that come during one wait for its end.
+///
+/// Threads: everything on the core's strand. Owns the round (its phase, participants, poll replies, timer), the
+/// joiners still opening channels, the parked hellos and the shrink requests forwarded to the initializer. Writes the
+/// MemberTable (add, update, departed); has Formation open data channels to a joiner and DataChannels take it in;
+/// calls the runtime's rescale hooks. ClusterCore routes the rescale control frames here, a late hello
+/// (FormationRoutes::admit), a grown data channel (FormationRoutes::channel_grown) and every loss.
+class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
+ public:
+  using ShrinkAnswer = std::function<void(bool accepted, std::string answer)>;
+
+  RescaleProtocol(Strand& strand, const ClusterConfig& config, const ClusterHooks& hooks, Lifecycle& lifecycle,
+                  MemberTable& members, ConnectionFactory& connections, DataChannels& data, Formation& formation)
+      : strand_(strand),
+        config_(config),
+        hooks_(hooks),
+        lifecycle_(lifecycle),
+        members_(members),
+        connections_(connections),
+        data_(data),
+        formation_(formation),
+        poll_timer_(strand) {}
+
+  /// A round is running (ClusterStatusQuery's processing_messages is false meanwhile).
+  [[nodiscard]] bool in_progress() const { return phase_ != RoundPhase::idle; }
+
+  // The initializer.
+  /// A worker said hello after formation: admit it (empty), park it until the round running ends (empty), or why not.
+  [[nodiscard]] std::string admit(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker);
+  /// Worker `index` (0: this one) reports its data channel to joiner `joiner` up (a joiner: all of its own).
+  void on_channels_up(std::size_t index, std::size_t joiner);
+  void on_poll_reply(std::size_t index, const PollReply& reply);
+  void on_moved(std::size_t index, std::uint64_t round);
+  /// A shrink request (the external ShrinkRequest's JSON) from worker `index`, to answer with shrink-reply `id`.
+  void on_shrink_request(std::size_t index, std::uint64_t id, std::string_view json);
+
+  // A worker that is not the initializer.
+  void on_membership_update(Membership membership);
+  void on_pause(std::uint64_t round);
+  /// The initializer's rescale-poll: this worker's reply.
+  [[nodiscard]] PollReply poll_reply(std::uint64_t round) const;
+  void on_move(std::uint64_t round, Membership next);
+  void on_resume(std::uint64_t round);
+  void on_shrink_reply(std::uint64_t id, bool accepted, std::string answer);
+
+  // Both.
+  /// Our outbound data channel to worker `index`, opened after formation, is up.
+  void on_channel_grown(std::size_t index);
+  /// The runtime handed over what on_rescale_move asked (Cluster::rescale_moved).
+  void moved(std::uint64_t round);
+  /// An external ShrinkRequest on this worker: decided by the initializer; `done` gets the answer.
+  void request_shrink(std::string_view json, ShrinkAnswer done);
+  void on_peer_lost(std::size_t index);
+  void close() { poll_timer_.cancel(); }
+
+ private:
+  enum class RoundPhase { idle, pausing, moving, settling };
+  /// A joiner's channels open in two steps, so that nobody hears of it from it before the initializer told them:
+  /// first every member opens its channel to it; then it gets its membership and opens its own to every member.
+  struct Joiner {
+    std::size_t index = 0;
+    std::set<std::size_t> awaiting;  // members whose channel to it is not up yet; then only itself
+    bool told = false;               // it has its membership
+  };
+  struct Parked {
+    std::shared_ptr<FramedConnection> connection;
+    WorkerInfo worker;
+  };
+
+  void admit_now(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker);
+  void joiner_ready(std::size_t index);
+  /// Starts a round when none runs and no joiner waits for its channels: for the ready joiners and `leaving`.
+  void maybe_start_round();
+  void start_round(std::set<std::size_t> leaving);
+  void poll_round();
+  void finish_poll();
+  void move();
+  void finish_round();
+  void take_parked();
+  /// The initializer: decides a shrink request and, when accepted, starts its round. The answer.
+  [[nodiscard]] std::pair<bool, std::string> shrink(std::string_view json);
+  /// The initializer decides a shrink request: the answer, and the workers that will leave when accepted.
+  [[nodiscard]] std::pair<bool, std::string> decide_shrink(std::string_view json, std::set<std::size_t>& leaving) const;
+  void send(std::size_t index, std::vector<char> frame);
+
+  Strand& strand_;
+  const ClusterConfig& config_;
+  const ClusterHooks& hooks_;
+  Lifecycle& lifecycle_;
+  MemberTable& members_;
+  ConnectionFactory& connections_;
+  DataChannels& data_;
+  Formation& formation_;
+
+  RoundPhase phase_ = RoundPhase::idle;
+  std::uint64_t round_ = 0;
+  std::chrono::steady_clock::time_point round_began_{};
+  std::set<std::size_t> participants_;
+  std::set<std::size_t> leaving_;
+  std::set<std::size_t> awaiting_moved_;
+  std::optional<Membership> next_;
+  std::size_t groups_moving_ = 0;
+  Timer poll_timer_;
+  std::uint64_t poll_round_ = 0;
+  std::set<std::size_t> poll_awaiting_;
+  std::map<std::size_t, PollReply> poll_replies_;
+  std::optional<std::vector<std::uint64_t>> last_quiet_signature_;
+
+  std::vector<Joiner> joiners_;             // admitted, channels opening
+  std::vector<std::size_t> ready_joiners_;  // channels up, waiting for the round
+  std::vector<Parked> parked_;              // said hello during a round
+
+  std::uint64_t next_shrink_id_ = 0;
+  std::map<std::uint64_t, ShrinkAnswer> shrink_answers_;  // a worker: forwarded to the initializer
+};
+
+}  // namespace roo::cluster

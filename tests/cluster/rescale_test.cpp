@@ -1,0 +1,112 @@
+#include "cluster_test_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace roo::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Client;
+using test::TestWorker;
+using test::wait_until;
+
+using Reply = std::pair<std::uint16_t, std::string>;
+using Events = std::vector<std::string>;
+
+std::uint16_t control_port(TestWorker& initializer) { return initializer.membership().workers[0].control.port; }
+
+bool wait_events(TestWorker& worker, const Events& expected) {
+  return wait_until([&] { return worker.rescale_events() == expected; }, 5000ms);
+}
+
+Reply ask(std::uint16_t port, std::uint16_t id, std::string_view payload = "") {
+  Client client(port);
+  client.send_external(id, payload);
+  return client.read_external();
+}
+
+TEST(ClusterRescale, AWorkerJoiningARunningClusterGetsItsShareInOneRound) {
+  auto workers = test::formed_cluster(2, 1024, [](ClusterConfig& config) { config.key_groups = 256; });
+  ASSERT_EQ(workers.size(), 2u);
+  TestWorker joiner(test::worker_config("w9", control_port(*workers[0])));
+  joiner.start_forming();
+  ASSERT_TRUE(joiner.wait_formed());
+  Membership joined = joiner.membership();
+  ASSERT_EQ(joined.workers.size(), 3u);
+  EXPECT_EQ(joined.self, 2u);
+  EXPECT_EQ(joined.workers[2].name, "w9");
+  ASSERT_EQ(joined.owners.size(), 256u);  // explicit, and still the two first workers'
+  EXPECT_EQ(joined.owner(0), 0u);
+  EXPECT_EQ(joined.owner(1), 1u);
+  // 256 groups over 3: the initializer keeps the larger share, the joiner takes 85 and nobody else gives any.
+  EXPECT_TRUE(wait_events(*workers[0], {"members 3", "pause 1", "move 1 owns 86", "resume 1"}))
+      << testing::PrintToString(workers[0]->rescale_events());
+  EXPECT_TRUE(wait_events(*workers[1], {"members 3", "pause 1", "move 1 owns 85", "resume 1"}))
+      << testing::PrintToString(workers[1]->rescale_events());
+  EXPECT_TRUE(wait_events(joiner, {"pause 1", "move 1 owns 85", "resume 1"}))
+      << testing::PrintToString(joiner.rescale_events());
+  // Data flows both ways with the joiner.
+  ASSERT_TRUE(joiner.cluster->send(1, test::bytes_of("to w1")));
+  ASSERT_TRUE(workers[1]->cluster->send(2, test::bytes_of("to w9")));
+  auto at_w1 = workers[1]->inbound.pop_for(5000ms);
+  ASSERT_TRUE(at_w1.has_value());
+  EXPECT_EQ(at_w1->from(), 2u);
+  EXPECT_EQ(test::text_of(*at_w1), "to w1");
+  auto at_joiner = joiner.inbound.pop_for(5000ms);
+  ASSERT_TRUE(at_joiner.has_value());
+  EXPECT_EQ(test::text_of(*at_joiner), "to w9");
+}
+
+TEST(ClusterRescale, AJoinerIsRefusedWhenTheApplicationCannotRescale) {
+  auto workers =
+      test::formed_cluster(2, 1024, [](ClusterConfig& config) { config.rescale_refusal = "its pipeline has windows"; });
+  ASSERT_EQ(workers.size(), 2u);
+  std::uint16_t control = control_port(*workers[0]);
+  TestWorker joiner(test::worker_config("w9", control));
+  joiner.start_forming();
+  ASSERT_TRUE(joiner.wait_done());
+  EXPECT_EQ(joiner.error(), "join the cluster at 127.0.0.1:" + std::to_string(control) +
+                                ": the cluster cannot grow while it runs: its pipeline has windows");
+  EXPECT_TRUE(workers[0]->rescale_events().empty());
+}
+
+TEST(ClusterRescale, AShrinkRequestOnAnyWorkerMovesTheLeaversGroupsAndLetsThemGo) {
+  std::uint16_t external = test::free_port();
+  auto workers = test::formed_cluster(3, 1024, [&](ClusterConfig& config) {
+    config.key_groups = 256;
+    if (config.worker_name == "w1") {
+      config.external = test::local(external);
+    }
+  });
+  ASSERT_EQ(workers.size(), 3u);
+  EXPECT_EQ(ask(external, 4, R"({"query":true})"), (Reply{5, R"({"node_names":["w1","w2"],"node_count":2})"}));
+  EXPECT_EQ(ask(external, 4, R"({"query":false,"node_names":["initializer"],"node_count":0})"),
+            (Reply{6, "the initializer ('initializer') cannot leave the cluster"}));
+  EXPECT_EQ(ask(external, 4, R"({"node_names":["w7","w2"]})"),
+            (Reply{6,
+                   "no worker named 'w7' can leave (the cluster's workers: 'initializer', 'w1', 'w2'); nothing "
+                   "changes"}));
+  EXPECT_EQ(ask(external, 4, "not json"),
+            (Reply{6, R"(a shrink request is JSON {"query":bool,"node_names":["<worker>",...],"node_count":<int>})"}));
+  EXPECT_TRUE(workers[0]->rescale_events().empty());
+
+  EXPECT_EQ(ask(external, 4, R"({"query":false,"node_names":["w2"],"node_count":0})"),
+            (Reply{5, R"({"node_names":["w2"],"node_count":1})"}));
+  EXPECT_TRUE(wait_events(*workers[0], {"pause 1", "move 1 owns 128", "resume 1"}))
+      << testing::PrintToString(workers[0]->rescale_events());
+  EXPECT_TRUE(wait_events(*workers[1], {"pause 1", "move 1 owns 128", "resume 1"}))
+      << testing::PrintToString(workers[1]->rescale_events());
+  EXPECT_TRUE(wait_events(*workers[2], {"pause 1", "move 1 owns 0 departs"}))
+      << testing::PrintToString(workers[2]->rescale_events());
+  EXPECT_TRUE(wait_until([&] { return workers[2]->stops == 1 && workers[2]->exits == 1; }));
+  workers[2].reset();  // the leaver exits: no loss for the others
+  EXPECT_EQ(ask(external, 9),
+            (Reply{10, R"({"worker_count":2,"worker_names":["initializer","w1"],"processing_messages":true})"}));
+  // A count larger than can leave: as many as can (the initializer stays).
+  EXPECT_EQ(ask(external, 4, R"({"node_count":5})"), (Reply{5, R"({"node_names":["w1"],"node_count":1})"}));
+  EXPECT_TRUE(wait_until([&] { return workers[1]->exits == 1; }));
+  EXPECT_TRUE(workers[0]->lost().empty());
+}
+
+}  // namespace
+}  // namespace roo::cluster
