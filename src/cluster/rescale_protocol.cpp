@@ -519,11 +519,11 @@ std::pair<bool, std::string> RescaleProtocol::decide_shrink(std::string_view jso
   for (std::size_t i : eligible) {
     eligible_names.push_back(members_.name_of(i));
   }
-  if (query) {
-    return {true, shrink_answer_json(eligible_names)};
-  }
   if (!config_.rescale_refusal.empty()) {
     return {false, "the cluster cannot shrink while it runs: " + config_.rescale_refusal};
+  }
+  if (query) {
+    return {true, shrink_answer_json(eligible_names)};
   }
   if (in_progress() || !joiners_.empty() || !ready_joiners_.empty()) {
     return {false, "a rescale is in progress; ask again when it is over"};
