@@ -383,7 +383,7 @@ def test_an_app_with_checkpoints_on_refuses_to_grow_or_shrink(cluster, receiver,
     assert c[0].wait_for_log("cluster: refused worker 'worker1' from ")
     refusals = lines_with(c[0].stderr(), "refused worker 'worker1'")
     assert len(refusals) == 1 and "checkpoint" in refusals[0], c[0].stderr()
-    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--query")
+    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--count", "1")
     assert done.returncode == 1 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("roo ctl: unable to shrink the cluster at %s: " % c[0].external)
     assert "checkpoint" in done.stderr, done.stderr
