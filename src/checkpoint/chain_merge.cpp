@@ -1,6 +1,6 @@
 #include "chain_merge.hpp"
 
-#include "record_format.hpp"
+#include "roo/checkpoint/record_format.hpp"
 
 namespace roo::checkpoint {
 

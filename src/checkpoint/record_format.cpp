@@ -1,4 +1,4 @@
-#include "record_format.hpp"
+#include "roo/checkpoint/record_format.hpp"
 
 #include "roo/core/big_endian.hpp"
 

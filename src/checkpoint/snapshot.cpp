@@ -1,7 +1,6 @@
 #include "roo/checkpoint/snapshot.hpp"
 
-#include "record_format.hpp"
-
+#include "roo/checkpoint/record_format.hpp"
 #include "roo/core/big_endian.hpp"
 
 #include <cstring>

@@ -75,10 +75,16 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
         }
         std::lock_guard lock(self->connections_mutex_);
         for (auto& [number, connection] : self->connections_) {
-          connection->stop();
+          connection->stop(self->successor_);
         }
       }
       self->maybe_finish_stop();
+    });
+  }
+
+  void leave_for(std::string address) {
+    asio::post(strand_, [self = shared_from_this(), address = std::move(address)]() mutable {
+      self->successor_ = std::move(address);
     });
   }
 
@@ -179,6 +185,7 @@ class ConnectorSourceCore : public std::enable_shared_from_this<ConnectorSourceC
   bool started_ = false;
   bool stopping_ = false;
   bool stopped_ = false;
+  std::string successor_;  ///< where stop() sends the connectors (RESTART's address); empty: here again
 };
 
 /// The handle the runtime owns. Dropping it without stop() still winds the source down (without a callback).
@@ -195,6 +202,7 @@ class ConnectorSource final : public Source {
   [[nodiscard]] bool replayable() const override { return true; }
   void seek(const SourcePosition& position) override { core_->seek(position); }
   void commit(const SourcePosition& position) override { core_->commit(position); }
+  void leave_for(std::string address) override { core_->leave_for(std::move(address)); }
 
  private:
   std::shared_ptr<ConnectorSourceCore> core_;

@@ -95,15 +95,15 @@ void ConnectorSourceConnection::start() {
   });
 }
 
-void ConnectorSourceConnection::stop() {
-  asio::post(strand_, [self = shared_from_this()] {
+void ConnectorSourceConnection::stop(std::string address) {
+  asio::post(strand_, [self = shared_from_this(), address = std::move(address)] {
     if (self->stopping_ || self->finished_) {
       return;
     }
     self->stopping_ = true;
     self->input_done_ = true;
     if (self->said_hello_) {
-      self->write(connector::encode_restart({}));
+      self->write(connector::encode_restart({address}));
     }
     if (!self->waiting_for_room_) {
       (void)self->flush();

@@ -40,7 +40,8 @@ class ConnectorSourceConnection : public std::enable_shared_from_this<ConnectorS
   /// Begins reading. Any thread.
   void start();
   /// Sends RESTART (reconnect to the same address), hands over what was read, closes. Any thread; idempotent.
-  void stop();
+  /// Sends RESTART (with `address`, where the connector reconnects; empty: here again) and closes.
+  void stop(std::string address = {});
   /// Sends one ACK with `acks` (and tops the credits up when it may). Any thread.
   void send_acks(std::vector<connector::StreamAck> acks);
 

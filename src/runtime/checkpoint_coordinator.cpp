@@ -1,5 +1,7 @@
 #include "checkpoint_coordinator.hpp"
 
+#include "byte_count.hpp"
+
 #include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
 #include "roo/core/logging.hpp"
@@ -31,16 +33,6 @@ std::shared_ptr<spdlog::logger> checkpoint_log() {
 
 double milliseconds(std::chrono::steady_clock::duration duration) {
   return std::chrono::duration<double, std::milli>(duration).count();
-}
-
-std::string byte_count(std::size_t bytes) {
-  if (bytes < 10 * 1024) {
-    return fmt::format("{} B", bytes);
-  }
-  if (bytes < 10 * 1024 * 1024) {
-    return fmt::format("{} KiB", bytes / 1024);
-  }
-  return fmt::format("{} MiB", bytes / (1024 * 1024));
 }
 
 python::PyRef attribute(const char* module, const char* name) {
@@ -78,12 +70,13 @@ PartSummary parse_summary(const std::string& text) {
 
 }  // namespace
 
-CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan,
-                                             PipelineRunner& runner, std::vector<GeneratorSource>& generators,
-                                             CheckpointFiles& files, CheckpointPeers peers,
-                                             std::function<void()> flush, CheckpointIo io)
+CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, PipelineRunner& runner,
+                                             const StateCodecs& codecs, std::vector<GeneratorSource>& generators,
+                                             CheckpointFiles& files, CheckpointPeers peers, std::function<void()> flush,
+                                             CheckpointIo io)
     : options_(options),
       runner_(runner),
+      codecs_(codecs),
       generators_(generators),
       files_(files),
       peers_(std::move(peers)),
@@ -92,21 +85,6 @@ CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, c
       dump_position_(attribute("pickle", "dumps")),
       load_position_(attribute("pickle", "loads")),
       next_due_(std::chrono::steady_clock::now() + options.interval) {
-  codec_.dump_key = dump_position_;
-  codec_.load_key = load_position_;
-  codec_.dump_state = plan.serialize ? plan.serialize : dump_position_;
-  codec_.load_state = plan.deserialize ? plan.deserialize : load_position_;
-  if (!plan.serialize) {
-    codec_.plain = std::make_shared<state::PlainObjectCodec>(dump_position_, load_position_);
-  }
-  window_codec_ = codec_;
-  window_codec_.dump_state = dump_position_;
-  window_codec_.load_state = load_position_;
-  window_codec_.plain = codec_.plain ? codec_.plain
-                                     : std::make_shared<state::PlainObjectCodec>(dump_position_, load_position_);
-  for (const auto& table : plan.state_tables) {
-    window_tables_.push_back(table.window);
-  }
   for (auto& table : runner_.state_tables()) {
     table.track_changes();
   }
@@ -163,7 +141,7 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
           if (table >= tables.size()) {
             throw core::Error(fmt::format("state table {} in the checkpoint does not exist in this application", table));
           }
-          tables[table].restore(key, value, codec_of(table));
+          tables[table].restore(key, value, codecs_.of(table));
           ++keys;
         },
         [&](std::uint32_t source, std::string_view position) {
@@ -419,7 +397,7 @@ void CheckpointCoordinator::serialize(Part& part) {
                                    {bytes.data(), bytes.size()});
     }
     for (std::size_t i = 0; i < tables.size(); ++i) {
-      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codec_of(i),
+      tables[i].snapshot(static_cast<std::uint32_t>(i), snapshot, snapshot.full(), codecs_.of(i),
                          state::default_key_groups);
     }
   } catch (const state::StateSerializationError& error) {

@@ -7,6 +7,7 @@
 #include "generator_source.hpp"
 #include "pipeline_runner.hpp"
 #include "source_positions.hpp"
+#include "state_codecs.hpp"
 #include "transactional_sinks.hpp"
 
 #include "roo/checkpoint/checkpoint_store.hpp"
@@ -67,7 +68,8 @@ struct CheckpointIo {
 class CheckpointCoordinator {
  public:
   /// `flush` hands the runner's outputs and the events queued for other workers over (Worker::hand_over_outputs).
-  CheckpointCoordinator(const CheckpointOptions& options, const graph::Plan& plan, PipelineRunner& runner,
+  /// `codecs` (the worker's, outliving this) write and read the state tables.
+  CheckpointCoordinator(const CheckpointOptions& options, PipelineRunner& runner, const StateCodecs& codecs,
                         std::vector<GeneratorSource>& generators, CheckpointFiles& files, CheckpointPeers peers,
                         std::function<void()> flush, CheckpointIo io = {});
   ~CheckpointCoordinator();
@@ -154,6 +156,7 @@ class CheckpointCoordinator {
 
   const CheckpointOptions& options_;
   PipelineRunner& runner_;
+  const StateCodecs& codecs_;
   std::vector<GeneratorSource>& generators_;
   CheckpointFiles& files_;
   CheckpointPeers peers_;
@@ -161,12 +164,6 @@ class CheckpointCoordinator {
   CheckpointIo io_;
   /// The replayable sources' positions at each cut not yet complete (committed by on_complete).
   std::map<std::uint64_t, std::vector<std::pair<std::size_t, io::SourcePosition>>> cut_positions_;
-  state::StateCodec codec_;
-  state::StateCodec window_codec_;      ///< window stages' tables: always pickle (their layout is Roo's, not the app's)
-  std::vector<bool> window_tables_;     ///< per state table: a window stage's
-  [[nodiscard]] const state::StateCodec& codec_of(std::size_t table) const {
-    return table < window_tables_.size() && window_tables_[table] ? window_codec_ : codec_;
-  }
   python::PyRef dump_position_;
   python::PyRef load_position_;
   std::uint64_t next_id_ = 1;        ///< alone / the initializer: the next checkpoint's id

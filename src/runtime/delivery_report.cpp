@@ -21,6 +21,8 @@ void DeliveryReport::add_events(std::uint64_t count, const std::string& reason) 
 
 void DeliveryReport::add_bytes(std::uint64_t count, const std::string& reason) { add(Unit::bytes, count, reason); }
 
+void DeliveryReport::add_keys(std::uint64_t count, const std::string& reason) { add(Unit::keys, count, reason); }
+
 void DeliveryReport::add_fault(const std::string& fault) { add(Unit::fault, 1, fault); }
 
 std::uint64_t DeliveryReport::events_lost() const {
@@ -44,8 +46,9 @@ std::string DeliveryReport::summary() const {
     if (entry.unit == Unit::fault) {
       continue;
     }
-    const char* unit = entry.unit == Unit::bytes ? (entry.count == 1 ? "byte" : "bytes")
-                                                 : (entry.count == 1 ? "event" : "events");
+    const char* unit = entry.unit == Unit::bytes  ? (entry.count == 1 ? "byte" : "bytes")
+                       : entry.unit == Unit::keys ? (entry.count == 1 ? "key" : "keys")
+                                                  : (entry.count == 1 ? "event" : "events");
     line += fmt::format("{}{} {} ({})", separator, entry.count, unit, entry.reason);
     separator = "; ";
   }

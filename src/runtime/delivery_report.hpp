@@ -8,7 +8,8 @@ namespace roo::runtime {
 
 /// What a worker read and did not deliver, gathered when it stops: events that could not go on (a key or event
 /// that cannot be pickled for another worker, a batch for a lost worker, input still queued when the drain timed
-/// out) and bytes that did not reach their destination (a sink, or a peer that never processed them). Each entry
+/// out), bytes that did not reach their destination (a sink, or a peer that never processed them), and keyed state a
+/// rescale could not move. Each entry
 /// is a count and a reason; entries with the same unit and reason add up. The worker prints summary() as its
 /// last error line and exits 1 unless is_complete(). Events a user function skipped by raising are not losses
 /// (they are counted in the `stopped:` line and logged where they happen). Lives on the executor.
@@ -19,6 +20,9 @@ class DeliveryReport {
   void add_events(std::uint64_t count, const std::string& reason);
   /// `count` bytes (of output, or of events sent to another worker) were not delivered, because of `reason`.
   void add_bytes(std::uint64_t count, const std::string& reason);
+  /// `count` keys' state was lost, because of `reason` (a rescale could not move it: "of state computation 'count'
+  /// handed over by worker 'w1' that could not be read back").
+  void add_keys(std::uint64_t count, const std::string& reason);
   /// A fault that loses what cannot be counted here, e.g. "worker 'worker2' was lost (end of file)" (whatever it
   /// held is gone).
   void add_fault(const std::string& fault);
@@ -31,7 +35,7 @@ class DeliveryReport {
   [[nodiscard]] int exit_code() const { return is_complete() ? 0 : 1; }
 
  private:
-  enum class Unit { events, bytes, fault };
+  enum class Unit { events, bytes, keys, fault };
   struct Entry {
     Unit unit = Unit::events;
     std::uint64_t count = 0;

@@ -15,12 +15,16 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
-/// {"<step>": {"<worker>": ["<step id>"] or 1}} for every stateless step: every worker runs one of each.
+/// {"<step>": {"<worker>": ["<step id>"] or 1}} for every stateless step: every worker runs one of each (a worker
+/// that left the cluster by shrinking runs none).
 std::string stateless_partitions(const LocalFacts& facts, bool counts) {
   std::vector<std::string> steps;
   for (const auto& step : facts.stateless_steps) {
     std::vector<std::string> workers;
     for (std::size_t w = 0; w < facts.membership.workers.size(); ++w) {
+      if (facts.membership.has_departed(w)) {
+        continue;
+      }
       std::string value = counts ? "1" : "[" + core::json_quote(std::to_string(step.stage * 1000 + w)) + "]";
       workers.push_back(core::json_quote(facts.membership.workers[w].name) + ":" + value);
     }
@@ -29,12 +33,16 @@ std::string stateless_partitions(const LocalFacts& facts, bool counts) {
   return "{" + join(steps) + "}";
 }
 
-/// {"<state>": {"<worker>": [key groups or their count]}} for every state table, from the membership alone.
+/// {"<state>": {"<worker>": [key groups or their count]}} for every state table, from the membership alone (its
+/// owners table; a worker that left is not listed).
 std::string partitions(const LocalFacts& facts, bool counts) {
   std::vector<std::string> states;
   for (const auto& [state, keys] : facts.state_keys) {
     std::vector<std::string> workers;
     for (std::size_t w = 0; w < facts.membership.workers.size(); ++w) {
+      if (facts.membership.has_departed(w)) {
+        continue;
+      }
       std::vector<std::string> groups;
       for (std::uint32_t group = 0; group < facts.membership.key_groups; ++group) {
         if (facts.membership.owner(group) == w) {

@@ -641,6 +641,13 @@ void PipelineRunner::process_remote(std::string_view bytes, std::size_t from) {
   }
 }
 
+void PipelineRunner::reroute(Routing routing) {
+  router_.reroute(std::move(routing));
+  if (hops_.size() < router_.workers()) {
+    hops_.resize(router_.workers());
+  }
+}
+
 std::vector<char> PipelineRunner::take_hops(std::size_t worker, std::uint32_t& events) {
   events = 0;
   if (hops_[worker].empty()) {

@@ -86,6 +86,12 @@ class PipelineRunner {
   /// logged and dropped.
   void process_remote(std::string_view bytes, std::size_t from);
 
+  /// From now on, route by `routing` (a worker joined: one more worker to hop to; a rescale: new owners). Hops
+  /// queued for a worker stay queued. Throws core::Error as KeyRouter does.
+  void reroute(Routing routing);
+  /// How keys are placed on workers now.
+  [[nodiscard]] const KeyRouter& router() const { return router_; }
+
   /// Events waiting to leave for worker `worker`, as one batch of bytes (empty when there are none); `events` is set
   /// to the number of events in it.
   [[nodiscard]] std::vector<char> take_hops(std::size_t worker, std::uint32_t& events);

@@ -1,5 +1,6 @@
 #include "roo/runtime/worker.hpp"
 
+#include "byte_count.hpp"
 #include "checkpoint_coordinator.hpp"
 #include "consumer_lag_gauge.hpp"
 #include "dashboard_dir.hpp"
@@ -7,9 +8,13 @@
 #include "external_answers.hpp"
 #include "generator_source.hpp"
 #include "io_from_plan.hpp"
+#include "key_group_handover.hpp"
 #include "pipeline_runner.hpp"
+#include "rescale_inbox.hpp"
+#include "rescale_refusal.hpp"
 #include "roo/runtime/python_package_dir.hpp"
 #include "source_positions.hpp"
+#include "state_codecs.hpp"
 #include "transactional_sinks.hpp"
 
 #include "roo/cluster/cluster.hpp"
@@ -146,6 +151,19 @@ class Worker {
   void take_peer(std::size_t from, const core::CheckpointMarker& marker);
   void take_peer(std::size_t from, const core::Watermarks& watermarks);
   void take_peer(std::size_t from, core::KeyGroupState& state);
+  /// Growing and shrinking (docs/cluster.md): the cluster's rescale news, taken in order once per turn.
+  void take_rescale_news();
+  void take_rescale(RescaleInbox::MembersChanged& changed);
+  void take_rescale(const RescaleInbox::Pause& pause);
+  void take_rescale(RescaleInbox::Move& move);
+  void take_rescale(const RescaleInbox::Resume& resume);
+  /// `membership` is this worker's from now on (the external channel's answers read it too).
+  void adopt_membership(cluster::Membership membership);
+  /// Whether the loops over the membership's workers skip worker `w`: this worker, or one that left.
+  [[nodiscard]] bool is_peer(std::size_t w) const {
+    return w != facts_.membership.self && !facts_.membership.has_departed(w);
+  }
+  [[nodiscard]] std::string worker_name(std::size_t w) const;
   /// A source's batch (its data batch, core/executor_input.hpp): its news before its frames, the frames slice by
   /// slice, its news after them.
   void take_source_batch(core::FrameBatch& batch);
@@ -205,6 +223,10 @@ class Worker {
   std::size_t rollbacks_ = 0;
   std::atomic<bool> exit_requested_{false};
   std::atomic<bool> drained_{false};
+  /// A rescale round paused source input (on_rescale_pause until on_rescale_resume, or a stop). Executor only.
+  bool paused_ = false;
+  RescaleInbox rescale_inbox_;
+  std::string rescale_refusal_;      ///< why this application cannot rescale (empty: it can), from the plan
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
   std::atomic<std::size_t> sources_running_{0};
   bool stopping_ = false;
@@ -228,6 +250,8 @@ class Worker {
   std::mutex last_checkpoint_mutex_;
   std::function<void()> last_checkpoint_done_;  ///< the cluster's exit waits for the last checkpoint (initializer)
   std::optional<CheckpointCoordinator> checkpoints_;
+  std::optional<StateCodecs> state_codecs_;  ///< made once the plan is known; checkpoints and rescales share it
+  KeyGroupHandover handover_;
   metrics::MetricsRegistry metrics_registry_{options_.worker_name};
   /// Declared last: its hooks read the members above, so it stops first.
   std::optional<metrics::MetricsThread> metrics_;
@@ -282,6 +306,22 @@ cluster::ClusterHooks Worker::hooks() {
         {.kind = CheckpointInbox::Message::Kind::complete, .id = id, .worker = 0, .ok = false, .text = {}});
     doorbell_.ring();
   };
+  hooks.on_members_changed = [this](cluster::Membership membership) {
+    rescale_inbox_.push(RescaleInbox::MembersChanged{std::move(membership)});
+    doorbell_.ring();
+  };
+  hooks.on_rescale_pause = [this](std::uint64_t round) {
+    rescale_inbox_.push(RescaleInbox::Pause{round});
+    doorbell_.ring();
+  };
+  hooks.on_rescale_move = [this](std::uint64_t round, cluster::Membership next) {
+    rescale_inbox_.push(RescaleInbox::Move{round, std::move(next)});
+    doorbell_.ring();
+  };
+  hooks.on_rescale_resume = [this](std::uint64_t round) {
+    rescale_inbox_.push(RescaleInbox::Resume{round});
+    doorbell_.ring();
+  };
   hooks.local_answer = [this](std::uint16_t type) {
     if (type == cluster::metrics_query) {
       return metrics_ ? metrics_->latest_json() : std::string("{}");
@@ -315,6 +355,7 @@ void Worker::join_cluster(std::chrono::steady_clock::time_point give_up_at) {
   config.cluster_secret = options.cluster_secret;
   config.external_secret = options.external_secret;
   config.tls = options.tls;
+  config.rescale_refusal = rescale_refusal_;
   if (options_.checkpoints) {
     config.roll_back_on_loss = true;
     if (options.initializer && options.worker_count > 1) {
@@ -467,8 +508,9 @@ void Worker::start_checkpoints() {
       }
     }
   };
-  checkpoints_.emplace(*options_.checkpoints, *plan_, *runner_, generators_, *checkpoint_files_, std::move(peers),
-                       [this] { hand_over_outputs(); }, std::move(io));
+  checkpoints_.emplace(
+      *options_.checkpoints, *runner_, *state_codecs_, generators_, *checkpoint_files_, std::move(peers),
+      [this] { hand_over_outputs(); }, std::move(io));
   if (options_.measure) {
     checkpoints_->measure(metrics_registry_);
   }
@@ -545,7 +587,8 @@ IoPlacement Worker::placement() const {
   if (options_.cluster && !facts_.membership.workers.empty()) {
     placement.worker_index = facts_.membership.self;
     placement.worker_count = facts_.membership.workers.size();
-    if (cluster_ && placement.worker_count > 1) {
+    // A cluster that may grow shares the table of connector streams from the start, even while it has one worker.
+    if (cluster_ && (placement.worker_count > 1 || rescale_refusal_.empty())) {
       placement.stream_registry = cluster_->stream_registry();
     }
   }
@@ -620,6 +663,7 @@ void Worker::on_signal(int signal_number) {
 
 void Worker::stop_sources() {
   stopping_ = true;
+  paused_ = false;  // a stop drains what the sources queued, whatever a rescale said
   start_stop_clock();
   // One deadline for the whole stop, counted from the signal (the executor may have heard of it late).
   auto started = stop_clock_start_.load();
@@ -697,9 +741,9 @@ bool Worker::channels_have_room() {
   if (!cluster_) {
     return true;
   }
-  auto& membership = facts_.membership;  // written once before the loop starts
-  for (std::size_t w = 0; w < membership.workers.size(); ++w) {
-    if (w != membership.self && cluster_->budget(w).in_flight() >= cluster_->budget(w).limit()) {
+  // facts_.membership is written on this thread only (adopt_membership): read without the lock.
+  for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
+    if (is_peer(w) && cluster_->budget(w).in_flight() >= cluster_->budget(w).limit()) {
       return false;
     }
   }
@@ -717,7 +761,7 @@ bool Worker::take_work() {
   std::optional<core::PeerInput> remote;
   std::optional<core::FrameBatch> batch;
   remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
-  if (!remote && channels_have_room()) {
+  if (!remote && !paused_ && channels_have_room()) {  // a rescale's pause leaves source input queued
     batch = mailbox_.try_pop();
   }
   if (remote) {
@@ -735,7 +779,7 @@ bool Worker::take_work() {
     pool_.release(std::move(*batch));
     return true;
   }
-  if (!stopping_ && channels_have_room()) {
+  if (!stopping_ && !paused_ && channels_have_room()) {
     bool any = false;
     for (auto& generator : generators_) {
       if (!generator.finished()) {
@@ -772,9 +816,84 @@ void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
   tend_windows(std::chrono::steady_clock::now());
 }
 
-// Key groups a peer handed over in a rescale. TODO(issue 16): restore them.
+// Key groups a peer handed over in a rescale: restored, then acknowledged like data (the rescale's quiet counts on
+// it). What cannot be restored is logged and counted as lost state.
 void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
+  handover_.take(runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()});
   cluster_->acknowledge(from, state.bytes.size());
+}
+
+std::string Worker::worker_name(std::size_t w) const {
+  return w < facts_.membership.workers.size() ? facts_.membership.workers[w].name : fmt::format("#{}", w);
+}
+
+void Worker::take_rescale_news() {
+  for (auto& message : rescale_inbox_.take()) {
+    std::visit([this](auto& news) { take_rescale(news); }, message);
+  }
+}
+
+// A worker joined: one more worker to send to, the owners unchanged (an owners table the membership leaves implicit
+// would be dealt over the new count: the one in use stays).
+void Worker::take_rescale(RescaleInbox::MembersChanged& changed) {
+  Routing routing = Routing::of(changed.membership);
+  if (routing.owners.empty()) {
+    routing.owners = runner_->router().owners();
+  }
+  runner_->reroute(std::move(routing));
+  log_->info("the cluster has {} workers now (worker '{}' joined); it owns no key group yet",
+             changed.membership.workers.size(), changed.membership.workers.back().name);
+  adopt_membership(std::move(changed.membership));
+}
+
+void Worker::take_rescale(const RescaleInbox::Pause& pause) {
+  if (stopping_) {
+    return;  // a stop drains the sources' input: it is not held back
+  }
+  paused_ = true;
+  log_->info("rescale {}: source input paused", pause.round);
+}
+
+// The cluster is quiet (nothing queued or in flight anywhere): the keys of the key groups this worker gives up go to
+// their new owners, and events are routed by the new owners from now on.
+void Worker::take_rescale(RescaleInbox::Move& move) {
+  auto started = std::chrono::steady_clock::now();
+  hand_over_outputs();  // nothing, when quiet; the hops must leave before their key groups do in any case
+  Routing next = Routing::of(move.next);
+  const KeyRouter next_router(next);  // throws on an owners table that names no worker
+  std::vector<std::string> names;
+  for (const auto& worker : move.next.workers) {
+    names.push_back(worker.name);
+  }
+  auto moved = handover_.hand_over(
+      runner_->state_tables(), *state_codecs_, facts_.membership.self, runner_->router().owners(), next_router.owners(),
+      names,
+      [this](std::size_t to, std::vector<char>&& bytes) { return cluster_->send_key_groups(to, std::move(bytes)); });
+  runner_->reroute(std::move(next));
+  bool leaving = move.next.has_departed(move.next.self);
+  adopt_membership(std::move(move.next));
+  cluster_->rescale_moved(move.round);
+  log_->info("rescale {}: handed {} keys in {} key groups to {} workers ({}, {:.1f} ms){}", move.round, moved.keys,
+             moved.groups, moved.workers, byte_count(moved.bytes),
+             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
+             leaving ? "; this worker leaves the cluster" : "");
+  if (leaving && !stopping_) {
+    // What its sources queued during the pause is this worker's to process (routed to the new owners) before it
+    // exits: its stop starts now, and it is drained once that is done.
+    stop_sources();
+  }
+}
+
+void Worker::take_rescale(const RescaleInbox::Resume& resume) {
+  paused_ = false;
+  drained_ = false;
+  std::string took = handover_.take_intake_summary();
+  log_->info("rescale {}: source input resumes{}", resume.round, took.empty() ? "" : "; took " + took);
+}
+
+void Worker::adopt_membership(cluster::Membership membership) {
+  std::lock_guard lock(facts_mutex_);
+  facts_.membership = std::move(membership);
 }
 
 // A message source's news keeps its place around the frames (core::SourceNews): what comes before them first, what
@@ -844,7 +963,7 @@ void Worker::tend_windows(std::chrono::steady_clock::time_point now) {
   }
   next_watermark_repeat_ = now + watermark_repeat;
   for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
-    if (w != facts_.membership.self) {
+    if (is_peer(w)) {
       cluster_->send_watermark(w, marks);
     }
   }
@@ -874,7 +993,7 @@ void Worker::hand_over_outputs() {
   }
   if (cluster_) {
     for (std::size_t w = 0; w < facts_.membership.workers.size(); ++w) {
-      if (w != facts_.membership.self) {
+      if (is_peer(w)) {
         std::uint32_t events = 0;
         auto bytes = runner_->take_hops(w, events);
         if (!bytes.empty() && !cluster_->send(w, std::move(bytes))) {
@@ -960,6 +1079,7 @@ void Worker::report_delivery(DeliveryReport& report) {
     discard_queued_input(halted_reason());
   }
   runner_->report_losses(report);
+  handover_.report_losses(report);
   if (!cluster_) {
     return;
   }
@@ -1036,6 +1156,7 @@ void Worker::release_python_objects() {
   checkpoints_.reset();
   generators_.clear();
   runner_.reset();
+  state_codecs_.reset();
   plan_.reset();
 }
 
@@ -1118,6 +1239,9 @@ void Worker::build_pipeline(Routing routing) {
   generators_.clear();
   runner_view_ = nullptr;
   runner_.reset();
+  if (!state_codecs_) {
+    state_codecs_.emplace(*plan_);
+  }
   runner_.emplace(*plan_, routing, object_codec());
   runner_->hand_over_while_firing([this] { hand_over_outputs(); });
   for (std::size_t index : replayable_) {
@@ -1163,6 +1287,9 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
       break;
     }
     std::uint64_t seen = doorbell_.rings();
+    if (!rescale_inbox_.empty()) [[unlikely]] {
+      take_rescale_news();
+    }
     bool worked = take_work();
     auto now = std::chrono::steady_clock::now();
     turn_started_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
@@ -1189,7 +1316,8 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
       continue;
     }
     bool quiet = stopping_ && sources_running_ == 0 && mailbox_.size() == 0 && inbound_.size() == 0;
-    drained_ = quiet;
+    // Paused by a rescale, the sources' queued input does not count: the executor takes none of it.
+    drained_ = quiet || (paused_ && inbound_.size() == 0);
     if (quiet && !cluster_) {
       break;
     }
@@ -1222,7 +1350,9 @@ void Worker::tear_down_pipeline() {
   while (auto remote = inbound_.try_pop()) {
   }
   (void)checkpoint_inbox_.take();
+  (void)rescale_inbox_.take();
   rollback_requested_ = false;
+  paused_ = false;
   formed_ = false;
   std::lock_guard lock(facts_mutex_);
   facts_.membership = cluster::Membership{};
@@ -1231,6 +1361,7 @@ void Worker::tear_down_pipeline() {
 int Worker::serve() {
   python::PyRef description = python::load_application(options_.module_name, options_.app_args, options_.full_argv);
   plan_.emplace(graph::read_plan(description.get()));
+  rescale_refusal_ = rescale_refusal(*plan_, options_.checkpoints.has_value());
   description = python::PyRef();
   python::freeze_setup_objects();
 
@@ -1295,7 +1426,7 @@ int Worker::serve() {
         shut_down_io(std::chrono::steady_clock::now() + sink_stop_wait);
         return 0;
       }
-      routing = Routing{facts_.membership.self, facts_.membership.workers.size(), facts_.membership.key_groups};
+      routing = Routing::of(facts_.membership);
     }
     formed_ = true;
     build_pipeline(routing);

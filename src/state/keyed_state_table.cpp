@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 namespace roo::state {
 namespace {
 
@@ -47,7 +49,7 @@ KeyedStateTable::KeyedStateTable(std::string name, std::string label, python::Py
 
 void KeyedStateTable::track_changes() { tracking_ = true; }
 
-void KeyedStateTable::remember_key(PyObject* key) {
+std::optional<std::string> KeyedStateTable::key_name(PyObject* key) {
   PyObject* text = PyUnicode_Check(key) ? key : nullptr;
   python::PyRef converted;
   if (text == nullptr) {
@@ -59,10 +61,16 @@ void KeyedStateTable::remember_key(PyObject* key) {
   const char* utf8 = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
   if (utf8 == nullptr) {
     PyErr_Clear();
-    return;
+    return std::nullopt;
   }
-  std::lock_guard lock(keys_mutex_);
-  key_names_.emplace_back(utf8);
+  return std::string(utf8);
+}
+
+void KeyedStateTable::remember_key(PyObject* key) {
+  if (auto name = key_name(key)) {
+    std::lock_guard lock(keys_mutex_);
+    key_names_.push_back(std::move(*name));
+  }
 }
 
 std::vector<std::string> KeyedStateTable::key_names() const {
@@ -70,23 +78,56 @@ std::vector<std::string> KeyedStateTable::key_names() const {
   return key_names_;
 }
 
+StateSerializationError KeyedStateTable::failure(PyObject* key, const char* what, const char* verb) const {
+  std::string cause = python::take_exception_text();
+  return StateSerializationError(
+      fmt::format("the {} of key {} in {} could not be {}: {}", what, key_text(key), label_, verb, cause));
+}
+
+void KeyedStateTable::serialize(PyObject* key, PyObject* state, const StateCodec& codec, Py_ssize_t holders,
+                                Serialized& out) {
+  out.state = python::PyRef();
+  out.replacement = python::PyRef();
+  out.key = python::PyRef::steal(call1(codec.dump_key.get(), key));
+  if (!out.key || !PyBytes_Check(out.key.get())) {
+    if (out.key) {
+      PyErr_SetString(PyExc_TypeError, "pickle.dumps did not return bytes");
+    }
+    throw failure(key, "key", "pickled");
+  }
+  if (codec.plain) {
+    PlainObjectCodec::Written written = codec.plain->write(state, holders, plain_bytes_, out.replacement);
+    if (written == PlainObjectCodec::Written::failed) {
+      throw failure(key, "state", "pickled");
+    }
+    if (written == PlainObjectCodec::Written::written) {
+      out.value = plain_bytes_;
+      return;
+    }
+  }
+  const bool app_codec = codec.dump_state.get() != codec.dump_key.get();
+  out.state = python::PyRef::steal(call1(codec.dump_state.get(), state));
+  if (!out.state) {
+    throw failure(key, "state", app_codec ? "serialized (the application's serialize raised)" : "pickled");
+  }
+  if (!PyBytes_Check(out.state.get())) {
+    PyErr_Format(PyExc_TypeError, "serialize returned %s; expected bytes", Py_TYPE(out.state.get())->tp_name);
+    throw failure(key, "state", "serialized");
+  }
+  out.value = bytes_of(out.state.get());
+}
+
 std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
                                       const StateCodec& codec, std::uint32_t key_groups) {
   bool everything = full || !tracking_ || shared_states_;
-  const bool app_codec = codec.dump_state.get() != codec.dump_key.get();
   std::size_t added = 0;
-  PyObject* key = nullptr;
-  auto fail = [&](const char* what, const char* verb) {
-    std::string cause = python::take_exception_text();
-    return StateSerializationError(
-        fmt::format("the {} of key {} in {} could not be {}: {}", what, key_text(key), label_, verb, cause));
-  };
   // The keys to write: every key, or those marked changed. Collected first (borrowed: the dict and the marks hold
   // them until forget_changes()), because writing a plain object may replace it in the dict.
   std::vector<PyObject*> keys;
   if (everything) {
     keys.reserve(static_cast<std::size_t>(PyDict_GET_SIZE(states_.get())));
     Py_ssize_t position = 0;
+    PyObject* key = nullptr;
     PyObject* state = nullptr;
     while (PyDict_Next(states_.get(), &position, &key, &state)) {
       keys.push_back(key);
@@ -95,55 +136,114 @@ std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot&
     keys.reserve(changed_.size());
     changed_.for_each_key([&](PyObject* marked) { keys.push_back(marked); });
   }
-  for (PyObject* next : keys) {
-    key = next;
+  Serialized entry;
+  for (PyObject* key : keys) {
     PyObject* state = PyDict_GetItemWithError(states_.get(), key);  // borrowed
     if (state == nullptr) {
       if (PyErr_Occurred()) {
-        throw fail("state", "found");
+        throw failure(key, "state", "found");
       }
       continue;  // its state was never created (the factory raised)
     }
     std::int64_t group = key_group_of(key, key_groups);
     if (group < 0) {
-      throw fail("key group", "computed (str() of the key raised)");
+      throw failure(key, "key group", "computed (str() of the key raised)");
     }
-    python::PyRef key_bytes = python::PyRef::steal(call1(codec.dump_key.get(), key));
-    if (!key_bytes || !PyBytes_Check(key_bytes.get())) {
-      if (key_bytes) {
-        PyErr_SetString(PyExc_TypeError, "pickle.dumps did not return bytes");
-      }
-      throw fail("key", "pickled");
-    }
-    if (codec.plain) {
-      python::PyRef replacement;
-      PlainObjectCodec::Written written = codec.plain->write(state, 1, plain_bytes_, replacement);
-      if (written == PlainObjectCodec::Written::failed) {
-        throw fail("state", "pickled");
-      }
-      if (written == PlainObjectCodec::Written::written) {
-        snapshot.add_state(index, static_cast<std::uint32_t>(group), bytes_of(key_bytes.get()), plain_bytes_);
-        ++added;
-        // A value replaced under an existing key: the dict's keys, and so both walks, stay as they are.
-        if (replacement && PyDict_SetItem(states_.get(), key, replacement.get()) != 0) {
-          PyErr_Clear();
-        }
-        continue;
-      }
-    }
-    python::PyRef state_bytes = python::PyRef::steal(call1(codec.dump_state.get(), state));
-    if (!state_bytes) {
-      throw fail("state", app_codec ? "serialized (the application's serialize raised)" : "pickled");
-    }
-    if (!PyBytes_Check(state_bytes.get())) {
-      PyErr_Format(PyExc_TypeError, "serialize returned %s; expected bytes", Py_TYPE(state_bytes.get())->tp_name);
-      throw fail("state", "serialized");
-    }
-    snapshot.add_state(index, static_cast<std::uint32_t>(group), bytes_of(key_bytes.get()),
-                       bytes_of(state_bytes.get()));
+    serialize(key, state, codec, 1, entry);
+    snapshot.add_state(index, static_cast<std::uint32_t>(group), bytes_of(entry.key.get()), entry.value);
     ++added;
+    // A value replaced under an existing key: the dict's keys, and so both walks, stay as they are.
+    if (entry.replacement && PyDict_SetItem(states_.get(), key, entry.replacement.get()) != 0) {
+      PyErr_Clear();
+    }
   }
   return added;
+}
+
+KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& leaving, std::uint32_t key_groups,
+                                                       const StateCodec& codec, const Take& take) {
+  // The keys that leave, held (the dict lets go of them below), with their groups: collected first, since the
+  // dict cannot change while it is walked.
+  std::vector<std::pair<python::PyRef, std::uint32_t>> keys;
+  Py_ssize_t position = 0;
+  PyObject* key = nullptr;
+  PyObject* state = nullptr;
+  while (PyDict_Next(states_.get(), &position, &key, &state)) {
+    std::int64_t group = key_group_of(key, key_groups);
+    if (group < 0) {
+      PyErr_Clear();  // no group, no owner: no event could reach its state either (the router counts those)
+      continue;
+    }
+    if (static_cast<std::size_t>(group) < leaving.size() && leaving[static_cast<std::size_t>(group)]) {
+      keys.emplace_back(python::PyRef::borrow(key), static_cast<std::uint32_t>(group));
+    }
+  }
+  HandedOver result;
+  Serialized entry;
+  for (const auto& [leaver, group] : keys) {
+    state = PyDict_GetItem(states_.get(), leaver.get());  // borrowed; the dict holds it until the DelItem below
+    if (state == nullptr) {
+      continue;
+    }
+    try {
+      // No holders counted: the object leaves with the dict, a fresh copy of it is of no use.
+      serialize(leaver.get(), state, codec, 0, entry);
+      take(group, bytes_of(entry.key.get()), entry.value);
+      ++result.keys;
+    } catch (const StateSerializationError& error) {
+      if (result.failed++ == 0) {
+        result.first_failure = error.what();
+      }
+    }
+    if (PyDict_DelItem(states_.get(), leaver.get()) != 0) {
+      PyErr_Clear();
+    }
+  }
+  forget_keys(keys);
+  return result;
+}
+
+void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys) {
+  if (keys.empty()) {
+    return;
+  }
+  std::unordered_map<std::string, std::size_t> names;
+  for (const auto& [key, group] : keys) {
+    if (auto name = key_name(key.get())) {
+      ++names[*name];
+    }
+  }
+  {
+    std::lock_guard lock(keys_mutex_);
+    std::erase_if(key_names_, [&](const std::string& name) {
+      auto found = names.find(name);
+      if (found == names.end() || found->second == 0) {
+        return false;
+      }
+      --found->second;
+      return true;
+    });
+  }
+  if (changed_.size() == 0) {
+    return;
+  }
+  python::PyRef gone = python::PyRef::steal(PySet_New(nullptr));
+  for (const auto& [key, group] : keys) {
+    if (!gone || PySet_Add(gone.get(), key.get()) != 0) {
+      PyErr_Clear();
+      changed_.clear();  // cannot tell the marks apart: forget them all (a later snapshot of every key is safe)
+      shared_states_ = true;
+      return;
+    }
+  }
+  changed_.forget_if([&](PyObject* marked) {
+    int contains = PySet_Contains(gone.get(), marked);
+    if (contains < 0) {
+      PyErr_Clear();
+      return true;
+    }
+    return contains == 1;
+  });
 }
 
 void KeyedStateTable::forget_changes() { changed_.clear(); }

@@ -2,8 +2,9 @@
 
 #include "chain_merge.hpp"
 #include "manifest.hpp"
-#include "record_format.hpp"
 #include "snapshot_file.hpp"
+
+#include "roo/checkpoint/record_format.hpp"
 
 #include <gtest/gtest.h>
 

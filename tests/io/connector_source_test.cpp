@@ -271,6 +271,18 @@ TEST(ConnectorSource, SeekAnswersNotifyAndCommitAcknowledgesTheOwner) {
   EXPECT_TRUE(wait_until([&] { return stopped; }, 5000ms));
 }
 
+TEST(ConnectorSource, AWorkerLeavingTheClusterSendsItsConnectorsToAnother) {
+  SourceFixture fixture(16);
+  Connector connector(fixture.port());
+  connector.send(cf::encode_hello({"0.0.1", "secret", "p", "i"}));
+  EXPECT_EQ(std::get<cf::Ok>(*connector.read()), cf::Ok{4});  // the fixture's credits
+  fixture.source->leave_for("10.0.0.7:7100");
+  bool stopped = false;
+  fixture.source->stop([&] { stopped = true; });
+  EXPECT_EQ(std::get<cf::Restart>(*connector.read()), cf::Restart{"10.0.0.7:7100"});
+  EXPECT_TRUE(wait_until([&] { return stopped; }, 5000ms));
+}
+
 TEST(ConnectorSource, AConnectionWithoutHelloIsClosedAfterTheTimeout) {
   test::LogCapture::instance().clear();
   SourceFixture fixture(4, {}, 200ms);

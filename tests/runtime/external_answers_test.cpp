@@ -55,6 +55,20 @@ TEST(ExternalAnswers, StatelessPartitionsListEveryWorkersStep) {
             R"j("split (2)":{"initializer":["3000"],"w1":["3001"]}}})j");
 }
 
+// After a shrink: worker w1 left (it owns nothing and runs nothing), the owners table says who has each key group.
+TEST(ExternalAnswers, PartitionsFollowTheOwnersTableAndLeaveOutWorkersThatLeft) {
+  auto plan = split_key_count_split();
+  auto facts = two_workers_running(plan);
+  facts.membership.workers.push_back(cluster::WorkerInfo{"w2", {}, {}, {}});
+  facts.membership.owners = {0, 2, 2, 0};
+  facts.membership.departed = {false, true, false};
+  EXPECT_EQ(local_answer(7, facts),
+            R"j({"state_partitions":{"count":{"initializer":[0,3],"w2":[1,2]}},)j"
+            R"j("stateless_partitions":{"split":{"initializer":["0"],"w2":["2"]},)j"
+            R"j("split (2)":{"initializer":["3000"],"w2":["3002"]}}})j");
+  EXPECT_EQ(local_answer(23, facts), R"j({"split":{"initializer":1,"w2":1},"split (2)":{"initializer":1,"w2":1}})j");
+}
+
 TEST(ExternalAnswers, NoStatelessStepsIsAnEmptyObject) {
   graph::Plan plan;
   auto facts = two_workers_running(plan);

@@ -14,6 +14,8 @@
 
 #include <filesystem>
 #include <string>
+#include <tuple>
+#include <vector>
 
 namespace py = pybind11;
 
@@ -192,6 +194,69 @@ TEST(KeyedStateTable, NamesTheKeyWhoseStateCannotBePickledAndKeepsItsChanges) {
   runner.process(batch_of({"later"}));  // the state no longer holds the lock
   checkpoint::Snapshot retry(2, false);
   EXPECT_EQ(table.snapshot(0, retry, false, pickle_codec(), state::default_key_groups), 1u);
+}
+
+std::uint32_t group_of(const char* key, std::uint32_t key_groups) {
+  py::str text(key);
+  return static_cast<std::uint32_t>(state::key_group_of(text.ptr(), key_groups));
+}
+
+// A rescale: the keys of the key groups that leave go, serialized as a snapshot writes them; the others stay.
+TEST(KeyedStateTable, HandsOverTheKeysOfTheKeyGroupsThatLeave) {
+  constexpr std::uint32_t groups = 64;
+  ASSERT_NE(group_of("b", groups), group_of("a", groups));
+  ASSERT_NE(group_of("b", groups), group_of("c", groups));
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.track_changes();
+  runner.process(batch_of({"apple", "banana", "cherry", "avocado"}));
+  (void)take(runner);
+  std::vector<bool> leaving(groups, false);
+  leaving[group_of("a", groups)] = true;
+  leaving[group_of("c", groups)] = true;
+  std::vector<std::tuple<std::uint32_t, std::string, std::string>> taken;
+  auto handed = table.hand_over(leaving, groups, pickle_codec(),
+                                [&](std::uint32_t group, std::string_view key, std::string_view value) {
+                                  taken.emplace_back(group, std::string(key), std::string(value));
+                                });
+  EXPECT_EQ(handed.keys, 2u);
+  EXPECT_EQ(handed.failed, 0u);
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.key_names(), std::vector<std::string>{"b"});
+  checkpoint::Snapshot changed(1, false);  // the marks of the keys that left went with them
+  EXPECT_EQ(table.snapshot(0, changed, false, pickle_codec(), groups), 1u);
+
+  auto other_plan = plan_of("keyed_count");
+  PipelineRunner other(other_plan);
+  for (const auto& [group, key, value] : taken) {
+    EXPECT_TRUE(group == group_of("a", groups) || group == group_of("c", groups));
+    other.state_tables()[0].restore(key, value, pickle_codec());
+  }
+  other.process(batch_of({"avocado", "cherry"}));
+  EXPECT_EQ(take(other), "avocado=3\ncherry=2\n");
+  runner.process(batch_of({"apricot", "blueberry"}));  // a's state left: a new one here
+  EXPECT_EQ(take(runner), "apricot=1\nblueberry=2\n");
+}
+
+TEST(KeyedStateTable, AKeyWhoseStateCannotBeSerializedLeavesAndIsCountedAsFailed) {
+  auto plan = plan_of("keyed_hold");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  runner.process(batch_of({"lock it", "banana"}));
+  std::size_t taken = 0;
+  auto handed = table.hand_over(std::vector<bool>(state::default_key_groups, true), state::default_key_groups,
+                                pickle_codec(), [&](std::uint32_t, std::string_view, std::string_view) { ++taken; });
+  EXPECT_EQ(handed.keys, 1u);
+  EXPECT_EQ(taken, 1u);
+  EXPECT_EQ(handed.failed, 1u);
+  EXPECT_EQ(handed.first_failure,
+            "the state of key 'l' in state computation 'hold' could not be pickled: TypeError: cannot pickle "
+            "'_thread.lock' object");
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_TRUE(table.key_names().empty());
+  EXPECT_FALSE(PyErr_Occurred());
 }
 
 }  // namespace

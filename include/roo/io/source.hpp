@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <map>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ class Source {
   /// Stops accepting and reading, hands over every frame already read, then calls `on_stopped` on the
   /// io_context's thread. Thread-safe and idempotent (later calls only add callbacks).
   virtual void stop(std::function<void()> on_stopped) = 0;
+  /// This worker leaves the cluster (a shrink): when stop() lets its clients go, it tells those that can follow
+  /// (connectors: RESTART with the address) to reconnect to `address` ("host:port", another worker's source). Call
+  /// before stop(). Thread-safe. Sources whose clients cannot be told so ignore it.
+  virtual void leave_for(std::string address) { (void)address; }
 
   /// The address actually bound (useful with port 0); an empty Endpoint for a source that does not listen.
   [[nodiscard]] virtual core::Endpoint local_endpoint() const = 0;

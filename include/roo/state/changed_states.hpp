@@ -49,6 +49,23 @@ class ChangedStates {
     }
   }
 
+  /// Forgets the marks whose key `forget(key)` names (keys that left the table), keeping the others.
+  template <class Forget>
+  void forget_if(Forget&& forget) {
+    std::vector<Slot> kept;
+    for (const Slot& slot : slots_) {
+      if (slot.state != nullptr && !forget(slot.key)) {
+        Py_INCREF(slot.key);
+        kept.push_back(slot);
+      }
+    }
+    clear();
+    for (const Slot& slot : kept) {
+      add(slot.state, slot.key);
+      Py_DECREF(slot.key);
+    }
+  }
+
   /// Forgets every mark (and releases the keys).
   void clear();
 

@@ -10,10 +10,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace roo::state {
@@ -86,11 +89,42 @@ class KeyedStateTable {
   /// After every table's snapshot succeeded: the changes are in it, start remembering afresh.
   void forget_changes();
 
+  /// What hand_over() did.
+  struct HandedOver {
+    std::size_t keys = 0;       ///< handed to `take`
+    std::size_t failed = 0;     ///< removed, but their state (or key) could not be serialized: lost
+    std::string first_failure;  ///< the first of those, as snapshot() would have thrown it
+  };
+  /// Receives one key handed over: its key group and its key and state serialized (views valid during the call).
+  using Take = std::function<void(std::uint32_t key_group, std::string_view key, std::string_view value)>;
+  /// Rescaling (docs/cluster.md, "Growing and shrinking"): every key whose key group among `key_groups` is marked in
+  /// `leaving` (by key group) leaves this table — its state, its name for the state-entity queries, its change
+  /// mark — and goes to `take`, serialized as snapshot() does. A key whose state cannot be serialized leaves too (its
+  /// key group belongs to another worker now): counted in `failed`, with the first one's line.
+  HandedOver hand_over(const std::vector<bool>& leaving, std::uint32_t key_groups, const StateCodec& codec,
+                       const Take& take);
+
   /// Recovery: sets the state of the key serialized as `key` to the object serialized as `value`. Throws
   /// StateSerializationError when either cannot be read back.
   void restore(std::string_view key, std::string_view value, const StateCodec& codec);
 
  private:
+  /// One key serialized (serialize()): its bytes and its state's (`value`: a view into `state` or plain_bytes_, valid
+  /// until the next call); `replacement`: a fresh copy of a plain state for the table (see PlainObjectCodec::write).
+  struct Serialized {
+    python::PyRef key;
+    python::PyRef state;
+    std::string_view value;
+    python::PyRef replacement;
+  };
+  /// Throws StateSerializationError (the Python error cleared) naming `key`. `holders`: as PlainObjectCodec::write.
+  void serialize(PyObject* key, PyObject* state, const StateCodec& codec, Py_ssize_t holders, Serialized& out);
+  [[nodiscard]] StateSerializationError failure(PyObject* key, const char* what, const char* verb) const;
+  /// How the state-entity queries name `key` (none when it has no text).
+  [[nodiscard]] static std::optional<std::string> key_name(PyObject* key);
+  /// Forgets the names and change marks of `keys` (each with its key group), which left the table.
+  void forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys);
+
   std::string name_;
   std::string label_;
   python::PyRef factory_;

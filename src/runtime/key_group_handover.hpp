@@ -1,0 +1,77 @@
+#pragma once
+
+#include "delivery_report.hpp"
+#include "state_codecs.hpp"
+
+#include "roo/state/keyed_state_table.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace roo::runtime {
+
+/// Keyed state moving between workers in a rescale (docs/cluster.md, "Growing and shrinking"): the keys of the key
+/// groups this worker gives up leave its state tables for their new owners, serialized as checkpoints serialize them
+/// (StateCodecs) and in the checkpoint record encoding (checkpoint::Snapshot, visit_records), in frames of about
+/// frame_bytes; a peer's frames are restored into this worker's tables. What cannot move is counted as lost state,
+/// for the closing report, with one error line where it happens. Lives on the executor (the GIL held).
+class KeyGroupHandover {
+ public:
+  /// A frame is sent once another key would take it past this (a single larger key goes alone).
+  static constexpr std::size_t frame_bytes = 4 * 1024 * 1024;
+  /// A key whose record alone is larger cannot move (a cluster frame holds at most 64 MiB): it is lost.
+  static constexpr std::size_t max_record_bytes = 63 * 1024 * 1024;
+
+  /// Sends one frame to worker `to` (Cluster::send_key_groups); false when `to` was lost and the frame dropped.
+  using Send = std::function<bool(std::size_t to, std::vector<char>&& bytes)>;
+
+  /// What hand_over() moved.
+  struct Moved {
+    std::size_t keys = 0;
+    std::size_t groups = 0;   ///< key groups that left this worker (with keys or without)
+    std::size_t workers = 0;  ///< new owners they went to
+    std::size_t bytes = 0;    ///< sent, over every frame
+  };
+  /// Hands every key of `tables` (by Plan::state_tables index) whose key group worker `self` owns in `now` and not in
+  /// `next` (owner tables, one entry per key group) to the group's owner in `next`, through `send`. The keys leave
+  /// the tables. `names`: the workers' names, for lines about them.
+  Moved hand_over(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
+                  const std::vector<std::uint16_t>& now, const std::vector<std::uint16_t>& next,
+                  const std::vector<std::string>& names, const Send& send);
+
+  /// Restores into `tables` the keys of one frame worker `peer` handed over (a core::KeyGroupState).
+  /// A malformed frame, an unknown table or a state that cannot be read back costs one error line naming the peer
+  /// and the table, and counts as lost state; the rest is restored.
+  void take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, const std::string& peer,
+            std::string_view bytes);
+
+  /// What take() restored since the last call, as the end of an info line: "12 keys in 3 key groups from worker
+  /// 'w1' (1 frame, 2 KiB)"; empty when nothing came.
+  [[nodiscard]] std::string take_intake_summary();
+
+  /// State lost moving, either way, into the closing report.
+  void report_losses(DeliveryReport& report) const;
+
+ private:
+  void lose(std::uint64_t keys, const std::string& reason);
+
+  struct Intake {
+    std::size_t keys = 0;
+    std::size_t frames = 0;
+    std::size_t bytes = 0;
+    std::set<std::uint32_t> groups;
+    std::set<std::string> peers;
+  };
+  Intake intake_;
+  std::vector<std::pair<std::string, std::uint64_t>> lost_;  ///< keys of state lost, by reason
+  std::vector<std::string> faults_;                          ///< frames lost whole (malformed): keys uncounted
+};
+
+}  // namespace roo::runtime

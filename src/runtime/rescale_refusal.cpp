@@ -1,0 +1,36 @@
+#include "rescale_refusal.hpp"
+
+#include <fmt/format.h>
+
+namespace roo::runtime {
+
+std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
+  if (checkpoints) {
+    return "rescaling with checkpoints on is not supported yet";
+  }
+  if (plan.has_windows()) {
+    return "rescaling a pipeline with windows is not supported yet (watermarks are kept per worker)";
+  }
+  for (const auto& source : plan.sources) {
+    switch (source.kind()) {
+      case graph::SourcePlan::Kind::kafka:
+        return fmt::format(
+            "rescaling is not supported with Kafka source '{}' (its partitions are assigned by worker "
+            "index and count)",
+            source.name);
+      case graph::SourcePlan::Kind::http:
+        return fmt::format(
+            "rescaling is not supported with HTTP source '{}' (a request is answered by the worker "
+            "that read it)",
+            source.name);
+      case graph::SourcePlan::Kind::tcp:
+      case graph::SourcePlan::Kind::generator:
+      case graph::SourcePlan::Kind::nats:
+      case graph::SourcePlan::Kind::connector:
+        break;
+    }
+  }
+  return {};
+}
+
+}  // namespace roo::runtime

@@ -1,0 +1,235 @@
+// KeyGroupHandover between two PipelineRunners standing in for two workers: a grow from one worker to two moves
+// the state of the key groups the second one takes, and the counts go on there; frames stay within their size;
+// what cannot move is lost with a line in the closing report, never a crash.
+#include "key_group_handover.hpp"
+
+#include "pipeline_runner.hpp"
+#include "runner_fixtures.hpp"
+#include "state_codecs.hpp"
+
+#include "roo/checkpoint/record_format.hpp"
+#include "roo/checkpoint/snapshot.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <pybind11/embed.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace roo::runtime {
+namespace {
+
+using test::batch_of;
+using test::plan_of;
+
+constexpr std::uint32_t key_groups = 64;
+
+ObjectCodec pickle_codec() {
+  py::module_ pickle = py::module_::import("pickle");
+  return ObjectCodec{python::PyRef::borrow(pickle.attr("dumps").ptr()),
+                     python::PyRef::borrow(pickle.attr("loads").ptr()), false};
+}
+
+std::vector<std::string> lines_of(PipelineRunner& runner) {
+  auto out = runner.outputs()[0].take();
+  std::istringstream text(std::string(out.values.begin(), out.values.end()));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(text, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<std::uint16_t> all_on(std::uint16_t worker) { return std::vector<std::uint16_t>(key_groups, worker); }
+
+std::vector<std::uint16_t> round_robin(std::uint16_t workers) {
+  std::vector<std::uint16_t> owners(key_groups);
+  for (std::uint32_t group = 0; group < key_groups; ++group) {
+    owners[group] = static_cast<std::uint16_t>(group % workers);
+  }
+  return owners;
+}
+
+std::uint32_t group_of(const std::string& key) {
+  py::str text(key);
+  return static_cast<std::uint32_t>(state::key_group_of(text.ptr(), key_groups));
+}
+
+/// The frames a hand-over sent, by the worker they went to.
+struct SentFrames {
+  std::map<std::size_t, std::vector<std::vector<char>>> to;
+  bool lost = false;  ///< answer as for a lost worker
+  KeyGroupHandover::Send send() {
+    return [this](std::size_t worker, std::vector<char>&& bytes) {
+      to[worker].push_back(std::move(bytes));
+      return !lost;
+    };
+  }
+};
+
+/// A frame of state records built by hand: (table, key group, pickled key, value bytes).
+std::vector<char> frame_of(const std::vector<std::tuple<std::uint32_t, std::string, std::string>>& records) {
+  py::module_ pickle = py::module_::import("pickle");
+  checkpoint::Snapshot frame(0, true);
+  for (const auto& [table, key, value] : records) {
+    std::string pickled_key = pickle.attr("dumps")(py::str(key)).cast<std::string>();
+    frame.add_state(table, group_of(key), pickled_key, value);
+  }
+  return {frame.records().begin(), frame.records().end()};
+}
+
+std::string pickled(py::object value) { return py::module_::import("pickle").attr("dumps")(value).cast<std::string>(); }
+
+// One worker grows to two: worker 1 takes the odd key groups, with their keys' counts.
+TEST(KeyGroupHandover, AGrowMovesTheStateOfTheKeyGroupsTheNewWorkerTakes) {
+  auto plan0 = plan_of("keyed_count");
+  auto plan1 = plan_of("keyed_count");
+  PipelineRunner w0(plan0, Routing{0, 1, key_groups}, pickle_codec());
+  w0.process(batch_of({"apple", "banana", "cherry", "avocado", "blueberry", "date"}));
+  (void)lines_of(w0);
+  // Worker 1 joined: two workers, every key group still worker 0's.
+  w0.reroute(Routing{0, 2, key_groups, all_on(0)});
+  PipelineRunner w1(plan1, Routing{1, 2, key_groups, all_on(0)}, pickle_codec());
+  StateCodecs codecs0(plan0);
+  StateCodecs codecs1(plan1);
+  KeyGroupHandover from0;
+  KeyGroupHandover into1;
+  SentFrames sent;
+  auto next = round_robin(2);
+  auto moved =
+      from0.hand_over(w0.state_tables(), codecs0, 0, w0.router().owners(), next, {"initializer", "w1"}, sent.send());
+  std::size_t odd = 0;
+  for (const char* key : {"a", "b", "c", "d"}) {
+    odd += group_of(key) % 2;
+  }
+  ASSERT_GT(odd, 0u);  // the test means something only when some key moves
+  EXPECT_EQ(moved.keys, odd);
+  EXPECT_EQ(moved.groups, key_groups / 2);
+  EXPECT_EQ(moved.workers, 1u);
+  ASSERT_EQ(sent.to.size(), 1u);
+  ASSERT_EQ(sent.to[1].size(), 1u);
+  EXPECT_EQ(moved.bytes, sent.to[1][0].size());
+  EXPECT_EQ(w0.state_tables()[0].size(), 4 - odd);
+  into1.take(w1.state_tables(), codecs1, "initializer", {sent.to[1][0].data(), sent.to[1][0].size()});
+  EXPECT_EQ(w1.state_tables()[0].size(), odd);
+  EXPECT_EQ(into1.take_intake_summary(),
+            fmt::format("{} keys in {} key groups from worker 'initializer' (1 frame, {} B)", odd, odd, moved.bytes));
+  EXPECT_EQ(into1.take_intake_summary(), "");
+  w0.reroute(Routing{0, 2, key_groups, next});
+  w1.reroute(Routing{1, 2, key_groups, next});
+
+  w0.process(batch_of({"apple", "banana", "cherry", "date"}));
+  std::uint32_t events = 0;
+  auto hops = w0.take_hops(1, events);
+  EXPECT_EQ(events, odd);
+  if (!hops.empty()) {
+    w1.process_remote({hops.data(), hops.size()}, 0);
+  }
+  auto lines = lines_of(w0);
+  auto there = lines_of(w1);
+  lines.insert(lines.end(), there.begin(), there.end());
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"apple=3", "banana=3", "cherry=2", "date=2"}));
+  DeliveryReport report;
+  from0.report_losses(report);
+  into1.report_losses(report);
+  EXPECT_TRUE(report.is_complete());
+}
+
+// 40 states of 300 KiB: frames of at most frame_bytes (13 states each), every key in one of them.
+TEST(KeyGroupHandover, CutsTheStateIntoFramesOfAtMostFrameBytes) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  py::bytes big(std::string(300 * 1024, 'x'));
+  for (int i = 0; i < 40; ++i) {
+    py::str key("k" + std::to_string(i));
+    ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), big.ptr()), 0);
+  }
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  SentFrames sent;
+  auto moved = handover.hand_over(runner.state_tables(), codecs, 0, all_on(0), all_on(1), {"a", "b"}, sent.send());
+  EXPECT_EQ(moved.keys, 40u);
+  EXPECT_EQ(table.size(), 0u);
+  ASSERT_EQ(sent.to[1].size(), 4u);
+  std::size_t keys = 0;
+  std::size_t bytes = 0;
+  for (const auto& frame : sent.to[1]) {
+    EXPECT_LE(frame.size(), KeyGroupHandover::frame_bytes);
+    bytes += frame.size();
+    checkpoint::RecordVisitor visitor;
+    visitor.on_state = [&](std::uint32_t table_index, std::uint32_t, std::string_view, std::string_view value) {
+      EXPECT_EQ(table_index, 0u);
+      EXPECT_EQ(py::module_::import("pickle").attr("loads")(py::bytes(std::string(value))).cast<std::string>(),
+                std::string(300 * 1024, 'x'));
+      ++keys;
+    };
+    EXPECT_EQ(checkpoint::visit_records({frame.data(), frame.size()}, visitor), frame.size() < 1024 * 1024 ? 1 : 13);
+  }
+  EXPECT_EQ(keys, 40u);
+  EXPECT_EQ(moved.bytes, bytes);
+}
+
+TEST(KeyGroupHandover, StateThatCannotBeRestoredIsLostWithOneLineNotACrash) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  std::vector<char> garbage = {'\x01', '\x00', '\x00'};
+  handover.take(runner.state_tables(), codecs, "w1", {garbage.data(), garbage.size()});
+  auto mixed = frame_of({{0, "apple", pickled(py::int_(1))},  // not a Count: restored as it is (pickle's business)
+                         {7, "banana", pickled(py::int_(2))},
+                         {0, "cherry", "not a pickle"},
+                         {0, "date", "still not a pickle"}});
+  handover.take(runner.state_tables(), codecs, "w1", {mixed.data(), mixed.size()});
+  EXPECT_EQ(runner.state_tables()[0].size(), 1u);
+  EXPECT_FALSE(PyErr_Occurred());
+  EXPECT_EQ(handover.take_intake_summary(),
+            fmt::format("1 keys in 1 key groups from worker 'w1' (2 frames, {} B)", garbage.size() + mixed.size()));
+  DeliveryReport report;
+  handover.report_losses(report);
+  EXPECT_EQ(report.summary(),
+            "not everything was delivered: state handed over by worker 'w1' was malformed; 2 keys (of state "
+            "computation 'count' handed over by worker 'w1' that could not be restored); 1 key (of state table 7 "
+            "handed over by worker 'w1' that could not be restored)");
+}
+
+TEST(KeyGroupHandover, KeysForALostWorkerAreCountedLost) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  runner.process(batch_of({"apple", "banana"}));
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  SentFrames sent;
+  sent.lost = true;
+  auto moved = handover.hand_over(runner.state_tables(), codecs, 0, all_on(0), all_on(1), {"a", "w1"}, sent.send());
+  EXPECT_EQ(moved.keys, 2u);
+  DeliveryReport report;
+  handover.report_losses(report);
+  EXPECT_EQ(report.summary(), "not everything was delivered: 2 keys (of state for worker 'w1', which was lost)");
+}
+
+// A worker that gives up no key group (it only gains some) sends nothing.
+TEST(KeyGroupHandover, SendsNothingWhenNoKeyGroupLeaves) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  runner.process(batch_of({"apple"}));
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  SentFrames sent;
+  auto moved = handover.hand_over(runner.state_tables(), codecs, 1, all_on(0), round_robin(2), {"a", "b"}, sent.send());
+  EXPECT_EQ(moved.groups, 0u);
+  EXPECT_EQ(moved.keys, 0u);
+  EXPECT_TRUE(sent.to.empty());
+  EXPECT_EQ(runner.state_tables()[0].size(), 1u);
+}
+
+}  // namespace
+}  // namespace roo::runtime
