@@ -78,7 +78,7 @@ FrameAction DataChannels::on_inbound_frame(const std::shared_ptr<std::size_t>& f
     connection.fail(unexpected_message(type));
     return FrameAction::stop;
   }
-  if (!members_.is_live(index)) {
+  if (!members_.is_connected(index)) {
     return FrameAction::proceed;
   }
   std::vector<char> bytes(body + 1, body + size);
@@ -143,7 +143,7 @@ FrameAction DataChannels::on_outbound_frame(std::size_t to, FramedConnection& co
 
 void DataChannels::enqueue(std::size_t to, std::vector<char> bytes, MessageType type) {
   MemberTable::Peer& peer = members_.peer(to);
-  if (!members_.is_live(to) || !peer.outbound || lifecycle_.phase == Phase::closed) {
+  if (!members_.is_connected(to) || !peer.outbound || lifecycle_.phase == Phase::closed) {
     members_.budget(to).release(bytes.size());
     if (members_.lost(to)) {
       peer.unprocessed_at_loss += bytes.size();
@@ -211,21 +211,21 @@ void DataChannels::on_members_added() {
 
 void DataChannels::acknowledge(std::size_t from, std::size_t bytes) {
   auto& inbound = members_.peer(from).inbound;
-  if (members_.is_live(from) && inbound) {
+  if (members_.is_connected(from) && inbound) {
     inbound->write(message(MessageType::ack).u64(bytes).take());
   }
 }
 
 void DataChannels::send_marker(std::size_t to, std::uint64_t id) {
   MemberTable::Peer& peer = members_.peer(to);
-  if (members_.is_live(to) && peer.outbound && lifecycle_.phase != Phase::closed) {
+  if (members_.is_connected(to) && peer.outbound && lifecycle_.phase != Phase::closed) {
     peer.outbound->write(message(MessageType::marker).u64(id).take());
   }
 }
 
 void DataChannels::send_watermark(std::size_t to, const std::vector<char>& bytes) {
   MemberTable::Peer& peer = members_.peer(to);
-  if (members_.is_live(to) && peer.outbound && lifecycle_.phase != Phase::closed) {
+  if (members_.is_connected(to) && peer.outbound && lifecycle_.phase != Phase::closed) {
     auto frame = message(MessageType::watermark).take();
     frame.insert(frame.end(), bytes.begin(), bytes.end());
     peer.outbound->write(std::move(frame));
@@ -238,7 +238,7 @@ FrameAction DataChannels::on_marker(std::size_t from, FramedConnection& connecti
     connection.fail("malformed marker message");
     return FrameAction::stop;
   }
-  if (!members_.is_live(from)) {
+  if (!members_.is_connected(from)) {
     return FrameAction::proceed;
   }
   peers_[from].waiting_input = core::PeerInput{core::InputChannel::peer(from), core::CheckpointMarker{id}};
@@ -247,7 +247,7 @@ FrameAction DataChannels::on_marker(std::size_t from, FramedConnection& connecti
 
 FrameAction DataChannels::on_watermark(std::size_t from, FramedConnection& connection, const char* body,
                                        std::size_t size) {
-  if (!members_.is_live(from)) {
+  if (!members_.is_connected(from)) {
     return FrameAction::proceed;
   }
   peers_[from].waiting_input =

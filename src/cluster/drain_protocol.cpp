@@ -168,7 +168,7 @@ void DrainProtocol::finish_round() {
     arm_poll_timer();  // only to watch the drain deadline
     return;
   }
-  std::optional<std::vector<std::uint64_t>> signature = quiet_signature(poll_replies_, members_);
+  std::optional<std::vector<std::uint64_t>> signature = quiet_signature(poll_replies_, [this](std::size_t i) { return members_.is_live(i); });
   bool quiet = signature.has_value();
   if (quiet && last_quiet_signature_ == signature) {
     if (hooks_.before_exit) {

@@ -205,14 +205,15 @@ void Formation::go() {
   routes_.formed();
 }
 
-void Formation::fail(const std::string& message) {
+void Formation::fail(const std::string& message, bool for_good) {
   if (!lifecycle_.form_called || lifecycle_.formed) {
     return;
   }
   lifecycle_.formed = true;  // the promise is settled either way
   routes_.close_all();
   lifecycle_.phase = Phase::closed;
-  formed_promise_.set_exception(std::make_exception_ptr(core::Error(message)));
+  formed_promise_.set_exception(for_good ? std::make_exception_ptr(JoinRefusedForGood(message))
+                                         : std::make_exception_ptr(core::Error(message)));
 }
 
 void Formation::close() {

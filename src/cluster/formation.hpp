@@ -51,7 +51,7 @@ class Formation : public OwnedByCore<Formation> {
   /// Once it is up, FormationRoutes::channel_grown; when it cannot be opened within join_timeout, the worker is lost.
   void grow(std::size_t index);
   /// Settles the formation promise with `message` (once, and only while forming) and closes everything.
-  void fail(const std::string& message);
+  void fail(const std::string& message, bool for_good = false);
   /// A worker's formation error: "join the cluster at <initializer>: <reason>".
   [[nodiscard]] std::string join_error(const std::string& reason) const;
   void close();

@@ -166,7 +166,7 @@ void JoiningFormation::on_initializer_connect_failed(const boost::system::error_
 
 void JoiningFormation::on_reject(const std::string& reason) {
   cluster_logger()->debug("cluster: the initializer refused this worker: {}", reason);
-  formation_.fail(formation_.join_error(reason));
+  formation_.fail(formation_.join_error(reason), reason.starts_with(cannot_grow_refusal));
 }
 
 void JoiningFormation::on_membership(Membership membership) {

@@ -62,6 +62,10 @@ class MemberTable {
   [[nodiscard]] Peer& peer(std::size_t index) { return peers_[index]; }
   [[nodiscard]] const Peer& peer(std::size_t index) const { return peers_[index]; }
   [[nodiscard]] const std::string& name_of(std::size_t index) const { return membership_.workers[index].name; }
+  /// A member not lost (departed or not): its data channels still carry what it handed over before it went.
+  [[nodiscard]] bool is_connected(std::size_t index) const {
+    return ready_ && index < peers_.size() && !lost_[index];
+  }
   /// A member not lost and not departed.
   [[nodiscard]] bool is_live(std::size_t index) const {
     return ready_ && index < peers_.size() && !lost_[index] && !departed(index);

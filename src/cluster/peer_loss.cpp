@@ -62,7 +62,9 @@ std::vector<PeerShortfall> ClusterCore::shortfalls() const {
     const MemberTable::Peer& peer = members_.peer(i);
     PeerShortfall shortfall{members_.name_of(i), peer.unprocessed_at_loss, peer.lost_cause, peer.undrained};
     if (!peer.lost_cause) {
-      shortfall.unprocessed_bytes = members_.budget(i).in_flight();
+      // A worker that left the cluster was told to go only once the initializer saw every byte it sent processed
+      // (the rescale's quiet poll); acknowledgements still on their way change nothing.
+      shortfall.unprocessed_bytes = members_.departed(members_.self()) ? 0 : members_.budget(i).in_flight();
     } else if (exit_said && peer.lost_while_stopping && peer.unprocessed_at_loss == 0) {
       continue;  // it exited before this worker heard the exit: nothing of ours was left with it
     }

@@ -21,16 +21,16 @@ PollReply local_poll_reply(const MemberTable& members, std::uint64_t round, bool
 }
 
 std::optional<std::vector<std::uint64_t>> quiet_signature(const std::map<std::size_t, PollReply>& replies,
-                                                          const MemberTable& members) {
+                                                          const std::function<bool(std::size_t)>& count) {
   bool quiet = true;
   std::vector<std::uint64_t> signature;
   for (const auto& [i, reply] : replies) {
-    if (!members.is_live(i)) {
+    if (!count(i)) {
       continue;
     }
     quiet = quiet && reply.drained;
     for (const auto& [j, other] : replies) {
-      if (i != j && members.is_live(j)) {
+      if (i != j && count(j)) {
         quiet = quiet && at(reply.sent, j) == at(other.processed, i);
         signature.push_back(at(reply.sent, j));
       }

@@ -35,8 +35,10 @@ std::string shrink_answer_json(const std::vector<std::string>& names) {
 
 }  // namespace
 
+// Leavers (departed once the move went out) still hear the round until they are told to go.
 void RescaleProtocol::send(std::size_t index, std::vector<char> frame) {
-  if (members_.is_live(index) && members_.peer(index).control) {
+  if (index < members_.size() && !members_.lost(index) && members_.peer(index).control &&
+      !members_.peer(index).control->closed()) {
     members_.peer(index).control->write(std::move(frame));
   }
 }
@@ -45,7 +47,7 @@ void RescaleProtocol::send(std::size_t index, std::vector<char> frame) {
 
 std::string RescaleProtocol::admit(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker) {
   if (!config_.rescale_refusal.empty()) {
-    return "the cluster cannot grow while it runs: " + config_.rescale_refusal;
+    return std::string(cannot_grow_refusal) + config_.rescale_refusal;
   }
   if (members_.size() + joiners_.size() + parked_.size() >= MemberTable::max_workers) {
     return "the cluster has the most workers it can have (" + std::to_string(MemberTable::max_workers) + ")";
@@ -190,7 +192,7 @@ void RescaleProtocol::poll_round() {
   poll_replies_.clear();
   poll_replies_[members_.self()] = poll_reply(poll_round_);
   for (std::size_t i : participants_) {
-    if (i != members_.self() && members_.is_live(i)) {
+    if (i != members_.self() && !members_.lost(i)) {
       poll_awaiting_.insert(i);
       send(i, message(MessageType::rescale_poll).u64(poll_round_).take());
     }
@@ -217,7 +219,9 @@ void RescaleProtocol::on_poll_reply(std::size_t index, const PollReply& reply) {
 // Quiet twice with the same counts: before the move, nothing is in flight and no source is read; after it, every
 // handed-over group was restored.
 void RescaleProtocol::finish_poll() {
-  std::optional<std::vector<std::uint64_t>> signature = quiet_signature(poll_replies_, members_);
+  // The leavers count too: after the move they are departed, and what they handed over must be restored.
+  std::optional<std::vector<std::uint64_t>> signature =
+      quiet_signature(poll_replies_, [this](std::size_t i) { return participants_.count(i) > 0 && !members_.lost(i); });
   if (signature && last_quiet_signature_ == signature) {
     last_quiet_signature_.reset();
     if (phase_ == RoundPhase::pausing) {
@@ -325,6 +329,12 @@ void RescaleProtocol::finish_round() {
   if (hooks_.on_rescale_resume) {
     hooks_.on_rescale_resume(round_);
   }
+  if (lost_in_move_) {
+    lost_in_move_ = false;
+    cluster_logger()->warn("cluster: a worker was lost during rescale {}; its key groups go to the others", round_);
+    start_round({});
+    return;
+  }
   take_parked();
   maybe_start_round();
 }
@@ -413,6 +423,9 @@ void RescaleProtocol::on_peer_lost(std::size_t index) {
   }
   bool awaited = poll_awaiting_.erase(index) > 0;
   poll_replies_.erase(index);
+  if (phase_ == RoundPhase::moving || phase_ == RoundPhase::settling) {
+    lost_in_move_ = true;  // the new owners name it: once this round is over, another deals its groups out
+  }
   if (phase_ == RoundPhase::moving) {
     on_moved(index, round_);  // it hands nothing over any more
   } else if (awaited && poll_awaiting_.empty()) {
@@ -506,11 +519,11 @@ std::pair<bool, std::string> RescaleProtocol::decide_shrink(std::string_view jso
   for (std::size_t i : eligible) {
     eligible_names.push_back(members_.name_of(i));
   }
-  if (query) {
-    return {true, shrink_answer_json(eligible_names)};
-  }
   if (!config_.rescale_refusal.empty()) {
     return {false, "the cluster cannot shrink while it runs: " + config_.rescale_refusal};
+  }
+  if (query) {
+    return {true, shrink_answer_json(eligible_names)};
   }
   if (in_progress() || !joiners_.empty() || !ready_joiners_.empty()) {
     return {false, "a rescale is in progress; ask again when it is over"};

@@ -134,6 +134,7 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   std::set<std::size_t> awaiting_moved_;
   std::optional<Membership> next_;
   std::size_t groups_moving_ = 0;
+  bool lost_in_move_ = false;  // a participant was lost after the move went out: the next round re-deals its groups
   Timer poll_timer_;
   std::uint64_t poll_round_ = 0;
   std::set<std::size_t> poll_awaiting_;

@@ -1400,7 +1400,9 @@ int Worker::serve() {
         join_cluster(forming_deadline);
         forming_retry = first_forming_retry;
       } catch (const core::Error& error) {
-        if (!stop_requested_ && options_.checkpoints && std::chrono::steady_clock::now() < forming_deadline) {
+        bool for_good = dynamic_cast<const cluster::JoinRefusedForGood*>(&error) != nullptr;
+        if (!for_good && !stop_requested_ && options_.checkpoints &&
+            std::chrono::steady_clock::now() < forming_deadline) {
           // A worker that left while the cluster formed (killed again, or restarting): form again until it is back.
           // Not at once: a failure that comes at once (a port another process holds) would spin and flood the log.
           log_->warn("the cluster did not form ({}); forming again in {} ms", error.what(), forming_retry.count());

@@ -418,6 +418,8 @@ def test_an_app_with_checkpoints_on_refuses_to_grow_or_shrink(cluster, receiver,
     c.stop(via=0)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 16, open: a joiner killed after the move went out takes the state handed "
+                   "to it along (the givers keep no copy); the cluster re-deals its key groups, empty")
 def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, receiver, roo_bin):
     """Each round: a joiner starts, and once it is restoring the state moved to it (key_count's restore sleeps 30 ms
     per key, so its part takes over a second), kill -9. The cluster goes on without it, with every count exact.

@@ -3,6 +3,7 @@
 #include "roo/core/bounded_mailbox.hpp"
 #include "roo/core/byte_budget.hpp"
 #include "roo/core/endpoint.hpp"
+#include "roo/core/error.hpp"
 #include "roo/core/executor_input.hpp"
 #include "roo/core/shared_secret.hpp"
 #include "roo/core/stream_registry.hpp"
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace boost::asio {
@@ -27,6 +29,16 @@ class TlsContext;
 }
 
 namespace roo::cluster {
+
+/// form() failed for good: the initializer refused a worker joining a running cluster that cannot grow
+/// (ClusterConfig::rescale_refusal). Trying again cannot help, unlike a formation a lost worker broke.
+class JoinRefusedForGood : public core::Error {
+ public:
+  using core::Error::Error;
+};
+
+/// The start of the initializer's refusal of a joiner when the running cluster cannot grow.
+inline constexpr std::string_view cannot_grow_refusal = "the cluster cannot grow while it runs: ";
 
 /// One worker as every member of the cluster knows it.
 struct WorkerInfo {
