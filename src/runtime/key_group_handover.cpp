@@ -113,13 +113,13 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
   for (std::size_t index = 0; index < tables.size(); ++index) {
     auto& table = tables[index];
     std::size_t too_large = 0;
-    auto handed = table.hand_over(leaving, static_cast<std::uint32_t>(now.size()), codecs.of(index),
-                                  [&](std::uint32_t group, std::string_view key, std::string_view value) {
-                                    if (!outbox.add(next[group], static_cast<std::uint32_t>(index), group, key,
-                                                    value)) {
-                                      ++too_large;
-                                    }
-                                  });
+    auto handed =
+        table.hand_over(leaving, static_cast<std::uint32_t>(now.size()), codecs.of(index),
+                        [&](std::uint32_t group, std::string_view key, std::string_view value) {
+                          if (!outbox.add(next[group], static_cast<std::uint32_t>(index), group, key, value)) {
+                            ++too_large;
+                          }
+                        });
     moved.keys += handed.keys - too_large;
     if (handed.failed > 0) {
       handover_log()->error("rescale: {} keys of {} could not be handed over and are lost: {}", handed.failed,
@@ -231,9 +231,10 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
                          stray, peer);
   }
   if (records < 0) {
-    handover_log()->error("rescale: key groups handed over by worker '{}' are malformed after {} keys ({}): the "
-                          "rest of that frame is lost",
-                          peer, restored, byte_count(bytes.size()));
+    handover_log()->error(
+        "rescale: key groups handed over by worker '{}' are malformed after {} keys ({}): the "
+        "rest of that frame is lost",
+        peer, restored, byte_count(bytes.size()));
     faults_.push_back(fmt::format("state handed over by worker '{}' was malformed", peer));
   }
 }

@@ -95,8 +95,8 @@ class KeyGroupHandover {
   };
   Intake intake_;
   std::map<std::size_t, std::vector<std::vector<char>>> kept_;  ///< frames sent this round, by the worker they went to
-  std::vector<std::pair<std::string, std::uint64_t>> lost_;  ///< keys of state lost, by reason
-  std::vector<std::string> faults_;                          ///< frames lost whole (malformed): keys uncounted
+  std::vector<std::pair<std::string, std::uint64_t>> lost_;     ///< keys of state lost, by reason
+  std::vector<std::string> faults_;                             ///< frames lost whole (malformed): keys uncounted
 };
 
 }  // namespace roo::runtime

@@ -920,7 +920,8 @@ void Worker::send_connectors_away() {
       continue;
     }
     bool wildcard = worker.data.host.empty() || worker.data.host == "0.0.0.0" || worker.data.host == "::";
-    std::string address = connector_address(plan_->sources[i], successor, wildcard ? connector->host : worker.data.host);
+    std::string address =
+        connector_address(plan_->sources[i], successor, wildcard ? connector->host : worker.data.host);
     if (!address.empty()) {
       log_->info("connector source '{}': its connectors go to worker '{}' at {}", plan_->sources[i].name, worker.name,
                  address);
@@ -1447,8 +1448,8 @@ int Worker::serve() {
         forming_retry = first_forming_retry;
       } catch (const core::Error& error) {
         // Refused with this application's own reason not to rescale (a joiner): asking again cannot change it.
-        bool refused_for_good =
-            !rescale_refusal_.empty() && std::string_view(error.what()).find(rescale_refusal_) != std::string_view::npos;
+        bool refused_for_good = !rescale_refusal_.empty() &&
+                                std::string_view(error.what()).find(rescale_refusal_) != std::string_view::npos;
         if (!stop_requested_ && options_.checkpoints && !refused_for_good &&
             std::chrono::steady_clock::now() < forming_deadline) {
           // A worker that left while the cluster formed (killed again, or restarting): form again until it is back.
