@@ -142,15 +142,31 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   return source;
 }
 
+namespace {
+
+// Worker i of a cluster listens on the configured port + i (port 0 stays 0: the system chooses).
+unsigned connector_port(const graph::ConnectorSourceSettings& connector, std::size_t worker) {
+  return connector.port == 0 ? 0 : connector.port + static_cast<unsigned>(worker);
+}
+
+}  // namespace
+
+std::string connector_address(const graph::SourcePlan& plan, std::size_t worker, const std::string& host) {
+  unsigned port = connector_port(std::get<graph::ConnectorSourceSettings>(plan.settings), worker);
+  if (port == 0 || port > 65535) {
+    return {};
+  }
+  return core::Endpoint{host, static_cast<std::uint16_t>(port)}.to_string();
+}
+
 std::unique_ptr<io::Source> make_connector_source(const graph::SourcePlan& plan, std::size_t index,
                                                   std::uint32_t generation, const io::SourcePosition& position,
                                                   const IoPlacement& placement, boost::asio::io_context& io,
                                                   core::BoundedMailbox<core::FrameBatch>& mailbox,
                                                   core::BatchPool& pool) {
   const auto& connector = std::get<graph::ConnectorSourceSettings>(plan.settings);
-  unsigned port = connector.port;
+  unsigned port = connector_port(connector, placement.worker_index);
   if (port != 0) {
-    port += static_cast<unsigned>(placement.worker_index);
     if (port > 65535) {
       throw core::UsageError(fmt::format("listen for connector source '{}' on worker {}: port {} + {} would pass 65535",
                                          plan.name, placement.worker_index, connector.port, placement.worker_index));

@@ -72,6 +72,11 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
     const IoPlacement& placement, boost::asio::io_context& io, core::BoundedMailbox<core::FrameBatch>& mailbox,
     core::BatchPool& pool);
 
+/// Where worker `worker` of the cluster, reached at `host`, listens for connector source `plan`'s connectors
+/// ("host:port", its port as make_connector_source binds it), for a RESTART that sends them there when this worker
+/// leaves; empty when the port is the system's choice (0) or passes 65535.
+[[nodiscard]] std::string connector_address(const graph::SourcePlan& plan, std::size_t worker, const std::string& host);
+
 /// Whether `plan`'s source can replay from a position (Kafka, connector): the worker makes it with
 /// make_replayable_source after the recovery, and again after each rollback.
 [[nodiscard]] bool is_replayable(const graph::SourcePlan& plan);

@@ -21,13 +21,74 @@ std::shared_ptr<spdlog::logger> handover_log() {
 
 constexpr std::size_t record_overhead = 1 + 4 + 4 + 4 + 4;  // tag, table, key group, two lengths
 
-/// The frames on their way to one new owner: the one being filled, and how many keys it holds.
-struct Outbound {
-  std::optional<checkpoint::Snapshot> frame;
-  std::size_t keys = 0;
-};
+std::string name_of(const std::vector<std::string>& names, std::size_t worker) {
+  return worker < names.size() ? names[worker] : fmt::format("#{}", worker);
+}
 
 }  // namespace
+
+/// Per new owner, the frame being filled: sent once the next key would take it past frame_bytes, and at flush().
+/// Every frame sent is kept (KeyGroupHandover::kept_) until the round is over.
+class KeyGroupHandover::Outbox {
+ public:
+  Outbox(KeyGroupHandover& handover, const std::vector<std::string>& names, const Send& send)
+      : handover_(handover), names_(names), send_(send) {}
+
+  /// False when the key's record is too large to travel (the caller counts it lost).
+  bool add(std::size_t to, std::uint32_t table, std::uint32_t group, std::string_view key, std::string_view value) {
+    std::size_t record = record_overhead + key.size() + value.size();
+    if (record > max_record_bytes) {
+      return false;
+    }
+    Frame& frame = frames_[to];
+    if (frame.records && frame.records->records().size() + record > frame_bytes) {
+      send(to, frame);
+    }
+    if (!frame.records) {
+      frame.records.emplace(0, true);
+    }
+    frame.records->add_state(table, group, key, value);
+    ++frame.keys;
+    return true;
+  }
+
+  void flush() {
+    for (auto& [to, frame] : frames_) {
+      send(to, frame);
+    }
+  }
+
+  [[nodiscard]] std::size_t bytes() const { return bytes_; }
+
+ private:
+  struct Frame {
+    std::optional<checkpoint::Snapshot> records;
+    std::size_t keys = 0;
+  };
+
+  void send(std::size_t to, Frame& frame) {
+    if (!frame.records || frame.keys == 0) {
+      return;
+    }
+    const auto& records = frame.records->records();
+    bytes_ += records.size();
+    handover_.kept_[to].emplace_back(records.begin(), records.end());
+    if (!send_(to, std::vector<char>(records.begin(), records.end()))) {
+      handover_log()->error("rescale: {} keys for worker '{}' are lost: the worker was lost", frame.keys,
+                            name_of(names_, to));
+      handover_.lose(frame.keys, fmt::format("of state for worker '{}', which was lost", name_of(names_, to)));
+      handover_.kept_[to].pop_back();
+    }
+    frame.records.reset();
+    frame.keys = 0;
+  }
+
+  KeyGroupHandover& handover_;
+  const std::vector<std::string>& names_;
+  const Send& send_;
+  std::map<std::size_t, Frame> frames_;
+  std::size_t bytes_ = 0;
+};
 
 KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedStateTable>& tables,
                                                     const StateCodecs& codecs, std::size_t self,
@@ -48,42 +109,17 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
   if (moved.groups == 0) {
     return moved;
   }
-  std::map<std::size_t, Outbound> outbound;
-  auto name_of = [&](std::size_t worker) { return worker < names.size() ? names[worker] : fmt::format("#{}", worker); };
-  auto flush = [&](std::size_t to, Outbound& out) {
-    if (!out.frame || out.keys == 0) {
-      return;
-    }
-    const auto& records = out.frame->records();
-    moved.bytes += records.size();
-    if (!send(to, std::vector<char>(records.begin(), records.end()))) {
-      handover_log()->error("rescale: {} keys for worker '{}' are lost: the worker was lost", out.keys, name_of(to));
-      lose(out.keys, fmt::format("of state for worker '{}', which was lost", name_of(to)));
-    }
-    out.frame.reset();
-    out.keys = 0;
-  };
+  Outbox outbox(*this, names, send);
   for (std::size_t index = 0; index < tables.size(); ++index) {
     auto& table = tables[index];
     std::size_t too_large = 0;
-    auto handed = table.hand_over(leaving, static_cast<std::uint32_t>(now.size()), codecs.of(index),
-                                  [&](std::uint32_t group, std::string_view key, std::string_view value) {
-                                    std::size_t record = record_overhead + key.size() + value.size();
-                                    if (record > max_record_bytes) {
-                                      ++too_large;
-                                      return;
-                                    }
-                                    std::size_t to = next[group];
-                                    Outbound& out = outbound[to];
-                                    if (out.frame && out.frame->records().size() + record > frame_bytes) {
-                                      flush(to, out);
-                                    }
-                                    if (!out.frame) {
-                                      out.frame.emplace(0, true);
-                                    }
-                                    out.frame->add_state(static_cast<std::uint32_t>(index), group, key, value);
-                                    ++out.keys;
-                                  });
+    auto handed =
+        table.hand_over(leaving, static_cast<std::uint32_t>(now.size()), codecs.of(index),
+                        [&](std::uint32_t group, std::string_view key, std::string_view value) {
+                          if (!outbox.add(next[group], static_cast<std::uint32_t>(index), group, key, value)) {
+                            ++too_large;
+                          }
+                        });
     moved.keys += handed.keys - too_large;
     if (handed.failed > 0) {
       handover_log()->error("rescale: {} keys of {} could not be handed over and are lost: {}", handed.failed,
@@ -96,10 +132,78 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
       lose(too_large, fmt::format("of {} too large to hand over", table.label()));
     }
   }
-  for (auto& [to, out] : outbound) {
-    flush(to, out);
-  }
+  outbox.flush();
+  moved.bytes = outbox.bytes();
   return moved;
+}
+
+KeyGroupHandover::Redirected KeyGroupHandover::redirect(std::deque<state::KeyedStateTable>& tables,
+                                                        const StateCodecs& codecs, std::size_t self,
+                                                        const std::vector<std::uint16_t>& next,
+                                                        const std::vector<bool>& gone,
+                                                        const std::vector<std::string>& names, const Send& send) {
+  Redirected redirected;
+  std::map<std::size_t, std::vector<std::vector<char>>> lost_frames;
+  for (auto kept = kept_.begin(); kept != kept_.end();) {
+    if (kept->first < gone.size() && gone[kept->first]) {
+      lost_frames.insert(std::move(*kept));
+      kept = kept_.erase(kept);
+    } else {
+      ++kept;
+    }
+  }
+  Outbox outbox(*this, names, send);
+  for (const auto& [was_for, frames] : lost_frames) {
+    std::map<std::uint32_t, std::pair<std::size_t, std::string>> failed;
+    checkpoint::RecordVisitor visitor;
+    visitor.on_state = [&](std::uint32_t table, std::uint32_t group, std::string_view key, std::string_view value) {
+      std::size_t owner = group < next.size() ? next[group] : self;
+      if (owner == self) {
+        redirected.taken_back += restore(tables, codecs, table, key, value, failed) ? 1 : 0;
+      } else if (outbox.add(owner, table, group, key, value)) {
+        ++redirected.sent_on;
+      }
+    };
+    visitor.on_source = [](std::uint32_t, std::string_view) {};
+    for (const auto& frame : frames) {
+      (void)checkpoint::visit_records({frame.data(), frame.size()}, visitor);  // our own bytes: well formed
+    }
+    report_failed(tables, name_of(names, was_for), failed);
+  }
+  outbox.flush();
+  return redirected;
+}
+
+bool KeyGroupHandover::restore(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs,
+                               std::uint32_t table, std::string_view key, std::string_view value,
+                               std::map<std::uint32_t, std::pair<std::size_t, std::string>>& failed) {
+  auto note = [&](std::string line) {
+    auto& [count, first] = failed[table];
+    if (count++ == 0) {
+      first = std::move(line);
+    }
+    return false;
+  };
+  if (table >= tables.size()) {
+    return note(fmt::format("state table {} does not exist in this application", table));
+  }
+  try {
+    tables[table].restore(key, value, codecs.of(table));
+    return true;
+  } catch (const state::StateSerializationError& error) {
+    return note(error.what());
+  }
+}
+
+void KeyGroupHandover::report_failed(const std::deque<state::KeyedStateTable>& tables, const std::string& peer,
+                                     const std::map<std::uint32_t, std::pair<std::size_t, std::string>>& failed) {
+  for (const auto& [table, failure] : failed) {
+    const auto& [count, first] = failure;
+    std::string label = table < tables.size() ? tables[table].label() : fmt::format("state table {}", table);
+    handover_log()->error("rescale: {} keys of {} handed over by worker '{}' could not be restored and are lost: {}",
+                          count, label, peer, first);
+    lose(count, fmt::format("of {} handed over by worker '{}' that could not be restored", label, peer));
+  }
 }
 
 void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs,
@@ -107,26 +211,13 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
   ++intake_.frames;
   intake_.bytes += bytes.size();
   intake_.peers.insert(peer);
-  // Per table: keys that could not be restored, and the first one's line.
   std::map<std::uint32_t, std::pair<std::size_t, std::string>> failed;
   std::size_t restored = 0;
   checkpoint::RecordVisitor visitor;
   visitor.on_state = [&](std::uint32_t table, std::uint32_t group, std::string_view key, std::string_view value) {
-    auto& [count, first] = failed[table];
-    if (table >= tables.size()) {
-      if (count++ == 0) {
-        first = fmt::format("state table {} does not exist in this application", table);
-      }
-      return;
-    }
-    try {
-      tables[table].restore(key, value, codecs.of(table));
+    if (restore(tables, codecs, table, key, value, failed)) {
       ++restored;
       intake_.groups.insert(group);
-    } catch (const state::StateSerializationError& error) {
-      if (count++ == 0) {
-        first = error.what();
-      }
     }
   };
   std::size_t stray = 0;  // records a hand-over never holds (positions, channel batches): ignored, said once
@@ -134,16 +225,7 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
   visitor.on_channel = [&](std::uint32_t, std::string_view) { ++stray; };
   std::int64_t records = checkpoint::visit_records(bytes, visitor);
   intake_.keys += restored;
-  for (const auto& [table, failure] : failed) {
-    const auto& [count, first] = failure;
-    if (count == 0) {
-      continue;
-    }
-    std::string label = table < tables.size() ? tables[table].label() : fmt::format("state table {}", table);
-    handover_log()->error("rescale: {} keys of {} handed over by worker '{}' could not be restored and are lost: {}",
-                          count, label, peer, first);
-    lose(count, fmt::format("of {} handed over by worker '{}' that could not be restored", label, peer));
-  }
+  report_failed(tables, peer, failed);
   if (stray > 0) {
     handover_log()->warn("rescale: ignored {} records that are not keyed state in key groups worker '{}' handed over",
                          stray, peer);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -41,10 +42,24 @@ class KeyGroupHandover {
   };
   /// Hands every key of `tables` (by Plan::state_tables index) whose key group worker `self` owns in `now` and not in
   /// `next` (owner tables, one entry per key group) to the group's owner in `next`, through `send`. The keys leave
-  /// the tables. `names`: the workers' names, for lines about them.
+  /// the tables; the frames are kept until round_over(), for redirect(). `names`: the workers' names, for lines.
   Moved hand_over(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
                   const std::vector<std::uint16_t>& now, const std::vector<std::uint16_t>& next,
                   const std::vector<std::string>& names, const Send& send);
+
+  /// What redirect() did with the state kept for workers that were lost.
+  struct Redirected {
+    std::size_t taken_back = 0;  ///< keys restored here again
+    std::size_t sent_on = 0;     ///< keys sent to their group's owner in `next`
+  };
+  /// A move that follows a loss in the same round (before round_over()): what this worker handed to a worker that
+  /// `gone` marks (by worker index: lost before it had restored it for sure) goes to its key group's owner in `next`,
+  /// restored here when that is `self`, sent on otherwise (and kept again). Call before hand_over().
+  Redirected redirect(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
+                      const std::vector<std::uint16_t>& next, const std::vector<bool>& gone,
+                      const std::vector<std::string>& names, const Send& send);
+  /// The round is over everywhere (every frame was restored): the frames kept for redirect() go.
+  void round_over() { kept_.clear(); }
 
   /// Restores into `tables` the keys of one frame worker `peer` handed over (a core::KeyGroupState).
   /// A malformed frame, an unknown table or a state that cannot be read back costs one error line naming the peer
@@ -61,6 +76,15 @@ class KeyGroupHandover {
 
  private:
   void lose(std::uint64_t keys, const std::string& reason);
+  /// Frames on their way to new owners, filled key by key (hand_over, redirect).
+  class Outbox;
+  /// Restores one record into `tables`; a failure is counted in `failed` (by table: keys, the first one's line).
+  static bool restore(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::uint32_t table,
+                      std::string_view key, std::string_view value,
+                      std::map<std::uint32_t, std::pair<std::size_t, std::string>>& failed);
+  /// One error line and the count of lost keys per table that failed to restore, handed over by `peer`.
+  void report_failed(const std::deque<state::KeyedStateTable>& tables, const std::string& peer,
+                     const std::map<std::uint32_t, std::pair<std::size_t, std::string>>& failed);
 
   struct Intake {
     std::size_t keys = 0;
@@ -70,8 +94,9 @@ class KeyGroupHandover {
     std::set<std::string> peers;
   };
   Intake intake_;
-  std::vector<std::pair<std::string, std::uint64_t>> lost_;  ///< keys of state lost, by reason
-  std::vector<std::string> faults_;                          ///< frames lost whole (malformed): keys uncounted
+  std::map<std::size_t, std::vector<std::vector<char>>> kept_;  ///< frames sent this round, by the worker they went to
+  std::vector<std::pair<std::string, std::uint64_t>> lost_;     ///< keys of state lost, by reason
+  std::vector<std::string> faults_;                             ///< frames lost whole (malformed): keys uncounted
 };
 
 }  // namespace roo::runtime

@@ -157,6 +157,8 @@ class Worker {
   void take_rescale(const RescaleInbox::Pause& pause);
   void take_rescale(RescaleInbox::Move& move);
   void take_rescale(const RescaleInbox::Resume& resume);
+  /// This worker leaves the cluster: its connector sources send their clients to a worker that stays.
+  void send_connectors_away();
   /// `membership` is this worker's from now on (the external channel's answers read it too).
   void adopt_membership(cluster::Membership membership);
   /// Whether the loops over the membership's workers skip worker `w`: this worker, or one that left.
@@ -865,10 +867,22 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   for (const auto& worker : move.next.workers) {
     names.push_back(worker.name);
   }
-  auto moved = handover_.hand_over(
-      runner_->state_tables(), *state_codecs_, facts_.membership.self, runner_->router().owners(), next_router.owners(),
-      names,
-      [this](std::size_t to, std::vector<char>&& bytes) { return cluster_->send_key_groups(to, std::move(bytes)); });
+  auto send = [this](std::size_t to, std::vector<char>&& bytes) {
+    return cluster_->send_key_groups(to, std::move(bytes));
+  };
+  std::vector<bool> gone(move.next.workers.size(), false);
+  for (std::size_t w = 0; w < gone.size(); ++w) {
+    gone[w] = move.next.has_departed(w);
+  }
+  // A second move in one round follows a loss: what went to the lost worker goes to its groups' new owners.
+  auto redirected = handover_.redirect(runner_->state_tables(), *state_codecs_, facts_.membership.self,
+                                       next_router.owners(), gone, names, send);
+  if (redirected.taken_back + redirected.sent_on > 0) {
+    log_->info("rescale {}: {} keys handed to a worker lost since are back here, {} went on to their new owners",
+               move.round, redirected.taken_back, redirected.sent_on);
+  }
+  auto moved = handover_.hand_over(runner_->state_tables(), *state_codecs_, facts_.membership.self,
+                                   runner_->router().owners(), next_router.owners(), names, send);
   runner_->reroute(std::move(next));
   bool leaving = move.next.has_departed(move.next.self);
   adopt_membership(std::move(move.next));
@@ -880,11 +894,44 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   if (leaving && !stopping_) {
     // What its sources queued during the pause is this worker's to process (routed to the new owners) before it
     // exits: its stop starts now, and it is drained once that is done.
+    send_connectors_away();
     stop_sources();
   }
 }
 
+// This worker leaves: its connector sources' clients are told to reconnect to a worker that stays (RESTART with its
+// address: the same source's port there, at the host its peers reach it on), leavers spread over those that stay.
+void Worker::send_connectors_away() {
+  const auto& membership = facts_.membership;
+  std::vector<std::size_t> staying;
+  for (std::size_t w = 0; w < membership.workers.size(); ++w) {
+    if (is_peer(w)) {
+      staying.push_back(w);
+    }
+  }
+  if (staying.empty()) {
+    return;
+  }
+  std::size_t successor = staying[membership.self % staying.size()];
+  const cluster::WorkerInfo& worker = membership.workers[successor];
+  for (std::size_t i = 0; i < plan_->sources.size(); ++i) {
+    const auto* connector = std::get_if<graph::ConnectorSourceSettings>(&plan_->sources[i].settings);
+    if (connector == nullptr || sources_by_index_[i] == nullptr) {
+      continue;
+    }
+    bool wildcard = worker.data.host.empty() || worker.data.host == "0.0.0.0" || worker.data.host == "::";
+    std::string address =
+        connector_address(plan_->sources[i], successor, wildcard ? connector->host : worker.data.host);
+    if (!address.empty()) {
+      log_->info("connector source '{}': its connectors go to worker '{}' at {}", plan_->sources[i].name, worker.name,
+                 address);
+      sources_by_index_[i]->leave_for(address);
+    }
+  }
+}
+
 void Worker::take_rescale(const RescaleInbox::Resume& resume) {
+  handover_.round_over();
   paused_ = false;
   drained_ = false;
   std::string took = handover_.take_intake_summary();
@@ -1400,7 +1447,11 @@ int Worker::serve() {
         join_cluster(forming_deadline);
         forming_retry = first_forming_retry;
       } catch (const core::Error& error) {
-        bool for_good = dynamic_cast<const cluster::JoinRefusedForGood*>(&error) != nullptr;
+        // Refused for good (the cluster says so, or this application's own reason not to rescale): asking again
+        // cannot change it.
+        bool for_good = dynamic_cast<const cluster::JoinRefusedForGood*>(&error) != nullptr ||
+                        (!rescale_refusal_.empty() &&
+                         std::string_view(error.what()).find(rescale_refusal_) != std::string_view::npos);
         if (!for_good && !stop_requested_ && options_.checkpoints &&
             std::chrono::steady_clock::now() < forming_deadline) {
           // A worker that left while the cluster formed (killed again, or restarting): form again until it is back.

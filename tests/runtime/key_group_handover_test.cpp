@@ -216,6 +216,40 @@ TEST(KeyGroupHandover, KeysForALostWorkerAreCountedLost) {
   EXPECT_EQ(report.summary(), "not everything was delivered: 2 keys (of state for worker 'w1', which was lost)");
 }
 
+// The receiver is lost before the round ended: a second move gives its groups back (or to another worker), and what
+// was handed to it comes back from the frames kept, until round_over().
+TEST(KeyGroupHandover, StateHandedToAWorkerLostInTheRoundGoesToTheGroupsNextOwner) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  runner.process(batch_of({"apple", "banana", "cherry", "avocado"}));
+  (void)lines_of(runner);
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  SentFrames sent;
+  std::vector<std::string> names = {"initializer", "joiner", "other"};
+  auto moved = handover.hand_over(runner.state_tables(), codecs, 0, all_on(0), all_on(1), names, sent.send());
+  EXPECT_EQ(moved.keys, 3u);
+  EXPECT_EQ(runner.state_tables()[0].size(), 0u);
+  // The joiner is lost: the key groups of "a" go to worker 2, every other one back to worker 0.
+  auto next = all_on(0);
+  next[group_of("a")] = 2;
+  auto back = handover.redirect(runner.state_tables(), codecs, 0, next, {false, true, false}, names, sent.send());
+  EXPECT_EQ(back.taken_back, 2u);
+  EXPECT_EQ(back.sent_on, 1u);
+  EXPECT_EQ(runner.state_tables()[0].size(), 2u);
+  ASSERT_EQ(sent.to[2].size(), 1u);
+  runner.process(batch_of({"banana", "cherry"}));
+  EXPECT_EQ(lines_of(runner), (std::vector<std::string>{"banana=2", "cherry=2"}));
+  // Another loss in the same round: what went on to worker 2 comes back too; after round_over() nothing is kept.
+  auto again = handover.redirect(runner.state_tables(), codecs, 0, all_on(0), {false, true, true}, names, sent.send());
+  EXPECT_EQ(again.taken_back, 1u);
+  runner.process(batch_of({"apricot"}));
+  EXPECT_EQ(lines_of(runner), (std::vector<std::string>{"apricot=3"}));
+  handover.round_over();
+  auto after = handover.redirect(runner.state_tables(), codecs, 0, all_on(0), {true, true, true}, names, sent.send());
+  EXPECT_EQ(after.taken_back + after.sent_on, 0u);
+}
+
 // A worker that gives up no key group (it only gains some) sends nothing.
 TEST(KeyGroupHandover, SendsNothingWhenNoKeyGroupLeaves) {
   auto plan = plan_of("keyed_count");
