@@ -57,6 +57,7 @@ std::optional<runtime::ClusterOptions> cluster_options(const WallarooFlags& flag
   }
   runtime::ClusterOptions options;
   options.initializer = !joins;
+  options.joining = flags.join.has_value();
   options.worker_count = joins ? 1 : static_cast<std::size_t>(flags.worker_count);
   options.control = address(initializer_control(flags), flags.join ? "--join" : "--control");
   if (joins) {

@@ -100,7 +100,7 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
              config_.app_fingerprint + "')";
   } else if (member) {
     reason = "a worker named '" + hello.name + "' is already a member";
-  } else if (lifecycle_.formed && lifecycle_.phase == Phase::running) {
+  } else if (lifecycle_.formed && lifecycle_.phase == Phase::running && hello.joining) {
     auto shared = connection.shared_from_this();
     reason = routes_.admit(shared, WorkerInfo{hello.name, hello.control, hello.data, hello.external});
     if (reason.empty()) {

@@ -108,7 +108,7 @@ void JoiningFormation::on_initializer_stream(std::unique_ptr<core::ByteStream> s
     callbacks.on_authenticated = [raw = self.get()](FramedConnection& c) {
       ConnectionFactory::trust(c);
       c.write(encode_hello(HelloMessage{raw->config_.worker_name, raw->ports_.control, raw->ports_.data,
-                                        raw->ports_.external, raw->config_.app_fingerprint}));
+                                        raw->ports_.external, raw->config_.app_fingerprint, raw->config_.joining}));
     };
     callbacks.on_failed = [raw = self.get()](FramedConnection&, AuthFailure failure, const std::string& detail) {
       raw->formation_.fail(raw->formation_.join_error(describe_auth_failure(failure, "the initializer", detail)));

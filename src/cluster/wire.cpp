@@ -152,12 +152,14 @@ std::vector<char> encode_hello(const HelloMessage& hello) {
   core::BigEndianWriter writer = message(MessageType::hello);
   write_worker(writer, WorkerInfo{hello.name, hello.control, hello.data, hello.external});
   writer.str(hello.app_fingerprint);
+  writer.u8(hello.joining ? 1 : 0);
   return writer.take();
 }
 
 std::optional<HelloMessage> decode_hello(core::BigEndianReader reader) {
   WorkerInfo worker = read_worker(reader);
   HelloMessage hello{worker.name, worker.control, worker.data, worker.external, reader.str()};
+  hello.joining = reader.u8() != 0;
   if (!reader.ok_and_done() || !is_worker_name(hello.name)) {
     return std::nullopt;
   }

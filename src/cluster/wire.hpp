@@ -88,6 +88,7 @@ struct HelloMessage {
   core::Endpoint data;
   std::optional<core::Endpoint> external;
   std::string app_fingerprint;
+  bool joining = false;  ///< started with --join: may join a cluster that formed already (growing)
 };
 
 /// A name a hello may carry: 1 to 255 bytes, no control characters (it is logged as it is).

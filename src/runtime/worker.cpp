@@ -348,6 +348,7 @@ void Worker::join_cluster(std::chrono::steady_clock::time_point give_up_at) {
   config.worker_count = options.worker_count;
   config.control = options.control;
   config.my_control = options.my_control;
+  config.joining = options.joining;
   config.data = options.data;
   config.external = options.external;
   config.app_fingerprint = plan_->fingerprint();

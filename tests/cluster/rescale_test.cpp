@@ -15,6 +15,12 @@ using Events = std::vector<std::string>;
 
 std::uint16_t control_port(TestWorker& initializer) { return initializer.membership().workers[0].control.port; }
 
+ClusterConfig joiner_config(std::string name, std::uint16_t control) {
+  auto config = test::worker_config(std::move(name), control);
+  config.joining = true;  // --join
+  return config;
+}
+
 bool wait_events(TestWorker& worker, const Events& expected) {
   return wait_until([&] { return worker.rescale_events() == expected; }, 5000ms);
 }
@@ -28,7 +34,7 @@ Reply ask(std::uint16_t port, std::uint16_t id, std::string_view payload = "") {
 TEST(ClusterRescale, AWorkerJoiningARunningClusterGetsItsShareInOneRound) {
   auto workers = test::formed_cluster(2, 1024, [](ClusterConfig& config) { config.key_groups = 256; });
   ASSERT_EQ(workers.size(), 2u);
-  TestWorker joiner(test::worker_config("w9", control_port(*workers[0])));
+  TestWorker joiner(joiner_config("w9", control_port(*workers[0])));
   joiner.start_forming();
   ASSERT_TRUE(joiner.wait_formed());
   Membership joined = joiner.membership();
@@ -62,12 +68,18 @@ TEST(ClusterRescale, AJoinerIsRefusedWhenTheApplicationCannotRescale) {
       test::formed_cluster(2, 1024, [](ClusterConfig& config) { config.rescale_refusal = "its pipeline has windows"; });
   ASSERT_EQ(workers.size(), 2u);
   std::uint16_t control = control_port(*workers[0]);
-  TestWorker joiner(test::worker_config("w9", control));
+  TestWorker joiner(joiner_config("w9", control));
   joiner.start_forming();
   ASSERT_TRUE(joiner.wait_done());
   EXPECT_EQ(joiner.error(), "join the cluster at 127.0.0.1:" + std::to_string(control) +
                                 ": the cluster cannot grow while it runs: its pipeline has windows");
   EXPECT_TRUE(workers[0]->rescale_events().empty());
+  // Without --join, a worker after formation is one too many, as before growing existed.
+  TestWorker late(test::worker_config("w8", control));
+  late.start_forming();
+  ASSERT_TRUE(late.wait_done());
+  EXPECT_EQ(late.error(), "join the cluster at 127.0.0.1:" + std::to_string(control) +
+                              ": the cluster already has all of its 2 workers");
 }
 
 TEST(ClusterRescale, AShrinkRequestOnAnyWorkerMovesTheLeaversGroupsAndLetsThemGo) {

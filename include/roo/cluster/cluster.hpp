@@ -112,6 +112,9 @@ struct ClusterConfig {
   /// Why this application cannot grow or shrink while it runs (the runtime's one line, e.g. "its pipeline has
   /// windows"); empty: it can. The initializer refuses a joiner or a shrink request with it.
   std::string rescale_refusal;
+  /// A worker started with --join: it may join a cluster that formed already (a worker started with --control
+  /// after formation is refused, as before growing existed: "the cluster already has all of its N workers").
+  bool joining = false;
 };
 
 /// Another worker whose events this worker cannot account for at exit, for the closing report.

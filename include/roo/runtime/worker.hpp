@@ -24,6 +24,7 @@ struct ClusterOptions {
   std::size_t worker_count = 1;            ///< initializer: workers to wait for, itself included
   core::Endpoint control;                  ///< initializer: listen; others: the initializer's control address
   core::Endpoint my_control;               ///< others: own control listen address
+  bool joining = false;                    ///< --join: may join a cluster that formed already
   core::Endpoint data;                     ///< initializer: --data; others: --my-data
   std::optional<core::Endpoint> external;  ///< serve the external channel (roo ctl, roo shutdown) here
   std::chrono::milliseconds join_timeout{30000};
