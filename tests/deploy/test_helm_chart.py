@@ -126,8 +126,13 @@ def test_defaults(tmp_path):
     words = " ".join(script.replace("\\\n", " ").split())
     assert ('*-0) exec roo run "$@" --cluster-initializer --worker-count 2 '
             '--control "$ROO_SELF:6000" --data "$ROO_SELF:6001" ;;') in words
-    assert ('*) exec roo run "$@" --name "$POD_NAME" --control "$ROO_INITIALIZER" '
+    assert ('*) exec roo run "$@" --name "$POD_NAME" --join "$ROO_INITIALIZER" '
             '--my-control "$ROO_SELF:6000" --my-data "$ROO_SELF:6001" ;;') in words
+    # A pod going away asks to leave the cluster first (scaling.shrinkOnStop); pod 0 does not.
+    pre_stop = worker["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[:2] == ["/bin/sh", "-c"]
+    assert 'case "$POD_NAME" in *-0) exit 0 ;; esac' in pre_stop[2]
+    assert ('roo ctl shrink --external "$external" --workers "$POD_NAME" --timeout 5 2>&1' in pre_stop[2])
     env = env_of(objects)
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["ROO_SELF"]["value"] == "$(POD_NAME).roo-cluster.$(POD_NAMESPACE).svc.cluster.local"
@@ -474,6 +479,93 @@ def test_the_rendered_command_line_forms_a_cluster(tmp_path, secure):
                 assert "no cluster secret" not in log and "no external secret" not in log, log
     finally:
         for process, _, log in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+def test_no_pre_stop_hook_without_shrink_on_stop(tmp_path):
+    text, objects = render("scaling.shrinkOnStop=false")
+    validate(text, tmp_path)
+    assert "lifecycle" not in container(objects)
+
+
+def test_kubectl_scale_grows_the_running_cluster_and_the_pre_stop_hook_shrinks_it(tmp_path):
+    """`kubectl scale --replicas 3` on a chart rendered with 2: pods roo-0 and roo-1 form the cluster, then roo-2
+    starts with the same rendered command line and joins the running cluster; its preStop hook (run as the kubelet
+    would before the SIGTERM of `kubectl scale --replicas 2`) makes it leave: it exits 0 and the hook returns 0, the
+    other two go on as a cluster of two. Pod 0's hook does nothing. Loopback addresses stand for the pods."""
+    roo = pathlib.Path(os.environ.get("ROO_BIN", REPO / "build" / "src" / "cli" / "roo"))
+    if not roo.exists():
+        if IN_CI:
+            pytest.fail(f"{roo} not found")
+        pytest.skip(f"{roo} not found: build roo (tools/helm/install and tools/setup)")
+    control, data, external, metrics, source, sink = (free_port() for _ in range(6))
+    _, objects = render(f"ports.control={control}", f"ports.data={data}", f"ports.external={external}",
+                        f"ports.metrics={metrics}", "app.sources[0].name=Alphabet", f"app.sources[0].port={source}",
+                        f"app.run={REPO}/examples/alphabet/alphabet.py", f"app.args={{--out,127.0.0.1:{sink}}}")
+    worker = container(objects)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "roo").symlink_to(roo)
+    pods = {}
+
+    def pod_env(index):
+        address = f"127.0.0.{index + 1}"
+        env = {entry["name"]: entry["value"] for entry in worker["env"] if "value" in entry}
+        env.update({"PATH": f"{bin_dir}:/usr/bin:/bin", "POD_NAME": f"roo-{index}", "ROO_SELF": address,
+                    "ROO_INITIALIZER": f"127.0.0.1:{control}", "ROO_LISTEN_HOST": address})
+        return env
+
+    def start(index):
+        env = pod_env(index)
+        argv = [expand(arg, env) for arg in worker["command"] + worker["args"]]
+        log = open(tmp_path / f"roo-{index}.log", "w")
+        pods[index] = (subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT), env, log)
+
+    def in_pod(index, kind_command):
+        """Runs a command of the container spec in pod `index` (its 127.0.0.1 is the pod's address)."""
+        env = pods[index][1]
+        command = [arg.replace("127.0.0.1", env["ROO_LISTEN_HOST"]) for arg in kind_command]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    def logs():
+        return "\n".join(f"--- roo-{i}\n" + (tmp_path / f"roo-{i}.log").read_text() for i in sorted(pods))
+
+    def status(index):
+        answer = subprocess.run([str(roo), "ctl", "--external", f"127.0.0.{index + 1}:{external}", "--type",
+                                 "cluster-status-query", "--json"], capture_output=True, text=True, timeout=10)
+        return json.loads(answer.stdout) if answer.returncode == 0 else answer.stderr
+
+    def wait_status(index, names):
+        expected = {"worker_count": len(names), "worker_names": names, "processing_messages": True}
+        deadline = time.monotonic() + 30
+        while (answer := status(index)) != expected:
+            assert time.monotonic() < deadline, f"roo-{index}: {answer}\n{logs()}"
+            time.sleep(0.2)
+
+    try:
+        start(0)
+        start(1)
+        wait_status(0, ["initializer", "roo-1"])
+        start(2)  # kubectl scale statefulset roo --replicas 3
+        wait_status(0, ["initializer", "roo-1", "roo-2"])
+        wait_status(2, ["initializer", "roo-1", "roo-2"])
+        pre_stop = worker["lifecycle"]["preStop"]["exec"]["command"]
+        hook = in_pod(2, pre_stop)  # kubectl scale statefulset roo --replicas 2
+        assert hook.returncode == 0, hook.stdout + hook.stderr + logs()
+        assert hook.stdout == "shrinking: roo-2 will leave (1 worker)\n", hook.stdout + logs()
+        assert pods[2][0].wait(timeout=20) == 0, logs()
+        wait_status(0, ["initializer", "roo-1"])
+        assert in_pod(0, pre_stop).returncode == 0  # pod 0 never leaves: its hook does nothing
+        wait_status(1, ["initializer", "roo-1"])
+        subprocess.run([str(roo), "shutdown", "--external", f"127.0.0.1:{external}"], check=True, timeout=20,
+                       capture_output=True)
+        for index in (0, 1):
+            assert pods[index][0].wait(timeout=20) == 0, logs()
+    finally:
+        for process, _, log in pods.values():
             if process.poll() is None:
                 process.kill()
                 process.wait()
