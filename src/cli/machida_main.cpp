@@ -42,7 +42,7 @@ int machida_main(int argc, char** argv) {
     std::printf("%s (roo) %s\n", program.c_str(), ROO_VERSION);
     return exit_ok;
   }
-  try {
+  return exit_status_of(program.c_str(), [&] {
     LaunchRequest request;
     take_stuck_step_warning(args, request.stuck_step_warning_seconds);
     request.metrics_http = take_metrics_http(args);
@@ -59,13 +59,7 @@ int machida_main(int argc, char** argv) {
     request.app_folder = "";
     request.full_argv.assign(argv, argv + argc);
     return launch_worker(request);
-  } catch (const core::UsageError& e) {
-    std::fprintf(stderr, "%s: unable to %s\n", program.c_str(), e.what());
-    return exit_usage;
-  } catch (const core::Error& e) {
-    std::fprintf(stderr, "%s: unable to %s\n", program.c_str(), e.what());
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace roo::cli

@@ -69,23 +69,18 @@ int cluster_shrinker_main(int argc, char** argv) {
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
   target.client.add_to(app);
-  const char* program = "cluster_shrinker";
-  try {
-    app.parse(argc, argv);
+  return exit_status_of("cluster_shrinker", [&] {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      std::fprintf(stderr, "cluster_shrinker: %s\nhint: run 'cluster_shrinker --help' for usage\n", e.what());
+      return exit_usage;
+    }
     run_shrink(target, shrink_ask(workers, count, query), json);
     return exit_ok;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: %s\nhint: run '%s --help' for usage\n", program, e.what(), program);
-    return exit_usage;
-  } catch (const core::UsageError& e) {
-    std::fprintf(stderr, "%s: unable to %s\n", program, e.what());
-    return exit_usage;
-  } catch (const core::Error& e) {
-    std::fprintf(stderr, "%s: unable to %s\n", program, e.what());
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace roo::cli

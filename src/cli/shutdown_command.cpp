@@ -62,11 +62,9 @@ void add_shutdown_command(CLI::App& app) {
       ->capture_default_str()
       ->check(seconds_value("--timeout", /*zero_allowed=*/false));
   options->client.add_to(*sub);
-  sub->callback(
-      [options] {
-        send_clean_shutdown(options->external, options->timeout, options->client.secret_file,
-                            options->client.tls());
-      });
+  sub->callback([options] {
+    send_clean_shutdown(options->external, options->timeout, options->client.secret_file, options->client.tls());
+  });
 }
 
 int cluster_shutdown_main(int argc, char** argv) {
@@ -80,16 +78,10 @@ int cluster_shutdown_main(int argc, char** argv) {
                  program, cluster_shutdown_usage);
     return exit_usage;
   }
-  try {
+  return exit_status_of(program, [&] {
     send_clean_shutdown(argv[1], 5, std::nullopt);
     return exit_ok;
-  } catch (const core::UsageError& e) {
-    std::fprintf(stderr, "%s: unable to %s\n", program, e.what());
-    return exit_usage;
-  } catch (const core::Error& e) {
-    std::fprintf(stderr, "%s: unable to %s\n", program, e.what());
-    return exit_failure;
-  }
+  });
 }
 
 }  // namespace roo::cli
