@@ -39,26 +39,24 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
       queries_(strand_, config_, hooks_, life_, members_),
       external_(config_, life_, members_, connections_, queries_, rescale_, [this] { request_stop(); }),
       streams_(config_, life_, members_),
-      formation_(io_, strand_, config_, life_, members_, connections_, data_, ports_,
-                 FormationRoutes{
-                     .worker_frame =
-                         [this](std::size_t index, FramedConnection& connection, const char* body, std::size_t size) {
-                           return on_worker_control_frame(index, connection, body, size);
-                         },
-                     .initializer_frame =
-                         [this](FramedConnection& connection, const char* body, std::size_t size) {
-                           return on_initializer_frame(connection, body, size);
-                         },
-                     .peer_closed = [this](std::size_t index,
-                                           const std::string& cause) { on_peer_closed(index, cause); },
-                     .lose = [this](std::size_t index, const std::string& cause) { mark_lost(index, cause); },
-                     .admit = [this](const std::shared_ptr<FramedConnection>& connection,
-                                     const WorkerInfo& worker) { return rescale_.admit(connection, worker); },
-                     .channel_grown = [this](std::size_t index) { rescale_.on_channel_grown(index); },
-                     .formed = [this] { drain_.on_formed(); },
-                     .close_all = [this] { close_all(); },
-                 }),
-      rescale_(strand_, config_, hooks_, life_, members_, connections_, data_, formation_) {
+      formation_(
+          io_, strand_, config_, life_, members_, connections_, data_, ports_,
+          FormationRoutes{
+              .worker_frame = [this](
+                                  std::size_t index, FramedConnection& connection, const char* body,
+                                  std::size_t size) { return on_worker_control_frame(index, connection, body, size); },
+              .initializer_frame = [this](FramedConnection& connection, const char* body,
+                                          std::size_t size) { return on_initializer_frame(connection, body, size); },
+              .peer_closed = [this](std::size_t index, const std::string& cause) { on_peer_closed(index, cause); },
+              .lose = [this](std::size_t index, const std::string& cause) { mark_lost(index, cause); },
+              .admit = [this](const std::shared_ptr<FramedConnection>& connection,
+                              const WorkerInfo& worker) { return rescale_.admit(connection, worker); },
+              .channel_grown = [this](std::size_t index) { rescale_.on_channel_grown(index); },
+              .formed = [this] { drain_.on_formed(); },
+              .close_all = [this] { close_all(); },
+          }),
+      rescale_(strand_, config_, hooks_, life_, members_, connections_, data_, formation_),
+      join_redirect_(config_, connections_) {
   if (config_.initializer) {
     config_.worker_name = config_.worker_name.empty() ? "initializer" : config_.worker_name;
   }
@@ -77,7 +75,7 @@ std::future<Membership> ClusterCore::begin_forming() {
     if (config_.initializer) {
       ports_.control = control_listener_->listen(config_.control);
     } else {
-      ports_.control = config_.my_control;
+      ports_.control = control_listener_->listen(config_.my_control);  // for joiners, sent on to the initializer
     }
     ports_.data = data_listener_->listen(config_.data);
     if (config_.external) {
@@ -276,6 +274,9 @@ void ClusterCore::start() {
                             external_.on_stream(std::move(stream), std::move(accepted));
                           });
     });
+  }
+  if (!config_.initializer) {
+    join_redirect_.start(*control_listener_);
   }
   formation_.start(*control_listener_);
 }

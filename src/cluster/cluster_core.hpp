@@ -8,6 +8,7 @@
 #include "external_channel.hpp"
 #include "formation.hpp"
 #include "gathered_queries.hpp"
+#include "join_redirect.hpp"
 #include "member_table.hpp"
 #include "rescale_protocol.hpp"
 #include "stream_ownership.hpp"
@@ -25,7 +26,8 @@ namespace roo::cluster {
 /// The state behind a Cluster handle: one worker's cluster side, composed of one protocol object per concern over
 /// one MemberTable. ClusterCore owns the strand, the config, the hooks, the lifecycle and the listeners; it wires
 /// the protocols together (the control-plane frames to the protocol that handles them, in control_routes.cpp, and
-/// what a peer's loss means to each, in peer_loss.cpp) and keeps the thread-safe entry points, which post to the strand.
+/// what a peer's loss means to each, in peer_loss.cpp) and keeps the thread-safe entry points, which post to the
+/// strand.
 ///
 /// Threads: everything runs on one strand of the worker's io_context, except the entry points send(),
 /// acknowledge(), budget() and workers_up(), which touch only the MemberTable's atomics and ByteBudgets, fixed at
@@ -104,6 +106,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   StreamOwnership streams_;
   Formation formation_;
   RescaleProtocol rescale_;
+  JoinRedirect join_redirect_;  // not the initializer: sends joiners on to it
 };
 
 }  // namespace roo::cluster

@@ -111,6 +111,14 @@ FrameAction ClusterCore::on_initializer_frame(FramedConnection& connection, cons
       }
       break;
     }
+    case MessageType::join_at: {
+      core::Endpoint initializer = read_endpoint(reader);
+      if (!known && reader.ok_and_done()) {
+        formation_.on_join_at(initializer);
+        return FrameAction::stop;
+      }
+      break;
+    }
     case MessageType::membership:
       if (auto membership = decode_membership(reader); !known && membership) {
         formation_.on_membership(std::move(*membership));

@@ -22,15 +22,12 @@ void JoinRedirect::on_stream(std::unique_ptr<core::ByteStream> stream, core::Lis
   auto connection = connections_.make(std::move(stream), "control", false);
   connection->hold(std::move(slot));
   connections_.hold_unidentified(connection);
-  connection->start(authenticate_first(
-                        *connection, config_.cluster_secret, "control", core::SecretHandshake::Role::acceptor,
-                        [this](FramedConnection& c, const char* body, std::size_t size) {
-                          return on_frame(c, body, size);
-                        },
-                        connections_.acceptor_auth_callbacks("control")),
-                    [this](FramedConnection& c, const std::string&) {
-                      connections_.forget_unidentified(c.shared_from_this());
-                    });
+  connection->start(
+      authenticate_first(
+          *connection, config_.cluster_secret, "control", core::SecretHandshake::Role::acceptor,
+          [this](FramedConnection& c, const char* body, std::size_t size) { return on_frame(c, body, size); },
+          connections_.acceptor_auth_callbacks("control")),
+      [this](FramedConnection& c, const std::string&) { connections_.forget_unidentified(c.shared_from_this()); });
 }
 
 // Only a hello is expected, and answered once: where to join. Anything else fails the connection with one line.

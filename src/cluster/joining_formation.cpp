@@ -38,6 +38,7 @@ JoiningFormation::JoiningFormation(asio::io_context& io, Strand& strand, const C
       ports_(ports),
       routes_(routes),
       formation_(formation),
+      target_(config.control),
       initializer_address_(config.control.to_string()),
       join_timer_(strand),
       retry_timer_(strand) {}
@@ -70,7 +71,7 @@ void JoiningFormation::start() {
 void JoiningFormation::connect_initializer() {
   asio::ip::tcp::endpoint endpoint;
   initializer_socket_ = std::make_unique<Socket>(strand_);
-  if (auto error = resolve_peer(io_, config_.control, endpoint)) {
+  if (auto error = resolve_peer(io_, target_, endpoint)) {
     on_initializer_connect_failed(error);
     return;
   }
@@ -119,7 +120,10 @@ void JoiningFormation::on_initializer_stream(std::unique_ptr<core::ByteStream> s
           return raw->routes_.initializer_frame(c, body, size);
         },
         std::move(callbacks));
-    connection->start(std::move(on_frame), [raw = self.get()](FramedConnection&, const std::string& cause) {
+    connection->start(std::move(on_frame), [raw = self.get()](FramedConnection& c, const std::string& cause) {
+      if (raw->initializer_connection_.get() != &c) {
+        return;  // one that sent us on (join-at)
+      }
       if (raw->members_.ready()) {
         raw->routes_.peer_closed(0, cause);
         return;
@@ -167,6 +171,24 @@ void JoiningFormation::on_initializer_connect_failed(const boost::system::error_
 void JoiningFormation::on_reject(const std::string& reason) {
   cluster_logger()->debug("cluster: the initializer refused this worker: {}", reason);
   formation_.fail(formation_.join_error(reason), reason.starts_with(cannot_grow_refusal));
+}
+
+// A worker's control address was given to --join: it sent us to the initializer's. Once: the initializer never
+// sends a worker on, so a second join-at means something else answers there.
+void JoiningFormation::on_join_at(const core::Endpoint& initializer) {
+  if (redirects_++ > 0) {
+    formation_.fail(formation_.join_error("the worker at " + initializer_address_ + " sent this worker on to " +
+                                          initializer.to_string() +
+                                          " as the initializer, but it is not the initializer either"));
+    return;
+  }
+  cluster_logger()->info("cluster: {} is a worker, not the initializer; joining at the initializer's {}",
+                         initializer_address_, initializer.to_string());
+  auto redirecting = std::move(initializer_connection_);
+  redirecting->close();
+  target_ = initializer;
+  initializer_address_ = initializer.to_string();
+  start();  // a fresh join timeout for the initializer
 }
 
 void JoiningFormation::on_membership(Membership membership) {

@@ -33,6 +33,8 @@ class JoiningFormation : public OwnedByCore<JoiningFormation> {
   /// The initializer's membership and reject.
   void on_membership(Membership membership);
   void on_reject(const std::string& reason);
+  /// The worker at the address we were given is not the initializer: join at `initializer` instead (JoinRedirect).
+  void on_join_at(const core::Endpoint& initializer);
   [[nodiscard]] const std::shared_ptr<FramedConnection>& initializer_connection() const {
     return initializer_connection_;
   }
@@ -52,7 +54,9 @@ class JoiningFormation : public OwnedByCore<JoiningFormation> {
   const BoundPorts& ports_;
   const FormationRoutes& routes_;
   Formation& formation_;
+  core::Endpoint target_;  // the initializer's control address: --join's, or where a worker sent us (join-at)
   std::string initializer_address_;
+  int redirects_ = 0;
   std::shared_ptr<FramedConnection> initializer_connection_;
   Timer join_timer_;
   Timer retry_timer_;

@@ -81,6 +81,8 @@ std::string describe_type(std::uint8_t type) {
       return "auth-proof";
     case MessageType::auth_refused:
       return "auth-refused";
+    case MessageType::join_at:
+      return "join-at";
     case MessageType::data_hello:
       return "data-hello";
     case MessageType::data:

@@ -22,21 +22,21 @@ constexpr std::uint32_t external_max_frame_bytes = 64u * 1024;
 /// The first byte of every control and data frame body. Control frames travel on the control connection between
 /// a worker and the initializer; data frames on the data channels between every pair of workers.
 enum class MessageType : std::uint8_t {
-  hello = 1,            ///< worker → initializer: name, addresses, app fingerprint
-  reject = 2,           ///< initializer → worker: why it may not join (text)
-  membership = 3,       ///< initializer → worker: every worker, the receiver's index, key groups
-  channels_up = 4,      ///< worker → initializer: its outbound data channels are connected
-  go = 5,               ///< initializer → worker: formation is complete
-  stop_request = 6,     ///< worker → initializer: please stop the cluster
-  stop = 7,             ///< initializer → worker: stop the sources (hooks.on_stop)
-  poll = 8,             ///< initializer → worker: report your drain state (round)
-  poll_reply = 9,       ///< worker → initializer: round, drained, bytes sent to / processed from each worker
-  exit = 10,            ///< initializer → worker: everything is drained (hooks.on_exit)
-  worker_lost = 11,     ///< initializer → worker: this worker's connection broke
-  local_query = 12,     ///< initializer → worker: give your local answer to an external query type (id, type)
-  local_answer = 13,    ///< worker → initializer: (id, JSON)
-  gather_request = 14,  ///< worker → initializer: collect every worker's local answer to a type (id, type)
-  gather_reply = 15,    ///< initializer → worker: (id, [(worker, JSON)…])
+  hello = 1,                 ///< worker → initializer: name, addresses, app fingerprint
+  reject = 2,                ///< initializer → worker: why it may not join (text)
+  membership = 3,            ///< initializer → worker: every worker, the receiver's index, key groups
+  channels_up = 4,           ///< worker → initializer: its outbound data channels are connected
+  go = 5,                    ///< initializer → worker: formation is complete
+  stop_request = 6,          ///< worker → initializer: please stop the cluster
+  stop = 7,                  ///< initializer → worker: stop the sources (hooks.on_stop)
+  poll = 8,                  ///< initializer → worker: report your drain state (round)
+  poll_reply = 9,            ///< worker → initializer: round, drained, bytes sent to / processed from each worker
+  exit = 10,                 ///< initializer → worker: everything is drained (hooks.on_exit)
+  worker_lost = 11,          ///< initializer → worker: this worker's connection broke
+  local_query = 12,          ///< initializer → worker: give your local answer to an external query type (id, type)
+  local_answer = 13,         ///< worker → initializer: (id, JSON)
+  gather_request = 14,       ///< worker → initializer: collect every worker's local answer to a type (id, type)
+  gather_reply = 15,         ///< initializer → worker: (id, [(worker, JSON)…])
   checkpoint_begin = 16,     ///< initializer → worker: take your part of checkpoint (id)
   checkpoint_part = 17,      ///< worker → initializer: (id, ok, the part's description or the failure's line)
   checkpoint_complete = 18,  ///< initializer → worker: checkpoint (id) is complete everywhere
@@ -53,15 +53,17 @@ enum class MessageType : std::uint8_t {
   rescale_resume = 29,       ///< initializer → worker: (round) is over: take source input again
   shrink_request = 30,       ///< worker → initializer: an external shrink request (id, the request's JSON)
   shrink_reply = 31,         ///< initializer → worker: (id, accepted, the answer's text)
-  auth_challenge = 40,  ///< either side, first on a control or data connection with a secret: a fresh nonce
-  auth_proof = 41,      ///< either side, after the peer's challenge: HMAC proof of the cluster secret
-  auth_refused = 42,    ///< acceptor → opener: why it closes (text; nothing about the application)
-  data_hello = 32,      ///< data channel opener → acceptor: the sender's worker index
-  data = 33,            ///< one Cluster::send: the bytes
-  ack = 34,             ///< acceptor → opener, on the same channel: bytes processed (u64)
-  marker = 35,          ///< opener → acceptor, in order with data: checkpoint marker (id)
-  watermark = 36,       ///< opener → acceptor, in order with data: the sender's watermarks (runtime's bytes)
-  key_groups = 37,      ///< opener → acceptor, in order with data: key groups' state in a rescale (runtime's bytes)
+  auth_challenge = 40,       ///< either side, first on a control or data connection with a secret: a fresh nonce
+  auth_proof = 41,           ///< either side, after the peer's challenge: HMAC proof of the cluster secret
+  auth_refused = 42,         ///< acceptor → opener: why it closes (text; nothing about the application)
+  join_at = 43,  ///< a worker that is not the initializer → a worker that said hello to it: the initializer's control
+                 ///< address (endpoint), where to join
+  data_hello = 32,  ///< data channel opener → acceptor: the sender's worker index
+  data = 33,        ///< one Cluster::send: the bytes
+  ack = 34,         ///< acceptor → opener, on the same channel: bytes processed (u64)
+  marker = 35,      ///< opener → acceptor, in order with data: checkpoint marker (id)
+  watermark = 36,   ///< opener → acceptor, in order with data: the sender's watermarks (runtime's bytes)
+  key_groups = 37,  ///< opener → acceptor, in order with data: key groups' state in a rescale (runtime's bytes)
 };
 
 /// "hello", "data", … for warnings; "message type 200" when unknown.

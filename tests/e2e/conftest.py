@@ -444,6 +444,7 @@ class ClusterMember(object):
         self.data = data                  # its own data listen address
         self.worker = None                # set when started
         self.joining = False              # started with --join, into a running cluster (Cluster.join)
+        self.join_via = 0                 # whose control address --join names
 
     @property
     def proc(self):
@@ -472,7 +473,7 @@ class ClusterMember(object):
             args += ["--cluster-initializer", "--worker-count", str(cluster.size),
                      "--control", self.control, "--data", self.data]
         else:
-            args += ["--join" if self.joining else "--control", cluster.members[0].control,
+            args += ["--join" if self.joining else "--control", cluster.members[self.join_via].control,
                      "--my-control", self.control, "--my-data", self.data, "--name", self.name]
         args += ["--external", self.external]
         return launcher_argv + args + list(cluster.app_args)
@@ -535,11 +536,12 @@ class Cluster(object):
         m.worker = self.factory.workers.spawn(m.argv_for(self.base, self), label="extra-" + name, env=self.env)
         return m
 
-    def join(self, name, base=None, app_args=None):
-        """Start a worker that joins the running cluster (`--join <the initializer's control address>`, fresh ports)
+    def join(self, name, base=None, app_args=None, via=0):
+        """Start a worker that joins the running cluster (`--join <members[via]'s control address>`, fresh ports)
         as the last member; `base`/`app_args` replace the cluster's launcher argv and app flags (another app)."""
         m = self.new_member(len(self.members), name, self.members[0].host, self.sources)
         m.joining = True
+        m.join_via = via
         self.members.append(m)
         argv = m.argv_for(self.base if base is None else base, self)
         if app_args is not None:

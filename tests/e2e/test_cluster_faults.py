@@ -241,11 +241,11 @@ GARBAGE = b"\xff\xff\xff\xf0GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256
 
 @pytest.mark.parametrize("kind", ["control", "data", "external"])
 def test_garbage_on_a_cluster_port_closes_only_that_connection(cluster, receiver, kind):
-    """Every worker's data and external ports; control only on the initializer (the control channel is a star:
-    the other workers connect to the initializer and do not listen on their --my-control)."""
+    """Every worker's control, data and external ports (the other workers listen on their --my-control only to send
+    a joiner on to the initializer)."""
     out = receiver()
     c = cluster(PID_APP, 2, out.address, sources=["Keys"])
-    for m in (c.members if kind != "control" else c.members[:1]):
+    for m in c.members:
         address = {"control": m.control, "data": m.data, "external": m.external}[kind]
         host, port = split_address(address)
         with connect(port, host) as s:

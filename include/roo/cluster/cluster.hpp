@@ -79,7 +79,7 @@ struct ClusterConfig {
   bool initializer = false;
   std::size_t worker_count = 1;            ///< initializer: how many workers (itself included) to wait for
   core::Endpoint control;                  ///< initializer: listen here; others: the initializer's address
-  core::Endpoint my_control;               ///< others: reported in the membership (not listened on yet)
+  core::Endpoint my_control;               ///< others: reported in the membership; sends joiners on (JoinRedirect)
   core::Endpoint data;                     ///< where this worker listens for data channels (--data / --my-data)
   std::optional<core::Endpoint> external;  ///< serve the external channel here (§2.5 of the Wallaroo spec)
   std::string app_fingerprint;             ///< every worker must run the same application (compared at join)
