@@ -66,8 +66,10 @@ std::string metrics_answer(GatheredByName gathered) {
   for (auto& [name, json] : gathered.answers) {
     std::string answer = trimmed_or_empty_object(json);
     if (answer.front() != '{' || !nlohmann::json::accept(answer)) {
-      cluster_logger()->warn("cluster: worker '{}' answered the metrics query with something other than a JSON "
-                             "object; listing it as missing", name);
+      cluster_logger()->warn(
+          "cluster: worker '{}' answered the metrics query with something other than a JSON "
+          "object; listing it as missing",
+          name);
       gathered.missing.push_back(std::move(name));
       continue;
     }
@@ -89,8 +91,8 @@ std::string ExternalChannel::status_json(bool roo_details) const {
   std::string missing;
   std::size_t live = 0;
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (members_.departed(i)) {
-      continue;
+    if (members_.departed(i) && !members_.lost(i)) {
+      continue;  // it left; one lost stays missing
     }
     std::string& list = members_.is_live(i) ? names : missing;
     live += members_.is_live(i) ? 1 : 0;

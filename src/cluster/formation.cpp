@@ -68,7 +68,7 @@ void Formation::apply_membership(Membership membership) {
     return;
   }
   for (std::size_t i = 0; i < count; ++i) {
-    if (i != members_.self()) {
+    if (i != members_.self() && !members_.departed(i)) {  // a joiner's membership names those that left, or were lost
       connect_data(i);
     }
   }
@@ -106,7 +106,7 @@ void Formation::connect_data(std::size_t index) {
     }
     openings_[index].connect_timer->expires_after(data_retry_delay);
     openings_[index].connect_timer->async_wait([self = keep_alive(), index](const boost::system::error_code& e) {
-      if (!e && self->opening()) {
+      if (!e && self->opening() && !self->members_.lost(index)) {  // a joiner lost while its channels opened
         self->connect_data(index);
       }
     });
@@ -117,35 +117,34 @@ void Formation::connect_data(std::size_t index) {
     return;
   }
   peer.connecting = std::make_unique<Socket>(strand_);
-  peer.connecting->async_connect(endpoint,
-                                 [self = keep_alive(), index, retry](const boost::system::error_code& error) {
-                                   if (!self->opening()) {
-                                     return;
-                                   }
-                                   if (error) {
-                                     retry(error);
-                                     return;
-                                   }
-                                   self->on_data_connected(index);
-                                 });
+  peer.connecting->async_connect(endpoint, [self = keep_alive(), index, retry](const boost::system::error_code& error) {
+    if (!self->opening()) {
+      return;
+    }
+    if (error) {
+      retry(error);
+      return;
+    }
+    self->on_data_connected(index);
+  });
 }
 
 void Formation::on_data_connected(std::size_t index) {
   Opening& peer = openings_[index];
   Socket socket = std::move(*peer.connecting);
   peer.connecting.reset();
-  connections_.connect(std::move(socket), [this, index](std::unique_ptr<core::ByteStream> stream,
-                                                        const std::string& failure) {
-    if (!opening()) {
-      return;
-    }
-    if (!stream) {
-      fail_channel(index, "open a data channel to worker '" + members_.name_of(index) + "' at " +
-                              members_.membership().workers[index].data.to_string() + ": TLS failed: " + failure);
-      return;
-    }
-    on_data_stream_out(index, std::move(stream));
-  });
+  connections_.connect(
+      std::move(socket), [this, index](std::unique_ptr<core::ByteStream> stream, const std::string& failure) {
+        if (!opening()) {
+          return;
+        }
+        if (!stream) {
+          fail_channel(index, "open a data channel to worker '" + members_.name_of(index) + "' at " +
+                                  members_.membership().workers[index].data.to_string() + ": TLS failed: " + failure);
+          return;
+        }
+        on_data_stream_out(index, std::move(stream));
+      });
 }
 
 void Formation::on_data_stream_out(std::size_t index, std::unique_ptr<core::ByteStream> stream) {
@@ -181,7 +180,7 @@ void Formation::on_outbound_ready(std::size_t index) {
     return;
   }
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (i != members_.self() && !openings_[i].outbound_ready) {
+    if (i != members_.self() && !members_.departed(i) && !openings_[i].outbound_ready) {
       return;
     }
   }

@@ -64,6 +64,39 @@ std::vector<std::uint16_t> KeyGroupTable::rebalanced(const std::vector<std::uint
   return result;
 }
 
+std::vector<std::uint16_t> KeyGroupTable::without(const std::vector<std::uint16_t>& before,
+                                                  const std::vector<std::uint16_t>& after, std::size_t workers,
+                                                  const std::vector<bool>& departed) {
+  auto stays = [&](std::size_t worker) { return worker < workers && !(worker < departed.size() && departed[worker]); };
+  std::vector<std::uint16_t> result = after;
+  std::vector<std::size_t> held(workers, 0);
+  std::vector<std::uint32_t> orphans;
+  for (std::uint32_t group = 0; group < after.size(); ++group) {
+    if (stays(after[group])) {
+      ++held[after[group]];
+    } else if (group < before.size() && stays(before[group])) {
+      result[group] = before[group];
+      ++held[before[group]];
+    } else {
+      orphans.push_back(group);
+    }
+  }
+  for (std::uint32_t group : orphans) {
+    std::size_t fewest = workers;
+    for (std::size_t worker = 0; worker < workers; ++worker) {
+      if (stays(worker) && (fewest == workers || held[worker] < held[fewest])) {
+        fewest = worker;
+      }
+    }
+    if (fewest == workers) {
+      return after;  // nobody stays
+    }
+    result[group] = static_cast<std::uint16_t>(fewest);
+    ++held[fewest];
+  }
+  return result;
+}
+
 std::size_t KeyGroupTable::moved(const std::vector<std::uint16_t>& before, const std::vector<std::uint16_t>& after) {
   std::size_t count = 0;
   for (std::size_t group = 0; group < before.size() && group < after.size(); ++group) {

@@ -20,6 +20,14 @@ class KeyGroupTable {
   [[nodiscard]] static std::vector<std::uint16_t> rebalanced(const std::vector<std::uint16_t>& owners,
                                                              std::size_t workers, const std::vector<bool>& departed);
 
+  /// A round's table once a worker was lost during its move (a second move in the same round): each group the table
+  /// gave to a worker in `departed` goes back to its owner in `before` when that one stays, and otherwise to the
+  /// stayer holding the fewest groups (the lowest index first). No other group changes owner: its state may still be
+  /// on its way to the owner `after` names, and must find it there.
+  [[nodiscard]] static std::vector<std::uint16_t> without(const std::vector<std::uint16_t>& before,
+                                                          const std::vector<std::uint16_t>& after, std::size_t workers,
+                                                          const std::vector<bool>& departed);
+
   /// How many groups change owner from `before` to `after` (the same size).
   [[nodiscard]] static std::size_t moved(const std::vector<std::uint16_t>& before,
                                          const std::vector<std::uint16_t>& after);

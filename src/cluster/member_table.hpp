@@ -32,7 +32,8 @@ class MemberTable {
     std::optional<std::string> lost_cause;             // set when it was lost
     std::uint64_t unprocessed_at_loss = 0;             // outstanding bytes released when it was lost
     bool lost_while_stopping = false;
-    bool undrained = false;  // initializer: not drained when the drain timed out
+    bool held_nothing = false;  // lost while it owned no key group (a joiner): nothing of ours went with it
+    bool undrained = false;     // initializer: not drained when the drain timed out
   };
 
   /// The most workers a cluster can have (each owns a key group at least, and a key group's owner is a u16).
@@ -63,9 +64,7 @@ class MemberTable {
   [[nodiscard]] const Peer& peer(std::size_t index) const { return peers_[index]; }
   [[nodiscard]] const std::string& name_of(std::size_t index) const { return membership_.workers[index].name; }
   /// A member not lost (departed or not): its data channels still carry what it handed over before it went.
-  [[nodiscard]] bool is_connected(std::size_t index) const {
-    return ready_ && index < peers_.size() && !lost_[index];
-  }
+  [[nodiscard]] bool is_connected(std::size_t index) const { return ready_ && index < peers_.size() && !lost_[index]; }
   /// A member not lost and not departed.
   [[nodiscard]] bool is_live(std::size_t index) const {
     return ready_ && index < peers_.size() && !lost_[index] && !departed(index);

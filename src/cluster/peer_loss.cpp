@@ -56,8 +56,11 @@ std::vector<PeerShortfall> ClusterCore::shortfalls() const {
   // one was stopping, owing it nothing, had simply exited first. The initializer itself is never told so.
   bool exit_said = !config_.initializer && life_.phase == Phase::exited && !drain_.alone();
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (i == members_.self() || members_.departed(i)) {
-      continue;  // a departed worker handed everything over before it left
+    if (i == members_.self() || (members_.departed(i) && !members_.peer(i).lost_cause) ||
+        members_.peer(i).held_nothing) {
+      // A worker that left handed everything over before it went; a joiner lost before it owned a key group had
+      // only state handed to it in its round, and the round took that back (RescaleProtocol::move_without).
+      continue;
     }
     const MemberTable::Peer& peer = members_.peer(i);
     PeerShortfall shortfall{members_.name_of(i), peer.unprocessed_at_loss, peer.lost_cause, peer.undrained};

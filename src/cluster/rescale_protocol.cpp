@@ -166,6 +166,7 @@ void RescaleProtocol::start_round(std::set<std::size_t> leaving) {
   ++round_;
   round_began_ = std::chrono::steady_clock::now();
   leaving_ = std::move(leaving);
+  awaiting_moved_.clear();
   ready_joiners_.clear();
   participants_.clear();
   for (std::size_t i = 0; i < members_.size(); ++i) {
@@ -254,33 +255,36 @@ void RescaleProtocol::move() {
   for (std::size_t i = 0; i < next.workers.size(); ++i) {
     next.departed[i] = next.departed[i] || leaving_.count(i) > 0 || !members_.is_live(i);
   }
-  std::vector<std::uint16_t> before = next.owners;
-  next.owners = KeyGroupTable::rebalanced(before, next.workers.size(), next.departed);
+  owners_before_ = next.owners;
+  next.owners = KeyGroupTable::rebalanced(owners_before_, next.workers.size(), next.departed);
   next.version += 1;
-  groups_moving_ = KeyGroupTable::moved(before, next.owners);
+  groups_moving_ = KeyGroupTable::moved(owners_before_, next.owners);
   phase_ = RoundPhase::moving;
-  awaiting_moved_ = participants_;
   for (std::size_t i : leaving_) {
     members_.mark_departed(i);
   }
   next_ = next;
   cluster_logger()->info("cluster: rescale {}: the cluster is quiet; {} of {} key groups move", round_, groups_moving_,
                          next.key_groups);
+  send_move();
+}
+
+void RescaleProtocol::send_move() {
+  for (std::size_t i : participants_) {
+    ++awaiting_moved_[i];
+  }
   for (std::size_t i : participants_) {
     if (i != members_.self()) {
-      Membership theirs = next;
+      Membership theirs = *next_;
       theirs.self = i;
       core::BigEndianWriter writer = message(MessageType::rescale_move);
       writer.u64(round_);
       write_membership(writer, theirs);
-      // A leaver is marked departed: it must still hear its move, so write past is_live.
-      if (members_.peer(i).control && !members_.lost(i)) {
-        members_.peer(i).control->write(writer.take());
-      }
+      send(i, writer.take());  // a leaver is departed by now: it must still hear its move
     }
   }
   if (hooks_.on_rescale_move) {
-    Membership ours = next;
+    Membership ours = *next_;
     ours.self = members_.self();
     hooks_.on_rescale_move(round_, std::move(ours));
   } else {
@@ -288,9 +292,40 @@ void RescaleProtocol::move() {
   }
 }
 
+// The others may have handed key groups to the lost worker, and it may have restored them or not: they kept a copy
+// until the round is over, and a second move sends every group it was given back to its owner before the round
+// (KeyGroupTable::without), so the cluster is as it was for them. The groups it owned before the round (a member
+// lost, not a joiner) had their state with it: they go to the others, empty, and the loss is reported.
+void RescaleProtocol::move_without(std::size_t lost) {
+  Membership& next = *next_;
+  next.departed.resize(next.workers.size(), false);
+  next.departed[lost] = true;
+  std::vector<std::uint16_t> owners =
+      KeyGroupTable::without(owners_before_, next.owners, next.workers.size(), next.departed);
+  if (owners == next.owners) {
+    return;  // it was leaving, or owned nothing: nothing was handed to it
+  }
+  std::size_t back = KeyGroupTable::moved(next.owners, owners);
+  next.owners = std::move(owners);
+  next.version += 1;
+  groups_moving_ = KeyGroupTable::moved(owners_before_, next.owners);
+  phase_ = RoundPhase::moving;
+  last_quiet_signature_.reset();
+  poll_timer_.cancel();  // the settle's poll starts again once every worker answered this move
+  ++poll_round_;
+  poll_awaiting_.clear();
+  cluster_logger()->warn("cluster: rescale {}: worker '{}' was lost during the move; its {} key groups go back", round_,
+                         members_.name_of(lost), back);
+  send_move();
+}
+
 void RescaleProtocol::on_moved(std::size_t index, std::uint64_t round) {
-  if (phase_ != RoundPhase::moving || round != round_ || awaiting_moved_.erase(index) == 0) {
+  auto awaited = awaiting_moved_.find(index);
+  if (phase_ != RoundPhase::moving || round != round_ || awaited == awaiting_moved_.end()) {
     return;
+  }
+  if (--awaited->second == 0) {
+    awaiting_moved_.erase(awaited);
   }
   if (awaiting_moved_.empty()) {
     phase_ = RoundPhase::settling;
@@ -329,12 +364,6 @@ void RescaleProtocol::finish_round() {
   if (hooks_.on_rescale_resume) {
     hooks_.on_rescale_resume(round_);
   }
-  if (lost_in_move_) {
-    lost_in_move_ = false;
-    cluster_logger()->warn("cluster: a worker was lost during rescale {}; its key groups go to the others", round_);
-    start_round({});
-    return;
-  }
   take_parked();
   maybe_start_round();
 }
@@ -365,6 +394,9 @@ void RescaleProtocol::on_pause(std::uint64_t round) {
 }
 
 void RescaleProtocol::on_move(std::uint64_t round, Membership next) {
+  if (phase_ != RoundPhase::moving) {  // a second move in the round follows a loss
+    owners_before_ = members_.membership().owners;
+  }
   phase_ = RoundPhase::moving;
   for (std::size_t i = 0; i < next.workers.size(); ++i) {
     if (next.has_departed(i)) {
@@ -404,10 +436,29 @@ void RescaleProtocol::moved(std::uint64_t round) {
   }
 }
 
+bool RescaleProtocol::owned_key_groups(std::size_t index) const {
+  const auto& owners =
+      phase_ == RoundPhase::moving || phase_ == RoundPhase::settling ? owners_before_ : members_.membership().owners;
+  if (owners.empty()) {
+    return index < members_.size();  // dealt round-robin over every worker: each owns some
+  }
+  return std::find(owners.begin(), owners.end(), static_cast<std::uint16_t>(index)) != owners.end();
+}
+
 void RescaleProtocol::on_peer_lost(std::size_t index) {
+  if (!config_.rescale_refusal.empty()) {
+    return;  // a cluster that cannot rescale has no joiners
+  }
+  if (!owned_key_groups(index)) {
+    members_.peer(index).held_nothing = true;
+    cluster_logger()->info("cluster: worker '{}' owned no key group yet: nothing of this worker's was lost with it",
+                           members_.name_of(index));
+  }
   if (!config_.initializer) {
     return;
   }
+  // A joiner from now on is not to open a channel to it (its membership says so); status queries list it as missing.
+  members_.mark_departed(index);
   for (auto joiner = joiners_.begin(); joiner != joiners_.end();) {
     if (joiner->index == index) {
       joiner = joiners_.erase(joiner);
@@ -418,17 +469,21 @@ void RescaleProtocol::on_peer_lost(std::size_t index) {
   }
   std::erase(ready_joiners_, index);
   if (!in_progress() || participants_.erase(index) == 0) {
+    take_parked();  // a joiner that waited for the lost one's channels
     maybe_start_round();
     return;
   }
   bool awaited = poll_awaiting_.erase(index) > 0;
   poll_replies_.erase(index);
+  awaiting_moved_.erase(index);  // it hands nothing over any more
   if (phase_ == RoundPhase::moving || phase_ == RoundPhase::settling) {
-    lost_in_move_ = true;  // the new owners name it: once this round is over, another deals its groups out
+    move_without(index);
   }
-  if (phase_ == RoundPhase::moving) {
-    on_moved(index, round_);  // it hands nothing over any more
-  } else if (awaited && poll_awaiting_.empty()) {
+  if (phase_ == RoundPhase::moving && awaiting_moved_.empty()) {
+    phase_ = RoundPhase::settling;
+    last_quiet_signature_.reset();
+    poll_round();
+  } else if (phase_ != RoundPhase::moving && awaited && poll_awaiting_.empty()) {
     finish_poll();
   }
 }

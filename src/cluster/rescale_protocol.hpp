@@ -109,6 +109,10 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   void poll_round();
   void finish_poll();
   void move();
+  /// Sends `next_` as the round's move to every participant (again, after a loss: a second move in the same round).
+  void send_move();
+  /// A participant was lost after the move went out: what was handed to it goes back (a second move).
+  void move_without(std::size_t lost);
   void finish_round();
   void take_parked();
   /// The initializer: decides a shrink request and, when accepted, starts its round. The answer.
@@ -116,6 +120,8 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   /// The initializer decides a shrink request: the answer, and the workers that will leave when accepted.
   [[nodiscard]] std::pair<bool, std::string> decide_shrink(std::string_view json, std::set<std::size_t>& leaving) const;
   void send(std::size_t index, std::vector<char> frame);
+  /// Whether worker `index` owned a key group before the round running (or now, between rounds).
+  [[nodiscard]] bool owned_key_groups(std::size_t index) const;
 
   Strand& strand_;
   const ClusterConfig& config_;
@@ -131,10 +137,11 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   std::chrono::steady_clock::time_point round_began_{};
   std::set<std::size_t> participants_;
   std::set<std::size_t> leaving_;
-  std::set<std::size_t> awaiting_moved_;
+  std::map<std::size_t, unsigned>
+      awaiting_moved_;                        // moves sent and not answered yet, by worker (a loss sends a second)
+  std::vector<std::uint16_t> owners_before_;  // the round's owners before its first move
   std::optional<Membership> next_;
   std::size_t groups_moving_ = 0;
-  bool lost_in_move_ = false;  // a participant was lost after the move went out: the next round re-deals its groups
   Timer poll_timer_;
   std::uint64_t poll_round_ = 0;
   std::set<std::size_t> poll_awaiting_;

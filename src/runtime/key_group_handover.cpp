@@ -74,10 +74,10 @@ class KeyGroupHandover::Outbox {
     bytes_ += records.size();
     handover_.kept_[to].emplace_back(records.begin(), records.end());
     if (!send_(to, std::vector<char>(records.begin(), records.end()))) {
-      handover_log()->error("rescale: {} keys for worker '{}' are lost: the worker was lost", frame.keys,
-                            name_of(names_, to));
-      handover_.lose(frame.keys, fmt::format("of state for worker '{}', which was lost", name_of(names_, to)));
-      handover_.kept_[to].pop_back();
+      // Kept all the same: the cluster's second move in this round gives the lost worker's groups to others.
+      auto& [keys, name] = handover_.undelivered_[to];
+      keys += frame.keys;
+      name = name_of(names_, to);
     }
     frame.records.reset();
     frame.keys = 0;
@@ -146,6 +146,7 @@ KeyGroupHandover::Redirected KeyGroupHandover::redirect(std::deque<state::KeyedS
   std::map<std::size_t, std::vector<std::vector<char>>> lost_frames;
   for (auto kept = kept_.begin(); kept != kept_.end();) {
     if (kept->first < gone.size() && gone[kept->first]) {
+      undelivered_.erase(kept->first);
       lost_frames.insert(std::move(*kept));
       kept = kept_.erase(kept);
     } else {
@@ -253,6 +254,16 @@ std::string KeyGroupHandover::take_intake_summary() {
                      intake.frames == 1 ? "frame" : "frames", byte_count(intake.bytes));
 }
 
+void KeyGroupHandover::round_over() {
+  for (const auto& [to, undelivered] : undelivered_) {
+    const auto& [keys, name] = undelivered;
+    handover_log()->error("rescale: {} keys for worker '{}' are lost: the worker was lost", keys, name);
+    lose(keys, fmt::format("of state for worker '{}', which was lost", name));
+  }
+  undelivered_.clear();
+  kept_.clear();
+}
+
 void KeyGroupHandover::lose(std::uint64_t keys, const std::string& reason) {
   for (auto& [known, count] : lost_) {
     if (known == reason) {
@@ -269,6 +280,9 @@ void KeyGroupHandover::report_losses(DeliveryReport& report) const {
   }
   for (const auto& [reason, keys] : lost_) {
     report.add_keys(keys, reason);
+  }
+  for (const auto& [to, undelivered] : undelivered_) {  // the round never ended (this worker stopped in it)
+    report.add_keys(undelivered.first, fmt::format("of state for worker '{}', which was lost", undelivered.second));
   }
 }
 

@@ -58,8 +58,9 @@ class KeyGroupHandover {
   Redirected redirect(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
                       const std::vector<std::uint16_t>& next, const std::vector<bool>& gone,
                       const std::vector<std::string>& names, const Send& send);
-  /// The round is over everywhere (every frame was restored): the frames kept for redirect() go.
-  void round_over() { kept_.clear(); }
+  /// The round is over everywhere (every frame was restored): the frames kept for redirect() go. Frames that could
+  /// not be sent (their worker was lost) and that no second move redirected are lost state, counted here.
+  void round_over();
 
   /// Restores into `tables` the keys of one frame worker `peer` handed over (a core::KeyGroupState).
   /// A malformed frame, an unknown table or a state that cannot be read back costs one error line naming the peer
@@ -95,8 +96,11 @@ class KeyGroupHandover {
   };
   Intake intake_;
   std::map<std::size_t, std::vector<std::vector<char>>> kept_;  ///< frames sent this round, by the worker they went to
-  std::vector<std::pair<std::string, std::uint64_t>> lost_;     ///< keys of state lost, by reason
-  std::vector<std::string> faults_;                             ///< frames lost whole (malformed): keys uncounted
+  /// Keys in kept_ frames that could not be sent (their worker was already lost), by worker, with its name: a second
+  /// move redirects them; round_over() counts what is left as lost.
+  std::map<std::size_t, std::pair<std::size_t, std::string>> undelivered_;
+  std::vector<std::pair<std::string, std::uint64_t>> lost_;  ///< keys of state lost, by reason
+  std::vector<std::string> faults_;                          ///< frames lost whole (malformed): keys uncounted
 };
 
 }  // namespace roo::runtime

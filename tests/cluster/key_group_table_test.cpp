@@ -67,5 +67,30 @@ TEST(KeyGroupTable, MoreWorkersThanGroupsLeavesSomeWithout) {
   }
 }
 
+TEST(KeyGroupTable, AJoinerLostMidMoveGivesEveryGroupBackToItsOwnerBefore) {
+  auto two = KeyGroupTable::dealt(256, 2);
+  auto three = KeyGroupTable::rebalanced(two, 3, {});
+  auto back = KeyGroupTable::without(two, three, 3, {false, false, true});
+  EXPECT_EQ(back, two);
+}
+
+TEST(KeyGroupTable, AWorkerLostMidMoveHasItsGroupsDealtToTheFewestAndNothingElseMoves) {
+  auto three = KeyGroupTable::dealt(9, 3);                                           // 3 groups each
+  auto next = KeyGroupTable::rebalanced(three, 4, {});                               // worker 3 joins
+  auto after = KeyGroupTable::without(three, next, 4, {false, true, false, false});  // worker 1 is lost
+  EXPECT_EQ(shares(after).count(1), 0u);
+  for (std::size_t group = 0; group < 9; ++group) {
+    if (next[group] != 1) {
+      EXPECT_EQ(after[group], next[group]) << "group " << group << " moved though its owner stays";
+    }
+  }
+  auto count = shares(after);
+  EXPECT_EQ(count[0] + count[2] + count[3], 9u);
+  for (auto [worker, groups] : count) {
+    EXPECT_GE(groups, 2u) << "worker " << worker;
+    EXPECT_LE(groups, 4u) << "worker " << worker;
+  }
+}
+
 }  // namespace
 }  // namespace roo::cluster

@@ -120,5 +120,40 @@ TEST(ClusterRescale, AShrinkRequestOnAnyWorkerMovesTheLeaversGroupsAndLetsThemGo
   EXPECT_TRUE(workers[0]->lost().empty());
 }
 
+TEST(ClusterRescale, AJoinerLostAfterTheMoveHasItsGroupsGivenBackInTheSameRound) {
+  auto workers = test::formed_cluster(2, 1024, [](ClusterConfig& config) { config.key_groups = 256; });
+  ASSERT_EQ(workers.size(), 2u);
+  auto joiner = std::make_unique<TestWorker>(joiner_config("w9", control_port(*workers[0])));
+  joiner->hold_moved = true;  // still restoring what it was given
+  joiner->start_forming();
+  ASSERT_TRUE(joiner->wait_formed());
+  ASSERT_TRUE(wait_events(*joiner, {"pause 1", "move 1 owns 85"})) << testing::PrintToString(joiner->rescale_events());
+  joiner.reset();  // lost mid-round
+  // A second move of round 1: each gets back what it gave, and the round ends with the cluster as it was.
+  EXPECT_TRUE(wait_events(*workers[0], {"members 3", "pause 1", "move 1 owns 86", "move 1 owns 128", "resume 1"}))
+      << testing::PrintToString(workers[0]->rescale_events());
+  EXPECT_TRUE(wait_events(*workers[1], {"members 3", "pause 1", "move 1 owns 85", "move 1 owns 128", "resume 1"}))
+      << testing::PrintToString(workers[1]->rescale_events());
+  // The next joiner opens channels only to the two that stay, and gets its share.
+  TestWorker next(joiner_config("w10", control_port(*workers[0])));
+  next.start_forming();
+  ASSERT_TRUE(next.wait_formed());
+  EXPECT_TRUE(wait_events(next, {"pause 2", "move 2 owns 85", "resume 2"}))
+      << testing::PrintToString(next.rescale_events());
+  EXPECT_EQ(ask(workers[1]->external_port(), 9),
+            (Reply{10, R"({"worker_count":3,"worker_names":["initializer","w1","w10"],"processing_messages":true})"}));
+}
+
+TEST(ClusterRescale, AJoinerNamingAWorkerThatIsNotTheInitializerIsSentOnToIt) {
+  auto workers = test::formed_cluster(2, 1024, [](ClusterConfig& config) { config.key_groups = 256; });
+  ASSERT_EQ(workers.size(), 2u);
+  TestWorker joiner(joiner_config("w9", workers[1]->membership().workers[1].control.port));
+  joiner.start_forming();
+  ASSERT_TRUE(joiner.wait_formed()) << joiner.error().value_or("");
+  EXPECT_EQ(joiner.membership().workers.size(), 3u);
+  EXPECT_TRUE(wait_events(joiner, {"pause 1", "move 1 owns 85", "resume 1"}))
+      << testing::PrintToString(joiner.rescale_events());
+}
+
 }  // namespace
 }  // namespace roo::cluster

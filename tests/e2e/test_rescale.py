@@ -418,8 +418,6 @@ def test_an_app_with_checkpoints_on_refuses_to_grow_or_shrink(cluster, receiver,
     c.stop(via=0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16, open: a joiner killed after the move went out takes the state handed "
-                   "to it along (the givers keep no copy); the cluster re-deals its key groups, empty")
 def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, receiver, roo_bin):
     """Each round: a joiner starts, and once it is restoring the state moved to it (key_count's restore sleeps 30 ms
     per key, so its part takes over a second), kill -9. The cluster goes on without it, with every count exact.
@@ -435,6 +433,8 @@ def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, rec
         assert joiner.proc.poll() is None, "round %d: the joiner exited\n%s" % (round_, c.logs())
         joiner.worker.send_signal(signal.SIGKILL)
         joiner.worker.wait()
+        assert c.initializer.wait_for_log("cluster: rescale %d: worker 'joiner%d' was lost during the move; its 128 "
+                                          "key groups go back" % (round_ + 1, round_)), c.logs()
         assert_status(roo_bin, c, ["initializer"])
         wait_for_owners(c, ["initializer"])
         wait_counted_after_now(out, sender, c)
@@ -445,3 +445,50 @@ def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, rec
     counted = assert_exact_counts(out, sent, c.logs)
     assert_state_where_outputs_say(c, ["initializer", "last"], counted)
     c.stop(via=0)
+
+
+def test_a_worker_joins_after_others_left(cluster, receiver, roo_bin):
+    """A joiner's membership names the workers that left: it opens channels only to those that stay. It names a
+    worker that is not the initializer in --join, as Wallaroo allowed: that worker sends it on to the initializer."""
+    out = receiver()
+    c = cluster(APP, 3, out.address, sources=["Keys"])
+    sender = SteadySender(c.initializer.in_address("Keys")).start()
+    wait_flowing(out, sender)
+    wait_for_owners(c, ["initializer", "worker1", "worker2"])
+    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
+    assert done.returncode == 0, done.stderr + c.logs()
+    assert c[1].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
+    before = wait_for_owners(c, ["initializer", "worker2"])
+    c.join("worker3", via=2)
+    names = ["initializer", "worker2", "worker3"]
+    after = wait_for_owners(c, names)
+    assert_moved_only(before, after, ["worker3"])
+    assert c[3].wait_for_log("cluster: %s is a worker, not the initializer; joining at the initializer's %s"
+                             % (c[2].control, c[0].control)), c.logs()
+    assert c[2].wait_for_log("cluster: worker 'worker3' from "), c.logs()
+    assert_status(roo_bin, c, names)
+    wait_counted_after_now(out, sender, c)
+    sent = sender.stop()
+    counted = assert_exact_counts(out, sent, c.logs)
+    assert_state_where_outputs_say(c, names, counted)
+    c.stop(via=0)
+
+
+def test_the_initializer_killed_mid_migration_stops_the_others_naming_it(cluster, receiver):
+    """Without checkpoints the cluster cannot outlive its initializer: a joiner restoring state when the initializer
+    is killed stops on its own, exits 1 and names the lost initializer (resilience would roll back instead)."""
+    out = receiver()
+    c = cluster(APP, 2, out.address, sources=["Keys"], app_args=["--slow-restore-ms", "30"], check_exit=False)
+    sender = SteadySender(c.initializer.in_address("Keys")).start()
+    wait_flowing(out, sender)
+    joiner = c.join("joiner")
+    assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or joiner.proc.poll() is not None,
+                      RESCALE_TIMEOUT), c.logs()
+    c[0].worker.kill()
+    sender.stop()
+    codes = c.wait_exit(c.members[1:], timeout=EXIT_TIMEOUT)
+    c.stopped = True
+    assert codes == {"worker1": 1, "joiner": 1}, c.logs()
+    for m in c.members[1:]:
+        assert "cluster: the initializer is gone; this worker stops on its own" in m.stderr(), m.stderr()
+        assert "not everything was delivered: worker 'initializer' was lost" in last_line(m.stderr()), m.stderr()

@@ -211,9 +211,33 @@ TEST(KeyGroupHandover, KeysForALostWorkerAreCountedLost) {
   sent.lost = true;
   auto moved = handover.hand_over(runner.state_tables(), codecs, 0, all_on(0), all_on(1), {"a", "w1"}, sent.send());
   EXPECT_EQ(moved.keys, 2u);
+  handover.round_over();  // no second move redirected them
   DeliveryReport report;
   handover.report_losses(report);
   EXPECT_EQ(report.summary(), "not everything was delivered: 2 keys (of state for worker 'w1', which was lost)");
+}
+
+// This worker saw the receiver lost before its move went out: the frames were kept all the same, and the second
+// move brings them back.
+TEST(KeyGroupHandover, KeysForAWorkerLostBeforeTheMoveComeBackWithTheSecondMove) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  runner.process(batch_of({"apple", "banana"}));
+  (void)lines_of(runner);
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  SentFrames sent;
+  sent.lost = true;
+  std::vector<std::string> names = {"a", "w1"};
+  (void)handover.hand_over(runner.state_tables(), codecs, 0, all_on(0), all_on(1), names, sent.send());
+  auto back = handover.redirect(runner.state_tables(), codecs, 0, all_on(0), {false, true}, names, sent.send());
+  EXPECT_EQ(back.taken_back, 2u);
+  handover.round_over();
+  DeliveryReport report;
+  handover.report_losses(report);
+  EXPECT_TRUE(report.is_complete()) << report.summary();
+  runner.process(batch_of({"apple"}));
+  EXPECT_EQ(lines_of(runner), (std::vector<std::string>{"apple=2"}));
 }
 
 // The receiver is lost before the round ended: a second move gives its groups back (or to another worker), and what
