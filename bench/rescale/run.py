@@ -31,7 +31,7 @@ every worker's sink writes to one receiver.
    events.
 2. Throughput, --runs rounds of (a) a cluster started with 1 worker, (b) one started with 2 (initializer + a
    --control worker), (c) one started with 1 and grown to 2 (a joiner, then `rescale 1 done` awaited), interleaved.
-   Input: --events events (default 1,000,000) over 10,000 keys, `roo send --binary --variable-size --batch-size
+   Input: --events events (default 4,000,000) over 10,000 keys, `roo send --binary --variable-size --batch-size
    10000 --interval 0` to the initializer's source only (so b and c differ only in how worker1 came); `roo receive
    --expect N --stats` gives events/s = N / (first -> last output byte). Checks: exactly N outputs, exit 0 after
    SIGTERM, the `stopped:` lines add up to N events in and N outputs, 0 failed. Reported: events/s median (min, max),
@@ -493,7 +493,9 @@ def parse_args():
     p.add_argument("--rate", type=int, default=1000, help="paced events/s during the pause runs (default 1000)")
     p.add_argument("--before", type=float, default=2.0, help="seconds of paced load before the join (default 2)")
     p.add_argument("--after", type=float, default=2.0, help="seconds measured after `done` (default 2)")
-    p.add_argument("--events", type=int, default=1000000, help="events per throughput run (default 1,000,000)")
+    p.add_argument("--events", type=int, default=4000000,
+                   help="events per throughput run (default 4,000,000: a run of 1M lasts about a second, too short "
+                        "to compare on a shared machine)")
     p.add_argument("--no-pause", action="store_true", help="skip the pause runs")
     p.add_argument("--no-throughput", action="store_true", help="skip the throughput runs")
     p.add_argument("--roo", default=DEFAULT_ROO, help="the roo binary (default build/src/cli/roo)")

@@ -5,6 +5,7 @@
 #include "roo/checkpoint/record_format.hpp"
 #include "roo/checkpoint/snapshot.hpp"
 #include "roo/core/logging.hpp"
+#include "roo/python/collector_pause.hpp"
 
 #include <fmt/format.h>
 
@@ -109,6 +110,7 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
   if (moved.groups == 0) {
     return moved;
   }
+  python::CollectorPause collector_paused;  // frees many objects and makes none that cycle: nothing to collect
   Outbox outbox(*this, names, send);
   for (std::size_t index = 0; index < tables.size(); ++index) {
     auto& table = tables[index];
@@ -209,6 +211,7 @@ void KeyGroupHandover::report_failed(const std::deque<state::KeyedStateTable>& t
 
 void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs,
                             const std::string& peer, std::string_view bytes) {
+  python::CollectorPause collector_paused;  // a frame makes thousands of objects, none cyclic: nothing to collect
   ++intake_.frames;
   intake_.bytes += bytes.size();
   intake_.peers.insert(peer);

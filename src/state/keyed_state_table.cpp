@@ -58,12 +58,13 @@ std::optional<std::string> KeyedStateTable::key_name(PyObject* key) {
                            : PyObject_Str(key));
     text = converted.get();
   }
-  const char* utf8 = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
+  Py_ssize_t size = 0;
+  const char* utf8 = text != nullptr ? PyUnicode_AsUTF8AndSize(text, &size) : nullptr;
   if (utf8 == nullptr) {
     PyErr_Clear();
     return std::nullopt;
   }
-  return std::string(utf8);
+  return std::string(utf8, static_cast<std::size_t>(size));  // the bytes key_group_of hashes, for a str
 }
 
 void KeyedStateTable::remember_key(PyObject* key) {
@@ -168,7 +169,9 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
   Py_ssize_t position = 0;
   PyObject* key = nullptr;
   PyObject* state = nullptr;
+  bool names_follow_groups = true;  // every key's name hashes to its key group (not so for a bytes key, maybe)
   while (PyDict_Next(states_.get(), &position, &key, &state)) {
+    names_follow_groups = names_follow_groups && !PyBytes_Check(key);
     std::int64_t group = key_group_of(key, key_groups);
     if (group < 0) {
       PyErr_Clear();  // no group, no owner: no event could reach its state either (the router counts those)
@@ -199,21 +202,31 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
       PyErr_Clear();
     }
   }
-  forget_keys(keys);
+  forget_keys(keys, names_follow_groups ? &leaving : nullptr, key_groups);
   return result;
 }
 
-void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys) {
+void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys,
+                                  const std::vector<bool>* leaving, std::uint32_t key_groups) {
   if (keys.empty()) {
     return;
   }
-  std::unordered_map<std::string, std::size_t> names;
-  for (const auto& [key, group] : keys) {
-    if (auto name = key_name(key.get())) {
-      ++names[*name];
+  if (leaving != nullptr) {
+    // Whole key groups left, and each name hashes to its key's group: a name goes when its group left (no lookup
+    // per name, which costs more than the hand-over itself with a million keys).
+    std::lock_guard lock(keys_mutex_);
+    std::erase_if(key_names_, [&](const std::string& name) {
+      std::size_t group = stable_hash(name) % key_groups;
+      return group < leaving->size() && (*leaving)[group];
+    });
+  } else {
+    std::unordered_map<std::string, std::size_t> names;
+    names.reserve(keys.size());
+    for (const auto& [key, group] : keys) {
+      if (auto name = key_name(key.get())) {
+        ++names[*name];
+      }
     }
-  }
-  {
     std::lock_guard lock(keys_mutex_);
     std::erase_if(key_names_, [&](const std::string& name) {
       auto found = names.find(name);

@@ -240,6 +240,33 @@ TEST(KeyedStateTable, HandsOverTheKeysOfTheKeyGroupsThatLeave) {
   EXPECT_EQ(take(runner), "apricot=1\nblueberry=2\n");
 }
 
+// The names the state-entity queries list follow the keys that leave, whatever the keys: a str with a NUL in it, and
+// bytes that are not UTF-8 (named with replacement characters, so their names do not hash to their groups).
+TEST(KeyedStateTable, TheNamesOfKeysThatLeaveGoWithThem) {
+  constexpr std::uint32_t groups = 64;
+  py::module_ pickle = py::module_::import("pickle");
+  auto dumped = [&](py::object value) { return pickle.attr("dumps")(value).cast<std::string>(); };
+  py::object nul = py::str(std::string("n\0ul", 4));
+  py::object raw = py::bytes(std::string("\xff\xfe", 2));
+  for (bool with_bytes : {false, true}) {
+    auto plan = plan_of("keyed_count");
+    PipelineRunner runner(plan);
+    auto& table = runner.state_tables()[0];
+    table.restore(dumped(py::str("stays")), dumped(py::int_(1)), pickle_codec());
+    table.restore(dumped(nul), dumped(py::int_(2)), pickle_codec());
+    if (with_bytes) {
+      table.restore(dumped(raw), dumped(py::int_(3)), pickle_codec());
+    }
+    std::vector<bool> leaving(groups, true);
+    leaving[static_cast<std::size_t>(state::key_group_of(py::str("stays").ptr(), groups))] = false;
+    ASSERT_TRUE(leaving[static_cast<std::size_t>(state::key_group_of(nul.ptr(), groups))]);
+    ASSERT_TRUE(leaving[static_cast<std::size_t>(state::key_group_of(raw.ptr(), groups))]);
+    auto handed = table.hand_over(leaving, groups, pickle_codec(), [](std::uint32_t, std::string_view, std::string_view) {});
+    EXPECT_EQ(handed.keys, with_bytes ? 2u : 1u);
+    EXPECT_EQ(table.key_names(), std::vector<std::string>{"stays"}) << "with a bytes key: " << with_bytes;
+  }
+}
+
 TEST(KeyedStateTable, AKeyWhoseStateCannotBeSerializedLeavesAndIsCountedAsFailed) {
   auto plan = plan_of("keyed_hold");
   PipelineRunner runner(plan);
