@@ -56,7 +56,7 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
               .close_all = [this] { close_all(); },
           }),
       rescale_(strand_, config_, hooks_, life_, members_, connections_, data_, formation_),
-      join_redirect_(config_, connections_) {
+      join_redirect_(config_, connections_, [this] { return formation_.initializer_address(); }) {
   if (config_.initializer) {
     config_.worker_name = config_.worker_name.empty() ? "initializer" : config_.worker_name;
   }
@@ -294,7 +294,7 @@ void ClusterCore::warn_if_exposed() const {
   }
   const core::Listener* exposed = nullptr;
   core::Endpoint where;
-  if (config_.initializer && !control_listener_->is_loopback()) {
+  if (!control_listener_->is_loopback()) {  // another worker's only sends joiners on, after the secret's handshake
     exposed = control_listener_.get();
     where = ports_.control;
   } else if (!data_listener_->is_loopback()) {

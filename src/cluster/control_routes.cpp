@@ -1,6 +1,7 @@
 // The control plane's frames, each to the protocol that handles it: what the initializer hears from its workers
 // once they are members, and what a worker hears from the initializer once it authenticated.
 #include "cluster_core.hpp"
+#include "cluster_log.hpp"
 
 namespace roo::cluster {
 
@@ -50,6 +51,12 @@ FrameAction ClusterCore::on_worker_control_frame(std::size_t index, FramedConnec
     }
     case MessageType::stop_request:
       if (reader.ok_and_done()) {
+        if (members_.departed(index)) {
+          // A leaver signalled (a pod's SIGTERM) while it hands over: it goes at the end of its round anyway.
+          cluster_logger()->info("cluster: worker '{}' asked to stop while it leaves; it goes when its rescale ends",
+                                 members_.name_of(index));
+          return FrameAction::proceed;
+        }
         drain_.on_stop_request();
         return FrameAction::proceed;
       }

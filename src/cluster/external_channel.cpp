@@ -91,8 +91,8 @@ std::string ExternalChannel::status_json(bool roo_details) const {
   std::string missing;
   std::size_t live = 0;
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    if (members_.departed(i) && !members_.lost(i)) {
-      continue;  // it left; one lost stays missing
+    if (members_.departed(i) && !(members_.lost(i) && members_.owns_key_groups(i))) {
+      continue;  // it left, or was lost owning nothing (a joiner), or a rescale has dealt its key groups out since
     }
     std::string& list = members_.is_live(i) ? names : missing;
     live += members_.is_live(i) ? 1 : 0;

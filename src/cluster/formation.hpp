@@ -47,6 +47,8 @@ class Formation : public OwnedByCore<Formation> {
   void on_membership(Membership membership) { joining_.on_membership(std::move(membership)); }
   void on_reject(const std::string& reason) { joining_.on_reject(reason); }
   void on_join_at(const core::Endpoint& initializer) { joining_.on_join_at(initializer); }
+  /// A worker that is not the initializer: where it reached the initializer's control channel.
+  [[nodiscard]] const core::Endpoint& initializer_address() const { return joining_.target(); }
   void go();
   /// After formation (growing): opens our data channel to worker `index`, which just joined; the MemberTable has it.
   /// Once it is up, FormationRoutes::channel_grown; when it cannot be opened within join_timeout, the worker is lost.

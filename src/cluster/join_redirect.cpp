@@ -42,14 +42,18 @@ FrameAction JoinRedirect::on_frame(FramedConnection& connection, const char* bod
     connection.fail("malformed hello message");
     return FrameAction::stop;
   }
+  core::Endpoint at = initializer_();
   cluster_logger()->info("cluster: worker '{}' from {} asked this worker to join; sent it to the initializer at {}",
-                         core::printable(hello->name, 100), connection.peer(), config_.control.to_string());
+                         core::printable(hello->name, 100), connection.peer(), at.to_string());
   core::BigEndianWriter writer = message(MessageType::join_at);
-  write_endpoint(writer, config_.control);
+  write_endpoint(writer, at);
   connection.write(writer.take());
   auto shared = connection.shared_from_this();
-  connection.when_flushed([shared] { shared->close(); });
-  return FrameAction::stop;
+  connection.when_flushed([this, shared] {
+    connections_.forget_unidentified(shared);
+    shared->close();
+  });
+  return FrameAction::pause;  // nothing more is read: it closes once the answer is out
 }
 
 }  // namespace roo::cluster

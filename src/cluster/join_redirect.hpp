@@ -7,6 +7,7 @@
 #include "roo/core/listener.hpp"
 
 #include <cstddef>
+#include <functional>
 
 namespace roo::cluster {
 
@@ -19,8 +20,10 @@ namespace roo::cluster {
 /// ConnectionFactory's unidentified set).
 class JoinRedirect {
  public:
-  JoinRedirect(const ClusterConfig& config, ConnectionFactory& connections)
-      : config_(config), connections_(connections) {}
+  /// `initializer`: where this worker reached the initializer's control channel (--join's address, or where a
+  /// worker sent it on to).
+  JoinRedirect(const ClusterConfig& config, ConnectionFactory& connections, std::function<core::Endpoint()> initializer)
+      : config_(config), connections_(connections), initializer_(std::move(initializer)) {}
 
   void start(core::Listener& control_listener);
 
@@ -30,6 +33,7 @@ class JoinRedirect {
 
   const ClusterConfig& config_;
   ConnectionFactory& connections_;
+  std::function<core::Endpoint()> initializer_;
 };
 
 }  // namespace roo::cluster

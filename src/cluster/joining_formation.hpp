@@ -35,6 +35,8 @@ class JoiningFormation : public OwnedByCore<JoiningFormation> {
   void on_reject(const std::string& reason);
   /// The worker at the address we were given is not the initializer: join at `initializer` instead (JoinRedirect).
   void on_join_at(const core::Endpoint& initializer);
+  /// Where the initializer's control channel is (--join's or --control's address, or where a worker sent us on).
+  [[nodiscard]] const core::Endpoint& target() const { return target_; }
   [[nodiscard]] const std::shared_ptr<FramedConnection>& initializer_connection() const {
     return initializer_connection_;
   }

@@ -2,6 +2,8 @@
 
 #include "cluster_log.hpp"
 
+#include <algorithm>
+
 namespace roo::cluster {
 
 void MemberTable::assign(Membership membership) {
@@ -15,6 +17,9 @@ void MemberTable::assign(Membership membership) {
   budgets_ = std::make_unique<std::unique_ptr<core::ByteBudget>[]>(max_workers);
   for (std::size_t i = 0; i < count; ++i) {
     open_slot(i);
+    // A joiner's membership may name workers that left or were lost: it opens no channel to them, and what it
+    // would send them is dropped and counted, as for a lost worker (no loss of its own to report).
+    lost_[i] = membership_.departed[i];
   }
   count_.store(count, std::memory_order_release);
   ready_ = true;
@@ -46,6 +51,14 @@ void MemberTable::update(Membership membership) {
   membership_ = std::move(membership);
 }
 
+bool MemberTable::owns_key_groups(std::size_t index) const {
+  const auto& owners = membership_.owners;
+  if (owners.empty()) {
+    return index < membership_.workers.size();
+  }
+  return std::find(owners.begin(), owners.end(), static_cast<std::uint16_t>(index)) != owners.end();
+}
+
 void MemberTable::mark_departed(std::size_t index) {
   if (index < membership_.departed.size()) {
     membership_.departed[index] = true;
@@ -63,8 +76,8 @@ void MemberTable::record_loss(std::size_t index, const std::string& cause, bool 
                            name_of(index), cause);
   } else {
     cluster_logger()->warn(
-        "cluster: lost worker '{}' ({}); its key groups are unreachable until the cluster is restarted",
-        name_of(index), cause);
+        "cluster: lost worker '{}' ({}); its key groups are unreachable until the cluster is restarted", name_of(index),
+        cause);
   }
   for (auto* connection : {&peer.control, &peer.outbound, &peer.inbound}) {
     if (*connection) {

@@ -51,6 +51,9 @@ class MemberTable {
   /// Worker `index` leaves (a shrink moved its key groups away): its connections closing is no loss.
   void mark_departed(std::size_t index);
   [[nodiscard]] bool departed(std::size_t index) const { return membership_.has_departed(index); }
+  /// Whether worker `index` owns a key group in the membership's table (every worker does while it is empty:
+  /// round-robin).
+  [[nodiscard]] bool owns_key_groups(std::size_t index) const;
 
   /// Any thread: the membership is known, and the budgets and counters exist.
   [[nodiscard]] bool ready() const { return ready_; }

@@ -16,20 +16,24 @@ void ClusterCore::on_peer_closed(std::size_t index, const std::string& cause) {
 }
 
 // The MemberTable records the loss (and releases the peer's credit); then, in this order, the data channels drop
-// its waiting batch, the runtime hears of it, and (without roll-back) the other workers, the gathers and the drain.
+// its waiting batch, the runtime hears of it, (without roll-back) the other workers, the gathers and the drain, and
+// last the rescale round (the others must hear of the loss before a second move marks the worker departed).
 void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
-  if (!members_.is_live(index) || index == members_.self() || life_.phase == Phase::closed ||
-      life_.phase == Phase::exited) {
+  if (!members_.ready() || index >= members_.size() || members_.lost(index) || index == members_.self() ||
+      life_.phase == Phase::closed || life_.phase == Phase::exited) {
     return;
+  }
+  if (members_.departed(index) && !rescale_.takes_part(index)) {
+    return;  // it left (and was told to go): its connections closing is no loss
   }
   members_.record_loss(index, cause, life_.phase == Phase::stopping);
   data_.discard_waiting(index);
   streams_.on_peer_lost(index);
-  rescale_.on_peer_lost(index);
   if (hooks_.on_peer_lost) {
     hooks_.on_peer_lost(index);
   }
   if (config_.roll_back_on_loss) {
+    rescale_.on_peer_lost(index);
     return;  // the runtime closes this cluster and forms a new one: nothing to tell, nothing to drain
   }
   if (config_.initializer) {
@@ -45,6 +49,7 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
     queries_.settle(index);
     drain_.on_peer_lost(index);
   }
+  rescale_.on_peer_lost(index);
 }
 
 std::vector<PeerShortfall> ClusterCore::shortfalls() const {

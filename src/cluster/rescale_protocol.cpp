@@ -150,7 +150,7 @@ void RescaleProtocol::maybe_start_round() {
 
 // One joiner at a time opens its channels (a second one would hear of the first before the first formed).
 void RescaleProtocol::take_parked() {
-  while (!parked_.empty() && joiners_.empty() && !in_progress()) {
+  while (!parked_.empty() && joiners_.empty() && !in_progress() && lifecycle_.phase == Phase::running) {
     Parked waiting = std::move(parked_.front());
     parked_.erase(parked_.begin());
     if (!waiting.connection->closed()) {
@@ -437,12 +437,11 @@ void RescaleProtocol::moved(std::uint64_t round) {
 }
 
 bool RescaleProtocol::owned_key_groups(std::size_t index) const {
-  const auto& owners =
-      phase_ == RoundPhase::moving || phase_ == RoundPhase::settling ? owners_before_ : members_.membership().owners;
-  if (owners.empty()) {
-    return index < members_.size();  // dealt round-robin over every worker: each owns some
+  if (phase_ == RoundPhase::moving || phase_ == RoundPhase::settling) {
+    return std::find(owners_before_.begin(), owners_before_.end(), static_cast<std::uint16_t>(index)) !=
+           owners_before_.end();
   }
-  return std::find(owners.begin(), owners.end(), static_cast<std::uint16_t>(index)) != owners.end();
+  return members_.owns_key_groups(index);
 }
 
 void RescaleProtocol::on_peer_lost(std::size_t index) {

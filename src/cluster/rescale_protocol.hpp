@@ -57,6 +57,8 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
 
   /// A round is running (ClusterStatusQuery's processing_messages is false meanwhile).
   [[nodiscard]] bool in_progress() const { return phase_ != RoundPhase::idle; }
+  /// The initializer: worker `index` takes part in the round running (a leaver does until it is told to go).
+  [[nodiscard]] bool takes_part(std::size_t index) const { return in_progress() && participants_.count(index) > 0; }
 
   // The initializer.
   /// A worker said hello after formation: admit it (empty), park it until the round running ends (empty), or why not.

@@ -211,13 +211,14 @@ std::optional<Membership> decode_membership(core::BigEndianReader reader) {
     membership.owners.push_back(reader.u16());
   }
   // No key groups would leave every key without an owner (and the key router dividing by zero); an owner must be a
-  // worker that has not left.
+  // worker. It may be departed: a worker lost keeps its key groups (their events counted lost) until the next
+  // rescale round deals them out, and a joiner may come before that.
   if (!reader.ok_and_done() || membership.workers.empty() || membership.self >= membership.workers.size() ||
       membership.key_groups == 0) {
     return std::nullopt;
   }
   for (std::uint16_t owner : membership.owners) {
-    if (owner >= membership.workers.size() || membership.departed[owner]) {
+    if (owner >= membership.workers.size()) {
       return std::nullopt;
     }
   }

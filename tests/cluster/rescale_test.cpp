@@ -153,6 +153,56 @@ TEST(ClusterRescale, AJoinerNamingAWorkerThatIsNotTheInitializerIsSentOnToIt) {
   EXPECT_EQ(joiner.membership().workers.size(), 3u);
   EXPECT_TRUE(wait_events(joiner, {"pause 1", "move 1 owns 85", "resume 1"}))
       << testing::PrintToString(joiner.rescale_events());
+  // A worker that joined through another sends the next joiner to the initializer, not to the one it named.
+  TestWorker next(joiner_config("w10", joiner.membership().workers[2].control.port));
+  next.start_forming();
+  ASSERT_TRUE(next.wait_formed()) << next.error().value_or("");
+  EXPECT_EQ(next.membership().workers.size(), 4u);
+}
+
+// A worker that owned key groups is lost (its state with it); a joiner afterwards still joins: its membership names
+// the lost worker departed and still owning its groups, until the round deals them out with the joiner's share.
+TEST(ClusterRescale, AJoinerAfterAnOwningWorkerWasLostJoinsAndTheRoundDealsTheLostGroups) {
+  auto workers = test::formed_cluster(3, 1024, [](ClusterConfig& config) { config.key_groups = 256; });
+  ASSERT_EQ(workers.size(), 3u);
+  workers[2].reset();
+  ASSERT_TRUE(wait_until([&] { return workers[0]->lost() == std::vector<std::size_t>{2}; }, 5000ms));
+  ASSERT_TRUE(wait_until([&] { return workers[1]->lost() == std::vector<std::size_t>{2}; }, 5000ms));
+  TestWorker joiner(joiner_config("w9", control_port(*workers[0])));
+  joiner.start_forming();
+  ASSERT_TRUE(joiner.wait_formed()) << joiner.error().value_or("");
+  // 256 groups had been dealt over 3 (86, 85, 85); w2's 85 and the joiner's share are dealt in one round.
+  EXPECT_TRUE(wait_events(*workers[0], {"members 4", "pause 1", "move 1 owns 86", "resume 1"}))
+      << testing::PrintToString(workers[0]->rescale_events());
+  EXPECT_TRUE(wait_events(*workers[1], {"members 4", "pause 1", "move 1 owns 85", "resume 1"}))
+      << testing::PrintToString(workers[1]->rescale_events());
+  EXPECT_TRUE(wait_events(joiner, {"pause 1", "move 1 owns 85", "resume 1"}))
+      << testing::PrintToString(joiner.rescale_events());
+  EXPECT_EQ(ask(workers[1]->external_port(), 9),
+            (Reply{10, R"({"worker_count":3,"worker_names":["initializer","w1","w9"],"processing_messages":true})"}));
+}
+
+// A leaver killed after its move went out, before the round ended: the round ends without it.
+TEST(ClusterRescale, ALeaverLostDuringItsRoundDoesNotHoldTheRoundUp) {
+  std::uint16_t external = test::free_port();
+  auto workers = test::formed_cluster(3, 1024, [&](ClusterConfig& config) {
+    config.key_groups = 256;
+    if (config.worker_name == "w1") {
+      config.external = test::local(external);
+    }
+  });
+  ASSERT_EQ(workers.size(), 3u);
+  workers[2]->hold_moved = true;  // still handing over
+  EXPECT_EQ(ask(external, 4, R"({"node_names":["w2"]})"), (Reply{5, R"({"node_names":["w2"],"node_count":1})"}));
+  ASSERT_TRUE(wait_events(*workers[2], {"pause 1", "move 1 owns 0 departs"}))
+      << testing::PrintToString(workers[2]->rescale_events());
+  workers[2].reset();
+  EXPECT_TRUE(wait_events(*workers[0], {"pause 1", "move 1 owns 128", "resume 1"}))
+      << testing::PrintToString(workers[0]->rescale_events());
+  EXPECT_TRUE(wait_events(*workers[1], {"pause 1", "move 1 owns 128", "resume 1"}))
+      << testing::PrintToString(workers[1]->rescale_events());
+  EXPECT_EQ(ask(external, 9),
+            (Reply{10, R"({"worker_count":2,"worker_names":["initializer","w1"],"processing_messages":true})"}));
 }
 
 }  // namespace

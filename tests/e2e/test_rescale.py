@@ -99,6 +99,18 @@ def shrinker(roo_bin, *args):
     return run_roo(roo_bin, *args, timeout=60, program=os.path.join(os.path.dirname(roo_bin), "cluster_shrinker"))
 
 
+def shrink_out(roo_bin, c, via, flags, leaver, stay):
+    """`roo ctl shrink` on members[via] with `flags` lets members[leaver] go: the answer names it alone, it exits 0,
+    and the workers named in `stay` share the key groups evenly, as every one of them tells. The new owners."""
+    done = ctl(roo_bin, "shrink", "-e", c[via].external, *flags)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0, "shrinking: %s will leave (1 worker)\n" % c[leaver].name, ""), c.logs()
+    assert c[leaver].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
+    after = wait_for_owners(c, stay)
+    assert_status(roo_bin, c, stay)
+    return after
+
+
 def owners(member):
     """{worker: set of key groups} of the state "counts" as `member` sees it (PartitionQuery); workers without one
     (a worker that left may still be listed, with none) are left out."""
@@ -283,21 +295,11 @@ def test_shrink_three_to_two_to_one_under_load(cluster, receiver, roo_bin):
     wait_flowing(out, sender)
     before = wait_for_owners(c, ["initializer", "worker1", "worker2"])
 
-    done = ctl(roo_bin, "shrink", "-e", c[1].external, "--workers", "worker2")  # any worker takes the request
-    assert (done.returncode, done.stdout, done.stderr) == (0, "shrinking: worker2 will leave (1 worker)\n", ""), \
-        c.logs()
-    assert c[2].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
-    after = wait_for_owners(c, ["initializer", "worker1"])
+    # Any worker takes the request.
+    after = shrink_out(roo_bin, c, 1, ["--workers", "worker2"], 2, ["initializer", "worker1"])
     assert_moved_only(before, after, ["worker2"])
-    assert_status(roo_bin, c, ["initializer", "worker1"])
     wait_counted_after_now(out, sender, c)
-
-    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--count", "1")
-    assert (done.returncode, done.stdout, done.stderr) == (0, "shrinking: worker1 will leave (1 worker)\n", ""), \
-        c.logs()
-    assert c[1].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
-    wait_for_owners(c, ["initializer"])
-    assert_status(roo_bin, c, ["initializer"])
+    shrink_out(roo_bin, c, 0, ["--count", "1"], 1, ["initializer"])
     wait_counted_after_now(out, sender, c)
 
     sent = sender.stop()
@@ -455,10 +457,7 @@ def test_a_worker_joins_after_others_left(cluster, receiver, roo_bin):
     sender = SteadySender(c.initializer.in_address("Keys")).start()
     wait_flowing(out, sender)
     wait_for_owners(c, ["initializer", "worker1", "worker2"])
-    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
-    assert done.returncode == 0, done.stderr + c.logs()
-    assert c[1].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
-    before = wait_for_owners(c, ["initializer", "worker2"])
+    before = shrink_out(roo_bin, c, 0, ["--workers", "worker1"], 1, ["initializer", "worker2"])
     c.join("worker3", via=2)
     names = ["initializer", "worker2", "worker3"]
     after = wait_for_owners(c, names)
