@@ -47,6 +47,26 @@ def cleanup_children():
     adopted.clear()
 
 
+def run_main(main, program):
+    """A benchmark script's entry: runs main(); SIGTERM and SIGINT (ignored when started in the background) stop it as
+    ^C would; a BenchError is one line `<program>: <why>` and exit 1, an interruption exit 130; the children never
+    outlive it. Exits with main()'s status (None: 0)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        print("%s: %s" % (program, e), file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("%s: interrupted" % program, file=sys.stderr)
+        sys.exit(130)
+    finally:
+        cleanup_children()
+
+
 def tail(path, lines=15):
     with open(path, errors="replace") as f:
         return "".join(f.readlines()[-lines:])

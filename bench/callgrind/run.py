@@ -68,7 +68,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from processes import BenchError, cleanup_children, commit_of, free_port, spawn, tail, wait_for_text  # noqa: E402
+import processes  # noqa: E402
+from processes import BenchError, commit_of, free_port, spawn, tail, wait_for_text  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -435,20 +436,5 @@ def main():
         print(render(report))
 
 
-def on_signal(signum, frame):
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is ignored
-    try:
-        main()
-    except BenchError as e:
-        print("bench/callgrind/run.py: %s" % e, file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("bench/callgrind/run.py: interrupted", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        cleanup_children()
+    processes.run_main(main, "bench/callgrind/run.py")

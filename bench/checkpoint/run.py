@@ -45,7 +45,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from processes import BenchError, cleanup_children, commit_of, spawn  # noqa: E402
+import processes  # noqa: E402
+from processes import BenchError, commit_of, spawn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -482,20 +483,5 @@ def main():
         print(render(report))
 
 
-def on_signal(signum, frame):
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        main()
-    except BenchError as e:
-        print("bench/checkpoint/run.py: %s" % e, file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("bench/checkpoint/run.py: interrupted", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        cleanup_children()
+    processes.run_main(main, "bench/checkpoint/run.py")

@@ -48,7 +48,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import processes  # noqa: E402
-from processes import BenchError, cleanup_children, commit_of, spawn  # noqa: E402
+from processes import BenchError, commit_of, spawn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -435,20 +435,5 @@ def main():
         print(render(report))
 
 
-def on_signal(signum, frame):
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is ignored
-    try:
-        main()
-    except BenchError as e:
-        print("bench/hop/run.py: %s" % e, file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("bench/hop/run.py: interrupted", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        cleanup_children()
+    processes.run_main(main, "bench/hop/run.py")

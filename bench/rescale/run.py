@@ -60,7 +60,8 @@ BENCH = os.path.dirname(HERE)
 REPO = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 import alphabet_one_worker as A  # noqa: E402  (loadavg, percentile, summarise, LineReader, READY)
-from processes import BenchError, cleanup_children, commit_of, free_port, spawn, tail, wait_for_text  # noqa: E402
+import processes  # noqa: E402
+from processes import BenchError, commit_of, free_port, spawn, tail, wait_for_text  # noqa: E402
 
 OUT = os.path.join(BENCH, "out", "rescale")
 APP = os.path.join(HERE, "apps", "key_count.py")
@@ -560,20 +561,5 @@ def main():
         print(render(report))
 
 
-def on_signal(signum, frame):
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is ignored
-    try:
-        main()
-    except BenchError as e:
-        print("bench/rescale/run.py: %s" % e, file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("bench/rescale/run.py: interrupted", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        cleanup_children()
+    processes.run_main(main, "bench/rescale/run.py")
