@@ -491,3 +491,40 @@ def test_the_initializer_killed_mid_migration_stops_the_others_naming_it(cluster
     for m in c.members[1:]:
         assert "cluster: the initializer is gone; this worker stops on its own" in m.stderr(), m.stderr()
         assert "not everything was delivered: worker 'initializer' was lost" in last_line(m.stderr()), m.stderr()
+
+
+def test_a_leaving_worker_sends_its_connector_to_a_worker_that_stays(cluster, receiver, roo_bin, tmp_path):
+    """A connector source on worker1 (port P + 1) fed by a file connector; worker1 is shrunk out mid-stream. It tells
+    its connector RESTART with the initializer's connector address (P), the connector reconnects there by itself, and
+    the stream goes on from where worker1 left it (the ids worker1 took are skipped). Oracle: every word's count is
+    exactly its number in the file (nothing lost, nothing counted twice)."""
+    from test_connector_source import CONNECTOR, final_counts, free_port_pair, start_connector, write_records
+    out = receiver()
+    port = free_port_pair()
+    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps", "connector_source.py")
+    c = cluster(app, 2, out.address, app_args=["--mode", "count", "--connector-port", str(port),
+                                               "--max-credits", "20", "--refill-credits", "5"])
+    words = ["w%d" % ((i * 7) % 40) for i in range(4000)]
+    expected = {}
+    for word in words:
+        expected[word] = expected.get(word, 0) + 1
+    path = tmp_path / "words.bin"
+    write_records(str(path), [w.encode() for w in words])
+    assert os.path.exists(CONNECTOR)
+    connector = start_connector(tmp_path, port + 1, [path], "--delay", "0.001")
+    assert wait_until(lambda: len(out.lines()) >= 1000, 60), c.logs()
+    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
+    assert (done.returncode, done.stdout) == (0, "shrinking: worker1 will leave (1 worker)\n"), done.stderr + c.logs()
+    assert c[1].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
+    try:
+        # Open (docs/notes.md, session 15): the connector is never acknowledged its stream's end on the initializer
+        # after the move, so it does not end by itself; every event is counted once all the same.
+        assert wait_until(lambda: final_counts(out.lines()) == expected, 60, interval=0.2), c.logs()
+    finally:
+        connector.kill()
+        connector.wait()
+    assert c[1].wait_for_log("connector source 'events': its connectors go to worker 'initializer' at 127.0.0.1:%d"
+                             % port), c.logs()
+    assert c[0].wait_for_log("connector_source 'events': connector 'file_connector' instance 'files' connected"), \
+        c.logs()
+    c.stop(via=0)
