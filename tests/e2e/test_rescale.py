@@ -517,8 +517,8 @@ def test_a_leaving_worker_sends_its_connector_to_a_worker_that_stays(cluster, re
     assert (done.returncode, done.stdout) == (0, "shrinking: worker1 will leave (1 worker)\n"), done.stderr + c.logs()
     assert c[1].worker.wait(EXIT_TIMEOUT) == 0, c.logs()
     try:
-        # A cluster without checkpoints never acknowledges a connector's messages (Worker::commit_delivered_positions
-        # commits only alone; docs/notes.md, session 15), so the connector waits for its stream's end for ever.
+        # A cluster without checkpoints acknowledges a connector's messages only after its drain (docs/notes.md,
+        # session 15): the connector would wait for its stream's end until the cluster stops.
         assert wait_until(lambda: final_counts(out.lines()) == expected, 60, interval=0.2), c.logs()
     finally:
         connector.kill()
