@@ -184,14 +184,9 @@ TEST(ClusterRescale, AJoinerAfterAnOwningWorkerWasLostJoinsAndTheRoundDealsTheLo
 
 // A leaver killed after its move went out, before the round ended: the round ends without it.
 TEST(ClusterRescale, ALeaverLostDuringItsRoundDoesNotHoldTheRoundUp) {
-  std::uint16_t external = test::free_port();
-  auto workers = test::formed_cluster(3, 1024, [&](ClusterConfig& config) {
-    config.key_groups = 256;
-    if (config.worker_name == "w1") {
-      config.external = test::local(external);
-    }
-  });
+  auto workers = test::formed_cluster(3, 1024, [](ClusterConfig& config) { config.key_groups = 256; });
   ASSERT_EQ(workers.size(), 3u);
+  std::uint16_t external = workers[1]->external_port();
   workers[2]->hold_moved = true;  // still handing over
   EXPECT_EQ(ask(external, 4, R"({"node_names":["w2"]})"), (Reply{5, R"({"node_names":["w2"],"node_count":1})"}));
   ASSERT_TRUE(wait_events(*workers[2], {"pause 1", "move 1 owns 0 departs"}))
