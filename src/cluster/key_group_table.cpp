@@ -1,4 +1,4 @@
-#include "key_group_table.hpp"
+#include "roo/cluster/key_group_table.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -4,9 +4,9 @@
 
 #include "cluster_log.hpp"
 #include "formation.hpp"
-#include "key_group_table.hpp"
 #include "quiet_cluster.hpp"
 
+#include "roo/cluster/key_group_table.hpp"
 #include "roo/core/json.hpp"
 
 #include <boost/asio/post.hpp>

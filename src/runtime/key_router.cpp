@@ -1,5 +1,6 @@
 #include "key_router.hpp"
 
+#include "roo/cluster/key_group_table.hpp"
 #include "roo/core/error.hpp"
 
 #include <fmt/format.h>
@@ -20,10 +21,7 @@ void KeyRouter::reroute(Routing routing) {
                                   routing.self, routing.workers, routing.key_groups));
   }
   if (routing.owners.empty()) {
-    routing.owners.resize(routing.key_groups);
-    for (std::uint32_t group = 0; group < routing.key_groups; ++group) {
-      routing.owners[group] = static_cast<std::uint16_t>(group % routing.workers);
-    }
+    routing.owners = cluster::KeyGroupTable::dealt(routing.key_groups, routing.workers);  // the first formation's
   }
   if (routing.owners.size() != routing.key_groups) {
     throw core::Error(fmt::format("route events: the owners table has {} entries for {} key groups",

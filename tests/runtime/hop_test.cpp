@@ -18,29 +18,15 @@ namespace {
 using test::batch_of;
 using test::plan_of;
 
-ObjectCodec pickle_codec() {
-  py::module_ pickle = py::module_::import("pickle");
-  return ObjectCodec{python::PyRef::borrow(pickle.attr("dumps").ptr()),
-                     python::PyRef::borrow(pickle.attr("loads").ptr()), false};
-}
-
-std::vector<std::string> lines_of(PipelineRunner& runner) {
-  auto out = runner.outputs()[0].take();
-  std::istringstream text(std::string(out.values.begin(), out.values.end()));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(text, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
+using test::lines_of;
 
 /// Two runners standing in for two workers: whatever leaves one is fed to the other.
 struct TwoWorkers {
   explicit TwoWorkers(const char* app)
       : plan0(plan_of(app)),
         plan1(plan_of(app)),
-        w0(plan0, Routing{0, 2, 64}, pickle_codec()),
-        w1(plan1, Routing{1, 2, 64}, pickle_codec()) {}
+        w0(plan0, Routing{0, 2, 64}, test::pickle_object_codec()),
+        w1(plan1, Routing{1, 2, 64}, test::pickle_object_codec()) {}
 
   void exchange() {
     for (int round = 0; round < 3; ++round) {
@@ -120,7 +106,7 @@ TEST(Hops, ObjectsChangedBeforeTheKeyByTravelPickled) {
 
 TEST(Hops, AMalformedBatchIsDroppedWithALogLine) {
   auto plan = plan_of("keyed_count");
-  PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
+  PipelineRunner runner(plan, Routing{0, 2, 64}, test::pickle_object_codec());
   testing::internal::CaptureStderr();
   const std::string garbage("\x00\x00\x00\x05zz", 6);
   runner.process_remote(garbage, 1);
@@ -153,14 +139,15 @@ TEST(DeliveryReport, AddsUpByReasonAndPutsFaultsFirst) {
 // null pointer) and the worker crashed. Found while fuzzing the data frames' layout.
 TEST(Hops, AnObjectEntryWithoutObjectsIsDroppedWithALogLine) {
   auto plan = plan_of("keyed_count");
-  PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
+  PipelineRunner runner(plan, Routing{0, 2, 64}, test::pickle_object_codec());
   testing::internal::CaptureStderr();
   // count 1 | flow 0, position 1, object, str key "k", event time 0 | an empty object section
-  const std::string batch("\x00\x00\x00\x01"
-                          "\x00\x00\x00\x01\x01\x00\x00\x00\x00\x01k"
-                          "\x00\x00\x00\x00\x00\x00\x00\x00"
-                          "\x00\x00\x00\x00",
-                          27);
+  const std::string batch(
+      "\x00\x00\x00\x01"
+      "\x00\x00\x00\x01\x01\x00\x00\x00\x00\x01k"
+      "\x00\x00\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x00\x00",
+      27);
   runner.process_remote(batch, 1);
   std::string log = testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("dropping 1 events of a batch from worker 1: fewer objects than entries"), std::string::npos)
@@ -171,11 +158,12 @@ TEST(Hops, AnObjectEntryWithoutObjectsIsDroppedWithALogLine) {
 // Four bytes announcing 4,294,967,295 entries made read_hops reserve room for all of them (std::bad_alloc).
 TEST(Hops, AnAnnouncedCountBeyondTheBatchIsDroppedWithALogLine) {
   auto plan = plan_of("keyed_count");
-  PipelineRunner runner(plan, Routing{0, 2, 64}, pickle_codec());
+  PipelineRunner runner(plan, Routing{0, 2, 64}, test::pickle_object_codec());
   testing::internal::CaptureStderr();
   runner.process_remote(std::string("\xff\xff\xff\xff\x00\x00", 6), 1);
   std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("dropping 4294967295 events of a batch from worker 1: truncated entry 0"), std::string::npos) << log;
+  EXPECT_NE(log.find("dropping 4294967295 events of a batch from worker 1: truncated entry 0"), std::string::npos)
+      << log;
   EXPECT_TRUE(runner.outputs()[0].empty());
 }
 

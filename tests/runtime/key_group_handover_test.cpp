@@ -30,21 +30,7 @@ using test::plan_of;
 
 constexpr std::uint32_t key_groups = 64;
 
-ObjectCodec pickle_codec() {
-  py::module_ pickle = py::module_::import("pickle");
-  return ObjectCodec{python::PyRef::borrow(pickle.attr("dumps").ptr()),
-                     python::PyRef::borrow(pickle.attr("loads").ptr()), false};
-}
-
-std::vector<std::string> lines_of(PipelineRunner& runner) {
-  auto out = runner.outputs()[0].take();
-  std::istringstream text(std::string(out.values.begin(), out.values.end()));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(text, line);) {
-    lines.push_back(line);
-  }
-  return lines;
-}
+using test::lines_of;
 
 std::vector<std::uint16_t> all_on(std::uint16_t worker) { return std::vector<std::uint16_t>(key_groups, worker); }
 
@@ -90,12 +76,12 @@ std::string pickled(py::object value) { return py::module_::import("pickle").att
 TEST(KeyGroupHandover, AGrowMovesTheStateOfTheKeyGroupsTheNewWorkerTakes) {
   auto plan0 = plan_of("keyed_count");
   auto plan1 = plan_of("keyed_count");
-  PipelineRunner w0(plan0, Routing{0, 1, key_groups}, pickle_codec());
+  PipelineRunner w0(plan0, Routing{0, 1, key_groups}, test::pickle_object_codec());
   w0.process(batch_of({"apple", "banana", "cherry", "avocado", "blueberry", "date"}));
   (void)lines_of(w0);
   // Worker 1 joined: two workers, every key group still worker 0's.
   w0.reroute(Routing{0, 2, key_groups, all_on(0)});
-  PipelineRunner w1(plan1, Routing{1, 2, key_groups, all_on(0)}, pickle_codec());
+  PipelineRunner w1(plan1, Routing{1, 2, key_groups, all_on(0)}, test::pickle_object_codec());
   StateCodecs codecs0(plan0);
   StateCodecs codecs1(plan1);
   KeyGroupHandover from0;
