@@ -28,7 +28,8 @@ every worker's sink writes to one receiver.
    keys preloaded once, then each paced event +1: a key whose state was lost or counted twice in the migration is
    caught), each key's counts arrive in order, nothing more or less arrives, and both workers exit 0 after SIGTERM
    with 0 events failed and 0 not delivered, their `events in` and `outputs written` adding up to K + the paced
-   events.
+   events. --checkpoints: the same with checkpoints on (every worker --checkpoint-dir, a fresh folder per run,
+   --checkpoint-interval 1s).
 2. Throughput, --runs rounds of (a) a cluster started with 1 worker, (b) one started with 2 (initializer + a
    --control worker), (c) one started with 1 and grown to 2 (a joiner, then `rescale 1 done` awaited), interleaved.
    Input: --events events (default 4,000,000) over 10,000 keys, `roo send --binary --variable-size --batch-size
@@ -47,6 +48,7 @@ import os
 import re
 import select
 import selectors
+import shutil
 import signal
 import socket
 import statistics
@@ -190,8 +192,14 @@ class Member:
         self.name = name
         self.control = "127.0.0.1:%d" % free_port()
         self.in_port = free_port()
-        argv = [opts.roo, "run", APP, "--in", "%s@127.0.0.1:%d" % (SOURCE, self.in_port),
-                "--out", "127.0.0.1:%d" % out_port]
+        argv = [opts.roo, "run"]
+        if opts.checkpoints:  # every worker of one run shares a folder (each has its own part in it)
+            folder = os.path.join(OUT, "checkpoints-%s" % tag)
+            if role == "initializer":  # started first: nothing of an earlier invocation is recovered
+                shutil.rmtree(folder, ignore_errors=True)
+            os.makedirs(folder, exist_ok=True)
+            argv += ["--checkpoint-dir", folder, "--checkpoint-interval", "1s"]
+        argv += [APP, "--in", "%s@127.0.0.1:%d" % (SOURCE, self.in_port), "--out", "127.0.0.1:%d" % out_port]
         data = "127.0.0.1:%d" % free_port()
         if role == "initializer":
             argv += ["--cluster-initializer", "--worker-count", str(worker_count), "--control", self.control,
@@ -497,6 +505,8 @@ def parse_args():
     p.add_argument("--events", type=int, default=4000000,
                    help="events per throughput run (default 4,000,000: a run of 1M lasts about a second, too short "
                         "to compare on a shared machine)")
+    p.add_argument("--checkpoints", action="store_true",
+                   help="every worker with --checkpoint-dir (a fresh folder per run) --checkpoint-interval 1s")
     p.add_argument("--no-pause", action="store_true", help="skip the pause runs")
     p.add_argument("--no-throughput", action="store_true", help="skip the throughput runs")
     p.add_argument("--roo", default=DEFAULT_ROO, help="the roo binary (default build/src/cli/roo)")

@@ -1,19 +1,18 @@
 // CheckpointStore, the reading side: which checkpoint is the newest complete one, and its chain read back.
-#include "roo/checkpoint/checkpoint_store.hpp"
-
 #include "chain_merge.hpp"
 #include "durable_file.hpp"
 #include "manifest.hpp"
 #include "snapshot_file.hpp"
 #include "store_layout.hpp"
 
+#include "roo/checkpoint/checkpoint_store.hpp"
 #include "roo/core/error.hpp"
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <map>
+#include <sys/stat.h>
 
 namespace roo::checkpoint {
 
@@ -28,12 +27,9 @@ std::optional<RecoveryPoint> CheckpointStore::latest_complete(std::vector<std::s
     throw core::Error(fmt::format("restore from {}: {}", folder_.string(), error.cause()));
   }
   for (const auto& [id, path] : manifests) {
-    if (config_.cluster_initializer) {
-      std::error_code ignored;
-      if (!std::filesystem::exists(folder_ / cluster_mark_name(id), ignored)) {
-        skipped.push_back(fmt::format("checkpoint {}: not complete on every worker", id));
-        continue;
-      }
+    if (config_.cluster_initializer && !marked_or_alone(id, path)) {
+      skipped.push_back(fmt::format("checkpoint {}: not complete on every worker", id));
+      continue;
     }
     std::optional<RecoveryPoint> point;
     std::string problem = verified_point(id, path, point);
@@ -46,8 +42,36 @@ std::optional<RecoveryPoint> CheckpointStore::latest_complete(std::vector<std::s
   return std::nullopt;
 }
 
+// A cluster's checkpoint is complete once the initializer marked it; one taken by this worker alone (before it was
+// the initializer of a cluster that may grow) names only its chain, and needed no mark.
+bool CheckpointStore::marked_or_alone(std::uint64_t id, const std::filesystem::path& manifest_path) const {
+  std::error_code ignored;
+  if (std::filesystem::exists(folder_ / cluster_mark_name(id), ignored)) {
+    return true;
+  }
+  if (!config_.unmarked_alone || any_cluster_mark()) {
+    return false;
+  }
+  try {
+    std::optional<Manifest> manifest = read_manifest(manifest_path);
+    return manifest && manifest->workers.size() == 1 && manifest->find(config_.identity.worker_name) != nullptr;
+  } catch (const FileError&) {
+    return false;
+  }
+}
+
+bool CheckpointStore::any_cluster_mark() const {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder_, error)) {
+    if (entry.path().extension() == ".complete") {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string CheckpointStore::verified_point(std::uint64_t id, const std::filesystem::path& path,
-                                           std::optional<RecoveryPoint>& point) {
+                                            std::optional<RecoveryPoint>& point) {
   std::string name = path.filename().string();
   std::optional<Manifest> manifest;
   try {
@@ -77,6 +101,12 @@ std::string CheckpointStore::verified_point(std::uint64_t id, const std::filesys
     point->chain.push_back(worker_folder_ / file.name);
   }
   return {};
+}
+
+void CheckpointStore::start_over() {
+  chain_.clear();
+  chain_ok_ = false;
+  last_id_ = 0;
 }
 
 std::optional<RecoveryPoint> CheckpointStore::point_of(std::uint64_t id, std::string& problem) {
@@ -137,12 +167,11 @@ void CheckpointStore::check_identity(const std::string& app_name, const std::str
 }
 
 // Holds every file of the chain in memory while merging (the merge keeps views into them).
-void CheckpointStore::read(
-    const RecoveryPoint& point,
-    const std::function<void(std::uint32_t table, std::uint32_t key_group, std::string_view key,
-                             std::string_view value)>& on_state,
-    const std::function<void(std::uint32_t source, std::string_view position)>& on_source,
-    const std::function<void(std::uint32_t from, std::string_view bytes)>& on_channel) const {
+void CheckpointStore::read(const RecoveryPoint& point,
+                           const std::function<void(std::uint32_t table, std::uint32_t key_group, std::string_view key,
+                                                    std::string_view value)>& on_state,
+                           const std::function<void(std::uint32_t source, std::string_view position)>& on_source,
+                           const std::function<void(std::uint32_t from, std::string_view bytes)>& on_channel) const {
   std::vector<std::vector<char>> contents;
   contents.reserve(point.chain.size());
   ChainMerge merge;

@@ -22,13 +22,13 @@ class ClusterHandle final : public Cluster {
   }
   void rescale_moved(std::uint64_t round) override { core_->rescale_moved(round); }
   void request_stop() override { core_->request_stop(); }
-  void begin_checkpoint(std::uint64_t id) override { core_->begin_checkpoint(id); }
+  bool begin_checkpoint(std::uint64_t id) override { return core_->begin_checkpoint(id); }
   void send_marker(std::size_t to, std::uint64_t id) override { core_->send_marker(to, id); }
   void send_watermark(std::size_t to, std::vector<char> bytes) override { core_->send_watermark(to, std::move(bytes)); }
   void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) override {
     core_->report_checkpoint_part(id, ok, std::move(text));
   }
-  void announce_checkpoint_complete(std::uint64_t id) override { core_->announce_checkpoint_complete(id); }
+  void end_checkpoint(std::uint64_t id, bool complete) override { core_->end_checkpoint(id, complete); }
   void gather(std::uint16_t type, std::function<void(GatheredByName)> done) override {
     core_->gather(type, std::move(done));
   }
@@ -45,8 +45,7 @@ class ClusterHandle final : public Cluster {
 
 std::unique_ptr<Cluster> make_cluster(boost::asio::io_context& io, ClusterConfig config,
                                       core::BoundedMailbox<core::PeerInput>& inbound, ClusterHooks hooks) {
-  return std::make_unique<ClusterHandle>(
-      ClusterCore::make(io, std::move(config), inbound, std::move(hooks)));
+  return std::make_unique<ClusterHandle>(ClusterCore::make(io, std::move(config), inbound, std::move(hooks)));
 }
 
 }  // namespace roo::cluster

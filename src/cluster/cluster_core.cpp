@@ -145,12 +145,27 @@ void ClusterCore::request_stop() {
   asio::post(strand_, [self = shared_from_this()] { self->drain_.request_stop(); });
 }
 
-void ClusterCore::begin_checkpoint(std::uint64_t id) {
-  asio::post(strand_, [self = shared_from_this(), id] { self->checkpoints_.begin(id); });
+bool ClusterCore::begin_checkpoint(std::uint64_t id) {
+  if (!rescale_.hold_for_checkpoint()) {
+    // What the membership change held back for a moment (it saw this checkpoint's hold) goes on.
+    asio::post(strand_, [self = shared_from_this()] { self->rescale_.resume_held_back(); });
+    return false;
+  }
+  asio::post(strand_, [self = shared_from_this(), id] {
+    self->rescale_.checkpoint_began();
+    self->checkpoints_.begin(id);
+  });
+  return true;
 }
 
-void ClusterCore::announce_checkpoint_complete(std::uint64_t id) {
-  asio::post(strand_, [self = shared_from_this(), id] { self->checkpoints_.announce_complete(id); });
+void ClusterCore::end_checkpoint(std::uint64_t id, bool complete) {
+  rescale_.release_checkpoint_hold();  // now, on the caller's thread: its next begin_checkpoint may hold again
+  asio::post(strand_, [self = shared_from_this(), id, complete] {
+    if (complete) {
+      self->checkpoints_.announce_complete(id);
+    }
+    self->rescale_.checkpoint_over(complete);
+  });
 }
 
 void ClusterCore::report_checkpoint_part(std::uint64_t id, bool ok, std::string text) {

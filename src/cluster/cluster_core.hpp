@@ -51,11 +51,11 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   core::ByteBudget& budget(std::size_t to);
   void acknowledge(std::size_t from, std::size_t bytes);
   void request_stop();
-  void begin_checkpoint(std::uint64_t id);
+  bool begin_checkpoint(std::uint64_t id);
   void send_marker(std::size_t to, std::uint64_t id);
   void send_watermark(std::size_t to, std::vector<char> bytes);
   void report_checkpoint_part(std::uint64_t id, bool ok, std::string text);
-  void announce_checkpoint_complete(std::uint64_t id);
+  void end_checkpoint(std::uint64_t id, bool complete);
   void gather(std::uint16_t type, std::function<void(GatheredByName)> done);
   [[nodiscard]] std::vector<bool> workers_up() const;
   /// Cluster::stream_registry: a handle whose calls post to StreamOwnership while this core lives.

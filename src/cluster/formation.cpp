@@ -63,14 +63,15 @@ void Formation::apply_membership(Membership membership) {
   }
   data_deadline_ = std::chrono::steady_clock::now() + config_.join_timeout;
   data_.on_membership();
-  if (count == 1) {
-    go();
-    return;
-  }
+  bool alone = true;
   for (std::size_t i = 0; i < count; ++i) {
     if (i != members_.self() && !members_.departed(i)) {  // a joiner's membership names those that left, or were lost
+      alone = false;
       connect_data(i);
     }
+  }
+  if (alone) {  // one worker (a checkpoint's layout may name others that left)
+    go();
   }
 }
 

@@ -19,7 +19,17 @@ void InitializerFormation::start(core::Listener& control_listener) {
                           on_control_stream(std::move(stream), std::move(accepted));
                         });
   });
-  if (config_.worker_count <= 1) {
+  if (config_.layout) {
+    std::string names;
+    for (std::size_t i = 1; i < config_.layout->workers.size(); ++i) {
+      if (!config_.layout->has_departed(i)) {
+        names += (names.empty() ? "'" : ", '") + config_.layout->workers[i].name + "'";
+      }
+    }
+    cluster_logger()->info("cluster: forms as checkpoint {} recorded it: {} workers{}", config_.restore_checkpoint,
+                           expected_workers(), names.empty() ? "" : " (waiting for " + names + ")");
+  }
+  if (expected_workers() <= 1) {
     complete_membership();
   }
 }
@@ -27,6 +37,45 @@ void InitializerFormation::start(core::Listener& control_listener) {
 void InitializerFormation::close() {
   for (auto& joiner : joiners_) {
     joiner.connection->close();
+  }
+  for (auto& latecomer : latecomers_) {
+    latecomer.connection->close();
+  }
+}
+
+std::size_t InitializerFormation::expected_workers() const {
+  if (!config_.layout) {
+    return config_.worker_count;
+  }
+  std::size_t live = 1;
+  for (std::size_t i = 1; i < config_.layout->workers.size(); ++i) {
+    live += config_.layout->has_departed(i) ? 0 : 1;
+  }
+  return live;
+}
+
+bool InitializerFormation::in_layout(const std::string& name) const {
+  const auto& workers = config_.layout->workers;
+  for (std::size_t i = 1; i < workers.size(); ++i) {
+    if (workers[i].name == name && !config_.layout->has_departed(i)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void InitializerFormation::admit_latecomers() {
+  for (auto& latecomer : std::exchange(latecomers_, {})) {
+    if (latecomer.connection->closed()) {
+      continue;
+    }
+    std::string reason = routes_.admit(latecomer.connection, latecomer.info);
+    if (!reason.empty()) {
+      cluster_logger()->warn("cluster: refused worker '{}' from {}: {}", latecomer.info.name,
+                             latecomer.connection->peer(), reason);
+      latecomer.connection->write(message(MessageType::reject).str(reason).take());
+      latecomer.connection->when_flushed([connection = latecomer.connection] { connection->close(); });
+    }
   }
 }
 
@@ -108,8 +157,17 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
       ConnectionFactory::trust(connection);
       return;
     }
-  } else if (lifecycle_.phase != Phase::forming || members_.ready() || joiners_.size() + 1 >= config_.worker_count) {
-    reason = "the cluster already has all of its " + std::to_string(config_.worker_count) + " workers";
+  } else if (config_.layout && lifecycle_.phase == Phase::forming && !members_.ready() && !in_layout(hello.name)) {
+    // Not a worker of the checkpoint's cluster (it joined after, or is new): it joins once the cluster formed.
+    auto shared = connection.shared_from_this();
+    connections_.forget_unidentified(shared);
+    ConnectionFactory::trust(connection);
+    cluster_logger()->info("cluster: worker '{}' is not in checkpoint {}'s cluster; it joins once the cluster formed",
+                           hello.name, config_.restore_checkpoint);
+    latecomers_.push_back(Joiner{WorkerInfo{hello.name, hello.control, hello.data, hello.external}, shared});
+    return;
+  } else if (lifecycle_.phase != Phase::forming || members_.ready() || joiners_.size() + 1 >= expected_workers()) {
+    reason = "the cluster already has all of its " + std::to_string(expected_workers()) + " workers";
   }
   if (member && reason.find("already a member") != std::string::npos && config_.roll_back_on_loss &&
       lifecycle_.formed) {
@@ -130,9 +188,8 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
   connections_.forget_unidentified(shared);
   ConnectionFactory::trust(connection);
   joiners_.push_back(Joiner{WorkerInfo{hello.name, hello.control, hello.data, hello.external}, shared});
-  cluster_logger()->info("cluster: worker '{}' joined ({} of {})", hello.name, joiners_.size() + 1,
-                         config_.worker_count);
-  if (joiners_.size() + 1 == config_.worker_count) {
+  cluster_logger()->info("cluster: worker '{}' joined ({} of {})", hello.name, joiners_.size() + 1, expected_workers());
+  if (joiners_.size() + 1 == expected_workers()) {
     complete_membership();
   }
 }
@@ -150,27 +207,49 @@ void InitializerFormation::on_returning_member(FramedConnection& connection, con
   shared->close();  // unanswered: it joins again, and finds the new cluster
 }
 
+// Without a layout: the initializer first, the others sorted by name. With one: every worker at its index in it (a
+// departed worker keeps its place, with its name only), owners as it recorded them.
 void InitializerFormation::complete_membership() {
   Membership membership;
+  std::vector<std::shared_ptr<FramedConnection>> controls(1);
+  if (config_.layout) {
+    membership.workers = config_.layout->workers;
+    membership.departed = config_.layout->departed;
+    membership.owners = config_.layout->owners;
+    membership.version = config_.layout->version;
+    controls.resize(membership.workers.size());
+    for (auto& joiner : joiners_) {
+      for (std::size_t i = 1; i < membership.workers.size(); ++i) {
+        if (membership.workers[i].name == joiner.info.name && !membership.has_departed(i)) {
+          membership.workers[i] = joiner.info;
+          controls[i] = joiner.connection;
+        }
+      }
+    }
+  } else {
+    std::sort(joiners_.begin(), joiners_.end(),
+              [](const Joiner& a, const Joiner& b) { return a.info.name < b.info.name; });
+    membership.workers.emplace_back();
+    for (const auto& joiner : joiners_) {
+      membership.workers.push_back(joiner.info);
+      controls.push_back(joiner.connection);
+    }
+  }
+  membership.workers[0] = WorkerInfo{config_.worker_name, ports_.control, ports_.data, ports_.external};
   membership.key_groups = config_.key_groups;
   membership.restore_checkpoint = config_.restore_checkpoint;
-  membership.workers.push_back(WorkerInfo{config_.worker_name, ports_.control, ports_.data, ports_.external});
-  std::sort(joiners_.begin(), joiners_.end(),
-            [](const Joiner& a, const Joiner& b) { return a.info.name < b.info.name; });
-  for (const auto& joiner : joiners_) {
-    membership.workers.push_back(joiner.info);
-  }
   if (membership.workers.size() > 1) {
-    cluster_logger()->info("cluster: all {} workers joined", membership.workers.size());
+    cluster_logger()->info("cluster: all {} workers joined", joiners_.size() + 1);
   }
-  auto joiners = std::move(joiners_);
   joiners_.clear();
   formation_.apply_membership(membership);
   for (std::size_t i = 1; i < membership.workers.size(); ++i) {
-    members_.peer(i).control = joiners[i - 1].connection;
-    Membership theirs = membership;
-    theirs.self = i;
-    members_.peer(i).control->write(encode_membership(theirs));
+    if (controls[i]) {
+      members_.peer(i).control = controls[i];
+      Membership theirs = membership;
+      theirs.self = i;
+      members_.peer(i).control->write(encode_membership(theirs));
+    }
   }
 }
 
@@ -187,6 +266,7 @@ void InitializerFormation::on_channels_up(std::size_t index) {
       }
     }
     formation_.go();
+    admit_latecomers();
   }
 }
 

@@ -59,6 +59,12 @@ class InitializerFormation {
   /// A lost member's restarted process says hello while this cluster still runs (roll_back_on_loss).
   void on_returning_member(FramedConnection& connection, const std::string& name);
   void complete_membership();
+  /// How many workers the cluster forms with, this one included: the layout's live ones, or worker_count.
+  [[nodiscard]] std::size_t expected_workers() const;
+  /// With a layout: whether `name` is one of its live workers.
+  [[nodiscard]] bool in_layout(const std::string& name) const;
+  /// With a layout, once formed: the workers it did not have, who said hello meanwhile, join as joiners.
+  void admit_latecomers();
 
   const ClusterConfig& config_;
   Lifecycle& lifecycle_;
@@ -68,6 +74,7 @@ class InitializerFormation {
   const FormationRoutes& routes_;
   Formation& formation_;
   std::vector<Joiner> joiners_;
+  std::vector<Joiner> latecomers_;  // with a layout: said hello, not in it; they join once the cluster formed
   std::set<std::size_t> channels_up_;
 };
 

@@ -57,9 +57,11 @@ std::string RescaleProtocol::admit(const std::shared_ptr<FramedConnection>& conn
       return "a worker named '" + worker.name + "' is already joining";
     }
   }
-  if (in_progress() || !joiners_.empty()) {
+  if (in_progress() || !joiners_.empty() || !may_change()) {
     cluster_logger()->info("cluster: worker '{}' waits to join until {} is over", worker.name,
-                           in_progress() ? "rescale " + std::to_string(round_) : "the joining of another worker");
+                           in_progress()      ? "rescale " + std::to_string(round_)
+                           : joiners_.empty() ? std::string("a checkpoint")
+                                              : std::string("the joining of another worker"));
     parked_.push_back(Parked{connection, worker});
     return {};
   }
@@ -80,6 +82,7 @@ void RescaleProtocol::admit_now(const std::shared_ptr<FramedConnection>& connect
   if (!members_.add(next)) {
     connection->write(message(MessageType::reject).str("the cluster cannot take another worker").take());
     connection->close();
+    refresh_changing();
     return;
   }
   members_.peer(index).control = connection;
@@ -124,6 +127,7 @@ void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index
     joiner->awaiting.insert(joiner->index);
     Membership its = members_.membership();
     its.self = joiner->index;
+    its.restore_checkpoint = 0;  // a joiner starts empty: the key groups it gets bring their state
     send(joiner->index, encode_membership(its));
     return;
   }
@@ -141,16 +145,20 @@ void RescaleProtocol::joiner_ready(std::size_t index) {
   maybe_start_round();
 }
 
+// The ready joiners' round takes the leavers of a shrink deferred by a checkpoint along.
 void RescaleProtocol::maybe_start_round() {
-  if (in_progress() || !joiners_.empty() || ready_joiners_.empty() || lifecycle_.phase != Phase::running) {
+  if (in_progress() || !joiners_.empty() || lifecycle_.phase != Phase::running) {
     return;
   }
-  start_round({});
+  if (!ready_joiners_.empty() || (!deferred_leaving_.empty() && may_change())) {
+    auto leaving = std::exchange(deferred_leaving_, {});
+    start_round(std::set<std::size_t>(leaving.begin(), leaving.end()));
+  }
 }
 
 // One joiner at a time opens its channels (a second one would hear of the first before the first formed).
 void RescaleProtocol::take_parked() {
-  while (!parked_.empty() && joiners_.empty() && !in_progress() && lifecycle_.phase == Phase::running) {
+  while (!parked_.empty() && joiners_.empty() && !in_progress() && lifecycle_.phase == Phase::running && may_change()) {
     Parked waiting = std::move(parked_.front());
     parked_.erase(parked_.begin());
     if (!waiting.connection->closed()) {
@@ -163,6 +171,7 @@ void RescaleProtocol::take_parked() {
 
 void RescaleProtocol::start_round(std::set<std::size_t> leaving) {
   phase_ = RoundPhase::pausing;
+  changing_.store(true);
   ++round_;
   round_began_ = std::chrono::steady_clock::now();
   leaving_ = std::move(leaving);
@@ -350,10 +359,13 @@ void RescaleProtocol::finish_round() {
     if (i == members_.self() || members_.lost(i) || !members_.peer(i).control) {
       continue;
     }
-    if (leaving_.count(i) > 0) {
-      cluster_logger()->info("cluster: worker '{}' leaves the cluster", members_.name_of(i));
-      members_.peer(i).control->write(message(MessageType::stop).take());
-      members_.peer(i).control->write(message(MessageType::exit).take());
+    if (leaving_.count(i) > 0 && config_.roll_back_on_loss) {
+      // A recovery before a checkpoint without it would need it (its layout has it): it goes after that one.
+      cluster_logger()->info("cluster: worker '{}' leaves the cluster once a checkpoint without it is complete",
+                             members_.name_of(i));
+      leavers_waiting_.emplace_back(i, next.version);
+    } else if (leaving_.count(i) > 0) {
+      tell_to_go(i);
     } else {
       members_.peer(i).control->write(message(MessageType::rescale_resume).u64(round_).take());
     }
@@ -366,6 +378,68 @@ void RescaleProtocol::finish_round() {
   }
   take_parked();
   maybe_start_round();
+  refresh_changing();
+}
+
+void RescaleProtocol::tell_to_go(std::size_t index) {
+  cluster_logger()->info("cluster: worker '{}' leaves the cluster", members_.name_of(index));
+  members_.peer(index).control->write(message(MessageType::stop).take());
+  members_.peer(index).control->write(message(MessageType::exit).take());
+}
+
+// ---- checkpoints and membership changes (the initializer) ----
+
+// Dekker's handshake over two flags (seq_cst): each side raises its own, then looks at the other's; at most one goes
+// on (both may back off: begin_checkpoint then posts resume_held_back).
+bool RescaleProtocol::hold_for_checkpoint() {
+  checkpoint_held_.store(true);
+  if (changing_.load()) {
+    checkpoint_held_.store(false);
+    return false;
+  }
+  return true;
+}
+
+bool RescaleProtocol::may_change() {
+  if (config_.roll_back_on_loss && !checkpointed_) {
+    // A recovery needs a checkpoint of the membership that changes: the first one comes first (its mark also tells
+    // the initializer's store that checkpoints without one are no longer complete: StoreConfig::unmarked_alone).
+    return false;
+  }
+  changing_.store(true);
+  if (checkpoint_held_.load()) {
+    refresh_changing();
+    return false;
+  }
+  return true;
+}
+
+void RescaleProtocol::refresh_changing() {
+  changing_.store(in_progress() || !joiners_.empty() || !ready_joiners_.empty());
+}
+
+void RescaleProtocol::checkpoint_began() { checkpoint_version_ = members_.membership().version; }
+
+void RescaleProtocol::checkpoint_over(bool complete) {
+  checkpointed_ = checkpointed_ || complete;
+  if (complete) {
+    std::erase_if(leavers_waiting_, [this](const std::pair<std::size_t, std::uint64_t>& leaver) {
+      if (leaver.second > checkpoint_version_) {
+        return false;
+      }
+      if (!members_.lost(leaver.first) && members_.peer(leaver.first).control) {
+        tell_to_go(leaver.first);
+      }
+      return true;
+    });
+  }
+  resume_held_back();
+}
+
+void RescaleProtocol::resume_held_back() {
+  take_parked();
+  maybe_start_round();
+  refresh_changing();
 }
 
 // ---- a worker that is not the initializer ----
@@ -445,8 +519,10 @@ bool RescaleProtocol::owned_key_groups(std::size_t index) const {
 }
 
 void RescaleProtocol::on_peer_lost(std::size_t index) {
-  if (!config_.rescale_refusal.empty()) {
-    return;  // a cluster that cannot rescale has no joiners
+  if (!config_.rescale_refusal.empty() || config_.roll_back_on_loss) {
+    // A cluster that cannot rescale has no joiners; one that rolls back closes and forms again (a lost member's
+    // restarted process is a returning member meanwhile, not a departed one).
+    return;
   }
   if (!owned_key_groups(index)) {
     members_.peer(index).held_nothing = true;
@@ -467,9 +543,11 @@ void RescaleProtocol::on_peer_lost(std::size_t index) {
     ++joiner;
   }
   std::erase(ready_joiners_, index);
+  std::erase(deferred_leaving_, index);
   if (!in_progress() || participants_.erase(index) == 0) {
     take_parked();  // a joiner that waited for the lost one's channels
     maybe_start_round();
+    refresh_changing();
     return;
   }
   bool awaited = poll_awaiting_.erase(index) > 0;
@@ -535,7 +613,12 @@ std::pair<bool, std::string> RescaleProtocol::shrink(std::string_view json) {
       names.push_back(members_.name_of(i));
     }
     cluster_logger()->info("cluster: shrink: {} will leave", quoted_list(names));
-    start_round(std::move(leaving));
+    if (may_change()) {
+      start_round(std::move(leaving));
+    } else {
+      cluster_logger()->info("cluster: the shrink's rescale begins once the checkpoint in progress is over");
+      deferred_leaving_.assign(leaving.begin(), leaving.end());
+    }
   }
   return {accepted, answer};
 }
@@ -579,7 +662,7 @@ std::pair<bool, std::string> RescaleProtocol::decide_shrink(std::string_view jso
   if (query) {
     return {true, shrink_answer_json(eligible_names)};
   }
-  if (in_progress() || !joiners_.empty() || !ready_joiners_.empty()) {
+  if (in_progress() || !joiners_.empty() || !ready_joiners_.empty() || !deferred_leaving_.empty()) {
     return {false, "a rescale is in progress; ask again when it is over"};
   }
   if (!names.empty()) {

@@ -10,6 +10,7 @@
 
 #include "roo/cluster/cluster.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -53,12 +54,30 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
         connections_(connections),
         data_(data),
         formation_(formation),
-        poll_timer_(strand) {}
+        poll_timer_(strand),
+        checkpointed_(config.layout.has_value()) {}  // recovered from a marked checkpoint
 
   /// A round is running (ClusterStatusQuery's processing_messages is false meanwhile).
   [[nodiscard]] bool in_progress() const { return phase_ != RoundPhase::idle; }
   /// The initializer: worker `index` takes part in the round running (a leaver does until it is told to go).
   [[nodiscard]] bool takes_part(std::size_t index) const { return in_progress() && participants_.count(index) > 0; }
+
+  // Checkpoints and membership changes exclude each other (the initializer): a checkpoint's cut must not fall in a
+  // move, and its workers are the membership at its begin.
+  /// Any thread (the executor's, from Cluster::begin_checkpoint): holds membership changes back for a checkpoint;
+  /// false when one is under way (nothing held).
+  [[nodiscard]] bool hold_for_checkpoint();
+  /// The held checkpoint's begin went out: its layout is the membership now.
+  void checkpoint_began();
+  /// Any thread (Cluster::end_checkpoint's): the held checkpoint no longer holds membership changes back. Released
+  /// on the caller's thread, so that a hold for its next checkpoint, taken before the strand ran checkpoint_over,
+  /// is not released by it.
+  void release_checkpoint_hold() { checkpoint_held_.store(false); }
+  /// After release_checkpoint_hold: what waited for the checkpoint goes on; `complete`: leavers that wait for a
+  /// complete checkpoint without them (with roll_back_on_loss) and left before it began are told to go.
+  void checkpoint_over(bool complete);
+  /// A checkpoint that was not held after all (hold_for_checkpoint said no): what it held back for a moment goes on.
+  void resume_held_back();
 
   // The initializer.
   /// A worker said hello after formation: admit it (empty), park it until the round running ends (empty), or why not.
@@ -124,6 +143,12 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   void send(std::size_t index, std::vector<char> frame);
   /// Whether worker `index` owned a key group before the round running (or now, between rounds).
   [[nodiscard]] bool owned_key_groups(std::size_t index) const;
+  /// About to start a membership change: false (nothing may change) while a checkpoint holds the membership.
+  [[nodiscard]] bool may_change();
+  /// changing_ says again whether a membership change is under way.
+  void refresh_changing();
+  /// A leaver's round is over: stop, then exit.
+  void tell_to_go(std::size_t index);
 
   Strand& strand_;
   const ClusterConfig& config_;
@@ -153,6 +178,15 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   std::vector<Joiner> joiners_;             // admitted, channels opening
   std::vector<std::size_t> ready_joiners_;  // channels up, waiting for the round
   std::vector<Parked> parked_;              // said hello during a round
+
+  std::vector<std::size_t> deferred_leaving_;  // a shrink accepted while a checkpoint held the membership
+  /// With roll_back_on_loss: leavers whose round is over, with the membership version that has them departed; they
+  /// go once a checkpoint of that version (or later) is complete, so that a recovery never waits for them.
+  std::vector<std::pair<std::size_t, std::uint64_t>> leavers_waiting_;
+  std::uint64_t checkpoint_version_ = 0;      // the membership version when the held checkpoint began
+  bool checkpointed_ = false;                 // with roll_back_on_loss: a checkpoint of this cluster completed
+  std::atomic<bool> changing_{false};         // a joiner or a round is under way (read by hold_for_checkpoint)
+  std::atomic<bool> checkpoint_held_{false};  // a checkpoint holds membership changes back
 
   std::uint64_t next_shrink_id_ = 0;
   std::map<std::uint64_t, ShrinkAnswer> shrink_answers_;  // a worker: forwarded to the initializer

@@ -1,6 +1,7 @@
 #include "checkpoint_coordinator.hpp"
 
 #include "byte_count.hpp"
+#include "cluster_layout.hpp"
 
 #include "roo/core/big_endian.hpp"
 #include "roo/core/error.hpp"
@@ -22,6 +23,8 @@ namespace {
 
 // A checkpoint that has not completed this long after it began is given up (a worker hung or is gone).
 constexpr std::chrono::seconds min_round_timeout{10};
+// A checkpoint due while the cluster's membership changes (a rescale) is tried again this much later.
+constexpr std::chrono::milliseconds membership_change_retry{20};
 // What a part may record of the batches in flight to this worker at the cut (the peers' credit bounds it far lower
 // in practice: 16 MiB per peer).
 constexpr std::size_t max_recorded_bytes = 256u * 1024 * 1024;
@@ -70,6 +73,25 @@ PartSummary parse_summary(const std::string& text) {
 
 }  // namespace
 
+std::size_t CheckpointPeers::parts() const {
+  std::size_t count = 0;
+  for (std::size_t worker = 0; worker < names.size(); ++worker) {
+    count += takes_part(worker) ? 1 : 0;
+  }
+  return count;
+}
+
+void CheckpointPeers::adopt(const cluster::Membership& membership) {
+  self = membership.self;
+  names.clear();
+  departed.clear();
+  for (std::size_t worker = 0; worker < membership.workers.size(); ++worker) {
+    names.push_back(membership.workers[worker].name);
+    departed.push_back(membership.has_departed(worker));
+  }
+  layout = layout_json(membership);
+}
+
 CheckpointCoordinator::CheckpointCoordinator(const CheckpointOptions& options, PipelineRunner& runner,
                                              const StateCodecs& codecs, std::vector<GeneratorSource>& generators,
                                              CheckpointFiles& files, CheckpointPeers peers, std::function<void()> flush,
@@ -98,13 +120,29 @@ CheckpointCoordinator::~CheckpointCoordinator() {
   files_.writer.wait_idle();
 }
 
-std::uint64_t CheckpointCoordinator::newest_complete(CheckpointFiles& files) {
+std::uint64_t CheckpointCoordinator::newest_complete(CheckpointFiles& files,
+                                                     std::optional<cluster::Membership>& layout) {
   std::vector<std::string> skipped;
   std::optional<checkpoint::RecoveryPoint> point = files.store.latest_complete(skipped);
   for (const auto& line : skipped) {
     checkpoint_log()->warn("checkpoint skipped: {}", line);
   }
+  layout = point ? layout_of(files.store.cluster_layout(point->checkpoint_id)) : std::nullopt;
+  if (point && !layout) {
+    checkpoint_log()->warn(
+        "checkpoint {} records no cluster layout (an earlier Roo's, or a damaged mark): the cluster "
+        "forms as --worker-count says, its key groups dealt round-robin",
+        point->checkpoint_id);
+  }
   return point ? point->checkpoint_id : 0;
+}
+
+void CheckpointCoordinator::membership_changed(const cluster::Membership& membership, bool moved) {
+  peers_.adopt(membership);
+  if (moved) {
+    full_next_ = true;
+    next_due_ = std::chrono::steady_clock::time_point{};  // the initializer: as soon as the round is over
+  }
 }
 
 void CheckpointCoordinator::recover(std::uint64_t id) {
@@ -125,6 +163,9 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
     }
   }
   if (!point) {
+    // Nothing to restore (a joiner, a cluster's first run): this run's chain starts with a full part, whatever this
+    // process wrote before a rollback (a part of a checkpoint that never completed).
+    store.start_over();
     return;
   }
   auto started = std::chrono::steady_clock::now();
@@ -139,7 +180,8 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
         *point,
         [&](std::uint32_t table, std::uint32_t, std::string_view key, std::string_view value) {
           if (table >= tables.size()) {
-            throw core::Error(fmt::format("state table {} in the checkpoint does not exist in this application", table));
+            throw core::Error(
+                fmt::format("state table {} in the checkpoint does not exist in this application", table));
           }
           tables[table].restore(key, value, codecs_.of(table));
           ++keys;
@@ -164,8 +206,8 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
             }
             python::PyRef bytes = python::PyRef::steal(
                 PyBytes_FromStringAndSize(position.data(), static_cast<Py_ssize_t>(position.size())));
-            python::PyRef value = python::PyRef::steal(bytes ? PyObject_CallOneArg(load_position_.get(), bytes.get())
-                                                             : nullptr);
+            python::PyRef value =
+                python::PyRef::steal(bytes ? PyObject_CallOneArg(load_position_.get(), bytes.get()) : nullptr);
             if (!value || !generator.seek(value.get())) {
               std::string cause = value ? "not a generator position" : python::take_exception_text();
               throw core::Error(fmt::format("the position of source {} could not be read back: {}", source, cause));
@@ -191,10 +233,9 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
   begun_id_ = point->checkpoint_id;
   files_.store.protect(point->checkpoint_id);
   auto took = std::chrono::steady_clock::now() - started;
-  checkpoint_log()->info("recovery from checkpoint {} complete: {} keys restored{} in {:.0f} ms",
-                         point->checkpoint_id, keys,
-                         in_flight.empty() ? "" : fmt::format(", {} batches in flight run again", in_flight.size()),
-                         milliseconds(took));
+  checkpoint_log()->info(
+      "recovery from checkpoint {} complete: {} keys restored{} in {:.0f} ms", point->checkpoint_id, keys,
+      in_flight.empty() ? "" : fmt::format(", {} batches in flight run again", in_flight.size()), milliseconds(took));
   checkpoint_log()->info("|~~ - Recovery COMPLETE - ~~|");
   if (meters_.recoveries != nullptr) {
     meters_.recoveries->add();
@@ -212,11 +253,11 @@ void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now, C
   if (!peers_.initializer()) {
     return;
   }
-  if (round_ && now - round_->started > std::max<std::chrono::steady_clock::duration>(min_round_timeout,
-                                                                                      options_.interval * 10)) {
+  if (round_ && now - round_->started >
+                    std::max<std::chrono::steady_clock::duration>(min_round_timeout, options_.interval * 10)) {
     std::string missing;
     for (std::size_t worker = 0; worker < peers_.names.size(); ++worker) {
-      if (!round_->parts.contains(worker)) {
+      if (peers_.takes_part(worker) && !round_->parts.contains(worker)) {
         missing += (missing.empty() ? "'" : ", '") + peers_.names[worker] + "'";
       }
     }
@@ -224,6 +265,9 @@ void CheckpointCoordinator::on_turn(std::chrono::steady_clock::time_point now, C
                             round_->id, missing,
                             std::chrono::duration_cast<std::chrono::seconds>(now - round_->started).count());
     bool was_last = after_last_ && last_round_ == round_->id;
+    if (!peers_.alone()) {
+      peers_.cluster->end_checkpoint(round_->id, false);
+    }
     round_.reset();
     next_due_ = now + options_.interval;
     if (was_last) {
@@ -256,9 +300,10 @@ void CheckpointCoordinator::take_messages(CheckpointInbox& inbox) {
 
 void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point now) {
   std::uint64_t id = next_id_;
-  if (peers_.alone()) {
-    // An idle stream writes nothing: no state changed and the generators have not moved since the last one.
-    bool changed = files_.store.needs_full();
+  if (peers_.one_part() && (peers_.alone() || completed_once_)) {
+    // An idle stream writes nothing: no state changed and the generators have not moved since the last one. (A
+    // cluster's first checkpoint of a run is written anyway: joiners wait for one.)
+    bool changed = files_.store.needs_full() || full_next_;
     for (const auto& table : runner_.state_tables()) {
       changed = changed || table.has_changes();
     }
@@ -271,6 +316,10 @@ void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point no
       try {
         if (generator_positions() == last_positions_) {
           next_due_ = now + options_.interval;
+          if (after_last_) {  // the stop's last checkpoint: the newest one holds everything already
+            last_round_ = 0;
+            std::exchange(after_last_, {})();
+          }
           return;
         }
       } catch (const state::StateSerializationError&) {
@@ -278,13 +327,18 @@ void CheckpointCoordinator::start_round(std::chrono::steady_clock::time_point no
       }
     }
   }
+  if (!peers_.alone() && !peers_.cluster->begin_checkpoint(id)) {
+    next_due_ = now + membership_change_retry;  // a rescale is under way: its end is the next cut
+    if (after_last_ && last_round_ == 0) {
+      // The cluster stops during a rescale, which will not end: the last complete checkpoint is the last one.
+      std::exchange(after_last_, {})();
+    }
+    return;
+  }
   ++next_id_;
-  round_ = Round{.id = id, .started = now, .parts = {}};
+  round_ = Round{.id = id, .started = now, .parts = {}, .layout = peers_.layout};
   if (after_last_ && last_round_ == 0) {
     last_round_ = id;
-  }
-  if (peers_.cluster != nullptr && !peers_.alone()) {
-    peers_.cluster->begin_checkpoint(id);
   }
   begin_part(id);
 }
@@ -301,6 +355,7 @@ void CheckpointCoordinator::begin_part(std::uint64_t id) {
   if (active_) {
     checkpoint_log()->warn("checkpoint {} abandoned here: checkpoint {} begins before its markers all came",
                            active_->id, id);
+    full_next_ = full_next_ || active_->snapshot.has_value();  // its changes are in no file
     active_.reset();
   }
   begun_id_ = id;
@@ -311,7 +366,7 @@ void CheckpointCoordinator::begin_part(std::uint64_t id) {
   last_pause_ = std::chrono::steady_clock::now() - started;
   if (peers_.cluster != nullptr) {
     for (std::size_t worker = 0; worker < peers_.names.size(); ++worker) {
-      if (worker != peers_.self) {
+      if (worker != peers_.self && peers_.takes_part(worker)) {
         peers_.cluster->send_marker(worker, id);
         part.awaiting.insert(worker);
       }
@@ -372,7 +427,7 @@ void CheckpointCoordinator::on_complete(std::uint64_t id) {
 
 void CheckpointCoordinator::serialize(Part& part) {
   auto& tables = runner_.state_tables();
-  checkpoint::Snapshot snapshot(part.id, files_.store.needs_full());
+  checkpoint::Snapshot snapshot(part.id, files_.store.needs_full() || full_next_);
   std::vector<std::string> positions;
   try {
     positions = generator_positions();
@@ -407,6 +462,9 @@ void CheckpointCoordinator::serialize(Part& part) {
   for (auto& table : tables) {
     table.forget_changes();
   }
+  if (full_next_) {
+    full_part_ = part.id;  // full_next_ holds until this one is written
+  }
   last_positions_ = std::move(positions);
   part.snapshot = std::move(snapshot);
 }
@@ -419,8 +477,8 @@ std::vector<std::string> CheckpointCoordinator::generator_positions() {
         python::PyRef::steal(position ? PyObject_CallOneArg(dump_position_.get(), position.get()) : nullptr);
     if (!bytes || !PyBytes_Check(bytes.get())) {
       std::string cause = bytes ? "pickle.dumps did not return bytes" : python::take_exception_text();
-      throw state::StateSerializationError(fmt::format("the position of generator source {} could not be pickled: {}",
-                                                       generator.source_index(), cause));
+      throw state::StateSerializationError(
+          fmt::format("the position of generator source {} could not be pickled: {}", generator.source_index(), cause));
     }
     positions.emplace_back(bytes_of(bytes.get()));
   }
@@ -440,8 +498,8 @@ void CheckpointCoordinator::on_marker(std::size_t from, std::uint64_t id) {
 void CheckpointCoordinator::record(std::size_t from, const core::PeerData& data) {
   if (active_->snapshot && active_->recorded_bytes + data.bytes.size() > max_recorded_bytes) {
     active_->snapshot.reset();
-    active_->failure = fmt::format("more than {} MiB were in flight to this worker at the cut",
-                                   max_recorded_bytes / (1024 * 1024));
+    active_->failure =
+        fmt::format("more than {} MiB were in flight to this worker at the cut", max_recorded_bytes / (1024 * 1024));
   }
   if (active_->snapshot) {
     active_->snapshot->add_channel_batch(static_cast<std::uint32_t>(from),
@@ -457,7 +515,8 @@ void CheckpointCoordinator::finish_part_if_ready() {
   Part part = std::move(*active_);
   active_.reset();
   if (!part.snapshot) {
-    take_outcome(checkpoint::CheckpointOutcome{.checkpoint_id = part.id, .ok = false, .error = part.failure, .result = {}});
+    take_outcome(
+        checkpoint::CheckpointOutcome{.checkpoint_id = part.id, .ok = false, .error = part.failure, .result = {}});
     return;
   }
   writing_ = part.id;
@@ -469,6 +528,11 @@ void CheckpointCoordinator::take_outcome(const checkpoint::CheckpointOutcome& ou
   if (outcome.checkpoint_id == writing_) {
     writing_ = 0;
   }
+  if (!outcome.ok) {
+    full_next_ = true;  // the changes this part took from the tables are in no file
+  } else if (outcome.checkpoint_id == full_part_) {
+    full_next_ = false;
+  }
   std::string text = outcome.ok ? summary_text(outcome.result) : outcome.error;
   if (peers_.initializer()) {
     on_part(peers_.self, outcome.checkpoint_id, outcome.ok, text);
@@ -478,11 +542,11 @@ void CheckpointCoordinator::take_outcome(const checkpoint::CheckpointOutcome& ou
 }
 
 void CheckpointCoordinator::on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text) {
-  if (!round_ || round_->id != id || worker >= peers_.names.size()) {
+  if (!round_ || round_->id != id || !peers_.takes_part(worker)) {
     return;  // a round given up already
   }
   round_->parts[worker] = {ok, text};
-  if (round_->parts.size() == peers_.names.size()) {
+  if (round_->parts.size() == peers_.parts()) {
     close_round(std::chrono::steady_clock::now());
   }
 }
@@ -508,7 +572,7 @@ void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady
   for (const auto& [worker, part] : round.parts) {
     if (!part.first) {
       failures += (failures.empty() ? "" : "; ") +
-                  (peers_.alone() ? part.second : fmt::format("worker '{}': {}", peers_.names[worker], part.second));
+                  (peers_.one_part() ? part.second : fmt::format("worker '{}': {}", peers_.names[worker], part.second));
       continue;
     }
     PartSummary summary = parse_summary(part.second);
@@ -517,21 +581,26 @@ void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady
     total.compacted |= summary.compacted;
   }
   if (!failures.empty()) {
+    if (!peers_.alone()) {
+      peers_.cluster->end_checkpoint(round.id, false);
+    }
     bool write_failed = failures.find("unable to ") != std::string::npos;
-    checkpoint_log()->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint{} retries",
-                            round.id, failures, write_failed ? ", a full one," : "");
+    checkpoint_log()->error("checkpoint {} failed: {}; the stream goes on and the next checkpoint{} retries", round.id,
+                            failures, write_failed ? ", a full one," : "");
     return;
   }
   if (!peers_.alone()) {
     try {
-      files_.store.mark_cluster_complete(round.id, peers_.names);
+      files_.store.mark_cluster_complete(round.id, round.layout);
     } catch (const core::Error& error) {
+      peers_.cluster->end_checkpoint(round.id, false);
       checkpoint_log()->error("checkpoint {} failed: unable to {}; the stream goes on and the next checkpoint retries",
                               round.id, error.what());
       return;
     }
     files_.store.protect(round.id);
-    peers_.cluster->announce_checkpoint_complete(round.id);
+    peers_.cluster->end_checkpoint(round.id, true);
+    completed_once_ = true;
   }
   if (meters_.duration != nullptr) {
     auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - round.started).count();
@@ -540,10 +609,11 @@ void CheckpointCoordinator::report_round(const Round& round, std::chrono::steady
     meters_.last_bytes->set(total.bytes);
   }
   on_complete(round.id);
-  checkpoint_log()->info("checkpoint {} complete{}: {} keys changed, {} written in {:.1f} ms (executor paused {:.2f} ms{}){}",
-                         round.id, peers_.alone() ? "" : fmt::format(" on {} workers", peers_.names.size()),
-                         total.keys, byte_count(total.bytes), milliseconds(now - round.started),
-                         milliseconds(last_pause_), peers_.alone() ? "" : " here", total.compacted ? "; compacted" : "");
+  checkpoint_log()->info(
+      "checkpoint {} complete{}: {} keys changed, {} written in {:.1f} ms (executor paused {:.2f} ms{}){}", round.id,
+      peers_.one_part() ? "" : fmt::format(" on {} workers", peers_.parts()), total.keys, byte_count(total.bytes),
+      milliseconds(now - round.started), milliseconds(last_pause_), peers_.one_part() ? "" : " here",
+      total.compacted ? "; compacted" : "");
 }
 
 // Waits (without the GIL) for the part being written, and passes its outcome on.
@@ -573,7 +643,7 @@ void CheckpointCoordinator::checkpoint_and_wait() {
   }
   round_.reset();
   std::uint64_t id = next_id_++;
-  round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}};
+  round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}, .layout = {}};
   begin_part(id);
   auto give_up = std::chrono::steady_clock::now() + min_round_timeout;
   while (active_ && active_->awaiting_sinks && std::chrono::steady_clock::now() < give_up) {

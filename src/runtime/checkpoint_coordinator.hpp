@@ -1,7 +1,5 @@
 #pragma once
 
-#include "roo/metrics/metrics_registry.hpp"
-
 #include "checkpoint_files.hpp"
 #include "checkpoint_inbox.hpp"
 #include "generator_source.hpp"
@@ -15,6 +13,7 @@
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/doorbell.hpp"
 #include "roo/core/executor_input.hpp"
+#include "roo/metrics/metrics_registry.hpp"
 #include "roo/runtime/worker.hpp"
 #include "roo/state/keyed_state_table.hpp"
 
@@ -35,8 +34,19 @@ struct CheckpointPeers {
   cluster::Cluster* cluster = nullptr;
   std::size_t self = 0;
   std::vector<std::string> names;  ///< by worker index
-  [[nodiscard]] bool alone() const { return names.size() <= 1; }
+  std::vector<bool> departed;      ///< by worker index: left the cluster (it takes no part)
+  bool may_grow = false;           ///< a cluster that may grow checkpoints as a cluster even with one worker
+  std::string layout;              ///< the membership as a checkpoint records it (layout_json)
+  [[nodiscard]] bool alone() const { return names.size() <= 1 && !may_grow; }
   [[nodiscard]] bool initializer() const { return self == 0; }
+  [[nodiscard]] bool takes_part(std::size_t worker) const {
+    return worker < names.size() && !(worker < departed.size() && departed[worker]);
+  }
+  [[nodiscard]] std::size_t parts() const;
+  /// One part makes the checkpoint (logged without "on N workers"; an idle one is not taken).
+  [[nodiscard]] bool one_part() const { return parts() <= 1; }
+  /// The workers of `membership`, this one's place among them and its layout.
+  void adopt(const cluster::Membership& membership);
 };
 
 /// What takes part in a checkpoint besides keyed state and generators: the replayable sources (their positions at
@@ -76,9 +86,11 @@ class CheckpointCoordinator {
   CheckpointCoordinator(const CheckpointCoordinator&) = delete;
   CheckpointCoordinator& operator=(const CheckpointCoordinator&) = delete;
 
-  /// The checkpoint the initializer of a cluster tells every worker to restore (0: none), before the cluster forms.
-  /// Logs each newer checkpoint skipped. Throws core::Error as recover() does.
-  [[nodiscard]] static std::uint64_t newest_complete(CheckpointFiles& files);
+  /// The checkpoint the initializer of a cluster tells every worker to restore (0: none), before the cluster forms,
+  /// and the cluster's layout it recorded (none from an earlier Roo). Logs each newer checkpoint skipped. Throws
+  /// core::Error as recover() does.
+  [[nodiscard]] static std::uint64_t newest_complete(CheckpointFiles& files,
+                                                     std::optional<cluster::Membership>& layout);
 
   /// Before any input: restores checkpoint `id` (alone: the newest complete one; in a cluster: the one the
   /// membership names, 0 for none): every key's state, the generators' positions, then the batches that were in
@@ -91,6 +103,10 @@ class CheckpointCoordinator {
   /// After the executor's loop ended (a cluster's exit): takes the checkpoint messages still waiting, so that a
   /// checkpoint completed just before the exit commits its transactional sinks' output before they stop.
   void take_last_messages(CheckpointInbox& inbox) { take_messages(inbox); }
+  /// The cluster's membership changed (a worker joined; `moved`: a rescale moved key groups or workers left): the
+  /// next checkpoints take part with it, and after a move this worker's next part is a full one (its chain holds
+  /// keys it gave away, and the keys it took are in none of its files); the initializer takes that checkpoint soon.
+  void membership_changed(const cluster::Membership& membership, bool moved);
   /// A peer's checkpoint marker (core::CheckpointMarker): checkpoint `id`'s cut on the channel from `from`.
   void on_marker(std::size_t from, std::uint64_t id);
   /// A batch of events from `from`, about to be processed: recorded while this worker's part waits for from's marker.
@@ -131,6 +147,7 @@ class CheckpointCoordinator {
     std::uint64_t id = 0;
     std::chrono::steady_clock::time_point started;
     std::map<std::size_t, std::pair<bool, std::string>> parts;
+    std::string layout;  ///< the cluster's layout at its begin (peers_.layout)
   };
 
   void take_messages(CheckpointInbox& inbox);
@@ -166,17 +183,20 @@ class CheckpointCoordinator {
   std::map<std::uint64_t, std::vector<std::pair<std::size_t, io::SourcePosition>>> cut_positions_;
   python::PyRef dump_position_;
   python::PyRef load_position_;
-  std::uint64_t next_id_ = 1;        ///< alone / the initializer: the next checkpoint's id
-  std::uint64_t begun_id_ = 0;       ///< the newest checkpoint whose part this worker has taken
-  std::optional<Part> active_;       ///< this worker's part, until its last awaited marker came
-  std::uint64_t writing_ = 0;        ///< the part being written (0: none)
-  std::optional<Round> round_;       ///< alone / the initializer
+  std::uint64_t next_id_ = 1;   ///< alone / the initializer: the next checkpoint's id
+  std::uint64_t begun_id_ = 0;  ///< the newest checkpoint whose part this worker has taken
+  std::optional<Part> active_;  ///< this worker's part, until its last awaited marker came
+  std::uint64_t writing_ = 0;   ///< the part being written (0: none)
+  std::optional<Round> round_;  ///< alone / the initializer
   std::chrono::steady_clock::time_point next_due_;
   std::chrono::steady_clock::duration last_pause_{};
-  std::vector<std::string> last_positions_;  ///< alone: the generators' positions in the last checkpoint
+  std::vector<std::string> last_positions_;               ///< alone: the generators' positions in the last checkpoint
   std::map<std::size_t, std::string> last_io_positions_;  ///< the replayable sources' positions in the last one
-  std::function<void()> after_last_;         ///< take_last(): called when the last checkpoint's round closes
-  std::uint64_t last_round_ = 0;             ///< its id (0: not begun yet)
+  std::function<void()> after_last_;  ///< take_last(): called when the last checkpoint's round closes
+  std::uint64_t last_round_ = 0;      ///< its id (0: not begun yet)
+  bool full_next_ = false;       ///< the next part is a full one (a rescale moved key groups, or a part was dropped)
+  std::uint64_t full_part_ = 0;  ///< the full part full_next_ asked for: once it is written, it is off
+  bool completed_once_ = false;  ///< a cluster's checkpoint completed in this run
 };
 
 }  // namespace roo::runtime

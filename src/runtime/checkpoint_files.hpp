@@ -11,9 +11,10 @@ namespace roo::runtime {
 /// checkpoint files and the thread that writes them. Lives on the executor.
 struct CheckpointFiles {
   /// `cluster_initializer`: the initializer of a cluster of several workers (it records which checkpoints every
-  /// worker completed). `doorbell` is rung when a write ends.
+  /// worker completed). `started_alone`: that
+  /// cluster started with one worker (checkpoint::StoreConfig::unmarked_alone). `doorbell` is rung when a write ends.
   CheckpointFiles(const CheckpointOptions& options, checkpoint::CheckpointIdentity identity, bool cluster_initializer,
-                  core::Doorbell& doorbell);
+                  bool started_alone, core::Doorbell& doorbell);
 
   checkpoint::CheckpointStore store;
   checkpoint::CheckpointWriter writer;

@@ -5,8 +5,14 @@
 namespace roo::runtime {
 
 std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
-  if (checkpoints) {
-    return "rescaling with checkpoints on is not supported yet";
+  for (const auto& sink : plan.sinks) {
+    bool transactional = sink.kind() == graph::SinkPlan::Kind::kafka || sink.kind() == graph::SinkPlan::Kind::connector;
+    if (checkpoints && transactional) {
+      return fmt::format(
+          "rescaling with checkpoints is not supported with transactional sink '{}' (a leaving worker's output "
+          "since its last checkpoint would not be committed)",
+          sink.name);
+    }
   }
   if (plan.has_windows()) {
     return "rescaling a pipeline with windows is not supported yet (watermarks are kept per worker)";

@@ -21,13 +21,15 @@ TransactionalSinks::TransactionalSinks(std::vector<std::unique_ptr<io::Sink>>& s
 }
 
 void TransactionalSinks::prepare(std::uint64_t id) {
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(mutex_);
     preparing_ = id;
+    generation = generation_;
     answers_.clear();
   }
   for (std::size_t index : members_) {
-    sinks_[index]->prepare(id, [this, id, index](std::string error, io::Sink::SharedBatches records) {
+    sinks_[index]->prepare(id, [this, id, generation, index](std::string error, io::Sink::SharedBatches records) {
       // Encoded here, on the sink's thread, straight from the batches the sink keeps (shared, not copied): the
       // executor only moves the result into the checkpoint's part.
       std::vector<std::string> encoded;
@@ -38,8 +40,8 @@ void TransactionalSinks::prepare(std::uint64_t id) {
       records.clear();
       {
         std::lock_guard lock(mutex_);
-        if (preparing_ != id) {
-          return;  // an answer to a prepare given up (a rollback)
+        if (preparing_ != id || generation_ != generation) {
+          return;  // an answer to a prepare given up (a rollback; its run may have used the same id)
         }
         answers_[index] = {std::move(error), std::move(encoded)};
       }
@@ -91,6 +93,7 @@ void TransactionalSinks::abort() {
   {
     std::lock_guard lock(mutex_);
     preparing_ = 0;
+    ++generation_;
     answers_.clear();
   }
   for (std::size_t index : members_) {

@@ -37,7 +37,7 @@ class TransactionalSinks {
   void prepare(std::uint64_t id);
   struct Prepared {
     std::uint64_t id = 0;
-    std::string error;                                       ///< empty: every sink prepared
+    std::string error;                                        ///< empty: every sink prepared
     std::vector<std::pair<std::size_t, std::string>> output;  ///< (sink index, encoded output) to keep
   };
   /// Once every sink answered the last prepare(): their outputs, encoded for the checkpoint (record_batch_codec).
@@ -60,6 +60,9 @@ class TransactionalSinks {
   std::vector<std::size_t> members_;  ///< indexes of the transactional sinks
   mutable std::mutex mutex_;          ///< guards answers_ (the sinks answer on their threads)
   std::uint64_t preparing_ = 0;       ///< the prepare in flight (0: none)
+  /// Moves on with each abort (a rollback): a recovered run prepares the same ids again, and an answer to a prepare
+  /// of the run given up must not be taken for the new one's.
+  std::uint64_t generation_ = 0;
   std::map<std::size_t, std::pair<std::string, std::vector<std::string>>> answers_;  ///< error, encoded output
   std::uint64_t recover_id_ = 0;
   std::map<std::size_t, std::vector<io::RecordBatch>> recover_output_;

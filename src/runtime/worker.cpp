@@ -12,7 +12,6 @@
 #include "pipeline_runner.hpp"
 #include "rescale_inbox.hpp"
 #include "rescale_refusal.hpp"
-#include "roo/runtime/python_package_dir.hpp"
 #include "source_positions.hpp"
 #include "state_codecs.hpp"
 #include "transactional_sinks.hpp"
@@ -32,6 +31,7 @@
 #include "roo/python/application.hpp"
 #include "roo/python/call_watch.hpp"
 #include "roo/python/interpreter.hpp"
+#include "roo/runtime/python_package_dir.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -124,6 +124,7 @@ class Worker {
   void start_replayable_sources();
   void stop_replayable_sources();
   void open_checkpoint_files();
+  [[nodiscard]] bool checkpoints_as_cluster() const;
   void start_checkpoints();
   void finish_checkpoints(bool clean);
   /// Builds this run of the pipeline (runner, watchdog, generators, checkpoints) on `routing`.
@@ -199,7 +200,7 @@ class Worker {
   std::unique_ptr<cluster::Cluster> cluster_;
   std::optional<TransactionalSinks> transactional_;  ///< before sinks_: a sink may answer until it is destroyed
   HttpExchanges http_exchanges_;  ///< by source index: each http source's exchange (its source and reply faces)
-  std::vector<std::unique_ptr<io::Sink>> sinks_;     ///< by the plan's sink index
+  std::vector<std::unique_ptr<io::Sink>> sinks_;  ///< by the plan's sink index
   bool sinks_started_ = false;
   std::optional<std::string> failed_sink_;  ///< why a sink failed for good (check_sinks)
   std::chrono::steady_clock::time_point next_sink_check_{};
@@ -207,10 +208,10 @@ class Worker {
   std::chrono::steady_clock::time_point next_watermark_repeat_{};
   std::vector<char> sent_watermarks_;  ///< what the peers last heard (windows only)
   std::vector<std::unique_ptr<io::Source>> sources_;
-  std::vector<std::size_t> replayable_;              ///< indexes of the replayable sources
-  std::vector<std::uint32_t> generations_;           ///< by source index: its current start (FrameBatch::generation)
-  std::optional<SourcePositions> positions_;         ///< the replayable sources' positions at the executor's cut
-  std::vector<io::Source*> sources_by_index_;        ///< by source index (null: a generator, or not started)
+  std::vector<std::size_t> replayable_;        ///< indexes of the replayable sources
+  std::vector<std::uint32_t> generations_;     ///< by source index: its current start (FrameBatch::generation)
+  std::optional<SourcePositions> positions_;   ///< the replayable sources' positions at the executor's cut
+  std::vector<io::Source*> sources_by_index_;  ///< by source index (null: a generator, or not started)
   /// A commit of positions waiting for the sinks' flush (commit_delivered_positions).
   struct PositionCommit {
     std::atomic<std::size_t> left{0};
@@ -220,13 +221,15 @@ class Worker {
   std::shared_ptr<PositionCommit> position_commit_;
   std::chrono::steady_clock::time_point next_position_commit_{};
   std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> signalled_{false};  ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
+  std::atomic<bool> signalled_{false};           ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
   std::atomic<bool> rollback_requested_{false};  ///< a peer was lost with checkpoints on (CheckpointCoordinator)
   std::size_t rollbacks_ = 0;
   std::atomic<bool> exit_requested_{false};
   std::atomic<bool> drained_{false};
   /// A rescale round paused source input (on_rescale_pause until on_rescale_resume, or a stop). Executor only.
   bool paused_ = false;
+  bool leaving_ = false;       ///< a rescale moved this worker's key groups away: it goes once told to
+  bool leave_undone_ = false;  ///< the cluster rolled back to before this worker left: it stops, its files kept
   RescaleInbox rescale_inbox_;
   std::string rescale_refusal_;      ///< why this application cannot rescale (empty: it can), from the plan
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
@@ -288,7 +291,8 @@ cluster::ClusterHooks Worker::hooks() {
     log_->error("worker {} is gone: events for its key groups are dropped; restart the cluster to recover", worker);
   };
   hooks.on_checkpoint_begin = [this](std::uint64_t id) {
-    checkpoint_inbox_.push({.kind = CheckpointInbox::Message::Kind::begin, .id = id, .worker = 0, .ok = false, .text = {}});
+    checkpoint_inbox_.push(
+        {.kind = CheckpointInbox::Message::Kind::begin, .id = id, .worker = 0, .ok = false, .text = {}});
     doorbell_.ring();
   };
   hooks.on_checkpoint_part = [this](std::size_t worker, std::uint64_t id, bool ok, std::string text) {
@@ -296,7 +300,7 @@ cluster::ClusterHooks Worker::hooks() {
         {.kind = CheckpointInbox::Message::Kind::part, .id = id, .worker = worker, .ok = ok, .text = std::move(text)});
     doorbell_.ring();
   };
-  if (options_.checkpoints && options_.cluster && options_.cluster->initializer && options_.cluster->worker_count > 1) {
+  if (options_.checkpoints && checkpoints_as_cluster()) {
     hooks.before_exit = [this](std::function<void()> proceed) {
       std::lock_guard lock(last_checkpoint_mutex_);
       last_checkpoint_done_ = std::move(proceed);
@@ -361,8 +365,8 @@ void Worker::join_cluster(std::chrono::steady_clock::time_point give_up_at) {
   config.rescale_refusal = rescale_refusal_;
   if (options_.checkpoints) {
     config.roll_back_on_loss = true;
-    if (options.initializer && options.worker_count > 1) {
-      config.restore_checkpoint = CheckpointCoordinator::newest_complete(*checkpoint_files_);
+    if (checkpoints_as_cluster()) {
+      config.restore_checkpoint = CheckpointCoordinator::newest_complete(*checkpoint_files_, config.layout);
     }
   }
   if (stop_requested_) {
@@ -477,12 +481,17 @@ void Worker::open_checkpoint_files() {
   if (!options_.checkpoints) {
     return;
   }
-  bool cluster_initializer =
-      options_.cluster && options_.cluster->initializer && options_.cluster->worker_count > 1;
-  checkpoint_files_.emplace(
-      *options_.checkpoints,
-      checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name}, cluster_initializer,
-      doorbell_);
+  checkpoint_files_.emplace(*options_.checkpoints,
+                            checkpoint::CheckpointIdentity{plan_->app_name, plan_->fingerprint(), options_.worker_name},
+                            checkpoints_as_cluster(), options_.cluster && options_.cluster->worker_count <= 1,
+                            doorbell_);
+}
+
+// The initializer of a cluster, or of one worker that may grow, records which checkpoints every worker completed
+// (and the cluster's layout with each), and names the one they all restore.
+bool Worker::checkpoints_as_cluster() const {
+  return options_.cluster && options_.cluster->initializer &&
+         (options_.cluster->worker_count > 1 || rescale_refusal_.empty());
 }
 
 // Before any input: checkpoints are taken from here on, and the one the cluster chose (alone: the newest complete
@@ -493,10 +502,8 @@ void Worker::start_checkpoints() {
   }
   CheckpointPeers peers;
   peers.cluster = cluster_.get();
-  peers.self = facts_.membership.self;
-  for (const auto& worker : facts_.membership.workers) {
-    peers.names.push_back(worker.name);
-  }
+  peers.adopt(facts_.membership);
+  peers.may_grow = cluster_ != nullptr && rescale_refusal_.empty();
   if (peers.names.empty()) {
     peers.names.push_back(options_.worker_name);
   }
@@ -667,12 +674,19 @@ void Worker::on_signal(int signal_number) {
 void Worker::stop_sources() {
   stopping_ = true;
   paused_ = false;  // a stop drains what the sources queued, whatever a rescale said
-  start_stop_clock();
-  // One deadline for the whole stop, counted from the signal (the executor may have heard of it late).
-  auto started = stop_clock_start_.load();
-  drain_deadline_ = (started != 0 ? std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(started))
-                                  : std::chrono::steady_clock::now()) +
-                    options_.drain_timeout;
+  if (leaving_ && options_.checkpoints) {
+    // A leaver with checkpoints waits, drained, until a checkpoint without it is complete (a recovery before that
+    // needs its part): the initializer then tells it to exit. No drain deadline of its own meanwhile.
+    drain_deadline_ = std::chrono::steady_clock::time_point::max();
+  } else {
+    start_stop_clock();
+    // One deadline for the whole stop, counted from the signal (the executor may have heard of it late).
+    auto started = stop_clock_start_.load();
+    drain_deadline_ =
+        (started != 0 ? std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(started))
+                      : std::chrono::steady_clock::now()) +
+        options_.drain_timeout;
+  }
   log_->info("stopping: sources stop, events in flight drain to the sinks");
   for (auto& generator : generators_) {
     generator.finish();
@@ -763,7 +777,7 @@ bool Worker::take_work() {
   }
   std::optional<core::PeerInput> remote;
   std::optional<core::FrameBatch> batch;
-  remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
+  remote = inbound_.try_pop();                        // never sleeps, so the GIL stays held
   if (!remote && !paused_ && channels_have_room()) {  // a rescale's pause leaves source input queued
     batch = mailbox_.try_pop();
   }
@@ -844,6 +858,9 @@ void Worker::take_rescale(RescaleInbox::MembersChanged& changed) {
     routing.owners = runner_->router().owners();
   }
   runner_->reroute(std::move(routing));
+  if (checkpoints_) {
+    checkpoints_->membership_changed(changed.membership, false);
+  }
   log_->info("the cluster has {} workers now (worker '{}' joined); it owns no key group yet",
              changed.membership.workers.size(), changed.membership.workers.back().name);
   adopt_membership(std::move(changed.membership));
@@ -886,6 +903,10 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
                                    runner_->router().owners(), next_router.owners(), names, send);
   runner_->reroute(std::move(next));
   bool leaving = move.next.has_departed(move.next.self);
+  if (checkpoints_) {
+    checkpoints_->membership_changed(move.next, true);
+  }
+  leaving_ = leaving;
   adopt_membership(std::move(move.next));
   cluster_->rescale_moved(move.round);
   log_->info("rescale {}: handed {} keys in {} key groups to {} workers ({}, {:.1f} ms){}", move.round, moved.keys,
@@ -1062,8 +1083,9 @@ void Worker::hand_over_outputs() {
 void Worker::drain_sinks(DeliveryReport& report) {
   hand_over_outputs();
   auto now = std::chrono::steady_clock::now();
-  auto deadline = stopping_ ? std::max(drain_deadline_, now + std::chrono::milliseconds(100))
-                            : now + options_.drain_timeout;
+  bool stop_deadline = stopping_ && drain_deadline_ != std::chrono::steady_clock::time_point::max();  // not a leaver's
+  auto deadline =
+      stop_deadline ? std::max(drain_deadline_, now + std::chrono::milliseconds(100)) : now + options_.drain_timeout;
   // Each sink calls back on its own thread (Kafka and NATS sinks have one each): the count is atomic.
   auto sinks_stopped = std::make_shared<std::atomic<std::size_t>>(0);
   for (auto& sink : sinks_) {
@@ -1145,8 +1167,8 @@ void Worker::report_delivery(DeliveryReport& report) {
 }
 
 int Worker::run() {
-  python::Interpreter interpreter(python::InterpreterConfig{
-      .leading_paths = {python_package_dir().string(), options_.app_folder}, .argv = {""}});
+  python::Interpreter interpreter(
+      python::InterpreterConfig{.leading_paths = {python_package_dir().string(), options_.app_folder}, .argv = {""}});
   try {
     int code = serve();
     release_python_objects();
@@ -1242,7 +1264,8 @@ void Worker::start_metrics() {
   metrics_registry_.gauge(metrics::executor_turn, {}, [this] {
     auto started = turn_started_.load(std::memory_order_relaxed);
     auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    return started == 0 ? 0.0 : std::chrono::duration<double>(std::chrono::steady_clock::duration(now - started)).count();
+    return started == 0 ? 0.0
+                        : std::chrono::duration<double>(std::chrono::steady_clock::duration(now - started)).count();
   });
   metrics_registry_.gauge(metrics::source_paused, {},
                           [this] { return std::chrono::duration<double>(mailbox_.paused()).count(); });
@@ -1323,6 +1346,14 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     if (rollback_requested_ && !stopping_) {
       return false;
     }
+    if (rollback_requested_ && leaving_) [[unlikely]] {
+      // Its part of the checkpoint the cluster rolls back to is needed: it cannot go back from leaving in-process.
+      log_->error(
+          "the cluster rolls back to a checkpoint taken before this worker left: start this worker again "
+          "with the same command to take its place, then ask for the shrink again");
+      leave_undone_ = true;  // it stops now, keeping its checkpoint files
+      return true;
+    }
     if (stop_requested_ && !stopping_) {
       stop_sources();
     }
@@ -1382,9 +1413,10 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
 // after the checkpoint repeat: docs/resilience.md).
 void Worker::tear_down_pipeline() {
   ++rollbacks_;
-  log_->warn("rolling back (rollback {}): this worker forms the cluster again and restores its last complete "
-             "checkpoint",
-             rollbacks_);
+  log_->warn(
+      "rolling back (rollback {}): this worker forms the cluster again and restores its last complete "
+      "checkpoint",
+      rollbacks_);
   for (auto& output : runner_->outputs()) {
     if (!output.empty()) {
       sinks_[&output - runner_->outputs().data()]->write(output.take());
@@ -1510,7 +1542,7 @@ int Worker::serve() {
   if (drain_timed_out || (watchdog_->halted() && !watchdog_->interrupted())) {
     log_->warn("the drain timed out after {} ms; stopping with what is left", options_.drain_timeout.count());
   }
-  finish_checkpoints(!drain_timed_out && !watchdog_->halted() && !failed_sink_);
+  finish_checkpoints(!drain_timed_out && !leave_undone_ && !watchdog_->halted() && !failed_sink_);
   DeliveryReport report;
   drain_sinks(report);
   watchdog_->finished();

@@ -30,7 +30,7 @@ TEST(ClusterCheckpointStore, TheInitializerRestoresOnlyCheckpointsEveryWorkerCom
   config.cluster_initializer = true;
   CheckpointStore store(config);
   (void)store.write_and_commit(part(1, true, "one"));
-  store.mark_cluster_complete(1, {"initializer", "w1"});
+  store.mark_cluster_complete(1, "initializer\nw1\n");
   (void)store.write_and_commit(part(2, false, "two"));  // w1's part of 2 never arrived
   std::vector<std::string> skipped;
   auto point = store.latest_complete(skipped);
@@ -38,6 +38,8 @@ TEST(ClusterCheckpointStore, TheInitializerRestoresOnlyCheckpointsEveryWorkerCom
   EXPECT_EQ(point->checkpoint_id, 1u);
   EXPECT_EQ(skipped, std::vector<std::string>{"checkpoint 2: not complete on every worker"});
   EXPECT_EQ(value_of(store, *point), "one");
+  EXPECT_EQ(store.cluster_layout(1), "initializer\nw1\n");  // what the runtime recorded, as it wrote it
+  EXPECT_EQ(store.cluster_layout(2), "");
 }
 
 TEST(ClusterCheckpointStore, AWorkerReadsTheChainOfTheCheckpointItIsTold) {
@@ -88,13 +90,60 @@ TEST(ClusterCheckpointStore, ClusterMarksGoWithTheirCheckpoints) {
   CheckpointStore store(config);
   for (std::uint64_t id = 1; id <= 4; ++id) {
     (void)store.write_and_commit(part(id, true, std::to_string(id)));
-    store.mark_cluster_complete(id, {"initializer"});
+    store.mark_cluster_complete(id, "initializer\n");
     store.protect(id);
   }
   (void)store.write_and_commit(part(5, true, "5"));  // retention runs after each write
   EXPECT_EQ(files_in(store.folder()),
             (std::vector<std::string>{".lock", "cluster-00000000000000000004.complete",
                                       "manifest-00000000000000000004.json", "manifest-00000000000000000005.json"}));
+}
+
+TEST(ClusterCheckpointStore, TheInitializerTakesACheckpointItWroteAloneWithoutAMark) {
+  TempDir dir;
+  {
+    CheckpointStore alone(test::config_in(dir.path(), "app", "initializer"));  // before it was a cluster's initializer
+    (void)alone.write_and_commit(part(1, true, "one"));
+  }
+  StoreConfig config = test::config_in(dir.path(), "app", "initializer");
+  config.cluster_initializer = true;
+  config.unmarked_alone = true;  // a cluster started with this worker alone
+  CheckpointStore store(config);
+  std::vector<std::string> skipped;
+  auto point = store.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 1u);
+  EXPECT_TRUE(skipped.empty());
+  EXPECT_EQ(value_of(store, *point), "one");
+  (void)store.write_and_commit(part(2, true, "two"));  // a part of a cluster's checkpoint that never completed
+  CheckpointStore other_worker(test::config_in(dir.path(), "app", "w1"));
+  (void)other_worker.write_and_commit(part(2, true, "w1's"));
+  point = store.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 1u);
+  EXPECT_EQ(skipped, std::vector<std::string>{"checkpoint 2: not complete on every worker"});
+  // Once the folder holds a mark, a manifest naming this worker alone may be a part whose peers never wrote theirs.
+  store.mark_cluster_complete(2, "layout");
+  (void)store.write_and_commit(part(3, true, "three"));
+  skipped.clear();
+  point = store.latest_complete(skipped);
+  ASSERT_TRUE(point.has_value());
+  EXPECT_EQ(point->checkpoint_id, 2u);
+  EXPECT_EQ(skipped, std::vector<std::string>{"checkpoint 3: not complete on every worker"});
+}
+
+TEST(ClusterCheckpointStore, AWorkerThatRestoresNothingStartsItsChainOverWithAnyId) {
+  TempDir dir;
+  CheckpointStore store(test::config_in(dir.path(), "app", "w1"));
+  (void)store.write_and_commit(part(7, true, "before a rollback"));
+  store.start_over();  // the cluster formed again from checkpoint 5, which this worker (a joiner) was not in
+  EXPECT_TRUE(store.needs_full());
+  EXPECT_THROW((void)store.write_and_commit(part(6, false, "incremental")), core::Error);
+  (void)store.write_and_commit(part(6, true, "after"));
+  std::string problem;
+  auto point = store.point_of(6, problem);
+  ASSERT_TRUE(point.has_value()) << problem;
+  EXPECT_EQ(value_of(store, *point), "after");
 }
 
 TEST(ClusterCheckpointStore, ChannelBatchesComeFromTheNewestFileOnly) {
@@ -169,7 +218,8 @@ TEST(CheckpointStoreCompaction, CompactsAfterTheCommitWhenAskedTo) {
   std::string problem;
   auto point = store.point_of(3, problem);
   ASSERT_TRUE(point.has_value()) << problem;
-  EXPECT_EQ(point->chain, std::vector<std::filesystem::path>{store.worker_folder() / "snapshot-00000000000000000003.full"});
+  EXPECT_EQ(point->chain,
+            std::vector<std::filesystem::path>{store.worker_folder() / "snapshot-00000000000000000003.full"});
   EXPECT_EQ(value_of(store, *point), "three");
 }
 

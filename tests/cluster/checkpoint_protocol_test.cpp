@@ -24,10 +24,9 @@ TEST(ClusterCheckpoints, BeginPartsAndCompleteTravelTheControlChannels) {
   for (auto& worker : workers) {
     EXPECT_EQ(worker->membership().restore_checkpoint, 7u);
   }
-  workers[0]->cluster->begin_checkpoint(4);
-  ASSERT_TRUE(wait_until([&] {
-    return workers[1]->checkpoint_events().size() == 1 && workers[2]->checkpoint_events().size() == 1;
-  }));
+  ASSERT_TRUE(workers[0]->cluster->begin_checkpoint(4));  // nothing holds the membership
+  ASSERT_TRUE(wait_until(
+      [&] { return workers[1]->checkpoint_events().size() == 1 && workers[2]->checkpoint_events().size() == 1; }));
   EXPECT_EQ(workers[1]->checkpoint_events(), std::vector<std::string>{"begin 4"});
   EXPECT_TRUE(workers[0]->checkpoint_events().empty());  // the initializer starts its own part itself
   workers[1]->cluster->report_checkpoint_part(4, true, "part of w1");
@@ -36,7 +35,7 @@ TEST(ClusterCheckpoints, BeginPartsAndCompleteTravelTheControlChannels) {
   auto parts = workers[0]->checkpoint_events();
   std::sort(parts.begin(), parts.end());
   EXPECT_EQ(parts, (std::vector<std::string>{"part 4 from 1 ok: part of w1", "part 4 from 2 failed: disk full"}));
-  workers[0]->cluster->announce_checkpoint_complete(4);
+  workers[0]->cluster->end_checkpoint(4, true);
   ASSERT_TRUE(wait_until([&] { return workers[2]->checkpoint_events().size() == 2; }));
   EXPECT_EQ(workers[2]->checkpoint_events(), (std::vector<std::string>{"begin 4", "complete 4"}));
 }
@@ -76,9 +75,7 @@ TEST(ClusterCheckpoints, RollingBackALostPeerIsReportedWithoutStoppingOrDraining
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(workers[1]->stops, 0);  // no "stops on its own": the runtime rolls back
   EXPECT_EQ(workers[2]->exits, 0);
-  EXPECT_EQ(LogCapture::instance().count_containing(
-                "cluster: lost worker 'initializer' (") ,
-            2u);
+  EXPECT_EQ(LogCapture::instance().count_containing("cluster: lost worker 'initializer' ("), 2u);
   EXPECT_EQ(LogCapture::instance().count_containing("the cluster rolls back to its last complete checkpoint"), 2u);
   EXPECT_EQ(LogCapture::instance().count("cluster: the initializer is gone; this worker stops on its own"), 0u);
 }

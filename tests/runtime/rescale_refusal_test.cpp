@@ -15,8 +15,15 @@ TEST(RescaleRefusal, KeyedStateOverTcpOrAGeneratorMayRescale) {
   EXPECT_EQ(rescale_refusal(plan_of("generator"), false), "");
 }
 
-TEST(RescaleRefusal, CheckpointsAreRefused) {
-  EXPECT_EQ(rescale_refusal(plan_of("keyed_count"), true), "rescaling with checkpoints on is not supported yet");
+TEST(RescaleRefusal, WithCheckpointsKeyedStateMayRescaleButTransactionalSinksAreRefused) {
+  auto plan = plan_of("keyed_count");
+  EXPECT_EQ(rescale_refusal(plan, true), "");
+  plan.sinks[0].name = "alerts";
+  plan.sinks[0].settings = graph::KafkaSinkSettings{};
+  EXPECT_EQ(rescale_refusal(plan, true),
+            "rescaling with checkpoints is not supported with transactional sink 'alerts' (a leaving worker's output "
+            "since its last checkpoint would not be committed)");
+  EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a Kafka sink is not transactional
 }
 
 TEST(RescaleRefusal, KafkaAndHttpSourcesAndWindowsAreRefused) {

@@ -25,6 +25,11 @@ struct StoreConfig {
   /// The initializer of a cluster: a checkpoint counts as complete only once mark_cluster_complete() recorded that
   /// every worker's part is durable (docs/resilience.md, "Several workers").
   bool cluster_initializer = false;
+  /// With cluster_initializer, for the initializer of a cluster started with one worker: until the folder holds a
+  /// cluster mark, a manifest naming only this worker is complete without one (it was taken alone: by a run
+  /// without a cluster, or an earlier Roo). Joiners wait for the cluster's first complete checkpoint (its mark), so
+  /// no unmarked manifest of a cluster with several parts is taken for one.
+  bool unmarked_alone = false;
   /// Compaction is left to compact_if_needed() (the CheckpointWriter runs it after reporting a checkpoint, so that a
   /// checkpoint completes without waiting for a merge of the whole state); otherwise write_and_commit compacts.
   bool compact_separately = false;
@@ -114,12 +119,18 @@ class CheckpointStore {
   /// with `problem` saying why not ("snapshot-12.delta is truncated"). Like latest_complete(), the next write
   /// continues that chain with ids above it.
   [[nodiscard]] std::optional<RecoveryPoint> point_of(std::uint64_t id, std::string& problem);
+  /// Several workers: this worker restores nothing (a joiner, or a cluster without a complete checkpoint). Its next
+  /// snapshot must be full and may take any id, whatever this process wrote before (a rollback).
+  void start_over();
   /// Several workers, any thread: checkpoint `id` is complete on every worker. Retention keeps its files whatever
   /// this worker writes next (a part written later may belong to a checkpoint that never completes).
   void protect(std::uint64_t id) { protected_id_.store(id); }
   /// The initializer of a cluster: every worker's part of checkpoint `id` is durable. Written durably (a file
-  /// "cluster-<id>.complete" naming the workers); throws core::Error with one line when it cannot be.
-  void mark_cluster_complete(std::uint64_t id, const std::vector<std::string>& workers);
+  /// "cluster-<id>.complete" holding `layout`, the cluster's workers and owners as the runtime writes them); throws
+  /// core::Error with one line when it cannot be.
+  void mark_cluster_complete(std::uint64_t id, std::string_view layout);
+  /// What mark_cluster_complete recorded for checkpoint `id` ("" when there is no such file or it cannot be read).
+  [[nodiscard]] std::string cluster_layout(std::uint64_t id) const;
 
   /// Removes every checkpoint file of this worker and, when no worker's files remain, the manifests and folder
   /// (machida's clean shutdown: Wallaroo removes its recovery files).
@@ -136,6 +147,11 @@ class CheckpointStore {
   std::size_t commit_manifest(std::uint64_t checkpoint_id, const std::vector<ChainFile>& chain);
   void remove_unkept(std::uint64_t checkpoint_id);
   [[nodiscard]] std::string problem_of(const ChainFile& file) const;
+  /// The initializer of a cluster: checkpoint `id` has its cluster mark, or (unmarked_alone, while the folder holds
+  /// no mark) its manifest names this worker alone.
+  [[nodiscard]] bool marked_or_alone(std::uint64_t id, const std::filesystem::path& manifest_path) const;
+  /// The folder holds a cluster-<id>.complete.
+  [[nodiscard]] bool any_cluster_mark() const;
   /// The chain `manifest` names for this worker, verified; "" and the point, or the problem.
   [[nodiscard]] std::string verified_point(std::uint64_t id, const std::filesystem::path& path,
                                            std::optional<RecoveryPoint>& point);

@@ -109,6 +109,11 @@ struct ClusterConfig {
   bool roll_back_on_loss = false;
   /// The initializer, with checkpoints: the checkpoint the membership tells every worker to restore.
   std::uint64_t restore_checkpoint = 0;
+  /// The initializer, with checkpoints: the cluster as restore_checkpoint recorded it (names by index, departed
+  /// workers, owners; the endpoints are not used). The cluster forms with exactly its live workers at their indexes
+  /// and owners, whatever worker_count says; another worker that says hello meanwhile joins once it formed, as a
+  /// joiner (growing), or is refused with rescale_refusal.
+  std::optional<Membership> layout;
   /// Why this application cannot grow or shrink while it runs (the runtime's one line, e.g. "its pipeline has
   /// windows"); empty: it can. The initializer refuses a joiner or a shrink request with it.
   std::string rescale_refusal;
@@ -161,7 +166,7 @@ struct ClusterHooks {
   std::function<void(std::uint64_t id)> on_checkpoint_begin;
   /// the initializer hears from worker `worker` how its part of checkpoint `id` went (report_checkpoint_part);
   std::function<void(std::size_t worker, std::uint64_t id, bool ok, std::string text)> on_checkpoint_part;
-  /// a worker that is not the initializer hears that checkpoint `id` is complete (announce_checkpoint_complete).
+  /// a worker that is not the initializer hears that checkpoint `id` is complete (end_checkpoint).
   std::function<void(std::uint64_t id)> on_checkpoint_complete;
 
   /// Growing and shrinking a running cluster (docs/cluster.md), all on the io thread and cheap (queue the work for
@@ -219,8 +224,11 @@ class Cluster {
   virtual void request_stop() = 0;
 
   /// Checkpoints (docs/resilience.md); only after form() returned, from any thread.
-  /// The initializer: asks every other worker to take its part of checkpoint `id` (hooks.on_checkpoint_begin).
-  virtual void begin_checkpoint(std::uint64_t id) = 0;
+  /// The initializer: asks every other worker to take its part of checkpoint `id` (hooks.on_checkpoint_begin), and
+  /// holds membership changes back until end_checkpoint(id): a checkpoint's cut and a rescale's move never overlap,
+  /// and a checkpoint's workers are the membership at its begin. False (nothing sent) while the membership is
+  /// changing (a worker joining, a rescale round): try again later.
+  [[nodiscard]] virtual bool begin_checkpoint(std::uint64_t id) = 0;
   /// Sends checkpoint `id`'s marker to worker `to`, after every batch sent to it so far (it arrives there as a
   /// core::CheckpointMarker, in order with the data).
   virtual void send_marker(std::size_t to, std::uint64_t id) = 0;
@@ -230,8 +238,10 @@ class Cluster {
   /// A worker that is not the initializer: how its part of checkpoint `id` went (`text`: the part's description,
   /// or the failure's one line).
   virtual void report_checkpoint_part(std::uint64_t id, bool ok, std::string text) = 0;
-  /// The initializer: checkpoint `id` is complete; every other worker hears it (hooks.on_checkpoint_complete).
-  virtual void announce_checkpoint_complete(std::uint64_t id) = 0;
+  /// The initializer: checkpoint `id` (begun) is over. Membership changes may go on. `complete`: every other worker
+  /// hears it (hooks.on_checkpoint_complete), and workers that left the cluster before it began (they wait for a
+  /// complete checkpoint without them, so that a recovery never needs them) are told to exit.
+  virtual void end_checkpoint(std::uint64_t id, bool complete) = 0;
 
   /// Growing and shrinking (docs/cluster.md), only after form() returned, from any thread.
   /// Sends key groups' state to worker `to` (on_rescale_move): after every batch sent to it so far, charged to its
