@@ -22,7 +22,7 @@ void CheckpointProtocol::report_part(std::uint64_t id, bool ok, const std::strin
 
 void CheckpointProtocol::to_workers(std::vector<char> frame) {
   for (std::size_t i = 1; i < members_.size(); ++i) {
-    if (members_.is_live(i) && members_.peer(i).control) {
+    if (members_.hears_cluster(i)) {
       members_.peer(i).control->write(std::vector<char>(frame));
     }
   }

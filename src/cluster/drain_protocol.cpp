@@ -78,7 +78,7 @@ void DrainProtocol::begin_stop() {
   drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_timeout;
   cluster_logger()->info("cluster: stopping every worker");
   for (std::size_t i = 1; i < members_.size(); ++i) {
-    if (members_.is_live(i)) {
+    if (members_.hears_cluster(i)) {
       members_.peer(i).control->write(message(MessageType::stop).take());
     }
   }
@@ -138,7 +138,7 @@ void DrainProtocol::poll_round() {
   poll_replies_.clear();
   poll_replies_[0] = local_poll_reply(poll_round_);
   for (std::size_t i = 1; i < members_.size(); ++i) {
-    if (members_.is_live(i)) {
+    if (members_.hears_cluster(i)) {
       poll_awaiting_.insert(i);
       members_.peer(i).control->write(message(MessageType::poll).u64(poll_round_).take());
     }
@@ -168,7 +168,8 @@ void DrainProtocol::finish_round() {
     arm_poll_timer();  // only to watch the drain deadline
     return;
   }
-  std::optional<std::vector<std::uint64_t>> signature = quiet_signature(poll_replies_, [this](std::size_t i) { return members_.is_live(i); });
+  std::optional<std::vector<std::uint64_t>> signature =
+      quiet_signature(poll_replies_, [this](std::size_t i) { return members_.is_live(i); });
   bool quiet = signature.has_value();
   if (quiet && last_quiet_signature_ == signature) {
     if (hooks_.before_exit) {
@@ -204,12 +205,12 @@ void DrainProtocol::give_up_draining() {
   std::string names;
   for (std::size_t i = 0; i < members_.size(); ++i) {
     auto reply = poll_replies_.find(i);
-    bool drained = i != members_.self() && poll_awaiting_.count(i) == 0 && reply != poll_replies_.end() &&
-                   reply->second.drained;
+    bool drained =
+        i != members_.self() && poll_awaiting_.count(i) == 0 && reply != poll_replies_.end() && reply->second.drained;
     if (i == members_.self()) {
       drained = hooks_.is_drained ? hooks_.is_drained() : true;
     }
-    if (members_.is_live(i) && !drained) {
+    if ((i == members_.self() || members_.hears_cluster(i)) && !drained) {  // not a joiner without its membership
       members_.peer(i).undrained = i != members_.self();
       names += (names.empty() ? "'" : ", '") + members_.name_of(i) + "'";
     }
@@ -232,7 +233,7 @@ void DrainProtocol::broadcast_exit() {
     }
   };
   for (std::size_t i = 1; i < members_.size(); ++i) {
-    if (members_.is_live(i)) {
+    if (members_.hears_cluster(i)) {
       ++*pending;
       members_.peer(i).control->write(message(MessageType::exit).take());
       members_.peer(i).control->when_flushed(flushed);

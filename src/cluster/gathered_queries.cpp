@@ -27,8 +27,8 @@ GatheredByName GatheredQueries::by_name(GatheredAnswers answers) const {
 
 void GatheredQueries::gather(std::uint16_t type, std::function<void(GatheredAnswers)> done) {
   std::size_t self = members_.ready() ? members_.self() : 0;
-  bool alone = !lifecycle_.formed || !members_.ready() || members_.size() == 1 ||
-               (!config_.initializer && !members_.is_live(0));
+  bool alone =
+      !lifecycle_.formed || !members_.ready() || members_.size() == 1 || (!config_.initializer && !members_.is_live(0));
   if (alone) {
     GatheredAnswers answers{{self, local_answer(type)}};
     // The core stays alive until `done` ran: a rollback may close the cluster while the io_context goes on.
@@ -48,7 +48,7 @@ void GatheredQueries::gather(std::uint16_t type, std::function<void(GatheredAnsw
   collecting.done = std::move(done);
   collecting.answers[self] = local_answer(type);
   for (std::size_t i = 1; i < members_.size(); ++i) {
-    if (members_.is_live(i)) {
+    if (members_.hears_cluster(i)) {
       collecting.awaiting.insert(i);
       members_.peer(i).control->write(message(MessageType::local_query).u64(id).u16(type).take());
     }

@@ -38,7 +38,7 @@ bool MemberTable::add(Membership membership) {
     return false;
   }
   open_slot(index);
-  peers_.emplace_back();
+  peers_.emplace_back().has_membership = false;  // the initializer sends it once the joiner's channels are up
   membership_ = std::move(membership);
   membership_.departed.resize(membership_.workers.size(), false);
   count_.store(index + 1, std::memory_order_release);

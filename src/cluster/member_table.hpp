@@ -34,6 +34,9 @@ class MemberTable {
     bool lost_while_stopping = false;
     bool held_nothing = false;  // lost while it owned no key group (a joiner): nothing of ours went with it
     bool undrained = false;     // initializer: not drained when the drain timed out
+    // Initializer: it has its membership. A joiner is a member before it has (its channels open first), and until
+    // then it understands formation frames only: a query, a stop or a loss notice would be a malformed frame to it.
+    bool has_membership = true;
   };
 
   /// The most workers a cluster can have (each owns a key group at least, and a key group's owner is a u16).
@@ -71,6 +74,12 @@ class MemberTable {
   /// A member not lost and not departed.
   [[nodiscard]] bool is_live(std::size_t index) const {
     return ready_ && index < peers_.size() && !lost_[index] && !departed(index);
+  }
+
+  /// Initializer: a live member that has its membership, to which the cluster's control frames (queries, stop,
+  /// polls, loss notices, checkpoints) go.
+  [[nodiscard]] bool hears_cluster(std::size_t index) const {
+    return is_live(index) && peers_[index].control && peers_[index].has_membership;
   }
 
   /// Any thread, once ready().

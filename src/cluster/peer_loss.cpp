@@ -38,7 +38,7 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   }
   if (config_.initializer) {
     for (std::size_t i = 1; i < members_.size(); ++i) {
-      if (members_.is_live(i) && members_.peer(i).control) {
+      if (members_.hears_cluster(i)) {
         members_.peer(i).control->write(
             message(MessageType::worker_lost).u32(static_cast<std::uint32_t>(index)).take());
       }

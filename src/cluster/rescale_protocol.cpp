@@ -122,6 +122,18 @@ void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index
   if (!joiner->awaiting.empty()) {
     return;
   }
+  if (!joiner->told && lifecycle_.phase != Phase::running) {
+    // The cluster began to stop while the joiner's channels opened: it would join a cluster that drains and exits.
+    // Departed, its connection closing is no loss here; the workers lose a member that held nothing.
+    std::size_t turned_away = joiner->index;
+    joiners_.erase(joiner);
+    members_.mark_departed(turned_away);
+    auto connection = members_.peer(turned_away).control;
+    connection->write(message(MessageType::reject).str("the cluster is stopping").take());
+    connection->when_flushed([connection] { connection->close(); });
+    refresh_changing();
+    return;
+  }
   if (!joiner->told) {
     joiner->told = true;
     joiner->awaiting.insert(joiner->index);
@@ -129,6 +141,7 @@ void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index
     its.self = joiner->index;
     its.restore_checkpoint = 0;  // a joiner starts empty: the key groups it gets bring their state
     send(joiner->index, encode_membership(its));
+    members_.peer(joiner->index).has_membership = true;
     return;
   }
   std::size_t ready = joiner->index;
@@ -522,6 +535,16 @@ void RescaleProtocol::on_peer_lost(std::size_t index) {
   if (!config_.rescale_refusal.empty() || config_.roll_back_on_loss) {
     // A cluster that cannot rescale has no joiners; one that rolls back closes and forms again (a lost member's
     // restarted process is a returning member meanwhile, not a departed one).
+    if (!deferred_leaving_.empty()) {
+      std::vector<std::string> names;
+      for (std::size_t i : std::exchange(deferred_leaving_, {})) {
+        names.push_back(members_.name_of(i));
+      }
+      cluster_logger()->warn(
+          "cluster: the shrink of {} had not begun when worker '{}' was lost; the rollback forgets "
+          "it: ask for it again",
+          quoted_list(names), members_.name_of(index));
+    }
     return;
   }
   if (!owned_key_groups(index)) {

@@ -241,6 +241,20 @@ class Client {
     asio::read(socket_, asio::buffer(payload.data(), payload.size()));
     return {id, payload};
   }
+  /// Everything received so far, without waiting.
+  std::string read_available() {
+    socket_.non_blocking(true);
+    std::string received;
+    for (;;) {
+      char chunk[4096];
+      boost::system::error_code error;
+      std::size_t got = socket_.read_some(asio::buffer(chunk), error);
+      received.append(chunk, got);
+      if (error || got == 0) {
+        return received;
+      }
+    }
+  }
   /// True once the server closed the connection (a read ends with EOF or reset).
   bool wait_closed_by_peer(std::chrono::milliseconds timeout = 5000ms) {
     socket_.non_blocking(true);

@@ -10,6 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Client;
+using test::LogCapture;
 using test::TestWorker;
 using test::wait_until;
 
@@ -67,6 +68,26 @@ TEST(ClusterRescaleCheckpoints, AShrinkWaitsForTheCheckpointInProgressAndItsLeav
   EXPECT_EQ(workers[1]->checkpoint_events(), (Events{"begin 7", "complete 7", "begin 8", "complete 8"}));
   workers[1].reset();
   EXPECT_TRUE(workers[0]->lost().empty());
+}
+
+// A shrink held back by a checkpoint is not begun when a worker is lost: the cluster rolls back, and the shrink is
+// forgotten with a line that says so (its leaver is still a member of the checkpoint the cluster goes back to).
+TEST(ClusterRescaleCheckpoints, AShrinkHeldBackByACheckpointAndUndoneByARollbackSaysSo) {
+  auto workers = test::formed_cluster(3, 1024, with_checkpoints);
+  ASSERT_EQ(workers.size(), 3u);
+  ASSERT_TRUE(workers[0]->cluster->begin_checkpoint(7));
+  workers[0]->cluster->end_checkpoint(7, true);
+  ASSERT_TRUE(workers[0]->cluster->begin_checkpoint(8));
+  EXPECT_EQ(ask(workers[0]->external_port(), 4, R"({"node_names":["w1"]})"),
+            (Reply{5, R"({"node_names":["w1"],"node_count":1})"}));
+  LogCapture::instance().clear();
+  workers[2].reset();
+  EXPECT_TRUE(wait_until([] {
+    return LogCapture::instance().count_containing(
+               "cluster: the shrink of 'w1' had not begun when worker 'w2' was lost; the rollback forgets it: ask for "
+               "it again") == 1;
+  }));
+  EXPECT_TRUE(workers[0]->rescale_events().empty());
 }
 
 TEST(ClusterRescaleCheckpoints, NoCheckpointBeginsWhileAWorkerJoinsAndNoWorkerJoinsDuringOne) {

@@ -1,4 +1,8 @@
 #include "cluster_test_support.hpp"
+#include "gathered_queries.hpp"
+#include "wire.hpp"
+
+#include "roo/core/big_endian.hpp"
 
 #include <gtest/gtest.h>
 
@@ -61,6 +65,47 @@ TEST(ClusterRescale, AWorkerJoiningARunningClusterGetsItsShareInOneRound) {
   auto at_joiner = joiner.inbound.pop_for(5000ms);
   ASSERT_TRUE(at_joiner.has_value());
   EXPECT_EQ(test::text_of(*at_joiner), "to w9");
+}
+
+/// The message types of every whole frame in `bytes` (u32 BE length, then the body whose first byte is the type).
+std::vector<MessageType> frame_types(const std::string& bytes) {
+  std::vector<MessageType> types;
+  for (std::size_t at = 0; at + 5 <= bytes.size();) {
+    std::uint32_t length = core::load_u32_be(bytes.data() + at);
+    types.push_back(static_cast<MessageType>(bytes[at + 4]));
+    at += 4 + length;
+  }
+  return types;
+}
+
+// A joiner is a member as soon as it is admitted, but it has its membership only once every worker's channel to it
+// is up: until then a status query, a loss notice or a stop must not reach it (it would take them for malformed
+// frames and exit). This joiner's data port takes no connection, so it stays there.
+TEST(ClusterRescale, AJoinerWithoutItsMembershipHearsNoQueryAndDoesNotHoldTheStopUp) {
+  auto workers = test::formed_cluster(2);
+  ASSERT_EQ(workers.size(), 2u);
+  workers[0]->set_answer(21, R"({"n":0})");
+  workers[1]->set_answer(21, R"({"n":1})");
+  Client joiner(control_port(*workers[0]));
+  auto hello = encode_hello(
+      HelloMessage{"w9", test::local(test::free_port()), test::local(test::free_port()), std::nullopt, "app-1", true});
+  std::string frame(4, '\0');
+  core::store_u32_be(frame.data(), static_cast<std::uint32_t>(hello.size()));
+  frame.append(hello.data(), hello.size());
+  joiner.send(frame);
+  ASSERT_TRUE(wait_events(*workers[1], {"members 3"})) << testing::PrintToString(workers[1]->rescale_events());
+
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(ask(workers[0]->external_port(), 25), (Reply{26, R"({"initializer":{"n":0},"w1":{"n":1}})"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, GatheredQueries::answer_patience / 2);  // not waited for
+  workers[0]->cluster->request_stop();
+  EXPECT_TRUE(wait_until([&] { return workers[0]->exits.load() == 1 && workers[1]->exits.load() == 1; }, 3000ms));
+  std::string heard = joiner.read_available();
+  for (MessageType type : frame_types(heard)) {
+    EXPECT_NE(type, MessageType::local_query);
+    EXPECT_NE(type, MessageType::stop);
+    EXPECT_NE(type, MessageType::poll);
+  }
 }
 
 TEST(ClusterRescale, AJoinerIsRefusedWhenTheApplicationCannotRescale) {
