@@ -35,7 +35,7 @@ ClusterCore::ClusterCore(asio::io_context& io, ClusterConfig config, core::Bound
       checkpoints_(config_, hooks_, life_, members_),
       data_(strand_, config_, life_, members_, connections_, inbound,
             [this](std::size_t index, const std::string& cause) { on_peer_closed(index, cause); }),
-      drain_(strand_, config_, hooks_, life_, members_),
+      drain_(strand_, config_, hooks_, life_, members_, [this] { rescale_.turn_away_joiners(); }),
       queries_(strand_, config_, hooks_, life_, members_),
       external_(config_, life_, members_, connections_, queries_, rescale_, [this] { request_stop(); }),
       streams_(config_, life_, members_),

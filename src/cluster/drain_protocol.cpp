@@ -77,6 +77,9 @@ void DrainProtocol::begin_stop() {
   lifecycle_.phase = Phase::stopping;
   drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_timeout;
   cluster_logger()->info("cluster: stopping every worker");
+  if (stopping_) {
+    stopping_();
+  }
   for (std::size_t i = 1; i < members_.size(); ++i) {
     if (members_.hears_cluster(i)) {
       members_.peer(i).control->write(message(MessageType::stop).take());

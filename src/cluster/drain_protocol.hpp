@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 namespace roo::cluster {
@@ -28,13 +30,16 @@ namespace roo::cluster {
 /// and exit frames here and tells it of peer losses (on_peer_lost).
 class DrainProtocol : public OwnedByCore<DrainProtocol> {
  public:
+  /// `stopping`: the initializer, as the stop begins, before any worker hears of it (RescaleProtocol turns away the
+  /// joiners still forming).
   DrainProtocol(Strand& strand, const ClusterConfig& config, const ClusterHooks& hooks, Lifecycle& lifecycle,
-                MemberTable& members)
+                MemberTable& members, std::function<void()> stopping)
       : strand_(strand),
         config_(config),
         hooks_(hooks),
         lifecycle_(lifecycle),
         members_(members),
+        stopping_(std::move(stopping)),
         poll_timer_(strand) {}
 
   /// Cluster::request_stop(): the initializer stops the cluster; a worker asks the initializer to.
@@ -73,6 +78,7 @@ class DrainProtocol : public OwnedByCore<DrainProtocol> {
   const ClusterHooks& hooks_;
   Lifecycle& lifecycle_;
   MemberTable& members_;
+  std::function<void()> stopping_;
 
   bool on_stop_called_ = false;
   bool on_exit_called_ = false;

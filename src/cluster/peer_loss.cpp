@@ -1,5 +1,6 @@
 // What a peer's loss means to each protocol, and what the runtime's closing report says about the peers.
 #include "cluster_core.hpp"
+#include "cluster_log.hpp"
 
 namespace roo::cluster {
 
@@ -25,6 +26,13 @@ void ClusterCore::mark_lost(std::size_t index, const std::string& cause) {
   }
   if (members_.departed(index) && !rescale_.takes_part(index)) {
     return;  // it left (and was told to go): its connections closing is no loss
+  }
+  if (!config_.initializer && !members_.peer(index).inbound && !members_.owns_key_groups(index)) {
+    // A joiner that never reached this worker (the initializer turned it away, or it died before it had its
+    // membership): it held nothing and sent nothing. Not a loss: no rollback, no line beyond this one.
+    cluster_logger()->info("cluster: worker '{}' left before it joined", members_.name_of(index));
+    members_.mark_departed(index);
+    return;
   }
   members_.record_loss(index, cause, life_.phase == Phase::stopping);
   data_.discard_waiting(index);

@@ -123,15 +123,7 @@ void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index
     return;
   }
   if (!joiner->told && lifecycle_.phase != Phase::running) {
-    // The cluster began to stop while the joiner's channels opened: it would join a cluster that drains and exits.
-    // Departed, its connection closing is no loss here; the workers lose a member that held nothing.
-    std::size_t turned_away = joiner->index;
-    joiners_.erase(joiner);
-    members_.mark_departed(turned_away);
-    auto connection = members_.peer(turned_away).control;
-    connection->write(message(MessageType::reject).str("the cluster is stopping").take());
-    connection->when_flushed([connection] { connection->close(); });
-    refresh_changing();
+    turn_away(joiner);  // the cluster began to stop while the joiner's channels opened
     return;
   }
   if (!joiner->told) {
@@ -147,6 +139,30 @@ void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index
   std::size_t ready = joiner->index;
   joiners_.erase(joiner);
   joiner_ready(ready);
+}
+
+void RescaleProtocol::turn_away_joiners() {
+  for (auto joiner = joiners_.begin(); joiner != joiners_.end();) {
+    if (joiner->told) {
+      ++joiner;
+    } else {
+      turn_away(joiner);
+      joiner = joiners_.begin();
+    }
+  }
+}
+
+// The workers lose a member that never reached them and owned nothing: that is no loss to them either
+// (ClusterCore::mark_lost).
+void RescaleProtocol::turn_away(std::vector<Joiner>::iterator joiner) {
+  std::size_t turned_away = joiner->index;
+  joiners_.erase(joiner);
+  members_.mark_departed(turned_away);
+  cluster_logger()->info("cluster: worker '{}' is turned away: the cluster is stopping", members_.name_of(turned_away));
+  auto connection = members_.peer(turned_away).control;
+  connection->write(message(MessageType::reject).str("the cluster is stopping").take());
+  connection->when_flushed([connection] { connection->close(); });
+  refresh_changing();
 }
 
 // Every live worker reached the joiner and it reached them: it may go (its sources start; it owns no key group

@@ -84,6 +84,9 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   [[nodiscard]] std::string admit(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker);
   /// Worker `index` (0: this one) reports its data channel to joiner `joiner` up (a joiner: all of its own).
   void on_channels_up(std::size_t index, std::size_t joiner);
+  /// The initializer: the cluster begins to stop. Joiners that have not got their membership yet are turned away
+  /// ("the cluster is stopping"): their channels no longer open, and they would join a cluster that drains.
+  void turn_away_joiners();
   void on_poll_reply(std::size_t index, const PollReply& reply);
   void on_moved(std::size_t index, std::uint64_t round);
   /// A shrink request (the external ShrinkRequest's JSON) from worker `index`, to answer with shrink-reply `id`.
@@ -123,6 +126,8 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   };
 
   void admit_now(const std::shared_ptr<FramedConnection>& connection, const WorkerInfo& worker);
+  /// Turns `joiner` (not told yet) away: departed, so that its connection closing is no loss here.
+  void turn_away(std::vector<Joiner>::iterator joiner);
   void joiner_ready(std::size_t index);
   /// Starts a round when none runs and no joiner waits for its channels: for the ready joiners and `leaving`.
   void maybe_start_round();

@@ -4,6 +4,7 @@
 
 #include "roo/checkpoint/record_format.hpp"
 #include "roo/checkpoint/snapshot.hpp"
+#include "roo/core/big_endian.hpp"
 #include "roo/core/logging.hpp"
 #include "roo/python/collector_pause.hpp"
 
@@ -32,8 +33,15 @@ std::string name_of(const std::vector<std::string>& names, std::size_t worker) {
 /// Every frame sent is kept (KeyGroupHandover::kept_) until the round is over.
 class KeyGroupHandover::Outbox {
  public:
-  Outbox(KeyGroupHandover& handover, const std::vector<std::string>& names, const Send& send)
-      : handover_(handover), names_(names), send_(send) {}
+  Outbox(KeyGroupHandover& handover, const std::vector<std::string>& names, const Send& send,
+         const std::vector<graph::EventTime>& window_watermarks)
+      : handover_(handover), names_(names), send_(send) {
+    for (std::size_t i = 0; i < window_watermarks.size(); ++i) {
+      core::BigEndianWriter mark;
+      mark.u64(static_cast<std::uint64_t>(window_watermarks[i]));
+      marks_.emplace_back(checkpoint::Snapshot::window_watermark_flag | static_cast<std::uint32_t>(i), mark.take());
+    }
+  }
 
   /// False when the key's record is too large to travel (the caller counts it lost).
   bool add(std::size_t to, std::uint32_t table, std::uint32_t group, std::string_view key, std::string_view value) {
@@ -47,6 +55,9 @@ class KeyGroupHandover::Outbox {
     }
     if (!frame.records) {
       frame.records.emplace(0, true);
+      for (const auto& [stage, mark] : marks_) {  // first: the keys' windows are no less advanced on the new owner
+        frame.records->add_source_position(stage, {mark.data(), mark.size()});
+      }
     }
     frame.records->add_state(table, group, key, value);
     ++frame.keys;
@@ -87,6 +98,7 @@ class KeyGroupHandover::Outbox {
   KeyGroupHandover& handover_;
   const std::vector<std::string>& names_;
   const Send& send_;
+  std::vector<std::pair<std::uint32_t, std::vector<char>>> marks_;  ///< window watermark records, in every frame
   std::map<std::size_t, Frame> frames_;
   std::size_t bytes_ = 0;
 };
@@ -95,7 +107,8 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
                                                     const StateCodecs& codecs, std::size_t self,
                                                     const std::vector<std::uint16_t>& now,
                                                     const std::vector<std::uint16_t>& next,
-                                                    const std::vector<std::string>& names, const Send& send) {
+                                                    const std::vector<std::string>& names, const Send& send,
+                                                    const std::vector<graph::EventTime>& window_watermarks) {
   Moved moved;
   std::vector<bool> leaving(now.size(), false);
   std::set<std::size_t> owners;
@@ -111,7 +124,7 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
     return moved;
   }
   python::CollectorPause collector_paused;  // frees many objects and makes none that cycle: nothing to collect
-  Outbox outbox(*this, names, send);
+  Outbox outbox(*this, names, send, window_watermarks);
   for (std::size_t index = 0; index < tables.size(); ++index) {
     auto& table = tables[index];
     std::size_t too_large = 0;
@@ -143,7 +156,8 @@ KeyGroupHandover::Redirected KeyGroupHandover::redirect(std::deque<state::KeyedS
                                                         const StateCodecs& codecs, std::size_t self,
                                                         const std::vector<std::uint16_t>& next,
                                                         const std::vector<bool>& gone,
-                                                        const std::vector<std::string>& names, const Send& send) {
+                                                        const std::vector<std::string>& names, const Send& send,
+                                                        const std::vector<graph::EventTime>& window_watermarks) {
   Redirected redirected;
   std::map<std::size_t, std::vector<std::vector<char>>> lost_frames;
   for (auto kept = kept_.begin(); kept != kept_.end();) {
@@ -155,7 +169,7 @@ KeyGroupHandover::Redirected KeyGroupHandover::redirect(std::deque<state::KeyedS
       ++kept;
     }
   }
-  Outbox outbox(*this, names, send);
+  Outbox outbox(*this, names, send, window_watermarks);
   for (const auto& [was_for, frames] : lost_frames) {
     std::map<std::uint32_t, std::pair<std::size_t, std::string>> failed;
     checkpoint::RecordVisitor visitor;
@@ -210,7 +224,8 @@ void KeyGroupHandover::report_failed(const std::deque<state::KeyedStateTable>& t
 }
 
 void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs,
-                            const std::string& peer, std::string_view bytes) {
+                            const std::string& peer, std::string_view bytes,
+                            const WindowWatermark& on_window_watermark) {
   python::CollectorPause collector_paused;  // a frame makes thousands of objects, none cyclic: nothing to collect
   ++intake_.frames;
   intake_.bytes += bytes.size();
@@ -225,7 +240,17 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
     }
   };
   std::size_t stray = 0;  // records a hand-over never holds (positions, channel batches): ignored, said once
-  visitor.on_source = [&](std::uint32_t, std::string_view) { ++stray; };
+  visitor.on_source = [&](std::uint32_t source, std::string_view position) {
+    core::BigEndianReader mark(position);
+    auto watermark = static_cast<graph::EventTime>(mark.u64());
+    if ((source & checkpoint::Snapshot::window_watermark_flag) != 0 && mark.ok_and_done()) {
+      if (on_window_watermark) {
+        on_window_watermark(source & ~checkpoint::Snapshot::window_watermark_flag, watermark);
+      }
+      return;
+    }
+    ++stray;
+  };
   visitor.on_channel = [&](std::uint32_t, std::string_view) { ++stray; };
   std::int64_t records = checkpoint::visit_records(bytes, visitor);
   intake_.keys += restored;

@@ -43,9 +43,12 @@ class KeyGroupHandover {
   /// Hands every key of `tables` (by Plan::state_tables index) whose key group worker `self` owns in `now` and not in
   /// `next` (owner tables, one entry per key group) to the group's owner in `next`, through `send`. The keys leave
   /// the tables; the frames are kept until round_over(), for redirect(). `names`: the workers' names, for lines.
+  /// `window_watermarks`: this worker's window stage watermarks (PipelineRunner::window_watermarks()), in every
+  /// frame, so that the new owner's windows are no less advanced than this worker's were.
   Moved hand_over(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
                   const std::vector<std::uint16_t>& now, const std::vector<std::uint16_t>& next,
-                  const std::vector<std::string>& names, const Send& send);
+                  const std::vector<std::string>& names, const Send& send,
+                  const std::vector<graph::EventTime>& window_watermarks = {});
 
   /// What redirect() did with the state kept for workers that were lost.
   struct Redirected {
@@ -57,7 +60,8 @@ class KeyGroupHandover {
   /// restored here when that is `self`, sent on otherwise (and kept again). Call before hand_over().
   Redirected redirect(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
                       const std::vector<std::uint16_t>& next, const std::vector<bool>& gone,
-                      const std::vector<std::string>& names, const Send& send);
+                      const std::vector<std::string>& names, const Send& send,
+                      const std::vector<graph::EventTime>& window_watermarks = {});
   /// The round is over everywhere (every frame was restored): the frames kept for redirect() go. Frames that could
   /// not be sent (their worker was lost) and that no second move redirected are lost state, counted here.
   void round_over();
@@ -65,8 +69,10 @@ class KeyGroupHandover {
   /// Restores into `tables` the keys of one frame worker `peer` handed over (a core::KeyGroupState).
   /// A malformed frame, an unknown table or a state that cannot be read back costs one error line naming the peer
   /// and the table, and counts as lost state; the rest is restored.
+  /// `on_window_watermark(stage, watermark)` hears the giver's window stage watermarks the frame carries.
+  using WindowWatermark = std::function<void(std::size_t stage, graph::EventTime watermark)>;
   void take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, const std::string& peer,
-            std::string_view bytes);
+            std::string_view bytes, const WindowWatermark& on_window_watermark = {});
 
   /// What take() restored since the last call, as the end of an info line: "12 keys in 3 key groups from worker
   /// 'w1' (1 frame, 2 KiB)"; empty when nothing came.

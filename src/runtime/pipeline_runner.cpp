@@ -97,8 +97,13 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
   static PyObject* gen_key = intern_key("gen-source-key");
   for (auto& source : plan.sources) {
     bool generator = source.kind() == graph::SourcePlan::Kind::generator;
-    sources_.push_back(Source{source.decode.get(), generator ? gen_key : tcp_key,
-                              python::StepErrors(fmt::format("decoder of source '{}'", source.name)), {}, false, nullptr, nullptr});
+    sources_.push_back(Source{source.decode.get(),
+                              generator ? gen_key : tcp_key,
+                              python::StepErrors(fmt::format("decoder of source '{}'", source.name)),
+                              {},
+                              false,
+                              nullptr,
+                              nullptr});
     if (source.event_time) {
       sources_.back().event_time = source.event_time.get();
       sources_.back().event_time_errors =
@@ -106,9 +111,8 @@ PipelineRunner::PipelineRunner(graph::Plan& plan, Routing routing, ObjectCodec c
     }
   }
   for (std::size_t i = 0; i < plan.sinks.size(); ++i) {
-    sinks_.push_back(
-        Sink{plan.sinks[i].encode.get(), python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name)),
-             false});
+    sinks_.push_back(Sink{plan.sinks[i].encode.get(),
+                          python::StepErrors(fmt::format("encoder of sink '{}'", plan.sinks[i].name)), false});
   }
   outputs_.resize(plan.sinks.size());
   if (plan.has_windows()) {
@@ -183,9 +187,8 @@ void PipelineRunner::measure(metrics::MetricsRegistry& registry) {
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     const std::string& pipeline = plan_.sources[i].name;
     Source& source = sources_[i];
-    source.meter = &registry.latency(metrics::step_latency, Labels{{"pipeline", pipeline},
-                                                                   {"step", source.errors.label()},
-                                                                   {"kind", "decoder"}});
+    source.meter = &registry.latency(
+        metrics::step_latency, Labels{{"pipeline", pipeline}, {"step", source.errors.label()}, {"kind", "decoder"}});
     source.pipeline = &registry.latency(metrics::pipeline_latency, Labels{{"pipeline", pipeline}});
     source.worker = &registry.latency(metrics::worker_latency, Labels{{"pipeline", pipeline}});
     source.events_in = &registry.counter(metrics::source_events, Labels{{"source", pipeline}});
@@ -211,8 +214,8 @@ void PipelineRunner::measure(metrics::MetricsRegistry& registry) {
       failure_counters_.push_back({&registry.counter(metrics::step_failures, factory), &stage.factory_errors});
     }
     if (stage.window != nullptr) {
-      late_counters_.push_back(&registry.counter(metrics::late_events, Labels{{"pipeline", pipeline},
-                                                                              {"step", stage.errors.label()}}));
+      late_counters_.push_back(
+          &registry.counter(metrics::late_events, Labels{{"pipeline", pipeline}, {"step", stage.errors.label()}}));
     }
   }
   for (std::size_t i = 0; i < sinks_.size(); ++i) {
@@ -411,8 +414,8 @@ void PipelineRunner::read_connector_messages(std::size_t source) {
 // else the bytes themselves (both hash to their bytes: key_group_of). Null with the Python error set.
 PyObject* PipelineRunner::connector_key(Source& source, std::string_view bytes) {
   if (!source.last_key || bytes != source.last_key_bytes) {
-    python::PyRef key = python::PyRef::steal(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()),
-                                                                  nullptr));
+    python::PyRef key =
+        python::PyRef::steal(PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), nullptr));
     if (!key) {
       PyErr_Clear();
       key = python::PyRef::steal(PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size())));
@@ -466,9 +469,11 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
     if (source.decode_takes_key) {
       std::string_view key = batch.key(i);
       python::PyRef key_object =
-          meta.has_key ? python::PyRef::steal(PyBytes_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size())))
-                       : python::PyRef::borrow(Py_None);
-      event = key_object ? python::PyRef::steal(call2(source.decode, payload.get(), key_object.get())) : python::PyRef();
+          meta.has_key
+              ? python::PyRef::steal(PyBytes_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size())))
+              : python::PyRef::borrow(Py_None);
+      event =
+          key_object ? python::PyRef::steal(call2(source.decode, payload.get(), key_object.get())) : python::PyRef();
     } else {
       event = python::PyRef::steal(call1(source.decode, payload.get()));
     }
@@ -508,10 +513,9 @@ std::size_t PipelineRunner::process_messages(const core::FrameBatch& batch, std:
     if (source.connector && meta.has_key) {
       key = connector_key(source, batch.key(i));
       if (key == nullptr) {
-        source.errors.report_exception(fmt::format("on the key of stream {} message {}:",
-                                                   (std::uint64_t{meta.topic} << 32) |
-                                                       static_cast<std::uint32_t>(meta.partition),
-                                                   meta.offset));
+        source.errors.report_exception(
+            fmt::format("on the key of stream {} message {}:",
+                        (std::uint64_t{meta.topic} << 32) | static_cast<std::uint32_t>(meta.partition), meta.offset));
         continue;
       }
     }
@@ -870,7 +874,7 @@ void PipelineRunner::receive_watermarks(std::size_t from, std::string_view bytes
 }
 
 bool PipelineRunner::advance_windows(std::int64_t now) {
-  if (!windows_) {
+  if (!windows_ || windows_held_) {
     return false;
   }
   timed_arrival_ = 0;  // a firing's outputs are not the last event's
@@ -885,8 +889,11 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
   window_outputs_ = 0;
   for (WindowStage& window : windows_->stages) {
     std::optional<EventTime> allowed = watermarks_->combined(window.sources, now);
-    if (allowed && *allowed > window.watermark) {
+    bool moved = allowed && *allowed > window.watermark;
+    if (moved) {
       window.watermark = *allowed;
+    }
+    if (moved || fire_due_) {
       watch_.enter(window.label, nullptr);  // output() and combine() are user code: the watchdog sees them
       window.op->advance(window.watermark, window);
       watch_.leave();
@@ -897,6 +904,7 @@ bool PipelineRunner::advance_windows(std::int64_t now) {
       watch_.leave();
     }
   }
+  fire_due_ = false;
   return window_outputs_ > 0;
 }
 
@@ -941,10 +949,54 @@ std::int64_t PipelineRunner::next_window_wake(std::int64_t now) const {
 
 void PipelineRunner::windows_restored() {
   if (windows_) {
+    windows_held_ = false;
+    adopted_marks_.clear();
     for (WindowStage& window : windows_->stages) {
       window.op->restored();
     }
   }
+}
+
+void PipelineRunner::members_changed(std::size_t workers, const std::vector<bool>& departed) {
+  if (windows_) {
+    watermarks_->members_changed(workers, departed);
+  }
+}
+
+void PipelineRunner::finish_all_sources() {
+  if (windows_) {
+    watermarks_->finish_all();
+  }
+}
+
+void PipelineRunner::hold_windows() {
+  if (windows_) {
+    windows_held_ = true;
+  }
+}
+
+void PipelineRunner::adopt_window_watermark(std::size_t index, EventTime watermark) {
+  if (windows_ && index < windows_->stages.size()) {
+    adopted_marks_.resize(windows_->stages.size(), graph::start_of_time);
+    adopted_marks_[index] = std::max(adopted_marks_[index], watermark);
+  }
+}
+
+bool PipelineRunner::windows_moved(std::int64_t now) {
+  if (!windows_) {
+    return false;
+  }
+  windows_held_ = false;
+  for (std::size_t i = 0; i < windows_->stages.size(); ++i) {
+    WindowStage& window = windows_->stages[i];
+    window.op->keys_moved();
+    if (i < adopted_marks_.size()) {
+      window.watermark = std::max(window.watermark, adopted_marks_[i]);
+    }
+  }
+  adopted_marks_.clear();
+  fire_due_ = true;  // keys_moved() forgot how far each operator had fired: each catches up with its stage now
+  return advance_windows(now);
 }
 
 std::vector<EventTime> PipelineRunner::window_watermarks() const {
@@ -1003,12 +1055,12 @@ void PipelineRunner::emit(const graph::Flow& flow, PyObject* data) {
       const char* bytes = PyBytes_AS_STRING(encoded);
       out.append(bytes, static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
       ++outputs_written_;
-        ++sink.events;
+      ++sink.events;
     } else if (PyByteArray_Check(encoded)) {
       const char* bytes = PyByteArray_AS_STRING(encoded);
       out.append(bytes, static_cast<std::size_t>(PyByteArray_GET_SIZE(encoded)));
       ++outputs_written_;
-        ++sink.events;
+      ++sink.events;
     } else if (PyUnicode_Check(encoded)) {
       Py_ssize_t size = 0;
       const char* text = PyUnicode_AsUTF8AndSize(encoded, &size);
@@ -1079,7 +1131,8 @@ std::string encode_headers(PyObject* headers, std::string& out) {
   python::PyRef items = python::PyRef::steal(PySequence_Fast(headers, ""));
   if (!items) {
     PyErr_Clear();
-    return fmt::format("returned headers of type {}; expected a list of (name, value) pairs", Py_TYPE(headers)->tp_name);
+    return fmt::format("returned headers of type {}; expected a list of (name, value) pairs",
+                       Py_TYPE(headers)->tp_name);
   }
   Py_ssize_t count = PySequence_Fast_GET_SIZE(items.get());
   for (Py_ssize_t i = 0; i < count; ++i) {

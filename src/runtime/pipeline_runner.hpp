@@ -139,6 +139,21 @@ class PipelineRunner {
   [[nodiscard]] std::int64_t next_window_wake(std::int64_t now) const;
   /// The window stages' tables were refilled from a checkpoint: the operators rebuild what they keep beside them.
   void windows_restored();
+  /// Rescaling (docs/cluster.md, "Growing and shrinking"): the cluster has `workers` workers by index, `departed`
+  /// marking those that left (see WatermarkTable::members_changed).
+  void members_changed(std::size_t workers, const std::vector<bool>& departed);
+  /// This worker leaves and processed all its input: its peers' windows no longer wait for its sources.
+  void finish_all_sources();
+  /// A rescale's move began: keys leave the window stages' tables and others come. No window fires until
+  /// windows_moved() (an operator's indexes still hold keys that left, and not yet those that came).
+  void hold_windows();
+  /// Key groups handed over by another worker came with its window stage `index`'s watermark: taken at
+  /// windows_moved() (a watermark never goes back; the giver's was the cluster's as far as it knew).
+  void adopt_window_watermark(std::size_t index, EventTime watermark);
+  /// The keys have moved: each operator rebuilds its indexes (WindowOperator::keys_moved), each stage takes the
+  /// watermarks adopted, and what is due fires now (wall clock `now`). Returns whether any window was output (see
+  /// advance_windows()).
+  bool windows_moved(std::int64_t now);
   /// Each window stage's watermark (in plan order of the window stages), for a checkpoint.
   [[nodiscard]] std::vector<EventTime> window_watermarks() const;
   /// Recovery: window stage `index`'s watermark at the checkpoint (an unknown index is ignored).
@@ -174,15 +189,15 @@ class PipelineRunner {
     state::KeyedStateTable* table;  ///< state stages: their table (shared by the stages of one state id)
     python::StepErrors errors;
     python::StepErrors factory_errors;
-    WindowStage* window = nullptr;  ///< window stages
+    WindowStage* window = nullptr;           ///< window stages
     metrics::LatencyMeter* meter = nullptr;  ///< measure(): the step's meter
   };
   /// A window stage: its operator, where its outputs continue, and its watermark.
   struct WindowStage final : window::WindowOutput {
     PipelineRunner* runner = nullptr;
     std::unique_ptr<window::WindowOperator> op;
-    std::size_t flow = 0;       ///< the first flow through the stage: its outputs continue there
-    std::size_t position = 0;   ///< the stage's position in that flow
+    std::size_t flow = 0;              ///< the first flow through the stage: its outputs continue there
+    std::size_t position = 0;          ///< the stage's position in that flow
     std::vector<std::size_t> sources;  ///< the sources whose flows pass through it
     EventTime watermark = graph::start_of_time;
     const std::string* label = nullptr;  ///< the stage's step, for the CallWatch while its windows fire
@@ -201,7 +216,7 @@ class PipelineRunner {
     bool decode_takes_key = false;
     PyObject* event_time = nullptr;  ///< with_event_time(fn): fn
     std::unique_ptr<python::StepErrors> event_time_errors;
-    metrics::LatencyMeter* meter = nullptr;  ///< measure(): the decoder's meter
+    metrics::LatencyMeter* meter = nullptr;     ///< measure(): the decoder's meter
     metrics::LatencyMeter* pipeline = nullptr;  ///< measure(): start-to-end of the source's pipeline
     metrics::LatencyMeter* worker = nullptr;    ///< measure(): arrival here to leaving, in this pipeline
     metrics::EventCount* events_in = nullptr;
@@ -215,7 +230,7 @@ class PipelineRunner {
   struct Sink {
     PyObject* encode;
     python::StepErrors errors;
-    bool records = false;  ///< write_records
+    bool records = false;                    ///< write_records
     metrics::LatencyMeter* meter = nullptr;  ///< measure(): the encoder's meter
     metrics::EventCount* events_out = nullptr;
     std::uint64_t events = 0;
@@ -262,13 +277,16 @@ class PipelineRunner {
   std::uint64_t undelivered_events_ = 0;
   python::CallWatch watch_;
   const python::CallWatchdog* watchdog_ = nullptr;
-  std::int64_t event_time_ms_ = -1;  ///< the time of the message being processed (-1: none), for record outputs
+  std::int64_t event_time_ms_ = -1;   ///< the time of the message being processed (-1: none), for record outputs
   std::unique_ptr<Windows> windows_;  ///< null: no window stage, no event time kept
   std::optional<WatermarkTable> watermarks_;
   std::function<void()> hand_over_while_firing_;
   bool advancing_windows_ = false;        ///< inside advance_windows(): window outputs are counted
-  std::uint64_t window_outputs_ = 0;       ///< outputs of the current advance_windows()
-  EventTime event_time_ = 0;  ///< the event time of the event being processed (windows only)
+  bool windows_held_ = false;             ///< a rescale's keys are moving: nothing fires (hold_windows())
+  bool fire_due_ = false;                 ///< the next advance_windows() fires what is due at every stage
+  std::vector<EventTime> adopted_marks_;  ///< by window stage: the givers' watermarks (adopt_window_watermark())
+  std::uint64_t window_outputs_ = 0;      ///< outputs of the current advance_windows()
+  EventTime event_time_ = 0;              ///< the event time of the event being processed (windows only)
 
   // Metrics: the event being processed is timed when timed_arrival_ is set (steady clock ns).
   bool measured_ = false;

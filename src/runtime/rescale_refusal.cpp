@@ -14,9 +14,6 @@ std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
           sink.name);
     }
   }
-  if (plan.has_windows()) {
-    return "rescaling a pipeline with windows is not supported yet (watermarks are kept per worker)";
-  }
   for (const auto& source : plan.sources) {
     switch (source.kind()) {
       case graph::SourcePlan::Kind::kafka:

@@ -8,9 +8,9 @@ namespace roo::runtime {
 
 /// Why a cluster running `plan` cannot grow or shrink while it runs (cluster::ClusterConfig::rescale_refusal), in
 /// one line; empty when it can. Refused is whatever a rescale does not move correctly yet: with checkpoints,
-/// transactional sinks (Kafka, connector: a leaver's output since its last part would be aborted), windows (their
-/// watermarks are kept per worker), Kafka sources (partitions are assigned by worker index and count) and HTTP sources
-/// (a request's answer comes from the worker that read it, and its events may then be routed elsewhere).
+/// transactional sinks (Kafka, connector: a leaver's output since its last part would be aborted), Kafka sources
+/// (partitions are assigned by worker index and count) and HTTP sources (a request's answer comes from the worker
+/// that read it, and its events may then be routed elsewhere). Windows move with their keys.
 [[nodiscard]] std::string rescale_refusal(const graph::Plan& plan, bool checkpoints);
 
 }  // namespace roo::runtime

@@ -29,10 +29,36 @@ std::vector<char> WatermarkTable::encode(std::int64_t now) {
   return out.take();
 }
 
+void WatermarkTable::members_changed(std::size_t workers, const std::vector<bool>& departed) {
+  if (workers > peers_.size()) {
+    peers_.resize(workers, std::vector<PeerMark>(clocks_.size()));
+  }
+  for (std::size_t worker = 0; worker < departed.size() && worker < peers_.size(); ++worker) {
+    if (!departed[worker] || worker == self_) {
+      continue;
+    }
+    for (PeerMark& mark : peers_[worker]) {
+      if (!mark.heard) {
+        mark.heard = true;  // it left before this worker heard from it: it holds nothing back
+        mark.value.reset();
+      }
+    }
+  }
+}
+
+void WatermarkTable::finish_all() {
+  for (auto& clock : clocks_) {
+    clock.finish();
+  }
+}
+
 bool WatermarkTable::receive(std::size_t from, std::string_view bytes, std::string& error) {
-  if (from >= peers_.size() || from == self_) {
+  if (from == self_ || from >= max_workers) {
     error = "from an unknown worker " + std::to_string(from);
     return false;
+  }
+  if (from >= peers_.size()) {
+    peers_.resize(from + 1, std::vector<PeerMark>(clocks_.size()));
   }
   core::BigEndianReader reader(bytes.data(), bytes.size());
   std::uint16_t count = reader.u16();

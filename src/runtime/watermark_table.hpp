@@ -29,8 +29,18 @@ class WatermarkTable {
 
   /// This worker's watermarks at wall clock `now`, encoded for its peers.
   [[nodiscard]] std::vector<char> encode(std::int64_t now);
+  /// The cluster grew or shrank (docs/cluster.md, "Growing and shrinking"): `workers` by index, `departed` marking
+  /// those that left. A joiner's row holds everything back until it is heard from (within a watermark interval of
+  /// its start). A departed worker's row holds what it last said: it still processes, after its move, the input its
+  /// sources queued, and says it is finished once that is done (finish_all()). A departed worker never heard from
+  /// (it left before this worker joined) holds nothing back.
+  void members_changed(std::size_t workers, const std::vector<bool>& departed);
+  /// Every source of this worker is finished (it leaves the cluster and processed all its input): its peers' windows
+  /// no longer wait for it.
+  void finish_all();
   /// Peer `from`'s watermarks. False (with the reason in `error`) when the bytes are malformed or name another
-  /// number of sources; nothing is changed then.
+  /// number of sources; nothing is changed then. A worker index beyond the rows known yet is a joiner whose
+  /// watermarks came before the news of its joining: its row is made.
   [[nodiscard]] bool receive(std::size_t from, std::string_view bytes, std::string& error);
 
   /// The watermark the sources `sources` allow at wall clock `now`; nullopt when nothing holds it anywhere (no input
@@ -38,6 +48,9 @@ class WatermarkTable {
   [[nodiscard]] std::optional<EventTime> combined(const std::vector<std::size_t>& sources, std::int64_t now);
   /// The earliest wall clock at which a local watermark changes with no new event (see WatermarkClock::next_change).
   [[nodiscard]] std::int64_t next_change(std::int64_t now) const;
+
+  /// No cluster has more workers (cluster::MemberTable::max_workers): an index beyond is not a peer's.
+  static constexpr std::size_t max_workers = 1024;
 
  private:
   struct PeerMark {

@@ -129,6 +129,10 @@ class Worker {
   void finish_checkpoints(bool clean);
   /// Builds this run of the pipeline (runner, watchdog, generators, checkpoints) on `routing`.
   void build_pipeline(Routing routing);
+  /// The window stages' watermarks follow `membership` (joiners, departed workers).
+  void windows_follow(const cluster::Membership& membership);
+  /// A rescale's keys have moved: the window stages rebuild and fire what is due; its outputs are handed on.
+  void fire_moved_windows();
   /// The executor's loop, until the worker stops (true) or must roll back (false).
   [[nodiscard]] bool run_pipeline(bool& drain_timed_out);
   /// A peer was lost with checkpoints on: this run of the pipeline ends, and the cluster forms again.
@@ -228,8 +232,9 @@ class Worker {
   std::atomic<bool> drained_{false};
   /// A rescale round paused source input (on_rescale_pause until on_rescale_resume, or a stop). Executor only.
   bool paused_ = false;
-  bool leaving_ = false;       ///< a rescale moved this worker's key groups away: it goes once told to
-  bool leave_undone_ = false;  ///< the cluster rolled back to before this worker left: it stops, its files kept
+  bool leaving_ = false;              ///< a rescale moved this worker's key groups away: it goes once told to
+  bool finished_watermarks_ = false;  ///< a leaver told its peers its sources are finished (windows only)
+  bool leave_undone_ = false;         ///< the cluster rolled back to before this worker left: it stops, its files kept
   RescaleInbox rescale_inbox_;
   std::string rescale_refusal_;      ///< why this application cannot rescale (empty: it can), from the plan
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
@@ -836,7 +841,8 @@ void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
 // Key groups a peer handed over in a rescale: restored, then acknowledged like data (the rescale's quiet counts on
 // it). What cannot be restored is logged and counted as lost state.
 void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
-  handover_.take(runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()});
+  handover_.take(runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()},
+                 [this](std::size_t stage, EventTime watermark) { runner_->adopt_window_watermark(stage, watermark); });
   cluster_->acknowledge(from, state.bytes.size());
 }
 
@@ -858,6 +864,7 @@ void Worker::take_rescale(RescaleInbox::MembersChanged& changed) {
     routing.owners = runner_->router().owners();
   }
   runner_->reroute(std::move(routing));
+  windows_follow(changed.membership);
   if (checkpoints_) {
     checkpoints_->membership_changed(changed.membership, false);
   }
@@ -892,16 +899,21 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   for (std::size_t w = 0; w < gone.size(); ++w) {
     gone[w] = move.next.has_departed(w);
   }
+  // No window fires until the keys moved (the operators' indexes hold the keys that leave until then).
+  runner_->tidy_windows();
+  runner_->hold_windows();
   // A second move in one round follows a loss: what went to the lost worker goes to its groups' new owners.
   auto redirected = handover_.redirect(runner_->state_tables(), *state_codecs_, facts_.membership.self,
-                                       next_router.owners(), gone, names, send);
+                                       next_router.owners(), gone, names, send, runner_->window_watermarks());
   if (redirected.taken_back + redirected.sent_on > 0) {
     log_->info("rescale {}: {} keys handed to a worker lost since are back here, {} went on to their new owners",
                move.round, redirected.taken_back, redirected.sent_on);
   }
-  auto moved = handover_.hand_over(runner_->state_tables(), *state_codecs_, facts_.membership.self,
-                                   runner_->router().owners(), next_router.owners(), names, send);
+  auto moved =
+      handover_.hand_over(runner_->state_tables(), *state_codecs_, facts_.membership.self, runner_->router().owners(),
+                          next_router.owners(), names, send, runner_->window_watermarks());
   runner_->reroute(std::move(next));
+  windows_follow(move.next);
   bool leaving = move.next.has_departed(move.next.self);
   if (checkpoints_) {
     checkpoints_->membership_changed(move.next, true);
@@ -913,11 +925,31 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
              moved.groups, moved.workers, byte_count(moved.bytes),
              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
              leaving ? "; this worker leaves the cluster" : "");
+  if (leaving) {
+    fire_moved_windows();  // it takes no key: nothing of its windows is left to fire
+  }
   if (leaving && !stopping_) {
     // What its sources queued during the pause is this worker's to process (routed to the new owners) before it
     // exits: its stop starts now, and it is drained once that is done.
     send_connectors_away();
     stop_sources();
+  }
+}
+
+// The window stages follow the cluster: a joiner's watermarks count once heard, a leaver's until it finished.
+void Worker::windows_follow(const cluster::Membership& membership) {
+  std::vector<bool> departed(membership.workers.size(), false);
+  for (std::size_t w = 0; w < departed.size(); ++w) {
+    departed[w] = membership.has_departed(w);
+  }
+  runner_->members_changed(membership.workers.size(), departed);
+}
+
+// The keys of the round moved (given away, and every frame handed to this worker restored): what is due fires.
+void Worker::fire_moved_windows() {
+  if (runner_->windows_moved(wall_clock_ns())) {
+    hand_over_outputs();
+    runner_->tidy_windows();
   }
 }
 
@@ -954,6 +986,7 @@ void Worker::send_connectors_away() {
 
 void Worker::take_rescale(const RescaleInbox::Resume& resume) {
   handover_.round_over();
+  fire_moved_windows();
   paused_ = false;
   drained_ = false;
   std::string took = handover_.take_intake_summary();
@@ -1395,6 +1428,14 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
       continue;
     }
     bool quiet = stopping_ && sources_running_ == 0 && mailbox_.size() == 0 && inbound_.size() == 0;
+    if (quiet && leaving_ && !finished_watermarks_ && runner_->has_windows()) {
+      // A leaver processed all its input: its peers' windows stop waiting for its sources (after its last events).
+      finished_watermarks_ = true;
+      runner_->finish_all_sources();
+      next_watermark_send_ = {};
+      next_watermark_repeat_ = {};
+      tend_windows(std::chrono::steady_clock::now());
+    }
     // Paused by a rescale, the sources' queued input does not count: the executor takes none of it.
     drained_ = quiet || (paused_ && inbound_.size() == 0);
     if (quiet && !cluster_) {
@@ -1516,6 +1557,9 @@ int Worker::serve() {
     }
     formed_ = true;
     build_pipeline(routing);
+    if (options_.cluster) {
+      windows_follow(facts_.membership);
+    }
     if (first_run) {
       first_run = false;
       start_sources();  // first: a port in use, or brokers out of reach, must be the only line the user sees

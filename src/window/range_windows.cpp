@@ -1,8 +1,9 @@
 #include "range_windows.hpp"
 
-
 #include <algorithm>
 #include <numeric>
+#include <utility>
+#include <vector>
 
 namespace roo::window {
 namespace {
@@ -59,7 +60,7 @@ RangeWindows::Pane& RangeWindows::pane_at(EventTime start) {
 
 void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime watermark, WindowOutput& out) {
   if (tidy_pending_) {
-    tidy(out);  // before anything changes a pane (window_members_ point into them)
+    tidy(out);        // before anything changes a pane (window_members_ point into them)
     out.firing(key);  // the calls from here on are for this event's key again
   }
   if (watermark > watermark_) {
@@ -79,6 +80,10 @@ void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime 
   }
   PyObject* state = states_.find_or_add(key, [this] { return fresh_state(unfired_object_.get()); });
   if (state == nullptr) {
+    return;
+  }
+  if (last_window < moved_unfired(state)) [[unlikely]] {  // fired on the worker the key came from
+    add_late(key, data, time, out);
     return;
   }
   mark_unfired(state);
@@ -155,7 +160,7 @@ void RangeWindows::add_late(PyObject* key, PyObject* data, EventTime time, Windo
   if (state == nullptr) {
     return;
   }
-  EventTime window = unfired_;
+  EventTime window = std::max(unfired_, moved_unfired(state));
   PyObject* panes = PyList_GET_ITEM(state, 1);
   if (PyDict_GET_SIZE(panes) > 0) {
     EventTime oldest = end_of_time;
@@ -195,6 +200,9 @@ void RangeWindows::advance(EventTime watermark, WindowOutput& out) {
     }
   }
   next_window_ = std::max(next_window_, unfired_);
+  if (!moved_unfired_.empty() && next_window_ >= moved_unfired_until_) {
+    moved_unfired_.clear();
+  }
 }
 
 void RangeWindows::tidy(WindowOutput& out) {
@@ -273,6 +281,9 @@ void RangeWindows::collect_members() {
 
 void RangeWindows::output_window(const Member& member, EventTime window, WindowOutput& out) {
   PyObject* state = member.state.get();
+  if (window < moved_unfired(state)) [[unlikely]] {
+    return;  // it fired with this key on the worker the key came from, or here
+  }
   out.firing(member.key.get());
   python::PyRef acc = sliding_ ? slide_panes(state, window) : combine_panes(state, window);
   if (!acc && PyErr_Occurred() != nullptr) {
@@ -389,19 +400,16 @@ EventTime RangeWindows::next_due() const {
   return due(std::max(next_window_, first_window_of(panes_.begin()->first)));
 }
 
-void RangeWindows::restored() {
+void RangeWindows::index_table(const std::function<void(PyObject* state, EventTime u)>& seen) {
   tidy_pending_ = false;  // the panes it would tidy are gone
   panes_.clear();
   aggregates_.clear();
   last_pane_ = nullptr;
   watermark_ = start_of_time;
-  next_window_ = start_of_time;
   states_.restore_each(
       "range", well_formed, [this] { return fresh_state(unfired_object_.get()); },
-      [this](PyObject* key, PyObject* state) {
-        // No window before the largest u had fired with data of any key whose u is smaller (it would have moved
-        // its u), so every window from there on that holds a pane is still to fire.
-        next_window_ = std::max(next_window_, int_item(state, 0));
+      [&](PyObject* key, PyObject* state) {
+        seen(state, int_item(state, 0));
         Py_ssize_t pane_position = 0;
         PyObject* start = nullptr;
         PyObject* acc = nullptr;
@@ -418,6 +426,40 @@ void RangeWindows::restored() {
           pane.members.push_back(Member{python::PyRef::borrow(key), python::PyRef::borrow(state)});
         }
       });
+}
+
+void RangeWindows::restored() {
+  moved_unfired_.clear();
+  next_window_ = start_of_time;
+  // No window before the largest u had fired with data of any key whose u is smaller (it would have moved its u),
+  // so every window from there on that holds a pane is still to fire.
+  index_table([this](PyObject*, EventTime u) { next_window_ = std::max(next_window_, u); });
+}
+
+// The table holds keys of two histories (or more): each key's u says which of its windows fired. next_window_ goes
+// back to the smallest u, so that the windows of keys from a worker behind this one fire here; a key whose u is
+// further is left out of the windows before it (moved_unfired_), which fired with it already. A key that came in an
+// earlier rescale and is still ahead keeps the larger of its two u.
+void RangeWindows::keys_moved() {
+  EventTime frontier = next_window_;
+  EventTime lowest = end_of_time;
+  auto earlier = std::exchange(moved_unfired_, {});
+  std::vector<std::pair<PyObject*, EventTime>> unfired;
+  index_table([&](PyObject* state, EventTime u) {
+    if (auto at = earlier.find(state); at != earlier.end()) {
+      u = std::max(u, at->second);
+    }
+    lowest = std::min(lowest, u);
+    unfired.emplace_back(state, u);
+  });
+  next_window_ = std::min(frontier, lowest);
+  moved_unfired_until_ = next_window_;
+  for (const auto& [state, u] : unfired) {
+    if (u > next_window_) {
+      moved_unfired_.emplace(state, u);
+      moved_unfired_until_ = std::max(moved_unfired_until_, u);
+    }
+  }
 }
 
 }  // namespace roo::window

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -40,6 +41,7 @@ class RangeWindows final : public WindowOperator {
   [[nodiscard]] EventTime next_due() const override;
   [[nodiscard]] std::int64_t next_tick() const override { return end_of_time; }
   void restored() override;
+  void keys_moved() override;
   [[nodiscard]] std::uint64_t late_events() const override { return late_.total(); }
 
  private:
@@ -94,6 +96,17 @@ class RangeWindows final : public WindowOperator {
       }
     }
   }
+  /// Clears the index and fills it from the table again, handing `seen` each key's state and u.
+  void index_table(const std::function<void(PyObject* state, EventTime u)>& seen);
+  /// The first window of `key` that has not fired, when a rescale brought the key from a worker whose windows fired
+  /// further than this one's (start_of_time otherwise).
+  [[nodiscard]] EventTime moved_unfired(PyObject* state) const {
+    if (moved_unfired_.empty()) [[likely]] {
+      return start_of_time;
+    }
+    auto at = moved_unfired_.find(state);
+    return at == moved_unfired_.end() ? start_of_time : at->second;
+  }
   /// Removes `pane`, which no key has data in, from the index.
   void forget_pane(Pane& pane);
   /// Forgets every pane before `start` (each key's accumulator of it too).
@@ -110,8 +123,8 @@ class RangeWindows final : public WindowOperator {
   LateEvents late_;
 
   EventTime watermark_ = start_of_time;
-  EventTime unfired_;             ///< the first window start not fired at watermark_
-  python::PyRef unfired_object_;  ///< unfired_ as a Python int (every changed key's u)
+  EventTime unfired_;                      ///< the first window start not fired at watermark_
+  python::PyRef unfired_object_;           ///< unfired_ as a Python int (every changed key's u)
   EventTime next_window_ = start_of_time;  ///< no window before it fires again
   bool tidy_pending_ = false;  ///< a window fired and tidy() has not run since (window_members_, window_panes_: its)
   EventTime fired_window_ = start_of_time;  ///< the last window that fired
@@ -119,6 +132,12 @@ class RangeWindows final : public WindowOperator {
   Pane* last_pane_ = nullptr;  ///< the pane of the last event (most events fall into the same pane)
   EventTime last_pane_start_ = 0;
   EventTime last_pane_last_window_ = 0;  ///< the start of the last window holding it
+
+  /// After a rescale (keys_moved()): the keys whose windows fired further than next_window_ (on the worker that had
+  /// them, or here before next_window_ went back for keys that came from a worker behind), by state object, with
+  /// their u then; such a key is left out of a window before its u. Forgotten once next_window_ passed them all.
+  std::unordered_map<PyObject*, EventTime> moved_unfired_;
+  EventTime moved_unfired_until_ = start_of_time;  ///< the largest u in moved_unfired_
 
   /// Each key's running aggregate over its current window (sliding_ only), by state object.
   std::unordered_map<PyObject*, SlidingAggregate> aggregates_;

@@ -398,29 +398,6 @@ def test_a_joiner_with_another_application_is_refused_on_both_sides(cluster, rec
     c.stop(via=0)
 
 
-def test_an_app_with_windows_refuses_to_grow_or_shrink(cluster, receiver, roo_bin):
-    """Windows keep their watermarks per worker, so a windowed app cannot rescale yet: a joiner is refused with the
-    runtime's one line on both sides (exit 1), a shrink request gets it as ShrinkErrorResponse, and nothing changes.
-    (With checkpoints an app rescales: tests/e2e/test_rescale_resilience.py.)"""
-    out = receiver()
-    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "window_apps", "windowed.py")
-    c = cluster(app, 1, out.address, sources=["Events"])
-    reason = "rescaling a pipeline with windows is not supported yet (watermarks are kept per worker)"
-    joiner = c.join("worker1")
-    assert joiner.worker.wait(EXIT_TIMEOUT) == 1, joiner.stderr()
-    assert last_line(joiner.stderr()) == "roo run: unable to join the cluster at %s: the cluster cannot grow while " \
-        "it runs: %s" % (c[0].control, reason), joiner.stderr()
-    assert c[0].wait_for_log("cluster: refused worker 'worker1' from ")
-    refusals = lines_with(c[0].stderr(), "refused worker 'worker1'")
-    assert len(refusals) == 1 and reason in refusals[0], c[0].stderr()
-    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--count", "1")
-    assert (done.returncode, done.stdout, done.stderr) == (
-        1, "", "roo ctl: unable to shrink the cluster at %s: the cluster cannot shrink while it runs: %s\n"
-        % (c[0].external, reason))
-    assert_status(roo_bin, c, ["initializer"])
-    c.stop(via=0)
-
-
 def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, receiver, roo_bin):
     """Each round: a joiner starts, and once it is restoring the state moved to it (key_count's restore sleeps 30 ms
     per key, so its part takes over a second), kill -9. The cluster goes on without it, with every count exact.

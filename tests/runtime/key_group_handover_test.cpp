@@ -128,6 +128,36 @@ TEST(KeyGroupHandover, AGrowMovesTheStateOfTheKeyGroupsTheNewWorkerTakes) {
   EXPECT_TRUE(report.is_complete());
 }
 
+// Windows: every frame carries the giver's window stage watermarks, and the taker hears them (it adopts them).
+TEST(KeyGroupHandover, EveryFrameCarriesTheGiversWindowWatermarks) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  py::bytes big(std::string(300 * 1024, 'x'));
+  for (int i = 0; i < 20; ++i) {
+    py::str key("k" + std::to_string(i));
+    ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), big.ptr()), 0);
+  }
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  SentFrames sent;
+  (void)handover.hand_over(runner.state_tables(), codecs, 0, all_on(0), all_on(1), {"a", "b"}, sent.send(),
+                           {graph::EventTime{42}, graph::start_of_time});
+  ASSERT_EQ(sent.to[1].size(), 2u);
+  PipelineRunner taker(plan);
+  KeyGroupHandover into;
+  for (const auto& frame : sent.to[1]) {
+    std::vector<std::pair<std::size_t, graph::EventTime>> heard;
+    into.take(taker.state_tables(), codecs, "a", {frame.data(), frame.size()},
+              [&](std::size_t stage, graph::EventTime mark) { heard.emplace_back(stage, mark); });
+    EXPECT_EQ(heard, (std::vector<std::pair<std::size_t, graph::EventTime>>{{0, 42}, {1, graph::start_of_time}}));
+  }
+  EXPECT_EQ(taker.state_tables()[0].size(), 20u);
+  DeliveryReport report;
+  into.report_losses(report);
+  EXPECT_TRUE(report.is_complete());
+}
+
 // 40 states of 300 KiB: frames of at most frame_bytes (13 states each), every key in one of them.
 TEST(KeyGroupHandover, CutsTheStateIntoFramesOfAtMostFrameBytes) {
   auto plan = plan_of("keyed_count");

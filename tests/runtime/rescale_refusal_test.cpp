@@ -26,7 +26,7 @@ TEST(RescaleRefusal, WithCheckpointsKeyedStateMayRescaleButTransactionalSinksAre
   EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a Kafka sink is not transactional
 }
 
-TEST(RescaleRefusal, KafkaAndHttpSourcesAndWindowsAreRefused) {
+TEST(RescaleRefusal, KafkaAndHttpSourcesAreRefusedAndWindowsAreNot) {
   auto plan = plan_of("keyed_count");
   plan.sources[0].name = "orders";
   plan.sources[0].settings = graph::KafkaSourceSettings{};
@@ -38,8 +38,8 @@ TEST(RescaleRefusal, KafkaAndHttpSourcesAndWindowsAreRefused) {
             "rescaling is not supported with HTTP source 'orders' (a request is answered by the worker that read it)");
   plan = plan_of("keyed_count");
   plan.stages.back().kind = graph::StagePlan::Kind::window;
-  EXPECT_EQ(rescale_refusal(plan, false),
-            "rescaling a pipeline with windows is not supported yet (watermarks are kept per worker)");
+  EXPECT_EQ(rescale_refusal(plan, false), "");  // windows move with their keys
+  EXPECT_EQ(rescale_refusal(plan, true), "");
 }
 
 }  // namespace

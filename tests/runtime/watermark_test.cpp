@@ -80,7 +80,7 @@ TEST(WatermarkClock, AKafkaPartitionWithABacklogIsNeverIdle) {
   clock.observe(behind, 10 * s, 1000 * s);
   clock.observe(busy, 50 * s, 1000 * s);
   clock.observe(busy, 60 * s, 1010 * s);
-  EXPECT_EQ(clock.watermark(1010 * s), 10 * s);  // quiet for 10 s, but it has not reached its end
+  EXPECT_EQ(clock.watermark(1010 * s), 10 * s);                // quiet for 10 s, but it has not reached its end
   EXPECT_EQ(clock.next_change(1010 * s), graph::end_of_time);  // only news from the broker can change that
   clock.caught_up(behind);
   EXPECT_EQ(clock.watermark(1010 * s), 60 * s);  // `behind` reached its end 10 s after its last message: idle
@@ -118,7 +118,7 @@ TEST(WatermarkClock, ForgetsLongClosedConnectionsButNotWhatTheySaw) {
   }
   auto live = clock.slot(1000, false);
   clock.observe(live, 50 * s, 1100 * s);
-  EXPECT_EQ(clock.watermark(1100 * s), 50 * s);  // the others are idle (and now forgotten)
+  EXPECT_EQ(clock.watermark(1100 * s), 50 * s);          // the others are idle (and now forgotten)
   EXPECT_EQ(clock.watermark(1103 * s), 99 * s + 1 * s);  // all quiet: the largest seen (99 s) + 1 s past idleness
 }
 
@@ -145,15 +145,20 @@ TEST(WatermarkTable, AStageWaitsForEveryPeerAndTheSlowestSourceFeedingIt) {
   WatermarkTable peer(plan, 2, 1);
   auto& kafka = peer.clock(1);
   kafka.observe(kafka.slot(7, true), 500 * s, 1000 * s);
-  kafka.inputs_known();       // worker 1 reads partition 7
-  here.clock(1).inputs_known();  // worker 0 reads no partition
+  kafka.inputs_known();                                           // worker 1 reads partition 7
+  here.clock(1).inputs_known();                                   // worker 0 reads no partition
   EXPECT_EQ(here.combined({0}, 1000 * s), graph::start_of_time);  // worker 1 not heard yet
   std::string error;
-  ASSERT_TRUE(here.receive(1, [&] { auto b = peer.encode(1000 * s); return std::string(b.begin(), b.end()); }(),
-                           error))
+  ASSERT_TRUE(here.receive(
+      1,
+      [&] {
+        auto b = peer.encode(1000 * s);
+        return std::string(b.begin(), b.end());
+      }(),
+      error))
       << error;
-  EXPECT_EQ(here.combined({0}, 1000 * s), 1000 * s);        // ingest time on both workers
-  EXPECT_EQ(here.combined({0, 1}, 1000 * s), 500 * s);      // the Kafka source, read on worker 1 only
+  EXPECT_EQ(here.combined({0}, 1000 * s), 1000 * s);    // ingest time on both workers
+  EXPECT_EQ(here.combined({0, 1}, 1000 * s), 500 * s);  // the Kafka source, read on worker 1 only
   EXPECT_EQ(here.combined({1}, 1000 * s), 500 * s);
 }
 
@@ -166,6 +171,41 @@ TEST(WatermarkTable, RefusesMalformedWatermarks) {
   EXPECT_FALSE(here.receive(0, std::string(20, '\0'), error));
   EXPECT_EQ(error, "from an unknown worker 0");
   EXPECT_EQ(here.combined({0}, 5 * s), graph::start_of_time);  // still not heard
+}
+
+std::string encoded(WatermarkTable& table, std::int64_t now) {
+  auto bytes = table.encode(now);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// Growing and shrinking: a joiner holds the stage back until heard (even when its watermarks come before the news
+// of its joining), a leaver until it says it finished, and a worker that left before this one joined not at all.
+TEST(WatermarkTable, RowsFollowTheClusterAsItGrowsAndShrinks) {
+  auto plan = two_sources(false);
+  WatermarkTable here(plan, 2, 0);
+  WatermarkTable leaver(plan, 2, 1);
+  WatermarkTable joiner(plan, 3, 2);
+  std::string error;
+  ASSERT_TRUE(here.receive(1, encoded(leaver, 1000 * s), error)) << error;
+  EXPECT_EQ(here.combined({0}, 1000 * s), 1000 * s);
+  ASSERT_TRUE(here.receive(2, encoded(joiner, 900 * s), error)) << error;  // before members_changed
+  EXPECT_EQ(here.combined({0}, 1000 * s), 900 * s);
+  here.members_changed(3, {false, true, false});  // worker 1 leaves: it still holds what it last said
+  ASSERT_TRUE(here.receive(2, encoded(joiner, 1100 * s), error)) << error;
+  EXPECT_EQ(here.combined({0}, 1100 * s), 1000 * s);
+  leaver.finish_all();
+  ASSERT_TRUE(here.receive(1, encoded(leaver, 1000 * s), error)) << error;
+  EXPECT_EQ(here.combined({0}, 1100 * s), 1100 * s);
+
+  // A worker joining after worker 1 left never hears it: worker 1 holds nothing back there; worker 0 does until heard.
+  WatermarkTable late(plan, 4, 3);
+  late.members_changed(4, {false, true, false, false});
+  ASSERT_TRUE(late.receive(2, encoded(joiner, 1200 * s), error)) << error;
+  EXPECT_EQ(late.combined({0}, 1200 * s), graph::start_of_time);  // worker 0 not heard yet
+  ASSERT_TRUE(late.receive(0, encoded(here, 1200 * s), error)) << error;
+  EXPECT_EQ(late.combined({0}, 1200 * s), 1200 * s);
+  EXPECT_FALSE(late.receive(WatermarkTable::max_workers, encoded(here, 1200 * s), error));
+  EXPECT_EQ(error, "from an unknown worker 1024");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace roo::window::test {
@@ -46,8 +47,7 @@ TEST(RangeWindows, SlidingWindowsCombineTheirPanesInTimeOrder) {
   EXPECT_EQ(stage.out.take(), (Lines{"a=p@9"}));
   EXPECT_EQ(stage.op->next_due(), 20);
   stage.advance(end_of_time);
-  EXPECT_EQ(stage.out.take(),
-            (Lines{"a=p,q@19", "b=s@19", "a=p,q,r@29", "b=s@29", "a=q,r@39", "b=s@39", "a=r@49"}));
+  EXPECT_EQ(stage.out.take(), (Lines{"a=p,q@19", "b=s@19", "a=p,q,r@29", "b=s@29", "a=q,r@39", "b=s@39", "a=r@49"}));
   EXPECT_EQ(stage.op->next_due(), end_of_time);
 }
 
@@ -361,7 +361,7 @@ void before_checkpoint(WindowStage& stage) {
 
 void after_checkpoint(WindowStage& stage) {
   stage.add("b", "t", 33);
-  stage.advance(40);         // fires [0, 30)
+  stage.advance(40);          // fires [0, 30)
   stage.add("a", "late", 6);  // late: dropped
   stage.advance(end_of_time);
 }
@@ -373,7 +373,7 @@ TEST(RangeWindows, RestoredWindowsGiveTheSameFutureOutputs) {
   before_checkpoint(refilled);
   EXPECT_EQ(reference.out.take(), (Lines{"a=p@9", "b=q@9", "a=p,r@19", "b=q@19"}));
   refilled.out.take();
-  refilled.checkpoint_and_restore();  // the same operator, its table cleared and refilled
+  refilled.checkpoint_and_restore();                        // the same operator, its table cleared and refilled
   WindowStage recovered(range_spec(30, 10, 5), "Collect");  // a new worker's operator
   recovered.watermark = reference.watermark;
   ASSERT_EQ(PyDict_Update(recovered.table.states(), reference.table.states()), 0);
@@ -389,6 +389,68 @@ TEST(RangeWindows, RestoredWindowsGiveTheSameFutureOutputs) {
   EXPECT_EQ(refilled.out.take(), expected);
   EXPECT_EQ(recovered.out.take(), expected);
   EXPECT_EQ(recovered.op->late_events(), 1u);
+}
+
+/// A rescale moves `key`'s window state from `from`'s table to `to`'s; both operators rebuild (keys_moved()).
+void move_key(WindowStage& from, WindowStage& to, const char* key) {
+  py::str name(key);
+  PyObject* state = PyDict_GetItemWithError(from.table.states(), name.ptr());
+  ASSERT_NE(state, nullptr);
+  ASSERT_EQ(PyDict_SetItem(to.table.states(), name.ptr(), state), 0);
+  ASSERT_EQ(PyDict_DelItem(from.table.states(), name.ptr()), 0);
+  from.op->keys_moved();
+  to.op->keys_moved();
+}
+
+Lines sorted(Lines lines) {
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+// Windows [k*10, k*10 + 30). The worker that gave key a away had fired two of its windows, the one that takes it
+// one of its own: a's windows fire once in all (the taker leaves a out of the window it fires late), c's and b's too.
+TEST(RangeWindows, AKeyFromAWorkerAheadDoesNotFireItsWindowsAgain) {
+  WindowStage giver(range_spec(30, 10, 0), "Collect");
+  WindowStage taker(range_spec(30, 10, 0), "Collect");
+  giver.add("a", "p", 5);
+  giver.add("a", "q", 15);
+  giver.add("b", "s", 12);
+  giver.advance(25);  // fires [-20, 10) and [-10, 20)
+  EXPECT_EQ(sorted(giver.out.take()), (Lines{"a=p,q@19", "a=p@9", "b=s@19"}));
+  taker.add("c", "x", 6);
+  taker.advance(12);  // fires [-20, 10)
+  EXPECT_EQ(taker.out.take(), (Lines{"c=x@9"}));
+  move_key(giver, taker, "a");
+  taker.add("a", "gone", -5);  // all its windows fired where a was: late, though not for the taker's watermark
+  EXPECT_EQ(taker.op->late_events(), 1u);
+  giver.advance(25);
+  taker.advance(25);  // the giver's watermark, adopted
+  EXPECT_EQ(giver.out.take(), Lines{});
+  EXPECT_EQ(taker.out.take(), (Lines{"c=x@19"}));  // [-10, 20) fired for a on the giver
+  taker.add("a", "r", 27);
+  giver.advance(end_of_time);
+  taker.advance(end_of_time);
+  EXPECT_EQ(sorted(giver.out.take()), (Lines{"b=s@29", "b=s@39"}));
+  EXPECT_EQ(sorted(taker.out.take()), (Lines{"a=p,q,r@29", "a=q,r@39", "a=r@49", "c=x@29"}));
+}
+
+// The giver had fired none of a's windows, the taker two of its own: the taker goes back for a's, and only a's.
+TEST(RangeWindows, AKeyFromAWorkerBehindFiresTheWindowsItMissed) {
+  WindowStage giver(range_spec(30, 10, 0), "Collect");
+  WindowStage taker(range_spec(30, 10, 0), "Collect");
+  giver.add("a", "p", 5);
+  giver.advance(9);
+  EXPECT_EQ(giver.out.take(), Lines{});
+  taker.add("c", "x", 6);
+  taker.add("c", "y", 16);
+  taker.advance(25);
+  EXPECT_EQ(taker.out.take(), (Lines{"c=x@9", "c=x,y@19"}));
+  move_key(giver, taker, "a");
+  taker.advance(25);  // its own watermark: the giver's is behind
+  EXPECT_EQ(sorted(taker.out.take()), (Lines{"a=p@19", "a=p@9"}));
+  taker.advance(end_of_time);
+  EXPECT_EQ(sorted(taker.out.take()), (Lines{"a=p@29", "c=x,y@29", "c=y@39"}));
+  EXPECT_EQ(taker.op->late_events(), 0u);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "roo/graph/window_spec.hpp"
 #include "roo/python/user_errors.hpp"
 #include "roo/state/keyed_state_table.hpp"
-#include "roo/graph/window_spec.hpp"
 
 #include <Python.h>
 
@@ -12,9 +12,9 @@
 
 namespace roo::window {
 
+using graph::end_of_time;
 using graph::EventTime;
 using graph::WindowSpec;
-using graph::end_of_time;
 
 /// Where a window stage's outputs go: the key, the aggregation's output (never None: a None output is no output)
 /// and the output's event time (the last nanosecond of its window). Borrowed references, valid during the call.
@@ -68,6 +68,11 @@ class WindowOperator {
 
   /// The table was refilled from a checkpoint (or cleared): rebuild whatever indexes the operator keeps beside it.
   virtual void restored() = 0;
+  /// A rescale moved keys out of the table (their key groups went to other workers) or into it (handed over by
+  /// another worker, whose windows of them may have fired further than this operator's, or less far): rebuild the
+  /// indexes so that no window fires for a key that left and every window of a key that came fires once. The next
+  /// advance() fires what is due, whatever the watermark was before.
+  virtual void keys_moved() { restored(); }
 
   /// Events that came after all their windows had fired (whatever the policy did with them).
   [[nodiscard]] virtual std::uint64_t late_events() const = 0;
