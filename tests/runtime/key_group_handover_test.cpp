@@ -128,16 +128,20 @@ TEST(KeyGroupHandover, AGrowMovesTheStateOfTheKeyGroupsTheNewWorkerTakes) {
   EXPECT_TRUE(report.is_complete());
 }
 
+/// Keys k0 .. k<count - 1>, each with a state of 300 KiB.
+void fill_with_big_states(state::KeyedStateTable& table, int count) {
+  py::bytes big(std::string(300 * 1024, 'x'));
+  for (int i = 0; i < count; ++i) {
+    py::str key("k" + std::to_string(i));
+    ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), big.ptr()), 0);
+  }
+}
+
 // Windows: every frame carries the giver's window stage watermarks, and the taker hears them (it adopts them).
 TEST(KeyGroupHandover, EveryFrameCarriesTheGiversWindowWatermarks) {
   auto plan = plan_of("keyed_count");
   PipelineRunner runner(plan);
-  auto& table = runner.state_tables()[0];
-  py::bytes big(std::string(300 * 1024, 'x'));
-  for (int i = 0; i < 20; ++i) {
-    py::str key("k" + std::to_string(i));
-    ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), big.ptr()), 0);
-  }
+  fill_with_big_states(runner.state_tables()[0], 20);
   StateCodecs codecs(plan);
   KeyGroupHandover handover;
   SentFrames sent;
@@ -163,11 +167,7 @@ TEST(KeyGroupHandover, CutsTheStateIntoFramesOfAtMostFrameBytes) {
   auto plan = plan_of("keyed_count");
   PipelineRunner runner(plan);
   auto& table = runner.state_tables()[0];
-  py::bytes big(std::string(300 * 1024, 'x'));
-  for (int i = 0; i < 40; ++i) {
-    py::str key("k" + std::to_string(i));
-    ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), big.ptr()), 0);
-  }
+  fill_with_big_states(table, 40);
   StateCodecs codecs(plan);
   KeyGroupHandover handover;
   SentFrames sent;
