@@ -969,6 +969,12 @@ void PipelineRunner::finish_all_sources() {
   }
 }
 
+void PipelineRunner::peer_gone(std::size_t worker) {
+  if (windows_) {
+    watermarks_->peer_gone(worker);
+  }
+}
+
 void PipelineRunner::hold_windows() {
   if (windows_) {
     windows_held_ = true;

@@ -144,6 +144,10 @@ class PipelineRunner {
   void members_changed(std::size_t workers, const std::vector<bool>& departed);
   /// This worker leaves and processed all its input: its peers' windows no longer wait for its sources.
   void finish_all_sources();
+  /// Worker `worker` was lost (no checkpoints: the cluster goes on): its watermarks hold nothing back any more.
+  void peer_gone(std::size_t worker);
+  /// Whether hold_windows() holds them.
+  [[nodiscard]] bool windows_held() const { return windows_held_; }
   /// A rescale's move began: keys leave the window stages' tables and others come. No window fires until
   /// windows_moved() (an operator's indexes still hold keys that left, and not yet those that came).
   void hold_windows();

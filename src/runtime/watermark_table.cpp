@@ -31,7 +31,9 @@ std::vector<char> WatermarkTable::encode(std::int64_t now) {
 
 void WatermarkTable::members_changed(std::size_t workers, const std::vector<bool>& departed) {
   if (workers > peers_.size()) {
-    peers_.resize(workers, std::vector<PeerMark>(clocks_.size()));
+    PeerMark unheard_joiner;
+    unheard_joiner.heard = true;  // nothing back until its first watermarks
+    peers_.resize(workers, std::vector<PeerMark>(clocks_.size(), unheard_joiner));
   }
   for (std::size_t worker = 0; worker < departed.size() && worker < peers_.size(); ++worker) {
     if (!departed[worker] || worker == self_) {
@@ -42,6 +44,15 @@ void WatermarkTable::members_changed(std::size_t workers, const std::vector<bool
         mark.heard = true;  // it left before this worker heard from it: it holds nothing back
         mark.value.reset();
       }
+    }
+  }
+}
+
+void WatermarkTable::peer_gone(std::size_t worker) {
+  if (worker < peers_.size() && worker != self_) {
+    for (PeerMark& mark : peers_[worker]) {
+      mark.heard = true;
+      mark.value.reset();
     }
   }
 }
@@ -58,7 +69,7 @@ bool WatermarkTable::receive(std::size_t from, std::string_view bytes, std::stri
     return false;
   }
   if (from >= peers_.size()) {
-    peers_.resize(from + 1, std::vector<PeerMark>(clocks_.size()));
+    peers_.resize(from + 1, std::vector<PeerMark>(clocks_.size()));  // heard below
   }
   core::BigEndianReader reader(bytes.data(), bytes.size());
   std::uint16_t count = reader.u16();

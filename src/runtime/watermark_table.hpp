@@ -30,11 +30,13 @@ class WatermarkTable {
   /// This worker's watermarks at wall clock `now`, encoded for its peers.
   [[nodiscard]] std::vector<char> encode(std::int64_t now);
   /// The cluster grew or shrank (docs/cluster.md, "Growing and shrinking"): `workers` by index, `departed` marking
-  /// those that left. A joiner's row holds everything back until it is heard from (within a watermark interval of
-  /// its start). A departed worker's row holds what it last said: it still processes, after its move, the input its
-  /// sources queued, and says it is finished once that is done (finish_all()). A departed worker never heard from
-  /// (it left before this worker joined) holds nothing back.
+  /// those that left. A joiner holds nothing back until it is heard from, as a new input of a source holds nothing
+  /// back until its first event (it may never be: turned away, or lost before it formed). A departed worker's row
+  /// holds what it last said: it still processes, after its move, the input its sources queued, and says it is
+  /// finished once that is done (finish_all()). A departed worker never heard from holds nothing back.
   void members_changed(std::size_t workers, const std::vector<bool>& departed);
+  /// Worker `worker` was lost (a cluster without checkpoints goes on without it): it holds nothing back any more.
+  void peer_gone(std::size_t worker);
   /// Every source of this worker is finished (it leaves the cluster and processed all its input): its peers' windows
   /// no longer wait for it.
   void finish_all();

@@ -234,7 +234,10 @@ class Worker {
   bool paused_ = false;
   bool leaving_ = false;              ///< a rescale moved this worker's key groups away: it goes once told to
   bool finished_watermarks_ = false;  ///< a leaver told its peers its sources are finished (windows only)
-  bool leave_undone_ = false;         ///< the cluster rolled back to before this worker left: it stops, its files kept
+  std::mutex lost_peers_mutex_;
+  std::vector<std::size_t> lost_peers_;  ///< workers lost (no checkpoints), for the window stages; guarded
+  std::atomic<bool> peers_lost_{false};  ///< lost_peers_ has news (the executor looks without the lock)
+  bool leave_undone_ = false;  ///< the cluster rolled back to before this worker left: it stops, its files kept
   RescaleInbox rescale_inbox_;
   std::string rescale_refusal_;      ///< why this application cannot rescale (empty: it can), from the plan
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
@@ -294,6 +297,12 @@ cluster::ClusterHooks Worker::hooks() {
       return;
     }
     log_->error("worker {} is gone: events for its key groups are dropped; restart the cluster to recover", worker);
+    {
+      std::lock_guard lock(lost_peers_mutex_);
+      lost_peers_.push_back(worker);
+    }
+    peers_lost_ = true;
+    doorbell_.ring();
   };
   hooks.on_checkpoint_begin = [this](std::uint64_t id) {
     checkpoint_inbox_.push(
@@ -679,6 +688,9 @@ void Worker::on_signal(int signal_number) {
 void Worker::stop_sources() {
   stopping_ = true;
   paused_ = false;  // a stop drains what the sources queued, whatever a rescale said
+  if (runner_ && runner_->windows_held()) {
+    fire_moved_windows();  // a stop during a rescale round: no resume will come
+  }
   if (leaving_ && options_.checkpoints) {
     // A leaver with checkpoints waits, drained, until a checkpoint without it is complete (a recovery before that
     // needs its part): the initializer then tells it to exit. No drain deadline of its own meanwhile.
@@ -841,8 +853,14 @@ void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
 // Key groups a peer handed over in a rescale: restored, then acknowledged like data (the rescale's quiet counts on
 // it). What cannot be restored is logged and counted as lost state.
 void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
+  if (!stopping_) {
+    runner_->hold_windows();  // until the round's resume (keys_moved() indexes the keys taken)
+  }
   handover_.take(runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()},
                  [this](std::size_t stage, EventTime watermark) { runner_->adopt_window_watermark(stage, watermark); });
+  if (stopping_) {
+    fire_moved_windows();  // a stop ended the round: no resume will come
+  }
   cluster_->acknowledge(from, state.bytes.size());
 }
 
@@ -878,6 +896,7 @@ void Worker::take_rescale(const RescaleInbox::Pause& pause) {
     return;  // a stop drains the sources' input: it is not held back
   }
   paused_ = true;
+  runner_->hold_windows();  // a peer's move may hand this worker keys before its own move comes
   log_->info("rescale {}: source input paused", pause.round);
 }
 
@@ -902,6 +921,7 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   // No window fires until the keys moved (the operators' indexes hold the keys that leave until then).
   runner_->tidy_windows();
   runner_->hold_windows();
+  bool stop_ends_the_round = stopping_;
   // A second move in one round follows a loss: what went to the lost worker goes to its groups' new owners.
   auto redirected = handover_.redirect(runner_->state_tables(), *state_codecs_, facts_.membership.self,
                                        next_router.owners(), gone, names, send, runner_->window_watermarks());
@@ -925,8 +945,8 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
              moved.groups, moved.workers, byte_count(moved.bytes),
              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count(),
              leaving ? "; this worker leaves the cluster" : "");
-  if (leaving) {
-    fire_moved_windows();  // it takes no key: nothing of its windows is left to fire
+  if (leaving || stop_ends_the_round) {
+    fire_moved_windows();  // it takes no key, or no resume will come
   }
   if (leaving && !stopping_) {
     // What its sources queued during the pause is this worker's to process (routed to the new owners) before it
@@ -1048,6 +1068,13 @@ void Worker::take_source_batch(core::FrameBatch& batch) {
 void Worker::tend_windows(std::chrono::steady_clock::time_point now) {
   if (!runner_->has_windows()) {
     return;
+  }
+  if (peers_lost_.load(std::memory_order_relaxed)) [[unlikely]] {
+    std::lock_guard lock(lost_peers_mutex_);
+    peers_lost_ = false;
+    for (std::size_t worker : std::exchange(lost_peers_, {})) {
+      runner_->peer_gone(worker);
+    }
   }
   std::int64_t wall = wall_clock_ns();
   if (runner_->advance_windows(wall)) {

@@ -82,7 +82,7 @@ void RangeWindows::add(PyObject* key, PyObject* data, EventTime time, EventTime 
   if (state == nullptr) {
     return;
   }
-  if (last_window < moved_unfired(state)) [[unlikely]] {  // fired on the worker the key came from
+  if (last_window < unfired_ahead(state)) [[unlikely]] {  // fired on the worker the key came from
     add_late(key, data, time, out);
     return;
   }
@@ -160,7 +160,7 @@ void RangeWindows::add_late(PyObject* key, PyObject* data, EventTime time, Windo
   if (state == nullptr) {
     return;
   }
-  EventTime window = std::max(unfired_, moved_unfired(state));
+  EventTime window = std::max(unfired_, unfired_ahead(state));
   PyObject* panes = PyList_GET_ITEM(state, 1);
   if (PyDict_GET_SIZE(panes) > 0) {
     EventTime oldest = end_of_time;

@@ -70,12 +70,24 @@ class RangeWindows final : public WindowOperator {
     return saturating_add(align_down(saturating_sub(watermark, saturating_add(range_, delay_)), slide_), slide_);
   }
   void set_unfired(EventTime window);
-  /// Sets `state`'s u to the stage's (it changed, or a window of it fired).
+  /// Sets `state`'s u to the stage's (it changed, or a window of it fired), unless the key came in a rescale from a
+  /// worker whose windows of it fired further (its u is larger: it never goes back).
   void mark_unfired(PyObject* state) {
-    if (PyList_GET_ITEM(state, 0) != unfired_object_.get()) {
+    PyObject* u = PyList_GET_ITEM(state, 0);
+    if (u != unfired_object_.get() && PyLong_AsLongLong(u) <= unfired_) {
       Py_INCREF(unfired_object_.get());
       set_item(state, 0, unfired_object_.get());
     }
+  }
+  /// The u of `state` when it is beyond the stage's (a key from a worker whose windows fired further), else
+  /// start_of_time: a window of the key before it has fired.
+  [[nodiscard]] EventTime unfired_ahead(PyObject* state) const {
+    PyObject* u = PyList_GET_ITEM(state, 0);
+    if (u == unfired_object_.get()) [[likely]] {
+      return start_of_time;
+    }
+    EventTime value = PyLong_AsLongLong(u);
+    return value > unfired_ ? value : start_of_time;
   }
   void fire(EventTime window, WindowOutput& out);
   /// The keys of the panes in window_panes_, each once, in order of first data.

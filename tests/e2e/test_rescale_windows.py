@@ -6,7 +6,9 @@ by its key and goes through one window stage whose output line names the key, th
 events and the sum of their values. All input goes to the initializer over one connection, each phase's times in
 order, so no event is late whatever the batching (test_windows.py's rule). Between phases the cluster grows 1 -> 2
 (a joiner takes half the key groups, with their open windows) and shrinks 2 -> 1 (the joiner hands them back and
-exits 0); a last event far ahead in event time fires every window of the data keys.
+exits 0); a last event far ahead in event time fires every window of the data keys. (A second input started in the
+middle of a stream is not used: an input holds nothing back until its first event, so its first events may be late
+whatever the cluster does; docs/windows.md.)
 
 The oracle: the output lines are exactly the windows worked out from the events sent (window_lines): every window
 of every key output once, with every one of its events (nothing lost, nothing fired twice, no window left behind on

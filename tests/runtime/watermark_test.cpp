@@ -178,8 +178,9 @@ std::string encoded(WatermarkTable& table, std::int64_t now) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-// Growing and shrinking: a joiner holds the stage back until heard (even when its watermarks come before the news
-// of its joining), a leaver until it says it finished, and a worker that left before this one joined not at all.
+// Growing and shrinking: a joiner counts once heard (even when its watermarks come before the news of its joining),
+// a leaver until it says it finished, a lost worker no more, and a worker that left before this one joined not at
+// all.
 TEST(WatermarkTable, RowsFollowTheClusterAsItGrowsAndShrinks) {
   auto plan = two_sources(false);
   WatermarkTable here(plan, 2, 0);
@@ -196,6 +197,10 @@ TEST(WatermarkTable, RowsFollowTheClusterAsItGrowsAndShrinks) {
   leaver.finish_all();
   ASSERT_TRUE(here.receive(1, encoded(leaver, 1000 * s), error)) << error;
   EXPECT_EQ(here.combined({0}, 1100 * s), 1100 * s);
+  here.members_changed(4, {false, true, false, false});  // a joiner not heard yet holds nothing back (a new input)
+  EXPECT_EQ(here.combined({0}, 1200 * s), 1100 * s);
+  here.peer_gone(2);  // lost: what it last said no longer counts
+  EXPECT_EQ(here.combined({0}, 1200 * s), 1200 * s);
 
   // A worker joining after worker 1 left never hears it: worker 1 holds nothing back there; worker 0 does until heard.
   WatermarkTable late(plan, 4, 3);
