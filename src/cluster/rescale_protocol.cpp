@@ -122,10 +122,6 @@ void RescaleProtocol::on_channels_up(std::size_t index, std::size_t joiner_index
   if (!joiner->awaiting.empty()) {
     return;
   }
-  if (!joiner->told && lifecycle_.phase != Phase::running) {
-    turn_away(joiner);  // the cluster began to stop while the joiner's channels opened
-    return;
-  }
   if (!joiner->told) {
     joiner->told = true;
     joiner->awaiting.insert(joiner->index);
