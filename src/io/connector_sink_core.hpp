@@ -66,6 +66,8 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
     Round round;
     Sink::Prepared done;
     bool phase1_sent = false;
+    std::uint64_t phase1_wire_end = 0;    ///< wire_queued_ once PHASE1 was queued: the socket took it at this count
+    bool phase1_taken = false;            ///< the socket took PHASE1: the sink's time to vote runs
     std::uint64_t written_at_arming = 0;  ///< written_ever_ when the round's timer was last armed: progress since
     std::uint64_t arming = 0;             ///< how many times it was armed: an older expiry is stale
   };
@@ -87,6 +89,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   void close_connection();
   void send(std::string frame);
   void send_two_phase(const connector::TwoPhaseMessage& message);
+  void start_vote_clock_once_phase1_taken();
   void write_outbox();
 
   // connector_sink_delivery.cpp

@@ -359,6 +359,7 @@ void ConnectorSinkCore::write_outbox() {
                         }
                         self->wire_written_ += written;
                         self->written_ever_ += written;
+                        self->start_vote_clock_once_phase1_taken();
                         self->acknowledge();
                       }
                       self->write_outbox();

@@ -81,6 +81,8 @@ void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
     self->open_ = OpenRound{.round = Round{.checkpoint = checkpoint, .start = start, .end = cut},
                             .done = std::move(done),
                             .phase1_sent = false,
+                            .phase1_wire_end = 0,
+                            .phase1_taken = false,
                             .written_at_arming = 0,
                             .arming = 0};
     self->arm_round_timer();
@@ -91,20 +93,22 @@ void ConnectorSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
 
 // A round's patience. Its PHASE1 follows the records it covers, so while the socket still takes the round's bytes
 // the round waits (a slow sink is not a dead one, and backpressure already bounds what waits ahead of PHASE1); it
-// fails after prepare_timeout with no byte taken, which, once PHASE1 went into the socket, is the sink's time to read
-// what its socket holds and vote.
+// fails after prepare_timeout with no byte taken. The socket taking PHASE1 starts the clock once more: from then on
+// prepare_timeout is the sink's time to read what its socket holds and vote, never more (the sink vote's deadline
+// must stay well inside the coordinator's wait for the worker).
 void ConnectorSinkCore::arm_round_timer() {
   open_->written_at_arming = written_ever_;
   std::uint64_t arming = ++open_->arming;
   prepare_timer_.expires_after(config_.prepare_timeout);
-  prepare_timer_.async_wait([self = shared_from_this(), checkpoint = open_->round.checkpoint, arming](
-                                const boost::system::error_code& error) {
+  prepare_timer_.async_wait([self = shared_from_this(), checkpoint = open_->round.checkpoint,
+                             arming](const boost::system::error_code& error) {
     // An expiry already queued when the timer was armed again runs too: only the latest arming counts.
     if (error || !self->open_ || self->open_->round.checkpoint != checkpoint || self->open_->arming != arming) {
       return;
     }
     bool sent = self->open_->phase1_sent;
-    if (self->phase_ == Phase::ready && self->written_ever_ > self->open_->written_at_arming) {
+    if (self->phase_ == Phase::ready && !self->open_->phase1_taken &&
+        self->written_ever_ > self->open_->written_at_arming) {
       self->arm_round_timer();  // the round's bytes still go out
       return;
     }
@@ -142,6 +146,15 @@ void ConnectorSinkCore::send_phase1_when_ready() {
       connector::Phase1{.txn_id = transaction_id(config_.stream_name, round.checkpoint),
                         .where = {connector::WhereRange{
                             .stream_id = output_stream, .start_offset = round.start, .end_offset = round.end}}});
+  open_->phase1_wire_end = wire_queued_;
+}
+
+// PHASE1 and the wire counters belong to one connection: losing it fails the round (lose_connection).
+void ConnectorSinkCore::start_vote_clock_once_phase1_taken() {
+  if (open_ && open_->phase1_sent && !open_->phase1_taken && wire_written_ >= open_->phase1_wire_end) {
+    open_->phase1_taken = true;
+    arm_round_timer();
+  }
 }
 
 void ConnectorSinkCore::on_vote(const connector::Phase1Reply& reply) {

@@ -286,5 +286,33 @@ TEST(ConnectorSink, ASinkThatStopsTakingTheRoundsRecordsFailsItNamingWhy) {
   EXPECT_TRUE(error.ends_with(" bytes of output the sink stopped taking)")) << error;
 }
 
+TEST(ConnectorSink, TheSinksTimeToVoteRunsFromWhenItsSocketTookPhase1NeverLonger) {
+  test::IoThread io;
+  Listener listener;
+  auto config = config_for(listener.port(), true);
+  config.prepare_timeout = 1s;
+  auto sink = make_connector_sink(io.io(), config);
+  sink->start();
+  Peer peer = open_session(listener);
+  sink->write(records_of({"x"}));
+  finish_handshake(peer);
+  EXPECT_EQ(peer.read_message().message_id, 0U);
+  sink->write(records_of({"y"}));
+  EXPECT_EQ(peer.read_message().message_id, 1U);  // the message id is the record's byte offset
+  std::promise<std::string> prepared;
+  sink->prepare(1, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  (void)peer.read_two_phase();  // PHASE1, taken at once and never answered
+  auto taken = std::chrono::steady_clock::now();
+  sink->write(records_of({"z"}));  // the stream goes on: it waits for the vote and does not extend the wait
+  auto vote = prepared.get_future();
+  ASSERT_EQ(vote.wait_for(5s), std::future_status::ready);
+  auto waited = std::chrono::steady_clock::now() - taken;
+  EXPECT_EQ(vote.get(), "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
+                            "): no vote on checkpoint 1 within 1000 ms");
+  // One prepare_timeout from PHASE1, not two (the bytes PHASE1 went out with are not progress to wait on).
+  EXPECT_GT(waited, 900ms);
+  EXPECT_LT(waited, 1700ms);
+}
+
 }  // namespace
 }  // namespace roo::io
