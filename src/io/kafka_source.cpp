@@ -18,6 +18,7 @@ class KafkaSource final : public ThreadedSource<KafkaSourceCore> {
   [[nodiscard]] bool replayable() const override { return true; }
   void seek(const SourcePosition& position) override { core_->seek(position); }
   void commit(const SourcePosition& position) override { core_->commit(position); }
+  [[nodiscard]] SourcePosition starts() const override { return core_->starts(); }
   [[nodiscard]] std::vector<PartitionLag> consumer_lag() const override { return core_->consumer_lag(); }
 };
 

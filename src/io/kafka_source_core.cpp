@@ -179,9 +179,9 @@ void KafkaSourceCore::refresh_partitions() {
   }
   for (std::size_t t = 0; t < config_.topics.size(); ++t) {
     if (metadata.topic_errors[t] != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      warn_throttled(metadata.topic_errors[t], fmt::format("{}: cannot read topic '{}': {}", identity,
-                                                           config_.topics[t],
-                                                           kafka_error_text(metadata.topic_errors[t])));
+      warn_throttled(metadata.topic_errors[t],
+                     fmt::format("{}: cannot read topic '{}': {}", identity, config_.topics[t],
+                                 kafka_error_text(metadata.topic_errors[t])));
     }
   }
   std::set<PartitionId> added;
@@ -225,6 +225,10 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
     lag_.assigned(partition, list->elems[i].offset);
     assigned_at_[partition] = list->elems[i].offset;
     stall_check_.forget(partition);
+    if (list->elems[i].offset >= 0) {
+      std::lock_guard lock(starts_mutex_);
+      starts_[partition] = list->elems[i].offset;
+    }
   }
   for (const auto& [topic, partition] : partitions) {
     batch_.news.assigned.emplace_back(topic, partition);
@@ -256,10 +260,23 @@ std::string KafkaSourceCore::resolve_stored_offsets(rd_kafka_topic_partition_lis
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].offset == RD_KAFKA_OFFSET_STORED) {
       std::int64_t offset = committed->elems[i].offset;
-      list->elems[i].offset = offset >= 0 ? offset : from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+      list->elems[i].offset = offset >= 0      ? offset
+                              : from_beginning ? RD_KAFKA_OFFSET_BEGINNING
+                                               : end_offset(list->elems[i]);
     }
   }
   return {};
+}
+
+std::int64_t KafkaSourceCore::end_offset(const rd_kafka_topic_partition_t& element) {
+  std::int64_t low = RD_KAFKA_OFFSET_INVALID;
+  std::int64_t high = RD_KAFKA_OFFSET_INVALID;
+  if (rd_kafka_query_watermark_offsets(client_.get(), element.topic, element.partition, &low, &high,
+                                       kafka_timeout(metadata_timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0) {
+    return RD_KAFKA_OFFSET_END;
+  }
+  return high;
 }
 
 std::size_t KafkaSourceCore::topic_index_of(const char* name) const {
@@ -280,7 +297,7 @@ KafkaPartitions KafkaSourceCore::partition_list(const std::set<PartitionId>& par
 }
 
 void KafkaSourceCore::finish() {
-  lag_.detach();  // a stopping source reports no lag; its client is closed below
+  lag_.detach();                             // a stopping source reports no lag; its client is closed below
   while (!batch_.empty() && !hand_over()) {  // a batch holding only caught_up is not worth waiting for
     if (abandoned_.load(std::memory_order_acquire)) {
       io_logger()->warn("{}: stopped with a full mailbox; discarding {} messages", identity, batch_.size());

@@ -95,6 +95,12 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   /// short-lived client, waiting for the answer (the runtime commits the final positions after its drain).
   void commit(const SourcePosition& position);
 
+  /// Any thread: Source::starts.
+  [[nodiscard]] SourcePosition starts() const {
+    std::lock_guard lock(starts_mutex_);
+    return starts_;
+  }
+
   /// Any thread: Source::consumer_lag (KafkaConsumerLag).
   [[nodiscard]] std::vector<PartitionLag> consumer_lag() const { return lag_.read(); }
 
@@ -125,9 +131,13 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   /// `start` (partitions `added_later` than the start: their beginning). Returns the failure after "unable to ".
   [[nodiscard]] std::string assign(const std::set<PartitionId>& partitions, bool added_later);
   /// The elements of `list` at RD_KAFKA_OFFSET_STORED get the group's committed offset, else the start (`earliest`,
-  /// or `added_later`: their beginning; else their end). Returns the failure after broker_wait (added_later: after
-  /// metadata_timeout; the next refresh tries again).
+  /// or `added_later`: their beginning; else their end, as an offset when the brokers say which: end_offset). Returns
+  /// the failure after broker_wait (added_later: after metadata_timeout; the next refresh tries again).
   [[nodiscard]] std::string resolve_stored_offsets(rd_kafka_topic_partition_list_t* list, bool added_later);
+
+  /// Partition `element`'s end as an offset (the one librdkafka's RD_KAFKA_OFFSET_END would start at), so that
+  /// starts() can name it; RD_KAFKA_OFFSET_END itself when the brokers do not answer within metadata_timeout.
+  [[nodiscard]] std::int64_t end_offset(const rd_kafka_topic_partition_t& element);
 
   [[nodiscard]] std::size_t topic_index_of(const char* name) const;
 
@@ -203,6 +213,9 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   std::condition_variable wake_;
   bool room_ = false;
   std::atomic<bool> abandoned_{false};
+
+  mutable std::mutex starts_mutex_;
+  SourcePosition starts_;  // guarded by starts_mutex_: assign() writes it, starts() reads it from any thread
 
   std::mutex mutex_;  // the client's lifetime against commit(); the stop callbacks
   std::atomic<bool> stop_requested_{false};

@@ -112,9 +112,9 @@ std::unique_ptr<io::Sink> make_sink(const graph::SinkPlan& plan, std::size_t ind
   // the least Roo asks for.
   config.linger = std::max(kafka.linger, std::chrono::milliseconds(1));
   if (placement.checkpoints) {
-    config.transactional_id = fmt::format("roo.{}.{}.{}", placement.app_name,
-                                          plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
-                                          placement.worker_name);
+    config.transactional_id =
+        fmt::format("roo.{}.{}.{}", placement.app_name, plan.name.empty() ? fmt::format("sink{}", index) : plan.name,
+                    placement.worker_name);
   }
   return io::make_kafka_sink(std::move(config));
 }
@@ -132,10 +132,10 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   config.brokers = kafka.brokers;
   config.group_id = kafka.group.empty() ? fmt::format("roo.{}", placement.app_name) : kafka.group;
   config.start = kafka.start == graph::KafkaSourceSettings::Start::latest ? io::KafkaSourceConfig::Start::latest
-                                                                           : io::KafkaSourceConfig::Start::earliest;
+                                                                          : io::KafkaSourceConfig::Start::earliest;
   config.properties = with_log_level(kafka.log_level, kafka.properties);
-  config.worker_index = placement.worker_index;
-  config.worker_count = placement.worker_count;
+  config.worker_index = placement.partition_reader;
+  config.worker_count = placement.partition_readers;
   config.broker_wait = placement.broker_wait;
   auto source = io::make_kafka_source(std::move(config), mailbox, pool);
   source->seek(position);

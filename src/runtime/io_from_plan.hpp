@@ -28,7 +28,11 @@ struct IoPlacement {
   std::string worker_name;
   std::size_t worker_index = 0;  ///< in the cluster (0 alone)
   std::size_t worker_count = 1;
-  bool checkpoints = false;      ///< Kafka sinks then write in transactions (exactly once)
+  /// Kafka sources: this worker's rank among the workers that read partitions, and their count (PartitionReaders:
+  /// the live workers of the last formation or rescale move).
+  std::size_t partition_reader = 0;
+  std::size_t partition_readers = 1;
+  bool checkpoints = false;                      ///< Kafka sinks then write in transactions (exactly once)
   std::chrono::milliseconds broker_wait{30000};  ///< Kafka sources: how long unreachable brokers are retried at start
   /// On a cluster: who owns each connector stream cluster-wide (the current cluster's); null alone.
   std::shared_ptr<core::StreamRegistry> stream_registry;
@@ -40,8 +44,7 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
 /// An exchange for every http source of `plan` (constructed without I/O), by source index: made before the sinks, as
 /// an http_reply sink is the reply face of its source's exchange.
 [[nodiscard]] HttpExchanges make_http_exchanges(const graph::Plan& plan, boost::asio::io_context& io,
-                                                core::BoundedMailbox<core::FrameBatch>& mailbox,
-                                                core::BatchPool& pool);
+                                                core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool);
 
 /// The sink `plan` describes (TCP, Kafka, NATS, an http source's replies, a connector sink or a discard sink),
 /// constructed without I/O. A Kafka sink with checkpoints on is transactional, with the transactional.id
@@ -54,15 +57,12 @@ using HttpExchanges = std::vector<std::unique_ptr<io::HttpExchange>>;
                                                   boost::asio::io_context& io, boost::asio::io_context& own_thread_io,
                                                   const IoPlacement& placement, HttpExchanges& exchanges);
 
-/// The Kafka source `plan` describes (plan.kind() is kafka), reading this worker's share of the partitions from
-/// `position` on (partitions it does not name: the group's committed offset, else the configured start). Its
-/// consumer group is the plan's, or "roo.<app>".
-[[nodiscard]] std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std::size_t index,
-                                                            std::uint32_t generation,
-                                                            const io::SourcePosition& position,
-                                                            const IoPlacement& placement,
-                                                            core::BoundedMailbox<core::FrameBatch>& mailbox,
-                                                            core::BatchPool& pool);
+/// The Kafka source `plan` describes (plan.kind() is kafka), reading this worker's share of the partitions
+/// (placement.partition_reader of partition_readers) from `position` on (partitions it does not name: the group's
+/// committed offset, else the configured start). Its consumer group is the plan's, or "roo.<app>".
+[[nodiscard]] std::unique_ptr<io::Source> make_kafka_source(
+    const graph::SourcePlan& plan, std::size_t index, std::uint32_t generation, const io::SourcePosition& position,
+    const IoPlacement& placement, core::BoundedMailbox<core::FrameBatch>& mailbox, core::BatchPool& pool);
 
 /// The connector source `plan` describes (plan.kind() is connector), answering NOTIFYs from `position`. Worker i of a
 /// cluster listens on the configured port + i (port 0 stays 0): the workers of `roo run --workers N` share a host.

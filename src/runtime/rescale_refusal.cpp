@@ -17,10 +17,13 @@ std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
   for (const auto& source : plan.sources) {
     switch (source.kind()) {
       case graph::SourcePlan::Kind::kafka:
-        return fmt::format(
-            "rescaling is not supported with Kafka source '{}' (its partitions are assigned by worker "
-            "index and count)",
-            source.name);
+        if (checkpoints) {
+          return fmt::format(
+              "rescaling with checkpoints is not supported with Kafka source '{}' (a checkpoint's offsets stay "
+              "with the worker that took it)",
+              source.name);
+        }
+        break;
       case graph::SourcePlan::Kind::http:
         return fmt::format(
             "rescaling is not supported with HTTP source '{}' (a request is answered by the worker "

@@ -9,6 +9,7 @@
 #include "generator_source.hpp"
 #include "io_from_plan.hpp"
 #include "key_group_handover.hpp"
+#include "partition_readers.hpp"
 #include "pipeline_runner.hpp"
 #include "rescale_inbox.hpp"
 #include "rescale_refusal.hpp"
@@ -76,6 +77,9 @@ constexpr std::chrono::seconds sink_stop_wait{2};
 /// With checkpoints, a cluster that did not form is formed again after this wait, doubled each time up to the last.
 constexpr std::chrono::milliseconds first_forming_retry{100};
 constexpr std::chrono::milliseconds last_forming_retry{2000};
+/// A Kafka source that cannot start again after a rescale (brokers out of reach) waits this long for them per
+/// attempt, and is tried again this often: the executor waits meanwhile, so neither is long.
+constexpr std::chrono::milliseconds kafka_restart_wait{2000};
 // A stop's last resort: a worker whose executor has not finished draining this long after drain_timeout (a user
 // call that ignored the interrupt) exits 1 at once, so a stop takes at most drain_timeout + 0.6 s
 // (within the drain_timeout + 1 s that docs/running.md promises).
@@ -120,9 +124,24 @@ class Worker {
   /// This worker's place, for its sources' and sinks' settings (its index: once the cluster formed).
   [[nodiscard]] IoPlacement placement() const;
   void start_sources();
-  /// Replayable sources start after the recovery (at its positions) and restart after each rollback.
+  /// Replayable sources start after the recovery (at its positions) and restart after each rollback. A Kafka
+  /// source starts only while this worker reads partitions (kafka_readers_).
   void start_replayable_sources();
+  void start_replayable_source(std::size_t index, const IoPlacement& placement);
   void stop_replayable_sources();
+  void stop_replayable_source(std::size_t index);
+  /// Commits `position` where replayable source `index` keeps it; a Kafka source that is not running (a rescale
+  /// stopped it) through a handle that never starts (a short-lived client, waiting for the answer).
+  void commit_position(std::size_t index, const io::SourcePosition& position);
+  /// Whether this worker reads Kafka partitions once the cluster formed: not a joiner of a running cluster (it owns
+  /// no key group yet) until its first rescale move deals it some.
+  [[nodiscard]] std::optional<PartitionReaders> partition_readers_at_formation() const;
+  /// A rescale's move (docs/kafka.md, "Partitions and workers"): the Kafka sources stop, and the partitions this
+  /// worker does not read in `next` are handed on: their positions (else where they started) committed to the group,
+  /// where their next reader starts from.
+  void hand_on_kafka_partitions(std::uint64_t round, const cluster::Membership& next);
+  /// At a rescale's resume (and retried while that fails): the Kafka sources read this worker's partitions again.
+  void read_kafka_partitions_again();
   void open_checkpoint_files();
   [[nodiscard]] bool checkpoints_as_cluster() const;
   void start_checkpoints();
@@ -212,7 +231,12 @@ class Worker {
   std::chrono::steady_clock::time_point next_watermark_repeat_{};
   std::vector<char> sent_watermarks_;  ///< what the peers last heard (windows only)
   std::vector<std::unique_ptr<io::Source>> sources_;
-  std::vector<std::size_t> replayable_;        ///< indexes of the replayable sources
+  std::vector<std::size_t> replayable_;  ///< indexes of the replayable sources
+  /// Which Kafka partitions this worker reads (the last formation's or rescale move's); none: a joiner before its
+  /// first move, or a leaver. Executor only.
+  std::optional<PartitionReaders> kafka_readers_{PartitionReaders{}};
+  /// When a Kafka source that could not start again after a rescale is tried again (max: none waits).
+  std::chrono::steady_clock::time_point kafka_restart_due_ = std::chrono::steady_clock::time_point::max();
   std::vector<std::uint32_t> generations_;     ///< by source index: its current start (FrameBatch::generation)
   std::optional<SourcePositions> positions_;   ///< the replayable sources' positions at the executor's cut
   std::vector<io::Source*> sources_by_index_;  ///< by source index (null: a generator, or not started)
@@ -608,6 +632,10 @@ IoPlacement Worker::placement() const {
                         .checkpoints = options_.checkpoints.has_value(),
                         .broker_wait = options_.kafka_broker_wait,
                         .stream_registry = nullptr};
+  if (kafka_readers_) {
+    placement.partition_reader = kafka_readers_->rank;
+    placement.partition_readers = kafka_readers_->count;
+  }
   if (options_.cluster && !facts_.membership.workers.empty()) {
     placement.worker_index = facts_.membership.self;
     placement.worker_count = facts_.membership.workers.size();
@@ -622,35 +650,131 @@ IoPlacement Worker::placement() const {
 // After the recovery (its positions restored) and the sinks' recovery: the replayable sources read from there.
 void Worker::start_replayable_sources() {
   for (std::size_t index : replayable_) {
-    const graph::SourcePlan& plan = plan_->sources[index];
-    auto source = make_replayable_source(plan, index, generations_[index], positions_->of(index), placement(), data_io_,
-                                         mailbox_, pool_);
-    source->start();
-    if (plan.kind() == graph::SourcePlan::Kind::kafka) {
-      metrics_registry_.gauge_family(metrics::kafka_lag, plan.name, consumer_lag_gauge(plan.name, *source));
+    if (kafka_readers_ || plan_->sources[index].kind() != graph::SourcePlan::Kind::kafka) {
+      start_replayable_source(index, placement());
     }
-    sources_by_index_[index] = source.get();
-    sources_.push_back(std::move(source));
-    sources_running_.fetch_add(1);
   }
+}
+
+void Worker::start_replayable_source(std::size_t index, const IoPlacement& placement) {
+  const graph::SourcePlan& plan = plan_->sources[index];
+  auto source = make_replayable_source(plan, index, generations_[index], positions_->of(index), placement, data_io_,
+                                       mailbox_, pool_);
+  source->start();
+  if (plan.kind() == graph::SourcePlan::Kind::kafka) {
+    metrics_registry_.gauge_family(metrics::kafka_lag, plan.name, consumer_lag_gauge(plan.name, *source));
+  }
+  sources_by_index_[index] = source.get();
+  sources_.push_back(std::move(source));
+  sources_running_.fetch_add(1);
 }
 
 // A rollback: each replayable source stops reading; what it queued is dropped when taken (its generation is past)
 // and read again from the restored position.
 void Worker::stop_replayable_sources() {
   for (std::size_t index : replayable_) {
-    io::Source* source = sources_by_index_[index];
-    if (source == nullptr) {
+    stop_replayable_source(index);
+  }
+}
+
+void Worker::stop_replayable_source(std::size_t index) {
+  io::Source* source = sources_by_index_[index];
+  if (source == nullptr) {
+    return;
+  }
+  source->stop({});
+  if (plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka) {
+    metrics_registry_.gauge_family(metrics::kafka_lag, plan_->sources[index].name, nullptr);  // it reads `source`
+  }
+  ++generations_[index];
+  sources_by_index_[index] = nullptr;
+  std::erase_if(sources_, [source](const std::unique_ptr<io::Source>& held) { return held.get() == source; });
+  sources_running_.fetch_sub(1);
+}
+
+void Worker::commit_position(std::size_t index, const io::SourcePosition& position) {
+  if (position.empty()) {
+    return;
+  }
+  if (io::Source* source = sources_by_index_[index]) {
+    source->commit(position);
+  } else if (plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka) {
+    make_replayable_source(plan_->sources[index], index, generations_[index], {}, placement(), data_io_, mailbox_,
+                           pool_)
+        ->commit(position);
+  }
+}
+
+std::optional<PartitionReaders> Worker::partition_readers_at_formation() const {
+  const cluster::Membership& membership = facts_.membership;
+  bool owns_a_key_group = membership.owners.empty() || std::find(membership.owners.begin(), membership.owners.end(),
+                                                                 membership.self) != membership.owners.end();
+  if (!owns_a_key_group) {
+    return std::nullopt;
+  }
+  return PartitionReaders::of(membership);
+}
+
+void Worker::hand_on_kafka_partitions(std::uint64_t round, const cluster::Membership& next) {
+  if (stopping_) {
+    return;  // no resume will come: the final commit after the drain covers every partition this worker processed
+  }
+  std::optional<PartitionReaders> readers = PartitionReaders::of(next);
+  for (std::size_t index : replayable_) {
+    if (plan_->sources[index].kind() != graph::SourcePlan::Kind::kafka) {
       continue;
     }
-    source->stop({});
-    if (plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka) {
-      metrics_registry_.gauge_family(metrics::kafka_lag, plan_->sources[index].name, nullptr);  // it reads `source`
+    // Where each partition stands: after the last message processed, else (nothing processed) where it started.
+    io::SourcePosition standing;
+    if (io::Source* source = sources_by_index_[index]) {
+      standing = source->starts();
+      stop_replayable_source(index);  // what it queued during the pause is dropped (its generation is past)
     }
-    ++generations_[index];
-    sources_by_index_[index] = nullptr;
-    std::erase_if(sources_, [source](const std::unique_ptr<io::Source>& held) { return held.get() == source; });
-    sources_running_.fetch_sub(1);
+    for (const auto& [partition, offset] : positions_->of(index)) {
+      standing[partition] = offset;
+    }
+    io::SourcePosition kept;
+    io::SourcePosition handed;
+    std::string names;
+    for (const auto& [partition, offset] : standing) {
+      if (readers && readers->reads(partition.partition)) {
+        kept.emplace(partition, offset);
+        continue;
+      }
+      handed.emplace(partition, offset);
+      const auto& topics = std::get<graph::KafkaSourceSettings>(plan_->sources[index].settings).topics;
+      names += fmt::format("{}{}/{}", names.empty() ? "" : ", ",
+                           partition.topic < topics.size() ? topics[partition.topic] : "?", partition.partition);
+    }
+    positions_->restore(index, std::move(kept));
+    if (!handed.empty()) {
+      commit_position(index, handed);
+      log_->info("rescale {}: kafka source '{}' hands on {} partitions: {}", round, plan_->sources[index].name,
+                 handed.size(), names);
+    }
+  }
+  kafka_readers_ = readers;
+  kafka_restart_due_ = std::chrono::steady_clock::time_point::max();
+}
+
+void Worker::read_kafka_partitions_again() {
+  kafka_restart_due_ = std::chrono::steady_clock::time_point::max();
+  if (!kafka_readers_ || stopping_ || paused_) {
+    return;  // reads nothing; or the stop, or the next round's move, decides
+  }
+  IoPlacement again = placement();
+  again.broker_wait = std::min(again.broker_wait, kafka_restart_wait);
+  for (std::size_t index : replayable_) {
+    if (plan_->sources[index].kind() != graph::SourcePlan::Kind::kafka || sources_by_index_[index] != nullptr) {
+      continue;
+    }
+    try {
+      start_replayable_source(index, again);
+    } catch (const core::Error& error) {
+      log_->error("kafka source '{}' cannot read its partitions again after the rescale ({}); trying again in {} ms",
+                  plan_->sources[index].name, error.what(), kafka_restart_wait.count());
+      kafka_restart_due_ = std::chrono::steady_clock::now() + kafka_restart_wait;
+    }
   }
 }
 
@@ -939,6 +1063,7 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
     checkpoints_->membership_changed(move.next, true);
   }
   leaving_ = leaving;
+  hand_on_kafka_partitions(move.round, move.next);
   adopt_membership(std::move(move.next));
   cluster_->rescale_moved(move.round);
   log_->info("rescale {}: handed {} keys in {} key groups to {} workers ({}, {:.1f} ms){}", move.round, moved.keys,
@@ -1009,6 +1134,7 @@ void Worker::take_rescale(const RescaleInbox::Resume& resume) {
   fire_moved_windows();
   paused_ = false;
   drained_ = false;
+  read_kafka_partitions_again();
   std::string took = handover_.take_intake_summary();
   log_->info("rescale {}: source input resumes{}", resume.round, took.empty() ? "" : "; took " + took);
 }
@@ -1432,6 +1558,9 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     bool worked = take_work();
     auto now = std::chrono::steady_clock::now();
     turn_started_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    if (now >= kafka_restart_due_) [[unlikely]] {
+      read_kafka_partitions_again();
+    }
     tend_windows(now);
     hand_over_outputs();
     commit_delivered_positions(now);
@@ -1581,6 +1710,7 @@ int Worker::serve() {
         return 0;
       }
       routing = Routing::of(facts_.membership);
+      kafka_readers_ = partition_readers_at_formation();
     }
     formed_ = true;
     build_pipeline(routing);
@@ -1626,9 +1756,7 @@ int Worker::serve() {
     // At least once: everything read was delivered (a cluster's drain covers every worker's sinks), so the final
     // positions are committed. A stop that lost anything leaves the last commit where it was: those are read again.
     for (std::size_t source : replayable_) {
-      if (sources_by_index_[source] != nullptr) {
-        sources_by_index_[source]->commit(positions_->of(source));
-      }
+      commit_position(source, positions_->of(source));
     }
   }
   signals.cancel();

@@ -150,7 +150,10 @@ class ProtocolWorker(object):
         """RESTART, then close the connection (the connector reconnects and notifies again)."""
         conn = self.conn
         self._send(conn, cwm.Restart(address))
-        conn.shutdown(socket.SHUT_RDWR)
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the connector, told to restart, may have closed it first (ENOTCONN)
 
     def close(self):
         self.listener.close()

@@ -11,10 +11,10 @@
 #include <future>
 #include <iostream>
 #include <optional>
-#include <thread>
-#include <utility>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace roo::io {
@@ -50,8 +50,7 @@ KafkaSourceConfig config_for(std::vector<std::string> topics, std::string group 
 
 /// A mailbox, a pool and a started Kafka source; take() pops what it handed over.
 struct SourceFixture {
-  explicit SourceFixture(KafkaSourceConfig config, std::size_t mailbox_capacity = 64,
-                         const SourcePosition& seek = {})
+  explicit SourceFixture(KafkaSourceConfig config, std::size_t mailbox_capacity = 64, const SourcePosition& seek = {})
       : mailbox(mailbox_capacity) {
     source = make_kafka_source(std::move(config), mailbox, pool);
     source->seek(seek);
@@ -311,6 +310,7 @@ TEST(KafkaSource, SeekResumesAtTheGivenOffsets) {
     }
   }
   ASSERT_EQ(expected.size(), 41U);
+  EXPECT_EQ(fixture.source->starts(), position);  // where a rescale hands a partition on when nothing was processed
   expect_same(fixture.take(41), expected);
   EXPECT_TRUE(fixture.take(1, 500ms).empty());
 }
@@ -330,6 +330,7 @@ TEST(KafkaSource, CommitStoresOffsetsInTheGroupAndANewSourceStartsThere) {
   EXPECT_EQ(test::committed_offsets(group, topic, 2), (std::map<std::int32_t, std::int64_t>{{0, 4}, {1, 7}}));
 
   SourceFixture again(config_for({topic}, group));
+  EXPECT_EQ(again.source->starts(), (SourcePosition{{PartitionId{0, 0}, 4}, {PartitionId{0, 1}, 7}}));
   std::vector<Read> expected;
   for (const auto& read : expected_reads(messages)) {
     if (read.message.offset >= (read.message.partition == 0 ? 4 : 7)) {
@@ -346,7 +347,8 @@ TEST(KafkaSource, StartsAtTheEndWithLatestAndNoCommittedOffset) {
   auto config = config_for({topic});
   config.start = KafkaSourceConfig::Start::latest;
   SourceFixture fixture(config);
-  std::this_thread::sleep_for(1s);  // the assignment resolves "latest" before the new messages come
+  // "latest" is resolved to the end's offset at the assignment: a rescale can hand the partition on from there.
+  EXPECT_EQ(fixture.source->starts(), (SourcePosition{{PartitionId{0, 0}, 10}}));
   std::vector<KafkaMessage> later{{.partition = 0, .value = "later", .time_ms = 5}};
   test::produce(topic, later);
   auto reads = fixture.take(1);
@@ -367,7 +369,8 @@ TEST(KafkaSource, AFullMailboxPausesThePartitionsAndNothingIsLost) {
   config.batch_bytes = 200;
   SourceFixture fixture(config, /*mailbox_capacity=*/1);
   // Nothing takes from the mailbox yet: it fills, stays full, and the source pauses (however long its start takes).
-  ASSERT_TRUE(LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 3 partitions"));
+  ASSERT_TRUE(
+      LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 3 partitions"));
   auto reads = fixture.take(3000, 60000ms, 1ms);
   fixture.stop();
   core::module_logger("io")->set_level(spdlog::level::info);
@@ -452,7 +455,8 @@ TEST(KafkaSource, APartitionWithABacklogIsCaughtUpOnlyAtItsEndEvenAfterPauses) {
   auto config = config_for({topic});
   config.batch_bytes = 200;
   SourceFixture fixture(config, /*mailbox_capacity=*/1);
-  ASSERT_TRUE(LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 2 partitions"));
+  ASSERT_TRUE(
+      LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 2 partitions"));
   auto handed = fixture.take_until_caught_up({{0, 0}, {0, 1}}, 3000, 60000ms, 1ms);
   core::module_logger("io")->set_level(spdlog::level::info);
   auto reports = frames_before_caught_up(handed);
@@ -531,8 +535,8 @@ TEST(KafkaSource, ConsumerLagIsZeroForEveryPartitionReadToItsEnd) {
   auto handed = fixture.take_until_caught_up({{0, 0}, {0, 1}, {0, 2}}, 1000);
   EXPECT_EQ(handed.size(), 1003U);
   EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0},
-                                                                        {.topic = topic, .partition = 1, .lag = 0},
-                                                                        {.topic = topic, .partition = 2, .lag = 0}}));
+                                                                       {.topic = topic, .partition = 1, .lag = 0},
+                                                                       {.topic = topic, .partition = 2, .lag = 0}}));
 }
 
 // A committed transaction ends with a marker at the offset after its last message: the position stays before it, the
@@ -569,7 +573,8 @@ TEST(KafkaSource, ConsumerLagCountsWhatThePausedSourceHasNotReadAndGrowsWithNewM
   auto config = config_for({topic});
   config.batch_bytes = 200;
   SourceFixture fixture(config, /*mailbox_capacity=*/1);
-  ASSERT_TRUE(LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 2 partitions"));
+  ASSERT_TRUE(
+      LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 2 partitions"));
   core::module_logger("io")->set_level(spdlog::level::info);
   auto paused = lag_of(*fixture.source, 2);
   ASSERT_EQ(paused.size(), 2U);
@@ -629,7 +634,7 @@ TEST(KafkaSource, PicksUpPartitionsAddedWhileRunningFromTheirBeginning) {
   test::create_topic(topic, 1);
   auto config = config_for({topic});
   config.start = KafkaSourceConfig::Start::latest;  // a new partition still starts at its beginning
-  config.partition_refresh = 4000ms;  // the next refresh comes after the messages below
+  config.partition_refresh = 4000ms;                // the next refresh comes after the messages below
   SourceFixture fixture(config);
   std::this_thread::sleep_for(1s);  // the assignment resolves "latest" before the message comes
   test::produce(topic, {{.partition = 0, .value = "first"}});

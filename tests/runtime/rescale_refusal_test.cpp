@@ -26,13 +26,14 @@ TEST(RescaleRefusal, WithCheckpointsKeyedStateMayRescaleButTransactionalSinksAre
   EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a Kafka sink is not transactional
 }
 
-TEST(RescaleRefusal, KafkaAndHttpSourcesAreRefusedAndWindowsAreNot) {
+TEST(RescaleRefusal, KafkaSourcesAreRefusedOnlyWithCheckpointsHttpSourcesAlwaysAndWindowsNever) {
   auto plan = plan_of("keyed_count");
   plan.sources[0].name = "orders";
   plan.sources[0].settings = graph::KafkaSourceSettings{};
-  EXPECT_EQ(rescale_refusal(plan, false),
-            "rescaling is not supported with Kafka source 'orders' (its partitions are assigned by worker index and "
-            "count)");
+  EXPECT_EQ(rescale_refusal(plan, false), "");  // partitions move with their positions
+  EXPECT_EQ(rescale_refusal(plan, true),
+            "rescaling with checkpoints is not supported with Kafka source 'orders' (a checkpoint's offsets stay with "
+            "the worker that took it)");
   plan.sources[0].settings = graph::HttpSourceSettings{};
   EXPECT_EQ(rescale_refusal(plan, false),
             "rescaling is not supported with HTTP source 'orders' (a request is answered by the worker that read it)");

@@ -1,13 +1,12 @@
 #pragma once
 
+#include "roo/core/endpoint.hpp"
+
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "roo/core/endpoint.hpp"
 
 namespace roo::io {
 
@@ -61,6 +60,10 @@ class Source {
   /// `position` is durable (its checkpoint is complete, or every output before it was acknowledged): record it
   /// where the external system keeps it (Kafka: the consumer group's committed offsets). Thread-safe; asynchronous.
   virtual void commit(const SourcePosition& position) { (void)position; }
+  /// Where each partition it reads started: the offset it was assigned at, for the partitions where that is a real
+  /// offset (Kafka: a partition started at its end under `latest` has that end's offset). A rescale hands a partition
+  /// none of whose messages were processed on at this offset (docs/kafka.md). Any thread.
+  [[nodiscard]] virtual SourcePosition starts() const { return {}; }
 
   /// Each partition's lag (PartitionLag) as last known; a partition whose end or position is not known yet is left
   /// out, and a stopping source reports none. Any thread (the metrics thread asks every period), between start() and
