@@ -296,7 +296,7 @@ def test_a_joiner_killed_mid_migration_gives_its_partitions_back(kafka, cluster,
         for round_ in range(rounds(1)):
             name = "joiner%d" % round_
             joiner = c.join(name)
-            assert wait_until(lambda: "rescale_count: restoring state" in joiner.stderr() or
+            assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or
                               joiner.proc.poll() is not None, RESCALE_TIMEOUT), \
                 "round %d: the joiner never restored state\n%s" % (round_, c.logs())
             assert joiner.proc.poll() is None, "round %d: the joiner exited\n%s" % (round_, c.logs())

@@ -16,84 +16,38 @@ shows where the key's state was at that message.
 Flags: the Wallaroo Kafka source flags (--kafka_source_topic, --kafka_source_brokers, ...), --out, and
   --group G               the consumer group (default: the runtime's)
   --slow-restore-ms D     restoring a key's state on the worker it moves to (unpickling it in a rescale) sleeps D ms,
-                          and the first restore of the process logs `rescale_count: restoring state` on stderr: a
+                          and the first restore of the process logs `key_count: restoring state` on stderr: a
                           test can then kill a worker in the middle of a migration
+
+The state, the order check and the output are key_count's own (imported from ../cluster_apps).
 """
 import argparse
+import os
 import sys
-import time
 
 import wallaroo
 
-SLOW_RESTORE_S = 0.0
-_announced = []
-WORKER = "initializer"
-
-
-def worker_name():
-    """This worker's --name: from the full command line, since `args` holds only the application's arguments."""
-    args = wallaroo._ARGS or ()
-    for i, a in enumerate(args):
-        if a == "--name" and i + 1 < len(args):
-            return args[i + 1]
-    return "initializer"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster_apps"))
+import key_count  # noqa: E402  (the state class, the count with its order check, the encoder)
 
 
 def application_setup(args):
-    global SLOW_RESTORE_S, WORKER
     parser = argparse.ArgumentParser(prog="rescale_count")
     parser.add_argument("--group", default=None)
     parser.add_argument("--slow-restore-ms", type=float, default=0.0)
     opts, _ = parser.parse_known_args(args)
-    SLOW_RESTORE_S = opts.slow_restore_ms / 1000.0
-    WORKER = worker_name()
+    key_count.SLOW_RESTORE_S = opts.slow_restore_ms / 1000.0
+    key_count.WORKER = key_count.worker_name()
     options = {"group": opts.group} if opts.group else {}
     source = wallaroo.CustomKafkaSourceCLIParser(args, decode, **options)
     out_host, out_port = wallaroo.tcp_parse_output_addrs(args)[0]
     pipeline = (wallaroo.source("Counts", source)
-                .key_by(key_of)
-                .to(count)
-                .to_sink(wallaroo.TCPSinkConfig(out_host, out_port, encode)))
+                .key_by(key_count.key_of)
+                .to(key_count.count)
+                .to_sink(wallaroo.TCPSinkConfig(out_host, out_port, key_count.encode)))
     return wallaroo.build_application("Kafka rescale count", pipeline)
-
-
-class Seen(object):
-    def __init__(self):
-        self.last = -1
-        self.count = 0
-
-    def __setstate__(self, fields):
-        if SLOW_RESTORE_S:
-            if not _announced:
-                _announced.append(True)
-                sys.stderr.write("rescale_count: restoring state\n")
-                sys.stderr.flush()
-            time.sleep(SLOW_RESTORE_S)
-        self.__dict__.update(fields)
 
 
 @wallaroo.decoder(header_length=4, length_fmt=">I")
 def decode(value, key):
     return (key.decode(), int(value))
-
-
-@wallaroo.key_extractor
-def key_of(event):
-    return event[0]
-
-
-@wallaroo.state_computation("counts", Seen)
-def count(event, state):
-    key, seq = event
-    if seq != state.last + 1:
-        expected = state.last + 1
-        state.last = max(state.last, seq)  # after a gap, go on from what came; a repeat changes nothing
-        return "GAP %s %d %d %s" % (key, expected, seq, WORKER)
-    state.last = seq
-    state.count += 1
-    return "%s,%d,%s" % (key, state.count, WORKER)
-
-
-@wallaroo.encoder
-def encode(line):
-    return (line + "\n").encode("utf-8")
