@@ -247,6 +247,18 @@ def start(kafka, cluster, receiver, hint, app_args=(), **kwargs):
     return topic, group, out, c
 
 
+def assert_every_key_exact_then_stop(kafka, group, topic, out, c, names, sent, layouts):
+    """The oracle of a run: every key's counts exact and in order, its state where its outputs say; then a clean
+    stop, the group's offsets at every partition's end, and each worker's partition layout as logged."""
+    print("produced %d messages" % sum(sent.values()))
+    counted = assert_exact_counts(out, sent, c.logs)
+    assert_in_order_per_worker(out, c.logs)
+    assert_state_where_outputs_say(c, names, counted)
+    c.stop(via=0)
+    assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
+    layouts.assert_logged(c)
+
+
 def test_grow_and_shrink_under_a_producer_keeps_every_keys_sequence_exactly_once_and_in_order(
         kafka, cluster, receiver, roo_bin):
     """1 -> 2 -> 3 workers (joins) -> 2 (worker1 shrunk out) while a producer writes; then the producer stops, every
@@ -273,14 +285,8 @@ def test_grow_and_shrink_under_a_producer_keeps_every_keys_sequence_exactly_once
         wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
-    print("produced %d messages" % sum(sent.values()))
-    counted = assert_exact_counts(out, sent, c.logs)
-    assert_in_order_per_worker(out, c.logs)
     assert_status(roo_bin, c, names)
-    assert_state_where_outputs_say(c, names, counted)
-    c.stop(via=0)
-    assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
-    layouts.assert_logged(c)
+    assert_every_key_exact_then_stop(kafka, group, topic, out, c, names, sent, layouts)
 
 
 def test_a_joiner_killed_mid_migration_gives_its_partitions_back(kafka, cluster, receiver, roo_bin):
@@ -318,13 +324,7 @@ def test_a_joiner_killed_mid_migration_gives_its_partitions_back(kafka, cluster,
         wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
-    print("produced %d messages" % sum(sent.values()))
-    counted = assert_exact_counts(out, sent, c.logs)
-    assert_in_order_per_worker(out, c.logs)
-    assert_state_where_outputs_say(c, names, counted)
-    c.stop(via=0)
-    assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
-    layouts.assert_logged(c)
+    assert_every_key_exact_then_stop(kafka, group, topic, out, c, names, sent, layouts)
     for joiner in c.members[1:-1]:
         assert readings(joiner) == [], "the killed %s read partitions\n%s" % (joiner.name, c.logs())
 
