@@ -228,6 +228,8 @@ std::string KafkaSourceCore::assign(const std::set<PartitionId>& partitions, boo
     if (list->elems[i].offset >= 0) {
       std::lock_guard lock(starts_mutex_);
       starts_[partition] = list->elems[i].offset;
+      batch_.news.starts.emplace_back(core::SourceNews::Input{partition.topic, partition.partition},
+                                      list->elems[i].offset);
     }
   }
   for (const auto& [topic, partition] : partitions) {

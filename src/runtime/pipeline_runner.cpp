@@ -543,9 +543,10 @@ void PipelineRunner::take_news_after(std::size_t source, const core::SourceNews&
   if (!windows_) {
     return;
   }
+  std::int64_t now = news.caught_up.empty() ? 0 : wall_now();
   for (const auto& [topic, partition] : news.caught_up) {
     auto& clock = watermarks_->clock(source);
-    clock.caught_up(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true));
+    clock.caught_up(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true), now);
   }
 }
 
@@ -960,6 +961,17 @@ void PipelineRunner::windows_restored() {
 void PipelineRunner::members_changed(std::size_t workers, const std::vector<bool>& departed) {
   if (windows_) {
     watermarks_->members_changed(workers, departed);
+  }
+}
+
+void PipelineRunner::source_inputs_dealt_again(std::size_t source, bool reads_again) {
+  if (!windows_) {
+    return;
+  }
+  auto& clock = watermarks_->clock(source);
+  clock.retire_all_inputs();
+  if (reads_again) {
+    clock.wait_for_inputs();
   }
 }
 

@@ -16,19 +16,12 @@ std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
   }
   for (const auto& source : plan.sources) {
     switch (source.kind()) {
-      case graph::SourcePlan::Kind::kafka:
-        if (checkpoints) {
-          return fmt::format(
-              "rescaling with checkpoints is not supported with Kafka source '{}' (a checkpoint's offsets stay "
-              "with the worker that took it)",
-              source.name);
-        }
-        break;
       case graph::SourcePlan::Kind::http:
         return fmt::format(
             "rescaling is not supported with HTTP source '{}' (a request is answered by the worker "
             "that read it)",
             source.name);
+      case graph::SourcePlan::Kind::kafka:  // its partitions move with their positions (docs/kafka.md)
       case graph::SourcePlan::Kind::tcp:
       case graph::SourcePlan::Kind::generator:
       case graph::SourcePlan::Kind::nats:

@@ -29,6 +29,14 @@ void SourcePositions::fold(const core::FrameBatch& batch, std::size_t first, std
   }
 }
 
+void SourcePositions::started(std::size_t source,
+                              const std::vector<std::pair<core::SourceNews::Input, std::int64_t>>& starts) {
+  io::SourcePosition& position = positions_[source];
+  for (const auto& [input, offset] : starts) {
+    position.try_emplace(io::PartitionId{input.first, input.second}, offset);
+  }
+}
+
 std::string SourcePositions::encode(const io::SourcePosition& position) {
   std::string out(4 + position.size() * entry_bytes, '\0');
   char* at = out.data();

@@ -13,6 +13,7 @@
 #include "pipeline_runner.hpp"
 #include "rescale_inbox.hpp"
 #include "rescale_refusal.hpp"
+#include "sink_delivery_wait.hpp"
 #include "source_positions.hpp"
 #include "state_codecs.hpp"
 #include "transactional_sinks.hpp"
@@ -140,6 +141,8 @@ class Worker {
   /// worker does not read in `next` are handed on: their positions (else where they started) committed to the group,
   /// where their next reader starts from.
   void hand_on_kafka_partitions(std::uint64_t round, const cluster::Membership& next);
+  /// Paused by a rescale: whether the sinks delivered every output (only when a Kafka source hands partitions on).
+  bool delivered_before_move();
   /// At a rescale's resume (and retried while that fails): the Kafka sources read this worker's partitions again.
   void read_kafka_partitions_again();
   void open_checkpoint_files();
@@ -256,6 +259,12 @@ class Worker {
   std::atomic<bool> drained_{false};
   /// A rescale round paused source input (on_rescale_pause until on_rescale_resume, or a stop). Executor only.
   bool paused_ = false;
+  /// A rescale's pause: when it began, and whether the wait for the sinks' delivery was given up (see
+  /// delivered_before_move()).
+  std::chrono::steady_clock::time_point paused_at_{};
+  bool delivery_given_up_ = false;
+  std::uint64_t paused_round_ = 0;
+  SinkDeliveryWait sink_delivery_{sinks_, doorbell_};
   bool leaving_ = false;              ///< a rescale moved this worker's key groups away: it goes once told to
   bool finished_watermarks_ = false;  ///< a leaver told its peers its sources are finished (windows only)
   std::mutex lost_peers_mutex_;
@@ -730,6 +739,7 @@ void Worker::hand_on_kafka_partitions(std::uint64_t round, const cluster::Member
       standing = source->starts();
       stop_replayable_source(index);  // what it queued during the pause is dropped (its generation is past)
     }
+    runner_->source_inputs_dealt_again(index, readers.has_value());
     for (const auto& [partition, offset] : positions_->of(index)) {
       standing[partition] = offset;
     }
@@ -755,6 +765,36 @@ void Worker::hand_on_kafka_partitions(std::uint64_t round, const cluster::Member
   }
   kafka_readers_ = readers;
   kafka_restart_due_ = std::chrono::steady_clock::time_point::max();
+}
+
+// Checkpoints off, the move hands Kafka partitions on at the positions this worker processed, and their new readers
+// start there (docs/kafka.md, "Partitions and workers"): so a paused worker is quiet only once its sinks delivered the
+// output of everything it processed (what travelled between workers is covered by each worker's own quiet). A sink
+// that cannot deliver, or has not within the drain timeout, is named in a warning and the rescale goes on: a crash
+// before that output is delivered would lose it.
+bool Worker::delivered_before_move() {
+  auto is_kafka = [this](std::size_t index) { return plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka; };
+  if (delivery_given_up_ || options_.checkpoints || std::none_of(replayable_.begin(), replayable_.end(), is_kafka)) {
+    return true;
+  }
+  hand_over_outputs();
+  auto state = sink_delivery_.check(runner_->outputs_written());
+  if (state == SinkDeliveryWait::State::delivered) {
+    return true;
+  }
+  if (state == SinkDeliveryWait::State::waiting &&
+      std::chrono::steady_clock::now() - paused_at_ < options_.drain_timeout) {
+    return false;
+  }
+  delivery_given_up_ = true;
+  log_->warn(
+      "rescale {}: the sinks {} before the Kafka partitions are handed on; the rescale goes on, and output not "
+      "yet delivered is lost if this worker crashes before it is",
+      paused_round_,
+      state == SinkDeliveryWait::State::failed
+          ? "cannot deliver every output (" + sink_delivery_.failure() + ")"
+          : fmt::format("did not deliver every output within {} ms", options_.drain_timeout.count()));
+  return true;
 }
 
 void Worker::read_kafka_partitions_again() {
@@ -1020,6 +1060,10 @@ void Worker::take_rescale(const RescaleInbox::Pause& pause) {
     return;  // a stop drains the sources' input: it is not held back
   }
   paused_ = true;
+  paused_at_ = std::chrono::steady_clock::now();
+  paused_round_ = pause.round;
+  delivery_given_up_ = false;
+  sink_delivery_.reset();
   runner_->hold_windows();  // a peer's move may hand this worker keys before its own move comes
   log_->info("rescale {}: source input paused", pause.round);
 }
@@ -1152,6 +1196,9 @@ void Worker::take_source_batch(core::FrameBatch& batch) {
   bool news = !batch.news.empty();
   if (news) [[unlikely]] {
     runner_->take_news_before(batch.source, batch.news);
+    if (!batch.news.starts.empty()) {
+      positions_->started(batch.source, batch.news.starts);
+    }
     if (batch.empty()) {  // a batch of news only
       runner_->take_news_after(batch.source, batch.news);
       return;
@@ -1593,7 +1640,7 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
       tend_windows(std::chrono::steady_clock::now());
     }
     // Paused by a rescale, the sources' queued input does not count: the executor takes none of it.
-    drained_ = quiet || (paused_ && inbound_.size() == 0);
+    drained_ = quiet || (paused_ && inbound_.size() == 0 && delivered_before_move());
     if (quiet && !cluster_) {
       break;
     }

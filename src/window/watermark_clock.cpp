@@ -50,24 +50,39 @@ std::optional<EventTime> WatermarkClock::watermark(std::int64_t now) {
   }
   EventTime now_mark = active_min;
   if (!any_active) {
+    if (max_seen == graph::start_of_time) {
+      // Every input is idle and none ever brought an event (empty partitions): it holds nothing back, as no input.
+      return std::nullopt;
+    }
     // Everything is quiet: event time goes on with the wall clock from where the inputs left it.
-    now_mark = max_seen == graph::start_of_time
-                   ? max_seen
-                   : saturating_add(max_seen, saturating_sub(now - last_arrival, spec_.idleness_ns));
+    now_mark = saturating_add(max_seen, saturating_sub(now - last_arrival, spec_.idleness_ns));
   }
   last_ = std::max(last_, now_mark);
   return last_;
 }
 
+void WatermarkClock::retire(const Input& in) {
+  retired_max_ = std::max(retired_max_, in.max_time);
+  retired_last_ = std::max(retired_last_, in.last_arrival);
+}
+
 void WatermarkClock::retire_quiet_inputs(std::int64_t now) {
-  auto quiet_for_long = [&](const Input& in) { return idle(in, now) && now - in.last_arrival > 10 * spec_.idleness_ns; };
+  auto quiet_for_long = [&](const Input& in) {
+    return idle(in, now) && now - in.last_arrival > 10 * spec_.idleness_ns;
+  };
   for (const Input& in : inputs_) {
     if (quiet_for_long(in)) {
-      retired_max_ = std::max(retired_max_, in.max_time);
-      retired_last_ = std::max(retired_last_, in.last_arrival);
+      retire(in);
     }
   }
   std::erase_if(inputs_, quiet_for_long);
+}
+
+void WatermarkClock::retire_all_inputs() {
+  for (const Input& in : inputs_) {
+    retire(in);
+  }
+  inputs_.clear();
 }
 
 std::int64_t WatermarkClock::next_change(std::int64_t now) const {
@@ -79,7 +94,9 @@ std::int64_t WatermarkClock::next_change(std::int64_t now) const {
   }
   std::int64_t next = graph::end_of_time;
   bool any_active = false;
+  EventTime max_seen = retired_max_;
   for (const Input& in : inputs_) {
+    max_seen = std::max(max_seen, in.max_time);
     if (!idle(in, now)) {
       any_active = true;
       if (in.caught_up) {
@@ -87,7 +104,10 @@ std::int64_t WatermarkClock::next_change(std::int64_t now) const {
       }
     }
   }
-  return any_active ? next : now;
+  if (!any_active) {
+    return max_seen == graph::start_of_time ? graph::end_of_time : now;  // nothing seen: only an event changes it
+  }
+  return next;
 }
 
 }  // namespace roo::window

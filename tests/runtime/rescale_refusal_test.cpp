@@ -26,14 +26,12 @@ TEST(RescaleRefusal, WithCheckpointsKeyedStateMayRescaleButTransactionalSinksAre
   EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a Kafka sink is not transactional
 }
 
-TEST(RescaleRefusal, KafkaSourcesAreRefusedOnlyWithCheckpointsHttpSourcesAlwaysAndWindowsNever) {
+TEST(RescaleRefusal, HttpSourcesAreRefusedAlwaysKafkaSourcesAndWindowsNever) {
   auto plan = plan_of("keyed_count");
   plan.sources[0].name = "orders";
   plan.sources[0].settings = graph::KafkaSourceSettings{};
   EXPECT_EQ(rescale_refusal(plan, false), "");  // partitions move with their positions
-  EXPECT_EQ(rescale_refusal(plan, true),
-            "rescaling with checkpoints is not supported with Kafka source 'orders' (a checkpoint's offsets stay with "
-            "the worker that took it)");
+  EXPECT_EQ(rescale_refusal(plan, true), "");   // and the checkpoint after the round holds them
   plan.sources[0].settings = graph::HttpSourceSettings{};
   EXPECT_EQ(rescale_refusal(plan, false),
             "rescaling is not supported with HTTP source 'orders' (a request is answered by the worker that read it)");

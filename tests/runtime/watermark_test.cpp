@@ -47,7 +47,7 @@ TEST(WatermarkClock, AKafkaSourceHoldsEverythingBackUntilItsPartitionsAreKnown) 
   auto backlog = clock.slot(1, true);  // assigned, none of its messages read yet
   auto empty = clock.slot(2, true);
   clock.inputs_known();
-  clock.caught_up(empty);
+  clock.caught_up(empty, 1000 * s);
   EXPECT_EQ(clock.watermark(1000 * s), graph::start_of_time);  // the backlog holds it back, however long it takes
   EXPECT_EQ(clock.watermark(2000 * s), graph::start_of_time);
   clock.observe(backlog, 50 * s, 2000 * s);
@@ -59,6 +59,23 @@ TEST(WatermarkClock, AKafkaSourceWithNoPartitionsHereHoldsNothingBack) {
   clock.wait_for_inputs();
   clock.inputs_known();
   EXPECT_FALSE(clock.watermark(1000 * s).has_value());
+}
+
+// A worker whose partitions are all empty (more workers than partitions with data, or a partition read to its end by
+// the worker that had it before a rescale) holds nothing back once they are idle, and sleeps until an event comes.
+TEST(WatermarkClock, EmptyPartitionsHoldNothingBackOnceIdle) {
+  window::WatermarkClock clock(spec(), false);
+  clock.wait_for_inputs();
+  auto empty = clock.slot(1, true);
+  clock.inputs_known();
+  EXPECT_EQ(clock.watermark(1000 * s), graph::start_of_time);  // not caught up yet: it may have a backlog
+  clock.caught_up(empty, 1000 * s);
+  EXPECT_EQ(clock.watermark(1001 * s), graph::start_of_time);  // its first messages may still be on their way
+  EXPECT_EQ(clock.next_change(1001 * s), 1002 * s);
+  EXPECT_FALSE(clock.watermark(1002 * s).has_value());  // idle an idleness after it caught up, and nothing seen
+  EXPECT_EQ(clock.next_change(1002 * s), graph::end_of_time);
+  clock.observe(empty, 50 * s, 1003 * s);
+  EXPECT_EQ(clock.watermark(1003 * s), 50 * s);
 }
 
 TEST(WatermarkClock, AnIdleInputNoLongerHoldsItBack) {
@@ -82,9 +99,9 @@ TEST(WatermarkClock, AKafkaPartitionWithABacklogIsNeverIdle) {
   clock.observe(busy, 60 * s, 1010 * s);
   EXPECT_EQ(clock.watermark(1010 * s), 10 * s);                // quiet for 10 s, but it has not reached its end
   EXPECT_EQ(clock.next_change(1010 * s), graph::end_of_time);  // only news from the broker can change that
-  clock.caught_up(behind);
+  clock.caught_up(behind, 1010 * s);
   EXPECT_EQ(clock.watermark(1010 * s), 60 * s);  // `behind` reached its end 10 s after its last message: idle
-  clock.caught_up(busy);
+  clock.caught_up(busy, 1010 * s);
   EXPECT_EQ(clock.next_change(1011 * s), 1012 * s);  // `busy` turns idle 2 s after its last message
 }
 
@@ -120,6 +137,42 @@ TEST(WatermarkClock, ForgetsLongClosedConnectionsButNotWhatTheySaw) {
   clock.observe(live, 50 * s, 1100 * s);
   EXPECT_EQ(clock.watermark(1100 * s), 50 * s);          // the others are idle (and now forgotten)
   EXPECT_EQ(clock.watermark(1103 * s), 99 * s + 1 * s);  // all quiet: the largest seen (99 s) + 1 s past idleness
+}
+
+// A rescale dealt the source's partitions again: a partition handed on with a backlog (never caught up) held the
+// watermark back; once retired it no longer does, and the partitions read from the resume on hold it back from the
+// start (the watermark keeps what it reached meanwhile).
+TEST(WatermarkClock, InputsDealtAgainNoLongerHoldItBackAndTheNewOnesDoFromTheStart) {
+  window::WatermarkClock clock(spec(), false);
+  clock.wait_for_inputs();
+  auto handed_on = clock.slot(1, true);
+  auto kept = clock.slot(2, true);
+  clock.inputs_known();
+  clock.observe(handed_on, 10 * s, 1000 * s);
+  clock.observe(kept, 50 * s, 1000 * s);
+  clock.caught_up(kept, 1000 * s);
+  EXPECT_EQ(clock.watermark(1010 * s), 10 * s);  // the backlog of partition 1 holds it, however long
+
+  clock.retire_all_inputs();
+  clock.wait_for_inputs();                       // the source reads again from the resume on
+  EXPECT_EQ(clock.watermark(1010 * s), 10 * s);  // until its first batch names its partitions: it never goes back
+  EXPECT_EQ(clock.next_change(1010 * s), graph::end_of_time);
+  auto again = clock.slot(2, true);  // it reads only partition 2 now, none of its messages read yet
+  clock.inputs_known();
+  EXPECT_EQ(clock.watermark(1011 * s), 10 * s);
+  clock.observe(again, 60 * s, 1011 * s);
+  EXPECT_EQ(clock.watermark(1011 * s), 60 * s);  // partition 1 is another worker's now: only 2 holds it
+  clock.caught_up(again, 1011 * s);
+  EXPECT_EQ(clock.watermark(1014 * s), 61 * s);  // all quiet: on with the wall clock from the largest seen
+}
+
+TEST(WatermarkClock, ASourceThatReadsNothingAfterARescaleHoldsNothingBack) {
+  window::WatermarkClock clock(spec(), false);
+  auto backlog = clock.slot(1, true);
+  clock.observe(backlog, 10 * s, 1000 * s);
+  clock.retire_all_inputs();  // a leaver, or a worker no partition is dealt to
+  EXPECT_EQ(clock.watermark(1002 * s), 10 * s);
+  EXPECT_EQ(clock.watermark(1005 * s), 13 * s);  // quiet: it moves with the wall clock
 }
 
 TEST(WatermarkClock, AFinishedSourceLetsEverythingFire) {

@@ -60,6 +60,11 @@ struct SourceNews {
   /// messages, so that a partition with a backlog holds the watermark back from the start rather than from its first
   /// message.
   std::vector<Input> assigned;
+  /// Before the batch's frames: where partitions of `assigned` start (the offset of the first message to read), for
+  /// those whose offset the source resolved (a committed offset, `latest`'s end, a seek). The executor's source
+  /// positions (runtime::SourcePositions) hold it until a message of the partition is processed, so that a checkpoint
+  /// or a rescale's hand-on knows where a partition not read from yet stands.
+  std::vector<std::pair<Input, std::int64_t>> starts;
   /// Before the batch's frames: this is the first batch after the source (re)started, handed over at once even with
   /// nothing in it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the
   /// executor cannot know the source's inputs and holds its windows back.
@@ -71,6 +76,7 @@ struct SourceNews {
   [[nodiscard]] bool empty() const { return !started && assigned.empty() && caught_up.empty(); }
   void clear() {
     assigned.clear();
+    starts.clear();
     started = false;
     caught_up.clear();
   }

@@ -17,7 +17,8 @@ using graph::EventTime;
 ///   so a partition held back by backpressure or a slow fetch, with a backlog, never lets the watermark pass it;
 /// - the watermark is the minimum over the inputs that are not idle; when every input is idle it is the largest
 ///   event time seen plus the wall clock passed since the idleness expired (so the last window of a stream that
-///   stops still closes, within delay + idleness, and the result does not depend on which input went quiet first);
+///   stops still closes, within delay + idleness, and the result does not depend on which input went quiet first),
+///   or, when no input ever brought an event (empty partitions), nothing: it holds nothing back;
 /// - an event stamped more than max_ahead ahead of the wall clock does not move it (it still counts as activity);
 /// - an ingest-time source's watermark is the wall clock; a finished source's (a generator that returned None) is
 ///   end_of_time; a source with no input yet holds nothing back (nullopt).
@@ -26,8 +27,9 @@ class WatermarkClock {
  public:
   WatermarkClock(graph::EventTimeSpec spec, bool ingest_time) : spec_(spec), ingest_time_(ingest_time) {}
 
-  /// The slot of input `input` (valid until the next watermark() call) (a connection number, or topic << 32 | partition), made on first use. `at_end`
-  /// says whether the input can tell that it has caught up (Kafka); others count as caught up whenever quiet.
+  /// The slot of input `input` (valid until the next watermark() call) (a connection number, or topic << 32 |
+  /// partition), made on first use. `at_end` says whether the input can tell that it has caught up (Kafka); others
+  /// count as caught up whenever quiet.
   [[nodiscard]] std::size_t slot(std::uint64_t input, bool reports_end);
   /// An event of the input in `slot` with event time `time`, taken in at wall clock `now`. Cheap: the per-event call.
   void observe(std::size_t slot, EventTime time, std::int64_t now) {
@@ -39,13 +41,26 @@ class WatermarkClock {
       in.max_time = time;
     }
   }
-  /// The input in `slot` has delivered everything its broker holds (Kafka: the end of the partition).
-  void caught_up(std::size_t slot) { inputs_[slot].caught_up = true; }
+  /// The input in `slot` has delivered everything its broker holds (Kafka: the end of the partition), as known at
+  /// wall clock `now`. An input that never delivered anything turns idle an idleness after this (a partition just
+  /// assigned may be empty, or its first messages may still be on their way).
+  void caught_up(std::size_t slot, std::int64_t now) {
+    Input& in = inputs_[slot];
+    in.caught_up = true;
+    if (in.last_arrival == 0) {
+      in.last_arrival = now;
+    }
+  }
   /// The source's inputs are not known yet (a Kafka source before its first batch tells its partitions): the
   /// watermark holds everything back until inputs_known(), rather than letting this worker's windows (and, through
   /// its peers, theirs) pass a partition whose backlog has not been read.
   void wait_for_inputs() { waiting_for_inputs_ = true; }
   void inputs_known() { waiting_for_inputs_ = false; }
+  /// The source stopped reading its inputs here (a rescale deals a Kafka source's partitions again): none of them
+  /// holds the watermark back any more, while what they saw is kept (it never goes back, and when all is quiet it
+  /// moves on from there). A partition handed on with a backlog would otherwise hold it back for ever. The source's
+  /// inputs when it reads again come with its first batch (wait_for_inputs() until then).
+  void retire_all_inputs();
   /// The source ended (a generator returned None): every window may fire.
   void finish() { finished_ = true; }
 
@@ -72,6 +87,7 @@ class WatermarkClock {
   /// Forgets inputs quiet for long (closed TCP connections), keeping what they saw: slots are only valid until the
   /// next watermark() call.
   void retire_quiet_inputs(std::int64_t now);
+  void retire(const Input& in);
 
   graph::EventTimeSpec spec_;
   bool ingest_time_;
@@ -80,7 +96,7 @@ class WatermarkClock {
   std::vector<Input> inputs_;
   EventTime retired_max_ = graph::start_of_time;  ///< the largest event time of the inputs retired
   std::int64_t retired_last_ = 0;                 ///< and their last arrival
-  EventTime last_ = graph::start_of_time;  ///< what watermark() last returned: it never goes back
+  EventTime last_ = graph::start_of_time;         ///< what watermark() last returned: it never goes back
 };
 
 }  // namespace roo::window
