@@ -262,23 +262,22 @@ std::string KafkaSourceCore::resolve_stored_offsets(rd_kafka_topic_partition_lis
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].offset == RD_KAFKA_OFFSET_STORED) {
       std::int64_t offset = committed->elems[i].offset;
-      list->elems[i].offset = offset >= 0      ? offset
-                              : from_beginning ? RD_KAFKA_OFFSET_BEGINNING
-                                               : end_offset(list->elems[i]);
+      list->elems[i].offset = offset >= 0 ? offset : edge_offset(list->elems[i], !from_beginning);
     }
   }
   return {};
 }
 
-std::int64_t KafkaSourceCore::end_offset(const rd_kafka_topic_partition_t& element) {
+std::int64_t KafkaSourceCore::edge_offset(const rd_kafka_topic_partition_t& element, bool end) {
   std::int64_t low = RD_KAFKA_OFFSET_INVALID;
   std::int64_t high = RD_KAFKA_OFFSET_INVALID;
+  std::int64_t symbolic = end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
   if (rd_kafka_query_watermark_offsets(client_.get(), element.topic, element.partition, &low, &high,
-                                       kafka_timeout(metadata_timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-      high < 0) {
-    return RD_KAFKA_OFFSET_END;
+                                       kafka_timeout(metadata_timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return symbolic;
   }
-  return high;
+  std::int64_t edge = end ? high : low;
+  return edge >= 0 ? edge : symbolic;
 }
 
 std::size_t KafkaSourceCore::topic_index_of(const char* name) const {

@@ -131,13 +131,14 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   /// `start` (partitions `added_later` than the start: their beginning). Returns the failure after "unable to ".
   [[nodiscard]] std::string assign(const std::set<PartitionId>& partitions, bool added_later);
   /// The elements of `list` at RD_KAFKA_OFFSET_STORED get the group's committed offset, else the start (`earliest`,
-  /// or `added_later`: their beginning; else their end, as an offset when the brokers say which: end_offset). Returns
-  /// the failure after broker_wait (added_later: after metadata_timeout; the next refresh tries again).
+  /// or `added_later`: their beginning; else their end; as an offset when the brokers say which: edge_offset).
+  /// Returns the failure after broker_wait (added_later: after metadata_timeout; the next refresh tries again).
   [[nodiscard]] std::string resolve_stored_offsets(rd_kafka_topic_partition_list_t* list, bool added_later);
 
-  /// Partition `element`'s end as an offset (the one librdkafka's RD_KAFKA_OFFSET_END would start at), so that
-  /// starts() can name it; RD_KAFKA_OFFSET_END itself when the brokers do not answer within metadata_timeout.
-  [[nodiscard]] std::int64_t end_offset(const rd_kafka_topic_partition_t& element);
+  /// Partition `element`'s beginning (`end` false) or end as an offset (the one librdkafka's RD_KAFKA_OFFSET_BEGINNING
+  /// or _END would start at), so that starts() and the executor's positions can name it; the symbolic offset itself
+  /// when the brokers do not answer within metadata_timeout.
+  [[nodiscard]] std::int64_t edge_offset(const rd_kafka_topic_partition_t& element, bool end);
 
   [[nodiscard]] std::size_t topic_index_of(const char* name) const;
 

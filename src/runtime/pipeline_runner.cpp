@@ -968,11 +968,7 @@ void PipelineRunner::source_inputs_dealt_again(std::size_t source, bool reads_ag
   if (!windows_) {
     return;
   }
-  auto& clock = watermarks_->clock(source);
-  clock.retire_all_inputs();
-  if (reads_again) {
-    clock.wait_for_inputs();
-  }
+  watermarks_->clock(source).deal_again(reads_again);
 }
 
 void PipelineRunner::finish_all_sources() {

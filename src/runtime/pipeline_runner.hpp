@@ -143,8 +143,8 @@ class PipelineRunner {
   /// marking those that left (see WatermarkTable::members_changed).
   void members_changed(std::size_t workers, const std::vector<bool>& departed);
   /// Message source `source` stopped reading here at a rescale's move (its partitions are dealt again): the inputs
-  /// it had no longer hold this worker's windows back (WatermarkClock::retire_all_inputs); when `reads_again`, the
-  /// windows wait for its new inputs, which its first batch after the resume lists.
+  /// it had no longer hold this worker's windows back; when `reads_again`, the windows wait for its new inputs,
+  /// which its first batch after the resume lists (WatermarkClock::deal_again).
   void source_inputs_dealt_again(std::size_t source, bool reads_again);
   /// This worker leaves and processed all its input: its peers' windows no longer wait for its sources.
   void finish_all_sources();

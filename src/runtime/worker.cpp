@@ -907,7 +907,9 @@ bool Worker::wait_for_sinks() {
         // checkpoint goes on while the executor waits here (a new part is a consistent cut here too: between turns).
         checkpoints_->on_turn(std::chrono::steady_clock::now(), checkpoint_inbox_);
       }
-      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_) {
+      // A rescale's round is answered by the loop (paused, it takes only peers' batches; delivered_before_move()
+      // bounds its wait for the sinks).
+      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_ || paused_ || !rescale_inbox_.empty()) {
         return true;  // let the loop react; it comes back here
       }
       if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
@@ -1628,6 +1630,9 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
       checkpoints_->on_turn(std::chrono::steady_clock::now(), checkpoint_inbox_);
     }
     if (worked) {
+      if (drained_.load(std::memory_order_relaxed)) {
+        drained_ = false;  // the drain's polls must not read a quiet that this turn's work ended
+      }
       continue;
     }
     bool quiet = stopping_ && sources_running_ == 0 && mailbox_.size() == 0 && inbound_.size() == 0;

@@ -78,11 +78,15 @@ void WatermarkClock::retire_quiet_inputs(std::int64_t now) {
   std::erase_if(inputs_, quiet_for_long);
 }
 
-void WatermarkClock::retire_all_inputs() {
+void WatermarkClock::deal_again(bool reads_again) {
   for (const Input& in : inputs_) {
     retire(in);
   }
   inputs_.clear();
+  if (reads_again) {
+    last_ = graph::start_of_time;
+    waiting_for_inputs_ = true;
+  }
 }
 
 std::int64_t WatermarkClock::next_change(std::int64_t now) const {

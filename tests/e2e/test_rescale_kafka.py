@@ -28,9 +28,9 @@ import signal
 import threading
 import time
 
-from conftest import free_port, wait_until
-from test_rescale import (RESCALE_TIMEOUT, assert_exact_counts, assert_state_where_outputs_say, assert_status, ctl,
-                          last_line, lines_with, rounds, shrink_out, wait_counted_after_now, wait_flowing,
+from conftest import EXTERNAL_STATE_ENTITY_QUERY, external_query, free_port, wait_until
+from test_rescale import (RESCALE_TIMEOUT, STATE, assert_exact_counts, assert_state_where_outputs_say, assert_status,
+                          ctl, lines_with, rounds, shrink_out, wait_counted_after_now, wait_flowing,
                           wait_for_owners)
 
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafka_apps", "rescale_count.py")
@@ -433,7 +433,8 @@ def test_with_checkpoints_a_joiner_killed_mid_migration_rolls_back_to_the_layout
             assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or
                               joiner.proc.poll() is not None, RESCALE_TIMEOUT), \
                 "round %d: the joiner never restored state\n%s" % (round_, c.logs())
-            assert len(hand_ons(c[0])) == round_, c.logs()  # the move began: the partitions were handed on
+            # The move began: the partitions were handed on (logged once the synchronous commit is done).
+            assert wait_until(lambda: len(hand_ons(c[0])) == round_, RESCALE_TIMEOUT), c.logs()
             kill(joiner)
             assert c[0].wait_for_log("the cluster formed again after rollback %d" % round_, RESCALE_TIMEOUT), c.logs()
             wait_for_owners(c, ["initializer"])
@@ -448,23 +449,26 @@ def test_with_checkpoints_a_joiner_killed_mid_migration_rolls_back_to_the_layout
     assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
 
 
-def test_windows_keep_firing_after_a_partition_with_a_backlog_is_handed_on(kafka, cluster, receiver):
-    """Event-time windows over a Kafka source (window_apps/windowed.py: tumbling 2 s of event time, idleness 300 ms,
-    5 ms an event in the aggregation). A producer writes 300 events a second over partitions 0 and 1 (each event 10 ms
-    of event time after the previous one of its partition) for 6 s: one worker processes 200 a second, so partition 1
-    has a backlog when a second worker joins and the first hands it on. The first's watermark must no longer wait on
-    that partition (before the fix it waited for ever, and no window fired again on either worker). The oracle: every
-    window of every key output exactly once (test_windows.tumbling_expected), no late event on either worker."""
-    from test_windows import WINDOWED, kafka_flags, now_ms, stop_and_count_late, tumbling_expected, wait_lines
+def test_windows_keep_firing_after_a_partition_with_a_backlog_is_handed_on(kafka, cluster, receiver, roo_bin):
+    """Event-time windows over a Kafka source (window_apps/windowed.py: tumbling 2 s of event time, idleness 2 s
+    (more than any pause of the producer on a loaded machine), 8 ms an event in the aggregation). A producer writes
+    300 events a second over partitions 0 and 1 (each event 10 ms of event time after the previous one of its
+    partition, partition 1's 5 s behind partition 0's) for 6 s; a worker processes 125 a second, so every partition
+    has a backlog. A second worker joins (the first hands partition 1 on to it), then leaves again (it hands
+    partition 1 back to the first, whose own watermark, from partition 0 alone, had gone past that backlog's times). Before the fix the first case stopped every window for ever (the old reader
+    waited on the partition it handed on) and the second made the backlog late. The oracle: every window of every key
+    output exactly once (test_windows.tumbling_expected), no late event on any worker."""
+    from test_windows import STOPPED, WINDOWED, kafka_flags, now_ms, tumbling_expected, wait_lines
     topic = kafka.unique_topic("winrescale")
     kafka.create_topic(topic, partitions=2)
     base = (now_ms() // 100000) * 100000 - 3600000
     events, chunks = [], []
     for tick in range(60):  # a chunk every 100 ms
         chunk = []
-        for i in range(tick * 15, tick * 15 + 15):
+        for i in range(tick * 30, tick * 30 + 30):
             partition = i % 2
-            key, t, v = "k%d" % (i // 2 % 4), base + (i // 2) * 10 + partition, i
+            # Partition 1's events are 5 s of event time behind partition 0's.
+            key, t, v = "k%d" % (i // 2 % 4), base + (i // 2) * 10 + partition - 5000 * partition, i
             events.append((key, t, v))
             chunk.append({"key": "p%d" % partition, "value": "%s,%d,%d" % (key, t, v), "partition": partition,
                           "timestamp": t})
@@ -477,20 +481,29 @@ def test_windows_keep_firing_after_a_partition_with_a_backlog_is_handed_on(kafka
 
     out = receiver()
     c = cluster(WINDOWED, 1, out.address, sources=[],
-                app_args=["--range", "2000", "--idleness", "300", "--slow-ms", "5", *kafka_flags(kafka, topic)])
+                app_args=["--range", "2000", "--idleness", "2000", "--slow-ms", "8", *kafka_flags(kafka, topic)])
     producer = threading.Thread(target=produce, daemon=True)
     producer.start()
     time.sleep(1.5)
     c.join("worker1")
     assert c[0].wait_for_log("cluster: rescale 1 done", RESCALE_TIMEOUT), c.logs()
-    handed = lines_with(c[0].stderr(), "hands on 1 partitions: %s/1" % topic)
-    assert len(handed) == 1, c.logs()
+    assert len(lines_with(c[0].stderr(), "rescale 1: kafka source 'Events' hands on 1 partitions: %s/1" % topic)) == 1, \
+        c.logs()
     assert c[1].wait_for_log("kafka_source 'Events': reading 1 partitions as worker 1 of 2: %s/1" % topic,
                              RESCALE_TIMEOUT), c.logs()
+    time.sleep(1)
+    done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
+    assert done.returncode == 0, (done.stdout, done.stderr, c.logs())
+    assert c[1].worker.wait(RESCALE_TIMEOUT) == 0, c.logs()
+    assert len(lines_with(c[1].stderr(), "rescale 2: kafka source 'Events' hands on 1 partitions: %s/1" % topic)) == 1, \
+        c.logs()
     producer.join(30)
     assert not producer.is_alive()
     wait_lines(out, tumbling_expected(events, 2000), c, timeout=60)
-    assert stop_and_count_late(c) == 0
+    c.stop(via=0)
+    for m in c.members:
+        late = STOPPED.findall(m.stderr())
+        assert late and int(late[-1]) == 0, "late events on %s:\n%s" % (m.name, c.logs())
 
 
 # ------------------------------------------------------------------ the move waits for the sinks' delivery
@@ -511,7 +524,9 @@ def start_without_receiver(kafka, cluster, hint, run_flags):
     group = "g-" + topic
     c = cluster(APP, 1, "127.0.0.1:%d" % port, app_args=source_args(kafka, topic, group), run_flags=run_flags)
     produce_counts(kafka, topic, 0, 5)
-    time.sleep(3)  # read and processed: the output waits in the sink, which cannot connect
+    # Every key counted (its state is there): the output waits in the sink, which cannot connect.
+    assert wait_until(lambda: len(external_query(c[0].external, EXTERNAL_STATE_ENTITY_QUERY)[STATE]) == len(KEYS),
+                      30), c.logs()
     return port, topic, group, c
 
 

@@ -140,8 +140,9 @@ TEST(WatermarkClock, ForgetsLongClosedConnectionsButNotWhatTheySaw) {
 }
 
 // A rescale dealt the source's partitions again: a partition handed on with a backlog (never caught up) held the
-// watermark back; once retired it no longer does, and the partitions read from the resume on hold it back from the
-// start (the watermark keeps what it reached meanwhile).
+// watermark back; once dealt away it no longer does. The partitions read from the resume on may include one taken
+// from another worker with a backlog older than anything this clock reached: it starts again from nothing, and each
+// new partition holds it back from its start.
 TEST(WatermarkClock, InputsDealtAgainNoLongerHoldItBackAndTheNewOnesDoFromTheStart) {
   window::WatermarkClock clock(spec(), false);
   clock.wait_for_inputs();
@@ -153,24 +154,28 @@ TEST(WatermarkClock, InputsDealtAgainNoLongerHoldItBackAndTheNewOnesDoFromTheSta
   clock.caught_up(kept, 1000 * s);
   EXPECT_EQ(clock.watermark(1010 * s), 10 * s);  // the backlog of partition 1 holds it, however long
 
-  clock.retire_all_inputs();
-  clock.wait_for_inputs();                       // the source reads again from the resume on
-  EXPECT_EQ(clock.watermark(1010 * s), 10 * s);  // until its first batch names its partitions: it never goes back
+  clock.deal_again(true);                                      // the source reads again from the resume on
+  EXPECT_EQ(clock.watermark(1010 * s), graph::start_of_time);  // until its first batch names its partitions
   EXPECT_EQ(clock.next_change(1010 * s), graph::end_of_time);
-  auto again = clock.slot(2, true);  // it reads only partition 2 now, none of its messages read yet
+  auto taken = clock.slot(3, true);  // partition 3 came from another worker, with a backlog
+  auto again = clock.slot(2, true);  // partition 1 is another worker's now
   clock.inputs_known();
-  EXPECT_EQ(clock.watermark(1011 * s), 10 * s);
+  EXPECT_EQ(clock.watermark(1011 * s), graph::start_of_time);
   clock.observe(again, 60 * s, 1011 * s);
-  EXPECT_EQ(clock.watermark(1011 * s), 60 * s);  // partition 1 is another worker's now: only 2 holds it
-  clock.caught_up(again, 1011 * s);
-  EXPECT_EQ(clock.watermark(1014 * s), 61 * s);  // all quiet: on with the wall clock from the largest seen
+  clock.observe(taken, 5 * s, 1011 * s);
+  EXPECT_EQ(clock.watermark(1011 * s), 5 * s);  // the backlog taken over holds it below what it had reached
+  clock.observe(taken, 70 * s, 1012 * s);
+  clock.caught_up(taken, 1012 * s);
+  clock.caught_up(again, 1012 * s);
+  EXPECT_EQ(clock.watermark(1012 * s), 60 * s);
+  EXPECT_EQ(clock.watermark(1015 * s), 71 * s);  // all quiet: on with the wall clock from the largest seen
 }
 
 TEST(WatermarkClock, ASourceThatReadsNothingAfterARescaleHoldsNothingBack) {
   window::WatermarkClock clock(spec(), false);
   auto backlog = clock.slot(1, true);
   clock.observe(backlog, 10 * s, 1000 * s);
-  clock.retire_all_inputs();  // a leaver, or a worker no partition is dealt to
+  clock.deal_again(false);  // a leaver, or a worker no partition is dealt to
   EXPECT_EQ(clock.watermark(1002 * s), 10 * s);
   EXPECT_EQ(clock.watermark(1005 * s), 13 * s);  // quiet: it moves with the wall clock
 }

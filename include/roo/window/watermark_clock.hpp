@@ -22,7 +22,8 @@ using graph::EventTime;
 /// - an event stamped more than max_ahead ahead of the wall clock does not move it (it still counts as activity);
 /// - an ingest-time source's watermark is the wall clock; a finished source's (a generator that returned None) is
 ///   end_of_time; a source with no input yet holds nothing back (nullopt).
-/// It never goes back. Lives on the Python executor. Times are nanoseconds since the epoch (system clock).
+/// It never goes back, except when a rescale deals the source's partitions again (deal_again). Lives on the Python
+/// executor. Times are nanoseconds since the epoch (system clock).
 class WatermarkClock {
  public:
   WatermarkClock(graph::EventTimeSpec spec, bool ingest_time) : spec_(spec), ingest_time_(ingest_time) {}
@@ -57,10 +58,13 @@ class WatermarkClock {
   void wait_for_inputs() { waiting_for_inputs_ = true; }
   void inputs_known() { waiting_for_inputs_ = false; }
   /// The source stopped reading its inputs here (a rescale deals a Kafka source's partitions again): none of them
-  /// holds the watermark back any more, while what they saw is kept (it never goes back, and when all is quiet it
-  /// moves on from there). A partition handed on with a backlog would otherwise hold it back for ever. The source's
-  /// inputs when it reads again come with its first batch (wait_for_inputs() until then).
-  void retire_all_inputs();
+  /// holds the watermark back any more (a partition handed on with a backlog would otherwise hold it back for ever),
+  /// while what they saw is kept (when all is quiet it moves on from there).
+  /// `reads_again`: the source reads partitions here after the rescale, which come with its first batch; one taken
+  /// from another worker may have a backlog older than anything this clock reached, so the watermark starts again
+  /// from nothing (the one time it goes back) and waits for those inputs. The window stages' watermarks never go
+  /// back: they wait until the inputs pass them.
+  void deal_again(bool reads_again);
   /// The source ended (a generator returned None): every window may fire.
   void finish() { finished_ = true; }
 
