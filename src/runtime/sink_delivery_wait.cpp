@@ -3,6 +3,16 @@
 namespace roo::runtime {
 
 SinkDeliveryWait::State SinkDeliveryWait::check(std::uint64_t written) {
+  State last = state();
+  if (last != State::delivered || (flush_ && flush_->written == written)) {
+    return last;
+  }
+  // Output was written since the last flush (or none was issued yet): flush what the sinks hold now.
+  flush(written);
+  return state();
+}
+
+SinkDeliveryWait::State SinkDeliveryWait::state() {
   if (flush_ && flush_->left.load() > 0) {
     return State::waiting;
   }
@@ -10,17 +20,14 @@ SinkDeliveryWait::State SinkDeliveryWait::check(std::uint64_t written) {
     failure_ = flush_->error;
     return State::failed;
   }
-  if (flush_ && flush_->written == written) {
-    return State::delivered;
-  }
-  // Output was written since the last flush (or none was issued yet): flush what the sinks hold now.
+  return State::delivered;
+}
+
+void SinkDeliveryWait::flush(std::uint64_t written) {
   auto flush = std::make_shared<Flush>();
   flush->left = sinks_.size();
   flush->written = written;
   flush_ = flush;
-  if (sinks_.empty()) {
-    return State::delivered;
-  }
   for (auto& sink : sinks_) {
     sink->flush([flush, &doorbell = doorbell_](const std::string& error) {
       if (!error.empty() && !flush->failed.exchange(true)) {
@@ -30,7 +37,6 @@ SinkDeliveryWait::State SinkDeliveryWait::check(std::uint64_t written) {
       doorbell.ring();
     });
   }
-  return State::waiting;
 }
 
 void SinkDeliveryWait::reset() {

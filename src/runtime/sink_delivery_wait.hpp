@@ -13,7 +13,8 @@
 namespace roo::runtime {
 
 /// Waits until every sink delivered all the output handed to it so far (io::Sink::flush), by being asked again and
-/// again on the executor. A rescale's pause uses it before a Kafka source hands its partitions' positions on
+/// again on the executor. The at-least-once offset commits wait on it (Worker::commit_delivered_positions), and a
+/// rescale's pause uses it before a Kafka source hands its partitions' positions on
 /// (docs/kafka.md, "Partitions and workers"): the new reader starts after those positions, so the output of the
 /// messages before them must be delivered, not merely processed, or a crash after the resume would lose it.
 /// Each check() issues a flush when output was written since the last one; the sinks answer on their threads and
@@ -25,8 +26,13 @@ class SinkDeliveryWait {
   SinkDeliveryWait(std::vector<std::unique_ptr<io::Sink>>& sinks, core::Doorbell& doorbell)
       : sinks_(sinks), doorbell_(doorbell) {}
 
+  /// Asks every sink to flush what it holds now (`written`: the caller's count of the output written so far).
+  void flush(std::uint64_t written = 0);
+  /// Where the last flush stands: waiting while a sink has not answered, failed when one said it cannot deliver
+  /// (failure() says why), else delivered (also when none was issued).
+  [[nodiscard]] State state();
   /// Where the sinks stand for the output written so far, `written` counting it (a count that only grows, read after
-  /// the outputs were handed to the sinks). failed: a sink said it cannot deliver (failure() says why).
+  /// the outputs were handed to the sinks): a flush is issued when output was written since the last one.
   [[nodiscard]] State check(std::uint64_t written);
   /// Why a check() said failed: the first sink's error.
   [[nodiscard]] const std::string& failure() const { return failure_; }

@@ -243,13 +243,9 @@ class Worker {
   std::vector<std::uint32_t> generations_;     ///< by source index: its current start (FrameBatch::generation)
   std::optional<SourcePositions> positions_;   ///< the replayable sources' positions at the executor's cut
   std::vector<io::Source*> sources_by_index_;  ///< by source index (null: a generator, or not started)
-  /// A commit of positions waiting for the sinks' flush (commit_delivered_positions).
-  struct PositionCommit {
-    std::atomic<std::size_t> left{0};
-    std::atomic<bool> failed{false};
-    std::vector<std::pair<std::size_t, io::SourcePosition>> positions;
-  };
-  std::shared_ptr<PositionCommit> position_commit_;
+  /// Positions waiting for the sinks' flush to be committed (commit_delivered_positions).
+  std::optional<std::vector<std::pair<std::size_t, io::SourcePosition>>> position_commit_;
+  SinkDeliveryWait position_commit_flush_{sinks_, doorbell_};
   std::chrono::steady_clock::time_point next_position_commit_{};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> signalled_{false};           ///< the stop came from SIGINT/SIGTERM (not from `roo shutdown`)
@@ -481,11 +477,12 @@ void Worker::commit_delivered_positions(std::chrono::steady_clock::time_point no
     return;
   }
   if (position_commit_) {
-    if (position_commit_->left.load() > 0) {
+    auto state = position_commit_flush_.state();
+    if (state == SinkDeliveryWait::State::waiting) {
       return;
     }
-    if (!position_commit_->failed.load()) {
-      for (const auto& [source, position] : position_commit_->positions) {
+    if (state == SinkDeliveryWait::State::delivered) {
+      for (const auto& [source, position] : *position_commit_) {
         if (sources_by_index_[source] != nullptr) {
           sources_by_index_[source]->commit(position);
         }
@@ -498,21 +495,11 @@ void Worker::commit_delivered_positions(std::chrono::steady_clock::time_point no
   }
   next_position_commit_ = now + std::chrono::seconds(1);
   hand_over_outputs();
-  auto pending = std::make_shared<PositionCommit>();
-  pending->left = sinks_.size();
+  position_commit_.emplace();
   for (std::size_t source : replayable_) {
-    pending->positions.emplace_back(source, positions_->of(source));
+    position_commit_->emplace_back(source, positions_->of(source));
   }
-  position_commit_ = pending;
-  for (auto& sink : sinks_) {
-    sink->flush([pending, this](const std::string& error) {
-      if (!error.empty()) {
-        pending->failed = true;
-      }
-      pending->left.fetch_sub(1);
-      doorbell_.ring();
-    });
-  }
+  position_commit_flush_.flush();
 }
 
 void Worker::create_generators() {
