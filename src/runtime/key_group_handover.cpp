@@ -236,7 +236,7 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
   visitor.on_state = [&](std::uint32_t table, std::uint32_t group, std::string_view key, std::string_view value) {
     if (restore(tables, codecs, table, key, value, failed)) {
       ++restored;
-      intake_.groups.insert(group);
+      intake_.restored_in(group);
     }
   };
   std::size_t stray = 0;  // records a hand-over never holds (positions, channel batches): ignored, said once
@@ -277,7 +277,7 @@ std::string KeyGroupHandover::take_intake_summary() {
   for (const auto& peer : intake.peers) {
     peers += fmt::format("{}'{}'", peers.empty() ? "" : ", ", peer);
   }
-  return fmt::format("{} keys in {} key groups from {} {} ({} {}, {})", intake.keys, intake.groups.size(),
+  return fmt::format("{} keys in {} key groups from {} {} ({} {}, {})", intake.keys, intake.group_count,
                      intake.peers.size() == 1 ? "worker" : "workers", peers, intake.frames,
                      intake.frames == 1 ? "frame" : "frames", byte_count(intake.bytes));
 }

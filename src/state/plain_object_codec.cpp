@@ -1,6 +1,7 @@
 #include "roo/state/plain_object_codec.hpp"
 
 #include "roo/core/big_endian.hpp"
+#include "roo/state/marshal_codec.hpp"
 
 #include <fmt/format.h>
 
@@ -88,12 +89,18 @@ PlainObjectCodec::Written PlainObjectCodec::write(PyObject* state, Py_ssize_t ho
   if (!attributes) {
     return Written::failed;
   }
-  python::PyRef pickled = python::PyRef::steal(call1(dumps_.get(), attributes.get()));
-  if (!pickled) {
-    return Written::failed;
-  }
   out.assign(known.header);
-  out.append(PyBytes_AS_STRING(pickled.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(pickled.get())));
+  if (MarshalCodec::fits(attributes.get())) {
+    if (!MarshalCodec::write(attributes.get(), out)) {
+      return Written::failed;
+    }
+  } else {
+    python::PyRef pickled = python::PyRef::steal(call1(dumps_.get(), attributes.get()));
+    if (!pickled) {
+      return Written::failed;
+    }
+    out.append(PyBytes_AS_STRING(pickled.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(pickled.get())));
+  }
   // Only the caller's known holders: nobody can tell the copy from the original.
   if (Py_REFCNT(state) == holders) {
     replacement = python::PyRef::steal(fresh(type, attributes.get()));
@@ -172,10 +179,15 @@ PyObject* PlainObjectCodec::read(std::string_view bytes) {
   if (type == nullptr) {
     return nullptr;
   }
-  std::size_t used = bytes.size() - reader.remaining();
-  python::PyRef pickled =
-      python::PyRef::steal(PyBytes_FromStringAndSize(bytes.data() + used, static_cast<Py_ssize_t>(bytes.size() - used)));
-  python::PyRef attributes = python::PyRef::steal(pickled ? call1(loads_.get(), pickled.get()) : nullptr);
+  std::string_view rest = bytes.substr(bytes.size() - reader.remaining());
+  python::PyRef attributes;
+  if (MarshalCodec::made(rest)) {
+    attributes = python::PyRef::steal(MarshalCodec::read(rest));
+  } else {
+    python::PyRef pickled =
+        python::PyRef::steal(PyBytes_FromStringAndSize(rest.data(), static_cast<Py_ssize_t>(rest.size())));
+    attributes = python::PyRef::steal(pickled ? call1(loads_.get(), pickled.get()) : nullptr);
+  }
   if (!attributes) {
     return nullptr;
   }

@@ -21,15 +21,19 @@
 
 namespace roo::state {
 
-/// How keys and state objects become bytes in a checkpoint and back. Keys are always pickled; state objects are
-/// pickled too unless the application defines serialize/deserialize (Wallaroo's rule for everything it stores),
-/// objects of plain classes through `plain` (PlainObjectCodec; null with the application's serialize).
+/// How keys and state objects become bytes in a checkpoint and back. Keys of built-in data types go through marshal
+/// (MarshalCodec), other keys through pickle; state objects through the application's serialize/deserialize when it
+/// defines them (Wallaroo's rule for everything it stores), otherwise: built-in data through marshal, objects of plain
+/// classes through `plain` (PlainObjectCodec; null with the application's serialize), the rest through pickle.
 struct StateCodec {
   python::PyRef dump_key;
   python::PyRef load_key;
   python::PyRef dump_state;
   python::PyRef load_state;
   std::shared_ptr<PlainObjectCodec> plain;
+
+  /// Whether states are Roo's to write (pickle, marshal, plain objects) rather than the application's.
+  [[nodiscard]] bool roo_writes_states() const { return dump_state.get() == dump_key.get(); }
 };
 
 /// A state object or key that could not be turned into bytes, or back. The message names the step and the key:
@@ -109,10 +113,12 @@ class KeyedStateTable {
   void restore(std::string_view key, std::string_view value, const StateCodec& codec);
 
  private:
-  /// One key serialized (serialize()): its bytes and its state's (`value`: a view into `state` or plain_bytes_, valid
-  /// until the next call); `replacement`: a fresh copy of a plain state for the table (see PlainObjectCodec::write).
+  /// One key serialized (serialize()): its bytes (`key`: a view into `key_object` or key_bytes_) and its state's
+  /// (`value`: a view into `state` or plain_bytes_), valid until the next call; `replacement`: a fresh copy of a plain
+  /// state for the table (see PlainObjectCodec::write).
   struct Serialized {
-    python::PyRef key;
+    std::string_view key;
+    python::PyRef key_object;
     python::PyRef state;
     std::string_view value;
     python::PyRef replacement;
@@ -136,7 +142,8 @@ class KeyedStateTable {
   ChangedStates changed_;
   mutable std::mutex keys_mutex_;
   std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
-  std::string plain_bytes_;             ///< snapshot(): a plain object's bytes, reused
+  std::string key_bytes_;               ///< serialize(): a marshalled key's bytes, reused
+  std::string plain_bytes_;             ///< serialize(): a marshalled or plain object's bytes, reused
 };
 
 }  // namespace roo::state

@@ -13,7 +13,8 @@ namespace roo::state {
 /// State objects of plain classes — a Python class of the application's with no pickling methods of its own
 /// (`__reduce__`, `__reduce_ex__`, `__getstate__`, `__setstate__`, `__getnewargs__`, `__getnewargs_ex__`), no
 /// `__slots__`, no attribute hooks and no metaclass — are written as their class's name and their attribute dict
-/// rather than through pickle's default reduce:
+/// (through marshal when it holds only built-in data, MarshalCodec; pickle otherwise) rather than through pickle's
+/// default reduce:
 /// - reading one back costs about a third (no import per object, no reduce/build protocol): most of a recovery's
 ///   time with a million keys;
 /// - CPython 3.11 keeps a plain object's attributes inline until its `__dict__` is asked for, and attribute access on

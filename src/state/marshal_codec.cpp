@@ -1,0 +1,112 @@
+#include "roo/state/marshal_codec.hpp"
+
+#include "roo/python/py_ref.hpp"
+
+#include <marshal.h>
+
+namespace roo::state {
+
+namespace {
+
+bool scalar(PyObject* value) {
+  PyTypeObject* type = Py_TYPE(value);
+  return value == Py_None || type == &PyUnicode_Type || type == &PyLong_Type || type == &PyBool_Type ||
+         type == &PyBytes_Type || type == &PyFloat_Type || type == &PyComplex_Type;
+}
+
+// A scalar, or one dict, list or tuple of scalars: nothing in it can be shared with anything else in it that
+// matters (scalars are immutable), so marshal's version 2, without the table of objects seen, writes it as well.
+bool flat(PyObject* value) {
+  PyTypeObject* type = Py_TYPE(value);
+  if (type == &PyTuple_Type || type == &PyList_Type) {
+    PyObject** items = PySequence_Fast_ITEMS(value);
+    for (Py_ssize_t i = 0, n = PySequence_Fast_GET_SIZE(value); i < n; ++i) {
+      if (!scalar(items[i])) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (type == &PyDict_Type) {
+    Py_ssize_t position = 0;
+    PyObject* key = nullptr;
+    PyObject* item = nullptr;
+    while (PyDict_Next(value, &position, &key, &item)) {
+      if (!scalar(key) || !scalar(item)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return scalar(value);
+}
+
+}  // namespace
+
+bool MarshalCodec::fits(PyObject* value, int depth) {
+  PyTypeObject* type = Py_TYPE(value);
+  if (scalar(value)) {
+    return true;
+  }
+  if (depth >= max_depth) {
+    return false;  // deeper, or a container that holds itself: pickle knows how
+  }
+  if (type == &PyTuple_Type || type == &PyList_Type) {
+    PyObject** items = PySequence_Fast_ITEMS(value);
+    for (Py_ssize_t i = 0, n = PySequence_Fast_GET_SIZE(value); i < n; ++i) {
+      if (!fits(items[i], depth + 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (type == &PyDict_Type) {
+    Py_ssize_t position = 0;
+    PyObject* key = nullptr;
+    PyObject* item = nullptr;
+    while (PyDict_Next(value, &position, &key, &item)) {
+      if (!fits(key, depth + 1) || !fits(item, depth + 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (type == &PySet_Type || type == &PyFrozenSet_Type) {
+    python::PyRef items = python::PyRef::steal(PyObject_GetIter(value));
+    while (items) {
+      python::PyRef item = python::PyRef::steal(PyIter_Next(items.get()));
+      if (!item) {
+        break;
+      }
+      if (!fits(item.get(), depth + 1)) {
+        return false;
+      }
+    }
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+bool MarshalCodec::write(PyObject* value, std::string& out) {
+  python::PyRef bytes = python::PyRef::steal(PyMarshal_WriteObjectToString(value, flat(value) ? 2 : Py_MARSHAL_VERSION));
+  if (!bytes) {
+    return false;
+  }
+  out.push_back(tag);
+  out.append(PyBytes_AS_STRING(bytes.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.get())));
+  return true;
+}
+
+PyObject* MarshalCodec::read(std::string_view bytes) {
+  if (!made(bytes)) {
+    PyErr_SetString(PyExc_ValueError, "not a marshalled value");
+    return nullptr;
+  }
+  return PyMarshal_ReadObjectFromString(bytes.data() + 1, static_cast<Py_ssize_t>(bytes.size() - 1));
+}
+
+}  // namespace roo::state

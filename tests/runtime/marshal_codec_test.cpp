@@ -1,0 +1,152 @@
+// MarshalCodec: built-in data round-trips exactly (types, shared objects), what marshal would change or refuse does
+// not fit, malformed bytes give a Python error; and KeyedStateTable writes keys and states through it, or pickle,
+// and reads both back (older checkpoints' pickled records included).
+#include "pipeline_runner.hpp"
+#include "runner_fixtures.hpp"
+
+#include "roo/state/key_group.hpp"
+#include "roo/state/keyed_state_table.hpp"
+#include "roo/state/marshal_codec.hpp"
+
+#include <gtest/gtest.h>
+#include <pybind11/embed.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace roo::runtime {
+namespace {
+
+using state::MarshalCodec;
+
+py::object evaluated(const char* code) {
+  py::dict scope;
+  py::exec(code, scope);
+  return scope["value"];
+}
+
+std::string written(const py::object& value) {
+  std::string out;
+  EXPECT_TRUE(MarshalCodec::write(value.ptr(), out));
+  return out;
+}
+
+py::object read_back(const std::string& bytes) {
+  PyObject* value = MarshalCodec::read(bytes);
+  if (value == nullptr) {
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::object>(value);
+}
+
+TEST(MarshalCodec, BuiltInDataComesBackEqualWithItsTypesAndSharedObjects) {
+  py::object value = evaluated(R"(
+shared = [1, "one"]
+value = {"a": shared, "b": shared, "numbers": (0, -1, 10**40, 2.5, -0.0, float("inf"), 1 + 2j, True, None),
+         "text": "\u00e9\udcff", "raw": b"\x00\xff", "set": {1, 2}, "frozen": frozenset({"x"}), "empty": {}}
+)");
+  ASSERT_TRUE(MarshalCodec::fits(value.ptr()));
+  std::string bytes = written(value);
+  EXPECT_TRUE(MarshalCodec::made(bytes));
+  py::object back = read_back(bytes);
+  EXPECT_TRUE(back.equal(value));
+  EXPECT_TRUE(back["a"].is(back["b"]));  // one list, as pickle would keep it
+  EXPECT_TRUE(py::isinstance<py::bool_>(back["numbers"][py::int_(7)]));
+  EXPECT_EQ(py::repr(back["numbers"][py::int_(4)]).cast<std::string>(), "-0.0");
+  EXPECT_TRUE(back["frozen"].get_type().is(py::module_::import("builtins").attr("frozenset")));
+}
+
+// marshal would write a bytearray as bytes, and refuses subclasses: such values keep going through pickle.
+TEST(MarshalCodec, WhatMarshalWouldChangeOrRefuseDoesNotFit) {
+  for (const char* code : {
+           "value = bytearray(b'x')",
+           "import collections\nvalue = collections.OrderedDict(a=1)",
+           "import collections\nvalue = collections.namedtuple('P', 'x y')(1, 2)",
+           "import enum\nvalue = enum.IntEnum('E', 'A').A",
+           "value = {'n': 1, 'when': __import__('datetime').date(2026, 12, 3)}",
+           "value = []\nvalue.append(value)",
+           "value = 1\nfor _ in range(40): value = [value]",
+           "value = {1, object()}",
+       }) {
+    EXPECT_FALSE(MarshalCodec::fits(evaluated(code).ptr())) << code;
+  }
+  EXPECT_FALSE(PyErr_Occurred());
+}
+
+TEST(MarshalCodec, BytesItDidNotMakeAreNotItsAndMalformedOnesRaise) {
+  py::module_ pickle = py::module_::import("pickle");
+  EXPECT_FALSE(MarshalCodec::made(pickle.attr("dumps")("a").cast<std::string>()));
+  EXPECT_FALSE(MarshalCodec::made(std::string("\x01plain", 6)));
+  EXPECT_FALSE(MarshalCodec::made(""));
+  std::string bytes = written(py::str("a longer key"));
+  for (const std::string& bad : {bytes.substr(0, 4), std::string("\x02\xff\xff", 3), std::string("\x02", 1)}) {
+    EXPECT_EQ(MarshalCodec::read(bad), nullptr);
+    EXPECT_TRUE(PyErr_Occurred());
+    PyErr_Clear();
+  }
+}
+
+// Pickle for keys and states, as the runtime's codec of an application without serialize/deserialize.
+state::StateCodec roo_codec() {
+  py::module_ pickle = py::module_::import("pickle");
+  auto dumps = python::PyRef::borrow(pickle.attr("dumps").ptr());
+  auto loads = python::PyRef::borrow(pickle.attr("loads").ptr());
+  return state::StateCodec{dumps, loads, dumps, loads, std::make_shared<state::PlainObjectCodec>(dumps, loads)};
+}
+
+// Every key and state leaves through hand_over (the bytes a checkpoint writes too): built-in keys and states as
+// marshal, the rest as pickle; a fresh table reads each back to an equal value of the same type.
+TEST(MarshalCodec, AStateTableWritesBuiltInDataThroughItAndTheRestThroughPickle) {
+  py::dict states = evaluated(R"(
+import decimal
+value = {"word": {"n": 3, "seen": ["a", "b"]}, ("pair", 2): [1.5], b"raw": bytearray(b"ab"),
+         decimal.Decimal("1.5"): {"n": 1}}
+)");
+  auto plan = test::plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  for (auto [key, value] : states) {
+    ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), value.ptr()), 0);
+  }
+  std::vector<std::pair<std::string, std::string>> records;
+  auto handed = table.hand_over(std::vector<bool>(state::default_key_groups, true), state::default_key_groups,
+                                roo_codec(), [&](std::uint32_t, std::string_view key, std::string_view value) {
+                                  records.emplace_back(std::string(key), std::string(value));
+                                });
+  ASSERT_EQ(handed.keys, 4u);
+  std::size_t marshalled_keys = 0;
+  std::size_t marshalled_states = 0;
+  for (const auto& [key, value] : records) {
+    marshalled_keys += MarshalCodec::made(key) ? 1 : 0;
+    marshalled_states += MarshalCodec::made(value) ? 1 : 0;
+  }
+  EXPECT_EQ(marshalled_keys, 3u);    // all but the Decimal
+  EXPECT_EQ(marshalled_states, 3u);  // all but the bytearray
+  auto other_plan = test::plan_of("keyed_count");
+  PipelineRunner other(other_plan);
+  for (const auto& [key, value] : records) {
+    other.state_tables()[0].restore(key, value, roo_codec());
+  }
+  py::dict back = py::reinterpret_borrow<py::dict>(other.state_tables()[0].states());
+  EXPECT_TRUE(back.equal(states));
+  EXPECT_TRUE(py::isinstance(back[py::bytes("raw")], py::module_::import("builtins").attr("bytearray")));
+}
+
+// Checkpoints written before MarshalCodec pickled every key and state: they still restore.
+TEST(MarshalCodec, PickledRecordsOfOlderCheckpointsStillRestore) {
+  py::module_ pickle = py::module_::import("pickle");
+  auto dumped = [&](const py::object& value) { return pickle.attr("dumps")(value).cast<std::string>(); };
+  auto plan = test::plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  table.restore(dumped(py::str("k")), dumped(py::dict(py::arg("n") = 2)), roo_codec());
+  py::dict back = py::reinterpret_borrow<py::dict>(table.states());
+  EXPECT_EQ(back["k"]["n"].cast<int>(), 2);
+  EXPECT_EQ(table.key_names(), std::vector<std::string>{"k"});
+}
+
+}  // namespace
+}  // namespace roo::runtime
