@@ -286,8 +286,8 @@ void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value
   if (MarshalCodec::made(key_bytes)) {
     key = python::PyRef::steal(MarshalCodec::read(key_bytes));
   } else {
-    python::PyRef serialized_key = python::PyRef::steal(
-        PyBytes_FromStringAndSize(key_bytes.data(), static_cast<Py_ssize_t>(key_bytes.size())));
+    python::PyRef serialized_key =
+        python::PyRef::steal(PyBytes_FromStringAndSize(key_bytes.data(), static_cast<Py_ssize_t>(key_bytes.size())));
     key = python::PyRef::steal(serialized_key ? call1(codec.load_key.get(), serialized_key.get()) : nullptr);
   }
   if (!key) {

@@ -92,7 +92,8 @@ bool MarshalCodec::fits(PyObject* value, int depth) {
 }
 
 bool MarshalCodec::write(PyObject* value, std::string& out) {
-  python::PyRef bytes = python::PyRef::steal(PyMarshal_WriteObjectToString(value, flat(value) ? 2 : Py_MARSHAL_VERSION));
+  python::PyRef bytes =
+      python::PyRef::steal(PyMarshal_WriteObjectToString(value, flat(value) ? 2 : Py_MARSHAL_VERSION));
   if (!bytes) {
     return false;
   }

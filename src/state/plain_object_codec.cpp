@@ -57,17 +57,16 @@ const PlainObjectCodec::ClassInfo& PlainObjectCodec::info(PyTypeObject* type) {
        {"__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__", "__getnewargs_ex__"}) {
     plain = plain && inherits_from_object(type, name);
   }
-  python::PyRef module = python::PyRef::steal(
-      plain ? PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), "__module__") : nullptr);
-  python::PyRef qualname = python::PyRef::steal(
-      plain ? PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), "__qualname__") : nullptr);
+  python::PyRef module =
+      python::PyRef::steal(plain ? PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), "__module__") : nullptr);
+  python::PyRef qualname =
+      python::PyRef::steal(plain ? PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), "__qualname__") : nullptr);
   const char* module_text = module && PyUnicode_Check(module.get()) ? PyUnicode_AsUTF8(module.get()) : nullptr;
-  const char* qualname_text =
-      qualname && PyUnicode_Check(qualname.get()) ? PyUnicode_AsUTF8(qualname.get()) : nullptr;
+  const char* qualname_text = qualname && PyUnicode_Check(qualname.get()) ? PyUnicode_AsUTF8(qualname.get()) : nullptr;
   PyErr_Clear();
   // A class defined inside a function ("f.<locals>.State") cannot be found again by its name.
-  if (module_text != nullptr && qualname_text != nullptr && std::string_view(qualname_text).find('<') ==
-                                                                 std::string_view::npos) {
+  if (module_text != nullptr && qualname_text != nullptr &&
+      std::string_view(qualname_text).find('<') == std::string_view::npos) {
     info.plain = true;
     info.header.push_back(tag);
     append_str(info.header, module_text);

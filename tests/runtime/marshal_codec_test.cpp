@@ -1,12 +1,13 @@
 // MarshalCodec: built-in data round-trips exactly (types, shared objects), what marshal would change or refuse does
 // not fit, malformed bytes give a Python error; and KeyedStateTable writes keys and states through it, or pickle,
 // and reads both back (older checkpoints' pickled records included).
+#include "roo/state/marshal_codec.hpp"
+
 #include "pipeline_runner.hpp"
 #include "runner_fixtures.hpp"
 
 #include "roo/state/key_group.hpp"
 #include "roo/state/keyed_state_table.hpp"
-#include "roo/state/marshal_codec.hpp"
 
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
