@@ -14,33 +14,6 @@ bool scalar(PyObject* value) {
          type == &PyBytes_Type || type == &PyFloat_Type || type == &PyComplex_Type;
 }
 
-// A scalar, or one dict, list or tuple of scalars: nothing in it can be shared with anything else in it that
-// matters (scalars are immutable), so marshal's version 2, without the table of objects seen, writes it as well.
-bool flat(PyObject* value) {
-  PyTypeObject* type = Py_TYPE(value);
-  if (type == &PyTuple_Type || type == &PyList_Type) {
-    PyObject** items = PySequence_Fast_ITEMS(value);
-    for (Py_ssize_t i = 0, n = PySequence_Fast_GET_SIZE(value); i < n; ++i) {
-      if (!scalar(items[i])) {
-        return false;
-      }
-    }
-    return true;
-  }
-  if (type == &PyDict_Type) {
-    Py_ssize_t position = 0;
-    PyObject* key = nullptr;
-    PyObject* item = nullptr;
-    while (PyDict_Next(value, &position, &key, &item)) {
-      if (!scalar(key) || !scalar(item)) {
-        return false;
-      }
-    }
-    return true;
-  }
-  return scalar(value);
-}
-
 }  // namespace
 
 bool MarshalCodec::fits(PyObject* value, int depth) {
@@ -92,8 +65,11 @@ bool MarshalCodec::fits(PyObject* value, int depth) {
 }
 
 bool MarshalCodec::write(PyObject* value, std::string& out) {
-  python::PyRef bytes =
-      python::PyRef::steal(PyMarshal_WriteObjectToString(value, flat(value) ? 2 : Py_MARSHAL_VERSION));
+  // A scalar, or one container of scalars (what fits with one level left): nothing in it can be shared with
+  // anything else in it that matters (scalars are immutable), so version 2, without the table of the objects seen,
+  // writes it as well.
+  const bool flat = fits(value, max_depth - 1);
+  python::PyRef bytes = python::PyRef::steal(PyMarshal_WriteObjectToString(value, flat ? 2 : Py_MARSHAL_VERSION));
   if (!bytes) {
     return false;
   }

@@ -58,6 +58,15 @@ value = {"a": shared, "b": shared, "numbers": (0, -1, 10**40, 2.5, -0.0, float("
   EXPECT_TRUE(py::isinstance<py::bool_>(back["numbers"][py::int_(7)]));
   EXPECT_EQ(py::repr(back["numbers"][py::int_(4)]).cast<std::string>(), "-0.0");
   EXPECT_TRUE(back["frozen"].get_type().is(py::module_::import("builtins").attr("frozenset")));
+  // Flat values (a scalar, or one container of scalars) take marshal's version 2: the same values come back.
+  for (const char* code : {"value = 'k'", "value = 10**30", "value = {'n': 1, 'x': 2.5}", "value = [None, b'b']",
+                           "value = {1, 'a'}", "value = ('t', -1)"}) {
+    py::object flat = evaluated(code);
+    ASSERT_TRUE(MarshalCodec::fits(flat.ptr())) << code;
+    py::object flat_back = read_back(written(flat));
+    EXPECT_TRUE(flat_back.equal(flat)) << code;
+    EXPECT_TRUE(flat_back.get_type().is(flat.get_type())) << code;
+  }
 }
 
 // marshal would write a bytearray as bytes, and refuses subclasses: such values keep going through pickle.
