@@ -230,6 +230,8 @@ class Receiver(object):
         self._listener.bind((host, port))
         self._listener.listen(16)
         self._listener.settimeout(0.05)
+        self._reading = threading.Event()
+        self._reading.set()
         self.host, self.port = self._listener.getsockname()[:2]
         self.address = "%s:%d" % (self.host, self.port)
         self._threads = [threading.Thread(target=self._accept_loop, daemon=True)]
@@ -254,6 +256,8 @@ class Receiver(object):
         conn.settimeout(0.05)
         with conn:
             while not self._stop:
+                if not self._reading.wait(0.05):
+                    continue
                 try:
                     chunk = conn.recv(65536)
                 except socket.timeout:
@@ -264,6 +268,13 @@ class Receiver(object):
                     return
                 with self._lock:
                     self._buffers[index].extend(chunk)
+
+    def pause_reading(self):
+        """Stop reading every connection (accepting goes on): the senders' buffers fill, as with a stuck peer."""
+        self._reading.clear()
+
+    def resume_reading(self):
+        self._reading.set()
 
     def connections(self):
         with self._lock:

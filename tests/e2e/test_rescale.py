@@ -427,6 +427,57 @@ def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, rec
     c.stop(via=0)
 
 
+class BulkSender(object):
+    """Sends `per_key` events of every key (sequence numbers 0.., the keys in turn) to one TCP source as fast as the
+    source takes them, on a thread; `stalled()` says the source stopped reading (the worker's backpressure)."""
+
+    def __init__(self, address, per_key):
+        host, port = address
+        payload = b"".join(frame("%s:%d" % (key, seq)) for seq in range(per_key) for key in KEYS)
+        self.sent = dict((key, per_key) for key in KEYS)
+        self._progress = [0, time.time()]
+        self._thread = threading.Thread(target=self._run, args=(host, port, payload), daemon=True)
+        self._thread.start()
+
+    def _run(self, host, port, payload):
+        with connect(port, host) as s:
+            s.settimeout(None)
+            view = memoryview(payload)
+            while view:
+                n = s.send(view[:65536])
+                view = view[n:]
+                self._progress = [self._progress[0] + n, time.time()]
+
+    def stalled(self, quiet=1.0):
+        return self._thread.is_alive() and time.time() - self._progress[1] > quiet
+
+    def join(self, timeout):
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def test_a_round_completes_while_a_sink_cannot_write(cluster, receiver, roo_bin):
+    """The receiver stops reading, so the initializer's sink goes over its budget (16 MiB) and its executor waits on
+    it, its source pushing back on the sender. A joiner arrives then: the executor answers the round from that wait
+    (it pauses, moves, resumes) rather than holding the whole cluster until the sink can write again. Once the
+    receiver reads again, every count arrives, exact."""
+    out = receiver()
+    c = cluster(APP, 1, out.address, sources=["Keys"])
+    out.pause_reading()
+    sender = BulkSender(c.initializer.in_address("Keys"), per_key=15000)  # ~1.5M output lines, over 30 MB
+    assert wait_until(sender.stalled, 60, interval=0.1), "the worker never pushed back\n%s" % c.logs()
+    before = wait_for_owners(c, ["initializer"])
+    c.join("worker1")
+    after = wait_for_owners(c, ["initializer", "worker1"])
+    assert_moved_only(before, after, ["worker1"])
+    assert sender.stalled(), "the receiver read nothing, yet the sink took everything: it proves nothing"
+    out.resume_reading()
+    assert sender.join(FINISH_TIMEOUT), "the sender never finished\n%s" % c.logs()
+    counted = assert_exact_counts(out, sender.sent, c.logs)
+    assert_state_where_outputs_say(c, ["initializer", "worker1"], counted)
+    c.stop(via=0)
+
+
 def test_a_worker_joins_after_others_left(cluster, receiver, roo_bin):
     """A joiner's membership names the workers that left: it opens channels only to those that stay. It names a
     worker that is not the initializer in --join, as Wallaroo allowed: that worker sends it on to the initializer."""
