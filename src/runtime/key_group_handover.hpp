@@ -101,7 +101,7 @@ class KeyGroupHandover {
     std::size_t group_count = 0;
     void restored_in(std::uint32_t group) {
       if (group >= 1U << 16) {
-        return;  // more than an owners table can name (a u16 per group): not a size to take from a frame
+        return;  // far more key groups than a cluster has (256): not a size to take from a frame
       }
       if (group >= groups.size()) {
         groups.resize(group + 1, false);

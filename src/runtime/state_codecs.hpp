@@ -11,9 +11,10 @@ namespace roo::runtime {
 
 /// How each state table's keys and states become bytes and back, wherever state leaves the executor: checkpoints
 /// (CheckpointCoordinator) and key groups handed to another worker in a rescale (KeyGroupHandover), so both write
-/// the same bytes. An application's tables: pickle, or the application's serialize/deserialize (Wallaroo's rule),
-/// plain objects through the PlainObjectCodec; a window stage's tables: always pickle (their layout is Roo's, not the
-/// application's). Made once per worker from the plan; lives on the executor (holds Python objects).
+/// the same bytes. Keys: marshal when built-in data (state::MarshalCodec), pickle otherwise. An application's states:
+/// its serialize/deserialize when it has them (Wallaroo's rule); otherwise built-in data through marshal, plain
+/// objects through the PlainObjectCodec, the rest through pickle. A window stage's states: never the application's
+/// serialize (their layout is Roo's, not the application's). Made once per worker from the plan; lives on the executor (holds Python objects).
 class StateCodecs {
  public:
   /// Throws core::Error when pickle cannot be imported.

@@ -91,11 +91,8 @@ void KeyedStateTable::serialize(PyObject* key, PyObject* state, const StateCodec
   out.key_object = python::PyRef();
   out.state = python::PyRef();
   out.replacement = python::PyRef();
-  if (MarshalCodec::fits(key)) {
-    key_bytes_.clear();
-    if (!MarshalCodec::write(key, key_bytes_)) {
-      throw failure(key, "key", "serialized");
-    }
+  key_bytes_.clear();
+  if (MarshalCodec::fits(key) && MarshalCodec::write_key(key, key_bytes_)) {
     out.key = key_bytes_;
   } else {
     out.key_object = python::PyRef::steal(call1(codec.dump_key.get(), key));
@@ -108,11 +105,8 @@ void KeyedStateTable::serialize(PyObject* key, PyObject* state, const StateCodec
     out.key = bytes_of(out.key_object.get());
   }
   const bool app_codec = !codec.roo_writes_states();
-  if (!app_codec && MarshalCodec::fits(state)) {
-    plain_bytes_.clear();
-    if (!MarshalCodec::write(state, plain_bytes_)) {
-      throw failure(key, "state", "serialized");
-    }
+  plain_bytes_.clear();
+  if (!app_codec && MarshalCodec::fits(state) && MarshalCodec::write(state, plain_bytes_)) {
     out.value = plain_bytes_;
     return;
   }
@@ -203,6 +197,9 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
       states.push_back(python::PyRef::borrow(state));
     }
   }
+  // Every key leaves (a worker that leaves the cluster): the dict is cleared in one pass at the end, rather than
+  // deleting key by key, a cache miss or two each in a large dict.
+  const bool everything = keys.size() == static_cast<std::size_t>(PyDict_GET_SIZE(states_.get()));
   HandedOver result;
   Serialized entry;
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -217,13 +214,28 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
         result.first_failure = error.what();
       }
     }
-    if (PyDict_DelItem(states_.get(), leaver.get()) != 0) {
+    if (!everything && PyDict_DelItem(states_.get(), leaver.get()) != 0) {
       PyErr_Clear();
     }
     states[i] = python::PyRef();  // freed here rather than all at the end, while its memory is warm
   }
+  if (everything) {
+    drop(keys);
+  }
   forget_keys(keys, names_follow_groups ? &leaving : nullptr, key_groups);
   return result;
+}
+
+void KeyedStateTable::drop(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys) {
+  if (static_cast<std::size_t>(PyDict_GET_SIZE(states_.get())) == keys.size()) {
+    PyDict_Clear(states_.get());
+    return;
+  }
+  for (const auto& [key, group] : keys) {  // a serialization's own code changed the dict: one by one
+    if (PyDict_DelItem(states_.get(), key.get()) != 0) {
+      PyErr_Clear();
+    }
+  }
 }
 
 void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys,

@@ -16,7 +16,11 @@ bool scalar(PyObject* value) {
 
 }  // namespace
 
-bool MarshalCodec::fits(PyObject* value, int depth) {
+bool MarshalCodec::fits(PyObject* value, int depth, std::size_t& budget) {
+  if (budget == 0) {
+    return false;  // large, or shared many times over (walked as a tree, a DAG can cost 2^depth): pickle
+  }
+  --budget;
   PyTypeObject* type = Py_TYPE(value);
   if (scalar(value)) {
     return true;
@@ -27,7 +31,7 @@ bool MarshalCodec::fits(PyObject* value, int depth) {
   if (type == &PyTuple_Type || type == &PyList_Type) {
     PyObject** items = PySequence_Fast_ITEMS(value);
     for (Py_ssize_t i = 0, n = PySequence_Fast_GET_SIZE(value); i < n; ++i) {
-      if (!fits(items[i], depth + 1)) {
+      if (!fits(items[i], depth + 1, budget)) {
         return false;
       }
     }
@@ -38,7 +42,7 @@ bool MarshalCodec::fits(PyObject* value, int depth) {
     PyObject* key = nullptr;
     PyObject* item = nullptr;
     while (PyDict_Next(value, &position, &key, &item)) {
-      if (!fits(key, depth + 1) || !fits(item, depth + 1)) {
+      if (!fits(key, depth + 1, budget) || !fits(item, depth + 1, budget)) {
         return false;
       }
     }
@@ -51,7 +55,7 @@ bool MarshalCodec::fits(PyObject* value, int depth) {
       if (!item) {
         break;
       }
-      if (!fits(item.get(), depth + 1)) {
+      if (!fits(item.get(), depth + 1, budget)) {
         return false;
       }
     }
@@ -64,19 +68,26 @@ bool MarshalCodec::fits(PyObject* value, int depth) {
   return false;
 }
 
-bool MarshalCodec::write(PyObject* value, std::string& out) {
-  // A scalar, or one container of scalars (what fits with one level left): nothing in it can be shared with
-  // anything else in it that matters (scalars are immutable), so version 2, without the table of the objects seen,
-  // writes it as well.
-  const bool flat = fits(value, max_depth - 1);
-  python::PyRef bytes = python::PyRef::steal(PyMarshal_WriteObjectToString(value, flat ? 2 : Py_MARSHAL_VERSION));
+bool MarshalCodec::write(PyObject* value, int version, std::string& out) {
+  python::PyRef bytes = python::PyRef::steal(PyMarshal_WriteObjectToString(value, version));
   if (!bytes) {
+    PyErr_Clear();  // e.g. a set marshal cannot sort, a str over 2 GiB: the caller's pickle takes it
     return false;
   }
   out.push_back(tag);
   out.append(PyBytes_AS_STRING(bytes.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(bytes.get())));
   return true;
 }
+
+bool MarshalCodec::write(PyObject* value, std::string& out) {
+  // A scalar, or one container of scalars (what fits with one level left): nothing in it can be shared with
+  // anything else in it that matters (scalars are immutable), so version 2, without the table of the objects seen,
+  // writes it as well.
+  std::size_t budget = max_nodes;
+  return write(value, fits(value, max_depth - 1, budget) ? 2 : Py_MARSHAL_VERSION, out);
+}
+
+bool MarshalCodec::write_key(PyObject* key, std::string& out) { return write(key, 2, out); }
 
 PyObject* MarshalCodec::read(std::string_view bytes) {
   if (!made(bytes)) {

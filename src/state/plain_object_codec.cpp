@@ -89,11 +89,7 @@ PlainObjectCodec::Written PlainObjectCodec::write(PyObject* state, Py_ssize_t ho
     return Written::failed;
   }
   out.assign(known.header);
-  if (MarshalCodec::fits(attributes.get())) {
-    if (!MarshalCodec::write(attributes.get(), out)) {
-      return Written::failed;
-    }
-  } else {
+  if (!MarshalCodec::fits(attributes.get()) || !MarshalCodec::write(attributes.get(), out)) {
     python::PyRef pickled = python::PyRef::steal(call1(dumps_.get(), attributes.get()));
     if (!pickled) {
       return Written::failed;

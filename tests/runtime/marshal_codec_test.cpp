@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
+#include <chrono>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -86,6 +87,34 @@ TEST(MarshalCodec, WhatMarshalWouldChangeOrRefuseDoesNotFit) {
   EXPECT_FALSE(PyErr_Occurred());
 }
 
+// A value shared many times over inside itself (a DAG 30 deep: 2^30 paths) is not walked path by path: pickle.
+TEST(MarshalCodec, AValueSharedManyTimesOverDoesNotFitAndCostsLittle) {
+  for (const char* code : {"value = 1\nfor _ in range(30): value = [value, value]",
+                           "value = {}\nvalue['a'] = value\nvalue['b'] = value", "value = list(range(200000))"}) {
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_FALSE(MarshalCodec::fits(evaluated(code).ptr())) << code;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1)) << code;
+  }
+}
+
+// A checkpoint chain's merge finds a key's newest record by its bytes: one key, one set of bytes, however many
+// references it has and whether its strings are interned.
+TEST(MarshalCodec, AKeyAlwaysGivesTheSameBytes) {
+  py::object key = evaluated("value = (('eu', ''.join(['f', 'r'])), 7)");
+  std::string alone;
+  ASSERT_TRUE(MarshalCodec::write_key(key.ptr(), alone));
+  py::object held = key;  // one more reference
+  py::list holders;
+  holders.append(key[py::int_(0)]);
+  std::string shared;
+  ASSERT_TRUE(MarshalCodec::write_key(key.ptr(), shared));
+  EXPECT_EQ(alone, shared);
+  py::object interned = evaluated("import sys\nvalue = ((sys.intern('eu'), sys.intern('fr')), 7)");
+  std::string from_interned;
+  ASSERT_TRUE(MarshalCodec::write_key(interned.ptr(), from_interned));
+  EXPECT_EQ(alone, from_interned);
+}
+
 TEST(MarshalCodec, BytesItDidNotMakeAreNotItsAndMalformedOnesRaise) {
   py::module_ pickle = py::module_::import("pickle");
   EXPECT_FALSE(MarshalCodec::made(pickle.attr("dumps")("a").cast<std::string>()));
@@ -143,6 +172,31 @@ value = {"word": {"n": 3, "seen": ["a", "b"]}, ("pair", 2): [1.5], b"raw": bytea
   py::dict back = py::reinterpret_borrow<py::dict>(other.state_tables()[0].states());
   EXPECT_TRUE(back.equal(states));
   EXPECT_TRUE(py::isinstance(back[py::bytes("raw")], py::module_::import("builtins").attr("bytearray")));
+}
+
+// A set of two complex NaNs fits, but marshal cannot sort it to write it: it goes through pickle instead, and comes
+// back whole.
+TEST(MarshalCodec, WhatMarshalFailsToWriteGoesThroughPickle) {
+  py::object nans = evaluated("value = {complex('nan'), complex('nan')}");
+  ASSERT_TRUE(MarshalCodec::fits(nans.ptr()));
+  std::string out = "x";
+  EXPECT_FALSE(MarshalCodec::write(nans.ptr(), out));
+  EXPECT_EQ(out, "x");
+  EXPECT_FALSE(PyErr_Occurred());
+  auto plan = test::plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  ASSERT_EQ(PyDict_SetItemString(runner.state_tables()[0].states(), "k", nans.ptr()), 0);
+  std::vector<std::pair<std::string, std::string>> records;
+  auto handed = runner.state_tables()[0].hand_over(
+      std::vector<bool>(state::default_key_groups, true), state::default_key_groups, roo_codec(),
+      [&](std::uint32_t, std::string_view key, std::string_view value) { records.emplace_back(key, value); });
+  ASSERT_EQ(handed.keys, 1u);
+  EXPECT_EQ(handed.failed, 0u);
+  EXPECT_FALSE(MarshalCodec::made(records[0].second));
+  auto other_plan = test::plan_of("keyed_count");
+  PipelineRunner other(other_plan);
+  other.state_tables()[0].restore(records[0].first, records[0].second, roo_codec());
+  EXPECT_EQ(py::len(py::reinterpret_borrow<py::dict>(other.state_tables()[0].states())["k"]), 2u);
 }
 
 // Checkpoints written before MarshalCodec pickled every key and state: they still restore.

@@ -128,6 +128,8 @@ class KeyedStateTable {
   [[nodiscard]] StateSerializationError failure(PyObject* key, const char* what, const char* verb) const;
   /// How the state-entity queries name `key` (none when it has no text).
   [[nodiscard]] static std::optional<std::string> key_name(PyObject* key);
+  /// Removes `keys` (every key the dict held when the hand-over began) from the dict.
+  void drop(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys);
   /// Forgets the names and change marks of `keys` (each with its key group), which left the table. `leaving` (by
   /// key group among `key_groups`), when every key's name hashes to its key group: the names whose group left go.
   void forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys, const std::vector<bool>* leaving,
