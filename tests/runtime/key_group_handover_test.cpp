@@ -130,8 +130,11 @@ TEST(KeyGroupHandover, AGrowMovesTheStateOfTheKeyGroupsTheNewWorkerTakes) {
 }
 
 /// Keys k0 .. k<count - 1>, each with a state of 300 KiB.
+// A state that 13 of fill a frame (14 would not fit).
+constexpr std::size_t big_state_bytes = KeyGroupHandover::frame_bytes * 3 / 40;
+
 void fill_with_big_states(state::KeyedStateTable& table, int count) {
-  py::bytes big(std::string(300 * 1024, 'x'));
+  py::bytes big(std::string(big_state_bytes, 'x'));
   for (int i = 0; i < count; ++i) {
     py::str key("k" + std::to_string(i));
     ASSERT_EQ(PyDict_SetItem(table.states(), key.ptr(), big.ptr()), 0);
@@ -186,10 +189,10 @@ TEST(KeyGroupHandover, CutsTheStateIntoFramesOfAtMostFrameBytes) {
       EXPECT_EQ(table_index, 0u);
       ASSERT_TRUE(state::MarshalCodec::made(value));  // a str: built-in data
       EXPECT_EQ(py::reinterpret_steal<py::object>(state::MarshalCodec::read(value)).cast<std::string>(),
-                std::string(300 * 1024, 'x'));
+                std::string(big_state_bytes, 'x'));
       ++keys;
     };
-    EXPECT_EQ(checkpoint::visit_records({frame.data(), frame.size()}, visitor), frame.size() < 1024 * 1024 ? 1 : 13);
+    EXPECT_EQ(checkpoint::visit_records({frame.data(), frame.size()}, visitor), frame.size() < big_state_bytes * 2 ? 1 : 13);
   }
   EXPECT_EQ(keys, 40u);
   EXPECT_EQ(moved.bytes, bytes);
