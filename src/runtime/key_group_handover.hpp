@@ -25,8 +25,9 @@ namespace roo::runtime {
 /// for the closing report, with one error line where it happens. Lives on the executor (the GIL held).
 class KeyGroupHandover {
  public:
-  /// A frame is sent once another key would take it past this (a single larger key goes alone). Small enough that
-  /// the new owner's restore of the last frame, after the giver is done, is short (4 MiB cost 0.2 s with 1M keys).
+  /// A frame is sent once another key would take it past this (a single larger key goes alone). 1 MiB and 4 MiB
+  /// gave the same 1M-key pause within the spread (docs/benchmarks.md); the smaller one shortens the last frame's
+  /// restore, after the giver is done.
   static constexpr std::size_t frame_bytes = 1024 * 1024;
   /// A key whose record alone is larger cannot move (a cluster frame holds at most 64 MiB): it is lost.
   static constexpr std::size_t max_record_bytes = 63 * 1024 * 1024;
