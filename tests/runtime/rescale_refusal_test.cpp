@@ -26,19 +26,43 @@ TEST(RescaleRefusal, WithCheckpointsKeyedStateMayRescaleButTransactionalSinksAre
   EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a Kafka sink is not transactional
 }
 
-TEST(RescaleRefusal, HttpSourcesAreRefusedAlwaysKafkaSourcesAndWindowsNever) {
+TEST(RescaleRefusal, KafkaSourcesAndWindowsMayRescale) {
   auto plan = plan_of("keyed_count");
   plan.sources[0].name = "orders";
   plan.sources[0].settings = graph::KafkaSourceSettings{};
   EXPECT_EQ(rescale_refusal(plan, false), "");  // partitions move with their positions
   EXPECT_EQ(rescale_refusal(plan, true), "");   // and the checkpoint after the round holds them
-  plan.sources[0].settings = graph::HttpSourceSettings{};
-  EXPECT_EQ(rescale_refusal(plan, false),
-            "rescaling is not supported with HTTP source 'orders' (a request is answered by the worker that read it)");
   plan = plan_of("keyed_count");
   plan.stages.back().kind = graph::StagePlan::Kind::window;
   EXPECT_EQ(rescale_refusal(plan, false), "");  // windows move with their keys
   EXPECT_EQ(rescale_refusal(plan, true), "");
+}
+
+/// `plan` with its first source made an HTTP source named "orders", and (answered) its first sink its replies.
+graph::Plan with_http_source(graph::Plan plan, bool answered) {
+  plan.sources[0].name = "orders";
+  plan.sources[0].settings = graph::HttpSourceSettings{};
+  if (answered) {
+    plan.sinks[0].settings = graph::HttpReplySinkSettings{0, "orders"};
+  }
+  return plan;
+}
+
+TEST(RescaleRefusal, HttpSourcesAnsweredByAKeyedStepAreRefused) {
+  auto plan = with_http_source(plan_of("keyed_count"), true);
+  std::string routed = plan.stages[plan.flows[0].stages.front()].name;
+  EXPECT_EQ(rescale_refusal(plan, false),
+            "rescaling is not supported with HTTP source 'orders' answering through keyed step '" + routed +
+                "' (a request is answered by the worker that read it, and a rescale sends its key elsewhere)");
+  EXPECT_EQ(rescale_refusal(plan, true), rescale_refusal(plan, false));
+}
+
+TEST(RescaleRefusal, HttpSourcesAnsweredWhereTheyAreReadOrNotAtAllMayRescale) {
+  // Stateless steps run on the worker that read the request: its answer is made there, whoever owns which key.
+  EXPECT_EQ(rescale_refusal(with_http_source(plan_of("split_filter"), true), false), "");
+  EXPECT_EQ(rescale_refusal(with_http_source(plan_of("split_filter"), true), true), "");
+  // Keyed, but nothing answers through the pipeline (ignore_response: answered on receipt).
+  EXPECT_EQ(rescale_refusal(with_http_source(plan_of("keyed_count"), false), false), "");
 }
 
 }  // namespace

@@ -2,11 +2,12 @@
 
 A body starting with "json:" is answered 201 with a JSON content type and
 {"upper": "<the rest in upper case>"}; the body "pid" is answered with the worker's process
-id; any other body 200 text/plain. Flags:
+id, a body "who:<text>" with "<pid>:<TEXT>"; any other body 200 text/plain. Flags:
   --http HOST:PORT   where to serve (default 127.0.0.1:0)
   --ignore-response  answer "ok" at once
   --reply-source NAME  the source the reply sink answers for (default web: a wrong name is a config error)
   --tcp-sink HOST:PORT  end in a TCP sink instead of the reply sink (nothing answers: a config error)
+  --keyed            answer through a keyed state step (requests keyed by their body's first byte)
 """
 import argparse
 import json
@@ -23,6 +24,7 @@ def application_setup(args):
     parser.add_argument("--ignore-response", action="store_true")
     parser.add_argument("--reply-source", default="web")
     parser.add_argument("--tcp-sink")
+    parser.add_argument("--keyed", action="store_true")
     opts, _ = parser.parse_known_args(args)
     host, port = opts.http.rsplit(":", 1)
     source = wallaroo.source("web", HttpSourceConfig(
@@ -33,6 +35,8 @@ def application_setup(args):
         sink = wallaroo.TCPSinkConfig(sink_host, int(sink_port), encode)
     else:
         sink = HttpReplySinkConfig(opts.reply_source, encode)
+    if opts.keyed:
+        source = source.key_by(first_byte).to(count_first_byte)
     pipeline = source.to(upper).to_sink(sink)
     return wallaroo.build_application("HttpEcho", pipeline)
 
@@ -42,12 +46,30 @@ def decode_request(data):
     return split_request(data)
 
 
+@wallaroo.key_extractor
+def first_byte(request):
+    return request[1][:1].decode("latin-1")
+
+
+class Count(object):
+    def __init__(self):
+        self.n = 0
+
+
+@wallaroo.state_computation(name="count first byte", state=Count)
+def count_first_byte(request, state):
+    state.n += 1
+    return request
+
+
 @wallaroo.computation("upper")
 def upper(request):
     request_id, body = request
     text = body.decode("utf-8")
     if text == "pid":
         return (request_id, 200, "text/plain", str(os.getpid()))
+    if text.startswith("who:"):
+        return (request_id, 200, "text/plain", "%d:%s" % (os.getpid(), text[len("who:"):].upper()))
     if text.startswith("json:"):
         return (request_id, 201, "application/json",
                 json.dumps({"upper": text[len("json:"):].upper()}))
