@@ -128,13 +128,15 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
   for (std::size_t index = 0; index < tables.size(); ++index) {
     auto& table = tables[index];
     std::size_t too_large = 0;
-    auto handed =
-        table.hand_over(leaving, static_cast<std::uint32_t>(now.size()), codecs.of(index),
-                        [&](std::uint32_t group, std::string_view key, std::string_view value) {
-                          if (!outbox.add(next[group], static_cast<std::uint32_t>(index), group, key, value)) {
-                            ++too_large;
-                          }
-                        });
+    auto handed = table.hand_over(
+        leaving, static_cast<std::uint32_t>(now.size()), codecs.of(index),
+        [&](std::uint32_t group, std::string_view key, std::string_view value) {
+          if (!outbox.add(next[group], static_cast<std::uint32_t>(index), group, key, value)) {
+            ++too_large;
+          }
+        },
+        // A window stage's index walks its table: its keys go now. Others' after the resume.
+        !codecs.is_window(index));
     moved.keys += handed.keys - too_large;
     if (handed.failed > 0) {
       handover_log()->error("rescale: {} keys of {} could not be handed over and are lost: {}", handed.failed,
@@ -150,6 +152,14 @@ KeyGroupHandover::Moved KeyGroupHandover::hand_over(std::deque<state::KeyedState
   outbox.flush();
   moved.bytes = outbox.bytes();
   return moved;
+}
+
+bool KeyGroupHandover::remove_left_keys(std::deque<state::KeyedStateTable>& tables, std::size_t at_most) {
+  bool done = true;
+  for (auto& table : tables) {
+    done = table.remove_left_keys(at_most) && done;
+  }
+  return done;
 }
 
 KeyGroupHandover::Redirected KeyGroupHandover::redirect(std::deque<state::KeyedStateTable>& tables,
@@ -224,8 +234,8 @@ void KeyGroupHandover::report_failed(const std::deque<state::KeyedStateTable>& t
 }
 
 void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs,
-                            const std::string& peer, std::string_view bytes,
-                            const WindowWatermark& on_window_watermark) {
+                            const std::string& peer, std::string_view bytes, const WindowWatermark& on_window_watermark,
+                            std::uint32_t key_groups) {
   python::CollectorPause collector_paused;  // a frame makes thousands of objects, none cyclic: nothing to collect
   ++intake_.frames;
   intake_.bytes += bytes.size();
@@ -234,7 +244,11 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
   std::size_t restored = 0;
   checkpoint::RecordVisitor visitor;
   visitor.on_state = [&](std::uint32_t table, std::uint32_t group, std::string_view key, std::string_view value) {
-    if (restore(tables, codecs, table, key, value, failed)) {
+    if (key_groups > 0 && table < tables.size() && !codecs.is_window(table)) {
+      tables[table].keep_to_restore(group, key_groups, key, value, codecs.of(table), peer);
+      ++restored;
+      intake_.restored_in(group);
+    } else if (restore(tables, codecs, table, key, value, failed)) {
       ++restored;
       intake_.restored_in(group);
     }
@@ -265,6 +279,23 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
         "rest of that frame is lost",
         peer, restored, byte_count(bytes.size()));
     faults_.push_back(fmt::format("state handed over by worker '{}' was malformed", peer));
+  }
+}
+
+bool KeyGroupHandover::restore_pending(std::deque<state::KeyedStateTable>& tables, std::size_t at_most) {
+  python::CollectorPause collector_paused;
+  bool done = true;
+  for (auto& table : tables) {
+    done = table.restore_pending(at_most) && done;
+  }
+  return done;
+}
+
+void KeyGroupHandover::report_restore_failures(std::deque<state::KeyedStateTable>& tables) {
+  for (std::size_t index = 0; index < tables.size(); ++index) {
+    for (auto& [peer, failure] : tables[index].take_restore_failures()) {
+      report_failed(tables, peer, {{static_cast<std::uint32_t>(index), std::move(failure)}});
+    }
   }
 }
 

@@ -44,13 +44,18 @@ class KeyGroupHandover {
   };
   /// Hands every key of `tables` (by Plan::state_tables index) whose key group worker `self` owns in `now` and not in
   /// `next` (owner tables, one entry per key group) to the group's owner in `next`, through `send`. The keys leave
-  /// the tables; the frames are kept until round_over(), for redirect(). `names`: the workers' names, for lines.
+  /// the tables (a window stage's at once, the others' dict entries after the stream resumed:
+  /// remove_left_keys()); the frames are kept until round_over(), for redirect(). `names`: the workers' names, for
+  /// lines.
   /// `window_watermarks`: this worker's window stage watermarks (PipelineRunner::window_watermarks()), in every
   /// frame, so that the new owner's windows are no less advanced than this worker's were.
   Moved hand_over(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, std::size_t self,
                   const std::vector<std::uint16_t>& now, const std::vector<std::uint16_t>& next,
                   const std::vector<std::string>& names, const Send& send,
                   const std::vector<graph::EventTime>& window_watermarks = {});
+
+  /// Removes up to `at_most` keys per table of those hand_over() left in their dicts. True once none is left.
+  static bool remove_left_keys(std::deque<state::KeyedStateTable>& tables, std::size_t at_most);
 
   /// What redirect() did with the state kept for workers that were lost.
   struct Redirected {
@@ -73,8 +78,15 @@ class KeyGroupHandover {
   /// and the table, and counts as lost state; the rest is restored.
   /// `on_window_watermark(stage, watermark)` hears the giver's window stage watermarks the frame carries.
   using WindowWatermark = std::function<void(std::size_t stage, graph::EventTime watermark)>;
+  /// `key_groups` (the cluster's count): a table that is not a window stage's keeps the keys as bytes, restored
+  /// group by group when first needed (KeyedStateTable::keep_to_restore; then restore_pending() after the resume and
+  /// report_restore_failures()); 0: every key is restored now.
   void take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, const std::string& peer,
-            std::string_view bytes, const WindowWatermark& on_window_watermark = {});
+            std::string_view bytes, const WindowWatermark& on_window_watermark = {}, std::uint32_t key_groups = 0);
+  /// Restores the kept keys of up to `at_most` key groups per table. True once no table keeps any.
+  static bool restore_pending(std::deque<state::KeyedStateTable>& tables, std::size_t at_most);
+  /// One error line and the count of lost keys per table and peer for kept keys that could not be restored.
+  void report_restore_failures(std::deque<state::KeyedStateTable>& tables);
 
   /// What take() restored since the last call, as the end of an info line: "12 keys in 3 key groups from worker
   /// 'w1' (1 frame, 2 KiB)"; empty when nothing came.

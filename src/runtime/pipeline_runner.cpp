@@ -820,6 +820,13 @@ PyObject* PipelineRunner::state_for(Stage& stage, PyObject* key) {
   if (state != nullptr) {
     return state;
   }
+  if (stage.table->has_pending() && !PyErr_Occurred() && stage.table->restore_pending_for(key)) [[unlikely]] {
+    // Its key group came in a rescale and was kept as bytes until now (KeyedStateTable::keep_to_restore).
+    state = PyDict_GetItemWithError(stage.table->states(), key);
+    if (state != nullptr) {
+      return state;
+    }
+  }
   if (PyErr_Occurred()) {  // an unhashable key
     stage.errors.report_exception();
     return nullptr;

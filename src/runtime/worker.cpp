@@ -66,6 +66,8 @@ constexpr std::size_t events_per_slice = 64;
 constexpr std::size_t events_per_handover = 4096;
 constexpr std::chrono::microseconds handover_interval{200};
 constexpr std::chrono::milliseconds idle_wait{20};
+/// Keys handed over in a rescale removed from a table's dict per turn: about a millisecond's work.
+constexpr std::size_t left_keys_per_turn = 2048;
 /// How often, at most, a worker tells its peers how far its watermarks moved (windows only).
 constexpr std::chrono::milliseconds watermark_interval{10};
 /// Unchanged watermarks are sent again this often: a peer that restarted (recovery) has heard nothing from this
@@ -262,6 +264,8 @@ class Worker {
   std::uint64_t paused_round_ = 0;
   SinkDeliveryWait sink_delivery_{sinks_, doorbell_};
   bool leaving_ = false;              ///< a rescale moved this worker's key groups away: it goes once told to
+  bool left_keys_pending_ = false;    ///< keys handed over are still in the tables' dicts (remove_left_keys)
+  bool kept_keys_pending_ = false;    ///< keys taken in a rescale are kept as bytes, to restore (restore_pending)
   bool finished_watermarks_ = false;  ///< a leaver told its peers its sources are finished (windows only)
   std::mutex lost_peers_mutex_;
   std::vector<std::size_t> lost_peers_;  ///< workers lost (no checkpoints), for the window stages; guarded
@@ -1009,8 +1013,13 @@ void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
   if (!stopping_) {
     runner_->hold_windows();  // until the round's resume (keys_moved() indexes the keys taken)
   }
-  handover_.take(runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()},
-                 [this](std::size_t stage, EventTime watermark) { runner_->adopt_window_watermark(stage, watermark); });
+  // Kept as bytes, restored a key group at a time after the resume (or when an event needs one first): the pause
+  // holds the copy, not the making of every state object.
+  handover_.take(
+      runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()},
+      [this](std::size_t stage, EventTime watermark) { runner_->adopt_window_watermark(stage, watermark); },
+      runner_->router().key_groups());
+  kept_keys_pending_ = true;
   if (stopping_) {
     fire_moved_windows();  // a stop ended the round: no resume will come
   }
@@ -1094,6 +1103,7 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   auto moved =
       handover_.hand_over(runner_->state_tables(), *state_codecs_, facts_.membership.self, runner_->router().owners(),
                           next_router.owners(), names, send, runner_->window_watermarks());
+  left_keys_pending_ = true;  // removed from the tables a slice per turn (run_pipeline), off the pause
   runner_->reroute(std::move(next));
   windows_follow(move.next);
   bool leaving = move.next.has_departed(move.next.self);
@@ -1376,6 +1386,10 @@ void Worker::report_delivery(DeliveryReport& report) {
     discard_queued_input(halted_reason());
   }
   runner_->report_losses(report);
+  if (kept_keys_pending_) {  // what could not be read back counts as lost, as when restored in the round
+    (void)KeyGroupHandover::restore_pending(runner_->state_tables(), runner_->router().key_groups());
+    handover_.report_restore_failures(runner_->state_tables());
+  }
   handover_.report_losses(report);
   if (!cluster_) {
     return;
@@ -1605,6 +1619,13 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     tend_windows(now);
     hand_over_outputs();
     commit_delivered_positions(now);
+    if (left_keys_pending_) [[unlikely]] {
+      left_keys_pending_ = !KeyGroupHandover::remove_left_keys(runner_->state_tables(), left_keys_per_turn);
+    }
+    if (kept_keys_pending_ && !paused_) [[unlikely]] {
+      kept_keys_pending_ = !KeyGroupHandover::restore_pending(runner_->state_tables(), 1);
+      handover_.report_restore_failures(runner_->state_tables());
+    }
     if (now >= next_sink_check_) {
       next_sink_check_ = now + std::chrono::milliseconds(100);
       (void)check_sinks();
@@ -1641,7 +1662,7 @@ bool Worker::run_pipeline(bool& drain_timed_out) {
     if (quiet && !cluster_) {
       break;
     }
-    if (doorbell_.rings() == seen) {
+    if (doorbell_.rings() == seen && !left_keys_pending_ && !(kept_keys_pending_ && !paused_)) {
       sleep_in_data_io(channels_have_room() ? until_windows_due(idle_wait) : credit_poll);
     }
   }

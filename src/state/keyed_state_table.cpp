@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <unordered_map>
 
 namespace roo::state {
@@ -38,6 +40,20 @@ std::string key_text(PyObject* key) {
 
 std::string_view bytes_of(PyObject* object) {
   return {PyBytes_AS_STRING(object), static_cast<std::size_t>(PyBytes_GET_SIZE(object))};
+}
+
+void append_sized(std::string& out, std::string_view bytes) {
+  auto size = static_cast<std::uint32_t>(bytes.size());
+  out.append(reinterpret_cast<const char*>(&size), sizeof size);
+  out.append(bytes);
+}
+
+std::string_view take_sized(std::string_view& in) {
+  std::uint32_t size = 0;
+  std::memcpy(&size, in.data(), sizeof size);
+  auto bytes = in.substr(sizeof size, size);
+  in.remove_prefix(sizeof size + size);
+  return bytes;
 }
 
 }  // namespace
@@ -133,6 +149,8 @@ void KeyedStateTable::serialize(PyObject* key, PyObject* state, const StateCodec
 
 std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
                                       const StateCodec& codec, std::uint32_t key_groups) {
+  remove_left_keys(left_keys_.size());  // a full snapshot walks the dict: none of theirs may be in it
+  restore_all_pending();                // and every key this worker holds must be
   bool everything = full || !tracking_ || shared_states_;
   std::size_t added = 0;
   // The keys to write: every key, or those marked changed. Collected first (borrowed: the dict and the marks hold
@@ -175,7 +193,9 @@ std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot&
 }
 
 KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& leaving, std::uint32_t key_groups,
-                                                       const StateCodec& codec, const Take& take) {
+                                                       const StateCodec& codec, const Take& take, bool remove_later) {
+  remove_left_keys(left_keys_.size());
+  restore_all_pending();
   // The keys that leave, held (the dict lets go of them below), with their groups and states: collected first,
   // since the dict cannot change while it is walked (and a second lookup of each key in a large dict costs a cache
   // miss or two, a sixth of the hand-over).
@@ -200,6 +220,7 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
   // Every key leaves (a worker that leaves the cluster): the dict is cleared in one pass at the end, rather than
   // deleting key by key, a cache miss or two each in a large dict.
   const bool everything = keys.size() == static_cast<std::size_t>(PyDict_GET_SIZE(states_.get()));
+  remove_later = remove_later && !everything;
   HandedOver result;
   Serialized entry;
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -214,7 +235,7 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
         result.first_failure = error.what();
       }
     }
-    if (!everything && PyDict_DelItem(states_.get(), leaver.get()) != 0) {
+    if (!everything && !remove_later && PyDict_DelItem(states_.get(), leaver.get()) != 0) {
       PyErr_Clear();
     }
     states[i] = python::PyRef();  // freed here rather than all at the end, while its memory is warm
@@ -223,7 +244,30 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
     drop(keys);
   }
   forget_keys(keys, names_follow_groups ? &leaving : nullptr, key_groups);
+  if (remove_later) {
+    left_keys_.reserve(keys.size());
+    for (auto& [leaver, group] : keys) {
+      left_keys_.push_back(std::move(leaver));
+    }
+  }
   return result;
+}
+
+bool KeyedStateTable::remove_left_keys(std::size_t at_most) {
+  std::size_t end = left_removed_ + std::min(at_most, left_keys_.size() - left_removed_);
+  for (; left_removed_ < end; ++left_removed_) {
+    auto& key = left_keys_[left_removed_];
+    if (PyDict_DelItem(states_.get(), key.get()) != 0) {
+      PyErr_Clear();  // not there: a serialization's own code changed the dict
+    }
+    key = python::PyRef();
+  }
+  if (left_removed_ < left_keys_.size()) {
+    return false;
+  }
+  left_keys_ = {};
+  left_removed_ = 0;
+  return true;
 }
 
 void KeyedStateTable::drop(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys) {
@@ -294,6 +338,14 @@ void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std
 void KeyedStateTable::forget_changes() { changed_.clear(); }
 
 void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec) {
+  if (has_left_keys()) [[unlikely]] {
+    remove_left_keys(left_keys_.size());  // a key given back must not meet its old state's removal
+  }
+  restore_all_pending();  // a kept record restored later must not overwrite this newer one
+  restore_one(key_bytes, value_bytes, codec);
+}
+
+void KeyedStateTable::restore_one(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec) {
   python::PyRef key;
   if (MarshalCodec::made(key_bytes)) {
     key = python::PyRef::steal(MarshalCodec::read(key_bytes));
@@ -330,6 +382,79 @@ void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value
   if (PyDict_GET_SIZE(states_.get()) > before) {
     remember_key(key.get());
   }
+}
+
+void KeyedStateTable::keep_to_restore(std::uint32_t group, std::uint32_t key_groups, std::string_view key,
+                                      std::string_view value, const StateCodec& codec, const std::string& peer) {
+  if (key_groups == 0 || group >= key_groups || (has_pending() && key_groups != pending_key_groups_)) {
+    restore(key, value, codec);  // no group to keep it under: now
+    return;
+  }
+  if (!has_pending()) {
+    pending_.assign(key_groups, {});
+    pending_key_groups_ = key_groups;
+    pending_codec_ = codec;
+    pending_next_ = 0;
+  }
+  auto& pending = pending_[group];
+  if (pending.keys == 0) {
+    pending.peer = peer;
+  }
+  append_sized(pending.records, key);
+  append_sized(pending.records, value);
+  ++pending.keys;
+  ++pending_keys_;
+}
+
+bool KeyedStateTable::restore_pending_for(PyObject* key) {
+  std::int64_t group = key_group_of(key, pending_key_groups_);
+  if (group < 0) {
+    PyErr_Clear();
+    return false;
+  }
+  if (pending_[static_cast<std::size_t>(group)].keys == 0) {
+    return false;
+  }
+  restore_group(static_cast<std::uint32_t>(group));
+  return true;
+}
+
+bool KeyedStateTable::restore_pending(std::size_t at_most) {
+  for (std::size_t restored = 0; has_pending() && restored < at_most; ++pending_next_) {
+    if (pending_next_ >= pending_.size()) {
+      pending_next_ = 0;
+    }
+    if (pending_[pending_next_].keys > 0) {
+      restore_group(static_cast<std::uint32_t>(pending_next_));
+      ++restored;
+    }
+  }
+  return !has_pending();
+}
+
+void KeyedStateTable::restore_group(std::uint32_t group) {
+  PendingGroup pending = std::exchange(pending_[group], {});
+  pending_keys_ -= pending.keys;
+  if (pending_keys_ == 0) {
+    pending_ = {};
+  }
+  std::string_view records = pending.records;
+  while (!records.empty()) {
+    auto key = take_sized(records);
+    auto value = take_sized(records);
+    try {
+      restore_one(key, value, pending_codec_);
+    } catch (const StateSerializationError& error) {
+      auto& [count, first] = restore_failures_[pending.peer];
+      if (count++ == 0) {
+        first = error.what();
+      }
+    }
+  }
+}
+
+std::map<std::string, std::pair<std::size_t, std::string>> KeyedStateTable::take_restore_failures() {
+  return std::exchange(restore_failures_, {});
 }
 
 }  // namespace roo::state

@@ -1,20 +1,22 @@
 // KeyedStateTable through the PipelineRunner that fills it: change tracking, snapshots into real checkpoint files,
 // restore into a fresh runner, and the error that names a key whose state cannot be pickled.
+#include "roo/state/keyed_state_table.hpp"
+
 #include "pipeline_runner.hpp"
 #include "runner_fixtures.hpp"
 
 #include "roo/checkpoint/checkpoint_store.hpp"
 #include "roo/state/key_group.hpp"
-#include "roo/state/keyed_state_table.hpp"
+#include "roo/state/marshal_codec.hpp"
 
 #include <gtest/gtest.h>
 #include <pybind11/embed.h>
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <tuple>
+#include <unistd.h>
 #include <vector>
 
 namespace py = pybind11;
@@ -240,6 +242,75 @@ TEST(KeyedStateTable, HandsOverTheKeysOfTheKeyGroupsThatLeave) {
   EXPECT_EQ(take(runner), "apricot=1\nblueberry=2\n");
 }
 
+// The keys that left may stay in the dict until the stream resumed (remove_left_keys), unseen: not counted, not in
+// a snapshot, and a key given back is not removed by its old removal.
+TEST(KeyedStateTable, KeysHandedOverAreRemovedFromTheDictLaterAndUnseenUntilThen) {
+  constexpr std::uint32_t groups = 64;
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  std::string words = "apple banana cherry date elder fig grape hazel iris jujube kiwi lime mango";
+  std::vector<std::string> batch;
+  for (std::size_t at = 0, end = 0; at < words.size(); at = end + 1) {
+    end = std::min(words.find(' ', at), words.size());
+    batch.push_back(words.substr(at, end - at));
+  }
+  auto group_of_word = [&](const std::string& word) { return group_of(word.substr(0, 1).c_str(), groups); };
+  std::vector<bool> leaving(groups, false);
+  for (std::size_t i = 0; i < batch.size(); i += 2) {
+    leaving[group_of_word(batch[i])] = true;
+  }
+  std::size_t leaves = 0;
+  for (const auto& word : batch) {
+    leaves += leaving[group_of_word(word)] ? 1 : 0;
+  }
+  ASSERT_GT(leaves, 3u);
+  for (const auto& word : batch) {
+    runner.process(batch_of({word}));
+  }
+  (void)take(runner);
+  std::vector<std::pair<std::string, std::string>> taken;
+  auto handed = table.hand_over(
+      leaving, groups, pickle_codec(),
+      [&](std::uint32_t, std::string_view key, std::string_view value) { taken.emplace_back(key, value); }, true);
+  ASSERT_EQ(handed.keys, leaves);
+  EXPECT_EQ(table.size(), batch.size() - leaves);
+  EXPECT_EQ(static_cast<std::size_t>(PyDict_GET_SIZE(table.states())), batch.size());  // not removed yet
+  EXPECT_TRUE(table.has_left_keys());
+  EXPECT_FALSE(table.remove_left_keys(2));
+  EXPECT_EQ(static_cast<std::size_t>(PyDict_GET_SIZE(table.states())), batch.size() - 2);
+  EXPECT_EQ(table.size(), batch.size() - leaves);
+
+  checkpoint::Snapshot full(1, true);  // removes the rest first: only the keys that stayed
+  EXPECT_EQ(table.snapshot(0, full, true, pickle_codec(), groups), batch.size() - leaves);
+  EXPECT_FALSE(table.has_left_keys());
+  EXPECT_EQ(static_cast<std::size_t>(PyDict_GET_SIZE(table.states())), batch.size() - leaves);
+
+  // Handed over again, then one given back before the removal: it stays, with the state it came back with.
+  for (const auto& [key, value] : taken) {
+    table.restore(key, value, pickle_codec());
+  }
+  taken.clear();
+  (void)table.hand_over(
+      leaving, groups, pickle_codec(),
+      [&](std::uint32_t, std::string_view key, std::string_view value) { taken.emplace_back(key, value); }, true);
+  ASSERT_EQ(taken.size(), leaves);
+  table.restore(taken.front().first, taken.front().second, pickle_codec());
+  EXPECT_FALSE(table.has_left_keys());  // the restore removed the others first
+  EXPECT_TRUE(table.remove_left_keys(100));
+  EXPECT_EQ(table.size(), batch.size() - leaves + 1);
+  auto key = py::reinterpret_steal<py::object>(state::MarshalCodec::read(taken.front().first));
+  ASSERT_TRUE(key);
+  std::string word;
+  for (const auto& candidate : batch) {
+    if (candidate.substr(0, 1) == key.cast<std::string>()) {
+      word = candidate;
+    }
+  }
+  runner.process(batch_of({word}));
+  EXPECT_EQ(take(runner), word + "=2\n");  // its restored count, then this event
+}
+
 // The names the state-entity queries list follow the keys that leave, whatever the keys: a str with a NUL in it, and
 // bytes that are not UTF-8 (named with replacement characters, so their names do not hash to their groups).
 TEST(KeyedStateTable, TheNamesOfKeysThatLeaveGoWithThem) {
@@ -261,7 +332,8 @@ TEST(KeyedStateTable, TheNamesOfKeysThatLeaveGoWithThem) {
     leaving[static_cast<std::size_t>(state::key_group_of(py::str("stays").ptr(), groups))] = false;
     ASSERT_TRUE(leaving[static_cast<std::size_t>(state::key_group_of(nul.ptr(), groups))]);
     ASSERT_TRUE(leaving[static_cast<std::size_t>(state::key_group_of(raw.ptr(), groups))]);
-    auto handed = table.hand_over(leaving, groups, pickle_codec(), [](std::uint32_t, std::string_view, std::string_view) {});
+    auto handed =
+        table.hand_over(leaving, groups, pickle_codec(), [](std::uint32_t, std::string_view, std::string_view) {});
     EXPECT_EQ(handed.keys, with_bytes ? 2u : 1u);
     EXPECT_EQ(table.key_names(), std::vector<std::string>{"stays"}) << "with a bytes key: " << with_bytes;
   }

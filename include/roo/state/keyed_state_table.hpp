@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,7 +62,13 @@ class KeyedStateTable {
   /// The key -> state dict (borrowed).
   [[nodiscard]] PyObject* states() const { return states_.get(); }
   [[nodiscard]] PyObject* factory() const { return factory_.get(); }
-  [[nodiscard]] std::size_t size() const { return static_cast<std::size_t>(PyDict_GET_SIZE(states_.get())); }
+  /// The keys held: those kept to restore counted (keep_to_restore()), those that left but are still to be removed
+  /// not (remove_left_keys()).
+  [[nodiscard]] std::size_t size() const {
+    auto held = static_cast<std::size_t>(PyDict_GET_SIZE(states_.get())) + pending_keys_;
+    std::size_t left = left_keys_.size() - left_removed_;
+    return held > left ? held - left : 0;
+  }
 
   /// From now on, remember the keys whose state changes (see touch()).
   void track_changes();
@@ -105,12 +112,39 @@ class KeyedStateTable {
   /// `leaving` (by key group) leaves this table — its state, its name for the state-entity queries, its change
   /// mark — and goes to `take`, serialized as snapshot() does. A key whose state cannot be serialized leaves too (its
   /// key group belongs to another worker now): counted in `failed`, with the first one's line.
+  ///
+  /// `remove_later`: the keys that left stay in the dict until remove_left_keys() takes them out, so that their
+  /// removal (a cache miss or two per key: a quarter of a large hand-over) comes after the stream resumed instead of
+  /// inside the rescale's pause. Only for a table whose dict nothing walks between events: no event reaches a key
+  /// that left (it is routed to its new owner), and snapshot(), hand_over() and restore() remove the rest first.
   HandedOver hand_over(const std::vector<bool>& leaving, std::uint32_t key_groups, const StateCodec& codec,
-                       const Take& take);
+                       const Take& take, bool remove_later = false);
+  /// Removes up to `at_most` of the keys a hand_over(remove_later) left in the dict. True once none is left.
+  bool remove_left_keys(std::size_t at_most);
+  /// Whether a hand_over(remove_later) left keys to remove.
+  [[nodiscard]] bool has_left_keys() const { return left_removed_ < left_keys_.size(); }
 
   /// Recovery: sets the state of the key serialized as `key` to the object serialized as `value`. Throws
   /// StateSerializationError when either cannot be read back.
   void restore(std::string_view key, std::string_view value, const StateCodec& codec);
+
+  /// Rescaling, the new owner's side: the record of one key of key group `group` (of `key_groups`), handed over by
+  /// worker `peer`, kept as it came. The group's keys are restored (restore()) together when an event first needs
+  /// one of them (restore_pending_for(), on a lookup that missed), a group at a time after the stream resumed
+  /// (restore_pending()), or all at once before anything walks, gives away or refills the dict (snapshot(),
+  /// hand_over(), restore()). So the rescale's pause holds a copy of the bytes, not the making of every object.
+  /// Not for a window stage's table (its index walks the dict).
+  void keep_to_restore(std::uint32_t group, std::uint32_t key_groups, std::string_view key, std::string_view value,
+                       const StateCodec& codec, const std::string& peer);
+  /// Whether keep_to_restore() kept keys not restored yet.
+  [[nodiscard]] bool has_pending() const { return pending_keys_ > 0; }
+  /// If the key group of `key` has kept keys, restores them now; true when it did (look `key` up again).
+  bool restore_pending_for(PyObject* key);
+  /// Restores the kept keys of up to `at_most` key groups. True once none is left.
+  bool restore_pending(std::size_t at_most);
+  /// Kept keys that could not be read back (lost), by the worker that handed them over: (keys, the first one's
+  /// line). Emptied by the call.
+  [[nodiscard]] std::map<std::string, std::pair<std::size_t, std::string>> take_restore_failures();
 
  private:
   /// One key serialized (serialize()): its bytes (`key`: a view into `key_object` or key_bytes_) and its state's
@@ -146,6 +180,28 @@ class KeyedStateTable {
   std::vector<std::string> key_names_;  ///< guarded by keys_mutex_
   std::string key_bytes_;               ///< serialize(): a marshalled key's bytes, reused
   std::string plain_bytes_;             ///< serialize(): a marshalled or plain object's bytes, reused
+  /// keep_to_restore(): one key group's kept records (`u32 key size | key | u32 value size | value`, native order).
+  struct PendingGroup {
+    std::string records;
+    std::size_t keys = 0;
+    std::string peer;
+  };
+  void restore_group(std::uint32_t group);
+  /// restore() without the checks for kept and left keys.
+  void restore_one(std::string_view key, std::string_view value, const StateCodec& codec);
+  void restore_all_pending() {
+    if (has_pending()) [[unlikely]] {
+      restore_pending(pending_.size());
+    }
+  }
+  std::vector<PendingGroup> pending_;  ///< by key group, while has_pending()
+  std::size_t pending_keys_ = 0;
+  std::size_t pending_next_ = 0;  ///< restore_pending(): where its next walk starts
+  std::uint32_t pending_key_groups_ = 0;
+  StateCodec pending_codec_;
+  std::map<std::string, std::pair<std::size_t, std::string>> restore_failures_;
+  std::vector<python::PyRef> left_keys_;  ///< hand_over(remove_later): keys that left, still in the dict
+  std::size_t left_removed_ = 0;          ///< how many of left_keys_ remove_left_keys() took out
 };
 
 }  // namespace roo::state
