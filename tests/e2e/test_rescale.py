@@ -256,6 +256,19 @@ def send_fixed(c, rounds_, start=0):
     return dict((key, start + rounds_) for key in KEYS)
 
 
+def moves_logged(member):
+    """How many rescale moves `member` (the initializer) logged: `the cluster is quiet; N of 256 key groups move`."""
+    return len(re.findall(r"cluster: rescale \d+: the cluster is quiet; \d+ of \d+ key groups move", member.stderr()))
+
+
+def wait_mid_migration(c, moves_before, joiner):
+    """Once the initializer logs its next move (it then hands state over, which key_count's --slow-save-ms makes last
+    a second or more): a kill now lands in the middle of the migration. Fails if the joiner exits first."""
+    assert wait_until(lambda: moves_logged(c.initializer) > moves_before or joiner.proc.poll() is not None,
+                      RESCALE_TIMEOUT), "the move never began\n%s" % c.logs()
+    assert joiner.proc.poll() is None, "the joiner exited\n%s" % c.logs()
+
+
 def last_line(text):
     return text.rstrip("\n").split("\n")[-1]
 
@@ -400,17 +413,19 @@ def test_a_joiner_with_another_application_is_refused_on_both_sides(cluster, rec
 
 
 def test_a_joiner_killed_mid_migration_leaves_the_cluster_as_it_was(cluster, receiver, roo_bin):
-    """Each round: a joiner starts, and once it is restoring the state moved to it (key_count's restore sleeps 30 ms
-    per key, so its part takes over a second), kill -9. The cluster goes on without it, with every count exact.
+    """Each round: a joiner starts, and once the initializer is handing it state (key_count's save sleeps 30 ms per
+    key, so the hand-over takes over a second), kill -9. The cluster goes on without it, with every count exact.
     A last joiner, not killed, shows the cluster still grows."""
     out = receiver()
-    c = cluster(APP, 1, out.address, sources=["Keys"], app_args=["--slow-restore-ms", "30"])
+    c = cluster(APP, 1, out.address, sources=["Keys"], app_args=["--slow-save-ms", "30"])
     sender = SteadySender(c.initializer.in_address("Keys")).start()
     wait_flowing(out, sender)
     for round_ in range(rounds(1)):
         joiner = c.join("joiner%d" % round_)
-        assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or joiner.proc.poll() is not None,
-                          RESCALE_TIMEOUT), "round %d: the joiner never restored state\n%s" % (round_, c.logs())
+        saving = c.initializer.stderr().count("key_count: saving state")  # once per hand-over
+        assert wait_until(lambda: c.initializer.stderr().count("key_count: saving state") > saving or
+                          joiner.proc.poll() is not None, RESCALE_TIMEOUT), \
+            "round %d: the initializer never saved state\n%s" % (round_, c.logs())
         assert joiner.proc.poll() is None, "round %d: the joiner exited\n%s" % (round_, c.logs())
         joiner.worker.send_signal(signal.SIGKILL)
         joiner.worker.wait()
@@ -505,15 +520,14 @@ def test_a_worker_joins_after_others_left(cluster, receiver, roo_bin):
 
 
 def test_the_initializer_killed_mid_migration_stops_the_others_naming_it(cluster, receiver):
-    """Without checkpoints the cluster cannot outlive its initializer: a joiner restoring state when the initializer
+    """Without checkpoints the cluster cannot outlive its initializer: a joiner taking state when the initializer
     is killed stops on its own, exits 1 and names the lost initializer (resilience would roll back instead)."""
     out = receiver()
-    c = cluster(APP, 2, out.address, sources=["Keys"], app_args=["--slow-restore-ms", "30"], check_exit=False)
+    c = cluster(APP, 2, out.address, sources=["Keys"], app_args=["--slow-save-ms", "30"], check_exit=False)
     sender = SteadySender(c.initializer.in_address("Keys")).start()
     wait_flowing(out, sender)
     joiner = c.join("joiner")
-    assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or joiner.proc.poll() is not None,
-                      RESCALE_TIMEOUT), c.logs()
+    wait_mid_migration(c, 0, joiner)
     c[0].worker.kill()
     sender.stop()
     codes = c.wait_exit(c.members[1:], timeout=EXIT_TIMEOUT)

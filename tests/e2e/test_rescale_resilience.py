@@ -21,7 +21,8 @@ import time
 from conftest import wait_until
 from test_ctl import run_roo
 from test_rescale import (APP, EXIT_TIMEOUT, RESCALE_TIMEOUT, assert_exact_counts, assert_state_where_outputs_say,
-                          assert_status, owners, rounds, send_fixed, shrink_out, wait_for_owners)
+                          assert_status, moves_logged, owners, rounds, send_fixed, shrink_out, wait_for_owners,
+                          wait_mid_migration)
 
 INTERVAL = "200ms"
 
@@ -94,24 +95,28 @@ def test_a_crash_after_a_grow_recovers_the_grown_layout(cluster, receiver, roo_b
 
 
 def test_a_crash_during_a_grow_recovers_the_layout_before_it(cluster, receiver, roo_bin, tmp_path):
-    """A joiner killed while it restores the state moved to it (key_count's restore sleeps): the cluster rolls back
-    to the checkpoint before the grow, with the initializer alone; the joiner started again joins again, as a joiner,
-    and the grow happens. Repeated ROO_RESCALE_ROUNDS times, one rollback each."""
+    """A joiner killed in the middle of the migration (key_count's save sleeps while the flag file exists): the
+    cluster rolls back to the checkpoint before the grow, with the initializer alone; the joiner started again joins
+    again, as a joiner, and the grow happens. Repeated ROO_RESCALE_ROUNDS times, one rollback each."""
     out = receiver()
+    slow = tmp_path / "slow-saves"
     c = cluster(APP, 1, out.address, sources=["Keys"], run_flags=with_checkpoints(tmp_path),
-                app_args=["--slow-restore-ms", "20"])
+                app_args=["--slow-save-ms", "20", "--slow-save-while", str(slow)])
     sent = send_fixed(c, 5)
     wait_counted(out, sent)
     wait_idle_checkpointed(c[0])
+    slow.write_text("")
+    moves = moves_logged(c[0])
     joiner = c.join("worker1")
     for round_ in range(1, rounds(1) + 1):
-        assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or joiner.proc.poll() is not None,
-                          RESCALE_TIMEOUT), "round %d: the joiner never restored state\n%s" % (round_, c.logs())
+        wait_mid_migration(c, moves, joiner)
         kill(joiner)
+        moves = moves_logged(c[0])
         assert c[0].wait_for_log("the cluster formed again after rollback %d" % round_, RESCALE_TIMEOUT), c.logs()
         assert owners(c[0]) == {"initializer": set(range(256))}, c.logs()
         c.start_member(1)  # a joiner again: it was not in the checkpoint's cluster
         wait_for_owners(c, ["initializer", "worker1"])
+    slow.unlink()
     joins = c[0].stderr().count("cluster: worker 'worker1' joins the running cluster (2 workers)")
     assert joins == rounds(1) + 1, c.logs()  # each grow undone by its rollback, and the last one
     names = ["initializer", "worker1"]
@@ -122,18 +127,21 @@ def test_a_crash_during_a_grow_recovers_the_layout_before_it(cluster, receiver, 
 
 
 def test_the_initializer_killed_during_a_grow_recovers_the_layout_before_it(cluster, receiver, roo_bin, tmp_path):
-    """kill -9 of the initializer while the joiner restores the state moved to it, then the same command again: it
-    forms the cluster of its last checkpoint (itself alone, from before the grow) at once; the joiner, still running,
-    rolls back and says hello again, joins as a joiner (it is not in that checkpoint), and the grow happens again."""
+    """kill -9 of the initializer in the middle of the migration, then the same command again: it forms the cluster
+    of its last checkpoint (itself alone, from before the grow) at once; the joiner, still running, rolls back and
+    says hello again, joins as a joiner (it is not in that checkpoint), and the grow happens again."""
     out = receiver()
+    slow = tmp_path / "slow-saves"
     c = cluster(APP, 1, out.address, sources=["Keys"], run_flags=with_checkpoints(tmp_path),
-                app_args=["--slow-restore-ms", "20"])
+                app_args=["--slow-save-ms", "20", "--slow-save-while", str(slow)])
     wait_counted(out, send_fixed(c, 5))
     wait_idle_checkpointed(c[0])
+    slow.write_text("")
+    moves = moves_logged(c[0])
     joiner = c.join("worker1")
-    assert wait_until(lambda: "key_count: restoring state" in joiner.stderr() or joiner.proc.poll() is not None,
-                      RESCALE_TIMEOUT), c.logs()
+    wait_mid_migration(c, moves, joiner)
     kill(c[0])
+    slow.unlink()
     c.start_member(0)
     c.wait_ready([c[0]])
     assert re.search(r"cluster: forms as checkpoint \d+ recorded it: 1 workers", c[0].stderr()), c.logs()

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -220,6 +221,33 @@ TEST(KeyGroupHandover, StateThatCannotBeRestoredIsLostWithOneLineNotACrash) {
             "not everything was delivered: state handed over by worker 'w1' was malformed; 2 keys (of state "
             "computation 'count' handed over by worker 'w1' that could not be restored); 1 key (of state table 7 "
             "handed over by worker 'w1' that could not be restored)");
+}
+
+TEST(KeyGroupHandover, KeptStateThatCannotBeRestoredIsLostWithOneLineOnceRestored) {
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  auto mixed = frame_of({{0, "apple", pickled(py::int_(1))},
+                         {7, "banana", pickled(py::int_(2))},  // no such table: lost at once
+                         {0, "cherry", "not a pickle"},
+                         {0, "date", "still not a pickle"}});
+  handover.take(runner.state_tables(), codecs, "w1", {mixed.data(), mixed.size()}, {}, key_groups);
+  auto& table = runner.state_tables()[0];
+  EXPECT_TRUE(table.has_pending());
+  EXPECT_EQ(table.size(), 3u);  // kept, not yet read back
+  std::set<std::uint32_t> kept_groups = {group_of("apple"), group_of("cherry"), group_of("date")};
+  EXPECT_EQ(handover.take_intake_summary(), fmt::format("3 keys in {} key groups from worker 'w1' (1 frame, {} B)",
+                                                        kept_groups.size(), mixed.size()));
+  EXPECT_TRUE(KeyGroupHandover::restore_pending(runner.state_tables(), key_groups));
+  handover.report_restore_failures(runner.state_tables());
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_FALSE(PyErr_Occurred());
+  DeliveryReport report;
+  handover.report_losses(report);
+  EXPECT_EQ(report.summary(),
+            "not everything was delivered: 1 key (of state table 7 handed over by worker 'w1' that could not be "
+            "restored); 2 keys (of state computation 'count' handed over by worker 'w1' that could not be restored)");
 }
 
 TEST(KeyGroupHandover, KeysForALostWorkerAreCountedLost) {

@@ -311,6 +311,79 @@ TEST(KeyedStateTable, KeysHandedOverAreRemovedFromTheDictLaterAndUnseenUntilThen
   EXPECT_EQ(take(runner), word + "=2\n");  // its restored count, then this event
 }
 
+// The new owner's side of a rescale: the keys taken are kept as bytes and restored a key group at a time, when an
+// event first needs one of the group's keys, or when asked, or all before a snapshot; counted all along.
+TEST(KeyedStateTable, KeptKeysAreRestoredWhenFirstNeededAndCountedUntilThen) {
+  constexpr std::uint32_t groups = 64;
+  auto giver_plan = plan_of("keyed_count");
+  PipelineRunner giver(giver_plan);
+  std::vector<std::string> words = {"apple", "banana", "cherry", "date", "elder", "fig", "grape", "hazel"};
+  for (const auto& word : words) {
+    giver.process(batch_of({word}));
+  }
+  (void)take(giver);
+  std::vector<std::tuple<std::uint32_t, std::string, std::string>> taken;
+  (void)giver.state_tables()[0].hand_over(std::vector<bool>(groups, true), groups, pickle_codec(),
+                                          [&](std::uint32_t group, std::string_view key, std::string_view value) {
+                                            taken.emplace_back(group, std::string(key), std::string(value));
+                                          });
+  ASSERT_EQ(taken.size(), words.size());
+
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  for (const auto& [group, key, value] : taken) {
+    table.keep_to_restore(group, groups, key, value, pickle_codec(), "w1");
+  }
+  EXPECT_TRUE(table.has_pending());
+  EXPECT_EQ(table.size(), words.size());
+  EXPECT_EQ(PyDict_GET_SIZE(table.states()), 0);
+  runner.process(batch_of({"avocado"}));  // a's group is restored on the miss: its count goes on
+  EXPECT_EQ(take(runner), "avocado=2\n");
+  auto restored = static_cast<std::size_t>(PyDict_GET_SIZE(table.states()));
+  EXPECT_GE(restored, 1u);
+  EXPECT_LT(restored, words.size());
+  EXPECT_EQ(table.size(), words.size());
+  EXPECT_FALSE(table.restore_pending(1));
+  EXPECT_GT(static_cast<std::size_t>(PyDict_GET_SIZE(table.states())), restored);
+  runner.process(batch_of({"zebra"}));  // a key no group kept: new, and nothing else restored for it
+  EXPECT_EQ(take(runner), "zebra=1\n");
+  EXPECT_EQ(table.size(), words.size() + 1);
+
+  checkpoint::Snapshot full(1, true);  // restores the rest first
+  EXPECT_EQ(table.snapshot(0, full, true, pickle_codec(), groups), words.size() + 1);
+  EXPECT_FALSE(table.has_pending());
+  EXPECT_TRUE(table.take_restore_failures().empty());
+  for (const auto& word : words) {
+    runner.process(batch_of({word}));
+  }
+  EXPECT_EQ(take(runner), "apple=3\nbanana=2\ncherry=2\ndate=2\nelder=2\nfig=2\ngrape=2\nhazel=2\n");
+}
+
+TEST(KeyedStateTable, AKeptKeyThatCannotBeReadBackIsAFailureOfItsPeer) {
+  constexpr std::uint32_t groups = 64;
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  py::module_ pickle = py::module_::import("pickle");
+  std::string key = pickle.attr("dumps")(py::str("b")).cast<std::string>();
+  table.keep_to_restore(group_of("b", groups), groups, key, "not a pickle", pickle_codec(), "w2");
+  EXPECT_EQ(table.size(), 1u);
+  runner.process(batch_of({"banana"}));  // restored on the miss: it fails, so a new state
+  EXPECT_EQ(take(runner), "banana=1\n");
+  EXPECT_FALSE(table.has_pending());
+  auto failures = table.take_restore_failures();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures["w2"].first, 1u);
+  EXPECT_EQ(failures["w2"].second.rfind("the state of key 'b' in state computation 'count' could not be read back: "
+                                        "UnpicklingError",
+                                        0),
+            0u)
+      << failures["w2"].second;
+  EXPECT_TRUE(table.take_restore_failures().empty());
+  EXPECT_FALSE(PyErr_Occurred());
+}
+
 // The names the state-entity queries list follow the keys that leave, whatever the keys: a str with a NUL in it, and
 // bytes that are not UTF-8 (named with replacement characters, so their names do not hash to their groups).
 TEST(KeyedStateTable, TheNamesOfKeysThatLeaveGoWithThem) {

@@ -10,18 +10,26 @@ events counted. Output, one line per event:
 so with nothing lost, repeated or reordered a key's lines carry the counts 1..n exactly once, none is a GAP line,
 and <worker> (this worker's --name, "initializer" without one) shows where the key's state was at that event.
 
---slow-restore-ms D: restoring a key's state on the worker it moves to (unpickling it in a rescale) sleeps D ms, and
-the first restore of the process logs `key_count: restoring state` on stderr: a test can then kill a worker in the
-middle of a migration.
+--slow-restore-ms D: restoring a key's state on the worker it moves to (unpickling it) sleeps D ms, and the first
+restore of the process logs `key_count: restoring state` on stderr.
+--slow-save-ms D: pickling a key's state (in a rescale, on the worker it leaves) sleeps D ms, and the first key of a
+hand-over logs `key_count: saving state` on stderr: a test can then kill a worker in the middle of a migration (a new
+owner restores what it took after the round, when first needed).
+--slow-save-while PATH: --slow-save-ms only while the file PATH exists (a test with checkpoints makes it just before
+a grow and removes it after its kill, so that the checkpoints around it are not slowed).
 """
 import argparse
+import os
 import sys
 import time
 
 import wallaroo
 
 SLOW_RESTORE_S = 0.0
+SLOW_SAVE_S = 0.0
+SLOW_SAVE_WHILE = None
 _announced = []
+_last_save = [-1.0]
 WORKER = "initializer"
 
 
@@ -37,9 +45,12 @@ def worker_name():
 def application_setup(args):
     parser = argparse.ArgumentParser(prog="key_count")
     parser.add_argument("--slow-restore-ms", type=float, default=0.0)
+    parser.add_argument("--slow-save-ms", type=float, default=0.0)
+    parser.add_argument("--slow-save-while", default=None)
     opts, _ = parser.parse_known_args(args)
     global SLOW_RESTORE_S, WORKER
     SLOW_RESTORE_S = opts.slow_restore_ms / 1000.0
+    slow_saves(opts)
     WORKER = worker_name()
     source_name, in_host, in_port = wallaroo.tcp_parse_input_addrs(args)[0]
     out_host, out_port = wallaroo.tcp_parse_output_addrs(args)[0]
@@ -50,10 +61,26 @@ def application_setup(args):
     return wallaroo.build_application("Key count", pipeline)
 
 
+def slow_saves(opts):
+    global SLOW_SAVE_S, SLOW_SAVE_WHILE
+    SLOW_SAVE_S = opts.slow_save_ms / 1000.0
+    SLOW_SAVE_WHILE = opts.slow_save_while
+
+
 class Seen(object):
     def __init__(self):
         self.last = -1
         self.count = 0
+
+    def __getstate__(self):
+        if SLOW_SAVE_S and (SLOW_SAVE_WHILE is None or os.path.exists(SLOW_SAVE_WHILE)):
+            now = time.monotonic()
+            if now - _last_save[0] > 0.5:  # the first of a hand-over
+                sys.stderr.write("key_count: saving state\n")
+                sys.stderr.flush()
+            time.sleep(SLOW_SAVE_S)
+            _last_save[0] = time.monotonic()
+        return self.__dict__
 
     def __setstate__(self, fields):
         if SLOW_RESTORE_S:

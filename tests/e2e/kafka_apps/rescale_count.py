@@ -18,6 +18,8 @@ Flags: the Wallaroo Kafka source flags (--kafka_source_topic, --kafka_source_bro
   --slow-restore-ms D     restoring a key's state on the worker it moves to (unpickling it in a rescale) sleeps D ms,
                           and the first restore of the process logs `key_count: restoring state` on stderr: a
                           test can then kill a worker in the middle of a migration
+  --slow-save-ms D, --slow-save-while PATH   pickling a key's state sleeps D ms (while PATH exists), the first of a
+                          hand-over logging `key_count: saving state`: a kill then lands in the middle of a migration
 
 The state, the order check and the output are key_count's own (imported from ../cluster_apps).
 """
@@ -35,8 +37,11 @@ def application_setup(args):
     parser = argparse.ArgumentParser(prog="rescale_count")
     parser.add_argument("--group", default=None)
     parser.add_argument("--slow-restore-ms", type=float, default=0.0)
+    parser.add_argument("--slow-save-ms", type=float, default=0.0)
+    parser.add_argument("--slow-save-while", default=None)
     opts, _ = parser.parse_known_args(args)
     key_count.SLOW_RESTORE_S = opts.slow_restore_ms / 1000.0
+    key_count.slow_saves(opts)
     key_count.WORKER = key_count.worker_name()
     options = {"group": opts.group} if opts.group else {}
     source = wallaroo.CustomKafkaSourceCLIParser(args, decode, **options)
