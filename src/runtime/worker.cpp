@@ -1093,6 +1093,11 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   runner_->tidy_windows();
   runner_->hold_windows();
   bool stop_ends_the_round = stopping_;
+  if (left_keys_pending_) [[unlikely]] {
+    // A group given back in this move must not meet the keys an earlier move left in the tables (most are gone by
+    // now: removed a slice per turn since).
+    left_keys_pending_ = !KeyGroupHandover::remove_left_keys(runner_->state_tables(), SIZE_MAX);
+  }
   // A second move in one round follows a loss: what went to the lost worker goes to its groups' new owners.
   auto redirected = handover_.redirect(runner_->state_tables(), *state_codecs_, facts_.membership.self,
                                        next_router.owners(), gone, names, send, runner_->window_watermarks());

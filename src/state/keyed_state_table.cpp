@@ -345,15 +345,30 @@ void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value
   restore_one(key_bytes, value_bytes, codec);
 }
 
-void KeyedStateTable::restore_one(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec) {
-  python::PyRef key;
+python::PyRef KeyedStateTable::read_key(std::string_view key_bytes, const StateCodec& codec) {
   if (MarshalCodec::made(key_bytes)) {
-    key = python::PyRef::steal(MarshalCodec::read(key_bytes));
-  } else {
-    python::PyRef serialized_key =
-        python::PyRef::steal(PyBytes_FromStringAndSize(key_bytes.data(), static_cast<Py_ssize_t>(key_bytes.size())));
-    key = python::PyRef::steal(serialized_key ? call1(codec.load_key.get(), serialized_key.get()) : nullptr);
+    return python::PyRef::steal(MarshalCodec::read(key_bytes));
   }
+  python::PyRef serialized_key =
+      python::PyRef::steal(PyBytes_FromStringAndSize(key_bytes.data(), static_cast<Py_ssize_t>(key_bytes.size())));
+  return python::PyRef::steal(serialized_key ? call1(codec.load_key.get(), serialized_key.get()) : nullptr);
+}
+
+std::optional<std::string> KeyedStateTable::kept_key_name(std::string_view key_bytes, const StateCodec& codec) {
+  if (auto utf8 = MarshalCodec::str_key_utf8(key_bytes)) {
+    return std::string(*utf8);  // what key_name() gives for a str, without making it
+  }
+  python::PyRef key = read_key(key_bytes, codec);
+  if (!key) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  return key_name(key.get());
+}
+
+void KeyedStateTable::restore_one(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec,
+                                  bool named) {
+  python::PyRef key = read_key(key_bytes, codec);
   if (!key) {
     throw StateSerializationError(
         fmt::format("a key of {} could not be read back: {}", label_, python::take_exception_text()));
@@ -379,7 +394,7 @@ void KeyedStateTable::restore_one(std::string_view key_bytes, std::string_view v
     throw StateSerializationError(
         fmt::format("the state of key {} in {} could not be restored: {}", key_text(key.get()), label_, cause));
   }
-  if (PyDict_GET_SIZE(states_.get()) > before) {
+  if (!named && PyDict_GET_SIZE(states_.get()) > before) {
     remember_key(key.get());
   }
 }
@@ -387,8 +402,15 @@ void KeyedStateTable::restore_one(std::string_view key_bytes, std::string_view v
 void KeyedStateTable::keep_to_restore(std::uint32_t group, std::uint32_t key_groups, std::string_view key,
                                       std::string_view value, const StateCodec& codec, const std::string& peer) {
   if (key_groups == 0 || group >= key_groups || (has_pending() && key_groups != pending_key_groups_)) {
-    restore(key, value, codec);  // no group to keep it under: now
+    try {
+      restore(key, value, codec);  // no group to keep it under: now
+    } catch (const StateSerializationError& error) {
+      note_restore_failure(peer, error.what());
+    }
     return;
+  }
+  if (has_left_keys()) [[unlikely]] {
+    remove_left_keys(left_keys_.size());  // a group given back: its old keys must not shadow the kept ones
   }
   if (!has_pending()) {
     pending_.assign(key_groups, {});
@@ -404,6 +426,18 @@ void KeyedStateTable::keep_to_restore(std::uint32_t group, std::uint32_t key_gro
   append_sized(pending.records, value);
   ++pending.keys;
   ++pending_keys_;
+  // Named now, as a restored key would be: the state-entity queries list it from here on.
+  if (auto name = kept_key_name(key, codec)) {
+    std::lock_guard lock(keys_mutex_);
+    key_names_.push_back(std::move(*name));
+  }
+}
+
+void KeyedStateTable::note_restore_failure(const std::string& peer, std::string line) {
+  auto& [count, first] = restore_failures_[peer];
+  if (count++ == 0) {
+    first = std::move(line);
+  }
 }
 
 bool KeyedStateTable::restore_pending_for(PyObject* key) {
@@ -438,18 +472,33 @@ void KeyedStateTable::restore_group(std::uint32_t group) {
   if (pending_keys_ == 0) {
     pending_ = {};
   }
+  if (has_left_keys()) [[unlikely]] {
+    remove_left_keys(left_keys_.size());
+  }
   std::string_view records = pending.records;
+  std::unordered_map<std::string, std::size_t> unnamed;  // names of the keys that could not be read back
   while (!records.empty()) {
     auto key = take_sized(records);
     auto value = take_sized(records);
     try {
-      restore_one(key, value, pending_codec_);
+      restore_one(key, value, pending_codec_, true);
     } catch (const StateSerializationError& error) {
-      auto& [count, first] = restore_failures_[pending.peer];
-      if (count++ == 0) {
-        first = error.what();
+      note_restore_failure(pending.peer, error.what());
+      if (auto name = kept_key_name(key, pending_codec_)) {
+        ++unnamed[*name];
       }
     }
+  }
+  if (!unnamed.empty()) {
+    std::lock_guard lock(keys_mutex_);
+    std::erase_if(key_names_, [&](const std::string& name) {
+      auto found = unnamed.find(name);
+      if (found == unnamed.end() || found->second == 0) {
+        return false;
+      }
+      --found->second;
+      return true;
+    });
   }
 }
 

@@ -89,6 +89,28 @@ bool MarshalCodec::write(PyObject* value, std::string& out) {
 
 bool MarshalCodec::write_key(PyObject* key, std::string& out) { return write(key, 2, out); }
 
+std::optional<std::string_view> MarshalCodec::str_key_utf8(std::string_view bytes) {
+  // Version 2 writes a str as TYPE_UNICODE ('u'), a u32 little-endian length and its UTF-8 (surrogatepass).
+  constexpr std::size_t header = 1 + 1 + 4;
+  if (bytes.size() < header || bytes[0] != tag || bytes[1] != 'u') {
+    return std::nullopt;
+  }
+  std::uint32_t size = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    size |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[2 + i])) << (8 * i);
+  }
+  if (bytes.size() != header + size) {
+    return std::nullopt;
+  }
+  auto utf8 = bytes.substr(header);
+  for (std::size_t at = utf8.find('\xED'); at != std::string_view::npos; at = utf8.find('\xED', at + 1)) {
+    if (at + 1 < utf8.size() && static_cast<unsigned char>(utf8[at + 1]) >= 0xA0) {
+      return std::nullopt;  // an encoded surrogate: not valid UTF-8
+    }
+  }
+  return utf8;
+}
+
 PyObject* MarshalCodec::read(std::string_view bytes) {
   if (!made(bytes)) {
     PyErr_SetString(PyExc_ValueError, "not a marshalled value");

@@ -338,6 +338,9 @@ TEST(KeyedStateTable, KeptKeysAreRestoredWhenFirstNeededAndCountedUntilThen) {
   EXPECT_TRUE(table.has_pending());
   EXPECT_EQ(table.size(), words.size());
   EXPECT_EQ(PyDict_GET_SIZE(table.states()), 0);
+  auto names = table.key_names();  // named as they are kept, not when restored
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h"}));
   runner.process(batch_of({"avocado"}));  // a's group is restored on the miss: its count goes on
   EXPECT_EQ(take(runner), "avocado=2\n");
   auto restored = static_cast<std::size_t>(PyDict_GET_SIZE(table.states()));
@@ -354,6 +357,7 @@ TEST(KeyedStateTable, KeptKeysAreRestoredWhenFirstNeededAndCountedUntilThen) {
   EXPECT_EQ(table.snapshot(0, full, true, pickle_codec(), groups), words.size() + 1);
   EXPECT_FALSE(table.has_pending());
   EXPECT_TRUE(table.take_restore_failures().empty());
+  EXPECT_EQ(table.key_names().size(), words.size() + 1);  // each once: restoring a kept key does not name it again
   for (const auto& word : words) {
     runner.process(batch_of({word}));
   }
@@ -369,8 +373,10 @@ TEST(KeyedStateTable, AKeptKeyThatCannotBeReadBackIsAFailureOfItsPeer) {
   std::string key = pickle.attr("dumps")(py::str("b")).cast<std::string>();
   table.keep_to_restore(group_of("b", groups), groups, key, "not a pickle", pickle_codec(), "w2");
   EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.key_names(), std::vector<std::string>{"b"});
   runner.process(batch_of({"banana"}));  // restored on the miss: it fails, so a new state
   EXPECT_EQ(take(runner), "banana=1\n");
+  EXPECT_EQ(table.key_names(), std::vector<std::string>{"b"});  // the failed one's name went, the new one's came
   EXPECT_FALSE(table.has_pending());
   auto failures = table.take_restore_failures();
   ASSERT_EQ(failures.size(), 1u);
@@ -382,6 +388,46 @@ TEST(KeyedStateTable, AKeptKeyThatCannotBeReadBackIsAFailureOfItsPeer) {
       << failures["w2"].second;
   EXPECT_TRUE(table.take_restore_failures().empty());
   EXPECT_FALSE(PyErr_Occurred());
+}
+
+// A key group given back before the keys it left with were removed: what comes back wins, and nothing is removed
+// after it.
+TEST(KeyedStateTable, AGroupGivenBackBeforeItsOldKeysWereRemovedKeepsWhatCameBack) {
+  constexpr std::uint32_t groups = 64;
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  auto& table = runner.state_tables()[0];
+  runner.process(batch_of({"apple", "apricot", "banana"}));  // a=2, b=1
+  (void)take(runner);
+  std::vector<bool> leaving(groups, false);
+  leaving[group_of("a", groups)] = true;
+  std::vector<std::pair<std::string, std::string>> taken;
+  (void)table.hand_over(
+      leaving, groups, pickle_codec(),
+      [&](std::uint32_t, std::string_view key, std::string_view value) { taken.emplace_back(key, value); }, true);
+  ASSERT_EQ(taken.size(), 1u);
+  ASSERT_TRUE(table.has_left_keys());
+  // Elsewhere, a went on to 5, then comes back here.
+  auto other_plan = plan_of("keyed_count");
+  PipelineRunner other(other_plan);
+  other.state_tables()[0].restore(taken[0].first, taken[0].second, pickle_codec());
+  other.process(batch_of({"avocado", "acorn", "almond"}));
+  (void)take(other);
+  std::vector<std::pair<std::string, std::string>> back;
+  (void)other.state_tables()[0].hand_over(
+      std::vector<bool>(groups, true), groups, pickle_codec(),
+      [&](std::uint32_t, std::string_view key, std::string_view value) { back.emplace_back(key, value); });
+  ASSERT_EQ(back.size(), 1u);
+  table.keep_to_restore(group_of("a", groups), groups, back[0].first, back[0].second, pickle_codec(), "w1");
+  EXPECT_FALSE(table.has_left_keys());  // removed before the kept key could be shadowed by its old state
+  runner.process(batch_of({"anchor"}));
+  EXPECT_EQ(take(runner), "anchor=6\n");
+  EXPECT_TRUE(table.remove_left_keys(100));
+  runner.process(batch_of({"aster"}));
+  EXPECT_EQ(take(runner), "aster=7\n");
+  auto names = table.key_names();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
 }
 
 // The names the state-entity queries list follow the keys that leave, whatever the keys: a str with a NUL in it, and

@@ -13,6 +13,7 @@
 #include <pybind11/embed.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -113,6 +114,27 @@ TEST(MarshalCodec, AKeyAlwaysGivesTheSameBytes) {
   std::string from_interned;
   ASSERT_TRUE(MarshalCodec::write_key(interned.ptr(), from_interned));
   EXPECT_EQ(alone, from_interned);
+}
+
+// A kept key's name for the state-entity queries, read from its bytes without Python: a str's own UTF-8.
+TEST(MarshalCodec, AStrKeysUtf8IsReadFromItsBytes) {
+  auto utf8_of = [](const py::object& key) -> std::optional<std::string> {
+    std::string bytes;
+    EXPECT_TRUE(MarshalCodec::write_key(key.ptr(), bytes));
+    auto utf8 = MarshalCodec::str_key_utf8(bytes);  // a view into `bytes`
+    return utf8 ? std::optional<std::string>(*utf8) : std::nullopt;
+  };
+  EXPECT_EQ(utf8_of(py::str("k042")), std::optional<std::string>("k042"));
+  EXPECT_EQ(utf8_of(py::str("grüße €")), std::optional<std::string>("grüße €"));
+  EXPECT_EQ(utf8_of(py::str("")), std::optional<std::string>(""));
+  EXPECT_EQ(utf8_of(evaluated("value = 'a\\ud800b'")), std::nullopt);  // a lone surrogate: not UTF-8
+  EXPECT_EQ(utf8_of(py::int_(7)), std::nullopt);
+  EXPECT_EQ(utf8_of(evaluated("value = ('a', 1)")), std::nullopt);
+  std::string bytes;
+  ASSERT_TRUE(MarshalCodec::write_key(py::str("abc").ptr(), bytes));
+  EXPECT_EQ(MarshalCodec::str_key_utf8(bytes.substr(0, bytes.size() - 1)), std::nullopt);  // truncated
+  EXPECT_EQ(MarshalCodec::str_key_utf8(bytes + "x"), std::nullopt);                        // longer than it says
+  EXPECT_FALSE(PyErr_Occurred());
 }
 
 TEST(MarshalCodec, BytesItDidNotMakeAreNotItsAndMalformedOnesRaise) {

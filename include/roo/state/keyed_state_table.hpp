@@ -187,8 +187,13 @@ class KeyedStateTable {
     std::string peer;
   };
   void restore_group(std::uint32_t group);
-  /// restore() without the checks for kept and left keys.
-  void restore_one(std::string_view key, std::string_view value, const StateCodec& codec);
+  /// restore() without the checks for kept and left keys. `named`: the key's name is listed already (a kept key).
+  void restore_one(std::string_view key, std::string_view value, const StateCodec& codec, bool named = false);
+  /// The key serialized as `key`: a new reference, or null with the Python error set.
+  [[nodiscard]] static python::PyRef read_key(std::string_view key, const StateCodec& codec);
+  /// How the state-entity queries name the key serialized as `key` (a str's UTF-8 without making the str).
+  [[nodiscard]] static std::optional<std::string> kept_key_name(std::string_view key, const StateCodec& codec);
+  void note_restore_failure(const std::string& peer, std::string line);
   void restore_all_pending() {
     if (has_pending()) [[unlikely]] {
       restore_pending(pending_.size());

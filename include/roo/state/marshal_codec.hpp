@@ -3,6 +3,8 @@
 #include <Python.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +47,9 @@ class MarshalCodec {
   [[nodiscard]] static bool made(std::string_view bytes) { return !bytes.empty() && bytes.front() == tag; }
   /// The value `bytes` (made by write()) describe: a new reference, or null with a Python error set.
   [[nodiscard]] static PyObject* read(std::string_view bytes);
+  /// For the bytes write_key() made of a str whose UTF-8 is valid: that UTF-8 (a view into `bytes`), read without
+  /// Python. Otherwise nothing (another type, or a str with a lone surrogate).
+  [[nodiscard]] static std::optional<std::string_view> str_key_utf8(std::string_view bytes);
 
  private:
   static constexpr char tag = '\x02';
