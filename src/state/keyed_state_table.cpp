@@ -303,15 +303,7 @@ void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std
         ++names[*name];
       }
     }
-    std::lock_guard lock(keys_mutex_);
-    std::erase_if(key_names_, [&](const std::string& name) {
-      auto found = names.find(name);
-      if (found == names.end() || found->second == 0) {
-        return false;
-      }
-      --found->second;
-      return true;
-    });
+    forget_names(names);
   }
   if (changed_.size() == 0) {
     return;
@@ -332,6 +324,18 @@ void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std
       return true;
     }
     return contains == 1;
+  });
+}
+
+void KeyedStateTable::forget_names(std::unordered_map<std::string, std::size_t>& names) {
+  std::lock_guard lock(keys_mutex_);
+  std::erase_if(key_names_, [&](const std::string& name) {
+    auto found = names.find(name);
+    if (found == names.end() || found->second == 0) {
+      return false;
+    }
+    --found->second;
+    return true;
   });
 }
 
@@ -490,15 +494,7 @@ void KeyedStateTable::restore_group(std::uint32_t group) {
     }
   }
   if (!unnamed.empty()) {
-    std::lock_guard lock(keys_mutex_);
-    std::erase_if(key_names_, [&](const std::string& name) {
-      auto found = unnamed.find(name);
-      if (found == unnamed.end() || found->second == 0) {
-        return false;
-      }
-      --found->second;
-      return true;
-    });
+    forget_names(unnamed);
   }
 }
 

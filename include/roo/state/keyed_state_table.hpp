@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -194,6 +195,8 @@ class KeyedStateTable {
   /// How the state-entity queries name the key serialized as `key` (a str's UTF-8 without making the str).
   [[nodiscard]] static std::optional<std::string> kept_key_name(std::string_view key, const StateCodec& codec);
   void note_restore_failure(const std::string& peer, std::string line);
+  /// Removes one listed name per count in `names` (name -> how many keys of that name went).
+  void forget_names(std::unordered_map<std::string, std::size_t>& names);
   void restore_all_pending() {
     if (has_pending()) [[unlikely]] {
       restore_pending(pending_.size());
