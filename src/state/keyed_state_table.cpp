@@ -150,9 +150,24 @@ void KeyedStateTable::serialize(PyObject* key, PyObject* state, const StateCodec
 std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
                                       const StateCodec& codec, std::uint32_t key_groups) {
   remove_left_keys(left_keys_.size());  // a full snapshot walks the dict: none of theirs may be in it
-  restore_all_pending();                // and every key this worker holds must be
+  if (has_pending() && key_groups != pending_key_groups_) [[unlikely]] {
+    restore_all_pending();  // kept under another count of key groups: written below as restored keys
+  }
   bool everything = full || !tracking_ || shared_states_;
   std::size_t added = 0;
+  if (has_pending() && (everything || !pending_checkpointed_)) {
+    // Kept keys are new to this worker's checkpoints. Their records are already a snapshot's (the giver wrote them
+    // with the same codecs): copied as they are, without making their objects.
+    for (std::size_t group = 0; group < pending_.size(); ++group) {
+      std::string_view records = pending_[group].records;
+      while (!records.empty()) {
+        auto key = take_sized(records);
+        auto value = take_sized(records);
+        snapshot.add_state(index, static_cast<std::uint32_t>(group), key, value);
+        ++added;
+      }
+    }
+  }
   // The keys to write: every key, or those marked changed. Collected first (borrowed: the dict and the marks hold
   // them until forget_changes()), because writing a plain object may replace it in the dict.
   std::vector<PyObject*> keys;
@@ -339,7 +354,10 @@ void KeyedStateTable::forget_names(std::unordered_map<std::string, std::size_t>&
   });
 }
 
-void KeyedStateTable::forget_changes() { changed_.clear(); }
+void KeyedStateTable::forget_changes() {
+  changed_.clear();
+  pending_checkpointed_ = has_pending();
+}
 
 void KeyedStateTable::restore(std::string_view key_bytes, std::string_view value_bytes, const StateCodec& codec) {
   if (has_left_keys()) [[unlikely]] {
@@ -430,6 +448,7 @@ void KeyedStateTable::keep_to_restore(std::uint32_t group, std::uint32_t key_gro
   append_sized(pending.records, value);
   ++pending.keys;
   ++pending_keys_;
+  pending_checkpointed_ = false;
   // Named now, as a restored key would be: the state-entity queries list it from here on.
   if (auto name = kept_key_name(key, codec)) {
     std::lock_guard lock(keys_mutex_);

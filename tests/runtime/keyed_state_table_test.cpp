@@ -6,6 +6,7 @@
 #include "runner_fixtures.hpp"
 
 #include "roo/checkpoint/checkpoint_store.hpp"
+#include "roo/checkpoint/record_format.hpp"
 #include "roo/state/key_group.hpp"
 #include "roo/state/marshal_codec.hpp"
 
@@ -353,11 +354,32 @@ TEST(KeyedStateTable, KeptKeysAreRestoredWhenFirstNeededAndCountedUntilThen) {
   EXPECT_EQ(take(runner), "zebra=1\n");
   EXPECT_EQ(table.size(), words.size() + 1);
 
-  checkpoint::Snapshot full(1, true);  // restores the rest first
+  // A snapshot copies the kept records as they came (no restore), the restored keys as usual: a new runner restored
+  // from it counts on as this one does.
+  table.track_changes();
+  checkpoint::Snapshot full(1, true);
   EXPECT_EQ(table.snapshot(0, full, true, pickle_codec(), groups), words.size() + 1);
-  EXPECT_FALSE(table.has_pending());
+  EXPECT_TRUE(table.has_pending());
+  table.forget_changes();
+  checkpoint::Snapshot nothing_new(1, false);  // the kept keys are in a snapshot now: not again, unless full
+  EXPECT_EQ(table.snapshot(0, nothing_new, false, pickle_codec(), groups), 0u);
+  auto copy_plan = plan_of("keyed_count");
+  PipelineRunner copy(copy_plan);
+  checkpoint::RecordVisitor visitor;
+  visitor.on_state = [&](std::uint32_t, std::uint32_t, std::string_view key, std::string_view value) {
+    copy.state_tables()[0].restore(key, value, pickle_codec());
+  };
+  visitor.on_source = [](std::uint32_t, std::string_view) {};
+  ASSERT_GT(checkpoint::visit_records({full.records().data(), full.records().size()}, visitor), 0);
+  EXPECT_EQ(copy.state_tables()[0].size(), words.size() + 1);
+
+  EXPECT_TRUE(table.restore_pending(groups));
   EXPECT_TRUE(table.take_restore_failures().empty());
   EXPECT_EQ(table.key_names().size(), words.size() + 1);  // each once: restoring a kept key does not name it again
+  for (const auto& word : words) {
+    copy.process(batch_of({word}));
+  }
+  EXPECT_EQ(take(copy), "apple=3\nbanana=2\ncherry=2\ndate=2\nelder=2\nfig=2\ngrape=2\nhazel=2\n");
   for (const auto& word : words) {
     runner.process(batch_of({word}));
   }

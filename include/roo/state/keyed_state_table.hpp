@@ -80,7 +80,9 @@ class KeyedStateTable {
     }
   }
   /// Whether any key's state may have changed since the last forget_changes() (always true while not tracking).
-  [[nodiscard]] bool has_changes() const { return !tracking_ || changed_.size() > 0; }
+  [[nodiscard]] bool has_changes() const {
+    return !tracking_ || changed_.size() > 0 || (has_pending() && !pending_checkpointed_);
+  }
   /// The factory returned `state` for a new key. An object held elsewhere too may be every key's state (a factory
   /// that returns a shared object): changes can then not be told apart by object, and every snapshot takes every key.
   void created(PyObject* state) {
@@ -132,8 +134,10 @@ class KeyedStateTable {
   /// Rescaling, the new owner's side: the record of one key of key group `group` (of `key_groups`), handed over by
   /// worker `peer`, kept as it came. The group's keys are restored (restore()) together when an event first needs
   /// one of them (restore_pending_for(), on a lookup that missed), a group at a time after the stream resumed
-  /// (restore_pending()), or all at once before anything walks, gives away or refills the dict (snapshot(),
-  /// hand_over(), restore()). So the rescale's pause holds a copy of the bytes, not the making of every object.
+  /// (restore_pending()), or all at once before anything gives away or refills the dict (hand_over(), restore()).
+  /// A snapshot copies the kept records as they are (into every snapshot until one is taken and forgotten with
+  /// forget_changes(), and into every full one). So the rescale's pause holds a copy of the bytes, not the making of
+  /// every object.
   /// Not for a window stage's table (its index walks the dict).
   void keep_to_restore(std::uint32_t group, std::uint32_t key_groups, std::string_view key, std::string_view value,
                        const StateCodec& codec, const std::string& peer);
@@ -206,6 +210,7 @@ class KeyedStateTable {
   std::size_t pending_keys_ = 0;
   std::size_t pending_next_ = 0;  ///< restore_pending(): where its next walk starts
   std::uint32_t pending_key_groups_ = 0;
+  bool pending_checkpointed_ = false;  ///< every kept key is in a snapshot since forgotten (forget_changes())
   StateCodec pending_codec_;
   std::map<std::string, std::pair<std::size_t, std::string>> restore_failures_;
   std::vector<python::PyRef> left_keys_;  ///< hand_over(remove_later): keys that left, still in the dict
