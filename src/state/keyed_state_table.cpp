@@ -149,7 +149,6 @@ void KeyedStateTable::serialize(PyObject* key, PyObject* state, const StateCodec
 
 std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot& snapshot, bool full,
                                       const StateCodec& codec, std::uint32_t key_groups) {
-  remove_left_keys(left_keys_.size());  // a full snapshot walks the dict: none of theirs may be in it
   if (has_pending() && key_groups != pending_key_groups_) [[unlikely]] {
     restore_all_pending();  // kept under another count of key groups: written below as restored keys
   }
@@ -176,10 +175,25 @@ std::size_t KeyedStateTable::snapshot(std::uint32_t index, checkpoint::Snapshot&
     Py_ssize_t position = 0;
     PyObject* key = nullptr;
     PyObject* state = nullptr;
+    const bool skip_left = has_left_keys() && left_key_groups_ == key_groups;
+    if (has_left_keys() && !skip_left) [[unlikely]] {
+      remove_left_keys(left_keys_.size());
+    }
     while (PyDict_Next(states_.get(), &position, &key, &state)) {
+      // Keys handed over and not yet removed (remove_left_keys) are another worker's: skipped, not removed here,
+      // so that the checkpoint right after a round does not hold their removal.
+      if (skip_left) {
+        std::int64_t group = key_group_of(key, key_groups);
+        if (group < 0) {
+          PyErr_Clear();  // no group: it did not leave (hand_over() skips such keys)
+        } else if (static_cast<std::size_t>(group) < left_groups_.size() &&
+                   left_groups_[static_cast<std::size_t>(group)]) {
+          continue;
+        }
+      }
       keys.push_back(key);
     }
-  } else {
+  } else {  // no key that left is marked (hand_over() forgot their marks)
     keys.reserve(changed_.size());
     changed_.for_each_key([&](PyObject* marked) { keys.push_back(marked); });
   }
@@ -258,8 +272,10 @@ KeyedStateTable::HandedOver KeyedStateTable::hand_over(const std::vector<bool>& 
   if (everything) {
     drop(keys);
   }
-  forget_keys(keys, names_follow_groups ? &leaving : nullptr, key_groups);
+  forget_keys(keys, leaving, names_follow_groups, key_groups);
   if (remove_later) {
+    left_groups_ = leaving;
+    left_key_groups_ = key_groups;
     left_keys_.reserve(keys.size());
     for (auto& [leaver, group] : keys) {
       left_keys_.push_back(std::move(leaver));
@@ -282,6 +298,7 @@ bool KeyedStateTable::remove_left_keys(std::size_t at_most) {
   }
   left_keys_ = {};
   left_removed_ = 0;
+  left_groups_ = {};
   return true;
 }
 
@@ -298,10 +315,12 @@ void KeyedStateTable::drop(const std::vector<std::pair<python::PyRef, std::uint3
 }
 
 void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys,
-                                  const std::vector<bool>* leaving, std::uint32_t key_groups) {
+                                  const std::vector<bool>& leaving_groups, bool names_follow_groups,
+                                  std::uint32_t key_groups) {
   if (keys.empty()) {
     return;
   }
+  const std::vector<bool>* leaving = names_follow_groups ? &leaving_groups : nullptr;
   if (leaving != nullptr) {
     // Whole key groups left, and each name hashes to its key's group: a name goes when its group left (no lookup
     // per name, which costs more than the hand-over itself with a million keys).
@@ -323,22 +342,15 @@ void KeyedStateTable::forget_keys(const std::vector<std::pair<python::PyRef, std
   if (changed_.size() == 0) {
     return;
   }
-  python::PyRef gone = python::PyRef::steal(PySet_New(nullptr));
-  for (const auto& [key, group] : keys) {
-    if (!gone || PySet_Add(gone.get(), key.get()) != 0) {
-      PyErr_Clear();
-      changed_.clear();  // cannot tell the marks apart: forget them all (a later snapshot of every key is safe)
-      shared_states_ = true;
-      return;
-    }
-  }
+  // A mark goes when its key's group left: every key of a leaving group left. The marks are the keys changed since the
+  // last snapshot, far fewer than the keys that leave (a set of those cost a tenth of a large hand-over).
   changed_.forget_if([&](PyObject* marked) {
-    int contains = PySet_Contains(gone.get(), marked);
-    if (contains < 0) {
+    std::int64_t group = key_group_of(marked, key_groups);
+    if (group < 0) {
       PyErr_Clear();
-      return true;
+      return false;  // no group: it did not leave (hand_over skips such keys)
     }
-    return contains == 1;
+    return static_cast<std::size_t>(group) < leaving_groups.size() && leaving_groups[static_cast<std::size_t>(group)];
   });
 }
 

@@ -282,8 +282,11 @@ TEST(KeyedStateTable, KeysHandedOverAreRemovedFromTheDictLaterAndUnseenUntilThen
   EXPECT_EQ(static_cast<std::size_t>(PyDict_GET_SIZE(table.states())), batch.size() - 2);
   EXPECT_EQ(table.size(), batch.size() - leaves);
 
-  checkpoint::Snapshot full(1, true);  // removes the rest first: only the keys that stayed
+  checkpoint::Snapshot full(1, true);  // skips the rest, without removing them: only the keys that stayed
   EXPECT_EQ(table.snapshot(0, full, true, pickle_codec(), groups), batch.size() - leaves);
+  EXPECT_TRUE(table.has_left_keys());
+  checkpoint::Snapshot other_count(1, true);  // under another count of key groups: removed first
+  EXPECT_EQ(table.snapshot(0, other_count, true, pickle_codec(), groups * 2), batch.size() - leaves);
   EXPECT_FALSE(table.has_left_keys());
   EXPECT_EQ(static_cast<std::size_t>(PyDict_GET_SIZE(table.states())), batch.size() - leaves);
 

@@ -119,7 +119,8 @@ class KeyedStateTable {
   /// `remove_later`: the keys that left stay in the dict until remove_left_keys() takes them out, so that their
   /// removal (a cache miss or two per key: a quarter of a large hand-over) comes after the stream resumed instead of
   /// inside the rescale's pause. Only for a table whose dict nothing walks between events: no event reaches a key
-  /// that left (it is routed to its new owner), and snapshot(), hand_over() and restore() remove the rest first.
+  /// that left (it is routed to its new owner); hand_over() and restore() remove the rest first, snapshot() skips
+  /// them.
   HandedOver hand_over(const std::vector<bool>& leaving, std::uint32_t key_groups, const StateCodec& codec,
                        const Take& take, bool remove_later = false);
   /// Removes up to `at_most` of the keys a hand_over(remove_later) left in the dict. True once none is left.
@@ -169,10 +170,11 @@ class KeyedStateTable {
   [[nodiscard]] static std::optional<std::string> key_name(PyObject* key);
   /// Removes `keys` (every key the dict held when the hand-over began) from the dict.
   void drop(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys);
-  /// Forgets the names and change marks of `keys` (each with its key group), which left the table. `leaving` (by
-  /// key group among `key_groups`), when every key's name hashes to its key group: the names whose group left go.
-  void forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys, const std::vector<bool>* leaving,
-                   std::uint32_t key_groups);
+  /// Forgets the names and change marks of `keys` (each with its key group), which left the table: every key of the
+  /// groups `leaving` marks (among `key_groups`). `names_follow_groups`: every key's name hashes to its key group, so
+  /// the names whose group left go (else each of `keys` is named and looked up).
+  void forget_keys(const std::vector<std::pair<python::PyRef, std::uint32_t>>& keys, const std::vector<bool>& leaving,
+                   bool names_follow_groups, std::uint32_t key_groups);
 
   std::string name_;
   std::string label_;
@@ -214,7 +216,9 @@ class KeyedStateTable {
   StateCodec pending_codec_;
   std::map<std::string, std::pair<std::size_t, std::string>> restore_failures_;
   std::vector<python::PyRef> left_keys_;  ///< hand_over(remove_later): keys that left, still in the dict
-  std::size_t left_removed_ = 0;          ///< how many of left_keys_ remove_left_keys() took out
+  std::vector<bool> left_groups_;         ///< the key groups they left with (of left_key_groups_)
+  std::uint32_t left_key_groups_ = 0;
+  std::size_t left_removed_ = 0;  ///< how many of left_keys_ remove_left_keys() took out
 };
 
 }  // namespace roo::state
