@@ -87,10 +87,26 @@ bool MarshalCodec::write(PyObject* value, std::string& out) {
   return write(value, fits(value, max_depth - 1, budget) ? 2 : Py_MARSHAL_VERSION, out);
 }
 
-bool MarshalCodec::write_key(PyObject* key, std::string& out) { return write(key, 2, out); }
+bool MarshalCodec::write_key(PyObject* key, std::string& out) {
+  if (PyUnicode_CheckExact(key)) {
+    // The str's own UTF-8 (cached in it): no allocation, and no re-encoding as marshal's version 2 does.
+    Py_ssize_t size = 0;
+    if (const char* utf8 = PyUnicode_AsUTF8AndSize(key, &size)) {
+      out.push_back(text_tag);
+      out.append(utf8, static_cast<std::size_t>(size));
+      return true;
+    }
+    PyErr_Clear();  // a lone surrogate: marshal writes it (surrogatepass), always the same way
+  }
+  return write(key, 2, out);
+}
 
 std::optional<std::string_view> MarshalCodec::str_key_utf8(std::string_view bytes) {
-  // Version 2 writes a str as TYPE_UNICODE ('u'), a u32 little-endian length and its UTF-8 (surrogatepass).
+  if (!bytes.empty() && bytes.front() == text_tag) {
+    return bytes.substr(1);  // written from PyUnicode_AsUTF8AndSize: valid UTF-8
+  }
+  // A str key written by an older Roo, or one with a lone surrogate: marshal version 2, TYPE_UNICODE ('u'), a u32
+  // little-endian length and its UTF-8 (surrogatepass).
   constexpr std::size_t header = 1 + 1 + 4;
   if (bytes.size() < header || bytes[0] != tag || bytes[1] != 'u') {
     return std::nullopt;
@@ -115,6 +131,9 @@ PyObject* MarshalCodec::read(std::string_view bytes) {
   if (!made(bytes)) {
     PyErr_SetString(PyExc_ValueError, "not a marshalled value");
     return nullptr;
+  }
+  if (bytes.front() == text_tag) {
+    return PyUnicode_DecodeUTF8(bytes.data() + 1, static_cast<Py_ssize_t>(bytes.size() - 1), "strict");
   }
   return PyMarshal_ReadObjectFromString(bytes.data() + 1, static_cast<Py_ssize_t>(bytes.size() - 1));
 }

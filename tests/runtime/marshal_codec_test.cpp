@@ -130,11 +130,33 @@ TEST(MarshalCodec, AStrKeysUtf8IsReadFromItsBytes) {
   EXPECT_EQ(utf8_of(evaluated("value = 'a\\ud800b'")), std::nullopt);  // a lone surrogate: not UTF-8
   EXPECT_EQ(utf8_of(py::int_(7)), std::nullopt);
   EXPECT_EQ(utf8_of(evaluated("value = ('a', 1)")), std::nullopt);
-  std::string bytes;
-  ASSERT_TRUE(MarshalCodec::write_key(py::str("abc").ptr(), bytes));
-  EXPECT_EQ(MarshalCodec::str_key_utf8(bytes.substr(0, bytes.size() - 1)), std::nullopt);  // truncated
-  EXPECT_EQ(MarshalCodec::str_key_utf8(bytes + "x"), std::nullopt);                        // longer than it says
+  // marshal version 2's str (an older Roo's keys): tag, 'u', u32 LE length, UTF-8.
+  std::string v2("\x02u\x03\x00\x00\x00" "abc", 9);
+  EXPECT_EQ(MarshalCodec::str_key_utf8(v2), std::optional<std::string_view>("abc"));
+  EXPECT_EQ(MarshalCodec::str_key_utf8(v2.substr(0, v2.size() - 1)), std::nullopt);  // truncated
+  EXPECT_EQ(MarshalCodec::str_key_utf8(v2 + "x"), std::nullopt);                     // longer than it says
   EXPECT_FALSE(PyErr_Occurred());
+}
+
+// A str key is written as its UTF-8; one with a lone surrogate (no UTF-8) through marshal. Both come back equal.
+TEST(MarshalCodec, StrKeysComeBackEqualWhateverTheirText) {
+  for (const char* code : {"value = 'k042'", "value = ''", "value = 'caf\\u00e9 \\U0001f600'", "value = 'a\\udcff'",
+                           "value = 'n\\x00ul'"}) {
+    py::object key = evaluated(code);
+    std::string bytes;
+    ASSERT_TRUE(MarshalCodec::write_key(key.ptr(), bytes)) << code;
+    EXPECT_FALSE(PyErr_Occurred()) << code;
+    py::object back = read_back(bytes);
+    EXPECT_TRUE(back.equal(key)) << code;
+    EXPECT_TRUE(py::isinstance<py::str>(back)) << code;
+  }
+  std::string ascii;
+  ASSERT_TRUE(MarshalCodec::write_key(py::str("k042").ptr(), ascii));
+  EXPECT_EQ(ascii, std::string("\x03k042"));
+  std::string bad("\x03\xff", 2);  // not UTF-8
+  EXPECT_EQ(MarshalCodec::read(bad), nullptr);
+  EXPECT_TRUE(PyErr_Occurred());
+  PyErr_Clear();
 }
 
 TEST(MarshalCodec, BytesItDidNotMakeAreNotItsAndMalformedOnesRaise) {

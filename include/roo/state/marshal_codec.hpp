@@ -25,8 +25,9 @@ namespace roo::state {
 /// vary with its reference count and interning, and a checkpoint chain's merge finds a key's newest record by its
 /// bytes.
 ///
-/// The bytes start with a tag byte that neither pickle (protocol 2 and later: 0x80) nor PlainObjectCodec (0x01)
-/// starts with, so a reader tells them apart and older checkpoints stay readable. Call with the GIL held.
+/// The bytes start with a tag byte (0x02; 0x03 for a str key written as its UTF-8) that neither pickle (protocol 2
+/// and later: 0x80) nor PlainObjectCodec (0x01) starts with, so a reader tells them apart and older checkpoints stay
+/// readable. Call with the GIL held.
 class MarshalCodec {
  public:
   static constexpr int max_depth = 32;
@@ -41,10 +42,12 @@ class MarshalCodec {
   /// Appends the tag and the marshal bytes of `value` (a state, or a plain object's attributes; it fits()) to
   /// `out`; false when marshal cannot write it after all (out unchanged, no Python error left: use pickle).
   [[nodiscard]] static bool write(PyObject* value, std::string& out);
-  /// The same for a key: the same key always gives the same bytes.
+  /// The same for a key: the same key always gives the same bytes (a str: its UTF-8 under a tag of its own).
   [[nodiscard]] static bool write_key(PyObject* key, std::string& out);
   /// Whether `bytes` were made by write().
-  [[nodiscard]] static bool made(std::string_view bytes) { return !bytes.empty() && bytes.front() == tag; }
+  [[nodiscard]] static bool made(std::string_view bytes) {
+    return !bytes.empty() && (bytes.front() == tag || bytes.front() == text_tag);
+  }
   /// The value `bytes` (made by write()) describe: a new reference, or null with a Python error set.
   [[nodiscard]] static PyObject* read(std::string_view bytes);
   /// For the bytes write_key() made of a str whose UTF-8 is valid: that UTF-8 (a view into `bytes`), read without
@@ -53,6 +56,7 @@ class MarshalCodec {
 
  private:
   static constexpr char tag = '\x02';
+  static constexpr char text_tag = '\x03';  ///< a str key as its UTF-8
   static bool fits(PyObject* value, int depth, std::size_t& budget);
   static bool write(PyObject* value, int version, std::string& out);
 };
