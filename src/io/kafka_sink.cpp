@@ -67,6 +67,13 @@ class KafkaSink final : public Sink {
       Sink::recover(checkpoint, std::move(records), std::move(done));
     }
   }
+  void hand_off(Prepared done) override {
+    if (core_->transactional()) {
+      core_->hand_off(std::move(done));
+    } else {
+      Sink::hand_off(std::move(done));
+    }
+  }
   void stop(std::function<void()> on_stopped) override {
     core_->stop(std::move(on_stopped));
     if (!thread_.joinable()) {

@@ -113,6 +113,10 @@ void KafkaSinkCore::recover(std::uint64_t checkpoint, std::vector<RecordBatch> r
   });
 }
 
+void KafkaSinkCore::hand_off(Sink::Prepared done) {
+  post([this, done = std::move(done)] { run_hand_off(done); });
+}
+
 void KafkaSinkCore::stop(std::function<void()> on_stopped) {
   std::unique_lock lock(mutex_);
   if (stopped_) {

@@ -82,6 +82,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void commit(std::uint64_t checkpoint, Sink::Done done);
   void abort();
   void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Sink::Done done);
+  void hand_off(Sink::Prepared done);
   void stop(std::function<void()> on_stopped);
 
   /// The handle is going away without waiting for deliveries: give up on what is queued.
@@ -175,6 +176,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void produce_kept();
 
   void run_abort();
+
+  void run_hand_off(const Sink::Prepared& done);
 
   void run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records, const Sink::Done& done);
 

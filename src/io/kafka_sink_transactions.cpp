@@ -229,6 +229,30 @@ void KafkaSinkCore::run_abort() {
   (void)begin();
 }
 
+void KafkaSinkCore::run_hand_off(const Sink::Prepared& done) {
+  if (failed()) {
+    done(failure_line(), {});
+    return;
+  }
+  Sink::SharedBatches records;
+  {
+    // On the thread, after the tasks posted before: a commit asked for earlier has run, so what is left is not
+    // committed and belongs to no complete checkpoint.
+    std::lock_guard lock(mutex_);
+    records = txn_batches_;
+    for (auto& queued : queue_) {
+      records.push_back(std::make_shared<const RecordBatch>(std::move(queued.batch)));
+    }
+    drop_uncommitted();
+    open_ = false;
+  }
+  std::size_t count = records.size();
+  run_abort();  // then begins a new transaction: the sink stays usable
+  io_logger()->info("{}: handed {} uncommitted batches to a worker that stays, and aborted their transaction",
+                    identity, count);
+  done({}, std::move(records));
+}
+
 void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records,
                                 const Sink::Done& done) {
   if (failed()) {

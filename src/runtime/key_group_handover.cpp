@@ -235,7 +235,7 @@ void KeyGroupHandover::report_failed(const std::deque<state::KeyedStateTable>& t
 
 void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs,
                             const std::string& peer, std::string_view bytes, const WindowWatermark& on_window_watermark,
-                            std::uint32_t key_groups) {
+                            std::uint32_t key_groups, const SinkOutput& on_sink_output) {
   python::CollectorPause collector_paused;  // a frame makes thousands of objects, none cyclic: nothing to collect
   ++intake_.frames;
   intake_.bytes += bytes.size();
@@ -265,7 +265,13 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
     }
     ++stray;
   };
-  visitor.on_channel = [&](std::uint32_t, std::string_view) { ++stray; };
+  visitor.on_channel = [&](std::uint32_t number, std::string_view batch) {
+    if ((number & checkpoint::Snapshot::sink_output_flag) != 0 && on_sink_output) {
+      on_sink_output(number & ~checkpoint::Snapshot::sink_output_flag, batch);
+      return;
+    }
+    ++stray;
+  };
   std::int64_t records = checkpoint::visit_records(bytes, visitor);
   intake_.keys += restored;
   report_failed(tables, peer, failed);
@@ -280,6 +286,22 @@ void KeyGroupHandover::take(std::deque<state::KeyedStateTable>& tables, const St
         peer, restored, byte_count(bytes.size()));
     faults_.push_back(fmt::format("state handed over by worker '{}' was malformed", peer));
   }
+}
+
+std::vector<std::vector<char>> KeyGroupHandover::sink_output_frames(
+    const std::vector<std::pair<std::size_t, std::string>>& output) {
+  std::vector<std::vector<char>> frames;
+  std::size_t next = 0;
+  while (next < output.size()) {
+    checkpoint::Snapshot frame(0, false);
+    do {  // at least one batch per frame, however large
+      frame.add_sink_output(static_cast<std::uint32_t>(output[next].first), output[next].second);
+      ++next;
+    } while (next < output.size() &&
+             frame.records().size() + record_overhead + output[next].second.size() <= frame_bytes);
+    frames.emplace_back(frame.records().begin(), frame.records().end());
+  }
+  return frames;
 }
 
 bool KeyGroupHandover::restore_pending(std::deque<state::KeyedStateTable>& tables, std::size_t at_most) {

@@ -81,8 +81,16 @@ class KeyGroupHandover {
   /// `key_groups` (the cluster's count): a table that is not a window stage's keeps the keys as bytes, restored
   /// group by group when first needed (KeyedStateTable::keep_to_restore; then restore_pending() after the resume and
   /// report_restore_failures()); 0: every key is restored now.
+  /// `on_sink_output(sink, bytes)` hears a leaver's transactional sink output (sink_output_frames()), in order.
+  using SinkOutput = std::function<void(std::uint32_t sink, std::string_view bytes)>;
   void take(std::deque<state::KeyedStateTable>& tables, const StateCodecs& codecs, const std::string& peer,
-            std::string_view bytes, const WindowWatermark& on_window_watermark = {}, std::uint32_t key_groups = 0);
+            std::string_view bytes, const WindowWatermark& on_window_watermark = {}, std::uint32_t key_groups = 0,
+            const SinkOutput& on_sink_output = {});
+  /// A leaving worker's transactional sinks' uncommitted output (sink index, record_batch_codec bytes), in the
+  /// records checkpoints keep it as, in frames of about frame_bytes, for a worker that stays to write into its own
+  /// transaction (docs/cluster.md, "With checkpoints"). Sent like key groups' frames; take() hands them on.
+  [[nodiscard]] static std::vector<std::vector<char>> sink_output_frames(
+      const std::vector<std::pair<std::size_t, std::string>>& output);
   /// Restores the kept keys of up to `at_most` key groups per table. True once no table keeps any.
   static bool restore_pending(std::deque<state::KeyedStateTable>& tables, std::size_t at_most);
   /// One error line and the count of lost keys per table and peer for kept keys that could not be restored.

@@ -36,10 +36,11 @@ bool answers_requests(const graph::Plan& plan, const graph::Flow& flow) {
 
 std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
   for (const auto& sink : plan.sinks) {
-    bool transactional = sink.kind() == graph::SinkPlan::Kind::kafka || sink.kind() == graph::SinkPlan::Kind::connector;
-    if (checkpoints && transactional) {
+    // A Kafka sink's uncommitted output moves to the initializer's transaction when its worker leaves
+    // (SinkOutputRelay); a connector sink's transactions belong to its connector's session with that worker.
+    if (checkpoints && sink.kind() == graph::SinkPlan::Kind::connector) {
       return fmt::format(
-          "rescaling with checkpoints is not supported with transactional sink '{}' (a leaving worker's output "
+          "rescaling with checkpoints is not supported with connector sink '{}' (a leaving worker's output "
           "since its last checkpoint would not be committed)",
           sink.name);
     }

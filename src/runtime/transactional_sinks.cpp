@@ -143,4 +143,41 @@ void TransactionalSinks::recover(std::chrono::milliseconds timeout) {
   }
 }
 
+TransactionalSinks::HandedOff TransactionalSinks::hand_off(std::chrono::milliseconds timeout) {
+  struct Answers {
+    std::mutex mutex;
+    std::condition_variable answered;
+    std::map<std::size_t, std::pair<std::string, std::vector<std::string>>> by_sink;
+  };
+  auto answers = std::make_shared<Answers>();
+  for (std::size_t index : members_) {
+    sinks_[index]->hand_off([answers, index](std::string error, io::Sink::SharedBatches records) {
+      std::vector<std::string> encoded;
+      encoded.reserve(records.size());
+      for (const auto& batch : records) {
+        encoded.push_back(encode_record_batch(*batch));
+      }
+      std::lock_guard lock(answers->mutex);
+      answers->by_sink[index] = {std::move(error), std::move(encoded)};
+      answers->answered.notify_all();
+    });
+  }
+  HandedOff handed;
+  std::unique_lock lock(answers->mutex);
+  answers->answered.wait_for(lock, timeout, [&] { return answers->by_sink.size() == members_.size(); });
+  for (std::size_t index : members_) {
+    auto answer = answers->by_sink.find(index);
+    if (answer == answers->by_sink.end()) {
+      handed.errors.emplace_back(index, fmt::format("no answer within {} s", timeout.count() / 1000));
+    } else if (!answer->second.first.empty()) {
+      handed.errors.emplace_back(index, answer->second.first);
+    } else {
+      for (auto& bytes : answer->second.second) {
+        handed.output.emplace_back(index, std::move(bytes));
+      }
+    }
+  }
+  return handed;
+}
+
 }  // namespace roo::runtime

@@ -54,6 +54,17 @@ class TransactionalSinks {
   /// visible exactly once (io::Sink::recover). Waits up to `timeout`; throws core::Error naming the sink that failed.
   void recover(std::chrono::milliseconds timeout);
 
+  /// This worker leaves the cluster in a rescale: each transactional sink gives back the records it has not
+  /// committed, encoded (record_batch_codec) with its index, in write order, and aborts its transaction
+  /// (io::Sink::hand_off); a worker that stays writes them into its own. Waits up to `timeout` with the GIL released
+  /// by the caller; a sink that fails or does not answer is in `errors` with why (its records are lost: counted by
+  /// the caller).
+  struct HandedOff {
+    std::vector<std::pair<std::size_t, std::string>> output;  ///< (sink index, encoded batch)
+    std::vector<std::pair<std::size_t, std::string>> errors;  ///< (sink index, why)
+  };
+  [[nodiscard]] HandedOff hand_off(std::chrono::milliseconds timeout);
+
  private:
   std::vector<std::unique_ptr<io::Sink>>& sinks_;
   core::Doorbell& doorbell_;

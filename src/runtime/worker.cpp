@@ -16,6 +16,7 @@
 #include "sink_delivery_wait.hpp"
 #include "source_positions.hpp"
 #include "state_codecs.hpp"
+#include "sink_output_relay.hpp"
 #include "transactional_sinks.hpp"
 
 #include "roo/cluster/cluster.hpp"
@@ -298,6 +299,7 @@ class Worker {
   std::optional<CheckpointCoordinator> checkpoints_;
   std::optional<StateCodecs> state_codecs_;  ///< made once the plan is known; checkpoints and rescales share it
   KeyGroupHandover handover_;
+  SinkOutputRelay sink_relay_;  ///< a leaver's transactional sink output, to the initializer (and taken there)
   metrics::MetricsRegistry metrics_registry_{options_.worker_name};
   /// Declared last: its hooks read the members above, so it stops first.
   std::optional<metrics::MetricsThread> metrics_;
@@ -758,18 +760,24 @@ void Worker::hand_on_kafka_partitions(std::uint64_t round, const cluster::Member
   kafka_restart_due_ = std::chrono::steady_clock::time_point::max();
 }
 
-// Checkpoints off, the move hands Kafka partitions on at the positions this worker processed, and their new readers
-// start there (docs/kafka.md, "Partitions and workers"): so a paused worker is quiet only once its sinks delivered the
-// output of everything it processed (what travelled between workers is covered by each worker's own quiet). A sink
-// that cannot deliver, or has not within the drain timeout, is named in a warning and the rescale goes on: a crash
-// before that output is delivered would lose it.
+// A paused worker is quiet only once its sinks delivered the output of everything it processed, in two cases (what
+// travelled between workers is covered by each worker's own quiet):
+// - checkpoints off, the move hands Kafka partitions on at the positions this worker processed, and their new readers
+//   start there (docs/kafka.md, "Partitions and workers"): a crash after the resume must not lose that output;
+// - a transactional sink (checkpoints on): what it wrote inside its open transaction, and a leaver's output taken
+//   into it at the move (SinkOutputRelay), must reach the broker before the keys' new owners write theirs after the
+//   resume, or a key's outputs would be out of order once committed.
+// A sink that cannot deliver, or has not within the drain timeout, is named in a warning and the rescale goes on.
 bool Worker::delivered_before_move() {
   auto is_kafka = [this](std::size_t index) { return plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka; };
-  if (delivery_given_up_ || options_.checkpoints || std::none_of(replayable_.begin(), replayable_.end(), is_kafka)) {
+  bool hands_partitions_on =
+      !options_.checkpoints && std::any_of(replayable_.begin(), replayable_.end(), is_kafka);
+  bool transactional = transactional_ && transactional_->any();
+  if (delivery_given_up_ || !(hands_partitions_on || transactional)) {
     return true;
   }
   hand_over_outputs();
-  auto state = sink_delivery_.check(runner_->outputs_written());
+  auto state = sink_delivery_.check(runner_->outputs_written() + sink_relay_.adopted());
   if (state == SinkDeliveryWait::State::delivered) {
     return true;
   }
@@ -778,13 +786,13 @@ bool Worker::delivered_before_move() {
     return false;
   }
   delivery_given_up_ = true;
-  log_->warn(
-      "rescale {}: the sinks {} before the Kafka partitions are handed on; the rescale goes on, and output not "
-      "yet delivered is lost if this worker crashes before it is",
-      paused_round_,
-      state == SinkDeliveryWait::State::failed
-          ? "cannot deliver every output (" + sink_delivery_.failure() + ")"
-          : fmt::format("did not deliver every output within {} ms", options_.drain_timeout.count()));
+  log_->warn("rescale {}: the sinks {} before the {}; the rescale goes on, and {}", paused_round_,
+             state == SinkDeliveryWait::State::failed
+                 ? "cannot deliver every output (" + sink_delivery_.failure() + ")"
+                 : fmt::format("did not deliver every output within {} ms", options_.drain_timeout.count()),
+             transactional ? "resume" : "Kafka partitions are handed on",
+             transactional ? "a key's output written before the round may follow some written after it"
+                           : "output not yet delivered is lost if this worker crashes before it is");
   return true;
 }
 
@@ -1018,7 +1026,10 @@ void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
   handover_.take(
       runner_->state_tables(), *state_codecs_, worker_name(from), {state.bytes.data(), state.bytes.size()},
       [this](std::size_t stage, EventTime watermark) { runner_->adopt_window_watermark(stage, watermark); },
-      runner_->router().key_groups());
+      runner_->router().key_groups(),
+      [this, from](std::uint32_t sink, std::string_view bytes) {
+        sink_relay_.adopt(sinks_, *plan_, sink, bytes, worker_name(from));
+      });
   kept_keys_pending_ = true;
   if (stopping_) {
     fire_moved_windows();  // a stop ended the round: no resume will come
@@ -1116,6 +1127,11 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
     checkpoints_->membership_changed(move.next, true);
   }
   leaving_ = leaving;
+  if (leaving && transactional_->any() && !sink_relay_.relaying()) {
+    // It takes no part in the checkpoints after this round: what it has not committed goes to the initializer's
+    // transaction, before the resume (SinkOutputRelay).
+    (void)sink_relay_.hand_off(*transactional_, *plan_, send, options_.drain_timeout + std::chrono::seconds(30));
+  }
   hand_on_kafka_partitions(move.round, move.next);
   adopt_membership(std::move(move.next));
   cluster_->rescale_moved(move.round);
@@ -1299,6 +1315,12 @@ void Worker::hand_over_outputs() {
   auto& outputs = runner_->outputs();
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (!outputs[i].empty()) {
+      if (sink_relay_.relaying() && sinks_[i]->transactional()) [[unlikely]] {
+        sink_relay_.relay(i, outputs[i].take(), [this](std::size_t to, std::vector<char>&& bytes) {
+          return cluster_->send_key_groups(to, std::move(bytes));
+        });
+        continue;
+      }
       sinks_[i]->write(outputs[i].take());
     }
   }
@@ -1396,6 +1418,7 @@ void Worker::report_delivery(DeliveryReport& report) {
     handover_.report_restore_failures(runner_->state_tables());
   }
   handover_.report_losses(report);
+  sink_relay_.report_losses(report);
   if (!cluster_) {
     return;
   }

@@ -338,5 +338,35 @@ TEST(KeyGroupHandover, SendsNothingWhenNoKeyGroupLeaves) {
   EXPECT_EQ(runner.state_tables()[0].size(), 1u);
 }
 
+// A leaver's transactional sink output travels in frames of its own (SinkOutputRelay): cut at about frame_bytes,
+// at least one batch each, and take() hands every batch on, in order, with its sink; without the hook it is ignored
+// (counted as stray), never taken for state.
+TEST(KeyGroupHandover, SinkOutputTravelsInFramesAndComesOutInOrder) {
+  std::vector<std::pair<std::size_t, std::string>> output;
+  for (std::size_t i = 0; i < 5; ++i) {
+    output.emplace_back(i % 2, std::string(400 * 1024, static_cast<char>('a' + i)));
+  }
+  output.emplace_back(1, std::string(3 * KeyGroupHandover::frame_bytes, 'z'));  // larger than a frame: alone
+  auto frames = KeyGroupHandover::sink_output_frames(output);
+  ASSERT_EQ(frames.size(), 4u);  // 2 + 2 + 1 batches of 400 KiB, then the large one
+  for (std::size_t i = 0; i + 1 < frames.size(); ++i) {
+    EXPECT_LE(frames[i].size(), KeyGroupHandover::frame_bytes);
+  }
+  auto plan = plan_of("keyed_count");
+  PipelineRunner runner(plan);
+  StateCodecs codecs(plan);
+  KeyGroupHandover handover;
+  std::vector<std::pair<std::size_t, std::string>> taken;
+  for (const auto& frame : frames) {
+    handover.take(runner.state_tables(), codecs, "w1", {frame.data(), frame.size()}, {}, key_groups,
+                  [&](std::uint32_t sink, std::string_view bytes) { taken.emplace_back(sink, std::string(bytes)); });
+  }
+  EXPECT_EQ(taken, output);
+  EXPECT_EQ(runner.state_tables()[0].size(), 0u);
+  EXPECT_TRUE(KeyGroupHandover::sink_output_frames({}).empty());
+  handover.take(runner.state_tables(), codecs, "w1", {frames[0].data(), frames[0].size()});  // no hook: ignored
+  EXPECT_EQ(runner.state_tables()[0].size(), 0u);
+}
+
 }  // namespace
 }  // namespace roo::runtime

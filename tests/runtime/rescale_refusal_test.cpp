@@ -15,15 +15,18 @@ TEST(RescaleRefusal, KeyedStateOverTcpOrAGeneratorMayRescale) {
   EXPECT_EQ(rescale_refusal(plan_of("generator"), false), "");
 }
 
-TEST(RescaleRefusal, WithCheckpointsKeyedStateMayRescaleButTransactionalSinksAreRefused) {
+TEST(RescaleRefusal, WithCheckpointsKafkaSinksMayRescaleButConnectorSinksAreRefused) {
   auto plan = plan_of("keyed_count");
   EXPECT_EQ(rescale_refusal(plan, true), "");
   plan.sinks[0].name = "alerts";
   plan.sinks[0].settings = graph::KafkaSinkSettings{};
+  EXPECT_EQ(rescale_refusal(plan, true), "");  // a leaver's uncommitted output moves to the initializer's transaction
+  EXPECT_EQ(rescale_refusal(plan, false), "");
+  plan.sinks[0].settings = graph::ConnectorSinkSettings{};
   EXPECT_EQ(rescale_refusal(plan, true),
-            "rescaling with checkpoints is not supported with transactional sink 'alerts' (a leaving worker's output "
+            "rescaling with checkpoints is not supported with connector sink 'alerts' (a leaving worker's output "
             "since its last checkpoint would not be committed)");
-  EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a Kafka sink is not transactional
+  EXPECT_EQ(rescale_refusal(plan, false), "");  // without checkpoints a connector sink delivers at least once
 }
 
 TEST(RescaleRefusal, KafkaSourcesAndWindowsMayRescale) {

@@ -15,6 +15,8 @@ shows where the key's state was at that message.
 
 Flags: the Wallaroo Kafka source flags (--kafka_source_topic, --kafka_source_brokers, ...), --out, and
   --group G               the consumer group (default: the runtime's)
+  --kafka-out             the lines go to a Kafka sink instead (the Wallaroo Kafka sink flags: --kafka_sink_topic,
+                          --kafka_sink_brokers, ...), each under its key as the Kafka key, without the newline
   --slow-restore-ms D     restoring a key's state on the worker it moves to (unpickling it in a rescale) sleeps D ms,
                           and the first restore of the process logs `key_count: restoring state` on stderr: a
                           test can then kill a worker in the middle of a migration
@@ -39,20 +41,31 @@ def application_setup(args):
     parser.add_argument("--slow-restore-ms", type=float, default=0.0)
     parser.add_argument("--slow-save-ms", type=float, default=0.0)
     parser.add_argument("--slow-save-while", default=None)
+    parser.add_argument("--kafka-out", action="store_true")
     opts, _ = parser.parse_known_args(args)
     key_count.SLOW_RESTORE_S = opts.slow_restore_ms / 1000.0
     key_count.slow_saves(opts)
     key_count.WORKER = key_count.worker_name()
     options = {"group": opts.group} if opts.group else {}
     source = wallaroo.CustomKafkaSourceCLIParser(args, decode, **options)
-    out_host, out_port = wallaroo.tcp_parse_output_addrs(args)[0]
+    if opts.kafka_out:
+        sink = wallaroo.CustomKafkaSinkCLIParser(args, encode_kafka)
+    else:
+        out_host, out_port = wallaroo.tcp_parse_output_addrs(args)[0]
+        sink = wallaroo.TCPSinkConfig(out_host, out_port, key_count.encode)
     pipeline = (wallaroo.source("Counts", source)
                 .key_by(key_count.key_of)
                 .to(key_count.count)
-                .to_sink(wallaroo.TCPSinkConfig(out_host, out_port, key_count.encode)))
+                .to_sink(sink))
     return wallaroo.build_application("Kafka rescale count", pipeline)
 
 
 @wallaroo.decoder(header_length=4, length_fmt=">I")
 def decode(value, key):
     return (key.decode(), int(value))
+
+
+@wallaroo.encoder
+def encode_kafka(line):
+    key = line.split()[1] if line.startswith("GAP ") else line.split(",")[0]
+    return (line.encode("utf-8"), key.encode("utf-8"))
