@@ -196,6 +196,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::atomic<bool> abandoned_{false};
   bool initialized_ = false;     // init_transactions succeeded
   bool in_transaction_ = false;  // begin_transaction was called and the transaction not yet ended
+  /// A commit asked for that did not succeed (retried by a later commit): hand_off() refuses while it is not settled.
+  std::optional<std::uint64_t> unsettled_commit_;
 
   mutable std::mutex mutex_;
   std::deque<Queued> queue_;

@@ -148,6 +148,7 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
   }
   apply_deliveries();
   if (!result.ok()) {
+    unsettled_commit_ = checkpoint;
     std::string line = report("commit", checkpoint, result);
     if (result.kind == KafkaTransactionResult::Kind::abortable) {
       reopen();
@@ -159,6 +160,7 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
     return;
   }
   in_transaction_ = false;
+  unsettled_commit_.reset();
   {
     std::lock_guard lock(mutex_);
     budget_.release(txn_bytes_);
@@ -234,10 +236,16 @@ void KafkaSinkCore::run_hand_off(const Sink::Prepared& done) {
     done(failure_line(), {});
     return;
   }
+  if (unsettled_commit_) {
+    // Its checkpoint is complete, but whether the broker committed it is not known: handed to another worker, it
+    // could be visible twice. The caller stops this worker, and the recovery settles it (run_recover).
+    done(fmt::format("{}: the commit of checkpoint {} did not succeed", identity, *unsettled_commit_), {});
+    return;
+  }
   Sink::SharedBatches records;
   {
-    // On the thread, after the tasks posted before: a commit asked for earlier has run, so what is left is not
-    // committed and belongs to no complete checkpoint.
+    // On the thread, after the tasks posted before (a commit asked for earlier has run): what is left belongs to no
+    // complete checkpoint (a prepared one whose commit never came was given up).
     std::lock_guard lock(mutex_);
     records = txn_batches_;
     for (auto& queued : queue_) {
@@ -246,10 +254,17 @@ void KafkaSinkCore::run_hand_off(const Sink::Prepared& done) {
     drop_uncommitted();
     open_ = false;
   }
-  std::size_t count = records.size();
-  run_abort();  // then begins a new transaction: the sink stays usable
+  in_transaction_ = false;
+  KafkaTransactionResult result = transaction_->abort(transaction_timeout);
+  apply_deliveries();
+  if (!result.ok()) {
+    // The records must not go on while this transaction might still commit them (a restart's fencing aborts it).
+    done(report("abort", last_committed_.value_or(0) + 1, result), {});
+    return;
+  }
   io_logger()->info("{}: handed {} uncommitted batches to a worker that stays, and aborted their transaction",
-                    identity, count);
+                    identity, records.size());
+  (void)begin();
   done({}, std::move(records));
 }
 
@@ -293,6 +308,7 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
       return;
     }
   }
+  unsettled_commit_.reset();
   {
     std::lock_guard lock(mutex_);
     last_committed_ = checkpoint;

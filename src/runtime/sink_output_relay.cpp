@@ -29,11 +29,14 @@ std::size_t SinkOutputRelay::hand_off(TransactionalSinks& sinks, const graph::Pl
     python::GilRelease release;  // the sinks abort their transactions with the broker
     handed = sinks.hand_off(timeout);
   }
-  for (const auto& [sink, error] : handed.errors) {
-    std::string fault = fmt::format("sink '{}' could not hand its output not committed over ({})",
-                                    sink_name(plan, sink), error);
-    relay_log()->error("leaving: {}: that output is lost", fault);
-    lose(0, fault);
+  if (!handed.errors.empty()) {
+    // Its output is neither committed nor handed over. Checkpoints are on: this worker stops, as if it crashed in
+    // the round, and every worker rolls back to the last complete checkpoint, from which that output comes again.
+    const auto& [sink, error] = handed.errors.front();
+    throw core::Error(
+        fmt::format("leaving: sink '{}' could not hand its output not committed to the initializer "
+                    "({}); this worker stops, and the cluster rolls back to its last checkpoint",
+                    sink_name(plan, sink), error));
   }
   std::size_t bytes = 0;
   for (const auto& [sink, encoded] : handed.output) {
@@ -63,12 +66,13 @@ void SinkOutputRelay::relay(std::size_t sink, const io::RecordBatch& batch, cons
   }
 }
 
-void SinkOutputRelay::adopt(std::vector<std::unique_ptr<io::Sink>>& sinks, const graph::Plan& plan,
-                            std::uint32_t sink, std::string_view bytes, const std::string& peer) {
+void SinkOutputRelay::adopt(std::vector<std::unique_ptr<io::Sink>>& sinks, const graph::Plan& plan, std::uint32_t sink,
+                            std::string_view bytes, const std::string& peer) {
   if (sink >= sinks.size() || !sinks[sink]->transactional()) {
-    std::string reason = fmt::format("of output for {} that worker '{}' handed over, which is not a transactional "
-                                     "sink here",
-                                     sink_name(plan, sink), peer);
+    std::string reason = fmt::format(
+        "of output for {} that worker '{}' handed over, which is not a transactional "
+        "sink here",
+        sink_name(plan, sink), peer);
     relay_log()->error("rescale: {} bytes {}: lost", bytes.size(), reason);
     lose(bytes.size(), reason);
     return;
@@ -86,11 +90,7 @@ void SinkOutputRelay::adopt(std::vector<std::unique_ptr<io::Sink>>& sinks, const
 
 void SinkOutputRelay::report_losses(DeliveryReport& report) const {
   for (const auto& [bytes, reason] : lost_) {
-    if (bytes == 0) {
-      report.add_fault(reason);
-    } else {
-      report.add_bytes(bytes, reason);
-    }
+    report.add_bytes(bytes, reason);
   }
 }
 

@@ -38,7 +38,8 @@ class SinkOutputRelay {
   static constexpr std::size_t stayer = 0;
 
   /// The leaver, at its move: hands over what `sinks` have not committed (the GIL released meanwhile) and relays
-  /// later output. Returns the records' encoded size; failures are logged and counted as lost.
+  /// later output. Returns the records' encoded size. Throws core::Error when a sink cannot (no answer within
+  /// `timeout`, an abort the broker refused, a commit not settled): the worker then stops, and the cluster rolls back.
   std::size_t hand_off(TransactionalSinks& sinks, const graph::Plan& plan, const Send& send,
                        std::chrono::milliseconds timeout);
   /// Whether this worker's transactional sinks' output goes to the stayer (after hand_off()).
@@ -47,8 +48,8 @@ class SinkOutputRelay {
   void relay(std::size_t sink, const io::RecordBatch& batch, const Send& send);
 
   /// The stayer: a leaver's records for sink `sink` (KeyGroupHandover::take's on_sink_output) are written to it.
-  void adopt(std::vector<std::unique_ptr<io::Sink>>& sinks, const graph::Plan& plan,
-             std::uint32_t sink, std::string_view bytes, const std::string& peer);
+  void adopt(std::vector<std::unique_ptr<io::Sink>>& sinks, const graph::Plan& plan, std::uint32_t sink,
+             std::string_view bytes, const std::string& peer);
   /// Batches adopted so far: the sinks' delivery wait (SinkDeliveryWait::check) counts them as written output.
   [[nodiscard]] std::uint64_t adopted() const { return adopted_; }
 

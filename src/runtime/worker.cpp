@@ -14,11 +14,12 @@
 #include "rescale_inbox.hpp"
 #include "rescale_refusal.hpp"
 #include "sink_delivery_wait.hpp"
+#include "sink_output_relay.hpp"
 #include "source_positions.hpp"
 #include "state_codecs.hpp"
-#include "sink_output_relay.hpp"
 #include "transactional_sinks.hpp"
 
+#include "roo/checkpoint/record_format.hpp"
 #include "roo/cluster/cluster.hpp"
 #include "roo/core/batch_pool.hpp"
 #include "roo/core/bounded_mailbox.hpp"
@@ -770,8 +771,7 @@ void Worker::hand_on_kafka_partitions(std::uint64_t round, const cluster::Member
 // A sink that cannot deliver, or has not within the drain timeout, is named in a warning and the rescale goes on.
 bool Worker::delivered_before_move() {
   auto is_kafka = [this](std::size_t index) { return plan_->sources[index].kind() == graph::SourcePlan::Kind::kafka; };
-  bool hands_partitions_on =
-      !options_.checkpoints && std::any_of(replayable_.begin(), replayable_.end(), is_kafka);
+  bool hands_partitions_on = !options_.checkpoints && std::any_of(replayable_.begin(), replayable_.end(), is_kafka);
   bool transactional = transactional_ && transactional_->any();
   if (delivery_given_up_ || !(hands_partitions_on || transactional)) {
     return true;
@@ -1018,7 +1018,10 @@ void Worker::take_peer(std::size_t from, const core::Watermarks& watermarks) {
 // Key groups a peer handed over in a rescale: restored, then acknowledged like data (the rescale's quiet counts on
 // it). What cannot be restored is logged and counted as lost state.
 void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
-  if (!stopping_) {
+  // A leaver's sink output (SinkOutputRelay) comes in frames of its own, whose first record is a channel batch.
+  bool sink_output = !state.bytes.empty() && static_cast<std::uint8_t>(state.bytes[0]) ==
+                                                 static_cast<std::uint8_t>(checkpoint::RecordTag::channel);
+  if (!stopping_ && !sink_output) {
     runner_->hold_windows();  // until the round's resume (keys_moved() indexes the keys taken)
   }
   // Kept as bytes, restored a key group at a time after the resume (or when an event needs one first): the pause
@@ -1030,8 +1033,8 @@ void Worker::take_peer(std::size_t from, core::KeyGroupState& state) {
       [this, from](std::uint32_t sink, std::string_view bytes) {
         sink_relay_.adopt(sinks_, *plan_, sink, bytes, worker_name(from));
       });
-  kept_keys_pending_ = true;
-  if (stopping_) {
+  kept_keys_pending_ = kept_keys_pending_ || !sink_output;
+  if (stopping_ && !sink_output) {
     fire_moved_windows();  // a stop ended the round: no resume will come
   }
   cluster_->acknowledge(from, state.bytes.size());

@@ -381,6 +381,65 @@ TEST(KafkaSinkTransactions, AFailedCheckpointIsCommittedWithTheNextOne) {
   stop(*sink);
 }
 
+std::pair<std::string, std::vector<RecordBatch>> hand_off(Sink& sink) {
+  std::promise<std::pair<std::string, std::vector<RecordBatch>>> done;
+  sink.hand_off([&](std::string error, Sink::SharedBatches records) {
+    std::vector<RecordBatch> copies;
+    for (const auto& batch : records) {
+      copies.push_back(*batch);
+    }
+    done.set_value({std::move(error), std::move(copies)});
+  });
+  auto future = done.get_future();
+  if (future.wait_for(60s) != std::future_status::ready) {
+    return {"hand_off timed out", {}};
+  }
+  return future.get();
+}
+
+// A leaving worker's sink (docs/cluster.md, "With checkpoints"): hand_off gives back, in write order, every record
+// not committed (a given-up checkpoint's, and what waited behind its cut) and aborts their transaction, so that none
+// of them is ever visible from this sink; what was committed stays; the sink goes on with a new transaction.
+TEST(KafkaSinkTransactions, HandOffGivesBackWhatIsNotCommittedAndAbortsIt) {
+  std::string topic = test::unique_topic("txn-handoff");
+  test::create_topic(topic, 1);
+  auto sink = make_kafka_sink(sink_config(topic, test::unique_topic("txn-id")));
+  sink->start();
+  auto committed = numbered("c", 5, 1);
+  sink->write(batch_of(committed));
+  ASSERT_EQ(prepare(*sink, 1).first, "");
+  ASSERT_EQ(commit(*sink, 1), "");
+  sink->write(batch_of(numbered("p", 4, 1)));
+  ASSERT_EQ(prepare(*sink, 2).first, "");  // checkpoint 2 is given up: no commit comes
+  sink->write(batch_of(numbered("q", 3, 1)));  // behind checkpoint 2's cut
+  auto [error, records] = hand_off(*sink);
+  ASSERT_EQ(error, "");
+  std::vector<std::string> handed;
+  for (const auto& batch : records) {
+    for (std::size_t i = 0; i < batch.records.size(); ++i) {
+      handed.emplace_back(batch.value(i));
+    }
+  }
+  auto uncommitted = numbered("p", 4, 1);
+  auto queued = numbered("q", 3, 1);
+  uncommitted.insert(uncommitted.end(), queued.begin(), queued.end());
+  std::vector<std::string> in_write_order;
+  for (const auto& message : uncommitted) {
+    in_write_order.push_back(message.value);
+  }
+  EXPECT_EQ(handed, in_write_order);
+  EXPECT_EQ(sink->budget().in_flight(), 0U);
+  sink->write(batch_of(numbered("after", 2, 1)));  // the sink goes on in a new transaction
+  ASSERT_EQ(prepare(*sink, 3).first, "");
+  ASSERT_EQ(commit(*sink, 3), "");
+  auto visible = committed;
+  auto after = numbered("after", 2, 1);
+  visible.insert(visible.end(), after.begin(), after.end());
+  EXPECT_EQ(as_written(test::read_topic(topic, 7, true, 20000ms, 1000ms)), by_partition(visible));
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 0U);
+}
+
 TEST(KafkaSinkTransactions, RecoverCommitsACheckpointThatDidNotCommitAndNeverTwice) {
   std::string topic = test::unique_topic("txn-recover");
   test::create_topic(topic, 1);
