@@ -85,19 +85,22 @@ class CommittedReader(object):
                         if message.error().code() != ck.KafkaError._PARTITION_EOF:
                             self.error = str(message.error())
                         continue
-                    line = message.value().decode()
-                    if line.startswith("GAP "):
-                        _, key, _, n = line.split()
-                    else:
-                        key, n = line.split(",")
-                    with self._lock:
-                        self.records.append((message.partition(), message.offset(), message.key(),
-                                             message.value()))
-                        self.seen.add((key, int(n)))
+                    self._note(message)
         except Exception as error:  # noqa: BLE001  (reported by the test)
             self.error = repr(error)
         finally:
             consumer.close()
+
+    def _note(self, message):
+        """Keeps one record of the output topic (the reader's thread)."""
+        line = message.value().decode()
+        if line.startswith("GAP "):
+            _, key, _, n = line.split()
+        else:
+            key, n = line.split(",")
+        with self._lock:
+            self.records.append((message.partition(), message.offset(), message.key(), message.value()))
+            self.seen.add((key, int(n)))
 
     def count(self):
         with self._lock:

@@ -31,6 +31,7 @@ import time
 import pytest
 
 from conftest import EXTERNAL_STATE_ENTITY_QUERY, external_query, free_port, wait_until
+from test_kafka_faults import CommittedReader
 from test_rescale import (RESCALE_TIMEOUT, STATE, assert_exact_counts, assert_state_where_outputs_say, assert_status,
                           ctl, lines_with, moves_logged, rounds, shrink_out, wait_counted_after_now, wait_flowing,
                           wait_for_owners, wait_mid_migration)
@@ -554,64 +555,30 @@ def test_a_sink_that_does_not_deliver_within_the_drain_timeout_is_named_and_the_
 # holds before the resume too, so that a key's outputs keep their order across its move. The oracle reads the output
 # topic read_committed: each key's lines carry the counts 1..n exactly once, in that order, and no GAP line.
 
-class CommittedOutput(object):
-    """A read_committed consumer of the output topic in a thread, from the start of every partition: its lines, in
-    each partition's offset order (so a key's in its output order). The receiver's interface for test_rescale's
-    helpers (lines, wait_for, wait_quiet)."""
+class CommittedOutput(CommittedReader):
+    """test_kafka_faults' read_committed reader of the output topic, keeping lines "<key>,<count>,<worker>": its
+    lines in each partition's offset order (so a key's in its output order), with the receiver's interface for
+    test_rescale's helpers (lines, wait_for, wait_quiet)."""
 
-    def __init__(self, kafka, topic):
-        self.kafka = kafka
-        self.topic = topic
-        self.records = []  # (partition, offset, key, line)
-        self.error = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="read_committed", daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        ck = self.kafka.ck
-        consumer = self.kafka.consumer(**{"isolation.level": "read_committed", "enable.auto.commit": False,
-                                          "group.id": "roo-rescale-reader-%d" % id(self),
-                                          "auto.offset.reset": "earliest", "log_level": 0})
-        try:
-            consumer.assign([ck.TopicPartition(self.topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)])
-            while not self._stop.is_set():
-                for message in consumer.consume(1000, 0.1):
-                    if message.error() is not None:
-                        if message.error().code() != ck.KafkaError._PARTITION_EOF:
-                            self.error = str(message.error())
-                        continue
-                    if not message.value():
-                        continue  # never: a sink's start-up sweep writes empty records, and aborts them
-                    with self._lock:
-                        self.records.append((message.partition(), message.offset(), message.key().decode(),
-                                             message.value().decode()))
-        except Exception as error:  # noqa: BLE001  (reported by the test)
-            self.error = repr(error)
-        finally:
-            consumer.close()
+    def _note(self, message):
+        with self._lock:
+            self.records.append((message.partition(), message.offset(), message.key(), message.value()))
 
     def lines(self):
         with self._lock:
-            return [line for _, _, _, line in sorted(self.records)]
+            return [value.decode() for _, _, _, value in sorted(self.records)]
 
     def wait_for(self, predicate, timeout):
         return wait_until(lambda: predicate(self), timeout, interval=0.1)
 
     def wait_quiet(self, seconds):
         seen = -1
-        while True:
-            with self._lock:
-                now = len(self.records)
-            if now == seen:
-                return
-            seen = now
+        while seen != self.count():
+            seen = self.count()
             time.sleep(seconds)
 
     def stop(self):
-        self._stop.set()
-        self._thread.join(30)
+        super(CommittedOutput, self).stop()
         assert self.error is None, "the read_committed reader failed: %s" % self.error
 
 

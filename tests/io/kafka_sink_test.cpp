@@ -111,9 +111,11 @@ void stop(Sink& sink) {
   ASSERT_EQ(done.get_future().wait_for(60s), std::future_status::ready);
 }
 
-std::pair<std::string, std::vector<RecordBatch>> prepare(Sink& sink, std::uint64_t checkpoint) {
+/// What a call taking a Sink::Prepared answers (its error and copies of its batches), or "<what> timed out".
+template <class Call>
+std::pair<std::string, std::vector<RecordBatch>> prepared_by(const char* what, Call call) {
   std::promise<std::pair<std::string, std::vector<RecordBatch>>> done;
-  sink.prepare(checkpoint, [&](std::string error, Sink::SharedBatches records) {
+  call([&](std::string error, Sink::SharedBatches records) {
     std::vector<RecordBatch> copies;
     for (const auto& batch : records) {
       copies.push_back(*batch);
@@ -122,9 +124,17 @@ std::pair<std::string, std::vector<RecordBatch>> prepare(Sink& sink, std::uint64
   });
   auto future = done.get_future();
   if (future.wait_for(60s) != std::future_status::ready) {
-    return {"prepare timed out", {}};
+    return {std::string(what) + " timed out", {}};
   }
   return future.get();
+}
+
+std::pair<std::string, std::vector<RecordBatch>> prepare(Sink& sink, std::uint64_t checkpoint) {
+  return prepared_by("prepare", [&](Sink::Prepared done) { sink.prepare(checkpoint, std::move(done)); });
+}
+
+std::pair<std::string, std::vector<RecordBatch>> hand_off(Sink& sink) {
+  return prepared_by("hand_off", [&](Sink::Prepared done) { sink.hand_off(std::move(done)); });
 }
 
 std::string commit(Sink& sink, std::uint64_t checkpoint) {
@@ -379,22 +389,6 @@ TEST(KafkaSinkTransactions, AFailedCheckpointIsCommittedWithTheNextOne) {
   ASSERT_EQ(commit(*sink, 2), "");
   EXPECT_EQ(as_written(test::read_topic(topic, 7, true)), by_partition(all));
   stop(*sink);
-}
-
-std::pair<std::string, std::vector<RecordBatch>> hand_off(Sink& sink) {
-  std::promise<std::pair<std::string, std::vector<RecordBatch>>> done;
-  sink.hand_off([&](std::string error, Sink::SharedBatches records) {
-    std::vector<RecordBatch> copies;
-    for (const auto& batch : records) {
-      copies.push_back(*batch);
-    }
-    done.set_value({std::move(error), std::move(copies)});
-  });
-  auto future = done.get_future();
-  if (future.wait_for(60s) != std::future_status::ready) {
-    return {"hand_off timed out", {}};
-  }
-  return future.get();
 }
 
 // A leaving worker's sink (docs/cluster.md, "With checkpoints"): hand_off gives back, in write order, every record
