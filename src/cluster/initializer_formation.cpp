@@ -139,8 +139,10 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
       hello.name == config_.worker_name ||
       std::any_of(joiners_.begin(), joiners_.end(), [&](const Joiner& j) { return j.info.name == hello.name; });
   const auto& workers = members_.membership().workers;
+  bool left = false;  // a worker of this name left the cluster (a shrink)
   for (std::size_t i = 0; i < workers.size(); ++i) {
     member = member || (workers[i].name == hello.name && !members_.departed(i));  // a name that left may come back
+    left = left || (workers[i].name == hello.name && members_.departed(i));
   }
   std::string detail;  // for our log only: a refused peer learns nothing about the application
   if (hello.app_fingerprint != config_.app_fingerprint) {
@@ -166,6 +168,10 @@ void InitializerFormation::on_hello(FramedConnection& connection, const HelloMes
                            hello.name, config_.restore_checkpoint);
     latecomers_.push_back(Joiner{WorkerInfo{hello.name, hello.control, hello.data, hello.external}, shared});
     return;
+  } else if (left && lifecycle_.formed) {
+    // Restarted with the command it was first started with: it comes back as a joiner, or not at all.
+    reason = "worker '" + hello.name + "' left the cluster; to take part again, start it with --join <a worker's "
+             "control address>";
   } else if (lifecycle_.phase != Phase::forming || members_.ready() || joiners_.size() + 1 >= expected_workers()) {
     reason = "the cluster already has all of its " + std::to_string(expected_workers()) + " workers";
   }

@@ -159,6 +159,14 @@ TEST(ClusterRescale, AShrinkRequestOnAnyWorkerMovesTheLeaversGroupsAndLetsThemGo
   workers[2].reset();  // the leaver exits: no loss for the others
   EXPECT_EQ(ask(external, 9),
             (Reply{10, R"({"worker_count":2,"worker_names":["initializer","w1"],"processing_messages":true})"}));
+  // Started again with the command it was first started with (no --join), it is told how to come back.
+  std::uint16_t control = control_port(*workers[0]);
+  TestWorker again(test::worker_config("w2", control));
+  again.start_forming();
+  ASSERT_TRUE(again.wait_done());
+  EXPECT_EQ(again.error(), "join the cluster at 127.0.0.1:" + std::to_string(control) +
+                               ": worker 'w2' left the cluster; to take part again, start it with --join <a worker's "
+                               "control address>");
   // A count larger than can leave: as many as can (the initializer stays).
   EXPECT_EQ(ask(external, 4, R"({"node_count":5})"), (Reply{5, R"({"node_names":["w1"],"node_count":1})"}));
   EXPECT_TRUE(wait_until([&] { return workers[1]->exits == 1; }));
