@@ -690,8 +690,8 @@ def test_with_checkpoints_a_kafka_sink_rolls_back_a_crash_right_after_a_shrink_w
 
 def test_with_checkpoints_a_kafka_sink_loses_nothing_when_the_leaver_dies_after_handing_its_output_over(
         kafka, cluster, receiver, roo_bin, tmp_path):
-    """2 workers; worker1 shrunk out and kill -9 of it once it handed its output over, before the checkpoint after the
-    round (the initializer's restore sleeps). A leaver killed then is no loss (docs/resilience.md): nothing rolls
+    """2 workers; worker1 shrunk out and kill -9 of it once the round is done (it handed its output over in it), before
+    the checkpoint after the round (the initializer's restore sleeps). A leaver killed then is no loss (docs/resilience.md): nothing rolls
     back, its handed-over output commits with the initializer's next checkpoint, and the read_committed reader sees
     every output once, in order."""
     from test_rescale_resilience import kill
@@ -704,7 +704,10 @@ def test_with_checkpoints_a_kafka_sink_loses_nothing_when_the_leaver_dies_after_
         wait_counted_after_now(out, producer, c, more=300)
         done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
         assert done.returncode == 0, done.stderr
-        assert wait_until(lambda: len(HANDED.findall(c[1].stderr())) == 1, RESCALE_TIMEOUT, interval=0.02), c.logs()
+        # After the round (a kill inside it rolls back, as test_rescale_resilience shows), before the checkpoint
+        # after it: the initializer restores the leaver's 12 keys first, 100 ms each.
+        assert c[0].wait_for_log("cluster: rescale 1 done", RESCALE_TIMEOUT), c.logs()
+        assert len(HANDED.findall(c[1].stderr())) == 1, c.logs()
         kill(c[1])
         assert c[0].wait_for_log("cluster: worker 'worker1' leaves the cluster\n", RESCALE_TIMEOUT), c.logs()
         wait_for_owners(c, ["initializer"])
