@@ -21,7 +21,7 @@ std::string sink_name(const graph::Plan& plan, std::size_t sink) {
 
 }  // namespace
 
-std::size_t SinkOutputRelay::hand_off(TransactionalSinks& sinks, const graph::Plan& plan, const Send& send,
+void SinkOutputRelay::hand_off(TransactionalSinks& sinks, const graph::Plan& plan, const Send& send,
                                       std::chrono::milliseconds timeout) {
   relaying_ = true;
   TransactionalSinks::HandedOff handed;
@@ -52,7 +52,6 @@ std::size_t SinkOutputRelay::hand_off(TransactionalSinks& sinks, const graph::Pl
     relay_log()->info("leaving: {} batches of output not committed ({}) go to the initializer's transaction",
                       handed.output.size(), byte_count(bytes));
   }
-  return bytes;
 }
 
 void SinkOutputRelay::relay(std::size_t sink, const io::RecordBatch& batch, const Send& send) {

@@ -38,10 +38,10 @@ class SinkOutputRelay {
   static constexpr std::size_t stayer = 0;
 
   /// The leaver, at its move: hands over what `sinks` have not committed (the GIL released meanwhile) and relays
-  /// later output. Returns the records' encoded size. Throws core::Error when a sink cannot (no answer within
+  /// later output. Throws core::Error when a sink cannot (no answer within
   /// `timeout`, an abort the broker refused, a commit not settled): the worker then stops, and the cluster rolls back.
-  std::size_t hand_off(TransactionalSinks& sinks, const graph::Plan& plan, const Send& send,
-                       std::chrono::milliseconds timeout);
+  void hand_off(TransactionalSinks& sinks, const graph::Plan& plan, const Send& send,
+                std::chrono::milliseconds timeout);
   /// Whether this worker's transactional sinks' output goes to the stayer (after hand_off()).
   [[nodiscard]] bool relaying() const { return relaying_; }
   /// The leaver after its move: sink `sink`'s batch goes to the stayer instead.

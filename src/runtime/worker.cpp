@@ -1133,7 +1133,7 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   if (leaving && transactional_->any() && !sink_relay_.relaying()) {
     // It takes no part in the checkpoints after this round: what it has not committed goes to the initializer's
     // transaction, before the resume (SinkOutputRelay).
-    (void)sink_relay_.hand_off(*transactional_, *plan_, send, options_.drain_timeout + std::chrono::seconds(30));
+    sink_relay_.hand_off(*transactional_, *plan_, send, options_.drain_timeout + std::chrono::seconds(30));
   }
   hand_on_kafka_partitions(move.round, move.next);
   adopt_membership(std::move(move.next));

@@ -596,6 +596,16 @@ def assert_in_order_per_key(out, logs):
         wrong[:5], logs())
 
 
+def assert_every_output_once_in_order(out, sent, logs):
+    """The oracle of a Kafka-sink run: every key's counts 1..n exactly once and in order for a read_committed
+    reader; then the reader stops."""
+    try:
+        assert_exact_counts(out, sent, logs)
+        assert_in_order_per_key(out, logs)
+    finally:
+        out.stop()
+
+
 def start_with_kafka_sink(kafka, cluster, receiver, hint, tmp_path, size=1, app_args=(), **kwargs):
     from test_rescale_resilience import with_checkpoints
     out_topic = kafka.unique_topic(hint + "-out")
@@ -635,11 +645,7 @@ def test_with_checkpoints_a_kafka_sink_grows_and_shrinks_with_every_output_once_
             wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
-    try:
-        assert_exact_counts(out, sent, c.logs)
-        assert_in_order_per_key(out, c.logs)
-    finally:
-        out.stop()
+    assert_every_output_once_in_order(out, sent, c.logs)
     c.stop(via=0)
     assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
 
@@ -680,11 +686,7 @@ def test_with_checkpoints_a_kafka_sink_rolls_back_a_crash_right_after_a_shrink_w
         wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
-    try:
-        assert_exact_counts(out, sent, c.logs)
-        assert_in_order_per_key(out, c.logs)
-    finally:
-        out.stop()
+    assert_every_output_once_in_order(out, sent, c.logs)
     c.stop(via=0)
 
 
@@ -714,10 +716,6 @@ def test_with_checkpoints_a_kafka_sink_loses_nothing_when_the_leaver_dies_after_
         wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
-    try:
-        assert_exact_counts(out, sent, c.logs)
-        assert_in_order_per_key(out, c.logs)
-    finally:
-        out.stop()
+    assert_every_output_once_in_order(out, sent, c.logs)
     assert "rollback" not in c[0].stderr(), c.logs()
     c.stop(via=0)
