@@ -27,6 +27,7 @@ class ConnectorSinkHandle final : public ConnectorSink {
   void recover(std::uint64_t checkpoint, std::vector<RecordBatch> /*records*/, Done done) override {
     core_->recover(checkpoint, std::move(done));
   }
+  void hand_off(Prepared done) override { core_->hand_off(std::move(done)); }
   void stop(std::function<void()> on_stopped) override { core_->stop(std::move(on_stopped)); }
   [[nodiscard]] std::size_t undelivered_bytes() const override { return core_->undelivered_bytes(); }
   [[nodiscard]] std::string undelivered_reason() const override { return core_->undelivered_reason(); }

@@ -41,6 +41,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   void commit(std::uint64_t checkpoint, Sink::Done done);
   void abort();
   void recover(std::uint64_t checkpoint, Sink::Done done);
+  void hand_off(Sink::Prepared done);
 
   [[nodiscard]] core::ByteBudget& budget() { return budget_; }
   [[nodiscard]] bool transactional() const { return config_.transactional; }
@@ -104,6 +105,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
 
   // connector_sink_transactions.cpp
   void learn_recovery_point();
+  void roll_back(const std::string& why);
   void send_phase1_when_ready();
   void arm_round_timer();
   [[nodiscard]] std::string unsent_phase1_reason() const;

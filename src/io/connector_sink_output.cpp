@@ -110,6 +110,16 @@ std::size_t ConnectorSinkOutput::release_before(std::uint64_t offset) {
   return released;
 }
 
+std::vector<std::shared_ptr<const RecordBatch>> ConnectorSinkOutput::batches_from(std::uint64_t offset) const {
+  std::vector<std::shared_ptr<const RecordBatch>> batches;
+  for (const Placed& placed : batches_) {
+    if (placed.start >= offset) {
+      batches.push_back(placed.batch);
+    }
+  }
+  return batches;
+}
+
 std::size_t ConnectorSinkOutput::drop_from(std::uint64_t offset) {
   std::size_t dropped = 0;
   while (!batches_.empty() && batches_.back().start >= offset) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace roo::io {
 
@@ -32,6 +33,9 @@ class ConnectorSinkOutput {
 
   /// Drops the batches that end at or before `offset`; returns their RecordBatch::size_bytes().
   std::size_t release_before(std::uint64_t offset);
+
+  /// The batches that start at or after `offset`, oldest first (shared, not copied).
+  [[nodiscard]] std::vector<std::shared_ptr<const RecordBatch>> batches_from(std::uint64_t offset) const;
 
   /// Drops the batches that start at or after `offset` (a batch's start); returns their size_bytes(). end() is then
   /// `offset` (or front(), when nothing is left).

@@ -218,16 +218,49 @@ void ConnectorSinkCore::abort() {
     }
     // A rollback: what was not committed is produced again after the recovery. The rounds the sink holds prepared
     // are resolved by the next session, once recover() said which checkpoint the worker restored.
-    self->fail_round(fmt::format("{}: rolled back", self->identity_));
-    self->prepared_.clear();
-    self->budget_.release(self->output_.drop_from(self->committed_));
-    for (auto& [target, done] : std::exchange(self->flushes_, {})) {
-      done(fmt::format("{}: rolled back before the peer had everything", self->identity_));
+    self->roll_back("rolled back");
+  });
+}
+
+void ConnectorSinkCore::roll_back(const std::string& why) {
+  fail_round(fmt::format("{}: {}", identity_, why));
+  prepared_.clear();
+  budget_.release(output_.drop_from(committed_));
+  for (auto& [target, done] : std::exchange(flushes_, {})) {
+    done(fmt::format("{}: {} before the peer had everything", identity_, why));
+  }
+  recovery_known_ = false;
+  placed_ = false;
+  close_connection();
+  connect();
+}
+
+// A leaving worker's output that no complete checkpoint holds goes to a worker that stays (docs/cluster.md, "A
+// transactional sink with checkpoints"). It is what lies past the committed end: the rounds the sink holds prepared
+// for checkpoints given up, the bytes sent since, those still queued. Posted after any commit asked before, so the
+// rounds of complete checkpoints are committed here already.
+void ConnectorSinkCore::hand_off(Sink::Prepared done) {
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+    if (self->closed_) {
+      done(fmt::format("{}: the sink stopped", self->identity_), {});
+      return;
     }
-    self->recovery_known_ = false;
-    self->placed_ = false;
-    self->close_connection();
-    self->connect();
+    Sink::SharedBatches records = self->output_.batches_from(self->committed_);
+    self->roll_back("handed its output over");
+    // Then as a recovery to the last complete checkpoint: the new session commits this stream's rounds up to it (a
+    // PHASE2 commit that went down with a connection included) and aborts the rest, so the sink keeps none of
+    // `records`. Only then do they go, or the stayer's transaction and this stream could both commit them.
+    self->recovery_known_ = true;
+    self->recoveries_.push_back([self, records = std::move(records), done = std::move(done)](std::string error) {
+      if (!error.empty()) {
+        done(error, {});
+        return;
+      }
+      io_logger()->info(
+          "{}: handed {} uncommitted batches to a worker that stays; stream '{}' keeps its committed {} bytes",
+          self->identity_, records.size(), self->config_.stream_name, self->committed_);
+      done({}, records);
+    });
   });
 }
 

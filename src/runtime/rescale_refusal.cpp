@@ -34,17 +34,7 @@ bool answers_requests(const graph::Plan& plan, const graph::Flow& flow) {
 
 }  // namespace
 
-std::string rescale_refusal(const graph::Plan& plan, bool checkpoints) {
-  for (const auto& sink : plan.sinks) {
-    // A Kafka sink's uncommitted output moves to the initializer's transaction when its worker leaves
-    // (SinkOutputRelay); a connector sink's transactions belong to its connector's session with that worker.
-    if (checkpoints && sink.kind() == graph::SinkPlan::Kind::connector) {
-      return fmt::format(
-          "rescaling with checkpoints is not supported with connector sink '{}' (a leaving worker's output "
-          "since its last checkpoint would not be committed)",
-          sink.name);
-    }
-  }
+std::string rescale_refusal(const graph::Plan& plan) {
   for (std::size_t index = 0; index < plan.sources.size(); ++index) {
     const auto& source = plan.sources[index];
     if (source.kind() != graph::SourcePlan::Kind::http || index >= plan.flows.size()) {

@@ -1734,7 +1734,7 @@ void Worker::tear_down_pipeline() {
 int Worker::serve() {
   python::PyRef description = python::load_application(options_.module_name, options_.app_args, options_.full_argv);
   plan_.emplace(graph::read_plan(description.get()));
-  rescale_refusal_ = rescale_refusal(*plan_, options_.checkpoints.has_value());
+  rescale_refusal_ = rescale_refusal(*plan_);
   description = python::PyRef();
   python::freeze_setup_objects();
 

@@ -206,6 +206,77 @@ void finish_handshake(Peer& peer) {
   peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 0}));
 }
 
+/// The bytes of each of `batches` (its records back to back).
+std::vector<std::string> values_of(const Sink::SharedBatches& batches) {
+  std::vector<std::string> values;
+  for (const auto& batch : batches) {
+    values.emplace_back(batch->values.begin(), batch->values.end());
+  }
+  return values;
+}
+
+/// Prepares checkpoint `checkpoint` on `sink` and answers its PHASE1 as `peer` with a commit vote.
+void prepare_voted(Sink& sink, Peer& peer, std::uint64_t checkpoint, std::uint64_t start, std::uint64_t end) {
+  std::promise<std::string> prepared;
+  sink.prepare(checkpoint, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  std::string txn = "App-w-w1-id-0:c_id=" + std::to_string(checkpoint);
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase1{txn, {{1, start, end}}}));
+  peer.send_two_phase(connector::Phase1Reply{txn, true});
+  auto vote = prepared.get_future();
+  ASSERT_EQ(vote.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(vote.get(), "");
+}
+
+// A leaving worker's output that no complete checkpoint holds goes to a worker that stays; the sink must keep none of
+// it (or both streams could commit it), so the records come back only once a new session resolved the stream.
+TEST(ConnectorSink, HandOffGivesBackWhatIsNotCommittedOnceANewSessionResolvedTheStream) {
+  test::IoThread io;
+  Listener listener;
+  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
+  sink->start();
+  sink->recover(4, {}, [](std::string) {});
+  Peer peer = open_session(listener);
+  finish_handshake(peer);
+  sink->write(records_of({"a\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 0U);
+  prepare_voted(*sink, peer, 5, 0, 2);
+  std::promise<std::string> committed;
+  sink->commit(5, [&](std::string error) { committed.set_value(std::move(error)); });
+  EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=5", true}));
+  EXPECT_EQ(committed.get_future().get(), "");
+  sink->write(records_of({"b\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 2U);
+  prepare_voted(*sink, peer, 6, 2, 4);  // checkpoint 6 is given up elsewhere: no commit comes
+  sink->write(records_of({"c\n", "d\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 4U);
+  EXPECT_EQ(peer.read_message().message_id, 6U);
+
+  std::promise<std::pair<std::string, std::vector<std::string>>> handed;
+  sink->hand_off([&](std::string error, Sink::SharedBatches records) {
+    handed.set_value({std::move(error), values_of(records)});
+  });
+  auto answer = handed.get_future();
+  Peer again = open_session(listener);
+  auto list = std::get<connector::ListUncommitted>(again.read_two_phase());
+  // The PHASE2 of checkpoint 5 as if lost with the first connection: the new session commits it, aborts 6.
+  again.send_two_phase(
+      connector::ReplyUncommitted{.rtag = list.rtag, .txn_ids = {"App-w-w1-id-0:c_id=6", "App-w-w1-id-0:c_id=5"}});
+  EXPECT_EQ(again.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=5", true}));
+  EXPECT_EQ(again.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=6", false}));
+  EXPECT_EQ(again.read(), connector::Frame(connector::Notify{1, "App-w-w1-id-0", 0}));
+  EXPECT_EQ(answer.wait_for(100ms), std::future_status::timeout);  // not before the stream is resolved
+  again.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 2}));
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(answer.get(), (std::pair<std::string, std::vector<std::string>>{"", {"b\n", "c\nd\n"}}));
+  EXPECT_TRUE(test::wait_until([&] { return sink->budget().in_flight() == 0; }));
+
+  // The sink stays usable: its stream goes on from the committed end.
+  sink->write(records_of({"e\n"}));
+  auto next = again.read_message();
+  EXPECT_EQ(next.message_id, 2U);
+  EXPECT_EQ(next.payload, "e\n");
+}
+
 /// `count` records of `size` bytes each.
 RecordBatch big_batch(std::size_t count, std::size_t size) {
   RecordBatch batch;

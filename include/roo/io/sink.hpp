@@ -16,8 +16,8 @@ namespace roo::io {
 /// the executor waits (backpressure) instead of memory growing.
 ///
 /// Checkpoints (docs/resilience.md, docs/kafka.md). A sink that is not transactional delivers at least once: what was
-/// written before a crash may be written again after the recovery. A transactional sink (Kafka) makes output
-/// visible only once its checkpoint is complete:
+/// written before a crash may be written again after the recovery. A transactional sink (Kafka; a connector sink
+/// with checkpoints) makes output visible only once its checkpoint is complete:
 ///   prepare(n)  every batch written before it belongs to checkpoint n: flush it (still invisible) and report;
 ///               batches written after it belong to n+1 and stay queued until commit(n) (one open transaction);
 ///   commit(n)   checkpoint n is complete everywhere: make its output visible;

@@ -17,6 +17,8 @@ Flags: the Wallaroo Kafka source flags (--kafka_source_topic, --kafka_source_bro
   --group G               the consumer group (default: the runtime's)
   --kafka-out             the lines go to a Kafka sink instead (the Wallaroo Kafka sink flags: --kafka_sink_topic,
                           --kafka_sink_brokers, ...), each under its key as the Kafka key, without the newline
+  --connector-out PORT    the lines go to a connector sink "results" instead (wallaroo.experimental.SinkConnectorConfig
+                          on 127.0.0.1:PORT, cookie "cookie"), one record per line, with its newline
   --slow-restore-ms D     restoring a key's state on the worker it moves to (unpickling it in a rescale) sleeps D ms,
                           and the first restore of the process logs `key_count: restoring state` on stderr: a
                           test can then kill a worker in the middle of a migration
@@ -30,6 +32,7 @@ import os
 import sys
 
 import wallaroo
+import wallaroo.experimental as experimental
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster_apps"))
 import key_count  # noqa: E402  (the state class, the count with its order check, the encoder)
@@ -42,6 +45,7 @@ def application_setup(args):
     parser.add_argument("--slow-save-ms", type=float, default=0.0)
     parser.add_argument("--slow-save-while", default=None)
     parser.add_argument("--kafka-out", action="store_true")
+    parser.add_argument("--connector-out", type=int, default=None)
     opts, _ = parser.parse_known_args(args)
     key_count.SLOW_RESTORE_S = opts.slow_restore_ms / 1000.0
     key_count.slow_saves(opts)
@@ -50,6 +54,9 @@ def application_setup(args):
     source = wallaroo.CustomKafkaSourceCLIParser(args, decode, **options)
     if opts.kafka_out:
         sink = wallaroo.CustomKafkaSinkCLIParser(args, encode_kafka)
+    elif opts.connector_out is not None:
+        sink = experimental.SinkConnectorConfig("results", encoder=encode_connector, decoder=decode_connector,
+                                                port=opts.connector_out, cookie="cookie", host="127.0.0.1")
     else:
         out_host, out_port = wallaroo.tcp_parse_output_addrs(args)[0]
         sink = wallaroo.TCPSinkConfig(out_host, out_port, key_count.encode)
@@ -69,3 +76,13 @@ def decode(value, key):
 def encode_kafka(line):
     key = line.split()[1] if line.startswith("GAP ") else line.split(",")[0]
     return (line.encode("utf-8"), key.encode("utf-8"))
+
+
+@experimental.octet_message_encoder
+def encode_connector(line):
+    return (line + "\n").encode("utf-8")
+
+
+@experimental.octet_message_decoder
+def decode_connector(payload):
+    return payload.decode("utf-8")
