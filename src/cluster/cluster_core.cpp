@@ -146,7 +146,7 @@ void ClusterCore::request_stop() {
 }
 
 bool ClusterCore::begin_checkpoint(std::uint64_t id) {
-  if (!rescale_.hold_for_checkpoint()) {
+  if (!rescale_.hold_for_checkpoint(id)) {
     // What the membership change held back for a moment (it saw this checkpoint's hold) goes on.
     asio::post(strand_, [self = shared_from_this()] { self->rescale_.resume_held_back(); });
     return false;
@@ -159,11 +159,13 @@ bool ClusterCore::begin_checkpoint(std::uint64_t id) {
 }
 
 void ClusterCore::end_checkpoint(std::uint64_t id, bool complete) {
-  rescale_.release_checkpoint_hold();  // now, on the caller's thread: its next begin_checkpoint may hold again
   asio::post(strand_, [self = shared_from_this(), id, complete] {
     if (complete) {
       self->checkpoints_.announce_complete(id);
     }
+    // Only now: a change waiting on the strand would otherwise send its pause (and a leaver hand its sinks' output
+    // over) before the workers heard the checkpoint complete, and commit it. A later checkpoint's hold stays.
+    self->rescale_.release_checkpoint_hold(id);
     self->rescale_.checkpoint_over(complete);
   });
 }

@@ -416,10 +416,10 @@ void RescaleProtocol::tell_to_go(std::size_t index) {
 
 // Dekker's handshake over two flags (seq_cst): each side raises its own, then looks at the other's; at most one goes
 // on (both may back off: begin_checkpoint then posts resume_held_back).
-bool RescaleProtocol::hold_for_checkpoint() {
-  checkpoint_held_.store(true);
+bool RescaleProtocol::hold_for_checkpoint(std::uint64_t id) {
+  checkpoint_held_.store(id);
   if (changing_.load()) {
-    checkpoint_held_.store(false);
+    release_checkpoint_hold(id);
     return false;
   }
   return true;
@@ -432,7 +432,7 @@ bool RescaleProtocol::may_change() {
     return false;
   }
   changing_.store(true);
-  if (checkpoint_held_.load()) {
+  if (checkpoint_held_.load() != no_hold) {
     refresh_changing();
     return false;
   }

@@ -64,15 +64,18 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
 
   // Checkpoints and membership changes exclude each other (the initializer): a checkpoint's cut must not fall in a
   // move, and its workers are the membership at its begin.
-  /// Any thread (the executor's, from Cluster::begin_checkpoint): holds membership changes back for a checkpoint;
+  /// Any thread (the executor's, from Cluster::begin_checkpoint): holds membership changes back for checkpoint `id`;
   /// false when one is under way (nothing held).
-  [[nodiscard]] bool hold_for_checkpoint();
+  [[nodiscard]] bool hold_for_checkpoint(std::uint64_t id);
   /// The held checkpoint's begin went out: its layout is the membership now.
   void checkpoint_began();
-  /// Any thread (Cluster::end_checkpoint's): the held checkpoint no longer holds membership changes back. Released
-  /// on the caller's thread, so that a hold for its next checkpoint, taken before the strand ran checkpoint_over,
-  /// is not released by it.
-  void release_checkpoint_hold() { checkpoint_held_.store(false); }
+  /// The strand, after the checkpoint's completion went out to every worker (so that a round's pause, which a
+  /// leaver's sink hand-off follows, never overtakes it): checkpoint `id` no longer holds membership changes back.
+  /// A hold taken for a later checkpoint meanwhile (on the executor) stays.
+  void release_checkpoint_hold(std::uint64_t id) {
+    std::uint64_t held = id;
+    (void)checkpoint_held_.compare_exchange_strong(held, no_hold);
+  }
   /// After release_checkpoint_hold: what waited for the checkpoint goes on; `complete`: leavers that wait for a
   /// complete checkpoint without them (with roll_back_on_loss) and left before it began are told to go.
   void checkpoint_over(bool complete);
@@ -191,7 +194,8 @@ class RescaleProtocol : public OwnedByCore<RescaleProtocol> {
   std::uint64_t checkpoint_version_ = 0;      // the membership version when the held checkpoint began
   bool checkpointed_ = false;                 // with roll_back_on_loss: a checkpoint of this cluster completed
   std::atomic<bool> changing_{false};         // a joiner or a round is under way (read by hold_for_checkpoint)
-  std::atomic<bool> checkpoint_held_{false};  // a checkpoint holds membership changes back
+  static constexpr std::uint64_t no_hold = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> checkpoint_held_{no_hold};  // the checkpoint that holds membership changes back
 
   std::uint64_t next_shrink_id_ = 0;
   std::map<std::uint64_t, ShrinkAnswer> shrink_answers_;  // a worker: forwarded to the initializer

@@ -105,7 +105,9 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
 
   // connector_sink_transactions.cpp
   void learn_recovery_point();
+  /// Ends the session: what is not committed is dropped (abort) or taken (hand_off) by the caller first.
   void roll_back(const std::string& why);
+  void finish_hand_off(std::uint64_t sink_end, bool placed_before);
   void send_phase1_when_ready();
   void arm_round_timer();
   [[nodiscard]] std::string unsent_phase1_reason() const;
@@ -159,6 +161,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   std::optional<OpenRound> open_;              ///< the prepare in flight
   std::uint64_t rtag_ = 0;                     ///< of the last LIST_UNCOMMITTED
   std::vector<Sink::Done> recoveries_;         ///< recover() calls answered once the session is ready
+  std::function<void(std::string)> handed_off_;  ///< a hand_off() answered once the new session is ready
   std::shared_ptr<const RecordBatch> marker_;  ///< what prepare hands back (see connector_sink_transactions.cpp)
 
   std::vector<std::function<void()>> on_stopped_;

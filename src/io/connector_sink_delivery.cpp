@@ -167,6 +167,9 @@ void ConnectorSinkCore::maybe_finish_stop() {
       done(fmt::format("{}: the sink stopped before the peer had everything", identity_));
     }
     finish_recoveries(fmt::format("{}: the sink stopped", identity_));
+    if (handed_off_) {
+      std::exchange(handed_off_, {})(fmt::format("{}: the sink stopped", identity_));
+    }
     io_logger()->info("{}: stopped", identity_);
   }
   auto callbacks = std::move(on_stopped_);
@@ -190,6 +193,7 @@ void ConnectorSinkCore::abandon() {
     self->retry_timer_.cancel();
     self->prepare_timer_.cancel();
     self->budget_.release(self->output_.release_before(self->output_.end()));
+    self->handed_off_ = nullptr;  // its caller is gone (it holds this core: a cycle otherwise)
   });
 }
 

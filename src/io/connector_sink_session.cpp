@@ -237,6 +237,7 @@ void ConnectorSinkCore::on_notify_ack(const connector::NotifyAck& ack) {
     return;
   }
   std::uint64_t sink_end = ack.point_of_ref;
+  finish_hand_off(sink_end, placed_);
   if (!placed_) {
     place(sink_end);
   } else {

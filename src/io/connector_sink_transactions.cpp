@@ -219,6 +219,7 @@ void ConnectorSinkCore::abort() {
     // A rollback: what was not committed is produced again after the recovery. The rounds the sink holds prepared
     // are resolved by the next session, once recover() said which checkpoint the worker restored.
     self->roll_back("rolled back");
+    self->placed_ = false;  // the recovery places the stream where the restored checkpoint's output ends
   });
 }
 
@@ -230,13 +231,12 @@ void ConnectorSinkCore::roll_back(const std::string& why) {
     done(fmt::format("{}: {} before the peer had everything", identity_, why));
   }
   recovery_known_ = false;
-  placed_ = false;
   close_connection();
   connect();
 }
 
-// A leaving worker's output that no complete checkpoint holds goes to a worker that stays (docs/cluster.md, "A
-// transactional sink with checkpoints"). It is what lies past the committed end: the rounds the sink holds prepared
+// A leaving worker's output that no complete checkpoint holds goes to a worker that stays (docs/connectors-sink.md,
+// "Growing and shrinking"). It is what lies past the committed end: the rounds the sink holds prepared
 // for checkpoints given up, the bytes sent since, those still queued. Posted after any commit asked before, so the
 // rounds of complete checkpoints are committed here already.
 void ConnectorSinkCore::hand_off(Sink::Prepared done) {
@@ -247,11 +247,15 @@ void ConnectorSinkCore::hand_off(Sink::Prepared done) {
     }
     Sink::SharedBatches records = self->output_.batches_from(self->committed_);
     self->roll_back("handed its output over");
+    if (self->closed_) {
+      done(fmt::format("{}: the sink stopped", self->identity_), {});
+      return;
+    }
     // Then as a recovery to the last complete checkpoint: the new session commits this stream's rounds up to it (a
     // PHASE2 commit that went down with a connection included) and aborts the rest, so the sink keeps none of
-    // `records`. Only then do they go, or the stayer's transaction and this stream could both commit them.
+    // `records`. Only then do they go (on_notify_ack), or the stayer's stream and this one could both commit them.
     self->recovery_known_ = true;
-    self->recoveries_.push_back([self, records = std::move(records), done = std::move(done)](std::string error) {
+    self->handed_off_ = [self, records = std::move(records), done = std::move(done)](std::string error) {
       if (!error.empty()) {
         done(error, {});
         return;
@@ -260,8 +264,26 @@ void ConnectorSinkCore::hand_off(Sink::Prepared done) {
           "{}: handed {} uncommitted batches to a worker that stays; stream '{}' keeps its committed {} bytes",
           self->identity_, records.size(), self->config_.stream_name, self->committed_);
       done({}, records);
-    });
+    };
   });
+}
+
+// The stream must end where this process's committed output does: a round it gave up, prepared late at the sink from
+// frames of the closed connection (a slow sink), would otherwise stay there undecided while its records also went to
+// the stayer. Such a hand-off fails: the leaver stops, and the rollback's recovery resolves the stream.
+void ConnectorSinkCore::finish_hand_off(std::uint64_t sink_end, bool placed_before) {
+  if (!handed_off_) {
+    return;
+  }
+  auto done = std::exchange(handed_off_, {});
+  if (placed_before && sink_end != committed_) {
+    done(
+        fmt::format("{}: after the hand-off the sink's stream '{}' ends at byte {}, not where its committed output "
+                    "does ({})",
+                    identity_, config_.stream_name, sink_end, committed_));
+    return;
+  }
+  done({});
 }
 
 }  // namespace roo::io

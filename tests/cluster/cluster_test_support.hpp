@@ -98,6 +98,7 @@ class TestWorker {
     hooks.on_checkpoint_begin = [this](std::uint64_t id) {
       std::lock_guard lock(mutex_);
       checkpoint_events_.push_back("begin " + std::to_string(id));
+      timeline_.push_back(checkpoint_events_.back());
     };
     hooks.on_checkpoint_part = [this](std::size_t worker, std::uint64_t id, bool ok, std::string text) {
       std::lock_guard lock(mutex_);
@@ -107,6 +108,7 @@ class TestWorker {
     hooks.on_checkpoint_complete = [this](std::uint64_t id) {
       std::lock_guard lock(mutex_);
       checkpoint_events_.push_back("complete " + std::to_string(id));
+      timeline_.push_back(checkpoint_events_.back());
     };
     hooks.on_members_changed = [this](Membership membership) {
       record_rescale("members " + std::to_string(membership.workers.size()));
@@ -179,6 +181,11 @@ class TestWorker {
     std::lock_guard lock(mutex_);
     return checkpoint_events_;
   }
+  /// The checkpoints' begin and complete and the rescale events, as one sequence.
+  [[nodiscard]] std::vector<std::string> timeline() {
+    std::lock_guard lock(mutex_);
+    return timeline_;
+  }
   void set_answer(std::uint16_t type, std::string json) {
     std::lock_guard lock(mutex_);
     answers_[type] = std::move(json);
@@ -205,10 +212,12 @@ class TestWorker {
   std::map<std::uint16_t, std::string> answers_;
   std::vector<std::string> checkpoint_events_;
   std::vector<std::string> rescale_events_;
+  std::vector<std::string> timeline_;
   std::atomic<bool> done_{false};
 
   void record_rescale(std::string event) {
     std::lock_guard lock(mutex_);
+    timeline_.push_back(event);
     rescale_events_.push_back(std::move(event));
   }
   std::thread former_;

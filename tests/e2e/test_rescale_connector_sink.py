@@ -1,5 +1,5 @@
 """Growing and shrinking a cluster with checkpoints whose output goes to a connector sink (issue 16; docs/cluster.md,
-"A transactional sink with checkpoints"; docs/connectors-sink.md, "On a cluster").
+"A connector sink with checkpoints"; docs/connectors-sink.md, "Growing and shrinking").
 
 Every worker has its own stream to the sink, "Kafka rescale count-w-<worker>-id-0", committed with the checkpoints by
 a two-phase commit. A leaving worker takes part in no checkpoint after its round: at its move it hands what its stream

@@ -192,19 +192,21 @@ TEST(ConnectorSink, APhase1WithoutAVoteFailsTheCheckpointAndANewSessionAbortsIt)
   EXPECT_EQ(again.read_two_phase(), connector::TwoPhaseMessage(connector::Phase2{"App-w-w1-id-0:c_id=1", false}));
 }
 
-/// A session up to the point where records flow: HELLO, OK, no uncommitted rounds, NOTIFY_ACK at byte 0.
+/// A session up to the point where records flow: HELLO, OK, no uncommitted rounds, NOTIFY_ACK (at byte 0, or
+/// `sink_end`).
 Peer open_session(Listener& listener) {
   Peer peer(listener.accept());
   (void)peer.read();
   peer.send(connector::encode_ok({.initial_credits = 10}));
   return peer;
 }
-void finish_handshake(Peer& peer) {
+void finish_handshake_at(Peer& peer, std::uint64_t sink_end) {
   auto list = std::get<connector::ListUncommitted>(peer.read_two_phase());
   peer.send_two_phase(connector::ReplyUncommitted{.rtag = list.rtag, .txn_ids = {}});
   (void)peer.read();  // NOTIFY
-  peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 0}));
+  peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = sink_end}));
 }
+void finish_handshake(Peer& peer) { finish_handshake_at(peer, 0); }
 
 /// The bytes of each of `batches` (its records back to back).
 std::vector<std::string> values_of(const Sink::SharedBatches& batches) {
@@ -275,6 +277,32 @@ TEST(ConnectorSink, HandOffGivesBackWhatIsNotCommittedOnceANewSessionResolvedThe
   auto next = again.read_message();
   EXPECT_EQ(next.message_id, 2U);
   EXPECT_EQ(next.payload, "e\n");
+}
+
+// A round the sink prepared late, from frames of the closed connection, would stay undecided at the sink while its
+// records also went to the stayer: the hand-off fails instead (the leaver stops, the rollback resolves the stream).
+TEST(ConnectorSink, HandOffFailsWhenTheNewSessionsStreamDoesNotEndAtTheCommittedOutput) {
+  test::IoThread io;
+  Listener listener;
+  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
+  sink->start();
+  sink->recover(4, {}, [](std::string) {});
+  Peer peer = open_session(listener);
+  finish_handshake(peer);
+  sink->write(records_of({"a\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 0U);
+  std::promise<std::string> handed;
+  sink->hand_off([&](std::string error, Sink::SharedBatches records) {
+    EXPECT_TRUE(records.empty());
+    handed.set_value(std::move(error));
+  });
+  Peer again = open_session(listener);
+  finish_handshake_at(again, 2);  // the sink says its stream ends after "a\n", which this worker never had voted
+  auto answer = handed.get_future();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(answer.get(), "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
+                              "): after the hand-off the sink's stream 'App-w-w1-id-0' ends at byte 2, not where its "
+                              "committed output does (0)");
 }
 
 /// `count` records of `size` bytes each.
