@@ -23,10 +23,10 @@ import time
 
 from conftest import free_port, wait_until
 from test_connector_sink import Sink
-from test_rescale import RESCALE_TIMEOUT, assert_exact_counts, ctl, rounds, shrink_out, wait_counted_after_now, \
-    wait_flowing, wait_for_owners
-from test_rescale_kafka import HANDED, SteadyProducer, start
-from test_rescale_resilience import kill, with_checkpoints
+from test_rescale import assert_exact_counts
+from test_rescale_kafka import (SteadyProducer, grow_to_three_and_shrink_to_one_handing_output_over,
+                                shrink_with_the_initializer_killed_after_the_hand_off, start)
+from test_rescale_resilience import with_checkpoints
 
 from wallaroo.connectors.transactional_file_sink import committed_output, stream_names
 
@@ -102,28 +102,14 @@ def test_with_checkpoints_a_connector_sink_grows_and_shrinks_with_every_output_c
     200 ms. Each leaver hands its uncommitted output to the initializer at its move (logged, more than 0 batches), and
     its stream keeps only what its checkpoints committed; the union of the committed streams is every key's counts
     1..n once."""
-    topic, group, sink, out, c = start_with_connector_sink(kafka, cluster, receiver, workers, "cxgrow", tmp_path)
-    producer = SteadyProducer(kafka, topic).start()
-    try:
-        wait_flowing(out, producer)
-        names = ["initializer"]
-        for name in ("worker1", "worker2"):
-            c.join(name)
-            names.append(name)
-            wait_for_owners(c, names)
-            c.wait_ready([c[-1]])
-            wait_counted_after_now(out, producer, c, more=300)
-        for leaver in (1, 2):
-            names.remove(c[leaver].name)
-            shrink_out(roo_bin, c, 0, ["--workers", c[leaver].name], leaver, names)
-            handed = HANDED.findall(c[leaver].stderr())
-            assert len(handed) == 1 and int(handed[0][0]) > 0, \
-                "%s did not hand uncommitted output over\n%s" % (c[leaver].name, c.logs())
-            assert "handed %s uncommitted batches to a worker that stays; stream '%s' keeps its committed" % (
-                handed[0][0], stream(c[leaver].name)) in c[leaver].stderr(), c.logs()
-            wait_counted_after_now(out, producer, c, more=300)
-    finally:
-        sent = producer.stop()
+    topic, _group, sink, out, c = start_with_connector_sink(kafka, cluster, receiver, workers, "cxgrow", tmp_path)
+
+    def kept_its_committed_output(leaver, batches):
+        assert "handed %s uncommitted batches to a worker that stays; stream '%s' keeps its committed" % (
+            batches, stream(leaver.name)) in leaver.stderr(), c.logs()
+
+    sent = grow_to_three_and_shrink_to_one_handing_output_over(roo_bin, c, out, SteadyProducer(kafka, topic),
+                                                               on_leaver=kept_its_committed_output)
     assert_every_output_once_in_order_per_stream(out, sent, c.logs)
     assert sorted(out.streams()) == sorted(stream(name) for name in ("initializer", "worker1", "worker2"))
     c.stop(via=0)
@@ -137,31 +123,9 @@ def test_with_checkpoints_a_connector_sink_rolls_back_a_crash_right_after_a_shri
     for it), so that worker1's handed output sits in the initializer's stream uncommitted. The cluster rolls back to
     the checkpoint before the shrink: both started again, worker1's new session resolves its stream, the shrink goes
     through when asked again, and the committed streams hold every output once. ROO_RESCALE_ROUNDS rounds (CI: 1)."""
-    topic, _group, sink, out, c = start_with_connector_sink(kafka, cluster, receiver, workers, "cxcrash", tmp_path,
-                                                            size=2, app_args=["--slow-restore-ms", "100"],
-                                                            check_exit=False)
-    names = ["initializer", "worker1"]
-    producer = SteadyProducer(kafka, topic).start()
-    try:
-        wait_flowing(out, producer)
-        wait_for_owners(c, names)
-        wait_counted_after_now(out, producer, c, more=300)
-        for round_ in range(1, rounds(1) + 1):
-            done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
-            assert done.returncode == 0, done.stderr
-            assert wait_until(lambda: len(HANDED.findall(c[1].stderr())) == 1, RESCALE_TIMEOUT, interval=0.02), \
-                "round %d\n%s" % (round_, c.logs())
-            kill(c[0])
-            assert c[1].worker.wait(RESCALE_TIMEOUT) == 1, c.logs()
-            assert "start this worker again with the same command to take its place" in c[1].stderr(), c.logs()
-            c.start_member(0)
-            c.start_member(1)
-            c.wait_ready()
-            wait_for_owners(c, names)
-            wait_counted_after_now(out, producer, c, more=300)
-        shrink_out(roo_bin, c, 0, ["--workers", "worker1"], 1, ["initializer"])
-        wait_counted_after_now(out, producer, c, more=300)
-    finally:
-        sent = producer.stop()
+    topic, _group, _sink, out, c = start_with_connector_sink(kafka, cluster, receiver, workers, "cxcrash", tmp_path,
+                                                             size=2, app_args=["--slow-restore-ms", "100"],
+                                                             check_exit=False)
+    sent = shrink_with_the_initializer_killed_after_the_hand_off(roo_bin, c, out, SteadyProducer(kafka, topic))
     assert_every_output_once_in_order_per_stream(out, sent, c.logs)
     c.stop(via=0)

@@ -620,13 +620,11 @@ def start_with_kafka_sink(kafka, cluster, receiver, hint, tmp_path, size=1, app_
 HANDED = re.compile(r"leaving: (\d+) batches of output not committed \(([^)]*)\) go to the initializer's transaction")
 
 
-def test_with_checkpoints_a_kafka_sink_grows_and_shrinks_with_every_output_once_for_read_committed_readers(
-        kafka, cluster, receiver, roo_bin, tmp_path):
-    """1 -> 2 -> 3 workers, then worker1 and worker2 shrunk out, one at a time, under a producer; checkpoints every
-    200 ms. Each leaver hands its uncommitted output to the initializer at its move (logged); a read_committed reader
-    of the output topic sees every key's counts 1..n exactly once and in order."""
-    topic, group, out, c = start_with_kafka_sink(kafka, cluster, receiver, "txgrow", tmp_path)
-    producer = SteadyProducer(kafka, topic).start()
+def grow_to_three_and_shrink_to_one_handing_output_over(roo_bin, c, out, producer, on_leaver=None):
+    """Under `producer`: 1 -> 2 -> 3 workers, then worker1 and worker2 shrunk out, one at a time; each leaver must log
+    that it handed more than 0 batches of uncommitted output to the initializer (then `on_leaver(member, batches)`).
+    Returns what the producer sent."""
+    producer.start()
     try:
         wait_flowing(out, producer)
         names = ["initializer"]
@@ -642,27 +640,22 @@ def test_with_checkpoints_a_kafka_sink_grows_and_shrinks_with_every_output_once_
             handed = HANDED.findall(c[leaver].stderr())
             assert len(handed) == 1 and int(handed[0][0]) > 0, \
                 "%s did not hand uncommitted output over\n%s" % (c[leaver].name, c.logs())
+            if on_leaver is not None:
+                on_leaver(c[leaver], handed[0][0])
             wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
-    assert_every_output_once_in_order(out, sent, c.logs)
-    c.stop(via=0)
-    assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
+    return sent
 
 
-def test_with_checkpoints_a_kafka_sink_rolls_back_a_crash_right_after_a_shrink_with_every_output_once(
-        kafka, cluster, receiver, roo_bin, tmp_path):
-    """2 workers; worker1 shrunk out, and kill -9 of the initializer once worker1 handed its output over, while the
-    initializer restores the leaver's key groups (key_count's restore sleeps: the checkpoint after the round waits
-    for it), so that the output worker1 handed over sits in the initializer's open transaction. The cluster rolls
-    back to the checkpoint before the shrink: worker1 says it must be started again and stops; both started again,
-    the cluster is as before, the shrink goes through when asked again, and the read_committed reader sees every
-    output once, in order. ROO_RESCALE_ROUNDS rounds of shrink, kill and restart (CI: 1)."""
+def shrink_with_the_initializer_killed_after_the_hand_off(roo_bin, c, out, producer):
+    """2 workers (the initializer's restore slowed) under `producer`: ROO_RESCALE_ROUNDS rounds (CI: 1) of worker1
+    shrunk out, kill -9 of the initializer once worker1 handed its output over (before the checkpoint after the
+    round), worker1 stopping (the cluster rolls back) and both started again; then the shrink that goes through.
+    Returns what the producer sent."""
     from test_rescale_resilience import kill
-    topic, _group, out, c = start_with_kafka_sink(kafka, cluster, receiver, "txcrash", tmp_path, size=2,
-                                                  app_args=["--slow-restore-ms", "100"], check_exit=False)
     names = ["initializer", "worker1"]
-    producer = SteadyProducer(kafka, topic).start()
+    producer.start()
     try:
         wait_flowing(out, producer)
         wait_for_owners(c, names)
@@ -686,6 +679,32 @@ def test_with_checkpoints_a_kafka_sink_rolls_back_a_crash_right_after_a_shrink_w
         wait_counted_after_now(out, producer, c, more=300)
     finally:
         sent = producer.stop()
+    return sent
+
+
+def test_with_checkpoints_a_kafka_sink_grows_and_shrinks_with_every_output_once_for_read_committed_readers(
+        kafka, cluster, receiver, roo_bin, tmp_path):
+    """1 -> 2 -> 3 workers, then worker1 and worker2 shrunk out, one at a time, under a producer; checkpoints every
+    200 ms. Each leaver hands its uncommitted output to the initializer at its move (logged); a read_committed reader
+    of the output topic sees every key's counts 1..n exactly once and in order."""
+    topic, group, out, c = start_with_kafka_sink(kafka, cluster, receiver, "txgrow", tmp_path)
+    sent = grow_to_three_and_shrink_to_one_handing_output_over(roo_bin, c, out, SteadyProducer(kafka, topic))
+    assert_every_output_once_in_order(out, sent, c.logs)
+    c.stop(via=0)
+    assert_committed_at_the_end(kafka, group, topic, sent, c.logs)
+
+
+def test_with_checkpoints_a_kafka_sink_rolls_back_a_crash_right_after_a_shrink_with_every_output_once(
+        kafka, cluster, receiver, roo_bin, tmp_path):
+    """2 workers; worker1 shrunk out, and kill -9 of the initializer once worker1 handed its output over, while the
+    initializer restores the leaver's key groups (key_count's restore sleeps: the checkpoint after the round waits
+    for it), so that the output worker1 handed over sits in the initializer's open transaction. The cluster rolls
+    back to the checkpoint before the shrink: worker1 says it must be started again and stops; both started again,
+    the cluster is as before, the shrink goes through when asked again, and the read_committed reader sees every
+    output once, in order. ROO_RESCALE_ROUNDS rounds of shrink, kill and restart (CI: 1)."""
+    topic, _group, out, c = start_with_kafka_sink(kafka, cluster, receiver, "txcrash", tmp_path, size=2,
+                                                  app_args=["--slow-restore-ms", "100"], check_exit=False)
+    sent = shrink_with_the_initializer_killed_after_the_hand_off(roo_bin, c, out, SteadyProducer(kafka, topic))
     assert_every_output_once_in_order(out, sent, c.logs)
     c.stop(via=0)
 
