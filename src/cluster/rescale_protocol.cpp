@@ -417,7 +417,11 @@ void RescaleProtocol::tell_to_go(std::size_t index) {
 // Dekker's handshake over two flags (seq_cst): each side raises its own, then looks at the other's; at most one goes
 // on (both may back off: begin_checkpoint then posts resume_held_back).
 bool RescaleProtocol::hold_for_checkpoint(std::uint64_t id) {
-  checkpoint_held_.store(id);
+  if (checkpoint_held_.exchange(id) != no_hold) {
+    // The previous checkpoint's hold is still there (its end waits on the strand): no change can be under way (a
+    // changing_ seen now is may_change backing off), and releasing here would lift that hold too.
+    return true;
+  }
   if (changing_.load()) {
     release_checkpoint_hold(id);
     return false;

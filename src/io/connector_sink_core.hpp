@@ -107,7 +107,7 @@ class ConnectorSinkCore : public std::enable_shared_from_this<ConnectorSinkCore>
   void learn_recovery_point();
   /// Ends the session: what is not committed is dropped (abort) or taken (hand_off) by the caller first.
   void roll_back(const std::string& why);
-  void finish_hand_off(std::uint64_t sink_end, bool placed_before);
+  [[nodiscard]] bool finish_hand_off(std::uint64_t sink_end, bool placed_before);
   void send_phase1_when_ready();
   void arm_round_timer();
   [[nodiscard]] std::string unsent_phase1_reason() const;

@@ -237,7 +237,12 @@ void ConnectorSinkCore::on_notify_ack(const connector::NotifyAck& ack) {
     return;
   }
   std::uint64_t sink_end = ack.point_of_ref;
-  finish_hand_off(sink_end, placed_);
+  if (!finish_hand_off(sink_end, placed_)) {
+    // A session that resolves the stream again (aborting that round) follows.
+    lose_connection(fmt::format("the sink's stream '{}' ends at byte {}, past the committed output",
+                                config_.stream_name, sink_end));
+    return;
+  }
   if (!placed_) {
     place(sink_end);
   } else {

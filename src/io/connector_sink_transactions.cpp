@@ -247,6 +247,8 @@ void ConnectorSinkCore::hand_off(Sink::Prepared done) {
     }
     Sink::SharedBatches records = self->output_.batches_from(self->committed_);
     self->roll_back("handed its output over");
+    self->sent_ = self->committed_;
+    self->acked_ = std::min(self->acked_, self->committed_);
     if (self->closed_) {
       done(fmt::format("{}: the sink stopped", self->identity_), {});
       return;
@@ -268,22 +270,23 @@ void ConnectorSinkCore::hand_off(Sink::Prepared done) {
   });
 }
 
-// The stream must end where this process's committed output does: a round it gave up, prepared late at the sink from
+// The stream must not end past this process's committed output: a round it gave up, prepared late at the sink from
 // frames of the closed connection (a slow sink), would otherwise stay there undecided while its records also went to
-// the stayer. Such a hand-off fails: the leaver stops, and the rollback's recovery resolves the stream.
-void ConnectorSinkCore::finish_hand_off(std::uint64_t sink_end, bool placed_before) {
+// the stayer. Such a hand-off fails (false): the leaver stops, and the rollback's recovery resolves the stream. A sink
+// that ends before it (one that echoes the NOTIFY's point of reference, as the shipped sinks do, or lost output) is
+// at least once anyway: on_notify_ack warns, and the hand-off goes on.
+bool ConnectorSinkCore::finish_hand_off(std::uint64_t sink_end, bool placed_before) {
   if (!handed_off_) {
-    return;
+    return true;
   }
   auto done = std::exchange(handed_off_, {});
-  if (placed_before && sink_end != committed_) {
-    done(
-        fmt::format("{}: after the hand-off the sink's stream '{}' ends at byte {}, not where its committed output "
-                    "does ({})",
-                    identity_, config_.stream_name, sink_end, committed_));
-    return;
+  if (placed_before && sink_end > committed_) {
+    done(fmt::format("{}: after the hand-off the sink's stream '{}' ends at byte {}, past its committed output ({})",
+                     identity_, config_.stream_name, sink_end, committed_));
+    return false;
   }
   done({});
+  return true;
 }
 
 }  // namespace roo::io

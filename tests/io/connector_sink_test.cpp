@@ -300,9 +300,38 @@ TEST(ConnectorSink, HandOffFailsWhenTheNewSessionsStreamDoesNotEndAtTheCommitted
   finish_handshake_at(again, 2);  // the sink says its stream ends after "a\n", which this worker never had voted
   auto answer = handed.get_future();
   ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
-  EXPECT_EQ(answer.get(), "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
-                              "): after the hand-off the sink's stream 'App-w-w1-id-0' ends at byte 2, not where its "
-                              "committed output does (0)");
+  EXPECT_EQ(answer.get(),
+            "connector sink 'results' (127.0.0.1:" + std::to_string(listener.port()) +
+                "): after the hand-off the sink's stream 'App-w-w1-id-0' ends at byte 2, past its committed "
+                "output (0)");
+}
+
+// A sink that answers NOTIFY with the worker's own point of reference (the shipped sinks, which write records as they
+// come) is at least once: the hand-off goes on.
+TEST(ConnectorSink, HandOffToASinkWhoseStreamEndsBeforeTheCommittedOutputGoesOn) {
+  test::IoThread io;
+  Listener listener;
+  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
+  sink->start();
+  sink->recover(4, {}, [](std::string) {});
+  Peer peer = open_session(listener);
+  finish_handshake(peer);
+  sink->write(records_of({"a\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 0U);
+  prepare_voted(*sink, peer, 5, 0, 2);
+  sink->commit(5, [](std::string) {});
+  (void)peer.read_two_phase();  // PHASE2 commit
+  sink->write(records_of({"b\n"}));
+  EXPECT_EQ(peer.read_message().message_id, 2U);
+  std::promise<std::pair<std::string, std::vector<std::string>>> handed;
+  sink->hand_off([&](std::string error, Sink::SharedBatches records) {
+    handed.set_value({std::move(error), values_of(records)});
+  });
+  Peer again = open_session(listener);
+  finish_handshake_at(again, 0);
+  auto answer = handed.get_future();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(answer.get(), (std::pair<std::string, std::vector<std::string>>{"", {"b\n"}}));
 }
 
 /// `count` records of `size` bytes each.

@@ -252,7 +252,7 @@ class Session(object):
         are written with one write (StreamStore.flush_pending), and answers go out once per chunk."""
         buffer = bytearray()
         try:
-            while not self.frozen:
+            while not self.frozen and not self.replaced():
                 chunk = await self.reader.read(READ_BYTES)
                 if not chunk:
                     return
@@ -280,6 +280,8 @@ class Session(object):
         output stream is read in place (the hot path); every other frame is decoded."""
         at = 0
         while len(buffer) - at >= 4 and not self.frozen:
+            if self.replaced():
+                return len(buffer)  # read before the take-over: its records and PHASE1 are not this stream's now
             (length,) = FRAME_HEAD.unpack_from(buffer, at)
             limit = MAX_FRAME if self.hello else MAX_FRAME_BEFORE_HELLO
             if length > limit:
@@ -297,6 +299,10 @@ class Session(object):
             self.handle(cwm.Frame.decode(bytes(buffer[at + 4:end])))
             at = end
         return at
+
+    def replaced(self):
+        """True once another connection opened this session's stream (a worker's new session)."""
+        return self.store is not None and self.sink.owners.get(self.store.name) is not self
 
     def output(self, message_id, payload):
         expected = self.store.append(message_id, payload)
