@@ -229,18 +229,34 @@ void prepare_voted(Sink& sink, Peer& peer, std::uint64_t checkpoint, std::uint64
   EXPECT_EQ(vote.get(), "");
 }
 
+/// A transactional sink recovered to checkpoint 4, its session open (nothing uncommitted at the sink, the stream at
+/// byte 0), and one record "a\n" sent at byte 0. `sink` and `peer` are the test's to use.
+struct SessionWithOneRecord {
+  SessionWithOneRecord() {
+    finish_handshake(peer);
+    sink->write(records_of({"a\n"}));
+    EXPECT_EQ(peer.read_message().message_id, 0U);
+  }
+  static std::unique_ptr<ConnectorSink> started(test::IoThread& io, Listener& listener) {
+    auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
+    sink->start();
+    sink->recover(4, {}, [](std::string) {});
+    return sink;
+  }
+
+  test::IoThread io;
+  Listener listener;
+  std::unique_ptr<ConnectorSink> sink = started(io, listener);
+  Peer peer = open_session(listener);
+};
+
 // A leaving worker's output that no complete checkpoint holds goes to a worker that stays; the sink must keep none of
 // it (or both streams could commit it), so the records come back only once a new session resolved the stream.
 TEST(ConnectorSink, HandOffGivesBackWhatIsNotCommittedOnceANewSessionResolvedTheStream) {
-  test::IoThread io;
-  Listener listener;
-  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
-  sink->start();
-  sink->recover(4, {}, [](std::string) {});
-  Peer peer = open_session(listener);
-  finish_handshake(peer);
-  sink->write(records_of({"a\n"}));
-  EXPECT_EQ(peer.read_message().message_id, 0U);
+  SessionWithOneRecord session;
+  auto& sink = session.sink;
+  auto& peer = session.peer;
+  auto& listener = session.listener;
   prepare_voted(*sink, peer, 5, 0, 2);
   std::promise<std::string> committed;
   sink->commit(5, [&](std::string error) { committed.set_value(std::move(error)); });
@@ -282,15 +298,9 @@ TEST(ConnectorSink, HandOffGivesBackWhatIsNotCommittedOnceANewSessionResolvedThe
 // A round the sink prepared late, from frames of the closed connection, would stay undecided at the sink while its
 // records also went to the stayer: the hand-off fails instead (the leaver stops, the rollback resolves the stream).
 TEST(ConnectorSink, HandOffFailsWhenTheNewSessionsStreamDoesNotEndAtTheCommittedOutput) {
-  test::IoThread io;
-  Listener listener;
-  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
-  sink->start();
-  sink->recover(4, {}, [](std::string) {});
-  Peer peer = open_session(listener);
-  finish_handshake(peer);
-  sink->write(records_of({"a\n"}));
-  EXPECT_EQ(peer.read_message().message_id, 0U);
+  SessionWithOneRecord session;
+  auto& sink = session.sink;
+  auto& listener = session.listener;
   std::promise<std::string> handed;
   sink->hand_off([&](std::string error, Sink::SharedBatches records) {
     EXPECT_TRUE(records.empty());
@@ -309,15 +319,10 @@ TEST(ConnectorSink, HandOffFailsWhenTheNewSessionsStreamDoesNotEndAtTheCommitted
 // A sink that answers NOTIFY with the worker's own point of reference (the shipped sinks, which write records as they
 // come) is at least once: the hand-off goes on.
 TEST(ConnectorSink, HandOffToASinkWhoseStreamEndsBeforeTheCommittedOutputGoesOn) {
-  test::IoThread io;
-  Listener listener;
-  auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
-  sink->start();
-  sink->recover(4, {}, [](std::string) {});
-  Peer peer = open_session(listener);
-  finish_handshake(peer);
-  sink->write(records_of({"a\n"}));
-  EXPECT_EQ(peer.read_message().message_id, 0U);
+  SessionWithOneRecord session;
+  auto& sink = session.sink;
+  auto& peer = session.peer;
+  auto& listener = session.listener;
   prepare_voted(*sink, peer, 5, 0, 2);
   sink->commit(5, [](std::string) {});
   (void)peer.read_two_phase();  // PHASE2 commit
