@@ -45,6 +45,7 @@ void KafkaSourceCore::run() {
       stall_check_.did_not_poll(Clock::now() - waited_from);
       if (room && hand_over()) {
         resume();
+        quiet_.held_back(Clock::now());
       } else if (!paused_ && Clock::now() - full_since_ >= pause_after) {
         pause();
       }
@@ -299,7 +300,7 @@ KafkaPartitions KafkaSourceCore::partition_list(const std::set<PartitionId>& par
 
 void KafkaSourceCore::finish() {
   lag_.detach();                             // a stopping source reports no lag; its client is closed below
-  while (!batch_.empty() && !hand_over()) {  // a batch holding only caught_up is not worth waiting for
+  while (!batch_.empty() && !hand_over()) {  // a batch holding only news is not worth waiting for
     if (abandoned_.load(std::memory_order_acquire)) {
       io_logger()->warn("{}: stopped with a full mailbox; discarding {} messages", identity, batch_.size());
       break;

@@ -4,6 +4,7 @@
 #include "kafka_consumer_lag.hpp"
 #include "kafka_fetch_stall_check.hpp"
 #include "kafka_partition_assignment.hpp"
+#include "kafka_quiet_partitions.hpp"
 
 #include "roo/io/kafka_source.hpp"
 
@@ -33,10 +34,10 @@ namespace roo::io {
 /// partition (librdkafka then drops what it prefetched and fetches again from the last message handed to us on
 /// resume); the room callback wakes it to hand over and resume.
 ///
-/// Caught up: with enable.partition.eof, librdkafka tells once per end offset that a partition has nothing more
-/// (RD_KAFKA_RESP_ERR__PARTITION_EOF); the pair goes into the batch's caught_up (and out again if a message of that
-/// partition follows in the same batch), and a batch holding only that is handed over too, under the same
-/// backpressure. A pause drops what librdkafka had queued, such a signal included, but the pause's version barrier
+/// Quiet: with enable.partition.eof, librdkafka tells once per end offset that a partition has nothing more
+/// (RD_KAFKA_RESP_ERR__PARTITION_EOF). Once a partition sat at its end with nothing new fetched for quiet_after
+/// (KafkaQuietPartitions), the pair goes into the batch's news.quiet, and a batch holding only that is handed over
+/// too, under the same backpressure. A pause drops what librdkafka had queued, such a signal included, but the pause's version barrier
 /// also resets librdkafka's memory of the end it signalled (rd_kafka_toppar_fetch_decide), so after the resume it
 /// signals that end again: nothing is lost (KafkaSource tests: a pause between a quiet partition's end and its signal).
 class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_from_this<KafkaSourceCore> {
@@ -149,9 +150,6 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
 
   void take(const rd_kafka_message_t& message);
 
-  /// The partition has reached its end (after the batch's frames): puts it in the batch's caught_up once.
-  void note_caught_up(std::uint32_t topic, std::int32_t partition);
-
   [[nodiscard]] std::uint32_t topic_of(rd_kafka_topic_t* handle);
 
   /// Pushes the batch into the mailbox. Refused: keeps it, pauses the partitions and returns false.
@@ -194,6 +192,7 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   std::set<PartitionId> assigned_;
   std::map<PartitionId, std::int64_t> assigned_at_;  // the offset each was assigned at (maybe a logical one)
   core::FrameBatch batch_;
+  KafkaQuietPartitions quiet_{config_.quiet_after};
   bool waiting_for_room_ = false;  // the mailbox refused batch_
   Clock::time_point full_since_;
   bool paused_ = false;

@@ -23,6 +23,9 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
+  for (const PartitionId& partition : quiet_.newly_quiet(Clock::now())) {
+    batch_.news.quiet.emplace_back(partition.topic, partition.partition);
+  }
   if (!batch_.empty() || !batch_.news.empty()) {
     (void)hand_over();
   }
@@ -32,7 +35,7 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
   if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF && message.rkt != nullptr) {
       std::uint32_t topic = topic_of(message.rkt);
-      note_caught_up(topic, message.partition);
+      quiet_.reached_end(PartitionId{.topic = topic, .partition = message.partition}, Clock::now());
       lag_.reached_end(PartitionId{.topic = topic, .partition = message.partition}, message.offset);
       return;
     }
@@ -42,9 +45,7 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
     return;
   }
   std::uint32_t topic = topic_of(message.rkt);
-  if (!batch_.news.caught_up.empty()) [[unlikely]] {  // its end came before this message: not its end now
-    std::erase(batch_.news.caught_up, std::pair{topic, message.partition});
-  }
+  quiet_.message(PartitionId{.topic = topic, .partition = message.partition});
   if (message.len > config_.max_size) {
     ++skipped_;
     io_logger()->warn("{}: skipping the message at {}/{} offset {}: {} bytes exceed max_size {} ({} so far)",
@@ -66,13 +67,6 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
                                                .time_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : time,
                                                .key_end = static_cast<std::uint32_t>(batch_.keys.size()),
                                                .has_key = message.key != nullptr});
-}
-
-void KafkaSourceCore::note_caught_up(std::uint32_t topic, std::int32_t partition) {
-  std::pair<std::uint32_t, std::int32_t> pair{topic, partition};
-  if (std::find(batch_.news.caught_up.begin(), batch_.news.caught_up.end(), pair) == batch_.news.caught_up.end()) {
-    batch_.news.caught_up.push_back(pair);
-  }
 }
 
 std::uint32_t KafkaSourceCore::topic_of(rd_kafka_topic_t* handle) {
@@ -115,6 +109,7 @@ bool KafkaSourceCore::hand_over() {
 
 void KafkaSourceCore::pause() {
   paused_ = true;
+  quiet_.paused();
   KafkaPartitions list = partition_list(assigned_);
   rd_kafka_pause_partitions(client_.get(), list.get());
   io_logger()->debug("{}: the executor's mailbox is full; pausing {} partitions", identity, assigned_.size());

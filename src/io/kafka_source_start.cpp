@@ -32,7 +32,7 @@ KafkaConf KafkaSourceCore::make_config() {
       {"group.id", config_.group_id},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
-      // A partition's end is an event (RD_KAFKA_RESP_ERR__PARTITION_EOF): the batches report it (caught_up), so
+      // A partition's end is an event (RD_KAFKA_RESP_ERR__PARTITION_EOF): the batches report it (quiet), so
       // that a quiet input of an event-time source can count as idle. Set again below: a property cannot unset it.
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", config_.start == KafkaSourceConfig::Start::earliest ? "earliest" : "latest"},

@@ -137,6 +137,7 @@ std::unique_ptr<io::Source> make_kafka_source(const graph::SourcePlan& plan, std
   config.worker_index = placement.partition_reader;
   config.worker_count = placement.partition_readers;
   config.broker_wait = placement.broker_wait;
+  config.quiet_after = std::chrono::nanoseconds(plan.event_time_spec.idleness_ns);
   auto source = io::make_kafka_source(std::move(config), mailbox, pool);
   source->seek(position);
   return source;

@@ -543,10 +543,10 @@ void PipelineRunner::take_news_after(std::size_t source, const core::SourceNews&
   if (!windows_) {
     return;
   }
-  std::int64_t now = news.caught_up.empty() ? 0 : wall_now();
-  for (const auto& [topic, partition] : news.caught_up) {
+  std::int64_t now = news.quiet.empty() ? 0 : wall_now();
+  for (const auto& [topic, partition] : news.quiet) {
     auto& clock = watermarks_->clock(source);
-    clock.caught_up(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true), now);
+    clock.went_quiet(clock.slot((std::uint64_t{topic} << 32) | static_cast<std::uint32_t>(partition), true), now);
   }
 }
 

@@ -1390,10 +1390,14 @@ std::string Worker::halted_reason() const {
 }
 
 // Counts every queued event as not delivered for `reason`. Batches from other workers are not acknowledged: their
-// senders report those bytes as not processed too.
+// senders report those bytes as not processed too. A batch queued by a past start of a replayable source is not lost:
+// its partitions are read again from their position, here after a rollback or by their new reader after a rescale
+// handed them on (a leaver stops with such batches queued: they counted as lost, and it exited 1).
 void Worker::discard_queued_input(const std::string& reason) {
   while (auto batch = mailbox_.try_pop()) {
-    runner_->lose(batch->size(), reason, PipelineRunner::AlsoFailed::no);
+    if (batch->generation == generations_[batch->source]) {
+      runner_->lose(batch->size(), reason, PipelineRunner::AlsoFailed::no);
+    }
     pool_.release(std::move(*batch));
   }
   while (auto remote = inbound_.try_pop()) {

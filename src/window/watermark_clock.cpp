@@ -103,7 +103,7 @@ std::int64_t WatermarkClock::next_change(std::int64_t now) const {
     max_seen = std::max(max_seen, in.max_time);
     if (!idle(in, now)) {
       any_active = true;
-      if (in.caught_up) {
+      if (!in.reports_end) {  // a quiet partition is told, not timed
         next = std::min(next, in.last_arrival + spec_.idleness_ns);
       }
     }

@@ -91,14 +91,14 @@ struct SourceFixture {
     return frames;
   }
 
-  /// What the source handed over, in order: a frame, or (frame empty) a partition reported caught up.
+  /// What the source handed over, in order: a frame, or (frame empty) a partition reported quiet.
   struct Handed {
     std::optional<Read> frame;
-    std::pair<std::uint32_t, std::int32_t> caught_up;
+    std::pair<std::uint32_t, std::int32_t> quiet;
   };
   /// Pops batches (sleeping `per_batch` after each) until `frames` frames came and every pair of `ends` was reported
-  /// caught up, or `timeout` passed.
-  std::vector<Handed> take_until_caught_up(const std::set<std::pair<std::uint32_t, std::int32_t>>& ends,
+  /// quiet, or `timeout` passed.
+  std::vector<Handed> take_until_quiet(const std::set<std::pair<std::uint32_t, std::int32_t>>& ends,
                                            std::size_t frames, std::chrono::milliseconds timeout = 30000ms,
                                            std::chrono::milliseconds per_batch = 0ms) {
     std::vector<Handed> handed;
@@ -119,11 +119,11 @@ struct SourceFixture {
                                                                       .offset = meta.offset,
                                                                       .value = std::string(batch->frame(i)),
                                                                       .time_ms = meta.time_ms}},
-                                .caught_up = {}});
+                                .quiet = {}});
         ++frames_seen;
       }
-      for (const auto& pair : batch->news.caught_up) {
-        handed.push_back(Handed{.frame = std::nullopt, .caught_up = pair});
+      for (const auto& pair : batch->news.quiet) {
+        handed.push_back(Handed{.frame = std::nullopt, .quiet = pair});
         if (ends.count(pair) != 0) {
           seen.insert(pair);
         }
@@ -381,10 +381,10 @@ TEST(KafkaSource, AFullMailboxPausesThePartitionsAndNothingIsLost) {
   EXPECT_EQ(LogCapture::instance().count("kafka_source 'in': resuming 3 partitions"), pauses);
 }
 
-using Ends = std::pair<std::uint32_t, std::int32_t>;  ///< (topic index, partition), as in FrameBatch::news.caught_up
+using Ends = std::pair<std::uint32_t, std::int32_t>;  ///< (topic index, partition), as in FrameBatch::news.quiet
 
-/// For each partition: how many of its frames came before each time it was reported caught up.
-std::map<std::pair<std::uint32_t, std::int32_t>, std::vector<std::size_t>> frames_before_caught_up(
+/// For each partition: how many of its frames came before each time it was reported quiet.
+std::map<std::pair<std::uint32_t, std::int32_t>, std::vector<std::size_t>> frames_before_quiet(
     const std::vector<SourceFixture::Handed>& handed) {
   std::map<std::pair<std::uint32_t, std::int32_t>, std::size_t> frames;
   std::map<std::pair<std::uint32_t, std::int32_t>, std::vector<std::size_t>> reports;
@@ -392,16 +392,16 @@ std::map<std::pair<std::uint32_t, std::int32_t>, std::vector<std::size_t>> frame
     if (entry.frame) {
       ++frames[{entry.frame->topic, entry.frame->message.partition}];
     } else {
-      reports[entry.caught_up].push_back(frames[entry.caught_up]);
+      reports[entry.quiet].push_back(frames[entry.quiet]);
     }
   }
   return reports;
 }
 
-// A partition is reported caught up (topic index, partition) once read to its end, after its last frame; an empty
+// A partition is reported quiet (topic index, partition) once read to its end, after its last frame; an empty
 // partition and a partition with no new message are reported without any message; new messages are followed by a
 // new report after them.
-TEST(KafkaSource, ReportsEachPartitionCaughtUpOnceReadToItsEnd) {
+TEST(KafkaSource, ReportsEachPartitionQuietOnceReadToItsEnd) {
   std::string first = test::unique_topic("source-end-first");
   std::string second = test::unique_topic("source-end-second");
   test::create_topic(first, 2);
@@ -414,22 +414,22 @@ TEST(KafkaSource, ReportsEachPartitionCaughtUpOnceReadToItsEnd) {
 
   SourceFixture fixture(config_for({first, second}));
   std::set<std::pair<std::uint32_t, std::int32_t>> all = {{0, 0}, {0, 1}, {1, 0}};
-  auto handed = fixture.take_until_caught_up(all, 50);
-  auto reports = frames_before_caught_up(handed);
+  auto handed = fixture.take_until_quiet(all, 50);
+  auto reports = frames_before_quiet(handed);
   ASSERT_EQ(reports.size(), 3U);
   ASSERT_FALSE(reports[Ends(0, 0)].empty());
   EXPECT_EQ(reports[Ends(0, 0)].front(), 50U);  // never before its last message
   EXPECT_EQ(reports[Ends(0, 1)].front(), 0U);
   EXPECT_EQ(reports[Ends(1, 0)].front(), 0U);
 
-  // Caught up, then ten more messages: reported again after the tenth, and not between.
+  // Quiet, then ten more messages: reported again after the tenth, and not between.
   std::vector<KafkaMessage> more;
   for (int i = 0; i < 10; ++i) {
     more.push_back(KafkaMessage{.partition = 0, .value = "n" + std::to_string(i)});
   }
   test::produce(first, more);
-  handed = fixture.take_until_caught_up({{0, 0}}, 10);
-  reports = frames_before_caught_up(handed);
+  handed = fixture.take_until_quiet({{0, 0}}, 10);
+  reports = frames_before_quiet(handed);
   EXPECT_EQ(reports[Ends(0, 0)], (std::vector<std::size_t>{10}));
   std::size_t frames = 0;
   for (const auto& entry : handed) {
@@ -439,9 +439,9 @@ TEST(KafkaSource, ReportsEachPartitionCaughtUpOnceReadToItsEnd) {
   EXPECT_EQ(reports.count(Ends(0, 1)), 0U);  // no new message there: its end was said once
 }
 
-// A partition read with a backlog behind a full mailbox (paused, resumed) is not reported caught up before its
+// A partition read with a backlog behind a full mailbox (paused, resumed) is not reported quiet before its
 // last message, and is reported once read to its end, although the pause dropped what librdkafka had queued.
-TEST(KafkaSource, APartitionWithABacklogIsCaughtUpOnlyAtItsEndEvenAfterPauses) {
+TEST(KafkaSource, APartitionWithABacklogIsQuietOnlyAtItsEndEvenAfterPauses) {
   std::string topic = test::unique_topic("source-end-backlog");
   test::create_topic(topic, 2);
   std::vector<KafkaMessage> messages;
@@ -457,9 +457,9 @@ TEST(KafkaSource, APartitionWithABacklogIsCaughtUpOnlyAtItsEndEvenAfterPauses) {
   SourceFixture fixture(config, /*mailbox_capacity=*/1);
   ASSERT_TRUE(
       LogCapture::instance().wait_for("kafka_source 'in': the executor's mailbox is full; pausing 2 partitions"));
-  auto handed = fixture.take_until_caught_up({{0, 0}, {0, 1}}, 3000, 60000ms, 1ms);
+  auto handed = fixture.take_until_quiet({{0, 0}, {0, 1}}, 3000, 60000ms, 1ms);
   core::module_logger("io")->set_level(spdlog::level::info);
-  auto reports = frames_before_caught_up(handed);
+  auto reports = frames_before_quiet(handed);
   ASSERT_EQ(reports.size(), 2U);
   for (std::int32_t partition = 0; partition < 2; ++partition) {
     const auto& at = reports[Ends(0, partition)];
@@ -481,7 +481,7 @@ TEST(KafkaSource, APartitionWithABacklogIsCaughtUpOnlyAtItsEndEvenAfterPauses) {
 // A quiet partition at its end while another has a backlog behind a slow reader: the pauses drop what librdkafka
 // queued, its end-of-partition signal included, and it is still reported (librdkafka signals the end again after a
 // resume; seen here: reported once per resume), never before its last message.
-TEST(KafkaSource, AQuietPartitionIsCaughtUpThoughPausesDropWhatLibrdkafkaQueued) {
+TEST(KafkaSource, AQuietPartitionIsQuietThoughPausesDropWhatLibrdkafkaQueued) {
   std::string topic = test::unique_topic("source-end-quiet");
   test::create_topic(topic, 2);
   std::vector<KafkaMessage> messages;
@@ -497,14 +497,77 @@ TEST(KafkaSource, AQuietPartitionIsCaughtUpThoughPausesDropWhatLibrdkafkaQueued)
   config.batch_bytes = 200;
   SourceFixture fixture(config, /*mailbox_capacity=*/1);
   // 150 ms per batch: the source waits for room most of the time, pausing after 100 ms.
-  auto handed = fixture.take_until_caught_up({{0, 0}, {0, 1}}, 305, 60000ms, 150ms);
-  auto reports = frames_before_caught_up(handed);
+  auto handed = fixture.take_until_quiet({{0, 0}, {0, 1}}, 305, 60000ms, 150ms);
+  auto reports = frames_before_quiet(handed);
   ASSERT_EQ(reports[Ends(0, 0)].size(), 1U);
   EXPECT_EQ(reports[Ends(0, 0)].front(), 300U);
   ASSERT_FALSE(reports[Ends(0, 1)].empty());
   for (std::size_t frames : reports[Ends(0, 1)]) {
     EXPECT_EQ(frames, 5U);
   }
+}
+
+// A partition is reported quiet only once it sat at its end for quiet_after (the source's idleness) with nothing new,
+// by the source's own clock: an empty one after that long, a written one not while messages keep coming (slower than
+// its end is reached, faster than quiet_after), and once after the last. The executor takes the report as idle at
+// once, so its own clock never decides (docs/notes.md, session 25).
+TEST(KafkaSource, ReportsAPartitionQuietOnlyAfterItSatAtItsEndForQuietAfter) {
+  using Clock = std::chrono::steady_clock;
+  std::string topic = test::unique_topic("source-quiet-after");
+  test::create_topic(topic, 2);  // partition 1 stays empty
+  auto config = config_for({topic});
+  config.quiet_after = 2500ms;
+  auto started = Clock::now();
+  SourceFixture fixture(config);
+  constexpr int messages = 8;
+  std::thread producer([&] {
+    for (int i = 0; i < messages; ++i) {
+      test::produce(topic, {KafkaMessage{.partition = 0, .value = "v" + std::to_string(i)}});
+      std::this_thread::sleep_for(300ms);
+    }
+  });
+  std::vector<std::pair<Clock::time_point, SourceFixture::Handed>> handed;
+  std::size_t frames = 0;
+  bool p0_quiet = false;
+  auto deadline = Clock::now() + 30s;
+  while ((frames < messages || !p0_quiet) && Clock::now() < deadline) {
+    auto batch = fixture.mailbox.pop_for(10ms);
+    if (!batch) {
+      continue;
+    }
+    for (std::size_t i = 0; i < batch->size(); ++i, ++frames) {
+      Read read{.topic = 0, .message = KafkaMessage{.partition = batch->meta[i].partition, .value = {}}};
+      handed.emplace_back(Clock::now(), SourceFixture::Handed{.frame = read, .quiet = {}});
+    }
+    for (const auto& pair : batch->news.quiet) {
+      handed.emplace_back(Clock::now(), SourceFixture::Handed{.frame = std::nullopt, .quiet = pair});
+      p0_quiet = p0_quiet || pair == Ends(0, 0);
+    }
+    fixture.pool.release(std::move(*batch));
+  }
+  producer.join();
+  std::vector<Clock::time_point> p1_reports;
+  std::vector<Clock::time_point> p0_reports;
+  std::optional<Clock::time_point> last_frame;
+  std::size_t frames_seen = 0;
+  std::size_t frames_before_p0_report = 0;
+  for (const auto& [at, entry] : handed) {
+    if (entry.frame) {
+      last_frame = at;
+      ++frames_seen;
+    } else if (entry.quiet == Ends(0, 1)) {
+      p1_reports.push_back(at);
+    } else if (entry.quiet == Ends(0, 0)) {
+      p0_reports.push_back(at);
+      frames_before_p0_report = frames_seen;
+    }
+  }
+  ASSERT_EQ(p1_reports.size(), 1U);
+  EXPECT_GE(p1_reports[0] - started, 2500ms);
+  ASSERT_EQ(p0_reports.size(), 1U);  // not between messages 300 ms apart
+  EXPECT_EQ(frames_before_p0_report, static_cast<std::size_t>(messages));
+  ASSERT_TRUE(last_frame.has_value());
+  EXPECT_GE(p0_reports[0] - *last_frame, 2400ms);  // its end came after its last message was handed over
 }
 
 /// The source's lag once it has `partitions` partitions (a partition is left out until its end is known), or what it
@@ -532,7 +595,7 @@ TEST(KafkaSource, ConsumerLagIsZeroForEveryPartitionReadToItsEnd) {
   test::produce(topic, messages);  // partition 2 stays empty
 
   SourceFixture fixture(config_for({topic}));
-  auto handed = fixture.take_until_caught_up({{0, 0}, {0, 1}, {0, 2}}, 1000);
+  auto handed = fixture.take_until_quiet({{0, 0}, {0, 1}, {0, 2}}, 1000);
   EXPECT_EQ(handed.size(), 1003U);
   EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0},
                                                                        {.topic = topic, .partition = 1, .lag = 0},
@@ -551,7 +614,7 @@ TEST(KafkaSource, ConsumerLagIsZeroAtTheEndOfTransactionalInput) {
   test::produce(topic, messages, test::unique_topic("transaction"));
 
   SourceFixture fixture(config_for({topic}));
-  auto handed = fixture.take_until_caught_up({{0, 0}}, 100);
+  auto handed = fixture.take_until_quiet({{0, 0}}, 100);
   EXPECT_EQ(handed.size(), 101U);
   EXPECT_EQ(fixture.source->consumer_lag(), (std::vector<PartitionLag>{{.topic = topic, .partition = 0, .lag = 0}}));
 }

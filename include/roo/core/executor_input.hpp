@@ -25,9 +25,9 @@ namespace roo::core {
 ///     after the events they cover. To the runner's watermark table; not counted against the credit.
 /// - **Sources** (`BoundedMailbox<FrameBatch>`, filled by io's TcpSource connections and KafkaSource): a source's
 ///   message is its data batch, a FrameBatch, tagged by `FrameBatch::source` and `FrameBatch::channel` (a TCP
-///   connection). A message source's news (`SourceNews`: partitions started, assigned, caught up) rides in that batch
+///   connection). A message source's news (`SourceNews`: partitions started, assigned, quiet) rides in that batch
 ///   (FrameBatch::news) rather than travelling as messages of its own: it must keep its place around the batch's
-///   frames (`assigned` before them, `caught_up` after), and as separate messages each would cost a mailbox push (a
+///   frames (`assigned` before them, `quiet` after), and as separate messages each would cost a mailbox push (a
 ///   lock and a doorbell ring) and vectors of its own, and make the source keep a queue of refused messages under
 ///   backpressure, where today it keeps one batch. A batch may carry only news (no frames). The executor applies the
 ///   news before and after the frames itself (Worker::take_source_batch), not inside the runner's per-frame path.
@@ -69,16 +69,18 @@ struct SourceNews {
   /// nothing in it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the
   /// executor cannot know the source's inputs and holds its windows back.
   bool started = false;
-  /// After the batch's frames: the partitions that had reached the end of what the broker holds when the batch was
-  /// cut (src/io/README.md, "Which input a batch came from"). Applied once every frame of the batch was processed.
-  std::vector<Input> caught_up;
+  /// After the batch's frames: the partitions that sat at the end of what the broker holds, with nothing new
+  /// fetched, for the source's idleness, as the source's poll thread counts it (io::KafkaSourceConfig::quiet_after;
+  /// src/io/README.md, "Which input a batch came from"), each told once until a message of it comes. Applied once
+  /// every frame of the batch was processed: the windows take such a partition as idle at once.
+  std::vector<Input> quiet;
 
-  [[nodiscard]] bool empty() const { return !started && assigned.empty() && caught_up.empty(); }
+  [[nodiscard]] bool empty() const { return !started && assigned.empty() && quiet.empty(); }
   void clear() {
     assigned.clear();
     starts.clear();
     started = false;
-    caught_up.clear();
+    quiet.clear();
   }
 };
 

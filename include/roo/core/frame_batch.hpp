@@ -33,7 +33,7 @@ struct FrameBatch {
   /// When the source handed the batch to the executor (steady clock, ns; 0: not known): where an event's
   /// start-to-end latency begins (docs/metrics.md).
   std::int64_t received_ns = 0;
-  /// Message sources (Kafka): news about the source's inputs (partitions started, assigned, caught up) that keeps its
+  /// Message sources (Kafka): news about the source's inputs (partitions started, assigned, quiet) that keeps its
   /// place around these frames (core::SourceNews). A batch may hold only news, no frames: the executor then applies it
   /// and nothing else. Cleared by clear().
   SourceNews news;

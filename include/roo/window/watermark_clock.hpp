@@ -13,8 +13,10 @@ using graph::EventTime;
 /// The watermark of one source on one worker: how far in event time this worker has seen that source's events
 /// (docs/windows.md, "Watermarks"). Each input of the source (a TCP connection, a Kafka partition, the generator)
 /// keeps the largest event time it delivered and the wall clock of its last event:
-/// - an input is idle when nothing came for the source's idleness and (Kafka) its partition had reached its end,
-///   so a partition held back by backpressure or a slow fetch, with a backlog, never lets the watermark pass it;
+/// - an input is idle when nothing came for the source's idleness; a Kafka partition only once its source said it
+///   is quiet (went_quiet: at its end with nothing new fetched for the idleness, on the source's clock), so a
+///   partition held back by backpressure or a slow fetch, or whose messages wait in the mailbox behind another
+///   partition's backlog, never lets the watermark pass it;
 /// - the watermark is the minimum over the inputs that are not idle; when every input is idle it is the largest
 ///   event time seen plus the wall clock passed since the idleness expired (so the last window of a stream that
 ///   stops still closes, within delay + idleness, and the result does not depend on which input went quiet first),
@@ -29,25 +31,25 @@ class WatermarkClock {
   WatermarkClock(graph::EventTimeSpec spec, bool ingest_time) : spec_(spec), ingest_time_(ingest_time) {}
 
   /// The slot of input `input` (valid until the next watermark() call) (a connection number, or topic << 32 |
-  /// partition), made on first use. `at_end` says whether the input can tell that it has caught up (Kafka); others
-  /// count as caught up whenever quiet.
+  /// partition), made on first use. `reports_end` says whether the input's source tells when it is quiet (Kafka);
+  /// others are idle an idleness after their last event, by the executor's clock.
   [[nodiscard]] std::size_t slot(std::uint64_t input, bool reports_end);
   /// An event of the input in `slot` with event time `time`, taken in at wall clock `now`. Cheap: the per-event call.
   void observe(std::size_t slot, EventTime time, std::int64_t now) {
     Input& in = inputs_[slot];
     in.last_arrival = now;
-    in.caught_up = !in.reports_end;
+    in.quiet = false;
     // time <= now first: `time - now` cannot overflow after it (now is a wall clock, not negative).
     if (time > in.max_time && (spec_.max_ahead_ns <= 0 || time <= now || time - now <= spec_.max_ahead_ns)) {
       in.max_time = time;
     }
   }
-  /// The input in `slot` has delivered everything its broker holds (Kafka: the end of the partition), as known at
-  /// wall clock `now`. An input that never delivered anything turns idle an idleness after this (a partition just
-  /// assigned may be empty, or its first messages may still be on their way).
-  void caught_up(std::size_t slot, std::int64_t now) {
+  /// The source says the input in `slot` sat at the end of what its broker holds, with nothing new, for the idleness
+  /// (SourceNews::quiet), told at wall clock `now`: it is idle from now until its next event. (A partition just
+  /// assigned, whose first messages may still be on their way, is quiet only once that time passed with none.)
+  void went_quiet(std::size_t slot, std::int64_t now) {
     Input& in = inputs_[slot];
-    in.caught_up = true;
+    in.quiet = true;
     if (in.last_arrival == 0) {
       in.last_arrival = now;
     }
@@ -83,10 +85,10 @@ class WatermarkClock {
     EventTime max_time = graph::start_of_time;
     std::int64_t last_arrival = 0;
     bool reports_end = false;
-    bool caught_up = false;
+    bool quiet = false;  ///< reports_end: its source said so (went_quiet) after its last event
   };
   [[nodiscard]] bool idle(const Input& in, std::int64_t now) const {
-    return in.caught_up && now - in.last_arrival >= spec_.idleness_ns;
+    return in.reports_end ? in.quiet : now - in.last_arrival >= spec_.idleness_ns;
   }
   /// Forgets inputs quiet for long (closed TCP connections), keeping what they saw: slots are only valid until the
   /// next watermark() call.
