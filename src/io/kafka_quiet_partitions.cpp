@@ -1,35 +1,36 @@
 #include "kafka_quiet_partitions.hpp"
 
-#include <algorithm>
-
 namespace roo::io {
 
-void KafkaQuietPartitions::reached_end(const PartitionId& partition, Clock::time_point now) {
-  at_end_.try_emplace(partition, End{.since = now});
+void KafkaQuietPartitions::reached_end(const PartitionId& partition, std::int64_t offset, Clock::time_point now) {
+  auto [entry, added] = at_end_.try_emplace(partition, End{.since = now, .offset = offset});
+  if (!added && entry->second.offset == offset) {
+    entry->second.confirmed = true;
+  } else if (!added) {  // another end with no message between (messages past it were aborted): quiet from now
+    entry->second = End{.since = now, .offset = offset};
+  }
   if (last_message_ && *last_message_ == partition) {
     last_message_.reset();
   }
 }
 
-void KafkaQuietPartitions::held_back(Clock::time_point now) {
+void KafkaQuietPartitions::paused() {
   for (auto& [partition, end] : at_end_) {
-    if (!end.reported) {
-      end.since = std::max(end.since, now);
-    }
+    end.confirmed = end.reported;
   }
 }
 
-void KafkaQuietPartitions::paused() {
-  std::erase_if(at_end_, [](const auto& entry) { return !entry.second.reported; });
-}
-
-std::vector<PartitionId> KafkaQuietPartitions::newly_quiet(Clock::time_point now) {
+std::vector<PartitionId> KafkaQuietPartitions::newly_quiet(Clock::time_point now, const KnownEnd& known_end) {
   std::vector<PartitionId> quiet;
   for (auto& [partition, end] : at_end_) {
-    if (!end.reported && now - end.since >= quiet_after_) {
-      end.reported = true;
-      quiet.push_back(partition);
+    if (end.reported || !end.confirmed || now - end.since < quiet_after_) {
+      continue;
     }
+    if (known_end(partition) > end.offset) {  // messages past the end it signalled: fetched and queued, or to come
+      continue;
+    }
+    end.reported = true;
+    quiet.push_back(partition);
   }
   return quiet;
 }

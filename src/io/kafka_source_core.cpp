@@ -45,7 +45,6 @@ void KafkaSourceCore::run() {
       stall_check_.did_not_poll(Clock::now() - waited_from);
       if (room && hand_over()) {
         resume();
-        quiet_.held_back(Clock::now());
       } else if (!paused_ && Clock::now() - full_since_ >= pause_after) {
         pause();
       }

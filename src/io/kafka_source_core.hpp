@@ -35,7 +35,7 @@ namespace roo::io {
 /// resume); the room callback wakes it to hand over and resume.
 ///
 /// Quiet: with enable.partition.eof, librdkafka tells once per end offset that a partition has nothing more
-/// (RD_KAFKA_RESP_ERR__PARTITION_EOF). Once a partition sat at its end with nothing new fetched for quiet_after
+/// (RD_KAFKA_RESP_ERR__PARTITION_EOF). Once a partition sat at its end with nothing new for quiet_after
 /// (KafkaQuietPartitions), the pair goes into the batch's news.quiet, and a batch holding only that is handed over
 /// too, under the same backpressure. A pause drops what librdkafka had queued, such a signal included, but the pause's version barrier
 /// also resets librdkafka's memory of the end it signalled (rd_kafka_toppar_fetch_decide), so after the resume it
@@ -151,6 +151,9 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
   void take(const rd_kafka_message_t& message);
 
   [[nodiscard]] std::uint32_t topic_of(rd_kafka_topic_t* handle);
+
+  /// The partition's high watermark as librdkafka last heard it in a fetch answer (no request); -1 when unknown.
+  [[nodiscard]] std::int64_t known_end(const PartitionId& partition) const;
 
   /// Pushes the batch into the mailbox. Refused: keeps it, pauses the partitions and returns false.
   bool hand_over();

@@ -23,7 +23,9 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
-  for (const PartitionId& partition : quiet_.newly_quiet(Clock::now())) {
+  for (const PartitionId& partition : quiet_.newly_quiet(Clock::now(), [this](const PartitionId& of) {
+         return known_end(of);
+       })) {
     batch_.news.quiet.emplace_back(partition.topic, partition.partition);
   }
   if (!batch_.empty() || !batch_.news.empty()) {
@@ -35,7 +37,7 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
   if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF && message.rkt != nullptr) {
       std::uint32_t topic = topic_of(message.rkt);
-      quiet_.reached_end(PartitionId{.topic = topic, .partition = message.partition}, Clock::now());
+      quiet_.reached_end(PartitionId{.topic = topic, .partition = message.partition}, message.offset, Clock::now());
       lag_.reached_end(PartitionId{.topic = topic, .partition = message.partition}, message.offset);
       return;
     }
@@ -67,6 +69,17 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
                                                .time_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : time,
                                                .key_end = static_cast<std::uint32_t>(batch_.keys.size()),
                                                .has_key = message.key != nullptr});
+}
+
+std::int64_t KafkaSourceCore::known_end(const PartitionId& partition) const {
+  std::int64_t low = RD_KAFKA_OFFSET_INVALID;
+  std::int64_t high = RD_KAFKA_OFFSET_INVALID;
+  if (partition.topic >= config_.topics.size() ||
+      rd_kafka_get_watermark_offsets(client_.get(), config_.topics[partition.topic].c_str(), partition.partition, &low,
+                                     &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return -1;
+  }
+  return high;
 }
 
 std::uint32_t KafkaSourceCore::topic_of(rd_kafka_topic_t* handle) {

@@ -149,7 +149,7 @@ TEST(WatermarkClock, ForgetsLongClosedConnectionsButNotWhatTheySaw) {
   EXPECT_EQ(clock.watermark(1103 * s), 99 * s + 1 * s);  // all quiet: the largest seen (99 s) + 1 s past idleness
 }
 
-// A rescale dealt the source's partitions again: a partition handed on with a backlog (never caught up) held the
+// A rescale dealt the source's partitions again: a partition handed on with a backlog (never quiet) held the
 // watermark back; once dealt away it no longer does. The partitions read from the resume on may include one taken
 // from another worker with a backlog older than anything this clock reached: it starts again from nothing, and each
 // new partition holds it back from its start.
