@@ -37,9 +37,10 @@ namespace roo::io {
 /// Quiet: with enable.partition.eof, librdkafka tells once per end offset that a partition has nothing more
 /// (RD_KAFKA_RESP_ERR__PARTITION_EOF). Once a partition sat at its end with nothing new for quiet_after
 /// (KafkaQuietPartitions), the pair goes into the batch's news.quiet, and a batch holding only that is handed over
-/// too, under the same backpressure. A pause drops what librdkafka had queued, such a signal included, but the pause's version barrier
-/// also resets librdkafka's memory of the end it signalled (rd_kafka_toppar_fetch_decide), so after the resume it
-/// signals that end again: nothing is lost (KafkaSource tests: a pause between a quiet partition's end and its signal).
+/// too, under the same backpressure. A pause drops what librdkafka had queued, such a signal included, but the pause's
+/// version barrier also resets librdkafka's memory of the end it signalled (rd_kafka_toppar_fetch_decide), so after the
+/// resume it signals that end again: nothing is lost (KafkaSource tests: a pause between a quiet partition's end and
+/// its signal).
 class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_from_this<KafkaSourceCore> {
  public:
   using Clock = std::chrono::steady_clock;

@@ -23,9 +23,8 @@ void KafkaSourceCore::read_messages() {
     }
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
-  for (const PartitionId& partition : quiet_.newly_quiet(Clock::now(), [this](const PartitionId& of) {
-         return known_end(of);
-       })) {
+  for (const PartitionId& partition :
+       quiet_.newly_quiet(Clock::now(), [this](const PartitionId& of) { return known_end(of); })) {
     batch_.news.quiet.emplace_back(partition.topic, partition.partition);
   }
   if (!batch_.empty() || !batch_.news.empty()) {

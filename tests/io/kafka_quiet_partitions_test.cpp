@@ -93,8 +93,8 @@ TEST(KafkaQuietPartitions, APauseWaitsForTheSameEndAgainAndKeepsWhenTheQuietStar
   quiet.reached_end(p1, 9, start + 2s);
   quiet.paused();
   EXPECT_EQ(quiet.newly_quiet(start + 10s, known.view()), Partitions{});  // not fetched since the pause
-  quiet.reached_end(p0, 3, start + 10s);                                   // p0 was told quiet: it stays so
-  quiet.reached_end(p1, 9, start + 10s);                                   // the same end after the resume
+  quiet.reached_end(p0, 3, start + 10s);                                  // p0 was told quiet: it stays so
+  quiet.reached_end(p1, 9, start + 10s);                                  // the same end after the resume
   EXPECT_EQ(quiet.newly_quiet(start + 10s, known.view()), Partitions{p1});
 }
 

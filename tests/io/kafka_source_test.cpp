@@ -98,9 +98,9 @@ struct SourceFixture {
   };
   /// Pops batches (sleeping `per_batch` after each) until `frames` frames came and every pair of `ends` was reported
   /// quiet, or `timeout` passed.
-  std::vector<Handed> take_until_quiet(const std::set<std::pair<std::uint32_t, std::int32_t>>& ends,
-                                           std::size_t frames, std::chrono::milliseconds timeout = 30000ms,
-                                           std::chrono::milliseconds per_batch = 0ms) {
+  std::vector<Handed> take_until_quiet(const std::set<std::pair<std::uint32_t, std::int32_t>>& ends, std::size_t frames,
+                                       std::chrono::milliseconds timeout = 30000ms,
+                                       std::chrono::milliseconds per_batch = 0ms) {
     std::vector<Handed> handed;
     std::set<std::pair<std::uint32_t, std::int32_t>> seen;
     std::size_t frames_seen = 0;

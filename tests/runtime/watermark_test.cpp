@@ -110,8 +110,8 @@ TEST(WatermarkClock, AKafkaPartitionWithABacklogIsNeverIdle) {
   EXPECT_EQ(clock.watermark(1011 * s), 60 * s);  // held there (it never goes back) until `behind` passes it
   clock.went_quiet(behind, 1013 * s);
   clock.went_quiet(busy, 1013 * s);
-  EXPECT_EQ(clock.watermark(1013 * s), 70 * s);      // all quiet: the largest seen, 2 s after the last event
-  EXPECT_EQ(clock.watermark(1015 * s), 72 * s);      // then on with the wall clock
+  EXPECT_EQ(clock.watermark(1013 * s), 70 * s);  // all quiet: the largest seen, 2 s after the last event
+  EXPECT_EQ(clock.watermark(1015 * s), 72 * s);  // then on with the wall clock
   EXPECT_EQ(clock.next_change(1015 * s), 1015 * s);
 }
 
