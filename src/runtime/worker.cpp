@@ -1137,11 +1137,14 @@ void Worker::take_rescale(RescaleInbox::Move& move) {
   }
   hand_on_kafka_partitions(move.round, move.next);
   adopt_membership(std::move(move.next));
-  // The pause's drained (its queued source input did not count) ends with the move: a leaver is drained only once it
+  // A leaver's pause drained (its queued source input did not count) ends with the move: it is drained only once it
   // processed, or dropped as handed on, what its sources queued, and has told its peers its sources finished. Read
   // by the io thread after rescale_moved, it let a leaver exit with its Kafka batches queued (counted as lost) and
-  // without its last watermarks (the others' windows waited for it for ever).
-  drained_ = false;
+  // without its last watermarks (the others' windows waited for it for ever). Those that stay are still paused:
+  // their drained holds (clearing it would cost the round a settle poll of 20 ms).
+  if (leaving) {
+    drained_ = false;
+  }
   cluster_->rescale_moved(move.round);
   log_->info("rescale {}: handed {} keys in {} key groups to {} workers ({}, {:.1f} ms){}", move.round, moved.keys,
              moved.groups, moved.workers, byte_count(moved.bytes),
