@@ -74,14 +74,7 @@ std::vector<PartitionLag> KafkaConsumerLag::read() const {
   int i = 0;
   for (const auto& [partition, known] : partitions_) {
     const rd_kafka_topic_partition_t& element = positions->elems[i++];
-    std::int64_t low = RD_KAFKA_OFFSET_INVALID;
-    std::int64_t high = RD_KAFKA_OFFSET_INVALID;
-    if (rd_kafka_get_watermark_offsets(client_, element.topic, element.partition, &low, &high) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      high = RD_KAFKA_OFFSET_INVALID;
-    }
-    // Offsets only grow, and librdkafka's "unknown" (RD_KAFKA_OFFSET_INVALID) is negative: the largest is the latest.
-    high = std::max(high, known.end_learned);
+    std::int64_t high = known_end_locked(element.topic, element.partition, known.end_learned);
     std::int64_t next = element.err == RD_KAFKA_RESP_ERR_NO_ERROR ? element.offset : RD_KAFKA_OFFSET_INVALID;
     next = std::max({next, known.end_reached, known.start});
     if (high < 0 || next < 0) {
@@ -92,6 +85,26 @@ std::vector<PartitionLag> KafkaConsumerLag::read() const {
                                 .lag = std::max<std::int64_t>(high - next, 0)});
   }
   return lags;
+}
+
+std::int64_t KafkaConsumerLag::known_end(PartitionId partition) const {
+  std::lock_guard lock(mutex_);
+  if (client_ == nullptr || partition.topic >= topics_.size()) {
+    return RD_KAFKA_OFFSET_INVALID;
+  }
+  auto at = partitions_.find(partition);
+  return known_end_locked(topics_[partition.topic].c_str(), partition.partition,
+                          at != partitions_.end() ? at->second.end_learned : RD_KAFKA_OFFSET_INVALID);
+}
+
+std::int64_t KafkaConsumerLag::known_end_locked(const char* topic, std::int32_t partition, std::int64_t learned) const {
+  std::int64_t low = RD_KAFKA_OFFSET_INVALID;
+  std::int64_t high = RD_KAFKA_OFFSET_INVALID;
+  if (rd_kafka_get_watermark_offsets(client_, topic, partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    high = RD_KAFKA_OFFSET_INVALID;
+  }
+  // Offsets only grow, and librdkafka's "unknown" (RD_KAFKA_OFFSET_INVALID) is negative: the largest is the latest.
+  return std::max(high, learned);
 }
 
 }  // namespace roo::io

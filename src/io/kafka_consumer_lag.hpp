@@ -49,12 +49,19 @@ class KafkaConsumerLag {
 
   [[nodiscard]] std::vector<PartitionLag> read() const;
 
+  /// The partition's high watermark as best known, never asking the brokers: librdkafka's from its latest fetch
+  /// answer, or the brokers' answer while paused (learned_end), whichever is later; negative when unknown.
+  [[nodiscard]] std::int64_t known_end(PartitionId partition) const;
+
  private:
   struct Known {
     std::int64_t start = RD_KAFKA_OFFSET_INVALID;        // the offset the source started reading at
     std::int64_t end_reached = RD_KAFKA_OFFSET_INVALID;  // the offset of the last end-of-partition signal
     std::int64_t end_learned = RD_KAFKA_OFFSET_INVALID;  // the last high watermark the brokers were asked for
   };
+
+  /// known_end with mutex_ held and a client attached.
+  [[nodiscard]] std::int64_t known_end_locked(const char* topic, std::int32_t partition, std::int64_t learned) const;
 
   const std::vector<std::string> topics_;
   mutable std::mutex mutex_;

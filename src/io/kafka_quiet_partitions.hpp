@@ -18,11 +18,12 @@ namespace roo::io {
 /// watermark passed it, and those messages came late (docs/notes.md, sessions 24-25).
 ///
 /// A partition's quiet starts at librdkafka's end-of-partition event and ends at its next message. It is reported
-/// only on evidence that nothing new is there: the partition's end as last known (librdkafka's high watermark from
-/// its latest fetch answer) is not past the end it signalled, so a message fetched but still queued in librdkafka
-/// behind another partition's, or an open transaction's records, keep it from being quiet; and after a pause (which
-/// stops the fetches) only once librdkafka signalled the same end again (it does after the resume, once a fetch
-/// reached it). Time spent behind a full mailbox counts: a quiet partition beside a backlog goes quiet.
+/// only on evidence that nothing new is there: the partition's end as last known (KafkaConsumerLag::known_end: the
+/// high watermark of librdkafka's latest fetch answer, or of a paused source's query) is not past the end it signalled,
+/// so a message fetched but still queued in librdkafka behind another partition's, or an open transaction's records,
+/// keep it from being quiet; and after a pause (which stops the fetches) only once librdkafka signalled the same end
+/// again (it does after the resume, once a fetch reached it). Time spent behind a full mailbox counts: a quiet
+/// partition beside a backlog goes quiet.
 ///
 /// Pure bookkeeping, no I/O; one thread (the poll thread). message() is the per-message call: cheap while no
 /// partition is at its end, or when the message's partition is the one the previous message came from.

@@ -153,9 +153,6 @@ class KafkaSourceCore : public KafkaClientIdentity, public std::enable_shared_fr
 
   [[nodiscard]] std::uint32_t topic_of(rd_kafka_topic_t* handle);
 
-  /// The partition's high watermark as librdkafka last heard it in a fetch answer (no request); -1 when unknown.
-  [[nodiscard]] std::int64_t known_end(const PartitionId& partition) const;
-
   /// Pushes the batch into the mailbox. Refused: keeps it, pauses the partitions and returns false.
   bool hand_over();
 

@@ -24,7 +24,7 @@ void KafkaSourceCore::read_messages() {
     message = rd_kafka_consumer_poll(client_.get(), 0);
   }
   for (const PartitionId& partition :
-       quiet_.newly_quiet(Clock::now(), [this](const PartitionId& of) { return known_end(of); })) {
+       quiet_.newly_quiet(Clock::now(), [this](const PartitionId& of) { return lag_.known_end(of); })) {
     batch_.news.quiet.emplace_back(partition.topic, partition.partition);
   }
   if (!batch_.empty() || !batch_.news.empty()) {
@@ -68,17 +68,6 @@ void KafkaSourceCore::take(const rd_kafka_message_t& message) {
                                                .time_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : time,
                                                .key_end = static_cast<std::uint32_t>(batch_.keys.size()),
                                                .has_key = message.key != nullptr});
-}
-
-std::int64_t KafkaSourceCore::known_end(const PartitionId& partition) const {
-  std::int64_t low = RD_KAFKA_OFFSET_INVALID;
-  std::int64_t high = RD_KAFKA_OFFSET_INVALID;
-  if (partition.topic >= config_.topics.size() ||
-      rd_kafka_get_watermark_offsets(client_.get(), config_.topics[partition.topic].c_str(), partition.partition, &low,
-                                     &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return -1;
-  }
-  return high;
 }
 
 std::uint32_t KafkaSourceCore::topic_of(rd_kafka_topic_t* handle) {

@@ -69,8 +69,8 @@ struct SourceNews {
   /// nothing in it; `assigned` then lists every partition the source reads (maybe none). Until it arrives, the
   /// executor cannot know the source's inputs and holds its windows back.
   bool started = false;
-  /// After the batch's frames: the partitions that sat at the end of what the broker holds, with nothing new
-  /// fetched, for the source's idleness, as the source's poll thread counts it (io::KafkaSourceConfig::quiet_after;
+  /// After the batch's frames: the partitions that sat at the end of what the broker holds, with nothing new, for
+  /// the source's idleness, as the source's poll thread counts it (io::KafkaSourceConfig::quiet_after;
   /// src/io/README.md, "Which input a batch came from"), each told once until a message of it comes. Applied once
   /// every frame of the batch was processed: the windows take such a partition as idle at once.
   std::vector<Input> quiet;

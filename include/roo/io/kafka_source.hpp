@@ -38,9 +38,9 @@ struct KafkaSourceConfig {
   std::chrono::milliseconds broker_wait{30000};
   /// How often the source asks for the topics' partitions, to start reading partitions added since.
   std::chrono::milliseconds partition_refresh{5000};
-  /// How long a partition must sit at its end with nothing new fetched before a batch reports it quiet
-  /// (FrameBatch::news.quiet), by this source's clock, not counting time held back by a full mailbox: the idleness
-  /// of the source's watermark (graph::EventTimeSpec::idleness_ns). 0: as soon as it reaches its end.
+  /// How long a partition must sit at its end with nothing new before a batch reports it quiet
+  /// (FrameBatch::news.quiet), by this source's clock (src/io/kafka_quiet_partitions.hpp): the idleness of the
+  /// source's watermark (graph::EventTimeSpec::idleness_ns). 0: as soon as it reaches its end.
   std::chrono::nanoseconds quiet_after{0};
 };
 

@@ -14,7 +14,7 @@ using graph::EventTime;
 /// (docs/windows.md, "Watermarks"). Each input of the source (a TCP connection, a Kafka partition, the generator)
 /// keeps the largest event time it delivered and the wall clock of its last event:
 /// - an input is idle when nothing came for the source's idleness; a Kafka partition only once its source said it
-///   is quiet (went_quiet: at its end with nothing new fetched for the idleness, on the source's clock), so a
+///   is quiet (went_quiet: at its end with nothing new for the idleness, on the source's clock), so a
 ///   partition held back by backpressure or a slow fetch, or whose messages wait in the mailbox behind another
 ///   partition's backlog, never lets the watermark pass it;
 /// - the watermark is the minimum over the inputs that are not idle; when every input is idle it is the largest
