@@ -102,10 +102,11 @@ void CheckpointWriter::compact() {
   }
 }
 
-CheckpointOutcome CheckpointWriter::write(const Snapshot& snapshot) {
+CheckpointOutcome CheckpointWriter::write(Snapshot& snapshot) {
   CheckpointOutcome outcome;
   outcome.checkpoint_id = snapshot.checkpoint_id();
   try {
+    snapshot.encode_late_output();
     outcome.result = store_.write_and_commit(snapshot);
     outcome.ok = true;
   } catch (const core::Error& error) {

@@ -4,6 +4,7 @@
 #include "roo/core/big_endian.hpp"
 
 #include <cstring>
+#include <utility>
 
 namespace roo::checkpoint {
 namespace {
@@ -56,6 +57,25 @@ void Snapshot::add_tagged(std::uint8_t tag, std::uint32_t number, std::string_vi
 
 void Snapshot::add_sink_output(std::uint32_t sink, std::string_view bytes) {
   add_channel_batch(sink | sink_output_flag, bytes);
+}
+
+void Snapshot::add_sink_output_later(std::uint32_t sink, LateOutput encode) {
+  late_output_.emplace_back(sink, std::move(encode));
+}
+
+void Snapshot::encode_late_output() {
+  auto late = std::exchange(late_output_, {});
+  for (auto& [sink, encode] : late) {
+    std::vector<std::string> batches = encode();
+    std::size_t bytes = 0;
+    for (const auto& batch : batches) {
+      bytes += 1 + 4 + 4 + batch.size();
+    }
+    records_.reserve(records_.size() + bytes);
+    for (const auto& batch : batches) {
+      add_sink_output(sink, batch);
+    }
+  }
 }
 
 void Snapshot::add_channel_batch(std::uint32_t from, std::string_view bytes) {

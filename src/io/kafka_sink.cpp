@@ -38,6 +38,7 @@ class KafkaSink final : public Sink {
   [[nodiscard]] bool takes_records() const override { return true; }
   void write(RecordBatch&& batch) override { core_->write(std::move(batch)); }
   [[nodiscard]] core::ByteBudget& budget() override { return core_->budget(); }
+  [[nodiscard]] bool has_room() override { return Sink::has_room() && core_->has_queue_room(); }
   void flush(std::function<void(std::string error)> done) override { core_->flush(std::move(done)); }
   [[nodiscard]] bool transactional() const override { return core_->transactional(); }
   // Without a transactional.id the checkpoint calls are io::Sink's no-ops (at-least-once: flush() is what counts).

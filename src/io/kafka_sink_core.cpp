@@ -5,6 +5,7 @@
 
 #include "roo/core/error.hpp"
 
+#include <thread>
 #include <utility>
 
 namespace roo::io {
@@ -54,7 +55,9 @@ void KafkaSinkCore::write(RecordBatch&& batch) {
     return;
   }
   budget_.add(bytes);
+  writers_waiting_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(mutex_);
+  writers_waiting_.fetch_sub(1, std::memory_order_relaxed);
   if (failed_ || stopping_) {
     count_undelivered(bytes, failed_ ? failure_ : "written after the sink stopped");
     budget_.release(bytes);
@@ -63,7 +66,8 @@ void KafkaSinkCore::write(RecordBatch&& batch) {
   std::uint64_t id = next_id_++;
   in_flight_[id] = InFlight{.records_left = records, .bytes = transactional() ? 0 : bytes};
   queue_.push_back(Queued{.batch = std::move(batch), .next = 0, .id = id, .bytes = bytes});
-  if (queue_.size() == 1 && produce_queued() && main_queue_ != nullptr) {
+  queued_records_.store(queued_records_.load(std::memory_order_relaxed) + records, std::memory_order_relaxed);
+  if (queue_.size() == 1 && produce_queued() == Produced::full && main_queue_ != nullptr) {
     rd_kafka_queue_yield(main_queue_);  // the thread retries sooner than its idle poll
   }
 }
@@ -157,15 +161,20 @@ void KafkaSinkCore::mark_stopped() {
 void KafkaSinkCore::run() {
   for (;;) {
     run_tasks();
-    bool busy = false;
+    Produced produced = Produced::all;
     {
       std::lock_guard lock(mutex_);
       if (stopping_ && tasks_.empty()) {
         break;
       }
-      busy = produce_queued();
+      produced = produce_queued(true);
     }
-    rd_kafka_poll(producer_.get(), kafka_timeout(busy ? busy_poll : idle_poll));
+    if (produced == Produced::yielded) {
+      let_writers_in();
+      rd_kafka_poll(producer_.get(), 0);  // serve the delivery reports that came meanwhile
+    } else {
+      rd_kafka_poll(producer_.get(), kafka_timeout(produced == Produced::full ? busy_poll : idle_poll));
+    }
     apply_deliveries();
   }
   finish();
@@ -194,10 +203,7 @@ std::size_t KafkaSinkCore::still_in_flight() const {
   return bytes;
 }
 
-bool KafkaSinkCore::failed() const {
-  std::lock_guard lock(mutex_);
-  return failed_;
-}
+bool KafkaSinkCore::failed() const { return failed_.load(); }
 
 void KafkaSinkCore::post(std::function<void()> task) {
   std::lock_guard lock(mutex_);
@@ -222,7 +228,17 @@ void KafkaSinkCore::run_tasks() {
   }
 }
 
-bool KafkaSinkCore::produce_queued() {
+void KafkaSinkCore::let_writers_in() const {
+  for (int spins = 0; spins < 1000 && writers_waiting_.load(std::memory_order_relaxed) > 0; ++spins) {
+    std::this_thread::yield();
+  }
+}
+
+KafkaSinkCore::Produced KafkaSinkCore::produce_queued(bool yield) {
+  std::size_t produced = 0;
+  auto writer_waits = [&] {
+    return yield && produced >= records_per_hold && writers_waiting_.load(std::memory_order_relaxed) > 0;
+  };
   while (!queue_.empty() && open_ && !failed_ && queue_.front().id < produce_limit_) {
     Queued& front = queue_.front();
     std::size_t records = record_count(front.batch);
@@ -242,7 +258,7 @@ bool KafkaSinkCore::produce_queued() {
       rd_kafka_resp_err_t result = produce_record(producer_.get(), topic_, front.batch, front.next,
                                                   reinterpret_cast<void*>(static_cast<std::uintptr_t>(front.id)));
       if (result == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        return true;
+        return Produced::full;
       }
       if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
         count_undelivered(size, kafka_error_text(result));
@@ -252,14 +268,22 @@ bool KafkaSinkCore::produce_queued() {
         record_done(front.id);
       }
       ++front.next;
+      ++produced;
+      if (front.next < records && writer_waits()) {
+        return Produced::yielded;
+      }
     }
     if (transactional()) {
       txn_bytes_ += front.bytes;
       txn_batches_.push_back(std::make_shared<const RecordBatch>(std::move(front.batch)));
     }
     queue_.pop_front();
+    queued_records_.store(queued_records_.load(std::memory_order_relaxed) - records, std::memory_order_relaxed);
+    if (writer_waits()) {
+      return Produced::yielded;
+    }
   }
-  return false;
+  return Produced::all;
 }
 
 void KafkaSinkCore::on_client_error(rd_kafka_t* client, rd_kafka_resp_err_t error, const char* reason) {
@@ -320,6 +344,7 @@ void KafkaSinkCore::drop_uncommitted() {
     in_flight_.erase(queued.id);
   }
   queue_.clear();
+  queued_records_.store(0, std::memory_order_relaxed);
   txn_batches_.clear();
   txn_bytes_ = 0;
   cuts_.clear();
@@ -360,15 +385,19 @@ void KafkaSinkCore::finish() {
     }
   } else {
     while (!abandoned_.load()) {
-      bool full = false;
+      Produced produced = Produced::all;
       {
         std::lock_guard lock(mutex_);
-        full = produce_queued();
-        if (!full && (in_flight_.empty() || failed_)) {
+        produced = produce_queued(true);
+        if (produced == Produced::all && (in_flight_.empty() || failed_)) {
           break;
         }
       }
-      rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
+      if (produced == Produced::yielded) {
+        let_writers_in();
+      }
+      rd_kafka_poll(producer_.get(),
+                    kafka_timeout(produced == Produced::yielded ? std::chrono::milliseconds(0) : busy_poll));
       apply_deliveries();
     }
     if (abandoned_.load()) {

@@ -53,6 +53,9 @@ class KafkaSinkCore : public KafkaClientIdentity {
   static constexpr std::chrono::seconds warning_interval{10};  // repeated warnings of one kind, at most this often
   static constexpr int commit_attempts = 3;  // an aborted commit is produced again this often
   static constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+  /// The sink thread produces at least this many records per hold of the lock before it lets a waiting write() in
+  /// (about half a millisecond): fewer, and a steady stream of writes would leave it too little time to keep up.
+  static constexpr std::size_t records_per_hold = 512;
 
   explicit KafkaSinkCore(KafkaSinkConfig config)
       : config_(std::move(config)), budget_(config_.max_buffered_bytes) {
@@ -95,6 +98,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void run();
 
   [[nodiscard]] core::ByteBudget& budget() { return budget_; }
+  /// Fewer than config.max_queued_records records wait to be handed to librdkafka. Any thread, no lock.
+  [[nodiscard]] bool has_queue_room() const {
+    return queued_records_.load(std::memory_order_relaxed) < config_.max_queued_records;
+  }
   /// What was given up on, plus what librdkafka still holds while the stop has not finished: the worker reads this
   /// at its drain deadline, which may come before the stop's callback (brokers unreachable: librdkafka would retry
   /// for message.timeout.ms).
@@ -107,9 +114,21 @@ class KafkaSinkCore : public KafkaClientIdentity {
 
   void run_tasks();
 
-  /// Hands queued records to librdkafka, in order, while a transaction (if any) may take them. Returns true when
-  /// some are left because librdkafka's queue is full (the thread polls and retries). Called with mutex_ held.
-  bool produce_queued();
+  /// What produce_queued() left.
+  enum class Produced {
+    all,      ///< nothing it may produce now
+    full,     ///< librdkafka's queue is full: the thread polls and retries
+    yielded,  ///< stopped early for a write() waiting for the lock: the thread lets it in, then goes on
+  };
+  /// Hands queued records to librdkafka, in order, while a transaction (if any) may take them. Called with mutex_
+  /// held. `yield` (the sink thread's calls): stop when a write() waits for mutex_, after records_per_hold. Without it,
+  /// the backlog a commit releases (up to config.max_queued_records) would be produced under
+  /// the lock, and the executor, whose write() needs that lock, would stand still for its whole length.
+  Produced produce_queued(bool yield = false);
+
+  /// After a yielded produce_queued(), with mutex_ released: waits (at most about a millisecond) until the waiting
+  /// write()s took the lock.
+  void let_writers_in() const;
 
   /// A delivery report (the sink thread, inside rd_kafka_poll or a transactional call): only noted here, applied
   /// under the lock once per poll.
@@ -200,7 +219,9 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::optional<std::uint64_t> unsettled_commit_;
 
   mutable std::mutex mutex_;
+  std::atomic<int> writers_waiting_{0};  ///< write() calls waiting for mutex_ (see produce_queued)
   std::deque<Queued> queue_;
+  std::atomic<std::size_t> queued_records_{0};  ///< records of the batches in queue_ (written under mutex_)
   std::uint64_t next_id_ = 0;
   std::map<std::uint64_t, InFlight> in_flight_;
   std::vector<FlushWaiter> flush_waiters_;
@@ -215,7 +236,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
   Sink::SharedBatches txn_batches_;
   std::size_t txn_bytes_ = 0;
   bool transaction_failed_delivery_ = false;
-  bool failed_ = false;
+  std::atomic<bool> failed_{false};  ///< written under mutex_; failed() reads it without (the executor asks often)
   std::string failure_;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -65,13 +65,17 @@ bool KafkaSinkCore::begin() {
 
 void KafkaSinkCore::produce_all() {
   for (;;) {
-    bool full = false;
+    Produced produced = Produced::all;
     {
       std::lock_guard lock(mutex_);
-      full = produce_queued();
+      produced = produce_queued(true);
     }
-    if (!full) {
+    if (produced == Produced::all) {
       return;
+    }
+    if (produced == Produced::yielded) {
+      let_writers_in();
+      continue;
     }
     rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
     apply_deliveries();

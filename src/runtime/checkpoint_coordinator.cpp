@@ -394,8 +394,9 @@ void CheckpointCoordinator::take_sinks_output() {
       active_->snapshot.reset();
       active_->failure = prepared->error;
     } else {
-      for (const auto& [sink, bytes] : prepared->output) {
-        active_->snapshot->add_sink_output(static_cast<std::uint32_t>(sink), bytes);
+      for (auto& [sink, batches] : prepared->output) {
+        active_->snapshot->add_sink_output_later(static_cast<std::uint32_t>(sink),
+                                                 TransactionalSinks::encode_later(std::move(batches)));
       }
     }
   }
@@ -554,7 +555,12 @@ void CheckpointCoordinator::on_part(std::size_t worker, std::uint64_t id, bool o
 void CheckpointCoordinator::close_round(std::chrono::steady_clock::time_point now) {
   Round round = std::move(*round_);
   round_.reset();
-  next_due_ = now + options_.interval;
+  // Checkpoints begin every interval, counted from one begin to the next (Wallaroo's --time-between-checkpoints,
+  // Flink's checkpoint interval), so that a transactional sink's output waits one interval, not an interval plus the
+  // checkpoint's own duration; one that took longer than the interval is followed at once. After a failure the next
+  // waits a whole interval: a full disk is not retried back to back.
+  bool failed = std::ranges::any_of(round.parts, [](const auto& part) { return !part.second.first; });
+  next_due_ = failed ? now + options_.interval : round.started + options_.interval;
   if (after_last_ && last_round_ == round.id) {
     // Whatever the outcome: the cluster exits now (a failure is logged below).
     auto done = std::exchange(after_last_, {});

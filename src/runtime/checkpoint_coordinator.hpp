@@ -109,6 +109,10 @@ class CheckpointCoordinator {
   void membership_changed(const cluster::Membership& membership, bool moved);
   /// A peer's checkpoint marker (core::CheckpointMarker): checkpoint `id`'s cut on the channel from `from`.
   void on_marker(std::size_t from, std::uint64_t id);
+  /// This worker's part waits for a peer's marker. The marker comes in-band, behind that peer's batches: the executor
+  /// must take them even while its sinks are full, or a transactional sink, whose room comes back only with the
+  /// commit, would wait for a checkpoint that waits for it.
+  [[nodiscard]] bool awaiting_markers() const { return active_ && !active_->awaiting.empty(); }
   /// A batch of events from `from`, about to be processed: recorded while this worker's part waits for from's marker.
   void before_peer_data(std::size_t from, const core::PeerData& data) {
     if (active_ && active_->awaiting.contains(from)) {

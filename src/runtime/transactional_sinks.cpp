@@ -30,20 +30,14 @@ void TransactionalSinks::prepare(std::uint64_t id) {
   }
   for (std::size_t index : members_) {
     sinks_[index]->prepare(id, [this, id, generation, index](std::string error, io::Sink::SharedBatches records) {
-      // Encoded here, on the sink's thread, straight from the batches the sink keeps (shared, not copied): the
-      // executor only moves the result into the checkpoint's part.
-      std::vector<std::string> encoded;
-      encoded.reserve(records.size());
-      for (const auto& batch : records) {
-        encoded.push_back(encode_record_batch(*batch));
-      }
-      records.clear();
+      // Not encoded here: the sink's thread goes back to producing, and the checkpoint's writer encodes the batches
+      // (shared with the sink, which keeps them for its commit) when it writes the part.
       {
         std::lock_guard lock(mutex_);
         if (preparing_ != id || generation_ != generation) {
           return;  // an answer to a prepare given up (a rollback; its run may have used the same id)
         }
-        answers_[index] = {std::move(error), std::move(encoded)};
+        answers_[index] = {std::move(error), std::move(records)};
       }
       doorbell_.ring();
     });
@@ -55,8 +49,19 @@ bool TransactionalSinks::preparing() const {
   return preparing_ != 0 && answers_.size() < members_.size();
 }
 
+checkpoint::Snapshot::LateOutput TransactionalSinks::encode_later(io::Sink::SharedBatches batches) {
+  return [batches = std::move(batches)] {
+    std::vector<std::string> encoded;
+    encoded.reserve(batches.size());
+    for (const auto& batch : batches) {
+      encoded.push_back(encode_record_batch(*batch));
+    }
+    return encoded;
+  };
+}
+
 std::optional<TransactionalSinks::Prepared> TransactionalSinks::take_prepared() {
-  std::map<std::size_t, std::pair<std::string, std::vector<std::string>>> answers;
+  std::map<std::size_t, std::pair<std::string, io::Sink::SharedBatches>> answers;
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
@@ -72,9 +77,7 @@ std::optional<TransactionalSinks::Prepared> TransactionalSinks::take_prepared() 
       prepared.error += (prepared.error.empty() ? "" : "; ") + answer.first;
       continue;
     }
-    for (auto& bytes : answer.second) {
-      prepared.output.emplace_back(index, std::move(bytes));
-    }
+    prepared.output.emplace_back(index, std::move(answer.second));
   }
   return prepared;
 }

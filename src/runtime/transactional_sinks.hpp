@@ -1,5 +1,6 @@
 #pragma once
 
+#include "roo/checkpoint/snapshot.hpp"
 #include "roo/core/doorbell.hpp"
 #include "roo/io/sink.hpp"
 
@@ -37,11 +38,15 @@ class TransactionalSinks {
   void prepare(std::uint64_t id);
   struct Prepared {
     std::uint64_t id = 0;
-    std::string error;                                        ///< empty: every sink prepared
-    std::vector<std::pair<std::size_t, std::string>> output;  ///< (sink index, encoded output) to keep
+    std::string error;  ///< empty: every sink prepared
+    /// (sink index, its output to keep): the batches the sink keeps for its commit, shared, not copied.
+    std::vector<std::pair<std::size_t, io::Sink::SharedBatches>> output;
   };
-  /// Once every sink answered the last prepare(): their outputs, encoded for the checkpoint (record_batch_codec).
+  /// Once every sink answered the last prepare(): their outputs, for the checkpoint's part.
   [[nodiscard]] std::optional<Prepared> take_prepared();
+  /// The encoding of `batches` in a checkpoint (record_batch_codec), one string per batch, for
+  /// checkpoint::Snapshot::add_sink_output_later(): the checkpoint's writer runs it.
+  [[nodiscard]] static checkpoint::Snapshot::LateOutput encode_later(io::Sink::SharedBatches batches);
   /// Whether a prepare() has not been answered by every sink yet.
   [[nodiscard]] bool preparing() const;
 
@@ -74,7 +79,7 @@ class TransactionalSinks {
   /// Moves on with each abort (a rollback): a recovered run prepares the same ids again, and an answer to a prepare
   /// of the run given up must not be taken for the new one's.
   std::uint64_t generation_ = 0;
-  std::map<std::size_t, std::pair<std::string, std::vector<std::string>>> answers_;  ///< error, encoded output
+  std::map<std::size_t, std::pair<std::string, io::Sink::SharedBatches>> answers_;  ///< error, output
   std::uint64_t recover_id_ = 0;
   std::map<std::size_t, std::vector<io::RecordBatch>> recover_output_;
 };

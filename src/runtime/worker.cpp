@@ -78,6 +78,7 @@ constexpr std::chrono::milliseconds watermark_repeat{500};
 
 using core::wall_clock_ns;  // event time's clock
 constexpr std::chrono::milliseconds credit_poll{1};
+constexpr std::chrono::milliseconds sink_room_poll{2};  // wait_for_sinks
 constexpr std::chrono::seconds sink_stop_wait{2};
 /// With checkpoints, a cluster that did not form is formed again after this wait, doubled each time up to the last.
 constexpr std::chrono::milliseconds first_forming_retry{100};
@@ -899,8 +900,9 @@ void Worker::wait_in_data_io(std::chrono::milliseconds wait) {
 // its limit.
 bool Worker::wait_for_sinks() {
   for (auto& sink : sinks_) {
-    while (sink->budget().in_flight() >= sink->budget().limit()) {
-      sleep_in_data_io(idle_wait);
+    while (!sink->has_room()) {
+      // A sink on its own thread (Kafka) makes room without a handler here to wake this wait: look again soon.
+      sleep_in_data_io(sink_room_poll);
       if (checkpoints_) {
         // A transactional sink holds the output after a checkpoint's cut until that checkpoint completes: the
         // checkpoint goes on while the executor waits here (a new part is a consistent cut here too: between turns).
@@ -908,8 +910,9 @@ bool Worker::wait_for_sinks() {
       }
       // A rescale's round is answered by the loop (paused, it takes only peers' batches; delivered_before_move()
       // bounds its wait for the sinks).
-      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_ || paused_ || !rescale_inbox_.empty()) {
-        return true;  // let the loop react; it comes back here
+      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_ || paused_ || !rescale_inbox_.empty() ||
+          (checkpoints_ && checkpoints_->awaiting_markers())) {
+        return true;  // let the loop react (or take the batches a peer's marker waits behind); it comes back here
       }
       if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
         return false;

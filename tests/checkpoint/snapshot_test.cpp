@@ -63,6 +63,33 @@ TEST(Snapshot, ChannelBatchesAreRecordsOfTheirOwn) {
             (std::vector<std::string>{"state 0 1 k=v", "channel 2 " + std::string("b\0tes", 6)}));
 }
 
+TEST(Snapshot, OutputAddedLaterIsEncodedOnlyWhenAskedAndStoredAsOutputAddedAtOnce) {
+  Snapshot snapshot(4, false);
+  int encodings = 0;
+  snapshot.add_sink_output_later(1, [&encodings] {
+    ++encodings;
+    return std::vector<std::string>{"first", std::string("sec\0nd", 7)};
+  });
+  snapshot.add_state(0, 1, "k", "v");
+  EXPECT_EQ(encodings, 0);
+  EXPECT_EQ(snapshot.channel_entries(), 0u);
+  snapshot.encode_late_output();
+  snapshot.encode_late_output();  // run once, then forgotten
+  EXPECT_EQ(encodings, 1);
+  EXPECT_EQ(snapshot.channel_entries(), 2u);
+
+  Snapshot at_once(4, false);
+  at_once.add_state(0, 1, "k", "v");
+  at_once.add_sink_output(1, "first");
+  at_once.add_sink_output(1, std::string("sec\0nd", 7));
+  EXPECT_EQ(snapshot.records(), at_once.records());
+  const std::vector<char>& body = snapshot.records();
+  std::string flagged = std::to_string(1u | Snapshot::sink_output_flag);
+  EXPECT_EQ(records_of(std::string_view(body.data(), body.size())),
+            (std::vector<std::string>{"state 0 1 k=v", "channel " + flagged + " first",
+                                      "channel " + flagged + " " + std::string("sec\0nd", 7)}));
+}
+
 TEST(Snapshot, MalformedBodyIsReported) {
   Snapshot snapshot(1, true);
   snapshot.add_state(1, 1, "key", "value");

@@ -353,6 +353,44 @@ TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {
   EXPECT_EQ(sink->undelivered_bytes(), 0U);
 }
 
+TEST(KafkaSinkTransactions, OutputHeldForACommitPastMaxQueuedRecordsLeavesNoRoomUntilTheCommit) {
+  std::string topic = test::unique_topic("txn-queue-bound");
+  test::create_topic(topic, 2);
+  auto config = sink_config(topic, test::unique_topic("txn-id"));
+  config.max_queued_records = 15;
+  auto sink = make_kafka_sink(config);
+  sink->start();
+  auto first = numbered("a", 20, 2);
+  auto second = numbered("b", 10, 2);
+  auto third = numbered("c", 10, 2);
+  sink->write(batch_of(first));
+  ASSERT_EQ(prepare(*sink, 1).first, "");
+  EXPECT_TRUE(sink->has_room());
+  sink->write(batch_of(second));  // waits for commit(1)
+  EXPECT_TRUE(sink->has_room());  // 10 records queued
+  sink->write(batch_of(third));
+  EXPECT_FALSE(sink->has_room());  // 20 queued, though far under max_buffered_bytes
+  EXPECT_LT(sink->budget().in_flight(), sink->budget().limit());
+
+  ASSERT_EQ(commit(*sink, 1), "");
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!sink->has_room() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(sink->has_room());  // handed to librdkafka once the commit opened the next transaction
+  auto [error, records] = prepare(*sink, 2);
+  ASSERT_EQ(error, "");
+  auto later = second;
+  later.insert(later.end(), third.begin(), third.end());
+  EXPECT_EQ(values_of(records), values(later));
+  ASSERT_EQ(commit(*sink, 2), "");
+  auto all = first;
+  all.insert(all.end(), later.begin(), later.end());
+  EXPECT_EQ(as_written(test::read_topic(topic, 40, true)), by_partition(all));
+  stop(*sink);
+  EXPECT_EQ(sink->undelivered_bytes(), 0U);
+}
+
 TEST(KafkaSinkTransactions, AnAbortedCheckpointIsNeverVisible) {
   std::string topic = test::unique_topic("txn-abort");
   test::create_topic(topic, 1);

@@ -45,7 +45,7 @@ class CheckpointWriter {
 
  private:
   void run();
-  [[nodiscard]] CheckpointOutcome write(const Snapshot& snapshot);
+  [[nodiscard]] CheckpointOutcome write(Snapshot& snapshot);
   void compact();
   [[nodiscard]] std::optional<CheckpointOutcome> take_locked();
 

@@ -2,8 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace roo::checkpoint {
@@ -40,6 +42,13 @@ class Snapshot {
   /// restarted worker commits it if the sink's own commit did not happen before the crash. Like channel batches, it
   /// belongs to its own checkpoint only; it is stored as a channel record whose number has sink_output_flag set.
   void add_sink_output(std::uint32_t sink, std::string_view bytes);
+  /// Output of transactional sink `sink` encoded only when the part is written (encode_late_output()), on the
+  /// writer's thread: each string `encode` returns is stored as add_sink_output() stores one. A second of Kafka
+  /// output is 15-30 MB: encoding and copying it then keeps that work off the executor and the sink's thread.
+  using LateOutput = std::function<std::vector<std::string>()>;
+  void add_sink_output_later(std::uint32_t sink, LateOutput encode);
+  /// Runs and forgets the encodings add_sink_output_later() left. The writer calls it before making the file.
+  void encode_late_output();
   static constexpr std::uint32_t sink_output_flag = 0x80000000u;
   /// A source position record whose number has this flag set holds window stage (number & ~flag)'s watermark
   /// instead: a recovered worker does not fire or take as on time what it had counted late before the crash.
@@ -63,6 +72,7 @@ class Snapshot {
   std::size_t source_entries_ = 0;
   std::size_t channel_entries_ = 0;
   std::vector<char> records_;
+  std::vector<std::pair<std::uint32_t, LateOutput>> late_output_;
 };
 
 }  // namespace roo::checkpoint

@@ -18,6 +18,11 @@ struct KafkaSinkConfig {
   std::size_t max_message_size = 1000000;     ///< a larger record is not sent: counted and logged (message.max.bytes)
   std::chrono::milliseconds linger{5};        ///< Wallaroo's max_produce_buffer_ms (linger.ms)
   std::size_t max_buffered_bytes = 64 << 20;  ///< budget(): past this the executor waits
+  /// Records written but not handed to librdkafka yet: past this the executor waits too (Sink::has_room). Small
+  /// records would otherwise let the executor run seconds ahead of the brokers within max_buffered_bytes, and with
+  /// exactly-once every checkpoint would first wait for that backlog. Room for a few hundred milliseconds of a fast
+  /// sink's output, so that the output held during a checkpoint's commit does not stop the executor.
+  std::size_t max_queued_records = 250000;
   /// Exactly-once: write inside transactions (io::Sink's prepare/commit/abort) with this transactional.id, the same
   /// for the same worker's sink across restarts (so a new instance fences its zombie). Empty: at-least-once,
   /// idempotent producer.

@@ -44,6 +44,10 @@ class Sink {
   /// What the sink holds; the producer waits while it is over its limit.
   [[nodiscard]] virtual core::ByteBudget& budget() = 0;
 
+  /// Whether the producer (the executor) may write more now: budget() is under its limit, and whatever else the
+  /// sink bounds. Thread-safe.
+  [[nodiscard]] virtual bool has_room() { return budget().in_flight() < budget().limit(); }
+
   /// Calls `done` (on the sink's thread) once every batch written before this call is delivered (acknowledged by
   /// the peer or broker), or with one line saying why it cannot be. At-least-once without checkpoints: a source's
   /// offsets are committed only after the sinks flushed the outputs of the events before them. Thread-safe.
