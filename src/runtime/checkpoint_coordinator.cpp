@@ -640,18 +640,7 @@ void CheckpointCoordinator::take_last(std::function<void()> done) {
   next_due_ = std::chrono::steady_clock::time_point{};  // now, or as soon as the round in flight closes
 }
 
-void CheckpointCoordinator::checkpoint_and_wait() {
-  if (!peers_.alone()) {
-    return;  // a cluster's last checkpoint is the last one it completed
-  }
-  if (writing_ != 0) {
-    wait_for_write();
-  }
-  round_.reset();
-  std::uint64_t id = next_id_++;
-  round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}, .layout = {}};
-  begin_part(id);
-  auto give_up = std::chrono::steady_clock::now() + min_round_timeout;
+void CheckpointCoordinator::wait_for_sinks_output(std::chrono::steady_clock::time_point give_up) {
   while (active_ && active_->awaiting_sinks && std::chrono::steady_clock::now() < give_up) {
     {
       python::GilRelease release;
@@ -659,6 +648,23 @@ void CheckpointCoordinator::checkpoint_and_wait() {
     }
     take_sinks_output();
   }
+}
+
+void CheckpointCoordinator::checkpoint_and_wait() {
+  if (!peers_.alone()) {
+    return;  // a cluster's last checkpoint is the last one it completed
+  }
+  // The checkpoint in flight ends first, as any checkpoint does before the next begins: its sinks may still be
+  // voting on it, and a transactional sink takes one prepare at a time (begun now, the last one would abandon it).
+  wait_for_sinks_output(std::chrono::steady_clock::now() + min_round_timeout);
+  if (writing_ != 0) {
+    wait_for_write();
+  }
+  round_.reset();
+  std::uint64_t id = next_id_++;
+  round_ = Round{.id = id, .started = std::chrono::steady_clock::now(), .parts = {}, .layout = {}};
+  begin_part(id);
+  wait_for_sinks_output(std::chrono::steady_clock::now() + min_round_timeout);
   if (active_ && active_->awaiting_sinks) {
     checkpoint_log()->error("checkpoint {} failed: the sinks did not flush their output within {} s", id,
                             min_round_timeout.count());

@@ -165,6 +165,8 @@ class CheckpointCoordinator {
   /// Checkpoint `id` is complete on every worker: its output and its sources' positions become durable elsewhere.
   void on_complete(std::uint64_t id);
   void wait_for_write();
+  /// Waits (the GIL released) until the active part has its transactional sinks' output, or `give_up`.
+  void wait_for_sinks_output(std::chrono::steady_clock::time_point give_up);
   void on_part(std::size_t worker, std::uint64_t id, bool ok, const std::string& text);
   void start_round(std::chrono::steady_clock::time_point now);
   void close_round(std::chrono::steady_clock::time_point now);
