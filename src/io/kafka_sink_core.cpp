@@ -55,9 +55,7 @@ void KafkaSinkCore::write(RecordBatch&& batch) {
     return;
   }
   budget_.add(bytes);
-  writers_waiting_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(mutex_);
-  writers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  std::unique_lock lock = lock_as_writer();
   if (failed_ || stopping_) {
     count_undelivered(bytes, failed_ ? failure_ : "written after the sink stopped");
     budget_.release(bytes);
@@ -73,7 +71,7 @@ void KafkaSinkCore::write(RecordBatch&& batch) {
 }
 
 void KafkaSinkCore::flush(std::function<void(std::string)> done) {
-  std::unique_lock lock(mutex_);
+  std::unique_lock lock = lock_as_writer();
   std::uint64_t upto = next_id_;
   std::string error = failed_ ? failure_line() : std::exchange(unreported_failure_, {});
   if (failed_ || in_flight_.empty() || in_flight_.begin()->first >= upto) {
@@ -86,7 +84,7 @@ void KafkaSinkCore::flush(std::function<void(std::string)> done) {
 
 void KafkaSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock = lock_as_writer();
     // What is written from now on waits for the commit. A checkpoint may be prepared while the previous one's commit
     // still waits in tasks_ (the executor commits n and begins n + 1 at once): the limit then stays at n's cut until
     // that commit ran, so that n's transaction holds n's output only.
@@ -206,7 +204,7 @@ std::size_t KafkaSinkCore::still_in_flight() const {
 bool KafkaSinkCore::failed() const { return failed_.load(); }
 
 void KafkaSinkCore::post(std::function<void()> task) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock = lock_as_writer();
   tasks_.push_back(std::move(task));
   if (main_queue_ != nullptr) {
     rd_kafka_queue_yield(main_queue_);
@@ -226,6 +224,13 @@ void KafkaSinkCore::run_tasks() {
     }
     task();
   }
+}
+
+std::unique_lock<std::mutex> KafkaSinkCore::lock_as_writer() {
+  writers_waiting_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lock(mutex_);
+  writers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  return lock;
 }
 
 void KafkaSinkCore::let_writers_in() const {

@@ -118,13 +118,17 @@ class KafkaSinkCore : public KafkaClientIdentity {
   enum class Produced {
     all,      ///< nothing it may produce now
     full,     ///< librdkafka's queue is full: the thread polls and retries
-    yielded,  ///< stopped early for a write() waiting for the lock: the thread lets it in, then goes on
+    yielded,  ///< stopped early for a caller waiting for the lock (lock_as_writer): the thread lets it in, goes on
   };
   /// Hands queued records to librdkafka, in order, while a transaction (if any) may take them. Called with mutex_
-  /// held. `yield` (the sink thread's calls): stop when a write() waits for mutex_, after records_per_hold. Without it,
-  /// the backlog a commit releases (up to config.max_queued_records) would be produced under
-  /// the lock, and the executor, whose write() needs that lock, would stand still for its whole length.
+  /// held. `yield` (the sink thread's calls): stop when a caller waits in lock_as_writer(), after records_per_hold.
+  /// Without it, the backlog a commit releases (up to config.max_queued_records) would be produced under the lock, and
+  /// the executor, whose write() needs that lock, would stand still for its whole length.
   Produced produce_queued(bool yield = false);
+
+  /// mutex_, taken by a caller from outside the sink's thread (write(), flush(), prepare(), post()): counted in
+  /// writers_waiting_ while it waits, so that the sink thread's produce_queued() lets it in.
+  std::unique_lock<std::mutex> lock_as_writer();
 
   /// After a yielded produce_queued(), with mutex_ released: waits (at most about a millisecond) until the waiting
   /// write()s took the lock.
@@ -219,7 +223,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::optional<std::uint64_t> unsettled_commit_;
 
   mutable std::mutex mutex_;
-  std::atomic<int> writers_waiting_{0};  ///< write() calls waiting for mutex_ (see produce_queued)
+  std::atomic<int> writers_waiting_{0};  ///< lock_as_writer() calls waiting for mutex_ (see produce_queued)
   std::deque<Queued> queue_;
   std::atomic<std::size_t> queued_records_{0};  ///< records of the batches in queue_ (written under mutex_)
   std::uint64_t next_id_ = 0;

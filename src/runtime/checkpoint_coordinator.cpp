@@ -657,6 +657,13 @@ void CheckpointCoordinator::checkpoint_and_wait() {
   // The checkpoint in flight ends first, as any checkpoint does before the next begins: its sinks may still be
   // voting on it, and a transactional sink takes one prepare at a time (begun now, the last one would abandon it).
   wait_for_sinks_output(std::chrono::steady_clock::now() + min_round_timeout);
+  if (active_ && active_->awaiting_sinks) {
+    // A sink that did not answer the last prepare will not answer another: the newest complete checkpoint stays.
+    checkpoint_log()->error("checkpoint {} failed: the sinks did not flush their output within {} s", active_->id,
+                            min_round_timeout.count());
+    active_.reset();
+    return;
+  }
   if (writing_ != 0) {
     wait_for_write();
   }

@@ -71,15 +71,18 @@ class OutputBuffer {
       out.headers = std::exchange(headers_, {});
       // The next batch is likely the size of this one: one allocation each instead of a dozen doublings, whose
       // copies and frees cost most when the batches are freed on another thread (a transactional sink's, at commit).
-      records_.reserve(out.records.size());
-      keys_.reserve(out.keys.size());
-      headers_.reserve(out.headers.size());
+      // Not past a hand-over's usual size: after a burst (a window's firing) the next small batch would keep the room.
+      records_.reserve(std::min(out.records.size(), reserved_records_at_most));
+      keys_.reserve(std::min(out.keys.size(), reserved_bytes_at_most));
+      headers_.reserve(std::min(out.headers.size(), reserved_bytes_at_most));
     }
     return out;
   }
 
  private:
   static constexpr std::size_t small = 16;
+  static constexpr std::size_t reserved_records_at_most = 8192;  // twice the worker's events per hand-over
+  static constexpr std::size_t reserved_bytes_at_most = 256 * 1024;
 
   [[gnu::noinline]] void grow(std::size_t size) { bytes_.resize(std::max(bytes_.size() * 2, used_ + size)); }
 

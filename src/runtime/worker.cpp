@@ -279,6 +279,9 @@ class Worker {
   std::atomic<bool> formed_{false};  ///< the cluster has formed (or there is none): a signal stops it, not form()
   std::atomic<std::size_t> sources_running_{0};
   bool stopping_ = false;
+  /// Set by wait_for_sinks for one turn: the sinks are full and this worker's checkpoint part awaits a peer's marker,
+  /// so take_work takes only peers' batches (the marker comes behind them), no source input.
+  bool peer_input_only_ = false;
   std::chrono::steady_clock::time_point drain_deadline_{};
   std::mutex facts_mutex_;
   LocalFacts facts_;  ///< guarded by facts_mutex_ (also read by the external channel's answers)
@@ -899,6 +902,7 @@ void Worker::wait_in_data_io(std::chrono::milliseconds wait) {
 // Backpressure from the sinks: keep the data path running (the sinks write in it) while any sink holds more than
 // its limit.
 bool Worker::wait_for_sinks() {
+  peer_input_only_ = false;
   for (auto& sink : sinks_) {
     while (!sink->has_room()) {
       // A sink on its own thread (Kafka) makes room without a handler here to wake this wait: look again soon.
@@ -910,9 +914,12 @@ bool Worker::wait_for_sinks() {
       }
       // A rescale's round is answered by the loop (paused, it takes only peers' batches; delivered_before_move()
       // bounds its wait for the sinks).
-      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_ || paused_ || !rescale_inbox_.empty() ||
-          (checkpoints_ && checkpoints_->awaiting_markers())) {
-        return true;  // let the loop react (or take the batches a peer's marker waits behind); it comes back here
+      if (check_sinks() || (stop_requested_ && !stopping_) || exit_requested_ || paused_ || !rescale_inbox_.empty()) {
+        return true;  // let the loop react; it comes back here
+      }
+      if (checkpoints_ && checkpoints_->awaiting_markers()) {
+        peer_input_only_ = true;  // one turn for the batches a peer's marker waits behind, and nothing else
+        return true;
       }
       if (stopping_ && std::chrono::steady_clock::now() > drain_deadline_) {
         return false;
@@ -962,7 +969,10 @@ bool Worker::take_work() {
   }
   std::optional<core::PeerInput> remote;
   std::optional<core::FrameBatch> batch;
-  remote = inbound_.try_pop();                        // never sleeps, so the GIL stays held
+  remote = inbound_.try_pop();  // never sleeps, so the GIL stays held
+  if (peer_input_only_ && !remote) {
+    return false;  // the sinks are full: only a peer's batches (and the marker behind them) may be taken
+  }
   if (!remote && !paused_ && channels_have_room()) {  // a rescale's pause leaves source input queued
     batch = mailbox_.try_pop();
   }
