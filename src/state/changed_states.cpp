@@ -34,6 +34,7 @@ void ChangedStates::clear() {
     }
   }
   used_ = 0;
+  recent_.fill(nullptr);
 }
 
 }  // namespace roo::state

@@ -2,6 +2,7 @@
 
 #include <Python.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -25,6 +26,13 @@ class ChangedStates {
 
   /// `state` (of `key`) was handed to user code.
   void add(PyObject* state, PyObject* key) {
+    // Most events reach a state marked already, and often one of the few hot keys: a small direct-mapped array
+    // (it stays in L1) answers those without a probe of the table, which for thousands of keys is an L2 miss.
+    PyObject*& recent = recent_[recent_slot_of(state)];
+    if (recent == state) {
+      return;
+    }
+    recent = state;
     for (std::size_t i = slot_of(state);; i = (i + 1) & (slots_.size() - 1)) {
       Slot& slot = slots_[i];
       if (slot.state == state) {
@@ -75,16 +83,23 @@ class ChangedStates {
     PyObject* key = nullptr;  ///< a reference owned here
   };
   static constexpr std::size_t initial_slots = 64;  // a power of two
+  static constexpr int recent_bits = 10;            // 1,024 pointers: 8 KiB
 
   [[nodiscard]] std::size_t slot_of(PyObject* state) const {
     auto bits = reinterpret_cast<std::uintptr_t>(state) >> 4;  // objects are 16-byte aligned
     return static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> 20) & (slots_.size() - 1);
+  }
+  [[nodiscard]] static std::size_t recent_slot_of(PyObject* state) {
+    auto bits = reinterpret_cast<std::uintptr_t>(state) >> 4;
+    return static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> (64 - recent_bits));
   }
   void insert(Slot& slot, PyObject* state, PyObject* key);
   void grow();
 
   std::vector<Slot> slots_;
   std::size_t used_ = 0;
+  /// States known to be in slots_ (a subset; emptied whenever slots_ is): a hit means marked already.
+  std::array<PyObject*, std::size_t{1} << recent_bits> recent_{};
 };
 
 }  // namespace roo::state
