@@ -967,9 +967,9 @@ def plot(results):
     systems = ["ceiling", "ceiling_roo", "asyncio", "bytewax", "roo1", "roo2", "roo1ckpt"]
     labels = {"ceiling": "ceiling (python3)", "ceiling_roo": "ceiling (roo's libpython)",
               "asyncio": "asyncio server", "bytewax": "Bytewax", "roo1": "Roo 1 worker", "roo2": "Roo 2 workers",
-              "roo1ckpt": "Roo 1 worker, checkpoints 1 s (longer input)"}
+              "roo1ckpt": "Roo 1 worker, checkpoints 1 s (longer input)", "roo1nometrics": "Roo 1 worker, metrics off"}
     colors = {"ceiling": "#bbbbbb", "ceiling_roo": "#888888", "asyncio": "#e6a23c", "bytewax": "#9b59b6",
-              "roo1": "#2e86de", "roo2": "#0a3d62", "roo1ckpt": "#27ae60"}
+              "roo1": "#2e86de", "roo2": "#0a3d62", "roo1ckpt": "#27ae60", "roo1nometrics": "#c0392b"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
     ws = results["order"]
     width = 0.8 / len(systems)
