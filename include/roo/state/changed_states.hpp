@@ -85,13 +85,16 @@ class ChangedStates {
   static constexpr std::size_t initial_slots = 64;  // a power of two
   static constexpr int recent_bits = 10;            // 1,024 pointers: 8 KiB
 
-  [[nodiscard]] std::size_t slot_of(PyObject* state) const {
+  /// The state's address, mixed (Fibonacci hashing): both tables take their slot from its bits.
+  [[nodiscard]] static std::uint64_t mixed(PyObject* state) {
     auto bits = reinterpret_cast<std::uintptr_t>(state) >> 4;  // objects are 16-byte aligned
-    return static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> 20) & (slots_.size() - 1);
+    return bits * 0x9e3779b97f4a7c15ULL;
+  }
+  [[nodiscard]] std::size_t slot_of(PyObject* state) const {
+    return static_cast<std::size_t>(mixed(state) >> 20) & (slots_.size() - 1);
   }
   [[nodiscard]] static std::size_t recent_slot_of(PyObject* state) {
-    auto bits = reinterpret_cast<std::uintptr_t>(state) >> 4;
-    return static_cast<std::size_t>(bits * 0x9e3779b97f4a7c15ULL >> (64 - recent_bits));
+    return static_cast<std::size_t>(mixed(state) >> (64 - recent_bits));
   }
   void insert(Slot& slot, PyObject* state, PyObject* key);
   void grow();
