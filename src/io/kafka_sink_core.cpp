@@ -16,14 +16,29 @@ void KafkaSinkCore::start() {
   if (config_.topic.empty()) {
     throw core::UsageError("write to Kafka for sink '" + config_.name + "': no topic given");
   }
+  make_producer(producers_[0], config_.transactional_id);
+  if (transactional()) {
+    make_producer(producers_[1], config_.transactional_id + second_id_suffix);
+    post([this] { initialize(); });
+  } else {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+  }
+  io_logger()->info("{}: producing to topic '{}' at {}{}", identity, config_.topic, config_.brokers,
+                    transactional() ? " in transactions as '" + config_.transactional_id + "' and '" +
+                                          config_.transactional_id + second_id_suffix + "'"
+                                    : "");
+}
+
+void KafkaSinkCore::make_producer(TransactionalProducer& producer, const std::string& transactional_id) {
   KafkaProperties own = {{"linger.ms", std::to_string(config_.linger.count())},
                          {"socket.nagle.disable", "true"},
                          {"enable.idempotence", "true"}};
   if (config_.max_message_size + 4096 > 1000000) {
     own.emplace_back("message.max.bytes", std::to_string(config_.max_message_size + 4096));
   }
-  if (transactional()) {
-    own.emplace_back("transactional.id", config_.transactional_id);
+  if (!transactional_id.empty()) {
+    own.emplace_back("transactional.id", transactional_id);
   }
   KafkaConf conf = make_kafka_client_config(*this, config_.brokers, own, config_.properties);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
@@ -33,19 +48,15 @@ void KafkaSinkCore::start() {
     static_cast<KafkaSinkCore*>(static_cast<KafkaClientIdentity*>(opaque))
         ->on_client_error(client, static_cast<rd_kafka_resp_err_t>(error), reason);
   });
-  producer_ = make_kafka_client(RD_KAFKA_PRODUCER, std::move(conf), identity);
-  topic_ = rd_kafka_topic_new(producer_.get(), config_.topic.c_str(), nullptr);
-  main_queue_ = rd_kafka_queue_get_main(producer_.get());
-  if (transactional()) {
-    transaction_.emplace(producer_.get(), config_.transactional_id, config_.topic, config_.brokers,
-                         config_.properties);
-    post([this] { initialize(); });
-  } else {
-    std::lock_guard lock(mutex_);
-    open_ = true;
+  producer.producer = make_kafka_client(RD_KAFKA_PRODUCER, std::move(conf), identity);
+  producer.topic = rd_kafka_topic_new(producer.producer.get(), config_.topic.c_str(), nullptr);
+  producer.main_queue = rd_kafka_queue_get_main(producer.producer.get());
+  if (!transactional_id.empty()) {
+    // Both producers mark their commits in the first id's group, so that the newest marker names the checkpoint
+    // that committed last, whichever producer committed it.
+    producer.transaction.emplace(producer.producer.get(), config_.transactional_id + ".commits", config_.topic,
+                                 config_.brokers, config_.properties);
   }
-  io_logger()->info("{}: producing to topic '{}' at {}{}", identity, config_.topic, config_.brokers,
-                    transactional() ? " in transactions as '" + config_.transactional_id + "'" : "");
 }
 
 void KafkaSinkCore::write(RecordBatch&& batch) {
@@ -65,8 +76,8 @@ void KafkaSinkCore::write(RecordBatch&& batch) {
   in_flight_[id] = InFlight{.records_left = records, .bytes = transactional() ? 0 : bytes};
   queue_.push_back(Queued{.batch = std::move(batch), .next = 0, .id = id, .bytes = bytes});
   queued_records_.store(queued_records_.load(std::memory_order_relaxed) + records, std::memory_order_relaxed);
-  if (queue_.size() == 1 && produce_queued() == Produced::full && main_queue_ != nullptr) {
-    rd_kafka_queue_yield(main_queue_);  // the thread retries sooner than its idle poll
+  if (queue_.size() == 1 && produce_queued() == Produced::full && active().main_queue != nullptr) {
+    rd_kafka_queue_yield(active().main_queue);  // the thread retries sooner than its idle poll
   }
 }
 
@@ -85,9 +96,9 @@ void KafkaSinkCore::flush(std::function<void(std::string)> done) {
 void KafkaSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
   {
     std::unique_lock lock = lock_as_writer();
-    // What is written from now on waits for the commit. A checkpoint may be prepared while the previous one's commit
-    // still waits in tasks_ (the executor commits n and begins n + 1 at once): the limit then stays at n's cut until
-    // that commit ran, so that n's transaction holds n's output only.
+    // What is written from now on waits until the sink thread prepared n and switched producers. A checkpoint may be
+    // prepared before an earlier prepare ran (tasks_ is behind): the limit then stays at the earlier cut until that
+    // prepare ran, so that each transaction holds its checkpoint's output only.
     cuts_.emplace_back(checkpoint, next_id_);
     if (cuts_.size() == 1) {
       produce_limit_ = next_id_;
@@ -133,8 +144,8 @@ void KafkaSinkCore::stop(std::function<void()> on_stopped) {
   }
   if (!stopping_) {
     stopping_ = true;
-    if (main_queue_ != nullptr) {
-      rd_kafka_queue_yield(main_queue_);
+    if (active().main_queue != nullptr) {
+      rd_kafka_queue_yield(active().main_queue);
     }
   }
 }
@@ -169,13 +180,21 @@ void KafkaSinkCore::run() {
     }
     if (produced == Produced::yielded) {
       let_writers_in();
-      rd_kafka_poll(producer_.get(), 0);  // serve the delivery reports that came meanwhile
+      poll(std::chrono::milliseconds(0));  // serve the delivery reports that came meanwhile
     } else {
-      rd_kafka_poll(producer_.get(), kafka_timeout(produced == Produced::full ? busy_poll : idle_poll));
+      poll(produced == Produced::full ? busy_poll : idle_poll);
     }
     apply_deliveries();
   }
   finish();
+}
+
+void KafkaSinkCore::poll(std::chrono::milliseconds timeout) {
+  // active_ changes only on this thread: the queue that writers yield is the one polled here.
+  rd_kafka_poll(active().producer.get(), kafka_timeout(timeout));
+  if (other().producer) {
+    rd_kafka_poll(other().producer.get(), 0);
+  }
 }
 
 std::size_t KafkaSinkCore::undelivered_bytes() const {
@@ -206,8 +225,8 @@ bool KafkaSinkCore::failed() const { return failed_.load(); }
 void KafkaSinkCore::post(std::function<void()> task) {
   std::unique_lock lock = lock_as_writer();
   tasks_.push_back(std::move(task));
-  if (main_queue_ != nullptr) {
-    rd_kafka_queue_yield(main_queue_);
+  if (active().main_queue != nullptr) {
+    rd_kafka_queue_yield(active().main_queue);
   }
 }
 
@@ -260,7 +279,7 @@ KafkaSinkCore::Produced KafkaSinkCore::produce_queued(bool yield) {
         ++front.next;
         continue;
       }
-      rd_kafka_resp_err_t result = produce_record(producer_.get(), topic_, front.batch, front.next,
+      rd_kafka_resp_err_t result = produce_record(active().producer.get(), active().topic, front.batch, front.next,
                                                   reinterpret_cast<void*>(static_cast<std::uintptr_t>(front.id)));
       if (result == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return Produced::full;
@@ -279,8 +298,8 @@ KafkaSinkCore::Produced KafkaSinkCore::produce_queued(bool yield) {
       }
     }
     if (transactional()) {
-      txn_bytes_ += front.bytes;
-      txn_batches_.push_back(std::make_shared<const RecordBatch>(std::move(front.batch)));
+      active().bytes += front.bytes;
+      active().batches.push_back(std::make_shared<const RecordBatch>(std::move(front.batch)));
     }
     queue_.pop_front();
     queued_records_.store(queued_records_.load(std::memory_order_relaxed) - records, std::memory_order_relaxed);
@@ -328,7 +347,7 @@ void KafkaSinkCore::fail_locked(const std::string& cause, bool fenced) {
   failure_ = fenced ? "fenced by a newer instance with transactional.id '" + config_.transactional_id + "'"
                     : cause;
   io_logger()->error("{}", failure_line());
-  std::size_t held = txn_bytes_;
+  std::size_t held = producers_[0].bytes + producers_[1].bytes;
   for (const auto& queued : queue_) {
     held += queued.bytes;
   }
@@ -343,15 +362,19 @@ std::string KafkaSinkCore::failure_line() const {
 }
 
 void KafkaSinkCore::drop_uncommitted() {
-  std::size_t bytes = txn_bytes_;
+  std::size_t bytes = 0;
   for (const auto& queued : queue_) {
     bytes += queued.bytes;
     in_flight_.erase(queued.id);
   }
   queue_.clear();
   queued_records_.store(0, std::memory_order_relaxed);
-  txn_batches_.clear();
-  txn_bytes_ = 0;
+  for (auto& producer : producers_) {
+    bytes += producer.bytes;
+    producer.bytes = 0;
+    producer.batches.clear();
+    producer.prepared.reset();
+  }
   cuts_.clear();
   produce_limit_ = no_limit;
   if (transactional()) {
@@ -376,7 +399,7 @@ void KafkaSinkCore::finish() {
     std::size_t uncommitted = 0;
     {
       std::lock_guard lock(mutex_);
-      uncommitted = txn_bytes_;
+      uncommitted = producers_[0].bytes + producers_[1].bytes;
       for (const auto& queued : queue_) {
         uncommitted += queued.bytes;
       }
@@ -385,8 +408,10 @@ void KafkaSinkCore::finish() {
       }
       drop_uncommitted();
     }
-    if (!failed() && in_transaction_) {
-      (void)transaction_->abort(std::chrono::milliseconds(5000));
+    if (!failed()) {
+      for (auto& producer : producers_) {
+        (void)abort_open(producer, std::chrono::milliseconds(5000));
+      }
     }
   } else {
     while (!abandoned_.load()) {
@@ -401,13 +426,12 @@ void KafkaSinkCore::finish() {
       if (produced == Produced::yielded) {
         let_writers_in();
       }
-      rd_kafka_poll(producer_.get(),
-                    kafka_timeout(produced == Produced::yielded ? std::chrono::milliseconds(0) : busy_poll));
+      poll(produced == Produced::yielded ? std::chrono::milliseconds(0) : busy_poll);
       apply_deliveries();
     }
     if (abandoned_.load()) {
-      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-      rd_kafka_poll(producer_.get(), 0);
+      rd_kafka_purge(active().producer.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      poll(std::chrono::milliseconds(0));
       apply_deliveries();
     }
   }
@@ -425,12 +449,21 @@ void KafkaSinkCore::finish() {
     stopped_ = true;
     callbacks.swap(on_stopped_);
     flushes.swap(flush_waiters_);
-    rd_kafka_queue_destroy(main_queue_);
-    main_queue_ = nullptr;
+    for (auto& producer : producers_) {
+      if (producer.main_queue != nullptr) {
+        rd_kafka_queue_destroy(producer.main_queue);
+        producer.main_queue = nullptr;
+      }
+    }
   }
-  rd_kafka_topic_destroy(topic_);
-  topic_ = nullptr;
-  producer_.reset();
+  for (auto& producer : producers_) {
+    if (producer.topic != nullptr) {
+      rd_kafka_topic_destroy(producer.topic);
+      producer.topic = nullptr;
+    }
+    producer.transaction.reset();
+    producer.producer.reset();
+  }
   io_logger()->info("{}: stopped ({} bytes undelivered)", identity, undelivered_bytes_.load());
   for (auto& waiter : flushes) {
     waiter.done(identity + ": stopped before delivering everything");

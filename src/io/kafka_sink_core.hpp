@@ -5,6 +5,7 @@
 
 #include "roo/io/kafka_sink.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -39,11 +40,32 @@ struct FlushWaiter {
   std::string error;  ///< set when one of those batches lost a record
 };
 
+/// One of a transactional Kafka sink's two producers (docs/kafka.md, "Exactly once"): its librdkafka handle, its
+/// transaction, and the batches produced into that transaction, kept until it commits. Without transactions the sink
+/// has only the first one, and no transaction.
+struct TransactionalProducer {
+  KafkaHandle producer;
+  rd_kafka_topic_t* topic = nullptr;
+  rd_kafka_queue_t* main_queue = nullptr;  // yielded to wake the sink thread
+  std::optional<KafkaTransaction> transaction;
+  bool in_transaction = false;  ///< begin_transaction was called and the transaction not yet ended
+  /// The checkpoint whose prepared transaction this producer holds until its commit (not the one producing).
+  std::optional<std::uint64_t> prepared;
+  Sink::SharedBatches batches;  ///< produced into the open transaction; prepare() hands the same ones over
+  std::size_t bytes = 0;        ///< of `batches`, counted in the budget until the commit
+};
+
 /// The producer behind a Kafka sink and everything it holds, driven by one thread (run()): it serves librdkafka's
 /// delivery reports, retries records refused by a full queue, and runs the transactional steps in order. write(),
 /// flush() and the checkpoint calls may come from any thread; the first three switch state under mutex_ at once (so
 /// what was written before a prepare() belongs to its checkpoint) and leave the blocking work to the thread.
 /// shared_ptr because the thread holds it while the Sink handle may be destroyed from the sink's own callback.
+///
+/// Transactional, the sink has two producers (transactional ids T and T + second_id_suffix) that take checkpoints
+/// in turn: at checkpoint n's cut the active one flushes n's transaction and holds it for commit(n), and the other
+/// opens n+1's at once, so that the output behind the cut flows while checkpoint n is written and completed
+/// (Flink's producer pool, sized two because one checkpoint is in flight at a time). Commits stay in checkpoint
+/// order: n+1 is prepared only after n committed (or, given up, was merged into n+1's transaction).
 class KafkaSinkCore : public KafkaClientIdentity {
  public:
   using Clock = std::chrono::steady_clock;
@@ -53,6 +75,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   static constexpr std::chrono::seconds warning_interval{10};  // repeated warnings of one kind, at most this often
   static constexpr int commit_attempts = 3;  // an aborted commit is produced again this often
   static constexpr std::uint64_t no_limit = std::numeric_limits<std::uint64_t>::max();
+  /// The second producer's transactional.id is the sink's with this suffix; both share the marker group.
+  static constexpr const char* second_id_suffix = ".1";
   /// The sink thread produces at least this many records per hold of the lock before it lets a waiting write() in
   /// (about half a millisecond): fewer, and a steady stream of writes would leave it too little time to keep up.
   static constexpr std::size_t records_per_hold = 512;
@@ -63,8 +87,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   }
 
   ~KafkaSinkCore() {
-    if (topic_ != nullptr) {
-      rd_kafka_topic_destroy(topic_);
+    for (auto& producer : producers_) {
+      if (producer.topic != nullptr) {
+        rd_kafka_topic_destroy(producer.topic);
+      }
     }
   }
 
@@ -173,11 +199,41 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// Reports a failed transactional step: fatal ones fail the sink. Returns the line for the caller's `done`.
   std::string report(const char* step, std::uint64_t checkpoint, const KafkaTransactionResult& result);
 
-  /// init_transactions, retried (one line) until it succeeds, fails for good, or the sink stops.
-  void initialize();
+  /// Creates one producer; `transactional_id` empty: without transactions.
+  void make_producer(TransactionalProducer& producer, const std::string& transactional_id);
 
-  /// Opens the next transaction; the thread then produces what waits in the queue.
+  /// The producer that produces now, and the other one (holding a prepared transaction, or idle). active_ changes
+  /// on the sink thread under mutex_ only.
+  TransactionalProducer& active() { return producers_[active_]; }
+  TransactionalProducer& other() { return producers_[1 - active_]; }
+
+  /// Both producers' init_transactions (fencing earlier instances of either id), each retried (one line) until it
+  /// succeeds, fails for good, or the sink stops; then the first opens a transaction.
+  void initialize();
+  bool initialize(TransactionalProducer& producer, bool& warned);
+
+  /// Aborts `producer`'s open transaction (its kept batches stay), if it has one.
+  KafkaTransactionResult abort_open(TransactionalProducer& producer, std::chrono::milliseconds timeout);
+
+  /// Opens the active producer's next transaction; the thread then produces what waits in the queue.
   bool begin();
+
+  /// Before prepare(n) uses the other producer: a transaction it still holds is settled. A complete checkpoint's
+  /// whose commit failed is committed now; a given-up checkpoint's records move into the active transaction, ahead
+  /// of its own (both aborted and produced again, in write order). Returns the line of a failure ("" when settled).
+  std::string settle_other(std::uint64_t checkpoint);
+
+  /// After prepare(n) flushed the active transaction: the other producer opens n+1's, and the active one holds n's.
+  void switch_producers(std::uint64_t checkpoint);
+
+  /// Commits the other producer's prepared transaction of `checkpoint`, producing it again after an abort (the
+  /// active transaction is aborted and reopened behind it, so that the output's order holds).
+  KafkaTransactionResult commit_other(std::uint64_t checkpoint);
+  /// The other producer's transaction of `checkpoint` committed: its records and budget are released.
+  void committed_other(std::uint64_t checkpoint);
+
+  /// Polls both producers: the active one for up to `timeout`.
+  void poll(std::chrono::milliseconds timeout);
 
   /// Produces every queued record below the produce limit, polling while librdkafka's queue is full.
   void produce_all();
@@ -187,16 +243,17 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void run_commit(std::uint64_t checkpoint, const Sink::Done& done);
 
   /// After an aborted commit: aborts, then writes the transaction's records and marker again and commits.
-  KafkaTransactionResult produce_again(std::uint64_t checkpoint);
+  KafkaTransactionResult produce_again(TransactionalProducer& producer, std::uint64_t checkpoint);
 
-  /// After an abortable error the sink gave up on: aborts, begins a new transaction and produces the open one's kept
-  /// records into it again, so that the next prepare (or the checkpoint's recovery) still covers them.
+  /// After an abortable error the sink gave up on: aborts the active transaction, begins a new one and produces the
+  /// aborted one's kept records into it again, so that the next prepare (or the checkpoint's recovery) still covers
+  /// them.
   void reopen();
 
-  /// Produces `batch` outside the write queue (a recovery, or a commit produced again).
-  void produce_records(const RecordBatch& batch);
-  /// The open transaction's batches, produced again into a new transaction (after an abort).
-  void produce_kept();
+  /// Produces `batch` with `producer` outside the write queue (a recovery, or a commit produced again).
+  void produce_records(TransactionalProducer& producer, const RecordBatch& batch);
+  /// `producer`'s kept batches, produced again into its new transaction (after an abort).
+  void produce_kept(TransactionalProducer& producer);
 
   void run_abort();
 
@@ -209,16 +266,13 @@ class KafkaSinkCore : public KafkaClientIdentity {
 
   KafkaSinkConfig config_;
   core::ByteBudget budget_;
-  KafkaHandle producer_;
-  rd_kafka_topic_t* topic_ = nullptr;
-  rd_kafka_queue_t* main_queue_ = nullptr;  // yielded to wake the thread
-  std::optional<KafkaTransaction> transaction_;
+  std::array<TransactionalProducer, 2> producers_;  // the second only with transactions
+  std::size_t active_ = 0;                          // see active()
 
   // The sink thread's own.
   std::vector<std::pair<std::uint64_t, std::size_t>> delivered_;  // (batch id, records) reported since the last poll
   std::atomic<bool> abandoned_{false};
-  bool initialized_ = false;     // init_transactions succeeded
-  bool in_transaction_ = false;  // begin_transaction was called and the transaction not yet ended
+  bool initialized_ = false;  // init_transactions succeeded
   /// A commit asked for that did not succeed (retried by a later commit): hand_off() refuses while it is not settled.
   std::optional<std::uint64_t> unsettled_commit_;
 
@@ -231,15 +285,13 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::vector<FlushWaiter> flush_waiters_;
   std::string unreported_failure_;  // a lost record no flush() answered for yet
   std::deque<std::function<void()>> tasks_;
-  bool open_ = false;                    // records may be produced (transactional: a transaction is open)
-  std::uint64_t produce_limit_ = no_limit;  // after prepare(): batches from this id on wait for the commit
-  /// (checkpoint, the first batch id after its cut) of each prepare() not yet committed, oldest first.
+  bool open_ = false;  // records may be produced (transactional: the active producer's transaction is open)
+  /// After prepare(): batches from this id on wait until the producers switched (for the next transaction).
+  std::uint64_t produce_limit_ = no_limit;
+  /// (checkpoint, the first batch id after its cut) of each prepare() whose producers have not switched yet, oldest
+  /// first.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> cuts_;
   std::optional<std::uint64_t> last_committed_;
-  /// Produced into the open transaction, kept until it commits; prepare() hands the same batches to the checkpoint.
-  Sink::SharedBatches txn_batches_;
-  std::size_t txn_bytes_ = 0;
-  bool transaction_failed_delivery_ = false;
   std::atomic<bool> failed_{false};  ///< written under mutex_; failed() reads it without (the executor asks often)
   std::string failure_;
   bool stopping_ = false;

@@ -17,7 +17,7 @@ void KafkaSinkCore::on_delivery(const rd_kafka_message_t& message) {
     std::string cause = kafka_error_text(message.err);
     std::lock_guard lock(mutex_);
     if (transactional()) {
-      transaction_failed_delivery_ = true;  // the commit fails and produces the transaction's records again
+      // The transaction can only abort now: its commit fails and produces the transaction's records again.
       io_logger()->debug("{}: a record was not delivered to {}/{}: {}", identity, config_.topic, message.partition,
                          cause);
       return;

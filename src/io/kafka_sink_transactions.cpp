@@ -22,14 +22,24 @@ std::string KafkaSinkCore::report(const char* step, std::uint64_t checkpoint, co
 
 void KafkaSinkCore::initialize() {
   bool warned = false;
+  for (auto& producer : producers_) {
+    if (!initialize(producer, warned)) {
+      return;
+    }
+  }
+  initialized_ = true;
+  (void)begin();
+}
+
+bool KafkaSinkCore::initialize(TransactionalProducer& producer, bool& warned) {
   for (;;) {
-    KafkaTransactionResult result = transaction_->init(transaction_timeout);
+    KafkaTransactionResult result = producer.transaction->init(transaction_timeout);
     if (result.ok()) {
       break;
     }
     if (result.kind == KafkaTransactionResult::Kind::fatal) {
       fail("cannot initialize transactions: " + result.text, result.fenced);
-      return;
+      return false;
     }
     if (!warned) {
       warned = true;
@@ -37,30 +47,36 @@ void KafkaSinkCore::initialize() {
     }
     std::lock_guard lock(mutex_);
     if (stopping_) {
-      return;
+      return false;
     }
   }
-  KafkaTransactionResult swept = transaction_->abort_leftovers(transaction_timeout);
+  KafkaTransactionResult swept = producer.transaction->abort_leftovers(transaction_timeout);
   apply_deliveries();
   if (!swept.ok()) {
     fail("cannot abort what an earlier process left pending in the topic: " + swept.text, swept.fenced);
-    return;
+    return false;
   }
-  initialized_ = true;
-  (void)begin();
+  return true;
 }
 
 bool KafkaSinkCore::begin() {
-  KafkaTransactionResult result = transaction_->begin();
+  KafkaTransactionResult result = active().transaction->begin();
   if (!result.ok()) {
     fail("cannot begin a transaction: " + result.text, result.fenced);
     return false;
   }
-  in_transaction_ = true;
+  active().in_transaction = true;
   std::lock_guard lock(mutex_);
   open_ = true;
-  transaction_failed_delivery_ = false;
   return true;
+}
+
+KafkaTransactionResult KafkaSinkCore::abort_open(TransactionalProducer& producer, std::chrono::milliseconds timeout) {
+  if (!producer.in_transaction) {
+    return {};
+  }
+  producer.in_transaction = false;
+  return producer.transaction->abort(timeout);
 }
 
 void KafkaSinkCore::produce_all() {
@@ -77,7 +93,7 @@ void KafkaSinkCore::produce_all() {
       let_writers_in();
       continue;
     }
-    rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
+    poll(busy_poll);
     apply_deliveries();
   }
 }
@@ -87,8 +103,12 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
     done(failure_line(), {});
     return;
   }
+  if (std::string line = settle_other(checkpoint); !line.empty()) {
+    done(line, {});
+    return;
+  }
   {
-    // Older checkpoints prepared but never committed (given up) share this one's transaction.
+    // Older checkpoints whose prepare failed share this one's transaction.
     std::lock_guard lock(mutex_);
     while (!cuts_.empty() && cuts_.front().first < checkpoint) {
       cuts_.pop_front();
@@ -98,9 +118,9 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
     }
   }
   produce_all();
-  KafkaTransactionResult result = transaction_->mark(checkpoint, transaction_timeout);
+  KafkaTransactionResult result = active().transaction->mark(checkpoint, transaction_timeout);
   if (result.ok()) {
-    rd_kafka_resp_err_t flushed = rd_kafka_flush(producer_.get(), kafka_timeout(transaction_timeout));
+    rd_kafka_resp_err_t flushed = rd_kafka_flush(active().producer.get(), kafka_timeout(transaction_timeout));
     apply_deliveries();
     if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) {
       result = KafkaTransactionResult{.kind = KafkaTransactionResult::Kind::retriable,
@@ -118,9 +138,76 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
   Sink::SharedBatches records;
   {
     std::lock_guard lock(mutex_);
-    records = txn_batches_;  // shared, not copied: ours stay for a commit that must be produced again
+    records = active().batches;  // shared, not copied: ours stay for a commit that must be produced again
+  }
+  switch_producers(checkpoint);
+  if (failed()) {
+    done(failure_line(), {});
+    return;
   }
   done({}, std::move(records));
+}
+
+std::string KafkaSinkCore::settle_other(std::uint64_t checkpoint) {
+  TransactionalProducer& held = other();
+  if (!held.prepared) {
+    return {};
+  }
+  std::uint64_t earlier = *held.prepared;
+  if (unsettled_commit_ == earlier) {
+    // Checkpoint `earlier` is complete but its commit failed: it commits before anything after it can.
+    KafkaTransactionResult result = commit_other(earlier);
+    apply_deliveries();
+    if (!result.ok()) {
+      return report("commit", earlier, result);
+    }
+    committed_other(earlier);
+    return {};
+  }
+  // Checkpoint `earlier` was given up (no commit came): its records belong to checkpoint `checkpoint` too. They go
+  // ahead of the active transaction's in a new one, so that each partition keeps the order they were written in.
+  {
+    std::lock_guard lock(mutex_);
+    open_ = false;
+  }
+  KafkaTransactionResult result = abort_open(held, transaction_timeout);
+  if (result.ok()) {
+    result = abort_open(active(), transaction_timeout);
+  }
+  apply_deliveries();
+  if (!result.ok()) {
+    return report("abort", earlier, result);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    held.batches.insert(held.batches.end(), active().batches.begin(), active().batches.end());
+    active().batches = std::move(held.batches);
+    active().bytes += std::exchange(held.bytes, 0);
+    held.batches.clear();
+    held.prepared.reset();
+  }
+  io_logger()->debug("{}: checkpoint {} was given up; its output goes with checkpoint {}", identity, earlier,
+                     checkpoint);
+  if (!begin()) {
+    return failure_line();
+  }
+  produce_kept(active());
+  apply_deliveries();
+  return {};
+}
+
+void KafkaSinkCore::switch_producers(std::uint64_t checkpoint) {
+  {
+    std::lock_guard lock(mutex_);
+    active().prepared = checkpoint;
+    if (!cuts_.empty() && cuts_.front().first == checkpoint) {
+      cuts_.pop_front();
+    }
+    active_ = 1 - active_;
+    open_ = false;  // until the new active producer began its transaction
+    produce_limit_ = cuts_.empty() ? no_limit : cuts_.front().second;
+  }
+  (void)begin();
 }
 
 void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done) {
@@ -133,91 +220,115 @@ void KafkaSinkCore::run_commit(std::uint64_t checkpoint, const Sink::Done& done)
     std::lock_guard lock(mutex_);
     if (last_committed_ && *last_committed_ >= checkpoint) {
       answer = "";
-    } else if (cuts_.empty() || cuts_.front().first != checkpoint) {
+    } else if (other().prepared != checkpoint) {
       answer = fmt::format("{}: cannot commit checkpoint {}: it was not prepared", identity, checkpoint);
-    } else {
-      open_ = false;
     }
   }
   if (answer) {
     done(*answer);
     return;
   }
-  KafkaTransactionResult result = transaction_->commit(transaction_timeout);
+  KafkaTransactionResult result = commit_other(checkpoint);
+  apply_deliveries();
+  if (!result.ok()) {
+    unsettled_commit_ = checkpoint;  // the next prepare commits it again, before anything else
+    done(report("commit", checkpoint, result));
+    return;
+  }
+  committed_other(checkpoint);
+  io_logger()->debug("{}: committed the transaction of checkpoint {}", identity, checkpoint);
+  done({});
+}
+
+KafkaTransactionResult KafkaSinkCore::commit_other(std::uint64_t checkpoint) {
+  TransactionalProducer& held = other();
+  KafkaTransactionResult result{.kind = KafkaTransactionResult::Kind::abortable,
+                                .text = "aborted by an earlier commit's failure"};
+  if (held.in_transaction) {
+    result = held.transaction->commit(transaction_timeout);
+  }
+  if (result.kind != KafkaTransactionResult::Kind::abortable) {
+    if (result.ok()) {
+      held.in_transaction = false;
+    }
+    return result;
+  }
+  // Produced again, the held records land behind the active transaction's in each partition: that one is aborted
+  // first and produced again behind them, so that a read_committed reader sees the output in the order written.
+  {
+    std::lock_guard lock(mutex_);
+    open_ = false;
+  }
+  KafkaTransactionResult aborted = abort_open(active(), transaction_timeout);
+  if (!aborted.ok()) {
+    return aborted;
+  }
   for (int attempt = 1; result.kind == KafkaTransactionResult::Kind::abortable && attempt < commit_attempts;
        ++attempt) {
     io_logger()->warn("{}: the transaction of checkpoint {} was aborted ({}); producing it again", identity,
                       checkpoint, result.text);
-    result = produce_again(checkpoint);
+    result = produce_again(held, checkpoint);
   }
-  apply_deliveries();
-  if (!result.ok()) {
-    unsettled_commit_ = checkpoint;
-    std::string line = report("commit", checkpoint, result);
-    if (result.kind == KafkaTransactionResult::Kind::abortable) {
-      reopen();
-    } else if (!failed()) {
-      std::lock_guard lock(mutex_);
-      open_ = true;  // still the same transaction: a later commit(n) tries again
-    }
-    done(line);
-    return;
-  }
-  in_transaction_ = false;
-  unsettled_commit_.reset();
-  {
-    std::lock_guard lock(mutex_);
-    budget_.release(txn_bytes_);
-    txn_bytes_ = 0;
-    txn_batches_.clear();
-    cuts_.pop_front();
-    produce_limit_ = cuts_.empty() ? no_limit : cuts_.front().second;  // the next prepared checkpoint's cut
-    last_committed_ = checkpoint;
-  }
-  io_logger()->debug("{}: committed the transaction of checkpoint {}", identity, checkpoint);
   if (begin()) {
-    done({});
-  } else {
-    done(failure_line());
+    produce_kept(active());
   }
+  return result;
 }
 
-KafkaTransactionResult KafkaSinkCore::produce_again(std::uint64_t checkpoint) {
-  KafkaTransactionResult result = transaction_->abort(transaction_timeout);
+void KafkaSinkCore::committed_other(std::uint64_t checkpoint) {
+  unsettled_commit_.reset();
+  std::lock_guard lock(mutex_);
+  TransactionalProducer& held = other();
+  budget_.release(held.bytes);
+  held.bytes = 0;
+  held.batches.clear();
+  held.prepared.reset();
+  last_committed_ = checkpoint;
+}
+
+KafkaTransactionResult KafkaSinkCore::produce_again(TransactionalProducer& producer, std::uint64_t checkpoint) {
+  KafkaTransactionResult result = abort_open(producer, transaction_timeout);
   if (!result.ok()) {
     return result;
   }
-  result = transaction_->begin();
+  result = producer.transaction->begin();
   if (!result.ok()) {
     return result;
   }
-  produce_kept();
-  result = transaction_->mark(checkpoint, transaction_timeout);
-  return result.ok() ? transaction_->commit(transaction_timeout) : result;
+  producer.in_transaction = true;
+  produce_kept(producer);
+  result = producer.transaction->mark(checkpoint, transaction_timeout);
+  if (result.ok()) {
+    result = producer.transaction->commit(transaction_timeout);
+  }
+  if (result.ok()) {
+    producer.in_transaction = false;
+  }
+  return result;
 }
 
-void KafkaSinkCore::produce_records(const RecordBatch& batch) {
+void KafkaSinkCore::produce_records(TransactionalProducer& producer, const RecordBatch& batch) {
   for (std::size_t i = 0; i < record_count(batch); ++i) {
     if (record_size(batch, i) > config_.max_message_size) {
       continue;  // counted when it was first written
     }
     rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__QUEUE_FULL;
-    while ((result = produce_record(producer_.get(), topic_, batch, i, reinterpret_cast<void*>(no_limit))) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(producer_.get(), kafka_timeout(busy_poll));
+    while ((result = produce_record(producer.producer.get(), producer.topic, batch, i,
+                                    reinterpret_cast<void*>(no_limit))) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      poll(busy_poll);
       apply_deliveries();
     }
   }
 }
 
-void KafkaSinkCore::produce_kept() {
+void KafkaSinkCore::produce_kept(TransactionalProducer& producer) {
   Sink::SharedBatches batches;
   {
     std::lock_guard lock(mutex_);
-    batches = txn_batches_;
+    batches = producer.batches;
   }
   for (const auto& batch : batches) {
-    produce_records(*batch);
+    produce_records(producer, *batch);
   }
 }
 
@@ -225,12 +336,13 @@ void KafkaSinkCore::run_abort() {
   if (failed() || !initialized_) {
     return;
   }
-  in_transaction_ = false;
-  KafkaTransactionResult result = transaction_->abort(transaction_timeout);
-  apply_deliveries();
-  if (!result.ok()) {
-    (void)report("abort", last_committed_.value_or(0) + 1, result);
-    return;
+  for (auto& producer : producers_) {
+    KafkaTransactionResult result = abort_open(producer, transaction_timeout);
+    apply_deliveries();
+    if (!result.ok()) {
+      (void)report("abort", last_committed_.value_or(0) + 1, result);
+      return;
+    }
   }
   (void)begin();
 }
@@ -251,15 +363,18 @@ void KafkaSinkCore::run_hand_off(const Sink::Prepared& done) {
     // On the thread, after the tasks posted before (a commit asked for earlier has run): what is left belongs to no
     // complete checkpoint (a prepared one whose commit never came was given up).
     std::lock_guard lock(mutex_);
-    records = txn_batches_;
+    records = other().batches;  // a given-up checkpoint's, older than the active transaction's
+    records.insert(records.end(), active().batches.begin(), active().batches.end());
     for (auto& queued : queue_) {
       records.push_back(std::make_shared<const RecordBatch>(std::move(queued.batch)));
     }
     drop_uncommitted();
     open_ = false;
   }
-  in_transaction_ = false;
-  KafkaTransactionResult result = transaction_->abort(transaction_timeout);
+  KafkaTransactionResult result = abort_open(other(), transaction_timeout);
+  if (result.ok()) {
+    result = abort_open(active(), transaction_timeout);
+  }
   apply_deliveries();
   if (!result.ok()) {
     // The records must not go on while this transaction might still commit them (a restart's fencing aborts it).
@@ -281,24 +396,27 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
   std::string error;
   std::optional<std::uint64_t> committed;
   try {
-    committed = transaction_->read_committed_checkpoint(transaction_timeout, error);
+    committed = active().transaction->read_committed_checkpoint(transaction_timeout, error);
   } catch (const std::exception& failure) {  // the marker reader's settings (core::Error)
     error = failure.what();
   }
   if (!committed) {
     done(fmt::format("{}: cannot read which checkpoint committed last (group '{}'): {}", identity,
-                     transaction_->marker_group(), error));
+                     active().transaction->marker_group(), error));
     return;
   }
   if (*committed >= checkpoint) {
     io_logger()->info("{}: checkpoint {} was committed before the restart", identity, checkpoint);
   } else {
     for (const auto& batch : records) {
-      produce_records(batch);
+      produce_records(active(), batch);
     }
-    KafkaTransactionResult result = transaction_->mark(checkpoint, transaction_timeout);
+    KafkaTransactionResult result = active().transaction->mark(checkpoint, transaction_timeout);
     if (result.ok()) {
-      result = transaction_->commit(transaction_timeout);
+      result = active().transaction->commit(transaction_timeout);
+    }
+    if (result.ok()) {
+      active().in_transaction = false;
     }
     apply_deliveries();
     if (!result.ok()) {
@@ -321,12 +439,15 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
 }
 
 void KafkaSinkCore::reopen() {
-  (void)transaction_->abort(transaction_timeout);
-  in_transaction_ = false;
+  {
+    std::lock_guard lock(mutex_);
+    open_ = false;
+  }
+  (void)abort_open(active(), transaction_timeout);
   if (!begin()) {
     return;
   }
-  produce_kept();
+  produce_kept(active());
   apply_deliveries();
 }
 

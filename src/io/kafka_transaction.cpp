@@ -50,13 +50,13 @@ KafkaTransactionResult retrying(std::chrono::milliseconds timeout, Call call) {
 
 }  // namespace
 
-KafkaTransaction::KafkaTransaction(rd_kafka_t* producer, std::string transactional_id, std::string topic,
+KafkaTransaction::KafkaTransaction(rd_kafka_t* producer, std::string marker_group, std::string topic,
                                    std::string brokers, KafkaProperties properties)
     : producer_(producer),
       topic_(std::move(topic)),
       brokers_(std::move(brokers)),
       properties_(std::move(properties)),
-      marker_group_(std::move(transactional_id) + ".commits") {}
+      marker_group_(std::move(marker_group)) {}
 
 KafkaTransactionResult KafkaTransaction::init(std::chrono::milliseconds timeout) {
   return retrying(timeout, [&](int ms) { return rd_kafka_init_transactions(producer_, ms); });

@@ -310,7 +310,9 @@ TEST(KafkaSink, WhatTheBrokersHaveNotAcknowledgedCountsBeforeTheStopFinished) {
   EXPECT_EQ(sink->undelivered_reason(), "not acknowledged by the brokers");
 }
 
-TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {
+// The sink's two producers take checkpoints in turn (kafka_sink_core.hpp): what is written behind checkpoint 1's cut
+// is produced into checkpoint 2's transaction at once, before commit(1), and becomes visible only with commit(2).
+TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommittedAndTheNextOneFlowsMeanwhile) {
   std::string topic = test::unique_topic("txn-commit");
   test::create_topic(topic, 2);
   std::string id = test::unique_topic("txn-id");
@@ -323,22 +325,24 @@ TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {
   auto [error, records] = prepare(*sink, 1);
   ASSERT_EQ(error, "");
   EXPECT_EQ(values_of(records), values(first));
-  sink->write(batch_of(second));  // belongs to checkpoint 2: waits for commit(1)
+  sink->write(batch_of(second));  // belongs to checkpoint 2: produced now, in the second producer's transaction
   EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
-  // Written, not yet committed; before them, in each partition, the one empty record of the start's sweep
-  // (KafkaTransaction::abort_leftovers), aborted.
-  auto uncommitted = test::read_topic(topic, 22, false, 5000ms, 500ms);
-  ASSERT_EQ(uncommitted.size(), 22U);
+  // Written, not yet committed, checkpoint 2's included; before them, in each partition, the two empty records of
+  // the start's sweep (KafkaTransaction::abort_leftovers, one per transactional id), aborted.
+  auto uncommitted = test::read_topic(topic, 34, false, 5000ms, 500ms);
+  ASSERT_EQ(uncommitted.size(), 34U);
   for (std::int32_t partition : {0, 1}) {
-    auto swept = std::find_if(uncommitted.begin(), uncommitted.end(),
-                              [&](const test::KafkaMessage& m) { return m.partition == partition; });
-    ASSERT_NE(swept, uncommitted.end());
-    EXPECT_EQ(swept->value, "");
-    EXPECT_EQ(swept->offset, 0);
+    std::vector<std::int64_t> swept;
+    for (const auto& message : uncommitted) {
+      if (message.partition == partition && message.value.empty()) {
+        swept.push_back(message.offset);
+      }
+    }
+    EXPECT_EQ(swept, (std::vector<std::int64_t>{0, 2})) << "partition " << partition;  // each sweep, then its abort
   }
 
   ASSERT_EQ(commit(*sink, 1), "");
-  EXPECT_EQ(values(test::read_topic(topic, 20, true)), values(first));
+  EXPECT_EQ(values(test::read_topic(topic, 30, true, 3000ms, 1000ms)), values(first));  // not checkpoint 2's
   EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 1}}));
 
   auto [error2, records2] = prepare(*sink, 2);
@@ -348,12 +352,16 @@ TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommitted) {
   auto all = first;
   all.insert(all.end(), second.begin(), second.end());
   EXPECT_EQ(as_written(test::read_topic(topic, 30, true)), by_partition(all));
+  // The second producer marks its commits in the same group: the newest marker names checkpoint 2.
+  EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 2}}));
   EXPECT_EQ(sink->budget().in_flight(), 0U);
   stop(*sink);
   EXPECT_EQ(sink->undelivered_bytes(), 0U);
 }
 
-TEST(KafkaSinkTransactions, OutputHeldForACommitPastMaxQueuedRecordsLeavesNoRoomUntilTheCommit) {
+// A checkpoint's transaction keeps its records (in the budget) until its commit; what is written behind the cut is
+// handed to librdkafka at once, so the queue's bound (max_queued_records) does not fill while the commit waits.
+TEST(KafkaSinkTransactions, OutputBehindACutIsProducedBeforeTheCommitAndHeldInTheBudget) {
   std::string topic = test::unique_topic("txn-queue-bound");
   test::create_topic(topic, 2);
   auto config = sink_config(topic, test::unique_topic("txn-id"));
@@ -365,25 +373,25 @@ TEST(KafkaSinkTransactions, OutputHeldForACommitPastMaxQueuedRecordsLeavesNoRoom
   auto third = numbered("c", 10, 2);
   sink->write(batch_of(first));
   ASSERT_EQ(prepare(*sink, 1).first, "");
-  EXPECT_TRUE(sink->has_room());
-  sink->write(batch_of(second));  // waits for commit(1)
-  EXPECT_TRUE(sink->has_room());  // 10 records queued
+  std::size_t held = sink->budget().in_flight();
+  EXPECT_GT(held, 0U);  // checkpoint 1's records, until its commit
+  sink->write(batch_of(second));
   sink->write(batch_of(third));
-  EXPECT_FALSE(sink->has_room());  // 20 queued, though far under max_buffered_bytes
-  EXPECT_LT(sink->budget().in_flight(), sink->budget().limit());
-
-  ASSERT_EQ(commit(*sink, 1), "");
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!sink->has_room() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
-  EXPECT_TRUE(sink->has_room());  // handed to librdkafka once the commit opened the next transaction
+  EXPECT_TRUE(sink->has_room());  // 20 records written behind the cut, none left queued: produced before commit(1)
+  EXPECT_GT(sink->budget().in_flight(), held);
+
+  ASSERT_EQ(commit(*sink, 1), "");
   auto [error, records] = prepare(*sink, 2);
   ASSERT_EQ(error, "");
   auto later = second;
   later.insert(later.end(), third.begin(), third.end());
   EXPECT_EQ(values_of(records), values(later));
   ASSERT_EQ(commit(*sink, 2), "");
+  EXPECT_EQ(sink->budget().in_flight(), 0U);
   auto all = first;
   all.insert(all.end(), later.begin(), later.end());
   EXPECT_EQ(as_written(test::read_topic(topic, 40, true)), by_partition(all));
@@ -406,7 +414,8 @@ TEST(KafkaSinkTransactions, AnAbortedCheckpointIsNeverVisible) {
   EXPECT_EQ(values_of(records), values(numbered("kept", 3, 1)));
   ASSERT_EQ(commit(*sink, 2), "");
   EXPECT_EQ(values(test::read_topic(topic, 3, true, 20000ms, 1000ms)), values(numbered("kept", 3, 1)));
-  EXPECT_EQ(test::read_topic(topic, 9, false).size(), 9U);  // the aborted ones were written (and the start's sweep)
+  // The aborted ones were written, and the start's two sweeps (one per transactional id).
+  EXPECT_EQ(test::read_topic(topic, 10, false).size(), 10U);
   stop(*sink);
 }
 
@@ -557,6 +566,37 @@ TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   stop(*zombie);
   stop(*successor);
   EXPECT_FALSE(successor->failed());
+}
+
+// The zombie's checkpoint 2 is held by its second producer (checkpoint 1 went through the first): the successor's
+// start fences both transactional ids, so that neither can commit, and recover(2) commits checkpoint 2 once.
+TEST(KafkaSinkTransactions, ASecondInstanceFencesBothProducersOfTheFirst) {
+  std::string topic = test::unique_topic("txn-fence-both");
+  test::create_topic(topic, 1);
+  std::string id = test::unique_topic("txn-id");
+  auto zombie = make_kafka_sink(sink_config(topic, id));
+  zombie->start();
+  auto first = numbered("one", 3, 1);
+  zombie->write(batch_of(first));
+  ASSERT_EQ(prepare(*zombie, 1).first, "");
+  ASSERT_EQ(commit(*zombie, 1), "");
+  auto second = numbered("two", 4, 1);
+  zombie->write(batch_of(second));
+  auto [error, records] = prepare(*zombie, 2);
+  ASSERT_EQ(error, "");
+  zombie->write(batch_of(numbered("three", 2, 1)));  // checkpoint 3's, in the first producer's new transaction
+
+  auto successor = make_kafka_sink(sink_config(topic, id));
+  successor->start();
+  ASSERT_EQ(recover(*successor, 2, records), "");
+  EXPECT_NE(commit(*zombie, 2), "");
+  EXPECT_TRUE(zombie->failed());
+  auto visible = first;
+  visible.insert(visible.end(), second.begin(), second.end());
+  EXPECT_EQ(as_written(test::read_topic(topic, 7, true, 20000ms, 1000ms)), by_partition(visible));
+  EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 2}}));
+  stop(*zombie);
+  stop(*successor);
 }
 
 /// A probe, not a test: how fast the sink delivers 100-byte records (written in batches of 1000, flushed at the end).

@@ -19,13 +19,15 @@ namespace roo::io {
 /// written before a crash may be written again after the recovery. A transactional sink (Kafka; a connector sink
 /// with checkpoints) makes output visible only once its checkpoint is complete:
 ///   prepare(n)  every batch written before it belongs to checkpoint n: flush it (still invisible) and report;
-///               batches written after it belong to n+1 and stay queued until commit(n) (one open transaction);
+///               batches written after it belong to n+1 (Kafka: produced at once into a second producer's
+///               transaction, so the output flows while checkpoint n completes);
 ///   commit(n)   checkpoint n is complete everywhere: make its output visible;
 ///   abort()     roll back: discard everything not committed.
 /// The records of checkpoint n come back from prepare so that the checkpoint can keep them: if the worker dies
 /// between the checkpoint's completion and its commit, recover(n, records) commits them after the restart.
-/// A checkpoint may fail (no commit(n) comes): then prepare(n+1) extends the same open transaction with what was
-/// queued since prepare(n), and returns every record since the last commit; commit(n+1) commits them all.
+/// A checkpoint may fail (no commit(n) comes): then prepare(n+1) puts checkpoint n's records and what was written
+/// since into one transaction, in write order, and returns every record since the last commit; commit(n+1) commits
+/// them all.
 ///
 /// Lifecycle: construct (no I/O) → start() → write()* → stop(on_stopped). Thread-safety as marked.
 class Sink {
