@@ -265,8 +265,8 @@ KafkaTransactionResult KafkaSinkCore::commit_other(std::uint64_t checkpoint) {
   }
   for (int attempt = 1; result.kind == KafkaTransactionResult::Kind::abortable && attempt < commit_attempts;
        ++attempt) {
-    io_logger()->warn("{}: the transaction of checkpoint {} was aborted ({}); producing it again", identity,
-                      checkpoint, result.text);
+    io_logger()->warn("{}: the transaction of checkpoint {} was aborted ({}); producing it again", identity, checkpoint,
+                      result.text);
     result = produce_again(held, checkpoint);
   }
   if (begin()) {

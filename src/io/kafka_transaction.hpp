@@ -21,8 +21,9 @@ struct KafkaTransactionResult {
 /// The transactional calls of one producer that has a transactional.id, and the marker that records which
 /// checkpoint's transaction committed last: each transaction also commits offset `checkpoint` of partition 0 of the
 /// sink's topic for the consumer group `marker_group` (send_offsets_to_transaction, so the marker commits atomically
-/// with the records; the Kafka sink's two producers share "<the sink's transactional.id>.commits"). After a crash, read_committed_checkpoint() says whether checkpoint n's
-/// transaction committed. The calls block (seconds at most); call them from the sink's own thread.
+/// with the records; the Kafka sink's two producers share "<the sink's transactional.id>.commits"). After a crash,
+/// read_committed_checkpoint() says whether checkpoint n's transaction committed. The calls block (seconds at most);
+/// call them from the sink's own thread.
 class KafkaTransaction {
  public:
   KafkaTransaction(rd_kafka_t* producer, std::string marker_group, std::string topic, std::string brokers,
