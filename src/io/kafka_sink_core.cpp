@@ -269,6 +269,11 @@ KafkaSinkCore::Produced KafkaSinkCore::produce_queued(bool yield) {
     while (front.next < records) {
       std::size_t size = record_size(front.batch, front.next);
       if (size > config_.max_message_size) {
+        if (front.next < front.checked) {
+          ++front.next;  // produced again after an abort (suspend_for_abort): counted the first time
+          continue;
+        }
+        front.checked = front.next + 1;
         ++oversized_;
         count_undelivered(size, "records over max_message_size");
         warn_throttled(oversized_warned_, fmt::format("{}: not sending a record of {} bytes to topic '{}': over "

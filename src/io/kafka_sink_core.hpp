@@ -22,9 +22,10 @@ namespace roo::io {
 /// A write()'s batch until every record of it was handed to librdkafka.
 struct Queued {
   RecordBatch batch;
-  std::size_t next = 0;    ///< the next record to produce
-  std::uint64_t id = 0;    ///< write order; also the delivery reports' opaque
-  std::size_t bytes = 0;   ///< counted in the budget
+  std::size_t next = 0;     ///< the next record to produce
+  std::uint64_t id = 0;     ///< write order; also the delivery reports' opaque
+  std::size_t bytes = 0;    ///< counted in the budget
+  std::size_t checked = 0;  ///< records before this one were checked against max_message_size (and counted if over)
 };
 
 /// A written batch whose records are not all delivered (or given up on).
@@ -211,6 +212,11 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// succeeds, fails for good, or the sink stops; then the first opens a transaction.
   void initialize();
   bool initialize(TransactionalProducer& producer, bool& warned);
+
+  /// Before the active transaction aborts to be produced again: nothing is produced until begin(), and a batch the
+  /// thread had begun to produce (yielded midway) starts again from its first record, since those went into the
+  /// transaction that aborts. Called with mutex_ held.
+  void suspend_for_abort();
 
   /// Aborts `producer`'s open transaction (its kept batches stay), if it has one.
   KafkaTransactionResult abort_open(TransactionalProducer& producer, std::chrono::milliseconds timeout);

@@ -168,7 +168,7 @@ std::string KafkaSinkCore::settle_other(std::uint64_t checkpoint) {
   // ahead of the active transaction's in a new one, so that each partition keeps the order they were written in.
   {
     std::lock_guard lock(mutex_);
-    open_ = false;
+    suspend_for_abort();
   }
   KafkaTransactionResult result = abort_open(held, transaction_timeout);
   if (result.ok()) {
@@ -257,7 +257,7 @@ KafkaTransactionResult KafkaSinkCore::commit_other(std::uint64_t checkpoint) {
   // first and produced again behind them, so that a read_committed reader sees the output in the order written.
   {
     std::lock_guard lock(mutex_);
-    open_ = false;
+    suspend_for_abort();
   }
   KafkaTransactionResult aborted = abort_open(active(), transaction_timeout);
   if (!aborted.ok()) {
@@ -438,10 +438,17 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
   done({});
 }
 
+void KafkaSinkCore::suspend_for_abort() {
+  open_ = false;
+  if (!queue_.empty()) {
+    queue_.front().next = 0;  // its first records went into the transaction about to abort: all are produced again
+  }
+}
+
 void KafkaSinkCore::reopen() {
   {
     std::lock_guard lock(mutex_);
-    open_ = false;
+    suspend_for_abort();
   }
   (void)abort_open(active(), transaction_timeout);
   if (!begin()) {
