@@ -113,9 +113,13 @@ void KafkaSinkCore::commit(std::uint64_t checkpoint, Sink::Done done) {
 
 void KafkaSinkCore::abort() {
   {
+    // The producers' kept records are the sink thread's to drop (run_abort): a step running there may be using them.
     std::lock_guard lock(mutex_);
-    drop_uncommitted();
+    drop_queued();
+    cuts_.clear();
+    produce_limit_ = no_limit;
     open_ = false;
+    abort_pending_ = true;
   }
   post([this] { run_abort(); });
 }
@@ -366,7 +370,7 @@ std::string KafkaSinkCore::failure_line() const {
   return identity + ": " + failure_ + " (" + cause_suffix() + "); the sink stops writing";
 }
 
-void KafkaSinkCore::drop_uncommitted() {
+void KafkaSinkCore::drop_queued() {
   std::size_t bytes = 0;
   for (const auto& queued : queue_) {
     bytes += queued.bytes;
@@ -374,6 +378,14 @@ void KafkaSinkCore::drop_uncommitted() {
   }
   queue_.clear();
   queued_records_.store(0, std::memory_order_relaxed);
+  if (transactional()) {
+    budget_.release(bytes);
+  }
+}
+
+void KafkaSinkCore::drop_uncommitted() {
+  drop_queued();
+  std::size_t bytes = 0;
   for (auto& producer : producers_) {
     bytes += producer.bytes;
     producer.bytes = 0;

@@ -149,8 +149,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   };
   /// Hands queued records to librdkafka, in order, while a transaction (if any) may take them. Called with mutex_
   /// held. `yield` (the sink thread's calls): stop when a caller waits in lock_as_writer(), after records_per_hold.
-  /// Without it, the backlog a commit releases (up to config.max_queued_records) would be produced under the lock, and
-  /// the executor, whose write() needs that lock, would stand still for its whole length.
+  /// Without it, the backlog a prepare's switch releases (up to config.max_queued_records) would be produced under the
+  /// lock, and the executor, whose write() needs that lock, would stand still for its whole length.
   Produced produce_queued(bool yield = false);
 
   /// mutex_, taken by a caller from outside the sink's thread (write(), flush(), prepare(), post()): counted in
@@ -182,8 +182,11 @@ class KafkaSinkCore : public KafkaClientIdentity {
   [[nodiscard]] std::string failure_line() const;
   [[nodiscard]] std::string cause_suffix() const { return "topic '" + config_.topic + "'"; }
 
-  /// Discards the open transaction's records and the queued ones, releasing their budget. Called with mutex_ held.
+  /// Discards both producers' kept records (a held prepared transaction's too) and the queued ones, releasing their
+  /// budget. Called with mutex_ held, on the sink thread (or once it stopped).
   void drop_uncommitted();
+  /// Discards the queued records (not yet produced), releasing their budget. Called with mutex_ held.
+  void drop_queued();
 
   /// A record of batch `id` is lost: the flushes waiting for that batch (or the next flush) report it. Called with
   /// mutex_ held.
@@ -221,8 +224,11 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// Aborts `producer`'s open transaction (its kept batches stay), if it has one.
   KafkaTransactionResult abort_open(TransactionalProducer& producer, std::chrono::milliseconds timeout);
 
-  /// Opens the active producer's next transaction; the thread then produces what waits in the queue.
-  bool begin();
+  /// Opens the active producer's next transaction; the thread then produces what waits in the queue, unless
+  /// `produce_queue` is false: the caller first produces the kept batches again, then calls open_queue().
+  bool begin(bool produce_queue = true);
+  /// The queue may be produced into the active transaction (not while an abort() waits for run_abort).
+  void open_queue();
 
   /// Before prepare(n) uses the other producer: a transaction it still holds is settled. A complete checkpoint's
   /// whose commit failed is committed now; a given-up checkpoint's records move into the active transaction, ahead
@@ -279,7 +285,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::vector<std::pair<std::uint64_t, std::size_t>> delivered_;  // (batch id, records) reported since the last poll
   std::atomic<bool> abandoned_{false};
   bool initialized_ = false;  // init_transactions succeeded
-  /// A commit asked for that did not succeed (retried by a later commit): hand_off() refuses while it is not settled.
+  /// A commit asked for that did not succeed (retried by the next prepare): hand_off() refuses while it is not settled.
   std::optional<std::uint64_t> unsettled_commit_;
 
   mutable std::mutex mutex_;
@@ -292,6 +298,9 @@ class KafkaSinkCore : public KafkaClientIdentity {
   std::string unreported_failure_;  // a lost record no flush() answered for yet
   std::deque<std::function<void()>> tasks_;
   bool open_ = false;  // records may be produced (transactional: the active producer's transaction is open)
+  /// abort() was called and run_abort has not run yet: nothing is produced until it has (the tasks before it may
+  /// begin transactions; what they would take from the queue is the new run's output).
+  bool abort_pending_ = false;
   /// After prepare(): batches from this id on wait until the producers switched (for the next transaction).
   std::uint64_t produce_limit_ = no_limit;
   /// (checkpoint, the first batch id after its cut) of each prepare() whose producers have not switched yet, oldest

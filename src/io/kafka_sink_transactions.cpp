@@ -59,24 +59,33 @@ bool KafkaSinkCore::initialize(TransactionalProducer& producer, bool& warned) {
   return true;
 }
 
-bool KafkaSinkCore::begin() {
+bool KafkaSinkCore::begin(bool produce_queue) {
   KafkaTransactionResult result = active().transaction->begin();
   if (!result.ok()) {
     fail("cannot begin a transaction: " + result.text, result.fenced);
     return false;
   }
   active().in_transaction = true;
-  std::lock_guard lock(mutex_);
-  open_ = true;
+  if (produce_queue) {
+    open_queue();
+  }
   return true;
+}
+
+void KafkaSinkCore::open_queue() {
+  std::lock_guard lock(mutex_);
+  open_ = !abort_pending_ && active().in_transaction;
 }
 
 KafkaTransactionResult KafkaSinkCore::abort_open(TransactionalProducer& producer, std::chrono::milliseconds timeout) {
   if (!producer.in_transaction) {
     return {};
   }
-  producer.in_transaction = false;
-  return producer.transaction->abort(timeout);
+  KafkaTransactionResult result = producer.transaction->abort(timeout);
+  if (result.ok()) {
+    producer.in_transaction = false;  // otherwise still open: a later abort tries again
+  }
+  return result;
 }
 
 void KafkaSinkCore::produce_all() {
@@ -188,10 +197,11 @@ std::string KafkaSinkCore::settle_other(std::uint64_t checkpoint) {
   }
   io_logger()->debug("{}: checkpoint {} was given up; its output goes with checkpoint {}", identity, earlier,
                      checkpoint);
-  if (!begin()) {
+  if (!begin(false)) {
     return failure_line();
   }
-  produce_kept(active());
+  produce_kept(active());  // before the queue, which was written after these
+  open_queue();
   apply_deliveries();
   return {};
 }
@@ -269,8 +279,9 @@ KafkaTransactionResult KafkaSinkCore::commit_other(std::uint64_t checkpoint) {
                       result.text);
     result = produce_again(held, checkpoint);
   }
-  if (begin()) {
+  if (begin(false)) {
     produce_kept(active());
+    open_queue();
   }
   return result;
 }
@@ -315,7 +326,7 @@ void KafkaSinkCore::produce_records(TransactionalProducer& producer, const Recor
     rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__QUEUE_FULL;
     while ((result = produce_record(producer.producer.get(), producer.topic, batch, i,
                                     reinterpret_cast<void*>(no_limit))) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      poll(busy_poll);
+      rd_kafka_poll(producer.producer.get(), kafka_timeout(busy_poll));  // its queue is the full one
       apply_deliveries();
     }
   }
@@ -333,16 +344,32 @@ void KafkaSinkCore::produce_kept(TransactionalProducer& producer) {
 }
 
 void KafkaSinkCore::run_abort() {
+  {
+    // Here, not in abort(): a step that ran before this one (a prepare or commit posted earlier) used these batches.
+    std::lock_guard lock(mutex_);
+    drop_uncommitted();
+    open_ = false;
+  }
   if (failed() || !initialized_) {
+    std::lock_guard lock(mutex_);
+    abort_pending_ = false;
     return;
   }
   for (auto& producer : producers_) {
     KafkaTransactionResult result = abort_open(producer, transaction_timeout);
     apply_deliveries();
     if (!result.ok()) {
-      (void)report("abort", last_committed_.value_or(0) + 1, result);
+      // A transaction of the run rolled back stays open: committing anything with it later would make that run's
+      // output visible. The sink stops; the worker's restart fences and aborts it.
+      fail("cannot abort the transactions of a rollback: " + result.text, result.fenced);
+      std::lock_guard lock(mutex_);
+      abort_pending_ = false;
       return;
     }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    abort_pending_ = false;
   }
   (void)begin();
 }
@@ -451,10 +478,11 @@ void KafkaSinkCore::reopen() {
     suspend_for_abort();
   }
   (void)abort_open(active(), transaction_timeout);
-  if (!begin()) {
-    return;
+  if (active().in_transaction || !begin(false)) {
+    return;  // the abort failed: the next prepare's settling, or a rollback, aborts again
   }
   produce_kept(active());
+  open_queue();
   apply_deliveries();
 }
 

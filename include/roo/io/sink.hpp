@@ -71,8 +71,8 @@ class Sink {
   /// its prepare returned) if it was not committed before the crash, and fences any older instance of this sink.
   virtual void recover(std::uint64_t /*checkpoint*/, std::vector<RecordBatch> /*records*/, Done done) { done({}); }
   /// This worker leaves the cluster in a rescale (docs/cluster.md, "With checkpoints"): every record not committed
-  /// (the open transaction's and those queued after it) comes back through `done`, in write order, and the open
-  /// transaction is aborted, so that a worker that stays writes them into its own. Runs after any commit asked
+  /// (the open transactions' and those queued after them) comes back through `done`, in write order, and those
+  /// transactions are aborted, so that a worker that stays writes them into its own. Runs after any commit asked
   /// before it. The sink stays usable (a new transaction is open). Thread-safe.
   virtual void hand_off(Prepared done) { done({}, {}); }
 
