@@ -620,6 +620,17 @@ def start_with_kafka_sink(kafka, cluster, receiver, hint, tmp_path, size=1, app_
 HANDED = re.compile(r"leaving: (\d+) batches of output not committed \(([^)]*)\) go to the initializer's transaction")
 
 
+def wait_mid_checkpoint_interval(member, workers):
+    """Until half an interval after `member` (the initializer) logged a new checkpoint complete on `workers` workers:
+    a shrink asked for then finds output the checkpoints have not committed yet on every worker (at 500 messages a
+    second, a few dozen outputs, a third of them the leaver's), where one asked for just after a commit may find none."""
+    from test_rescale_resilience import complete_checkpoints
+    seen = len(complete_checkpoints(member, workers))
+    assert wait_until(lambda: len(complete_checkpoints(member, workers)) > seen, 20, interval=0.005), \
+        "no checkpoint on %d workers\n%s" % (workers, member.stderr())
+    time.sleep(0.1)
+
+
 def grow_to_three_and_shrink_to_one_handing_output_over(roo_bin, c, out, producer, on_leaver=None):
     """Under `producer`: 1 -> 2 -> 3 workers, then worker1 and worker2 shrunk out, one at a time; each leaver must log
     that it handed more than 0 batches of uncommitted output to the initializer (then `on_leaver(member, batches)`).
@@ -636,6 +647,7 @@ def grow_to_three_and_shrink_to_one_handing_output_over(roo_bin, c, out, produce
             wait_counted_after_now(out, producer, c, more=300)
         for leaver in (1, 2):
             names.remove(c[leaver].name)
+            wait_mid_checkpoint_interval(c[0], len(names) + 1)
             shrink_out(roo_bin, c, 0, ["--workers", c[leaver].name], leaver, names)
             handed = HANDED.findall(c[leaver].stderr())
             assert len(handed) == 1 and int(handed[0][0]) > 0, \
