@@ -48,7 +48,9 @@ import sysconfig
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from processes import BenchError, cleanup_children, free_port, spawn, tail, wait_for_text  # noqa: E402
+# CLK_TCK, cpu_seconds and proc_stat_fields are also the other scripts' (as A.<name>).
+from processes import (CLK_TCK, BenchError, cleanup_children, cpu_seconds, free_port, proc_stat_fields,  # noqa: E402,F401
+                       spawn, tail, wait_for_text)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -60,22 +62,9 @@ ASYNCIO_SERVER = os.path.join(HERE, "baselines", "asyncio_alphabet.py")
 DOCS = os.path.join(REPO, "docs", "benchmarks.md")
 DOCS_BEGIN = "<!-- alphabet_one_worker results: begin (written by bench/alphabet_one_worker.py --update-docs) -->"
 DOCS_END = "<!-- alphabet_one_worker results: end -->"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- /proc
-
-def proc_stat_fields(path):
-    with open(path) as f:
-        text = f.read()
-    return text[text.rfind(")") + 2:].split()  # fields from 3 (state) on; comm may hold spaces
-
-
-def cpu_seconds(pid):
-    """utime + stime of the whole process (all threads), in seconds."""
-    fields = proc_stat_fields("/proc/%d/stat" % pid)
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
 
 def thread_sched_ns(pid):
     """{tid: (ns on CPU, ns runnable but waiting for a CPU)} from /proc/PID/task/TID/schedstat."""

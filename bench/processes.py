@@ -1,6 +1,7 @@
 """Process handling shared by the benchmark scripts (suite.py, alphabet_one_worker.py, callgrind/run.py,
 hop/run.py): start children so that a failure or ^C never leaves one behind, wait for a line in a log, read
-a log's tail, find a free port, make a virtualenv with a package from PyPI.
+a log's tail, find a free port, make a virtualenv with a package from PyPI, read a process's and the machine's
+CPU time from /proc.
 """
 import os
 import re
@@ -11,6 +12,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(Exception):
@@ -133,3 +135,24 @@ def ensure_venv(venv, requirement, dist):
     if not found:
         raise BenchError("%s has no %s after pip install %s" % (python, dist, requirement))
     return python, found
+
+
+def proc_stat_fields(path):
+    with open(path) as f:
+        text = f.read()
+    return text[text.rfind(")") + 2:].split()  # fields from 3 (state) on; comm may hold spaces
+
+
+def cpu_seconds(pid):
+    """utime + stime of the whole process (all threads), in seconds."""
+    fields = proc_stat_fields("/proc/%d/stat" % pid)
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_cpu_seconds():
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat; idle and iowait are the
+    idle part): busy / total over an interval is how saturated the cores were."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / CLK_TCK, sum(ticks) / CLK_TCK

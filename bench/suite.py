@@ -20,7 +20,9 @@ all in this one invocation, on this machine:
      functions, reading the same files itself;
    - alphabet and word_count only: Roo, 1 worker with checkpoints every 1 s (roo1ckpt:
      --checkpoint-dir, a fresh folder per run) and, paired with it, Roo 1 worker without, both on
-     an input --ckpt-events-scale times longer, so that every run holds several checkpoints.
+     an input --ckpt-events-scale times longer, so that every run holds several checkpoints;
+     --ckpt-runs rounds of that pair (default 9), back to back in alternating order, and its
+     ratio the median of the rounds' ratios.
    Inputs are replayed by `roo send` (one per source, concurrently, full speed) and the
    outputs collected by `roo receive --expect M`. events/s = N / (the senders' first write
    (`roo send --report-start`) -> the receiver has all M outputs). Every run is checked: the server's own count line and
@@ -686,8 +688,22 @@ def med(results, workload, system, key="rate"):
     return value["median"] if value else None
 
 
+def paired_ratios(results, workload):
+    """roo1ckpt / roo1ckpt_base of each round in which both runs are valid (the two ran back to back)."""
+    wr = results["workloads"].get(workload, {})
+    on, off = wr.get("roo1ckpt", {}).get("runs", []), wr.get("roo1ckpt_base", {}).get("runs", [])
+    return [a["rate"] / b["rate"] for a, b in zip(on, off) if "invalid" not in a and "invalid" not in b]
+
+
 def checkpoint_ratio(results, workload):
-    """roo1ckpt / roo1 on the same input (the paired roo1ckpt_base row), or None."""
+    """roo1ckpt / roo1 on the same input: the median of the rounds' paired ratios, or None. Paired, because the
+    shared cores drift by more than the checkpoints cost (word_count's single runs spread 237k-320k events/s in one
+    invocation): the two runs of a round share that round's machine."""
+    ratios = paired_ratios(results, workload)
+    return statistics.median(ratios) if ratios else None
+
+
+def checkpoint_ratio_of_medians(results, workload):
     a, b = med(results, workload, "roo1ckpt"), med(results, workload, "roo1ckpt_base")
     return a / b if a and b else None
 
@@ -866,15 +882,20 @@ def render(results):
         wr = results["workloads"][w]
         x = wr.get("roo1ckpt", {})
         if x.get("checkpoints"):
+            ratios = paired_ratios(results, w)
             notes.append("%s %s events, %.0f checkpoints per run (median, the stop's included), largest executor "
-                         "pause %.2f ms" % (w, fmt(wr["info_ckpt"]["events"]), x["checkpoints"]["median"],
-                                            x["pause_ms_max"]["max"]))
+                         "pause %.2f ms; the rounds' ratios %s (min-max; median %.3f), the ratio of the two "
+                         "medians %.3f" % (w, fmt(wr["info_ckpt"]["events"]), x["checkpoints"]["median"],
+                                           x["pause_ms_max"]["max"], "%.3f-%.3f" % (min(ratios), max(ratios))
+                                           if ratios else "-", checkpoint_ratio(results, w) or 0,
+                                           checkpoint_ratio_of_medians(results, w) or 0))
     if notes:
         add("")
         add("Checkpoints every 1 s / none: Roo 1 worker with `--checkpoint-dir` (a fresh folder per run) "
             "`--checkpoint-interval %s` against Roo 1 worker without, on the same longer input (%.0f × the "
-            "workload's events, so every run holds several checkpoints), both in every round; ratio of the medians. "
-            "%s." % (OPTS.checkpoint_interval, OPTS.ckpt_events_scale, "; ".join(notes)))
+            "workload's events, so every run holds several checkpoints), the two back to back in each of %d rounds "
+            "(--ckpt-runs), in alternating order; the ratio is the median of the rounds' ratios. %s." % (
+                OPTS.checkpoint_interval, OPTS.ckpt_events_scale, OPTS.ckpt_runs, "; ".join(notes)))
     if results.get("latency"):
         add("")
         add("#### Latency (alphabet)")
@@ -1060,6 +1081,9 @@ def parse_args():
                    help="events of the roo1ckpt rows (and their paired roo1 rows) as a multiple of the workload's "
                         "full event count, so a run holds several checkpoints (default 6, --quick 3)")
     p.add_argument("--checkpoint-interval", default="1s", help="roo1ckpt's --checkpoint-interval (default 1s)")
+    p.add_argument("--ckpt-runs", type=int, default=0,
+                   help="rounds of the roo1ckpt pair (default 9, --quick 3; at least --runs): its ratio is the "
+                        "median of the rounds' paired ratios")
     p.add_argument("--latency-loads", default="0.25,0.5,0.75", help="fractions of each server's own maximum")
     p.add_argument("--latency-seconds", type=float, default=0, help="per latency row (default 5, --quick 2)")
     p.add_argument("--latency-max-runs", type=int, default=3, help="full-speed runs of the latency app (default 3)")
@@ -1080,6 +1104,7 @@ def parse_args():
     opts = p.parse_args()
     opts.runs = opts.runs or (3 if opts.quick else 5)
     opts.ckpt_events_scale = opts.ckpt_events_scale or (3.0 if opts.quick else 6.0)
+    opts.ckpt_runs = max(opts.ckpt_runs or (3 if opts.quick else 9), opts.runs)
     opts.latency_seconds = opts.latency_seconds or (2.0 if opts.quick else 5.0)
     # Five, not three: one stall of the shared cores (tens of ms) queues ~1 % of a 5 s run's events behind it and so
     # moves that run's p99; with three runs, two such runs set the median (session 27's full run, docs/benchmarks.md).
@@ -1142,8 +1167,11 @@ def main():
                                "checkpoint_interval": opts.checkpoint_interval}
             say("%s, checkpoint rows: %s events, %s outputs" % (w, fmt(n_ckpt), fmt(info_ckpt["outputs"])))
         runs = {s: [] for s in plain + pair}
-        for index in range(opts.runs):
-            for s in plain + pair:
+        for index in range(max(opts.runs, opts.ckpt_runs if pair else 0)):
+            # The pair runs back to back, in turn base first and checkpoints first (a drift of the machine during
+            # a round then favours neither), and for --ckpt-runs rounds, the others for --runs.
+            ordered = pair if index % 2 == 0 else pair[::-1]
+            for s in (plain if index < opts.runs else []) + ordered:
                 try:
                     r = tput_run(s, w, info_ckpt if s in pair else info, data, index)
                 except (A.BenchError, OSError, subprocess.SubprocessError, ValueError) as error:

@@ -48,7 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
 REPO = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
-from processes import BenchError, cleanup_children, commit_of, free_port, spawn, tail  # noqa: E402
+from processes import (BenchError, cleanup_children, commit_of, cpu_seconds, free_port,  # noqa: E402
+                       machine_cpu_seconds, spawn, tail)
 
 OUT = os.path.join(BENCH, "out", "kafka")
 BROKER_DIR = os.path.join(BENCH, "out", "kafka-broker")
@@ -237,6 +238,7 @@ def tput_run(opts, system, workload, index):
     log_path = os.path.join(OUT, "run-%s.log" % tag)
     frames = os.path.join(OUT, "run-%s.out" % tag)
     load = loadavg()
+    broker_cpu0, machine0 = broker_cpu_seconds(), machine_cpu_seconds()
     with open(log_path, "wb") as log:
         proc = spawn(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     reader = spawn([opts.tools["kafka_load"], "read", opts.broker, out_topic, str(events), frames,
@@ -256,13 +258,24 @@ def tput_run(opts, system, workload, index):
                 code, events, os.path.relpath(log_path, REPO), text)}
         time.sleep(0.05)
     got_out, got_err = reader.communicate()
+    try:
+        system_cpu = cpu_seconds(proc.pid)  # a Roo worker is one process; the peers' own children are not counted
+    except OSError:
+        system_cpu = None
+    broker_cpu1, machine1 = broker_cpu_seconds(), machine_cpu_seconds()
     code = stop_process(proc)
     try:
         got = json.loads(got_out.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return {"invalid": "the reader printed no result: %s" % got_err.strip()[-400:]}
     result = {"count": got["count"], "extra": got["extra"], "loadavg_1min": load, "exit": code,
-              "ts_type": got["ts_type"]}
+              "ts_type": got["ts_type"],
+              # CPU s per million messages, from the system's start to its last output read: the system's, the
+              # broker's, and every core's busy share meanwhile (the reader and anything else on the machine too).
+              "cpu_s_per_m": system_cpu * 1e6 / events if system_cpu is not None else None,
+              "broker_cpu_s_per_m": (broker_cpu1 - broker_cpu0) * 1e6 / events
+              if broker_cpu0 is not None and broker_cpu1 is not None else None,
+              "machine_busy": (machine1[0] - machine0[0]) / max(machine1[1] - machine0[1], 1e-9)}
     if got["error"] or got["count"] != events:
         result["invalid"] = "%d of %d outputs (%s); log %s ends:\n%s" % (
             got["count"], events, got["error"], os.path.relpath(log_path, REPO), tail(log_path, 8))
@@ -287,6 +300,15 @@ def tput_run(opts, system, workload, index):
     result.update({"seconds": span, "rate": events / span, "append_span_s": append_span,
                    "append_rate": events / append_span})
     return result
+
+
+def broker_cpu_seconds():
+    """The broker JVM's CPU seconds so far (tools/kafka/broker writes its pid), or None."""
+    try:
+        with open(os.path.join(BROKER_DIR, "broker.pid")) as f:
+            return cpu_seconds(int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # ---------------------------------------------------------------- limits of the broker itself
@@ -393,6 +415,19 @@ def ratio_text(a, b):
     return "%.2f" % (a / b) if a and b else "-"
 
 
+def paired_ratio_text(results, workload, key="rate"):
+    """roo1eo / roo1 of each round in which both runs are valid: "median (min-max)". Paired, because the shared
+    cores (the broker's JVM on them too) move at-least-once alone by 640k-900k messages/s from one invocation to
+    the next, more than exactly-once costs; the two runs of a round share that round's machine."""
+    rows = results["throughput"].get(workload, {})
+    on, off = (rows.get("roo1eo") or {}).get("runs", []), (rows.get("roo1") or {}).get("runs", [])
+    ratios = [a[key] / b[key] for a, b in zip(on, off)
+              if key in a and key in b and not a.get("invalid") and not b.get("invalid")]
+    if not ratios:
+        return "-"
+    return "%.2f (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
+
+
 def render(results):
     lines = ["Measured %s on %s (load average %.1f at start, %.1f at end), commit %s, %s messages of %d bytes "
              "(alphabet votes keyed by letter; the limit and Roo read %s, so that their runs last seconds), "
@@ -427,7 +462,7 @@ def render(results):
     if unavailable:
         lines += ["", "Roo rows not available: `%s` refused the benchmark apps: %s" % (
             results["roo"], unavailable.splitlines()[-1][:300] if unavailable.strip() else "?")]
-    lines += ["", "| ratio (medians) | value | target |", "| --- | ---: | ---: |"]
+    lines += ["", "| ratio (of medians unless it says otherwise) | value | target |", "| --- | ---: | ---: |"]
     limit = median_rate(results, "passthrough", "limit")
     for system in ("roo1", "roo2"):
         lines.append("| %s / limit, passthrough | %s | >= 0.7 |" % (NAMES[system], ratio_text(
@@ -436,15 +471,32 @@ def render(results):
         lines.append("| Roo, 1 worker / %s, alphabet | %s | >= 3 |" % (NAMES[peer], ratio_text(
             median_rate(results, "alphabet", "roo1"), median_rate(results, "alphabet", peer))))
     for workload in WORKLOADS:
-        lines.append("| exactly-once / at-least-once (Roo, 1 worker), %s | %s | >= 0.9 |" % (workload, ratio_text(
+        lines.append("| exactly-once / at-least-once (Roo, 1 worker), %s: the rounds' paired ratios, median "
+                     "(min-max) | %s | >= 0.9 |" % (workload, paired_ratio_text(results, workload)))
+    for workload in WORKLOADS:
+        lines.append("| the same, ratio of the two medians, %s | %s | |" % (workload, ratio_text(
             median_rate(results, workload, "roo1eo"), median_rate(results, workload, "roo1"))))
     for workload in WORKLOADS:
-        lines.append("| the same, sustained (first to last append), %s | %s | |" % (workload, ratio_text(
-            median_rate(results, workload, "roo1eo", "append_rate"),
-            median_rate(results, workload, "roo1", "append_rate"))))
+        lines.append("| the same, sustained (first to last append), paired, %s | %s | |" % (
+            workload, paired_ratio_text(results, workload, "append_rate")))
     for peer in ("bytewax", "quix"):
         lines.append("| %s / limit, passthrough | %s | |" % (NAMES[peer], ratio_text(
             median_rate(results, "passthrough", peer), limit)))
+    lines += ["", "CPU per million messages (median over the valid runs, from the system's start to its last output "
+              "read): the system's own process, the broker's JVM, and how busy the machine's cores were meanwhile "
+              "(every process on it, the output reader's too):", "",
+              "| system | workload | system CPU s/M | broker CPU s/M | cores busy |", "| --- | --- | ---: | ---: | ---: |"]
+    for system in results["systems"]:
+        for workload in WORKLOADS:
+            runs = [r for r in ((results["throughput"].get(workload, {}).get(system) or {}).get("runs") or [])
+                    if "rate" in r and not r.get("invalid")]
+            if not runs:
+                continue
+            cell = lambda key, form: form % statistics.median([r[key] for r in runs]) \
+                if all(r.get(key) is not None for r in runs) else "-"
+            lines.append("| %s | %s | %s | %s | %s |" % (NAMES[system], workload, cell("cpu_s_per_m", "%.2f"),
+                                                        cell("broker_cpu_s_per_m", "%.2f"),
+                                                        cell("machine_busy", "%.2f")))
     if results.get("latency"):
         lines += ["", "Latency Kafka -> Kafka (passthrough), offered a share of the system's own median passthrough "
                   "rate for %g s after a %g s warm-up (the load generator and reader run on the same cores):" % (
