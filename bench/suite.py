@@ -1220,13 +1220,32 @@ def main():
     with open(os.path.join(OUT, "suite.md"), "w") as f:
         f.write(text)
     print(text)
-    if not opts.no_docs:
+    partial = partial_run(opts)
+    if partial and not opts.no_docs:
+        say("docs/benchmarks.md left as it is: this run leaves out %s, and its block would lose those rows (a run "
+            "without --workloads, --systems and --no-latency/--no-memory/--no-external rewrites it)" % partial)
+    if not opts.no_docs and not partial:
         if plot(results):
             say("wrote %s" % os.path.relpath(PNG, REPO))
         update_docs(text)
         say("rewrote the results block of docs/benchmarks.md")
     say("(%.0f s; results in bench/out/suite.{md,json})" % results["elapsed_s"])
     return 0
+
+
+def partial_run(opts):
+    """What a run leaves out that the docs' results block shows ("" for a whole run): such a run must not replace
+    the block."""
+    left = []
+    missing = set(plan.WORKLOADS) - set(x for x in opts.workloads.split(",") if x)
+    if missing:
+        left.append("workloads %s" % ", ".join(sorted(missing)))
+    missing = set(SYSTEMS) - set(x for x in opts.systems.split(",") if x)
+    if missing:
+        left.append("systems %s" % ", ".join(sorted(missing)))
+    left += [what for flag, what in ((opts.no_latency, "latency"), (opts.no_memory, "memory"),
+                                     (opts.no_external, "callgrind, hop, checkpoint, kafka and windows")) if flag]
+    return "; ".join(left)
 
 
 OPTS = None
