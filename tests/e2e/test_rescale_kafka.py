@@ -673,6 +673,7 @@ def shrink_with_the_initializer_killed_after_the_hand_off(roo_bin, c, out, produ
         wait_for_owners(c, names)
         wait_counted_after_now(out, producer, c, more=300)
         for round_ in range(1, rounds(1) + 1):
+            wait_mid_checkpoint_interval(c[0], 2)  # worker1 then holds output to hand over (the wait below needs it)
             done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
             assert done.returncode == 0, done.stderr
             # The leaver handed its output over at its move; the initializer then restores its 12 keys, 100 ms
@@ -735,6 +736,7 @@ def test_with_checkpoints_a_kafka_sink_loses_nothing_when_the_leaver_dies_after_
         wait_flowing(out, producer)
         wait_for_owners(c, ["initializer", "worker1"])
         wait_counted_after_now(out, producer, c, more=300)
+        wait_mid_checkpoint_interval(c[0], 2)  # worker1 then holds output to hand over
         done = ctl(roo_bin, "shrink", "-e", c[0].external, "--workers", "worker1")
         assert done.returncode == 0, done.stderr
         # After the round (a kill inside it rolls back, as test_rescale_resilience shows), before the checkpoint
