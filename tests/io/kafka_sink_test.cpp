@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <iostream>
 #include <map>
@@ -204,6 +205,46 @@ TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
 
   auto read = test::read_topic(topic, 60, /*read_committed=*/false);
   EXPECT_EQ(as_written(read), by_partition(messages));
+}
+
+TEST(KafkaSink, RecordsWithoutATimeGetTheWallClockOfTheirWrite) {
+  std::string topic = test::unique_topic("sink-no-time");
+  test::create_topic(topic, 2);
+  std::vector<KafkaMessage> first;
+  std::vector<KafkaMessage> second;
+  for (int i = 0; i < 40; ++i) {
+    (i < 20 ? first : second).push_back(KafkaMessage{.partition = i % 2, .value = std::to_string(i)});
+  }
+  second[3].time_ms = 1'000'000'000'000;  // one with a time of its own keeps it
+  auto sink = make_kafka_sink(sink_config(topic));
+  sink->start();
+  auto clock_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  std::int64_t before_first = clock_ms();
+  sink->write(batch_of(first));
+  EXPECT_EQ(flush(*sink), "");
+  std::this_thread::sleep_for(20ms);
+  std::int64_t before_second = clock_ms();
+  sink->write(batch_of(second));
+  EXPECT_EQ(flush(*sink), "");
+  std::int64_t after = clock_ms();
+  stop(*sink);
+  auto read = test::read_topic(topic, 40, false);
+  ASSERT_EQ(read.size(), 40U);
+  for (const auto& message : read) {
+    int i = std::stoi(message.value);
+    if (i == 23) {
+      EXPECT_EQ(message.time_ms, 1'000'000'000'000) << i;
+    } else if (i < 20) {
+      EXPECT_GE(message.time_ms, before_first) << i;
+      EXPECT_LT(message.time_ms, before_second) << i;  // stamped at its own write, not at a later one
+    } else {
+      EXPECT_GE(message.time_ms, before_second) << i;
+      EXPECT_LE(message.time_ms, after) << i;
+    }
+  }
 }
 
 TEST(KafkaSink, RecordsWithoutAPartitionFollowTheirKey) {
