@@ -149,6 +149,24 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def tree_cpu_seconds(pid):
+    """cpu_seconds of `pid` and of every live descendant (a `roo run --workers N` launcher's workers are its
+    children, whose time the launcher's own counters hold only once they are reaped)."""
+    total = cpu_seconds(pid)
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                children = [int(x) for x in f.read().split()]
+        except OSError:
+            continue
+        for child in children:
+            try:
+                total += tree_cpu_seconds(child)
+            except OSError:
+                pass  # it ended meanwhile
+    return total
+
+
 def machine_cpu_seconds():
     """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat; idle and iowait are the
     idle part): busy / total over an interval is how saturated the cores were."""

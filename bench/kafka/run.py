@@ -49,7 +49,7 @@ BENCH = os.path.dirname(HERE)
 REPO = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 from processes import (BenchError, cleanup_children, commit_of, cpu_seconds, free_port,  # noqa: E402
-                       machine_cpu_seconds, spawn, tail)
+                       machine_cpu_seconds, spawn, tail, tree_cpu_seconds)
 
 OUT = os.path.join(BENCH, "out", "kafka")
 BROKER_DIR = os.path.join(BENCH, "out", "kafka-broker")
@@ -258,10 +258,12 @@ def tput_run(opts, system, workload, index):
                 code, events, os.path.relpath(log_path, REPO), text)}
         time.sleep(0.05)
     got_out, got_err = reader.communicate()
-    try:
-        system_cpu = cpu_seconds(proc.pid)  # a Roo worker is one process; the peers' own children are not counted
-    except OSError:
-        system_cpu = None
+    system_cpu = None
+    if proc.poll() is None:  # one that ended by itself (the limit, Bytewax) is gone from /proc: no figure
+        try:
+            system_cpu = tree_cpu_seconds(proc.pid)  # roo2's workers are the launcher's children
+        except OSError:
+            pass
     broker_cpu1, machine1 = broker_cpu_seconds(), machine_cpu_seconds()
     code = stop_process(proc)
     try:
@@ -415,17 +417,23 @@ def ratio_text(a, b):
     return "%.2f" % (a / b) if a and b else "-"
 
 
-def paired_ratio_text(results, workload, key="rate"):
-    """roo1eo / roo1 of each round in which both runs are valid: "median (min-max)". Paired, because the shared
-    cores (the broker's JVM on them too) move at-least-once alone by 640k-900k messages/s from one invocation to
-    the next, more than exactly-once costs; the two runs of a round share that round's machine."""
+def paired_ratio(results, workload, key="rate"):
+    """roo1eo / roo1 of each round in which both runs are valid: {"median", "min", "max", "rounds"}, or None.
+    Paired, because the shared cores (the broker's JVM on them too) move at-least-once alone by 640k-900k
+    messages/s from one invocation to the next, more than exactly-once costs; the two runs of a round share that
+    round's machine. In the results' JSON as "exactly_once_paired" (bench/run's target row reads it there)."""
     rows = results["throughput"].get(workload, {})
     on, off = (rows.get("roo1eo") or {}).get("runs", []), (rows.get("roo1") or {}).get("runs", [])
     ratios = [a[key] / b[key] for a, b in zip(on, off)
               if key in a and key in b and not a.get("invalid") and not b.get("invalid")]
     if not ratios:
-        return "-"
-    return "%.2f (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
+        return None
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": len(ratios)}
+
+
+def paired_ratio_text(results, workload, key="rate"):
+    paired = paired_ratio(results, workload, key)
+    return "%.2f (%.2f-%.2f)" % (paired["median"], paired["min"], paired["max"]) if paired else "-"
 
 
 def render(results):
@@ -599,7 +607,9 @@ def main():
         runs = {(w, s): [] for w in workloads for s in systems}
         for index in range(opts.runs):
             for w in workloads:
-                for s in systems:
+                # In turn forwards and backwards, so that a drift of the machine during a round favours no system
+                # (the exactly-once ratio pairs roo1 and roo1eo of the same round).
+                for s in (systems if index % 2 == 0 else systems[::-1]):
                     if s == "limit" and w != "passthrough":
                         continue
                     if s in ROO_SYSTEMS and results.get("roo_unavailable"):
@@ -630,6 +640,7 @@ def main():
             elif not good:
                 entry["why"] = next((r["invalid"] for r in rs if r.get("invalid")), "no run")
             results["throughput"][w][s] = entry
+        results["exactly_once_paired"] = {w: paired_ratio(results, w) for w in workloads}
         if not opts.no_latency and "passthrough" in workloads:
             results["latency_seconds"], results["latency_warmup"] = opts.latency_seconds, opts.latency_warmup
             results["latency"] = []

@@ -621,14 +621,16 @@ HANDED = re.compile(r"leaving: (\d+) batches of output not committed \(([^)]*)\)
 
 
 def wait_mid_checkpoint_interval(member, workers):
-    """Until half an interval after `member` (the initializer) logged a new checkpoint complete on `workers` workers:
-    a shrink asked for then finds output the checkpoints have not committed yet on every worker (at 500 messages a
-    second, a few dozen outputs, a third of them the leaver's), where one asked for just after a commit may find none."""
+    """Until 60 ms after `member` (the initializer) logged a new checkpoint complete on `workers` workers, itself some
+    ms after that checkpoint's cut: a shrink asked for then (`roo ctl` takes tens of ms to start) pauses the cluster
+    about midway between that cut and the next (200 ms apart), when every worker holds output the checkpoints have
+    not committed (at 500 messages a second, dozens of outputs, each worker its share); one asked for just after a
+    commit may find none on the leaver."""
     from test_rescale_resilience import complete_checkpoints
     seen = len(complete_checkpoints(member, workers))
-    assert wait_until(lambda: len(complete_checkpoints(member, workers)) > seen, 20, interval=0.005), \
+    assert wait_until(lambda: len(complete_checkpoints(member, workers)) > seen, 20, interval=0.02), \
         "no checkpoint on %d workers\n%s" % (workers, member.stderr())
-    time.sleep(0.1)
+    time.sleep(0.06)
 
 
 def grow_to_three_and_shrink_to_one_handing_output_over(roo_bin, c, out, producer, on_leaver=None):
