@@ -116,8 +116,6 @@ void KafkaSinkCore::abort() {
     // The producers' kept records are the sink thread's to drop (run_abort): a step running there may be using them.
     std::lock_guard lock(mutex_);
     drop_queued();
-    cuts_.clear();
-    produce_limit_ = no_limit;
     open_ = false;
     abort_pending_ = true;
   }
@@ -378,6 +376,8 @@ void KafkaSinkCore::drop_queued() {
   }
   queue_.clear();
   queued_records_.store(0, std::memory_order_relaxed);
+  cuts_.clear();  // they name queued batches
+  produce_limit_ = no_limit;
   if (transactional()) {
     budget_.release(bytes);
   }
@@ -392,8 +392,6 @@ void KafkaSinkCore::drop_uncommitted() {
     producer.batches.clear();
     producer.prepared.reset();
   }
-  cuts_.clear();
-  produce_limit_ = no_limit;
   if (transactional()) {
     budget_.release(bytes);
   }

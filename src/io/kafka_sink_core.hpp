@@ -185,7 +185,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// Discards both producers' kept records (a held prepared transaction's too) and the queued ones, releasing their
   /// budget. Called with mutex_ held, on the sink thread (or once it stopped).
   void drop_uncommitted();
-  /// Discards the queued records (not yet produced), releasing their budget. Called with mutex_ held.
+  /// Discards the queued records (not yet produced) and the cuts among them, releasing their budget. Called with
+  /// mutex_ held.
   void drop_queued();
 
   /// A record of batch `id` is lost: the flushes waiting for that batch (or the next flush) report it. Called with
@@ -268,6 +269,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   void produce_kept(TransactionalProducer& producer);
 
   void run_abort();
+  /// Aborts both producers' open transactions; a failure fails the sink (false).
+  bool abort_both();
 
   void run_hand_off(const Sink::Prepared& done);
 

@@ -350,11 +350,17 @@ void KafkaSinkCore::run_abort() {
     drop_uncommitted();
     open_ = false;
   }
-  if (failed() || !initialized_) {
+  bool aborted = !failed() && initialized_ && abort_both();
+  {
     std::lock_guard lock(mutex_);
     abort_pending_ = false;
-    return;
   }
+  if (aborted) {
+    (void)begin();
+  }
+}
+
+bool KafkaSinkCore::abort_both() {
   for (auto& producer : producers_) {
     KafkaTransactionResult result = abort_open(producer, transaction_timeout);
     apply_deliveries();
@@ -362,16 +368,10 @@ void KafkaSinkCore::run_abort() {
       // A transaction of the run rolled back stays open: committing anything with it later would make that run's
       // output visible. The sink stops; the worker's restart fences and aborts it.
       fail("cannot abort the transactions of a rollback: " + result.text, result.fenced);
-      std::lock_guard lock(mutex_);
-      abort_pending_ = false;
-      return;
+      return false;
     }
   }
-  {
-    std::lock_guard lock(mutex_);
-    abort_pending_ = false;
-  }
-  (void)begin();
+  return true;
 }
 
 void KafkaSinkCore::run_hand_off(const Sink::Prepared& done) {
