@@ -59,6 +59,10 @@ void Snapshot::add_sink_output(std::uint32_t sink, std::string_view bytes) {
   add_channel_batch(sink | sink_output_flag, bytes);
 }
 
+void Snapshot::add_sink_output_location(std::uint32_t sink, std::string_view location) {
+  add_channel_batch(sink | sink_output_flag | sink_location_flag, location);
+}
+
 void Snapshot::add_sink_output_later(std::uint32_t sink, LateOutput encode) {
   late_output_.emplace_back(sink, std::move(encode));
 }

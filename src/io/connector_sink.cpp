@@ -20,11 +20,16 @@ class ConnectorSinkHandle final : public ConnectorSink {
   void flush(std::function<void(std::string)> done) override { core_->flush(std::move(done)); }
   [[nodiscard]] core::ByteBudget& budget() override { return core_->budget(); }
   [[nodiscard]] bool transactional() const override { return core_->transactional(); }
-  void prepare(std::uint64_t checkpoint, Prepared done) override { core_->prepare(checkpoint, std::move(done)); }
+  void prepare(std::uint64_t checkpoint, PreparedCheckpoint done) override {
+    core_->prepare(checkpoint, [done = std::move(done)](std::string error, SharedBatches records) {
+      done(std::move(error), CheckpointOutput{.records = std::move(records), .location = {}});
+    });
+  }
   void commit(std::uint64_t checkpoint, Done done) override { core_->commit(checkpoint, std::move(done)); }
   void abort() override { core_->abort(); }
   /// The connector sink keeps prepared output itself: `records` (the empty marker prepare handed back) is not used.
-  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> /*records*/, Done done) override {
+  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> /*records*/, std::string /*location*/,
+               Done done) override {
     core_->recover(checkpoint, std::move(done));
   }
   void hand_off(Prepared done) override { core_->hand_off(std::move(done)); }

@@ -42,7 +42,7 @@ class KafkaSink final : public Sink {
   void flush(std::function<void(std::string error)> done) override { core_->flush(std::move(done)); }
   [[nodiscard]] bool transactional() const override { return core_->transactional(); }
   // Without a transactional.id the checkpoint calls are io::Sink's no-ops (at-least-once: flush() is what counts).
-  void prepare(std::uint64_t checkpoint, Prepared done) override {
+  void prepare(std::uint64_t checkpoint, PreparedCheckpoint done) override {
     if (core_->transactional()) {
       core_->prepare(checkpoint, std::move(done));
     } else {
@@ -61,11 +61,11 @@ class KafkaSink final : public Sink {
       core_->abort();
     }
   }
-  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Done done) override {
+  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, std::string location, Done done) override {
     if (core_->transactional()) {
-      core_->recover(checkpoint, std::move(records), std::move(done));
+      core_->recover(checkpoint, std::move(records), std::move(location), std::move(done));
     } else {
-      Sink::recover(checkpoint, std::move(records), std::move(done));
+      Sink::recover(checkpoint, std::move(records), std::move(location), std::move(done));
     }
   }
   void hand_off(Prepared done) override {

@@ -41,8 +41,8 @@ void KafkaSinkCore::make_producer(TransactionalProducer& producer, const std::st
     own.emplace_back("transactional.id", transactional_id);
   }
   KafkaConf conf = make_kafka_client_config(*this, config_.brokers, own, config_.properties);
-  rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
-    static_cast<KafkaSinkCore*>(static_cast<KafkaClientIdentity*>(opaque))->on_delivery(*message);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), [](rd_kafka_t* client, const rd_kafka_message_t* message, void* opaque) {
+    static_cast<KafkaSinkCore*>(static_cast<KafkaClientIdentity*>(opaque))->on_delivery(client, *message);
   });
   rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t* client, int error, const char* reason, void* opaque) {
     static_cast<KafkaSinkCore*>(static_cast<KafkaClientIdentity*>(opaque))
@@ -93,7 +93,7 @@ void KafkaSinkCore::flush(std::function<void(std::string)> done) {
   flush_waiters_.push_back(FlushWaiter{.upto = upto, .done = std::move(done), .error = std::move(error)});
 }
 
-void KafkaSinkCore::prepare(std::uint64_t checkpoint, Sink::Prepared done) {
+void KafkaSinkCore::prepare(std::uint64_t checkpoint, Sink::PreparedCheckpoint done) {
   {
     std::unique_lock lock = lock_as_writer();
     // What is written from now on waits until the sink thread prepared n and switched producers. A checkpoint may be
@@ -122,10 +122,10 @@ void KafkaSinkCore::abort() {
   post([this] { run_abort(); });
 }
 
-void KafkaSinkCore::recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Sink::Done done) {
-  post([this, checkpoint, records = std::move(records), done = std::move(done)]() mutable {
-    run_recover(checkpoint, records, done);
-  });
+void KafkaSinkCore::recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, std::string location,
+                            Sink::Done done) {
+  post([this, checkpoint, records = std::move(records), location = std::move(location),
+        done = std::move(done)]() mutable { run_recover(checkpoint, std::move(records), location, done); });
 }
 
 void KafkaSinkCore::hand_off(Sink::Prepared done) {
@@ -291,7 +291,9 @@ KafkaSinkCore::Produced KafkaSinkCore::produce_queued(bool yield) {
       if (result == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return Produced::full;
       }
-      if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (result == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++active().produced;
+      } else {
         count_undelivered(size, kafka_error_text(result));
         note_lost(front.id, kafka_error_text(result));
         warn_throttled(failure_warned_, fmt::format("{}: cannot produce a record to topic '{}': {}", identity,

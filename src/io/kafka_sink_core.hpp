@@ -2,6 +2,7 @@
 
 #include "kafka_client_config.hpp"
 #include "kafka_transaction.hpp"
+#include "kafka_written_offsets.hpp"
 
 #include "roo/io/kafka_sink.hpp"
 
@@ -52,8 +53,12 @@ struct TransactionalProducer {
   bool in_transaction = false;  ///< begin_transaction was called and the transaction not yet ended
   /// The checkpoint whose prepared transaction this producer holds until its commit (not the one producing).
   std::optional<std::uint64_t> prepared;
-  Sink::SharedBatches batches;  ///< produced into the open transaction; prepare() hands the same ones over
+  Sink::SharedBatches batches;  ///< produced into the open transaction; kept until its commit
   std::size_t bytes = 0;        ///< of `batches`, counted in the budget until the commit
+  /// Records handed to librdkafka since the transaction began (under the sink's mutex_), and where those delivered
+  /// landed (the sink thread's own): prepare() hands the offsets to the checkpoint when they cover every record.
+  std::uint64_t produced = 0;
+  KafkaWrittenOffsets written;
 };
 
 /// The producer behind a Kafka sink and everything it holds, driven by one thread (run()): it serves librdkafka's
@@ -108,10 +113,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// state at once under the lock; the blocking work runs on the sink's thread, in call order.
   void write(RecordBatch&& batch);
   void flush(std::function<void(std::string)> done);
-  void prepare(std::uint64_t checkpoint, Sink::Prepared done);
+  void prepare(std::uint64_t checkpoint, Sink::PreparedCheckpoint done);
   void commit(std::uint64_t checkpoint, Sink::Done done);
   void abort();
-  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, Sink::Done done);
+  void recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, std::string location, Sink::Done done);
   void hand_off(Sink::Prepared done);
   void stop(std::function<void()> on_stopped);
 
@@ -163,7 +168,7 @@ class KafkaSinkCore : public KafkaClientIdentity {
 
   /// A delivery report (the sink thread, inside rd_kafka_poll or a transactional call): only noted here, applied
   /// under the lock once per poll.
-  void on_delivery(const rd_kafka_message_t& message);
+  void on_delivery(rd_kafka_t* client, const rd_kafka_message_t& message);
 
   void apply_deliveries();
 
@@ -225,6 +230,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// Aborts `producer`'s open transaction (its kept batches stay), if it has one.
   KafkaTransactionResult abort_open(TransactionalProducer& producer, std::chrono::milliseconds timeout);
 
+  /// Before `producer` begins a transaction (none is open, nothing of it in flight): serves the delivery reports
+  /// its last one left, so that none is taken for the new one's, and starts counting the new one's records.
+  void start_counting(TransactionalProducer& producer);
+
   /// Opens the active producer's next transaction; the thread then produces what waits in the queue, unless
   /// `produce_queue` is false: the caller first produces the kept batches again, then calls open_queue().
   bool begin(bool produce_queue = true);
@@ -251,7 +260,10 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// Produces every queued record below the produce limit, polling while librdkafka's queue is full.
   void produce_all();
 
-  void run_prepare(std::uint64_t checkpoint, const Sink::Prepared& done);
+  void run_prepare(std::uint64_t checkpoint, const Sink::PreparedCheckpoint& done);
+  /// What checkpoint `checkpoint` keeps of the active transaction (flushed): where its records landed, or, when the
+  /// delivery reports do not account for every record, the records themselves.
+  [[nodiscard]] Sink::CheckpointOutput checkpoint_output(std::uint64_t checkpoint);
 
   void run_commit(std::uint64_t checkpoint, const Sink::Done& done);
 
@@ -274,7 +286,9 @@ class KafkaSinkCore : public KafkaClientIdentity {
 
   void run_hand_off(const Sink::Prepared& done);
 
-  void run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records, const Sink::Done& done);
+  /// `records` (a checkpoint written by a Roo that kept the records) or `location` (KafkaWrittenOffsets, read back).
+  void run_recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, const std::string& location,
+                   const Sink::Done& done);
 
   /// After stop(): delivers what is queued (at-least-once) or aborts what is not committed (transactional), closes.
   void finish();

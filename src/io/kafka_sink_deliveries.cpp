@@ -6,8 +6,12 @@ namespace roo::io {
 
 // The Kafka sink's delivery reports: the budget they release and the flushes they answer (kafka_sink_core.hpp).
 
-void KafkaSinkCore::on_delivery(const rd_kafka_message_t& message) {
+void KafkaSinkCore::on_delivery(rd_kafka_t* client, const rd_kafka_message_t& message) {
   auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(message._private));
+  if (transactional() && message.err == RD_KAFKA_RESP_ERR_NO_ERROR && message.offset >= 0) {
+    (producers_[0].producer.get() == client ? producers_[0] : producers_[1])
+        .written.add(message.partition, message.offset);
+  }
   if (!delivered_.empty() && delivered_.back().first == id) {
     ++delivered_.back().second;
   } else {

@@ -1,7 +1,7 @@
-#include "kafka_sink_core.hpp"
-
 #include "io_log.hpp"
 #include "kafka_record_producer.hpp"
+#include "kafka_sink_core.hpp"
+#include "kafka_written_records.hpp"
 
 #include <thread>
 
@@ -59,7 +59,20 @@ bool KafkaSinkCore::initialize(TransactionalProducer& producer, bool& warned) {
   return true;
 }
 
+void KafkaSinkCore::start_counting(TransactionalProducer& producer) {
+  // The last transaction committed (its commit flushed) or aborted (which waits for what was in flight): all that
+  // may be left is reports not yet served, each of which leaves the out queue once served.
+  for (int i = 0; i < 100 && rd_kafka_outq_len(producer.producer.get()) > 0; ++i) {
+    rd_kafka_poll(producer.producer.get(), 10);
+  }
+  apply_deliveries();
+  std::lock_guard lock(mutex_);
+  producer.produced = 0;
+  producer.written.clear();
+}
+
 bool KafkaSinkCore::begin(bool produce_queue) {
+  start_counting(active());
   KafkaTransactionResult result = active().transaction->begin();
   if (!result.ok()) {
     fail("cannot begin a transaction: " + result.text, result.fenced);
@@ -107,7 +120,7 @@ void KafkaSinkCore::produce_all() {
   }
 }
 
-void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& done) {
+void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::PreparedCheckpoint& done) {
   if (failed()) {
     done(failure_line(), {});
     return;
@@ -144,17 +157,27 @@ void KafkaSinkCore::run_prepare(std::uint64_t checkpoint, const Sink::Prepared& 
     done(line, {});
     return;
   }
-  Sink::SharedBatches records;
-  {
-    std::lock_guard lock(mutex_);
-    records = active().batches;  // shared, not copied: ours stay for a commit that must be produced again
-  }
+  Sink::CheckpointOutput output = checkpoint_output(checkpoint);
   switch_producers(checkpoint);
   if (failed()) {
     done(failure_line(), {});
     return;
   }
-  done({}, std::move(records));
+  done({}, std::move(output));
+}
+
+Sink::CheckpointOutput KafkaSinkCore::checkpoint_output(std::uint64_t checkpoint) {
+  std::lock_guard lock(mutex_);
+  TransactionalProducer& producer = active();
+  if (producer.written.records() == producer.produced && producer.written.increasing()) {
+    // The usual case: the checkpoint keeps a few bytes per partition instead of a copy of its output.
+    return {.records = {}, .location = producer.written.encode()};
+  }
+  // A record failed (the commit will abort and produce the transaction again), or a report went astray: the
+  // checkpoint keeps the records themselves. Shared, not copied: ours stay for a commit produced again.
+  io_logger()->debug("{}: checkpoint {} keeps its {} records themselves ({} delivery reports with an offset)", identity,
+                     checkpoint, producer.produced, producer.written.records());
+  return {.records = producer.batches, .location = {}};
 }
 
 std::string KafkaSinkCore::settle_other(std::uint64_t checkpoint) {
@@ -302,6 +325,7 @@ KafkaTransactionResult KafkaSinkCore::produce_again(TransactionalProducer& produ
   if (!result.ok()) {
     return result;
   }
+  start_counting(producer);
   result = producer.transaction->begin();
   if (!result.ok()) {
     return result;
@@ -319,6 +343,7 @@ KafkaTransactionResult KafkaSinkCore::produce_again(TransactionalProducer& produ
 }
 
 void KafkaSinkCore::produce_records(TransactionalProducer& producer, const RecordBatch& batch) {
+  std::uint64_t produced = 0;
   for (std::size_t i = 0; i < record_count(batch); ++i) {
     if (record_size(batch, i) > config_.max_message_size) {
       continue;  // counted when it was first written
@@ -329,7 +354,10 @@ void KafkaSinkCore::produce_records(TransactionalProducer& producer, const Recor
       rd_kafka_poll(producer.producer.get(), kafka_timeout(busy_poll));  // its queue is the full one
       apply_deliveries();
     }
+    produced += result == RD_KAFKA_RESP_ERR_NO_ERROR ? 1 : 0;
   }
+  std::lock_guard lock(mutex_);
+  producer.produced += produced;
 }
 
 void KafkaSinkCore::produce_kept(TransactionalProducer& producer) {
@@ -414,7 +442,7 @@ void KafkaSinkCore::run_hand_off(const Sink::Prepared& done) {
   done({}, std::move(records));
 }
 
-void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<RecordBatch>& records,
+void KafkaSinkCore::run_recover(std::uint64_t checkpoint, std::vector<RecordBatch> records, const std::string& location,
                                 const Sink::Done& done) {
   if (failed()) {
     done(failure_line());
@@ -435,6 +463,16 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
   if (*committed >= checkpoint) {
     io_logger()->info("{}: checkpoint {} was committed before the restart", identity, checkpoint);
   } else {
+    if (!location.empty()) {
+      try {
+        records = read_written_records(identity, config_.brokers, config_.properties, config_.topic,
+                                       KafkaWrittenOffsets::decode(location), transaction_timeout);
+      } catch (const std::exception& failure) {  // core::Error, or out of memory
+        done(
+            fmt::format("{}: cannot commit checkpoint {} after the restart: {}", identity, checkpoint, failure.what()));
+        return;
+      }
+    }
     for (const auto& batch : records) {
       produce_records(active(), batch);
     }
@@ -450,8 +488,12 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, const std::vector<Reco
       done(report("commit", checkpoint, result));
       return;
     }
-    io_logger()->info("{}: committed checkpoint {} again after the restart ({} batches)", identity, checkpoint,
-                      records.size());
+    std::size_t count = 0;
+    for (const auto& batch : records) {
+      count += record_count(batch);
+    }
+    io_logger()->info("{}: committed checkpoint {} again after the restart ({} records{})", identity, checkpoint, count,
+                      location.empty() ? " kept in the checkpoint" : " read back from the topic");
     if (!begin()) {
       done(failure_line());
       return;

@@ -218,7 +218,10 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
           if ((from & checkpoint::Snapshot::sink_output_flag) == 0) {
             in_flight.emplace_back(from, std::string(bytes));
           } else if (io_.sinks != nullptr) {
-            io_.sinks->remember(point->checkpoint_id, from & ~checkpoint::Snapshot::sink_output_flag, bytes);
+            constexpr std::uint32_t flags =
+                checkpoint::Snapshot::sink_output_flag | checkpoint::Snapshot::sink_location_flag;
+            io_.sinks->remember(point->checkpoint_id, from & ~flags, bytes,
+                                (from & checkpoint::Snapshot::sink_location_flag) != 0);
           }
         });
   } catch (const core::Error& error) {
@@ -394,9 +397,13 @@ void CheckpointCoordinator::take_sinks_output() {
       active_->snapshot.reset();
       active_->failure = prepared->error;
     } else {
-      for (auto& [sink, batches] : prepared->output) {
-        active_->snapshot->add_sink_output_later(static_cast<std::uint32_t>(sink),
-                                                 TransactionalSinks::encode_later(std::move(batches)));
+      for (auto& [sink, output] : prepared->output) {
+        if (!output.location.empty()) {
+          active_->snapshot->add_sink_output_location(static_cast<std::uint32_t>(sink), output.location);
+        } else {
+          active_->snapshot->add_sink_output_later(static_cast<std::uint32_t>(sink),
+                                                   TransactionalSinks::encode_later(std::move(output.records)));
+        }
       }
     }
   }

@@ -29,8 +29,8 @@ void TransactionalSinks::prepare(std::uint64_t id) {
     answers_.clear();
   }
   for (std::size_t index : members_) {
-    sinks_[index]->prepare(id, [this, id, generation, index](std::string error, io::Sink::SharedBatches records) {
-      // Not encoded here: the sink's thread goes back to producing, and the checkpoint's writer encodes the batches
+    sinks_[index]->prepare(id, [this, id, generation, index](std::string error, io::Sink::CheckpointOutput records) {
+      // Not encoded here: the sink's thread goes back to producing, and the checkpoint's writer encodes any batches
       // (shared with the sink, which keeps them for its commit) when it writes the part.
       {
         std::lock_guard lock(mutex_);
@@ -61,7 +61,7 @@ checkpoint::Snapshot::LateOutput TransactionalSinks::encode_later(io::Sink::Shar
 }
 
 std::optional<TransactionalSinks::Prepared> TransactionalSinks::take_prepared() {
-  std::map<std::size_t, std::pair<std::string, io::Sink::SharedBatches>> answers;
+  std::map<std::size_t, std::pair<std::string, io::Sink::CheckpointOutput>> answers;
   std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
@@ -104,17 +104,23 @@ void TransactionalSinks::abort() {
   }
 }
 
-void TransactionalSinks::remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output) {
+void TransactionalSinks::remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output, bool location) {
   if (recover_id_ != id) {
     recover_id_ = id;
     recover_output_.clear();
+    recover_location_.clear();
   }
-  recover_output_[sink].push_back(decode_record_batch(encoded_output));
+  if (location) {
+    recover_location_[sink] = std::string(encoded_output);
+  } else {
+    recover_output_[sink].push_back(decode_record_batch(encoded_output));
+  }
 }
 
 void TransactionalSinks::recover(std::chrono::milliseconds timeout) {
   if (members_.empty() || recover_id_ == 0) {
     recover_output_.clear();
+    recover_location_.clear();
     return;
   }
   // Shared with the callbacks: a sink that answers after the timeout must find it alive.
@@ -126,13 +132,15 @@ void TransactionalSinks::recover(std::chrono::milliseconds timeout) {
   auto answers = std::make_shared<Answers>();
   for (std::size_t index : members_) {
     auto output = recover_output_.contains(index) ? std::move(recover_output_[index]) : std::vector<io::RecordBatch>{};
-    sinks_[index]->recover(recover_id_, std::move(output), [answers, index](std::string error) {
+    auto location = recover_location_.contains(index) ? std::move(recover_location_[index]) : std::string{};
+    sinks_[index]->recover(recover_id_, std::move(output), std::move(location), [answers, index](std::string error) {
       std::lock_guard lock(answers->mutex);
       answers->errors[index] = std::move(error);
       answers->answered.notify_all();
     });
   }
   recover_output_.clear();
+  recover_location_.clear();
   std::unique_lock lock(answers->mutex);
   if (!answers->answered.wait_for(lock, timeout, [&] { return answers->errors.size() == members_.size(); })) {
     throw core::Error(fmt::format("recover the sinks' output of checkpoint {}: no answer within {} s", recover_id_,

@@ -20,7 +20,7 @@ namespace roo::runtime {
 /// The sinks whose output becomes visible only with a completed checkpoint (io::Sink::transactional(): Kafka with
 /// checkpoints on), as one participant of the checkpoint (docs/kafka.md, "Exactly once"):
 ///   the cut of checkpoint n       prepare(n): each sink flushes checkpoint n's output inside its transaction and
-///                                 hands it back, to be kept in the checkpoint's part;
+///                                 hands it back (or where its peer keeps it), to be kept in the checkpoint's part;
 ///   checkpoint n complete         commit(n);
 ///   a rollback                    abort(), then recover(n) from the restored checkpoint;
 ///   a restart                     recover(n): a sink whose commit of n did not happen before the crash commits the
@@ -39,8 +39,9 @@ class TransactionalSinks {
   struct Prepared {
     std::uint64_t id = 0;
     std::string error;  ///< empty: every sink prepared
-    /// (sink index, its output to keep): the batches the sink keeps for its commit, shared, not copied.
-    std::vector<std::pair<std::size_t, io::Sink::SharedBatches>> output;
+    /// (sink index, its output to keep): the batches the sink keeps for its commit (shared, not copied), or where
+    /// its peer keeps them.
+    std::vector<std::pair<std::size_t, io::Sink::CheckpointOutput>> output;
   };
   /// Once every sink answered the last prepare(): their outputs, for the checkpoint's part.
   [[nodiscard]] std::optional<Prepared> take_prepared();
@@ -53,8 +54,9 @@ class TransactionalSinks {
   void commit(std::uint64_t id);
   void abort();
 
-  /// A recovery read checkpoint `id`: keeps its sinks' outputs (decoded) for recover().
-  void remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output);
+  /// A recovery read checkpoint `id`: keeps its sinks' outputs (decoded) for recover(). `location`: the bytes are
+  /// where the sink's peer keeps the output (io::Sink::CheckpointOutput's location), not the output.
+  void remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output, bool location);
   /// After the sinks started and before any output: each transactional sink makes the remembered checkpoint's output
   /// visible exactly once (io::Sink::recover). Waits up to `timeout`; throws core::Error naming the sink that failed.
   void recover(std::chrono::milliseconds timeout);
@@ -79,9 +81,10 @@ class TransactionalSinks {
   /// Moves on with each abort (a rollback): a recovered run prepares the same ids again, and an answer to a prepare
   /// of the run given up must not be taken for the new one's.
   std::uint64_t generation_ = 0;
-  std::map<std::size_t, std::pair<std::string, io::Sink::SharedBatches>> answers_;  ///< error, output
+  std::map<std::size_t, std::pair<std::string, io::Sink::CheckpointOutput>> answers_;  ///< error, output
   std::uint64_t recover_id_ = 0;
   std::map<std::size_t, std::vector<io::RecordBatch>> recover_output_;
+  std::map<std::size_t, std::string> recover_location_;
 };
 
 }  // namespace roo::runtime

@@ -109,7 +109,7 @@ TEST(ConnectorSink, TheTwoPhaseCommitResolvesVotesAndCommits) {
   EXPECT_TRUE(sink->transactional());
   sink->start();
   std::promise<std::string> recovered;
-  sink->recover(4, {}, [&](std::string error) { recovered.set_value(std::move(error)); });
+  sink->recover(4, {}, {}, [&](std::string error) { recovered.set_value(std::move(error)); });
   Peer peer(listener.accept());
   EXPECT_EQ(peer.read(), connector::Frame(connector::Hello{"v0.0.1", "ck", "App", "w1"}));
   peer.send(connector::encode_ok({.initial_credits = 10}));
@@ -128,7 +128,7 @@ TEST(ConnectorSink, TheTwoPhaseCommitResolvesVotesAndCommits) {
   sink->write(records_of({"one\n"}));
   EXPECT_EQ(peer.read_message().message_id, 100U);
   std::promise<std::string> prepared5;
-  sink->prepare(5, [&](std::string error, Sink::SharedBatches) { prepared5.set_value(std::move(error)); });
+  sink->prepare(5, [&](std::string error, Sink::CheckpointOutput) { prepared5.set_value(std::move(error)); });
   EXPECT_EQ(peer.read_two_phase(),
             connector::TwoPhaseMessage(connector::Phase1{"App-w-w1-id-0:c_id=5", {{1, 100, 104}}}));
   sink->write(records_of({"two\n"}));  // after the cut: waits for the vote
@@ -142,8 +142,8 @@ TEST(ConnectorSink, TheTwoPhaseCommitResolvesVotesAndCommits) {
   EXPECT_EQ(peer.read_message().message_id, 104U);
 
   std::promise<std::pair<std::string, std::size_t>> prepared6;
-  sink->prepare(6, [&](std::string error, Sink::SharedBatches records) {
-    prepared6.set_value({std::move(error), records.size()});
+  sink->prepare(6, [&](std::string error, Sink::CheckpointOutput output) {
+    prepared6.set_value({std::move(error), output.records.size()});
   });
   EXPECT_EQ(peer.read_two_phase(),
             connector::TwoPhaseMessage(connector::Phase1{"App-w-w1-id-0:c_id=6", {{1, 100, 108}}}));
@@ -178,7 +178,7 @@ TEST(ConnectorSink, APhase1WithoutAVoteFailsTheCheckpointAndANewSessionAbortsIt)
   peer.send(connector::encode_notify_ack({.success = true, .stream_id = 1, .point_of_ref = 0}));
   EXPECT_EQ(peer.read_message().message_id, 0U);
   std::promise<std::string> prepared;
-  sink->prepare(1, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  sink->prepare(1, [&](std::string error, Sink::CheckpointOutput) { prepared.set_value(std::move(error)); });
   (void)peer.read_two_phase();  // PHASE1, never answered
   auto vote = prepared.get_future();
   ASSERT_EQ(vote.wait_for(5s), std::future_status::ready);
@@ -220,7 +220,7 @@ std::vector<std::string> values_of(const Sink::SharedBatches& batches) {
 /// Prepares checkpoint `checkpoint` on `sink` and answers its PHASE1 as `peer` with a commit vote.
 void prepare_voted(Sink& sink, Peer& peer, std::uint64_t checkpoint, std::uint64_t start, std::uint64_t end) {
   std::promise<std::string> prepared;
-  sink.prepare(checkpoint, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  sink.prepare(checkpoint, [&](std::string error, Sink::CheckpointOutput) { prepared.set_value(std::move(error)); });
   std::string txn = "App-w-w1-id-0:c_id=" + std::to_string(checkpoint);
   EXPECT_EQ(peer.read_two_phase(), connector::TwoPhaseMessage(connector::Phase1{txn, {{1, start, end}}}));
   peer.send_two_phase(connector::Phase1Reply{txn, true});
@@ -240,7 +240,7 @@ struct SessionWithOneRecord {
   static std::unique_ptr<ConnectorSink> started(test::IoThread& io, Listener& listener) {
     auto sink = make_connector_sink(io.io(), config_for(listener.port(), true));
     sink->start();
-    sink->recover(4, {}, [](std::string) {});
+    sink->recover(4, {}, {}, [](std::string) {});
     return sink;
   }
 
@@ -369,7 +369,7 @@ struct BigRound {
     for (std::size_t i = 0; i < slow_batches; ++i) {
       sink->write(big_batch(slow_batch_records, record_bytes));
     }
-    sink->prepare(1, [this](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+    sink->prepare(1, [this](std::string error, Sink::CheckpointOutput) { prepared.set_value(std::move(error)); });
   }
   std::string vote() {
     auto answer = prepared.get_future();
@@ -433,7 +433,7 @@ TEST(ConnectorSink, TheSinksTimeToVoteRunsFromWhenItsSocketTookPhase1NeverLonger
   sink->write(records_of({"y"}));
   EXPECT_EQ(peer.read_message().message_id, 1U);  // the message id is the record's byte offset
   std::promise<std::string> prepared;
-  sink->prepare(1, [&](std::string error, Sink::SharedBatches) { prepared.set_value(std::move(error)); });
+  sink->prepare(1, [&](std::string error, Sink::CheckpointOutput) { prepared.set_value(std::move(error)); });
   (void)peer.read_two_phase();  // PHASE1, taken at once and never answered
   auto taken = std::chrono::steady_clock::now();
   sink->write(records_of({"z"}));  // the stream goes on: it waits for the vote and does not extend the wait

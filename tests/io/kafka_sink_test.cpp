@@ -2,6 +2,7 @@
 
 #include "io_test_support.hpp"
 #include "kafka_test_support.hpp"
+#include "kafka_written_records.hpp"
 
 #include <gtest/gtest.h>
 
@@ -112,11 +113,10 @@ void stop(Sink& sink) {
   ASSERT_EQ(done.get_future().wait_for(60s), std::future_status::ready);
 }
 
-/// What a call taking a Sink::Prepared answers (its error and copies of its batches), or "<what> timed out".
-template <class Call>
-std::pair<std::string, std::vector<RecordBatch>> prepared_by(const char* what, Call call) {
+/// What hand_off answers (its error and copies of its batches), or "hand_off timed out".
+std::pair<std::string, std::vector<RecordBatch>> hand_off(Sink& sink) {
   std::promise<std::pair<std::string, std::vector<RecordBatch>>> done;
-  call([&](std::string error, Sink::SharedBatches records) {
+  sink.hand_off([&](std::string error, Sink::SharedBatches records) {
     std::vector<RecordBatch> copies;
     for (const auto& batch : records) {
       copies.push_back(*batch);
@@ -125,17 +125,32 @@ std::pair<std::string, std::vector<RecordBatch>> prepared_by(const char* what, C
   });
   auto future = done.get_future();
   if (future.wait_for(60s) != std::future_status::ready) {
-    return {std::string(what) + " timed out", {}};
+    return {"hand_off timed out", {}};
   }
   return future.get();
 }
 
-std::pair<std::string, std::vector<RecordBatch>> prepare(Sink& sink, std::uint64_t checkpoint) {
-  return prepared_by("prepare", [&](Sink::Prepared done) { sink.prepare(checkpoint, std::move(done)); });
-}
+/// What prepare answers: its error, and what the checkpoint keeps (copies of any records, or where they are).
+struct PrepareAnswer {
+  std::string error;
+  std::vector<RecordBatch> records;
+  std::string location;
+};
 
-std::pair<std::string, std::vector<RecordBatch>> hand_off(Sink& sink) {
-  return prepared_by("hand_off", [&](Sink::Prepared done) { sink.hand_off(std::move(done)); });
+PrepareAnswer prepare(Sink& sink, std::uint64_t checkpoint) {
+  std::promise<PrepareAnswer> done;
+  sink.prepare(checkpoint, [&](std::string error, Sink::CheckpointOutput output) {
+    PrepareAnswer answer{.error = std::move(error), .records = {}, .location = std::move(output.location)};
+    for (const auto& batch : output.records) {
+      answer.records.push_back(*batch);
+    }
+    done.set_value(std::move(answer));
+  });
+  auto future = done.get_future();
+  if (future.wait_for(60s) != std::future_status::ready) {
+    return {.error = "prepare timed out", .records = {}, .location = {}};
+  }
+  return future.get();
 }
 
 std::string commit(Sink& sink, std::uint64_t checkpoint) {
@@ -145,9 +160,10 @@ std::string commit(Sink& sink, std::uint64_t checkpoint) {
   return future.wait_for(60s) == std::future_status::ready ? future.get() : "commit timed out";
 }
 
-std::string recover(Sink& sink, std::uint64_t checkpoint, std::vector<RecordBatch> records) {
+std::string recover(Sink& sink, std::uint64_t checkpoint, std::vector<RecordBatch> records, std::string location = {}) {
   std::promise<std::string> done;
-  sink.recover(checkpoint, std::move(records), [&](std::string error) { done.set_value(std::move(error)); });
+  sink.recover(checkpoint, std::move(records), std::move(location),
+               [&](std::string error) { done.set_value(std::move(error)); });
   auto future = done.get_future();
   return future.wait_for(60s) == std::future_status::ready ? future.get() : "recover timed out";
 }
@@ -172,6 +188,12 @@ std::vector<std::string> values_of(const std::vector<RecordBatch>& batches) {
   return out;
 }
 
+/// The values at `location` (a prepare's KafkaWrittenOffsets), read back from `topic` as a recovery does.
+std::vector<std::string> values_at(const std::string& topic, const std::string& location) {
+  return values_of(
+      read_written_records("test", test::kafka_bootstrap(), {}, topic, KafkaWrittenOffsets::decode(location), 20s));
+}
+
 TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
   std::string topic = test::unique_topic("sink-records");
   test::create_topic(topic, 3);
@@ -192,9 +214,10 @@ TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
   ASSERT_TRUE(sink->takes_records());
   ASSERT_FALSE(sink->transactional());
   sink->start();
-  auto [error, records] = prepare(*sink, 1);  // at-least-once: the checkpoint calls do nothing
+  auto [error, records, location] = prepare(*sink, 1);  // at-least-once: the checkpoint calls do nothing
   EXPECT_EQ(error, "");
   EXPECT_TRUE(records.empty());
+  EXPECT_EQ(location, "");
   EXPECT_EQ(commit(*sink, 1), "");
   sink->write(batch_of({messages.begin(), messages.begin() + 25}));
   sink->write(batch_of({messages.begin() + 25, messages.end()}));
@@ -363,9 +386,10 @@ TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommittedAndTheN
   auto first = numbered("a", 20, 2);
   auto second = numbered("b", 10, 2);
   sink->write(batch_of(first));
-  auto [error, records] = prepare(*sink, 1);
+  auto [error, records, location] = prepare(*sink, 1);
   ASSERT_EQ(error, "");
-  EXPECT_EQ(values_of(records), values(first));
+  EXPECT_TRUE(records.empty());  // the checkpoint keeps where they are, not a copy
+  EXPECT_EQ(values_at(topic, location), values(first));
   sink->write(batch_of(second));  // belongs to checkpoint 2: produced now, in the second producer's transaction
   EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
   // Written, not yet committed, checkpoint 2's included; before them, in each partition, the two empty records of
@@ -386,9 +410,9 @@ TEST(KafkaSinkTransactions, APreparedCheckpointIsVisibleOnlyOnceCommittedAndTheN
   EXPECT_EQ(values(test::read_topic(topic, 30, true, 3000ms, 1000ms)), values(first));  // not checkpoint 2's
   EXPECT_EQ(test::committed_offsets(id + ".commits", topic, 1), (std::map<std::int32_t, std::int64_t>{{0, 1}}));
 
-  auto [error2, records2] = prepare(*sink, 2);
+  auto [error2, records2, location2] = prepare(*sink, 2);
   ASSERT_EQ(error2, "");
-  EXPECT_EQ(values_of(records2), values(second));
+  EXPECT_EQ(values_at(topic, location2), values(second));
   ASSERT_EQ(commit(*sink, 2), "");
   auto all = first;
   all.insert(all.end(), second.begin(), second.end());
@@ -413,7 +437,7 @@ TEST(KafkaSinkTransactions, OutputBehindACutIsProducedBeforeTheCommitAndHeldInTh
   auto second = numbered("b", 10, 2);
   auto third = numbered("c", 10, 2);
   sink->write(batch_of(first));
-  ASSERT_EQ(prepare(*sink, 1).first, "");
+  ASSERT_EQ(prepare(*sink, 1).error, "");
   std::size_t held = sink->budget().in_flight();
   EXPECT_GT(held, 0U);  // checkpoint 1's records, until its commit
   sink->write(batch_of(second));
@@ -426,11 +450,11 @@ TEST(KafkaSinkTransactions, OutputBehindACutIsProducedBeforeTheCommitAndHeldInTh
   EXPECT_GT(sink->budget().in_flight(), held);
 
   ASSERT_EQ(commit(*sink, 1), "");
-  auto [error, records] = prepare(*sink, 2);
+  auto [error, records, location] = prepare(*sink, 2);
   ASSERT_EQ(error, "");
   auto later = second;
   later.insert(later.end(), third.begin(), third.end());
-  EXPECT_EQ(values_of(records), values(later));
+  EXPECT_EQ(values_at(topic, location), values(later));
   ASSERT_EQ(commit(*sink, 2), "");
   EXPECT_EQ(sink->budget().in_flight(), 0U);
   auto all = first;
@@ -446,7 +470,7 @@ TEST(KafkaSinkTransactions, AnAbortedCheckpointIsNeverVisible) {
   auto sink = make_kafka_sink(sink_config(topic, test::unique_topic("txn-id")));
   sink->start();
   sink->write(batch_of(numbered("aborted", 5, 1)));
-  ASSERT_EQ(prepare(*sink, 1).first, "");
+  ASSERT_EQ(prepare(*sink, 1).error, "");
   sink->abort();  // the sink thread drops the held records (and releases their budget) when it runs the abort
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (sink->budget().in_flight() != 0 && std::chrono::steady_clock::now() < deadline) {
@@ -454,9 +478,9 @@ TEST(KafkaSinkTransactions, AnAbortedCheckpointIsNeverVisible) {
   }
   EXPECT_EQ(sink->budget().in_flight(), 0U);
   sink->write(batch_of(numbered("kept", 3, 1)));
-  auto [error, records] = prepare(*sink, 2);
+  auto [error, records, location] = prepare(*sink, 2);
   ASSERT_EQ(error, "");
-  EXPECT_EQ(values_of(records), values(numbered("kept", 3, 1)));
+  EXPECT_EQ(values_at(topic, location), values(numbered("kept", 3, 1)));
   ASSERT_EQ(commit(*sink, 2), "");
   EXPECT_EQ(values(test::read_topic(topic, 3, true, 20000ms, 1000ms)), values(numbered("kept", 3, 1)));
   // The aborted ones were written, and the start's two sweeps (one per transactional id).
@@ -470,14 +494,15 @@ TEST(KafkaSinkTransactions, AFailedCheckpointIsCommittedWithTheNextOne) {
   auto sink = make_kafka_sink(sink_config(topic, test::unique_topic("txn-id")));
   sink->start();
   sink->write(batch_of(numbered("a", 4, 1)));
-  ASSERT_EQ(prepare(*sink, 1).first, "");
+  ASSERT_EQ(prepare(*sink, 1).error, "");
   sink->write(batch_of(numbered("b", 3, 1)));
-  auto [error, records] = prepare(*sink, 2);  // checkpoint 1 never completed
+  auto [error, records, location] = prepare(*sink, 2);  // checkpoint 1 never completed
   ASSERT_EQ(error, "");
   auto all = numbered("a", 4, 1);
   auto more = numbered("b", 3, 1);
   all.insert(all.end(), more.begin(), more.end());
-  EXPECT_EQ(values_of(records), values(all));
+  // Checkpoint 1's records were produced again in checkpoint 2's transaction: its offsets name that copy only.
+  EXPECT_EQ(values_at(topic, location), values(all));
   ASSERT_EQ(commit(*sink, 2), "");
   EXPECT_EQ(as_written(test::read_topic(topic, 7, true)), by_partition(all));
   stop(*sink);
@@ -493,10 +518,10 @@ TEST(KafkaSinkTransactions, HandOffGivesBackWhatIsNotCommittedAndAbortsIt) {
   sink->start();
   auto committed = numbered("c", 5, 1);
   sink->write(batch_of(committed));
-  ASSERT_EQ(prepare(*sink, 1).first, "");
+  ASSERT_EQ(prepare(*sink, 1).error, "");
   ASSERT_EQ(commit(*sink, 1), "");
   sink->write(batch_of(numbered("p", 4, 1)));
-  ASSERT_EQ(prepare(*sink, 2).first, "");  // checkpoint 2 is given up: no commit comes
+  ASSERT_EQ(prepare(*sink, 2).error, "");      // checkpoint 2 is given up: no commit comes
   sink->write(batch_of(numbered("q", 3, 1)));  // behind checkpoint 2's cut
   auto [error, records] = hand_off(*sink);
   ASSERT_EQ(error, "");
@@ -516,7 +541,7 @@ TEST(KafkaSinkTransactions, HandOffGivesBackWhatIsNotCommittedAndAbortsIt) {
   EXPECT_EQ(handed, in_write_order);
   EXPECT_EQ(sink->budget().in_flight(), 0U);
   sink->write(batch_of(numbered("after", 2, 1)));  // the sink goes on in a new transaction
-  ASSERT_EQ(prepare(*sink, 3).first, "");
+  ASSERT_EQ(prepare(*sink, 3).error, "");
   ASSERT_EQ(commit(*sink, 3), "");
   auto visible = committed;
   auto after = numbered("after", 2, 1);
@@ -526,38 +551,128 @@ TEST(KafkaSinkTransactions, HandOffGivesBackWhatIsNotCommittedAndAbortsIt) {
   EXPECT_EQ(sink->undelivered_bytes(), 0U);
 }
 
+// The checkpoint keeps only where checkpoint 4's records landed; the restart reads them back from the topic (the
+// crashed transaction's records stay in the log, aborted) and commits them once, with their keys, headers and times.
 TEST(KafkaSinkTransactions, RecoverCommitsACheckpointThatDidNotCommitAndNeverTwice) {
   std::string topic = test::unique_topic("txn-recover");
-  test::create_topic(topic, 1);
+  test::create_topic(topic, 2);
   std::string id = test::unique_topic("txn-id");
-  auto messages = numbered("r", 6, 1);
-  std::vector<RecordBatch> records;
+  auto messages = numbered("r", 6, 2);
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    messages[i].headers = {{"n", std::to_string(i)}, {"empty", ""}};
+  }
+  std::string location;
   {
     auto crashed = make_kafka_sink(sink_config(topic, id));
     crashed->start();
     crashed->write(batch_of(messages));
     auto prepared = prepare(*crashed, 4);
-    ASSERT_EQ(prepared.first, "");
-    records = std::move(prepared.second);
+    ASSERT_EQ(prepared.error, "");
+    ASSERT_TRUE(prepared.records.empty());
+    location = prepared.location;
   }  // gone before commit(4)
   EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
 
+  LogCapture::instance().clear();
   auto restarted = make_kafka_sink(sink_config(topic, id));
   restarted->start();
-  ASSERT_EQ(recover(*restarted, 4, records), "");
+  ASSERT_EQ(recover(*restarted, 4, {}, location), "");
   EXPECT_EQ(as_written(test::read_topic(topic, 6, true)), by_partition(messages));
+  EXPECT_EQ(LogCapture::instance().count("kafka_sink 'out': committed checkpoint 4 again after the restart (6 records "
+                                         "read back from the topic)"),
+            1U);
   stop(*restarted);
 
   auto again = make_kafka_sink(sink_config(topic, id));
   again->start();
-  ASSERT_EQ(recover(*again, 4, records), "");  // the marker says 4 committed: nothing is written twice
+  ASSERT_EQ(recover(*again, 4, {}, location), "");  // the marker says 4 committed: nothing is written twice
   again->write(batch_of(numbered("after", 1, 1)));
-  ASSERT_EQ(prepare(*again, 5).first, "");
+  ASSERT_EQ(prepare(*again, 5).error, "");
   ASSERT_EQ(commit(*again, 5), "");
   auto expected = messages;
   expected.push_back(numbered("after", 1, 1)[0]);
   EXPECT_EQ(as_written(test::read_topic(topic, 7, true, 20000ms, 1000ms)), by_partition(expected));
   stop(*again);
+}
+
+// A checkpoint written by a Roo that kept the records themselves (and any whose delivery reports did not account for
+// every record) is recovered from those records.
+TEST(KafkaSinkTransactions, RecoverCommitsRecordsTheCheckpointKept) {
+  std::string topic = test::unique_topic("txn-recover-kept");
+  test::create_topic(topic, 1);
+  std::string id = test::unique_topic("txn-id");
+  auto messages = numbered("kept", 4, 1);
+  auto restarted = make_kafka_sink(sink_config(topic, id));
+  restarted->start();
+  std::vector<RecordBatch> records;
+  records.push_back(batch_of(messages));
+  ASSERT_EQ(recover(*restarted, 2, records), "");
+  EXPECT_EQ(as_written(test::read_topic(topic, 4, true, 20000ms, 1000ms)), by_partition(messages));
+  stop(*restarted);
+}
+
+// Several workers' sinks write one partition: a transaction's records are runs of offsets with others' records
+// between them, and the recovery takes its own only.
+TEST(KafkaSinkTransactions, ARecoveryReadsBackItsOwnRecordsAmongOthersInThePartition) {
+  std::string topic = test::unique_topic("txn-recover-shared");
+  test::create_topic(topic, 1);
+  std::string id = test::unique_topic("txn-id");
+  auto mine = numbered("mine", 6, 1);
+  auto others = numbered("other", 4, 1);
+  std::string location;
+  {
+    auto crashed = make_kafka_sink(sink_config(topic, id));
+    crashed->start();
+    crashed->write(batch_of({mine.begin(), mine.begin() + 3}));
+    ASSERT_EQ(flush(*crashed), "");
+    test::produce(topic, {others.begin(), others.begin() + 2});
+    crashed->write(batch_of({mine.begin() + 3, mine.end()}));
+    ASSERT_EQ(flush(*crashed), "");
+    test::produce(topic, {others.begin() + 2, others.end()});
+    auto prepared = prepare(*crashed, 1);
+    ASSERT_EQ(prepared.error, "");
+    auto offsets = KafkaWrittenOffsets::decode(prepared.location);
+    ASSERT_EQ(offsets.runs().at(0).size(), 2U);  // the others' first two records lie between
+    location = prepared.location;
+  }
+  auto restarted = make_kafka_sink(sink_config(topic, id));
+  restarted->start();
+  ASSERT_EQ(recover(*restarted, 1, {}, location), "");
+  auto visible = others;
+  visible.insert(visible.end(), mine.begin(), mine.end());
+  EXPECT_EQ(as_written(test::read_topic(topic, 10, true, 20000ms, 1000ms)), by_partition(visible));
+  stop(*restarted);
+}
+
+// The log no longer holds the records (retention deleted them before the restart): the recovery fails with one line
+// saying so, and commits nothing.
+TEST(KafkaSinkTransactions, ARecoveryWhoseRecordsAreGoneSaysSoAndCommitsNothing) {
+  std::string topic = test::unique_topic("txn-recover-gone");
+  test::create_topic(topic, 1);
+  std::string id = test::unique_topic("txn-id");
+  std::string location;
+  {
+    auto crashed = make_kafka_sink(sink_config(topic, id));
+    crashed->start();
+    crashed->write(batch_of(numbered("gone", 5, 1)));
+    auto prepared = prepare(*crashed, 3);
+    ASSERT_EQ(prepared.error, "");
+    location = prepared.location;
+  }
+  auto runs = KafkaWrittenOffsets::decode(location).runs().at(0);
+  ASSERT_EQ(runs.size(), 1U);
+  test::delete_records(topic, 0, runs[0].first + 2);  // the first two of the five
+  auto restarted = make_kafka_sink(sink_config(topic, id));
+  restarted->start();
+  std::string error = recover(*restarted, 3, {}, location);
+  EXPECT_TRUE(
+      error.starts_with("kafka_sink 'out': cannot commit checkpoint 3 after the restart: cannot read back the "
+                        "5 records of topic '" +
+                        topic + "' its transaction wrote: "))
+      << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos);
+  EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
+  stop(*restarted);
 }
 
 TEST(KafkaSinkTransactions, ARestartedSinkCommitsTheZombiesPreparedCheckpointOnceAndTheZombieCannot) {
@@ -568,12 +683,13 @@ TEST(KafkaSinkTransactions, ARestartedSinkCommitsTheZombiesPreparedCheckpointOnc
   auto zombie = make_kafka_sink(sink_config(topic, id));  // a worker that hangs between prepare(3) and commit(3)
   zombie->start();
   zombie->write(batch_of(messages));
-  auto [error, records] = prepare(*zombie, 3);
+  auto [error, records, location] = prepare(*zombie, 3);
   ASSERT_EQ(error, "");
 
   auto restarted = make_kafka_sink(sink_config(topic, id));
   restarted->start();
-  ASSERT_EQ(recover(*restarted, 3, records), "");  // fences the zombie, aborts its open transaction, commits 3
+  // Fences the zombie, aborts its open transaction, reads its records back and commits them as checkpoint 3.
+  ASSERT_EQ(recover(*restarted, 3, records, location), "");
   EXPECT_NE(commit(*zombie, 3), "");
   EXPECT_TRUE(zombie->failed());
   EXPECT_EQ(as_written(test::read_topic(topic, 10, true, 20000ms, 1000ms)), by_partition(messages));
@@ -590,7 +706,7 @@ TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   auto zombie = make_kafka_sink(sink_config(topic, id));
   zombie->start();
   zombie->write(batch_of(numbered("zombie", 3, 1)));
-  ASSERT_EQ(prepare(*zombie, 1).first, "");
+  ASSERT_EQ(prepare(*zombie, 1).error, "");
 
   auto successor = make_kafka_sink(sink_config(topic, id));
   successor->start();
@@ -605,7 +721,7 @@ TEST(KafkaSinkTransactions, ASecondInstanceFencesTheFirst) {
   EXPECT_EQ(zombie->undelivered_reason(), "fenced by a newer instance with transactional.id '" + id + "'");
 
   successor->write(batch_of(numbered("successor", 2, 1)));
-  ASSERT_EQ(prepare(*successor, 1).first, "");
+  ASSERT_EQ(prepare(*successor, 1).error, "");
   ASSERT_EQ(commit(*successor, 1), "");
   EXPECT_EQ(values(test::read_topic(topic, 2, true, 20000ms, 1000ms)), values(numbered("successor", 2, 1)));
   stop(*zombie);
@@ -623,17 +739,17 @@ TEST(KafkaSinkTransactions, ASecondInstanceFencesBothProducersOfTheFirst) {
   zombie->start();
   auto first = numbered("one", 3, 1);
   zombie->write(batch_of(first));
-  ASSERT_EQ(prepare(*zombie, 1).first, "");
+  ASSERT_EQ(prepare(*zombie, 1).error, "");
   ASSERT_EQ(commit(*zombie, 1), "");
   auto second = numbered("two", 4, 1);
   zombie->write(batch_of(second));
-  auto [error, records] = prepare(*zombie, 2);
+  auto [error, records, location] = prepare(*zombie, 2);
   ASSERT_EQ(error, "");
   zombie->write(batch_of(numbered("three", 2, 1)));  // checkpoint 3's, in the first producer's new transaction
 
   auto successor = make_kafka_sink(sink_config(topic, id));
   successor->start();
-  ASSERT_EQ(recover(*successor, 2, records), "");
+  ASSERT_EQ(recover(*successor, 2, records, location), "");
   EXPECT_NE(commit(*zombie, 2), "");
   EXPECT_TRUE(zombie->failed());
   auto visible = first;

@@ -154,6 +154,25 @@ void add_partitions(const std::string& topic, int partitions) {
   wait_for_partitions(client.get(), topic, partitions);
 }
 
+void delete_records(const std::string& topic, std::int32_t partition, std::int64_t offset) {
+  Handle client = make_client(RD_KAFKA_PRODUCER, {});
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client.get());
+  rd_kafka_topic_partition_list_t* before = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(before, topic.c_str(), partition)->offset = offset;
+  rd_kafka_DeleteRecords_t* request = rd_kafka_DeleteRecords_new(before);
+  rd_kafka_DeleteRecords(client.get(), &request, 1, nullptr, queue);
+  rd_kafka_event_t* event = admin_result(client.get(), queue, RD_KAFKA_EVENT_DELETERECORDS_RESULT);
+  const rd_kafka_topic_partition_list_t* offsets =
+      rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(event));
+  rd_kafka_resp_err_t result =
+      offsets != nullptr && offsets->cnt == 1 ? offsets->elems[0].err : rd_kafka_event_error(event);
+  rd_kafka_event_destroy(event);
+  rd_kafka_DeleteRecords_destroy(request);
+  rd_kafka_topic_partition_list_destroy(before);
+  rd_kafka_queue_destroy(queue);
+  check(result, "delete records of " + topic);
+}
+
 void produce(const std::string& topic, const std::vector<KafkaMessage>& messages,
              const std::string& transactional_id) {
   static std::atomic<int> failures{0};

@@ -29,6 +29,8 @@ namespace roo::io::test {
 void create_topic(const std::string& topic, int partitions);
 /// Grows `topic` to `partitions` partitions.
 void add_partitions(const std::string& topic, int partitions);
+/// Deletes the records of `partition` of `topic` before `offset` (admin API), as retention would.
+void delete_records(const std::string& topic, std::int32_t partition, std::int64_t offset);
 
 /// One message as written to or read from Kafka.
 struct KafkaMessage {

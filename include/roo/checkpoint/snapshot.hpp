@@ -49,7 +49,12 @@ class Snapshot {
   void add_sink_output_later(std::uint32_t sink, LateOutput encode);
   /// Runs and forgets the encodings add_sink_output_later() left. The writer calls it before making the file.
   void encode_late_output();
+  /// Where a transactional sink's peer keeps sink `sink`'s output of this checkpoint (io::Sink::CheckpointOutput's
+  /// location), instead of the output itself: a channel record whose number has sink_output_flag and
+  /// sink_location_flag set.
+  void add_sink_output_location(std::uint32_t sink, std::string_view location);
   static constexpr std::uint32_t sink_output_flag = 0x80000000u;
+  static constexpr std::uint32_t sink_location_flag = 0x20000000u;
   /// A source position record whose number has this flag set holds window stage (number & ~flag)'s watermark
   /// instead: a recovered worker does not fire or take as on time what it had counted late before the crash.
   static constexpr std::uint32_t window_watermark_flag = 0x40000000u;

@@ -23,8 +23,9 @@ namespace roo::io {
 ///               transaction, so the output flows while checkpoint n completes);
 ///   commit(n)   checkpoint n is complete everywhere: make its output visible;
 ///   abort()     roll back: discard everything not committed.
-/// The records of checkpoint n come back from prepare so that the checkpoint can keep them: if the worker dies
-/// between the checkpoint's completion and its commit, recover(n, records) commits them after the restart.
+/// Checkpoint n keeps what prepare(n) hands back: if the worker dies between the checkpoint's completion and its
+/// commit, recover(n, ...) commits that output after the restart. A sink hands back the records themselves, or only
+/// where its peer keeps them (Kafka: the offsets its transaction wrote, read back at the recovery).
 /// A checkpoint may fail (no commit(n) comes): then prepare(n+1) puts checkpoint n's records and what was written
 /// since into one transaction, in write order, and returns every record since the last commit; commit(n+1) commits
 /// them all.
@@ -58,18 +59,29 @@ class Sink {
   [[nodiscard]] virtual bool transactional() const { return false; }
 
   /// Transactional sinks (see above). `done` runs on the sink's thread with an empty string on success or one line
-  /// saying what failed, and, for prepare, the records of checkpoint n (to keep in the checkpoint). Thread-safe.
-  /// The batches are shared, not copied: the sink keeps the same ones until the commit (it may have to produce them
+  /// saying what failed, and, for prepare, what checkpoint n keeps for recover(). Thread-safe.
+  /// Batches are shared, not copied: the sink keeps the same ones until the commit (it may have to produce them
   /// again), and neither side changes them.
   using SharedBatches = std::vector<std::shared_ptr<const RecordBatch>>;
   using Prepared = std::function<void(std::string error, SharedBatches records)>;
   using Done = std::function<void(std::string error)>;
-  virtual void prepare(std::uint64_t /*checkpoint*/, Prepared done) { done({}, {}); }
+  /// What checkpoint n keeps of a sink's output: its records, or, when `location` is not empty, only where the
+  /// sink's peer keeps them, in the sink's own encoding (Kafka: KafkaWrittenOffsets), and then no records.
+  struct CheckpointOutput {
+    SharedBatches records;
+    std::string location;
+  };
+  using PreparedCheckpoint = std::function<void(std::string error, CheckpointOutput output)>;
+  virtual void prepare(std::uint64_t /*checkpoint*/, PreparedCheckpoint done) { done({}, {}); }
   virtual void commit(std::uint64_t /*checkpoint*/, Done done) { done({}); }
   virtual void abort() {}
-  /// After a restart, before any write(): makes checkpoint n's output visible exactly once, using `records` (what
-  /// its prepare returned) if it was not committed before the crash, and fences any older instance of this sink.
-  virtual void recover(std::uint64_t /*checkpoint*/, std::vector<RecordBatch> /*records*/, Done done) { done({}); }
+  /// After a restart, before any write(): makes checkpoint n's output visible exactly once, using what its prepare
+  /// returned (`records`, or `location`) if it was not committed before the crash, and fences any older instance of
+  /// this sink.
+  virtual void recover(std::uint64_t /*checkpoint*/, std::vector<RecordBatch> /*records*/, std::string /*location*/,
+                       Done done) {
+    done({});
+  }
   /// This worker leaves the cluster in a rescale (docs/cluster.md, "With checkpoints"): every record not committed
   /// (the open transactions' and those queued after them) comes back through `done`, in write order, and those
   /// transactions are aborted, so that a worker that stays writes them into its own. Runs after any commit asked
