@@ -20,6 +20,7 @@ class KafkaWrittenOffsets {
   struct Run {
     std::int64_t first = 0;
     std::int64_t count = 0;
+    bool operator==(const Run&) const = default;
   };
 
   /// A record was delivered to `partition` at `offset`.

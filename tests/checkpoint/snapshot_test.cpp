@@ -90,6 +90,22 @@ TEST(Snapshot, OutputAddedLaterIsEncodedOnlyWhenAskedAndStoredAsOutputAddedAtOnc
                                       "channel " + flagged + " " + std::string("sec\0nd", 7)}));
 }
 
+// A sink that keeps only where its output is (Kafka's offsets) has that stored as a channel record with both flags,
+// which recovery tells from a batch of output.
+TEST(Snapshot, ASinksOutputLocationIsAChannelRecordWithBothFlags) {
+  Snapshot snapshot(5, false);
+  snapshot.add_sink_output_location(2, std::string("\x01offsets", 8));
+  snapshot.add_sink_output(3, "batch");
+  const std::vector<char>& body = snapshot.records();
+  std::string location = std::to_string(2u | Snapshot::sink_output_flag | Snapshot::sink_location_flag);
+  std::string batch = std::to_string(3u | Snapshot::sink_output_flag);
+  EXPECT_EQ(records_of(std::string_view(body.data(), body.size())),
+            (std::vector<std::string>{"channel " + location + " " + std::string("\x01offsets", 8),
+                                      "channel " + batch + " batch"}));
+  EXPECT_EQ(Snapshot::sink_location_flag & Snapshot::window_watermark_flag, 0u);
+  EXPECT_EQ(Snapshot::sink_location_flag & Snapshot::sink_output_flag, 0u);
+}
+
 TEST(Snapshot, MalformedBodyIsReported) {
   Snapshot snapshot(1, true);
   snapshot.add_state(1, 1, "key", "value");
