@@ -166,8 +166,8 @@ class KafkaSinkCore : public KafkaClientIdentity {
   /// write()s took the lock.
   void let_writers_in() const;
 
-  /// A delivery report (the sink thread, inside rd_kafka_poll or a transactional call): only noted here, applied
-  /// under the lock once per poll.
+  /// A delivery report (the sink thread, inside rd_kafka_poll or a transactional call): its offset goes into its
+  /// producer's `written`; the rest is only noted here, applied under the lock once per poll.
   void on_delivery(rd_kafka_t* client, const rd_kafka_message_t& message);
 
   void apply_deliveries();

@@ -3,6 +3,8 @@
 #include "kafka_sink_core.hpp"
 #include "kafka_written_records.hpp"
 
+#include "roo/core/error.hpp"
+
 #include <thread>
 
 namespace roo::io {
@@ -171,7 +173,7 @@ Sink::CheckpointOutput KafkaSinkCore::checkpoint_output(std::uint64_t checkpoint
   TransactionalProducer& producer = active();
   if (producer.written.records() == producer.produced && producer.written.increasing()) {
     // The usual case: the checkpoint keeps a few bytes per partition instead of a copy of its output.
-    return {.records = {}, .location = producer.written.encode()};
+    return {.records = {}, .location = producer.written.encode(config_.topic)};
   }
   // A record failed (the commit will abort and produce the transaction again), or a report went astray: the
   // checkpoint keeps the records themselves. Shared, not copied: ours stay for a commit produced again.
@@ -465,8 +467,12 @@ void KafkaSinkCore::run_recover(std::uint64_t checkpoint, std::vector<RecordBatc
   } else {
     if (!location.empty()) {
       try {
-        records = read_written_records(identity, config_.brokers, config_.properties, config_.topic,
-                                       KafkaWrittenOffsets::decode(location), transaction_timeout);
+        KafkaWrittenOffsets offsets = KafkaWrittenOffsets::decode(location);
+        if (offsets.topic() != config_.topic) {
+          throw core::Error(fmt::format("its records went to topic '{}', and this sink writes topic '{}'",
+                                        offsets.topic(), config_.topic));
+        }
+        records = read_written_records(identity, config_.brokers, config_.properties, offsets, transaction_timeout);
       } catch (const std::exception& failure) {  // core::Error, or out of memory
         done(
             fmt::format("{}: cannot commit checkpoint {} after the restart: {}", identity, checkpoint, failure.what()));

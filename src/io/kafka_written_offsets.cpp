@@ -33,9 +33,9 @@ void KafkaWrittenOffsets::clear() {
   increasing_ = true;
 }
 
-std::string KafkaWrittenOffsets::encode() const {
+std::string KafkaWrittenOffsets::encode(std::string_view topic) const {
   core::BigEndianWriter out;
-  out.u8(version).u32(static_cast<std::uint32_t>(runs_.size()));
+  out.u8(version).str(topic).u32(static_cast<std::uint32_t>(runs_.size()));
   for (const auto& [partition, runs] : runs_) {
     out.u32(static_cast<std::uint32_t>(partition)).u32(static_cast<std::uint32_t>(runs.size()));
     for (const Run& run : runs) {
@@ -52,6 +52,7 @@ KafkaWrittenOffsets KafkaWrittenOffsets::decode(std::string_view bytes) {
     throw malformed("not version 1 (another Roo's file?)");
   }
   KafkaWrittenOffsets out;
+  out.topic_ = reader.str();
   std::uint32_t partitions = reader.u32();
   for (std::uint32_t p = 0; p < partitions && reader.ok(); ++p) {
     auto partition = static_cast<std::int32_t>(reader.u32());

@@ -33,13 +33,16 @@ class KafkaWrittenOffsets {
   [[nodiscard]] bool increasing() const { return increasing_; }
   [[nodiscard]] const std::map<std::int32_t, std::vector<Run>>& runs() const { return runs_; }
 
-  /// Layout: u8 version (1) | u32 partitions | per partition: i32 partition, u32 runs, per run i64 first offset,
-  /// i64 count (big-endian).
-  [[nodiscard]] std::string encode() const;
+  /// The offsets of `topic`'s partitions. Layout: u8 version (1) | u32 topic length, topic | u32 partitions | per
+  /// partition: i32 partition, u32 runs, per run i64 first offset, i64 count (big-endian).
+  [[nodiscard]] std::string encode(std::string_view topic) const;
   /// Throws core::Error naming what is malformed.
   [[nodiscard]] static KafkaWrittenOffsets decode(std::string_view bytes);
+  /// The topic decode() read (empty before).
+  [[nodiscard]] const std::string& topic() const { return topic_; }
 
  private:
+  std::string topic_;
   std::map<std::int32_t, std::vector<Run>> runs_;
   std::uint64_t records_ = 0;
   bool increasing_ = true;

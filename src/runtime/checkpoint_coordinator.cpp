@@ -220,8 +220,11 @@ void CheckpointCoordinator::recover(std::uint64_t id) {
           } else if (io_.sinks != nullptr) {
             constexpr std::uint32_t flags =
                 checkpoint::Snapshot::sink_output_flag | checkpoint::Snapshot::sink_location_flag;
-            io_.sinks->remember(point->checkpoint_id, from & ~flags, bytes,
-                                (from & checkpoint::Snapshot::sink_location_flag) != 0);
+            if ((from & checkpoint::Snapshot::sink_location_flag) != 0) {
+              io_.sinks->remember_location(point->checkpoint_id, from & ~flags, bytes);
+            } else {
+              io_.sinks->remember(point->checkpoint_id, from & ~flags, bytes);
+            }
           }
         });
   } catch (const core::Error& error) {

@@ -1132,17 +1132,6 @@ bool bytes_of(PyObject* object, std::string_view& out) {
   return false;
 }
 
-void put_u16(std::string& out, std::size_t n) {
-  out.push_back(static_cast<char>((n >> 8) & 0xff));
-  out.push_back(static_cast<char>(n & 0xff));
-}
-
-void put_u32(std::string& out, std::size_t n) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((n >> shift) & 0xff));
-  }
-}
-
 /// Headers as a list (or tuple) of (name, value) pairs, in RecordBatch's header encoding. Returns what is wrong, or
 /// an empty string.
 std::string encode_headers(PyObject* headers, std::string& out) {
@@ -1164,10 +1153,7 @@ std::string encode_headers(PyObject* headers, std::string& out) {
         !bytes_of(PyTuple_GET_ITEM(pair, 1), value) || name.size() > 0xffff) {
       return "returned a header that is not a (name, value) pair of str or bytes";
     }
-    put_u16(out, name.size());
-    out.append(name);
-    put_u32(out, value.size());
-    out.append(value);
+    io::append_header(out, name, value);
   }
   return {};
 }

@@ -29,7 +29,7 @@ void TransactionalSinks::prepare(std::uint64_t id) {
     answers_.clear();
   }
   for (std::size_t index : members_) {
-    sinks_[index]->prepare(id, [this, id, generation, index](std::string error, io::Sink::CheckpointOutput records) {
+    sinks_[index]->prepare(id, [this, id, generation, index](std::string error, io::Sink::CheckpointOutput output) {
       // Not encoded here: the sink's thread goes back to producing, and the checkpoint's writer encodes any batches
       // (shared with the sink, which keeps them for its commit) when it writes the part.
       {
@@ -37,7 +37,7 @@ void TransactionalSinks::prepare(std::uint64_t id) {
         if (preparing_ != id || generation_ != generation) {
           return;  // an answer to a prepare given up (a rollback; its run may have used the same id)
         }
-        answers_[index] = {std::move(error), std::move(records)};
+        answers_[index] = {std::move(error), std::move(output)};
       }
       doorbell_.ring();
     });
@@ -104,16 +104,21 @@ void TransactionalSinks::abort() {
   }
 }
 
-void TransactionalSinks::remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output, bool location) {
+void TransactionalSinks::remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output) {
+  recovering(id);
+  recover_output_[sink].push_back(decode_record_batch(encoded_output));
+}
+
+void TransactionalSinks::remember_location(std::uint64_t id, std::size_t sink, std::string_view location) {
+  recovering(id);
+  recover_location_[sink] = std::string(location);
+}
+
+void TransactionalSinks::recovering(std::uint64_t id) {
   if (recover_id_ != id) {
     recover_id_ = id;
     recover_output_.clear();
     recover_location_.clear();
-  }
-  if (location) {
-    recover_location_[sink] = std::string(encoded_output);
-  } else {
-    recover_output_[sink].push_back(decode_record_batch(encoded_output));
   }
 }
 

@@ -54,9 +54,10 @@ class TransactionalSinks {
   void commit(std::uint64_t id);
   void abort();
 
-  /// A recovery read checkpoint `id`: keeps its sinks' outputs (decoded) for recover(). `location`: the bytes are
-  /// where the sink's peer keeps the output (io::Sink::CheckpointOutput's location), not the output.
-  void remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output, bool location);
+  /// A recovery read checkpoint `id`: keeps its sinks' outputs (decoded) for recover(), or where a sink's peer
+  /// keeps its output (io::Sink::CheckpointOutput's location).
+  void remember(std::uint64_t id, std::size_t sink, std::string_view encoded_output);
+  void remember_location(std::uint64_t id, std::size_t sink, std::string_view location);
   /// After the sinks started and before any output: each transactional sink makes the remembered checkpoint's output
   /// visible exactly once (io::Sink::recover). Waits up to `timeout`; throws core::Error naming the sink that failed.
   void recover(std::chrono::milliseconds timeout);
@@ -82,6 +83,9 @@ class TransactionalSinks {
   /// of the run given up must not be taken for the new one's.
   std::uint64_t generation_ = 0;
   std::map<std::size_t, std::pair<std::string, io::Sink::CheckpointOutput>> answers_;  ///< error, output
+  /// What remember*() keep belongs to checkpoint `id`: an older one's is forgotten.
+  void recovering(std::uint64_t id);
+
   std::uint64_t recover_id_ = 0;
   std::map<std::size_t, std::vector<io::RecordBatch>> recover_output_;
   std::map<std::size_t, std::string> recover_location_;

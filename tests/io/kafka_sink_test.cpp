@@ -190,8 +190,9 @@ std::vector<std::string> values_of(const std::vector<RecordBatch>& batches) {
 
 /// The values at `location` (a prepare's KafkaWrittenOffsets), read back from `topic` as a recovery does.
 std::vector<std::string> values_at(const std::string& topic, const std::string& location) {
-  return values_of(
-      read_written_records("test", test::kafka_bootstrap(), {}, topic, KafkaWrittenOffsets::decode(location), 20s));
+  KafkaWrittenOffsets offsets = KafkaWrittenOffsets::decode(location);
+  EXPECT_EQ(offsets.topic(), topic);
+  return values_of(read_written_records("test", test::kafka_bootstrap(), {}, offsets, 20s));
 }
 
 TEST(KafkaSink, WritesEachRecordWithItsKeyPartitionHeadersAndTimestamp) {
@@ -672,6 +673,31 @@ TEST(KafkaSinkTransactions, ARecoveryWhoseRecordsAreGoneSaysSoAndCommitsNothing)
       << error;
   EXPECT_EQ(error.find('\n'), std::string::npos);
   EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
+  stop(*restarted);
+}
+
+// The sink now writes another topic than the one the checkpoint's records went to: the offsets name nothing of it.
+TEST(KafkaSinkTransactions, ARecoveryIntoAnotherTopicSaysSoAndCommitsNothing) {
+  std::string topic = test::unique_topic("txn-recover-was");
+  std::string other = test::unique_topic("txn-recover-now");
+  test::create_topic(topic, 1);
+  test::create_topic(other, 1);
+  std::string id = test::unique_topic("txn-id");
+  std::string location;
+  {
+    auto crashed = make_kafka_sink(sink_config(topic, id));
+    crashed->start();
+    crashed->write(batch_of(numbered("was", 3, 1)));
+    auto prepared = prepare(*crashed, 2);
+    ASSERT_EQ(prepared.error, "");
+    location = prepared.location;
+  }
+  auto restarted = make_kafka_sink(sink_config(other, id));
+  restarted->start();
+  EXPECT_EQ(recover(*restarted, 2, {}, location),
+            "kafka_sink 'out': cannot commit checkpoint 2 after the restart: its records went to topic '" + topic +
+                "', and this sink writes topic '" + other + "'");
+  EXPECT_TRUE(test::read_topic(other, 1, true, 1500ms, 0ms).empty());
   stop(*restarted);
 }
 

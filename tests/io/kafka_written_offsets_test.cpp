@@ -22,13 +22,14 @@ TEST(KafkaWrittenOffsets, ConsecutiveOffsetsMakeOneRunAndOthersRecordsBetweenSta
   EXPECT_EQ(offsets.runs().at(0), (std::vector<OffsetRun>{{10, 3}, {15, 2}}));
   EXPECT_EQ(offsets.runs().at(3), (std::vector<OffsetRun>{{7, 1}}));
 
-  KafkaWrittenOffsets back = KafkaWrittenOffsets::decode(offsets.encode());
+  KafkaWrittenOffsets back = KafkaWrittenOffsets::decode(offsets.encode("out"));
+  EXPECT_EQ(back.topic(), "out");
   EXPECT_EQ(back.records(), 6U);
   EXPECT_EQ(back.runs(), offsets.runs());
 
   offsets.clear();
   EXPECT_EQ(offsets.records(), 0U);
-  EXPECT_TRUE(KafkaWrittenOffsets::decode(offsets.encode()).runs().empty());
+  EXPECT_TRUE(KafkaWrittenOffsets::decode(offsets.encode("out")).runs().empty());
 }
 
 TEST(KafkaWrittenOffsets, AnOffsetBelowTheLastIsNotIncreasing) {
@@ -36,13 +37,13 @@ TEST(KafkaWrittenOffsets, AnOffsetBelowTheLastIsNotIncreasing) {
   offsets.add(1, 20);
   offsets.add(1, 5);
   EXPECT_FALSE(offsets.increasing());
-  EXPECT_THROW((void)KafkaWrittenOffsets::decode(offsets.encode()), core::Error);  // out of order
+  EXPECT_THROW((void)KafkaWrittenOffsets::decode(offsets.encode("out")), core::Error);  // out of order
 }
 
 TEST(KafkaWrittenOffsets, MalformedBytesAreOneError) {
   KafkaWrittenOffsets offsets;
   offsets.add(0, 1);
-  std::string bytes = offsets.encode();
+  std::string bytes = offsets.encode("out");
   for (const std::string& bad :
        {std::string(), std::string("\x02", 1), bytes.substr(0, bytes.size() - 1), bytes + "x"}) {
     try {

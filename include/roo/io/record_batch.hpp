@@ -1,5 +1,8 @@
 #pragma once
 
+#include "roo/core/big_endian.hpp"
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -54,5 +57,17 @@ struct RecordBatch {
     headers.clear();
   }
 };
+
+/// Appends one header to `out` (a std::string or std::vector<char>) in RecordBatch's header encoding. The caller
+/// keeps `name` under 65,536 bytes.
+template <class Bytes>
+void append_header(Bytes& out, std::string_view name, std::string_view value) {
+  std::size_t at = out.size();
+  out.resize(at + 2 + name.size() + 4 + value.size());
+  core::store_u16_be(out.data() + at, static_cast<std::uint16_t>(name.size()));
+  std::copy(name.begin(), name.end(), out.data() + at + 2);
+  core::store_u32_be(out.data() + at + 2 + name.size(), static_cast<std::uint32_t>(value.size()));
+  std::copy(value.begin(), value.end(), out.data() + at + 2 + name.size() + 4);
+}
 
 }  // namespace roo::io
