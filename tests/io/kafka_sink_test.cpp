@@ -188,6 +188,20 @@ std::vector<std::string> values_of(const std::vector<RecordBatch>& batches) {
   return out;
 }
 
+/// A worker that dies between prepare(checkpoint) and its commit: a sink with `transactional_id` writes `messages`
+/// to `topic`, prepares, and is gone. Returns where the checkpoint would keep its records (empty, with a test
+/// failure, when the prepare failed or kept the records themselves).
+std::string prepared_then_gone(const std::string& topic, const std::string& transactional_id,
+                               const std::vector<KafkaMessage>& messages, std::uint64_t checkpoint) {
+  auto crashed = make_kafka_sink(sink_config(topic, transactional_id));
+  crashed->start();
+  crashed->write(batch_of(messages));
+  auto prepared = prepare(*crashed, checkpoint);
+  EXPECT_EQ(prepared.error, "");
+  EXPECT_TRUE(prepared.records.empty());
+  return prepared.location;
+}
+
 /// The values at `location` (a prepare's KafkaWrittenOffsets), read back from `topic` as a recovery does.
 std::vector<std::string> values_at(const std::string& topic, const std::string& location) {
   KafkaWrittenOffsets offsets = KafkaWrittenOffsets::decode(location);
@@ -562,16 +576,8 @@ TEST(KafkaSinkTransactions, RecoverCommitsACheckpointThatDidNotCommitAndNeverTwi
   for (std::size_t i = 0; i < messages.size(); ++i) {
     messages[i].headers = {{"n", std::to_string(i)}, {"empty", ""}};
   }
-  std::string location;
-  {
-    auto crashed = make_kafka_sink(sink_config(topic, id));
-    crashed->start();
-    crashed->write(batch_of(messages));
-    auto prepared = prepare(*crashed, 4);
-    ASSERT_EQ(prepared.error, "");
-    ASSERT_TRUE(prepared.records.empty());
-    location = prepared.location;
-  }  // gone before commit(4)
+  std::string location = prepared_then_gone(topic, id, messages, 4);
+  ASSERT_NE(location, "");
   EXPECT_TRUE(test::read_topic(topic, 1, true, 1500ms, 0ms).empty());
 
   LogCapture::instance().clear();
@@ -651,15 +657,8 @@ TEST(KafkaSinkTransactions, ARecoveryWhoseRecordsAreGoneSaysSoAndCommitsNothing)
   std::string topic = test::unique_topic("txn-recover-gone");
   test::create_topic(topic, 1);
   std::string id = test::unique_topic("txn-id");
-  std::string location;
-  {
-    auto crashed = make_kafka_sink(sink_config(topic, id));
-    crashed->start();
-    crashed->write(batch_of(numbered("gone", 5, 1)));
-    auto prepared = prepare(*crashed, 3);
-    ASSERT_EQ(prepared.error, "");
-    location = prepared.location;
-  }
+  std::string location = prepared_then_gone(topic, id, numbered("gone", 5, 1), 3);
+  ASSERT_NE(location, "");
   auto runs = KafkaWrittenOffsets::decode(location).runs().at(0);
   ASSERT_EQ(runs.size(), 1U);
   test::delete_records(topic, 0, runs[0].first + 2);  // the first two of the five
@@ -683,15 +682,8 @@ TEST(KafkaSinkTransactions, ARecoveryIntoAnotherTopicSaysSoAndCommitsNothing) {
   test::create_topic(topic, 1);
   test::create_topic(other, 1);
   std::string id = test::unique_topic("txn-id");
-  std::string location;
-  {
-    auto crashed = make_kafka_sink(sink_config(topic, id));
-    crashed->start();
-    crashed->write(batch_of(numbered("was", 3, 1)));
-    auto prepared = prepare(*crashed, 2);
-    ASSERT_EQ(prepared.error, "");
-    location = prepared.location;
-  }
+  std::string location = prepared_then_gone(topic, id, numbered("was", 3, 1), 2);
+  ASSERT_NE(location, "");
   auto restarted = make_kafka_sink(sink_config(other, id));
   restarted->start();
   EXPECT_EQ(recover(*restarted, 2, {}, location),
